@@ -1,0 +1,7 @@
+//! The upgrade-spec compiler: name resolution, type and compatibility checking, the reference
+//! evaluator that gives the language its meaning, and diagnostic rendering for the CLI.
+//!
+//! Architecture invariant: everything here except `render` and the `upstartc` binary is pure:
+//! no file, terminal or network IO.
+
+pub mod eval;

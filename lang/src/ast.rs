@@ -1,0 +1,408 @@
+//! The typed syntax tree of an upgrade spec, with byte spans. Built from pest pairs by
+//! `parse::build`; everything after parsing works on these types only.
+
+use crate::span::Span;
+
+/// A name as written, with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A version number or other unsigned literal in a header position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Number {
+    pub value: u64,
+    pub span: Span,
+}
+
+/// One `*.ups` file: `upgrade NAME FROM -> TO` followed by items in any order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: Ident,
+    pub from: Number,
+    pub to: Number,
+    pub header_span: Span,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Protocol(Protocol),
+    Version(VersionBlock),
+    Invariant(Invariant),
+    Transform(Transform),
+    Rules(RuleBlock),
+    Schedule(Schedule),
+}
+
+impl Item {
+    pub fn span(&self) -> Span {
+        match self {
+            Item::Protocol(p) => p.span,
+            Item::Version(v) => v.span,
+            Item::Invariant(i) => i.span,
+            Item::Transform(t) => t.span,
+            Item::Rules(r) => r.span,
+            Item::Schedule(s) => s.span,
+        }
+    }
+
+    /// The keyword that starts the item, for messages.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Item::Protocol(_) => "protocol",
+            Item::Version(_) => "version",
+            Item::Invariant(_) => "invariant",
+            Item::Transform(_) => "transform",
+            Item::Rules(r) => r.kind.keyword(),
+            Item::Schedule(_) => "schedule",
+        }
+    }
+}
+
+impl Spec {
+    pub fn versions(&self) -> impl Iterator<Item = &VersionBlock> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Version(v) => Some(v),
+            _ => None,
+        })
+    }
+    pub fn protocols(&self) -> impl Iterator<Item = &Protocol> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Protocol(p) => Some(p),
+            _ => None,
+        })
+    }
+    pub fn invariants(&self) -> impl Iterator<Item = &Invariant> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Invariant(v) => Some(v),
+            _ => None,
+        })
+    }
+    pub fn transforms(&self) -> impl Iterator<Item = &Transform> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Transform(v) => Some(v),
+            _ => None,
+        })
+    }
+    pub fn rule_blocks(&self) -> impl Iterator<Item = &RuleBlock> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Rules(v) => Some(v),
+            _ => None,
+        })
+    }
+    pub fn schedules(&self) -> impl Iterator<Item = &Schedule> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Schedule(v) => Some(v),
+            _ => None,
+        })
+    }
+    pub fn version(&self, number: u64) -> Option<&VersionBlock> {
+        self.versions().find(|v| v.number.value == number)
+    }
+}
+
+/// `protocol jsonrpc { framing: lines }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Protocol {
+    pub name: Ident,
+    pub options: Vec<(Ident, Ident)>,
+    pub span: Span,
+}
+
+/// `version N { ... }`: the interface and persistent state of one version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionBlock {
+    pub number: Number,
+    pub decls: Vec<Decl>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decl {
+    Record(RecordDecl),
+    Enum(EnumDecl),
+    Service(ServiceDecl),
+    State(StateDecl),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordDecl {
+    pub name: Ident,
+    pub fields: Vec<Field>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumDecl {
+    pub name: Ident,
+    pub variants: Vec<Variant>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    pub name: Ident,
+    pub payload: Option<TypeExpr>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceDecl {
+    pub name: Ident,
+    pub methods: Vec<MethodDecl>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodDecl {
+    pub name: Ident,
+    pub params: Vec<Field>,
+    /// `None` when no `-> T` is written: the method returns `unit`.
+    pub ret: Option<TypeExpr>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateDecl {
+    pub fields: Vec<Field>,
+    pub span: Span,
+}
+
+/// `name: type`, in records, state, and method parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeExpr {
+    pub kind: TypeExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeExprKind {
+    /// `string`, `option<T>`, `map<K, V>`, `Entry`, `v1::Entry`.
+    Named { path: Vec<Ident>, args: Vec<TypeExpr> },
+    /// `(A, B)`; `()` is `unit`.
+    Tuple(Vec<TypeExpr>),
+}
+
+/// `invariant (old, new) { clause* }`: every clause must hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invariant {
+    pub old: Ident,
+    pub new: Ident,
+    pub clauses: Vec<Expr>,
+    pub span: Span,
+}
+
+/// `transform (old) -> new { field: expr, ... }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transform {
+    pub old: Ident,
+    pub new: Ident,
+    pub fields: Vec<FieldInit>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleKind {
+    /// Runs on upgraded nodes and answers callers of the old version.
+    Past,
+    /// Runs on old nodes and answers callers of the new version.
+    Future,
+}
+
+impl RuleKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            RuleKind::Past => "past",
+            RuleKind::Future => "future",
+        }
+    }
+}
+
+/// `past Service { rule* }` or `future Service { rule* }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleBlock {
+    pub kind: RuleKind,
+    pub service: Ident,
+    pub rules: Vec<Rule>,
+    pub span: Span,
+}
+
+/// `method(params) = body`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub method: Ident,
+    pub params: Vec<Ident>,
+    pub body: Expr,
+    pub span: Span,
+}
+
+/// `schedule { entry* }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub entries: Vec<SchedEntry>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedEntry {
+    pub key: Ident,
+    pub value: SchedValue,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedValue {
+    pub kind: SchedValueKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchedValueKind {
+    Int(u64),
+    /// A duration in milliseconds.
+    Duration(u64),
+    Ident(String),
+    Str(String),
+    /// `key { entry* }`
+    Block(Vec<SchedEntry>),
+    /// `1 then pause`
+    Then(Box<SchedValue>, Ident),
+    /// `"02:00" .. "04:00"`
+    Range(String, String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldInit {
+    pub name: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lit {
+    Int(u64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+    None,
+    Unit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    Neg,
+    Not,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Or => "||",
+            BinOp::And => "&&",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    Forall,
+    Exists,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Lit(Lit),
+    /// A plain name: a variable or a parameter.
+    Var(Ident),
+    /// `Enum::Variant` or `Enum::Variant(payload)`, optionally qualified `v1::Enum::Variant`.
+    Variant { path: Vec<Ident>, payload: Option<Box<Expr>> },
+    /// `e.field` or `e.0` on tuples.
+    Field(Box<Expr>, Ident),
+    /// `e[k]` on maps and lists.
+    Index(Box<Expr>, Box<Expr>),
+    /// A built-in function: `keys(m)`, or `m.keys()` written as a method.
+    Builtin { name: Ident, args: Vec<Expr> },
+    /// `call method(args)`: the delegate call to the node's own object.
+    Delegate { method: Ident, args: Vec<Expr> },
+    /// `disallow "reason"`
+    Disallow(String),
+    /// `Item { value: v }`, optionally qualified `v2::Item { ... }`.
+    Record { path: Vec<Ident>, fields: Vec<FieldInit> },
+    Tuple(Vec<Expr>),
+    List(Vec<Expr>),
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    Match { scrutinee: Box<Expr>, arms: Vec<Arm> },
+    Let { name: Ident, value: Box<Expr>, body: Box<Expr> },
+    Closure { params: Vec<Ident>, body: Box<Expr> },
+    Quant { kind: Quantifier, var: Ident, domain: Box<Expr>, body: Box<Expr> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arm {
+    pub pattern: Pattern,
+    pub body: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pattern {
+    pub kind: PatternKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PatternKind {
+    Wildcard,
+    None,
+    Some(Box<Pattern>),
+    Lit(Lit),
+    /// `Circle(p)`, `Shape::Circle(p)`, or a lone name: a payload-less variant if the
+    /// scrutinee's enum has one of that name, else a binding.
+    Variant { path: Vec<Ident>, payload: Option<Box<Pattern>> },
+}

@@ -1,0 +1,708 @@
+//! pest pairs to AST. The grammar guarantees the shape of each pair, so a pair of an
+//! unexpected shape is skipped rather than trusted; literal problems (bad escapes, overflow,
+//! unknown duration units) become diagnostics.
+
+use super::Rule;
+use crate::ast::*;
+use crate::diagnostic::{codes, Diagnostic};
+use crate::span::{FileId, Span};
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use std::sync::OnceLock;
+
+type P<'i> = Pair<'i, Rule>;
+
+fn pratt() -> &'static PrattParser<Rule> {
+    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
+    PRATT.get_or_init(|| {
+        PrattParser::new()
+            .op(Op::infix(Rule::or, Assoc::Left))
+            .op(Op::infix(Rule::and, Assoc::Left))
+            .op(Op::infix(Rule::eq, Assoc::Left) | Op::infix(Rule::ne, Assoc::Left))
+            .op(Op::infix(Rule::lt, Assoc::Left)
+                | Op::infix(Rule::le, Assoc::Left)
+                | Op::infix(Rule::gt, Assoc::Left)
+                | Op::infix(Rule::ge, Assoc::Left))
+            .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
+            .op(Op::infix(Rule::mul, Assoc::Left)
+                | Op::infix(Rule::div, Assoc::Left)
+                | Op::infix(Rule::rem, Assoc::Left))
+            .op(Op::prefix(Rule::neg) | Op::prefix(Rule::not))
+            .op(Op::postfix(Rule::method_call)
+                | Op::postfix(Rule::field_access)
+                | Op::postfix(Rule::index))
+    })
+}
+
+pub(super) struct Builder {
+    file: FileId,
+    offset: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Builder {
+    pub(super) fn new(file: FileId, offset: usize) -> Self {
+        Builder { file, offset, diagnostics: Vec::new() }
+    }
+
+    pub(super) fn finish(self) -> Vec<Diagnostic> {
+        self.diagnostics
+    }
+
+    fn span(&self, pair: &P<'_>) -> Span {
+        let s = pair.as_span();
+        Span::new(s.start(), s.end()).shift(self.offset)
+    }
+
+    fn error(&mut self, code: crate::diagnostic::Code, span: Span, message: String) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::new(code, self.file, span, message));
+        let last = self.diagnostics.len() - 1;
+        #[allow(clippy::indexing_slicing)] // just pushed
+        &mut self.diagnostics[last]
+    }
+
+    pub(super) fn header(&mut self, pair: P<'_>) -> (Ident, Number, Number, Span) {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident_opt(inner.next());
+        let from = self.number_opt(inner.next());
+        let to = self.number_opt(inner.next());
+        if to.value <= from.value {
+            let d = self.error(
+                codes::VERSIONS_NOT_ASCENDING,
+                from.span.to(to.span),
+                format!("upgrade from version {} to version {} does not go forward", from.value, to.value),
+            );
+            *d = d.clone().label("the target version must be newer").help(format!(
+                "a spec upgrades to the next version: write `{} -> {}`",
+                from.value,
+                from.value.saturating_add(1)
+            ));
+        } else if to.value != from.value.saturating_add(1) {
+            let d = self.error(
+                codes::VERSIONS_NOT_ADJACENT,
+                from.span.to(to.span),
+                format!("upgrade from version {} to version {} skips versions", from.value, to.value),
+            );
+            *d = d
+                .clone()
+                .label("not adjacent versions")
+                .help(format!(
+                    "write one spec per step (`{} -> {}`, ...) and give them together: chains compose",
+                    from.value,
+                    from.value.saturating_add(1)
+                ));
+        }
+        (name, from, to, span)
+    }
+
+    pub(super) fn item(&mut self, pair: P<'_>) -> Option<Item> {
+        Some(match pair.as_rule() {
+            Rule::protocol => Item::Protocol(self.protocol(pair)),
+            Rule::version_block => Item::Version(self.version_block(pair)),
+            Rule::invariant => Item::Invariant(self.invariant(pair)),
+            Rule::transform => Item::Transform(self.transform(pair)),
+            Rule::rule_block => Item::Rules(self.rule_block(pair)),
+            Rule::schedule => Item::Schedule(self.schedule(pair)),
+            _ => return None,
+        })
+    }
+
+    // ------------------------------------------------------------ leaves
+
+    fn ident(&self, pair: P<'_>) -> Ident {
+        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
+    }
+
+    fn ident_opt(&self, pair: Option<P<'_>>) -> Ident {
+        match pair {
+            Some(p) => self.ident(p),
+            None => Ident { name: String::new(), span: Span::default() },
+        }
+    }
+
+    fn number_opt(&mut self, pair: Option<P<'_>>) -> Number {
+        match pair {
+            Some(p) => {
+                let span = self.span(&p);
+                Number { value: self.int_value(p.as_str(), span), span }
+            }
+            None => Number { value: 0, span: Span::default() },
+        }
+    }
+
+    fn int_value(&mut self, text: &str, span: Span) -> u64 {
+        let digits: String = text.chars().filter(|c| *c != '_').collect();
+        match digits.parse::<u64>() {
+            Ok(v) => v,
+            Err(_) => {
+                let d = self.error(codes::INT_OVERFLOW, span, format!("integer `{text}` is too large"));
+                *d = d.clone().label("does not fit in 64 bits").note(format!("the largest integer is {}", u64::MAX));
+                0
+            }
+        }
+    }
+
+    fn string_value(&mut self, pair: P<'_>) -> String {
+        // `string` wraps `string_inner`
+        let inner = pair.into_inner().next();
+        let Some(inner) = inner else { return String::new() };
+        let base = self.span(&inner).start;
+        let raw = inner.as_str();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, 'r')) => out.push('\r'),
+                Some((_, '0')) => out.push('\0'),
+                Some((_, '\\')) => out.push('\\'),
+                Some((_, '"')) => out.push('"'),
+                Some((j, other)) => {
+                    let span = Span::new(base + i, base + j + other.len_utf8());
+                    let d = self.error(codes::BAD_ESCAPE, span, format!("unknown escape `\\{other}`"));
+                    *d = d.clone().label("not an escape").help(
+                        "the escapes are `\\n`, `\\t`, `\\r`, `\\0`, `\\\\` and `\\\"`",
+                    );
+                }
+                None => {}
+            }
+        }
+        out
+    }
+
+    fn path(&self, pair: P<'_>) -> Vec<Ident> {
+        pair.into_inner().map(|p| self.ident(p)).collect()
+    }
+
+    // ------------------------------------------------------------ items
+
+    fn protocol(&mut self, pair: P<'_>) -> Protocol {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident_opt(inner.next());
+        let options = inner
+            .map(|opt| {
+                let mut kv = opt.into_inner();
+                (self.ident_opt(kv.next()), self.ident_opt(kv.next()))
+            })
+            .collect();
+        Protocol { name, options, span }
+    }
+
+    fn version_block(&mut self, pair: P<'_>) -> VersionBlock {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let number = self.number_opt(inner.next());
+        let decls = inner.filter_map(|d| self.decl(d)).collect();
+        VersionBlock { number, decls, span }
+    }
+
+    fn decl(&mut self, pair: P<'_>) -> Option<Decl> {
+        let span = self.span(&pair);
+        let kind_rule = pair.as_rule();
+        let mut inner = pair.into_inner();
+        Some(match kind_rule {
+            Rule::record_decl => {
+                let name = self.ident_opt(inner.next());
+                let fields = inner.next().map(|f| self.fields(f)).unwrap_or_default();
+                Decl::Record(RecordDecl { name, fields, span })
+            }
+            Rule::enum_decl => {
+                let name = self.ident_opt(inner.next());
+                let variants = inner
+                    .map(|v| {
+                        let span = self.span(&v);
+                        let mut vi = v.into_inner();
+                        let name = self.ident_opt(vi.next());
+                        let payload = vi.next().map(|t| self.type_expr(t));
+                        Variant { name, payload, span }
+                    })
+                    .collect();
+                Decl::Enum(EnumDecl { name, variants, span })
+            }
+            Rule::service_decl => {
+                let name = self.ident_opt(inner.next());
+                let methods = inner
+                    .map(|m| {
+                        let span = self.span(&m);
+                        let mut mi = m.into_inner();
+                        let name = self.ident_opt(mi.next());
+                        let params = mi.next().map(|f| self.fields(f)).unwrap_or_default();
+                        let ret = mi.next().map(|t| self.type_expr(t));
+                        MethodDecl { name, params, ret, span }
+                    })
+                    .collect();
+                Decl::Service(ServiceDecl { name, methods, span })
+            }
+            Rule::state_decl => {
+                let fields = inner.next().map(|f| self.fields(f)).unwrap_or_default();
+                Decl::State(StateDecl { fields, span })
+            }
+            _ => return None,
+        })
+    }
+
+    fn fields(&mut self, pair: P<'_>) -> Vec<Field> {
+        pair.into_inner()
+            .map(|f| {
+                let span = self.span(&f);
+                let mut fi = f.into_inner();
+                let name = self.ident_opt(fi.next());
+                let ty = match fi.next() {
+                    Some(t) => self.type_expr(t),
+                    None => TypeExpr { kind: TypeExprKind::Tuple(Vec::new()), span },
+                };
+                Field { name, ty, span }
+            })
+            .collect()
+    }
+
+    fn type_expr(&mut self, pair: P<'_>) -> TypeExpr {
+        let span = self.span(&pair);
+        // type_expr wraps named_type or tuple_type
+        let pair = match pair.as_rule() {
+            Rule::type_expr => match pair.into_inner().next() {
+                Some(p) => p,
+                None => return TypeExpr { kind: TypeExprKind::Tuple(Vec::new()), span },
+            },
+            _ => pair,
+        };
+        let kind = match pair.as_rule() {
+            Rule::tuple_type => TypeExprKind::Tuple(pair.into_inner().map(|t| self.type_expr(t)).collect()),
+            _ => {
+                let mut inner = pair.into_inner();
+                let path = inner.next().map(|p| self.path(p)).unwrap_or_default();
+                let args = inner.map(|t| self.type_expr(t)).collect();
+                TypeExprKind::Named { path, args }
+            }
+        };
+        TypeExpr { kind, span }
+    }
+
+    fn invariant(&mut self, pair: P<'_>) -> Invariant {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let old = self.ident_opt(inner.next());
+        let new = self.ident_opt(inner.next());
+        let clauses = inner.map(|e| self.expr(e)).collect();
+        Invariant { old, new, clauses, span }
+    }
+
+    fn transform(&mut self, pair: P<'_>) -> Transform {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let old = self.ident_opt(inner.next());
+        let new = self.ident_opt(inner.next());
+        let fields = inner.next().map(|f| self.field_inits(f)).unwrap_or_default();
+        Transform { old, new, fields, span }
+    }
+
+    fn rule_block(&mut self, pair: P<'_>) -> RuleBlock {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let kind = match inner.next().map(|k| k.as_str() == "past") {
+            Some(true) => RuleKind::Past,
+            _ => RuleKind::Future,
+        };
+        let service = self.ident_opt(inner.next());
+        let rules = inner
+            .map(|r| {
+                let span = self.span(&r);
+                let mut parts: Vec<P<'_>> = r.into_inner().collect();
+                let body = match parts.pop() {
+                    Some(e) => self.expr(e),
+                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                };
+                let mut idents = parts.into_iter().map(|p| self.ident(p));
+                let method = idents.next().unwrap_or(Ident { name: String::new(), span });
+                crate::ast::Rule { method, params: idents.collect(), body, span }
+            })
+            .collect();
+        RuleBlock { kind, service, rules, span }
+    }
+
+    fn schedule(&mut self, pair: P<'_>) -> Schedule {
+        let span = self.span(&pair);
+        let entries = pair.into_inner().map(|e| self.sched_entry(e)).collect();
+        Schedule { entries, span }
+    }
+
+    fn sched_entry(&mut self, pair: P<'_>) -> SchedEntry {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let key = self.ident_opt(inner.next());
+        let value = match inner.next() {
+            Some(v) if v.as_rule() == Rule::sched_block => {
+                let vspan = self.span(&v);
+                let entries = v.into_inner().map(|e| self.sched_entry(e)).collect();
+                SchedValue { kind: SchedValueKind::Block(entries), span: vspan }
+            }
+            Some(v) => self.sched_value(v),
+            None => SchedValue { kind: SchedValueKind::Block(Vec::new()), span },
+        };
+        SchedEntry { key, value, span }
+    }
+
+    fn sched_value(&mut self, pair: P<'_>) -> SchedValue {
+        let span = self.span(&pair);
+        let pair = match pair.as_rule() {
+            Rule::sched_value => match pair.into_inner().next() {
+                Some(p) => p,
+                None => return SchedValue { kind: SchedValueKind::Int(0), span },
+            },
+            _ => pair,
+        };
+        let kind = match pair.as_rule() {
+            Rule::sched_then => {
+                let mut inner = pair.into_inner();
+                let count = match inner.next() {
+                    Some(a) => self.sched_value(a),
+                    None => SchedValue { kind: SchedValueKind::Int(0), span },
+                };
+                let action = self.ident_opt(inner.next());
+                SchedValueKind::Then(Box::new(count), action)
+            }
+            Rule::sched_range => {
+                let mut inner = pair.into_inner();
+                let a = inner.next().map(|s| self.string_value(s)).unwrap_or_default();
+                let b = inner.next().map(|s| self.string_value(s)).unwrap_or_default();
+                SchedValueKind::Range(a, b)
+            }
+            Rule::duration => SchedValueKind::Duration(self.duration(pair.as_str(), span)),
+            Rule::int => SchedValueKind::Int(self.int_value(pair.as_str(), span)),
+            Rule::string => SchedValueKind::Str(self.string_value(pair)),
+            _ => SchedValueKind::Ident(pair.as_str().to_string()),
+        };
+        SchedValue { kind, span }
+    }
+
+    fn duration(&mut self, text: &str, span: Span) -> u64 {
+        let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let n = self.int_value(digits, span);
+        let factor = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => {
+                let d = self.error(codes::BAD_DURATION_UNIT, span, format!("unknown duration unit `{unit}`"));
+                *d = d.clone().label("not a unit").help("durations are written `250ms`, `5s`, `10m`, `2h` or `1d`");
+                return 0;
+            }
+        };
+        n.saturating_mul(factor)
+    }
+
+    fn field_inits(&mut self, pair: P<'_>) -> Vec<FieldInit> {
+        pair.into_inner()
+            .map(|f| {
+                let span = self.span(&f);
+                let mut fi = f.into_inner();
+                let name = self.ident_opt(fi.next());
+                let value = match fi.next() {
+                    Some(e) => self.expr(e),
+                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                };
+                FieldInit { name, value, span }
+            })
+            .collect()
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    pub(super) fn expr(&mut self, pair: P<'_>) -> Expr {
+        self.expr_pairs(pair.into_inner())
+    }
+
+    fn expr_pairs(&mut self, pairs: Pairs<'_, Rule>) -> Expr {
+        // The Pratt parser's closures cannot borrow `self` mutably more than once, so the
+        // builder is moved through a RefCell.
+        let cell = std::cell::RefCell::new(self);
+        let expr = pratt()
+            .map_primary(|p| cell.borrow_mut().primary(p))
+            .map_prefix(|op, rhs| {
+                let b = cell.borrow();
+                let span = b.span(&op).to(rhs.span);
+                let op = if op.as_rule() == Rule::neg { UnOp::Neg } else { UnOp::Not };
+                Expr { kind: ExprKind::Unary(op, Box::new(rhs)), span }
+            })
+            .map_postfix(|lhs, op| cell.borrow_mut().postfix(lhs, op))
+            .map_infix(|lhs, op, rhs| {
+                let op = match op.as_rule() {
+                    Rule::or => BinOp::Or,
+                    Rule::and => BinOp::And,
+                    Rule::eq => BinOp::Eq,
+                    Rule::ne => BinOp::Ne,
+                    Rule::lt => BinOp::Lt,
+                    Rule::le => BinOp::Le,
+                    Rule::gt => BinOp::Gt,
+                    Rule::ge => BinOp::Ge,
+                    Rule::add => BinOp::Add,
+                    Rule::sub => BinOp::Sub,
+                    Rule::mul => BinOp::Mul,
+                    Rule::div => BinOp::Div,
+                    _ => BinOp::Rem,
+                };
+                let span = lhs.span.to(rhs.span);
+                Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span }
+            })
+            .parse(pairs);
+        expr
+    }
+
+    fn postfix(&mut self, lhs: Expr, op: P<'_>) -> Expr {
+        let span = lhs.span.to(self.span(&op));
+        let kind_rule = op.as_rule();
+        let mut inner = op.into_inner();
+        let kind = match kind_rule {
+            Rule::method_call => {
+                let name = self.ident_opt(inner.next());
+                let mut args = vec![lhs];
+                if let Some(a) = inner.next() {
+                    args.extend(self.args(a));
+                }
+                ExprKind::Builtin { name, args }
+            }
+            Rule::field_access => ExprKind::Field(Box::new(lhs), self.ident_opt(inner.next())),
+            _ => {
+                let index = match inner.next() {
+                    Some(e) => self.expr(e),
+                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                };
+                ExprKind::Index(Box::new(lhs), Box::new(index))
+            }
+        };
+        Expr { kind, span }
+    }
+
+    fn args(&mut self, pair: P<'_>) -> Vec<Expr> {
+        pair.into_inner().map(|e| self.expr(e)).collect()
+    }
+
+    fn primary(&mut self, pair: P<'_>) -> Expr {
+        let span = self.span(&pair);
+        let kind_rule = pair.as_rule();
+        let kind = match kind_rule {
+            Rule::int => ExprKind::Lit(Lit::Int(self.int_value(pair.as_str(), span))),
+            Rule::float => ExprKind::Lit(Lit::Float(pair.as_str().parse().unwrap_or(0.0))),
+            Rule::string => ExprKind::Lit(Lit::Str(self.string_value(pair))),
+            Rule::bool_lit => ExprKind::Lit(Lit::Bool(pair.as_str() == "true")),
+            Rule::none_lit => ExprKind::Lit(Lit::None),
+            Rule::path => {
+                let mut path = self.path(pair);
+                if path.len() == 1 {
+                    match path.pop() {
+                        Some(id) => ExprKind::Var(id),
+                        None => ExprKind::Lit(Lit::Unit),
+                    }
+                } else {
+                    ExprKind::Variant { path, payload: None }
+                }
+            }
+            Rule::call_or_variant => {
+                let mut inner = pair.into_inner();
+                let mut path = inner.next().map(|p| self.path(p)).unwrap_or_default();
+                let mut args = inner.next().map(|a| self.args(a)).unwrap_or_default();
+                if path.len() == 1 {
+                    let name = path.pop().unwrap_or(Ident { name: String::new(), span });
+                    ExprKind::Builtin { name, args }
+                } else if args.len() == 1 {
+                    ExprKind::Variant { path, payload: args.pop().map(Box::new) }
+                } else {
+                    // `E::V(a, b)`: a variant carries one payload; pass a tuple so the checker
+                    // reports the mismatch against the declared payload type.
+                    let payload = Expr { kind: ExprKind::Tuple(args), span };
+                    ExprKind::Variant { path, payload: Some(Box::new(payload)) }
+                }
+            }
+            Rule::record_lit => {
+                let mut inner = pair.into_inner();
+                let path = inner.next().map(|p| self.path(p)).unwrap_or_default();
+                let fields = inner.next().map(|f| self.field_inits(f)).unwrap_or_default();
+                ExprKind::Record { path, fields }
+            }
+            Rule::tuple_or_paren => {
+                let text = pair.as_str().trim_end_matches(')').trim_end();
+                let trailing_comma = text.ends_with(',');
+                let mut items: Vec<Expr> = pair.into_inner().map(|e| self.expr(e)).collect();
+                match items.len() {
+                    0 => ExprKind::Lit(Lit::Unit),
+                    1 if !trailing_comma => match items.pop() {
+                        Some(e) => return Expr { kind: e.kind, span },
+                        None => ExprKind::Lit(Lit::Unit),
+                    },
+                    _ => ExprKind::Tuple(items),
+                }
+            }
+            Rule::list_lit => {
+                let items = pair.into_inner().next().map(|a| self.args(a)).unwrap_or_default();
+                ExprKind::List(items)
+            }
+            Rule::delegate => {
+                let mut inner = pair.into_inner();
+                let method = self.ident_opt(inner.next());
+                let args = inner.next().map(|a| self.args(a)).unwrap_or_default();
+                ExprKind::Delegate { method, args }
+            }
+            Rule::disallow => {
+                let reason = pair.into_inner().next().map(|s| self.string_value(s)).unwrap_or_default();
+                ExprKind::Disallow(reason)
+            }
+            Rule::if_expr => {
+                let mut inner = pair.into_inner();
+                let mut next = |b: &mut Self| match inner.next() {
+                    Some(p) => b.expr_or_block(p),
+                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                };
+                let cond = next(self);
+                let then = next(self);
+                let otherwise = next(self);
+                ExprKind::If { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) }
+            }
+            Rule::block | Rule::let_block => return self.let_chain(pair.into_inner(), span),
+            Rule::closure => {
+                let mut parts: Vec<P<'_>> = pair.into_inner().collect();
+                let body = match parts.pop() {
+                    Some(e) => self.expr(e),
+                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                };
+                let params = parts.into_iter().map(|p| self.ident(p)).collect();
+                ExprKind::Closure { params, body: Box::new(body) }
+            }
+            Rule::quant => {
+                let mut inner = pair.into_inner();
+                let kind = match inner.next().map(|k| k.as_str() == "forall") {
+                    Some(true) => Quantifier::Forall,
+                    _ => Quantifier::Exists,
+                };
+                let var = self.ident_opt(inner.next());
+                let mut exprs = inner.map(|e| self.expr(e));
+                let unit = || Expr { kind: ExprKind::Lit(Lit::Unit), span };
+                let domain = exprs.next().unwrap_or_else(unit);
+                let body = exprs.next().unwrap_or_else(unit);
+                ExprKind::Quant { kind, var, domain: Box::new(domain), body: Box::new(body) }
+            }
+            Rule::match_expr => {
+                let mut inner = pair.into_inner();
+                let scrutinee = match inner.next() {
+                    Some(e) => self.expr(e),
+                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                };
+                let arms = inner
+                    .map(|arm| {
+                        let aspan = self.span(&arm);
+                        let mut ai = arm.into_inner();
+                        let pattern = match ai.next() {
+                            Some(p) => self.pattern(p),
+                            None => Pattern { kind: PatternKind::Wildcard, span: aspan },
+                        };
+                        let body = match ai.next() {
+                            Some(e) => self.expr(e),
+                            None => Expr { kind: ExprKind::Lit(Lit::Unit), span: aspan },
+                        };
+                        Arm { pattern, body, span: aspan }
+                    })
+                    .collect();
+                ExprKind::Match { scrutinee: Box::new(scrutinee), arms }
+            }
+            Rule::expr => return self.expr(pair),
+            _ => ExprKind::Lit(Lit::Unit),
+        };
+        Expr { kind, span }
+    }
+
+    fn expr_or_block(&mut self, pair: P<'_>) -> Expr {
+        match pair.as_rule() {
+            Rule::expr => self.expr(pair),
+            _ => self.primary(pair),
+        }
+    }
+
+    /// `let a = x; let b = y; body` as nested [`ExprKind::Let`].
+    fn let_chain(&mut self, pairs: Pairs<'_, Rule>, span: Span) -> Expr {
+        let mut lets = Vec::new();
+        let mut body = None;
+        for p in pairs {
+            if p.as_rule() == Rule::let_stmt {
+                let lspan = self.span(&p);
+                let mut li = p.into_inner();
+                let name = self.ident_opt(li.next());
+                let value = match li.next() {
+                    Some(e) => self.expr(e),
+                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span: lspan },
+                };
+                lets.push((name, value, lspan));
+            } else {
+                body = Some(self.expr(p));
+            }
+        }
+        let mut result = body.unwrap_or(Expr { kind: ExprKind::Lit(Lit::Unit), span });
+        for (name, value, lspan) in lets.into_iter().rev() {
+            let s = lspan.to(result.span);
+            result = Expr {
+                kind: ExprKind::Let { name, value: Box::new(value), body: Box::new(result) },
+                span: s,
+            };
+        }
+        result.span = span;
+        result
+    }
+
+    fn pattern(&mut self, pair: P<'_>) -> Pattern {
+        let span = self.span(&pair);
+        let pair = match pair.as_rule() {
+            Rule::pattern => match pair.into_inner().next() {
+                Some(p) => p,
+                None => return Pattern { kind: PatternKind::Wildcard, span },
+            },
+            _ => pair,
+        };
+        let kind = match pair.as_rule() {
+            Rule::wildcard => PatternKind::Wildcard,
+            Rule::none_pat => PatternKind::None,
+            Rule::some_pat => match pair.into_inner().next() {
+                Some(p) => PatternKind::Some(Box::new(self.pattern(p))),
+                None => PatternKind::Wildcard,
+            },
+            Rule::lit_pat => {
+                let mut negative = false;
+                let mut lit = Lit::Unit;
+                for p in pair.into_inner() {
+                    let pspan = self.span(&p);
+                    match p.as_rule() {
+                        Rule::neg => negative = true,
+                        Rule::int => lit = Lit::Int(self.int_value(p.as_str(), pspan)),
+                        Rule::float => lit = Lit::Float(p.as_str().parse().unwrap_or(0.0)),
+                        Rule::string => lit = Lit::Str(self.string_value(p)),
+                        Rule::bool_lit => lit = Lit::Bool(p.as_str() == "true"),
+                        _ => {}
+                    }
+                }
+                if negative {
+                    // Negative literal patterns are kept as their float/int value negated
+                    // where representable; ints are checked against the scrutinee type later.
+                    lit = match lit {
+                        Lit::Float(f) => Lit::Float(-f),
+                        other => other,
+                    };
+                }
+                PatternKind::Lit(lit)
+            }
+            _ => {
+                let mut inner = pair.into_inner();
+                let path = inner.next().map(|p| self.path(p)).unwrap_or_default();
+                let payload = inner.next().map(|p| Box::new(self.pattern(p)));
+                PatternKind::Variant { path, payload }
+            }
+        };
+        Pattern { kind, span }
+    }
+}

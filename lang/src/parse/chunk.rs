@@ -1,0 +1,124 @@
+//! Cuts a spec file into top-level items so each can be parsed (and fail) on its own.
+
+/// A byte range of the file holding one top-level item (or the header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Chunk {
+    pub start: usize,
+    pub end: usize,
+    pub is_header: bool,
+}
+
+const ITEM_KEYWORDS: &[&str] =
+    &["protocol", "version", "invariant", "transform", "past", "future", "schedule"];
+
+/// Splits at every item keyword that stands at bracket depth zero, outside strings and
+/// comments. Text before the first keyword is a chunk of its own (and will fail to parse).
+pub(super) fn split(text: &str) -> Vec<Chunk> {
+    let bytes = text.as_bytes();
+    let mut starts: Vec<(usize, bool)> = Vec::new();
+    let mut depth: i64 = 0;
+    let mut i = 0;
+    let mut first_token = true;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while bytes.get(i).is_some_and(|&c| c != b'\n') {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < bytes.len() && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    if c == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    if c == b'"' || c == b'\n' {
+                        break;
+                    }
+                }
+                first_token = false;
+                continue;
+            }
+            b'{' | b'(' | b'[' => depth += 1,
+            b'}' | b')' | b']' => depth = (depth - 1).max(0),
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while bytes.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+                    i += 1;
+                }
+                let word = text.get(start..i).unwrap_or("");
+                if depth == 0 {
+                    if first_token {
+                        starts.push((start, word == "upgrade"));
+                    } else if ITEM_KEYWORDS.contains(&word) {
+                        starts.push((start, false));
+                    }
+                }
+                first_token = false;
+                continue;
+            }
+            c if c.is_ascii_whitespace() => {}
+            _ => {
+                if first_token {
+                    starts.push((i, false));
+                }
+                first_token = false;
+            }
+        }
+        i += 1;
+    }
+    let mut chunks = Vec::with_capacity(starts.len());
+    for (n, &(start, is_header)) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).map_or(text.len(), |&(s, _)| s);
+        chunks.push(Chunk { start, end, is_header });
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<(String, bool)> {
+        split(text)
+            .into_iter()
+            .map(|c| (text[c.start..c.end].trim().to_string(), c.is_header))
+            .collect()
+    }
+
+    #[test]
+    fn splits_at_top_level_keywords_only() {
+        let text = "upgrade kv 1 -> 2\nversion 1 { state { version: u64 } }\n// past x\npast Kv { a() = \"future\" }";
+        assert_eq!(
+            words(text),
+            vec![
+                ("upgrade kv 1 -> 2".to_string(), true),
+                ("version 1 { state { version: u64 } }\n// past x".to_string(), false),
+                ("past Kv { a() = \"future\" }".to_string(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn leading_garbage_is_its_own_chunk() {
+        let chunks = words("@@ version 1 {}");
+        assert_eq!(chunks.len(), 2);
+        assert!(!chunks[0].1);
+    }
+
+    #[test]
+    fn empty_text_has_no_chunks() {
+        assert!(split("  // nothing\n").is_empty());
+    }
+}

@@ -1,0 +1,91 @@
+//! Parsing: text to [`ast::Spec`](crate::ast::Spec) plus diagnostics.
+//!
+//! The file is first cut into top-level items (at keywords outside brackets, strings and
+//! comments); each item is parsed on its own, so one broken item does not hide the errors of
+//! the others. pest types stay inside this module.
+
+mod build;
+mod chunk;
+mod errors;
+
+use crate::ast::{Item, Spec};
+use crate::diagnostic::Diagnostic;
+use crate::span::FileId;
+use pest::Parser;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "parse/grammar.pest"]
+struct UpsParser;
+
+/// The outcome of parsing one file: the spec when its header parsed, and every diagnostic.
+#[derive(Debug)]
+pub struct Parsed {
+    pub spec: Option<Spec>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses one spec file. Never panics; every problem is a diagnostic.
+pub fn parse(file: FileId, text: &str) -> Parsed {
+    let mut diagnostics = Vec::new();
+    let mut header = None;
+    let mut items = Vec::new();
+    let chunks = chunk::split(text);
+    let saw_header = chunks.iter().any(|c| c.is_header);
+    for chunk in chunks {
+        let Some(chunk_text) = text.get(chunk.start..chunk.end) else { continue };
+        let entry = if chunk.is_header { Rule::header_only } else { Rule::item_only };
+        let pairs = match parse_rule(entry, chunk_text) {
+            Ok(pairs) => pairs,
+            Err(error) => {
+                diagnostics.push(errors::to_diagnostic(file, chunk.start, chunk_text, &error));
+                continue;
+            }
+        };
+        let mut builder = build::Builder::new(file, chunk.start);
+        for pair in pairs.flatten().take(1) {
+            // `header_only` / `item_only` wrap exactly one meaningful child.
+            let inner = pair.into_inner().find(|p| p.as_rule() != Rule::EOI);
+            if let Some(inner) = inner {
+                if chunk.is_header {
+                    header = Some(builder.header(inner));
+                } else if let Some(item) = builder.item(inner) {
+                    items.push(item);
+                }
+            }
+        }
+        diagnostics.extend(builder.finish());
+    }
+    let spec = header.map(|(name, from, to, header_span)| Spec {
+        name,
+        from,
+        to,
+        header_span,
+        items,
+    });
+    if !saw_header {
+        diagnostics.push(errors::missing_header(file, text));
+    }
+    Parsed { spec, diagnostics }
+}
+
+/// Parses with pest; on failure parses again with error detail switched on, so the message can
+/// list the expected tokens (detail costs time, so the fast path runs without it).
+fn parse_rule(
+    entry: Rule,
+    text: &str,
+) -> Result<pest::iterators::Pairs<'_, Rule>, Box<pest::error::Error<Rule>>> {
+    match UpsParser::parse(entry, text) {
+        Ok(pairs) => Ok(pairs),
+        Err(_) => {
+            pest::set_error_detail(true);
+            let detailed = UpsParser::parse(entry, text);
+            pest::set_error_detail(false);
+            detailed.map_err(Box::new)
+        }
+    }
+}
+
+/// Items in source order; convenience for tests and tools.
+pub fn items_of(spec: &Spec) -> &[Item] {
+    &spec.items
+}

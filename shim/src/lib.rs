@@ -1,0 +1,1 @@
+//! Interception of node traffic and translation between versions. Skeleton: filled by the shim issue.
