@@ -5,3 +5,7 @@
 //! no file, terminal or network IO.
 
 pub mod eval;
+pub mod check;
+pub mod model;
+pub mod explain;
+pub mod render;

@@ -211,7 +211,7 @@ pub struct Transform {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuleKind {
     /// Runs on upgraded nodes and answers callers of the old version.
     Past,

@@ -72,6 +72,12 @@ impl Diagnostic {
         self
     }
 
+    /// A secondary label in the primary label's file.
+    pub fn also(self, span: Span, message: impl Into<String>) -> Self {
+        let file = self.primary.file;
+        self.secondary(file, span, message)
+    }
+
     pub fn note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self

@@ -1,0 +1,970 @@
+//! Types expressions bidirectionally: `check` pushes an expected type down (so literals,
+//! `none`, `[]` and record names resolve), `infer` computes a type bottom-up.
+
+use super::declare::parse_qualifier;
+use super::suggest::did_you_mean;
+use super::types::{Mismatch, Types};
+use super::Cx;
+use crate::model::*;
+use lang::ast::*;
+use lang::diagnostic::codes;
+use lang::span::Span;
+use std::collections::BTreeSet;
+
+/// What `call` reaches inside a rule.
+pub(crate) struct Delegate<'a> {
+    pub kind: RuleKind,
+    pub service_name: String,
+    /// The service of the reachable version (the new one for `past`, the old for `future`).
+    pub target: Option<&'a ServiceDef>,
+    pub target_version: u64,
+    /// The same service in the other version, for a helpful note.
+    pub other: Option<&'a ServiceDef>,
+    pub other_version: u64,
+}
+
+struct Binding {
+    name: String,
+    ty: Ty,
+    span: Span,
+    used: bool,
+    warn_unused: bool,
+}
+
+pub(crate) struct ExprChecker<'a, 'c> {
+    pub cx: &'c mut Cx,
+    pub types: Types<'a>,
+    /// Version of unqualified names declared identically in both versions, and of names
+    /// without a hint in ambiguous places.
+    pub home: u64,
+    pub delegate: Option<Delegate<'a>>,
+    /// Where we are, for messages: "a transform", "an invariant", "a past rule".
+    pub place: &'static str,
+    scopes: Vec<Binding>,
+    /// The variable bound to the old state (in transforms), whose field reads are tracked.
+    pub state_var: Option<String>,
+    pub state_reads: BTreeSet<String>,
+    pub whole_state_used: bool,
+}
+
+impl<'a, 'c> ExprChecker<'a, 'c> {
+    pub fn new(cx: &'c mut Cx, types: Types<'a>, home: u64, place: &'static str) -> Self {
+        ExprChecker {
+            cx,
+            types,
+            home,
+            delegate: None,
+            place,
+            scopes: Vec::new(),
+            state_var: None,
+            state_reads: BTreeSet::new(),
+            whole_state_used: false,
+        }
+    }
+
+    /// Binds a parameter or state variable for the whole expression (never warned unused).
+    pub fn bind(&mut self, name: &Ident, ty: Ty) {
+        self.scopes.push(Binding { name: name.name.clone(), ty, span: name.span, used: false, warn_unused: false });
+    }
+
+    /// Drops the last `n` bindings made with [`bind`](Self::bind).
+    pub fn unbind(&mut self, n: usize) {
+        let keep = self.scopes.len().saturating_sub(n);
+        self.scopes.truncate(keep);
+    }
+
+    fn push(&mut self, name: &Ident, ty: Ty, warn_unused: bool) {
+        self.scopes.push(Binding { name: name.name.clone(), ty, span: name.span, used: false, warn_unused });
+    }
+
+    fn pop(&mut self, n: usize) {
+        for _ in 0..n {
+            if let Some(b) = self.scopes.pop() {
+                if b.warn_unused && !b.used && !b.name.starts_with('_') {
+                    let name = b.name.clone();
+                    self.cx.report(codes::UNUSED_VARIABLE, b.span, format!("`{name}` is never used"), |d| {
+                        d.label("bound here").help(format!("remove the binding, or name it `_{name}`"))
+                    });
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ checking
+
+    pub fn check(&mut self, e: &Expr, expected: &Ty) {
+        let actual = self.infer(e, Some(expected));
+        self.expect(&actual, expected, e.span);
+    }
+
+    /// Reports when `actual` does not fit `expected`.
+    pub fn expect(&mut self, actual: &Ty, expected: &Ty, span: Span) -> bool {
+        match self.types.compare(actual, expected) {
+            Ok(()) => true,
+            Err(Mismatch::Changed { name, actual: va, expected: vb }) => {
+                let decl_a = self.decl_span(va, &name);
+                let decl_b = self.decl_span(vb, &name);
+                self.cx.report(
+                    codes::IMPLICIT_CONVERSION,
+                    span,
+                    format!("`{name}` of version {va} is used where `{name}` of version {vb} is expected"),
+                    |mut d| {
+                        d = d.label(format!("expected `{expected}`, found `{actual}`"));
+                        if let Some(s) = decl_a {
+                            d = d.also(s, format!("`{name}` in version {va}"));
+                        }
+                        if let Some(s) = decl_b {
+                            d = d.also(s, format!("`{name}` in version {vb}"));
+                        }
+                        d.note(format!("`{name}` changed between the versions, so it is never converted implicitly"))
+                            .help(format!("build the version {vb} value field by field: `v{vb}::{name} {{ ... }}`"))
+                    },
+                );
+                false
+            }
+            Err(Mismatch::Different) => {
+                self.cx.report(
+                    codes::TYPE_MISMATCH,
+                    span,
+                    format!("expected `{expected}`, found `{actual}`"),
+                    |d| {
+                        let d = d.label(format!("this is `{actual}`"));
+                        match (actual, expected) {
+                            (t, Ty::Option(inner)) if self.types.same(t, inner) => {
+                                d.help("wrap the value: `some(...)`")
+                            }
+                            (Ty::Option(inner), t) if self.types.same(inner, t) => {
+                                d.help("this may be `none`: use `unwrap_or(..., default)` or `match`")
+                            }
+                            _ => d,
+                        }
+                    },
+                );
+                false
+            }
+        }
+    }
+
+    fn decl_span(&self, version: u64, name: &str) -> Option<Span> {
+        let env = self.types.env(version)?;
+        env.records.get(name).map(|r| r.name.span).or_else(|| env.enums.get(name).map(|e| e.name.span))
+    }
+
+    pub fn infer(&mut self, e: &Expr, hint: Option<&Ty>) -> Ty {
+        match &e.kind {
+            ExprKind::Lit(lit) => self.literal(lit, hint, e.span, false),
+            ExprKind::Var(name) => self.var(name),
+            ExprKind::Variant { path, payload } => self.variant(e.span, path, payload.as_deref(), hint),
+            ExprKind::Field(inner, field) => self.field(inner, field),
+            ExprKind::Index(inner, key) => self.index(inner, key),
+            ExprKind::Builtin { name, args } => self.builtin(e.span, name, args, hint),
+            ExprKind::Delegate { method, args } => self.delegate_call(e.span, method, args),
+            ExprKind::Disallow(_) => {
+                if self.delegate.is_none() {
+                    let place = self.place;
+                    self.cx.report(codes::DISALLOW_OUTSIDE_RULE, e.span, format!("`disallow` in {place}"), |d| {
+                        d.label("nothing to refuse here")
+                            .note("`disallow` refuses a call from the other version, so it belongs in a `past` or `future` rule")
+                    });
+                }
+                Ty::Unknown
+            }
+            ExprKind::Record { path, fields } => self.record(e.span, path, fields, hint),
+            ExprKind::Tuple(items) => {
+                let hints: Vec<Option<&Ty>> = match hint {
+                    Some(Ty::Tuple(h)) if h.len() == items.len() => h.iter().map(Some).collect(),
+                    _ => vec![None; items.len()],
+                };
+                Ty::Tuple(items.iter().zip(hints).map(|(i, h)| self.infer_checked(i, h)).collect())
+            }
+            ExprKind::List(items) => {
+                let elem_hint = match hint {
+                    Some(Ty::List(t)) => Some(t.as_ref().clone()),
+                    _ => None,
+                };
+                let mut elem = elem_hint;
+                for item in items {
+                    match &elem {
+                        Some(t) if *t != Ty::Unknown => {
+                            let t = t.clone();
+                            self.check(item, &t);
+                        }
+                        _ => elem = Some(self.infer(item, None)),
+                    }
+                }
+                Ty::List(Box::new(elem.unwrap_or(Ty::Unknown)))
+            }
+            ExprKind::Unary(op, inner) => self.unary(e.span, *op, inner, hint),
+            ExprKind::Binary(op, l, r) => self.binary(e.span, *op, l, r, hint),
+            ExprKind::If { cond, then, otherwise } => {
+                self.check(cond, &Ty::Bool);
+                self.branches(hint, [then.as_ref(), otherwise.as_ref()].into_iter())
+            }
+            ExprKind::Match { scrutinee, arms } => self.match_expr(e.span, scrutinee, arms, hint),
+            ExprKind::Let { name, value, body } => {
+                let ty = self.infer(value, None);
+                self.push(name, ty, true);
+                let result = self.infer_checked(body, hint);
+                self.pop(1);
+                result
+            }
+            ExprKind::Closure { .. } => {
+                self.cx.report(codes::NOT_A_CLOSURE, e.span, "a closure can only be passed to a built-in", |d| {
+                    d.label("not allowed here")
+                        .help("closures are arguments of built-ins such as `map(xs, |x| ...)`")
+                });
+                Ty::Unknown
+            }
+            ExprKind::Quant { var, domain, body, .. } => {
+                let domain_ty = self.infer(domain, None);
+                let elem = match &domain_ty {
+                    Ty::List(t) | Ty::Set(t) => t.as_ref().clone(),
+                    Ty::Map(k, _) => k.as_ref().clone(),
+                    Ty::Unknown => Ty::Unknown,
+                    other => {
+                        self.cx.report(codes::TYPE_MISMATCH, domain.span, format!("cannot range over `{other}`"), |d| {
+                            d.label("expected a list, set or map").help("a quantifier ranges over a `list`, a `set`, or the keys of a `map`")
+                        });
+                        Ty::Unknown
+                    }
+                };
+                self.push(var, elem, true);
+                self.check(body, &Ty::Bool);
+                self.pop(1);
+                Ty::Bool
+            }
+        }
+    }
+
+    /// Infers with a hint and, when there is one, checks against it.
+    pub fn infer_checked(&mut self, e: &Expr, hint: Option<&Ty>) -> Ty {
+        match hint {
+            Some(h) if *h != Ty::Unknown => {
+                self.check(e, h);
+                h.clone()
+            }
+            _ => self.infer(e, None),
+        }
+    }
+
+    /// Branches of an `if` or `match` share one type: the hint's, or the first branch's.
+    fn branches<'e>(&mut self, hint: Option<&Ty>, mut exprs: impl Iterator<Item = &'e Expr>) -> Ty {
+        let mut ty = hint.filter(|h| **h != Ty::Unknown).cloned();
+        for e in exprs.by_ref() {
+            match &ty {
+                Some(t) => {
+                    let t = t.clone();
+                    self.check(e, &t);
+                }
+                None => {
+                    let t = self.infer(e, None);
+                    if t != Ty::Unknown {
+                        ty = Some(t);
+                    }
+                }
+            }
+        }
+        ty.unwrap_or(Ty::Unknown)
+    }
+
+    fn literal(&mut self, lit: &Lit, hint: Option<&Ty>, span: Span, negative: bool) -> Ty {
+        match lit {
+            Lit::Int(n) => {
+                let ty = match hint {
+                    Some(Ty::U64) => Ty::U64,
+                    Some(Ty::F64) => Ty::F64,
+                    _ => Ty::I64,
+                };
+                let fits = match ty {
+                    Ty::U64 => !negative || *n == 0,
+                    Ty::I64 => *n <= i64::MAX as u64 || (negative && *n == i64::MAX as u64 + 1),
+                    _ => true,
+                };
+                if !fits {
+                    let shown = if negative { format!("-{n}") } else { n.to_string() };
+                    self.cx.report(codes::LITERAL_OUT_OF_RANGE, span, format!("`{shown}` does not fit in `{ty}`"), |d| {
+                        d.label(format!("out of the range of `{ty}`")).maybe_help(match ty {
+                            Ty::U64 => Some("`u64` holds no negative numbers".to_string()),
+                            _ => Some(format!("the largest `i64` is {}; use `u64` for larger counts", i64::MAX)),
+                        })
+                    });
+                }
+                ty
+            }
+            Lit::Float(_) => Ty::F64,
+            Lit::Str(_) => Ty::Str,
+            Lit::Bool(_) => Ty::Bool,
+            Lit::None => match hint {
+                Some(Ty::Option(t)) => Ty::Option(t.clone()),
+                _ => Ty::Option(Box::new(Ty::Unknown)),
+            },
+            Lit::Unit => Ty::Unit,
+        }
+    }
+
+    fn var(&mut self, name: &Ident) -> Ty {
+        if self.state_var.as_deref() == Some(name.name.as_str()) {
+            self.whole_state_used = true;
+        }
+        if let Some(b) = self.scopes.iter_mut().rev().find(|b| b.name == name.name) {
+            b.used = true;
+            return b.ty.clone();
+        }
+        let candidates: Vec<String> = self.scopes.iter().map(|b| b.name.clone()).collect();
+        let is_method = self.delegate.as_ref().and_then(|d| d.target).is_some_and(|s| s.method(&name.name).is_some());
+        self.cx.report(codes::UNKNOWN_VARIABLE, name.span, format!("unknown name `{}`", name.name), |d| {
+            let d = d.label("not bound here");
+            if is_method {
+                d.help(format!("to reach the node's own method, write `call {}(...)`", name.name))
+            } else {
+                d.maybe_help(did_you_mean(&name.name, candidates.iter().map(String::as_str)))
+            }
+        });
+        Ty::Unknown
+    }
+
+    fn field(&mut self, inner: &Expr, field: &Ident) -> Ty {
+        let inner_ty = match &inner.kind {
+            ExprKind::Var(v) if self.state_var.as_deref() == Some(v.name.as_str()) => {
+                self.state_reads.insert(field.name.clone());
+                let saved = self.whole_state_used;
+                let t = self.var(v);
+                self.whole_state_used = saved;
+                t
+            }
+            _ => self.infer(inner, None),
+        };
+        match &inner_ty {
+            Ty::Unknown => Ty::Unknown,
+            Ty::Named(r) => {
+                let env = self.types.env(r.version);
+                match env.and_then(|e| e.records.get(&r.name)) {
+                    Some(rec) => match rec.field(&field.name) {
+                        Some(f) => f.ty.clone(),
+                        None => {
+                            let names: Vec<&str> = rec.fields.iter().map(|f| f.name.name.as_str()).collect();
+                            let (rname, rspan) = (rec.name.name.clone(), rec.name.span);
+                            let help = did_you_mean(&field.name, names.iter().copied());
+                            let fields = names.join("`, `");
+                            self.cx.report(
+                                codes::UNKNOWN_FIELD,
+                                field.span,
+                                format!("record `{rname}` has no field `{}`", field.name),
+                                |d| {
+                                    d.label("unknown field")
+                                        .also(rspan, format!("`{rname}` of version {} declared here", r.version))
+                                        .note(format!("its fields are `{fields}`"))
+                                        .maybe_help(help)
+                                },
+                            );
+                            Ty::Unknown
+                        }
+                    },
+                    None => self.no_fields(field, &inner_ty),
+                }
+            }
+            Ty::State(v) => {
+                let state = self.types.env(*v).and_then(|e| e.state.as_ref());
+                match state.and_then(|s| s.field(&field.name)) {
+                    Some(f) => f.ty.clone(),
+                    None => {
+                        let names: Vec<String> =
+                            state.map(|s| s.fields.iter().map(|f| f.name.name.clone()).collect()).unwrap_or_default();
+                        let help = did_you_mean(&field.name, names.iter().map(String::as_str));
+                        self.cx.report(
+                            codes::UNKNOWN_FIELD,
+                            field.span,
+                            format!("the state of version {v} has no field `{}`", field.name),
+                            |d| d.label("unknown state field").maybe_help(help),
+                        );
+                        Ty::Unknown
+                    }
+                }
+            }
+            Ty::Tuple(items) => match field.name.parse::<usize>().ok().and_then(|i| items.get(i)) {
+                Some(t) => t.clone(),
+                None => {
+                    let n = items.len();
+                    self.cx.report(
+                        codes::UNKNOWN_FIELD,
+                        field.span,
+                        format!("a tuple of {n} has no field `{}`", field.name),
+                        |d| d.label(format!("tuple fields are `0` to `{}`", n.saturating_sub(1))),
+                    );
+                    Ty::Unknown
+                }
+            },
+            other => self.no_fields(field, other),
+        }
+    }
+
+    fn no_fields(&mut self, field: &Ident, ty: &Ty) -> Ty {
+        self.cx.report(codes::NO_FIELDS, field.span, format!("`{ty}` has no field `{}`", field.name), |d| {
+            let d = d.label("no fields");
+            match ty {
+                Ty::Option(_) => d.help(format!("the value may be `none`: use `.map(|x| x.{})`", field.name)),
+                _ => d.note("only records, tuples and states have fields"),
+            }
+        });
+        Ty::Unknown
+    }
+
+    fn index(&mut self, inner: &Expr, key: &Expr) -> Ty {
+        let inner_ty = self.infer(inner, None);
+        match &inner_ty {
+            Ty::Map(k, v) => {
+                self.check(key, k);
+                v.as_ref().clone()
+            }
+            Ty::List(t) => {
+                self.check(key, &Ty::U64);
+                t.as_ref().clone()
+            }
+            Ty::Unknown => {
+                self.infer(key, None);
+                Ty::Unknown
+            }
+            other => {
+                self.cx.report(codes::NOT_INDEXABLE, inner.span, format!("cannot index into `{other}`"), |d| {
+                    d.label("not a map or list").note("`x[k]` reads a `map` by key or a `list` by position")
+                });
+                self.infer(key, None);
+                Ty::Unknown
+            }
+        }
+    }
+
+    fn delegate_call(&mut self, span: Span, method: &Ident, args: &[Expr]) -> Ty {
+        let Some(delegate) = &self.delegate else {
+            let place = self.place;
+            self.cx.report(codes::CALL_OUTSIDE_RULE, span, format!("`call` in {place}"), |d| {
+                d.label("no node object to call here")
+                    .note("`call` reaches the node's own object, so it belongs in a `past` or `future` rule")
+            });
+            for a in args {
+                self.infer(a, None);
+            }
+            return Ty::Unknown;
+        };
+        let found = delegate.target.and_then(|s| s.method(&method.name));
+        let Some(m) = found else {
+            let (kind, tv, ov, sname) =
+                (delegate.kind, delegate.target_version, delegate.other_version, delegate.service_name.clone());
+            let in_other = delegate.other.and_then(|s| s.method(&method.name)).map(|m| m.name.span);
+            let names: Vec<String> =
+                delegate.target.map(|s| s.methods.iter().map(|m| m.name.name.clone()).collect()).unwrap_or_default();
+            let help = did_you_mean(&method.name, names.iter().map(String::as_str));
+            self.cx.report(
+                codes::UNKNOWN_DELEGATE,
+                method.span,
+                format!("version {tv} of `{sname}` has no method `{}`", method.name),
+                |d| {
+                    let mut d = d.label(format!("not in version {tv}"));
+                    if let Some(s) = in_other {
+                        d = d.also(s, format!("this is version {ov}'s method")).note(format!(
+                            "`call` in a `{}` rule reaches only version {tv}, the version of the node it runs on",
+                            kind.keyword()
+                        ));
+                    }
+                    d.maybe_help(help)
+                },
+            );
+            for a in args {
+                self.infer(a, None);
+            }
+            return Ty::Unknown;
+        };
+        if m.params.len() != args.len() {
+            let (n, mname, mspan) = (m.params.len(), m.name.name.clone(), m.span);
+            let params: Vec<String> = m.params.iter().map(|p| p.name.name.clone()).collect();
+            self.cx.report(
+                codes::DELEGATE_ARITY,
+                span,
+                format!("`{mname}` takes {n} argument{}, found {}", if n == 1 { "" } else { "s" }, args.len()),
+                |d| {
+                    d.label("wrong number of arguments")
+                        .also(mspan, "declared here")
+                        .help(format!("call it as `call {mname}({})`", params.join(", ")))
+                },
+            );
+        }
+        let params: Vec<Ty> = m.params.iter().map(|p| p.ty.clone()).collect();
+        let ret = m.ret.clone();
+        for (i, a) in args.iter().enumerate() {
+            match params.get(i) {
+                Some(t) => self.check(a, t),
+                None => {
+                    self.infer(a, None);
+                }
+            }
+        }
+        ret
+    }
+
+    /// Finds which version's declaration a type name in an expression means.
+    fn resolve_named(&mut self, span: Span, path: &[Ident], hint: Option<&Ty>, what: &str) -> Option<(u64, Ident)> {
+        let (qualifier, name) = match path {
+            [name] => (None, name),
+            [q, name] => (Some(q), name),
+            _ => return None,
+        };
+        let old = self.types.old.number;
+        let new = self.types.new.number;
+        let defines = |v: u64, types: &Types<'_>| types.env(v).is_some_and(|e| e.defines_type(&name.name));
+        if let Some(q) = qualifier {
+            return match parse_qualifier(&q.name).filter(|v| *v == old || *v == new) {
+                Some(v) if defines(v, &self.types) => Some((v, name.clone())),
+                Some(v) => {
+                    self.cx.report(codes::UNKNOWN_TYPE, name.span, format!("version {v} has no {what} `{}`", name.name), |d| {
+                        d.label(format!("not in version {v}"))
+                    });
+                    None
+                }
+                None => {
+                    self.cx.report(codes::UNKNOWN_TYPE, q.span, format!("unknown version qualifier `{}`", q.name), |d| {
+                        d.label(format!("this spec has `v{old}` and `v{new}`"))
+                    });
+                    None
+                }
+            };
+        }
+        if let Some(Ty::Named(r)) = hint {
+            if r.name == name.name {
+                return Some((r.version, name.clone()));
+            }
+        }
+        match (defines(old, &self.types), defines(new, &self.types)) {
+            (true, true) if self.types.unchanged(&name.name) => Some((self.home, name.clone())),
+            (true, true) => {
+                let n = name.name.clone();
+                self.cx.report(
+                    codes::AMBIGUOUS_NAME,
+                    span,
+                    format!("`{n}` means different types in versions {old} and {new}"),
+                    |d| {
+                        d.label("which version's?")
+                            .note(format!("`{n}` changed between the versions, and nothing here says which one is meant"))
+                            .help(format!("qualify it: `v{old}::{n}` or `v{new}::{n}`"))
+                    },
+                );
+                None
+            }
+            (true, false) => Some((old, name.clone())),
+            (false, true) => Some((new, name.clone())),
+            (false, false) => {
+                let mut candidates: Vec<String> = self.types.old.records.keys().cloned().collect();
+                candidates.extend(self.types.new.records.keys().cloned());
+                candidates.extend(self.types.old.enums.keys().cloned());
+                candidates.extend(self.types.new.enums.keys().cloned());
+                let help = did_you_mean(&name.name, candidates.iter().map(String::as_str));
+                self.cx.report(codes::UNKNOWN_TYPE, name.span, format!("unknown {what} `{}`", name.name), |d| {
+                    d.label("not defined in either version").maybe_help(help)
+                });
+                None
+            }
+        }
+    }
+
+    fn record(&mut self, span: Span, path: &[Ident], fields: &[FieldInit], hint: Option<&Ty>) -> Ty {
+        let resolved = self.resolve_named(span, path, hint, "record");
+        let rec = resolved.as_ref().and_then(|(v, n)| self.types.env(*v).and_then(|e| e.records.get(&n.name)));
+        let Some(rec) = rec else {
+            if let Some((v, n)) = &resolved {
+                self.cx.report(codes::UNKNOWN_TYPE, n.span, format!("`{}` is an enum, not a record", n.name), |d| {
+                    d.label(format!("an enum of version {v}")).help(format!("build an enum value with `{}::Variant`", n.name))
+                });
+            }
+            for f in fields {
+                self.infer(&f.value, None);
+            }
+            return Ty::Unknown;
+        };
+        let version = resolved.map_or(self.home, |(v, _)| v);
+        let mut seen: Vec<&Ident> = Vec::new();
+        for f in fields {
+            if let Some(first) = seen.iter().find(|s| s.name == f.name.name) {
+                let first = first.span;
+                self.cx.duplicate(codes::DUPLICATE_FIELD, "field", &f.name, first);
+                continue;
+            }
+            seen.push(&f.name);
+            match rec.field(&f.name.name) {
+                Some(def) => self.check(&f.value, &def.ty),
+                None => {
+                    let names: Vec<&str> = rec.fields.iter().map(|f| f.name.name.as_str()).collect();
+                    let help = did_you_mean(&f.name.name, names);
+                    let rname = rec.name.name.clone();
+                    self.cx.report(
+                        codes::UNKNOWN_FIELD,
+                        f.name.span,
+                        format!("record `{rname}` of version {version} has no field `{}`", f.name.name),
+                        |d| d.label("unknown field").maybe_help(help),
+                    );
+                    self.infer(&f.value, None);
+                }
+            }
+        }
+        let missing: Vec<&str> = rec
+            .fields
+            .iter()
+            .filter(|d| !fields.iter().any(|f| f.name.name == d.name.name))
+            .map(|d| d.name.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let rname = rec.name.name.clone();
+            let list = missing.join("`, `");
+            let rspan = rec.name.span;
+            self.cx.report(
+                codes::MISSING_FIELD,
+                span,
+                format!("record `{rname}` is missing field{} `{list}`", if missing.len() == 1 { "" } else { "s" }),
+                |d| {
+                    d.label("every field must be given")
+                        .also(rspan, format!("`{rname}` of version {version} declared here"))
+                        .help("give a value for each field; `none` fits an `option`")
+                },
+            );
+        }
+        Ty::named(version, &rec.name.name)
+    }
+
+    fn variant(&mut self, span: Span, path: &[Ident], payload: Option<&Expr>, hint: Option<&Ty>) -> Ty {
+        let (type_path, variant) = match path.split_last() {
+            Some((v, rest)) if !rest.is_empty() => (rest, v),
+            _ => return Ty::Unknown,
+        };
+        let resolved = self.resolve_named(span, type_path, hint, "enum");
+        let en = resolved.as_ref().and_then(|(v, n)| self.types.env(*v).and_then(|e| e.enums.get(&n.name)));
+        let Some(en) = en else {
+            if let Some((_, n)) = &resolved {
+                self.cx.report(codes::UNKNOWN_TYPE, n.span, format!("`{}` is a record, not an enum", n.name), |d| {
+                    d.label("a record").help(format!("build a record with `{} {{ field: value }}`", n.name))
+                });
+            }
+            if let Some(p) = payload {
+                self.infer(p, None);
+            }
+            return Ty::Unknown;
+        };
+        let version = resolved.map_or(self.home, |(v, _)| v);
+        let ty = Ty::named(version, &en.name.name);
+        match en.variant(&variant.name) {
+            None => {
+                let names: Vec<&str> = en.variants.iter().map(|v| v.name.name.as_str()).collect();
+                let help = did_you_mean(&variant.name, names.iter().copied());
+                let (ename, list) = (en.name.name.clone(), names.join("`, `"));
+                self.cx.report(
+                    codes::UNKNOWN_VARIANT,
+                    variant.span,
+                    format!("enum `{ename}` has no variant `{}`", variant.name),
+                    |d| d.label("unknown variant").note(format!("its variants are `{list}`")).maybe_help(help),
+                );
+                if let Some(p) = payload {
+                    self.infer(p, None);
+                }
+            }
+            Some(def) => match (&def.payload, payload) {
+                (Some(t), Some(p)) => {
+                    let t = t.clone();
+                    self.check(p, &t);
+                }
+                (None, None) => {}
+                (Some(t), None) => {
+                    let (ename, vname) = (en.name.name.clone(), variant.name.clone());
+                    self.cx.report(
+                        codes::PAYLOAD_MISMATCH,
+                        span,
+                        format!("variant `{ename}::{vname}` carries a `{t}`"),
+                        |d| d.label("payload missing").help(format!("write `{ename}::{vname}(...)`")),
+                    );
+                }
+                (None, Some(p)) => {
+                    let (ename, vname) = (en.name.name.clone(), variant.name.clone());
+                    self.cx.report(
+                        codes::PAYLOAD_MISMATCH,
+                        p.span,
+                        format!("variant `{ename}::{vname}` carries no payload"),
+                        |d| d.label("unexpected payload").help(format!("write `{ename}::{vname}`")),
+                    );
+                    self.infer(p, None);
+                }
+            },
+        }
+        ty
+    }
+
+    fn unary(&mut self, span: Span, op: UnOp, inner: &Expr, hint: Option<&Ty>) -> Ty {
+        match op {
+            UnOp::Not => {
+                self.check(inner, &Ty::Bool);
+                Ty::Bool
+            }
+            UnOp::Neg => {
+                let ty = match &inner.kind {
+                    ExprKind::Lit(lit @ Lit::Int(_)) => self.literal(lit, hint, span, true),
+                    _ => self.infer(inner, hint),
+                };
+                match ty {
+                    Ty::I64 | Ty::F64 | Ty::Unknown => ty,
+                    Ty::U64 if matches!(inner.kind, ExprKind::Lit(_)) => ty,
+                    other => {
+                        self.cx.report(codes::BAD_OPERANDS, span, format!("cannot negate `{other}`"), |d| {
+                            d.label("`-` needs `i64` or `f64`")
+                        });
+                        Ty::Unknown
+                    }
+                }
+            }
+        }
+    }
+
+    fn binary(&mut self, span: Span, op: BinOp, l: &Expr, r: &Expr, hint: Option<&Ty>) -> Ty {
+        match op {
+            BinOp::And | BinOp::Or => {
+                self.check(l, &Ty::Bool);
+                self.check(r, &Ty::Bool);
+                Ty::Bool
+            }
+            _ => {
+                let arith = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem);
+                let operand_hint = if arith { hint.filter(|h| h.is_numeric() || **h == Ty::Str) } else { None };
+                // An untyped literal takes the other side's type: infer the typed side first.
+                let (lt, rt) = if is_untyped_literal(l) && !is_untyped_literal(r) {
+                    let rt = self.infer(r, operand_hint);
+                    let lt = self.infer(l, Some(&rt));
+                    (lt, rt)
+                } else {
+                    let lt = self.infer(l, operand_hint);
+                    let rt = self.infer(r, Some(&lt));
+                    (lt, rt)
+                };
+                let operand = if self.types.same(&lt, &rt) {
+                    if lt == Ty::Unknown { rt.clone() } else { lt.clone() }
+                } else {
+                    self.cx.report(
+                        codes::BAD_OPERANDS,
+                        span,
+                        format!("`{}` between `{lt}` and `{rt}`", op.symbol()),
+                        |d| d.label("both sides must have the same type").note("numbers are never converted implicitly: use `i64(x)`, `u64(x)` or `f64(x)`"),
+                    );
+                    return if arith { Ty::Unknown } else { Ty::Bool };
+                };
+                let ok = match op {
+                    BinOp::Eq | BinOp::Ne => true,
+                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => operand.is_numeric() || operand == Ty::Str,
+                    BinOp::Add => operand.is_numeric() || matches!(operand, Ty::Str | Ty::List(_)),
+                    _ => operand.is_numeric(),
+                };
+                if !ok {
+                    self.cx.report(codes::BAD_OPERANDS, span, format!("`{}` does not apply to `{operand}`", op.symbol()), |d| {
+                        d.label(format!("operands are `{operand}`")).note(match op {
+                            BinOp::Add => "`+` adds numbers and joins strings and lists",
+                            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => "ordering compares numbers and strings",
+                            _ => "arithmetic needs numbers",
+                        })
+                    });
+                }
+                if arith {
+                    if ok { operand } else { Ty::Unknown }
+                } else {
+                    Ty::Bool
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ match
+
+    fn match_expr(&mut self, span: Span, scrutinee: &Expr, arms: &[Arm], hint: Option<&Ty>) -> Ty {
+        let sty = self.infer(scrutinee, None);
+        let mut coverage = Coverage::default();
+        let mut result = hint.filter(|h| **h != Ty::Unknown).cloned();
+        for arm in arms {
+            let before = self.scopes.len();
+            let shape = self.pattern(&arm.pattern, &sty);
+            if coverage.covers(&shape) {
+                self.cx.report(codes::UNREACHABLE_ARM, arm.pattern.span, "this arm is never chosen", |d| {
+                    d.label("earlier arms already match everything this one does")
+                });
+            }
+            coverage.add(shape);
+            match &result {
+                Some(t) => {
+                    let t = t.clone();
+                    self.check(&arm.body, &t);
+                }
+                None => {
+                    let t = self.infer(&arm.body, None);
+                    if t != Ty::Unknown {
+                        result = Some(t);
+                    }
+                }
+            }
+            let added = self.scopes.len() - before;
+            self.pop(added);
+        }
+        let missing = coverage.missing(&sty, &self.types);
+        if !missing.is_empty() {
+            let list = missing.join("`, `");
+            self.cx.report(codes::NON_EXHAUSTIVE_MATCH, span, format!("`match` does not cover `{list}`"), |d| {
+                d.label("not every value has an arm").help("add the missing arms, or a `_ => ...` arm")
+            });
+        }
+        result.unwrap_or(Ty::Unknown)
+    }
+
+    /// Checks a pattern against the scrutinee type, binds its names, and says what it covers.
+    fn pattern(&mut self, p: &Pattern, ty: &Ty) -> Shape {
+        match &p.kind {
+            PatternKind::Wildcard => Shape::All,
+            PatternKind::None => {
+                if !matches!(ty, Ty::Option(_) | Ty::Unknown) {
+                    self.pattern_mismatch(p, ty, "`none`");
+                }
+                Shape::Case("none".into(), true)
+            }
+            PatternKind::Some(inner) => {
+                let inner_ty = match ty {
+                    Ty::Option(t) => t.as_ref().clone(),
+                    Ty::Unknown => Ty::Unknown,
+                    _ => {
+                        self.pattern_mismatch(p, ty, "`some(...)`");
+                        Ty::Unknown
+                    }
+                };
+                let full = matches!(self.pattern(inner, &inner_ty), Shape::All);
+                Shape::Case("some(_)".into(), full)
+            }
+            PatternKind::Lit(lit) => {
+                let lty = self.literal(lit, Some(ty), p.span, false);
+                self.expect(&lty, ty, p.span);
+                match lit {
+                    Lit::Bool(b) => Shape::Case(b.to_string(), true),
+                    _ => Shape::Partial,
+                }
+            }
+            PatternKind::Variant { path, payload } => {
+                let en = match ty {
+                    Ty::Named(r) => self.types.env(r.version).and_then(|e| e.enums.get(&r.name)),
+                    _ => None,
+                };
+                let Some((vname, rest)) = path.split_last() else { return Shape::Partial };
+                let is_variant = en.is_some_and(|e| e.variant(&vname.name).is_some());
+                if path.len() == 1 && payload.is_none() && !is_variant {
+                    self.push(vname, ty.clone(), false);
+                    return Shape::All;
+                }
+                let Some(en) = en else {
+                    if *ty != Ty::Unknown {
+                        self.pattern_mismatch(p, ty, "an enum variant");
+                    }
+                    if let Some(inner) = payload {
+                        self.pattern(inner, &Ty::Unknown);
+                    }
+                    return Shape::Partial;
+                };
+                if let Some(tn) = rest.last() {
+                    if tn.name != en.name.name {
+                        let (want, got) = (en.name.name.clone(), tn.name.clone());
+                        self.cx.report(codes::TYPE_MISMATCH, tn.span, format!("expected a variant of `{want}`, found `{got}`"), |d| {
+                            d.label(format!("the value matched is a `{want}`"))
+                        });
+                    }
+                }
+                let Some(def) = en.variant(&vname.name) else {
+                    let names: Vec<&str> = en.variants.iter().map(|v| v.name.name.as_str()).collect();
+                    let help = did_you_mean(&vname.name, names.iter().copied());
+                    let ename = en.name.name.clone();
+                    self.cx.report(codes::UNKNOWN_VARIANT, vname.span, format!("enum `{ename}` has no variant `{}`", vname.name), |d| {
+                        d.label("unknown variant").maybe_help(help)
+                    });
+                    return Shape::Partial;
+                };
+                let full = match (&def.payload, payload) {
+                    (Some(t), Some(inner)) => {
+                        let t = t.clone();
+                        matches!(self.pattern(inner, &t), Shape::All)
+                    }
+                    (None, None) => true,
+                    (Some(t), None) => {
+                        let (ename, v) = (en.name.name.clone(), vname.name.clone());
+                        self.cx.report(codes::PAYLOAD_MISMATCH, p.span, format!("variant `{ename}::{v}` carries a `{t}`"), |d| {
+                            d.label("payload not matched").help(format!("write `{v}(_)` to ignore it"))
+                        });
+                        true
+                    }
+                    (None, Some(inner)) => {
+                        let (ename, v) = (en.name.name.clone(), vname.name.clone());
+                        self.cx.report(codes::PAYLOAD_MISMATCH, inner.span, format!("variant `{ename}::{v}` carries no payload"), |d| {
+                            d.label("nothing to match here").help(format!("write `{v}`"))
+                        });
+                        true
+                    }
+                };
+                Shape::Case(vname.name.clone(), full)
+            }
+        }
+    }
+
+    fn pattern_mismatch(&mut self, p: &Pattern, ty: &Ty, what: &str) {
+        self.cx.report(codes::TYPE_MISMATCH, p.span, format!("{what} cannot match a `{ty}`"), |d| {
+            d.label(format!("the value matched is `{ty}`"))
+        });
+    }
+}
+
+fn is_untyped_literal(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Lit(Lit::Int(_) | Lit::None) => true,
+        ExprKind::Unary(UnOp::Neg, inner) => is_untyped_literal(inner),
+        _ => false,
+    }
+}
+
+/// What one pattern covers.
+#[derive(Debug, Clone)]
+enum Shape {
+    All,
+    /// A case (variant name, `none`, `some(_)`, `true`); `true` when fully covered.
+    Case(String, bool),
+    Partial,
+}
+
+#[derive(Default)]
+struct Coverage {
+    all: bool,
+    cases: BTreeSet<String>,
+}
+
+impl Coverage {
+    fn covers(&self, shape: &Shape) -> bool {
+        self.all || matches!(shape, Shape::Case(c, _) if self.cases.contains(c))
+    }
+
+    fn add(&mut self, shape: Shape) {
+        match shape {
+            Shape::All => self.all = true,
+            Shape::Case(c, true) => {
+                self.cases.insert(c);
+            }
+            _ => {}
+        }
+    }
+
+    fn missing(&self, ty: &Ty, types: &Types<'_>) -> Vec<String> {
+        if self.all {
+            return Vec::new();
+        }
+        let needed: Vec<String> = match ty {
+            Ty::Unknown => return Vec::new(),
+            Ty::Option(_) => vec!["none".into(), "some(_)".into()],
+            Ty::Bool => vec!["true".into(), "false".into()],
+            Ty::Named(r) => match types.env(r.version).and_then(|e| e.enums.get(&r.name)) {
+                Some(en) => en.variants.iter().map(|v| v.name.name.clone()).collect(),
+                None => vec!["_".into()],
+            },
+            _ => vec!["_".into()],
+        };
+        needed.into_iter().filter(|c| !self.cases.contains(c)).collect()
+    }
+}

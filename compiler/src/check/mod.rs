@@ -1,0 +1,97 @@
+//! The checker: from parsed specs to a [`SpecModel`] per spec plus diagnostics.
+//!
+//! Phases, each in its own module: `declare` resolves each version's declarations; `types`
+//! compares types across versions; `expr` and `builtins` type expressions; `rules` proves
+//! every method is answered; `state` checks the transform and invariant; `schedule` the
+//! rollout settings; `chain` the joints between specs given together.
+
+mod builtins;
+mod chain;
+mod declare;
+mod expr;
+mod rules;
+mod schedule;
+mod state;
+pub mod suggest;
+mod types;
+
+use crate::model::{Framing, SpecModel};
+use lang::ast::Spec;
+use lang::diagnostic::{Code, Diagnostic};
+use lang::span::{FileId, SourceMap, Span};
+
+/// The result of checking files together.
+#[derive(Debug, Default)]
+pub struct CheckOutput {
+    pub models: Vec<SpecModel>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CheckOutput {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses and checks every file of `sources` as one chain of specs.
+pub fn check_sources(sources: &SourceMap) -> CheckOutput {
+    let mut out = CheckOutput::default();
+    for (file, source) in sources.iter() {
+        let parsed = lang::parse(file, &source.text);
+        out.diagnostics.extend(parsed.diagnostics);
+        if let Some(spec) = parsed.spec {
+            let (model, diagnostics) = check_spec(file, spec);
+            out.diagnostics.extend(diagnostics);
+            out.models.push(model);
+        }
+    }
+    if out.models.len() > 1 {
+        out.diagnostics.extend(chain::check_chain(&out.models));
+    }
+    out.diagnostics.sort_by(|a, b| {
+        (a.primary.file, a.primary.span.start, a.code).cmp(&(b.primary.file, b.primary.span.start, b.code))
+    });
+    out
+}
+
+/// Checks one parsed spec.
+pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
+    let mut cx = Cx { file, diagnostics: Vec::new() };
+    let (old, new) = declare::versions(&mut cx, &spec);
+    let framing = declare::protocol(&mut cx, &spec);
+    let model = SpecModel { file, spec, old, new, framing };
+    types::lossy_records(&mut cx, &model);
+    rules::check_rules(&mut cx, &model);
+    state::check_state(&mut cx, &model);
+    schedule::check_schedules(&mut cx, &model.spec);
+    (model, cx.diagnostics)
+}
+
+/// Diagnostics sink for one file.
+pub(crate) struct Cx {
+    pub file: FileId,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Cx {
+    /// Pushes a diagnostic built from `code`, `span` and `message`, after `build` decorates it.
+    pub fn report(
+        &mut self,
+        code: Code,
+        span: Span,
+        message: impl Into<String>,
+        build: impl FnOnce(Diagnostic) -> Diagnostic,
+    ) {
+        let d = build(Diagnostic::new(code, self.file, span, message));
+        self.diagnostics.push(d);
+    }
+
+    pub fn duplicate(&mut self, code: Code, what: &str, name: &lang::ast::Ident, first: Span) {
+        self.report(code, name.span, format!("{what} `{}` is defined twice", name.name), |d| {
+            d.label("defined again here").also(first, "first defined here")
+        });
+    }
+}
+
+/// Default framing when a spec names no protocol.
+pub const DEFAULT_FRAMING: Framing = Framing::Lines;

@@ -1,0 +1,212 @@
+//! Past and future rules: each names a method of the simulated version, binds its parameters,
+//! returns its result type, and `call`s only the reachable version. And coverage: every old
+//! method is answered on new nodes and every new method on old nodes.
+
+use super::expr::{Delegate, ExprChecker};
+use super::suggest::did_you_mean;
+use super::types::Types;
+use super::Cx;
+use crate::model::{MethodDef, ServiceDef, SpecModel, Ty, VersionEnv};
+use lang::ast::{ExprKind, RuleBlock, RuleKind};
+use lang::diagnostic::codes;
+use lang::span::Span;
+use std::collections::{BTreeSet, HashMap};
+
+/// (simulated version, reachable version) of a rule kind.
+pub(crate) fn sides(model: &SpecModel, kind: RuleKind) -> (&VersionEnv, &VersionEnv) {
+    match kind {
+        RuleKind::Past => (&model.old, &model.new),
+        RuleKind::Future => (&model.new, &model.old),
+    }
+}
+
+/// Whether a method reads and answers the same in both versions (then it needs no rule).
+pub(crate) fn unchanged_method(types: &Types<'_>, a: &MethodDef, b: &MethodDef) -> bool {
+    a.params.len() == b.params.len()
+        && a.params.iter().zip(&b.params).all(|(x, y)| x.name.name == y.name.name && types.same(&x.ty, &y.ty))
+        && types.same(&a.ret, &b.ret)
+}
+
+pub(crate) fn check_rules(cx: &mut Cx, model: &SpecModel) {
+    let mut blocks: HashMap<(RuleKind, &str), Span> = HashMap::new();
+    let mut covered: BTreeSet<(RuleKind, String, String)> = BTreeSet::new();
+    for block in model.spec.rule_blocks() {
+        let key = (block.kind, block.service.name.as_str());
+        if let Some(first) = blocks.get(&key) {
+            let first = *first;
+            let kw = block.kind.keyword();
+            cx.report(codes::DUPLICATE_ITEM, block.service.span, format!("`{kw} {}` is given twice", block.service.name), |d| {
+                d.label("given again here").also(first, "first given here").help("put all rules of the service in one block")
+            });
+            continue;
+        }
+        blocks.insert(key, block.service.span);
+        check_block(cx, model, block, &mut covered);
+    }
+    coverage(cx, model, RuleKind::Past, &covered);
+    coverage(cx, model, RuleKind::Future, &covered);
+}
+
+fn check_block(cx: &mut Cx, model: &SpecModel, block: &RuleBlock, covered: &mut BTreeSet<(RuleKind, String, String)>) {
+    let (simulated, reachable) = sides(model, block.kind);
+    let kw = block.kind.keyword();
+    let sname = block.service.name.clone();
+    let Some(service) = simulated.services.get(&sname) else {
+        let names: Vec<&str> = simulated.services.keys().map(String::as_str).collect();
+        let help = did_you_mean(&sname, names);
+        let in_other = reachable.services.get(&sname).map(|s| s.name.span);
+        let (sv, rv) = (simulated.number, reachable.number);
+        cx.report(codes::UNKNOWN_SERVICE, block.service.span, format!("version {sv} has no service `{sname}`"), |d| {
+            let d = d.label(format!("a `{kw}` block simulates a service of version {sv}"));
+            match in_other {
+                Some(s) => d.also(s, format!("`{sname}` exists only in version {rv}")).help(format!(
+                    "`past` rules simulate the old version's services and `future` rules the new version's: use `{}`",
+                    if block.kind == RuleKind::Past { "future" } else { "past" }
+                )),
+                None => d.maybe_help(help),
+            }
+        });
+        return;
+    };
+    let other = reachable.services.get(&sname);
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for rule in &block.rules {
+        let mname = rule.method.name.as_str();
+        if let Some(first) = seen.get(mname) {
+            let first = *first;
+            cx.report(codes::DUPLICATE_RULE, rule.method.span, format!("`{mname}` has two `{kw}` rules"), |d| {
+                d.label("second rule").also(first, "first rule")
+            });
+            continue;
+        }
+        seen.insert(mname, rule.method.span);
+        let Some(method) = service.method(mname) else {
+            unknown_method(cx, block.kind, service, simulated.number, other, reachable.number, &rule.method);
+            continue;
+        };
+        covered.insert((block.kind, sname.clone(), mname.to_string()));
+        let types = Types::new(model);
+        if let Some(counterpart) = other.and_then(|s| s.method(mname)) {
+            if unchanged_method(&types, method, counterpart) {
+                let (sv, rv) = (simulated.number, reachable.number);
+                cx.report(codes::UNNEEDED_RULE, rule.method.span, format!("`{mname}` did not change, so this rule is never needed"), |d| {
+                    d.label(format!("`{mname}` reads and answers the same in versions {sv} and {rv}"))
+                        .also(counterpart.span, format!("version {rv}'s `{mname}`"))
+                        .note("unchanged methods translate themselves")
+                        .help("remove the rule")
+                });
+            }
+        }
+        if rule.params.len() != method.params.len() {
+            let (n, got) = (method.params.len(), rule.params.len());
+            let names: Vec<&str> = method.params.iter().map(|p| p.name.name.as_str()).collect();
+            cx.report(
+                codes::RULE_ARITY,
+                rule.method.span,
+                format!("`{mname}` takes {n} parameter{}, the rule binds {got}", if n == 1 { "" } else { "s" }),
+                |d| {
+                    d.label("wrong number of parameters")
+                        .also(method.span, format!("version {}'s `{mname}`", simulated.number))
+                        .help(format!("write `{mname}({}) = ...`", names.join(", ")))
+                },
+            );
+        }
+        let mut params_seen: HashMap<&str, Span> = HashMap::new();
+        for p in &rule.params {
+            if let Some(first) = params_seen.get(p.name.as_str()) {
+                let first = *first;
+                cx.duplicate(codes::DUPLICATE_FIELD, "parameter", p, first);
+            }
+            params_seen.insert(&p.name, p.span);
+        }
+        if matches!(rule.body.kind, ExprKind::Disallow(_)) {
+            let (sv, rv) = (simulated.number, reachable.number);
+            cx.report(codes::DISALLOWED_METHOD, rule.method.span, format!("`{mname}` is refused to version {sv} callers on version {rv} nodes"), |d| {
+                d.label("always disallowed").note("callers get an error with the reason until every node runs the same version")
+            });
+        }
+        let place = match block.kind {
+            RuleKind::Past => "a past rule",
+            RuleKind::Future => "a future rule",
+        };
+        let mut ec = ExprChecker::new(cx, types, simulated.number, place);
+        ec.delegate = Some(Delegate {
+            kind: block.kind,
+            service_name: sname.clone(),
+            target: other,
+            target_version: reachable.number,
+            other: Some(service),
+            other_version: simulated.number,
+        });
+        for (i, p) in rule.params.iter().enumerate() {
+            ec.bind(p, method.params.get(i).map_or(Ty::Unknown, |d| d.ty.clone()));
+        }
+        ec.check(&rule.body, &method.ret);
+    }
+}
+
+fn unknown_method(
+    cx: &mut Cx,
+    kind: RuleKind,
+    service: &ServiceDef,
+    version: u64,
+    other: Option<&ServiceDef>,
+    other_version: u64,
+    method: &lang::ast::Ident,
+) {
+    let names: Vec<&str> = service.methods.iter().map(|m| m.name.name.as_str()).collect();
+    let help = did_you_mean(&method.name, names);
+    let in_other = other.and_then(|s| s.method(&method.name)).map(|m| m.span);
+    let sname = service.name.name.clone();
+    cx.report(codes::UNKNOWN_METHOD, method.span, format!("version {version} of `{sname}` has no method `{}`", method.name), |d| {
+        let d = d.label(format!("a `{}` rule simulates a method of version {version}", kind.keyword()));
+        match in_other {
+            Some(s) => d
+                .also(s, format!("declared in version {other_version}"))
+                .help(format!("a `{}` rule answers this method", if kind == RuleKind::Past { "future" } else { "past" })),
+            None => d.maybe_help(help),
+        }
+    });
+}
+
+/// Every method of the simulated side that changed or vanished needs a rule.
+fn coverage(cx: &mut Cx, model: &SpecModel, kind: RuleKind, covered: &BTreeSet<(RuleKind, String, String)>) {
+    let (simulated, reachable) = sides(model, kind);
+    let types = Types::new(model);
+    for service in simulated.services.values() {
+        let other = reachable.services.get(&service.name.name);
+        for method in &service.methods {
+            let key = (kind, service.name.name.clone(), method.name.name.clone());
+            if covered.contains(&key) {
+                continue;
+            }
+            let counterpart = other.and_then(|s| s.method(&method.name.name));
+            if counterpart.is_some_and(|c| unchanged_method(&types, method, c)) {
+                continue;
+            }
+            let (code, who, whom) = match kind {
+                RuleKind::Past => (codes::MISSING_PAST_RULE, "upgraded", "old"),
+                RuleKind::Future => (codes::MISSING_FUTURE_RULE, "old", "new"),
+            };
+            let (sname, mname) = (service.name.name.clone(), method.name.name.clone());
+            let params: Vec<&str> = method.params.iter().map(|p| p.name.name.as_str()).collect();
+            let kw = kind.keyword();
+            let body = if kind == RuleKind::Future { format!("disallow \"{mname} needs version {}\"", simulated.number) } else { "...".to_string() };
+            let skeleton = format!("{kw} {sname} {{ {mname}({}) = {body} }}", params.join(", "));
+            let (sv, rv) = (simulated.number, reachable.number);
+            cx.report(
+                code,
+                method.name.span,
+                format!("`{sname}.{mname}` of version {sv} is not answered on {who} nodes"),
+                |d| {
+                    let d = d.label(format!("{whom} callers of `{mname}` would get no answer from version {rv} nodes"));
+                    let d = match counterpart {
+                        Some(c) => d.also(c.span, format!("version {rv}'s `{mname}` differs")),
+                        None => d.note(format!("version {rv} has no `{mname}`")),
+                    };
+                    d.help(format!("add a rule: `{skeleton}`"))
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Matching values against `match` patterns, collecting the bindings a pattern makes.
+//!
+//! A lone name without payload is a payload-less variant when some enum of the spec declares a
+//! variant of that name, and otherwise a binding of the whole value. Variant patterns compare
+//! the variant name (the last path segment) only; a variant pattern without payload matches
+//! whatever payload the value carries.
+
+use lang::ast::{Lit, Pattern, PatternKind};
+
+use super::expr::lit_value;
+use super::value::Value;
+use super::Evaluator;
+
+impl Evaluator<'_> {
+    /// Whether `value` matches `pattern`; on success the pattern's bindings, in order, are
+    /// pushed to `binds` (on failure `binds` may hold partial bindings and is to be dropped).
+    pub(super) fn match_pattern(
+        &self,
+        pattern: &Pattern,
+        value: &Value,
+        binds: &mut Vec<(String, Value)>,
+    ) -> bool {
+        match &pattern.kind {
+            PatternKind::Wildcard => true,
+            PatternKind::None => matches!(value, Value::Option(None)),
+            PatternKind::Some(inner) => match value {
+                Value::Option(Some(v)) => self.match_pattern(inner, v, binds),
+                _ => false,
+            },
+            PatternKind::Lit(lit) => match_lit(lit, value),
+            PatternKind::Variant { path, payload } => {
+                let Some(last) = path.last() else { return false };
+                if path.len() == 1 && payload.is_none() && !self.is_variant_name(&last.name) {
+                    binds.push((last.name.clone(), value.clone()));
+                    return true;
+                }
+                match value {
+                    Value::Variant { variant, payload: vp, .. } if *variant == last.name => {
+                        match (payload, vp) {
+                            (None, _) => true,
+                            (Some(p), Some(v)) => self.match_pattern(p, v, binds),
+                            (Some(_), None) => false,
+                        }
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
+}
+
+fn match_lit(lit: &Lit, value: &Value) -> bool {
+    lit_value(lit) == *value
+}
