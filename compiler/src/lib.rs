@@ -9,3 +9,4 @@ pub mod check;
 pub mod model;
 pub mod explain;
 pub mod render;
+pub mod synth;

@@ -14,6 +14,8 @@ mod schedule;
 mod state;
 pub mod suggest;
 mod types;
+#[cfg(test)]
+mod tests;
 
 use crate::model::{Framing, SpecModel};
 use lang::ast::Spec;
@@ -38,8 +40,11 @@ pub fn check_sources(sources: &SourceMap) -> CheckOutput {
     let mut out = CheckOutput::default();
     for (file, source) in sources.iter() {
         let parsed = lang::parse(file, &source.text);
+        // A file with syntax errors is not checked further: a broken item would show up again
+        // as a missing version or rule, and those echoes only hide the real error.
+        let syntax_ok = !parsed.diagnostics.iter().any(Diagnostic::is_error);
         out.diagnostics.extend(parsed.diagnostics);
-        if let Some(spec) = parsed.spec {
+        if let Some(spec) = parsed.spec.filter(|_| syntax_ok) {
             let (model, diagnostics) = check_spec(file, spec);
             out.diagnostics.extend(diagnostics);
             out.models.push(model);

@@ -46,6 +46,11 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
                     d.label("nothing to transform").help("declare `state { ... }` in both versions")
                 });
             }
+            if let Some(i) = invariants.first() {
+                cx.report(codes::MISSING_STATE, i.span, "an invariant, but no version declares state", |d| {
+                    d.label("nothing to relate").help("declare `state { ... }` in both versions")
+                });
+            }
             return;
         }
         (Some(_), Some(_)) => {}

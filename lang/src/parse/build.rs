@@ -496,38 +496,34 @@ impl Builder {
             Rule::string => ExprKind::Lit(Lit::Str(self.string_value(pair))),
             Rule::bool_lit => ExprKind::Lit(Lit::Bool(pair.as_str() == "true")),
             Rule::none_lit => ExprKind::Lit(Lit::None),
-            Rule::path => {
-                let mut path = self.path(pair);
-                if path.len() == 1 {
-                    match path.pop() {
-                        Some(id) => ExprKind::Var(id),
-                        None => ExprKind::Lit(Lit::Unit),
-                    }
-                } else {
-                    ExprKind::Variant { path, payload: None }
-                }
-            }
-            Rule::call_or_variant => {
+            Rule::path_expr => {
                 let mut inner = pair.into_inner();
                 let mut path = inner.next().map(|p| self.path(p)).unwrap_or_default();
-                let mut args = inner.next().map(|a| self.args(a)).unwrap_or_default();
-                if path.len() == 1 {
-                    let name = path.pop().unwrap_or(Ident { name: String::new(), span });
-                    ExprKind::Builtin { name, args }
-                } else if args.len() == 1 {
-                    ExprKind::Variant { path, payload: args.pop().map(Box::new) }
-                } else {
-                    // `E::V(a, b)`: a variant carries one payload; pass a tuple so the checker
-                    // reports the mismatch against the declared payload type.
-                    let payload = Expr { kind: ExprKind::Tuple(args), span };
-                    ExprKind::Variant { path, payload: Some(Box::new(payload)) }
+                match inner.next() {
+                    None if path.len() == 1 => match path.pop() {
+                        Some(id) => ExprKind::Var(id),
+                        None => ExprKind::Lit(Lit::Unit),
+                    },
+                    None => ExprKind::Variant { path, payload: None },
+                    Some(body) if body.as_rule() == Rule::record_body => {
+                        let fields = body.into_inner().next().map(|f| self.field_inits(f)).unwrap_or_default();
+                        ExprKind::Record { path, fields }
+                    }
+                    Some(call) => {
+                        let mut args = call.into_inner().next().map(|a| self.args(a)).unwrap_or_default();
+                        if path.len() == 1 {
+                            let name = path.pop().unwrap_or(Ident { name: String::new(), span });
+                            ExprKind::Builtin { name, args }
+                        } else if args.len() == 1 {
+                            ExprKind::Variant { path, payload: args.pop().map(Box::new) }
+                        } else {
+                            // `E::V(a, b)`: a variant carries one payload; pass a tuple so the
+                            // checker reports the mismatch against the declared payload type.
+                            let payload = Expr { kind: ExprKind::Tuple(args), span };
+                            ExprKind::Variant { path, payload: Some(Box::new(payload)) }
+                        }
+                    }
                 }
-            }
-            Rule::record_lit => {
-                let mut inner = pair.into_inner();
-                let path = inner.next().map(|p| self.path(p)).unwrap_or_default();
-                let fields = inner.next().map(|f| self.field_inits(f)).unwrap_or_default();
-                ExprKind::Record { path, fields }
             }
             Rule::tuple_or_paren => {
                 let text = pair.as_str().trim_end_matches(')').trim_end();

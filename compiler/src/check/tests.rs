@@ -1,0 +1,198 @@
+//! Data-driven checker tests: `check(spec, expect)` compares a compact listing of the
+//! diagnostics (`code line:col message`) with `expect`.
+
+use super::check_sources;
+use lang::span::SourceMap;
+
+/// Checks the files together and lists diagnostics one per line.
+fn listing(files: &[&str]) -> String {
+    let mut sources = SourceMap::new();
+    for (i, text) in files.iter().enumerate() {
+        sources.add(format!("f{i}.ups"), text.to_string());
+    }
+    let out = check_sources(&sources);
+    out.diagnostics
+        .iter()
+        .map(|d| {
+            let f = sources.get(d.primary.file).map(|f| f.line_col(d.primary.span.start)).unwrap_or((0, 0));
+            format!("{} {}:{} {}", d.code, f.0, f.1, d.message)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn check(spec: &str, expect: &str) {
+    let got = listing(&[spec]);
+    assert_eq!(got.trim(), expect.trim(), "\n--- got\n{got}\n--- for spec\n{spec}");
+}
+
+/// Two versions around a body of rules; versions are given, schedule present.
+fn spec(v1: &str, v2: &str, rest: &str) -> String {
+    format!(
+        "upgrade t 1 -> 2\nversion 1 {{\n{v1}\n}}\nversion 2 {{\n{v2}\n}}\n{rest}\nschedule {{ rolling {{ batch: 1, max_unavailable: 1 }} }}\n"
+    )
+}
+
+#[test]
+fn example_specs_check_with_only_expected_warnings() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/kv/");
+    let a = std::fs::read_to_string(format!("{root}kv-1-2.ups")).unwrap_or_default();
+    let b = std::fs::read_to_string(format!("{root}kv-2-3.ups")).unwrap_or_default();
+    let got = listing(&[&a, &b]);
+    assert!(!got.is_empty() && got.lines().all(|l| l.starts_with("U0041") || l.starts_with("U0070")), "{got}");
+}
+
+#[test]
+fn unchanged_methods_need_no_rules() {
+    check(&spec("service S { fn f(x: u64) -> u64 }", "service S { fn f(x: u64) -> u64 }", ""), "");
+}
+
+#[test]
+fn a_changed_method_needs_rules_both_ways() {
+    check(
+        &spec("service S { fn f(x: u64) -> u64 }", "service S { fn f(x: u64, y: bool) -> u64 }", ""),
+        "U0033 3:16 `S.f` of version 1 is not answered on upgraded nodes\n\
+         U0034 6:16 `S.f` of version 2 is not answered on old nodes",
+    );
+}
+
+#[test]
+fn past_rules_call_the_new_interface() {
+    check(
+        &spec(
+            "service S { fn f(x: u64) -> u64 }",
+            "service S { fn f(x: u64, y: bool) -> u64 }",
+            "past S { f(x) = call f(x, true) }\nfuture S { f(x, y) = if y { call f(x) } else { disallow \"no\" } }",
+        ),
+        "",
+    );
+}
+
+#[test]
+fn call_reaches_only_the_other_version() {
+    check(
+        &spec(
+            "service S { fn f(x: u64) -> u64\n fn old_only() -> u64 }",
+            "service S { fn f(x: u64, y: bool) -> u64 }",
+            "past S { f(x) = call old_only()\n old_only() = 1 }\nfuture S { f(x, y) = call f(x) }",
+        ),
+        "U0035 9:22 version 2 of `S` has no method `old_only`",
+    );
+}
+
+#[test]
+fn changed_records_are_never_converted_implicitly() {
+    check(
+        &spec(
+            "record R { a: u64 }\nservice S { fn f() -> R }",
+            "record R { a: u64, b: bool }\nservice S { fn f() -> R }",
+            "past S { f() = call f() }\nfuture S { f() = (call f()) }",
+        ),
+        "U0057 10:16 `R` of version 2 is used where `R` of version 1 is expected\n\
+         U0057 11:18 `R` of version 1 is used where `R` of version 2 is expected",
+    );
+}
+
+#[test]
+fn unchanged_records_cross_versions_freely() {
+    check(
+        &spec(
+            "record R { a: u64 }\nservice S { fn f(k: string) -> option<R> }",
+            "record R { a: u64 }\nservice S { fn f(k: string) -> option<R>\n fn g() -> R }",
+            "future S { g() = R { a: 1 } }",
+        ),
+        "",
+    );
+}
+
+#[test]
+fn expected_types_pick_the_version_of_a_record_literal() {
+    check(
+        &spec(
+            "record R { a: u64 }\nservice S { fn f() -> R }",
+            "record R { a: u64, b: bool }\nservice S { fn f() -> R }",
+            "past S { f() = R { a: (call f()).a } }\nfuture S { f() = R { a: (call f()).a, b: false } }",
+        ),
+        "",
+    );
+}
+
+#[test]
+fn ambiguous_record_names_must_be_qualified() {
+    check(
+        &spec(
+            "record R { a: u64 }\nstate { n: u64 }",
+            "record R { a: u64, b: bool }\nstate { n: u64 }",
+            "invariant (old, new) { let r = R { a: 1 }; r.a == old.n }",
+        ),
+        "U0058 10:32 `R` means different types in versions 1 and 2",
+    );
+}
+
+#[test]
+fn literals_take_their_type_from_context() {
+    check(
+        &spec(
+            "service S { fn f(x: u64) -> u64 }",
+            "service S { fn f(x: i64) -> i64 }",
+            "past S { f(x) = u64(call f(i64(x) + 1)) }\nfuture S { f(x) = if x < 0 { -1 } else { i64(call f(u64(x))) } }",
+        ),
+        "",
+    );
+    check(
+        &spec("service S { fn f(x: u64) -> u64 }", "service S { fn f(x: i64) -> u64 }", "past S { f(x) = call f(18446744073709551615) }\nfuture S { f(x) = call f(-1) }"),
+        "U0066 8:24 `18446744073709551615` does not fit in `i64`\nU0066 9:26 `-1` does not fit in `u64`",
+    );
+}
+
+#[test]
+fn matches_must_be_exhaustive_and_arms_reachable() {
+    let v = "enum E { A, B(u64), C }\nservice S { fn f(e: E) -> u64 }";
+    let w = "enum E { A, B(u64), C }\nservice S { fn f(e: E) -> u64\n fn g() -> u64 }";
+    check(
+        &spec(v, w, "future S { g() = match E::A { A => 1, B(n) => n } }"),
+        "U0060 11:18 `match` does not cover `C`",
+    );
+    check(
+        &spec(v, w, "future S { g() = match E::A { _ => 1, A => 2 } }"),
+        "U0064 11:39 this arm is never chosen",
+    );
+}
+
+#[test]
+fn transform_must_assign_every_new_field_and_read_every_old_one() {
+    check(
+        &spec(
+            "state { a: map<string, u64>, lost: u64 }",
+            "state { a: map<string, u64>, b: bool }",
+            "invariant (o, n) { keys(o.a) == keys(n.a) }\ntransform (o) -> n { a: o.a }",
+        ),
+        "U0068 3:30 the transform never reads `lost`\n\
+         U0054 9:1 the transform does not assign `b`",
+    );
+}
+
+#[test]
+fn invariant_clauses_are_booleans() {
+    check(
+        &spec("state { a: u64 }", "state { a: u64 }", "invariant (o, n) { o.a + 1 }"),
+        "U0065 8:20 an invariant clause must be `bool`, found `u64`",
+    );
+}
+
+#[test]
+fn chains_must_agree_at_the_joint() {
+    let a = "upgrade kv 1 -> 2\nversion 1 { service S { fn f() -> u64 } }\nversion 2 { service S { fn f() -> u64 } }\nschedule { rolling { batch: 1, max_unavailable: 1 } }";
+    let b = "upgrade kv 2 -> 3\nversion 2 { service S { fn f() -> i64 } }\nversion 3 { service S { fn f() -> i64 } }\nschedule { rolling { batch: 1, max_unavailable: 1 } }";
+    let got = listing(&[a, b]);
+    assert_eq!(got, "U0091 2:1 the two specs disagree on version 2");
+    let c = "upgrade kv 3 -> 4\nversion 3 { service S { fn f() -> i64 } }\nversion 4 { service S { fn f() -> i64 } }\nschedule { rolling { batch: 1, max_unavailable: 1 } }";
+    assert_eq!(listing(&[a, c]), "U0090 1:1 the chain has no spec from version 2 to version 3");
+}
+
+#[test]
+fn several_syntax_errors_are_reported_at_once() {
+    let got = listing(&["upgrade t 1 -> 2\nversion 1 { record A { x: } }\nversion 2 { }\npast S { f( = 1 }\nschedule { }\n"]);
+    let codes: Vec<&str> = got.lines().map(|l| l.split(' ').next().unwrap_or("")).collect();
+    assert_eq!(codes, ["U0001", "U0001"], "{got}");
+}
