@@ -196,4 +196,14 @@ pub struct SpecModel {
     pub old: VersionEnv,
     pub new: VersionEnv,
     pub framing: Framing,
+    /// The checked type of every expression, by span (a node's span is unique in practice;
+    /// the type of an expression that had an error is [`Ty::Unknown`]).
+    pub expr_types: std::collections::HashMap<Span, Ty>,
+}
+
+impl SpecModel {
+    /// The checked type of an expression.
+    pub fn type_of(&self, e: &lang::ast::Expr) -> &Ty {
+        self.expr_types.get(&e.span).unwrap_or(&Ty::Unknown)
+    }
 }

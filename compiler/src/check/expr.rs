@@ -150,7 +150,15 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         env.records.get(name).map(|r| r.name.span).or_else(|| env.enums.get(name).map(|e| e.name.span))
     }
 
+    /// Infers the type of `e` (using `hint` for literals and names) and records it in the
+    /// spec's expression-type table for later stages.
     pub fn infer(&mut self, e: &Expr, hint: Option<&Ty>) -> Ty {
+        let ty = self.infer_kind(e, hint);
+        self.cx.expr_types.insert(e.span, ty.clone());
+        ty
+    }
+
+    fn infer_kind(&mut self, e: &Expr, hint: Option<&Ty>) -> Ty {
         match &e.kind {
             ExprKind::Lit(lit) => self.literal(lit, hint, e.span, false),
             ExprKind::Var(name) => self.var(name),

@@ -17,7 +17,8 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-use crate::model::{Framing, SpecModel};
+use crate::model::{Framing, SpecModel, Ty};
+use std::collections::HashMap;
 use lang::ast::Spec;
 use lang::diagnostic::{Code, Diagnostic};
 use lang::span::{FileId, SourceMap, Span};
@@ -61,14 +62,15 @@ pub fn check_sources(sources: &SourceMap) -> CheckOutput {
 
 /// Checks one parsed spec.
 pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
-    let mut cx = Cx { file, diagnostics: Vec::new() };
+    let mut cx = Cx { file, diagnostics: Vec::new(), expr_types: HashMap::new() };
     let (old, new) = declare::versions(&mut cx, &spec);
     let framing = declare::protocol(&mut cx, &spec);
-    let model = SpecModel { file, spec, old, new, framing };
+    let mut model = SpecModel { file, spec, old, new, framing, expr_types: HashMap::new() };
     types::lossy_records(&mut cx, &model);
     rules::check_rules(&mut cx, &model);
     state::check_state(&mut cx, &model);
     schedule::check_schedules(&mut cx, &model.spec);
+    model.expr_types = cx.expr_types;
     (model, cx.diagnostics)
 }
 
@@ -76,6 +78,8 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
 pub(crate) struct Cx {
     pub file: FileId,
     pub diagnostics: Vec<Diagnostic>,
+    /// The type of every expression checked, by span.
+    pub expr_types: HashMap<Span, Ty>,
 }
 
 impl Cx {

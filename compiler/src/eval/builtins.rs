@@ -1,8 +1,11 @@
 //! The built-in functions of the language (`keys(m)`, `m.keys()`, `xs.map(|x| ..)`, ...).
-//! Method syntax `x.f(a)` is the same call as `f(x, a)`. Arguments arrive evaluated; closures
-//! passed to a built-in are applied through the evaluator.
+//! Method syntax `x.f(a)` is the same call as `f(x, a)`. Arguments arrive evaluated, borrowed
+//! from the scope where possible (`old.entries.contains_key(k)` copies no map); closures passed
+//! to a built-in are applied through the evaluator. One small function per built-in keeps
+//! native stack frames small when closures nest.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lang::Span;
 
@@ -49,12 +52,83 @@ pub fn is_builtin(name: &str) -> bool {
     BUILTIN_NAMES.contains(&name)
 }
 
-/// One call of a built-in: what errors need to name, and what closures need to run.
-struct Call<'a, 'e, 's> {
-    ev: &'a Evaluator<'s>,
-    name: &'a str,
+/// An evaluated argument: borrowed from the scope, or computed.
+type Arg<'a> = Cow<'a, Value>;
+
+/// A built-in's implementation.
+type Builtin = for<'a> fn(&mut Call<'_, '_, '_>, Vec<Arg<'a>>) -> Result<Value, EvalError>;
+
+/// Each built-in by name.
+const TABLE: &[(&str, Builtin)] = &[
+    ("keys", b_keys),
+    ("values", b_values),
+    ("entries", b_entries),
+    ("len", b_len),
+    ("contains", b_contains),
+    ("contains_key", b_contains_key),
+    ("get", b_get),
+    ("insert", b_insert),
+    ("remove", b_remove),
+    ("map", b_map),
+    ("map_values", b_map_values),
+    ("filter", b_filter),
+    ("to_map", b_to_map),
+    ("to_set", b_to_set),
+    ("to_list", b_to_list),
+    ("some", b_some),
+    ("unwrap_or", b_unwrap_or),
+    ("is_some", b_is_some_or_none),
+    ("is_none", b_is_some_or_none),
+    ("and_then", b_and_then),
+    ("any", b_any_or_all),
+    ("all", b_any_or_all),
+    ("sum", b_sum),
+    ("concat", b_concat),
+    ("to_string", b_to_string),
+    ("i64", b_i64),
+    ("u64", b_u64),
+    ("f64", b_f64),
+    ("min", b_min_or_max),
+    ("max", b_min_or_max),
+];
+
+/// The names of the implemented built-ins, in table order.
+#[cfg(test)]
+pub(super) fn implemented() -> Vec<&'static str> {
+    TABLE.iter().map(|(n, _)| *n).collect()
+}
+
+/// Calls the built-in `name` on evaluated arguments; `span` is the call's.
+pub(super) fn call(
+    ev: &Evaluator<'_>,
+    name: &str,
+    args: Vec<Arg<'_>>,
     span: Span,
-    host: &'e mut dyn Host,
+    host: &mut dyn Host,
+) -> Result<Value, EvalError> {
+    let Some((name, f)) = TABLE.iter().find(|(n, _)| *n == name) else {
+        return Err(EvalError::runtime(
+            span,
+            format!("unknown built-in `{name}`"),
+        ));
+    };
+    f(
+        &mut Call {
+            ev,
+            name,
+            span,
+            host,
+        },
+        args,
+    )
+}
+
+/// One call of a built-in: what errors need to name, and what closures need to run.
+struct Call<'a, 'h, 's> {
+    ev: &'a Evaluator<'s>,
+    name: &'static str,
+    span: Span,
+    host: &'h mut dyn Host,
 }
 
 impl Call<'_, '_, '_> {
@@ -62,9 +136,9 @@ impl Call<'_, '_, '_> {
         EvalError::runtime(self.span, format!("`{}` {message}", self.name))
     }
 
-    fn args<const N: usize>(&self, args: Vec<Value>) -> Result<[Value; N], EvalError> {
+    fn args<'v, const N: usize>(&self, args: Vec<Arg<'v>>) -> Result<[Arg<'v>; N], EvalError> {
         let got = args.len();
-        <[Value; N]>::try_from(args).map_err(|_| {
+        <[Arg<'v>; N]>::try_from(args).map_err(|_| {
             self.err(format_args!(
                 "takes {N} argument{}, got {got}",
                 if N == 1 { "" } else { "s" }
@@ -73,43 +147,54 @@ impl Call<'_, '_, '_> {
     }
 
     fn wrong(&self, expected: &str, pos: usize, got: &Value) -> EvalError {
-        self.err(format_args!("expects {expected} as argument {pos}, got {}", got.kind_name()))
+        self.err(format_args!(
+            "expects {expected} as argument {pos}, got {}",
+            got.kind_name()
+        ))
     }
 
-    fn map_arg(&self, v: Value, pos: usize) -> Result<BTreeMap<Value, Value>, EvalError> {
+    fn map<'v>(&self, v: &'v Value, pos: usize) -> Result<&'v BTreeMap<Value, Value>, EvalError> {
         match v {
+            Value::Map(m) => Ok(m),
+            other => Err(self.wrong("a map", pos, other)),
+        }
+    }
+
+    fn owned_map(&self, v: Arg<'_>, pos: usize) -> Result<BTreeMap<Value, Value>, EvalError> {
+        self.map(&v, pos)?;
+        match v.into_owned() {
             Value::Map(m) => Ok(m),
             other => Err(self.wrong("a map", pos, &other)),
         }
     }
 
-    fn list_arg(&self, v: Value, pos: usize) -> Result<Vec<Value>, EvalError> {
+    fn list<'v>(&self, v: &'v Value, pos: usize) -> Result<&'v [Value], EvalError> {
         match v {
             Value::List(l) => Ok(l),
-            other => Err(self.wrong("a list", pos, &other)),
+            other => Err(self.wrong("a list", pos, other)),
         }
     }
 
-    fn option_arg(&self, v: Value, pos: usize) -> Result<Option<Value>, EvalError> {
+    fn option<'v>(&self, v: &'v Value, pos: usize) -> Result<Option<&'v Value>, EvalError> {
         match v {
-            Value::Option(o) => Ok(o.map(|b| *b)),
-            other => Err(self.wrong("an option", pos, &other)),
+            Value::Option(o) => Ok(o.as_deref()),
+            other => Err(self.wrong("an option", pos, other)),
         }
     }
 
-    fn closure_arg(&self, v: Value, pos: usize) -> Result<Closure, EvalError> {
+    fn closure<'v>(&self, v: &'v Value, pos: usize) -> Result<&'v Closure, EvalError> {
         match v {
             Value::Closure(c) => Ok(c),
-            other => Err(self.wrong("a closure", pos, &other)),
+            other => Err(self.wrong("a closure", pos, other)),
         }
     }
 
-    /// A list or set argument as its elements (a set in order), and whether it was a set.
-    fn collection_arg(&self, v: Value, pos: usize) -> Result<(Vec<Value>, bool), EvalError> {
+    /// The elements of a list or a set (in order), and whether it is a set.
+    fn elements<'v>(&self, v: &'v Value, pos: usize) -> Result<(Vec<&'v Value>, bool), EvalError> {
         match v {
-            Value::List(l) => Ok((l, false)),
-            Value::Set(s) => Ok((s.into_iter().collect(), true)),
-            other => Err(self.wrong("a list or set", pos, &other)),
+            Value::List(l) => Ok((l.iter().collect(), false)),
+            Value::Set(s) => Ok((s.iter().collect(), true)),
+            other => Err(self.wrong("a list or set", pos, other)),
         }
     }
 
@@ -132,290 +217,321 @@ fn count(n: usize) -> Value {
     Value::Int(i128::try_from(n).unwrap_or(i128::MAX))
 }
 
-/// Calls the built-in `name` (which [`is_builtin`]) on evaluated arguments.
-pub(super) fn call(
-    ev: &Evaluator<'_>,
-    name: &str,
-    args: Vec<Value>,
-    span: Span,
-    host: &mut dyn Host,
-) -> Result<Value, EvalError> {
-    let mut c = Call { ev, name, span, host };
-    match name {
-        "keys" => {
-            let [m] = c.args(args)?;
-            Ok(Value::Set(c.map_arg(m, 1)?.into_keys().collect()))
-        }
-        "values" => {
-            let [m] = c.args(args)?;
-            Ok(Value::List(c.map_arg(m, 1)?.into_values().collect()))
-        }
-        "entries" => {
-            let [m] = c.args(args)?;
-            let m = c.map_arg(m, 1)?;
-            Ok(Value::List(m.into_iter().map(|(k, v)| Value::Tuple(vec![k, v])).collect()))
-        }
-        "len" => {
-            let [x] = c.args(args)?;
-            match x {
-                Value::List(l) => Ok(count(l.len())),
-                Value::Set(s) => Ok(count(s.len())),
-                Value::Map(m) => Ok(count(m.len())),
-                Value::Str(s) => Ok(count(s.chars().count())),
-                Value::Bytes(b) => Ok(count(b.len())),
-                other => Err(c.wrong("a list, set, map, string or bytes", 1, &other)),
-            }
-        }
-        "contains" => {
-            let [xs, x] = c.args(args)?;
-            match xs {
-                Value::List(l) => Ok(Value::Bool(l.contains(&x))),
-                Value::Set(s) => Ok(Value::Bool(s.contains(&x))),
-                other => Err(c.wrong("a list or set", 1, &other)),
-            }
-        }
-        "contains_key" => {
-            let [m, k] = c.args(args)?;
-            Ok(Value::Bool(c.map_arg(m, 1)?.contains_key(&k)))
-        }
-        "get" => {
-            let [m, k] = c.args(args)?;
-            Ok(Value::Option(c.map_arg(m, 1)?.remove(&k).map(Box::new)))
-        }
-        "insert" => {
-            let [m, k, v] = c.args(args)?;
-            let mut m = c.map_arg(m, 1)?;
-            m.insert(k, v);
-            Ok(Value::Map(m))
-        }
-        "remove" => {
-            let [m, k] = c.args(args)?;
-            let mut m = c.map_arg(m, 1)?;
-            m.remove(&k);
-            Ok(Value::Map(m))
-        }
-        "map" => {
-            let [xs, f] = c.args(args)?;
-            let f = c.closure_arg(f, 2)?;
-            match xs {
-                Value::Option(None) => Ok(Value::Option(None)),
-                Value::Option(Some(v)) => Ok(Value::some(c.apply(&f, *v)?)),
-                Value::List(l) => {
-                    Ok(Value::List(l.into_iter().map(|x| c.apply(&f, x)).collect::<Result<_, _>>()?))
-                }
-                Value::Set(s) => {
-                    Ok(Value::Set(s.into_iter().map(|x| c.apply(&f, x)).collect::<Result<_, _>>()?))
-                }
-                other => Err(c.wrong("an option, list or set", 1, &other)),
-            }
-        }
-        "map_values" => {
-            let [m, f] = c.args(args)?;
-            let m = c.map_arg(m, 1)?;
-            let f = c.closure_arg(f, 2)?;
-            let mut out = BTreeMap::new();
-            for (k, v) in m {
-                out.insert(k, c.apply(&f, v)?);
-            }
-            Ok(Value::Map(out))
-        }
-        "filter" => {
-            let [xs, f] = c.args(args)?;
-            let (items, is_set) = c.collection_arg(xs, 1)?;
-            let f = c.closure_arg(f, 2)?;
-            let mut kept = Vec::new();
-            for x in items {
-                if c.apply_bool(&f, x.clone())? {
-                    kept.push(x);
-                }
-            }
-            Ok(if is_set { Value::Set(kept.into_iter().collect()) } else { Value::List(kept) })
-        }
-        "to_map" => {
-            let [xs, f] = c.args(args)?;
-            let items = c.list_arg(xs, 1)?;
-            let f = c.closure_arg(f, 2)?;
-            let mut out = BTreeMap::new();
-            for x in items {
-                match c.apply(&f, x)? {
-                    Value::Tuple(kv) if kv.len() == 2 => {
-                        let mut kv = kv.into_iter();
-                        if let (Some(k), Some(v)) = (kv.next(), kv.next()) {
-                            out.insert(k, v);
-                        }
-                    }
-                    other => {
-                        return Err(c.err(format_args!(
-                            "expects its closure to return a pair (key, value), got {}",
-                            other.kind_name()
-                        )))
-                    }
-                }
-            }
-            Ok(Value::Map(out))
-        }
-        "to_set" => {
-            let [xs] = c.args(args)?;
-            Ok(Value::Set(c.list_arg(xs, 1)?.into_iter().collect()))
-        }
-        "to_list" => {
-            let [s] = c.args(args)?;
-            match s {
-                Value::Set(s) => Ok(Value::List(s.into_iter().collect())),
-                other => Err(c.wrong("a set", 1, &other)),
-            }
-        }
-        "some" => {
-            let [x] = c.args(args)?;
-            Ok(Value::some(x))
-        }
-        "unwrap_or" => {
-            let [o, default] = c.args(args)?;
-            Ok(c.option_arg(o, 1)?.unwrap_or(default))
-        }
-        "is_some" | "is_none" => {
-            let [o] = c.args(args)?;
-            let some = c.option_arg(o, 1)?.is_some();
-            Ok(Value::Bool(some == (name == "is_some")))
-        }
-        "and_then" => {
-            let [o, f] = c.args(args)?;
-            let o = c.option_arg(o, 1)?;
-            let f = c.closure_arg(f, 2)?;
-            match o {
-                None => Ok(Value::Option(None)),
-                Some(v) => match c.apply(&f, v)? {
-                    r @ Value::Option(_) => Ok(r),
-                    other => Err(c.err(format_args!(
-                        "expects its closure to return an option, got {}",
-                        other.kind_name()
-                    ))),
-                },
-            }
-        }
-        "any" | "all" => {
-            let [xs, f] = c.args(args)?;
-            let (items, _) = c.collection_arg(xs, 1)?;
-            let f = c.closure_arg(f, 2)?;
-            let want = name == "any";
-            for x in items {
-                if c.apply_bool(&f, x)? == want {
-                    return Ok(Value::Bool(want));
-                }
-            }
-            Ok(Value::Bool(!want))
-        }
-        "sum" => {
-            let [xs] = c.args(args)?;
-            sum(&c, c.list_arg(xs, 1)?)
-        }
-        "concat" => {
-            let [a, b] = c.args(args)?;
-            let mut a = c.list_arg(a, 1)?;
-            a.extend(c.list_arg(b, 2)?);
-            Ok(Value::List(a))
-        }
-        "to_string" => {
-            let [x] = c.args(args)?;
-            match x {
-                Value::Int(n) => Ok(Value::Str(n.to_string())),
-                Value::Float(f) => Ok(Value::Str(float_text(f))),
-                Value::Bool(b) => Ok(Value::Str(b.to_string())),
-                s @ Value::Str(_) => Ok(s),
-                other => Err(c.wrong("an int, float, bool or string", 1, &other)),
-            }
-        }
-        "i64" => {
-            let [x] = c.args(args)?;
-            to_int(&c, x, i128::from(i64::MIN), i128::from(i64::MAX))
-        }
-        "u64" => {
-            let [x] = c.args(args)?;
-            to_int(&c, x, 0, i128::from(u64::MAX))
-        }
-        "f64" => {
-            let [x] = c.args(args)?;
-            match x {
-                // Rounds to the nearest float, as `as f64` does.
-                Value::Int(n) => Ok(Value::Float(n as f64)),
-                other => Err(c.wrong("an int", 1, &other)),
-            }
-        }
-        "min" | "max" => {
-            let [a, b] = c.args(args)?;
-            match (&a, &b) {
-                (Value::Int(_), Value::Int(_))
-                | (Value::Float(_), Value::Float(_))
-                | (Value::Str(_), Value::Str(_)) => {
-                    let a_first = if name == "min" { a <= b } else { a >= b };
-                    Ok(if a_first { a } else { b })
-                }
-                _ => Err(c.err(format_args!(
-                    "expects two ints, two floats or two strings, got {} and {}",
-                    a.kind_name(),
-                    b.kind_name()
-                ))),
-            }
-        }
-        _ => Err(EvalError::runtime(span, format!("unknown built-in `{name}`"))),
+fn b_keys(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [m] = c.args(args)?;
+    Ok(Value::Set(c.map(&m, 1)?.keys().cloned().collect()))
+}
+
+fn b_values(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [m] = c.args(args)?;
+    Ok(Value::List(c.map(&m, 1)?.values().cloned().collect()))
+}
+
+fn b_entries(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [m] = c.args(args)?;
+    let m = c.map(&m, 1)?;
+    Ok(Value::List(
+        m.iter()
+            .map(|(k, v)| Value::Tuple(vec![k.clone(), v.clone()]))
+            .collect(),
+    ))
+}
+
+fn b_len(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [x] = c.args(args)?;
+    match &*x {
+        Value::List(l) => Ok(count(l.len())),
+        Value::Set(s) => Ok(count(s.len())),
+        Value::Map(m) => Ok(count(m.len())),
+        // Unicode scalar values, not bytes.
+        Value::Str(s) => Ok(count(s.chars().count())),
+        Value::Bytes(b) => Ok(count(b.len())),
+        other => Err(c.wrong("a list, set, map, string or bytes", 1, other)),
     }
 }
 
-fn sum(c: &Call<'_, '_, '_>, items: Vec<Value>) -> Result<Value, EvalError> {
-    let mut items = items.into_iter();
-    let Some(first) = items.next() else { return Ok(Value::Int(0)) };
-    match first {
-        Value::Int(mut total) => {
-            for x in items {
-                match x {
-                    Value::Int(n) => {
-                        let next = total.checked_add(n);
-                        int_result(next, c.span)?;
-                        total = next.unwrap_or(total);
-                    }
-                    other => return Err(mixed(c, &other, "ints")),
+fn b_contains(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [xs, x] = c.args(args)?;
+    match &*xs {
+        Value::List(l) => Ok(Value::Bool(l.contains(&x))),
+        Value::Set(s) => Ok(Value::Bool(s.contains(&*x))),
+        other => Err(c.wrong("a list or set", 1, other)),
+    }
+}
+
+fn b_contains_key(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [m, k] = c.args(args)?;
+    Ok(Value::Bool(c.map(&m, 1)?.contains_key(&*k)))
+}
+
+fn b_get(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [m, k] = c.args(args)?;
+    Ok(Value::Option(c.map(&m, 1)?.get(&*k).cloned().map(Box::new)))
+}
+
+fn b_insert(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [m, k, v] = c.args(args)?;
+    let mut m = c.owned_map(m, 1)?;
+    m.insert(k.into_owned(), v.into_owned());
+    Ok(Value::Map(m))
+}
+
+fn b_remove(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [m, k] = c.args(args)?;
+    let mut m = c.owned_map(m, 1)?;
+    m.remove(&*k);
+    Ok(Value::Map(m))
+}
+
+fn b_map(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [xs, f] = c.args(args)?;
+    let f = c.closure(&f, 2)?;
+    match &*xs {
+        Value::Option(None) => Ok(Value::Option(None)),
+        Value::Option(Some(v)) => Ok(Value::some(c.apply(f, (**v).clone())?)),
+        Value::List(l) => {
+            let mut out = Vec::with_capacity(l.len());
+            for x in l {
+                out.push(c.apply(f, x.clone())?);
+            }
+            Ok(Value::List(out))
+        }
+        Value::Set(s) => {
+            let mut out = BTreeSet::new();
+            for x in s {
+                out.insert(c.apply(f, x.clone())?);
+            }
+            Ok(Value::Set(out))
+        }
+        other => Err(c.wrong("an option, list or set", 1, other)),
+    }
+}
+
+fn b_map_values(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [m, f] = c.args(args)?;
+    let m = c.map(&m, 1)?;
+    let f = c.closure(&f, 2)?;
+    let mut out = BTreeMap::new();
+    for (k, v) in m {
+        out.insert(k.clone(), c.apply(f, v.clone())?);
+    }
+    Ok(Value::Map(out))
+}
+
+fn b_filter(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [xs, f] = c.args(args)?;
+    let (items, is_set) = c.elements(&xs, 1)?;
+    let f = c.closure(&f, 2)?;
+    let mut kept = Vec::new();
+    for x in items {
+        if c.apply_bool(f, x.clone())? {
+            kept.push(x.clone());
+        }
+    }
+    Ok(if is_set {
+        Value::Set(kept.into_iter().collect())
+    } else {
+        Value::List(kept)
+    })
+}
+
+fn b_to_map(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [xs, f] = c.args(args)?;
+    let items = c.list(&xs, 1)?;
+    let f = c.closure(&f, 2)?;
+    let mut out = BTreeMap::new();
+    for x in items {
+        match c.apply(f, x.clone())? {
+            Value::Tuple(kv) if kv.len() == 2 => {
+                let mut kv = kv.into_iter();
+                if let (Some(k), Some(v)) = (kv.next(), kv.next()) {
+                    // Later entries win.
+                    out.insert(k, v);
                 }
             }
-            Ok(Value::Int(total))
-        }
-        Value::Float(mut total) => {
-            for x in items {
-                match x {
-                    Value::Float(f) => total += f,
-                    other => return Err(mixed(c, &other, "floats")),
-                }
+            other => {
+                return Err(c.err(format_args!(
+                    "expects its closure to return a pair (key, value), got {}",
+                    other.kind_name()
+                )))
             }
-            Ok(Value::Float(total))
         }
+    }
+    Ok(Value::Map(out))
+}
+
+fn b_to_set(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [xs] = c.args(args)?;
+    Ok(Value::Set(c.list(&xs, 1)?.iter().cloned().collect()))
+}
+
+fn b_to_list(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [s] = c.args(args)?;
+    match &*s {
+        Value::Set(s) => Ok(Value::List(s.iter().cloned().collect())),
+        other => Err(c.wrong("a set", 1, other)),
+    }
+}
+
+fn b_some(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [x] = c.args(args)?;
+    Ok(Value::some(x.into_owned()))
+}
+
+/// The default is evaluated even when unused: arguments are strict.
+fn b_unwrap_or(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [o, default] = c.args(args)?;
+    match c.option(&o, 1)? {
+        Some(v) => Ok(v.clone()),
+        None => Ok(default.into_owned()),
+    }
+}
+
+fn b_is_some_or_none(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [o] = c.args(args)?;
+    let some = c.option(&o, 1)?.is_some();
+    Ok(Value::Bool(some == (c.name == "is_some")))
+}
+
+fn b_and_then(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [o, f] = c.args(args)?;
+    let o = c.option(&o, 1)?;
+    let f = c.closure(&f, 2)?;
+    let Some(v) = o else {
+        return Ok(Value::Option(None));
+    };
+    match c.apply(f, v.clone())? {
+        r @ Value::Option(_) => Ok(r),
         other => Err(c.err(format_args!(
-            "expects a list of ints or floats, got a list of {}",
+            "expects its closure to return an option, got {}",
             other.kind_name()
         ))),
     }
 }
 
-fn mixed(c: &Call<'_, '_, '_>, other: &Value, of: &str) -> EvalError {
-    c.err(format_args!("expects a list of ints or floats, got {} in a list of {of}", other.kind_name()))
+/// `any` stops at the first `true`, `all` at the first `false`.
+fn b_any_or_all(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [xs, f] = c.args(args)?;
+    let (items, _) = c.elements(&xs, 1)?;
+    let f = c.closure(&f, 2)?;
+    let decisive = c.name == "any";
+    for x in items {
+        if c.apply_bool(f, x.clone())? == decisive {
+            return Ok(Value::Bool(decisive));
+        }
+    }
+    Ok(Value::Bool(!decisive))
+}
+
+/// Ints add left to right with the overflow check of `+`; an empty list sums to `0`.
+fn b_sum(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [xs] = c.args(args)?;
+    let items = c.list(&xs, 1)?;
+    let mut total = match items.first() {
+        None => return Ok(Value::Int(0)),
+        Some(Value::Int(_)) => Value::Int(0),
+        Some(Value::Float(_)) => Value::Float(0.0),
+        Some(other) => {
+            return Err(c.err(format_args!(
+                "expects a list of ints or floats, got a list of {}",
+                other.kind_name()
+            )))
+        }
+    };
+    for x in items {
+        total = match (total, x) {
+            (Value::Int(t), Value::Int(n)) => int_result(t.checked_add(*n), c.span)?,
+            (Value::Float(t), Value::Float(f)) => Value::Float(t + f),
+            (t, other) => {
+                return Err(c.err(format_args!(
+                    "expects a list of ints or floats, got {} in a list of {}s",
+                    other.kind_name(),
+                    t.kind_name()
+                )))
+            }
+        };
+    }
+    Ok(total)
+}
+
+fn b_concat(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [a, b] = c.args(args)?;
+    let tail = c.list(&b, 2)?;
+    c.list(&a, 1)?;
+    let Value::List(mut out) = a.into_owned() else {
+        return Err(c.err("expects a list"));
+    };
+    out.extend(tail.iter().cloned());
+    Ok(Value::List(out))
+}
+
+fn b_to_string(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [x] = c.args(args)?;
+    match &*x {
+        Value::Int(n) => Ok(Value::Str(n.to_string())),
+        Value::Float(f) => Ok(Value::Str(float_text(*f))),
+        Value::Bool(b) => Ok(Value::Str(b.to_string())),
+        Value::Str(s) => Ok(Value::Str(s.clone())),
+        other => Err(c.wrong("an int, float, bool or string", 1, other)),
+    }
+}
+
+fn b_i64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [x] = c.args(args)?;
+    to_int(c, &x, i128::from(i64::MIN), i128::from(i64::MAX))
+}
+
+fn b_u64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [x] = c.args(args)?;
+    to_int(c, &x, 0, i128::from(u64::MAX))
 }
 
 /// `i64(x)` / `u64(x)`: an int in `[lo, hi]`, or a float truncated toward zero into it.
-fn to_int(c: &Call<'_, '_, '_>, x: Value, lo: i128, hi: i128) -> Result<Value, EvalError> {
-    let text = x.to_string();
+fn to_int(c: &Call<'_, '_, '_>, x: &Value, lo: i128, hi: i128) -> Result<Value, EvalError> {
+    const TWO_TO_64: f64 = 18_446_744_073_709_551_616.0;
     let n = match x {
-        Value::Int(n) => Some(n),
-        // Bounded by 2^64 in magnitude first, so the conversion to i128 is exact.
+        Value::Int(n) => Some(*n),
         Value::Float(f) => {
             let t = f.trunc();
-            if t.is_finite() && t > -18_446_744_073_709_551_616.0 && t < 18_446_744_073_709_551_616.0 {
-                Some(t as i128)
-            } else {
-                None
-            }
+            // Bounded to below 2^64 in magnitude first, so the conversion is exact.
+            (t.is_finite() && t > -TWO_TO_64 && t < TWO_TO_64).then_some(t as i128)
         }
-        other => return Err(c.wrong("an int or float", 1, &other)),
+        other => return Err(c.wrong("an int or float", 1, other)),
     };
     match n {
         Some(n) if (lo..=hi).contains(&n) => Ok(Value::Int(n)),
-        _ => Err(c.err(format_args!("argument {text} is out of range"))),
+        _ => Err(c.err(format_args!("argument {x} is out of range"))),
+    }
+}
+
+/// An int rounds to the nearest float, as `as f64` does; a float is unchanged.
+fn b_f64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [x] = c.args(args)?;
+    match &*x {
+        Value::Int(n) => Ok(Value::Float(*n as f64)),
+        Value::Float(f) => Ok(Value::Float(*f)),
+        other => Err(c.wrong("an int or float", 1, other)),
+    }
+}
+
+/// Floats by the total order of the language (`-0.0 < 0.0`, NaN above infinity).
+fn b_min_or_max(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+    let [a, b] = c.args(args)?;
+    match (&*a, &*b) {
+        (Value::Int(_), Value::Int(_))
+        | (Value::Float(_), Value::Float(_))
+        | (Value::Str(_), Value::Str(_)) => {
+            let a_first = if c.name == "min" { a <= b } else { a >= b };
+            Ok(if a_first {
+                a.into_owned()
+            } else {
+                b.into_owned()
+            })
+        }
+        (x, y) => Err(c.err(format_args!(
+            "expects two ints, two floats or two strings, got {} and {}",
+            x.kind_name(),
+            y.kind_name()
+        ))),
     }
 }

@@ -27,13 +27,21 @@ impl Env {
     /// This scope with `name` bound to `value` (shadowing any outer binding).
     #[must_use]
     pub fn bind(&self, name: impl Into<String>, value: Value) -> Env {
-        Env { head: Some(Arc::new(Frame { name: name.into(), value, next: self.clone() })) }
+        Env {
+            head: Some(Arc::new(Frame {
+                name: name.into(),
+                value,
+                next: self.clone(),
+            })),
+        }
     }
 
     /// This scope with every pair bound in order.
     #[must_use]
     pub fn bind_all(&self, bindings: impl IntoIterator<Item = (String, Value)>) -> Env {
-        bindings.into_iter().fold(self.clone(), |env, (name, value)| env.bind(name, value))
+        bindings
+            .into_iter()
+            .fold(self.clone(), |env, (name, value)| env.bind(name, value))
     }
 
     /// The innermost binding of `name`.

@@ -1,10 +1,13 @@
-//! Evaluation of expressions: one function per kind of expression, and closure application.
-//! Every evaluated expression takes one step and one level of depth from the budget.
+//! Evaluation of expressions: one small function per kind of expression, and closure
+//! application. Every evaluated expression takes one step and one level of depth from the
+//! budget. Functions here are kept small and free of iterator adapters on the recursive path,
+//! so the native stack per level of nesting stays small even in debug builds.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lang::ast::{Arm, BinOp, Expr, ExprKind, FieldInit, Ident, Lit, Quantifier};
+use lang::ast::{Arm, BinOp, Expr, ExprKind, FieldInit, Ident, Lit, Quantifier, UnOp};
 use lang::Span;
 
 use super::builtins;
@@ -12,6 +15,10 @@ use super::env::Env;
 use super::ops;
 use super::value::{Closure, Value};
 use super::{EvalError, Evaluator, Host};
+
+/// Extra depth a closure application costs: it runs through several native frames (the
+/// built-in, the application, the body), so it weighs more than one nested expression.
+const APPLY_DEPTH: usize = 2;
 
 /// The value of a literal.
 pub(super) fn lit_value(lit: &Lit) -> Value {
@@ -26,51 +33,68 @@ pub(super) fn lit_value(lit: &Lit) -> Value {
 }
 
 impl Evaluator<'_> {
-    pub(super) fn eval(&self, expr: &Expr, env: &Env, host: &mut dyn Host) -> Result<Value, EvalError> {
-        let _depth = self.budget.enter(expr.span)?;
-        let span = expr.span;
+    /// Evaluates `expr` within the budget.
+    pub(super) fn eval(
+        &self,
+        expr: &Expr,
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        match self.budget.enter(expr.span) {
+            Ok(_depth) => {
+                let value = self.dispatch(expr, env, host)?;
+                self.check_int_range(expr, &value)?;
+                Ok(value)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One case per kind of expression, each a single call.
+    pub(super) fn dispatch(
+        &self,
+        expr: &Expr,
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
         match &expr.kind {
             ExprKind::Lit(lit) => Ok(lit_value(lit)),
-            ExprKind::Var(id) => self.eval_var(id, env),
-            ExprKind::Variant { path, payload } => {
-                self.eval_variant(path, payload.as_deref(), env, host)
+            ExprKind::Var(_) | ExprKind::Field(..) | ExprKind::Index(..) => {
+                self.access(expr, env, host).map(Cow::into_owned)
             }
-            ExprKind::Field(e, name) => self.eval_field(e, name, env, host),
-            ExprKind::Index(e, k) => self.eval_index(e, k, span, env, host),
-            ExprKind::Builtin { name, args } => self.eval_builtin(name, args, span, env, host),
+            ExprKind::Variant { path, payload } => self.eval_variant(path, payload, env, host),
+            ExprKind::Builtin { name, args } => self.eval_builtin(expr, name, args, env, host),
             ExprKind::Delegate { method, args } => {
-                let args = self.eval_all(args, env, host)?;
-                host.call(&method.name, args).map_err(|e| e.located(span))
+                self.eval_delegate(expr, method, args, env, host)
             }
-            ExprKind::Disallow(reason) => {
-                Err(EvalError::Disallowed { reason: reason.clone(), span })
-            }
+            ExprKind::Disallow(reason) => Err(disallowed(reason, expr.span)),
             ExprKind::Record { path, fields } => self.eval_record(path, fields, env, host),
-            ExprKind::Tuple(items) => Ok(Value::Tuple(self.eval_all(items, env, host)?)),
-            ExprKind::List(items) => Ok(Value::List(self.eval_all(items, env, host)?)),
-            ExprKind::Unary(op, e) => ops::unary(*op, self.eval(e, env, host)?, span),
-            ExprKind::Binary(op, a, b) => self.eval_binary(*op, a, b, span, env, host),
-            ExprKind::If { cond, then, otherwise } => {
-                let branch = if self.eval_bool(cond, "an `if` condition", env, host)? {
-                    then
-                } else {
-                    otherwise
-                };
-                self.eval(branch, env, host)
+            ExprKind::Tuple(items) => self.eval_tuple(items, env, host),
+            ExprKind::List(items) => self.eval_list(items, env, host),
+            ExprKind::Unary(op, e) => self.eval_unary(expr, *op, e, env, host),
+            ExprKind::Binary(BinOp::And | BinOp::Or, a, b) => {
+                self.eval_logic(expr, a, b, env, host)
             }
-            ExprKind::Match { scrutinee, arms } => self.eval_match(scrutinee, arms, span, env, host),
-            ExprKind::Let { name, value, body } => {
-                let v = self.eval(value, env, host)?;
-                self.eval(body, &env.bind(name.name.clone(), v), host)
+            ExprKind::Binary(op @ (BinOp::Eq | BinOp::Ne), a, b) => {
+                self.eval_equality(*op, a, b, env, host)
             }
-            ExprKind::Closure { params, body } => Ok(Value::Closure(Closure {
-                params: params.iter().map(|p| p.name.clone()).collect(),
-                body: self.shared_body(body),
-                env: env.clone(),
-            })),
-            ExprKind::Quant { kind, var, domain, body } => {
-                self.eval_quant(*kind, var, domain, body, env, host)
+            ExprKind::Binary(op, a, b) => self.eval_binary(expr, *op, a, b, env, host),
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => self.eval_if(cond, then, otherwise, env, host),
+            ExprKind::Match { scrutinee, arms } => {
+                self.eval_match(expr, scrutinee, arms, env, host)
             }
+            ExprKind::Let { name, value, body } => self.eval_let(name, value, body, env, host),
+            ExprKind::Closure { params, body } => Ok(self.make_closure(params, body, env)),
+            ExprKind::Quant {
+                kind,
+                var,
+                domain,
+                body,
+            } => self.eval_quant(*kind, var, domain, body, env, host),
         }
     }
 
@@ -83,32 +107,37 @@ impl Evaluator<'_> {
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
         if args.len() != closure.params.len() {
-            return Err(EvalError::runtime(
-                span,
-                format!(
-                    "the closure takes {} argument{}, got {}",
-                    closure.params.len(),
-                    if closure.params.len() == 1 { "" } else { "s" },
-                    args.len()
-                ),
-            ));
+            return Err(closure_arity(closure, args.len(), span));
         }
-        let env = closure.env.bind_all(closure.params.iter().cloned().zip(args));
+        let _weight = self.budget.weigh(APPLY_DEPTH, span)?;
+        let mut env = closure.env.clone();
+        for (name, value) in closure.params.iter().zip(args) {
+            env = env.bind(name.clone(), value);
+        }
         self.eval(&closure.body, &env, host)
     }
 
-    /// The body of a closure expression as a shared AST, cloned once per top-level evaluation.
-    fn shared_body(&self, body: &Expr) -> Arc<Expr> {
-        let key = body as *const Expr as usize;
-        let mut cache = self.closure_bodies.borrow_mut();
-        cache.entry(key).or_insert_with(|| Arc::new(body.clone())).clone()
+    /// Evaluates expressions left to right.
+    pub(super) fn eval_all(
+        &self,
+        exprs: &[Expr],
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Vec<Value>, EvalError> {
+        let mut values = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            values.push(self.eval(e, env, host)?);
+        }
+        Ok(values)
     }
 
-    fn eval_all(&self, exprs: &[Expr], env: &Env, host: &mut dyn Host) -> Result<Vec<Value>, EvalError> {
-        exprs.iter().map(|e| self.eval(e, env, host)).collect()
-    }
-
-    fn eval_bool(&self, expr: &Expr, what: &str, env: &Env, host: &mut dyn Host) -> Result<bool, EvalError> {
+    fn eval_bool(
+        &self,
+        expr: &Expr,
+        what: &str,
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<bool, EvalError> {
         match self.eval(expr, env, host)? {
             Value::Bool(b) => Ok(b),
             other => Err(EvalError::runtime(
@@ -118,22 +147,29 @@ impl Evaluator<'_> {
         }
     }
 
-    /// A variable; a name bound nowhere but declared as a variant is that payload-less variant.
-    fn eval_var(&self, id: &Ident, env: &Env) -> Result<Value, EvalError> {
-        if let Some(v) = env.lookup(&id.name) {
-            return Ok(v.clone());
-        }
-        if self.is_variant_name(&id.name) {
-            let enum_name = self.owner_of(&id.name).unwrap_or_default();
-            return Ok(Value::variant(enum_name, id.name.clone(), None));
-        }
-        Err(EvalError::runtime(id.span, format!("unknown variable `{}`", id.name)))
+    fn make_closure(&self, params: &[Ident], body: &Expr, env: &Env) -> Value {
+        Value::Closure(Closure {
+            params: params.iter().map(|p| p.name.clone()).collect(),
+            body: self.shared_body(body),
+            env: env.clone(),
+        })
     }
 
+    /// The body of a closure expression as a shared AST, cloned once per top-level evaluation.
+    fn shared_body(&self, body: &Expr) -> Arc<Expr> {
+        let key = body as *const Expr as usize;
+        let mut cache = self.closure_bodies.borrow_mut();
+        cache
+            .entry(key)
+            .or_insert_with(|| Arc::new(body.clone()))
+            .clone()
+    }
+
+    /// `E::V` or `E::V(payload)`: the enum is the second-to-last path segment.
     fn eval_variant(
         &self,
         path: &[Ident],
-        payload: Option<&Expr>,
+        payload: &Option<Box<Expr>>,
         env: &Env,
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
@@ -149,90 +185,38 @@ impl Evaluator<'_> {
         Ok(Value::variant(enum_name, variant, payload))
     }
 
-    fn eval_field(&self, e: &Expr, name: &Ident, env: &Env, host: &mut dyn Host) -> Result<Value, EvalError> {
-        let v = self.eval(e, env, host)?;
-        match v {
-            Value::Record { name: rname, mut fields } => match fields.remove(&name.name) {
-                Some(f) => Ok(f),
-                None => Err(EvalError::runtime(
-                    name.span,
-                    format!("record `{rname}` has no field `{}`", name.name),
-                )),
-            },
-            Value::Tuple(items) => {
-                let len = items.len();
-                match name.name.parse::<usize>().ok().and_then(|i| items.into_iter().nth(i)) {
-                    Some(item) => Ok(item),
-                    None => Err(EvalError::runtime(
-                        name.span,
-                        format!("a tuple of {len} elements has no field `{}`", name.name),
-                    )),
-                }
-            }
-            other => Err(EvalError::runtime(
-                name.span,
-                format!("cannot take field `{}` of {}", name.name, other.kind_name()),
-            )),
-        }
-    }
-
-    fn eval_index(
-        &self,
-        e: &Expr,
-        k: &Expr,
-        span: Span,
-        env: &Env,
-        host: &mut dyn Host,
-    ) -> Result<Value, EvalError> {
-        let container = self.eval(e, env, host)?;
-        let key = self.eval(k, env, host)?;
-        match (container, key) {
-            (Value::Map(mut m), key) => match m.remove(&key) {
-                Some(v) => Ok(v),
-                None => Err(EvalError::runtime(span, format!("key `{key}` not found"))),
-            },
-            (Value::List(items), Value::Int(i)) => {
-                let len = items.len();
-                match usize::try_from(i).ok().and_then(|i| items.into_iter().nth(i)) {
-                    Some(v) => Ok(v),
-                    None => Err(EvalError::runtime(
-                        span,
-                        format!("index {i} is out of range for a list of length {len}"),
-                    )),
-                }
-            }
-            (Value::List(_), key) => Err(EvalError::runtime(
-                span,
-                format!("a list index must be an int, got {}", key.kind_name()),
-            )),
-            (other, _) => Err(EvalError::runtime(span, format!("cannot index {}", other.kind_name()))),
-        }
-    }
-
     fn eval_builtin(
         &self,
+        expr: &Expr,
         name: &Ident,
         args: &[Expr],
-        span: Span,
         env: &Env,
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
-        let values = self.eval_all(args, env, host)?;
-        if builtins::is_builtin(&name.name) {
-            return builtins::call(self, &name.name, values, span, host);
+        let mut values = Vec::with_capacity(args.len());
+        for a in args {
+            values.push(self.operand(a, env, host)?);
         }
-        // `Circle(1.0)`: a single-name call of a declared variant constructs it.
-        if self.is_variant_name(&name.name) {
-            let enum_name = self.owner_of(&name.name).unwrap_or_default();
-            let mut values = values;
-            let payload = match values.len() {
-                0 => None,
-                1 => values.pop(),
-                _ => Some(Value::Tuple(values)),
-            };
-            return Ok(Value::variant(enum_name, name.name.clone(), payload));
+        if !builtins::is_builtin(&name.name) {
+            return Err(EvalError::runtime(
+                name.span,
+                format!("unknown built-in `{}`", name.name),
+            ));
         }
-        Err(EvalError::runtime(name.span, format!("unknown built-in `{}`", name.name)))
+        builtins::call(self, &name.name, values, expr.span, host)
+    }
+
+    fn eval_delegate(
+        &self,
+        expr: &Expr,
+        method: &Ident,
+        args: &[Expr],
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        let args = self.eval_all(args, env, host)?;
+        host.call(&method.name, args)
+            .map_err(|e| e.located(expr.span))
     }
 
     fn eval_record(
@@ -256,52 +240,139 @@ impl Evaluator<'_> {
         Ok(Value::Record { name, fields })
     }
 
-    fn eval_binary(
+    fn eval_tuple(
+        &self,
+        items: &[Expr],
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        Ok(Value::Tuple(self.eval_all(items, env, host)?))
+    }
+
+    fn eval_list(
+        &self,
+        items: &[Expr],
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        Ok(Value::List(self.eval_all(items, env, host)?))
+    }
+
+    fn eval_unary(
+        &self,
+        expr: &Expr,
+        op: UnOp,
+        e: &Expr,
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        let v = self.eval(e, env, host)?;
+        ops::unary(op, v, expr.span)
+    }
+
+    /// `&&` and `||`: the right operand only when the left does not decide.
+    fn eval_logic(
+        &self,
+        expr: &Expr,
+        a: &Expr,
+        b: &Expr,
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        let (is_and, what) = match &expr.kind {
+            ExprKind::Binary(BinOp::And, ..) => (true, "an operand of `&&`"),
+            _ => (false, "an operand of `||`"),
+        };
+        let left = self.eval_bool(a, what, env, host)?;
+        if left != is_and {
+            return Ok(Value::Bool(left));
+        }
+        self.eval_bool(b, what, env, host).map(Value::Bool)
+    }
+
+    /// `==` and `!=`, structural; compared in place, so `old.entries[k] == new.items[k].value`
+    /// copies nothing.
+    fn eval_equality(
         &self,
         op: BinOp,
         a: &Expr,
         b: &Expr,
-        span: Span,
         env: &Env,
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
-        match op {
-            BinOp::And => {
-                let r = self.eval_bool(a, "an operand of `&&`", env, host)?
-                    && self.eval_bool(b, "an operand of `&&`", env, host)?;
-                Ok(Value::Bool(r))
-            }
-            BinOp::Or => {
-                let r = self.eval_bool(a, "an operand of `||`", env, host)?
-                    || self.eval_bool(b, "an operand of `||`", env, host)?;
-                Ok(Value::Bool(r))
-            }
-            _ => {
-                let x = self.eval(a, env, host)?;
-                let y = self.eval(b, env, host)?;
-                ops::binary(op, x, y, span)
-            }
+        let x = self.operand(a, env, host)?;
+        let y = self.operand(b, env, host)?;
+        Ok(Value::Bool((x == y) == (op == BinOp::Eq)))
+    }
+
+    fn eval_binary(
+        &self,
+        expr: &Expr,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        let x = self.eval(a, env, host)?;
+        let y = self.eval(b, env, host)?;
+        ops::binary(op, x, y, expr.span)
+    }
+
+    fn eval_if(
+        &self,
+        cond: &Expr,
+        then: &Expr,
+        otherwise: &Expr,
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        if self.eval_bool(cond, "an `if` condition", env, host)? {
+            self.eval(then, env, host)
+        } else {
+            self.eval(otherwise, env, host)
         }
     }
 
-    fn eval_match(
+    fn eval_let(
         &self,
-        scrutinee: &Expr,
-        arms: &[Arm],
-        span: Span,
+        name: &Ident,
+        value: &Expr,
+        body: &Expr,
         env: &Env,
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
-        let v = self.eval(scrutinee, env, host)?;
+        let v = self.eval(value, env, host)?;
+        self.eval(body, &env.bind(name.name.clone(), v), host)
+    }
+
+    /// The first arm whose pattern matches.
+    fn eval_match(
+        &self,
+        expr: &Expr,
+        scrutinee: &Expr,
+        arms: &[Arm],
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        let v = self.operand(scrutinee, env, host)?;
         for arm in arms {
             let mut binds = Vec::new();
             if self.match_pattern(&arm.pattern, &v, &mut binds) {
-                return self.eval(&arm.body, &env.bind_all(binds), host);
+                let mut scope = env.clone();
+                for (name, value) in binds {
+                    scope = scope.bind(name, value);
+                }
+                return self.eval(&arm.body, &scope, host);
             }
         }
-        Err(EvalError::runtime(span, format!("no arm of the `match` matches `{v}`")))
+        Err(EvalError::runtime(
+            expr.span,
+            format!("no arm of the `match` matches `{v}`"),
+        ))
     }
 
+    /// `forall x in d: body` / `exists x in d: body` over a list, a set, or a map's keys.
     fn eval_quant(
         &self,
         kind: Quantifier,
@@ -325,18 +396,34 @@ impl Evaluator<'_> {
                 ))
             }
         };
-        let what = match kind {
-            Quantifier::Forall => "the body of `forall`",
-            Quantifier::Exists => "the body of `exists`",
+        let (what, decisive) = match kind {
+            Quantifier::Forall => ("the body of `forall`", false),
+            Quantifier::Exists => ("the body of `exists`", true),
         };
         for item in items {
-            let holds = self.eval_bool(body, what, &env.bind(var.name.clone(), item), host)?;
-            match (kind, holds) {
-                (Quantifier::Forall, false) => return Ok(Value::Bool(false)),
-                (Quantifier::Exists, true) => return Ok(Value::Bool(true)),
-                _ => {}
+            let scope = env.bind(var.name.clone(), item);
+            if self.eval_bool(body, what, &scope, host)? == decisive {
+                return Ok(Value::Bool(decisive));
             }
         }
-        Ok(Value::Bool(kind == Quantifier::Forall))
+        Ok(Value::Bool(!decisive))
     }
+}
+
+fn disallowed(reason: &str, span: Span) -> EvalError {
+    EvalError::Disallowed {
+        reason: reason.to_string(),
+        span,
+    }
+}
+
+fn closure_arity(closure: &Closure, got: usize, span: Span) -> EvalError {
+    let n = closure.params.len();
+    EvalError::runtime(
+        span,
+        format!(
+            "the closure takes {n} argument{}, got {got}",
+            if n == 1 { "" } else { "s" }
+        ),
+    )
 }

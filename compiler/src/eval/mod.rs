@@ -6,6 +6,7 @@
 //! `if`, `match` arms and quantifiers evaluate only what they need. Every failure is an
 //! [`EvalError`]; nothing panics, and a depth and step budget bounds every evaluation.
 
+mod access;
 mod builtins;
 mod env;
 mod expr;
@@ -28,8 +29,10 @@ pub use builtins::{is_builtin, BUILTIN_NAMES};
 pub use env::Env;
 pub use value::{Closure, Value};
 
-/// Default limit on nested evaluation (expressions inside expressions, closure calls).
-pub const MAX_DEPTH: usize = 1_000;
+/// Default limit on nested evaluation: one level per expression inside an expression, and two
+/// more per closure application. Sized so that evaluation fits a 2 MiB thread stack in a debug
+/// build (about 3.5 KiB of native stack per level at worst), far beyond what specs nest.
+pub const MAX_DEPTH: usize = 400;
 /// Default limit on evaluation steps (expressions evaluated) per top-level evaluation.
 pub const MAX_STEPS: u64 = 50_000_000;
 
@@ -43,8 +46,12 @@ pub enum EvalError {
 }
 
 impl EvalError {
-    pub(crate) fn runtime(span: Span, message: impl Into<String>) -> EvalError {
-        EvalError::Runtime { message: message.into(), span }
+    /// A runtime error at `span` (hosts may give `Span::default()`: see [`Host`]).
+    pub fn runtime(span: Span, message: impl Into<String>) -> EvalError {
+        EvalError::Runtime {
+            message: message.into(),
+            span,
+        }
     }
 
     /// Where it happened.
@@ -108,7 +115,10 @@ pub struct NoHost;
 
 impl Host for NoHost {
     fn call(&mut self, _method: &str, _args: Vec<Value>) -> Result<Value, EvalError> {
-        Err(EvalError::runtime(Span::default(), "`call` is not available here"))
+        Err(EvalError::runtime(
+            Span::default(),
+            "`call` is not available here",
+        ))
     }
 }
 
@@ -118,12 +128,16 @@ pub struct Evaluator<'s> {
     spec: &'s Spec,
     /// Enum name -> variant names, over all versions.
     enums: BTreeMap<String, BTreeSet<String>>,
-    /// Variant name -> the enums that declare it.
-    variant_owners: BTreeMap<String, BTreeSet<String>>,
+    /// Every variant name of every enum.
+    variant_names: BTreeSet<String>,
     budget: Budget,
-    /// Closure bodies already shared, by address of their AST node. Only valid during one
-    /// top-level evaluation (the AST is borrowed for that long), so it is cleared at its start.
+    /// Closure bodies already shared, by address of their AST node. Only valid while the
+    /// evaluation that filled it runs (its AST is borrowed for that long); see `session`.
     closure_bodies: RefCell<HashMap<usize, Arc<Expr>>>,
+    /// Checked expression types, when built from a model: integers are `Int(i128)` here, so
+    /// results are range-checked against their static type (`u64` below zero is an overflow,
+    /// as in generated code).
+    expr_types: Option<&'s HashMap<lang::span::Span, crate::model::Ty>>,
 }
 
 #[derive(Debug)]
@@ -134,18 +148,20 @@ struct Budget {
     max_steps: u64,
 }
 
-/// Holds one level of depth; gives it back when dropped.
+/// Holds some depth; gives it back when dropped.
 struct DepthGuard<'a> {
     depth: &'a Cell<usize>,
+    amount: usize,
 }
 
 impl Drop for DepthGuard<'_> {
     fn drop(&mut self) {
-        self.depth.set(self.depth.get().saturating_sub(1));
+        self.depth.set(self.depth.get().saturating_sub(self.amount));
     }
 }
 
 impl Budget {
+    /// One step and one level of depth, for evaluating one expression.
     fn enter(&self, span: Span) -> Result<DepthGuard<'_>, EvalError> {
         let steps = self.steps.get().saturating_add(1);
         self.steps.set(steps);
@@ -155,7 +171,12 @@ impl Budget {
                 format!("evaluation took more than {} steps", self.max_steps),
             ));
         }
-        let depth = self.depth.get().saturating_add(1);
+        self.weigh(1, span)
+    }
+
+    /// `amount` levels of depth.
+    fn weigh(&self, amount: usize, span: Span) -> Result<DepthGuard<'_>, EvalError> {
+        let depth = self.depth.get().saturating_add(amount);
         if depth > self.max_depth {
             return Err(EvalError::runtime(
                 span,
@@ -163,7 +184,10 @@ impl Budget {
             ));
         }
         self.depth.set(depth);
-        Ok(DepthGuard { depth: &self.depth })
+        Ok(DepthGuard {
+            depth: &self.depth,
+            amount,
+        })
     }
 }
 
@@ -171,17 +195,14 @@ impl<'s> Evaluator<'s> {
     /// An evaluator for the expressions of `spec`, with the default limits.
     pub fn new(spec: &'s Spec) -> Evaluator<'s> {
         let mut enums: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let mut variant_owners: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut variant_names = BTreeSet::new();
         for version in spec.versions() {
             for decl in &version.decls {
                 if let Decl::Enum(e) = decl {
                     let variants = enums.entry(e.name.name.clone()).or_default();
                     for v in &e.variants {
                         variants.insert(v.name.name.clone());
-                        variant_owners
-                            .entry(v.name.name.clone())
-                            .or_default()
-                            .insert(e.name.name.clone());
+                        variant_names.insert(v.name.name.clone());
                     }
                 }
             }
@@ -189,7 +210,7 @@ impl<'s> Evaluator<'s> {
         Evaluator {
             spec,
             enums,
-            variant_owners,
+            variant_names,
             budget: Budget {
                 depth: Cell::new(0),
                 steps: Cell::new(0),
@@ -197,11 +218,35 @@ impl<'s> Evaluator<'s> {
                 max_steps: MAX_STEPS,
             },
             closure_bodies: RefCell::new(HashMap::new()),
+            expr_types: None,
         }
     }
 
     /// The same evaluator with other limits on nesting depth and on steps per evaluation.
     #[must_use]
+    /// An evaluator for a checked spec: integer results are checked against their `i64` or
+    /// `u64` type, exactly as compiled plugins check them.
+    pub fn for_model(model: &'s crate::model::SpecModel) -> Evaluator<'s> {
+        let mut e = Evaluator::new(&model.spec);
+        e.expr_types = Some(&model.expr_types);
+        e
+    }
+
+    /// "integer overflow" when an integer result leaves the range of its static type.
+    pub(super) fn check_int_range(&self, expr: &Expr, value: &Value) -> Result<(), EvalError> {
+        let (Some(types), Value::Int(n)) = (self.expr_types, value) else { return Ok(()) };
+        let fits = match types.get(&expr.span) {
+            Some(crate::model::Ty::U64) => *n >= 0 && *n <= i128::from(u64::MAX),
+            Some(crate::model::Ty::I64) => *n >= i128::from(i64::MIN) && *n <= i128::from(i64::MAX),
+            _ => true,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(EvalError::runtime(expr.span, "integer overflow"))
+        }
+    }
+
     pub fn with_limits(mut self, max_depth: usize, max_steps: u64) -> Evaluator<'s> {
         self.budget.max_depth = max_depth;
         self.budget.max_steps = max_steps;
@@ -220,35 +265,40 @@ impl<'s> Evaluator<'s> {
 
     /// Whether some enum of the spec has a variant of this name.
     pub fn is_variant_name(&self, name: &str) -> bool {
-        self.variant_owners.contains_key(name)
+        self.variant_names.contains(name)
     }
 
-    /// The enum declaring `variant`, when exactly one does.
-    fn owner_of(&self, variant: &str) -> Option<&str> {
-        let owners = self.variant_owners.get(variant)?;
-        if owners.len() == 1 {
-            owners.iter().next().map(String::as_str)
-        } else {
-            None
-        }
-    }
-
-    /// Starts a top-level evaluation when none is running (a [`Host`] may re-enter).
-    fn start(&self) {
+    /// Runs one evaluation entered from outside. A top-level one (none running) gets a fresh
+    /// step budget; a [`Host`] may re-enter, and then shares the running budget. When done,
+    /// the shared closure bodies are forgotten: they are keyed by the address of an AST that
+    /// is only borrowed for the call.
+    fn session<T>(&self, run: impl FnOnce() -> T) -> T {
         if self.budget.depth.get() == 0 {
             self.budget.steps.set(0);
             self.closure_bodies.borrow_mut().clear();
         }
+        let result = run();
+        self.closure_bodies.borrow_mut().clear();
+        result
     }
 
     /// Evaluates one expression in `env`; `call` goes to `host`.
-    pub fn eval_expr(&self, expr: &Expr, env: &Env, host: &mut dyn Host) -> Result<Value, EvalError> {
-        self.start();
-        self.eval(expr, env, host)
+    pub fn eval_expr(
+        &self,
+        expr: &Expr,
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        self.session(|| self.eval(expr, env, host))
     }
 
     /// Applies a `past`/`future` rule to its arguments, bound to its parameters by position.
-    pub fn eval_rule(&self, rule: &Rule, args: Vec<Value>, host: &mut dyn Host) -> Result<Value, EvalError> {
+    pub fn eval_rule(
+        &self,
+        rule: &Rule,
+        args: Vec<Value>,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
         if args.len() != rule.params.len() {
             return Err(EvalError::runtime(
                 rule.span,
@@ -268,7 +318,10 @@ impl<'s> Evaluator<'s> {
     /// Computes the new state from the old one: a record named `state` with one field per
     /// field of the transform. The transform cannot `call`.
     pub fn eval_transform(&self, t: &Transform, old_state: &Value) -> Result<Value, EvalError> {
-        self.start();
+        self.session(|| self.transform(t, old_state))
+    }
+
+    fn transform(&self, t: &Transform, old_state: &Value) -> Result<Value, EvalError> {
         let env = Env::new().bind(t.old.name.clone(), old_state.clone());
         let mut fields = BTreeMap::new();
         for init in &t.fields {
@@ -280,14 +333,27 @@ impl<'s> Evaluator<'s> {
                 ));
             }
         }
-        Ok(Value::Record { name: "state".into(), fields })
+        Ok(Value::Record {
+            name: "state".into(),
+            fields,
+        })
     }
 
     /// Whether the invariant holds between `old` and `new`: every clause, in order, must be
     /// `true` (evaluation stops at the first `false` one). The invariant cannot `call`.
-    pub fn eval_invariant(&self, inv: &Invariant, old: &Value, new: &Value) -> Result<bool, EvalError> {
-        self.start();
-        let env = Env::new().bind(inv.old.name.clone(), old.clone()).bind(inv.new.name.clone(), new.clone());
+    pub fn eval_invariant(
+        &self,
+        inv: &Invariant,
+        old: &Value,
+        new: &Value,
+    ) -> Result<bool, EvalError> {
+        self.session(|| self.invariant(inv, old, new))
+    }
+
+    fn invariant(&self, inv: &Invariant, old: &Value, new: &Value) -> Result<bool, EvalError> {
+        let env = Env::new()
+            .bind(inv.old.name.clone(), old.clone())
+            .bind(inv.new.name.clone(), new.clone());
         for clause in &inv.clauses {
             match self.eval(clause, &env, &mut NoHost)? {
                 Value::Bool(true) => {}
@@ -295,7 +361,10 @@ impl<'s> Evaluator<'s> {
                 other => {
                     return Err(EvalError::runtime(
                         clause.span,
-                        format!("an invariant clause must be a bool, got {}", other.kind_name()),
+                        format!(
+                            "an invariant clause must be a bool, got {}",
+                            other.kind_name()
+                        ),
                     ))
                 }
             }

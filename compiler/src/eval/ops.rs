@@ -28,10 +28,14 @@ pub(super) fn unary(op: UnOp, v: Value, span: Span) -> Result<Value, EvalError> 
         (UnOp::Neg, Value::Int(n)) => int_result(n.checked_neg(), span),
         (UnOp::Neg, Value::Float(x)) => Ok(Value::Float(-x)),
         (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
-        (UnOp::Neg, v) => Err(EvalError::runtime(span, format!("cannot negate {}", v.kind_name()))),
-        (UnOp::Not, v) => {
-            Err(EvalError::runtime(span, format!("`!` needs a bool, got {}", v.kind_name())))
-        }
+        (UnOp::Neg, v) => Err(EvalError::runtime(
+            span,
+            format!("cannot negate {}", v.kind_name()),
+        )),
+        (UnOp::Not, v) => Err(EvalError::runtime(
+            span,
+            format!("`!` needs a bool, got {}", v.kind_name()),
+        )),
     }
 }
 
@@ -45,7 +49,10 @@ pub(super) fn binary(op: BinOp, a: Value, b: Value, span: Span) -> Result<Value,
         BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => arith(op, a, b, span),
         BinOp::And | BinOp::Or => Err(EvalError::runtime(
             span,
-            format!("`{}` is evaluated lazily, not as a strict operator", op.symbol()),
+            format!(
+                "`{}` is evaluated lazily, not as a strict operator",
+                op.symbol()
+            ),
         )),
     }
 }
@@ -53,7 +60,12 @@ pub(super) fn binary(op: BinOp, a: Value, b: Value, span: Span) -> Result<Value,
 fn mismatch(op: BinOp, a: &Value, b: &Value, span: Span) -> EvalError {
     EvalError::runtime(
         span,
-        format!("`{}` cannot be applied to {} and {}", op.symbol(), a.kind_name(), b.kind_name()),
+        format!(
+            "`{}` cannot be applied to {} and {}",
+            op.symbol(),
+            a.kind_name(),
+            b.kind_name()
+        ),
     )
 }
 
@@ -93,7 +105,11 @@ fn arith(op: BinOp, a: Value, b: Value, span: Span) -> Result<Value, EvalError> 
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => {
             if y == 0 && matches!(op, BinOp::Div | BinOp::Rem) {
-                let what = if op == BinOp::Div { "division" } else { "remainder" };
+                let what = if op == BinOp::Div {
+                    "division"
+                } else {
+                    "remainder"
+                };
                 return Err(EvalError::runtime(span, format!("{what} by zero")));
             }
             let n = match op {

@@ -1,9 +1,11 @@
 //! Matching values against `match` patterns, collecting the bindings a pattern makes.
 //!
-//! A lone name without payload is a payload-less variant when some enum of the spec declares a
-//! variant of that name, and otherwise a binding of the whole value. Variant patterns compare
-//! the variant name (the last path segment) only; a variant pattern without payload matches
-//! whatever payload the value carries.
+//! A lone name without payload is a payload-less variant when the matched value's enum declares
+//! a variant of that name, and otherwise a binding of the whole value (as the type checker
+//! decides it from the scrutinee's type). When the value is a variant of an enum the spec does
+//! not declare, the name is a variant if any enum of the spec declares it. Variant patterns
+//! compare the variant name (the last path segment) only; a variant pattern without payload
+//! matches whatever payload the value carries.
 
 use lang::ast::{Lit, Pattern, PatternKind};
 
@@ -29,22 +31,37 @@ impl Evaluator<'_> {
             },
             PatternKind::Lit(lit) => match_lit(lit, value),
             PatternKind::Variant { path, payload } => {
-                let Some(last) = path.last() else { return false };
-                if path.len() == 1 && payload.is_none() && !self.is_variant_name(&last.name) {
+                let Some(last) = path.last() else {
+                    return false;
+                };
+                if path.len() == 1 && payload.is_none() && !self.names_variant(&last.name, value) {
                     binds.push((last.name.clone(), value.clone()));
                     return true;
                 }
                 match value {
-                    Value::Variant { variant, payload: vp, .. } if *variant == last.name => {
-                        match (payload, vp) {
-                            (None, _) => true,
-                            (Some(p), Some(v)) => self.match_pattern(p, v, binds),
-                            (Some(_), None) => false,
-                        }
-                    }
+                    Value::Variant {
+                        variant,
+                        payload: vp,
+                        ..
+                    } if *variant == last.name => match (payload, vp) {
+                        (None, _) => true,
+                        (Some(p), Some(v)) => self.match_pattern(p, v, binds),
+                        (Some(_), None) => false,
+                    },
                     _ => false,
                 }
             }
+        }
+    }
+
+    /// Whether a lone name in a pattern is a variant of the matched value's enum.
+    fn names_variant(&self, name: &str, value: &Value) -> bool {
+        match value {
+            Value::Variant { enum_name, .. } => match self.enums.get(enum_name) {
+                Some(variants) => variants.contains(name),
+                None => self.is_variant_name(name),
+            },
+            _ => false,
         }
     }
 }

@@ -31,8 +31,15 @@ pub enum Value {
     Set(BTreeSet<Value>),
     Map(BTreeMap<Value, Value>),
     Tuple(Vec<Value>),
-    Record { name: String, fields: BTreeMap<String, Value> },
-    Variant { enum_name: String, variant: String, payload: Option<Box<Value>> },
+    Record {
+        name: String,
+        fields: BTreeMap<String, Value>,
+    },
+    Variant {
+        enum_name: String,
+        variant: String,
+        payload: Option<Box<Value>>,
+    },
     Closure(Closure),
 }
 
@@ -46,7 +53,9 @@ pub struct Closure {
 
 impl fmt::Debug for Closure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Closure").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("Closure")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,10 +116,14 @@ impl Value {
             Value::Map(_) => "map".into(),
             Value::Tuple(_) => "tuple".into(),
             Value::Record { name, .. } => format!("record `{name}`"),
-            Value::Variant { enum_name, variant, .. } if enum_name.is_empty() => {
+            Value::Variant {
+                enum_name, variant, ..
+            } if enum_name.is_empty() => {
                 format!("variant `{variant}`")
             }
-            Value::Variant { enum_name, variant, .. } => format!("variant `{enum_name}::{variant}`"),
+            Value::Variant {
+                enum_name, variant, ..
+            } => format!("variant `{enum_name}::{variant}`"),
             Value::Closure(_) => "closure".into(),
         }
     }
@@ -165,15 +178,28 @@ impl Value {
                     J::Object(obj)
                 } else {
                     J::Array(
-                        m.iter().map(|(k, v)| J::Array(vec![k.to_json(), v.to_json()])).collect(),
+                        m.iter()
+                            .map(|(k, v)| J::Array(vec![k.to_json(), v.to_json()]))
+                            .collect(),
                     )
                 }
             }
-            Value::Record { fields, .. } => {
-                J::Object(fields.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
-            Value::Variant { variant, payload: None, .. } => J::String(variant.clone()),
-            Value::Variant { variant, payload: Some(p), .. } => {
+            Value::Record { fields, .. } => J::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+            Value::Variant {
+                variant,
+                payload: None,
+                ..
+            } => J::String(variant.clone()),
+            Value::Variant {
+                variant,
+                payload: Some(p),
+                ..
+            } => {
                 let mut obj = serde_json::Map::new();
                 obj.insert(variant.clone(), p.to_json());
                 J::Object(obj)
@@ -209,10 +235,20 @@ impl Ord for Value {
             (Value::Map(a), Value::Map(b)) => a.cmp(b),
             (Value::Record { fields: a, .. }, Value::Record { fields: b, .. }) => a.cmp(b),
             (
-                Value::Variant { variant: va, payload: pa, .. },
-                Value::Variant { variant: vb, payload: pb, .. },
+                Value::Variant {
+                    variant: va,
+                    payload: pa,
+                    ..
+                },
+                Value::Variant {
+                    variant: vb,
+                    payload: pb,
+                    ..
+                },
             ) => va.cmp(vb).then_with(|| pa.cmp(pb)),
-            (Value::Closure(a), Value::Closure(b)) => Arc::as_ptr(&a.body).cmp(&Arc::as_ptr(&b.body)),
+            (Value::Closure(a), Value::Closure(b)) => {
+                Arc::as_ptr(&a.body).cmp(&Arc::as_ptr(&b.body))
+            }
             _ => self.rank().cmp(&other.rank()),
         }
     }
@@ -274,7 +310,11 @@ impl fmt::Display for Value {
                 }
                 f.write_str(" }")
             }
-            Value::Variant { enum_name, variant, payload } => {
+            Value::Variant {
+                enum_name,
+                variant,
+                payload,
+            } => {
                 if !enum_name.is_empty() {
                     write!(f, "{enum_name}::")?;
                 }
