@@ -64,11 +64,7 @@ impl ExprChecker<'_, '_> {
             self.cx.report(codes::UNKNOWN_FUNCTION, name.span, format!("unknown function `{}`", name.name), |d| {
                 d.label("not a built-in").maybe_help(help)
             });
-            for a in args {
-                if !matches!(a.kind, ExprKind::Closure { .. }) {
-                    self.infer(a, None);
-                }
-            }
+            self.infer_loose(args);
             return Ty::Unknown;
         };
         if args.len() != arity {
@@ -79,6 +75,7 @@ impl ExprChecker<'_, '_> {
                 format!("`{n}` takes {arity} argument{}, found {}", if arity == 1 { "" } else { "s" }, args.len()),
                 |d| d.label("wrong number of arguments").note("`x.f(a)` is `f(x, a)`: the receiver is the first argument"),
             );
+            self.infer_loose(args);
             return Ty::Unknown;
         }
         let n = name.name.as_str();
@@ -284,6 +281,25 @@ impl ExprChecker<'_, '_> {
         }
     }
 
+    /// Walks arguments of a call that already failed, so their names count as used and their
+    /// own errors are still found; closure parameters are of unknown type.
+    fn infer_loose(&mut self, args: &[Expr]) {
+        for a in args {
+            match &a.kind {
+                ExprKind::Closure { params, body } => {
+                    for p in params {
+                        self.bind(p, Ty::Unknown);
+                    }
+                    self.infer(body, None);
+                    self.unbind(params.len());
+                }
+                _ => {
+                    self.infer(a, None);
+                }
+            }
+        }
+    }
+
     /// Checks a closure argument with the given parameter types; returns its body's type.
     fn closure(&mut self, builtin: &str, arg: Option<&Expr>, params: &[Ty], ret_hint: Option<&Ty>) -> Ty {
         let Some(arg) = arg else { return Ty::Unknown };
@@ -300,7 +316,7 @@ impl ExprChecker<'_, '_> {
             self.cx.report(
                 codes::NOT_A_CLOSURE,
                 arg.span,
-                format!("`{builtin}` needs a closure of {n} parameter{}, found {}", if n == 1 { "" } else { "s" }, names.len()),
+                format!("`{builtin}` needs a closure with {n} parameter{}, found {}", if n == 1 { "" } else { "s" }, names.len()),
                 |d| d.label("wrong number of parameters"),
             );
         }

@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// Type names declared by each version, known before any field is resolved.
 pub(crate) struct TypeNames {
     pub by_version: BTreeMap<u64, BTreeSet<String>>,
+    /// The enum names among them (enums can key maps; records cannot).
+    pub enums: BTreeMap<u64, BTreeSet<String>>,
 }
 
 impl TypeNames {
@@ -51,7 +53,7 @@ pub(crate) fn versions(cx: &mut Cx, spec: &Spec) -> (VersionEnv, VersionEnv) {
         }
         blocks.push(block);
     }
-    let mut names = TypeNames { by_version: BTreeMap::new() };
+    let mut names = TypeNames { by_version: BTreeMap::new(), enums: BTreeMap::new() };
     for block in &blocks {
         let set = names.by_version.entry(block.number.value).or_default();
         for decl in &block.decls {
@@ -61,6 +63,7 @@ pub(crate) fn versions(cx: &mut Cx, spec: &Spec) -> (VersionEnv, VersionEnv) {
                 }
                 Decl::Enum(e) => {
                     set.insert(e.name.name.clone());
+                    names.enums.entry(block.number.value).or_default().insert(e.name.name.clone());
                 }
                 _ => {}
             }
@@ -244,10 +247,20 @@ impl Resolver<'_> {
             "unit" => Ty::Unit,
             "option" => Ty::Option(Box::new(arg(0, cx))),
             "list" => Ty::List(Box::new(arg(0, cx))),
-            "set" => Ty::Set(Box::new(arg(0, cx))),
+            "set" => {
+                let elem = arg(0, cx);
+                if matches!(elem, Ty::F64) {
+                    let elem_span = args.first().map_or(span, |a| a.span);
+                    cx.report(codes::BAD_MAP_KEY, elem_span, "`f64` cannot be a set element", |d| {
+                        d.label("floats have no exact equality")
+                            .help("store the values in a `list<f64>`, or scale them to `i64`")
+                    });
+                }
+                Ty::Set(Box::new(elem))
+            }
             "map" => {
                 let key = arg(0, cx);
-                if !is_key_type(&key) {
+                if !self.is_key_type(&key) {
                     let key_span = args.first().map_or(span, |a| a.span);
                     cx.report(codes::BAD_MAP_KEY, key_span, format!("`{key}` cannot be a map key"), |d| {
                         d.label("not a key type")
@@ -264,6 +277,15 @@ impl Resolver<'_> {
             }
         };
         ty
+    }
+
+    /// Map keys become JSON object keys: strings, integers, booleans and enums qualify.
+    fn is_key_type(&self, t: &Ty) -> bool {
+        match t {
+            Ty::Str | Ty::I64 | Ty::U64 | Ty::Bool | Ty::Unknown => true,
+            Ty::Named(r) => self.names.enums.get(&r.version).is_some_and(|e| e.contains(&r.name)),
+            _ => false,
+        }
     }
 
     fn unknown(&self, cx: &mut Cx, name: &Ident, what: &str) {
@@ -290,9 +312,6 @@ pub(crate) fn parse_qualifier(text: &str) -> Option<u64> {
     text.strip_prefix('v').and_then(|n| n.parse().ok())
 }
 
-fn is_key_type(t: &Ty) -> bool {
-    matches!(t, Ty::Str | Ty::I64 | Ty::U64 | Ty::Bool | Ty::Unknown | Ty::Named(_))
-}
 
 /// A record that contains itself through fields and tuples only can never be built.
 fn infinite_records(cx: &mut Cx, env: &VersionEnv) {
@@ -318,7 +337,7 @@ fn infinite_records(cx: &mut Cx, env: &VersionEnv) {
             cx.report(codes::INFINITE_RECORD, rec.name.span, format!("record `{name}` contains itself"), |d| {
                 d.label("infinitely large")
                     .also(field.name.span, "through this field")
-                    .help(format!("make the field an `option<...>` or a `list<...>` so a `{name}` can end"))
+                    .help(format!("make the field an `option<...>` or a `list<...>` so a value of `{name}` can end"))
             });
         }
     }

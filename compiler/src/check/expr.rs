@@ -433,8 +433,16 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 Ty::Unknown
             }
             other => {
-                self.cx.report(codes::NOT_INDEXABLE, inner.span, format!("cannot index into `{other}`"), |d| {
-                    d.label("not a map or list").note("`x[k]` reads a `map` by key or a `list` by position")
+                let what = match other {
+                    Ty::State(v) => format!("the state of version {v}"),
+                    t => format!("`{t}`"),
+                };
+                self.cx.report(codes::NOT_INDEXABLE, inner.span, format!("cannot index into {what}"), |d| {
+                    let d = d.label("not a map or list").note("`x[k]` reads a `map` by key or a `list` by position");
+                    match other {
+                        Ty::State(_) => d.help("index one of its fields, for example `new.items[k]`"),
+                        _ => d,
+                    }
                 });
                 self.infer(key, None);
                 Ty::Unknown
@@ -753,7 +761,14 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                         codes::BAD_OPERANDS,
                         span,
                         format!("`{}` between `{lt}` and `{rt}`", op.symbol()),
-                        |d| d.label("both sides must have the same type").note("numbers are never converted implicitly: use `i64(x)`, `u64(x)` or `f64(x)`"),
+                        |d| {
+                            let d = d.label("both sides must have the same type");
+                            if lt.is_numeric() && rt.is_numeric() {
+                                d.note("numbers are never converted implicitly: use `i64(x)`, `u64(x)` or `f64(x)`")
+                            } else {
+                                d
+                            }
+                        },
                     );
                     return if arith { Ty::Unknown } else { Ty::Bool };
                 };
@@ -790,7 +805,8 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         for arm in arms {
             let before = self.scopes.len();
             let shape = self.pattern(&arm.pattern, &sty);
-            if coverage.covers(&shape) {
+            let exhausted = sty != Ty::Unknown && coverage.missing(&sty, &self.types).is_empty();
+            if coverage.covers(&shape) || exhausted {
                 self.cx.report(codes::UNREACHABLE_ARM, arm.pattern.span, "this arm is never chosen", |d| {
                     d.label("earlier arms already match everything this one does")
                 });
@@ -848,6 +864,8 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 self.expect(&lty, ty, p.span);
                 match lit {
                     Lit::Bool(b) => Shape::Case(b.to_string(), true),
+                    Lit::Int(n) => Shape::Case(format!("literal {n}"), true),
+                    Lit::Str(t) => Shape::Case(format!("literal {t:?}"), true),
                     _ => Shape::Partial,
                 }
             }

@@ -20,7 +20,7 @@ mod tests;
 use crate::model::{Framing, SpecModel, Ty};
 use std::collections::HashMap;
 use lang::ast::Spec;
-use lang::diagnostic::{Code, Diagnostic};
+use lang::diagnostic::{codes, Code, Diagnostic};
 use lang::span::{FileId, SourceMap, Span};
 
 /// The result of checking files together.
@@ -66,9 +66,14 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
     let (old, new) = declare::versions(&mut cx, &spec);
     let framing = declare::protocol(&mut cx, &spec);
     let mut model = SpecModel { file, spec, old, new, framing, expr_types: HashMap::new() };
-    types::lossy_records(&mut cx, &model);
-    rules::check_rules(&mut cx, &model);
-    state::check_state(&mut cx, &model);
+    // Without both versions, every rule and state field would look unanswered: say only what
+    // is missing.
+    let versions_complete = !cx.diagnostics.iter().any(|d| d.code == codes::MISSING_VERSION);
+    if versions_complete {
+        types::lossy_records(&mut cx, &model);
+        rules::check_rules(&mut cx, &model);
+        state::check_state(&mut cx, &model);
+    }
     schedule::check_schedules(&mut cx, &model.spec);
     model.expr_types = cx.expr_types;
     (model, cx.diagnostics)

@@ -129,7 +129,7 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
                         cx.report(codes::UNUSED_STATE_FIELD, f.name.span, format!("the transform never reads `{name}`"), |d| {
                             d.label("this persistent data is dropped by the upgrade")
                                 .also(tspan, "the transform")
-                                .help(format!("read `{}.{name}` in the transform, or remove the field from version {}", t.old.name, old.number))
+                                .help(format!("read `{}.{name}` in the transform, or name `{name}` in the new state if its data should survive", t.old.name))
                         });
                     }
                 }

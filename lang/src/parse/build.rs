@@ -49,9 +49,12 @@ impl Builder {
         self.diagnostics
     }
 
+    /// The pair's span without the whitespace pest's implicit skipping leaves at its end.
     fn span(&self, pair: &P<'_>) -> Span {
         let s = pair.as_span();
-        Span::new(s.start(), s.end()).shift(self.offset)
+        let text = pair.as_str();
+        let trailing = text.len() - text.trim_end().len();
+        Span::new(s.start(), s.end() - trailing).shift(self.offset)
     }
 
     fn error(&mut self, code: crate::diagnostic::Code, span: Span, message: String) -> &mut Diagnostic {
@@ -65,9 +68,12 @@ impl Builder {
         let span = self.span(&pair);
         let mut inner = pair.into_inner();
         let name = self.ident_opt(inner.next());
+        let before = self.diagnostics.len();
         let from = self.number_opt(inner.next());
         let to = self.number_opt(inner.next());
-        if to.value <= from.value {
+        if self.diagnostics.len() > before {
+            // An overflowing version was already reported; its placeholder value says nothing.
+        } else if to.value <= from.value {
             let d = self.error(
                 codes::VERSIONS_NOT_ASCENDING,
                 from.span.to(to.span),
@@ -75,8 +81,8 @@ impl Builder {
             );
             *d = d.clone().label("the target version must be newer").help(format!(
                 "a spec upgrades to the next version: write `{} -> {}`",
-                from.value,
-                from.value.saturating_add(1)
+                to.value,
+                to.value.saturating_add(1)
             ));
         } else if to.value != from.value.saturating_add(1) {
             let d = self.error(
@@ -398,7 +404,14 @@ impl Builder {
                 return 0;
             }
         };
-        n.saturating_mul(factor)
+        match n.checked_mul(factor) {
+            Some(ms) => ms,
+            None => {
+                let d = self.error(codes::INT_OVERFLOW, span, format!("duration `{text}` is too long"));
+                *d = d.clone().label("does not fit in 64 bits of milliseconds");
+                u64::MAX
+            }
+        }
     }
 
     fn field_inits(&mut self, pair: P<'_>) -> Vec<FieldInit> {
