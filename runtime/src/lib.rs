@@ -1,1 +1,4 @@
-//! Plugin ABI, loader, upgrade server and node agent. Skeleton: filled by the plugin and rollout issues.
+//! Plugin ABI, loader, upgrade server and node agent. The plugin loader and chains are in
+//! [`plugin`]; the rest is filled by the rollout issues.
+
+pub mod plugin;

@@ -1,0 +1,49 @@
+//! The manifest embedded in every plugin: which spec it was built from (name, versions, content
+//! hash), the methods each version answers, what is disallowed, and the schedule.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub abi_version: u32,
+    /// The `upgrade NAME` of the spec.
+    pub name: String,
+    pub from: u64,
+    pub to: u64,
+    /// sha-256 of the spec text, lowercase hex.
+    pub spec_hash: String,
+    /// `lines` or `length`.
+    pub framing: String,
+    /// Services and methods of the old and new versions.
+    pub old: Vec<ServiceSig>,
+    pub new: Vec<ServiceSig>,
+    /// `service.method` of the old version answered by a past rule.
+    pub past: Vec<String>,
+    /// `service.method` of the new version answered by a future rule.
+    pub future: Vec<String>,
+    /// Rules that always refuse, with their reason.
+    pub disallowed: Vec<Disallowed>,
+    /// The schedule as written, key to value text (`rolling.batch` -> `1`).
+    pub schedule: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSig {
+    pub name: String,
+    pub methods: Vec<MethodSig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodSig {
+    pub name: String,
+    /// Parameter names in order (JSON-RPC params by name bind to these).
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disallowed {
+    /// `past` or `future`.
+    pub direction: String,
+    pub method: String,
+    pub reason: String,
+}

@@ -1,0 +1,208 @@
+//! Chains of real plugins (the fixture built as `fixture 1 -> 2` and `fixture 2 -> 3`): callers
+//! two versions away reach the node through composed past or future rules, methods without a
+//! rule pass through, and versions outside the chain are refused.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use runtime::plugin::{CallError, Chain, ChainError, Expect, NodeHost, Plugin};
+use serde_json::Value;
+
+fn chain() -> Chain {
+    let a = Plugin::load(support::plugin_1_2(), &Expect::default()).expect("1 -> 2 loads");
+    let b = Plugin::load(support::plugin_2_3(), &Expect::default()).expect("2 -> 3 loads");
+    // Given out of order on purpose: the chain sorts.
+    Chain::new(vec![b, a]).expect("1 -> 2 -> 3 is a chain")
+}
+
+/// A node of any version of `Calc`; records calls.
+struct Node {
+    version: u64,
+    calls: Vec<String>,
+}
+
+impl Node {
+    fn new(version: u64) -> Node {
+        Node {
+            version,
+            calls: Vec::new(),
+        }
+    }
+}
+
+impl NodeHost for Node {
+    fn call(&mut self, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError> {
+        self.calls
+            .push(format!("{method} {}", String::from_utf8_lossy(args)));
+        let args: Vec<Value> = serde_json::from_slice(args)
+            .map_err(|e| CallError::BadInput(format!("arguments of `{method}`: {e}")))?;
+        let int = |v: &Value| v.as_i64().unwrap_or_default();
+        let value: Value = match (self.version, method, args.as_slice()) {
+            (1, "double", [n]) => (2 * int(n)).into(),
+            (2, "add", [a, b]) => (int(a) + int(b)).into(),
+            (3, "sum", [xs]) => xs
+                .as_array()
+                .map(|xs| xs.iter().map(int).sum::<i64>())
+                .into(),
+            (_, "echo", [s]) => {
+                format!("v{} says {}", self.version, s.as_str().unwrap_or("")).into()
+            }
+            _ => {
+                return Err(CallError::Internal(format!(
+                    "v{} has no `{method}`",
+                    self.version
+                )))
+            }
+        };
+        Ok(value.to_string().into_bytes())
+    }
+}
+
+#[test]
+fn the_chain_is_sorted_and_named() {
+    let chain = chain();
+    assert_eq!(chain.name(), "fixture");
+    assert_eq!(chain.versions(), [1, 2, 3]);
+    let froms: Vec<u64> = chain.plugins().iter().map(|p| p.manifest().from).collect();
+    assert_eq!(froms, [1, 2]);
+}
+
+#[test]
+fn an_old_caller_reaches_a_new_node_through_two_past_rules() {
+    let chain = chain();
+    let mut node = Node::new(3);
+    let out = chain.call(1, 3, "Calc", "double", b"[5]", &mut node);
+    assert_eq!(out, Ok(b"10".to_vec()));
+    assert_eq!(node.calls, ["sum [[5,5]]"]);
+}
+
+#[test]
+fn one_version_apart_uses_one_step() {
+    let chain = chain();
+    let mut node = Node::new(3);
+    assert_eq!(
+        chain.call(2, 3, "Calc", "add", b"[2, 3]", &mut node),
+        Ok(b"5".to_vec())
+    );
+    assert_eq!(node.calls, ["sum [[2,3]]"]);
+    let mut node = Node::new(2);
+    assert_eq!(
+        chain.call(1, 2, "Calc", "double", b"[7]", &mut node),
+        Ok(b"14".to_vec())
+    );
+    assert_eq!(node.calls, ["add [7,7]"]);
+}
+
+#[test]
+fn unchanged_methods_pass_through() {
+    let chain = chain();
+    let mut node = Node::new(3);
+    let out = chain.call(1, 3, "Calc", "echo", br#"["hi"]"#, &mut node);
+    assert_eq!(out, Ok(br#""v3 says hi""#.to_vec()));
+    assert_eq!(node.calls, [r#"echo ["hi"]"#]);
+    let mut node = Node::new(1);
+    let out = chain.call(3, 1, "Calc", "echo", br#"["yo"]"#, &mut node);
+    assert_eq!(out, Ok(br#""v1 says yo""#.to_vec()));
+}
+
+#[test]
+fn a_new_caller_reaches_an_old_node_through_two_future_rules() {
+    let chain = chain();
+    let mut node = Node::new(1);
+    assert_eq!(
+        chain.call(3, 1, "Calc", "sum", b"[[4, 4]]", &mut node),
+        Ok(b"8".to_vec())
+    );
+    assert_eq!(node.calls, ["double [4]"]);
+}
+
+#[test]
+fn disallowed_anywhere_in_the_chain_reaches_the_caller() {
+    let chain = chain();
+    let mut node = Node::new(1);
+    let out = chain.call(3, 1, "Calc", "sum", b"[[1, 2]]", &mut node);
+    assert_eq!(
+        out,
+        Err(CallError::Disallowed("add needs version 2".into()))
+    );
+    let out = chain.call(3, 1, "Calc", "sum", b"[[1, 2, 3]]", &mut node);
+    assert_eq!(
+        out,
+        Err(CallError::Disallowed(
+            "a sum of other than two numbers needs version 3".into()
+        ))
+    );
+    assert!(node.calls.is_empty());
+}
+
+#[test]
+fn the_same_version_goes_straight_to_the_node() {
+    let chain = chain();
+    let mut node = Node::new(2);
+    assert_eq!(
+        chain.call(2, 2, "Calc", "add", b"[1, 1]", &mut node),
+        Ok(b"2".to_vec())
+    );
+    assert_eq!(
+        node.calls,
+        ["add [1, 1]"],
+        "the bytes reach the node untouched"
+    );
+}
+
+#[test]
+fn versions_outside_the_chain_are_refused() {
+    let chain = chain();
+    let mut node = Node::new(3);
+    for (caller, at) in [(4, 3), (0, 3), (3, 7)] {
+        let unknown = if caller == 0 { 0 } else { caller.max(at) };
+        let out = chain.call(caller, at, "Calc", "echo", br#"["x"]"#, &mut node);
+        assert_eq!(
+            out,
+            Err(CallError::Internal(format!(
+                "no plugin bridges version {unknown}: the chain of `fixture` knows versions 1, 2, 3"
+            )))
+        );
+    }
+    assert!(node.calls.is_empty());
+}
+
+#[test]
+fn a_panicking_node_does_not_crash_the_process() {
+    let chain = chain();
+    let mut node = |_: &str, _: &[u8]| -> Result<Vec<u8>, CallError> { panic!("v3 fell over") };
+    let out = chain.call(1, 3, "Calc", "double", b"[5]", &mut node);
+    assert_eq!(
+        out,
+        Err(CallError::Internal(
+            "the node host panicked in a delegate call: v3 fell over".into()
+        ))
+    );
+    assert_eq!(
+        chain.call(1, 3, "Calc", "double", b"[5]", &mut Node::new(3)),
+        Ok(b"10".to_vec())
+    );
+}
+
+#[test]
+fn a_plugin_twice_is_no_chain() {
+    let a = Plugin::load(support::plugin_1_2(), &Expect::default()).unwrap();
+    let b = Plugin::load(support::plugin_1_2(), &Expect::default()).unwrap();
+    let e = Chain::new(vec![a, b]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ChainError::Overlap {
+                first_versions: (1, 2),
+                second_versions: (1, 2),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}

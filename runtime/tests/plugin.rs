@@ -1,0 +1,362 @@
+//! Loading a real plugin (the fixture cdylib, built as generated plugins are) and calling it:
+//! simulation rules with delegate calls answered by a host, disallowed calls, panics on both
+//! sides of the boundary, the transform and invariant, and every refusal of the loader.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use runtime::plugin::{mismatch, CallError, Direction, Expect, LoadError, NodeHost, Plugin};
+use std::path::Path;
+use std::sync::Arc;
+
+fn expect_1_2() -> Expect {
+    Expect {
+        name: Some("fixture".into()),
+        from: Some(1),
+        to: Some(2),
+        spec_hash: Some(support::hash_1_2()),
+    }
+}
+
+fn load() -> Plugin {
+    Plugin::load(support::plugin_1_2(), &expect_1_2()).expect("the fixture loads")
+}
+
+/// A v2 node: `add(a, b)` answers `a + b`, `double(n)` (v1) answers `2 * n`; records calls.
+#[derive(Default)]
+struct Calc {
+    calls: Vec<String>,
+}
+
+impl NodeHost for Calc {
+    fn call(&mut self, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError> {
+        self.calls
+            .push(format!("{method} {}", String::from_utf8_lossy(args)));
+        let args: Vec<i64> = serde_json::from_slice(args)
+            .map_err(|e| CallError::BadInput(format!("arguments of `{method}`: {e}")))?;
+        let value = match (method, args.as_slice()) {
+            ("add", [a, b]) => a + b,
+            ("double", [n]) => 2 * n,
+            _ => return Err(CallError::Internal(format!("no method `{method}`"))),
+        };
+        Ok(value.to_string().into_bytes())
+    }
+}
+
+#[test]
+fn manifest_is_read() {
+    let plugin = load();
+    let m = plugin.manifest();
+    assert_eq!((m.name.as_str(), m.from, m.to), ("fixture", 1, 2));
+    assert_eq!(m.spec_hash, support::hash_1_2());
+    assert_eq!(m.past, ["Calc.double", "Calc.boom"]);
+    assert_eq!(m.future, ["Calc.add"]);
+    assert_eq!(plugin.path(), support::plugin_1_2());
+}
+
+#[test]
+fn past_rule_calls_the_host() {
+    let plugin = load();
+    let mut node = Calc::default();
+    let out = plugin.simulate(Direction::Past, "Calc", "double", b"[21]", &mut node);
+    assert_eq!(out, Ok(b"42".to_vec()));
+    assert_eq!(node.calls, ["add [21,21]"]);
+}
+
+#[test]
+fn closures_answer_delegate_calls() {
+    let plugin = load();
+    let mut host = |method: &str, _: &[u8]| Ok(format!("\"{method} answered\"").into_bytes());
+    let out = plugin.simulate(Direction::Past, "Calc", "double", b"[1]", &mut host);
+    assert_eq!(out, Ok(b"\"add answered\"".to_vec()));
+}
+
+#[test]
+fn future_rule_disallows_with_its_reason() {
+    let plugin = load();
+    let mut node = Calc::default();
+    let out = plugin.simulate(Direction::Future, "Calc", "add", b"[1, 2]", &mut node);
+    assert_eq!(
+        out,
+        Err(CallError::Disallowed("add needs version 2".into()))
+    );
+    assert!(node.calls.is_empty());
+    let out = plugin.simulate(Direction::Future, "Calc", "add", b"[3, 3]", &mut node);
+    assert_eq!(out, Ok(b"6".to_vec()));
+    assert_eq!(node.calls, ["double [3]"]);
+}
+
+#[test]
+fn panicking_rule_is_internal_and_the_plugin_goes_on() {
+    let plugin = load();
+    let mut node = Calc::default();
+    let out = plugin.simulate(Direction::Past, "Calc", "boom", b"[]", &mut node);
+    assert_eq!(
+        out,
+        Err(CallError::Internal(
+            "plugin panicked: the boom rule always panics".into()
+        ))
+    );
+    let out = plugin.simulate(Direction::Past, "Calc", "double", b"[4]", &mut node);
+    assert_eq!(out, Ok(b"8".to_vec()));
+}
+
+#[test]
+fn panicking_host_does_not_crash_the_process() {
+    let plugin = load();
+    let mut host =
+        |_: &str, _: &[u8]| -> Result<Vec<u8>, CallError> { panic!("the node fell over") };
+    let out = plugin.simulate(Direction::Past, "Calc", "double", b"[1]", &mut host);
+    assert_eq!(
+        out,
+        Err(CallError::Internal(
+            "the node host panicked in a delegate call: the node fell over".into()
+        ))
+    );
+    let out = plugin.simulate(
+        Direction::Past,
+        "Calc",
+        "double",
+        b"[2]",
+        &mut Calc::default(),
+    );
+    assert_eq!(out, Ok(b"4".to_vec()));
+}
+
+#[test]
+fn host_errors_come_back_as_they_were() {
+    let plugin = load();
+    let mut host = |_: &str, _: &[u8]| Err(CallError::Disallowed("the node is draining".into()));
+    let out = plugin.simulate(Direction::Past, "Calc", "double", b"[1]", &mut host);
+    assert_eq!(
+        out,
+        Err(CallError::Disallowed("the node is draining".into()))
+    );
+}
+
+#[test]
+fn bad_arguments_are_bad_input() {
+    let plugin = load();
+    let mut node = Calc::default();
+    let out = plugin.simulate(Direction::Past, "Calc", "double", b"[\"x\"]", &mut node);
+    assert_eq!(
+        out,
+        Err(CallError::BadInput("argument `n` is not an integer".into()))
+    );
+    let out = plugin.simulate(Direction::Past, "Calc", "double", b"[1", &mut node);
+    assert!(
+        matches!(out, Err(CallError::BadInput(ref m)) if m.starts_with("the argument list does not decode")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_method_without_rule_is_internal() {
+    let plugin = load();
+    let out = plugin.simulate(
+        Direction::Future,
+        "Calc",
+        "double",
+        b"[1]",
+        &mut Calc::default(),
+    );
+    assert_eq!(
+        out,
+        Err(CallError::Internal(
+            "no future rule for `Calc.double` in `fixture 1 -> 2`".into()
+        ))
+    );
+}
+
+#[test]
+fn transform_and_invariant() {
+    let plugin = load();
+    let new = plugin
+        .transform(br#"{"count": 3}"#)
+        .expect("the transform runs");
+    let value: serde_json::Value = serde_json::from_slice(&new).unwrap();
+    assert_eq!(value, serde_json::json!({ "count": 3, "doubled": 6 }));
+    assert_eq!(plugin.check_invariant(br#"{"count": 3}"#, &new), Ok(true));
+    assert_eq!(
+        plugin.check_invariant(br#"{"count": 3}"#, br#"{"count": 3, "doubled": 5}"#),
+        Ok(false)
+    );
+    assert_eq!(
+        plugin.transform(br#"{"total": 3}"#),
+        Err(CallError::BadInput(
+            "argument `count` is not an integer".into()
+        ))
+    );
+    assert!(matches!(
+        plugin.check_invariant(b"", b"{}"),
+        Err(CallError::BadInput(_))
+    ));
+}
+
+#[test]
+fn plugins_are_shared_between_threads() {
+    let plugin = Arc::new(load());
+    let threads: Vec<_> = (0..4i64)
+        .map(|i| {
+            let plugin = Arc::clone(&plugin);
+            std::thread::spawn(move || {
+                for n in 0..50 {
+                    let args = format!("[{}]", i * 100 + n);
+                    let out = plugin.simulate(
+                        Direction::Past,
+                        "Calc",
+                        "double",
+                        args.as_bytes(),
+                        &mut Calc::default(),
+                    );
+                    assert_eq!(out, Ok((2 * (i * 100 + n)).to_string().into_bytes()));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no thread panicked");
+    }
+}
+
+#[test]
+fn wrong_abi_is_refused_clearly() {
+    let path = support::plugin_abi_99();
+    let e = Plugin::load(path, &Expect::default()).unwrap_err();
+    assert_eq!(
+        e,
+        LoadError::AbiMismatch {
+            path: path.to_path_buf(),
+            found: 99,
+            expected: 1
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "plugin `{}` was built for ABI version 99, this runtime speaks version 1: rebuild it \
+             with `upstartc compile` from the same release as this runtime",
+            path.display()
+        )
+    );
+}
+
+fn refusal(expect: Expect) -> (&'static str, String, String, String) {
+    match Plugin::load(support::plugin_1_2(), &expect) {
+        Err(e @ LoadError::Mismatch { .. }) => {
+            let text = e.to_string();
+            let LoadError::Mismatch {
+                what,
+                found,
+                expected,
+                ..
+            } = e
+            else {
+                unreachable!()
+            };
+            (what, found, expected, text)
+        }
+        other => panic!("expected a mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_spec_hash_is_refused() {
+    let (what, found, expected, text) = refusal(Expect {
+        spec_hash: Some(support::hash_2_3()),
+        ..expect_1_2()
+    });
+    assert_eq!(what, mismatch::SPEC_HASH);
+    assert_eq!(found, support::hash_1_2());
+    assert_eq!(expected, support::hash_2_3());
+    assert!(
+        text.contains("the spec changed since the plugin was built"),
+        "{text}"
+    );
+    assert!(text.contains("upstartc compile"), "{text}");
+}
+
+#[test]
+fn wrong_versions_are_refused() {
+    let (what, found, expected, _) = refusal(Expect {
+        from: Some(2),
+        ..expect_1_2()
+    });
+    assert_eq!(
+        (what, found.as_str(), expected.as_str()),
+        (mismatch::FROM, "1", "2")
+    );
+    let (what, found, expected, text) = refusal(Expect {
+        to: Some(3),
+        ..expect_1_2()
+    });
+    assert_eq!(
+        (what, found.as_str(), expected.as_str()),
+        (mismatch::TO, "2", "3")
+    );
+    assert!(
+        text.contains("has target version `2`, expected `3`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn wrong_name_is_refused() {
+    let (what, found, expected, text) = refusal(Expect {
+        name: Some("kv".into()),
+        ..expect_1_2()
+    });
+    assert_eq!(
+        (what, found.as_str(), expected.as_str()),
+        (mismatch::NAME, "fixture", "kv")
+    );
+    assert!(
+        text.contains("has upgrade name `fixture`, expected `kv`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_file_that_is_no_library_is_refused() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join("not-a-plugin.so");
+    std::fs::write(&path, b"this is not a shared object").unwrap();
+    let e = Plugin::load(&path, &Expect::default()).unwrap_err();
+    assert!(matches!(e, LoadError::Open { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("cannot load plugin `{}`: ", path.display())),
+        "{text}"
+    );
+}
+
+/// A shared library that is certainly no plugin: the C library this process runs with.
+#[cfg(target_os = "linux")]
+fn libc_path() -> Option<std::path::PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|file| file.contains("/libc.so") || file.contains("/libc-"))
+        .map(Into::into)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_library_without_the_entry_point_is_refused() {
+    let Some(path) = libc_path() else {
+        eprintln!("no shared C library found in /proc/self/maps: skipped");
+        return;
+    };
+    let e = Plugin::load(&path, &Expect::default()).unwrap_err();
+    assert_eq!(e, LoadError::MissingEntry { path: path.clone() });
+    let text = e.to_string();
+    assert!(
+        text.contains("does not export `upstart_plugin_entry`"),
+        "{text}"
+    );
+}
