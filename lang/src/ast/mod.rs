@@ -1,6 +1,8 @@
 //! The typed syntax tree of an upgrade spec, with byte spans. Built from pest pairs by
 //! `parse::build`; everything after parsing works on these types only.
 
+pub mod print;
+
 use crate::span::Span;
 
 /// A name as written, with where it was written.
