@@ -869,6 +869,11 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     _ => Shape::Partial,
                 }
             }
+            PatternKind::NegInt(n) => {
+                let lty = self.literal(&Lit::Int(*n), Some(ty), p.span, true);
+                self.expect(&lty, ty, p.span);
+                Shape::Case(format!("literal -{n}"), true)
+            }
             PatternKind::Variant { path, payload } => {
                 let en = match ty {
                     Ty::Named(r) => self.types.env(r.version).and_then(|e| e.enums.get(&r.name)),

@@ -30,6 +30,7 @@ impl Evaluator<'_> {
                 _ => false,
             },
             PatternKind::Lit(lit) => match_lit(lit, value),
+            PatternKind::NegInt(n) => *value == Value::Int(-i128::from(*n)),
             PatternKind::Variant { path, payload } => {
                 let Some(last) = path.last() else {
                     return false;

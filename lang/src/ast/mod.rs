@@ -404,6 +404,8 @@ pub enum PatternKind {
     None,
     Some(Box<Pattern>),
     Lit(Lit),
+    /// `-5`: a negative integer literal (literals themselves are unsigned).
+    NegInt(u64),
     /// `Circle(p)`, `Shape::Circle(p)`, or a lone name: a payload-less variant if the
     /// scrutinee's enum has one of that name, else a binding.
     Variant { path: Vec<Ident>, payload: Option<Box<Pattern>> },

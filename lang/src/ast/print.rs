@@ -379,6 +379,7 @@ impl Printer {
                 self.pattern(d + 1, inner);
             }
             PatternKind::Lit(lit) => self.line(d, &format!("pattern {}", lit_text(lit)), p.span),
+            PatternKind::NegInt(n) => self.line(d, &format!("pattern -{n}"), p.span),
             PatternKind::Variant { path, payload } => {
                 self.line(d, &format!("pattern variant {}", path_text(path)), p.span);
                 if let Some(inner) = payload {

@@ -64,6 +64,7 @@ codes! {
     BAD_DURATION_UNIT = 4, Error, "bad_duration_unit", "a duration has an unknown unit";
     VERSIONS_NOT_ASCENDING = 5, Error, "versions_not_ascending", "an upgrade goes to a version that is not newer";
     VERSIONS_NOT_ADJACENT = 6, Error, "versions_not_adjacent", "an upgrade skips versions";
+    NESTING_TOO_DEEP = 7, Error, "nesting_too_deep", "brackets or operators nest deeper than the compiler follows";
     // structure
     MISSING_VERSION = 10, Error, "missing_version", "a version named in the header has no block";
     STRAY_VERSION = 11, Error, "stray_version", "a version block is not one of the header's versions";
@@ -129,6 +130,10 @@ codes! {
     CHAIN_MISMATCH = 91, Error, "chain_mismatch", "two specs of a chain disagree on a version they share";
     CHAIN_NAME = 92, Error, "chain_name", "specs of one chain upgrade different systems";
     CHAIN_DUPLICATE = 93, Error, "chain_duplicate", "two specs of a chain bridge the same versions";
+    // verification (`upstartc verify`)
+    VERIFY_INVARIANT_BROKEN = 100, Error, "verify_invariant_broken", "the transform does not establish the invariant on some old state";
+    VERIFY_RULE_FAILED = 101, Error, "verify_rule_failed", "a past or future rule fails at run time or returns a value of the wrong type";
+    VERIFY_ROUND_TRIP = 102, Warning, "verify_round_trip", "a result taken old -> new -> old through the rules comes back changed";
 }
 
 #[cfg(test)]

@@ -52,9 +52,8 @@ impl Builder {
     /// The pair's span without the whitespace pest's implicit skipping leaves at its end.
     fn span(&self, pair: &P<'_>) -> Span {
         let s = pair.as_span();
-        let text = pair.as_str();
-        let trailing = text.len() - text.trim_end().len();
-        Span::new(s.start(), s.end() - trailing).shift(self.offset)
+        let len = significant_len(pair.as_str());
+        Span::new(s.start(), s.start() + len).shift(self.offset)
     }
 
     fn error(&mut self, code: crate::diagnostic::Code, span: Span, message: String) -> &mut Diagnostic {
@@ -695,15 +694,11 @@ impl Builder {
                         _ => {}
                     }
                 }
-                if negative {
-                    // Negative literal patterns are kept as their float/int value negated
-                    // where representable; ints are checked against the scrutinee type later.
-                    lit = match lit {
-                        Lit::Float(f) => Lit::Float(-f),
-                        other => other,
-                    };
+                match (negative, lit) {
+                    (true, Lit::Int(n)) => PatternKind::NegInt(n),
+                    (true, Lit::Float(f)) => PatternKind::Lit(Lit::Float(-f)),
+                    (_, lit) => PatternKind::Lit(lit),
                 }
-                PatternKind::Lit(lit)
             }
             _ => {
                 let mut inner = pair.into_inner();
@@ -713,5 +708,63 @@ impl Builder {
             }
         };
         Pattern { kind, span }
+    }
+}
+
+/// The length of `text` without the whitespace and comments pest's implicit skipping leaves at
+/// its end (a rule that ends in an optional part swallows the trivia before it).
+fn significant_len(text: &str) -> usize {
+    let trimmed = text.trim_end().len();
+    if !text.contains("//") && !text.contains("/*") {
+        return trimmed;
+    }
+    let bytes = text.as_bytes();
+    let mut end = 0;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while bytes.get(i).is_some_and(|&c| c != b'\n') {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < bytes.len() && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    i += if c == b'\\' { 2 } else { 1 };
+                    if c == b'"' {
+                        break;
+                    }
+                }
+                end = i;
+            }
+            c if c.is_ascii_whitespace() => i += 1,
+            _ => {
+                i += 1;
+                end = i;
+            }
+        }
+    }
+    end.min(text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::significant_len;
+
+    #[test]
+    fn trailing_trivia_is_not_significant() {
+        assert_eq!(significant_len("fn a() -> u64  \n"), 13);
+        assert_eq!(significant_len("fn a() // note\n  "), 6);
+        assert_eq!(significant_len("x /* c */ y /* d */"), 11);
+        assert_eq!(significant_len("\"a // b\" // c"), 8);
+        assert_eq!(significant_len("é // c"), 2);
     }
 }

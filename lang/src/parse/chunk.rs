@@ -6,7 +6,13 @@ pub(super) struct Chunk {
     pub start: usize,
     pub end: usize,
     pub is_header: bool,
+    /// Where bracket nesting first went deeper than [`MAX_NESTING`], if it did.
+    pub too_deep_at: Option<usize>,
 }
+
+/// The deepest bracket nesting parsed. Deeper input is refused with a diagnostic rather than
+/// risk the stack of the parser or of later recursive passes.
+pub(super) const MAX_NESTING: i64 = 128;
 
 const ITEM_KEYWORDS: &[&str] =
     &["protocol", "version", "invariant", "transform", "past", "future", "schedule"];
@@ -16,6 +22,7 @@ const ITEM_KEYWORDS: &[&str] =
 pub(super) fn split(text: &str) -> Vec<Chunk> {
     let bytes = text.as_bytes();
     let mut starts: Vec<(usize, bool)> = Vec::new();
+    let mut too_deep: Vec<usize> = Vec::new();
     let mut depth: i64 = 0;
     let mut i = 0;
     let mut first_token = true;
@@ -50,7 +57,12 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
                 first_token = false;
                 continue;
             }
-            b'{' | b'(' | b'[' => depth += 1,
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                if depth == MAX_NESTING + 1 {
+                    too_deep.push(i);
+                }
+            }
             b'}' | b')' | b']' => depth = (depth - 1).max(0),
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let start = i;
@@ -81,7 +93,8 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
     let mut chunks = Vec::with_capacity(starts.len());
     for (n, &(start, is_header)) in starts.iter().enumerate() {
         let end = starts.get(n + 1).map_or(text.len(), |&(s, _)| s);
-        chunks.push(Chunk { start, end, is_header });
+        let too_deep_at = too_deep.iter().copied().find(|p| *p >= start && *p < end);
+        chunks.push(Chunk { start, end, is_header, too_deep_at });
     }
     chunks
 }

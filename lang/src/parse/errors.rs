@@ -49,6 +49,12 @@ pub(super) fn to_diagnostic(
     diag
 }
 
+pub(super) fn too_deep(file: FileId, at: usize, what: &str) -> Diagnostic {
+    Diagnostic::new(codes::NESTING_TOO_DEEP, file, Span::new(at, at + 1), format!("{what} nest too deeply here"))
+        .label(format!("deeper than {} levels", super::chunk::MAX_NESTING))
+        .help("name intermediate results with `let` to flatten the expression")
+}
+
 pub(super) fn missing_header(file: FileId, text: &str) -> Diagnostic {
     let start = text.len() - text.trim_start().len();
     let first = found_at(text, start);

@@ -6,6 +6,7 @@
 
 mod build;
 mod chunk;
+mod depth;
 mod errors;
 
 use crate::ast::{Item, Spec};
@@ -33,6 +34,10 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
     let saw_header = chunks.iter().any(|c| c.is_header);
     for chunk in chunks {
         let Some(chunk_text) = text.get(chunk.start..chunk.end) else { continue };
+        if let Some(at) = chunk.too_deep_at {
+            diagnostics.push(errors::too_deep(file, at, "brackets"));
+            continue;
+        }
         let entry = if chunk.is_header { Rule::header_only } else { Rule::item_only };
         let pairs = match parse_rule(entry, chunk_text) {
             Ok(pairs) => pairs,
@@ -49,7 +54,10 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                 if chunk.is_header {
                     header = Some(builder.header(inner));
                 } else if let Some(item) = builder.item(inner) {
-                    items.push(item);
+                    match depth::too_deep(&item) {
+                        Some(span) => diagnostics.push(errors::too_deep(file, span.start, "operators")),
+                        None => items.push(item),
+                    }
                 }
             }
         }
