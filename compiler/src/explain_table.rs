@@ -67,4 +67,7 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (91, include_str!("../explain/U0091.md")),
     (92, include_str!("../explain/U0092.md")),
     (93, include_str!("../explain/U0093.md")),
+    (100, include_str!("../explain/U0100.md")),
+    (101, include_str!("../explain/U0101.md")),
+    (102, include_str!("../explain/U0102.md")),
 ];

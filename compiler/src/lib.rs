@@ -1,8 +1,8 @@
 //! The upgrade-spec compiler: name resolution, type and compatibility checking, the reference
 //! evaluator that gives the language its meaning, and diagnostic rendering for the CLI.
 //!
-//! Architecture invariant: everything here except `render` and the `upstartc` binary is pure:
-//! no file, terminal or network IO.
+//! Architecture invariant: everything here except `render`, `build` (which writes and builds
+//! plugin crates) and the `upstartc` binary is pure: no file, terminal or network IO.
 
 pub mod eval;
 pub mod check;
@@ -10,3 +10,6 @@ pub mod model;
 pub mod explain;
 pub mod render;
 pub mod synth;
+pub mod codegen;
+pub mod build;
+pub mod verify;

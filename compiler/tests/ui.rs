@@ -4,11 +4,14 @@
 //! A case is `specs/ui/U0017-unknown_type.ups` (one file) or a folder
 //! `specs/ui/U0090-chain_gap/` whose `*.ups` files are checked together as a chain. Expected
 //! output sits beside it in `<case>.stderr` and `<case>.json`. Run with `UPSTART_BLESS=1` to
-//! write them anew.
+//! write them anew. Cases of codes U0100 and up (found by `verify`, not `check`) are also
+//! verified, with seed 1 and 64 cases.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use compiler::check::check_sources;
 use compiler::render;
+use compiler::verify::{verify, VerifyOptions};
+use lang::diagnostic::Code;
 use lang::diagnostic::codes::ALL;
 use lang::span::SourceMap;
 use std::collections::BTreeSet;
@@ -63,8 +66,14 @@ fn ui_cases_match_their_expected_output() {
         for f in &case.files {
             sources.add(relative(f), std::fs::read_to_string(f).unwrap());
         }
-        let out = check_sources(&sources);
+        let mut out = check_sources(&sources);
         let want = expected_code(&case.stem);
+        // Codes from U0100 on come from `verify`: such a case checks clean and fails verification.
+        if Code::parse(&want).is_some_and(|c| c.0 >= 100) {
+            if let Some(model) = out.models.first() {
+                out.diagnostics.extend(verify(model, &VerifyOptions { seed: 1, cases: 64 }).diagnostics);
+            }
+        }
         let got: BTreeSet<String> = out.diagnostics.iter().map(|d| d.code.to_string()).collect();
         let name = relative(&case.stem);
         if got.len() != 1 || !got.contains(&want) {

@@ -218,23 +218,21 @@ impl Resolver<'_> {
             _ => None,
         };
         let arity = builtin_arity.unwrap_or(0);
-        if path.len() == 1 || builtin_arity.is_none() {
-            if args.len() != arity {
-                let plural = if arity == 1 { "" } else { "s" };
-                cx.report(
-                    codes::TYPE_ARITY,
-                    span,
-                    format!("type `{}` takes {arity} type argument{plural}, found {}", name.name, args.len()),
-                    |d| {
-                        d.label(format!("{} given", args.len())).maybe_help(match name.name.as_str() {
-                            "map" => Some("write `map<K, V>`".to_string()),
-                            "option" | "list" | "set" => Some(format!("write `{}<T>`", name.name)),
-                            _ => None,
-                        })
-                    },
-                );
-                return Ty::Unknown;
-            }
+        if (path.len() == 1 || builtin_arity.is_none()) && args.len() != arity {
+            let plural = if arity == 1 { "" } else { "s" };
+            cx.report(
+                codes::TYPE_ARITY,
+                span,
+                format!("type `{}` takes {arity} type argument{plural}, found {}", name.name, args.len()),
+                |d| {
+                    d.label(format!("{} given", args.len())).maybe_help(match name.name.as_str() {
+                        "map" => Some("write `map<K, V>`".to_string()),
+                        "option" | "list" | "set" => Some(format!("write `{}<T>`", name.name)),
+                        _ => None,
+                    })
+                },
+            );
+            return Ty::Unknown;
         }
         let arg = |i: usize, cx: &mut Cx| args.get(i).map_or(Ty::Unknown, |a| self.ty(cx, a));
         let ty = match name.name.as_str() {

@@ -1142,7 +1142,7 @@ fn integer_results_are_checked_against_their_static_type() {
     let typed = eval.eval_invariant(inv, &state(0, 0), &state(0, 1));
     assert_eq!(typed.unwrap_err().message(), "integer overflow");
     let untyped = Evaluator::new(&model.spec).eval_invariant(inv, &state(0, 0), &state(0, 1));
-    assert_eq!(untyped.unwrap(), false);
+    assert!(!untyped.unwrap());
     let big = i128::from(i64::MAX);
     let typed = eval.eval_invariant(inv, &state(5, big), &state(4, 0));
     assert_eq!(typed.unwrap_err().message(), "integer overflow");

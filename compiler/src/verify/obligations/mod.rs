@@ -1,0 +1,103 @@
+//! The proof obligations, one module each, and what they share: the evaluator and generator
+//! of the spec, one random stream per obligation (derived from the seed and the obligation's
+//! name, so adding a rule does not change the cases of another), and the diagnostics found.
+
+pub(crate) mod invariant;
+pub(crate) mod round_trip;
+pub(crate) mod total;
+
+use super::gen::{Generator, MAX_SIZE};
+use super::report::{Obligation, ObligationResult, Status};
+use super::rng::{hash_str, mix, Rng};
+use super::VerifyOptions;
+use crate::eval::{EvalError, Evaluator};
+use crate::model::SpecModel;
+use lang::{Diagnostic, Span};
+
+/// Most runs of a property while shrinking one failure.
+pub(crate) const MAX_SHRINK_RUNS: u32 = 2000;
+/// Steps one evaluation may take: far more than any rule needs on generated inputs.
+const MAX_STEPS: u64 = 5_000_000;
+
+/// What the obligations share.
+pub(crate) struct Cx<'m> {
+    pub model: &'m SpecModel,
+    pub eval: Evaluator<'m>,
+    pub gen: Generator<'m>,
+    pub options: VerifyOptions,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl<'m> Cx<'m> {
+    pub fn new(model: &'m SpecModel, options: VerifyOptions) -> Cx<'m> {
+        Cx {
+            model,
+            eval: Evaluator::for_model(model).with_limits(crate::eval::MAX_DEPTH, MAX_STEPS),
+            gen: Generator::new(model),
+            options,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// The seed of case `i` of the obligation called `name`.
+    pub fn case_seed(&self, name: &str, i: u32) -> u64 {
+        mix(mix(self.options.seed, hash_str(name)), u64::from(i))
+    }
+
+    /// The random stream of case `i`, and its size: small cases first, growing to
+    /// [`MAX_SIZE`] over the run.
+    pub fn case(&self, name: &str, i: u32) -> (Rng, u32) {
+        let cases = u64::from(self.options.cases.max(1));
+        let size = 1 + u64::from(i) * u64::from(MAX_SIZE) / cases;
+        (
+            Rng::new(self.case_seed(name, i)),
+            u32::try_from(size).unwrap_or(MAX_SIZE).min(MAX_SIZE),
+        )
+    }
+
+    /// Records a failure's diagnostic; the status that points at it.
+    pub fn fail(&mut self, d: Diagnostic) -> Status {
+        self.diagnostics
+            .push(d.help(format!("replay with `--seed {}`", self.options.seed)));
+        Status::Failed {
+            diagnostic: self.diagnostics.len() - 1,
+        }
+    }
+}
+
+/// A result with nothing checked.
+pub(crate) fn skipped(
+    obligation: Obligation,
+    name: String,
+    reason: impl Into<String>,
+) -> ObligationResult {
+    ObligationResult {
+        obligation,
+        name,
+        cases: 0,
+        discarded: 0,
+        status: Status::Skipped {
+            reason: reason.into(),
+        },
+        note: None,
+    }
+}
+
+/// Where an evaluation error points: its own span, or `fallback` when it has none.
+pub(crate) fn error_span(e: &EvalError, fallback: Span) -> Span {
+    let s = e.span();
+    if s == Span::default() {
+        fallback
+    } else {
+        s
+    }
+}
+
+/// "found by case 3 of 256, shrunk in 5 steps"
+pub(crate) fn found_note(case: u32, cases: u32, steps: u32) -> String {
+    format!(
+        "found by case {} of {cases}, shrunk in {steps} step{}",
+        case,
+        if steps == 1 { "" } else { "s" }
+    )
+}

@@ -1,0 +1,59 @@
+//! Looking up the declarations a [`Ty`] names: records, enums and the state of the version a
+//! type belongs to, and the methods and rules of services.
+
+use crate::model::{
+    EnumDef, FieldDef, MethodDef, RecordDef, ServiceDef, SpecModel, TypeRef, VersionEnv,
+};
+use lang::ast::RuleKind;
+
+/// The version with this number (old or new), if the spec bridges it.
+pub(crate) fn version(model: &SpecModel, number: u64) -> Option<&VersionEnv> {
+    if model.old.number == number {
+        Some(&model.old)
+    } else if model.new.number == number {
+        Some(&model.new)
+    } else {
+        None
+    }
+}
+
+/// What a named type is.
+pub(crate) enum Named<'m> {
+    Record(&'m RecordDef),
+    Enum(&'m EnumDef),
+}
+
+/// The record or enum `r` names, in its own version.
+pub(crate) fn named<'m>(model: &'m SpecModel, r: &TypeRef) -> Option<Named<'m>> {
+    let env = version(model, r.version)?;
+    if let Some(rec) = env.records.get(&r.name) {
+        return Some(Named::Record(rec));
+    }
+    env.enums.get(&r.name).map(Named::Enum)
+}
+
+/// The fields of version `number`'s persistent state (none when it declares no state).
+pub(crate) fn state_fields(model: &SpecModel, number: u64) -> &[FieldDef] {
+    version(model, number)
+        .and_then(|v| v.state.as_ref())
+        .map_or(&[], |s| s.fields.as_slice())
+}
+
+/// (simulated version, reachable version) of a rule kind.
+pub(crate) fn sides(model: &SpecModel, kind: RuleKind) -> (&VersionEnv, &VersionEnv) {
+    match kind {
+        RuleKind::Past => (&model.old, &model.new),
+        RuleKind::Future => (&model.new, &model.old),
+    }
+}
+
+/// The method `service.method` of a version.
+pub(crate) fn method<'m>(
+    env: &'m VersionEnv,
+    service: &str,
+    method: &str,
+) -> Option<&'m MethodDef> {
+    env.services
+        .get(service)
+        .and_then(|s: &ServiceDef| s.method(method))
+}

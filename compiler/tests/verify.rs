@@ -1,0 +1,376 @@
+//! `verify` on the example specs: the kv specs hold every obligation, a broken transform or
+//! rule is caught with a small counterexample, and the seed alone determines the report.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use compiler::check::check_sources;
+use compiler::eval::Value;
+use compiler::model::{SpecModel, Ty};
+use compiler::verify::{
+    conforms, generate, shrink, verify, Obligation, Rng, Status, VerifyOptions, VerifyReport,
+};
+use lang::diagnostic::codes;
+use lang::span::SourceMap;
+use std::path::{Path, PathBuf};
+
+const KV_1_2: &str = "specs/kv/kv-1-2.ups";
+const KV_2_3: &str = "specs/kv/kv-2-3.ups";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo_root().join(rel)).unwrap()
+}
+
+/// The model of one spec, which must check without errors.
+fn model(name: &str, text: &str) -> SpecModel {
+    let mut sources = SourceMap::new();
+    sources.add(name, text);
+    let out = check_sources(&sources);
+    assert!(
+        !out.has_errors(),
+        "{name} does not check: {:#?}",
+        out.diagnostics
+    );
+    out.models.into_iter().next().unwrap()
+}
+
+fn run(m: &SpecModel, seed: u64, cases: u32) -> VerifyReport {
+    verify(m, &VerifyOptions { seed, cases })
+}
+
+/// kv-1-2 with its transform replaced by `transform`.
+fn kv_with_transform(transform: &str) -> SpecModel {
+    let text = read(KV_1_2);
+    let good = "items: map_values(old.entries, |v| Item { value: v, expires_at: none })";
+    assert!(text.contains(good), "kv-1-2 changed: update this test");
+    model("kv-broken.ups", &text.replace(good, transform))
+}
+
+/// The number of entries of the `entries` map in an `old state: ...` note.
+fn entries_in(note: &str) -> usize {
+    let text = note.strip_prefix("old state: ").unwrap();
+    if text.contains("entries: {}") {
+        return 0;
+    }
+    // `state { entries: {"a": "b", "": "x"} }`: one `:` per entry inside the map.
+    let map = &text[text.find("entries: {").unwrap() + "entries: {".len()..];
+    let map = &map[..map.find('}').unwrap()];
+    map.matches("\": ").count()
+}
+
+#[test]
+fn kv_specs_verify_clean() {
+    for rel in [KV_1_2, KV_2_3] {
+        let report = run(&model(rel, &read(rel)), 1, 256);
+        assert!(
+            report.diagnostics.is_empty(),
+            "{rel}:\n{report}\n{:#?}",
+            report.diagnostics
+        );
+        assert_eq!(report.failed(), 0, "{report}");
+        assert_eq!(report.skipped(), 0, "{report}");
+        for kind in [
+            Obligation::Invariant,
+            Obligation::Total,
+            Obligation::RoundTrip,
+        ] {
+            assert!(
+                report
+                    .checked
+                    .iter()
+                    .any(|c| c.obligation == kind && c.passed()),
+                "{rel}: no {kind:?} passed\n{report}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrong_transform_is_caught_with_a_small_counterexample() {
+    let m = kv_with_transform(
+        r#"items: map_values(old.entries, |v| Item { value: v + "x", expires_at: none })"#,
+    );
+    let report = run(&m, 1, 256);
+    let d = report
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::VERIFY_INVARIANT_BROKEN)
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(d.is_error());
+    assert!(report.has_errors());
+    let inv = &report.checked[0];
+    assert_eq!(inv.obligation, Obligation::Invariant);
+    assert!(
+        matches!(inv.status, Status::Failed { diagnostic: 0 }),
+        "{report}"
+    );
+    // The second clause (values) is the false one.
+    assert_eq!(d.secondary.len(), 1);
+    assert_eq!(d.secondary[0].message, "this clause is false");
+    let old = d
+        .notes
+        .iter()
+        .find(|n| n.starts_with("old state: "))
+        .unwrap();
+    assert_eq!(entries_in(old), 1, "not shrunk: {old}");
+    assert!(
+        old.contains(r#"entries: {"": ""}"#),
+        "not shrunk to the smallest: {old}"
+    );
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.starts_with("new state: ") && n.contains(r#"value: "x""#)),
+        "{:?}",
+        d.notes
+    );
+    assert_eq!(d.help.as_deref(), Some("replay with `--seed 1`"));
+    assert!(report.to_string().contains("FAILED"), "{report}");
+}
+
+#[test]
+fn a_transform_that_drops_a_key_is_caught() {
+    let m = kv_with_transform(
+        r#"items: map_values(remove(old.entries, "a"), |v| Item { value: v, expires_at: none })"#,
+    );
+    let report = run(&m, 7, 256);
+    let d = report
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::VERIFY_INVARIANT_BROKEN)
+        .unwrap_or_else(|| panic!("{report}"));
+    let old = d
+        .notes
+        .iter()
+        .find(|n| n.starts_with("old state: "))
+        .unwrap();
+    assert_eq!(old, r#"old state: state { entries: {"a": ""} }"#);
+}
+
+#[test]
+fn a_partial_rule_is_caught() {
+    let text = read(KV_1_2).replace(
+        "get(key) = (call get(key)).map(|i| i.value)",
+        r#"get(key) = if key == "" { none } else { some((call get(key)).map(|i| i.value).unwrap_or(to_map([1], |x| ("a", "a"))[key])) }"#,
+    );
+    let m = model("kv-partial.ups", &text);
+    let report = run(&m, 3, 256);
+    let d = report
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::VERIFY_RULE_FAILED)
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(d.message.contains("past rule `Kv.get`"), "{}", d.message);
+    assert!(
+        d.notes.iter().any(|n| n == r#"arguments: key = "b""#),
+        "{:?}",
+        d.notes
+    );
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n == r#"`call get("b")` answered none"#),
+        "{:?}",
+        d.notes
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    let m = kv_with_transform(
+        r#"items: map_values(old.entries, |v| Item { value: v + "x", expires_at: none })"#,
+    );
+    let a = run(&m, 42, 64);
+    let b = run(&m, 42, 64);
+    assert_eq!(a, b);
+    assert_eq!(a.to_json(), b.to_json());
+    assert_eq!(a.to_string(), b.to_string());
+}
+
+#[test]
+fn different_seeds_can_differ() {
+    let m = kv_with_transform(
+        r#"items: map_values(old.entries, |v| Item { value: v + "x", expires_at: none })"#,
+    );
+    // The case that first fails depends on the seed (the shrunk counterexample may not).
+    let found: std::collections::BTreeSet<u32> = (0..8)
+        .map(|seed| run(&m, seed, 64).checked[0].cases)
+        .collect();
+    assert!(
+        found.len() > 1,
+        "every seed failed at the same case: {found:?}"
+    );
+    // And generation itself.
+    let ty = Ty::State(1);
+    let values: std::collections::BTreeSet<String> = (0..8)
+        .map(|seed| generate(&ty, &m, &mut Rng::new(seed), 6).to_string())
+        .collect();
+    assert!(values.len() > 1);
+}
+
+#[test]
+fn generated_values_conform_and_shrink_within_their_type() {
+    let m = model(KV_2_3, &read(KV_2_3));
+    let types = [
+        Ty::State(2),
+        Ty::State(3),
+        Ty::named(3, "CasResult"),
+        Ty::List(Box::new(Ty::Option(Box::new(Ty::named(3, "Item"))))),
+    ];
+    let mut rng = Rng::new(5);
+    for ty in &types {
+        for size in 0..=6 {
+            let v = generate(ty, &m, &mut rng, size);
+            conforms(&v, ty, &m).unwrap_or_else(|e| panic!("{v} is not a {ty}: {e}"));
+            for c in shrink(&v, ty, &m) {
+                conforms(&c, ty, &m)
+                    .unwrap_or_else(|e| panic!("shrinking {v} gave {c}, not a {ty}: {e}"));
+                assert_ne!(c, v, "a shrink candidate of {v} is itself");
+            }
+        }
+    }
+    assert!(conforms(&Value::Int(-1), &Ty::U64, &m).is_err());
+    assert!(conforms(
+        &Value::variant("CasResult", "Gone", None),
+        &Ty::named(3, "CasResult"),
+        &m
+    )
+    .is_err());
+}
+
+/// Every example spec under `specs/` (not `specs/ui/`), relative to the repository.
+fn example_specs() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(repo_root().join("specs")).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() || dir.ends_with("ui") {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "ups") {
+                out.push(f.strip_prefix(repo_root()).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    assert!(out.len() >= 4, "{out:?}");
+    out
+}
+
+#[test]
+fn generated_values_of_every_example_type_conform() {
+    for rel in example_specs() {
+        let m = model(&rel, &read(&rel));
+        let mut types = vec![Ty::State(m.old.number), Ty::State(m.new.number)];
+        for env in [&m.old, &m.new] {
+            for name in env.records.keys().chain(env.enums.keys()) {
+                types.push(Ty::named(env.number, name));
+            }
+            for service in env.services.values() {
+                for method in &service.methods {
+                    types.push(method.ret.clone());
+                    types.extend(method.params.iter().map(|p| p.ty.clone()));
+                }
+            }
+        }
+        let mut rng = Rng::new(9);
+        for ty in &types {
+            for size in 0..=6 {
+                let v = generate(ty, &m, &mut rng, size);
+                conforms(&v, ty, &m).unwrap_or_else(|e| panic!("{rel}: {v} is not a {ty}: {e}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn verify_does_not_panic_on_the_bad_specs() {
+    let ui = repo_root().join("specs/ui");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&ui).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("ups") {
+            continue;
+        }
+        let mut sources = SourceMap::new();
+        sources.add(
+            path.display().to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        );
+        for m in check_sources(&sources).models {
+            let report = run(&m, 1, 8);
+            assert_eq!(
+                report.checked.len(),
+                report.passed() + report.failed() + report.skipped()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} models");
+}
+
+#[test]
+fn the_report_serializes_for_tools() {
+    let report = run(&model(KV_1_2, &read(KV_1_2)), 1, 16);
+    let json = report.to_json();
+    assert_eq!(json["seed"], 1);
+    assert_eq!(json["cases"], 16);
+    let first = &json["checked"][0];
+    assert_eq!(first["obligation"], "invariant");
+    assert_eq!(first["status"], "passed");
+    assert_eq!(first["name"], "transform establishes the invariant");
+    let text = report.summary();
+    assert!(
+        text.starts_with("verify `kv 1 -> 2`: seed 1, 16 cases per obligation"),
+        "{text}"
+    );
+    assert!(text.ends_with("11 passed, 0 failed, 0 skipped"), "{text}");
+}
+
+#[test]
+#[ignore = "prints the report of every example spec (or of the files in UPSTART_VERIFY_SPECS, \
+            separated by commas; seed and cases from UPSTART_VERIFY_SEED and UPSTART_VERIFY_CASES); \
+            run with --ignored --nocapture"]
+fn example_reports() {
+    let examples = [
+        KV_1_2,
+        KV_2_3,
+        "specs/orders/orders-1-2.ups",
+        "specs/accounts/accounts-3-4.ups",
+    ];
+    let given = std::env::var("UPSTART_VERIFY_SPECS").ok();
+    let files: Vec<&str> = given
+        .as_deref()
+        .map_or(examples.to_vec(), |g| g.split(',').collect());
+    for rel in files {
+        let m = model(rel, &read(rel));
+        let start = std::time::Instant::now();
+        let env = |k: &str, d: u64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        let options = VerifyOptions {
+            seed: env("UPSTART_VERIFY_SEED", 1),
+            cases: u32::try_from(env("UPSTART_VERIFY_CASES", 256)).unwrap(),
+        };
+        let report = verify(&m, &options);
+        let took = start.elapsed();
+        println!("{report}\n({rel}: {took:.2?})");
+        let mut sources = SourceMap::new();
+        sources.add(rel, read(rel));
+        println!("{}", compiler::render::human(&sources, &report.diagnostics));
+    }
+}
