@@ -413,6 +413,34 @@ pub fn sum_f64(xs: &[F64]) -> F64 {
     xs.iter().fold(F64(0.0), |t, x| t + *x)
 }
 
+/// Numbers `sum` adds: `i64` and `u64` checked, `f64` from `0.0`.
+pub trait Summable: Sized + Copy {
+    fn sum_of(xs: &[Self]) -> RuleResult<Self>;
+}
+
+impl Summable for i64 {
+    fn sum_of(xs: &[i64]) -> RuleResult<i64> {
+        sum_i64(xs)
+    }
+}
+
+impl Summable for u64 {
+    fn sum_of(xs: &[u64]) -> RuleResult<u64> {
+        sum_u64(xs)
+    }
+}
+
+impl Summable for F64 {
+    fn sum_of(xs: &[F64]) -> RuleResult<F64> {
+        Ok(sum_f64(xs))
+    }
+}
+
+/// `sum(xs)` of a list whose element type the context decides (`sum([])`).
+pub fn sum<T: Summable>(xs: &[T]) -> RuleResult<T> {
+    T::sum_of(xs)
+}
+
 /// `min(a, b)`: `a` unless `b` is smaller.
 pub fn min<T: Ord>(a: T, b: T) -> T {
     if a <= b {
@@ -481,14 +509,21 @@ pub fn concat_str(mut a: String, b: String) -> String {
 
 /// `m[k]`: the value, or "key `k` not found".
 pub fn at_map<'m, K: Ord + Show, V>(m: &'m BTreeMap<K, V>, k: &K) -> RuleResult<&'m V> {
-    m.get(k).ok_or_else(|| bad(format!("key `{}` not found", k.shown())))
+    m.get(k)
+        .ok_or_else(|| bad(format!("key `{}` not found", k.shown())))
 }
 
 /// `xs[i]`: the element, or "index i is out of range".
 pub fn at_list<T>(xs: &[T], i: u64) -> RuleResult<&T> {
-    usize::try_from(i).ok().and_then(|i| xs.get(i)).ok_or_else(|| {
-        bad(format!("index {i} is out of range for a list of length {}", xs.len()))
-    })
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| xs.get(i))
+        .ok_or_else(|| {
+            bad(format!(
+                "index {i} is out of range for a list of length {}",
+                xs.len()
+            ))
+        })
 }
 
 // ------------------------------------------------------------------ collections
@@ -757,8 +792,16 @@ pub fn args(bytes: &[u8], method: &str, params: &[&str]) -> RuleResult<Vec<serde
     };
     if items.len() != params.len() {
         let n = params.len();
-        let names = params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
-        let listed = if n == 0 { String::new() } else { format!(" ({names})") };
+        let names = params
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let listed = if n == 0 {
+            String::new()
+        } else {
+            format!(" ({names})")
+        };
         return Err(bad(format!(
             "`{method}` takes {n} argument{}{listed}, got {}",
             if n == 1 { "" } else { "s" },
@@ -775,8 +818,11 @@ pub fn arg<T: DeserializeOwned>(
     param: &str,
 ) -> RuleResult<T> {
     let value = value.ok_or_else(|| bad(format!("`{method}` is missing argument `{param}`")))?;
-    serde_json::from_value(value)
-        .map_err(|e| bad(format!("argument `{param}` of `{method}` does not decode: {e}")))
+    serde_json::from_value(value).map_err(|e| {
+        bad(format!(
+            "argument `{param}` of `{method}` does not decode: {e}"
+        ))
+    })
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -790,18 +836,42 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// `call method(args)`: the delegate call to the node's own object, through the host. The
+/// The arguments of a call without parameters: the JSON array `[]`.
+#[derive(Debug, Clone, Copy)]
+pub struct NoArgs;
+
+impl Serialize for NoArgs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        s.serialize_seq(Some(0))?.end()
+    }
+}
+
+/// The arguments of `method` decoded at once as a tuple (one pass over the JSON array), or
+/// `None` when they do not decode: then [`args`] and [`arg`] say precisely why.
+pub fn fast_args<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    serde_json::from_slice(bytes).ok()
+}
+
+/// `call method(args)`: the delegate call to the node's own object, through the host. `args`
+/// serializes as a JSON array (a tuple of references, [`NoArgs`], or a slice of values); the
 /// answer must decode as the method's result type.
-pub fn call<R: DeserializeOwned>(
+pub fn call<A: Serialize + ?Sized, R: DeserializeOwned>(
     host: &Host,
     method: &str,
-    args: Vec<serde_json::Value>,
+    args: &A,
 ) -> RuleResult<R> {
-    let bytes = encode(&args)?;
-    let out = host.call(method, &bytes)?;
+    let out = host.call(method, &encode(args)?)?;
     serde_json::from_slice(&out).map_err(|e| {
-        bad(format!("the node's answer to `call {method}` does not decode: {e}"))
+        bad(format!(
+            "the node's answer to `call {method}` does not decode: {e}"
+        ))
     })
+}
+
+/// [`call`] of a method whose result is `unit`: whatever the node answers means "done".
+pub fn call_unit<A: Serialize + ?Sized>(host: &Host, method: &str, args: &A) -> RuleResult<()> {
+    host.call(method, &encode(args)?).map(|_| ())
 }
 
 #[cfg(test)]
@@ -819,7 +889,10 @@ mod tests {
         assert_eq!(rem_i64(i64::MIN, -1), Ok(0));
         assert_eq!(div_i64(i64::MIN, -1), Err(bad("integer overflow")));
         assert_eq!(neg_i64(i64::MIN), Err(bad("integer overflow")));
-        assert_eq!(i64_to_u64(-1), Err(bad("`u64` argument -1 is out of range")));
+        assert_eq!(
+            i64_to_u64(-1),
+            Err(bad("`u64` argument -1 is out of range"))
+        );
         assert_eq!(u64_to_i64(u64::MAX).map_err(|_| ()), Err(()));
         assert_eq!(f64_to_i64(F64(-2.9)), Ok(-2));
         assert_eq!(f64_to_u64(F64(-0.5)), Ok(0));
@@ -843,8 +916,14 @@ mod tests {
         let m: BTreeMap<String, u64> = [("b".to_string(), 2), ("a".to_string(), 1)].into();
         assert_eq!(keys(&m).into_iter().collect::<Vec<_>>(), vec!["a", "b"]);
         assert_eq!(values(&m), vec![1, 2]);
-        assert_eq!(at_map(&m, &"c".to_string()), Err(bad("key `\"c\"` not found")));
-        assert_eq!(at_list(&[1u64], 3), Err(bad("index 3 is out of range for a list of length 1")));
+        assert_eq!(
+            at_map(&m, &"c".to_string()),
+            Err(bad("key `\"c\"` not found"))
+        );
+        assert_eq!(
+            at_list(&[1u64], 3),
+            Err(bad("index 3 is out of range for a list of length 1"))
+        );
         let doubled = map_values(m.clone(), |v| Ok(v * 2)).unwrap();
         assert_eq!(doubled.get("b"), Some(&4));
         let pairs = to_map(vec![(1u64, "x"), (1, "y")], Ok).unwrap();
@@ -859,7 +938,10 @@ mod tests {
         });
         assert_eq!(stop, Err(RuleError::Disallowed("two".into())));
         assert_eq!(all(&BTreeSet::from([1u64, 2]), |x| Ok(x > 0)), Ok(true));
-        assert_eq!(filter_list(vec![1u64, 2, 3], |x| Ok(x != 2)), Ok(vec![1, 3]));
+        assert_eq!(
+            filter_list(vec![1u64, 2, 3], |x| Ok(x != 2)),
+            Ok(vec![1, 3])
+        );
     }
 
     #[test]
@@ -873,11 +955,25 @@ mod tests {
     }
 
     #[test]
+    fn arguments_encode_as_arrays() {
+        assert_eq!(encode(&NoArgs).unwrap(), b"[]");
+        assert_eq!(encode(&(&"k".to_string(),)).unwrap(), b"[\"k\"]");
+        assert_eq!(encode(&(&1u64, &None::<u64>)).unwrap(), b"[1,null]");
+        let t: Option<(String, Option<u64>)> = fast_args(b"[\"k\", null]");
+        assert_eq!(t, Some(("k".to_string(), None)));
+        assert_eq!(fast_args::<(String,)>(b"[\"k\", 1]"), None);
+        let m: BTreeMap<u64, bool> = [(1, true)].into();
+        assert_eq!(encode(&(&m,)).unwrap(), b"[{\"1\":true}]");
+    }
+
+    #[test]
     fn arguments_are_checked_by_count_and_type() {
         let e = args(b"[1]", "Kv.put", &["key", "value"]).unwrap_err();
         assert_eq!(e, bad("`Kv.put` takes 2 arguments (`key`, `value`), got 1"));
         assert!(args(b"{}", "Kv.get", &["key"]).is_err());
-        let mut it = args(b"[\"k\", 5]", "Kv.put", &["key", "n"]).unwrap().into_iter();
+        let mut it = args(b"[\"k\", 5]", "Kv.put", &["key", "n"])
+            .unwrap()
+            .into_iter();
         let key: String = arg(it.next(), "Kv.put", "key").unwrap();
         assert_eq!(key, "k");
         let n: RuleResult<String> = arg(it.next(), "Kv.put", "n");

@@ -1,0 +1,297 @@
+//! Building plugins: the one part of the compiler library that does IO. Generates a checked
+//! spec's crate into a directory, builds it with `cargo build --release --offline` into a
+//! target directory shared by all plugin builds (so dependencies compile once), and keeps each
+//! built plugin in a content-addressed cache inside that directory: a spec already built by the
+//! same upstartc against the same ABI is served from the cache without running cargo.
+//!
+//! The generated crate gets a copy of the workspace's `Cargo.lock` (found beside the
+//! `upstart-abi` crate) so offline resolution picks the versions the workspace already has.
+
+use crate::codegen::{self, CodegenError, GeneratedCrate};
+use crate::model::SpecModel;
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// Where and how to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Where to write the generated crate; `None` is `target/upstart/<name>-<from>-<to>`.
+    pub out_dir: Option<PathBuf>,
+    /// Cargo's target directory, shared by every plugin build; built plugins are cached in its
+    /// `plugins/` folder.
+    pub cache_dir: PathBuf,
+    /// The `upstart-abi` crate the plugin depends on.
+    pub abi_path: PathBuf,
+    /// The cargo program.
+    pub cargo: OsString,
+}
+
+impl BuildOptions {
+    /// Defaults, overridden by `UPSTART_CACHE_DIR` (the shared target directory),
+    /// `UPSTART_ABI_PATH` (the `upstart-abi` crate) and `CARGO` (the cargo program).
+    pub fn from_env() -> BuildOptions {
+        let cache_dir = std::env::var_os("UPSTART_CACHE_DIR")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from("target/upstart/target"), PathBuf::from);
+        let abi_path = std::env::var_os("UPSTART_ABI_PATH")
+            .filter(|v| !v.is_empty())
+            .map_or_else(default_abi_path, PathBuf::from);
+        let cargo = std::env::var_os("CARGO")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| OsString::from("cargo"));
+        BuildOptions {
+            out_dir: None,
+            cache_dir,
+            abi_path,
+            cargo,
+        }
+    }
+}
+
+/// The `upstart-abi` crate of the workspace this compiler was built in.
+pub fn default_abi_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("abi")
+}
+
+/// A built plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// The plugin in the cache (a `.so`, `.dylib` or `.dll`).
+    pub plugin: PathBuf,
+    /// Whether it came from the cache (cargo did not run).
+    pub cached: bool,
+    /// The generated crate (`None` when served from the cache: nothing was written).
+    pub crate_dir: Option<PathBuf>,
+}
+
+/// Why no plugin was built.
+#[derive(Debug)]
+pub enum BuildError {
+    /// Code generation refused the spec (unsupported) or failed (a compiler bug).
+    Codegen(CodegenError),
+    /// The generated code does not parse (a compiler bug); its text is saved at `saved`.
+    Malformed { error: String, saved: PathBuf },
+    Io {
+        what: String,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Cargo could not be started.
+    CargoNotRun {
+        cargo: OsString,
+        error: std::io::Error,
+    },
+    /// Cargo failed on the generated crate (a compiler bug): the crate is kept for inspection.
+    Cargo { crate_dir: PathBuf, stderr: String },
+    /// Cargo succeeded but the library is not where it should be.
+    NoArtifact { path: PathBuf },
+}
+
+impl BuildError {
+    /// Whether this is a compiler bug (the generated code is wrong).
+    pub fn is_internal(&self) -> bool {
+        match self {
+            BuildError::Codegen(e) => e.is_internal(),
+            BuildError::Malformed { .. }
+            | BuildError::Cargo { .. }
+            | BuildError::NoArtifact { .. } => true,
+            BuildError::Io { .. } | BuildError::CargoNotRun { .. } => false,
+        }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Codegen(e) => write!(f, "{e}"),
+            BuildError::Malformed { error, saved } => write!(
+                f,
+                "internal compiler error: the generated code does not parse: {error}\n  \
+                 the generated text is kept at `{}`",
+                saved.display()
+            ),
+            BuildError::Io { what, path, error } => {
+                write!(f, "cannot {what} `{}`: {error}", path.display())
+            }
+            BuildError::CargoNotRun { cargo, error } => write!(
+                f,
+                "cannot run `{}`: {error}\n  help: install cargo, or point `CARGO` at it",
+                cargo.to_string_lossy()
+            ),
+            BuildError::Cargo { crate_dir, stderr } => write!(
+                f,
+                "internal compiler error: the generated plugin did not build\n  \
+                 the generated crate is kept at `{}`\n\ncargo said:\n{}",
+                crate_dir.display(),
+                stderr.trim_end()
+            ),
+            BuildError::NoArtifact { path } => write!(
+                f,
+                "internal compiler error: cargo built the plugin but `{}` does not exist",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
+    let (what, path) = (what.to_string(), path.to_path_buf());
+    move |error| BuildError::Io { what, path, error }
+}
+
+/// The cache key of a generated crate: the spec's hash, the ABI version, this compiler's
+/// version, and the generated text itself (which also pins the `upstart-abi` path).
+pub fn cache_key(generated: &GeneratedCrate) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        generated.manifest.spec_hash.as_str(),
+        &upstart_abi::ABI_VERSION.to_string(),
+        env!("CARGO_PKG_VERSION"),
+        &generated.cargo_toml,
+        &generated.lib_rs,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file name of a cdylib on this platform: `libupstart_plugin_kv_1_2.so`.
+pub fn library_file(lib_name: &str) -> String {
+    format!(
+        "{}{lib_name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Generates, builds and caches the plugin of a checked spec (one without errors).
+/// `progress` receives one line per step, for people.
+pub fn build_plugin(
+    model: &SpecModel,
+    spec_text: &str,
+    options: &BuildOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Built, BuildError> {
+    let started = Instant::now();
+    let (name, from, to) = (&model.spec.name.name, model.old.number, model.new.number);
+    let out_dir = options
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("target/upstart").join(format!("{name}-{from}-{to}")));
+    let abi_path = options
+        .abi_path
+        .canonicalize()
+        .map_err(io("find the `upstart-abi` crate at", &options.abi_path))?;
+    let generated = match codegen::generate(model, spec_text, &abi_path) {
+        Ok(g) => g,
+        Err(CodegenError::Malformed { error, text }) => {
+            let saved = out_dir.join("src").join("lib.rs.malformed");
+            write(&saved, &text)?;
+            return Err(BuildError::Malformed { error, saved });
+        }
+        Err(e) => return Err(BuildError::Codegen(e)),
+    };
+    std::fs::create_dir_all(&options.cache_dir).map_err(io("create", &options.cache_dir))?;
+    let cache_dir = options
+        .cache_dir
+        .canonicalize()
+        .map_err(io("find", &options.cache_dir))?;
+    let file = library_file(&generated.lib_name);
+    let cached = cache_dir
+        .join("plugins")
+        .join(cache_key(&generated))
+        .join(&file);
+    if cached.is_file() {
+        progress(&format!(
+            "plugin `{name}` {from} -> {to} is up to date (cached)"
+        ));
+        return Ok(Built {
+            plugin: cached,
+            cached: true,
+            crate_dir: None,
+        });
+    }
+
+    progress(&format!(
+        "generating `{name}` {from} -> {to} into {}",
+        out_dir.display()
+    ));
+    write(&out_dir.join("Cargo.toml"), &generated.cargo_toml)?;
+    write(&out_dir.join("src").join("lib.rs"), &generated.lib_rs)?;
+    if let Some(lock) = abi_path
+        .parent()
+        .map(|p| p.join("Cargo.lock"))
+        .filter(|p| p.is_file())
+    {
+        let to = out_dir.join("Cargo.lock");
+        std::fs::copy(&lock, &to).map_err(io("copy the workspace's Cargo.lock to", &to))?;
+    }
+    let crate_dir = out_dir.canonicalize().map_err(io("find", &out_dir))?;
+
+    progress(&format!(
+        "building the plugin with cargo (target directory {})",
+        cache_dir.display()
+    ));
+    let output = Command::new(&options.cargo)
+        .arg("build")
+        .arg("--release")
+        .arg("--offline")
+        .arg("--color")
+        .arg("never")
+        .arg("--manifest-path")
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&cache_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|error| BuildError::CargoNotRun {
+            cargo: options.cargo.clone(),
+            error,
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        return Err(BuildError::Cargo { crate_dir, stderr });
+    }
+    let artifact = cache_dir.join("release").join(&file);
+    if !artifact.is_file() {
+        return Err(BuildError::NoArtifact { path: artifact });
+    }
+    // Into the cache through a temporary name, so a reader never sees half a file.
+    let dir = cached
+        .parent()
+        .map_or_else(|| cache_dir.clone(), Path::to_path_buf);
+    std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+    let partial = dir.join(format!(".{file}.{}.partial", std::process::id()));
+    std::fs::copy(&artifact, &partial).map_err(io("copy the plugin to", &partial))?;
+    std::fs::rename(&partial, &cached).map_err(io("move the plugin to", &cached))?;
+    let beside = crate_dir.join(&file);
+    std::fs::copy(&artifact, &beside).map_err(io("copy the plugin to", &beside))?;
+    progress(&format!(
+        "built plugin `{name}` {from} -> {to} in {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(Built {
+        plugin: cached,
+        cached: false,
+        crate_dir: Some(crate_dir),
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), BuildError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    }
+    std::fs::write(path, text).map_err(io("write", path))
+}

@@ -1,0 +1,157 @@
+//! Code generation: a checked [`SpecModel`] to the source of a plugin crate (a cdylib).
+//!
+//! The crate's `src/lib.rs` holds a module per version with its records, enums and state in
+//! the wire encoding (`v1`, `v2`), the delegate functions `call` goes through (`calls`), the
+//! rules (`past`, `future`), the dispatch table (`dispatch`), the transform and invariant
+//! (`state`), the embedded manifest, and the C-ABI entry points and vtable. Tokens are built
+//! with `quote`, parsed back with `syn` (a failure is a compiler bug, reported with the text)
+//! and formatted with `prettyplease`. Pure: no IO here; `crate::build` writes and builds.
+
+mod expr;
+mod manifest;
+mod moves;
+mod names;
+mod pattern;
+mod plugin;
+mod rules;
+mod state;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+use crate::model::SpecModel;
+use proc_macro2::TokenStream;
+use quote::quote;
+use std::fmt;
+use std::path::Path;
+use upstart_abi::manifest::Manifest;
+
+pub use manifest::spec_hash;
+
+/// The generated plugin crate, ready to be written to a directory.
+#[derive(Debug, Clone)]
+pub struct GeneratedCrate {
+    /// Cargo package name: `upstart-plugin-kv-1-2`.
+    pub package: String,
+    /// Library name (the cdylib's file stem without `lib`): `upstart_plugin_kv_1_2`.
+    pub lib_name: String,
+    pub cargo_toml: String,
+    pub lib_rs: String,
+    /// The manifest embedded in `lib_rs`.
+    pub manifest: Manifest,
+}
+
+/// Why no crate was generated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodegenError {
+    /// The spec uses something code generation does not support yet.
+    Unsupported(String),
+    /// A bug: something the checker rules out reached code generation.
+    Internal(String),
+    /// A bug: the generated tokens are not valid Rust. `text` holds them for inspection.
+    Malformed { error: String, text: String },
+}
+
+impl CodegenError {
+    pub(crate) fn unsupported(message: impl Into<String>) -> CodegenError {
+        CodegenError::Unsupported(message.into())
+    }
+
+    /// Whether this is a compiler bug rather than a limit of the spec language's compiler.
+    pub fn is_internal(&self) -> bool {
+        !matches!(self, CodegenError::Unsupported(_))
+    }
+}
+
+impl fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodegenError::Unsupported(m) => write!(f, "{m}"),
+            CodegenError::Internal(m) => write!(f, "internal compiler error: {m}"),
+            CodegenError::Malformed { error, .. } => {
+                write!(
+                    f,
+                    "internal compiler error: the generated code does not parse: {error}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for CodegenError {}
+
+/// Generates the plugin crate of a checked spec (one without errors). `spec_text` is the
+/// file's text (its sha-256 is the manifest's `spec_hash`); `abi_path` the `upstart-abi`
+/// crate the plugin depends on.
+pub fn generate(
+    model: &SpecModel,
+    spec_text: &str,
+    abi_path: &Path,
+) -> Result<GeneratedCrate, CodegenError> {
+    let types = types::Types::new(model);
+    let manifest = manifest::manifest(&types, spec_text);
+    let tokens = crate_tokens(&types, &manifest)?;
+    let lib_rs = format_tokens(tokens)?;
+    let (name, from, to) = (&model.spec.name.name, model.old.number, model.new.number);
+    let package = names::package_name(name, from, to);
+    let cargo_toml = plugin::cargo_toml(&package, name, from, to, abi_path);
+    Ok(GeneratedCrate {
+        lib_name: package.replace('-', "_"),
+        package,
+        cargo_toml,
+        lib_rs,
+        manifest,
+    })
+}
+
+/// The tokens of the plugin's `src/lib.rs`.
+pub fn lib_tokens(model: &SpecModel, spec_text: &str) -> Result<TokenStream, CodegenError> {
+    let types = types::Types::new(model);
+    let manifest = manifest::manifest(&types, spec_text);
+    crate_tokens(&types, &manifest)
+}
+
+/// Parses tokens back as a Rust file and formats them.
+pub fn format_tokens(tokens: TokenStream) -> Result<String, CodegenError> {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => Ok(prettyplease::unparse(&file)),
+        Err(e) => Err(CodegenError::Malformed {
+            error: e.to_string(),
+            text: tokens.to_string(),
+        }),
+    }
+}
+
+fn crate_tokens(
+    types: &types::Types<'_>,
+    manifest: &Manifest,
+) -> Result<TokenStream, CodegenError> {
+    types.check_supported()?;
+    let model = types.model;
+    let json = serde_json::to_string(manifest)
+        .map_err(|e| CodegenError::Internal(format!("cannot encode the manifest: {e}")))?;
+    let header = plugin::header(
+        &model.spec.name.name,
+        model.old.number,
+        model.new.number,
+        &manifest.spec_hash,
+    );
+    let old = types.module(&model.old)?;
+    let new = types.module(&model.new)?;
+    let calls = rules::delegates(types)?;
+    let rule_modules = rules::rule_modules(types)?;
+    let dispatch = rules::dispatch(types)?;
+    let state = state::state_module(types)?;
+    let entries = plugin::entries(&json);
+    Ok(quote! {
+        #header
+        #old
+        #new
+        #calls
+        #rule_modules
+        #dispatch
+        #state
+        #entries
+    })
+}

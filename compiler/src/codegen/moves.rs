@@ -1,0 +1,161 @@
+//! Which variables may be moved instead of cloned: an owned binding read exactly once in its
+//! scope, and not from inside a closure or a quantifier's body (which may run many times).
+//! Everything else is cloned where a value is needed, which is always correct.
+
+use lang::ast::{Expr, ExprKind, Pattern, PatternKind};
+
+/// How `name` is used in `body` (the scope of one binding of it).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Uses {
+    count: usize,
+    /// A use runs inside a closure or quantifier body within the scope.
+    repeated: bool,
+    /// A pattern in the scope may rebind the name: counting is not sure, so never move.
+    unsure: bool,
+}
+
+/// Whether the binding of `name` whose scope is `body` may be moved at its one use.
+pub(crate) fn movable(name: &str, body: &Expr) -> bool {
+    let mut uses = Uses::default();
+    count(name, body, false, &mut uses);
+    uses.count == 1 && !uses.repeated && !uses.unsure
+}
+
+/// Whether the scope `body` reads `name` at all.
+pub(crate) fn reads(name: &str, body: &Expr) -> bool {
+    let mut uses = Uses::default();
+    count(name, body, false, &mut uses);
+    uses.count > 0 || uses.unsure
+}
+
+fn count(name: &str, e: &Expr, repeated: bool, uses: &mut Uses) {
+    let all = |items: &[Expr], uses: &mut Uses| {
+        for i in items {
+            count(name, i, repeated, uses);
+        }
+    };
+    match &e.kind {
+        ExprKind::Lit(_) | ExprKind::Disallow(_) => {}
+        ExprKind::Var(v) => {
+            if v.name == name {
+                uses.count += 1;
+                uses.repeated |= repeated;
+            }
+        }
+        ExprKind::Variant { payload, .. } => {
+            if let Some(p) = payload {
+                count(name, p, repeated, uses);
+            }
+        }
+        ExprKind::Field(inner, _) => count(name, inner, repeated, uses),
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+            count(name, a, repeated, uses);
+            count(name, b, repeated, uses);
+        }
+        ExprKind::Builtin { args, .. } | ExprKind::Delegate { args, .. } => all(args, uses),
+        ExprKind::Tuple(items) | ExprKind::List(items) => all(items, uses),
+        ExprKind::Record { fields, .. } => {
+            for f in fields {
+                count(name, &f.value, repeated, uses);
+            }
+        }
+        ExprKind::Unary(_, inner) => count(name, inner, repeated, uses),
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            count(name, cond, repeated, uses);
+            count(name, then, repeated, uses);
+            count(name, otherwise, repeated, uses);
+        }
+        ExprKind::Match { scrutinee, arms } => {
+            count(name, scrutinee, repeated, uses);
+            for arm in arms {
+                if mentions(&arm.pattern, name) {
+                    uses.unsure = true;
+                }
+                count(name, &arm.body, repeated, uses);
+            }
+        }
+        ExprKind::Let {
+            name: bound,
+            value,
+            body,
+        } => {
+            count(name, value, repeated, uses);
+            if bound.name != name {
+                count(name, body, repeated, uses);
+            }
+        }
+        ExprKind::Closure { params, body } => {
+            if params.iter().all(|p| p.name != name) {
+                count(name, body, true, uses);
+            }
+        }
+        ExprKind::Quant {
+            var, domain, body, ..
+        } => {
+            count(name, domain, repeated, uses);
+            if var.name != name {
+                count(name, body, true, uses);
+            }
+        }
+    }
+}
+
+/// Whether a pattern has a lone name `name` (a binding, or a variant of that name).
+fn mentions(p: &Pattern, name: &str) -> bool {
+    match &p.kind {
+        PatternKind::Some(inner) => mentions(inner, name),
+        PatternKind::Variant { path, payload } => {
+            (path.len() == 1 && path.first().is_some_and(|i| i.name == name))
+                || payload.as_deref().is_some_and(|q| mentions(q, name))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(src: &str) -> Expr {
+        let text = format!(
+            "upgrade t 1 -> 2\nversion 1 {{ service S {{ fn f(x: u64) -> u64 }} }}\n\
+             version 2 {{ service S {{ fn f(x: u64) -> u64 }} }}\npast S {{ f(x) = {src} }}\n"
+        );
+        let parsed = lang::parse(lang::FileId(0), &text);
+        let spec = parsed.spec.unwrap();
+        let rule = spec
+            .rule_blocks()
+            .next()
+            .unwrap()
+            .rules
+            .first()
+            .unwrap()
+            .clone();
+        rule.body
+    }
+
+    #[test]
+    fn one_use_outside_closures_moves() {
+        assert!(movable("x", &body("x + 1")));
+        assert!(movable("x", &body("[1].map(|y| y + 1).len() + x")));
+        assert!(!movable("x", &body("x + x")));
+        assert!(!movable("x", &body("[1].map(|y| y + x).len()")));
+        assert!(!movable(
+            "x",
+            &body("if forall y in [1]: y == x { 1 } else { 2 }")
+        ));
+        assert!(movable("x", &body("{ let y = x; y }")));
+        assert!(
+            !movable("x", &body("{ let x = 1; x }")),
+            "shadowed: no use of the outer x"
+        );
+        assert!(!movable(
+            "x",
+            &body("match some(1) { some(x) => x, none => x }")
+        ));
+    }
+}

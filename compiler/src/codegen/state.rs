@@ -1,0 +1,115 @@
+//! The transform and the invariant as typed functions over the versions' state structs, and
+//! their JSON entry points. A spec whose state did not change needs no transform: the old
+//! state is re-read as the new one. A spec without state passes the document through.
+
+use super::expr::ExprGen;
+use super::names::{ident, internal};
+use super::types::Types;
+use super::CodegenError;
+use crate::model::Ty;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub(crate) fn state_module(types: &Types<'_>) -> Result<TokenStream, CodegenError> {
+    let model = types.model;
+    let (old_v, new_v) = (model.old.number, model.new.number);
+    let (old_in, new_in) = (internal("old"), internal("new"));
+    if model.old.state.is_none() || model.new.state.is_none() {
+        return Ok(quote! {
+            /// Neither version declares state: the document passes through, and the invariant holds.
+            pub mod state {
+                use ::upstart_abi::rt;
+
+                pub fn transform_json(old: &[u8]) -> rt::RuleResult<::std::vec::Vec<u8>> {
+                    ::std::result::Result::Ok(old.to_vec())
+                }
+
+                pub fn check_invariant_json(old: &[u8], new: &[u8]) -> rt::RuleResult<::std::vec::Vec<u8>> {
+                    rt::encode(&true)
+                }
+            }
+        });
+    }
+    let old_ty = types.rust(&Ty::State(old_v))?;
+    let new_ty = types.rust(&Ty::State(new_v))?;
+
+    let transform_body = match model.spec.transforms().next() {
+        Some(t) => {
+            let g = ExprGen::new(types, None);
+            let old = ident(&t.old.name);
+            let mut lets = Vec::new();
+            let mut inits = Vec::new();
+            for (i, f) in t.fields.iter().enumerate() {
+                let tmp = internal(&format!("f{i}"));
+                let v = g.bound_fixed(&[&t.old.name], || g.owned(&f.value))?;
+                let name = ident(&f.name.name);
+                lets.push(quote!(let #tmp = #v;));
+                inits.push(quote!(#name: #tmp));
+            }
+            quote! {
+                let #old = #old_in;
+                #(#lets)*
+                ::std::result::Result::Ok(#new_ty { #(#inits),* })
+            }
+        }
+        // The checker allows no transform only when the state is the same in both versions.
+        None => quote!(rt::recode(#old_in)),
+    };
+
+    let invariant_body = match model.spec.invariants().next() {
+        Some(inv) => {
+            let g = ExprGen::new(types, None);
+            let (old, new) = (ident(&inv.old.name), ident(&inv.new.name));
+            let clauses = inv
+                .clauses
+                .iter()
+                .map(|c| {
+                    let c = g.bound_fixed(&[&inv.old.name, &inv.new.name], || g.owned(c))?;
+                    Ok(quote! {
+                        if !(#c) {
+                            return ::std::result::Result::Ok(false);
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, CodegenError>>()?;
+            quote! {
+                let #old = #old_in;
+                let #new = #new_in;
+                #(#clauses)*
+                ::std::result::Result::Ok(true)
+            }
+        }
+        None => quote!(::std::result::Result::Ok(true)),
+    };
+
+    let tdoc =
+        format!(" The transform: the state of version {old_v} to the state of version {new_v}.");
+    let idoc = " The invariant: every clause, in order, until one is false.";
+    Ok(quote! {
+        /// Persistent state: the transform and the invariant.
+        pub mod state {
+            use ::upstart_abi::rt;
+
+            #[doc = #tdoc]
+            pub fn transform(#old_in: &#old_ty) -> rt::RuleResult<#new_ty> {
+                #transform_body
+            }
+
+            #[doc = #idoc]
+            pub fn check_invariant(#old_in: &#old_ty, #new_in: &#new_ty) -> rt::RuleResult<bool> {
+                #invariant_body
+            }
+
+            pub fn transform_json(old: &[u8]) -> rt::RuleResult<::std::vec::Vec<u8>> {
+                let old: #old_ty = rt::decode(old, "the old state")?;
+                rt::encode(&transform(&old)?)
+            }
+
+            pub fn check_invariant_json(old: &[u8], new: &[u8]) -> rt::RuleResult<::std::vec::Vec<u8>> {
+                let old: #old_ty = rt::decode(old, "the old state")?;
+                let new: #new_ty = rt::decode(new, "the new state")?;
+                rt::encode(&check_invariant(&old, &new)?)
+            }
+        }
+    })
+}
