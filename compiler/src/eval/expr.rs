@@ -43,8 +43,7 @@ impl Evaluator<'_> {
         match self.budget.enter(expr.span) {
             Ok(_depth) => {
                 let value = self.dispatch(expr, env, host)?;
-                self.check_int_range(expr, &value)?;
-                Ok(value)
+                self.fit_static_type(expr, value)
             }
             Err(e) => Err(e),
         }

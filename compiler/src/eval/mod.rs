@@ -10,6 +10,7 @@ mod access;
 mod builtins;
 mod env;
 mod expr;
+pub mod json;
 mod ops;
 mod pattern;
 mod value;
@@ -232,16 +233,19 @@ impl<'s> Evaluator<'s> {
         e
     }
 
-    /// "integer overflow" when an integer result leaves the range of its static type.
-    pub(super) fn check_int_range(&self, expr: &Expr, value: &Value) -> Result<(), EvalError> {
-        let (Some(types), Value::Int(n)) = (self.expr_types, value) else { return Ok(()) };
+    /// Makes an integer result fit its static type, as compiled code does: "integer overflow"
+    /// when it leaves the range of `i64` or `u64`, and a float when the checker typed it `f64`
+    /// (an integer literal in a float context, `sum([])` of floats).
+    pub(super) fn fit_static_type(&self, expr: &Expr, value: Value) -> Result<Value, EvalError> {
+        let (Some(types), Value::Int(n)) = (self.expr_types, &value) else { return Ok(value) };
         let fits = match types.get(&expr.span) {
             Some(crate::model::Ty::U64) => *n >= 0 && *n <= i128::from(u64::MAX),
             Some(crate::model::Ty::I64) => *n >= i128::from(i64::MIN) && *n <= i128::from(i64::MAX),
+            Some(crate::model::Ty::F64) => return Ok(Value::Float(*n as f64)),
             _ => true,
         };
         if fits {
-            Ok(())
+            Ok(value)
         } else {
             Err(EvalError::runtime(expr.span, "integer overflow"))
         }

@@ -30,7 +30,10 @@ impl Evaluator<'_> {
                 _ => false,
             },
             PatternKind::Lit(lit) => match_lit(lit, value),
-            PatternKind::NegInt(n) => *value == Value::Int(-i128::from(*n)),
+            PatternKind::NegInt(n) => match value {
+                Value::Float(f) => -(*n as f64) == *f,
+                _ => *value == Value::Int(-i128::from(*n)),
+            },
             PatternKind::Variant { path, payload } => {
                 let Some(last) = path.last() else {
                     return false;
@@ -67,6 +70,11 @@ impl Evaluator<'_> {
     }
 }
 
+/// An integer literal pattern also matches the equal float: the checker types a literal in
+/// an `f64` position as `f64`.
 fn match_lit(lit: &Lit, value: &Value) -> bool {
-    lit_value(lit) == *value
+    match (lit, value) {
+        (Lit::Int(n), Value::Float(f)) => *n as f64 == *f,
+        _ => lit_value(lit) == *value,
+    }
 }

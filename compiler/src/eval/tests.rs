@@ -1046,7 +1046,7 @@ fn json_rendering() {
         v.to_json(),
         serde_json::json!({
             "opt": null, "some": 1, "big": 18446744073709551615u64, "neg": -5, "nan": null,
-            "set": [1, 2], "tuple": [true, null], "imap": [[1, "a"]],
+            "set": [1, 2], "tuple": [true, null], "imap": {"1": "a"},
             "unit_variant": "A", "variant": {"B": 1.5}
         })
     );
@@ -1146,4 +1146,34 @@ fn integer_results_are_checked_against_their_static_type() {
     let big = i128::from(i64::MAX);
     let typed = eval.eval_invariant(inv, &state(5, big), &state(4, 0));
     assert_eq!(typed.unwrap_err().message(), "integer overflow");
+}
+
+#[test]
+fn json_decoding_inverts_encoding_on_generated_values() {
+    use crate::verify::{Generator, Rng};
+    for path in ["kv/kv-1-2.ups", "kv/kv-2-3.ups", "orders/orders-1-2.ups", "accounts/accounts-3-4.ups"] {
+        let text = std::fs::read_to_string(format!("{}/../specs/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let mut sources = lang::span::SourceMap::new();
+        sources.add(path, text);
+        let out = crate::check::check_sources(&sources);
+        let model = &out.models[0];
+        let generator = Generator::new(model);
+        let mut rng = Rng::new(42);
+        let mut types = vec![crate::model::Ty::State(model.old.number), crate::model::Ty::State(model.new.number)];
+        for env in [&model.old, &model.new] {
+            for s in env.services.values() {
+                for m in &s.methods {
+                    types.push(m.ret.clone());
+                    types.extend(m.params.iter().map(|p| p.ty.clone()));
+                }
+            }
+        }
+        for ty in &types {
+            for size in 0..6 {
+                let v = generator.generate(ty, &mut rng, size);
+                let back = super::json::from_json(&v.to_json(), ty, model).unwrap_or_else(|e| panic!("{path}: {ty}: {e}"));
+                assert_eq!(back, v, "{path}: {ty}");
+            }
+        }
+    }
 }

@@ -152,6 +152,17 @@ impl Value {
     /// string keys objects and other maps arrays of `[key, value]` pairs, sets, lists and
     /// tuples arrays, variants `"Name"` or `{"Name": payload}`, bytes arrays of numbers.
     /// Non-finite floats, `unit` and closures are `null`.
+    /// A map key as JSON object key text.
+    pub fn key_text(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Variant { variant, payload: None, .. } => variant.clone(),
+            other => other.to_json().to_string(),
+        }
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
@@ -167,23 +178,9 @@ impl Value {
                 J::Array(items.iter().map(Value::to_json).collect())
             }
             Value::Set(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(m) => {
-                if m.keys().all(|k| matches!(k, Value::Str(_))) {
-                    let mut obj = serde_json::Map::new();
-                    for (k, v) in m {
-                        if let Value::Str(k) = k {
-                            obj.insert(k.clone(), v.to_json());
-                        }
-                    }
-                    J::Object(obj)
-                } else {
-                    J::Array(
-                        m.iter()
-                            .map(|(k, v)| J::Array(vec![k.to_json(), v.to_json()]))
-                            .collect(),
-                    )
-                }
-            }
+            // The wire encoding: maps are objects; keys that are not strings are written as
+            // text (`1`, `true`, a payload-less variant's name), as compiled plugins do.
+            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.key_text(), v.to_json())).collect()),
             Value::Record { fields, .. } => J::Object(
                 fields
                     .iter()
