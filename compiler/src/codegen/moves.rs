@@ -1,13 +1,18 @@
 //! Which variables may be moved instead of cloned: an owned binding read exactly once in its
-//! scope, and not from inside a closure or a quantifier's body (which may run many times).
-//! Everything else is cloned where a value is needed, which is always correct.
+//! scope, or read only through field paths that are each read once and never overlap
+//! (`e.key` and `e.value`: Rust moves the fields apart), and not from inside a closure or a
+//! quantifier's body (which may run many times). Everything else is cloned where a value is
+//! needed, which is always correct.
 
 use lang::ast::{Expr, ExprKind, Pattern, PatternKind};
 
 /// How `name` is used in `body` (the scope of one binding of it).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Uses {
     count: usize,
+    /// Field paths through which the name is read (`e.key` is `["key"]`); a whole read has
+    /// the empty path.
+    paths: Vec<Vec<String>>,
     /// A use runs inside a closure or quantifier body within the scope.
     repeated: bool,
     /// A pattern in the scope may rebind the name: counting is not sure, so never move.
@@ -18,7 +23,31 @@ struct Uses {
 pub(crate) fn movable(name: &str, body: &Expr) -> bool {
     let mut uses = Uses::default();
     count(name, body, false, &mut uses);
-    uses.count == 1 && !uses.repeated && !uses.unsure
+    if uses.repeated || uses.unsure {
+        return false;
+    }
+    if uses.count == 1 {
+        return true;
+    }
+    // Several reads, all through field paths none of which is a prefix of another.
+    let paths = &uses.paths;
+    !paths.is_empty()
+        && paths.iter().enumerate().all(|(i, a)| {
+            !a.is_empty() && paths.iter().skip(i + 1).all(|b| !a.starts_with(b) && !b.starts_with(a))
+        })
+}
+
+/// `x.a.b` as (`x`, [`a`, `b`]) when the chain ends in a variable.
+fn field_path(e: &Expr) -> Option<(&str, Vec<String>)> {
+    match &e.kind {
+        ExprKind::Var(v) => Some((v.name.as_str(), Vec::new())),
+        ExprKind::Field(inner, f) => {
+            let (root, mut path) = field_path(inner)?;
+            path.push(f.name.clone());
+            Some((root, path))
+        }
+        _ => None,
+    }
 }
 
 /// Whether the scope `body` reads `name` at all.
@@ -39,6 +68,7 @@ fn count(name: &str, e: &Expr, repeated: bool, uses: &mut Uses) {
         ExprKind::Var(v) => {
             if v.name == name {
                 uses.count += 1;
+                uses.paths.push(Vec::new());
                 uses.repeated |= repeated;
             }
         }
@@ -47,7 +77,14 @@ fn count(name: &str, e: &Expr, repeated: bool, uses: &mut Uses) {
                 count(name, p, repeated, uses);
             }
         }
-        ExprKind::Field(inner, _) => count(name, inner, repeated, uses),
+        ExprKind::Field(inner, _) => match field_path(e) {
+            Some((root, path)) if root == name => {
+                uses.count += 1;
+                uses.paths.push(path);
+                uses.repeated |= repeated;
+            }
+            _ => count(name, inner, repeated, uses),
+        },
         ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
             count(name, a, repeated, uses);
             count(name, b, repeated, uses);
@@ -157,5 +194,15 @@ mod tests {
             "x",
             &body("match some(1) { some(x) => x, none => x }")
         ));
+    }
+
+    #[test]
+    fn disjoint_field_paths_move_apart() {
+        assert!(movable("x", &body("(x.a, x.b)")));
+        assert!(movable("x", &body("(x.a.c, x.a.d, x.b)")));
+        assert!(!movable("x", &body("(x.a, x.a)")));
+        assert!(!movable("x", &body("(x.a, x.a.c)")), "a path inside another");
+        assert!(!movable("x", &body("(x.a, x)")));
+        assert!(!movable("x", &body("[1].map(|y| x.a).len() + x.b")));
     }
 }

@@ -104,7 +104,7 @@ fn kv_has_types_rules_delegates_state_and_entry() {
         "crate::calls::v2::Kv::get(__up_host, key)?",
         // read once: moved; read twice: cloned
         "::std::result::Result::Ok(i.value)",
-        "key: e.0.clone(), value: e.1.value.clone()",
+        "key: e.0, value: e.1.value",
         "|i: crate::v2::Item| -> ::std::result::Result<_, rt::RuleError>",
         // disallow leaves the rule from anywhere
         "return ::std::result::Result::Err(rt::disallow(\"ttl needs version 2\"))",
@@ -223,7 +223,7 @@ fn unchanged_types_are_declared_once_and_reexported() {
     assert_eq!(g.lib_rs.matches("pub struct Order ").count(), 2);
     has(
         &g,
-        "crate::v1::Order { lines: o.lines.clone(), total: o.total.clone() }",
+        "crate::v1::Order { lines: o.lines, total: o.total }",
     );
 }
 

@@ -1,0 +1,149 @@
+//! Differential tests: for every example spec, the compiled plugin (loaded by the runtime's
+//! loader, called through the C ABI) and the reference evaluator give the same result on the
+//! same generated inputs: transforms, invariants, and every past and future rule with the same
+//! answers to delegate calls.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use compiler::build::{build_plugin, BuildOptions};
+use compiler::check::check_sources;
+use compiler::eval::json::from_json;
+use compiler::eval::{EvalError, Evaluator, Value};
+use compiler::model::{SpecModel, Ty};
+use compiler::verify::{Generator, Rng};
+use lang::ast::RuleKind;
+use runtime::plugin::{CallError, Direction, Expect, Plugin};
+use std::cell::RefCell;
+
+const CASES: u32 = 64;
+
+fn model_of(path: &str) -> (SpecModel, String) {
+    let text = std::fs::read_to_string(format!("{}/../specs/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut sources = lang::span::SourceMap::new();
+    sources.add(path, text.clone());
+    let out = check_sources(&sources);
+    assert!(!out.has_errors(), "{path} must check");
+    (out.models.into_iter().next().unwrap(), text)
+}
+
+fn plugin_of(model: &SpecModel, text: &str) -> Plugin {
+    let built = build_plugin(model, text, &BuildOptions::from_env(), &mut |_| {}).unwrap_or_else(|e| panic!("build: {e}"));
+    let expect = Expect { spec_hash: Some(compiler::codegen::spec_hash(text)), ..Expect::default() };
+    Plugin::load(&built.plugin, &expect).unwrap()
+}
+
+/// What a run produced, in a form both sides share.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Value(Value),
+    Disallowed(String),
+    Failed,
+}
+
+fn from_eval(r: Result<Value, EvalError>) -> Outcome {
+    match r {
+        Ok(v) => Outcome::Value(v),
+        Err(EvalError::Disallowed { reason, .. }) => Outcome::Disallowed(reason),
+        Err(EvalError::Runtime { .. }) => Outcome::Failed,
+    }
+}
+
+fn from_plugin(r: Result<Vec<u8>, CallError>, ty: &Ty, model: &SpecModel) -> Outcome {
+    match r {
+        Ok(bytes) => {
+            let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            Outcome::Value(from_json(&json, ty, model).unwrap_or_else(|e| panic!("plugin answered `{json}`: {e}")))
+        }
+        Err(CallError::Disallowed(reason)) => Outcome::Disallowed(reason),
+        Err(CallError::BadInput(_)) => Outcome::Failed,
+        Err(CallError::Internal(m)) => panic!("plugin internal error: {m}"),
+    }
+}
+
+fn differential(path: &str) {
+    let (model, text) = model_of(path);
+    let plugin = plugin_of(&model, &text);
+    let generator = Generator::new(&model);
+    let eval = Evaluator::for_model(&model);
+    let mut rng = Rng::new(0x5eed);
+    let old_state = Ty::State(model.old.number);
+    let new_state = Ty::State(model.new.number);
+    let mut compared = 0;
+
+    if let Some(t) = model.spec.transforms().next() {
+        for case in 0..CASES {
+            let old = generator.generate(&old_state, &mut rng, case % 6);
+            let want = from_eval(eval.eval_transform(t, &old));
+            let got = from_plugin(plugin.transform(old.to_json().to_string().as_bytes()), &new_state, &model);
+            assert_eq!(got, want, "{path}: transform of {old}");
+            compared += 1;
+            if let (Some(inv), Outcome::Value(new)) = (model.spec.invariants().next(), &want) {
+                let random_new = generator.generate(&new_state, &mut rng, case % 6);
+                for new in [new, &random_new] {
+                    let want = eval.eval_invariant(inv, &old, new).ok();
+                    let got = plugin.check_invariant(old.to_json().to_string().as_bytes(), new.to_json().to_string().as_bytes()).ok();
+                    assert_eq!(got, want, "{path}: invariant on {old} and {new}");
+                    compared += 1;
+                }
+            }
+        }
+    }
+
+    for block in model.spec.rule_blocks() {
+        let (simulated, reachable, direction) = match block.kind {
+            RuleKind::Past => (&model.old, &model.new, Direction::Past),
+            RuleKind::Future => (&model.new, &model.old, Direction::Future),
+        };
+        let service = &simulated.services[&block.service.name];
+        let target = reachable.services.get(&block.service.name);
+        for rule in &block.rules {
+            let method = service.method(&rule.method.name).unwrap();
+            for case in 0..CASES {
+                let args: Vec<Value> = method.params.iter().map(|p| generator.generate(&p.ty, &mut rng, case % 6)).collect();
+                // The evaluator's host answers each call with a generated value and records it;
+                // the plugin's host replays the same answers in the same order.
+                let tape: RefCell<Vec<(String, Value)>> = RefCell::new(Vec::new());
+                let answer_rng = RefCell::new(rng.fork(u64::from(case)));
+                let mut eval_host = |m: &str, _args: Vec<Value>| -> Result<Value, EvalError> {
+                    let ret = target.and_then(|s| s.method(m)).map(|d| d.ret.clone()).unwrap_or(Ty::Unit);
+                    let v = generator.generate(&ret, &mut answer_rng.borrow_mut(), case % 6);
+                    tape.borrow_mut().push((m.to_string(), v.clone()));
+                    Ok(v)
+                };
+                let want = from_eval(eval.eval_rule(rule, args.clone(), &mut eval_host));
+                let mut replay = tape.borrow().clone().into_iter();
+                let mut plugin_host = |m: &str, _args: &[u8]| -> Result<Vec<u8>, CallError> {
+                    match replay.next() {
+                        Some((name, v)) if name == m => Ok(v.to_json().to_string().into_bytes()),
+                        other => Err(CallError::Internal(format!("plugin called `{m}`, the evaluator called {other:?}"))),
+                    }
+                };
+                let args_json = serde_json::Value::Array(args.iter().map(Value::to_json).collect()).to_string();
+                let got = plugin.simulate(direction, &block.service.name, &rule.method.name, args_json.as_bytes(), &mut plugin_host);
+                let got = from_plugin(got, &method.ret, &model);
+                assert_eq!(got, want, "{path}: {} rule `{}` on {args:?}", block.kind.keyword(), rule.method.name);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 100, "{path}: only {compared} comparisons");
+}
+
+#[test]
+fn kv_1_2_plugin_agrees_with_the_evaluator() {
+    differential("kv/kv-1-2.ups");
+}
+
+#[test]
+fn kv_2_3_plugin_agrees_with_the_evaluator() {
+    differential("kv/kv-2-3.ups");
+}
+
+#[test]
+fn orders_plugin_agrees_with_the_evaluator() {
+    differential("orders/orders-1-2.ups");
+}
+
+#[test]
+fn accounts_plugin_agrees_with_the_evaluator() {
+    differential("accounts/accounts-3-4.ups");
+}
