@@ -1,0 +1,67 @@
+//! `upstart`: keys and bundles, the upgrade server, and rollout control. Each subcommand lives
+//! in `runtime::cli::NAME`; this file only parses and dispatches.
+
+use clap::{Parser, Subcommand};
+use runtime::cli::{self, CliResult};
+use runtime::client::Control;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "upstart",
+    version,
+    about = "Zero-downtime upgrades of distributed systems: bundles, the upgrade server, rollouts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make a key pair for signing bundles.
+    Keygen(cli::keygen::Args),
+    /// Sign a plugin and a node binary into a bundle.
+    Bundle(cli::bundle::Args),
+    /// Check a bundle's signature and contents.
+    Verify(cli::verify::Args),
+    /// Upload a bundle to the upgrade server and start its rollout.
+    Push(cli::push::Args),
+    /// Run the upgrade server.
+    Server(cli::server::Args),
+    /// Show the rollouts and nodes, live.
+    Status(cli::status::Args),
+    /// Stop starting new node upgrades.
+    Pause(cli::control::Args),
+    /// Continue a paused rollout.
+    Resume(cli::control::Args),
+    /// Send every node of the rollout back to the old version.
+    Rollback(cli::control::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: CliResult = match &cli.command {
+        Command::Server(args) => {
+            cli::init_logging("info");
+            cli::block_on(cli::server::run(args))
+        }
+        command => {
+            cli::init_logging("warn");
+            match command {
+                Command::Keygen(args) => cli::keygen::run(args),
+                Command::Bundle(args) => cli::bundle::run(args),
+                Command::Verify(args) => cli::verify::run(args),
+                Command::Push(args) => cli::block_on(cli::push::run(args)),
+                Command::Status(args) => cli::block_on(cli::status::run(args)),
+                Command::Pause(args) => cli::block_on(cli::control::run(args, Control::Pause)),
+                Command::Resume(args) => cli::block_on(cli::control::run(args, Control::Resume)),
+                Command::Rollback(args) => {
+                    cli::block_on(cli::control::run(args, Control::Rollback))
+                }
+                Command::Server(_) => Ok(()),
+            }
+        }
+    };
+    cli::finish(result)
+}

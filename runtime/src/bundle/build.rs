@@ -1,0 +1,155 @@
+//! Making a bundle: load the plugin (checking it was built from the given spec), hash the
+//! plugin and the node binary, sign the manifest, and write the container atomically.
+
+use super::container::SignedManifest;
+use super::error::BundleError;
+use super::manifest::{BundleFile, BundleManifest, FileRole, MANIFEST_FORMAT};
+use crate::digest::Hasher;
+use crate::plugin::{spec_hash, Expect, Plugin};
+use ed25519_dalek::SigningKey;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// What goes into a bundle.
+#[derive(Debug, Clone)]
+pub struct BuildInput {
+    /// The plugin cdylib built by `upstartc compile` from `spec`.
+    pub plugin: PathBuf,
+    /// The new version's node program.
+    pub binary: PathBuf,
+    /// The spec the plugin was built from.
+    pub spec: PathBuf,
+}
+
+/// Builds the bundle of `input`, signed with `key`, into `out` (written beside it and renamed
+/// into place, so a failure leaves no partial bundle). Returns its signed manifest.
+///
+/// Loading the plugin runs its code: bundle only plugins you built.
+pub fn create(
+    input: &BuildInput,
+    key: &SigningKey,
+    out: &Path,
+) -> Result<SignedManifest, BundleError> {
+    let spec_text =
+        std::fs::read(&input.spec).map_err(|e| BundleError::io(&input.spec, "read", e))?;
+    let expect = Expect {
+        spec_hash: Some(spec_hash(&spec_text)),
+        ..Expect::default()
+    };
+    let plugin = Plugin::load(&input.plugin, &expect).map_err(|e| BundleError::Build {
+        reason: e.to_string(),
+    })?;
+    let pm = plugin.manifest().clone();
+    drop(plugin);
+    let files = vec![
+        describe(&input.plugin, FileRole::Plugin)?,
+        describe(&input.binary, FileRole::Binary)?,
+    ];
+    let manifest = BundleManifest {
+        format: MANIFEST_FORMAT,
+        spec: pm.name,
+        from: pm.from,
+        to: pm.to,
+        spec_hash: pm.spec_hash,
+        schedule: pm.schedule,
+        files,
+        created_at: now_unix(),
+    };
+    manifest.validate(&super::Limits::default())?;
+    let signed = SignedManifest::sign(manifest, key);
+    let sources = [input.plugin.as_path(), input.binary.as_path()];
+    write_container(&signed, &sources, out)?;
+    tracing::info!(bundle = %signed.id(), out = %out.display(), "bundle written");
+    Ok(signed)
+}
+
+/// Writes the container of `signed` with the files at `sources` (in manifest order) to `out`,
+/// checking each file still has the size and hash the manifest says.
+pub fn write_container(
+    signed: &SignedManifest,
+    sources: &[&Path],
+    out: &Path,
+) -> Result<(), BundleError> {
+    let mut part = out.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let result = (|| {
+        let file = File::create(&part).map_err(|e| BundleError::io(&part, "create", e))?;
+        let mut w = BufWriter::new(file);
+        let io = |e| BundleError::io(&part, "write", e);
+        w.write_all(&signed.header_bytes()).map_err(io)?;
+        for (entry, source) in signed.manifest.files.iter().zip(sources) {
+            let mut f = File::open(source).map_err(|e| BundleError::io(*source, "open", e))?;
+            let mut hasher = Hasher::new();
+            let mut buf = vec![0u8; 1 << 16];
+            let mut total = 0u64;
+            loop {
+                let n = f
+                    .read(&mut buf)
+                    .map_err(|e| BundleError::io(*source, "read", e))?;
+                if n == 0 {
+                    break;
+                }
+                let chunk = buf.get(..n).unwrap_or_default();
+                hasher.update(chunk);
+                w.write_all(chunk)
+                    .map_err(|e| BundleError::io(&part, "write", e))?;
+                total += n as u64;
+            }
+            if total != entry.size || hasher.finish() != entry.sha256 {
+                return Err(BundleError::Build {
+                    reason: format!("`{}` changed while it was being bundled", source.display()),
+                });
+            }
+        }
+        let file = w
+            .into_inner()
+            .map_err(|e| BundleError::io(&part, "write", e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| BundleError::io(&part, "write", e))?;
+        std::fs::rename(&part, out).map_err(|e| BundleError::io(out, "write", e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    result
+}
+
+/// The manifest entry of the file at `path`: its name, size and sha-256.
+fn describe(path: &Path, role: FileRole) -> Result<BundleFile, BundleError> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| BundleError::Build {
+            reason: format!("`{}` has no usable file name", path.display()),
+        })?
+        .to_string();
+    let mut f = File::open(path).map_err(|e| BundleError::io(path, "open", e))?;
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| BundleError::io(path, "read", e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(buf.get(..n).unwrap_or_default());
+        size += n as u64;
+    }
+    Ok(BundleFile {
+        role,
+        name,
+        sha256: hasher.finish(),
+        size,
+    })
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

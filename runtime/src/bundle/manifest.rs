@@ -1,0 +1,250 @@
+//! The bundle manifest: what a bundle upgrades (spec name, versions, spec hash, schedule) and
+//! the content address (sha-256) and size of each file. It is signed as its canonical bytes:
+//! compact JSON of [`BundleManifest`] in field order, as [`BundleManifest::canonical_bytes`]
+//! writes it.
+
+use super::error::BundleError;
+use super::Limits;
+use crate::digest::is_sha256_hex;
+use serde::{Deserialize, Serialize};
+
+/// The manifest format this runtime writes and reads.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleManifest {
+    /// [`MANIFEST_FORMAT`].
+    pub format: u32,
+    /// The `upgrade NAME` of the spec.
+    pub spec: String,
+    /// The version nodes upgrade from.
+    pub from: u64,
+    /// The version nodes upgrade to.
+    pub to: u64,
+    /// sha-256 of the spec text, lowercase hex (the plugin's manifest carries the same).
+    pub spec_hash: String,
+    /// The schedule as the plugin's manifest carries it (`rolling.batch` -> `1`).
+    pub schedule: Vec<(String, String)>,
+    /// The files, in the order the container holds them.
+    pub files: Vec<BundleFile>,
+    /// Seconds since the Unix epoch (UTC) when the bundle was made.
+    pub created_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleFile {
+    pub role: FileRole,
+    /// The file's name when it was bundled: a plain name, no directories.
+    pub name: String,
+    /// Content address: sha-256 of the bytes, lowercase hex.
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    /// The upgrade plugin (cdylib) built from the spec.
+    Plugin,
+    /// The new version's node program.
+    Binary,
+}
+
+impl FileRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileRole::Plugin => "plugin",
+            FileRole::Binary => "binary",
+        }
+    }
+}
+
+impl BundleManifest {
+    /// The bytes that are signed: compact JSON, fields in declaration order.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        // Serializing plain structs, strings and integers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decodes manifest bytes and checks they are canonical and consistent.
+    pub fn parse(bytes: &[u8], limits: &Limits) -> Result<BundleManifest, BundleError> {
+        let manifest: BundleManifest = serde_json::from_slice(bytes)
+            .map_err(|e| BundleError::garbled(format!("its manifest does not decode: {e}")))?;
+        if manifest.canonical_bytes() != bytes {
+            return Err(BundleError::garbled(
+                "its manifest is not in canonical form",
+            ));
+        }
+        manifest.validate(limits)?;
+        Ok(manifest)
+    }
+
+    /// Checks the manifest's fields: format, versions, names, content addresses, sizes, and
+    /// exactly one plugin and one binary.
+    pub fn validate(&self, limits: &Limits) -> Result<(), BundleError> {
+        let bad = |reason: String| Err(BundleError::garbled(reason));
+        if self.format != MANIFEST_FORMAT {
+            return bad(format!(
+                "its manifest is of format {}, this runtime reads format {MANIFEST_FORMAT}",
+                self.format
+            ));
+        }
+        if self.spec.is_empty() || self.spec.len() > 200 {
+            return bad("its manifest names no spec".into());
+        }
+        if self.from >= self.to {
+            return bad(format!(
+                "its manifest upgrades from version {} to version {}, which is not upward",
+                self.from, self.to
+            ));
+        }
+        if !is_sha256_hex(&self.spec_hash) {
+            return bad(format!(
+                "its manifest's spec hash `{}` is not a sha-256",
+                self.spec_hash
+            ));
+        }
+        for role in [FileRole::Plugin, FileRole::Binary] {
+            let count = self.files.iter().filter(|f| f.role == role).count();
+            if count != 1 {
+                return bad(format!(
+                    "its manifest lists {count} files of role `{}`, expected exactly one",
+                    role.as_str()
+                ));
+            }
+        }
+        if self.files.len() != 2 {
+            return bad(format!(
+                "its manifest lists {} files, expected 2",
+                self.files.len()
+            ));
+        }
+        let mut total = 0u64;
+        for file in &self.files {
+            if !plain_name(&file.name) {
+                return bad(format!(
+                    "its manifest names a file `{}`, which is not a plain file name",
+                    file.name
+                ));
+            }
+            if !is_sha256_hex(&file.sha256) {
+                return bad(format!(
+                    "the content address `{}` of file `{}` is not a sha-256",
+                    file.sha256, file.name
+                ));
+            }
+            if file.size > limits.max_file {
+                return Err(BundleError::Oversized {
+                    what: format!("file `{}` of the bundle", file.name),
+                    size: file.size,
+                    limit: limits.max_file,
+                });
+            }
+            total = total.saturating_add(file.size);
+        }
+        if total > limits.max_total {
+            return Err(BundleError::Oversized {
+                what: "the bundle's files together".into(),
+                size: total,
+                limit: limits.max_total,
+            });
+        }
+        Ok(())
+    }
+
+    /// The file of `role` (a validated manifest has exactly one).
+    pub fn file(&self, role: FileRole) -> Option<&BundleFile> {
+        self.files.iter().find(|f| f.role == role)
+    }
+}
+
+/// A plain file name: non-empty, at most 255 bytes, no separators, not `.` or `..`, printable.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> BundleManifest {
+        BundleManifest {
+            format: MANIFEST_FORMAT,
+            spec: "kv".into(),
+            from: 1,
+            to: 2,
+            spec_hash: "a".repeat(64),
+            schedule: vec![("rolling.batch".into(), "1".into())],
+            files: vec![
+                BundleFile {
+                    role: FileRole::Plugin,
+                    name: "libkv.so".into(),
+                    sha256: "b".repeat(64),
+                    size: 10,
+                },
+                BundleFile {
+                    role: FileRole::Binary,
+                    name: "kv".into(),
+                    sha256: "c".repeat(64),
+                    size: 20,
+                },
+            ],
+            created_at: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn canonical_round_trip() {
+        let m = manifest();
+        let bytes = m.canonical_bytes();
+        assert_eq!(
+            BundleManifest::parse(&bytes, &Limits::default()).unwrap(),
+            m
+        );
+    }
+
+    #[test]
+    fn non_canonical_is_refused() {
+        let bytes = serde_json::to_vec_pretty(&manifest()).unwrap();
+        let e = BundleManifest::parse(&bytes, &Limits::default()).unwrap_err();
+        assert!(e.to_string().contains("canonical"), "{e}");
+    }
+
+    #[test]
+    fn bad_fields_are_refused() {
+        let limits = Limits::default();
+        type Change = fn(&mut BundleManifest);
+        let cases: Vec<(Change, &str)> = vec![
+            (|m| m.format = 9, "format 9"),
+            (|m| m.to = 1, "not upward"),
+            (|m| m.spec_hash = "xyz".into(), "spec hash `xyz`"),
+            (|m| m.files[0].name = "../x".into(), "`../x`"),
+            (|m| m.files[1].role = FileRole::Plugin, "role `plugin`"),
+            (|m| m.files[0].sha256 = "B".repeat(64), "not a sha-256"),
+            (|m| m.files[1].size = u64::MAX, "over the limit"),
+            (|m| m.spec = String::new(), "names no spec"),
+        ];
+        for (change, want) in cases {
+            let mut m = manifest();
+            change(&mut m);
+            let e = m.validate(&limits).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let mut v = serde_json::to_value(manifest()).unwrap();
+        v["extra"] = serde_json::json!(1);
+        let bytes = serde_json::to_vec(&v).unwrap();
+        let e = BundleManifest::parse(&bytes, &Limits::default()).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+}

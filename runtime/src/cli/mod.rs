@@ -1,0 +1,66 @@
+//! The `upstart` command line, one module per subcommand: each has its clap `Args` and a
+//! `run`. The binary (`src/bin/upstart.rs`) only dispatches, so new subcommands (`node`,
+//! `demo`) slot in as modules here and one line there.
+//!
+//! Exit codes: 0 success, 1 the operation failed (refused bundle, unreachable server, ...),
+//! 2 usage errors (from clap).
+
+pub mod bundle;
+pub mod control;
+pub mod keygen;
+pub mod push;
+pub mod server;
+pub mod status;
+pub mod verify;
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// A failed command: its message, printed as `error: MESSAGE`.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+/// Logs to stderr, filtered by `UPSTART_LOG` (e.g. `debug`, `runtime=trace`), else `default`.
+pub fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UPSTART_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Runs `f` on a fresh multi-threaded tokio runtime.
+pub fn block_on<F: std::future::Future<Output = CliResult>>(f: F) -> CliResult {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(f)
+}
+
+/// Prints the error of `result` and turns it into an exit code.
+pub fn finish(result: CliResult) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The upgrade database: an embedded SQLite file owned by one dedicated thread.
+//!
+//! Tables: `bundles`, `rollouts` (state `pending|running|paused|done|rolled_back`), `nodes`
+//! (version, phase, health, last seen, current rollout and assignment) and `events`, an
+//! append-only log (triggers refuse updates and deletes). The schema is versioned with
+//! `PRAGMA user_version`; [`MIGRATIONS`] run in order, each in its own transaction.
+//!
+//! Writers send closures to the thread ([`Db::write`] waits for the commit, [`Db::send`] does
+//! not); the thread runs everything queued in one transaction (one savepoint per closure, so a
+//! failing write does not undo the others), which batches heartbeats and group-commits.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+use tokio::sync::oneshot;
+
+/// The schema, one migration per `user_version` step.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE bundles (
+        id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        from_version INTEGER NOT NULL,
+        to_version INTEGER NOT NULL,
+        spec_hash TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        header BLOB NOT NULL,
+        pushed_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE rollouts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bundle TEXT NOT NULL REFERENCES bundles(id),
+        system TEXT NOT NULL,
+        from_version INTEGER NOT NULL,
+        to_version INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'paused', 'done', 'rolled_back')),
+        reason TEXT NOT NULL DEFAULT '',
+        seed INTEGER NOT NULL,
+        canary_passed INTEGER NOT NULL DEFAULT 0,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        system TEXT NOT NULL,
+        address TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        phase TEXT NOT NULL CHECK (phase IN ('serving', 'draining', 'transforming', 'starting',
+            'health-checking', 'upgraded', 'failed', 'rolled-back')),
+        healthy INTEGER NOT NULL,
+        healthy_since_ms INTEGER,
+        last_seen_ms INTEGER NOT NULL,
+        rollout INTEGER REFERENCES rollouts(id),
+        batch INTEGER,
+        assigned_at_ms INTEGER
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        rollout INTEGER,
+        node TEXT,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;",
+];
+
+/// A write to run on the database thread.
+pub type WriteFn = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
+enum Op {
+    Write(WriteFn, Option<oneshot::Sender<Result<(), String>>>),
+    /// Replies once everything sent before it is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle of the database thread. Dropping every handle ends the thread after it has
+/// committed what was queued.
+#[derive(Debug, Clone)]
+pub struct Db {
+    tx: mpsc::Sender<Op>,
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Op::Write(..) => "Write",
+            Op::Flush(..) => "Flush",
+        })
+    }
+}
+
+/// Opens (creating if needed) and migrates the database at `path`.
+pub fn open(path: &Path) -> Result<Connection, String> {
+    let conn = Connection::open(path)
+        .map_err(|e| format!("cannot open the database `{}`: {e}", path.display()))?;
+    let setup = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+    conn.execute_batch(setup)
+        .map_err(|e| format!("cannot set up the database `{}`: {e}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    migrate(&conn).map_err(|e| format!("cannot migrate the database `{}`: {e}", path.display()))?;
+    Ok(conn)
+}
+
+/// Runs the migrations past the database's `user_version`.
+pub fn migrate(conn: &Connection) -> Result<(), String> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(format!(
+            "its schema version is {version}, newer than this upstart knows ({known}): use a newer upstart"
+        ));
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        let to = i + 1;
+        let run = || -> rusqlite::Result<()> {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            conn.execute_batch(sql)?;
+            conn.pragma_update(None, "user_version", to as i64)?;
+            conn.execute_batch("COMMIT")
+        };
+        if let Err(e) = run() {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(format!("migration {to}: {e}"));
+        }
+        tracing::info!(version = to, "database migrated");
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Starts the database thread on `conn`.
+    pub fn spawn(conn: Connection) -> Result<Db, String> {
+        let (tx, rx) = mpsc::channel::<Op>();
+        thread::Builder::new()
+            .name("upstart-db".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| format!("cannot start the database thread: {e}"))?;
+        Ok(Db { tx })
+    }
+
+    /// Runs `f` in the next transaction and waits for its commit.
+    pub async fn write(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> Result<(), String> {
+        let (reply, wait) = oneshot::channel();
+        self.tx
+            .send(Op::Write(Box::new(f), Some(reply)))
+            .map_err(|_| "the database thread has stopped".to_string())?;
+        wait.await
+            .map_err(|_| "the database thread has stopped".to_string())?
+    }
+
+    /// Runs `f` in the next transaction, without waiting.
+    pub fn send(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static) {
+        if self.tx.send(Op::Write(Box::new(f), None)).is_err() {
+            tracing::error!("the database thread has stopped: a write is lost");
+        }
+    }
+
+    /// Waits until everything sent so far is committed.
+    pub async fn flush(&self) {
+        let (reply, wait) = oneshot::channel();
+        if self.tx.send(Op::Flush(reply)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// The thread: takes everything queued, runs it in one transaction, commits, replies.
+fn run(mut conn: Connection, rx: mpsc::Receiver<Op>) {
+    while let Ok(first) = rx.recv() {
+        let mut ops = vec![first];
+        while ops.len() < 10_000 {
+            match rx.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::new();
+        let mut flushes = Vec::new();
+        let outcome = (|| -> rusqlite::Result<()> {
+            let mut tx = conn.transaction()?;
+            for op in ops {
+                match op {
+                    Op::Write(f, reply) => {
+                        let mut sp = tx.savepoint()?;
+                        let result = f(&sp);
+                        match &result {
+                            Ok(()) => sp.commit()?,
+                            Err(e) => {
+                                tracing::error!(error = %e, "a database write failed");
+                                sp.rollback()?;
+                            }
+                        }
+                        replies.push((reply, result.map_err(|e| e.to_string())));
+                    }
+                    Op::Flush(reply) => flushes.push(reply),
+                }
+            }
+            tx.commit()
+        })();
+        for (reply, result) in replies {
+            let result = match (&outcome, result) {
+                (Err(e), _) => Err(format!("the database commit failed: {e}")),
+                (Ok(()), r) => r,
+            };
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        }
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "a database transaction failed");
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
+    tracing::debug!("database thread stopped");
+}
+
+/// Everything the server loads at start.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub bundles: Vec<(String, Vec<u8>)>,
+    pub rollouts: Vec<RolloutRow>,
+    pub nodes: Vec<NodeRow>,
+    pub events: Vec<crate::api::Event>,
+    pub next_event_seq: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RolloutRow {
+    pub id: u64,
+    pub bundle: String,
+    pub system: String,
+    pub from: u64,
+    pub to: u64,
+    pub state: String,
+    pub reason: String,
+    pub seed: u64,
+    pub canary_passed: bool,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeRow {
+    pub id: String,
+    pub system: String,
+    pub address: String,
+    pub version: u64,
+    pub phase: String,
+    pub healthy: bool,
+    pub healthy_since_ms: Option<u64>,
+    pub last_seen_ms: u64,
+    pub rollout: Option<u64>,
+    pub batch: Option<u32>,
+    pub assigned_at_ms: Option<u64>,
+}
+
+/// Reads everything the server keeps in memory (the latest `events` events).
+pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
+    let mut s = Snapshot::default();
+    let mut stmt = conn.prepare("SELECT id, header FROM bundles ORDER BY pushed_at_ms")?;
+    s.bundles = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT id, bundle, system, from_version, to_version, state, reason, seed, canary_passed,
+                created_at_ms, updated_at_ms FROM rollouts ORDER BY id",
+    )?;
+    s.rollouts = stmt
+        .query_map([], |r| {
+            Ok(RolloutRow {
+                id: r.get(0)?,
+                bundle: r.get(1)?,
+                system: r.get(2)?,
+                from: r.get(3)?,
+                to: r.get(4)?,
+                state: r.get(5)?,
+                reason: r.get(6)?,
+                seed: r.get::<_, i64>(7)? as u64,
+                canary_passed: r.get(8)?,
+                created_at_ms: r.get(9)?,
+                updated_at_ms: r.get(10)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, rollout,
+                batch, assigned_at_ms FROM nodes",
+    )?;
+    s.nodes = stmt
+        .query_map([], |r| {
+            Ok(NodeRow {
+                id: r.get(0)?,
+                system: r.get(1)?,
+                address: r.get(2)?,
+                version: r.get(3)?,
+                phase: r.get(4)?,
+                healthy: r.get(5)?,
+                healthy_since_ms: r.get(6)?,
+                last_seen_ms: r.get(7)?,
+                rollout: r.get(8)?,
+                batch: r.get(9)?,
+                assigned_at_ms: r.get(10)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT seq, at_ms, rollout, node, kind, message FROM events ORDER BY seq DESC LIMIT ?1",
+    )?;
+    let mut events: Vec<crate::api::Event> = stmt
+        .query_map(params![events as i64], |r| {
+            Ok(crate::api::Event {
+                seq: r.get(0)?,
+                at_ms: r.get(1)?,
+                rollout: r.get(2)?,
+                node: r.get(3)?,
+                kind: r.get(4)?,
+                message: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    events.reverse();
+    let max: Option<u64> = conn
+        .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))
+        .optional()?
+        .flatten();
+    s.next_event_seq = max.map_or(1, |m| m + 1);
+    s.events = events;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.db");
+        let conn = open(&path).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        drop(conn);
+        let conn = open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let e = open(&path).unwrap_err();
+        assert!(
+            e.contains("schema version is 99, newer than this upstart knows (1)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn events_are_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("u.db")).unwrap();
+        conn.execute(
+            "INSERT INTO events (seq, at_ms, kind, message) VALUES (1, 0, 'k', 'm')",
+            [],
+        )
+        .unwrap();
+        let e = conn
+            .execute("UPDATE events SET message = 'x'", [])
+            .unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+        let e = conn.execute("DELETE FROM events", []).unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+    }
+
+    #[test]
+    fn bad_phases_and_states_are_refused_by_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("u.db")).unwrap();
+        let e = conn
+            .execute("INSERT INTO nodes (id, system, address, version, phase, healthy, last_seen_ms) VALUES ('a', 's', '', 1, 'dancing', 1, 0)", [])
+            .unwrap_err();
+        assert!(e.to_string().contains("CHECK"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn writes_commit_in_batches_and_failures_are_isolated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.db");
+        let db = Db::spawn(open(&path).unwrap()).unwrap();
+        for i in 0..100 {
+            db.send(move |c| {
+                c.execute(
+                    "INSERT INTO events (seq, at_ms, kind, message) VALUES (?1, 0, 'k', 'm')",
+                    params![i + 1],
+                )
+                .map(|_| ())
+            });
+        }
+        let bad = db
+            .write(|c| c.execute("INSERT INTO nope VALUES (1)", []).map(|_| ()))
+            .await;
+        assert!(bad.is_err());
+        db.flush().await;
+        let conn = open(&path).unwrap();
+        let s = load(&conn, 10).unwrap();
+        assert_eq!(s.events.len(), 10);
+        assert_eq!(s.next_event_seq, 101);
+        assert_eq!(s.events.last().unwrap().seq, 100);
+    }
+}

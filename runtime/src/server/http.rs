@@ -1,0 +1,698 @@
+//! The HTTP API (see [`crate::api`] for the table of endpoints): handlers, input checks, and
+//! the commands that change rollouts.
+
+use super::state::{BundleRec, Rollout};
+use super::{commit, now_ms, start_next, write_event, Change, Shared};
+use crate::api::{
+    BundleInfo, Directive, ErrorBody, Phase, PollRequest, Report, RolloutInfo, RolloutState,
+    StartRollout, Status,
+};
+use crate::bundle::BundleError;
+use crate::digest::is_sha256_hex;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rusqlite::params;
+use serde::Deserialize;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+type Shr = State<Arc<Shared>>;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/bundles", post(push_bundle).get(list_bundles))
+        .route("/v1/bundles/{id}", get(bundle_header))
+        .route("/v1/objects/{sha256}", get(object))
+        .route("/v1/rollouts", post(start_rollout))
+        .route("/v1/rollouts/{id}/{action}", post(control))
+        .route("/v1/nodes/{id}/poll", post(poll))
+        .route("/v1/nodes/{id}/report", post(report))
+        .route("/v1/status", get(status))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such endpoint: the API is under `/v1/`",
+            )
+        })
+        .with_state(shared)
+}
+
+/// An error answer: a status and `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn internal(message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        tracing::error!(%message, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(v)| v).map_err(|e| {
+        ApiError::bad(format!(
+            "the request body is not what this endpoint takes: {}",
+            e.body_text()
+        ))
+    })
+}
+
+/// Node ids and system names: 1 to 128 of `A-Z a-z 0-9 . _ : -`.
+fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        let shown: String = name.chars().take(40).collect();
+        Err(ApiError::bad(format!(
+            "{what} `{shown}` is not valid: use 1 to 128 letters, digits, `.`, `_`, `:` or `-`"
+        )))
+    }
+}
+
+fn etag_of(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("\"{h:016x}\"")
+}
+
+#[derive(Debug, Deserialize)]
+struct PollQuery {
+    /// Hold the answer up to this long while it would be unchanged (`If-None-Match`).
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+/// `POST /v1/nodes/{id}/poll`.
+async fn poll(
+    State(shared): Shr,
+    Path(id): Path<String>,
+    Query(q): Query<PollQuery>,
+    headers: HeaderMap,
+    body: Result<Json<PollRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    check_name("node id", &id)?;
+    let req = json_body(body)?;
+    check_name("system", &req.system)?;
+    let interval = shared.config.poll_interval_ms;
+    let (directive, observed, generation) = {
+        let mut st = shared.lock();
+        let observed = st.observe(&id, &req, now_ms());
+        (st.directive(&id, interval), observed, st.generation)
+    };
+    if let Some(rollout) = observed.joined {
+        let node = id.clone();
+        shared.db.send(move |c| {
+            c.execute(
+                "UPDATE nodes SET rollout = ?1, batch = NULL, assigned_at_ms = NULL WHERE id = ?2",
+                params![rollout, node],
+            )
+            .map(|_| ())
+        });
+    }
+    if observed.changed || observed.joined.is_some() {
+        shared.publish(generation);
+        shared.wake.notify_one();
+    }
+    let mut body = serde_json::to_vec(&directive).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut etag = etag_of(&body);
+    let known = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if known.as_deref() == Some(etag.as_str()) {
+        let wait = q.wait_ms.min(shared.config.max_wait_ms);
+        if wait == 0 {
+            return Ok(not_modified(&etag));
+        }
+        let mut rx = shared.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait);
+        loop {
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {
+                    let d = shared.lock().directive(&id, interval);
+                    body = serde_json::to_vec(&d).map_err(|e| ApiError::internal(e.to_string()))?;
+                    etag = etag_of(&body);
+                    if known.as_deref() != Some(etag.as_str()) {
+                        break;
+                    }
+                }
+                _ => return Ok(not_modified(&etag)),
+            }
+        }
+    }
+    Ok(json_bytes(StatusCode::OK, body, Some(&etag)))
+}
+
+fn not_modified(etag: &str) -> Response {
+    let mut r = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+fn json_bytes(status: StatusCode, body: Vec<u8>, etag: Option<&str>) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// `POST /v1/nodes/{id}/report`: committed (with its event) before the answer.
+async fn report(
+    State(shared): Shr,
+    Path(id): Path<String>,
+    body: Result<Json<Report>, JsonRejection>,
+) -> Result<Json<Directive>, ApiError> {
+    check_name("node id", &id)?;
+    let rep = json_body(body)?;
+    check_name("system", &rep.system)?;
+    let message: String = rep.message.chars().take(2000).collect();
+    let now = now_ms();
+    let req = PollRequest {
+        system: rep.system,
+        version: rep.version,
+        phase: rep.phase,
+        healthy: rep.healthy,
+        address: rep.address,
+    };
+    let (event, row) = {
+        let mut st = shared.lock();
+        st.observe(&id, &req, now);
+        st.dirty.remove(&id);
+        let node = st
+            .nodes
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| ApiError::internal("the node vanished"))?;
+        let kind = if rep.phase == Phase::Failed {
+            "failed"
+        } else {
+            "phase"
+        };
+        let mut text = format!(
+            "`{id}` is {} at version {}{}",
+            rep.phase,
+            rep.version,
+            if rep.healthy { "" } else { ", unhealthy" }
+        );
+        if !message.is_empty() {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        (st.event(now, node.rollout, Some(&id), kind, text), node)
+    };
+    let e = event.clone();
+    shared
+        .db
+        .write(move |c| {
+            c.execute(
+                "INSERT INTO nodes (id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, rollout)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(id) DO UPDATE SET system = excluded.system, address = excluded.address,
+                   version = excluded.version, phase = excluded.phase, healthy = excluded.healthy,
+                   healthy_since_ms = excluded.healthy_since_ms, last_seen_ms = excluded.last_seen_ms,
+                   rollout = excluded.rollout",
+                params![row.id, row.system, row.address, row.version, row.phase.as_str(), row.healthy, row.healthy_since_ms, row.last_seen_ms, row.rollout],
+            )?;
+            write_event(c, &e)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    let (directive, generation) = {
+        let mut st = shared.lock();
+        st.push_event(event);
+        st.generation += 1;
+        (
+            st.directive(&id, shared.config.poll_interval_ms),
+            st.generation,
+        )
+    };
+    shared.publish(generation);
+    shared.wake.notify_one();
+    Ok(Json(directive))
+}
+
+/// `GET /v1/status`.
+async fn status(State(shared): Shr) -> Json<Status> {
+    let now = now_ms();
+    let offline = shared.config.offline_after_ms;
+    let st = shared.lock();
+    let rollouts = st
+        .rollouts
+        .values()
+        .rev()
+        .map(|r| st.rollout_info(r))
+        .collect();
+    let mut nodes: Vec<_> = st
+        .nodes
+        .values()
+        .map(|n| st.node_info(n, now, offline))
+        .collect();
+    drop(st);
+    nodes.sort_by(|a, b| crate::schedule::order::natural_cmp(&a.id, &b.id));
+    let events = shared.lock().events.iter().cloned().collect();
+    Json(Status {
+        now_ms: now,
+        rollouts,
+        nodes,
+        events,
+    })
+}
+
+/// `GET /v1/bundles`.
+async fn list_bundles(State(shared): Shr) -> Json<Vec<BundleInfo>> {
+    let st = shared.lock();
+    let mut list: Vec<BundleInfo> = st.bundles.values().map(|b| b.info.clone()).collect();
+    list.sort_by(|a, b| {
+        (a.spec.as_str(), a.from, a.created_at).cmp(&(b.spec.as_str(), b.from, b.created_at))
+    });
+    Json(list)
+}
+
+/// `GET /v1/bundles/{id}`: the signed header.
+async fn bundle_header(State(shared): Shr, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let header = shared.lock().bundles.get(&id).map(|b| b.header.clone());
+    let header =
+        header.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no bundle `{id}`")))?;
+    let mut r = (StatusCode::OK, header.as_ref().clone()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    Ok(r)
+}
+
+/// `GET /v1/objects/{sha256}`.
+async fn object(State(shared): Shr, Path(sha): Path<String>) -> Result<Response, ApiError> {
+    if !is_sha256_hex(&sha) {
+        return Err(ApiError::bad(format!(
+            "`{sha}` is not a content address (64 lowercase hex digits)"
+        )));
+    }
+    let path = shared
+        .store
+        .object_path(&sha)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no object `{sha}`")))?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot read object `{sha}`: {e}")))?;
+    let mut r = (StatusCode::OK, Bytes::from(bytes)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    Ok(r)
+}
+
+/// `POST /v1/bundles`: the body streams to a temporary file (up to the size limit), is
+/// verified and imported into the store, then registered.
+async fn push_bundle(State(shared): Shr, body: Body) -> Result<Response, ApiError> {
+    let limit = shared.config.limits.max_container();
+    let part = shared
+        .store
+        .temp_path()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let received = receive(body, &part, limit).await;
+    let imported = match received {
+        Ok(()) => {
+            let (store, trust, limits, p) = (
+                shared.store.clone(),
+                shared.config.trust.clone(),
+                shared.config.limits,
+                part.clone(),
+            );
+            tokio::task::spawn_blocking(move || store.import_file(&p, &trust, &limits))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))
+        }
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&part).await;
+    let stored = imported?.map_err(|e| {
+        let status = match &e {
+            BundleError::UnknownKey { .. } | BundleError::BadSignature { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            BundleError::Oversized { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BundleError::Io { .. } | BundleError::Build { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        tracing::warn!(error = %e, "bundle refused");
+        ApiError::new(status, format!("bundle refused: {e}"))
+    })?;
+    let rec = BundleRec::new(&stored.signed).map_err(ApiError::bad)?;
+    let info = rec.info.clone();
+    let _guard = shared.commands.lock().await;
+    if shared.lock().bundles.contains_key(&info.id) {
+        return Ok((StatusCode::OK, Json(info)).into_response());
+    }
+    let now = now_ms();
+    let event = shared.lock().event(
+        now,
+        None,
+        None,
+        "bundle",
+        format!(
+            "bundle `{}` pushed: {} {} -> {}, signed by `{}`",
+            info.id, info.spec, info.from, info.to, info.key_id
+        ),
+    );
+    let (row, e) = (info.clone(), event.clone());
+    let header = rec.header.as_ref().clone();
+    shared
+        .db
+        .write(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO bundles (id, spec, from_version, to_version, spec_hash, key_id, header, pushed_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![row.id, row.spec, row.from, row.to, row.spec_hash, row.key_id, header, now],
+            )?;
+            write_event(c, &e)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    let mut st = shared.lock();
+    st.bundles.insert(info.id.clone(), rec);
+    st.push_event(event);
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+async fn receive(mut body: Body, part: &std::path::Path, limit: u64) -> Result<(), ApiError> {
+    let mut file = tokio::fs::File::create(part)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+    let mut total = 0u64;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| ApiError::bad(format!("the upload broke off: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len() as u64;
+            if total > limit {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("bundle refused: the upload is over the limit of {limit} bytes"),
+                ));
+            }
+            file.write_all(&data)
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+        }
+    }
+    file.flush()
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+    Ok(())
+}
+
+/// `POST /v1/rollouts`.
+async fn start_rollout(
+    State(shared): Shr,
+    body: Result<Json<StartRollout>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let req = json_body(body)?;
+    let _guard = shared.commands.lock().await;
+    let now = now_ms();
+    let (changes, id) = {
+        let mut st = shared.lock();
+        let bundle = st
+            .bundles
+            .get(&req.bundle)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("no bundle `{}`: push it first", req.bundle),
+                )
+            })?
+            .clone();
+        if let Some(r) = st
+            .rollouts
+            .values()
+            .find(|r| r.bundle == req.bundle && r.state.is_active())
+        {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "rollout {} of bundle `{}` is already {}",
+                    r.id, req.bundle, r.state
+                ),
+            ));
+        }
+        let id = st.rollouts.keys().next_back().map_or(1, |last| last + 1);
+        let busy = st.busy(&bundle.info.spec, id);
+        let seed = match req.seed {
+            Some(s) => s,
+            None => {
+                let mut b = [0u8; 8];
+                getrandom::fill(&mut b).map_err(|e| ApiError::internal(e.to_string()))?;
+                u64::from_le_bytes(b)
+            }
+        };
+        let state = if busy.is_some() {
+            RolloutState::Pending
+        } else {
+            RolloutState::Running
+        };
+        let reason = match busy {
+            Some(other) => format!("waits for rollout {other} to end"),
+            None => "started".into(),
+        };
+        let rollout = Rollout {
+            id,
+            bundle: req.bundle.clone(),
+            system: bundle.info.spec.clone(),
+            from: bundle.info.from,
+            to: bundle.info.to,
+            state,
+            reason,
+            seed,
+            canary_passed: false,
+            schedule: bundle.schedule.clone(),
+            created_at_ms: now,
+            updated_at_ms: now,
+            progress: Default::default(),
+        };
+        let mut changes = Vec::new();
+        if state == RolloutState::Running {
+            for node in st.members_at_start(&rollout) {
+                changes.push(Change::Join { rollout: id, node });
+            }
+        }
+        let text = format!(
+            "rollout {id} of `{}` {} -> {} created ({}); schedule: {}",
+            rollout.system,
+            rollout.from,
+            rollout.to,
+            rollout.state,
+            rollout.schedule.describe()
+        );
+        changes.insert(0, Change::Insert(Box::new(rollout)));
+        changes.push(Change::Event(st.event(
+            now,
+            Some(id),
+            None,
+            "created",
+            text,
+        )));
+        (changes, id)
+    };
+    commit(&shared, changes).await.map_err(ApiError::internal)?;
+    let info = rollout_info(&shared, id)?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+fn rollout_info(shared: &Shared, id: u64) -> Result<RolloutInfo, ApiError> {
+    let st = shared.lock();
+    st.rollouts
+        .get(&id)
+        .map(|r| st.rollout_info(r))
+        .ok_or_else(|| ApiError::internal(format!("rollout {id} vanished")))
+}
+
+/// `POST /v1/rollouts/{id}/{pause|resume|rollback}`; `{id}` may be `current`.
+async fn control(
+    State(shared): Shr,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Json<RolloutInfo>, ApiError> {
+    if !matches!(action.as_str(), "pause" | "resume" | "rollback") {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("unknown action `{action}`: use `pause`, `resume` or `rollback`"),
+        ));
+    }
+    let _guard = shared.commands.lock().await;
+    let now = now_ms();
+    let (changes, id) = {
+        let mut st = shared.lock();
+        let id = if id == "current" {
+            st.current_rollout(action == "rollback").ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("there is no rollout to {action}"),
+                )
+            })?
+        } else {
+            id.parse::<u64>().map_err(|_| {
+                ApiError::bad(format!(
+                    "`{id}` is not a rollout id: use a number or `current`"
+                ))
+            })?
+        };
+        let r = st
+            .rollouts
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no rollout {id}")))?;
+        let conflict = |what: &str| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!("rollout {id} is {}: there is nothing to {what}", r.state),
+            )
+        };
+        let mut changes = Vec::new();
+        match (action.as_str(), r.state) {
+            ("pause", RolloutState::Paused)
+            | ("resume", RolloutState::Running)
+            | ("rollback", RolloutState::RolledBack) => {}
+            ("pause", RolloutState::Running | RolloutState::Pending) => {
+                let reason = "paused by the operator: resume with `upstart resume`".to_string();
+                changes.push(Change::SetState {
+                    rollout: id,
+                    state: RolloutState::Paused,
+                    reason,
+                });
+                changes.push(Change::Event(st.event(
+                    now,
+                    Some(id),
+                    None,
+                    "paused",
+                    format!("rollout {id} paused by the operator"),
+                )));
+            }
+            ("resume", RolloutState::Paused) => {
+                if let Some(other) = st.busy(&r.system, id) {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        format!("rollout {other} of `{}` is active: end it first", r.system),
+                    ));
+                }
+                // A rollout paused while pending gains its members now.
+                for node in st.members_at_start(&r) {
+                    if st.nodes.get(&node).is_some_and(|n| n.rollout != Some(id)) {
+                        changes.push(Change::Join { rollout: id, node });
+                    }
+                }
+                // Nodes that failed are retried after a resume.
+                let failed: Vec<String> = st
+                    .nodes
+                    .values()
+                    .filter(|n| {
+                        n.rollout == Some(id)
+                            && n.assignment.is_some()
+                            && matches!(n.phase, Phase::Failed | Phase::RolledBack)
+                    })
+                    .map(|n| n.id.clone())
+                    .collect();
+                for node in failed {
+                    changes.push(Change::Event(st.event(
+                        now,
+                        Some(id),
+                        Some(&node),
+                        "retry",
+                        format!("`{node}` will be retried"),
+                    )));
+                    changes.push(Change::Unassign { node });
+                }
+                changes.push(Change::SetState {
+                    rollout: id,
+                    state: RolloutState::Running,
+                    reason: "resumed".into(),
+                });
+                changes.push(Change::Event(st.event(
+                    now,
+                    Some(id),
+                    None,
+                    "resumed",
+                    format!("rollout {id} resumed"),
+                )));
+            }
+            (
+                "rollback",
+                RolloutState::Running
+                | RolloutState::Paused
+                | RolloutState::Pending
+                | RolloutState::Done,
+            ) => {
+                let reason = format!(
+                    "rolled back by the operator: nodes go back to version {}",
+                    r.from
+                );
+                changes.push(Change::SetState {
+                    rollout: id,
+                    state: RolloutState::RolledBack,
+                    reason,
+                });
+                changes.push(Change::Event(st.event(
+                    now,
+                    Some(id),
+                    None,
+                    "rolled_back",
+                    format!("rollout {id} rolled back by the operator"),
+                )));
+                changes.extend(start_next(&mut st, id, now));
+            }
+            ("pause", _) => return Err(conflict("pause")),
+            ("resume", _) => return Err(conflict("resume")),
+            _ => return Err(conflict("roll back")),
+        }
+        (changes, id)
+    };
+    commit(&shared, changes).await.map_err(ApiError::internal)?;
+    Ok(Json(rollout_info(&shared, id)?))
+}

@@ -1,0 +1,586 @@
+//! The upgrade server: an HTTP API (axum) over the upgrade database (SQLite, [`db`]) and the
+//! bundle store, answering node polls from an in-memory model ([`state`]) that the schedule
+//! evaluator updates.
+//!
+//! Tasks: the HTTP server ([`http`]); the evaluator, every `eval_interval_ms` and whenever a
+//! node's version, phase or health changes; the heartbeat flusher, which writes the heartbeats
+//! of the last `flush_interval_ms` in one transaction. Structural changes (rollout states,
+//! assignments) are committed before they are visible to nodes, under one async lock
+//! ([`Shared::commands`]) so that they never interleave.
+
+pub mod db;
+mod http;
+pub mod state;
+
+use crate::api::{Event, RolloutState};
+use crate::bundle::{Limits, Store, TrustedKeys};
+use crate::schedule::{Assignment, Plan};
+use db::Db;
+use rusqlite::params;
+use state::{BundleRec, Node, Rollout, State};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The SQLite upgrade database.
+    pub db: PathBuf,
+    /// The bundle store's directory.
+    pub store: PathBuf,
+    /// The keys pushed bundles must be signed with.
+    pub trust: TrustedKeys,
+    pub limits: Limits,
+    /// What nodes are told about when to poll next.
+    pub poll_interval_ms: u64,
+    /// A node not heard from for this long counts as offline.
+    pub offline_after_ms: u64,
+    /// How often the schedule is evaluated without a change.
+    pub eval_interval_ms: u64,
+    /// How often heartbeats are written.
+    pub flush_interval_ms: u64,
+    /// The longest a long poll (`?wait_ms=`) is held.
+    pub max_wait_ms: u64,
+}
+
+impl Config {
+    /// Defaults for everything but the paths and keys: polls each second, offline after 30 s,
+    /// evaluation every 250 ms, heartbeats written each second, long polls up to 25 s.
+    pub fn new(db: PathBuf, store: PathBuf, trust: TrustedKeys) -> Config {
+        Config {
+            db,
+            store,
+            trust,
+            limits: Limits::default(),
+            poll_interval_ms: 1000,
+            offline_after_ms: 30_000,
+            eval_interval_ms: 250,
+            flush_interval_ms: 1000,
+            max_wait_ms: 25_000,
+        }
+    }
+}
+
+/// What every task shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
+    state: Mutex<State>,
+    /// Serializes structural changes (commands, evaluator) across their database writes.
+    commands: tokio::sync::Mutex<()>,
+    db: Db,
+    store: Store,
+    /// Carries `State::generation` to long polls.
+    changed: watch::Sender<u64>,
+    wake: Notify,
+}
+
+impl Shared {
+    /// Locks the model. A panic while it was held cannot leave it half-updated in a way that
+    /// matters more than stopping the server would, so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells long polls and the evaluator that something changed.
+    fn publish(&self, generation: u64) {
+        self.changed.send_replace(generation);
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Handle {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Handle {
+    /// Stops accepting, finishes the requests in progress, writes the last heartbeats.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Opens the database and store, binds `listen`, and serves until [`Handle::stop`].
+pub async fn start(config: Config, listen: SocketAddr) -> Result<Handle, String> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let shared = open(config)?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = http::router(shared.clone());
+    let evaluator = tokio::spawn(evaluate_loop(shared.clone()));
+    let flusher = tokio::spawn(flush_loop(shared.clone()));
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = rx.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "the HTTP server failed");
+        }
+        evaluator.abort();
+        flusher.abort();
+        flush(&shared);
+        shared.db.flush().await;
+        tracing::info!("server stopped");
+    });
+    tracing::info!(%addr, "upgrade server listening");
+    Ok(Handle {
+        addr,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Loads the database into memory.
+fn open(config: Config) -> Result<Arc<Shared>, String> {
+    let conn = db::open(&config.db)?;
+    let snapshot = db::load(&conn, state::RECENT_EVENTS)
+        .map_err(|e| format!("cannot read the database `{}`: {e}", config.db.display()))?;
+    let store = Store::open(&config.store).map_err(|e| e.to_string())?;
+    let mut st = State {
+        next_event_seq: snapshot.next_event_seq,
+        needs_eval: true,
+        ..State::default()
+    };
+    for (id, header) in snapshot.bundles {
+        let signed = crate::bundle::SignedManifest::from_header_bytes(
+            &header,
+            &config.trust,
+            &config.limits,
+        )
+        .map_err(|e| format!("bundle `{id}` in the database no longer verifies: {e}"))?;
+        let rec = BundleRec::new(&signed)?;
+        st.bundles.insert(id, rec);
+    }
+    for r in snapshot.rollouts {
+        let Some(bundle) = st.bundles.get(&r.bundle) else {
+            return Err(format!(
+                "rollout {} refers to bundle `{}`, which the database does not hold",
+                r.id, r.bundle
+            ));
+        };
+        let state = RolloutState::parse(&r.state)
+            .ok_or_else(|| format!("rollout {} has state `{}`", r.id, r.state))?;
+        st.rollouts.insert(
+            r.id,
+            Rollout {
+                id: r.id,
+                schedule: bundle.schedule.clone(),
+                bundle: r.bundle,
+                system: r.system,
+                from: r.from,
+                to: r.to,
+                state,
+                reason: r.reason,
+                seed: r.seed,
+                canary_passed: r.canary_passed,
+                created_at_ms: r.created_at_ms,
+                updated_at_ms: r.updated_at_ms,
+                progress: Default::default(),
+            },
+        );
+    }
+    for n in snapshot.nodes {
+        let phase = crate::api::Phase::parse(&n.phase)
+            .ok_or_else(|| format!("node `{}` has phase `{}`", n.id, n.phase))?;
+        let assignment = match (n.batch, n.assigned_at_ms) {
+            (Some(batch), Some(at_ms)) => Some(Assignment { batch, at_ms }),
+            _ => None,
+        };
+        st.nodes.insert(
+            n.id.clone(),
+            Node {
+                id: n.id,
+                system: n.system,
+                address: n.address,
+                version: n.version,
+                phase,
+                healthy: n.healthy,
+                healthy_since_ms: n.healthy_since_ms,
+                last_seen_ms: n.last_seen_ms,
+                rollout: n.rollout,
+                assignment,
+                done: false,
+            },
+        );
+    }
+    st.events = snapshot.events.into();
+    tracing::info!(
+        bundles = st.bundles.len(),
+        rollouts = st.rollouts.len(),
+        nodes = st.nodes.len(),
+        "database loaded"
+    );
+    let db = Db::spawn(conn)?;
+    let (changed, _) = watch::channel(0);
+    Ok(Arc::new(Shared {
+        config,
+        state: Mutex::new(st),
+        commands: tokio::sync::Mutex::new(()),
+        db,
+        store,
+        changed,
+        wake: Notify::new(),
+    }))
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Writes the heartbeats gathered since the last flush, in one transaction. The liveness
+/// columns only: membership and assignments are written by the changes that make them.
+fn flush(shared: &Shared) {
+    let mut st = shared.lock();
+    if st.dirty.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = st.dirty.drain().collect();
+    let rows: Vec<Node> = ids
+        .iter()
+        .filter_map(|id| st.nodes.get(id).cloned())
+        .collect();
+    // Sent while the model is locked, so no later write of these nodes can be queued before it.
+    shared.db.send(move |c| {
+        let mut stmt = c.prepare_cached(
+            "INSERT INTO nodes (id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, rollout)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(id) DO UPDATE SET system = excluded.system, address = excluded.address,
+               version = excluded.version, phase = excluded.phase, healthy = excluded.healthy,
+               healthy_since_ms = excluded.healthy_since_ms, last_seen_ms = excluded.last_seen_ms",
+        )?;
+        for n in &rows {
+            stmt.execute(params![n.id, n.system, n.address, n.version, n.phase.as_str(), n.healthy, n.healthy_since_ms, n.last_seen_ms, n.rollout])?;
+        }
+        Ok(())
+    });
+}
+
+async fn flush_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        shared.config.flush_interval_ms.max(10),
+    ));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        flush(&shared);
+    }
+}
+
+async fn evaluate_loop(shared: Arc<Shared>) {
+    let period = Duration::from_millis(shared.config.eval_interval_ms.max(10));
+    loop {
+        let _ = tokio::time::timeout(period, shared.wake.notified()).await;
+        if let Err(e) = evaluate(&shared).await {
+            tracing::error!(error = %e, "the schedule evaluation failed");
+            tokio::time::sleep(period).await;
+        }
+    }
+}
+
+/// A structural change decided by the evaluator or a command, committed before it is applied.
+#[derive(Debug, Clone)]
+enum Change {
+    Assign {
+        rollout: u64,
+        node: String,
+        batch: u32,
+        at_ms: u64,
+    },
+    Unassign {
+        node: String,
+    },
+    Join {
+        rollout: u64,
+        node: String,
+    },
+    SetState {
+        rollout: u64,
+        state: RolloutState,
+        reason: String,
+    },
+    CanaryPassed {
+        rollout: u64,
+    },
+    Insert(Box<Rollout>),
+    Event(Event),
+}
+
+/// Writes `changes` (and waits for the commit), then applies them to the model.
+async fn commit(shared: &Shared, changes: Vec<Change>) -> Result<(), String> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let to_write = changes.clone();
+    shared
+        .db
+        .write(move |c| write_changes(c, &to_write))
+        .await?;
+    let mut st = shared.lock();
+    let now = now_ms();
+    for change in changes {
+        match change {
+            Change::Assign {
+                rollout,
+                node,
+                batch,
+                at_ms,
+            } => {
+                if let Some(n) = st.nodes.get_mut(&node) {
+                    n.rollout = Some(rollout);
+                    n.assignment = Some(Assignment { batch, at_ms });
+                }
+            }
+            Change::Unassign { node } => {
+                if let Some(n) = st.nodes.get_mut(&node) {
+                    n.assignment = None;
+                }
+            }
+            Change::Join { rollout, node } => {
+                if let Some(n) = st.nodes.get_mut(&node) {
+                    n.rollout = Some(rollout);
+                    n.assignment = None;
+                    n.done = false;
+                }
+            }
+            Change::SetState {
+                rollout,
+                state,
+                reason,
+            } => {
+                if let Some(r) = st.rollouts.get_mut(&rollout) {
+                    r.state = state;
+                    r.reason = reason;
+                    r.updated_at_ms = now;
+                }
+            }
+            Change::CanaryPassed { rollout } => {
+                if let Some(r) = st.rollouts.get_mut(&rollout) {
+                    r.canary_passed = true;
+                }
+            }
+            Change::Insert(r) => {
+                st.rollouts.insert(r.id, *r);
+            }
+            Change::Event(e) => st.push_event(e),
+        }
+    }
+    st.generation += 1;
+    st.needs_eval = true;
+    let generation = st.generation;
+    drop(st);
+    shared.publish(generation);
+    shared.wake.notify_one();
+    Ok(())
+}
+
+fn write_changes(c: &rusqlite::Connection, changes: &[Change]) -> rusqlite::Result<()> {
+    let now = now_ms();
+    for change in changes {
+        match change {
+            Change::Assign {
+                rollout,
+                node,
+                batch,
+                at_ms,
+            } => {
+                c.execute(
+                    "UPDATE nodes SET rollout = ?1, batch = ?2, assigned_at_ms = ?3 WHERE id = ?4",
+                    params![rollout, batch, at_ms, node],
+                )?;
+            }
+            Change::Unassign { node } => {
+                c.execute(
+                    "UPDATE nodes SET batch = NULL, assigned_at_ms = NULL WHERE id = ?1",
+                    params![node],
+                )?;
+            }
+            Change::Join { rollout, node } => {
+                c.execute("UPDATE nodes SET rollout = ?1, batch = NULL, assigned_at_ms = NULL WHERE id = ?2", params![rollout, node])?;
+            }
+            Change::SetState {
+                rollout,
+                state,
+                reason,
+            } => {
+                c.execute(
+                    "UPDATE rollouts SET state = ?1, reason = ?2, updated_at_ms = ?3 WHERE id = ?4",
+                    params![state.as_str(), reason, now, rollout],
+                )?;
+            }
+            Change::CanaryPassed { rollout } => {
+                c.execute(
+                    "UPDATE rollouts SET canary_passed = 1 WHERE id = ?1",
+                    params![rollout],
+                )?;
+            }
+            Change::Insert(r) => {
+                c.execute(
+                    "INSERT INTO rollouts (id, bundle, system, from_version, to_version, state, reason, seed, canary_passed, created_at_ms, updated_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![r.id, r.bundle, r.system, r.from, r.to, r.state.as_str(), r.reason, r.seed as i64, r.canary_passed, r.created_at_ms, r.updated_at_ms],
+                )?;
+            }
+            Change::Event(e) => write_event(c, e)?,
+        }
+    }
+    Ok(())
+}
+
+fn write_event(c: &rusqlite::Connection, e: &Event) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO events (seq, at_ms, rollout, node, kind, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![e.seq, e.at_ms, e.rollout, e.node, e.kind, e.message],
+    )
+    .map(|_| ())
+}
+
+/// One evaluation: plan every active rollout, commit what the plans decide.
+async fn evaluate(shared: &Shared) -> Result<(), String> {
+    let _guard = shared.commands.lock().await;
+    let now = now_ms();
+    let (changes, generation) = {
+        let mut st = shared.lock();
+        st.needs_eval = false;
+        let before = st.generation;
+        let plans = st.plan(now, shared.config.offline_after_ms);
+        let mut changes = Vec::new();
+        for (id, plan) in plans {
+            changes.extend(changes_of_plan(&mut st, id, plan, now));
+        }
+        let generation = (st.generation != before).then_some(st.generation);
+        (changes, generation)
+    };
+    if let Some(g) = generation {
+        shared.publish(g);
+    }
+    commit(shared, changes).await
+}
+
+/// The structural changes a plan makes (events take their sequence numbers now).
+fn changes_of_plan(st: &mut State, id: u64, plan: Plan, now: u64) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (node, batch) in &plan.start {
+        changes.push(Change::Assign {
+            rollout: id,
+            node: node.clone(),
+            batch: *batch,
+            at_ms: now,
+        });
+        let e = st.event(
+            now,
+            Some(id),
+            Some(node),
+            "assigned",
+            format!("`{node}` starts upgrading (batch {batch})"),
+        );
+        changes.push(Change::Event(e));
+    }
+    if plan.canary_passed {
+        changes.push(Change::CanaryPassed { rollout: id });
+    }
+    if let Some(reason) = plan.pause {
+        changes.push(Change::SetState {
+            rollout: id,
+            state: RolloutState::Paused,
+            reason: reason.clone(),
+        });
+        let e = st.event(
+            now,
+            Some(id),
+            None,
+            "paused",
+            format!("rollout {id} paused: {reason}"),
+        );
+        changes.push(Change::Event(e));
+    }
+    if plan.complete {
+        changes.push(Change::SetState {
+            rollout: id,
+            state: RolloutState::Done,
+            reason: plan.waiting.clone(),
+        });
+        let e = st.event(
+            now,
+            Some(id),
+            None,
+            "done",
+            format!("rollout {id} is done: {}", plan.waiting),
+        );
+        changes.push(Change::Event(e));
+        changes.extend(start_next(st, id, now));
+    }
+    changes
+}
+
+/// When rollout `ended` ends, the oldest pending rollout of its system starts.
+fn start_next(st: &mut State, ended: u64, now: u64) -> Vec<Change> {
+    let Some(system) = st.rollouts.get(&ended).map(|r| r.system.clone()) else {
+        return Vec::new();
+    };
+    if st.busy(&system, ended).is_some() {
+        return Vec::new();
+    }
+    let Some(next) = st
+        .rollouts
+        .values()
+        .find(|r| r.system == system && r.state == RolloutState::Pending)
+        .cloned()
+    else {
+        return Vec::new();
+    };
+    let mut changes = vec![Change::SetState {
+        rollout: next.id,
+        state: RolloutState::Running,
+        reason: "started".into(),
+    }];
+    // Nodes at the pending rollout's source version join it; they will be at the ended
+    // rollout's target version when chaining 1 -> 2 -> 3.
+    let mut candidate = next.clone();
+    candidate.state = RolloutState::Running;
+    for node in st.members_at_start(&candidate) {
+        changes.push(Change::Join {
+            rollout: next.id,
+            node,
+        });
+    }
+    let e = st.event(
+        now,
+        Some(next.id),
+        None,
+        "started",
+        format!("rollout {} starts after rollout {ended} ended", next.id),
+    );
+    changes.push(Change::Event(e));
+    changes
+}
+
+#[cfg(test)]
+mod tests;

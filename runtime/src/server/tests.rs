@@ -1,0 +1,110 @@
+//! The in-memory model: heartbeats, membership, directives.
+
+use super::state::{Rollout, State};
+use crate::api::{Action, Phase, PollRequest, RolloutState};
+use crate::schedule::{Assignment, Schedule};
+
+fn req(version: u64, phase: Phase, healthy: bool) -> PollRequest {
+    PollRequest {
+        system: "kv".into(),
+        version,
+        phase,
+        healthy,
+        address: "127.0.0.1:1".into(),
+    }
+}
+
+fn rollout(id: u64, state: RolloutState) -> Rollout {
+    Rollout {
+        id,
+        bundle: "b".into(),
+        system: "kv".into(),
+        from: 1,
+        to: 2,
+        state,
+        reason: "waiting".into(),
+        seed: 1,
+        canary_passed: false,
+        schedule: Schedule::default(),
+        created_at_ms: 0,
+        updated_at_ms: 0,
+        progress: Default::default(),
+    }
+}
+
+#[test]
+fn heartbeats_create_nodes_and_track_health() {
+    let mut st = State::default();
+    let o = st.observe("n1", &req(1, Phase::Serving, true), 1000);
+    assert!(o.created && o.changed);
+    assert_eq!(st.nodes["n1"].healthy_since_ms, Some(1000));
+    let o = st.observe("n1", &req(1, Phase::Serving, true), 2000);
+    assert!(!o.changed);
+    assert_eq!(
+        st.nodes["n1"].healthy_since_ms,
+        Some(1000),
+        "still healthy since the first beat"
+    );
+    st.observe("n1", &req(1, Phase::Serving, false), 3000);
+    assert_eq!(st.nodes["n1"].healthy_since_ms, None);
+    st.observe("n1", &req(2, Phase::Upgraded, true), 4000);
+    assert_eq!(st.nodes["n1"].healthy_since_ms, Some(4000));
+    assert!(st.dirty.contains("n1"));
+}
+
+#[test]
+fn a_new_version_restarts_healthy_since() {
+    let mut st = State::default();
+    st.observe("n1", &req(1, Phase::Serving, true), 1000);
+    st.observe("n1", &req(2, Phase::Upgraded, true), 1500);
+    assert_eq!(st.nodes["n1"].healthy_since_ms, Some(1500));
+}
+
+#[test]
+fn nodes_join_the_running_rollout_of_their_system_and_version() {
+    let mut st = State::default();
+    st.rollouts.insert(1, rollout(1, RolloutState::Running));
+    let o = st.observe("n1", &req(1, Phase::Serving, true), 0);
+    assert_eq!(o.joined, Some(1));
+    let other = PollRequest {
+        system: "db".into(),
+        ..req(1, Phase::Serving, true)
+    };
+    assert_eq!(st.observe("d1", &other, 0).joined, None);
+    assert_eq!(
+        st.observe("n9", &req(7, Phase::Serving, true), 0).joined,
+        None
+    );
+}
+
+#[test]
+fn directives_follow_the_rollout() {
+    let mut st = State::default();
+    st.rollouts.insert(1, rollout(1, RolloutState::Running));
+    st.observe("n1", &req(1, Phase::Serving, true), 0);
+    let d = st.directive("n1", 1000);
+    assert_eq!(
+        (d.action, d.rollout, d.reason.as_str()),
+        (Action::Stay, Some(1), "waiting")
+    );
+    st.nodes.get_mut("n1").unwrap().assignment = Some(Assignment { batch: 0, at_ms: 0 });
+    assert_eq!(st.directive("n1", 1000).action, Action::Upgrade);
+    st.rollouts.get_mut(&1).unwrap().state = RolloutState::Paused;
+    assert_eq!(
+        st.directive("n1", 1000).action,
+        Action::Upgrade,
+        "a paused rollout lets assigned nodes finish"
+    );
+    st.observe("n1", &req(1, Phase::Failed, false), 0);
+    assert_eq!(
+        st.directive("n1", 1000).action,
+        Action::Stay,
+        "a failed node is not told to retry"
+    );
+    st.observe("n1", &req(2, Phase::Upgraded, true), 0);
+    st.rollouts.get_mut(&1).unwrap().state = RolloutState::RolledBack;
+    assert_eq!(st.directive("n1", 1000).action, Action::Rollback);
+    st.observe("n1", &req(1, Phase::Serving, true), 0);
+    assert_eq!(st.directive("n1", 1000).action, Action::Stay);
+    assert_eq!(st.directive("nobody", 1000).reason, "unknown node");
+}

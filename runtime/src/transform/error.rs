@@ -1,0 +1,94 @@
+//! Why a state transform, recovery or rollback did not complete. In every case the state file
+//! holds either exactly the old state or exactly the new one.
+
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub enum TransformError {
+    /// A file operation failed.
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        error: std::io::Error,
+    },
+    /// The plugin's transform refused the old state.
+    Transform { reason: String },
+    /// The new state does not satisfy the spec's invariant with the old one.
+    InvariantBroken,
+    /// The invariant could not be evaluated.
+    Invariant { reason: String },
+    /// A journal of another upgrade is pending.
+    OtherUpgradePending { from: u64, to: u64 },
+    /// Files are not what the journal says (changed by someone else, or damaged).
+    Corrupt { reason: String },
+    /// No backup of the old state to roll back to.
+    NoBackup { path: PathBuf },
+}
+
+impl TransformError {
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        action: &'static str,
+        error: std::io::Error,
+    ) -> Self {
+        TransformError::Io {
+            path: path.into(),
+            action,
+            error,
+        }
+    }
+}
+
+impl fmt::Display for TransformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransformError::Io {
+                path,
+                action,
+                error,
+            } => {
+                write!(f, "cannot {action} `{}`: {error}", path.display())
+            }
+            TransformError::Transform { reason } => {
+                write!(
+                    f,
+                    "the transform refused the old state: {reason}; the old state is kept"
+                )
+            }
+            TransformError::InvariantBroken => write!(
+                f,
+                "the new state does not satisfy the spec's invariant with the old state; the old \
+                 state is kept"
+            ),
+            TransformError::Invariant { reason } => {
+                write!(
+                    f,
+                    "the invariant could not be evaluated: {reason}; the old state is kept"
+                )
+            }
+            TransformError::OtherUpgradePending { from, to } => write!(
+                f,
+                "an interrupted upgrade of the state from version {from} to version {to} is \
+                 pending: resume or roll it back first"
+            ),
+            TransformError::Corrupt { reason } => {
+                write!(f, "the state files are inconsistent: {reason}")
+            }
+            TransformError::NoBackup { path } => write!(
+                f,
+                "there is no backup `{}` of the old state to roll back to",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TransformError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TransformError::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}

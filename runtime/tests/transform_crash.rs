@@ -1,0 +1,283 @@
+//! Crash safety of the state transform, for real: this test binary re-runs itself as a helper
+//! process (`crash_helper`, active only under `UPSTART_CRASH_HELPER`) that transforms a state
+//! file and is killed with SIGKILL, either when it reaches an injected point (it announces the
+//! point and waits to be killed) or at random moments. Then a rerun resumes, or a recovery
+//! rolls back, and the state file must be exactly the old state or exactly its transform.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use runtime::transform::{self, Point, Policy, StateTransform};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// `{"entries": {k: v}}` -> `{"items": {k: {"value": v, "expires_at": null}}}`, as the kv
+/// example's transform; invariant: same keys and values.
+struct KvTransform;
+
+impl StateTransform for KvTransform {
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
+        let v: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
+        let entries = v["entries"].as_object().ok_or("no entries")?;
+        let items: serde_json::Map<String, serde_json::Value> = entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    serde_json::json!({"value": v, "expires_at": null}),
+                )
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({ "items": items })).map_err(|e| e.to_string())
+    }
+
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+        let o: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
+        let n: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
+        let (Some(o), Some(n)) = (o["entries"].as_object(), n["items"].as_object()) else {
+            return Ok(false);
+        };
+        Ok(o.len() == n.len()
+            && o.iter()
+                .all(|(k, v)| n.get(k).map(|i| &i["value"]) == Some(v)))
+    }
+}
+
+fn kv_state(n: usize) -> Vec<u8> {
+    let entries: serde_json::Map<String, serde_json::Value> = (0..n)
+        .map(|i| {
+            (
+                format!("key-{i:06}"),
+                serde_json::json!(format!("value {i} {}", "x".repeat(40))),
+            )
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "entries": entries })).unwrap()
+}
+
+/// The helper process: transforms `UPSTART_STATE` (with the plugin at `UPSTART_PLUGIN`, or the
+/// kv transform), stopping at `UPSTART_STOP_AT` until killed.
+#[test]
+fn crash_helper() {
+    if std::env::var_os("UPSTART_CRASH_HELPER").is_none() {
+        return;
+    }
+    let state = PathBuf::from(std::env::var("UPSTART_STATE").unwrap());
+    let stop_at = std::env::var("UPSTART_STOP_AT").ok();
+    let hook = |p: Point| {
+        if stop_at.as_deref() == Some(p.name()) {
+            println!("reached {}", p.name());
+            std::thread::sleep(Duration::from_secs(60));
+            std::process::exit(3);
+        }
+    };
+    let result = match std::env::var_os("UPSTART_PLUGIN") {
+        Some(plugin) => {
+            let plugin =
+                runtime::plugin::Plugin::load(Path::new(&plugin), &Default::default()).unwrap();
+            transform::upgrade(&state, 1, 2, &plugin, Some(&hook))
+        }
+        None => transform::upgrade(&state, 1, 2, &KvTransform, Some(&hook)),
+    };
+    result.unwrap();
+    println!("finished");
+}
+
+/// A helper process, killed (SIGKILL) when dropped.
+struct Helper(Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn helper(state: &Path, stop_at: Option<&str>, plugin: Option<&Path>) -> Helper {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "crash_helper",
+        "--nocapture",
+        "--test-threads=1",
+        "--quiet",
+    ])
+    .env("UPSTART_CRASH_HELPER", "1")
+    .env("UPSTART_STATE", state)
+    .env_remove("UPSTART_STOP_AT")
+    .env_remove("UPSTART_PLUGIN")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    if let Some(p) = stop_at {
+        cmd.env("UPSTART_STOP_AT", p);
+    }
+    if let Some(p) = plugin {
+        cmd.env("UPSTART_PLUGIN", p);
+    }
+    Helper(cmd.spawn().unwrap())
+}
+
+/// Waits (at most 60 s) for the helper to print a line starting with `reached` or `finished`.
+fn wait_for_line(h: &mut Helper) -> String {
+    let out = h.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Reads to the end, so the helper never writes into a closed pipe.
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.starts_with("reached") || line.starts_with("finished") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the helper reached its point in time")
+}
+
+fn check_old_or_new(state: &Path, old: &[u8], new: &[u8], what: &str) -> bool {
+    let now = std::fs::read(state).unwrap();
+    assert!(
+        now == old || now == new,
+        "{what}: the state is neither the old nor the new one ({} bytes)",
+        now.len()
+    );
+    now == new
+}
+
+#[test]
+fn killed_at_each_point_then_rerun_completes() {
+    let old = kv_state(2000);
+    let new = KvTransform.transform(&old).unwrap();
+    for point in Point::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, &old).unwrap();
+        let mut h = helper(&state, Some(point.name()), None);
+        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
+        drop(h); // SIGKILL
+        check_old_or_new(&state, &old, &new, point.name());
+        let mut rerun = helper(&state, None, None);
+        assert_eq!(wait_for_line(&mut rerun), "finished", "{point:?}");
+        assert!(rerun.0.wait().unwrap().success());
+        assert_eq!(
+            std::fs::read(&state).unwrap(),
+            new,
+            "{point:?}: the rerun completes the transform"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("state.json.v1")).unwrap(),
+            old,
+            "{point:?}: the backup is the old state"
+        );
+        assert!(transform::pending(&state).unwrap().is_none());
+    }
+}
+
+#[test]
+fn killed_at_each_point_then_recovery_rolls_back() {
+    let old = kv_state(500);
+    for point in Point::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, &old).unwrap();
+        let mut h = helper(&state, Some(point.name()), None);
+        wait_for_line(&mut h);
+        drop(h);
+        transform::recover(&state, &KvTransform, Policy::RollBack).unwrap();
+        if point == Point::Done {
+            transform::rollback(&state, 1, 2).unwrap();
+        }
+        assert_eq!(
+            std::fs::read(&state).unwrap(),
+            old,
+            "{point:?}: rolled back to exactly the old state"
+        );
+        assert!(transform::pending(&state).unwrap().is_none());
+    }
+}
+
+#[test]
+fn killed_at_each_point_with_a_real_plugin() {
+    let plugin = support::plugin_1_2();
+    let old = br#"{"count":21}"#.to_vec();
+    let loaded = runtime::plugin::Plugin::load(plugin, &Default::default()).unwrap();
+    let new = runtime::plugin::Plugin::transform(&loaded, &old).unwrap();
+    for point in [
+        Point::BackedUp,
+        Point::NewWritten,
+        Point::Prepared,
+        Point::Switched,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, &old).unwrap();
+        let mut h = helper(&state, Some(point.name()), Some(plugin));
+        wait_for_line(&mut h);
+        drop(h);
+        check_old_or_new(&state, &old, &new, point.name());
+        let mut rerun = helper(&state, None, Some(plugin));
+        assert_eq!(wait_for_line(&mut rerun), "finished");
+        assert_eq!(std::fs::read(&state).unwrap(), new, "{point:?}");
+    }
+}
+
+#[test]
+fn killed_at_random_moments() {
+    let old = kv_state(20_000);
+    let new = KvTransform.transform(&old).unwrap();
+    // How long a whole run takes, to spread the kills over it.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    std::fs::write(&state, &old).unwrap();
+    let start = Instant::now();
+    let mut h = helper(&state, None, None);
+    assert_eq!(wait_for_line(&mut h), "finished");
+    let full = start.elapsed().as_micros() as u64;
+    drop(h);
+    assert_eq!(std::fs::read(&state).unwrap(), new);
+
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let (mut saw_old, mut saw_new) = (0, 0);
+    for round in 0..16 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, &old).unwrap();
+        let h = helper(&state, None, None);
+        // Between a third of a run and a run and a third: before, during and after the writes.
+        std::thread::sleep(Duration::from_micros(full / 3 + seed % (full + 1)));
+        drop(h);
+        if check_old_or_new(&state, &old, &new, &format!("round {round}")) {
+            saw_new += 1;
+        } else {
+            saw_old += 1;
+        }
+        // Alternate: finish the interrupted run, or roll it back.
+        if round % 2 == 0 {
+            let mut rerun = helper(&state, None, None);
+            assert_eq!(wait_for_line(&mut rerun), "finished", "round {round}");
+            assert!(rerun.0.wait().unwrap().success());
+            assert_eq!(std::fs::read(&state).unwrap(), new, "round {round}");
+        } else {
+            transform::recover(&state, &KvTransform, Policy::RollBack).unwrap();
+            if std::fs::read(&state).unwrap() == new {
+                transform::rollback(&state, 1, 2).unwrap();
+            }
+            assert_eq!(std::fs::read(&state).unwrap(), old, "round {round}");
+        }
+        assert!(
+            transform::pending(&state).unwrap().is_none(),
+            "round {round}"
+        );
+    }
+    eprintln!("random kills: {saw_old} left the old state, {saw_new} the new one (a full run takes {full} us)");
+}
