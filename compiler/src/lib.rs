@@ -13,3 +13,5 @@ pub mod synth;
 pub mod codegen;
 pub mod build;
 pub mod verify;
+pub mod fmt;
+pub mod lsp;

@@ -1,1 +1,50 @@
-//! Interception of node traffic and translation between versions. Skeleton: filled by the shim issue.
+//! The shim: interception of a node's traffic and translation between versions.
+//!
+//! A [`Shim`] is a tokio proxy in front of the node program's listening port and in the path
+//! of its outgoing connections to peers:
+//!
+//! - **Inbound** ([`ShimConfig::listeners`]): an outside client speaks the version of the port
+//!   it reached; a peer's shim opens with a one-line handshake (`UPSTART/1 kv 2`) that says
+//!   its node's version, answered with ours (or refused with a reason). A caller at the node's
+//!   own version is copied byte for byte (the fast path); a caller at another version is
+//!   decoded as JSON-RPC 2.0 ([`Framing::Lines`] or [`Framing::Length`]) and each request is
+//!   answered through the plugin chain's past (older caller) or future (newer caller) rules,
+//!   whose delegate calls reach the node. A call that cannot be simulated is answered with
+//!   error `-32001`, the spec's reason as `message` and `data.disallowed = true`. A protocol
+//!   that is not JSON-RPC passes through untranslated.
+//! - **Outbound**: the node's connections to a peer reach the shim through an explicit
+//!   [`PeerRoute`] port, or through the LD_PRELOAD library (`shim/preload`), which redirects
+//!   `connect` to [`ShimConfig::outbound`]. The shim dials the peer's shim with the handshake.
+//! - **Control**: the owner (the node agent) swaps the route (node address, version and plugin
+//!   chain) with [`Shim::set_route`], and drains connections around an upgrade with
+//!   [`Shim::drain`] and [`Shim::resume`].
+//!
+//! Bad input (an oversized frame, malformed JSON, an unknown method, a peer at an unknown
+//! version) gets a clear error on its own connection; the others go on. Buffers are bounded by
+//! the frame limit, a connection's next frame is read only after its answer is written, and the
+//! number of connections is limited: a fast sender is held back by TCP.
+
+mod codec;
+mod config;
+mod error;
+mod handshake;
+mod inbound;
+mod jsonrpc;
+mod node;
+mod outbound;
+mod route;
+mod shim;
+mod signatures;
+mod splice;
+mod stats;
+mod translate;
+
+pub use config::{
+    FastPath, Framing, ListenerConfig, ParamStyle, PeerRoute, ShimConfig, DEFAULT_MAX_FRAME,
+};
+pub use error::ShimError;
+pub use handshake::{connect_line, hello, parse_line, Line, OK_LINE};
+pub use jsonrpc::code;
+pub use route::Route;
+pub use shim::{DrainReport, Shim, ShimAddrs};
+pub use stats::ShimStats;

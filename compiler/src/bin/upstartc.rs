@@ -75,6 +75,17 @@ enum Command {
     },
     /// Print the long explanation of a diagnostic code, e.g. `upstartc explain U0057`
     Explain { code: String },
+    /// Run the language server on stdin/stdout, for editors
+    Lsp,
+    /// Format specs in place (one canonical layout, comments kept); refuses files that do not parse
+    Fmt {
+        /// Spec files (`*.ups`)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write nothing: list the files that would change and exit 1 if there are any
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -117,6 +128,8 @@ fn main() -> ExitCode {
             color,
         } => verify(&files, seed, cases, message_format, color),
         Command::Explain { code } => explain_code(&code),
+        Command::Fmt { files, check } => compiler::fmt::cli::run(&files, check),
+        Command::Lsp => compiler::lsp::run_stdio(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `upstart` command line, one module per subcommand: each has its clap `Args` and a
-//! `run`. The binary (`src/bin/upstart.rs`) only dispatches, so new subcommands (`node`,
-//! `demo`) slot in as modules here and one line there.
+//! `run`. The binary (`node/src/main.rs`, package `upstart`) only dispatches; the subcommands
+//! that need the shim (`node`, `demo`) live in that package.
 //!
 //! Exit codes: 0 success, 1 the operation failed (refused bundle, unreachable server, ...),
 //! 2 usage errors (from clap).

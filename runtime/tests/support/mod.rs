@@ -42,8 +42,11 @@ const ABI_99: Variant = Variant {
     spec: "spec-1-2.ups",
 };
 
+/// Under `runtime/`, also when this module is used by another package's tests (`node/`).
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("runtime")
         .join("tests")
         .join("fixture-plugin")
 }
@@ -84,7 +87,7 @@ pub fn plugin_abi_99() -> &'static Path {
 fn build(v: &Variant) -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("runtime/ has a parent");
+        .expect("the package has a parent");
     let target = workspace.join("target").join(v.target_dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);

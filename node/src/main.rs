@@ -1,5 +1,6 @@
-//! `upstart`: keys and bundles, the upgrade server, and rollout control. Each subcommand lives
-//! in `runtime::cli::NAME`; this file only parses and dispatches.
+//! `upstart`: keys and bundles, the upgrade server, rollout control, the node agent and the
+//! demo. The server-side subcommands live in `runtime::cli::NAME`, `node` and `demo` in this
+//! package; this file only parses and dispatches.
 
 use clap::{Parser, Subcommand};
 use runtime::cli::{self, CliResult};
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 #[command(
     name = "upstart",
     version,
-    about = "Zero-downtime upgrades of distributed systems: bundles, the upgrade server, rollouts"
+    about = "Zero-downtime upgrades of distributed systems: bundles, the upgrade server, rollouts, the node agent"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -19,6 +20,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a three-node key-value cluster on loopback and upgrade it live under load.
+    Demo(upstart::demo::Args),
+    /// Run the upgrade layer of one node: its program, its shim, its upgrades.
+    Node(Box<upstart::node_cli::Args>),
     /// Make a key pair for signing bundles.
     Keygen(cli::keygen::Args),
     /// Sign a plugin and a node binary into a bundle.
@@ -46,6 +51,14 @@ fn main() -> ExitCode {
             cli::init_logging("info");
             cli::block_on(cli::server::run(args))
         }
+        Command::Node(args) => {
+            cli::init_logging("info");
+            cli::block_on(upstart::node_cli::run(args))
+        }
+        Command::Demo(args) => {
+            cli::init_logging("warn");
+            upstart::demo::run(args)
+        }
         command => {
             cli::init_logging("warn");
             match command {
@@ -59,7 +72,7 @@ fn main() -> ExitCode {
                 Command::Rollback(args) => {
                     cli::block_on(cli::control::run(args, Control::Rollback))
                 }
-                Command::Server(_) => Ok(()),
+                Command::Server(_) | Command::Node(_) | Command::Demo(_) => Ok(()),
             }
         }
     };

@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../../runtime/tests/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -106,7 +107,8 @@ fn keys_bundles_server_and_rollout_control() {
     ok(&["keygen", "--out", &d("other")]);
 
     std::fs::write(d("calc-v2"), b"#!/bin/sh\necho 2\n").unwrap();
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture-plugin/spec-1-2.ups");
+    let spec =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/tests/fixture-plugin/spec-1-2.ups");
     let plugin = support::plugin_1_2().to_str().unwrap().to_string();
     let out = ok(&[
         "bundle",

@@ -1,0 +1,423 @@
+//! The layout of the file and its items: the header, then each item after one blank line;
+//! declarations, fields, variants, methods, rules, clauses and schedule settings one per line,
+//! two spaces deeper than their block; fields, variants and transform assignments end with a
+//! comma. Method parameters, protocol options and nested schedule blocks stay on one line when
+//! they fit.
+
+use super::comments::Blank;
+use super::doc::{concat, group, hardline, if_break, indent, line, nil, softline, text, D};
+use super::Fmt;
+use lang::ast::*;
+use lang::span::Span;
+
+/// How a list's elements are separated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sep {
+    /// Nothing between elements (methods, rules, clauses, settings).
+    None,
+    /// A comma after every element, the last one too when the list is broken.
+    Comma,
+    /// Expressions one per line: a `;` where the next one would otherwise continue the
+    /// previous (`a` then `-b` reads as `a - b`, `f` then `(x)` as `f(x)`).
+    Semicolon,
+}
+
+impl Fmt<'_> {
+    pub(super) fn spec(&mut self, spec: &Spec) -> D {
+        let mut parts = vec![self.c.gap(spec.header_span.start, nil(), Blank::First)];
+        parts.push(text(format!(
+            "upgrade {} {} -> {}",
+            spec.name.name,
+            self.number(&spec.from),
+            self.number(&spec.to)
+        )));
+        self.c.mark(spec.header_span.end);
+        for item in &spec.items {
+            parts.push(self.c.gap(item.span().start, hardline(), Blank::Always));
+            parts.push(self.item(item));
+            self.c.mark(item.span().end);
+        }
+        parts.push(self.c.dangling(self.src.len(), Blank::Keep));
+        parts.push(hardline());
+        concat(parts)
+    }
+
+    fn number(&self, n: &Number) -> String {
+        let src = self.source(n.span);
+        if !src.is_empty() && src.chars().all(|c| c.is_ascii_digit() || c == '_') {
+            src.to_string()
+        } else {
+            n.value.to_string()
+        }
+    }
+
+    fn item(&mut self, item: &Item) -> D {
+        match item {
+            Item::Protocol(p) => {
+                let head = text(format!("protocol {} ", p.name.name));
+                let body = self.soft_list(
+                    ("{", "}"),
+                    true,
+                    &p.options,
+                    |(k, v)| k.span.to(v.span),
+                    close_of(p.span),
+                    |_, (k, v)| text(format!("{}: {}", k.name, v.name)),
+                );
+                concat(vec![head, body])
+            }
+            Item::Version(v) => {
+                let head = text(format!("version {} ", self.number(&v.number)));
+                let body =
+                    self.hard_block(&v.decls, decl_span, Sep::None, close_of(v.span), Self::decl);
+                concat(vec![head, body])
+            }
+            Item::Invariant(i) => {
+                let head = text(format!("invariant ({}, {}) ", i.old.name, i.new.name));
+                let body = self.hard_block(
+                    &i.clauses,
+                    |e| e.span,
+                    Sep::Semicolon,
+                    close_of(i.span),
+                    |f, e| f.top_expr(e),
+                );
+                concat(vec![head, body])
+            }
+            Item::Transform(t) => {
+                let head = text(format!("transform ({}) -> {} ", t.old.name, t.new.name));
+                let body = self.hard_block(
+                    &t.fields,
+                    |fi| fi.span,
+                    Sep::Comma,
+                    close_of(t.span),
+                    Self::field_init,
+                );
+                concat(vec![head, body])
+            }
+            Item::Rules(r) => {
+                let head = text(format!("{} {} ", r.kind.keyword(), r.service.name));
+                let body = self.hard_block(
+                    &r.rules,
+                    |r| r.span,
+                    Sep::None,
+                    close_of(r.span),
+                    Self::rule,
+                );
+                concat(vec![head, body])
+            }
+            Item::Schedule(s) => {
+                let body = self.hard_block(
+                    &s.entries,
+                    |e| e.span,
+                    Sep::None,
+                    close_of(s.span),
+                    Self::sched_entry,
+                );
+                concat(vec![text("schedule "), body])
+            }
+        }
+    }
+
+    fn decl(&mut self, d: &Decl) -> D {
+        match d {
+            Decl::Record(r) => {
+                let body = self.hard_block(
+                    &r.fields,
+                    |f| f.span,
+                    Sep::Comma,
+                    close_of(r.span),
+                    Self::field,
+                );
+                concat(vec![text(format!("record {} ", r.name.name)), body])
+            }
+            Decl::Enum(e) => {
+                let body = self.hard_block(
+                    &e.variants,
+                    |v| v.span,
+                    Sep::Comma,
+                    close_of(e.span),
+                    |_, v| match &v.payload {
+                        Some(t) => text(format!("{}({})", v.name.name, type_text(t))),
+                        None => text(v.name.name.clone()),
+                    },
+                );
+                concat(vec![text(format!("enum {} ", e.name.name)), body])
+            }
+            Decl::Service(s) => {
+                let body = self.hard_block(
+                    &s.methods,
+                    |m| m.span,
+                    Sep::None,
+                    close_of(s.span),
+                    Self::method,
+                );
+                concat(vec![text(format!("service {} ", s.name.name)), body])
+            }
+            Decl::State(s) => {
+                let body = self.hard_block(
+                    &s.fields,
+                    |f| f.span,
+                    Sep::Comma,
+                    close_of(s.span),
+                    Self::field,
+                );
+                concat(vec![text("state "), body])
+            }
+        }
+    }
+
+    fn field(&mut self, f: &Field) -> D {
+        text(format!("{}: {}", f.name.name, type_text(&f.ty)))
+    }
+
+    fn method(&mut self, m: &MethodDecl) -> D {
+        let after = m.params.last().map_or(m.name.span.end, |p| p.span.end);
+        let close = self.find_punct(after, m.span.end, ")").unwrap_or(after);
+        let params = self.soft_list(("(", ")"), false, &m.params, |p| p.span, close, Self::field);
+        let ret = match &m.ret {
+            Some(t) => text(format!(" -> {}", type_text(t))),
+            None => nil(),
+        };
+        concat(vec![text(format!("fn {}", m.name.name)), params, ret])
+    }
+
+    fn rule(&mut self, r: &Rule) -> D {
+        let params: Vec<&str> = r.params.iter().map(|p| p.name.as_str()).collect();
+        let head = text(format!("{}({}) = ", r.method.name, params.join(", ")));
+        concat(vec![head, self.top_expr(&r.body)])
+    }
+
+    pub(super) fn field_init(&mut self, fi: &FieldInit) -> D {
+        concat(vec![
+            text(format!("{}: ", fi.name.name)),
+            self.top_expr(&fi.value),
+        ])
+    }
+
+    fn sched_entry(&mut self, e: &SchedEntry) -> D {
+        match &e.value.kind {
+            SchedValueKind::Block(entries) => {
+                let body = self.soft_list(
+                    ("{", "}"),
+                    true,
+                    entries,
+                    |e| e.span,
+                    close_of(e.value.span),
+                    Self::sched_entry,
+                );
+                concat(vec![text(format!("{} ", e.key.name)), body])
+            }
+            _ => text(format!("{}: {}", e.key.name, self.sched_value(&e.value))),
+        }
+    }
+
+    fn sched_value(&self, v: &SchedValue) -> String {
+        let src = self.source(v.span);
+        match &v.kind {
+            SchedValueKind::Int(n) => {
+                if !src.is_empty() && src.chars().all(|c| c.is_ascii_digit() || c == '_') {
+                    src.to_string()
+                } else {
+                    n.to_string()
+                }
+            }
+            SchedValueKind::Duration(ms) => {
+                let digits = src.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+                let valid = !digits.is_empty()
+                    && digits.len() < src.len()
+                    && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
+                if valid {
+                    src.to_string()
+                } else {
+                    format!("{ms}ms")
+                }
+            }
+            SchedValueKind::Ident(name) => name.clone(),
+            SchedValueKind::Str(s) => string_token(src, s),
+            SchedValueKind::Then(count, action) => {
+                format!("{} then {}", self.sched_value(count), action.name)
+            }
+            SchedValueKind::Range(a, b) => format!("{} .. {}", escape(a), escape(b)),
+            SchedValueKind::Block(_) => String::new(),
+        }
+    }
+
+    /// `{`, the elements one per line, `}`; `{}` when there is nothing, comments included.
+    pub(super) fn hard_block<T>(
+        &mut self,
+        items: &[T],
+        span_of: impl Fn(&T) -> Span,
+        sep: Sep,
+        close: usize,
+        mut each: impl FnMut(&mut Self, &T) -> D,
+    ) -> D {
+        if items.is_empty() && !self.c.any_in(0, close) {
+            return text("{}");
+        }
+        let mut inner = Vec::new();
+        let mut after_previous = None;
+        for (i, item) in items.iter().enumerate() {
+            let span = span_of(item);
+            let blank = if i == 0 { Blank::First } else { Blank::Keep };
+            inner.push(self.c.gap(span.start, hardline(), blank));
+            let doc = each(self, item);
+            if let (Sep::Semicolon, Some(at)) = (sep, after_previous) {
+                if continues_expression(&doc) {
+                    inner.insert(at, text(";"));
+                }
+            }
+            inner.push(doc);
+            if sep == Sep::Comma {
+                inner.push(text(","));
+            }
+            after_previous = Some(inner.len());
+            self.c.mark(span.end);
+        }
+        let blank = if items.is_empty() {
+            Blank::Never
+        } else {
+            Blank::Keep
+        };
+        inner.push(self.c.dangling(close, blank));
+        concat(vec![
+            text("{"),
+            indent(concat(inner)),
+            hardline(),
+            text("}"),
+        ])
+    }
+
+    /// `open`, the elements separated by commas, `close`: on one line if it fits (with spaces
+    /// inside the brackets when `spaced`), else one element per line with a trailing comma.
+    pub(super) fn soft_list<T>(
+        &mut self,
+        (open, close_text): (&str, &str),
+        spaced: bool,
+        items: &[T],
+        span_of: impl Fn(&T) -> Span,
+        close: usize,
+        mut each: impl FnMut(&mut Self, &T) -> D,
+    ) -> D {
+        let edge = if spaced { line } else { softline };
+        if items.is_empty() {
+            if !self.c.any_in(0, close) {
+                return text(format!("{open}{close_text}"));
+            }
+            let dangling = self.c.dangling(close, Blank::Never);
+            return group(concat(vec![
+                text(open),
+                indent(dangling),
+                softline(),
+                text(close_text),
+            ]));
+        }
+        let mut inner = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let span = span_of(item);
+            if i > 0 {
+                inner.push(text(","));
+            }
+            inner.push(self.c.gap(
+                span.start,
+                if i == 0 { edge() } else { line() },
+                Blank::Never,
+            ));
+            inner.push(each(self, item));
+            self.c.mark(span.end);
+        }
+        if close_text != ")" {
+            // Not before `)`: the parser reads `(f(a,))` as a one-element tuple.
+            inner.push(if_break(text(","), nil()));
+        }
+        inner.push(self.c.dangling(close, Blank::Never));
+        group(concat(vec![
+            text(open),
+            indent(concat(inner)),
+            edge(),
+            text(close_text),
+        ]))
+    }
+}
+
+/// Whether a printed expression starts with a token that would continue the expression before
+/// it: `(` (a call), `[` (indexing), `{` (a record body), `-` or `|` (`||`, an operator).
+fn continues_expression(doc: &super::doc::Doc) -> bool {
+    let printed = super::doc::print(doc, super::WIDTH, super::INDENT);
+    matches!(
+        printed.trim_start().chars().next(),
+        Some('(' | '[' | '{' | '-' | '|' | '.')
+    )
+}
+
+/// The position of the closing bracket of a node whose span ends with it.
+pub(super) fn close_of(span: Span) -> usize {
+    span.end.saturating_sub(1).max(span.start)
+}
+
+fn decl_span(d: &Decl) -> Span {
+    match d {
+        Decl::Record(r) => r.span,
+        Decl::Enum(e) => e.span,
+        Decl::Service(s) => s.span,
+        Decl::State(s) => s.span,
+    }
+}
+
+/// A type as written: `map<string, v1::Item>`, `(u64, string)`.
+pub fn type_text(t: &TypeExpr) -> String {
+    match &t.kind {
+        TypeExprKind::Named { path, args } => {
+            let mut s = path_text(path);
+            if !args.is_empty() {
+                let args: Vec<String> = args.iter().map(type_text).collect();
+                s.push('<');
+                s.push_str(&args.join(", "));
+                s.push('>');
+            }
+            s
+        }
+        TypeExprKind::Tuple(items) => {
+            let inner: Vec<String> = items.iter().map(type_text).collect();
+            if items.len() == 1 {
+                format!("({},)", inner.join(""))
+            } else {
+                format!("({})", inner.join(", "))
+            }
+        }
+    }
+}
+
+/// `a::b::c`
+pub(super) fn path_text(path: &[Ident]) -> String {
+    path.iter()
+        .map(|i| i.name.as_str())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// A string literal: its source text when that is a whole string token, else `value` escaped.
+pub(super) fn string_token(src: &str, value: &str) -> String {
+    if src.len() >= 2 && src.starts_with('"') && src.ends_with('"') && !src.contains('\n') {
+        src.to_string()
+    } else {
+        escape(value)
+    }
+}
+
+/// `value` as a string literal.
+pub fn escape(value: &str) -> String {
+    let mut s = String::with_capacity(value.len() + 2);
+    s.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            '\t' => s.push_str("\\t"),
+            '\0' => s.push_str("\\0"),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}

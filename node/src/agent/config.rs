@@ -1,0 +1,245 @@
+//! What a node agent is told ([`AgentConfig`], from `upstart node`'s command line) and what it
+//! remembers across restarts ([`Persisted`]: `DATA/agent.json`, replaced atomically and
+//! durably before every step that a crash must be able to resume from).
+
+use runtime::transform::fsutil::{atomic_write, read_if_exists};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shim::{Framing, ListenerConfig};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything the agent needs to run one node.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The node's id in the upgrade database.
+    pub id: String,
+    /// The upgrade server, `http://HOST:PORT`.
+    pub server: String,
+    /// The `upgrade NAME` of the system the node runs.
+    pub system: String,
+    /// Public keys bundles must be signed with (the node's own trust, not the server's word).
+    pub trust: Vec<PathBuf>,
+    /// The agent's directory: `agent.json`, the bundle store, installed binaries.
+    pub data: PathBuf,
+    /// The node program's persistent state (a JSON document).
+    pub state: PathBuf,
+    /// The version the node runs when the agent starts for the first time.
+    pub version: u64,
+    /// The node program of that version.
+    pub binary: PathBuf,
+    /// The shim's client ports (`version: None` follows the node's version).
+    pub listeners: Vec<ListenerConfig>,
+    /// The peers' shims (their main client ports).
+    pub peers: Vec<SocketAddr>,
+    /// Arguments given to the node program after the ones the agent passes.
+    pub program_args: Vec<String>,
+    /// The node program's JSON-RPC framing.
+    pub framing: Framing,
+    /// How long in-flight calls get to finish before an upgrade stops the program.
+    pub drain_grace: Duration,
+    /// How long the program gets to exit after SIGTERM before SIGKILL.
+    pub stop_timeout: Duration,
+    /// How long a started program gets to say where it listens.
+    pub start_timeout: Duration,
+    /// The health probe.
+    pub health: HealthConfig,
+    /// The longest a poll of the server is held (long poll).
+    pub poll_wait: Duration,
+    /// Testing only: at this durable point of the state transform, print `reached POINT` and
+    /// wait to be killed.
+    pub stop_at: Option<String>,
+}
+
+/// The health probe: a TCP connection to the program and one JSON-RPC call that must be
+/// answered (with a result or an error: either proves the program serves).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthConfig {
+    pub method: String,
+    pub params: Value,
+    /// Bound on connecting and on the answer.
+    pub timeout: Duration,
+    /// Time between probes while serving and while checking a new version.
+    pub interval: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> HealthConfig {
+        HealthConfig {
+            method: "get".into(),
+            params: serde_json::json!({"key": "upstart-health-probe"}),
+            timeout: Duration::from_secs(2),
+            interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The format of `agent.json` this agent writes and reads.
+pub const PERSISTED_FORMAT: u32 = 1;
+
+/// What the agent remembers: the version it runs, its binaries, its loaded bundles, and the
+/// upgrade in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Persisted {
+    pub format: u32,
+    /// The version the node runs (or ran before the upgrade in progress).
+    pub version: u64,
+    /// The node program of each version this node ran or installed.
+    pub binaries: BTreeMap<u64, PathBuf>,
+    /// The bundles whose plugins are loaded into the shim, by id.
+    pub bundles: Vec<String>,
+    /// The upgrade in progress, if any.
+    pub upgrade: Option<InProgress>,
+    /// The process id of the running program: after a crash of the agent, an orphan left
+    /// running is stopped before anything touches the state.
+    pub program_pid: Option<u32>,
+    /// The upgrade that failed on this node: it is not tried again while its rollout lasts.
+    #[serde(default)]
+    pub failed: Option<Failed>,
+}
+
+/// A failed upgrade, by the rollout that asked for it (`None`: unknown, the server was
+/// unreachable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failed {
+    pub rollout: Option<u64>,
+}
+
+/// An upgrade that began: enough to finish it or undo it after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InProgress {
+    pub bundle: String,
+    pub from: u64,
+    pub to: u64,
+    /// The last step begun.
+    pub step: Step,
+}
+
+/// The steps of an upgrade that change something on disk or in the process tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The shim drains and the old program stops; the state is untouched.
+    Stopping,
+    /// The state transform may have begun: only the transform's journal says how far.
+    Transforming,
+    /// The state is transformed; the new program starts and is health-checked.
+    Starting,
+}
+
+impl Persisted {
+    /// A fresh record: `version` run by `binary`.
+    pub fn new(version: u64, binary: &Path) -> Persisted {
+        Persisted {
+            format: PERSISTED_FORMAT,
+            version,
+            binaries: BTreeMap::from([(version, binary.to_path_buf())]),
+            bundles: Vec::new(),
+            upgrade: None,
+            program_pid: None,
+            failed: None,
+        }
+    }
+
+    /// The record at `path`, `None` when there is none.
+    pub fn read(path: &Path) -> Result<Option<Persisted>, String> {
+        let Some(bytes) =
+            read_if_exists(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?
+        else {
+            return Ok(None);
+        };
+        let p: Persisted = serde_json::from_slice(&bytes).map_err(|e| {
+            format!(
+                "`{}` does not decode ({e}); it was not written by this agent",
+                path.display()
+            )
+        })?;
+        if p.format != PERSISTED_FORMAT {
+            return Err(format!(
+                "`{}` is of format {}, this agent reads format {PERSISTED_FORMAT}",
+                path.display(),
+                p.format
+            ));
+        }
+        Ok(Some(p))
+    }
+
+    /// Replaces the record at `path` atomically and durably.
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| format!("cannot encode the agent's record: {e}"))?;
+        atomic_write(path, &bytes).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    }
+
+    /// The binary of `version`.
+    pub fn binary(&self, version: u64) -> Result<&Path, String> {
+        self.binaries
+            .get(&version)
+            .map(PathBuf::as_path)
+            .ok_or_else(|| format!("no node program of version {version} is installed"))
+    }
+}
+
+/// The files under the agent's directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: &Path) -> DataDir {
+        DataDir {
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `agent.json`.
+    pub fn record(&self) -> PathBuf {
+        self.root.join("agent.json")
+    }
+
+    /// The bundle store.
+    pub fn store(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// Where the node program of bundle `id` is installed.
+    pub fn binary(&self, bundle: &str, name: &str) -> PathBuf {
+        let short: String = bundle.chars().take(16).collect();
+        self.root.join("bin").join(short).join(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_round_trips_and_refuses_other_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.json");
+        assert_eq!(Persisted::read(&path).unwrap(), None);
+        let mut p = Persisted::new(1, Path::new("/bin/kv-v1"));
+        p.upgrade = Some(InProgress {
+            bundle: "b".into(),
+            from: 1,
+            to: 2,
+            step: Step::Transforming,
+        });
+        p.write(&path).unwrap();
+        assert_eq!(Persisted::read(&path).unwrap(), Some(p.clone()));
+        assert_eq!(p.binary(1).unwrap(), Path::new("/bin/kv-v1"));
+        assert!(p.binary(2).unwrap_err().contains("version 2"));
+        std::fs::write(&path, br#"{"format": 9}"#).unwrap();
+        assert!(Persisted::read(&path).is_err());
+    }
+}

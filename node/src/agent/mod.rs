@@ -1,0 +1,542 @@
+//! The node agent, `upstart node`: the per-node upgrade layer. It runs the shim in its own
+//! process (so clients keep a port while the program restarts), supervises the node program,
+//! polls the upgrade server, installs future rules as soon as it learns of an upgrade, and
+//! upgrades crash-safely when the server's schedule says so.
+//!
+//! - [`config`]: the command line's settings and the agent's record (`DATA/agent.json`);
+//! - [`supervisor`]: the program as a child process (start, SIGTERM then SIGKILL, orphans);
+//! - [`health`]: the TCP + JSON-RPC probe and `healthy_for`;
+//! - [`link`]: polls and reports to the server, which may be down;
+//! - [`rules`]: the bundles' plugins as the shim's chain, future and past rules;
+//! - [`peers`]: whether the peers' shims accept a version yet;
+//! - [`upgrade`]: the upgrade and its rollback, step by step;
+//! - [`recovery`]: what the agent does at start after a crash.
+//!
+//! The agent prints one line per event on stdout, for scripts and tests (`shim ADDR version
+//! V|node`, `program PID ADDR version V`, `rules VERSIONS`, `upgraded V in MS ms unavailable
+//! MS ms`, `rolled back V: REASON`, `refused BUNDLE: REASON`); logs go to stderr.
+
+pub mod config;
+pub mod health;
+pub mod link;
+pub mod peers;
+mod recovery;
+pub mod rules;
+pub mod supervisor;
+mod upgrade;
+
+use config::{AgentConfig, DataDir, Persisted};
+use link::{Identity, Link, NodeStatus};
+use rules::Rules;
+use runtime::api::{Action, BundleRef, Directive, Phase};
+use runtime::bundle::{Limits, Store, TrustedKeys};
+use runtime::client::Client;
+use shim::{PeerRoute, Shim, ShimConfig};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use supervisor::{Launch, Program};
+
+/// Prints one event line on stdout.
+pub(crate) fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// How often a refused bundle is fetched again.
+const REFETCH_AFTER: Duration = Duration::from_secs(10);
+
+/// Unneeded rules are looked for (a status query) this long after the directive changed...
+const PRUNE_AFTER_CHANGE: Duration = Duration::from_secs(3);
+/// ... and at least this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+
+/// The agent of one node.
+#[derive(Debug)]
+pub struct Agent {
+    config: AgentConfig,
+    data: DataDir,
+    store: Store,
+    trust: TrustedKeys,
+    record: Persisted,
+    rules: Rules,
+    shim: Shim,
+    /// The shim's local routes to the peers, given to the program as its peers.
+    peer_routes: Vec<SocketAddr>,
+    program: Option<Program>,
+    link: Link,
+    /// Bundles that did not fetch or verify, with why and when.
+    refused: BTreeMap<String, (String, Instant)>,
+    /// Program restarts in a row (for backoff).
+    restarts: u32,
+    /// Handshakes the shim refused, as last seen.
+    refusals_seen: u64,
+    /// When unneeded rules were last looked for, and the directive then.
+    pruned_at: Option<Instant>,
+    pruned_for: Option<Directive>,
+}
+
+/// Runs the agent until SIGTERM or Ctrl-C.
+pub async fn run(config: AgentConfig) -> Result<(), String> {
+    let mut agent = Agent::open(config).await?;
+    agent.recover().await?;
+    agent.serve().await
+}
+
+impl Agent {
+    /// Reads the record, opens the store, starts the shim (holding clients until the program
+    /// runs) and the link to the server.
+    async fn open(config: AgentConfig) -> Result<Agent, String> {
+        let data = DataDir::new(&config.data);
+        std::fs::create_dir_all(data.root())
+            .map_err(|e| format!("cannot create `{}`: {e}", data.root().display()))?;
+        let binary = std::fs::canonicalize(&config.binary)
+            .map_err(|e| format!("the node program `{}`: {e}", config.binary.display()))?;
+        let record = match Persisted::read(&data.record())? {
+            Some(r) => r,
+            None => {
+                let r = Persisted::new(config.version, &binary);
+                r.write(&data.record())?;
+                r
+            }
+        };
+        let store = Store::open(&data.store()).map_err(|e| e.to_string())?;
+        let trust = TrustedKeys::from_files(&config.trust).map_err(|e| e.to_string())?;
+        let rules = match Rules::reopen(&record.bundles, &store, &trust) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("{e}: starting without simulation rules");
+                Rules::default()
+            }
+        };
+        if let (Some(pid), Ok(bin)) = (record.program_pid, record.binary(record.version)) {
+            supervisor::stop_orphan(pid, bin, config.stop_timeout).await;
+        }
+        let chain = rules.chain(&config.system, rules.loaded())?;
+        let mut shim_config = ShimConfig::new(config.system.clone(), record.version);
+        shim_config.listeners = config.listeners.clone();
+        shim_config.peers = config
+            .peers
+            .iter()
+            .map(|&remote| PeerRoute {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                remote,
+            })
+            .collect();
+        shim_config.framing = config.framing;
+        let shim = Shim::start(shim_config, chain)
+            .await
+            .map_err(|e| format!("the shim does not start: {e}"))?;
+        for (addr, version) in &shim.addrs().listeners {
+            match version {
+                Some(v) => say(&format!("shim {addr} version {v}")),
+                None => say(&format!("shim {addr} version node")),
+            }
+        }
+        let peer_routes: Vec<SocketAddr> = shim.addrs().peers.iter().map(|(l, _)| *l).collect();
+        let address = shim
+            .addrs()
+            .listeners
+            .first()
+            .map(|(a, _)| a.to_string())
+            .unwrap_or_default();
+        let client = Client::new(&config.server).map_err(|e| e.to_string())?;
+        let link = Link::start(
+            client,
+            Identity {
+                id: config.id.clone(),
+                system: config.system.clone(),
+                address,
+            },
+            NodeStatus {
+                version: record.version,
+                phase: if record.failed.is_some() {
+                    Phase::RolledBack
+                } else {
+                    Phase::Serving
+                },
+                healthy: false,
+            },
+            config.poll_wait,
+        );
+        Ok(Agent {
+            config,
+            data,
+            store,
+            trust,
+            record,
+            rules,
+            shim,
+            peer_routes,
+            program: None,
+            link,
+            refused: BTreeMap::new(),
+            restarts: 0,
+            refusals_seen: 0,
+            pruned_at: None,
+            pruned_for: None,
+        })
+    }
+
+    fn save(&self) -> Result<(), String> {
+        self.record.write(&self.data.record())
+    }
+
+    fn launch(&self, binary: &std::path::Path) -> Launch {
+        Launch {
+            binary: binary.to_path_buf(),
+            state: self.config.state.clone(),
+            peers: self.peer_routes.clone(),
+            extra_args: self.config.program_args.clone(),
+            start_timeout: self.config.start_timeout,
+        }
+    }
+
+    fn set_status(&self, phase: Phase, healthy: bool, message: &str) {
+        self.link.set(
+            NodeStatus {
+                version: self.record.version,
+                phase,
+                healthy,
+            },
+            message,
+        );
+    }
+
+    /// Starts the program of the current version and points the shim at it.
+    async fn start_current(&mut self) -> Result<(), String> {
+        let binary = self.record.binary(self.record.version)?.to_path_buf();
+        let program = Program::start(&self.launch(&binary)).await?;
+        self.shim.set_node(program.addr);
+        self.shim.resume();
+        self.record.program_pid = Some(program.pid);
+        self.save()?;
+        say(&format!(
+            "program {} {} version {}",
+            program.pid, program.addr, self.record.version
+        ));
+        self.program = Some(program);
+        Ok(())
+    }
+
+    /// Serves until SIGTERM or Ctrl-C: directives, program exits, health probes.
+    async fn serve(&mut self) -> Result<(), String> {
+        let mut directives = self.link.directives();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
+        // Whatever arrived during recovery.
+        if let Some(d) = self.link.directive() {
+            self.on_directive(d).await;
+        }
+        loop {
+            enum Event {
+                Stop,
+                Directive,
+                Exited(Option<std::process::ExitStatus>),
+                Tick,
+            }
+            let event = {
+                let program = &mut self.program;
+                tokio::select! {
+                    _ = &mut stop => Event::Stop,
+                    r = directives.changed() => if r.is_ok() { Event::Directive } else { Event::Stop },
+                    s = async {
+                        match program {
+                            Some(p) => p.exited().await,
+                            None => std::future::pending().await,
+                        }
+                    } => Event::Exited(s),
+                    _ = tick.tick() => Event::Tick,
+                }
+            };
+            match event {
+                Event::Stop => return self.stop().await,
+                Event::Directive => {
+                    let d = directives.borrow_and_update().clone();
+                    if let Some(d) = d {
+                        self.on_directive(d).await;
+                    }
+                }
+                Event::Exited(status) => self.on_exit(status).await,
+                Event::Tick => self.on_tick().await,
+            }
+        }
+    }
+
+    /// Stops the program and the shim.
+    async fn stop(&mut self) -> Result<(), String> {
+        tracing::info!("stopping");
+        if let Some(p) = self.program.take() {
+            let _ = p.stop(self.config.stop_timeout).await;
+        }
+        self.record.program_pid = None;
+        self.save()
+    }
+
+    /// The program ended by itself: restart it (with backoff when it keeps ending).
+    async fn on_exit(&mut self, status: Option<std::process::ExitStatus>) {
+        self.program = None;
+        self.set_status(Phase::Serving, false, "");
+        tracing::warn!(?status, "the node program ended: restarting it");
+        self.restarts += 1;
+        let backoff =
+            Duration::from_millis(200u64 << self.restarts.min(6)).min(Duration::from_secs(10));
+        tokio::time::sleep(backoff).await;
+        match self.start_current().await {
+            Ok(()) => self.set_status(self.current_phase(), true, "the program was restarted"),
+            Err(e) => tracing::error!("cannot restart the program: {e}"),
+        }
+    }
+
+    /// The phase the node reports while not upgrading.
+    fn current_phase(&self) -> Phase {
+        if self.record.failed.is_some() {
+            Phase::RolledBack
+        } else if self.link.status().phase == Phase::Upgraded {
+            Phase::Upgraded
+        } else {
+            Phase::Serving
+        }
+    }
+
+    async fn on_tick(&mut self) {
+        // Health.
+        let healthy = match &self.program {
+            Some(p) => health::probe(p.addr, &self.config.health, self.config.framing)
+                .await
+                .map_err(|e| tracing::warn!("health probe failed: {e}"))
+                .is_ok(),
+            None => false,
+        };
+        if healthy {
+            self.restarts = 0;
+        } else if self.program.is_none() && self.record.upgrade.is_none() {
+            // A program that could not be restarted: try again.
+            if let Err(e) = self.start_current().await {
+                tracing::error!("cannot start the program: {e}");
+            }
+        }
+        self.set_status(self.current_phase(), healthy, "");
+        // A peer spoke a version the shim does not know: the server may know why.
+        let refused = self.shim.stats().handshakes_refused;
+        if refused > self.refusals_seen {
+            self.refusals_seen = refused;
+            tracing::info!("a peer spoke a version this node does not serve: asking the server");
+            self.link.poke();
+        }
+        // Unneeded rules are looked for when the directive changed (a rollout progressed or
+        // ended), at most every few seconds, and now and then anyway.
+        let directive = self.link.directive();
+        let due = match self.pruned_at {
+            None => true,
+            Some(at) => {
+                (directive != self.pruned_for && at.elapsed() >= PRUNE_AFTER_CHANGE)
+                    || at.elapsed() >= PRUNE_EVERY
+            }
+        };
+        if due {
+            self.pruned_at = Some(Instant::now());
+            self.pruned_for = directive;
+            self.prune_rules().await;
+        }
+    }
+
+    async fn on_directive(&mut self, d: Directive) {
+        tracing::debug!(?d, "directive");
+        if self.record.failed.is_some_and(|f| f.rollout != d.rollout) {
+            // The rollout the upgrade failed in is over.
+            self.record.failed = None;
+            if let Err(e) = self.save() {
+                tracing::error!("{e}");
+            }
+            self.set_status(Phase::Serving, self.link.status().healthy, "");
+        }
+        let Some(b) = d.bundle.clone() else {
+            return;
+        };
+        let version = self.record.version;
+        if b.from == version || b.to == version {
+            self.ensure_bundle(&b).await;
+        }
+        match d.action {
+            Action::Upgrade if b.from == version && self.record.failed.is_none() => {
+                self.upgrade(&b, d.rollout).await;
+            }
+            Action::Rollback if b.to == version => self.roll_back_on_request(&b).await,
+            _ => {}
+        }
+    }
+
+    /// Fetches and verifies bundle `b` unless known, installs its binary, and loads its rules.
+    async fn ensure_bundle(&mut self, b: &BundleRef) {
+        if self.rules.get(&b.id).is_none() {
+            if let Some((_, at)) = self.refused.get(&b.id) {
+                if at.elapsed() < REFETCH_AFTER {
+                    return;
+                }
+            }
+            match self.fetch(b).await {
+                Ok(()) => {
+                    self.refused.remove(&b.id);
+                }
+                Err(e) => {
+                    tracing::error!(bundle = %b.id, "bundle refused: {e}");
+                    say(&format!("refused {}: {e}", b.id));
+                    self.set_status(
+                        self.link.status().phase,
+                        self.link.status().healthy,
+                        &format!("bundle `{}` refused: {e}", b.id),
+                    );
+                    self.refused.insert(b.id.clone(), (e, Instant::now()));
+                    return;
+                }
+            }
+        }
+        let (lowest, highest) = (
+            b.from.min(self.record.version),
+            b.to.max(self.record.version),
+        );
+        let mut wanted = self.rules.needed(lowest, highest);
+        for id in self.rules.loaded() {
+            if !wanted.contains(id) {
+                wanted.push(id.clone());
+            }
+        }
+        self.load_rules(wanted);
+    }
+
+    /// Downloads bundle `b` into the store (verified against the node's own keys) and installs
+    /// its program.
+    async fn fetch(&mut self, b: &BundleRef) -> Result<(), String> {
+        let stored = self
+            .link
+            .client()
+            .fetch_bundle(&b.id, &self.store, &self.trust, &Limits::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let m = &stored.signed.manifest;
+        if m.spec != self.config.system || (m.from, m.to) != (b.from, b.to) {
+            return Err(format!(
+                "the bundle is `{}` {} -> {}, the server announced `{}` {} -> {}",
+                m.spec, m.from, m.to, self.config.system, b.from, b.to
+            ));
+        }
+        let binary = m
+            .file(runtime::bundle::FileRole::Binary)
+            .ok_or_else(|| "the bundle holds no node program".to_string())?
+            .clone();
+        let known = self.rules.add(stored);
+        // The plugin must load before anything relies on it.
+        self.rules.plugin(&self.config.system, known.id())?;
+        let dest = self.data.binary(known.id(), &binary.name);
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        }
+        let (store, sha, to) = (self.store.clone(), binary.sha256.clone(), dest.clone());
+        tokio::task::spawn_blocking(move || store.install_object(&sha, &to, 0o755))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        self.record.binaries.insert(known.to, dest);
+        self.save()?;
+        tracing::info!(bundle = %known.id(), from = known.from, to = known.to, "bundle fetched and verified");
+        Ok(())
+    }
+
+    /// Makes the shim's chain the bundles `ids` (sorted by version), if it is not already.
+    fn load_rules(&mut self, mut ids: Vec<String>) {
+        ids.sort_by_key(|id| self.rules.get(id).map_or(0, |k| k.from));
+        if ids == self.rules.loaded() {
+            return;
+        }
+        let chain = match self.rules.chain(&self.config.system, &ids) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("cannot load the simulation rules: {e}");
+                return;
+            }
+        };
+        let versions = chain.as_ref().map(|c| c.versions()).unwrap_or_default();
+        if let Err(e) = self.shim.set_chain(chain) {
+            tracing::error!("the shim refused the rules: {e}");
+            return;
+        }
+        self.rules.set_loaded(ids.clone());
+        self.record.bundles = ids;
+        if let Err(e) = self.save() {
+            tracing::error!("{e}");
+        }
+        let list: Vec<String> = versions.iter().map(u64::to_string).collect();
+        if list.is_empty() {
+            tracing::info!(
+                "simulation rules dropped: every node runs version {}",
+                self.record.version
+            );
+            say("rules none");
+        } else {
+            tracing::info!(versions = %list.join(", "), "simulation rules installed");
+            say(&format!("rules {}", list.join(",")));
+        }
+    }
+
+    /// Drops the rules no node needs any more: past rules once no node (and no pinned client
+    /// port) of an older version remains, future rules once no rollout announces them.
+    async fn prune_rules(&mut self) {
+        if self.rules.loaded().is_empty() || self.record.upgrade.is_some() {
+            return;
+        }
+        let status =
+            match tokio::time::timeout(Duration::from_secs(2), self.link.client().status()).await {
+                Ok(Ok(s)) => s,
+                _ => return,
+            };
+        let me = self.record.version;
+        let mut versions: Vec<u64> = status
+            .nodes
+            .iter()
+            .filter(|n| n.system == self.config.system)
+            .map(|n| n.version)
+            .collect();
+        versions.push(me);
+        versions.extend(self.config.listeners.iter().filter_map(|l| l.version));
+        if let Some(Directive {
+            rollout: Some(_),
+            bundle: Some(b),
+            ..
+        }) = self.link.directive()
+        {
+            let active = status
+                .rollouts
+                .iter()
+                .any(|r| r.bundle == b.id && r.state.is_active());
+            if active {
+                versions.extend([b.from, b.to]);
+            }
+        }
+        let lowest = versions.iter().copied().min().unwrap_or(me);
+        let highest = versions.iter().copied().max().unwrap_or(me);
+        let wanted = self.rules.needed(lowest, highest);
+        self.load_rules(wanted);
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

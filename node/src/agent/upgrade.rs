@@ -1,0 +1,356 @@
+//! The upgrade of one node, step by step, and its rollback.
+//!
+//! Before anything stops: the bundle is verified and its plugin loads (its future rules are
+//! already in the shim), the new program is installed, and the peers' shims accept the new
+//! version. Then: the shim drains (new connections wait in its listen backlog, in-flight calls
+//! finish) -> the program stops -> the state transform (new state beside the old, fsync, atomic
+//! switch, old kept; resumable after a crash at any point) -> the new program starts -> the
+//! shim points at it with the new version and the past rules and serves again -> health
+//! checks for `healthy_for` -> `upgraded`. Each step is recorded in `agent.json` before it
+//! begins. A failure after the program stopped rolls back: the state's backup is put back, the
+//! old program starts, the node reports `failed` then `rolled-back` (the server pauses the
+//! rollout).
+
+use super::config::{Failed, InProgress, Step};
+use super::{health, peers, say, Agent};
+use runtime::api::{BundleRef, Phase};
+use runtime::schedule::Schedule;
+use runtime::transform::{self, Point, TransformError};
+use std::time::{Duration, Instant};
+
+/// How long an upgrade waits for peers to accept the new version.
+const PEERS_BOUND: Duration = Duration::from_secs(10);
+
+/// Probes of a new program before it gets calls, and the time between them.
+const FIRST_PROBES: u32 = 5;
+const FIRST_PROBE_GAP: Duration = Duration::from_millis(100);
+
+/// Probes a just-started program until it answers (a few times: it said it listens).
+async fn first_probe(
+    addr: std::net::SocketAddr,
+    config: &super::config::HealthConfig,
+    framing: shim::Framing,
+) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..FIRST_PROBES {
+        match health::probe(addr, config, framing).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(FIRST_PROBE_GAP).await;
+    }
+    Err(last)
+}
+
+impl Agent {
+    /// Upgrades from `b.from` to `b.to` (the server said so in `rollout`).
+    pub(super) async fn upgrade(&mut self, b: &BundleRef, rollout: Option<u64>) {
+        let started = Instant::now();
+        let ready = self.prepare(b).await;
+        let healthy_for = match ready {
+            Ok(h) => h,
+            Err(e) => {
+                // Nothing was stopped: the node serves on at its version.
+                tracing::error!(bundle = %b.id, "cannot upgrade: {e}");
+                say(&format!("failed {}: {e}", b.to));
+                self.record.failed = Some(Failed { rollout });
+                if let Err(e) = self.save() {
+                    tracing::error!("{e}");
+                }
+                self.set_status(Phase::Failed, true, &format!("cannot upgrade: {e}"));
+                self.set_status(Phase::RolledBack, true, "");
+                return;
+            }
+        };
+        tracing::info!(from = b.from, to = b.to, bundle = %b.id, "upgrading");
+        self.record.upgrade = Some(InProgress {
+            bundle: b.id.clone(),
+            from: b.from,
+            to: b.to,
+            step: Step::Stopping,
+        });
+        if let Err(e) = self.save() {
+            self.abort_before_stop(rollout, &e);
+            return;
+        }
+        self.set_status(Phase::Draining, true, "");
+        say(&format!("draining {} -> {}", b.from, b.to));
+        let held = Instant::now();
+        let drained = self.shim.drain(self.config.drain_grace).await;
+        tracing::info!(?drained, "drained");
+        if let Some(p) = self.program.take() {
+            match p.stop(self.config.stop_timeout).await {
+                Ok(status) => tracing::info!(%status, "old program stopped"),
+                Err(e) => tracing::warn!("stopping the old program: {e}"),
+            }
+        }
+        self.record.program_pid = None;
+        self.set_step(Step::Transforming);
+        self.set_status(Phase::Transforming, false, "");
+        if let Err(e) = self.transform(b.from, b.to, &b.id).await {
+            // A refused transform leaves the state as it was; an interrupted one is undone.
+            self.roll_back(b.from, b.to, rollout, &e.to_string(), held, false)
+                .await;
+            return;
+        }
+        self.set_step(Step::Starting);
+        self.start_new(b.from, b.to, rollout, healthy_for, held, started)
+            .await;
+    }
+
+    /// Checks everything an upgrade needs before anything stops; `healthy_for` of the bundle.
+    async fn prepare(&mut self, b: &BundleRef) -> Result<Duration, String> {
+        let known = match self.rules.get(&b.id) {
+            Some(k) => k.clone(),
+            None => {
+                let why = self
+                    .refused
+                    .get(&b.id)
+                    .map_or_else(|| "it is not fetched".to_string(), |(w, _)| w.clone());
+                return Err(format!("bundle `{}` is refused: {why}", b.id));
+            }
+        };
+        self.rules.plugin(&self.config.system, known.id())?;
+        let binary = self.record.binary(b.to)?;
+        if !binary.is_file() {
+            return Err(format!("the new program `{}` is missing", binary.display()));
+        }
+        let schedule = Schedule::from_entries(&known.stored.signed.manifest.schedule)
+            .map_err(|e| format!("the bundle's schedule: {e}"))?;
+        let refusing =
+            peers::wait_until_bridged(&self.config.peers, &self.config.system, b.to, PEERS_BOUND)
+                .await;
+        if !refusing.is_empty() {
+            tracing::warn!(
+                ?refusing,
+                "peers still refuse version {}: upgrading anyway",
+                b.to
+            );
+        }
+        Ok(Duration::from_millis(schedule.healthy_for_ms))
+    }
+
+    fn abort_before_stop(&mut self, rollout: Option<u64>, why: &str) {
+        tracing::error!("cannot upgrade: {why}");
+        self.record.upgrade = None;
+        self.record.failed = Some(Failed { rollout });
+        self.set_status(Phase::Failed, true, why);
+        self.set_status(Phase::RolledBack, true, "");
+    }
+
+    /// Records the step about to begin (a failure to write is logged: the transform's journal
+    /// alone still makes the state safe).
+    pub(super) fn set_step(&mut self, step: Step) {
+        if let Some(u) = &mut self.record.upgrade {
+            u.step = step;
+        }
+        if let Err(e) = self.save() {
+            tracing::error!("{e}");
+        }
+    }
+
+    /// Runs (or resumes) the state transform `from -> to` with the plugin of bundle `id`.
+    pub(super) async fn transform(
+        &mut self,
+        from: u64,
+        to: u64,
+        id: &str,
+    ) -> Result<(), TransformError> {
+        let plugin = self
+            .rules
+            .plugin(&self.config.system, id)
+            .map_err(|reason| TransformError::Transform { reason })?;
+        let state = self.config.state.clone();
+        let stop_at = self.config.stop_at.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let hook = move |p: Point| {
+                if stop_at.as_deref() == Some(p.name()) {
+                    say(&format!("reached {}", p.name()));
+                    // Waits to be killed (tests); ends the process if nobody does.
+                    std::thread::sleep(Duration::from_secs(120));
+                    std::process::exit(3);
+                }
+            };
+            transform::upgrade(&state, from, to, &plugin, Some(&hook))
+        })
+        .await
+        .map_err(|e| TransformError::Transform {
+            reason: format!("the transform task failed: {e}"),
+        })??;
+        tracing::info!(from, to, resumed = done.resumed, new_sha256 = %done.new_sha256, "state transformed");
+        Ok(())
+    }
+
+    /// Starts the new program, points the shim at it, health-checks it, reports.
+    pub(super) async fn start_new(
+        &mut self,
+        from: u64,
+        to: u64,
+        rollout: Option<u64>,
+        healthy_for: Duration,
+        held: Instant,
+        started: Instant,
+    ) {
+        self.link.set(
+            super::link::NodeStatus {
+                version: to,
+                phase: Phase::Starting,
+                healthy: false,
+            },
+            "",
+        );
+        let binary = match self.record.binary(to) {
+            Ok(b) => b.to_path_buf(),
+            Err(e) => return self.roll_back(from, to, rollout, &e, held, true).await,
+        };
+        let program = match super::supervisor::Program::start(&self.launch(&binary)).await {
+            Ok(p) => p,
+            Err(e) => return self.roll_back(from, to, rollout, &e, held, true).await,
+        };
+        let addr = program.addr;
+        self.record.program_pid = Some(program.pid);
+        self.program = Some(program);
+        // Not one call reaches a program that does not answer: the shim holds them until the
+        // first probe passes (and the old program gets them after a rollback).
+        if let Err(e) = first_probe(addr, &self.config.health, self.config.framing).await {
+            let why = format!("health check failed before serving: {e}");
+            return self.roll_back(from, to, rollout, &why, held, true).await;
+        }
+        let chain = self.shim.route().chain.clone();
+        if let Err(e) = self.shim.set_route(Some(addr), to, chain) {
+            return self
+                .roll_back(from, to, rollout, &e.to_string(), held, true)
+                .await;
+        }
+        self.shim.resume();
+        let unavailable = held.elapsed();
+        say(&format!(
+            "program {} {addr} version {to}",
+            self.record.program_pid.unwrap_or(0)
+        ));
+        self.link.set(
+            super::link::NodeStatus {
+                version: to,
+                phase: Phase::HealthChecking,
+                healthy: true,
+            },
+            "",
+        );
+        if let Err(e) =
+            health::hold(addr, &self.config.health, self.config.framing, healthy_for).await
+        {
+            return self
+                .roll_back(
+                    from,
+                    to,
+                    rollout,
+                    &format!("health check failed: {e}"),
+                    held,
+                    true,
+                )
+                .await;
+        }
+        self.record.version = to;
+        self.record.upgrade = None;
+        if let Err(e) = self.save() {
+            tracing::error!("{e}");
+        }
+        let took = started.elapsed();
+        let message = format!(
+            "upgraded in {} ms, unavailable for {} ms",
+            took.as_millis(),
+            unavailable.as_millis()
+        );
+        tracing::info!(from, to, "{message}");
+        say(&format!(
+            "upgraded {to} in {} ms unavailable {} ms",
+            took.as_millis(),
+            unavailable.as_millis()
+        ));
+        self.set_status(Phase::Upgraded, true, &message);
+    }
+
+    /// Puts the node back on `from`: stops the new program (if it runs), restores the old
+    /// state (when `transformed`, or when a transform is pending), starts the old program;
+    /// reports `failed` then `rolled-back`.
+    pub(super) async fn roll_back(
+        &mut self,
+        from: u64,
+        to: u64,
+        rollout: Option<u64>,
+        why: &str,
+        held: Instant,
+        transformed: bool,
+    ) {
+        tracing::error!(from, to, "upgrade failed, rolling back: {why}");
+        self.record.failed = Some(Failed { rollout });
+        self.link.set(
+            super::link::NodeStatus {
+                version: from,
+                phase: Phase::Failed,
+                healthy: false,
+            },
+            why,
+        );
+        self.back_to(from, to, transformed).await;
+        tracing::info!(held_ms = held.elapsed().as_millis() as u64, "rolled back");
+        say(&format!("rolled back {from}: {why}"));
+        self.set_status(Phase::RolledBack, self.program.is_some(), "");
+    }
+
+    /// The server rolled the rollout back: a node on its new version goes back.
+    pub(super) async fn roll_back_on_request(&mut self, b: &BundleRef) {
+        tracing::info!(from = b.from, to = b.to, "rollout rolled back: going back");
+        self.set_status(Phase::Draining, true, "");
+        self.back_to(b.from, b.to, true).await;
+        say(&format!(
+            "rolled back {}: the rollout was rolled back",
+            b.from
+        ));
+        self.set_status(Phase::RolledBack, self.program.is_some(), "");
+    }
+
+    /// Stops whatever program runs, restores the state of `from` (if `transformed` or a
+    /// transform is pending: a backup left by an older upgrade must not replace newer writes),
+    /// starts the program of `from`.
+    async fn back_to(&mut self, from: u64, to: u64, transformed: bool) {
+        if self.program.is_some() {
+            self.shim.drain(self.config.drain_grace).await;
+        }
+        if let Some(p) = self.program.take() {
+            if let Err(e) = p.stop(self.config.stop_timeout).await {
+                tracing::warn!("stopping the program: {e}");
+            }
+        }
+        let state = self.config.state.clone();
+        let restored = tokio::task::spawn_blocking(move || {
+            let pending = transform::pending(&state)?.is_some();
+            if transformed || pending {
+                transform::rollback(&state, from, to)
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        match restored {
+            Ok(Ok(())) => {}
+            // The transform never began: the state is the old one.
+            Ok(Err(TransformError::NoBackup { .. })) => {}
+            Ok(Err(e)) => tracing::error!("the state cannot be rolled back: {e}"),
+            Err(e) => tracing::error!("the rollback task failed: {e}"),
+        }
+        self.record.version = from;
+        self.record.upgrade = None;
+        let chain = self.shim.route().chain.clone();
+        if let Err(e) = self.shim.set_route(None, from, chain) {
+            tracing::error!("{e}");
+        }
+        if let Err(e) = self.start_current().await {
+            tracing::error!("cannot start the old program: {e}");
+            self.record.program_pid = None;
+            if let Err(e) = self.save() {
+                tracing::error!("{e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! `upstart demo`: a key-value cluster on loopback upgraded live from version 1 to 2 under a
+//! client load, with the rollout on screen and a summary at the end.
+//!
+//! Steps: build the key-value programs and `upstartc` ([`build`]); compile `specs/kv/kv-1-2.ups`
+//! with a short schedule; make a key and sign the bundle; start `upstart server` and one
+//! `upstart node` per node, each running `kv-v1` behind its shim ([`cluster`]); run clients of
+//! version 1 on every node ([`load`]); push the bundle; add clients of version 2 once every node
+//! has the future rules; show the rollout until it is done; stop the load, check every
+//! acknowledged write on every node, and print the summary. Exits 0 when no call failed.
+
+pub mod build;
+pub mod cluster;
+pub mod load;
+
+use cluster::{node_specs, Agent, Server};
+use load::{Load, LoadConfig, Target, WorkerReport};
+use runtime::api::{RolloutState, Status};
+use runtime::cli::status::render;
+use runtime::cli::{CliError, CliResult};
+use runtime::client::Client;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How many nodes.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub nodes: u8,
+    /// How long each upgraded node must stay healthy before the next one starts.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    pub healthy_for: String,
+    /// The bound on the demo once the cluster starts, in seconds.
+    #[arg(long, default_value_t = 180)]
+    pub timeout: u64,
+    /// Where the demo's files go (default: a new temporary directory, removed after a
+    /// successful run).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Cargo's target directory for the programs the demo builds (default: the workspace's).
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Print progress lines instead of redrawing a table, even on a terminal.
+    #[arg(long)]
+    pub plain: bool,
+}
+
+fn duration(text: &str) -> Result<String, String> {
+    match runtime::schedule::settings::duration_ms(text) {
+        Some(ms) if ms > 0 => Ok(text.to_string()),
+        _ => Err(format!("`{text}` is not a duration such as `2s`")),
+    }
+}
+
+pub fn run(args: &Args) -> CliResult {
+    let (dir, temporary) = match &args.dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("upstart-demo-{}", std::process::id())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError(format!("cannot create `{}`: {e}", dir.display())))?;
+    let result = Demo::new(args, &dir).and_then(|mut d| d.run());
+    match &result {
+        Ok(()) if temporary => {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        Ok(()) => {}
+        Err(_) => eprintln!("the demo's files and logs are in `{}`", dir.display()),
+    }
+    result.map_err(CliError)
+}
+
+/// One run of the demo.
+struct Demo<'a> {
+    args: &'a Args,
+    dir: PathBuf,
+    rt: tokio::runtime::Runtime,
+    live: bool,
+    started: Instant,
+}
+
+fn step(n: u32, text: &str) {
+    println!("[{n}/6] {text}");
+    let _ = std::io::stdout().flush();
+}
+
+impl Demo<'_> {
+    fn new<'a>(args: &'a Args, dir: &Path) -> Result<Demo<'a>, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        Ok(Demo {
+            args,
+            dir: dir.to_path_buf(),
+            rt,
+            live: !args.plain && std::io::stdout().is_terminal(),
+            started: Instant::now(),
+        })
+    }
+
+    fn status(&self, client: &Client) -> Result<Status, String> {
+        self.rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(5), client.status()).await })
+            .map_err(|_| "the upgrade server did not answer within 5 s".to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let n = usize::from(self.args.nodes);
+        println!(
+            "upstart demo: {n} key-value nodes on 127.0.0.1 upgraded live from version 1 to 2 \
+             under client load\n"
+        );
+        let ws = build::workspace();
+        let target = self
+            .args
+            .target_dir
+            .clone()
+            .unwrap_or_else(|| ws.join("target"));
+        step(1, "building kv-v1, kv-v2 and upstartc with cargo");
+        let t0 = Instant::now();
+        let tools = build::build_tools(&ws, &target, &mut |l| println!("      {l}"))?;
+        println!("      built in {:.1} s", t0.elapsed().as_secs_f64());
+
+        let healthy_for = &self.args.healthy_for;
+        step(
+            2,
+            &format!(
+                "compiling specs/kv/kv-1-2.ups with upstartc (schedule: one node at a time, \
+                 healthy for {healthy_for})"
+            ),
+        );
+        let spec = build::short_spec(&ws, &self.dir, healthy_for)?;
+        let t0 = Instant::now();
+        let plugin = build::compile(&tools, &spec, &self.dir.join("plugin"))?;
+        println!(
+            "      plugin `{}` ({:.1} s)",
+            plugin.display(),
+            t0.elapsed().as_secs_f64()
+        );
+
+        step(
+            3,
+            "making a signing key and signing the bundle (plugin + kv-v2)",
+        );
+        let (key, public) = build::keygen(&self.dir)?;
+        let bundle_path = self.dir.join("kv-1-2.bundle");
+        let id = build::bundle(&plugin, &tools.kv_v2, &spec, &key, &bundle_path)?;
+        println!("      bundle {}", short(&id));
+
+        step(
+            4,
+            &format!("starting the upgrade server and {n} nodes at version 1"),
+        );
+        self.started = Instant::now();
+        let upstart =
+            std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+        let server = Server::start(
+            &upstart,
+            &self.dir.join("upgrades.db"),
+            &public,
+            "127.0.0.1:0"
+                .parse()
+                .map_err(|_| "bad address".to_string())?,
+            Some(&self.dir.join("server.log")),
+        )?;
+        println!(
+            "      server {} (log: {})",
+            server.url,
+            self.dir.join("server.log").display()
+        );
+        let mut specs = node_specs(&self.dir, n, &[1, 2])?;
+        for s in &mut specs {
+            s.extra = ["--drain-grace", "300ms", "--poll-wait", "2s"]
+                .map(String::from)
+                .to_vec();
+        }
+        let mut agents = Vec::new();
+        for s in &specs {
+            let log = s.dir.with_extension("log");
+            let a = Agent::start(&upstart, &server.url, &public, &tools.kv_v1, s, Some(&log))?;
+            println!(
+                "      node {}: shim {} (version-1 clients {}, version-2 clients {}), log {}",
+                s.id,
+                s.main,
+                a.port(1).map(|p| p.to_string()).unwrap_or_default(),
+                a.port(2).map(|p| p.to_string()).unwrap_or_default(),
+                log.display()
+            );
+            agents.push(a);
+        }
+
+        step(
+            5,
+            &format!("client load: {n} version-1 clients; pushing the 1 -> 2 bundle"),
+        );
+        let targets = |version: u64| -> Vec<Target> {
+            agents
+                .iter()
+                .filter_map(|a| {
+                    a.port(version).map(|addr| Target {
+                        node: a.spec.id.clone(),
+                        addr,
+                        version,
+                    })
+                })
+                .collect()
+        };
+        let config = LoadConfig {
+            pause: Duration::from_millis(10),
+            ..LoadConfig::default()
+        };
+        let mut load = Load::start(&targets(1), config);
+        let v2_targets = targets(2);
+        std::thread::sleep(Duration::from_secs(2));
+        let client = Client::new(&server.url).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(&bundle_path)
+            .map_err(|e| format!("cannot read `{}`: {e}", bundle_path.display()))?;
+        let rollout = self.rt.block_on(async {
+            let info = client.push(bytes).await.map_err(|e| e.to_string())?;
+            client
+                .start_rollout(&info.id, None)
+                .await
+                .map_err(|e| e.to_string())
+        })?;
+        println!("      rollout {} started: {}", rollout.id, rollout.schedule);
+        let pushed_at = Instant::now();
+
+        step(
+            6,
+            "the rollout, live (follow it elsewhere with `upstart status --server URL`)",
+        );
+        let v1_ports: BTreeMap<String, std::net::SocketAddr> = agents
+            .iter()
+            .filter_map(|a| a.port(1).map(|p| (a.spec.id.clone(), p)))
+            .collect();
+        let outcome = self.watch(&client, &mut agents, &mut load, &v2_targets, rollout.id);
+        std::thread::sleep(Duration::from_secs(1));
+        let reports = load.stop();
+        let final_status = self.status(&client).ok();
+        let lines: BTreeMap<String, Vec<String>> = agents
+            .iter_mut()
+            .map(|a| (a.spec.id.clone(), a.lines()))
+            .collect();
+        let status = outcome?;
+        print!("{}", render(&status, 10));
+        println!();
+        let rolled = pushed_at.elapsed();
+        let missing = load::verify(&reports, &v1_ports);
+        let ok = summary(&reports, &lines, &missing, rolled, final_status.as_ref());
+        drop(agents);
+        drop(server);
+        if ok {
+            Ok(())
+        } else {
+            Err("calls failed or writes were lost during the upgrade (see above)".into())
+        }
+    }
+
+    /// Shows the rollout until it is done (or the bound passes); adds the version-2 clients
+    /// once every node has the future rules. The final status.
+    fn watch(
+        &self,
+        client: &Client,
+        agents: &mut [Agent],
+        load: &mut Load,
+        v2: &[Target],
+        rollout: u64,
+    ) -> Result<Status, String> {
+        let deadline = self.started + Duration::from_secs(self.args.timeout);
+        let mut v2_started = false;
+        // The events shown so far, by sequence number (0: none yet).
+        let mut last_event: u64 = 0;
+        loop {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the rollout did not complete within {} s of the start (see the logs)",
+                    self.args.timeout
+                ));
+            }
+            let mut news = Vec::new();
+            for a in agents.iter_mut() {
+                for l in a.proc.poll_lines() {
+                    news.push(format!("{}: {l}", a.spec.id));
+                }
+                if let Some(status) = a.proc.exited() {
+                    return Err(format!("the agent of {} ended ({status})", a.spec.id));
+                }
+            }
+            if !v2_started
+                && agents
+                    .iter_mut()
+                    .all(|a| a.lines().iter().any(|l| l.starts_with("rules 1,2")))
+            {
+                load.add(v2);
+                v2_started = true;
+                news.push("every node has the future rules: version-2 clients start".into());
+            }
+            let status = match self.status(client) {
+                Ok(s) => s,
+                Err(e) => {
+                    println!("      {e}");
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+            };
+            let c = load.counts();
+            let counts = format!(
+                "clients: {} calls ok, {} disallowed by the spec, {} failed, {} wrong, {} sent again after a restart; slowest call {} ms",
+                c.ok,
+                c.disallowed,
+                c.failed,
+                c.wrong,
+                c.retried,
+                load.max_latency().as_millis()
+            );
+            if self.live {
+                let mut out = std::io::stdout();
+                let _ = write!(out, "\x1b[H\x1b[2J{}\n{counts}\n", render(&status, 10));
+                let _ = out.flush();
+            } else {
+                for e in &status.events {
+                    if e.seq + 1 > last_event {
+                        println!("      event: {}", e.message);
+                        last_event = e.seq + 1;
+                    }
+                }
+                for n in &news {
+                    println!("      {n}");
+                }
+                if !news.is_empty() {
+                    println!("      {counts}");
+                }
+            }
+            let state = status
+                .rollouts
+                .iter()
+                .find(|r| r.id == rollout)
+                .map(|r| r.state);
+            match state {
+                Some(RolloutState::Done) => return Ok(status),
+                Some(RolloutState::Paused | RolloutState::RolledBack) => {
+                    return Err(format!(
+                        "the rollout stopped: {}",
+                        status
+                            .rollouts
+                            .iter()
+                            .find(|r| r.id == rollout)
+                            .map(|r| r.reason.clone())
+                            .unwrap_or_default()
+                    ))
+                }
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// Prints the summary; whether the run was clean.
+fn summary(
+    reports: &[WorkerReport],
+    lines: &BTreeMap<String, Vec<String>>,
+    missing: &[String],
+    rolled: Duration,
+    status: Option<&Status>,
+) -> bool {
+    let total = load::total(reports);
+    println!("summary");
+    println!(
+        "  rollout done {:.1} s after the push",
+        rolled.as_secs_f64()
+    );
+    println!(
+        "  requests: {} served ({} answered, {} refused by the spec's declared disallows), {} failed, {} wrong",
+        total.total(),
+        total.ok,
+        total.disallowed,
+        total.failed,
+        total.wrong
+    );
+    println!(
+        "  {} calls were sent again on a new connection when a node's shim cut it to restart the node",
+        total.retried
+    );
+    let keys: usize = reports.iter().map(|r| r.touched.len()).sum();
+    if missing.is_empty() {
+        println!("  writes: all {keys} keys written read back with their last acknowledged value on every node");
+    } else {
+        println!("  writes: {} problems:", missing.len());
+        for m in missing.iter().take(10) {
+            println!("    {m}");
+        }
+    }
+    println!("  per node:");
+    println!("    node  upgraded in  unavailable  slowest client call  version");
+    for (node, l) in lines {
+        let upgraded = l.iter().find_map(|l| l.strip_prefix("upgraded 2 in "));
+        let (took, unavailable) = match upgraded.and_then(parse_upgraded) {
+            Some((a, b)) => (format!("{:.2} s", a as f64 / 1000.0), format!("{b} ms")),
+            None => ("-".into(), "-".into()),
+        };
+        let slowest = reports
+            .iter()
+            .filter(|r| &r.target.node == node)
+            .map(|r| r.max_latency)
+            .max()
+            .unwrap_or_default();
+        let version = status
+            .and_then(|s| s.nodes.iter().find(|n| &n.id == node))
+            .map_or_else(|| "?".to_string(), |n| n.version.to_string());
+        println!(
+            "    {node:<5} {took:>11}  {unavailable:>11}  {:>16} ms  {version:>7}",
+            slowest.as_millis()
+        );
+    }
+    println!("  (unavailable: from the drain to the new program serving; the shim held new calls meanwhile)");
+    for r in reports.iter().filter(|r| !r.problems.is_empty()).take(5) {
+        for p in r.problems.iter().take(3) {
+            println!("  problem: {p}");
+        }
+    }
+    let clean = total.failed == 0 && total.wrong == 0 && missing.is_empty();
+    println!(
+        "{}",
+        if clean {
+            "ok: no failed call, no lost write"
+        } else {
+            "FAILED"
+        }
+    );
+    clean
+}
+
+/// `MS ms unavailable MS ms` -> (took, unavailable).
+fn parse_upgraded(rest: &str) -> Option<(u64, u64)> {
+    let mut words = rest.split_whitespace();
+    let took = words.next()?.parse().ok()?;
+    let unavailable = words.nth(2)?.parse().ok()?;
+    Some((took, unavailable))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgraded_lines_parse() {
+        assert_eq!(
+            parse_upgraded("1341 ms unavailable 324 ms"),
+            Some((1341, 324))
+        );
+        assert_eq!(parse_upgraded("soon"), None);
+    }
+}

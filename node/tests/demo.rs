@@ -1,0 +1,39 @@
+//! `upstart demo` end to end: it builds what it needs, upgrades its cluster under load, prints
+//! the summary and exits 0.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::Command;
+
+#[test]
+fn the_demo_upgrades_its_cluster_without_a_failed_call() {
+    let ws = upstart::demo::build::workspace();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_upstart"))
+        .args(["demo", "--plain", "--healthy-for", "1s", "--timeout", "120"])
+        .arg("--dir")
+        .arg(dir.path())
+        // Its own target directory: the outer cargo holds the lock of the workspace's.
+        .arg("--target-dir")
+        .arg(ws.join("target").join("node-tests"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[6/6]"), "{stdout}");
+    assert!(
+        stdout.contains("ok: no failed call, no lost write"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 failed, 0 wrong"), "{stdout}");
+    for node in ["n1", "n2", "n3"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("    {node} ")))
+            .unwrap_or_else(|| panic!("no summary row for {node}:\n{stdout}"));
+        assert!(row.trim_end().ends_with('2'), "{row}");
+    }
+}

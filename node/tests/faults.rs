@@ -1,0 +1,433 @@
+//! The node agent under faults: killed (SIGKILL) at each durable point of its state transform
+//! and restarted (it finishes the upgrade; the state is always exactly the old one or its
+//! transform); killed while serving (its orphaned program is stopped at restart); the upgrade
+//! server down in the middle of a rollout (nodes serve on and the rollout resumes when it
+//! returns); tampered and untrusted bundles (refused, nothing installed, the rollout pauses);
+//! a new version failing its health check (rolled back to the old program and state, the
+//! rollout paused).
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use runtime::api::{Phase, RolloutState};
+use runtime::plugin::{Expect, Plugin};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::{log_of, push, start_agent, status, Cluster};
+use upstart::demo::cluster::{node_specs, Server};
+use upstart::demo::load::{self, Load, LoadConfig, Target};
+
+const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "2s"];
+
+fn old_state(n: usize) -> Vec<u8> {
+    let entries: serde_json::Map<String, Value> = (0..n)
+        .map(|i| (format!("key-{i:04}"), json!(format!("value {i}"))))
+        .collect();
+    serde_json::to_vec(&json!({ "entries": entries })).unwrap()
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+fn plugin() -> Plugin {
+    Plugin::load(&support::plugin().1, &Expect::default()).unwrap()
+}
+
+fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> runtime::api::Status {
+    let deadline = Instant::now() + wait;
+    loop {
+        let s = status(server).unwrap();
+        if s.rollouts.first().map(|r| r.state) == Some(want) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rollout not {want:?} in time: {s:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn v1_load(c: &Cluster) -> (Load, BTreeMap<String, std::net::SocketAddr>) {
+    let targets: Vec<Target> = c
+        .agents
+        .iter()
+        .map(|a| Target {
+            node: a.spec.id.clone(),
+            addr: a.port(1).unwrap(),
+            version: 1,
+        })
+        .collect();
+    let ports = targets.iter().map(|t| (t.node.clone(), t.addr)).collect();
+    (Load::start(&targets, LoadConfig::default()), ports)
+}
+
+/// Kills the agent at `point` of its transform, restarts it, and checks the upgrade finishes
+/// with exactly the transformed state.
+fn killed_at(point: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let old = old_state(300);
+    let mut extra = QUICK.to_vec();
+    extra.extend(["--stop-at", point]);
+    let mut c = Cluster::start_with(dir.path(), 1, &extra, Some(&old));
+    let t = support::tools();
+    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    push(&c.server.url, &bundle).unwrap();
+    let mut agent = c.agents.remove(0);
+    let reached = agent
+        .proc
+        .wait_line("reached ", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&agent.spec)));
+    assert_eq!(reached, point);
+    agent.crash();
+    let state = agent.spec.state();
+    let new = plugin().transform(&old).unwrap();
+    let now = std::fs::read(&state).unwrap();
+    assert!(
+        json_of(&now) == json_of(&old) || json_of(&now) == json_of(&new),
+        "{point}: after the kill the state is neither the old nor the new one"
+    );
+    // Restarted as it was, without the stop.
+    let mut spec = agent.spec.clone();
+    spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
+    drop(agent);
+    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    again
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&spec)));
+    let lines = again.lines();
+    assert!(
+        lines.iter().any(|l| l == "recovering 1 -> 2"),
+        "{point}: {lines:?}"
+    );
+    assert!(
+        json_of(&std::fs::read(&state).unwrap()) == json_of(&new),
+        "{point}: the state is the transform of the old one"
+    );
+    assert!(
+        json_of(&std::fs::read(state.with_extension("json.v1")).unwrap()) == json_of(&old),
+        "{point}: the old state is kept"
+    );
+    assert!(runtime::transform::pending(&state).unwrap().is_none());
+    // The new program serves the old data, to old and new callers.
+    let got = load::get(spec.pinned[0].1, 1, "key-0042").unwrap();
+    assert_eq!(got, json!("value 42"), "{point}");
+    let got = load::get(spec.pinned[1].1, 2, "key-0042").unwrap();
+    assert_eq!(
+        got,
+        json!({"value": "value 42", "expires_at": null}),
+        "{point}"
+    );
+    wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(30));
+}
+
+#[test]
+fn killed_during_the_transform_then_restarted_finishes_the_upgrade() {
+    let started = Instant::now();
+    support::plugin();
+    std::thread::scope(|s| {
+        let points: [&'static str; 6] = [
+            "begun",
+            "backed-up",
+            "new-written",
+            "prepared",
+            "switched",
+            "done",
+        ];
+        let runs: Vec<_> = points
+            .into_iter()
+            .map(|p| (p, s.spawn(move || killed_at(p))))
+            .collect();
+        for (p, r) in runs {
+            if r.join().is_err() {
+                panic!("kill at `{p}` failed");
+            }
+        }
+    });
+    eprintln!("six kills in {:?}", started.elapsed());
+}
+
+#[test]
+fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let mut agent = c.agents.remove(0);
+    let first = agent.lines();
+    let pid: u32 = first
+        .iter()
+        .find_map(|l| l.strip_prefix("program "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    agent.crash();
+    let cmdline = format!("/proc/{pid}/cmdline");
+    assert!(
+        Path::new(&cmdline).exists(),
+        "the program outlives its agent"
+    );
+    let spec = agent.spec.clone();
+    drop(agent);
+    let t = support::tools();
+    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    let lines = again.lines();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read(&cmdline).is_ok_and(|c| !c.is_empty()) {
+        assert!(Instant::now() < deadline, "the orphan {pid} still runs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("program ") && !l.contains(&format!("program {pid} "))));
+    assert_eq!(
+        load::get(spec.pinned[0].1, 1, "nothing").unwrap(),
+        Value::Null
+    );
+}
+
+#[test]
+fn the_server_down_mid_rollout_stops_nothing_and_the_rollout_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 3, &QUICK);
+    let t = support::tools();
+    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    let (load, ports) = v1_load(&c);
+    std::thread::sleep(Duration::from_millis(500));
+    push(&c.server.url, &bundle).unwrap();
+    c.agents[0]
+        .proc
+        .wait_line("draining 1 -> 2", Duration::from_secs(30))
+        .unwrap();
+    let addr = c.server.addr;
+    c.server.proc.kill();
+    let down = Instant::now();
+    // The node that was told to upgrade finishes on its own; the others serve on, at version 1.
+    c.agents[0]
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    let before = load.counts();
+    std::thread::sleep(Duration::from_secs(3));
+    let during = load.counts();
+    assert!(
+        during.ok > before.ok + 100,
+        "the nodes serve while the server is down"
+    );
+    assert_eq!(during.failed, 0);
+    for a in &mut c.agents[1..] {
+        let lines = a.lines();
+        assert!(
+            !lines.iter().any(|l| l.starts_with("draining")),
+            "{lines:?}"
+        );
+    }
+    // The server returns (same address, same database): the rollout goes on to its end.
+    let db = dir.path().join("upgrades.db");
+    let server = Server::start(
+        support::upstart(),
+        &db,
+        &c.public,
+        addr,
+        Some(&dir.path().join("server-2.log")),
+    )
+    .unwrap();
+    eprintln!("server down for {:?}", down.elapsed());
+    let s = wait_rollout(&server.url, RolloutState::Done, Duration::from_secs(60));
+    assert!(
+        s.nodes
+            .iter()
+            .all(|n| n.version == 2 && n.phase == Phase::Upgraded),
+        "{s:#?}"
+    );
+    let reports = load.stop();
+    let total = load::total(&reports);
+    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
+    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
+    let missing = load::verify(&reports, &ports);
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+#[test]
+fn tampered_bundles_are_refused_and_nothing_is_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 2, &QUICK);
+    let t = support::tools();
+    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+
+    // A flipped byte in the file: the server refuses the push.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 1;
+    let bad = dir.path().join("tampered.bundle");
+    std::fs::write(&bad, &bytes).unwrap();
+    let e = push(&c.server.url, &bad).unwrap_err();
+    assert!(e.contains("error:"), "{e}");
+    assert!(status(&c.server.url).unwrap().rollouts.is_empty());
+
+    // A file changed in the server's store after the push: the nodes refuse it themselves.
+    let out = std::process::Command::new(support::upstart())
+        .arg("push")
+        .arg(&bundle)
+        .args(["--server", &c.server.url, "--no-start"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let id = text
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    let objects = dir.path().join("upgrades.db.store").join("objects");
+    let binary = std::fs::read_dir(&objects)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut perms = std::fs::metadata(&binary).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&binary, perms).unwrap();
+    let mut content = std::fs::read(&binary).unwrap();
+    content[1000] ^= 0xff;
+    std::fs::write(&binary, content).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = runtime::client::Client::new(&c.server.url).unwrap();
+    rt.block_on(client.start_rollout(&id, None)).unwrap();
+    for a in &mut c.agents {
+        let why = a
+            .proc
+            .wait_line(&format!("refused {id}: "), Duration::from_secs(30))
+            .unwrap();
+        assert!(why.contains("sha-256") || why.contains("content"), "{why}");
+    }
+    // The first node, told to upgrade, fails before stopping anything: the rollout pauses.
+    let s = wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
+    assert!(
+        s.rollouts[0].reason.contains("`n1` failed"),
+        "{:?}",
+        s.rollouts[0]
+    );
+    for a in &mut c.agents {
+        let store = a.spec.dir.join("agent").join("store").join("bundles");
+        assert_eq!(
+            std::fs::read_dir(&store).unwrap().count(),
+            0,
+            "{}",
+            a.spec.id
+        );
+        assert!(!a.spec.dir.join("agent").join("bin").exists());
+        assert!(!a
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("rules") || l.starts_with("draining")));
+        assert_eq!(load::get(a.port(1).unwrap(), 1, "x").unwrap(), Value::Null);
+    }
+    assert!(s.nodes.iter().all(|n| n.version == 1));
+}
+
+#[test]
+fn a_bundle_signed_by_a_key_the_nodes_do_not_trust_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = support::tools();
+    support::plugin();
+    let (_, node_key) = support::key(&dir.path().join("nodes"));
+    let (server_private, server_key) = support::key(dir.path());
+    let server = Server::start(
+        support::upstart(),
+        &dir.path().join("upgrades.db"),
+        &server_key,
+        "127.0.0.1:0".parse().unwrap(),
+        Some(&dir.path().join("server.log")),
+    )
+    .unwrap();
+    let mut spec = node_specs(dir.path(), 1, &[1, 2]).unwrap().remove(0);
+    spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
+    let mut agent = start_agent(&server.url, &node_key, &t.kv_v1, &spec);
+    let bundle = support::bundle(dir.path(), &server_private, &t.kv_v2, "kv.bundle");
+    push(&server.url, &bundle).unwrap();
+    let why = agent
+        .proc
+        .wait_line("refused ", Duration::from_secs(30))
+        .unwrap();
+    assert!(why.contains("not trusted"), "{why}");
+    wait_rollout(&server.url, RolloutState::Paused, Duration::from_secs(30));
+    assert!(!spec.dir.join("agent").join("bin").exists());
+}
+
+#[test]
+fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 2, &QUICK);
+    // A "version 2" that says it listens where nothing answers.
+    let bad = dir.path().join("kv-v2-broken");
+    std::fs::write(
+        &bad,
+        "#!/bin/sh\necho 'listening 127.0.0.1:1'\nexec sleep 60\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bundle = support::bundle(dir.path(), &c.private, &bad, "broken.bundle");
+    let (load, ports) = v1_load(&c);
+    std::thread::sleep(Duration::from_millis(500));
+    push(&c.server.url, &bundle).unwrap();
+    let why = c.agents[0]
+        .proc
+        .wait_line("rolled back 1: ", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    assert!(why.contains("health check failed"), "{why}");
+    let s = wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
+    assert!(
+        s.rollouts[0].reason.contains("`n1` failed"),
+        "{:?}",
+        s.rollouts[0]
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let reports = load.stop();
+    let total = load::total(&reports);
+    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
+    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
+    // Back on version 1, old program and old state (plus what was written since).
+    let s = status(&c.server.url).unwrap();
+    let n1 = s.nodes.iter().find(|n| n.id == "n1").unwrap();
+    assert_eq!((n1.version, n1.phase), (1, Phase::RolledBack));
+    let n2 = s.nodes.iter().find(|n| n.id == "n2").unwrap();
+    assert_eq!(
+        (n2.version, n2.phase, n2.assigned),
+        (1, Phase::Serving, false)
+    );
+    let state = json_of(&std::fs::read(c.agents[0].spec.state()).unwrap());
+    assert!(state["entries"].is_object(), "a version-1 state: {state}");
+    assert!(runtime::transform::pending(&c.agents[0].spec.state())
+        .unwrap()
+        .is_none());
+    let missing = load::verify(&reports, &ports);
+    assert!(missing.is_empty(), "{missing:#?}");
+    // Restarted, the agent remembers the failure: no second attempt in this rollout.
+    let mut n1 = c.agents.remove(0);
+    let spec = n1.spec.clone();
+    n1.crash();
+    drop(n1);
+    let mut again = start_agent(&c.server.url, &c.public, &support::tools().kv_v1, &spec);
+    std::thread::sleep(Duration::from_secs(3));
+    let lines = again.lines();
+    assert!(
+        !lines.iter().any(|l| l.starts_with("draining")),
+        "{lines:?}"
+    );
+    let s = status(&c.server.url).unwrap();
+    assert_eq!(s.rollouts[0].state, RolloutState::Paused);
+}

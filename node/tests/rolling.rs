@@ -1,0 +1,277 @@
+//! A rolling upgrade of five real key-value nodes, each run by its `upstart node` agent, under a
+//! continuous client load of versions 1 and 2: push 1 -> 2, and the rollout must complete in
+//! node order with at most one node down at a time, with no failed call but the spec's declared
+//! disallows, every acknowledged write readable afterwards on every node, and each node's
+//! persistent state the transform of its old state.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use runtime::api::{Phase, RolloutState};
+use runtime::plugin::{Expect, Plugin};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use support::{log_of, push, status, Cluster, WAIT};
+use upstart::demo::load::{self, Load, LoadConfig, Target};
+
+#[test]
+fn five_nodes_roll_from_1_to_2_under_mixed_load() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(
+        dir.path(),
+        5,
+        &["--drain-grace", "300ms", "--poll-wait", "2s"],
+    );
+    let t = support::tools();
+    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv-1-2.bundle");
+    eprintln!("cluster up after {:?}", started.elapsed());
+
+    let targets = |c: &Cluster, version: u64| -> Vec<Target> {
+        c.agents
+            .iter()
+            .map(|a| Target {
+                node: a.spec.id.clone(),
+                addr: a.port(version).unwrap(),
+                version,
+            })
+            .collect()
+    };
+    let v1_ports: BTreeMap<String, std::net::SocketAddr> = c
+        .agents
+        .iter()
+        .map(|a| (a.spec.id.clone(), a.port(1).unwrap()))
+        .collect();
+    let mut load = Load::start(&targets(&c, 1), LoadConfig::default());
+    std::thread::sleep(Duration::from_secs(1));
+    let before = load.counts();
+    assert!(before.ok > 0 && before.failed == 0, "{before:?}");
+
+    let pushed = push(&c.server.url, &bundle).expect("the bundle is pushed");
+    assert!(pushed.contains("rollout 1 is running"), "{pushed}");
+    // Every node installs the future rules at once: version-2 clients may come.
+    for a in &mut c.agents {
+        a.proc
+            .wait_line("rules 1,2", Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    }
+    load.add(&targets(&c, 2));
+
+    // Watch the rollout: the agents' lines and the server's view.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut most_in_progress = 0;
+    let mut windows: BTreeMap<String, (Option<Instant>, Option<Instant>)> = BTreeMap::new();
+    let status_of = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the rollout did not complete in time: {:?}",
+            status(&c.server.url)
+        );
+        for a in &mut c.agents {
+            for line in a.proc.poll_lines() {
+                let w = windows.entry(a.spec.id.clone()).or_default();
+                if line.starts_with("draining") {
+                    w.0.get_or_insert(Instant::now());
+                }
+                if line.starts_with("program ") && line.ends_with("version 2") {
+                    w.1.get_or_insert(Instant::now());
+                }
+                assert!(
+                    !line.starts_with("rolled back") && !line.starts_with("failed"),
+                    "{}: {line}\n{}",
+                    a.spec.id,
+                    log_of(&a.spec)
+                );
+            }
+        }
+        let s = status(&c.server.url).unwrap();
+        let in_progress = s.nodes.iter().filter(|n| n.phase.is_in_progress()).count();
+        most_in_progress = most_in_progress.max(in_progress);
+        if s.rollouts.first().map(|r| r.state) == Some(RolloutState::Done) {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rolled = started.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    let reports = load.stop();
+    let total = load::total(&reports);
+    eprintln!("rollout done after {rolled:?}; load: {total:?}");
+    for r in &reports {
+        eprintln!(
+            "  {} v{}: {:?}, slowest call {:?}",
+            r.target.node, r.target.version, r.counts, r.max_latency
+        );
+    }
+    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
+    assert_eq!(total.failed, 0, "failed calls: {problems:#?}");
+    assert_eq!(total.wrong, 0, "wrong answers: {problems:#?}");
+    assert!(
+        total.disallowed > 0,
+        "version-2 calls on version-1 nodes are disallowed"
+    );
+    assert!(total.ok > 1000, "{total:?}");
+
+    // Every node at version 2, upgraded in node order, one at a time.
+    assert!(status_of
+        .nodes
+        .iter()
+        .all(|n| n.version == 2 && n.phase == Phase::Upgraded));
+    assert!(
+        most_in_progress <= 1,
+        "{most_in_progress} nodes were down at once"
+    );
+    let assigned: Vec<String> = status_of
+        .events
+        .iter()
+        .filter(|e| e.kind == "assigned")
+        .filter_map(|e| e.node.clone())
+        .collect();
+    assert_eq!(assigned, ["n1", "n2", "n3", "n4", "n5"]);
+    let mut spans: Vec<(Instant, Instant, &String)> = windows
+        .iter()
+        .map(|(id, (a, b))| (a.expect(id), b.expect(id), id))
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "{} and {} were down together",
+            pair[0].2,
+            pair[1].2
+        );
+    }
+    let order: Vec<&str> = spans.iter().map(|s| s.2.as_str()).collect();
+    assert_eq!(order, ["n1", "n2", "n3", "n4", "n5"]);
+    for a in &mut c.agents {
+        let lines = a.lines();
+        let up = lines
+            .iter()
+            .find(|l| l.starts_with("upgraded 2"))
+            .unwrap_or_else(|| panic!("{}: {lines:?}", a.spec.id));
+        eprintln!("  {}: {up}", a.spec.id);
+    }
+
+    // Every acknowledged write is readable, on every node.
+    let missing = load::verify(&reports, &v1_ports);
+    assert!(missing.is_empty(), "{missing:#?}");
+
+    // Each node's state was transformed exactly: the backup of version 1, transformed by the
+    // plugin, is the state written at the switch.
+    let (_, plugin) = support::plugin();
+    let plugin = Plugin::load(plugin, &Expect::default()).unwrap();
+    for a in &c.agents {
+        let state = a.spec.state();
+        let old = std::fs::read(state.with_extension("json.v1")).unwrap();
+        let new = std::fs::read(state.with_extension("json.v2")).unwrap();
+        let old_json: serde_json::Value = serde_json::from_slice(&old).unwrap();
+        assert!(
+            old_json["entries"].as_object().unwrap().len() > 5,
+            "{}: the old state holds the writes made before",
+            a.spec.id
+        );
+        let expected: serde_json::Value =
+            serde_json::from_slice(&plugin.transform(&old).unwrap()).unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&new).unwrap();
+        assert_eq!(got, expected, "{}", a.spec.id);
+        assert!(plugin.check_invariant(&old, &new).unwrap());
+        assert!(runtime::transform::pending(&state).unwrap().is_none());
+    }
+    eprintln!("total {:?}", started.elapsed());
+    let _ = WAIT;
+}
+
+/// Two nodes whose clients all follow the node's version (no port pinned to version 1): once
+/// both run version 2, no node needs the past rules and both drop them. Then `upstart rollback`
+/// sends both back to version 1 and its state.
+#[test]
+fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = support::tools();
+    support::plugin();
+    let (private, public) = support::key(dir.path());
+    let server = upstart::demo::cluster::Server::start(
+        support::upstart(),
+        &dir.path().join("upgrades.db"),
+        &public,
+        "127.0.0.1:0".parse().unwrap(),
+        Some(&dir.path().join("server.log")),
+    )
+    .unwrap();
+    let mut specs = upstart::demo::cluster::node_specs(dir.path(), 2, &[]).unwrap();
+    let mut agents = Vec::new();
+    for s in &mut specs {
+        s.extra = ["--drain-grace", "100ms", "--poll-wait", "2s"]
+            .map(String::from)
+            .to_vec();
+        agents.push(support::start_agent(&server.url, &public, &t.kv_v1, s));
+    }
+    // Written at version 1, on the main port.
+    let put = |addr, params: serde_json::Value| {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        use std::io::{BufRead, Write};
+        let req = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "put", "params": params});
+        s.write_all(format!("{req}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(s).read_line(&mut line).unwrap();
+        line
+    };
+    assert!(put(specs[0].main, serde_json::json!(["k", "old"])).contains("\"result\":null"));
+    let bundle = support::bundle(dir.path(), &private, &t.kv_v2, "kv.bundle");
+    push(&server.url, &bundle).unwrap();
+    for a in &mut agents {
+        a.proc.wait_line("rules 1,2", WAIT).unwrap();
+        a.proc.wait_line("upgraded 2", WAIT).unwrap();
+        a.proc
+            .wait_line("rules none", WAIT)
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    }
+    // The main ports now speak version 2.
+    let got = load::get(specs[1].main, 2, "k").unwrap();
+    assert_eq!(got, serde_json::json!({"value": "old", "expires_at": null}));
+    assert!(put(specs[0].main, serde_json::json!(["k2", "new", 60000])).contains("\"result\":null"));
+
+    let out = std::process::Command::new(support::upstart())
+        .args(["rollback", "--server", &server.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for a in &mut agents {
+        a.proc
+            .wait_line("rolled back 1: the rollout was rolled back", WAIT)
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !status(&server.url)
+        .unwrap()
+        .nodes
+        .iter()
+        .all(|n| n.version == 1 && n.healthy)
+    {
+        assert!(Instant::now() < deadline, "{:#?}", status(&server.url));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Version 1 again, with its state at the upgrade: what version 2 wrote is gone.
+    assert_eq!(
+        load::get(specs[0].main, 1, "k").unwrap(),
+        serde_json::json!("old")
+    );
+    assert_eq!(
+        load::get(specs[0].main, 1, "k2").unwrap(),
+        serde_json::Value::Null
+    );
+    for s in &specs {
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(s.state()).unwrap()).unwrap();
+        assert_eq!(state["entries"]["k"], "old", "{}", s.id);
+    }
+}

@@ -1,0 +1,145 @@
+//! What the node agent's end-to-end tests share: the key-value programs and `upstartc` (built
+//! once per test binary into their own target directory: the outer cargo holds the lock of the
+//! workspace's), the kv 1 -> 2 plugin with a short schedule, signed bundles, and a cluster of
+//! agents under one upgrade server.
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
+
+use runtime::api::Status;
+use runtime::client::Client;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+use upstart::demo::build::{self, Tools};
+use upstart::demo::cluster::{node_specs, Agent, NodeSpec, Server};
+
+pub const WAIT: Duration = Duration::from_secs(60);
+
+pub fn upstart() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_upstart"))
+}
+
+pub fn tools() -> &'static Tools {
+    static TOOLS: OnceLock<Tools> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let ws = build::workspace();
+        let target = ws.join("target").join("node-tests");
+        build::build_tools(&ws, &target, &mut |l| eprintln!("{l}")).expect("the tools build")
+    })
+}
+
+/// The spec and plugin of kv 1 -> 2 with `healthy_for: 1s`.
+pub fn plugin() -> &'static (PathBuf, PathBuf) {
+    static PLUGIN: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    PLUGIN.get_or_init(|| {
+        let t = tools();
+        let dir = t.workspace.join("target").join("node-tests").join("specs");
+        let spec = build::short_spec(&t.workspace, &dir, "1s").expect("the spec is written");
+        let out = dir.join("kv-1-2-plugin");
+        let plugin = build::compile(t, &spec, &out).expect("the plugin compiles");
+        (spec, plugin)
+    })
+}
+
+/// A key pair in `dir`: (private, public).
+pub fn key(dir: &Path) -> (PathBuf, PathBuf) {
+    build::keygen(dir).expect("a key")
+}
+
+/// The bundle kv 1 -> 2 (new program `binary`) signed with `key`, into `dir`.
+pub fn bundle(dir: &Path, key: &Path, binary: &Path, name: &str) -> PathBuf {
+    let (spec, plugin) = plugin();
+    let out = dir.join(name);
+    build::bundle(plugin, binary, spec, key, &out).expect("the bundle is made");
+    out
+}
+
+/// `upstart push BUNDLE --server URL`: its output, or the error.
+pub fn push(server: &str, bundle: &Path) -> Result<String, String> {
+    let out = std::process::Command::new(upstart())
+        .arg("push")
+        .arg(bundle)
+        .args(["--server", server])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `GET /v1/status`.
+pub fn status(server: &str) -> Result<Status, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = Client::new(server).map_err(|e| e.to_string())?;
+    rt.block_on(async { client.status().await.map_err(|e| e.to_string()) })
+}
+
+/// A server and `n` agents at version 1 in `dir`, each with ports pinned to versions 1 and 2.
+pub struct Cluster {
+    pub server: Server,
+    pub agents: Vec<Agent>,
+    pub public: PathBuf,
+    pub private: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Cluster {
+    pub fn start(dir: &Path, n: usize, extra: &[&str]) -> Cluster {
+        Cluster::start_with(dir, n, extra, None)
+    }
+
+    /// [`Cluster::start`], each node's state file first holding `state`.
+    pub fn start_with(dir: &Path, n: usize, extra: &[&str], state: Option<&[u8]>) -> Cluster {
+        let t = tools();
+        plugin();
+        let (private, public) = key(dir);
+        let server = Server::start(
+            upstart(),
+            &dir.join("upgrades.db"),
+            &public,
+            "127.0.0.1:0".parse().unwrap(),
+            Some(&dir.join("server.log")),
+        )
+        .expect("the server starts");
+        let mut specs = node_specs(dir, n, &[1, 2]).unwrap();
+        for s in &mut specs {
+            s.extra = extra.iter().map(|x| x.to_string()).collect();
+            if let Some(state) = state {
+                std::fs::create_dir_all(&s.dir).unwrap();
+                std::fs::write(s.state(), state).unwrap();
+            }
+        }
+        let agents = specs
+            .iter()
+            .map(|s| start_agent(&server.url, &public, &t.kv_v1, s))
+            .collect();
+        Cluster {
+            server,
+            agents,
+            public,
+            private,
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+pub fn start_agent(server: &str, trust: &Path, binary: &Path, spec: &NodeSpec) -> Agent {
+    let log = spec.dir.with_extension("log");
+    Agent::start(upstart(), server, trust, binary, spec, Some(&log))
+        .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))
+}
+
+/// The log of agent `spec`, for failure messages.
+pub fn log_of(spec: &NodeSpec) -> String {
+    std::fs::read_to_string(spec.dir.with_extension("log")).unwrap_or_default()
+}

@@ -1,0 +1,201 @@
+//! `upstart-shim`: runs one shim in front of a node program until interrupted.
+//!
+//! ```sh
+//! upstart-shim --name kv --node 127.0.0.1:7001 --node-version 2 \
+//!     --listen 127.0.0.1:7000 --listen 1@127.0.0.1:7100 \
+//!     --peer 127.0.0.1:7201=10.0.0.3:7000 --outbound 127.0.0.1:7300 \
+//!     --plugin kv-1-2.so --plugin kv-2-3.so
+//! ```
+//!
+//! Prints one line per bound port on stdout (`listen ADDR version V|node`, `peer ADDR -> REMOTE`,
+//! `outbound ADDR`), then `ready`; logs go to stderr (`RUST_LOG` filters them). Exit codes:
+//! 0 after SIGINT/SIGTERM and a drain, 1 when it cannot start, 2 on usage errors.
+
+use clap::Parser;
+use runtime::plugin::{Chain, Expect, Plugin};
+use shim::{Framing, ListenerConfig, ParamStyle, PeerRoute, Shim, ShimConfig};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "upstart-shim",
+    version,
+    about = "The Upstart shim: version translation in front of a node program"
+)]
+struct Args {
+    /// The upgrade's name (`upgrade NAME` of the specs).
+    #[arg(long)]
+    name: String,
+    /// Where the node program listens.
+    #[arg(long)]
+    node: SocketAddr,
+    /// The version the node program runs.
+    #[arg(long)]
+    node_version: u64,
+    /// A port for clients: `ADDR` (the node's version) or `VERSION@ADDR`. Repeatable.
+    #[arg(long = "listen", value_parser = parse_listener)]
+    listeners: Vec<ListenerConfig>,
+    /// A route for the node's connections to a peer: `LOCAL=REMOTE_SHIM`. Repeatable.
+    #[arg(long = "peer", value_parser = parse_peer)]
+    peers: Vec<PeerRoute>,
+    /// The port the LD_PRELOAD library redirects the node's connects to.
+    #[arg(long)]
+    outbound: Option<SocketAddr>,
+    /// A plugin built by `upstartc compile`; several form a chain. Repeatable.
+    #[arg(long = "plugin")]
+    plugins: Vec<PathBuf>,
+    /// The node's framing: `lines` or `length`.
+    #[arg(long, default_value = "lines")]
+    framing: Framing,
+    /// The largest frame decoded, in bytes.
+    #[arg(long, default_value_t = shim::DEFAULT_MAX_FRAME)]
+    max_frame: usize,
+    /// Connections served at once.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Pass arguments to the node by position instead of by name.
+    #[arg(long)]
+    positional: bool,
+    /// Seconds connections get to finish when stopping.
+    #[arg(long, default_value_t = 5)]
+    grace: u64,
+}
+
+fn parse_listener(text: &str) -> Result<ListenerConfig, String> {
+    let (version, addr) = match text.split_once('@') {
+        Some((v, a)) => (
+            Some(
+                v.parse::<u64>()
+                    .map_err(|_| format!("`{v}` is not a version number"))?,
+            ),
+            a,
+        ),
+        None => (None, text),
+    };
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not a socket address"))?;
+    Ok(ListenerConfig { addr, version })
+}
+
+fn parse_peer(text: &str) -> Result<PeerRoute, String> {
+    let (local, remote) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not LOCAL=REMOTE"))?;
+    Ok(PeerRoute {
+        listen: local
+            .parse()
+            .map_err(|_| format!("`{local}` is not a socket address"))?,
+        remote: remote
+            .parse()
+            .map_err(|_| format!("`{remote}` is not a socket address"))?,
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let chain = match load_chain(&args.name, &args.plugins) {
+        Ok(chain) => chain,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut config = ShimConfig::new(args.name, args.node_version);
+    config.node_addr = Some(args.node);
+    config.listeners = args.listeners;
+    config.peers = args.peers;
+    config.outbound = args.outbound;
+    config.framing = args.framing;
+    config.max_frame = args.max_frame;
+    config.max_connections = args.max_connections;
+    if args.positional {
+        config.node_params = ParamStyle::ByPosition;
+    }
+    let shim = match Shim::start(config, chain).await {
+        Ok(shim) => shim,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    print_addrs(&shim);
+    wait_for_signal().await;
+    let report = shim.shutdown(Duration::from_secs(args.grace)).await;
+    tracing::info!(?report, "stopped");
+    ExitCode::SUCCESS
+}
+
+fn load_chain(name: &str, paths: &[PathBuf]) -> Result<Option<Arc<Chain>>, String> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let expect = Expect {
+        name: Some(name.to_string()),
+        ..Expect::default()
+    };
+    let plugins = paths
+        .iter()
+        .map(|p| Plugin::load(p, &expect).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let chain = Chain::new(plugins).map_err(|e| e.to_string())?;
+    Ok(Some(Arc::new(chain)))
+}
+
+fn print_addrs(shim: &Shim) {
+    let addrs = shim.addrs();
+    let mut out = std::io::stdout().lock();
+    for (addr, version) in &addrs.listeners {
+        let v = version.map_or_else(|| "node".to_string(), |v| v.to_string());
+        let _ = writeln!(out, "listen {addr} version {v}");
+    }
+    for (addr, route) in &addrs.peers {
+        let _ = writeln!(out, "peer {addr} -> {route}");
+    }
+    if let Some(addr) = addrs.outbound {
+        let _ = writeln!(out, "outbound {addr}");
+    }
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,335 @@
+//! Framing of JSON-RPC messages, async (client connections) and blocking (calls to the node),
+//! with a bound on the frame size: no buffer grows past `max_frame` plus one read.
+
+use crate::config::Framing;
+use std::fmt;
+use std::io::{self, BufRead, Read, Write};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Why no frame was read.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The frame is (or announces itself as) larger than the limit; `size` is what is known of
+    /// it: its announced length, or how much arrived without an end of line.
+    TooLarge {
+        size: usize,
+        max: usize,
+    },
+    /// The connection ended in the middle of a frame.
+    Truncated,
+    Io(io::Error),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TooLarge { size, max } => write!(
+                f,
+                "frame too large: {size} bytes or more, the limit is {max} bytes"
+            ),
+            FrameError::Truncated => write!(f, "the connection closed in the middle of a frame"),
+            FrameError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<io::Error> for FrameError {
+    fn from(e: io::Error) -> FrameError {
+        FrameError::Io(e)
+    }
+}
+
+const CHUNK: usize = 8 * 1024;
+
+/// Reads frames from an async stream. Bytes already read from the stream (while sniffing) are
+/// given to [`FrameReader::new`] and come first.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    inner: R,
+    framing: Framing,
+    max: usize,
+    buf: Vec<u8>,
+    /// Start of unconsumed bytes in `buf`.
+    start: usize,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    pub fn new(inner: R, framing: Framing, max: usize, pending: Vec<u8>) -> FrameReader<R> {
+        FrameReader {
+            inner,
+            framing,
+            max,
+            buf: pending,
+            start: 0,
+        }
+    }
+
+    /// The next frame (for lines, without its end of line; blank lines are skipped), or `None`
+    /// at a clean end of the stream.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        loop {
+            if let Some(frame) = self.take_frame()? {
+                return Ok(Some(frame));
+            }
+            if !self.fill().await? {
+                let rest = self.buf.get(self.start..).unwrap_or_default();
+                return if rest.iter().all(u8::is_ascii_whitespace) {
+                    Ok(None)
+                } else {
+                    Err(FrameError::Truncated)
+                };
+            }
+        }
+    }
+
+    /// Cuts one frame from the buffer if a whole one is there.
+    fn take_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        let max = self.max;
+        loop {
+            let rest = self.buf.get(self.start..).unwrap_or_default();
+            match self.framing {
+                Framing::Lines => {
+                    let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+                        if rest.len() > max {
+                            return Err(FrameError::TooLarge {
+                                size: rest.len(),
+                                max,
+                            });
+                        }
+                        return Ok(None);
+                    };
+                    if end > max {
+                        return Err(FrameError::TooLarge { size: end, max });
+                    }
+                    let line = rest.get(..end).unwrap_or_default();
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    let blank = line.iter().all(u8::is_ascii_whitespace);
+                    let frame = (!blank).then(|| line.to_vec());
+                    self.start += end + 1;
+                    if let Some(frame) = frame {
+                        return Ok(Some(frame));
+                    }
+                }
+                Framing::Length => {
+                    let Some(header) = rest.get(..4) else {
+                        return Ok(None);
+                    };
+                    let mut len = [0u8; 4];
+                    len.copy_from_slice(header);
+                    let len = u32::from_be_bytes(len) as usize;
+                    if len > max {
+                        return Err(FrameError::TooLarge { size: len, max });
+                    }
+                    let Some(body) = rest.get(4..4 + len) else {
+                        return Ok(None);
+                    };
+                    let frame = body.to_vec();
+                    self.start += 4 + len;
+                    return Ok(Some(frame));
+                }
+            }
+        }
+    }
+
+    /// Reads more bytes; `false` at the end of the stream. Cancel-safe: bytes land in the
+    /// buffer only when the read completes.
+    async fn fill(&mut self) -> io::Result<bool> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.reserve(CHUNK);
+        Ok(self.inner.read_buf(&mut self.buf).await? > 0)
+    }
+}
+
+/// `payload` framed: a line, or a length and the bytes.
+pub fn frame(framing: Framing, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 4);
+    match framing {
+        Framing::Lines => {
+            out.extend_from_slice(payload);
+            out.push(b'\n');
+        }
+        Framing::Length => {
+            let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(payload);
+        }
+    }
+    out
+}
+
+/// Writes one framed payload to an async stream.
+pub async fn write_frame<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    framing: Framing,
+    payload: &[u8],
+) -> io::Result<()> {
+    w.write_all(&frame(framing, payload)).await?;
+    w.flush().await
+}
+
+/// Writes one framed payload to a blocking stream.
+pub fn write_frame_sync<W: Write>(w: &mut W, framing: Framing, payload: &[u8]) -> io::Result<()> {
+    w.write_all(&frame(framing, payload))?;
+    w.flush()
+}
+
+/// Reads one frame from a blocking stream; `None` at a clean end.
+pub fn read_frame_sync<R: BufRead>(
+    r: &mut R,
+    framing: Framing,
+    max: usize,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    match framing {
+        Framing::Lines => loop {
+            let mut line = Vec::new();
+            let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(2);
+            let n = r.by_ref().take(limit).read_until(b'\n', &mut line)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            if line.last() != Some(&b'\n') {
+                if line.len() > max {
+                    return Err(FrameError::TooLarge {
+                        size: line.len(),
+                        max,
+                    });
+                }
+                return Err(FrameError::Truncated);
+            }
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if line.len() > max {
+                return Err(FrameError::TooLarge {
+                    size: line.len(),
+                    max,
+                });
+            }
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Some(line));
+            }
+        },
+        Framing::Length => {
+            let mut header = [0u8; 4];
+            match r.read_exact(&mut header) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+            let len = u32::from_be_bytes(header) as usize;
+            if len > max {
+                return Err(FrameError::TooLarge { size: len, max });
+            }
+            let mut body = vec![0u8; len];
+            r.read_exact(&mut body).map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    FrameError::Truncated
+                } else {
+                    FrameError::Io(e)
+                }
+            })?;
+            Ok(Some(body))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn frames(framing: Framing, max: usize, input: &[u8]) -> Vec<Result<Vec<u8>, String>> {
+        let mut reader = FrameReader::new(input, framing, max, Vec::new());
+        let mut out = Vec::new();
+        loop {
+            match reader.next().await {
+                Ok(Some(f)) => out.push(Ok(f)),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e.to_string()));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn lines_are_cut_at_newlines() {
+        let got = frames(Framing::Lines, 100, b"{\"a\":1}\r\n\n  \n[1]\n").await;
+        assert_eq!(got, vec![Ok(b"{\"a\":1}".to_vec()), Ok(b"[1]".to_vec())]);
+        let got = frames(Framing::Lines, 100, b"{\"a\":1}").await;
+        assert_eq!(
+            got,
+            vec![Err("the connection closed in the middle of a frame".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn long_lines_are_refused() {
+        let mut input = vec![b'x'; 50];
+        input.push(b'\n');
+        let got = frames(Framing::Lines, 10, &input).await;
+        assert_eq!(
+            got,
+            vec![Err(
+                "frame too large: 50 bytes or more, the limit is 10 bytes".into()
+            )]
+        );
+        // Without a newline in sight, the limit still holds.
+        let input = vec![b'x'; 100_000];
+        let got = frames(Framing::Lines, 10, &input).await;
+        assert!(matches!(got.as_slice(), [Err(e)] if e.starts_with("frame too large")));
+    }
+
+    #[tokio::test]
+    async fn length_frames() {
+        let mut input = frame(Framing::Length, b"{}");
+        input.extend(frame(Framing::Length, b"[1,2]"));
+        let got = frames(Framing::Length, 100, &input).await;
+        assert_eq!(got, vec![Ok(b"{}".to_vec()), Ok(b"[1,2]".to_vec())]);
+        let got = frames(Framing::Length, 3, &input).await;
+        assert_eq!(got.len(), 2);
+        assert!(got[1]
+            .as_ref()
+            .unwrap_err()
+            .starts_with("frame too large: 5 bytes"));
+    }
+
+    #[tokio::test]
+    async fn pending_bytes_come_first() {
+        let mut reader = FrameReader::new(&b"2}\n"[..], Framing::Lines, 10, b"{\"a\":".to_vec());
+        assert_eq!(reader.next().await.unwrap(), Some(b"{\"a\":2}".to_vec()));
+        assert_eq!(reader.next().await.unwrap(), None);
+    }
+
+    #[test]
+    fn blocking_reads() {
+        let mut input = &b"{}\n\n[1]\n"[..];
+        assert_eq!(
+            read_frame_sync(&mut input, Framing::Lines, 10).unwrap(),
+            Some(b"{}".to_vec())
+        );
+        assert_eq!(
+            read_frame_sync(&mut input, Framing::Lines, 10).unwrap(),
+            Some(b"[1]".to_vec())
+        );
+        assert_eq!(
+            read_frame_sync(&mut input, Framing::Lines, 10).unwrap(),
+            None
+        );
+        let long = [b'x'; 30];
+        assert!(matches!(
+            read_frame_sync(&mut &long[..], Framing::Lines, 10),
+            Err(FrameError::TooLarge { .. })
+        ));
+        let framed = frame(Framing::Length, b"{}");
+        assert_eq!(
+            read_frame_sync(&mut &framed[..], Framing::Length, 10).unwrap(),
+            Some(b"{}".to_vec())
+        );
+    }
+}

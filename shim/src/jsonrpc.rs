@@ -1,0 +1,268 @@
+//! JSON-RPC 2.0 messages as the shim sees them: requests (single or batched) decoded from a
+//! frame, and responses encoded, including the shim's own error codes.
+
+use serde_json::{json, Map, Value};
+
+/// Error codes of JSON-RPC 2.0 and of the shim (server errors, -32000 to -32099).
+pub mod code {
+    pub const PARSE_ERROR: i64 = -32700;
+    pub const INVALID_REQUEST: i64 = -32600;
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub const INVALID_PARAMS: i64 = -32602;
+    pub const INTERNAL_ERROR: i64 = -32603;
+    /// The call cannot be simulated across the versions: `message` is the spec's reason and
+    /// `data` is `{"disallowed": true, ...}`.
+    pub const DISALLOWED: i64 = -32001;
+    /// The node could not be reached, or did not answer in time.
+    pub const NODE_UNAVAILABLE: i64 = -32002;
+    /// The caller's version is not one the shim's plugin chain bridges.
+    pub const VERSION_NOT_BRIDGED: i64 = -32003;
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    pub fn new(code: i64, message: impl Into<String>) -> RpcError {
+        RpcError {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn with_data(mut self, data: Value) -> RpcError {
+        self.data = Some(data);
+        self
+    }
+
+    /// A call refused by a `disallow` rule.
+    pub fn disallowed(reason: &str, caller_version: u64, node_version: u64) -> RpcError {
+        RpcError::new(code::DISALLOWED, reason).with_data(json!({
+            "disallowed": true,
+            "caller_version": caller_version,
+            "node_version": node_version,
+        }))
+    }
+
+    fn to_value(&self) -> Value {
+        let mut error = Map::new();
+        error.insert("code".into(), Value::from(self.code));
+        error.insert("message".into(), Value::from(self.message.clone()));
+        if let Some(data) = &self.data {
+            error.insert("data".into(), data.clone());
+        }
+        Value::Object(error)
+    }
+
+    /// Reads an error object a node sent.
+    pub fn from_value(value: &Value) -> RpcError {
+        let code = value
+            .get("code")
+            .and_then(Value::as_i64)
+            .unwrap_or(code::INTERNAL_ERROR);
+        let message = value
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("the node answered an error without a message")
+            .to_string();
+        RpcError {
+            code,
+            message,
+            data: value.get("data").cloned(),
+        }
+    }
+}
+
+/// One decoded request. `id` is `None` for a notification (no answer is sent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: Option<Value>,
+    pub method: String,
+    pub params: Params,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Params {
+    None,
+    ByPosition(Vec<Value>),
+    ByName(Map<String, Value>),
+}
+
+/// What a frame held.
+#[derive(Debug)]
+pub enum Incoming {
+    Single(Result<Request, (Value, RpcError)>),
+    /// Each element decoded on its own; an invalid one is answered with its error.
+    Batch(Vec<Result<Request, (Value, RpcError)>>),
+}
+
+/// Decodes a frame. A frame that is not JSON, or an empty batch, is answered as a whole
+/// (`Err`: the error response to send).
+pub fn decode(frame: &[u8]) -> Result<Incoming, Vec<u8>> {
+    let value: Value = match serde_json::from_slice(frame) {
+        Ok(v) => v,
+        Err(e) => {
+            let error = RpcError::new(code::PARSE_ERROR, format!("parse error: {e}"));
+            return Err(error_response(&Value::Null, &error));
+        }
+    };
+    match value {
+        Value::Array(items) if items.is_empty() => {
+            let error = RpcError::new(code::INVALID_REQUEST, "invalid request: an empty batch");
+            Err(error_response(&Value::Null, &error))
+        }
+        Value::Array(items) => Ok(Incoming::Batch(items.into_iter().map(request).collect())),
+        other => Ok(Incoming::Single(request(other))),
+    }
+}
+
+/// Decodes one request object; on error, the id to answer with and the error.
+fn request(value: Value) -> Result<Request, (Value, RpcError)> {
+    let invalid = |id: Value, why: &str| {
+        Err((
+            id,
+            RpcError::new(code::INVALID_REQUEST, format!("invalid request: {why}")),
+        ))
+    };
+    let Value::Object(mut object) = value else {
+        return invalid(Value::Null, "a request must be a JSON object");
+    };
+    let id = object.remove("id");
+    let answer_id = id.clone().unwrap_or(Value::Null);
+    if !matches!(
+        id,
+        None | Some(Value::Null | Value::Number(_) | Value::String(_))
+    ) {
+        return invalid(Value::Null, "`id` must be a number, a string or null");
+    }
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return invalid(answer_id, "`jsonrpc` must be \"2.0\"");
+    }
+    let method = match object.remove("method") {
+        Some(Value::String(m)) => m,
+        _ => return invalid(answer_id, "`method` must be a string"),
+    };
+    let params = match object.remove("params") {
+        None | Some(Value::Null) => Params::None,
+        Some(Value::Array(a)) => Params::ByPosition(a),
+        Some(Value::Object(o)) => Params::ByName(o),
+        Some(_) => return invalid(answer_id, "`params` must be an array or an object"),
+    };
+    Ok(Request { id, method, params })
+}
+
+/// `{"jsonrpc":"2.0","id":ID,"result":RESULT}` with `result` given as JSON bytes.
+pub fn result_response(id: &Value, result: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(result.len() + 40);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(&encode(id));
+    out.extend_from_slice(b",\"result\":");
+    if result.is_empty() {
+        out.extend_from_slice(b"null");
+    } else {
+        out.extend_from_slice(result);
+    }
+    out.push(b'}');
+    out
+}
+
+/// `{"jsonrpc":"2.0","id":ID,"error":{...}}`.
+pub fn error_response(id: &Value, error: &RpcError) -> Vec<u8> {
+    let response = json!({"jsonrpc": "2.0", "id": id, "error": error.to_value()});
+    encode(&response)
+}
+
+/// A request to the node: `params` by name or by position.
+pub fn request_bytes(id: u64, method: &str, params: &Value) -> Vec<u8> {
+    encode(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+}
+
+/// Answers of a batch, joined into one array (`None` when every element was a notification).
+pub fn batch_response(parts: &[Vec<u8>]) -> Option<Vec<u8>> {
+    if parts.is_empty() {
+        return None;
+    }
+    let mut out = vec![b'['];
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(part);
+    }
+    out.push(b']');
+    Some(out)
+}
+
+fn encode(value: &Value) -> Vec<u8> {
+    // Serialising a `Value` cannot fail: its map keys are strings.
+    serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn single(frame: &str) -> Result<Request, (Value, RpcError)> {
+        match decode(frame.as_bytes()) {
+            Ok(Incoming::Single(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn requests_decode() {
+        let r = single(r#"{"jsonrpc":"2.0","id":7,"method":"get","params":{"key":"a"}}"#).unwrap();
+        assert_eq!(r.id, Some(json!(7)));
+        assert_eq!(r.method, "get");
+        assert!(matches!(r.params, Params::ByName(_)));
+        let r = single(r#"{"jsonrpc":"2.0","method":"put","params":["a","b"]}"#).unwrap();
+        assert_eq!(r.id, None);
+        assert_eq!(r.params, Params::ByPosition(vec![json!("a"), json!("b")]));
+    }
+
+    #[test]
+    fn bad_requests_get_their_error() {
+        let (id, e) = single(r#"{"jsonrpc":"2.0","id":"x","method":5}"#).unwrap_err();
+        assert_eq!(id, json!("x"));
+        assert_eq!(e.code, code::INVALID_REQUEST);
+        assert_eq!(e.message, "invalid request: `method` must be a string");
+        let (_, e) = single(r#"{"id":1,"method":"get"}"#).unwrap_err();
+        assert_eq!(e.message, "invalid request: `jsonrpc` must be \"2.0\"");
+        let (_, e) = single("42").unwrap_err();
+        assert_eq!(e.code, code::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn parse_errors_and_empty_batches_are_answered_whole() {
+        let out = decode(b"{nope").unwrap_err();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["error"]["code"], json!(code::PARSE_ERROR));
+        assert_eq!(v["id"], Value::Null);
+        let out = decode(b"[]").unwrap_err();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["error"]["code"], json!(code::INVALID_REQUEST));
+    }
+
+    #[test]
+    fn responses_encode() {
+        let out = result_response(&json!(1), b"{\"a\":null}");
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v, json!({"jsonrpc":"2.0","id":1,"result":{"a":null}}));
+        let e = RpcError::disallowed("delete needs version 2", 2, 1);
+        let v: Value = serde_json::from_slice(&error_response(&json!("k"), &e)).unwrap();
+        assert_eq!(v["error"]["code"], json!(-32001));
+        assert_eq!(v["error"]["message"], json!("delete needs version 2"));
+        assert_eq!(v["error"]["data"]["disallowed"], json!(true));
+        assert_eq!(batch_response(&[]), None);
+        assert_eq!(
+            batch_response(&[b"1".to_vec(), b"2".to_vec()]),
+            Some(b"[1,2]".to_vec())
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Outgoing peer connections of the node: accepted on an explicit peer route's port, or on the
+//! port the LD_PRELOAD library redirects `connect`s to (which names the destination in a
+//! first line). Either way the shim dials the peer's shim, opens with its node's version, and
+//! then copies bytes: the peer's shim translates. A peer that refuses the version gets every
+//! request of the node answered with an error that says why.
+
+use crate::handshake::{self, Line};
+use crate::jsonrpc::{code, RpcError};
+use crate::shim::{Phase, Shared};
+use crate::splice::{read_line, splice};
+use crate::translate::{self, Mode};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Accepts the node's connections to the peer at `remote`.
+pub async fn route_loop(listener: TcpListener, remote: SocketAddr, shared: Arc<Shared>) {
+    accept(listener, shared, move |stream, shared, permit| {
+        tokio::spawn(carry(stream, remote, shared, permit));
+    })
+    .await;
+}
+
+/// Accepts the node's redirected connections from the LD_PRELOAD library.
+pub async fn preload_loop(listener: TcpListener, shared: Arc<Shared>) {
+    accept(listener, shared, |stream, shared, permit| {
+        tokio::spawn(redirected(stream, shared, permit));
+    })
+    .await;
+}
+
+async fn accept(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    spawn: impl Fn(TcpStream, Arc<Shared>, OwnedSemaphorePermit),
+) {
+    loop {
+        shared.wait_open(false).await;
+        let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
+            return;
+        };
+        let mut phase = shared.phase.subscribe();
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = phase.wait_for(|p| *p != Phase::Running) => continue,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                shared.stats.outbound.fetch_add(1, Ordering::Relaxed);
+                let _ = stream.set_nodelay(true);
+                spawn(stream, Arc::clone(&shared), permit);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Why a peer could not be used.
+enum Dial {
+    /// No connection (the peer is down): the node sees its connection closed.
+    Unreachable(String),
+    /// The peer's shim refused our version or upgrade.
+    Refused(String),
+}
+
+/// Dials the peer's shim and says who we are; the stream and any bytes after its answer.
+async fn dial(remote: SocketAddr, shared: &Shared) -> Result<(TcpStream, Vec<u8>), Dial> {
+    let config = &shared.config;
+    let version = shared.route.get().node_version;
+    let mut stream =
+        match tokio::time::timeout(config.connect_timeout, TcpStream::connect(remote)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return Err(Dial::Unreachable(format!(
+                    "cannot reach the peer at {remote}: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(Dial::Unreachable(format!(
+                    "connecting to the peer at {remote} timed out"
+                )))
+            }
+        };
+    let _ = stream.set_nodelay(true);
+    let hello = handshake::hello(&config.name, version);
+    stream
+        .write_all(hello.as_bytes())
+        .await
+        .map_err(|e| Dial::Unreachable(format!("cannot greet the peer at {remote}: {e}")))?;
+    let (line, rest) = read_line(
+        &mut stream,
+        Vec::new(),
+        handshake::MAX_LINE,
+        config.connect_timeout,
+    )
+    .await
+    .map_err(|why| {
+        Dial::Refused(format!(
+            "the peer at {remote} did not answer the handshake: {why}"
+        ))
+    })?;
+    match handshake::parse_line(&line) {
+        Ok(Line::Hello {
+            name,
+            version: theirs,
+        }) if name == config.name => {
+            tracing::debug!(%remote, ours = version, theirs, "peer handshake done");
+            Ok((stream, rest))
+        }
+        Ok(Line::Error(reason)) => Err(Dial::Refused(format!(
+            "the peer at {remote} refused version {version}: {reason}"
+        ))),
+        Ok(other) => Err(Dial::Refused(format!(
+            "the peer at {remote} answered {other:?} to the handshake"
+        ))),
+        Err(why) => Err(Dial::Refused(format!(
+            "the peer at {remote} answered with no handshake: {why}"
+        ))),
+    }
+}
+
+/// Carries one connection of the node to `remote`.
+async fn carry(
+    mut node: TcpStream,
+    remote: SocketAddr,
+    shared: Arc<Shared>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let _tracked = shared.track();
+    match dial(remote, &shared).await {
+        Ok((mut peer, rest)) => splice(&mut node, &mut peer, &[], &rest, &shared).await,
+        Err(Dial::Unreachable(why)) => {
+            tracing::warn!(%remote, "{why}: closing the node's connection");
+        }
+        Err(Dial::Refused(why)) => {
+            tracing::warn!(%remote, "{why}");
+            let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
+            translate::serve(node, Vec::new(), Mode::Refuse(error), Arc::clone(&shared)).await;
+        }
+    }
+}
+
+/// Serves one connection the LD_PRELOAD library redirected: `UPSTART/1 connect ADDR`, then
+/// the node's traffic to ADDR.
+async fn redirected(mut node: TcpStream, shared: Arc<Shared>, _permit: OwnedSemaphorePermit) {
+    let _tracked = shared.track();
+    let wait = shared.config.connect_timeout;
+    let (line, rest) = match read_line(&mut node, Vec::new(), handshake::MAX_LINE, wait).await {
+        Ok(parts) => parts,
+        Err(why) => {
+            tracing::warn!("bad redirect request: {why}");
+            let _ = node.write_all(handshake::error_line(&why).as_bytes()).await;
+            return;
+        }
+    };
+    let remote = match handshake::parse_line(&line) {
+        Ok(Line::Connect(addr)) => addr,
+        Ok(other) => {
+            let why = format!("expected `UPSTART/1 connect ADDR`, got {other:?}");
+            let _ = node.write_all(handshake::error_line(&why).as_bytes()).await;
+            return;
+        }
+        Err(why) => {
+            let _ = node.write_all(handshake::error_line(&why).as_bytes()).await;
+            return;
+        }
+    };
+    match dial(remote, &shared).await {
+        Ok((mut peer, from_peer)) => {
+            if node.write_all(handshake::OK_LINE.as_bytes()).await.is_err() {
+                return;
+            }
+            splice(&mut node, &mut peer, &rest, &from_peer, &shared).await;
+        }
+        Err(Dial::Unreachable(why)) => {
+            tracing::warn!(%remote, "{why}");
+            let _ = node.write_all(handshake::error_line(&why).as_bytes()).await;
+        }
+        Err(Dial::Refused(why)) => {
+            tracing::warn!(%remote, "{why}");
+            if node.write_all(handshake::OK_LINE.as_bytes()).await.is_err() {
+                return;
+            }
+            let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
+            translate::serve(node, rest, Mode::Refuse(error), Arc::clone(&shared)).await;
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The [`Shim`]: binds its ports, runs their accept loops on the current tokio runtime, and
+//! lets its owner (the node agent, or `upstart-shim`) swap the route (node address, version,
+//! plugin chain) and drain connections around an upgrade.
+
+use crate::config::ShimConfig;
+use crate::error::ShimError;
+use crate::route::{Route, RouteCell};
+use crate::stats::{ShimStats, Stats};
+use crate::{inbound, outbound};
+use runtime::plugin::Chain;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+/// Where a shim's connections stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Accepting and serving.
+    Running,
+    /// Not accepting (new connections wait in the backlog); decoded connections close between
+    /// frames, byte-copying ones run on.
+    Draining,
+    /// Every connection closes now.
+    Closing,
+}
+
+impl Phase {
+    pub fn is_draining(self) -> bool {
+        self >= Phase::Draining
+    }
+}
+
+/// What [`Shim::drain`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Connections that ended by themselves within the grace period.
+    pub finished: usize,
+    /// Connections cut when the grace period ended.
+    pub cut: usize,
+    pub took: Duration,
+}
+
+/// What every task of a shim shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: ShimConfig,
+    pub route: RouteCell,
+    pub phase: watch::Sender<Phase>,
+    /// Bumped on every route change (accept loops wait for a node).
+    pub route_gen: watch::Sender<u64>,
+    pub permits: Arc<Semaphore>,
+    pub active: AtomicUsize,
+    pub stats: Stats,
+}
+
+/// Counts a connection while alive.
+#[derive(Debug)]
+pub(crate) struct Tracked {
+    shared: Arc<Shared>,
+}
+
+impl Shared {
+    pub fn track(self: &Arc<Self>) -> Tracked {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        Tracked {
+            shared: Arc::clone(self),
+        }
+    }
+
+    /// Waits until the shim runs (and, for inbound ports, has a node to send to).
+    pub async fn wait_open(&self, needs_node: bool) {
+        let mut phase = self.phase.subscribe();
+        let mut gen = self.route_gen.subscribe();
+        loop {
+            let running = *phase.borrow_and_update() == Phase::Running;
+            gen.borrow_and_update();
+            let ready = !needs_node || self.route.get().node_addr.is_some();
+            if running && ready {
+                return;
+            }
+            tokio::select! {
+                r = phase.changed() => if r.is_err() { return },
+                r = gen.changed() => if r.is_err() { return },
+            }
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.shared.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The addresses a shim listens on, in the order of its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShimAddrs {
+    /// Each listener and the version it serves (`None`: the node's).
+    pub listeners: Vec<(SocketAddr, Option<u64>)>,
+    /// Each peer route: its local port (what the node is configured to reach the peer at) and
+    /// the peer's shim.
+    pub peers: Vec<(SocketAddr, SocketAddr)>,
+    /// The port of the LD_PRELOAD library.
+    pub outbound: Option<SocketAddr>,
+}
+
+/// A running shim. Dropping it stops its accept loops and closes its connections.
+#[derive(Debug)]
+pub struct Shim {
+    shared: Arc<Shared>,
+    addrs: ShimAddrs,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Shim {
+    /// Binds every port of `config` and starts serving on the current tokio runtime. With no
+    /// node address yet, inbound connections wait until [`Shim::set_node`].
+    pub async fn start(config: ShimConfig, chain: Option<Arc<Chain>>) -> Result<Shim, ShimError> {
+        check_config(&config)?;
+        check_chain(&config.name, chain.as_deref())?;
+        let mut bound = Vec::new();
+        for l in &config.listeners {
+            bound.push((bind(l.addr, "client port").await?, l.version));
+        }
+        let mut peers = Vec::new();
+        for p in &config.peers {
+            peers.push((bind(p.listen, "peer route").await?, p.remote));
+        }
+        let outbound_port = match config.outbound {
+            Some(addr) => Some(bind(addr, "outbound port").await?),
+            None => None,
+        };
+        let addrs = ShimAddrs {
+            listeners: bound.iter().map(|(l, v)| (local(l), *v)).collect(),
+            peers: peers.iter().map(|(l, r)| (local(l), *r)).collect(),
+            outbound: outbound_port.as_ref().map(local),
+        };
+        let route = Route::new(config.node_addr, config.node_version, chain);
+        let shared = Arc::new(Shared {
+            permits: Arc::new(Semaphore::new(config.max_connections)),
+            config,
+            route: RouteCell::new(route),
+            phase: watch::Sender::new(Phase::Running),
+            route_gen: watch::Sender::new(0),
+            active: AtomicUsize::new(0),
+            stats: Stats::default(),
+        });
+        let mut tasks = Vec::new();
+        for (listener, version) in bound {
+            tasks.push(tokio::spawn(inbound::accept_loop(
+                listener,
+                version,
+                Arc::clone(&shared),
+            )));
+        }
+        for (listener, remote) in peers {
+            tasks.push(tokio::spawn(outbound::route_loop(
+                listener,
+                remote,
+                Arc::clone(&shared),
+            )));
+        }
+        if let Some(listener) = outbound_port {
+            tasks.push(tokio::spawn(outbound::preload_loop(
+                listener,
+                Arc::clone(&shared),
+            )));
+        }
+        tracing::info!(name = %shared.config.name, version = shared.config.node_version, ?addrs, "shim started");
+        Ok(Shim {
+            shared,
+            addrs,
+            tasks: std::sync::Mutex::new(tasks),
+        })
+    }
+
+    /// Adds a route for the node's connections to another peer (one that joined, or whose
+    /// shim's address became known after start); returns the local port to give the node.
+    pub async fn add_peer(
+        &self,
+        listen: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<SocketAddr, ShimError> {
+        let listener = bind(listen, "peer route").await?;
+        let addr = local(&listener);
+        let task = tokio::spawn(outbound::route_loop(
+            listener,
+            remote,
+            Arc::clone(&self.shared),
+        ));
+        self.tasks_mut().push(task);
+        tracing::info!(%addr, %remote, "shim: peer route added");
+        Ok(addr)
+    }
+
+    fn tasks_mut(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        match self.tasks.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The bound addresses (OS-chosen ports resolved).
+    pub fn addrs(&self) -> &ShimAddrs {
+        &self.addrs
+    }
+
+    /// The current route.
+    pub fn route(&self) -> Arc<Route> {
+        self.shared.route.get()
+    }
+
+    /// Points the shim at the node (started, or restarted elsewhere); same version and chain.
+    pub fn set_node(&self, addr: SocketAddr) {
+        self.shared.route.update(|r| Route {
+            node_addr: Some(addr),
+            ..r.clone()
+        });
+        self.shared.route_gen.send_modify(|g| *g += 1);
+        tracing::info!(%addr, "shim: node address set");
+    }
+
+    /// Swaps the whole route at once: the node's address and version and the plugin chain, as
+    /// an upgrade does. Connections decoded from then on use the new route; byte-copying
+    /// connections keep theirs until drained, so drain before swapping.
+    pub fn set_route(
+        &self,
+        node_addr: Option<SocketAddr>,
+        node_version: u64,
+        chain: Option<Arc<Chain>>,
+    ) -> Result<(), ShimError> {
+        check_chain(&self.shared.config.name, chain.as_deref())?;
+        self.shared
+            .route
+            .update(|_| Route::new(node_addr, node_version, chain));
+        self.shared.route_gen.send_modify(|g| *g += 1);
+        tracing::info!(?node_addr, node_version, "shim: route swapped");
+        Ok(())
+    }
+
+    /// Swaps only the plugin chain (a new future rule installed before the node upgrades).
+    pub fn set_chain(&self, chain: Option<Arc<Chain>>) -> Result<(), ShimError> {
+        let route = self.route();
+        self.set_route(route.node_addr, route.node_version, chain)
+    }
+
+    /// Stops accepting (new connections wait in the backlog), lets decoded connections finish
+    /// their current request and byte-copying ones end by themselves for up to `grace`, then
+    /// cuts what is left. Call [`Shim::resume`] to serve again.
+    pub async fn drain(&self, grace: Duration) -> DrainReport {
+        let started = Instant::now();
+        let before = self.active_connections();
+        self.shared.phase.send_replace(Phase::Draining);
+        let deadline = started + grace;
+        while self.active_connections() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let left = self.active_connections();
+        if left > 0 {
+            self.shared.phase.send_replace(Phase::Closing);
+            let cut_deadline = Instant::now() + Duration::from_secs(1);
+            while self.active_connections() > 0 && Instant::now() < cut_deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        let report = DrainReport {
+            finished: before.saturating_sub(left),
+            cut: left,
+            took: started.elapsed(),
+        };
+        tracing::info!(?report, "shim drained");
+        report
+    }
+
+    /// Serves again after [`Shim::drain`].
+    pub fn resume(&self) {
+        self.shared.phase.send_replace(Phase::Running);
+        tracing::info!("shim resumed");
+    }
+
+    /// Drains with `grace` and stops.
+    pub async fn shutdown(mut self, grace: Duration) -> DrainReport {
+        let report = self.drain(grace).await;
+        self.stop();
+        report
+    }
+
+    /// Connections being served.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::SeqCst)
+    }
+
+    /// The counters since start.
+    pub fn stats(&self) -> ShimStats {
+        self.shared.stats.snapshot()
+    }
+
+    fn stop(&mut self) {
+        self.shared.phase.send_replace(Phase::Closing);
+        for task in self.tasks_mut().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Shim {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, ShimError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| ShimError::Bind { what, addr, error })
+}
+
+fn local(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+fn check_config(config: &ShimConfig) -> Result<(), ShimError> {
+    if config.name.is_empty() || config.name.contains(char::is_whitespace) {
+        return Err(ShimError::Config(format!(
+            "the upgrade name `{}` must be one word",
+            config.name
+        )));
+    }
+    if config.max_frame == 0 || config.max_frame > u32::MAX as usize {
+        return Err(ShimError::Config(format!(
+            "the frame limit must be between 1 and {} bytes, got {}",
+            u32::MAX,
+            config.max_frame
+        )));
+    }
+    if config.max_connections == 0 {
+        return Err(ShimError::Config(
+            "the connection limit must be at least 1".into(),
+        ));
+    }
+    if config.listeners.is_empty() && config.peers.is_empty() && config.outbound.is_none() {
+        return Err(ShimError::Config("no port to serve: add a listener".into()));
+    }
+    Ok(())
+}
+
+fn check_chain(name: &str, chain: Option<&Chain>) -> Result<(), ShimError> {
+    match chain {
+        Some(chain) if chain.name() != name => Err(ShimError::ChainName {
+            found: chain.name().to_string(),
+            expected: name.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}

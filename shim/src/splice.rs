@@ -1,0 +1,155 @@
+//! Byte copying between two connections (the same-version fast path, unknown protocols,
+//! outgoing peer connections), and the bounded reads that come before it.
+
+use crate::shim::{Phase, Shared};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Copies both ways until either side closes or the shim closes its connections. `to_b`
+/// (bytes already read from `a`) and `to_a` (already read from `b`) go first.
+pub async fn splice(
+    a: &mut TcpStream,
+    b: &mut TcpStream,
+    to_b: &[u8],
+    to_a: &[u8],
+    shared: &Shared,
+) {
+    let mut phase = shared.phase.subscribe();
+    let copy = async {
+        if !to_b.is_empty() {
+            b.write_all(to_b).await?;
+        }
+        if !to_a.is_empty() {
+            a.write_all(to_a).await?;
+        }
+        tokio::io::copy_bidirectional(a, b).await.map(|_| ())
+    };
+    tokio::select! {
+        r = copy => if let Err(e) = r {
+            tracing::debug!(error = %e, "copied connection ended");
+        },
+        _ = phase.wait_for(|p| *p == Phase::Closing) => {
+            tracing::debug!("closing a copied connection");
+        }
+    }
+}
+
+/// Reads more bytes into `buf` (at most `max` in all), waiting at most `wait` (`None`: as
+/// long as it takes); the number read, 0 at the end of the stream.
+pub async fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    max: usize,
+    wait: Option<Duration>,
+) -> Result<usize, String> {
+    let room = max.saturating_sub(buf.len());
+    if room == 0 {
+        return Err(format!("no end of line within {max} bytes"));
+    }
+    let mut chunk = vec![0u8; room.min(4096)];
+    let n = match wait {
+        Some(wait) => tokio::time::timeout(wait, stream.read(&mut chunk))
+            .await
+            .map_err(|_| format!("nothing received within {} ms", wait.as_millis()))?,
+        None => stream.read(&mut chunk).await,
+    }
+    .map_err(|e| e.to_string())?;
+    buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    Ok(n)
+}
+
+/// Reads until `buf` holds a `\n` (at most `max` bytes, within `wait`); returns the line
+/// (without `\n`) and the bytes after it.
+pub async fn read_line(
+    stream: &mut TcpStream,
+    mut buf: Vec<u8>,
+    max: usize,
+    wait: Duration,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+            let rest = buf.split_off(end + 1);
+            buf.truncate(end);
+            return Ok((buf, rest));
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if read_more(stream, &mut buf, max, Some(left)).await? == 0 {
+            return Err("the connection closed before the end of the handshake".into());
+        }
+    }
+}
+
+/// Copies both ways on two dedicated threads doing blocking reads and writes: each message
+/// costs one wakeup and a read and a write per hop, with no event loop in between (the
+/// same-version fast path). Returns when both directions ended or the shim closes.
+pub async fn splice_blocking(a: TcpStream, b: TcpStream, to_b: Vec<u8>, shared: &Shared) {
+    let (a, b) = match (blocking(a), blocking(b)) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return,
+    };
+    let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) else {
+        return;
+    };
+    let (Ok(a_cut), Ok(b_cut)) = (a.try_clone(), b.try_clone()) else {
+        return;
+    };
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(2);
+    let spawn = |from: std::net::TcpStream, to: std::net::TcpStream, first: Vec<u8>| {
+        let done = done_tx.clone();
+        std::thread::Builder::new()
+            .name("shim-copy".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                copy_blocking(from, to, &first);
+                let _ = done.blocking_send(());
+            })
+    };
+    if spawn(a, b2, to_b).is_err() || spawn(b, a2, Vec::new()).is_err() {
+        let _ = a_cut.shutdown(std::net::Shutdown::Both);
+        let _ = b_cut.shutdown(std::net::Shutdown::Both);
+        return;
+    }
+    drop(done_tx);
+    let mut phase = shared.phase.subscribe();
+    let both = async {
+        let _ = done_rx.recv().await;
+        let _ = done_rx.recv().await;
+    };
+    tokio::select! {
+        _ = both => {}
+        _ = phase.wait_for(|p| *p == Phase::Closing) => {
+            tracing::debug!("closing a copied connection");
+            let _ = a_cut.shutdown(std::net::Shutdown::Both);
+            let _ = b_cut.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+fn blocking(s: TcpStream) -> std::io::Result<std::net::TcpStream> {
+    let s = s.into_std()?;
+    s.set_nonblocking(false)?;
+    Ok(s)
+}
+
+/// Copies `from` to `to` until the end of `from` (then ends `to`'s writing side) or an error.
+fn copy_blocking(mut from: std::net::TcpStream, mut to: std::net::TcpStream, first: &[u8]) {
+    use std::io::{Read, Write};
+    if !first.is_empty() && to.write_all(first).is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let Some(chunk) = buf.get(..n) else { break };
+        if to.write_all(chunk).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+    let _ = from.shutdown(std::net::Shutdown::Read);
+}

@@ -1,0 +1,57 @@
+//! Counters of a shim's traffic, for logs, tests and the node agent's status.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters since start.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub accepted: AtomicU64,
+    pub fast_path: AtomicU64,
+    pub translated: AtomicU64,
+    pub passthrough: AtomicU64,
+    pub outbound: AtomicU64,
+    pub handshakes_refused: AtomicU64,
+    pub frame_errors: AtomicU64,
+    pub calls_translated: AtomicU64,
+    pub disallowed: AtomicU64,
+}
+
+/// A snapshot of a shim's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShimStats {
+    /// Inbound connections accepted.
+    pub accepted: u64,
+    /// Inbound connections copied byte for byte (same version).
+    pub fast_path: u64,
+    /// Inbound connections decoded and translated (another version).
+    pub translated: u64,
+    /// Inbound connections of an unknown protocol, copied untranslated.
+    pub passthrough: u64,
+    /// Outgoing peer connections carried.
+    pub outbound: u64,
+    /// Handshakes refused (unknown version or upgrade, malformed).
+    pub handshakes_refused: u64,
+    /// Oversized or malformed frames.
+    pub frame_errors: u64,
+    /// Requests answered through the chain.
+    pub calls_translated: u64,
+    /// Requests refused by a `disallow` rule.
+    pub disallowed: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> ShimStats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ShimStats {
+            accepted: get(&self.accepted),
+            fast_path: get(&self.fast_path),
+            translated: get(&self.translated),
+            passthrough: get(&self.passthrough),
+            outbound: get(&self.outbound),
+            handshakes_refused: get(&self.handshakes_refused),
+            frame_errors: get(&self.frame_errors),
+            calls_translated: get(&self.calls_translated),
+            disallowed: get(&self.disallowed),
+        }
+    }
+}

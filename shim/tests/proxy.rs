@@ -1,0 +1,324 @@
+//! The shim without plugins, in front of a fake JSON-RPC node: handshakes, the fast path,
+//! versions it cannot bridge, outgoing peer routes, the preload port, route swaps, and the
+//! configuration checks. (Translation through real plugins is tested end to end in `tests/`.)
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::{json, Value};
+use shim::{connect_line, ListenerConfig, PeerRoute, Shim, ShimConfig, ShimError};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn any() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A node that answers every request with its method and params.
+fn fake_node() -> SocketAddr {
+    let listener = TcpListener::bind(any()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { return };
+                    let request: Value = serde_json::from_str(&line).unwrap();
+                    let answer = json!({"jsonrpc": "2.0", "id": request["id"],
+                        "result": {"method": request["method"], "params": request["params"]}});
+                    if writeln!(writer, "{answer}").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+struct Conn {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Conn { stream, reader }
+    }
+    fn send(&mut self, text: &str) {
+        self.stream.write_all(text.as_bytes()).unwrap();
+    }
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        line
+    }
+    fn call(&mut self, method: &str) -> Value {
+        self.send(&format!(
+            "{}\n",
+            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": ["a"]})
+        ));
+        serde_json::from_str(&self.line()).unwrap()
+    }
+}
+
+fn config(node: Option<SocketAddr>, version: u64) -> ShimConfig {
+    let mut config = ShimConfig::new("kv", version);
+    config.node_addr = node;
+    config.listeners = vec![
+        ListenerConfig {
+            addr: any(),
+            version: None,
+        },
+        ListenerConfig {
+            addr: any(),
+            version: Some(version + 1),
+        },
+    ];
+    config.outbound = Some(any());
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_version_peers_take_the_fast_path_and_others_are_refused() {
+    let shim = Shim::start(config(Some(fake_node()), 1), None)
+        .await
+        .unwrap();
+    let main = shim.addrs().listeners[0].0;
+    tokio::task::spawn_blocking(move || {
+        let mut peer = Conn::open(main);
+        peer.send("UPSTART/1 kv 1\n");
+        assert_eq!(peer.line(), "UPSTART/1 kv 1\n");
+        assert_eq!(
+            peer.call("get")["result"],
+            json!({"method": "get", "params": ["a"]})
+        );
+        let mut other = Conn::open(main);
+        other.send("UPSTART/1 kv 2\n");
+        assert_eq!(
+            other.line(),
+            "UPSTART/1 error unknown version 2: this node runs version 1 of `kv` and its plugin \
+             chain bridges versions 1\n"
+        );
+        let mut client = Conn::open(main);
+        assert_eq!(client.call("put")["result"]["method"], json!("put"));
+    })
+    .await
+    .unwrap();
+    let stats = shim.stats();
+    assert_eq!(
+        (stats.fast_path, stats.handshakes_refused),
+        (2, 1),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_of_a_version_without_plugins_gets_an_error_per_request() {
+    let shim = Shim::start(config(Some(fake_node()), 1), None)
+        .await
+        .unwrap();
+    let v2 = shim.addrs().listeners[1].0;
+    tokio::task::spawn_blocking(move || {
+        let mut c = Conn::open(v2);
+        for _ in 0..2 {
+            let answer = c.call("get");
+            assert_eq!(answer["error"]["code"], json!(shim::code::VERSION_NOT_BRIDGED));
+            assert_eq!(
+                answer["error"]["message"],
+                json!("version 2 is not bridged to this node (version 1): its plugin chain knows versions 1")
+            );
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_routes_greet_the_peer_and_carry_the_traffic() {
+    let node = fake_node();
+    let remote = Shim::start(config(Some(node), 1), None).await.unwrap();
+    let mut local_config = config(None, 1);
+    local_config.peers = vec![PeerRoute {
+        listen: any(),
+        remote: remote.addrs().listeners[0].0,
+    }];
+    let local = Shim::start(local_config, None).await.unwrap();
+    let route = local.addrs().peers[0].0;
+    let preload = local.addrs().outbound.unwrap();
+    let remote_main = remote.addrs().listeners[0].0;
+    tokio::task::spawn_blocking(move || {
+        // An explicit route.
+        let mut c = Conn::open(route);
+        assert_eq!(c.call("replicate")["result"]["method"], json!("replicate"));
+        // The preload port: the destination first, then the traffic.
+        let mut c = Conn::open(preload);
+        c.send(&connect_line(remote_main));
+        assert_eq!(c.line(), "UPSTART/1 ok\n");
+        assert_eq!(c.call("get")["result"]["method"], json!("get"));
+        // An unreachable destination is refused, so that `connect` fails.
+        let closed = TcpListener::bind(any()).unwrap().local_addr().unwrap();
+        let mut c = Conn::open(preload);
+        c.send(&connect_line(closed));
+        assert!(c
+            .line()
+            .starts_with("UPSTART/1 error cannot reach the peer at "));
+    })
+    .await
+    .unwrap();
+    assert_eq!(remote.stats().fast_path, 2);
+
+    // After the local node's upgrade (no plugins), the remote refuses its version: the node's
+    // requests are answered with the reason.
+    local.set_route(None, 2, None).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut c = Conn::open(route);
+        let answer = c.call("get");
+        assert_eq!(
+            answer["error"]["code"],
+            json!(shim::code::VERSION_NOT_BRIDGED)
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("refused version 2: unknown version 2"),
+            "{message}"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn bad_configurations_are_refused() {
+    let mut c = config(None, 1);
+    c.max_frame = 0;
+    let e = Shim::start(c, None).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "bad shim configuration: the frame limit must be between 1 and 4294967295 bytes, got 0"
+    );
+    let mut c = ShimConfig::new("kv", 1);
+    c.listeners.clear();
+    assert!(matches!(
+        Shim::start(c, None).await,
+        Err(ShimError::Config(_))
+    ));
+    let taken = TcpListener::bind(any()).unwrap();
+    let mut c = config(None, 1);
+    c.listeners = vec![ListenerConfig {
+        addr: taken.local_addr().unwrap(),
+        version: None,
+    }];
+    let e = Shim::start(c, None).await.unwrap_err();
+    assert!(
+        e.to_string().starts_with("cannot listen on 127.0.0.1:"),
+        "{e}"
+    );
+}
+
+/// Kills the child on drop.
+struct Guard(std::process::Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_binary_prints_its_ports_and_serves() {
+    let node = fake_node();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_upstart-shim"))
+        .args([
+            "--name",
+            "kv",
+            "--node",
+            &node.to_string(),
+            "--node-version",
+            "1",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--listen", "2@127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let stdout = guard.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while lines.last().map(String::as_str) != Some("ready") {
+        lines.push(rx.recv_timeout(WAIT).expect("the shim prints its ports"));
+    }
+    assert!(lines[0].starts_with("listen 127.0.0.1:") && lines[0].ends_with(" version node"));
+    assert!(lines[1].ends_with(" version 2"), "{lines:?}");
+    let addr: SocketAddr = lines[0].split(' ').nth(1).unwrap().parse().unwrap();
+    assert_eq!(
+        Conn::open(addr).call("get")["result"]["method"],
+        json!("get")
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_upstart-shim"))
+        .args([
+            "--name",
+            "kv",
+            "--node",
+            "127.0.0.1:1",
+            "--node-version",
+            "1",
+        ])
+        .args([
+            "--plugin",
+            "/nonexistent/plugin.so",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.starts_with("error: cannot load plugin `/nonexistent/plugin.so`"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_threaded_fast_path_copies_and_is_cut_by_a_drain() {
+    let mut c = config(Some(fake_node()), 1);
+    c.fast_path = shim::FastPath::Threads;
+    let shim = Shim::start(c, None).await.unwrap();
+    let main = shim.addrs().listeners[0].0;
+    let mut conn = tokio::task::spawn_blocking(move || {
+        let mut conn = Conn::open(main);
+        for _ in 0..3 {
+            assert_eq!(conn.call("get")["result"]["method"], json!("get"));
+        }
+        conn
+    })
+    .await
+    .unwrap();
+    let report = shim.drain(Duration::from_millis(100)).await;
+    assert_eq!((report.finished, report.cut), (0, 1), "{report:?}");
+    let mut rest = String::new();
+    assert_eq!(conn.reader.read_line(&mut rest).unwrap(), 0, "cut: {rest}");
+    assert_eq!(shim.active_connections(), 0);
+}

@@ -1,0 +1,119 @@
+//! The server: one thread per connection, one frame at a time (single requests or batches).
+
+use super::methods::{self, Failure};
+use super::peers::Peers;
+use super::store::Store;
+use super::Options;
+use crate::rpc::{read_frame, write_frame, Framing};
+use serde_json::{json, Value};
+use std::io::{BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug)]
+struct Node {
+    store: Mutex<Store>,
+    peers: Peers,
+    framing: Framing,
+}
+
+pub fn run(options: Options) -> Result<(), String> {
+    let store = Store::open(options.version, &options.state)?;
+    store.save()?;
+    let listener = TcpListener::bind(options.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let node = Arc::new(Node {
+        store: Mutex::new(store),
+        peers: Peers::new(&options.peers, options.framing, options.version),
+        framing: options.framing,
+    });
+    println!("listening {addr}");
+    let _ = std::io::stdout().flush();
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => {
+                let node = Arc::clone(&node);
+                std::thread::spawn(move || serve(&node, stream));
+            }
+            Err(e) => eprintln!("kv-v{}: accept failed: {e}", options.version),
+        }
+    }
+    Ok(())
+}
+
+fn serve(node: &Node, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let frame = match read_frame(&mut reader, node.framing) {
+            Ok(Some(frame)) => frame,
+            Ok(None) | Err(_) => return,
+        };
+        let answer = match serde_json::from_slice::<Value>(&frame) {
+            Err(e) => Some(error(Value::Null, (-32700, format!("parse error: {e}")))),
+            Ok(Value::Array(items)) if items.is_empty() => Some(error(
+                Value::Null,
+                (-32600, "invalid request: empty batch".into()),
+            )),
+            Ok(Value::Array(items)) => {
+                let answers: Vec<Value> =
+                    items.into_iter().filter_map(|r| handle(node, r)).collect();
+                (!answers.is_empty()).then_some(Value::Array(answers))
+            }
+            Ok(request) => handle(node, request),
+        };
+        if let Some(answer) = answer {
+            let bytes = serde_json::to_vec(&answer).unwrap_or_default();
+            if write_frame(&mut writer, node.framing, &bytes).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn error(id: Value, (code, message): Failure) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+/// Answers one request; `None` for a notification.
+fn handle(node: &Node, request: Value) -> Option<Value> {
+    let Value::Object(mut request) = request else {
+        return Some(error(Value::Null, (-32600, "invalid request".into())));
+    };
+    let id = request.remove("id");
+    let Some(Value::String(method)) = request.remove("method") else {
+        return Some(error(
+            id.unwrap_or(Value::Null),
+            (-32600, "invalid request: no method".into()),
+        ));
+    };
+    let params = request.remove("params");
+    let outcome = {
+        let mut store = match node.store.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let outcome = methods::call(&mut store, &method, params);
+        if let Ok(o) = &outcome {
+            if o.changed {
+                if let Err(e) = store.save() {
+                    eprintln!("kv-v{}: {e}", store.version);
+                }
+            }
+        }
+        outcome
+    };
+    // Replicate outside the store's lock: a peer's `replicate` may come in meanwhile.
+    if let Ok(Some(params)) = outcome.as_ref().map(|o| o.replicate.as_ref()) {
+        node.peers.replicate(params);
+    }
+    let id = id?;
+    Some(match outcome {
+        Ok(o) => json!({"jsonrpc": "2.0", "id": id, "result": o.result}),
+        Err(failure) => error(id, failure),
+    })
+}

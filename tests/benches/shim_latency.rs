@@ -1,0 +1,352 @@
+//! The shim's cost on loopback, in one run: a real `kv-v2` node reached directly, through its
+//! shim at the same version (the byte-copying fast path), and through the shim across versions
+//! (a v1 caller through past rules, a v3 caller through future rules).
+//!
+//! ```sh
+//! cargo bench -p e2e --bench shim_latency
+//! ```
+//!
+//! Latency: one connection, sequential `get`s of one key, median and p99 per request, all
+//! rounds' samples pooled. Throughput: `CONNECTIONS` connections for `SECONDS_PER_ROUND`,
+//! each with 1 request in flight (closed loop) or `DEPTH` (pipelined); the shim-to-direct
+//! ratio is taken per round (measured back to back) and the median ratio reported. Every case
+//! is measured once per round, in turn, so that load from other processes falls on all alike.
+//!
+//! Bars (DESIGN.md): added median latency at the same version under 25 us, and at least 80%
+//! of direct throughput. The shim runs in this process on a current-thread tokio runtime driven
+//! by its own thread, as the node agent can run it; the node is a separate process.
+//! `SHIM_BENCH_RUNTIME=multi` runs the shim on a 2-worker runtime instead, and
+//! `SHIM_BENCH_FAST_PATH=threads` copies same-version traffic on dedicated threads, and
+//! `SHIM_BENCH_SOAK=N` only runs case N (0 direct, 1 same version, 2 past, 3 future) in a
+//! closed loop for 10 s, to profile it (`perf record -a`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "../e2e/support/mod.rs"]
+mod support;
+
+use serde_json::{json, Value};
+use shim::{ListenerConfig, Shim, ShimConfig};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const WARMUP: usize = 2_000;
+/// Rounds: every case is measured once per round, in turn, so that load from other processes
+/// of the machine falls on all of them alike; latencies pool the rounds' samples, throughputs
+/// take the median round.
+const ROUNDS: usize = 7;
+const SAMPLES_PER_ROUND: usize = 4_000;
+const CONNECTIONS: usize = 8;
+const SECONDS_PER_ROUND: f64 = 0.5;
+/// Requests in flight per connection in the pipelined measurement.
+const DEPTH: usize = 16;
+
+struct Case {
+    name: &'static str,
+    addr: SocketAddr,
+    request: Vec<u8>,
+    times: Vec<Duration>,
+    closed: Vec<f64>,
+    pipelined: Vec<f64>,
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything else (e.g. `cargo test --benches`) runs briefly.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let (rounds, samples, seconds) = if quick {
+        (1, 300, 0.1)
+    } else {
+        (ROUNDS, SAMPLES_PER_ROUND, SECONDS_PER_ROUND)
+    };
+
+    let chain = support::chain();
+    let dir = tempfile::tempdir().unwrap();
+    let (_node, node_addr) = support::start_node(2, &dir.path().join("bench.json"), &[], &[]);
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = ShimConfig::new("kv", 2);
+    config.node_addr = Some(node_addr);
+    config.listeners = (1..=3)
+        .map(|v| ListenerConfig {
+            addr: any,
+            version: Some(v),
+        })
+        .collect();
+    let multi = std::env::var("SHIM_BENCH_RUNTIME").as_deref() == Ok("multi");
+    if std::env::var("SHIM_BENCH_FAST_PATH").as_deref() == Ok("threads") {
+        config.fast_path = shim::FastPath::Threads;
+    }
+    let shim = RunningShim::start(config, chain, multi);
+    let port = |v: u64| shim.addrs.listeners[(v - 1) as usize].0;
+
+    // One key to read, written through the node itself.
+    let mut c =
+        e2e::rpc::Client::connect(node_addr, e2e::rpc::Framing::Lines, support::WAIT).unwrap();
+    c.call("put", json!(["bench-key", "bench-value", null]))
+        .unwrap()
+        .unwrap();
+
+    let mut cases: Vec<Case> = [
+        ("direct TCP to the node (v2)", node_addr, 2u64),
+        ("shim, same version (v2 -> v2)", port(2), 2),
+        ("shim, past rules (v1 -> v2)", port(1), 1),
+        ("shim, future rules (v3 -> v2)", port(3), 3),
+    ]
+    .into_iter()
+    .map(|(name, addr, version)| {
+        let request = request();
+        check_answer(addr, &request, version);
+        Case {
+            name,
+            addr,
+            request,
+            times: Vec::new(),
+            closed: Vec::new(),
+            pipelined: Vec::new(),
+        }
+    })
+    .collect();
+    // A profiling aid: `SHIM_BENCH_SOAK=N` runs case N alone, closed loop, for 10 s.
+    if let Some(n) = std::env::var("SHIM_BENCH_SOAK")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let case = &cases[n];
+        let rps = throughput(case.addr, &case.request, 10.0, 1);
+        println!("{}: {rps:.0} requests/s", case.name);
+        return;
+    }
+    for _ in 0..rounds {
+        for case in &mut cases {
+            case.times
+                .extend(latency(case.addr, &case.request, samples));
+            case.closed
+                .push(throughput(case.addr, &case.request, seconds, 1));
+            case.pipelined
+                .push(throughput(case.addr, &case.request, seconds, DEPTH));
+        }
+    }
+
+    let flavour = if multi {
+        "multi-thread (2 workers)"
+    } else {
+        "current-thread"
+    };
+    let flavour = format!("{flavour} tokio runtime, fast path {:?}", shim.fast_path);
+    println!(
+        "shim benchmark: a kv-v2 node on loopback, `get` of one key; {rounds} rounds of {samples} \
+         sequential requests, {CONNECTIONS} connections for {seconds} s with 1 request in flight \
+         each (closed loop) and with {DEPTH} (pipelined); shim on a {flavour}"
+    );
+    println!();
+    println!("| path | median | p99 | req/s, closed loop | req/s, pipelined |");
+    println!("| --- | --- | --- | --- | --- |");
+    // Ratios of the same-version shim to direct, round by round (measured back to back).
+    let per_round = |pick: fn(&Case) -> &Vec<f64>| {
+        let mut ratios: Vec<f64> = pick(&cases[1])
+            .iter()
+            .zip(pick(&cases[0]))
+            .map(|(shim, direct)| shim / direct)
+            .collect();
+        median_of(&mut ratios)
+    };
+    let closed = per_round(|c| &c.closed);
+    let pipelined = per_round(|c| &c.pipelined);
+    let mut summary = Vec::new();
+    for case in &mut cases {
+        case.times.sort_unstable();
+        let median = case.times[case.times.len() / 2];
+        let p99 = case.times[case.times.len() * 99 / 100];
+        let closed_rps = median_of(&mut case.closed.clone());
+        let pipelined_rps = median_of(&mut case.pipelined.clone());
+        println!(
+            "| {} | {:.1} us | {:.1} us | {closed_rps:.0} | {pipelined_rps:.0} |",
+            case.name,
+            us(median),
+            us(p99)
+        );
+        summary.push(median);
+    }
+    let added = us(summary[1]) - us(summary[0]);
+    println!();
+    println!(
+        "same version: added median latency {added:.1} us (bar: < 25 us) {}",
+        verdict(added < 25.0)
+    );
+    println!(
+        "same version: throughput {:.0}% of direct in closed loop, {:.0}% pipelined (median of \
+         per-round ratios; bar: >= 80%) {} / {}",
+        closed * 100.0,
+        pipelined * 100.0,
+        verdict(closed >= 0.8),
+        verdict(pipelined >= 0.8)
+    );
+    drop(shim);
+}
+
+fn median_of(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// A shim on its own tokio runtime, driven by its own thread (as the node agent runs it).
+struct RunningShim {
+    addrs: shim::ShimAddrs,
+    fast_path: shim::FastPath,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningShim {
+    fn start(config: ShimConfig, chain: Arc<runtime::plugin::Chain>, multi: bool) -> RunningShim {
+        let runtime = if multi {
+            support::runtime()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let fast_path = config.fast_path;
+        let (addrs_tx, addrs_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let shim = Shim::start(config, Some(chain)).await.unwrap();
+                addrs_tx.send(shim.addrs().clone()).unwrap();
+                let _ = stopped.await;
+                drop(shim);
+            });
+        });
+        let addrs = addrs_rx.recv_timeout(support::WAIT).unwrap();
+        RunningShim {
+            addrs,
+            fast_path,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for RunningShim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "MET"
+    } else {
+        "NOT MET"
+    }
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// A `get` of the bench key, framed; every version spells it the same.
+fn request() -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "get", "params": {"key": "bench-key"}}),
+    )
+    .unwrap();
+    bytes.push(b'\n');
+    bytes
+}
+
+fn connect(addr: SocketAddr) -> (TcpStream, BufReader<TcpStream>) {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let reader = BufReader::new(stream.try_clone().unwrap());
+    (stream, reader)
+}
+
+fn round_trip(
+    stream: &mut TcpStream,
+    reader: &mut BufReader<TcpStream>,
+    request: &[u8],
+    line: &mut Vec<u8>,
+) {
+    stream.write_all(request).unwrap();
+    line.clear();
+    reader.read_until(b'\n', line).unwrap();
+    assert!(!line.is_empty(), "the connection closed");
+}
+
+/// The answer is the caller's version's: v1 a string, v2 an item, v3 an item with a revision.
+fn check_answer(addr: SocketAddr, request: &[u8], version: u64) {
+    let (mut stream, mut reader) = connect(addr);
+    let mut line = Vec::new();
+    round_trip(&mut stream, &mut reader, request, &mut line);
+    let answer: Value = serde_json::from_slice(&line).unwrap();
+    let result = &answer["result"];
+    let ok = match version {
+        1 => result == &json!("bench-value"),
+        2 => result == &json!({"value": "bench-value", "expires_at": null}),
+        _ => result == &json!({"value": "bench-value", "expires_at": null, "revision": 0}),
+    };
+    assert!(ok, "unexpected answer for a v{version} caller: {answer}");
+}
+
+fn latency(addr: SocketAddr, request: &[u8], samples: usize) -> Vec<Duration> {
+    let (mut stream, mut reader) = connect(addr);
+    let mut line = Vec::new();
+    for _ in 0..WARMUP.min(samples) {
+        round_trip(&mut stream, &mut reader, request, &mut line);
+    }
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let start = Instant::now();
+        round_trip(&mut stream, &mut reader, request, &mut line);
+        times.push(start.elapsed());
+    }
+    times
+}
+
+/// Requests per second over `CONNECTIONS` connections, each keeping `depth` in flight.
+fn throughput(addr: SocketAddr, request: &[u8], seconds: f64, depth: usize) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (stop, done, request) = (Arc::clone(&stop), Arc::clone(&done), request.to_vec());
+            std::thread::spawn(move || {
+                let (mut stream, mut reader) = connect(addr);
+                let mut line = Vec::new();
+                stream.write_all(&request.repeat(depth)).unwrap();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    line.clear();
+                    reader.read_until(b'\n', &mut line).unwrap();
+                    assert!(!line.is_empty(), "the connection closed");
+                    n += 1;
+                    stream.write_all(&request).unwrap();
+                }
+                done.fetch_add(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
