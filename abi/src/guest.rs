@@ -23,13 +23,20 @@ pub fn bytes<'a>(s: Slice) -> &'a [u8] {
 
 /// A [`Slice`] borrowing `data` (valid while `data` lives).
 pub fn slice(data: &[u8]) -> Slice {
-    Slice { ptr: data.as_ptr(), len: data.len() }
+    Slice {
+        ptr: data.as_ptr(),
+        len: data.len(),
+    }
 }
 
 /// Gives a vector's allocation to the other side as a [`Buf`]; it comes back through [`free_buf`].
 pub fn into_buf(data: Vec<u8>) -> Buf {
     let mut data = ManuallyDrop::new(data);
-    Buf { ptr: data.as_mut_ptr(), len: data.len(), cap: data.capacity() }
+    Buf {
+        ptr: data.as_mut_ptr(),
+        len: data.len(),
+        cap: data.capacity(),
+    }
 }
 
 /// Releases a [`Buf`] made by [`into_buf`] in this same binary.
@@ -44,7 +51,10 @@ pub extern "C" fn free_buf(buf: Buf) {
 
 /// Builds a [`CallResult`].
 pub fn result(status: Status, data: Vec<u8>) -> CallResult {
-    CallResult { status: status as u32, data: into_buf(data) }
+    CallResult {
+        status: status as u32,
+        data: into_buf(data),
+    }
 }
 
 /// Runs an entry point's body: a panic becomes [`Status::Internal`], a [`RuleError`] its status.
@@ -60,7 +70,10 @@ pub fn guard(body: impl FnOnce() -> Result<Vec<u8>, RuleError>) -> CallResult {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".to_string());
-            result(Status::Internal, format!("plugin panicked: {what}").into_bytes())
+            result(
+                Status::Internal,
+                format!("plugin panicked: {what}").into_bytes(),
+            )
         }
     }
 }
@@ -84,7 +97,9 @@ impl Host {
         }
         // SAFETY: a non-null `host` pointer given to `simulate` points at a `HostCallbacks` the
         // host keeps alive for the whole call; we copy the (Copy) struct out immediately.
-        Host { callbacks: Some(unsafe { *ptr }) }
+        Host {
+            callbacks: Some(unsafe { *ptr }),
+        }
     }
 
     /// Calls `method` on the node's own object with `args` (a JSON array) and returns the
@@ -94,13 +109,23 @@ impl Host {
             return Err(RuleError::Internal(format!("no host to `call {method}`")));
         };
         let out = (cb.call)(cb.ctx, slice(method.as_bytes()), slice(args));
-        let data = bytes(Slice { ptr: out.data.ptr, len: out.data.len }).to_vec();
+        let data = bytes(Slice {
+            ptr: out.data.ptr,
+            len: out.data.len,
+        })
+        .to_vec();
         (cb.free)(cb.ctx, out.data);
         match Status::from_u32(out.status) {
             Status::Ok => Ok(data),
-            Status::Disallowed => Err(RuleError::Disallowed(String::from_utf8_lossy(&data).into_owned())),
-            Status::BadInput => Err(RuleError::BadInput(String::from_utf8_lossy(&data).into_owned())),
-            Status::Internal => Err(RuleError::Internal(String::from_utf8_lossy(&data).into_owned())),
+            Status::Disallowed => Err(RuleError::Disallowed(
+                String::from_utf8_lossy(&data).into_owned(),
+            )),
+            Status::BadInput => Err(RuleError::BadInput(
+                String::from_utf8_lossy(&data).into_owned(),
+            )),
+            Status::Internal => Err(RuleError::Internal(
+                String::from_utf8_lossy(&data).into_owned(),
+            )),
         }
     }
 }

@@ -23,7 +23,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 /// Median time per iteration of `a` and of `b`, over `rounds` rounds of `iters` calls each;
 /// the rounds alternate so that load from other processes falls on both alike.
-fn time_pair(rounds: usize, iters: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (Duration, Duration) {
+fn time_pair(
+    rounds: usize,
+    iters: usize,
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) -> (Duration, Duration) {
     for _ in 0..iters {
         a();
         b();
@@ -83,9 +88,15 @@ fn main() {
     let again = build_plugin(&model, &text, &options, &mut |_| {});
     let cached = t.elapsed();
     println!("upstartc compile kv-1-2:");
-    println!("  cold (empty cache, builds serde & co)   {:8.2} s", cold.as_secs_f64());
+    println!(
+        "  cold (empty cache, builds serde & co)   {:8.2} s",
+        cold.as_secs_f64()
+    );
     if let Some(w) = warm {
-        println!("  warm (dependencies built, new spec)     {:8.2} s", w.as_secs_f64());
+        println!(
+            "  warm (dependencies built, new spec)     {:8.2} s",
+            w.as_secs_f64()
+        );
     }
     println!(
         "  cached (same spec)                      {:8.2} ms (served from cache: {})",
@@ -94,7 +105,10 @@ fn main() {
     );
 
     // --- translation
-    let expect = Expect { spec_hash: Some(compiler::codegen::spec_hash(&text)), ..Expect::default() };
+    let expect = Expect {
+        spec_hash: Some(compiler::codegen::spec_hash(&text)),
+        ..Expect::default()
+    };
     let plugin = match Plugin::load(&built.plugin, &expect) {
         Ok(p) => p,
         Err(e) => {
@@ -104,10 +118,17 @@ fn main() {
     };
     println!("\ntranslation of `replicate(entries)` from a version-1 caller on a version-2 node");
     println!("(past rule: list<Entry> -> map<string, Item>), against serde_json decode + encode of the same message:");
-    println!("{:>8} {:>10} {:>14} {:>14} {:>7}", "entries", "bytes", "plugin (us)", "serde (us)", "ratio");
+    println!(
+        "{:>8} {:>10} {:>14} {:>14} {:>7}",
+        "entries", "bytes", "plugin (us)", "serde (us)", "ratio"
+    );
     for n in [1usize, 10, 100, 1000] {
-        let entries: Vec<Entry> =
-            (0..n).map(|i| Entry { key: format!("key-{i:06}"), value: format!("value number {i} with some text") }).collect();
+        let entries: Vec<Entry> = (0..n)
+            .map(|i| Entry {
+                key: format!("key-{i:06}"),
+                value: format!("value number {i} with some text"),
+            })
+            .collect();
         let message = serde_json::to_vec(&(entries,)).unwrap_or_default();
         let iters = (20_000 / n).max(20);
         let mut host = |_m: &str, args: &[u8]| -> Result<Vec<u8>, CallError> {
@@ -122,13 +143,20 @@ fn main() {
                 std::hint::black_box(out.is_ok());
             },
             || {
-                let decoded: (Vec<Entry>,) = serde_json::from_slice(&message).unwrap_or((Vec::new(),));
+                let decoded: (Vec<Entry>,) =
+                    serde_json::from_slice(&message).unwrap_or((Vec::new(),));
                 let encoded = serde_json::to_vec(&decoded).unwrap_or_default();
                 std::hint::black_box(encoded);
             },
         );
         let ratio = plugin_time.as_secs_f64() / serde_time.as_secs_f64();
-        println!("{n:>8} {:>10} {:>14.2} {:>14.2} {:>6.2}x", message.len(), us(plugin_time), us(serde_time), ratio);
+        println!(
+            "{n:>8} {:>10} {:>14.2} {:>14.2} {:>6.2}x",
+            message.len(),
+            us(plugin_time),
+            us(serde_time),
+            ratio
+        );
     }
     let _ = std::fs::remove_dir_all(&cold_dir);
 }

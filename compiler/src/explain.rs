@@ -7,7 +7,10 @@ include!("explain_table.rs");
 
 /// The explanation of a code, if it has one.
 pub fn explanation(code: Code) -> Option<&'static str> {
-    EXPLANATIONS.iter().find(|(c, _)| *c == code.0).map(|(_, t)| *t)
+    EXPLANATIONS
+        .iter()
+        .find(|(c, _)| *c == code.0)
+        .map(|(_, t)| *t)
 }
 
 #[cfg(test)]
@@ -17,7 +20,11 @@ mod tests {
 
     #[test]
     fn every_code_has_an_explanation() {
-        let missing: Vec<String> = ALL.iter().filter(|i| explanation(i.code).is_none()).map(|i| i.code.to_string()).collect();
+        let missing: Vec<String> = ALL
+            .iter()
+            .filter(|i| explanation(i.code).is_none())
+            .map(|i| i.code.to_string())
+            .collect();
         assert!(missing.is_empty(), "codes without explanation: {missing:?}");
     }
 

@@ -4,14 +4,14 @@
 //! Architecture invariant: everything here except `render`, `build` (which writes and builds
 //! plugin crates) and the `upstartc` binary is pure: no file, terminal or network IO.
 
-pub mod eval;
-pub mod check;
-pub mod model;
-pub mod explain;
-pub mod render;
-pub mod synth;
-pub mod codegen;
 pub mod build;
-pub mod verify;
+pub mod check;
+pub mod codegen;
+pub mod eval;
+pub mod explain;
 pub mod fmt;
 pub mod lsp;
+pub mod model;
+pub mod render;
+pub mod synth;
+pub mod verify;

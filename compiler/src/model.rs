@@ -38,7 +38,10 @@ pub enum Ty {
 
 impl Ty {
     pub fn named(version: u64, name: &str) -> Ty {
-        Ty::Named(TypeRef { version, name: name.to_string() })
+        Ty::Named(TypeRef {
+            version,
+            name: name.to_string(),
+        })
     }
 
     pub fn is_numeric(&self) -> bool {

@@ -21,10 +21,16 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
         Severity::Error => cs::Severity::Error,
         Severity::Warning => cs::Severity::Warning,
     };
-    let mut labels = vec![cs::Label::primary(d.primary.file.0 as usize, d.primary.span.start..d.primary.span.end)
-        .with_message(&d.primary.message)];
+    let mut labels = vec![cs::Label::primary(
+        d.primary.file.0 as usize,
+        d.primary.span.start..d.primary.span.end,
+    )
+    .with_message(&d.primary.message)];
     for l in &d.secondary {
-        labels.push(cs::Label::secondary(l.file.0 as usize, l.span.start..l.span.end).with_message(&l.message));
+        labels.push(
+            cs::Label::secondary(l.file.0 as usize, l.span.start..l.span.end)
+                .with_message(&l.message),
+        );
     }
     let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
     if let Some(h) = &d.help {
@@ -44,21 +50,35 @@ pub fn human(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diagnostics {
         if let Err(e) = term::emit_to_string(&mut out, &config, &files, &to_codespan(d)) {
-            out.push_str(&format!("{}[{}]: {} (could not show source: {e})\n", d.severity.as_str(), d.code, d.message));
+            out.push_str(&format!(
+                "{}[{}]: {} (could not show source: {e})\n",
+                d.severity.as_str(),
+                d.code,
+                d.message
+            ));
         }
     }
     out
 }
 
 /// Writes coloured output to stderr when `color` allows it.
-pub fn human_to_stderr(sources: &SourceMap, diagnostics: &[Diagnostic], color: term::termcolor::ColorChoice) {
+pub fn human_to_stderr(
+    sources: &SourceMap,
+    diagnostics: &[Diagnostic],
+    color: term::termcolor::ColorChoice,
+) {
     let files = files(sources);
     let config = term::Config::default();
     let stream = term::termcolor::StandardStream::stderr(color);
     let mut lock = stream.lock();
     for d in diagnostics {
         if let Err(e) = term::emit_to_write_style(&mut lock, &config, &files, &to_codespan(d)) {
-            eprintln!("{}[{}]: {} (could not show source: {e})", d.severity.as_str(), d.code, d.message);
+            eprintln!(
+                "{}[{}]: {} (could not show source: {e})",
+                d.severity.as_str(),
+                d.code,
+                d.message
+            );
         }
     }
 }

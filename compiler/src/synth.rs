@@ -28,7 +28,10 @@ fn with_units(units: usize) -> String {
             if v == 2 {
                 let _ = writeln!(s, "    archived: bool,");
             }
-            let _ = writeln!(s, "  }}\n  enum Kind{i} {{\n    Small,\n    Large(u64),\n    Named(string),\n  }}");
+            let _ = writeln!(
+                s,
+                "  }}\n  enum Kind{i} {{\n    Small,\n    Large(u64),\n    Named(string),\n  }}"
+            );
         }
         for i in 0..units {
             let _ = writeln!(s, "  service Svc{i} {{");

@@ -2,7 +2,12 @@
 //! loader, called through the C ABI) and the reference evaluator give the same result on the
 //! same generated inputs: transforms, invariants, and every past and future rule with the same
 //! answers to delegate calls.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use compiler::build::{build_plugin, BuildOptions};
 use compiler::check::check_sources;
@@ -17,7 +22,8 @@ use std::cell::RefCell;
 const CASES: u32 = 64;
 
 fn model_of(path: &str) -> (SpecModel, String) {
-    let text = std::fs::read_to_string(format!("{}/../specs/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text =
+        std::fs::read_to_string(format!("{}/../specs/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let mut sources = lang::span::SourceMap::new();
     sources.add(path, text.clone());
     let out = check_sources(&sources);
@@ -26,8 +32,12 @@ fn model_of(path: &str) -> (SpecModel, String) {
 }
 
 fn plugin_of(model: &SpecModel, text: &str) -> Plugin {
-    let built = build_plugin(model, text, &BuildOptions::from_env(), &mut |_| {}).unwrap_or_else(|e| panic!("build: {e}"));
-    let expect = Expect { spec_hash: Some(compiler::codegen::spec_hash(text)), ..Expect::default() };
+    let built = build_plugin(model, text, &BuildOptions::from_env(), &mut |_| {})
+        .unwrap_or_else(|e| panic!("build: {e}"));
+    let expect = Expect {
+        spec_hash: Some(compiler::codegen::spec_hash(text)),
+        ..Expect::default()
+    };
     Plugin::load(&built.plugin, &expect).unwrap()
 }
 
@@ -51,7 +61,10 @@ fn from_plugin(r: Result<Vec<u8>, CallError>, ty: &Ty, model: &SpecModel) -> Out
     match r {
         Ok(bytes) => {
             let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-            Outcome::Value(from_json(&json, ty, model).unwrap_or_else(|e| panic!("plugin answered `{json}`: {e}")))
+            Outcome::Value(
+                from_json(&json, ty, model)
+                    .unwrap_or_else(|e| panic!("plugin answered `{json}`: {e}")),
+            )
         }
         Err(CallError::Disallowed(reason)) => Outcome::Disallowed(reason),
         Err(CallError::BadInput(_)) => Outcome::Failed,
@@ -73,14 +86,23 @@ fn differential(path: &str) {
         for case in 0..CASES {
             let old = generator.generate(&old_state, &mut rng, case % 6);
             let want = from_eval(eval.eval_transform(t, &old));
-            let got = from_plugin(plugin.transform(old.to_json().to_string().as_bytes()), &new_state, &model);
+            let got = from_plugin(
+                plugin.transform(old.to_json().to_string().as_bytes()),
+                &new_state,
+                &model,
+            );
             assert_eq!(got, want, "{path}: transform of {old}");
             compared += 1;
             if let (Some(inv), Outcome::Value(new)) = (model.spec.invariants().next(), &want) {
                 let random_new = generator.generate(&new_state, &mut rng, case % 6);
                 for new in [new, &random_new] {
                     let want = eval.eval_invariant(inv, &old, new).ok();
-                    let got = plugin.check_invariant(old.to_json().to_string().as_bytes(), new.to_json().to_string().as_bytes()).ok();
+                    let got = plugin
+                        .check_invariant(
+                            old.to_json().to_string().as_bytes(),
+                            new.to_json().to_string().as_bytes(),
+                        )
+                        .ok();
                     assert_eq!(got, want, "{path}: invariant on {old} and {new}");
                     compared += 1;
                 }
@@ -98,13 +120,20 @@ fn differential(path: &str) {
         for rule in &block.rules {
             let method = service.method(&rule.method.name).unwrap();
             for case in 0..CASES {
-                let args: Vec<Value> = method.params.iter().map(|p| generator.generate(&p.ty, &mut rng, case % 6)).collect();
+                let args: Vec<Value> = method
+                    .params
+                    .iter()
+                    .map(|p| generator.generate(&p.ty, &mut rng, case % 6))
+                    .collect();
                 // The evaluator's host answers each call with a generated value and records it;
                 // the plugin's host replays the same answers in the same order.
                 let tape: RefCell<Vec<(String, Value)>> = RefCell::new(Vec::new());
                 let answer_rng = RefCell::new(rng.fork(u64::from(case)));
                 let mut eval_host = |m: &str, _args: Vec<Value>| -> Result<Value, EvalError> {
-                    let ret = target.and_then(|s| s.method(m)).map(|d| d.ret.clone()).unwrap_or(Ty::Unit);
+                    let ret = target
+                        .and_then(|s| s.method(m))
+                        .map(|d| d.ret.clone())
+                        .unwrap_or(Ty::Unit);
                     let v = generator.generate(&ret, &mut answer_rng.borrow_mut(), case % 6);
                     tape.borrow_mut().push((m.to_string(), v.clone()));
                     Ok(v)
@@ -114,13 +143,28 @@ fn differential(path: &str) {
                 let mut plugin_host = |m: &str, _args: &[u8]| -> Result<Vec<u8>, CallError> {
                     match replay.next() {
                         Some((name, v)) if name == m => Ok(v.to_json().to_string().into_bytes()),
-                        other => Err(CallError::Internal(format!("plugin called `{m}`, the evaluator called {other:?}"))),
+                        other => Err(CallError::Internal(format!(
+                            "plugin called `{m}`, the evaluator called {other:?}"
+                        ))),
                     }
                 };
-                let args_json = serde_json::Value::Array(args.iter().map(Value::to_json).collect()).to_string();
-                let got = plugin.simulate(direction, &block.service.name, &rule.method.name, args_json.as_bytes(), &mut plugin_host);
+                let args_json =
+                    serde_json::Value::Array(args.iter().map(Value::to_json).collect()).to_string();
+                let got = plugin.simulate(
+                    direction,
+                    &block.service.name,
+                    &rule.method.name,
+                    args_json.as_bytes(),
+                    &mut plugin_host,
+                );
                 let got = from_plugin(got, &method.ret, &model);
-                assert_eq!(got, want, "{path}: {} rule `{}` on {args:?}", block.kind.keyword(), rule.method.name);
+                assert_eq!(
+                    got,
+                    want,
+                    "{path}: {} rule `{}` on {args:?}",
+                    block.kind.keyword(),
+                    rule.method.name
+                );
                 compared += 1;
             }
         }

@@ -6,19 +6,27 @@
 //! output sits beside it in `<case>.stderr` and `<case>.json`. Run with `UPSTART_BLESS=1` to
 //! write them anew. Cases of codes U0100 and up (found by `verify`, not `check`) are also
 //! verified, with seed 1 and 64 cases.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use compiler::check::check_sources;
 use compiler::render;
 use compiler::verify::{verify, VerifyOptions};
-use lang::diagnostic::Code;
 use lang::diagnostic::codes::ALL;
+use lang::diagnostic::Code;
 use lang::span::SourceMap;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 struct Case {
@@ -30,7 +38,10 @@ struct Case {
 fn cases() -> Vec<Case> {
     let ui = repo_root().join("specs/ui");
     let mut out = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&ui).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&ui)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -40,20 +51,36 @@ fn cases() -> Vec<Case> {
                 .filter(|p| p.extension().is_some_and(|e| e == "ups"))
                 .collect();
             files.sort();
-            out.push(Case { stem: path.clone(), files });
+            out.push(Case {
+                stem: path.clone(),
+                files,
+            });
         } else if path.extension().is_some_and(|e| e == "ups") {
-            out.push(Case { stem: path.with_extension(""), files: vec![path] });
+            out.push(Case {
+                stem: path.with_extension(""),
+                files: vec![path],
+            });
         }
     }
     out
 }
 
 fn relative(path: &Path) -> String {
-    path.strip_prefix(repo_root()).unwrap().display().to_string()
+    path.strip_prefix(repo_root())
+        .unwrap()
+        .display()
+        .to_string()
 }
 
 fn expected_code(stem: &Path) -> String {
-    stem.file_name().unwrap().to_str().unwrap().split('-').next().unwrap().to_string()
+    stem.file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split('-')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -71,7 +98,8 @@ fn ui_cases_match_their_expected_output() {
         // Codes from U0100 on come from `verify`: such a case checks clean and fails verification.
         if Code::parse(&want).is_some_and(|c| c.0 >= 100) {
             if let Some(model) = out.models.first() {
-                out.diagnostics.extend(verify(model, &VerifyOptions { seed: 1, cases: 64 }).diagnostics);
+                out.diagnostics
+                    .extend(verify(model, &VerifyOptions { seed: 1, cases: 64 }).diagnostics);
             }
         }
         let got: BTreeSet<String> = out.diagnostics.iter().map(|d| d.code.to_string()).collect();
@@ -99,10 +127,18 @@ fn ui_cases_match_their_expected_output() {
     }
     for info in ALL {
         if !covered.contains(&info.code.to_string()) {
-            failures.push(format!("{} ({}) has no UI case under specs/ui/", info.code, info.name));
+            failures.push(format!(
+                "{} ({}) has no UI case under specs/ui/",
+                info.code, info.name
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} UI failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} UI failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -112,6 +148,9 @@ fn ui_case_names_match_the_registry() {
         let (code, name) = file.split_once('-').unwrap_or((&file, ""));
         let info = ALL.iter().find(|i| i.code.to_string() == code);
         let info = info.unwrap_or_else(|| panic!("{file}: `{code}` is not a registered code"));
-        assert_eq!(name, info.name, "{file}: a case is named `<code>-<name>` after the registry");
+        assert_eq!(
+            name, info.name,
+            "{file}: a case is named `<code>-<name>` after the registry"
+        );
     }
 }

@@ -7,7 +7,14 @@ fn main() {
     for d in &parsed.diagnostics {
         let f = lang::SourceFile::new(&path, text.clone());
         let (l, c) = f.line_col(d.primary.span.start);
-        println!("{}:{l}:{c}: {} {}: {} ({})", path, d.severity.as_str(), d.code, d.message, d.primary.message);
+        println!(
+            "{}:{l}:{c}: {} {}: {} ({})",
+            path,
+            d.severity.as_str(),
+            d.code,
+            d.message,
+            d.primary.message
+        );
     }
     if std::env::var("DUMP").is_ok() {
         println!("{:#?}", parsed.spec);

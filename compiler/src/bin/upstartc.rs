@@ -150,16 +150,33 @@ fn read_sources(paths: &[PathBuf]) -> Result<SourceMap, ExitCode> {
     Ok(sources)
 }
 
-fn verify(paths: &[PathBuf], seed: Option<u64>, cases: u32, format: MessageFormat, color: Color) -> ExitCode {
+fn verify(
+    paths: &[PathBuf],
+    seed: Option<u64>,
+    cases: u32,
+    format: MessageFormat,
+    color: Color,
+) -> ExitCode {
     let sources = match read_sources(paths) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let out = check_sources(&sources);
-    let check_errors = out.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let check_errors = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     if check_errors > 0 {
         render::human_to_stderr(&sources, &out.diagnostics, color_choice(color));
-        eprintln!("{}", summary(paths.len(), check_errors, out.diagnostics.len() - check_errors));
+        eprintln!(
+            "{}",
+            summary(
+                paths.len(),
+                check_errors,
+                out.diagnostics.len() - check_errors
+            )
+        );
         eprintln!("error: verify needs specs that check without errors");
         return ExitCode::from(1);
     }

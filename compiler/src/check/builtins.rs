@@ -45,25 +45,44 @@ pub(crate) const BUILTINS: &[(&str, usize)] = &[
 /// What kind of argument a built-in wanted, for messages.
 fn want(cx: &mut ExprChecker<'_, '_>, name: &str, arg: &Expr, ty: &Ty, what: &str) -> Ty {
     if *ty != Ty::Unknown {
-        cx.cx.report(codes::TYPE_MISMATCH, arg.span, format!("`{name}` needs {what}, found `{ty}`"), |d| {
-            d.label(format!("this is `{ty}`"))
-        });
+        cx.cx.report(
+            codes::TYPE_MISMATCH,
+            arg.span,
+            format!("`{name}` needs {what}, found `{ty}`"),
+            |d| d.label(format!("this is `{ty}`")),
+        );
     }
     Ty::Unknown
 }
 
 impl ExprChecker<'_, '_> {
-    pub(crate) fn builtin(&mut self, span: Span, name: &Ident, args: &[Expr], hint: Option<&Ty>) -> Ty {
+    pub(crate) fn builtin(
+        &mut self,
+        span: Span,
+        name: &Ident,
+        args: &[Expr],
+        hint: Option<&Ty>,
+    ) -> Ty {
         let Some(&(_, arity)) = BUILTINS.iter().find(|(n, _)| *n == name.name) else {
-            let is_method = self.delegate.as_ref().and_then(|d| d.target).is_some_and(|s| s.method(&name.name).is_some());
+            let is_method = self
+                .delegate
+                .as_ref()
+                .and_then(|d| d.target)
+                .is_some_and(|s| s.method(&name.name).is_some());
             let help = if is_method {
-                Some(format!("to reach the node's own method, write `call {}(...)`", name.name))
+                Some(format!(
+                    "to reach the node's own method, write `call {}(...)`",
+                    name.name
+                ))
             } else {
                 did_you_mean(&name.name, BUILTINS.iter().map(|(n, _)| *n))
             };
-            self.cx.report(codes::UNKNOWN_FUNCTION, name.span, format!("unknown function `{}`", name.name), |d| {
-                d.label("not a built-in").maybe_help(help)
-            });
+            self.cx.report(
+                codes::UNKNOWN_FUNCTION,
+                name.span,
+                format!("unknown function `{}`", name.name),
+                |d| d.label("not a built-in").maybe_help(help),
+            );
             self.infer_loose(args);
             return Ty::Unknown;
         };
@@ -72,32 +91,50 @@ impl ExprChecker<'_, '_> {
             self.cx.report(
                 codes::FUNCTION_ARITY,
                 span,
-                format!("`{n}` takes {arity} argument{}, found {}", if arity == 1 { "" } else { "s" }, args.len()),
-                |d| d.label("wrong number of arguments").note("`x.f(a)` is `f(x, a)`: the receiver is the first argument"),
+                format!(
+                    "`{n}` takes {arity} argument{}, found {}",
+                    if arity == 1 { "" } else { "s" },
+                    args.len()
+                ),
+                |d| {
+                    d.label("wrong number of arguments")
+                        .note("`x.f(a)` is `f(x, a)`: the receiver is the first argument")
+                },
             );
             self.infer_loose(args);
             return Ty::Unknown;
         }
         let n = name.name.as_str();
         let mut arg = args.iter();
-        let (Some(a0), a1, a2) = (arg.next(), arg.next(), arg.next()) else { return Ty::Unknown };
+        let (Some(a0), a1, a2) = (arg.next(), arg.next(), arg.next()) else {
+            return Ty::Unknown;
+        };
         // Hints that flow into the first argument: `some(x)` with an expected option.
         let t0 = match (n, hint) {
             ("some", Some(Ty::Option(t))) => self.infer_checked(a0, Some(t)),
             _ => self.infer(a0, None),
         };
-        let second = |me: &mut Self, t: &Ty| if let Some(a) = a1 { me.check(a, t) };
+        let second = |me: &mut Self, t: &Ty| {
+            if let Some(a) = a1 {
+                me.check(a, t)
+            }
+        };
         match n {
             "keys" | "values" | "entries" => match &t0 {
                 Ty::Map(k, v) => match n {
                     "keys" => Ty::Set(k.clone()),
                     "values" => Ty::List(v.clone()),
-                    _ => Ty::List(Box::new(Ty::Tuple(vec![k.as_ref().clone(), v.as_ref().clone()]))),
+                    _ => Ty::List(Box::new(Ty::Tuple(vec![
+                        k.as_ref().clone(),
+                        v.as_ref().clone(),
+                    ]))),
                 },
                 t => want(self, n, a0, t, "a map"),
             },
             "len" => match &t0 {
-                Ty::List(_) | Ty::Set(_) | Ty::Map(..) | Ty::Str | Ty::Bytes | Ty::Unknown => Ty::U64,
+                Ty::List(_) | Ty::Set(_) | Ty::Map(..) | Ty::Str | Ty::Bytes | Ty::Unknown => {
+                    Ty::U64
+                }
                 t => {
                     want(self, n, a0, t, "a list, set, map, string or bytes");
                     Ty::U64
@@ -139,13 +176,19 @@ impl ExprChecker<'_, '_> {
                     Ty::Option(t) if n == "map" => t.as_ref().clone(),
                     Ty::List(t) | Ty::Set(t) => t.as_ref().clone(),
                     t => {
-                        let what = if n == "map" { "an option, list or set" } else { "a list or set" };
+                        let what = if n == "map" {
+                            "an option, list or set"
+                        } else {
+                            "a list or set"
+                        };
                         want(self, n, a0, t, what);
                         Ty::Unknown
                     }
                 };
                 let ret_hint = match (n, hint) {
-                    ("map", Some(Ty::Option(u) | Ty::List(u) | Ty::Set(u))) => Some(u.as_ref().clone()),
+                    ("map", Some(Ty::Option(u) | Ty::List(u) | Ty::Set(u))) => {
+                        Some(u.as_ref().clone())
+                    }
                     ("filter" | "any" | "all", _) => Some(Ty::Bool),
                     _ => None,
                 };
@@ -180,7 +223,9 @@ impl ExprChecker<'_, '_> {
                     t => want(self, n, a0, t, "a list"),
                 };
                 let ret_hint = match hint {
-                    Some(Ty::Map(k, v)) => Some(Ty::Tuple(vec![k.as_ref().clone(), v.as_ref().clone()])),
+                    Some(Ty::Map(k, v)) => {
+                        Some(Ty::Tuple(vec![k.as_ref().clone(), v.as_ref().clone()]))
+                    }
                     _ => None,
                 };
                 let body = self.closure(n, a1, &[elem], ret_hint.as_ref());
@@ -194,9 +239,12 @@ impl ExprChecker<'_, '_> {
                     Ty::Unknown => Ty::Map(Box::new(Ty::Unknown), Box::new(Ty::Unknown)),
                     other => {
                         let span = a1.map_or(span, |a| a.span);
-                        self.cx.report(codes::TYPE_MISMATCH, span, format!("`to_map` needs a closure returning a pair, found `{other}`"), |d| {
-                            d.label("should return `(key, value)`")
-                        });
+                        self.cx.report(
+                            codes::TYPE_MISMATCH,
+                            span,
+                            format!("`to_map` needs a closure returning a pair, found `{other}`"),
+                            |d| d.label("should return `(key, value)`"),
+                        );
                         Ty::Unknown
                     }
                 }
@@ -236,9 +284,17 @@ impl ExprChecker<'_, '_> {
                     Ty::Option(_) | Ty::Unknown => body,
                     other => {
                         let span = a1.map_or(span, |a| a.span);
-                        self.cx.report(codes::TYPE_MISMATCH, span, format!("`and_then` needs a closure returning an option, found `{other}`"), |d| {
-                            d.label("should return an `option`").help("use `map` for a closure that returns a plain value")
-                        });
+                        self.cx.report(
+                            codes::TYPE_MISMATCH,
+                            span,
+                            format!(
+                                "`and_then` needs a closure returning an option, found `{other}`"
+                            ),
+                            |d| {
+                                d.label("should return an `option`")
+                                    .help("use `map` for a closure that returns a plain value")
+                            },
+                        );
                         Ty::Unknown
                     }
                 }
@@ -255,7 +311,10 @@ impl ExprChecker<'_, '_> {
                 t => want(self, n, a0, t, "a list"),
             },
             "to_string" => {
-                if !matches!(t0, Ty::I64 | Ty::U64 | Ty::F64 | Ty::Bool | Ty::Str | Ty::Unknown) {
+                if !matches!(
+                    t0,
+                    Ty::I64 | Ty::U64 | Ty::F64 | Ty::Bool | Ty::Str | Ty::Unknown
+                ) {
                     want(self, n, a0, &t0, "a number, bool or string");
                 }
                 Ty::Str
@@ -301,13 +360,32 @@ impl ExprChecker<'_, '_> {
     }
 
     /// Checks a closure argument with the given parameter types; returns its body's type.
-    fn closure(&mut self, builtin: &str, arg: Option<&Expr>, params: &[Ty], ret_hint: Option<&Ty>) -> Ty {
+    fn closure(
+        &mut self,
+        builtin: &str,
+        arg: Option<&Expr>,
+        params: &[Ty],
+        ret_hint: Option<&Ty>,
+    ) -> Ty {
         let Some(arg) = arg else { return Ty::Unknown };
-        let ExprKind::Closure { params: names, body } = &arg.kind else {
-            let shape = (0..params.len()).map(|i| format!("x{i}")).collect::<Vec<_>>().join(", ");
-            self.cx.report(codes::NOT_A_CLOSURE, arg.span, format!("`{builtin}` needs a closure here"), |d| {
-                d.label("not a closure").help(format!("write `|{shape}| ...`"))
-            });
+        let ExprKind::Closure {
+            params: names,
+            body,
+        } = &arg.kind
+        else {
+            let shape = (0..params.len())
+                .map(|i| format!("x{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.cx.report(
+                codes::NOT_A_CLOSURE,
+                arg.span,
+                format!("`{builtin}` needs a closure here"),
+                |d| {
+                    d.label("not a closure")
+                        .help(format!("write `|{shape}| ...`"))
+                },
+            );
             self.infer(arg, None);
             return Ty::Unknown;
         };
@@ -316,7 +394,11 @@ impl ExprChecker<'_, '_> {
             self.cx.report(
                 codes::NOT_A_CLOSURE,
                 arg.span,
-                format!("`{builtin}` needs a closure with {n} parameter{}, found {}", if n == 1 { "" } else { "s" }, names.len()),
+                format!(
+                    "`{builtin}` needs a closure with {n} parameter{}, found {}",
+                    if n == 1 { "" } else { "s" },
+                    names.len()
+                ),
                 |d| d.label("wrong number of parameters"),
             );
         }

@@ -10,15 +10,27 @@ pub(crate) fn check_chain(models: &[SpecModel]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut order: Vec<&SpecModel> = models.iter().collect();
     order.sort_by_key(|m| m.spec.from.value);
-    let Some(first) = order.first() else { return out };
+    let Some(first) = order.first() else {
+        return out;
+    };
     for m in order.iter().skip(1) {
         if m.spec.name.name != first.spec.name.name {
             out.push(
-                Diagnostic::new(codes::CHAIN_NAME, m.file, m.spec.name.span, format!(
-                    "`{}` and `{}` cannot form one chain", first.spec.name.name, m.spec.name.name
-                ))
+                Diagnostic::new(
+                    codes::CHAIN_NAME,
+                    m.file,
+                    m.spec.name.span,
+                    format!(
+                        "`{}` and `{}` cannot form one chain",
+                        first.spec.name.name, m.spec.name.name
+                    ),
+                )
                 .label("a different system")
-                .secondary(first.file, first.spec.name.span, "the chain upgrades this system")
+                .secondary(
+                    first.file,
+                    first.spec.name.span,
+                    "the chain upgrades this system",
+                )
                 .help("check specs of one system together; check other systems separately"),
             );
         }
@@ -27,9 +39,15 @@ pub(crate) fn check_chain(models: &[SpecModel]) -> Vec<Diagnostic> {
         let [a, b] = pair else { continue };
         if a.spec.from.value == b.spec.from.value {
             out.push(
-                Diagnostic::new(codes::CHAIN_DUPLICATE, b.file, b.spec.header_span, format!(
-                    "two specs upgrade {} -> {}", b.spec.from.value, b.spec.to.value
-                ))
+                Diagnostic::new(
+                    codes::CHAIN_DUPLICATE,
+                    b.file,
+                    b.spec.header_span,
+                    format!(
+                        "two specs upgrade {} -> {}",
+                        b.spec.from.value, b.spec.to.value
+                    ),
+                )
                 .label("second spec for this step")
                 .secondary(a.file, a.spec.header_span, "first spec for this step"),
             );
@@ -37,23 +55,47 @@ pub(crate) fn check_chain(models: &[SpecModel]) -> Vec<Diagnostic> {
         }
         if a.spec.to.value != b.spec.from.value {
             out.push(
-                Diagnostic::new(codes::CHAIN_GAP, b.file, b.spec.header_span, format!(
-                    "the chain has no spec from version {} to version {}", a.spec.to.value, b.spec.from.value
-                ))
+                Diagnostic::new(
+                    codes::CHAIN_GAP,
+                    b.file,
+                    b.spec.header_span,
+                    format!(
+                        "the chain has no spec from version {} to version {}",
+                        a.spec.to.value, b.spec.from.value
+                    ),
+                )
                 .label(format!("starts at version {}", b.spec.from.value))
-                .secondary(a.file, a.spec.header_span, format!("ends at version {}", a.spec.to.value))
-                .help(format!("add the spec `{} {} -> {}`", a.spec.name.name, a.spec.to.value, b.spec.from.value)),
+                .secondary(
+                    a.file,
+                    a.spec.header_span,
+                    format!("ends at version {}", a.spec.to.value),
+                )
+                .help(format!(
+                    "add the spec `{} {} -> {}`",
+                    a.spec.name.name, a.spec.to.value, b.spec.from.value
+                )),
             );
             continue;
         }
         if let Some(what) = difference(&a.new, &b.old) {
             let v = a.new.number;
             out.push(
-                Diagnostic::new(codes::CHAIN_MISMATCH, b.file, b.old.span, format!("the two specs disagree on version {v}"))
-                    .label(format!("version {v} as this spec declares it"))
-                    .secondary(a.file, a.new.span, format!("version {v} as the previous spec declares it"))
-                    .note(what)
-                    .help(format!("copy version {v} from one spec to the other: a version has one interface")),
+                Diagnostic::new(
+                    codes::CHAIN_MISMATCH,
+                    b.file,
+                    b.old.span,
+                    format!("the two specs disagree on version {v}"),
+                )
+                .label(format!("version {v} as this spec declares it"))
+                .secondary(
+                    a.file,
+                    a.new.span,
+                    format!("version {v} as the previous spec declares it"),
+                )
+                .note(what)
+                .help(format!(
+                    "copy version {v} from one spec to the other: a version has one interface"
+                )),
             );
         }
     }
@@ -70,7 +112,10 @@ fn difference(a: &VersionEnv, b: &VersionEnv) -> Option<String> {
             None => return Some(format!("record `{name}` is missing from one of them")),
             Some(s) => {
                 if r.fields.len() != s.fields.len()
-                    || !r.fields.iter().all(|f| s.field(&f.name.name).is_some_and(|g| same_ty(&f.ty, &g.ty)))
+                    || !r
+                        .fields
+                        .iter()
+                        .all(|f| s.field(&f.name.name).is_some_and(|g| same_ty(&f.ty, &g.ty)))
                 {
                     return Some(format!("record `{name}` has different fields"));
                 }
@@ -86,11 +131,12 @@ fn difference(a: &VersionEnv, b: &VersionEnv) -> Option<String> {
             Some(f) => {
                 let same = e.variants.len() == f.variants.len()
                     && e.variants.iter().all(|v| {
-                        f.variant(&v.name.name).is_some_and(|w| match (&v.payload, &w.payload) {
-                            (None, None) => true,
-                            (Some(x), Some(y)) => same_ty(x, y),
-                            _ => false,
-                        })
+                        f.variant(&v.name.name)
+                            .is_some_and(|w| match (&v.payload, &w.payload) {
+                                (None, None) => true,
+                                (Some(x), Some(y)) => same_ty(x, y),
+                                _ => false,
+                            })
                     });
                 if !same {
                     return Some(format!("enum `{name}` has different variants"));
@@ -108,7 +154,10 @@ fn difference(a: &VersionEnv, b: &VersionEnv) -> Option<String> {
         for m in &s.methods {
             let same = t.method(&m.name.name).is_some_and(|n| {
                 n.params.len() == m.params.len()
-                    && n.params.iter().zip(&m.params).all(|(p, q)| p.name.name == q.name.name && same_ty(&p.ty, &q.ty))
+                    && n.params
+                        .iter()
+                        .zip(&m.params)
+                        .all(|(p, q)| p.name.name == q.name.name && same_ty(&p.ty, &q.ty))
                     && same_ty(&n.ret, &m.ret)
             });
             if !same {
@@ -116,7 +165,10 @@ fn difference(a: &VersionEnv, b: &VersionEnv) -> Option<String> {
             }
         }
         if let Some(m) = t.methods.iter().find(|m| s.method(&m.name.name).is_none()) {
-            return Some(format!("method `{name}.{}` is missing from one of them", m.name.name));
+            return Some(format!(
+                "method `{name}.{}` is missing from one of them",
+                m.name.name
+            ));
         }
     }
     if let Some(name) = b.services.keys().find(|n| !a.services.contains_key(*n)) {
@@ -126,7 +178,9 @@ fn difference(a: &VersionEnv, b: &VersionEnv) -> Option<String> {
         (None, None) => true,
         (Some(x), Some(y)) => {
             x.fields.len() == y.fields.len()
-                && x.fields.iter().all(|f| y.field(&f.name.name).is_some_and(|g| same_ty(&f.ty, &g.ty)))
+                && x.fields
+                    .iter()
+                    .all(|f| y.field(&f.name.name).is_some_and(|g| same_ty(&f.ty, &g.ty)))
         }
         _ => false,
     };

@@ -19,7 +19,9 @@ pub(crate) struct TypeNames {
 
 impl TypeNames {
     fn defines(&self, version: u64, name: &str) -> bool {
-        self.by_version.get(&version).is_some_and(|s| s.contains(name))
+        self.by_version
+            .get(&version)
+            .is_some_and(|s| s.contains(name))
     }
 }
 
@@ -32,9 +34,12 @@ pub(crate) fn versions(cx: &mut Cx, spec: &Spec) -> (VersionEnv, VersionEnv) {
         let n = block.number.value;
         if let Some(first) = seen.get(&n) {
             let first = *first;
-            cx.report(codes::DUPLICATE_ITEM, block.number.span, format!("version {n} is given twice"), |d| {
-                d.label("given again here").also(first, "first given here")
-            });
+            cx.report(
+                codes::DUPLICATE_ITEM,
+                block.number.span,
+                format!("version {n} is given twice"),
+                |d| d.label("given again here").also(first, "first given here"),
+            );
             continue;
         }
         seen.insert(n, block.number.span);
@@ -44,16 +49,22 @@ pub(crate) fn versions(cx: &mut Cx, spec: &Spec) -> (VersionEnv, VersionEnv) {
                 block.number.span,
                 format!("version {n} is not part of this upgrade"),
                 |d| {
-                    d.label(format!("the header upgrades {} -> {}", spec.from.value, spec.to.value))
-                        .also(spec.header_span, "header")
-                        .help("each spec describes exactly the two versions of its header")
+                    d.label(format!(
+                        "the header upgrades {} -> {}",
+                        spec.from.value, spec.to.value
+                    ))
+                    .also(spec.header_span, "header")
+                    .help("each spec describes exactly the two versions of its header")
                 },
             );
             continue;
         }
         blocks.push(block);
     }
-    let mut names = TypeNames { by_version: BTreeMap::new(), enums: BTreeMap::new() };
+    let mut names = TypeNames {
+        by_version: BTreeMap::new(),
+        enums: BTreeMap::new(),
+    };
     for block in &blocks {
         let set = names.by_version.entry(block.number.value).or_default();
         for decl in &block.decls {
@@ -63,7 +74,11 @@ pub(crate) fn versions(cx: &mut Cx, spec: &Spec) -> (VersionEnv, VersionEnv) {
                 }
                 Decl::Enum(e) => {
                     set.insert(e.name.name.clone());
-                    names.enums.entry(block.number.value).or_default().insert(e.name.name.clone());
+                    names
+                        .enums
+                        .entry(block.number.value)
+                        .or_default()
+                        .insert(e.name.name.clone());
                 }
                 _ => {}
             }
@@ -87,16 +102,29 @@ pub(crate) fn versions(cx: &mut Cx, spec: &Spec) -> (VersionEnv, VersionEnv) {
             }
         }
     }
-    let new = envs.pop().unwrap_or_else(|| VersionEnv::empty(spec.to.value, spec.header_span));
-    let old = envs.pop().unwrap_or_else(|| VersionEnv::empty(spec.from.value, spec.header_span));
+    let new = envs
+        .pop()
+        .unwrap_or_else(|| VersionEnv::empty(spec.to.value, spec.header_span));
+    let old = envs
+        .pop()
+        .unwrap_or_else(|| VersionEnv::empty(spec.from.value, spec.header_span));
     (old, new)
 }
 
-fn version_env(cx: &mut Cx, block: &ast::VersionBlock, names: &TypeNames, wanted: &[u64]) -> VersionEnv {
+fn version_env(
+    cx: &mut Cx,
+    block: &ast::VersionBlock,
+    names: &TypeNames,
+    wanted: &[u64],
+) -> VersionEnv {
     let v = block.number.value;
     let mut env = VersionEnv::empty(v, block.span);
     let mut type_spans: HashMap<&str, Span> = HashMap::new();
-    let resolver = Resolver { version: v, names, wanted };
+    let resolver = Resolver {
+        version: v,
+        names,
+        wanted,
+    };
     for decl in &block.decls {
         match decl {
             Decl::Record(r) => {
@@ -106,7 +134,14 @@ fn version_env(cx: &mut Cx, block: &ast::VersionBlock, names: &TypeNames, wanted
                 }
                 type_spans.insert(&r.name.name, r.name.span);
                 let fields = resolver.fields(cx, &r.fields, "field");
-                env.records.insert(r.name.name.clone(), RecordDef { name: r.name.clone(), fields, span: r.span });
+                env.records.insert(
+                    r.name.name.clone(),
+                    RecordDef {
+                        name: r.name.clone(),
+                        fields,
+                        span: r.span,
+                    },
+                );
             }
             Decl::Enum(e) => {
                 if let Some(first) = type_spans.get(e.name.name.as_str()) {
@@ -123,9 +158,19 @@ fn version_env(cx: &mut Cx, block: &ast::VersionBlock, names: &TypeNames, wanted
                     }
                     seen.insert(&variant.name.name, variant.name.span);
                     let payload = variant.payload.as_ref().map(|t| resolver.ty(cx, t));
-                    variants.push(VariantDef { name: variant.name.clone(), payload });
+                    variants.push(VariantDef {
+                        name: variant.name.clone(),
+                        payload,
+                    });
                 }
-                env.enums.insert(e.name.name.clone(), EnumDef { name: e.name.clone(), variants, span: e.span });
+                env.enums.insert(
+                    e.name.name.clone(),
+                    EnumDef {
+                        name: e.name.clone(),
+                        variants,
+                        span: e.span,
+                    },
+                );
             }
             Decl::Service(s) => {
                 if let Some(first) = env.services.get(&s.name.name) {
@@ -142,20 +187,41 @@ fn version_env(cx: &mut Cx, block: &ast::VersionBlock, names: &TypeNames, wanted
                     }
                     let params = resolver.fields(cx, &m.params, "parameter");
                     let ret = m.ret.as_ref().map_or(Ty::Unit, |t| resolver.ty(cx, t));
-                    methods.push(MethodDef { name: m.name.clone(), params, ret, span: m.span });
+                    methods.push(MethodDef {
+                        name: m.name.clone(),
+                        params,
+                        ret,
+                        span: m.span,
+                    });
                 }
-                env.services.insert(s.name.name.clone(), ServiceDef { name: s.name.clone(), methods, span: s.span });
+                env.services.insert(
+                    s.name.name.clone(),
+                    ServiceDef {
+                        name: s.name.clone(),
+                        methods,
+                        span: s.span,
+                    },
+                );
             }
             Decl::State(st) => {
                 if let Some(first) = &env.state {
                     let first = first.span;
-                    cx.report(codes::DUPLICATE_ITEM, st.span, format!("version {v} declares its state twice"), |d| {
-                        d.label("declared again here").also(first, "first declared here")
-                    });
+                    cx.report(
+                        codes::DUPLICATE_ITEM,
+                        st.span,
+                        format!("version {v} declares its state twice"),
+                        |d| {
+                            d.label("declared again here")
+                                .also(first, "first declared here")
+                        },
+                    );
                     continue;
                 }
                 let fields = resolver.fields(cx, &st.fields, "state field");
-                env.state = Some(StateDef { fields, span: st.span });
+                env.state = Some(StateDef {
+                    fields,
+                    span: st.span,
+                });
             }
         }
     }
@@ -180,7 +246,10 @@ impl Resolver<'_> {
                 continue;
             }
             let ty = self.ty(cx, &f.ty);
-            out.push(FieldDef { name: f.name.clone(), ty });
+            out.push(FieldDef {
+                name: f.name.clone(),
+                ty,
+            });
         }
         out
     }
@@ -196,18 +265,27 @@ impl Resolver<'_> {
     fn named(&self, cx: &mut Cx, span: Span, path: &[Ident], args: &[TypeExpr]) -> Ty {
         let (version, name) = match path {
             [name] => (self.version, name),
-            [qualifier, name] => match parse_qualifier(&qualifier.name).filter(|v| self.wanted.contains(v)) {
-                Some(v) => (v, name),
-                None => {
-                    self.unknown(cx, qualifier, "version qualifier");
-                    return Ty::Unknown;
+            [qualifier, name] => {
+                match parse_qualifier(&qualifier.name).filter(|v| self.wanted.contains(v)) {
+                    Some(v) => (v, name),
+                    None => {
+                        self.unknown(cx, qualifier, "version qualifier");
+                        return Ty::Unknown;
+                    }
                 }
-            },
+            }
             _ => {
                 let last = path.last().map_or("", |i| i.name.as_str());
-                cx.report(codes::UNKNOWN_TYPE, span, format!("unknown type path ending in `{last}`"), |d| {
-                    d.label("not a type").help("a type is a name, optionally qualified by its version: `v1::Entry`")
-                });
+                cx.report(
+                    codes::UNKNOWN_TYPE,
+                    span,
+                    format!("unknown type path ending in `{last}`"),
+                    |d| {
+                        d.label("not a type").help(
+                            "a type is a name, optionally qualified by its version: `v1::Entry`",
+                        )
+                    },
+                );
                 return Ty::Unknown;
             }
         };
@@ -223,13 +301,18 @@ impl Resolver<'_> {
             cx.report(
                 codes::TYPE_ARITY,
                 span,
-                format!("type `{}` takes {arity} type argument{plural}, found {}", name.name, args.len()),
+                format!(
+                    "type `{}` takes {arity} type argument{plural}, found {}",
+                    name.name,
+                    args.len()
+                ),
                 |d| {
-                    d.label(format!("{} given", args.len())).maybe_help(match name.name.as_str() {
-                        "map" => Some("write `map<K, V>`".to_string()),
-                        "option" | "list" | "set" => Some(format!("write `{}<T>`", name.name)),
-                        _ => None,
-                    })
+                    d.label(format!("{} given", args.len()))
+                        .maybe_help(match name.name.as_str() {
+                            "map" => Some("write `map<K, V>`".to_string()),
+                            "option" | "list" | "set" => Some(format!("write `{}<T>`", name.name)),
+                            _ => None,
+                        })
                 },
             );
             return Ty::Unknown;
@@ -249,10 +332,15 @@ impl Resolver<'_> {
                 let elem = arg(0, cx);
                 if matches!(elem, Ty::F64) {
                     let elem_span = args.first().map_or(span, |a| a.span);
-                    cx.report(codes::BAD_MAP_KEY, elem_span, "`f64` cannot be a set element", |d| {
-                        d.label("floats have no exact equality")
-                            .help("store the values in a `list<f64>`, or scale them to `i64`")
-                    });
+                    cx.report(
+                        codes::BAD_MAP_KEY,
+                        elem_span,
+                        "`f64` cannot be a set element",
+                        |d| {
+                            d.label("floats have no exact equality")
+                                .help("store the values in a `list<f64>`, or scale them to `i64`")
+                        },
+                    );
                 }
                 Ty::Set(Box::new(elem))
             }
@@ -260,11 +348,18 @@ impl Resolver<'_> {
                 let key = arg(0, cx);
                 if !self.is_key_type(&key) {
                     let key_span = args.first().map_or(span, |a| a.span);
-                    cx.report(codes::BAD_MAP_KEY, key_span, format!("`{key}` cannot be a map key"), |d| {
-                        d.label("not a key type")
-                            .note("map keys are `string`, `i64`, `u64`, `bool` or an enum")
-                            .help("key the map by a field of the value, or use a `list` of pairs")
-                    });
+                    cx.report(
+                        codes::BAD_MAP_KEY,
+                        key_span,
+                        format!("`{key}` cannot be a map key"),
+                        |d| {
+                            d.label("not a key type")
+                                .note("map keys are `string`, `i64`, `u64`, `bool` or an enum")
+                                .help(
+                                    "key the map by a field of the value, or use a `list` of pairs",
+                                )
+                        },
+                    );
                 }
                 Ty::Map(Box::new(key), Box::new(arg(1, cx)))
             }
@@ -281,7 +376,11 @@ impl Resolver<'_> {
     fn is_key_type(&self, t: &Ty) -> bool {
         match t {
             Ty::Str | Ty::I64 | Ty::U64 | Ty::Bool | Ty::Unknown => true,
-            Ty::Named(r) => self.names.enums.get(&r.version).is_some_and(|e| e.contains(&r.name)),
+            Ty::Named(r) => self
+                .names
+                .enums
+                .get(&r.version)
+                .is_some_and(|e| e.contains(&r.name)),
             _ => false,
         }
     }
@@ -291,7 +390,11 @@ impl Resolver<'_> {
         if let Some(names) = self.names.by_version.get(&self.version) {
             candidates.extend(names.iter().map(String::as_str));
         }
-        let other = self.wanted.iter().copied().find(|v| *v != self.version && self.names.defines(*v, &name.name));
+        let other = self
+            .wanted
+            .iter()
+            .copied()
+            .find(|v| *v != self.version && self.names.defines(*v, &name.name));
         cx.report(codes::UNKNOWN_TYPE, name.span, format!("unknown {what} `{}`", name.name), |d| {
             let d = d.label(format!("not defined in version {}", self.version));
             match other {
@@ -310,7 +413,6 @@ pub(crate) fn parse_qualifier(text: &str) -> Option<u64> {
     text.strip_prefix('v').and_then(|n| n.parse().ok())
 }
 
-
 /// A record that contains itself through fields and tuples only can never be built.
 fn infinite_records(cx: &mut Cx, env: &VersionEnv) {
     fn reaches(env: &VersionEnv, ty: &Ty, target: &str, seen: &mut BTreeSet<String>) -> bool {
@@ -322,7 +424,9 @@ fn infinite_records(cx: &mut Cx, env: &VersionEnv) {
                 if !seen.insert(r.name.clone()) {
                     return false;
                 }
-                env.records.get(&r.name).is_some_and(|rec| rec.fields.iter().any(|f| reaches(env, &f.ty, target, seen)))
+                env.records
+                    .get(&r.name)
+                    .is_some_and(|rec| rec.fields.iter().any(|f| reaches(env, &f.ty, target, seen)))
             }
             Ty::Tuple(items) => items.iter().any(|t| reaches(env, t, target, seen)),
             _ => false,
@@ -330,7 +434,11 @@ fn infinite_records(cx: &mut Cx, env: &VersionEnv) {
     }
     for rec in env.records.values() {
         let mut seen = BTreeSet::new();
-        if let Some(field) = rec.fields.iter().find(|f| reaches(env, &f.ty, &rec.name.name, &mut seen)) {
+        if let Some(field) = rec
+            .fields
+            .iter()
+            .find(|f| reaches(env, &f.ty, &rec.name.name, &mut seen))
+        {
             let name = rec.name.name.clone();
             cx.report(codes::INFINITE_RECORD, rec.name.span, format!("record `{name}` contains itself"), |d| {
                 d.label("infinitely large")
@@ -347,18 +455,26 @@ pub(crate) fn protocol(cx: &mut Cx, spec: &Spec) -> Framing {
     let mut first: Option<Span> = None;
     for p in spec.protocols() {
         if let Some(first) = first {
-            cx.report(codes::DUPLICATE_ITEM, p.name.span, "the protocol is given twice", |d| {
-                d.label("given again here").also(first, "first given here")
-            });
+            cx.report(
+                codes::DUPLICATE_ITEM,
+                p.name.span,
+                "the protocol is given twice",
+                |d| d.label("given again here").also(first, "first given here"),
+            );
             continue;
         }
         first = Some(p.name.span);
         if p.name.name != "jsonrpc" {
-            cx.report(codes::UNKNOWN_PROTOCOL, p.name.span, format!("unknown protocol `{}`", p.name.name), |d| {
-                d.label("not a known protocol")
-                    .note("known protocols: `jsonrpc` (JSON-RPC 2.0 over TCP)")
-                    .maybe_help(did_you_mean(&p.name.name, ["jsonrpc"]))
-            });
+            cx.report(
+                codes::UNKNOWN_PROTOCOL,
+                p.name.span,
+                format!("unknown protocol `{}`", p.name.name),
+                |d| {
+                    d.label("not a known protocol")
+                        .note("known protocols: `jsonrpc` (JSON-RPC 2.0 over TCP)")
+                        .maybe_help(did_you_mean(&p.name.name, ["jsonrpc"]))
+                },
+            );
         }
         for (key, value) in &p.options {
             match (key.name.as_str(), value.name.as_str()) {

@@ -64,7 +64,13 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
 
     /// Binds a parameter or state variable for the whole expression (never warned unused).
     pub fn bind(&mut self, name: &Ident, ty: Ty) {
-        self.scopes.push(Binding { name: name.name.clone(), ty, span: name.span, used: false, warn_unused: false });
+        self.scopes.push(Binding {
+            name: name.name.clone(),
+            ty,
+            span: name.span,
+            used: false,
+            warn_unused: false,
+        });
     }
 
     /// Drops the last `n` bindings made with [`bind`](Self::bind).
@@ -74,7 +80,13 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
     }
 
     fn push(&mut self, name: &Ident, ty: Ty, warn_unused: bool) {
-        self.scopes.push(Binding { name: name.name.clone(), ty, span: name.span, used: false, warn_unused });
+        self.scopes.push(Binding {
+            name: name.name.clone(),
+            ty,
+            span: name.span,
+            used: false,
+            warn_unused,
+        });
     }
 
     fn pop(&mut self, n: usize) {
@@ -82,9 +94,15 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             if let Some(b) = self.scopes.pop() {
                 if b.warn_unused && !b.used && !b.name.starts_with('_') {
                     let name = b.name.clone();
-                    self.cx.report(codes::UNUSED_VARIABLE, b.span, format!("`{name}` is never used"), |d| {
-                        d.label("bound here").help(format!("remove the binding, or name it `_{name}`"))
-                    });
+                    self.cx.report(
+                        codes::UNUSED_VARIABLE,
+                        b.span,
+                        format!("`{name}` is never used"),
+                        |d| {
+                            d.label("bound here")
+                                .help(format!("remove the binding, or name it `_{name}`"))
+                        },
+                    );
                 }
             }
         }
@@ -101,7 +119,11 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
     pub fn expect(&mut self, actual: &Ty, expected: &Ty, span: Span) -> bool {
         match self.types.compare(actual, expected) {
             Ok(()) => true,
-            Err(Mismatch::Changed { name, actual: va, expected: vb }) => {
+            Err(Mismatch::Changed {
+                name,
+                actual: va,
+                expected: vb,
+            }) => {
                 let decl_a = self.decl_span(va, &name);
                 let decl_b = self.decl_span(vb, &name);
                 self.cx.report(
@@ -133,9 +155,9 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                             (t, Ty::Option(inner)) if self.types.same(t, inner) => {
                                 d.help("wrap the value: `some(...)`")
                             }
-                            (Ty::Option(inner), t) if self.types.same(inner, t) => {
-                                d.help("this may be `none`: use `unwrap_or(..., default)` or `match`")
-                            }
+                            (Ty::Option(inner), t) if self.types.same(inner, t) => d.help(
+                                "this may be `none`: use `unwrap_or(..., default)` or `match`",
+                            ),
                             _ => d,
                         }
                     },
@@ -147,7 +169,10 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
 
     fn decl_span(&self, version: u64, name: &str) -> Option<Span> {
         let env = self.types.env(version)?;
-        env.records.get(name).map(|r| r.name.span).or_else(|| env.enums.get(name).map(|e| e.name.span))
+        env.records
+            .get(name)
+            .map(|r| r.name.span)
+            .or_else(|| env.enums.get(name).map(|e| e.name.span))
     }
 
     /// Infers the type of `e` (using `hint` for literals and names) and records it in the
@@ -162,7 +187,9 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         match &e.kind {
             ExprKind::Lit(lit) => self.literal(lit, hint, e.span, false),
             ExprKind::Var(name) => self.var(name),
-            ExprKind::Variant { path, payload } => self.variant(e.span, path, payload.as_deref(), hint),
+            ExprKind::Variant { path, payload } => {
+                self.variant(e.span, path, payload.as_deref(), hint)
+            }
             ExprKind::Field(inner, field) => self.field(inner, field),
             ExprKind::Index(inner, key) => self.index(inner, key),
             ExprKind::Builtin { name, args } => self.builtin(e.span, name, args, hint),
@@ -183,7 +210,13 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     Some(Ty::Tuple(h)) if h.len() == items.len() => h.iter().map(Some).collect(),
                     _ => vec![None; items.len()],
                 };
-                Ty::Tuple(items.iter().zip(hints).map(|(i, h)| self.infer_checked(i, h)).collect())
+                Ty::Tuple(
+                    items
+                        .iter()
+                        .zip(hints)
+                        .map(|(i, h)| self.infer_checked(i, h))
+                        .collect(),
+                )
             }
             ExprKind::List(items) => {
                 let elem_hint = match hint {
@@ -204,7 +237,11 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             }
             ExprKind::Unary(op, inner) => self.unary(e.span, *op, inner, hint),
             ExprKind::Binary(op, l, r) => self.binary(e.span, *op, l, r, hint),
-            ExprKind::If { cond, then, otherwise } => {
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 self.check(cond, &Ty::Bool);
                 self.branches(hint, [then.as_ref(), otherwise.as_ref()].into_iter())
             }
@@ -217,13 +254,20 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 result
             }
             ExprKind::Closure { .. } => {
-                self.cx.report(codes::NOT_A_CLOSURE, e.span, "a closure can only be passed to a built-in", |d| {
-                    d.label("not allowed here")
-                        .help("closures are arguments of built-ins such as `map(xs, |x| ...)`")
-                });
+                self.cx.report(
+                    codes::NOT_A_CLOSURE,
+                    e.span,
+                    "a closure can only be passed to a built-in",
+                    |d| {
+                        d.label("not allowed here")
+                            .help("closures are arguments of built-ins such as `map(xs, |x| ...)`")
+                    },
+                );
                 Ty::Unknown
             }
-            ExprKind::Quant { var, domain, body, .. } => {
+            ExprKind::Quant {
+                var, domain, body, ..
+            } => {
                 let domain_ty = self.infer(domain, None);
                 let elem = match &domain_ty {
                     Ty::List(t) | Ty::Set(t) => t.as_ref().clone(),
@@ -289,13 +333,26 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     _ => true,
                 };
                 if !fits {
-                    let shown = if negative { format!("-{n}") } else { n.to_string() };
-                    self.cx.report(codes::LITERAL_OUT_OF_RANGE, span, format!("`{shown}` does not fit in `{ty}`"), |d| {
-                        d.label(format!("out of the range of `{ty}`")).maybe_help(match ty {
-                            Ty::U64 => Some("`u64` holds no negative numbers".to_string()),
-                            _ => Some(format!("the largest `i64` is {}; use `u64` for larger counts", i64::MAX)),
-                        })
-                    });
+                    let shown = if negative {
+                        format!("-{n}")
+                    } else {
+                        n.to_string()
+                    };
+                    self.cx.report(
+                        codes::LITERAL_OUT_OF_RANGE,
+                        span,
+                        format!("`{shown}` does not fit in `{ty}`"),
+                        |d| {
+                            d.label(format!("out of the range of `{ty}`"))
+                                .maybe_help(match ty {
+                                    Ty::U64 => Some("`u64` holds no negative numbers".to_string()),
+                                    _ => Some(format!(
+                                        "the largest `i64` is {}; use `u64` for larger counts",
+                                        i64::MAX
+                                    )),
+                                })
+                        },
+                    );
                 }
                 ty
             }
@@ -319,15 +376,30 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             return b.ty.clone();
         }
         let candidates: Vec<String> = self.scopes.iter().map(|b| b.name.clone()).collect();
-        let is_method = self.delegate.as_ref().and_then(|d| d.target).is_some_and(|s| s.method(&name.name).is_some());
-        self.cx.report(codes::UNKNOWN_VARIABLE, name.span, format!("unknown name `{}`", name.name), |d| {
-            let d = d.label("not bound here");
-            if is_method {
-                d.help(format!("to reach the node's own method, write `call {}(...)`", name.name))
-            } else {
-                d.maybe_help(did_you_mean(&name.name, candidates.iter().map(String::as_str)))
-            }
-        });
+        let is_method = self
+            .delegate
+            .as_ref()
+            .and_then(|d| d.target)
+            .is_some_and(|s| s.method(&name.name).is_some());
+        self.cx.report(
+            codes::UNKNOWN_VARIABLE,
+            name.span,
+            format!("unknown name `{}`", name.name),
+            |d| {
+                let d = d.label("not bound here");
+                if is_method {
+                    d.help(format!(
+                        "to reach the node's own method, write `call {}(...)`",
+                        name.name
+                    ))
+                } else {
+                    d.maybe_help(did_you_mean(
+                        &name.name,
+                        candidates.iter().map(String::as_str),
+                    ))
+                }
+            },
+        );
         Ty::Unknown
     }
 
@@ -350,7 +422,8 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     Some(rec) => match rec.field(&field.name) {
                         Some(f) => f.ty.clone(),
                         None => {
-                            let names: Vec<&str> = rec.fields.iter().map(|f| f.name.name.as_str()).collect();
+                            let names: Vec<&str> =
+                                rec.fields.iter().map(|f| f.name.name.as_str()).collect();
                             let (rname, rspan) = (rec.name.name.clone(), rec.name.span);
                             let help = did_you_mean(&field.name, names.iter().copied());
                             let fields = names.join("`, `");
@@ -360,7 +433,13 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                                 format!("record `{rname}` has no field `{}`", field.name),
                                 |d| {
                                     d.label("unknown field")
-                                        .also(rspan, format!("`{rname}` of version {} declared here", r.version))
+                                        .also(
+                                            rspan,
+                                            format!(
+                                                "`{rname}` of version {} declared here",
+                                                r.version
+                                            ),
+                                        )
                                         .note(format!("its fields are `{fields}`"))
                                         .maybe_help(help)
                                 },
@@ -376,8 +455,9 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 match state.and_then(|s| s.field(&field.name)) {
                     Some(f) => f.ty.clone(),
                     None => {
-                        let names: Vec<String> =
-                            state.map(|s| s.fields.iter().map(|f| f.name.name.clone()).collect()).unwrap_or_default();
+                        let names: Vec<String> = state
+                            .map(|s| s.fields.iter().map(|f| f.name.name.clone()).collect())
+                            .unwrap_or_default();
                         let help = did_you_mean(&field.name, names.iter().map(String::as_str));
                         self.cx.report(
                             codes::UNKNOWN_FIELD,
@@ -407,13 +487,21 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
     }
 
     fn no_fields(&mut self, field: &Ident, ty: &Ty) -> Ty {
-        self.cx.report(codes::NO_FIELDS, field.span, format!("`{ty}` has no field `{}`", field.name), |d| {
-            let d = d.label("no fields");
-            match ty {
-                Ty::Option(_) => d.help(format!("the value may be `none`: use `.map(|x| x.{})`", field.name)),
-                _ => d.note("only records, tuples and states have fields"),
-            }
-        });
+        self.cx.report(
+            codes::NO_FIELDS,
+            field.span,
+            format!("`{ty}` has no field `{}`", field.name),
+            |d| {
+                let d = d.label("no fields");
+                match ty {
+                    Ty::Option(_) => d.help(format!(
+                        "the value may be `none`: use `.map(|x| x.{})`",
+                        field.name
+                    )),
+                    _ => d.note("only records, tuples and states have fields"),
+                }
+            },
+        );
         Ty::Unknown
     }
 
@@ -437,13 +525,22 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     Ty::State(v) => format!("the state of version {v}"),
                     t => format!("`{t}`"),
                 };
-                self.cx.report(codes::NOT_INDEXABLE, inner.span, format!("cannot index into {what}"), |d| {
-                    let d = d.label("not a map or list").note("`x[k]` reads a `map` by key or a `list` by position");
-                    match other {
-                        Ty::State(_) => d.help("index one of its fields, for example `new.items[k]`"),
-                        _ => d,
-                    }
-                });
+                self.cx.report(
+                    codes::NOT_INDEXABLE,
+                    inner.span,
+                    format!("cannot index into {what}"),
+                    |d| {
+                        let d = d
+                            .label("not a map or list")
+                            .note("`x[k]` reads a `map` by key or a `list` by position");
+                        match other {
+                            Ty::State(_) => {
+                                d.help("index one of its fields, for example `new.items[k]`")
+                            }
+                            _ => d,
+                        }
+                    },
+                );
                 self.infer(key, None);
                 Ty::Unknown
             }
@@ -464,11 +561,20 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         };
         let found = delegate.target.and_then(|s| s.method(&method.name));
         let Some(m) = found else {
-            let (kind, tv, ov, sname) =
-                (delegate.kind, delegate.target_version, delegate.other_version, delegate.service_name.clone());
-            let in_other = delegate.other.and_then(|s| s.method(&method.name)).map(|m| m.name.span);
-            let names: Vec<String> =
-                delegate.target.map(|s| s.methods.iter().map(|m| m.name.name.clone()).collect()).unwrap_or_default();
+            let (kind, tv, ov, sname) = (
+                delegate.kind,
+                delegate.target_version,
+                delegate.other_version,
+                delegate.service_name.clone(),
+            );
+            let in_other = delegate
+                .other
+                .and_then(|s| s.method(&method.name))
+                .map(|m| m.name.span);
+            let names: Vec<String> = delegate
+                .target
+                .map(|s| s.methods.iter().map(|m| m.name.name.clone()).collect())
+                .unwrap_or_default();
             let help = did_you_mean(&method.name, names.iter().map(String::as_str));
             self.cx.report(
                 codes::UNKNOWN_DELEGATE,
@@ -496,7 +602,11 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             self.cx.report(
                 codes::DELEGATE_ARITY,
                 span,
-                format!("`{mname}` takes {n} argument{}, found {}", if n == 1 { "" } else { "s" }, args.len()),
+                format!(
+                    "`{mname}` takes {n} argument{}, found {}",
+                    if n == 1 { "" } else { "s" },
+                    args.len()
+                ),
                 |d| {
                     d.label("wrong number of arguments")
                         .also(mspan, "declared here")
@@ -518,7 +628,13 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
     }
 
     /// Finds which version's declaration a type name in an expression means.
-    fn resolve_named(&mut self, span: Span, path: &[Ident], hint: Option<&Ty>, what: &str) -> Option<(u64, Ident)> {
+    fn resolve_named(
+        &mut self,
+        span: Span,
+        path: &[Ident],
+        hint: Option<&Ty>,
+        what: &str,
+    ) -> Option<(u64, Ident)> {
         let (qualifier, name) = match path {
             [name] => (None, name),
             [q, name] => (Some(q), name),
@@ -526,20 +642,27 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         };
         let old = self.types.old.number;
         let new = self.types.new.number;
-        let defines = |v: u64, types: &Types<'_>| types.env(v).is_some_and(|e| e.defines_type(&name.name));
+        let defines =
+            |v: u64, types: &Types<'_>| types.env(v).is_some_and(|e| e.defines_type(&name.name));
         if let Some(q) = qualifier {
             return match parse_qualifier(&q.name).filter(|v| *v == old || *v == new) {
                 Some(v) if defines(v, &self.types) => Some((v, name.clone())),
                 Some(v) => {
-                    self.cx.report(codes::UNKNOWN_TYPE, name.span, format!("version {v} has no {what} `{}`", name.name), |d| {
-                        d.label(format!("not in version {v}"))
-                    });
+                    self.cx.report(
+                        codes::UNKNOWN_TYPE,
+                        name.span,
+                        format!("version {v} has no {what} `{}`", name.name),
+                        |d| d.label(format!("not in version {v}")),
+                    );
                     None
                 }
                 None => {
-                    self.cx.report(codes::UNKNOWN_TYPE, q.span, format!("unknown version qualifier `{}`", q.name), |d| {
-                        d.label(format!("this spec has `v{old}` and `v{new}`"))
-                    });
+                    self.cx.report(
+                        codes::UNKNOWN_TYPE,
+                        q.span,
+                        format!("unknown version qualifier `{}`", q.name),
+                        |d| d.label(format!("this spec has `v{old}` and `v{new}`")),
+                    );
                     None
                 }
             };
@@ -573,22 +696,39 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 candidates.extend(self.types.old.enums.keys().cloned());
                 candidates.extend(self.types.new.enums.keys().cloned());
                 let help = did_you_mean(&name.name, candidates.iter().map(String::as_str));
-                self.cx.report(codes::UNKNOWN_TYPE, name.span, format!("unknown {what} `{}`", name.name), |d| {
-                    d.label("not defined in either version").maybe_help(help)
-                });
+                self.cx.report(
+                    codes::UNKNOWN_TYPE,
+                    name.span,
+                    format!("unknown {what} `{}`", name.name),
+                    |d| d.label("not defined in either version").maybe_help(help),
+                );
                 None
             }
         }
     }
 
-    fn record(&mut self, span: Span, path: &[Ident], fields: &[FieldInit], hint: Option<&Ty>) -> Ty {
+    fn record(
+        &mut self,
+        span: Span,
+        path: &[Ident],
+        fields: &[FieldInit],
+        hint: Option<&Ty>,
+    ) -> Ty {
         let resolved = self.resolve_named(span, path, hint, "record");
-        let rec = resolved.as_ref().and_then(|(v, n)| self.types.env(*v).and_then(|e| e.records.get(&n.name)));
+        let rec = resolved
+            .as_ref()
+            .and_then(|(v, n)| self.types.env(*v).and_then(|e| e.records.get(&n.name)));
         let Some(rec) = rec else {
             if let Some((v, n)) = &resolved {
-                self.cx.report(codes::UNKNOWN_TYPE, n.span, format!("`{}` is an enum, not a record", n.name), |d| {
-                    d.label(format!("an enum of version {v}")).help(format!("build an enum value with `{}::Variant`", n.name))
-                });
+                self.cx.report(
+                    codes::UNKNOWN_TYPE,
+                    n.span,
+                    format!("`{}` is an enum, not a record", n.name),
+                    |d| {
+                        d.label(format!("an enum of version {v}"))
+                            .help(format!("build an enum value with `{}::Variant`", n.name))
+                    },
+                );
             }
             for f in fields {
                 self.infer(&f.value, None);
@@ -600,20 +740,25 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         for f in fields {
             if let Some(first) = seen.iter().find(|s| s.name == f.name.name) {
                 let first = first.span;
-                self.cx.duplicate(codes::DUPLICATE_FIELD, "field", &f.name, first);
+                self.cx
+                    .duplicate(codes::DUPLICATE_FIELD, "field", &f.name, first);
                 continue;
             }
             seen.push(&f.name);
             match rec.field(&f.name.name) {
                 Some(def) => self.check(&f.value, &def.ty),
                 None => {
-                    let names: Vec<&str> = rec.fields.iter().map(|f| f.name.name.as_str()).collect();
+                    let names: Vec<&str> =
+                        rec.fields.iter().map(|f| f.name.name.as_str()).collect();
                     let help = did_you_mean(&f.name.name, names);
                     let rname = rec.name.name.clone();
                     self.cx.report(
                         codes::UNKNOWN_FIELD,
                         f.name.span,
-                        format!("record `{rname}` of version {version} has no field `{}`", f.name.name),
+                        format!(
+                            "record `{rname}` of version {version} has no field `{}`",
+                            f.name.name
+                        ),
                         |d| d.label("unknown field").maybe_help(help),
                     );
                     self.infer(&f.value, None);
@@ -633,10 +778,16 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             self.cx.report(
                 codes::MISSING_FIELD,
                 span,
-                format!("record `{rname}` is missing field{} `{list}`", if missing.len() == 1 { "" } else { "s" }),
+                format!(
+                    "record `{rname}` is missing field{} `{list}`",
+                    if missing.len() == 1 { "" } else { "s" }
+                ),
                 |d| {
                     d.label("every field must be given")
-                        .also(rspan, format!("`{rname}` of version {version} declared here"))
+                        .also(
+                            rspan,
+                            format!("`{rname}` of version {version} declared here"),
+                        )
                         .help("give a value for each field; `none` fits an `option`")
                 },
             );
@@ -644,18 +795,34 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         Ty::named(version, &rec.name.name)
     }
 
-    fn variant(&mut self, span: Span, path: &[Ident], payload: Option<&Expr>, hint: Option<&Ty>) -> Ty {
+    fn variant(
+        &mut self,
+        span: Span,
+        path: &[Ident],
+        payload: Option<&Expr>,
+        hint: Option<&Ty>,
+    ) -> Ty {
         let (type_path, variant) = match path.split_last() {
             Some((v, rest)) if !rest.is_empty() => (rest, v),
             _ => return Ty::Unknown,
         };
         let resolved = self.resolve_named(span, type_path, hint, "enum");
-        let en = resolved.as_ref().and_then(|(v, n)| self.types.env(*v).and_then(|e| e.enums.get(&n.name)));
+        let en = resolved
+            .as_ref()
+            .and_then(|(v, n)| self.types.env(*v).and_then(|e| e.enums.get(&n.name)));
         let Some(en) = en else {
             if let Some((_, n)) = &resolved {
-                self.cx.report(codes::UNKNOWN_TYPE, n.span, format!("`{}` is a record, not an enum", n.name), |d| {
-                    d.label("a record").help(format!("build a record with `{} {{ field: value }}`", n.name))
-                });
+                self.cx.report(
+                    codes::UNKNOWN_TYPE,
+                    n.span,
+                    format!("`{}` is a record, not an enum", n.name),
+                    |d| {
+                        d.label("a record").help(format!(
+                            "build a record with `{} {{ field: value }}`",
+                            n.name
+                        ))
+                    },
+                );
             }
             if let Some(p) = payload {
                 self.infer(p, None);
@@ -673,7 +840,11 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     codes::UNKNOWN_VARIANT,
                     variant.span,
                     format!("enum `{ename}` has no variant `{}`", variant.name),
-                    |d| d.label("unknown variant").note(format!("its variants are `{list}`")).maybe_help(help),
+                    |d| {
+                        d.label("unknown variant")
+                            .note(format!("its variants are `{list}`"))
+                            .maybe_help(help)
+                    },
                 );
                 if let Some(p) = payload {
                     self.infer(p, None);
@@ -691,7 +862,10 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                         codes::PAYLOAD_MISMATCH,
                         span,
                         format!("variant `{ename}::{vname}` carries a `{t}`"),
-                        |d| d.label("payload missing").help(format!("write `{ename}::{vname}(...)`")),
+                        |d| {
+                            d.label("payload missing")
+                                .help(format!("write `{ename}::{vname}(...)`"))
+                        },
                     );
                 }
                 (None, Some(p)) => {
@@ -700,7 +874,10 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                         codes::PAYLOAD_MISMATCH,
                         p.span,
                         format!("variant `{ename}::{vname}` carries no payload"),
-                        |d| d.label("unexpected payload").help(format!("write `{ename}::{vname}`")),
+                        |d| {
+                            d.label("unexpected payload")
+                                .help(format!("write `{ename}::{vname}`"))
+                        },
                     );
                     self.infer(p, None);
                 }
@@ -724,9 +901,12 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     Ty::I64 | Ty::F64 | Ty::Unknown => ty,
                     Ty::U64 if matches!(inner.kind, ExprKind::Lit(_)) => ty,
                     other => {
-                        self.cx.report(codes::BAD_OPERANDS, span, format!("cannot negate `{other}`"), |d| {
-                            d.label("`-` needs `i64` or `f64`")
-                        });
+                        self.cx.report(
+                            codes::BAD_OPERANDS,
+                            span,
+                            format!("cannot negate `{other}`"),
+                            |d| d.label("`-` needs `i64` or `f64`"),
+                        );
                         Ty::Unknown
                     }
                 }
@@ -742,8 +922,15 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 Ty::Bool
             }
             _ => {
-                let arith = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem);
-                let operand_hint = if arith { hint.filter(|h| h.is_numeric() || **h == Ty::Str) } else { None };
+                let arith = matches!(
+                    op,
+                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem
+                );
+                let operand_hint = if arith {
+                    hint.filter(|h| h.is_numeric() || **h == Ty::Str)
+                } else {
+                    None
+                };
                 // An untyped literal takes the other side's type: infer the typed side first.
                 let (lt, rt) = if is_untyped_literal(l) && !is_untyped_literal(r) {
                     let rt = self.infer(r, operand_hint);
@@ -755,7 +942,11 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     (lt, rt)
                 };
                 let operand = if self.types.same(&lt, &rt) {
-                    if lt == Ty::Unknown { rt.clone() } else { lt.clone() }
+                    if lt == Ty::Unknown {
+                        rt.clone()
+                    } else {
+                        lt.clone()
+                    }
                 } else {
                     self.cx.report(
                         codes::BAD_OPERANDS,
@@ -774,21 +965,34 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 };
                 let ok = match op {
                     BinOp::Eq | BinOp::Ne => true,
-                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => operand.is_numeric() || operand == Ty::Str,
+                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                        operand.is_numeric() || operand == Ty::Str
+                    }
                     BinOp::Add => operand.is_numeric() || matches!(operand, Ty::Str | Ty::List(_)),
                     _ => operand.is_numeric(),
                 };
                 if !ok {
-                    self.cx.report(codes::BAD_OPERANDS, span, format!("`{}` does not apply to `{operand}`", op.symbol()), |d| {
-                        d.label(format!("operands are `{operand}`")).note(match op {
-                            BinOp::Add => "`+` adds numbers and joins strings and lists",
-                            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => "ordering compares numbers and strings",
-                            _ => "arithmetic needs numbers",
-                        })
-                    });
+                    self.cx.report(
+                        codes::BAD_OPERANDS,
+                        span,
+                        format!("`{}` does not apply to `{operand}`", op.symbol()),
+                        |d| {
+                            d.label(format!("operands are `{operand}`")).note(match op {
+                                BinOp::Add => "`+` adds numbers and joins strings and lists",
+                                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                                    "ordering compares numbers and strings"
+                                }
+                                _ => "arithmetic needs numbers",
+                            })
+                        },
+                    );
                 }
                 if arith {
-                    if ok { operand } else { Ty::Unknown }
+                    if ok {
+                        operand
+                    } else {
+                        Ty::Unknown
+                    }
                 } else {
                     Ty::Bool
                 }
@@ -807,9 +1011,12 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             let shape = self.pattern(&arm.pattern, &sty);
             let exhausted = sty != Ty::Unknown && coverage.missing(&sty, &self.types).is_empty();
             if coverage.covers(&shape) || exhausted {
-                self.cx.report(codes::UNREACHABLE_ARM, arm.pattern.span, "this arm is never chosen", |d| {
-                    d.label("earlier arms already match everything this one does")
-                });
+                self.cx.report(
+                    codes::UNREACHABLE_ARM,
+                    arm.pattern.span,
+                    "this arm is never chosen",
+                    |d| d.label("earlier arms already match everything this one does"),
+                );
             }
             coverage.add(shape);
             match &result {
@@ -830,9 +1037,15 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         let missing = coverage.missing(&sty, &self.types);
         if !missing.is_empty() {
             let list = missing.join("`, `");
-            self.cx.report(codes::NON_EXHAUSTIVE_MATCH, span, format!("`match` does not cover `{list}`"), |d| {
-                d.label("not every value has an arm").help("add the missing arms, or a `_ => ...` arm")
-            });
+            self.cx.report(
+                codes::NON_EXHAUSTIVE_MATCH,
+                span,
+                format!("`match` does not cover `{list}`"),
+                |d| {
+                    d.label("not every value has an arm")
+                        .help("add the missing arms, or a `_ => ...` arm")
+                },
+            );
         }
         result.unwrap_or(Ty::Unknown)
     }
@@ -879,7 +1092,9 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     Ty::Named(r) => self.types.env(r.version).and_then(|e| e.enums.get(&r.name)),
                     _ => None,
                 };
-                let Some((vname, rest)) = path.split_last() else { return Shape::Partial };
+                let Some((vname, rest)) = path.split_last() else {
+                    return Shape::Partial;
+                };
                 let is_variant = en.is_some_and(|e| e.variant(&vname.name).is_some());
                 if path.len() == 1 && payload.is_none() && !is_variant {
                     self.push(vname, ty.clone(), false);
@@ -897,18 +1112,25 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 if let Some(tn) = rest.last() {
                     if tn.name != en.name.name {
                         let (want, got) = (en.name.name.clone(), tn.name.clone());
-                        self.cx.report(codes::TYPE_MISMATCH, tn.span, format!("expected a variant of `{want}`, found `{got}`"), |d| {
-                            d.label(format!("the value matched is a `{want}`"))
-                        });
+                        self.cx.report(
+                            codes::TYPE_MISMATCH,
+                            tn.span,
+                            format!("expected a variant of `{want}`, found `{got}`"),
+                            |d| d.label(format!("the value matched is a `{want}`")),
+                        );
                     }
                 }
                 let Some(def) = en.variant(&vname.name) else {
-                    let names: Vec<&str> = en.variants.iter().map(|v| v.name.name.as_str()).collect();
+                    let names: Vec<&str> =
+                        en.variants.iter().map(|v| v.name.name.as_str()).collect();
                     let help = did_you_mean(&vname.name, names.iter().copied());
                     let ename = en.name.name.clone();
-                    self.cx.report(codes::UNKNOWN_VARIANT, vname.span, format!("enum `{ename}` has no variant `{}`", vname.name), |d| {
-                        d.label("unknown variant").maybe_help(help)
-                    });
+                    self.cx.report(
+                        codes::UNKNOWN_VARIANT,
+                        vname.span,
+                        format!("enum `{ename}` has no variant `{}`", vname.name),
+                        |d| d.label("unknown variant").maybe_help(help),
+                    );
                     return Shape::Partial;
                 };
                 let full = match (&def.payload, payload) {
@@ -919,16 +1141,28 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                     (None, None) => true,
                     (Some(t), None) => {
                         let (ename, v) = (en.name.name.clone(), vname.name.clone());
-                        self.cx.report(codes::PAYLOAD_MISMATCH, p.span, format!("variant `{ename}::{v}` carries a `{t}`"), |d| {
-                            d.label("payload not matched").help(format!("write `{v}(_)` to ignore it"))
-                        });
+                        self.cx.report(
+                            codes::PAYLOAD_MISMATCH,
+                            p.span,
+                            format!("variant `{ename}::{v}` carries a `{t}`"),
+                            |d| {
+                                d.label("payload not matched")
+                                    .help(format!("write `{v}(_)` to ignore it"))
+                            },
+                        );
                         true
                     }
                     (None, Some(inner)) => {
                         let (ename, v) = (en.name.name.clone(), vname.name.clone());
-                        self.cx.report(codes::PAYLOAD_MISMATCH, inner.span, format!("variant `{ename}::{v}` carries no payload"), |d| {
-                            d.label("nothing to match here").help(format!("write `{v}`"))
-                        });
+                        self.cx.report(
+                            codes::PAYLOAD_MISMATCH,
+                            inner.span,
+                            format!("variant `{ename}::{v}` carries no payload"),
+                            |d| {
+                                d.label("nothing to match here")
+                                    .help(format!("write `{v}`"))
+                            },
+                        );
                         true
                     }
                 };
@@ -938,9 +1172,12 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
     }
 
     fn pattern_mismatch(&mut self, p: &Pattern, ty: &Ty, what: &str) {
-        self.cx.report(codes::TYPE_MISMATCH, p.span, format!("{what} cannot match a `{ty}`"), |d| {
-            d.label(format!("the value matched is `{ty}`"))
-        });
+        self.cx.report(
+            codes::TYPE_MISMATCH,
+            p.span,
+            format!("{what} cannot match a `{ty}`"),
+            |d| d.label(format!("the value matched is `{ty}`")),
+        );
     }
 }
 
@@ -996,6 +1233,9 @@ impl Coverage {
             },
             _ => vec!["_".into()],
         };
-        needed.into_iter().filter(|c| !self.cases.contains(c)).collect()
+        needed
+            .into_iter()
+            .filter(|c| !self.cases.contains(c))
+            .collect()
     }
 }

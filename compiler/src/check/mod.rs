@@ -13,15 +13,15 @@ mod rules;
 mod schedule;
 mod state;
 pub mod suggest;
-mod types;
 #[cfg(test)]
 mod tests;
+mod types;
 
 use crate::model::{Framing, SpecModel, Ty};
-use std::collections::HashMap;
 use lang::ast::Spec;
 use lang::diagnostic::{codes, Code, Diagnostic};
 use lang::span::{FileId, SourceMap, Span};
+use std::collections::HashMap;
 
 /// The result of checking files together.
 #[derive(Debug, Default)]
@@ -55,20 +55,38 @@ pub fn check_sources(sources: &SourceMap) -> CheckOutput {
         out.diagnostics.extend(chain::check_chain(&out.models));
     }
     out.diagnostics.sort_by(|a, b| {
-        (a.primary.file, a.primary.span.start, a.code).cmp(&(b.primary.file, b.primary.span.start, b.code))
+        (a.primary.file, a.primary.span.start, a.code).cmp(&(
+            b.primary.file,
+            b.primary.span.start,
+            b.code,
+        ))
     });
     out
 }
 
 /// Checks one parsed spec.
 pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
-    let mut cx = Cx { file, diagnostics: Vec::new(), expr_types: HashMap::new() };
+    let mut cx = Cx {
+        file,
+        diagnostics: Vec::new(),
+        expr_types: HashMap::new(),
+    };
     let (old, new) = declare::versions(&mut cx, &spec);
     let framing = declare::protocol(&mut cx, &spec);
-    let mut model = SpecModel { file, spec, old, new, framing, expr_types: HashMap::new() };
+    let mut model = SpecModel {
+        file,
+        spec,
+        old,
+        new,
+        framing,
+        expr_types: HashMap::new(),
+    };
     // Without both versions, every rule and state field would look unanswered: say only what
     // is missing.
-    let versions_complete = !cx.diagnostics.iter().any(|d| d.code == codes::MISSING_VERSION);
+    let versions_complete = !cx
+        .diagnostics
+        .iter()
+        .any(|d| d.code == codes::MISSING_VERSION);
     if versions_complete {
         types::lossy_records(&mut cx, &model);
         rules::check_rules(&mut cx, &model);
@@ -101,9 +119,15 @@ impl Cx {
     }
 
     pub fn duplicate(&mut self, code: Code, what: &str, name: &lang::ast::Ident, first: Span) {
-        self.report(code, name.span, format!("{what} `{}` is defined twice", name.name), |d| {
-            d.label("defined again here").also(first, "first defined here")
-        });
+        self.report(
+            code,
+            name.span,
+            format!("{what} `{}` is defined twice", name.name),
+            |d| {
+                d.label("defined again here")
+                    .also(first, "first defined here")
+            },
+        );
     }
 }
 

@@ -23,7 +23,10 @@ pub(crate) fn sides(model: &SpecModel, kind: RuleKind) -> (&VersionEnv, &Version
 /// Whether a method reads and answers the same in both versions (then it needs no rule).
 pub(crate) fn unchanged_method(types: &Types<'_>, a: &MethodDef, b: &MethodDef) -> bool {
     a.params.len() == b.params.len()
-        && a.params.iter().zip(&b.params).all(|(x, y)| x.name.name == y.name.name && types.same(&x.ty, &y.ty))
+        && a.params
+            .iter()
+            .zip(&b.params)
+            .all(|(x, y)| x.name.name == y.name.name && types.same(&x.ty, &y.ty))
         && types.same(&a.ret, &b.ret)
 }
 
@@ -35,9 +38,16 @@ pub(crate) fn check_rules(cx: &mut Cx, model: &SpecModel) {
         if let Some(first) = blocks.get(&key) {
             let first = *first;
             let kw = block.kind.keyword();
-            cx.report(codes::DUPLICATE_ITEM, block.service.span, format!("`{kw} {}` is given twice", block.service.name), |d| {
-                d.label("given again here").also(first, "first given here").help("put all rules of the service in one block")
-            });
+            cx.report(
+                codes::DUPLICATE_ITEM,
+                block.service.span,
+                format!("`{kw} {}` is given twice", block.service.name),
+                |d| {
+                    d.label("given again here")
+                        .also(first, "first given here")
+                        .help("put all rules of the service in one block")
+                },
+            );
             continue;
         }
         blocks.insert(key, block.service.span);
@@ -47,7 +57,12 @@ pub(crate) fn check_rules(cx: &mut Cx, model: &SpecModel) {
     coverage(cx, model, RuleKind::Future, &covered);
 }
 
-fn check_block(cx: &mut Cx, model: &SpecModel, block: &RuleBlock, covered: &mut BTreeSet<(RuleKind, String, String)>) {
+fn check_block(
+    cx: &mut Cx,
+    model: &SpecModel,
+    block: &RuleBlock,
+    covered: &mut BTreeSet<(RuleKind, String, String)>,
+) {
     let (simulated, reachable) = sides(model, block.kind);
     let kw = block.kind.keyword();
     let sname = block.service.name.clone();
@@ -74,14 +89,25 @@ fn check_block(cx: &mut Cx, model: &SpecModel, block: &RuleBlock, covered: &mut 
         let mname = rule.method.name.as_str();
         if let Some(first) = seen.get(mname) {
             let first = *first;
-            cx.report(codes::DUPLICATE_RULE, rule.method.span, format!("`{mname}` has two `{kw}` rules"), |d| {
-                d.label("second rule").also(first, "first rule")
-            });
+            cx.report(
+                codes::DUPLICATE_RULE,
+                rule.method.span,
+                format!("`{mname}` has two `{kw}` rules"),
+                |d| d.label("second rule").also(first, "first rule"),
+            );
             continue;
         }
         seen.insert(mname, rule.method.span);
         let Some(method) = service.method(mname) else {
-            unknown_method(cx, block.kind, service, simulated.number, other, reachable.number, &rule.method);
+            unknown_method(
+                cx,
+                block.kind,
+                service,
+                simulated.number,
+                other,
+                reachable.number,
+                &rule.method,
+            );
             continue;
         };
         covered.insert((block.kind, sname.clone(), mname.to_string()));
@@ -89,12 +115,19 @@ fn check_block(cx: &mut Cx, model: &SpecModel, block: &RuleBlock, covered: &mut 
         if let Some(counterpart) = other.and_then(|s| s.method(mname)) {
             if unchanged_method(&types, method, counterpart) {
                 let (sv, rv) = (simulated.number, reachable.number);
-                cx.report(codes::UNNEEDED_RULE, rule.method.span, format!("`{mname}` did not change, so this rule is never needed"), |d| {
-                    d.label(format!("`{mname}` reads and answers the same in versions {sv} and {rv}"))
+                cx.report(
+                    codes::UNNEEDED_RULE,
+                    rule.method.span,
+                    format!("`{mname}` did not change, so this rule is never needed"),
+                    |d| {
+                        d.label(format!(
+                            "`{mname}` reads and answers the same in versions {sv} and {rv}"
+                        ))
                         .also(counterpart.span, format!("version {rv}'s `{mname}`"))
                         .note("unchanged methods translate themselves")
                         .help("remove the rule")
-                });
+                    },
+                );
             }
         }
         if rule.params.len() != method.params.len() {
@@ -103,10 +136,16 @@ fn check_block(cx: &mut Cx, model: &SpecModel, block: &RuleBlock, covered: &mut 
             cx.report(
                 codes::RULE_ARITY,
                 rule.method.span,
-                format!("`{mname}` takes {n} parameter{}, the rule binds {got}", if n == 1 { "" } else { "s" }),
+                format!(
+                    "`{mname}` takes {n} parameter{}, the rule binds {got}",
+                    if n == 1 { "" } else { "s" }
+                ),
                 |d| {
                     d.label("wrong number of parameters")
-                        .also(method.span, format!("version {}'s `{mname}`", simulated.number))
+                        .also(
+                            method.span,
+                            format!("version {}'s `{mname}`", simulated.number),
+                        )
                         .help(format!("write `{mname}({}) = ...`", names.join(", ")))
                 },
             );
@@ -139,7 +178,10 @@ fn check_block(cx: &mut Cx, model: &SpecModel, block: &RuleBlock, covered: &mut 
             other_version: simulated.number,
         });
         for (i, p) in rule.params.iter().enumerate() {
-            ec.bind(p, method.params.get(i).map_or(Ty::Unknown, |d| d.ty.clone()));
+            ec.bind(
+                p,
+                method.params.get(i).map_or(Ty::Unknown, |d| d.ty.clone()),
+            );
         }
         ec.check(&rule.body, &method.ret);
     }
@@ -154,23 +196,50 @@ fn unknown_method(
     other_version: u64,
     method: &lang::ast::Ident,
 ) {
-    let names: Vec<&str> = service.methods.iter().map(|m| m.name.name.as_str()).collect();
+    let names: Vec<&str> = service
+        .methods
+        .iter()
+        .map(|m| m.name.name.as_str())
+        .collect();
     let help = did_you_mean(&method.name, names);
     let in_other = other.and_then(|s| s.method(&method.name)).map(|m| m.span);
     let sname = service.name.name.clone();
-    cx.report(codes::UNKNOWN_METHOD, method.span, format!("version {version} of `{sname}` has no method `{}`", method.name), |d| {
-        let d = d.label(format!("a `{}` rule simulates a method of version {version}", kind.keyword()));
-        match in_other {
-            Some(s) => d
-                .also(s, format!("declared in version {other_version}"))
-                .help(format!("a `{}` rule answers this method", if kind == RuleKind::Past { "future" } else { "past" })),
-            None => d.maybe_help(help),
-        }
-    });
+    cx.report(
+        codes::UNKNOWN_METHOD,
+        method.span,
+        format!(
+            "version {version} of `{sname}` has no method `{}`",
+            method.name
+        ),
+        |d| {
+            let d = d.label(format!(
+                "a `{}` rule simulates a method of version {version}",
+                kind.keyword()
+            ));
+            match in_other {
+                Some(s) => d
+                    .also(s, format!("declared in version {other_version}"))
+                    .help(format!(
+                        "a `{}` rule answers this method",
+                        if kind == RuleKind::Past {
+                            "future"
+                        } else {
+                            "past"
+                        }
+                    )),
+                None => d.maybe_help(help),
+            }
+        },
+    );
 }
 
 /// Every method of the simulated side that changed or vanished needs a rule.
-fn coverage(cx: &mut Cx, model: &SpecModel, kind: RuleKind, covered: &BTreeSet<(RuleKind, String, String)>) {
+fn coverage(
+    cx: &mut Cx,
+    model: &SpecModel,
+    kind: RuleKind,
+    covered: &BTreeSet<(RuleKind, String, String)>,
+) {
     let (simulated, reachable) = sides(model, kind);
     let types = Types::new(model);
     for service in simulated.services.values() {
@@ -191,7 +260,11 @@ fn coverage(cx: &mut Cx, model: &SpecModel, kind: RuleKind, covered: &BTreeSet<(
             let (sname, mname) = (service.name.name.clone(), method.name.name.clone());
             let params: Vec<&str> = method.params.iter().map(|p| p.name.name.as_str()).collect();
             let kw = kind.keyword();
-            let body = if kind == RuleKind::Future { format!("disallow \"{mname} needs version {}\"", simulated.number) } else { "...".to_string() };
+            let body = if kind == RuleKind::Future {
+                format!("disallow \"{mname} needs version {}\"", simulated.number)
+            } else {
+                "...".to_string()
+            };
             let skeleton = format!("{kw} {sname} {{ {mname}({}) = {body} }}", params.join(", "));
             let (sv, rv) = (simulated.number, reachable.number);
             cx.report(
@@ -199,7 +272,9 @@ fn coverage(cx: &mut Cx, model: &SpecModel, kind: RuleKind, covered: &BTreeSet<(
                 method.name.span,
                 format!("`{sname}.{mname}` of version {sv} is not answered on {who} nodes"),
                 |d| {
-                    let d = d.label(format!("{whom} callers of `{mname}` would get no answer from version {rv} nodes"));
+                    let d = d.label(format!(
+                        "{whom} callers of `{mname}` would get no answer from version {rv} nodes"
+                    ));
                     let d = match counterpart {
                         Some(c) => d.also(c.span, format!("version {rv}'s `{mname}` differs")),
                         None => d.note(format!("version {rv} has no `{mname}`")),

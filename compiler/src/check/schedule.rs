@@ -8,7 +8,16 @@ use lang::diagnostic::codes;
 use lang::span::Span;
 use std::collections::HashMap;
 
-const TOP_KEYS: &[&str] = &["rolling", "all_at_once", "order", "healthy_for", "canary", "window", "after", "timeout"];
+const TOP_KEYS: &[&str] = &[
+    "rolling",
+    "all_at_once",
+    "order",
+    "healthy_for",
+    "canary",
+    "window",
+    "after",
+    "timeout",
+];
 const STRATEGIES: &[&str] = &["rolling", "all_at_once"];
 const ROLLING_KEYS: &[&str] = &["batch", "max_unavailable"];
 pub const ORDERS: &[&str] = &["node_id", "reverse_node_id", "random"];
@@ -25,9 +34,12 @@ pub(crate) fn check_schedules(cx: &mut Cx, spec: &Spec) {
     };
     for extra in schedules.iter().skip(1) {
         let span = first.span;
-        cx.report(codes::DUPLICATE_ITEM, extra.span, "the schedule is given twice", |d| {
-            d.label("given again here").also(span, "first given here")
-        });
+        cx.report(
+            codes::DUPLICATE_ITEM,
+            extra.span,
+            "the schedule is given twice",
+            |d| d.label("given again here").also(span, "first given here"),
+        );
     }
     let mut seen: HashMap<&str, Span> = HashMap::new();
     let mut strategies: Vec<Span> = Vec::new();
@@ -35,9 +47,12 @@ pub(crate) fn check_schedules(cx: &mut Cx, spec: &Spec) {
         let key = entry.key.name.as_str();
         if let Some(prev) = seen.get(key) {
             let prev = *prev;
-            cx.report(codes::DUPLICATE_ITEM, entry.key.span, format!("schedule setting `{key}` is given twice"), |d| {
-                d.label("given again here").also(prev, "first given here")
-            });
+            cx.report(
+                codes::DUPLICATE_ITEM,
+                entry.key.span,
+                format!("schedule setting `{key}` is given twice"),
+                |d| d.label("given again here").also(prev, "first given here"),
+            );
             continue;
         }
         seen.insert(key, entry.key.span);
@@ -51,11 +66,16 @@ pub(crate) fn check_schedules(cx: &mut Cx, spec: &Spec) {
                 SchedValueKind::Ident(order) if ORDERS.contains(&order.as_str()) => {}
                 SchedValueKind::Ident(order) => {
                     let help = did_you_mean(order, ORDERS.iter().copied());
-                    cx.report(codes::UNKNOWN_ORDER, entry.value.span, format!("unknown order `{order}`"), |d| {
-                        d.label("not an order")
-                            .note(format!("orders are `{}`", ORDERS.join("`, `")))
-                            .maybe_help(help)
-                    });
+                    cx.report(
+                        codes::UNKNOWN_ORDER,
+                        entry.value.span,
+                        format!("unknown order `{order}`"),
+                        |d| {
+                            d.label("not an order")
+                                .note(format!("orders are `{}`", ORDERS.join("`, `")))
+                                .maybe_help(help)
+                        },
+                    );
                 }
                 _ => bad_value(cx, entry, "an order such as `node_id`"),
             },
@@ -86,38 +106,65 @@ pub(crate) fn check_schedules(cx: &mut Cx, spec: &Spec) {
 
 fn unknown_key(cx: &mut Cx, key: &lang::ast::Ident, name: &str, known: &[&str], within: &str) {
     let help = did_you_mean(name, known.iter().copied());
-    cx.report(codes::UNKNOWN_SCHEDULE_KEY, key.span, format!("unknown {within} setting `{name}`"), |d| {
-        d.label("not a setting").note(format!("settings are `{}`", known.join("`, `"))).maybe_help(help)
-    });
+    cx.report(
+        codes::UNKNOWN_SCHEDULE_KEY,
+        key.span,
+        format!("unknown {within} setting `{name}`"),
+        |d| {
+            d.label("not a setting")
+                .note(format!("settings are `{}`", known.join("`, `")))
+                .maybe_help(help)
+        },
+    );
 }
 
 fn bad_value(cx: &mut Cx, entry: &SchedEntry, wanted: &str) {
     let key = entry.key.name.clone();
-    cx.report(codes::BAD_SCHEDULE_VALUE, entry.value.span, format!("`{key}` needs {wanted}"), |d| {
-        d.label("a value of another kind")
-    });
+    cx.report(
+        codes::BAD_SCHEDULE_VALUE,
+        entry.value.span,
+        format!("`{key}` needs {wanted}"),
+        |d| d.label("a value of another kind"),
+    );
 }
 
 fn block<'e>(cx: &mut Cx, entry: &'e SchedEntry, known: &[&str]) -> Option<&'e [SchedEntry]> {
     let SchedValueKind::Block(entries) = &entry.value.kind else {
         let key = entry.key.name.clone();
-        cx.report(codes::BAD_SCHEDULE_VALUE, entry.value.span, format!("`{key}` needs a block of settings"), |d| {
-            d.label("not a block").help(format!("write `{key} {{ ... }}`"))
-        });
+        cx.report(
+            codes::BAD_SCHEDULE_VALUE,
+            entry.value.span,
+            format!("`{key}` needs a block of settings"),
+            |d| {
+                d.label("not a block")
+                    .help(format!("write `{key} {{ ... }}`"))
+            },
+        );
         return None;
     };
     for inner in entries {
         if !known.contains(&inner.key.name.as_str()) {
             let name = inner.key.name.clone();
-            unknown_key(cx, &inner.key, &name, known, &format!("`{}`", entry.key.name));
+            unknown_key(
+                cx,
+                &inner.key,
+                &name,
+                known,
+                &format!("`{}`", entry.key.name),
+            );
         }
     }
     Some(entries)
 }
 
 fn rolling(cx: &mut Cx, entry: &SchedEntry) {
-    let Some(entries) = block(cx, entry, ROLLING_KEYS) else { return };
-    for inner in entries.iter().filter(|e| ROLLING_KEYS.contains(&e.key.name.as_str())) {
+    let Some(entries) = block(cx, entry, ROLLING_KEYS) else {
+        return;
+    };
+    for inner in entries
+        .iter()
+        .filter(|e| ROLLING_KEYS.contains(&e.key.name.as_str()))
+    {
         positive_int(cx, inner, &inner.value);
     }
 }
@@ -126,9 +173,12 @@ fn positive_int(cx: &mut Cx, entry: &SchedEntry, value: &SchedValue) {
     match value.kind {
         SchedValueKind::Int(0) => {
             let key = entry.key.name.clone();
-            cx.report(codes::NONPOSITIVE_SCHEDULE, value.span, format!("`{key}` must be at least 1"), |d| {
-                d.label("zero would never upgrade a node")
-            });
+            cx.report(
+                codes::NONPOSITIVE_SCHEDULE,
+                value.span,
+                format!("`{key}` must be at least 1"),
+                |d| d.label("zero would never upgrade a node"),
+            );
         }
         SchedValueKind::Int(_) => {}
         _ => bad_value(cx, entry, "a whole number"),
@@ -139,9 +189,12 @@ fn duration(cx: &mut Cx, entry: &SchedEntry) {
     match entry.value.kind {
         SchedValueKind::Duration(0) => {
             let key = entry.key.name.clone();
-            cx.report(codes::NONPOSITIVE_SCHEDULE, entry.value.span, format!("`{key}` must be longer than zero"), |d| {
-                d.label("a zero duration")
-            });
+            cx.report(
+                codes::NONPOSITIVE_SCHEDULE,
+                entry.value.span,
+                format!("`{key}` must be longer than zero"),
+                |d| d.label("a zero duration"),
+            );
         }
         SchedValueKind::Duration(_) => {}
         _ => bad_value(cx, entry, "a duration such as `30s`"),
@@ -162,7 +215,11 @@ fn canary(cx: &mut Cx, entry: &SchedEntry) {
                 });
             }
         }
-        _ => bad_value(cx, entry, "a node count, optionally followed by `then pause`"),
+        _ => bad_value(
+            cx,
+            entry,
+            "a node count, optionally followed by `then pause`",
+        ),
     }
 }
 
@@ -174,15 +231,24 @@ fn window(cx: &mut Cx, entry: &SchedEntry) {
     for t in [from, to] {
         if parse_hhmm(t).is_none() {
             let t = t.clone();
-            cx.report(codes::BAD_WINDOW, entry.value.span, format!("`{t}` is not a time of day"), |d| {
-                d.label("malformed window").help("write times as `HH:MM` in UTC, from `00:00` to `23:59`")
-            });
+            cx.report(
+                codes::BAD_WINDOW,
+                entry.value.span,
+                format!("`{t}` is not a time of day"),
+                |d| {
+                    d.label("malformed window")
+                        .help("write times as `HH:MM` in UTC, from `00:00` to `23:59`")
+                },
+            );
         }
     }
     if from == to && parse_hhmm(from).is_some() {
-        cx.report(codes::BAD_WINDOW, entry.value.span, "the window is empty", |d| {
-            d.label("starts and ends at the same time")
-        });
+        cx.report(
+            codes::BAD_WINDOW,
+            entry.value.span,
+            "the window is empty",
+            |d| d.label("starts and ends at the same time"),
+        );
     }
 }
 

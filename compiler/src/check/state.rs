@@ -16,22 +16,34 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
     let invariants: Vec<_> = spec.invariants().collect();
     for extra in transforms.iter().skip(1) {
         let first = transforms.first().map_or(extra.span, |t| t.span);
-        cx.report(codes::DUPLICATE_ITEM, extra.span, "the transform is given twice", |d| {
-            d.label("given again here").also(first, "first given here")
-        });
+        cx.report(
+            codes::DUPLICATE_ITEM,
+            extra.span,
+            "the transform is given twice",
+            |d| d.label("given again here").also(first, "first given here"),
+        );
     }
     for extra in invariants.iter().skip(1) {
         let first = invariants.first().map_or(extra.span, |t| t.span);
-        cx.report(codes::DUPLICATE_ITEM, extra.span, "the invariant is given twice", |d| {
-            d.label("given again here")
-                .also(first, "first given here")
-                .help("put all clauses in one `invariant` block")
-        });
+        cx.report(
+            codes::DUPLICATE_ITEM,
+            extra.span,
+            "the invariant is given twice",
+            |d| {
+                d.label("given again here")
+                    .also(first, "first given here")
+                    .help("put all clauses in one `invariant` block")
+            },
+        );
     }
     let (old, new) = (&model.old, &model.new);
     match (&old.state, &new.state) {
         (Some(_), None) | (None, Some(_)) => {
-            let (has, lacks) = if old.state.is_some() { (old, new) } else { (new, old) };
+            let (has, lacks) = if old.state.is_some() {
+                (old, new)
+            } else {
+                (new, old)
+            };
             let span = has.state.as_ref().map_or(has.span, |s| s.span);
             cx.report(codes::MISSING_STATE, lacks.span, format!("version {} declares no state", lacks.number), |d| {
                 d.label(format!("no `state {{ ... }}` in version {}", lacks.number))
@@ -42,14 +54,26 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
         }
         (None, None) => {
             if let Some(t) = transforms.first() {
-                cx.report(codes::MISSING_STATE, t.span, "a transform, but no version declares state", |d| {
-                    d.label("nothing to transform").help("declare `state { ... }` in both versions")
-                });
+                cx.report(
+                    codes::MISSING_STATE,
+                    t.span,
+                    "a transform, but no version declares state",
+                    |d| {
+                        d.label("nothing to transform")
+                            .help("declare `state { ... }` in both versions")
+                    },
+                );
             }
             if let Some(i) = invariants.first() {
-                cx.report(codes::MISSING_STATE, i.span, "an invariant, but no version declares state", |d| {
-                    d.label("nothing to relate").help("declare `state { ... }` in both versions")
-                });
+                cx.report(
+                    codes::MISSING_STATE,
+                    i.span,
+                    "an invariant, but no version declares state",
+                    |d| {
+                        d.label("nothing to relate")
+                            .help("declare `state { ... }` in both versions")
+                    },
+                );
             }
             return;
         }
@@ -59,7 +83,10 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
     let same_state = match (&old.state, &new.state) {
         (Some(a), Some(b)) => {
             a.fields.len() == b.fields.len()
-                && a.fields.iter().all(|f| b.field(&f.name.name).is_some_and(|g| types.same(&f.ty, &g.ty)))
+                && a.fields.iter().all(|f| {
+                    b.field(&f.name.name)
+                        .is_some_and(|g| types.same(&f.ty, &g.ty))
+                })
         }
         _ => true,
     };
@@ -69,12 +96,27 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
             let fields: Vec<String> = new
                 .state
                 .as_ref()
-                .map(|s| s.fields.iter().map(|f| format!("{}: ...", f.name.name)).collect())
+                .map(|s| {
+                    s.fields
+                        .iter()
+                        .map(|f| format!("{}: ...", f.name.name))
+                        .collect()
+                })
                 .unwrap_or_default();
-            cx.report(codes::MISSING_TRANSFORM, span, format!("the state changed in version {}, but there is no transform", new.number), |d| {
-                d.label("this state differs from the old one")
-                    .help(format!("add `transform (old) -> new {{ {} }}`", fields.join(", ")))
-            });
+            cx.report(
+                codes::MISSING_TRANSFORM,
+                span,
+                format!(
+                    "the state changed in version {}, but there is no transform",
+                    new.number
+                ),
+                |d| {
+                    d.label("this state differs from the old one").help(format!(
+                        "add `transform (old) -> new {{ {} }}`",
+                        fields.join(", ")
+                    ))
+                },
+            );
         }
         None => {}
         Some(t) => {
@@ -86,20 +128,25 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
             for f in &t.fields {
                 if let Some(first) = seen.iter().find(|s| s.name == f.name.name) {
                     let first = first.span;
-                    ec.cx.duplicate(codes::DUPLICATE_FIELD, "state field", &f.name, first);
+                    ec.cx
+                        .duplicate(codes::DUPLICATE_FIELD, "state field", &f.name, first);
                     continue;
                 }
                 seen.push(&f.name);
                 match state.and_then(|s| s.field(&f.name.name)) {
                     Some(def) => ec.check(&f.value, &def.ty),
                     None => {
-                        let names: Vec<&str> =
-                            state.map(|s| s.fields.iter().map(|f| f.name.name.as_str()).collect()).unwrap_or_default();
+                        let names: Vec<&str> = state
+                            .map(|s| s.fields.iter().map(|f| f.name.name.as_str()).collect())
+                            .unwrap_or_default();
                         let help = did_you_mean(&f.name.name, names);
                         let v = new.number;
-                        ec.cx.report(codes::UNKNOWN_STATE_FIELD, f.name.span, format!("the state of version {v} has no field `{}`", f.name.name), |d| {
-                            d.label("not a field of the new state").maybe_help(help)
-                        });
+                        ec.cx.report(
+                            codes::UNKNOWN_STATE_FIELD,
+                            f.name.span,
+                            format!("the state of version {v} has no field `{}`", f.name.name),
+                            |d| d.label("not a field of the new state").maybe_help(help),
+                        );
                         ec.infer(&f.value, None);
                     }
                 }
@@ -115,10 +162,15 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
                 if !missing.is_empty() {
                     let list = missing.join("`, `");
                     let sspan = state.span;
-                    cx.report(codes::MISSING_FIELD, t.span, format!("the transform does not assign `{list}`"), |d| {
-                        d.label("every field of the new state must be assigned")
-                            .also(sspan, format!("the state of version {}", new.number))
-                    });
+                    cx.report(
+                        codes::MISSING_FIELD,
+                        t.span,
+                        format!("the transform does not assign `{list}`"),
+                        |d| {
+                            d.label("every field of the new state must be assigned")
+                                .also(sspan, format!("the state of version {}", new.number))
+                        },
+                    );
                 }
             }
             if !whole {
@@ -153,9 +205,15 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
             for clause in &inv.clauses {
                 let ty = ec.infer(clause, Some(&Ty::Bool));
                 if !matches!(ty, Ty::Bool | Ty::Unknown) {
-                    ec.cx.report(codes::INVARIANT_NOT_BOOL, clause.span, format!("an invariant clause must be `bool`, found `{ty}`"), |d| {
-                        d.label("not a condition").help("compare values, for example `keys(old.a) == keys(new.b)`")
-                    });
+                    ec.cx.report(
+                        codes::INVARIANT_NOT_BOOL,
+                        clause.span,
+                        format!("an invariant clause must be `bool`, found `{ty}`"),
+                        |d| {
+                            d.label("not a condition")
+                                .help("compare values, for example `keys(old.a) == keys(new.b)`")
+                        },
+                    );
                 }
             }
         }

@@ -14,7 +14,10 @@ fn listing(files: &[&str]) -> String {
     out.diagnostics
         .iter()
         .map(|d| {
-            let f = sources.get(d.primary.file).map(|f| f.line_col(d.primary.span.start)).unwrap_or((0, 0));
+            let f = sources
+                .get(d.primary.file)
+                .map(|f| f.line_col(d.primary.span.start))
+                .unwrap_or((0, 0));
             format!("{} {}:{} {}", d.code, f.0, f.1, d.message)
         })
         .collect::<Vec<_>>()
@@ -23,7 +26,11 @@ fn listing(files: &[&str]) -> String {
 
 fn check(spec: &str, expect: &str) {
     let got = listing(&[spec]);
-    assert_eq!(got.trim(), expect.trim(), "\n--- got\n{got}\n--- for spec\n{spec}");
+    assert_eq!(
+        got.trim(),
+        expect.trim(),
+        "\n--- got\n{got}\n--- for spec\n{spec}"
+    );
 }
 
 /// Two versions around a body of rules; versions are given, schedule present.
@@ -39,18 +46,35 @@ fn example_specs_check_with_only_expected_warnings() {
     let a = std::fs::read_to_string(format!("{root}kv-1-2.ups")).unwrap_or_default();
     let b = std::fs::read_to_string(format!("{root}kv-2-3.ups")).unwrap_or_default();
     let got = listing(&[&a, &b]);
-    assert!(!got.is_empty() && got.lines().all(|l| l.starts_with("U0041") || l.starts_with("U0070")), "{got}");
+    assert!(
+        !got.is_empty()
+            && got
+                .lines()
+                .all(|l| l.starts_with("U0041") || l.starts_with("U0070")),
+        "{got}"
+    );
 }
 
 #[test]
 fn unchanged_methods_need_no_rules() {
-    check(&spec("service S { fn f(x: u64) -> u64 }", "service S { fn f(x: u64) -> u64 }", ""), "");
+    check(
+        &spec(
+            "service S { fn f(x: u64) -> u64 }",
+            "service S { fn f(x: u64) -> u64 }",
+            "",
+        ),
+        "",
+    );
 }
 
 #[test]
 fn a_changed_method_needs_rules_both_ways() {
     check(
-        &spec("service S { fn f(x: u64) -> u64 }", "service S { fn f(x: u64, y: bool) -> u64 }", ""),
+        &spec(
+            "service S { fn f(x: u64) -> u64 }",
+            "service S { fn f(x: u64, y: bool) -> u64 }",
+            "",
+        ),
         "U0033 3:16 `S.f` of version 1 is not answered on upgraded nodes\n\
          U0034 6:16 `S.f` of version 2 is not answered on old nodes",
     );
@@ -175,7 +199,11 @@ fn transform_must_assign_every_new_field_and_read_every_old_one() {
 #[test]
 fn invariant_clauses_are_booleans() {
     check(
-        &spec("state { a: u64 }", "state { a: u64 }", "invariant (o, n) { o.a + 1 }"),
+        &spec(
+            "state { a: u64 }",
+            "state { a: u64 }",
+            "invariant (o, n) { o.a + 1 }",
+        ),
         "U0065 8:20 an invariant clause must be `bool`, found `u64`",
     );
 }
@@ -187,12 +215,18 @@ fn chains_must_agree_at_the_joint() {
     let got = listing(&[a, b]);
     assert_eq!(got, "U0091 2:1 the two specs disagree on version 2");
     let c = "upgrade kv 3 -> 4\nversion 3 { service S { fn f() -> i64 } }\nversion 4 { service S { fn f() -> i64 } }\nschedule { rolling { batch: 1, max_unavailable: 1 } }";
-    assert_eq!(listing(&[a, c]), "U0090 1:1 the chain has no spec from version 2 to version 3");
+    assert_eq!(
+        listing(&[a, c]),
+        "U0090 1:1 the chain has no spec from version 2 to version 3"
+    );
 }
 
 #[test]
 fn several_syntax_errors_are_reported_at_once() {
     let got = listing(&["upgrade t 1 -> 2\nversion 1 { record A { x: } }\nversion 2 { }\npast S { f( = 1 }\nschedule { }\n"]);
-    let codes: Vec<&str> = got.lines().map(|l| l.split(' ').next().unwrap_or("")).collect();
+    let codes: Vec<&str> = got
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
     assert_eq!(codes, ["U0001", "U0001"], "{got}");
 }

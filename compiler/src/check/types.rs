@@ -12,7 +12,11 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Mismatch {
     /// The same name in two versions, but the declaration changed.
-    Changed { name: String, actual: u64, expected: u64 },
+    Changed {
+        name: String,
+        actual: u64,
+        expected: u64,
+    },
     Different,
 }
 
@@ -29,7 +33,11 @@ impl<'a> Types<'a> {
     }
 
     pub fn of(old: &'a VersionEnv, new: &'a VersionEnv) -> Self {
-        Types { old, new, assumed: RefCell::new(BTreeSet::new()) }
+        Types {
+            old,
+            new,
+            assumed: RefCell::new(BTreeSet::new()),
+        }
     }
 
     pub fn env(&self, version: u64) -> Option<&'a VersionEnv> {
@@ -47,7 +55,13 @@ impl<'a> Types<'a> {
         use Ty::*;
         match (actual, expected) {
             (Unknown, _) | (_, Unknown) => Ok(()),
-            (Bool, Bool) | (I64, I64) | (U64, U64) | (F64, F64) | (Str, Str) | (Bytes, Bytes) | (Unit, Unit) => Ok(()),
+            (Bool, Bool)
+            | (I64, I64)
+            | (U64, U64)
+            | (F64, F64)
+            | (Str, Str)
+            | (Bytes, Bytes)
+            | (Unit, Unit) => Ok(()),
             (Option(a), Option(b)) | (List(a), List(b)) | (Set(a), Set(b)) => self.compare(a, b),
             (Map(ak, av), Map(bk, bv)) => self.compare(ak, bk).and_then(|_| self.compare(av, bv)),
             (Tuple(a), Tuple(b)) if a.len() == b.len() => {
@@ -59,7 +73,11 @@ impl<'a> Types<'a> {
                 if self.same_decl(a, b) {
                     Ok(())
                 } else {
-                    Err(Mismatch::Changed { name: a.name.clone(), actual: a.version, expected: b.version })
+                    Err(Mismatch::Changed {
+                        name: a.name.clone(),
+                        actual: a.version,
+                        expected: b.version,
+                    })
                 }
             }
             _ => Err(Mismatch::Different),
@@ -72,8 +90,14 @@ impl<'a> Types<'a> {
 
     /// Whether the named type is declared identically in both versions.
     pub fn unchanged(&self, name: &str) -> bool {
-        let a = TypeRef { version: self.old.number, name: name.to_string() };
-        let b = TypeRef { version: self.new.number, name: name.to_string() };
+        let a = TypeRef {
+            version: self.old.number,
+            name: name.to_string(),
+        };
+        let b = TypeRef {
+            version: self.new.number,
+            name: name.to_string(),
+        };
         self.old.defines_type(name) && self.new.defines_type(name) && self.same_decl(&a, &b)
     }
 
@@ -83,21 +107,28 @@ impl<'a> Types<'a> {
         if self.assumed.borrow().contains(&key) {
             return true;
         }
-        let (Some(ea), Some(eb)) = (self.env(a.version), self.env(b.version)) else { return false };
+        let (Some(ea), Some(eb)) = (self.env(a.version), self.env(b.version)) else {
+            return false;
+        };
         self.assumed.borrow_mut().insert(key.clone());
         let result = match (ea.records.get(&a.name), eb.records.get(&b.name)) {
             (Some(ra), Some(rb)) => {
                 ra.fields.len() == rb.fields.len()
-                    && ra.fields.iter().all(|fa| rb.field(&fa.name.name).is_some_and(|fb| self.same(&fa.ty, &fb.ty)))
+                    && ra.fields.iter().all(|fa| {
+                        rb.field(&fa.name.name)
+                            .is_some_and(|fb| self.same(&fa.ty, &fb.ty))
+                    })
             }
             (None, None) => match (ea.enums.get(&a.name), eb.enums.get(&b.name)) {
                 (Some(xa), Some(xb)) => {
                     xa.variants.len() == xb.variants.len()
                         && xa.variants.iter().all(|va| {
-                            xb.variant(&va.name.name).is_some_and(|vb| match (&va.payload, &vb.payload) {
-                                (None, None) => true,
-                                (Some(pa), Some(pb)) => self.same(pa, pb),
-                                _ => false,
+                            xb.variant(&va.name.name).is_some_and(|vb| {
+                                match (&va.payload, &vb.payload) {
+                                    (None, None) => true,
+                                    (Some(pa), Some(pb)) => self.same(pa, pb),
+                                    _ => false,
+                                }
                             })
                         })
                 }
@@ -113,7 +144,9 @@ impl<'a> Types<'a> {
 /// A field of a record that the new version drops is data the upgrade loses: warn, naming it.
 pub(crate) fn lossy_records(cx: &mut Cx, model: &SpecModel) {
     for (name, old) in &model.old.records {
-        let Some(new) = model.new.records.get(name) else { continue };
+        let Some(new) = model.new.records.get(name) else {
+            continue;
+        };
         for field in &old.fields {
             if new.field(&field.name.name).is_none() {
                 let (rec, fname) = (name.clone(), field.name.name.clone());
@@ -121,10 +154,16 @@ pub(crate) fn lossy_records(cx: &mut Cx, model: &SpecModel) {
                 cx.report(
                     codes::LOSSY_CONVERSION,
                     field.name.span,
-                    format!("field `{fname}` of record `{rec}` is dropped in version {}", model.new.number),
+                    format!(
+                        "field `{fname}` of record `{rec}` is dropped in version {}",
+                        model.new.number
+                    ),
                     |d| {
                         d.label("this data is lost when a value crosses to the new version")
-                            .also(new_span, format!("version {} has no `{fname}`", model.new.number))
+                            .also(
+                                new_span,
+                                format!("version {} has no `{fname}`", model.new.number),
+                            )
                             .note("values taken old -> new -> old will not come back equal")
                     },
                 );

@@ -33,7 +33,11 @@ pub(crate) fn movable(name: &str, body: &Expr) -> bool {
     let paths = &uses.paths;
     !paths.is_empty()
         && paths.iter().enumerate().all(|(i, a)| {
-            !a.is_empty() && paths.iter().skip(i + 1).all(|b| !a.starts_with(b) && !b.starts_with(a))
+            !a.is_empty()
+                && paths
+                    .iter()
+                    .skip(i + 1)
+                    .all(|b| !a.starts_with(b) && !b.starts_with(a))
         })
 }
 
@@ -201,7 +205,10 @@ mod tests {
         assert!(movable("x", &body("(x.a, x.b)")));
         assert!(movable("x", &body("(x.a.c, x.a.d, x.b)")));
         assert!(!movable("x", &body("(x.a, x.a)")));
-        assert!(!movable("x", &body("(x.a, x.a.c)")), "a path inside another");
+        assert!(
+            !movable("x", &body("(x.a, x.a.c)")),
+            "a path inside another"
+        );
         assert!(!movable("x", &body("(x.a, x)")));
         assert!(!movable("x", &body("[1].map(|y| x.a).len() + x.b")));
     }

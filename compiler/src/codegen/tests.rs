@@ -221,10 +221,7 @@ fn unchanged_types_are_declared_once_and_reexported() {
         g.lib_rs
     );
     assert_eq!(g.lib_rs.matches("pub struct Order ").count(), 2);
-    has(
-        &g,
-        "crate::v1::Order { lines: o.lines, total: o.total }",
-    );
+    has(&g, "crate::v1::Order { lines: o.lines, total: o.total }");
 }
 
 #[test]

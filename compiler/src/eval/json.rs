@@ -21,14 +21,29 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
     let want = |what: &str| Err(format!("expected {what}, found `{json}`"));
     match ty {
         Ty::Unknown => Err("cannot decode a value of unknown type".to_string()),
-        Ty::Bool => json.as_bool().map(Value::Bool).map_or_else(|| want("a boolean"), Ok),
-        Ty::I64 => json.as_i64().map(|n| Value::Int(i128::from(n))).map_or_else(|| want("an i64"), Ok),
-        Ty::U64 => json.as_u64().map(|n| Value::Int(i128::from(n))).map_or_else(|| want("a u64"), Ok),
+        Ty::Bool => json
+            .as_bool()
+            .map(Value::Bool)
+            .map_or_else(|| want("a boolean"), Ok),
+        Ty::I64 => json
+            .as_i64()
+            .map(|n| Value::Int(i128::from(n)))
+            .map_or_else(|| want("an i64"), Ok),
+        Ty::U64 => json
+            .as_u64()
+            .map(|n| Value::Int(i128::from(n)))
+            .map_or_else(|| want("a u64"), Ok),
         Ty::F64 => match json {
             J::Null => Ok(Value::Float(f64::NAN)),
-            _ => json.as_f64().map(Value::Float).map_or_else(|| want("a number"), Ok),
+            _ => json
+                .as_f64()
+                .map(Value::Float)
+                .map_or_else(|| want("a number"), Ok),
         },
-        Ty::Str => json.as_str().map(Value::str).map_or_else(|| want("a string"), Ok),
+        Ty::Str => json
+            .as_str()
+            .map(Value::str)
+            .map_or_else(|| want("a string"), Ok),
         Ty::Unit => match json {
             J::Null => Ok(Value::Unit),
             _ => want("null"),
@@ -36,7 +51,11 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
         Ty::Bytes => match json {
             J::Array(items) => items
                 .iter()
-                .map(|i| i.as_u64().and_then(|b| u8::try_from(b).ok()).ok_or_else(|| format!("`{i}` is not a byte")))
+                .map(|i| {
+                    i.as_u64()
+                        .and_then(|b| u8::try_from(b).ok())
+                        .ok_or_else(|| format!("`{i}` is not a byte"))
+                })
                 .collect::<Result<Vec<u8>, String>>()
                 .map(Value::Bytes),
             _ => want("an array of bytes"),
@@ -46,7 +65,11 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
             other => from_json(other, inner, model).map(Value::some),
         },
         Ty::List(inner) => match json {
-            J::Array(items) => items.iter().map(|i| from_json(i, inner, model)).collect::<Result<_, _>>().map(Value::List),
+            J::Array(items) => items
+                .iter()
+                .map(|i| from_json(i, inner, model))
+                .collect::<Result<_, _>>()
+                .map(Value::List),
             _ => want("an array"),
         },
         Ty::Set(inner) => match json {
@@ -77,17 +100,30 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
             _ => want("an object"),
         },
         Ty::State(v) => {
-            let state = env(*v).and_then(|e| e.state.as_ref()).ok_or_else(|| format!("version {v} has no state"))?;
-            let fields: Vec<(String, Ty)> = state.fields.iter().map(|f| (f.name.name.clone(), f.ty.clone())).collect();
+            let state = env(*v)
+                .and_then(|e| e.state.as_ref())
+                .ok_or_else(|| format!("version {v} has no state"))?;
+            let fields: Vec<(String, Ty)> = state
+                .fields
+                .iter()
+                .map(|f| (f.name.name.clone(), f.ty.clone()))
+                .collect();
             record("state", &fields, json, model)
         }
         Ty::Named(r) => {
             let e = env(r.version).ok_or_else(|| format!("no version {}", r.version))?;
             if let Some(rec) = e.records.get(&r.name) {
-                let fields: Vec<(String, Ty)> = rec.fields.iter().map(|f| (f.name.name.clone(), f.ty.clone())).collect();
+                let fields: Vec<(String, Ty)> = rec
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.name.clone(), f.ty.clone()))
+                    .collect();
                 return record(&r.name, &fields, json, model);
             }
-            let en = e.enums.get(&r.name).ok_or_else(|| format!("no type `{}`", r.name))?;
+            let en = e
+                .enums
+                .get(&r.name)
+                .ok_or_else(|| format!("no type `{}`", r.name))?;
             let (name, payload) = match json {
                 J::String(s) => (s.as_str(), None),
                 J::Object(obj) if obj.len() == 1 => match obj.iter().next() {
@@ -96,19 +132,33 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
                 },
                 _ => return want(&format!("a variant of `{}`", r.name)),
             };
-            let variant = en.variant(name).ok_or_else(|| format!("`{}` has no variant `{name}`", r.name))?;
+            let variant = en
+                .variant(name)
+                .ok_or_else(|| format!("`{}` has no variant `{name}`", r.name))?;
             let payload = match (&variant.payload, payload) {
                 (None, None) => None,
                 (Some(t), Some(p)) => Some(from_json(p, t, model)?),
-                _ => return Err(format!("variant `{name}` of `{}` has the wrong payload", r.name)),
+                _ => {
+                    return Err(format!(
+                        "variant `{name}` of `{}` has the wrong payload",
+                        r.name
+                    ))
+                }
             };
             Ok(Value::variant(&r.name, name, payload))
         }
     }
 }
 
-fn record(name: &str, fields: &[(String, Ty)], json: &J, model: &SpecModel) -> Result<Value, String> {
-    let J::Object(obj) = json else { return Err(format!("expected an object for `{name}`, found `{json}`")) };
+fn record(
+    name: &str,
+    fields: &[(String, Ty)],
+    json: &J,
+    model: &SpecModel,
+) -> Result<Value, String> {
+    let J::Object(obj) = json else {
+        return Err(format!("expected an object for `{name}`, found `{json}`"));
+    };
     let mut out = Vec::with_capacity(fields.len());
     for (field, ty) in fields {
         let value = match (obj.get(field), ty) {
@@ -124,8 +174,14 @@ fn record(name: &str, fields: &[(String, Ty)], json: &J, model: &SpecModel) -> R
 fn key_from_text(text: &str, ty: &Ty, model: &SpecModel) -> Result<Value, String> {
     match ty {
         Ty::Str => Ok(Value::str(text)),
-        Ty::I64 | Ty::U64 => text.parse::<i128>().map(Value::Int).map_err(|_| format!("map key `{text}` is not an integer")),
-        Ty::Bool => text.parse::<bool>().map(Value::Bool).map_err(|_| format!("map key `{text}` is not a boolean")),
+        Ty::I64 | Ty::U64 => text
+            .parse::<i128>()
+            .map(Value::Int)
+            .map_err(|_| format!("map key `{text}` is not an integer")),
+        Ty::Bool => text
+            .parse::<bool>()
+            .map(Value::Bool)
+            .map_err(|_| format!("map key `{text}` is not a boolean")),
         other => from_json(&J::String(text.to_string()), other, model),
     }
 }

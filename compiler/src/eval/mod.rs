@@ -237,7 +237,9 @@ impl<'s> Evaluator<'s> {
     /// when it leaves the range of `i64` or `u64`, and a float when the checker typed it `f64`
     /// (an integer literal in a float context, `sum([])` of floats).
     pub(super) fn fit_static_type(&self, expr: &Expr, value: Value) -> Result<Value, EvalError> {
-        let (Some(types), Value::Int(n)) = (self.expr_types, &value) else { return Ok(value) };
+        let (Some(types), Value::Int(n)) = (self.expr_types, &value) else {
+            return Ok(value);
+        };
         let fits = match types.get(&expr.span) {
             Some(crate::model::Ty::U64) => *n >= 0 && *n <= i128::from(u64::MAX),
             Some(crate::model::Ty::I64) => *n >= i128::from(i64::MIN) && *n <= i128::from(i64::MAX),

@@ -1137,7 +1137,15 @@ fn integer_results_are_checked_against_their_static_type() {
     let model = &out.models[0];
     let inv = model.spec.invariants().next().unwrap();
     let eval = Evaluator::for_model(model);
-    let state = |a: i128, b: i128| Value::record("state", [("a".to_string(), Value::Int(a)), ("b".to_string(), Value::Int(b))]);
+    let state = |a: i128, b: i128| {
+        Value::record(
+            "state",
+            [
+                ("a".to_string(), Value::Int(a)),
+                ("b".to_string(), Value::Int(b)),
+            ],
+        )
+    };
     // 0u64 - 1 leaves u64 in a typed evaluation, but not in an untyped one.
     let typed = eval.eval_invariant(inv, &state(0, 0), &state(0, 1));
     assert_eq!(typed.unwrap_err().message(), "integer overflow");
@@ -1151,15 +1159,25 @@ fn integer_results_are_checked_against_their_static_type() {
 #[test]
 fn json_decoding_inverts_encoding_on_generated_values() {
     use crate::verify::{Generator, Rng};
-    for path in ["kv/kv-1-2.ups", "kv/kv-2-3.ups", "orders/orders-1-2.ups", "accounts/accounts-3-4.ups"] {
-        let text = std::fs::read_to_string(format!("{}/../specs/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for path in [
+        "kv/kv-1-2.ups",
+        "kv/kv-2-3.ups",
+        "orders/orders-1-2.ups",
+        "accounts/accounts-3-4.ups",
+    ] {
+        let text =
+            std::fs::read_to_string(format!("{}/../specs/{path}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
         let mut sources = lang::span::SourceMap::new();
         sources.add(path, text);
         let out = crate::check::check_sources(&sources);
         let model = &out.models[0];
         let generator = Generator::new(model);
         let mut rng = Rng::new(42);
-        let mut types = vec![crate::model::Ty::State(model.old.number), crate::model::Ty::State(model.new.number)];
+        let mut types = vec![
+            crate::model::Ty::State(model.old.number),
+            crate::model::Ty::State(model.new.number),
+        ];
         for env in [&model.old, &model.new] {
             for s in env.services.values() {
                 for m in &s.methods {
@@ -1171,7 +1189,8 @@ fn json_decoding_inverts_encoding_on_generated_values() {
         for ty in &types {
             for size in 0..6 {
                 let v = generator.generate(ty, &mut rng, size);
-                let back = super::json::from_json(&v.to_json(), ty, model).unwrap_or_else(|e| panic!("{path}: {ty}: {e}"));
+                let back = super::json::from_json(&v.to_json(), ty, model)
+                    .unwrap_or_else(|e| panic!("{path}: {ty}: {e}"));
                 assert_eq!(back, v, "{path}: {ty}");
             }
         }

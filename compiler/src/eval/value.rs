@@ -158,7 +158,11 @@ impl Value {
             Value::Str(s) => s.clone(),
             Value::Int(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
-            Value::Variant { variant, payload: None, .. } => variant.clone(),
+            Value::Variant {
+                variant,
+                payload: None,
+                ..
+            } => variant.clone(),
             other => other.to_json().to_string(),
         }
     }
@@ -180,7 +184,9 @@ impl Value {
             Value::Set(items) => J::Array(items.iter().map(Value::to_json).collect()),
             // The wire encoding: maps are objects; keys that are not strings are written as
             // text (`1`, `true`, a payload-less variant's name), as compiled plugins do.
-            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.key_text(), v.to_json())).collect()),
+            Value::Map(m) => {
+                J::Object(m.iter().map(|(k, v)| (k.key_text(), v.to_json())).collect())
+            }
             Value::Record { fields, .. } => J::Object(
                 fields
                     .iter()

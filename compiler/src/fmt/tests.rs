@@ -230,5 +230,8 @@ fn debug() {
 #[test]
 fn crlf_input_gives_lf_output() {
     let input = "upgrade kv 1 -> 2\r\n// c\r\nversion 1 {\r\n  state { a: u64 } // t\r\n}\r\n";
-    assert_fmt(input, "upgrade kv 1 -> 2\n\n// c\nversion 1 {\n  state {\n    a: u64,\n  } // t\n}\n");
+    assert_fmt(
+        input,
+        "upgrade kv 1 -> 2\n\n// c\nversion 1 {\n  state {\n    a: u64,\n  } // t\n}\n",
+    );
 }

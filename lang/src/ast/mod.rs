@@ -190,7 +190,10 @@ pub struct TypeExpr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypeExprKind {
     /// `string`, `option<T>`, `map<K, V>`, `Entry`, `v1::Entry`.
-    Named { path: Vec<Ident>, args: Vec<TypeExpr> },
+    Named {
+        path: Vec<Ident>,
+        args: Vec<TypeExpr>,
+    },
     /// `(A, B)`; `()` is `unit`.
     Tuple(Vec<TypeExpr>),
 }
@@ -361,28 +364,59 @@ pub enum ExprKind {
     /// A plain name: a variable or a parameter.
     Var(Ident),
     /// `Enum::Variant` or `Enum::Variant(payload)`, optionally qualified `v1::Enum::Variant`.
-    Variant { path: Vec<Ident>, payload: Option<Box<Expr>> },
+    Variant {
+        path: Vec<Ident>,
+        payload: Option<Box<Expr>>,
+    },
     /// `e.field` or `e.0` on tuples.
     Field(Box<Expr>, Ident),
     /// `e[k]` on maps and lists.
     Index(Box<Expr>, Box<Expr>),
     /// A built-in function: `keys(m)`, or `m.keys()` written as a method.
-    Builtin { name: Ident, args: Vec<Expr> },
+    Builtin {
+        name: Ident,
+        args: Vec<Expr>,
+    },
     /// `call method(args)`: the delegate call to the node's own object.
-    Delegate { method: Ident, args: Vec<Expr> },
+    Delegate {
+        method: Ident,
+        args: Vec<Expr>,
+    },
     /// `disallow "reason"`
     Disallow(String),
     /// `Item { value: v }`, optionally qualified `v2::Item { ... }`.
-    Record { path: Vec<Ident>, fields: Vec<FieldInit> },
+    Record {
+        path: Vec<Ident>,
+        fields: Vec<FieldInit>,
+    },
     Tuple(Vec<Expr>),
     List(Vec<Expr>),
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
-    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
-    Match { scrutinee: Box<Expr>, arms: Vec<Arm> },
-    Let { name: Ident, value: Box<Expr>, body: Box<Expr> },
-    Closure { params: Vec<Ident>, body: Box<Expr> },
-    Quant { kind: Quantifier, var: Ident, domain: Box<Expr>, body: Box<Expr> },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+    Match {
+        scrutinee: Box<Expr>,
+        arms: Vec<Arm>,
+    },
+    Let {
+        name: Ident,
+        value: Box<Expr>,
+        body: Box<Expr>,
+    },
+    Closure {
+        params: Vec<Ident>,
+        body: Box<Expr>,
+    },
+    Quant {
+        kind: Quantifier,
+        var: Ident,
+        domain: Box<Expr>,
+        body: Box<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -408,5 +442,8 @@ pub enum PatternKind {
     NegInt(u64),
     /// `Circle(p)`, `Shape::Circle(p)`, or a lone name: a payload-less variant if the
     /// scrutinee's enum has one of that name, else a binding.
-    Variant { path: Vec<Ident>, payload: Option<Box<Pattern>> },
+    Variant {
+        path: Vec<Ident>,
+        payload: Option<Box<Pattern>>,
+    },
 }

@@ -54,7 +54,11 @@ impl Diagnostic {
             code,
             severity: code.severity(),
             message: message.into(),
-            primary: Label { file, span, message: String::new() },
+            primary: Label {
+                file,
+                span,
+                message: String::new(),
+            },
             secondary: Vec::new(),
             notes: Vec::new(),
             help: None,
@@ -68,7 +72,11 @@ impl Diagnostic {
     }
 
     pub fn secondary(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
-        self.secondary.push(Label { file, span, message: message.into() });
+        self.secondary.push(Label {
+            file,
+            span,
+            message: message.into(),
+        });
         self
     }
 

@@ -42,7 +42,11 @@ pub(super) struct Builder {
 
 impl Builder {
     pub(super) fn new(file: FileId, offset: usize) -> Self {
-        Builder { file, offset, diagnostics: Vec::new() }
+        Builder {
+            file,
+            offset,
+            diagnostics: Vec::new(),
+        }
     }
 
     pub(super) fn finish(self) -> Vec<Diagnostic> {
@@ -56,8 +60,14 @@ impl Builder {
         Span::new(s.start(), s.start() + len).shift(self.offset)
     }
 
-    fn error(&mut self, code: crate::diagnostic::Code, span: Span, message: String) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::new(code, self.file, span, message));
+    fn error(
+        &mut self,
+        code: crate::diagnostic::Code,
+        span: Span,
+        message: String,
+    ) -> &mut Diagnostic {
+        self.diagnostics
+            .push(Diagnostic::new(code, self.file, span, message));
         let last = self.diagnostics.len() - 1;
         #[allow(clippy::indexing_slicing)] // just pushed
         &mut self.diagnostics[last]
@@ -76,27 +86,33 @@ impl Builder {
             let d = self.error(
                 codes::VERSIONS_NOT_ASCENDING,
                 from.span.to(to.span),
-                format!("upgrade from version {} to version {} does not go forward", from.value, to.value),
+                format!(
+                    "upgrade from version {} to version {} does not go forward",
+                    from.value, to.value
+                ),
             );
-            *d = d.clone().label("the target version must be newer").help(format!(
-                "a spec upgrades to the next version: write `{} -> {}`",
-                to.value,
-                to.value.saturating_add(1)
-            ));
+            *d = d
+                .clone()
+                .label("the target version must be newer")
+                .help(format!(
+                    "a spec upgrades to the next version: write `{} -> {}`",
+                    to.value,
+                    to.value.saturating_add(1)
+                ));
         } else if to.value != from.value.saturating_add(1) {
             let d = self.error(
                 codes::VERSIONS_NOT_ADJACENT,
                 from.span.to(to.span),
-                format!("upgrade from version {} to version {} skips versions", from.value, to.value),
+                format!(
+                    "upgrade from version {} to version {} skips versions",
+                    from.value, to.value
+                ),
             );
-            *d = d
-                .clone()
-                .label("not adjacent versions")
-                .help(format!(
-                    "write one spec per step (`{} -> {}`, ...) and give them together: chains compose",
-                    from.value,
-                    from.value.saturating_add(1)
-                ));
+            *d = d.clone().label("not adjacent versions").help(format!(
+                "write one spec per step (`{} -> {}`, ...) and give them together: chains compose",
+                from.value,
+                from.value.saturating_add(1)
+            ));
         }
         (name, from, to, span)
     }
@@ -116,13 +132,19 @@ impl Builder {
     // ------------------------------------------------------------ leaves
 
     fn ident(&self, pair: P<'_>) -> Ident {
-        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
     }
 
     fn ident_opt(&self, pair: Option<P<'_>>) -> Ident {
         match pair {
             Some(p) => self.ident(p),
-            None => Ident { name: String::new(), span: Span::default() },
+            None => Ident {
+                name: String::new(),
+                span: Span::default(),
+            },
         }
     }
 
@@ -130,9 +152,15 @@ impl Builder {
         match pair {
             Some(p) => {
                 let span = self.span(&p);
-                Number { value: self.int_value(p.as_str(), span), span }
+                Number {
+                    value: self.int_value(p.as_str(), span),
+                    span,
+                }
             }
-            None => Number { value: 0, span: Span::default() },
+            None => Number {
+                value: 0,
+                span: Span::default(),
+            },
         }
     }
 
@@ -141,8 +169,15 @@ impl Builder {
         match digits.parse::<u64>() {
             Ok(v) => v,
             Err(_) => {
-                let d = self.error(codes::INT_OVERFLOW, span, format!("integer `{text}` is too large"));
-                *d = d.clone().label("does not fit in 64 bits").note(format!("the largest integer is {}", u64::MAX));
+                let d = self.error(
+                    codes::INT_OVERFLOW,
+                    span,
+                    format!("integer `{text}` is too large"),
+                );
+                *d = d
+                    .clone()
+                    .label("does not fit in 64 bits")
+                    .note(format!("the largest integer is {}", u64::MAX));
                 0
             }
         }
@@ -151,7 +186,9 @@ impl Builder {
     fn string_value(&mut self, pair: P<'_>) -> String {
         // `string` wraps `string_inner`
         let inner = pair.into_inner().next();
-        let Some(inner) = inner else { return String::new() };
+        let Some(inner) = inner else {
+            return String::new();
+        };
         let base = self.span(&inner).start;
         let raw = inner.as_str();
         let mut out = String::with_capacity(raw.len());
@@ -170,10 +207,15 @@ impl Builder {
                 Some((_, '"')) => out.push('"'),
                 Some((j, other)) => {
                     let span = Span::new(base + i, base + j + other.len_utf8());
-                    let d = self.error(codes::BAD_ESCAPE, span, format!("unknown escape `\\{other}`"));
-                    *d = d.clone().label("not an escape").help(
-                        "the escapes are `\\n`, `\\t`, `\\r`, `\\0`, `\\\\` and `\\\"`",
+                    let d = self.error(
+                        codes::BAD_ESCAPE,
+                        span,
+                        format!("unknown escape `\\{other}`"),
                     );
+                    *d = d
+                        .clone()
+                        .label("not an escape")
+                        .help("the escapes are `\\n`, `\\t`, `\\r`, `\\0`, `\\\\` and `\\\"`");
                 }
                 None => {}
             }
@@ -197,7 +239,11 @@ impl Builder {
                 (self.ident_opt(kv.next()), self.ident_opt(kv.next()))
             })
             .collect();
-        Protocol { name, options, span }
+        Protocol {
+            name,
+            options,
+            span,
+        }
     }
 
     fn version_block(&mut self, pair: P<'_>) -> VersionBlock {
@@ -205,7 +251,11 @@ impl Builder {
         let mut inner = pair.into_inner();
         let number = self.number_opt(inner.next());
         let decls = inner.filter_map(|d| self.decl(d)).collect();
-        VersionBlock { number, decls, span }
+        VersionBlock {
+            number,
+            decls,
+            span,
+        }
     }
 
     fn decl(&mut self, pair: P<'_>) -> Option<Decl> {
@@ -226,10 +276,18 @@ impl Builder {
                         let mut vi = v.into_inner();
                         let name = self.ident_opt(vi.next());
                         let payload = vi.next().map(|t| self.type_expr(t));
-                        Variant { name, payload, span }
+                        Variant {
+                            name,
+                            payload,
+                            span,
+                        }
                     })
                     .collect();
-                Decl::Enum(EnumDecl { name, variants, span })
+                Decl::Enum(EnumDecl {
+                    name,
+                    variants,
+                    span,
+                })
             }
             Rule::service_decl => {
                 let name = self.ident_opt(inner.next());
@@ -240,10 +298,19 @@ impl Builder {
                         let name = self.ident_opt(mi.next());
                         let params = mi.next().map(|f| self.fields(f)).unwrap_or_default();
                         let ret = mi.next().map(|t| self.type_expr(t));
-                        MethodDecl { name, params, ret, span }
+                        MethodDecl {
+                            name,
+                            params,
+                            ret,
+                            span,
+                        }
                     })
                     .collect();
-                Decl::Service(ServiceDecl { name, methods, span })
+                Decl::Service(ServiceDecl {
+                    name,
+                    methods,
+                    span,
+                })
             }
             Rule::state_decl => {
                 let fields = inner.next().map(|f| self.fields(f)).unwrap_or_default();
@@ -261,7 +328,10 @@ impl Builder {
                 let name = self.ident_opt(fi.next());
                 let ty = match fi.next() {
                     Some(t) => self.type_expr(t),
-                    None => TypeExpr { kind: TypeExprKind::Tuple(Vec::new()), span },
+                    None => TypeExpr {
+                        kind: TypeExprKind::Tuple(Vec::new()),
+                        span,
+                    },
                 };
                 Field { name, ty, span }
             })
@@ -274,12 +344,19 @@ impl Builder {
         let pair = match pair.as_rule() {
             Rule::type_expr => match pair.into_inner().next() {
                 Some(p) => p,
-                None => return TypeExpr { kind: TypeExprKind::Tuple(Vec::new()), span },
+                None => {
+                    return TypeExpr {
+                        kind: TypeExprKind::Tuple(Vec::new()),
+                        span,
+                    }
+                }
             },
             _ => pair,
         };
         let kind = match pair.as_rule() {
-            Rule::tuple_type => TypeExprKind::Tuple(pair.into_inner().map(|t| self.type_expr(t)).collect()),
+            Rule::tuple_type => {
+                TypeExprKind::Tuple(pair.into_inner().map(|t| self.type_expr(t)).collect())
+            }
             _ => {
                 let mut inner = pair.into_inner();
                 let path = inner.next().map(|p| self.path(p)).unwrap_or_default();
@@ -296,7 +373,12 @@ impl Builder {
         let old = self.ident_opt(inner.next());
         let new = self.ident_opt(inner.next());
         let clauses = inner.map(|e| self.expr(e)).collect();
-        Invariant { old, new, clauses, span }
+        Invariant {
+            old,
+            new,
+            clauses,
+            span,
+        }
     }
 
     fn transform(&mut self, pair: P<'_>) -> Transform {
@@ -304,8 +386,16 @@ impl Builder {
         let mut inner = pair.into_inner();
         let old = self.ident_opt(inner.next());
         let new = self.ident_opt(inner.next());
-        let fields = inner.next().map(|f| self.field_inits(f)).unwrap_or_default();
-        Transform { old, new, fields, span }
+        let fields = inner
+            .next()
+            .map(|f| self.field_inits(f))
+            .unwrap_or_default();
+        Transform {
+            old,
+            new,
+            fields,
+            span,
+        }
     }
 
     fn rule_block(&mut self, pair: P<'_>) -> RuleBlock {
@@ -322,14 +412,30 @@ impl Builder {
                 let mut parts: Vec<P<'_>> = r.into_inner().collect();
                 let body = match parts.pop() {
                     Some(e) => self.expr(e),
-                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                    None => Expr {
+                        kind: ExprKind::Lit(Lit::Unit),
+                        span,
+                    },
                 };
                 let mut idents = parts.into_iter().map(|p| self.ident(p));
-                let method = idents.next().unwrap_or(Ident { name: String::new(), span });
-                crate::ast::Rule { method, params: idents.collect(), body, span }
+                let method = idents.next().unwrap_or(Ident {
+                    name: String::new(),
+                    span,
+                });
+                crate::ast::Rule {
+                    method,
+                    params: idents.collect(),
+                    body,
+                    span,
+                }
             })
             .collect();
-        RuleBlock { kind, service, rules, span }
+        RuleBlock {
+            kind,
+            service,
+            rules,
+            span,
+        }
     }
 
     fn schedule(&mut self, pair: P<'_>) -> Schedule {
@@ -346,10 +452,16 @@ impl Builder {
             Some(v) if v.as_rule() == Rule::sched_block => {
                 let vspan = self.span(&v);
                 let entries = v.into_inner().map(|e| self.sched_entry(e)).collect();
-                SchedValue { kind: SchedValueKind::Block(entries), span: vspan }
+                SchedValue {
+                    kind: SchedValueKind::Block(entries),
+                    span: vspan,
+                }
             }
             Some(v) => self.sched_value(v),
-            None => SchedValue { kind: SchedValueKind::Block(Vec::new()), span },
+            None => SchedValue {
+                kind: SchedValueKind::Block(Vec::new()),
+                span,
+            },
         };
         SchedEntry { key, value, span }
     }
@@ -359,7 +471,12 @@ impl Builder {
         let pair = match pair.as_rule() {
             Rule::sched_value => match pair.into_inner().next() {
                 Some(p) => p,
-                None => return SchedValue { kind: SchedValueKind::Int(0), span },
+                None => {
+                    return SchedValue {
+                        kind: SchedValueKind::Int(0),
+                        span,
+                    }
+                }
             },
             _ => pair,
         };
@@ -368,15 +485,24 @@ impl Builder {
                 let mut inner = pair.into_inner();
                 let count = match inner.next() {
                     Some(a) => self.sched_value(a),
-                    None => SchedValue { kind: SchedValueKind::Int(0), span },
+                    None => SchedValue {
+                        kind: SchedValueKind::Int(0),
+                        span,
+                    },
                 };
                 let action = self.ident_opt(inner.next());
                 SchedValueKind::Then(Box::new(count), action)
             }
             Rule::sched_range => {
                 let mut inner = pair.into_inner();
-                let a = inner.next().map(|s| self.string_value(s)).unwrap_or_default();
-                let b = inner.next().map(|s| self.string_value(s)).unwrap_or_default();
+                let a = inner
+                    .next()
+                    .map(|s| self.string_value(s))
+                    .unwrap_or_default();
+                let b = inner
+                    .next()
+                    .map(|s| self.string_value(s))
+                    .unwrap_or_default();
                 SchedValueKind::Range(a, b)
             }
             Rule::duration => SchedValueKind::Duration(self.duration(pair.as_str(), span)),
@@ -388,7 +514,9 @@ impl Builder {
     }
 
     fn duration(&mut self, text: &str, span: Span) -> u64 {
-        let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
         let n = self.int_value(digits, span);
         let factor = match unit {
@@ -398,15 +526,26 @@ impl Builder {
             "h" => 3_600_000,
             "d" => 86_400_000,
             _ => {
-                let d = self.error(codes::BAD_DURATION_UNIT, span, format!("unknown duration unit `{unit}`"));
-                *d = d.clone().label("not a unit").help("durations are written `250ms`, `5s`, `10m`, `2h` or `1d`");
+                let d = self.error(
+                    codes::BAD_DURATION_UNIT,
+                    span,
+                    format!("unknown duration unit `{unit}`"),
+                );
+                *d = d
+                    .clone()
+                    .label("not a unit")
+                    .help("durations are written `250ms`, `5s`, `10m`, `2h` or `1d`");
                 return 0;
             }
         };
         match n.checked_mul(factor) {
             Some(ms) => ms,
             None => {
-                let d = self.error(codes::INT_OVERFLOW, span, format!("duration `{text}` is too long"));
+                let d = self.error(
+                    codes::INT_OVERFLOW,
+                    span,
+                    format!("duration `{text}` is too long"),
+                );
                 *d = d.clone().label("does not fit in 64 bits of milliseconds");
                 u64::MAX
             }
@@ -421,7 +560,10 @@ impl Builder {
                 let name = self.ident_opt(fi.next());
                 let value = match fi.next() {
                     Some(e) => self.expr(e),
-                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                    None => Expr {
+                        kind: ExprKind::Lit(Lit::Unit),
+                        span,
+                    },
                 };
                 FieldInit { name, value, span }
             })
@@ -443,8 +585,15 @@ impl Builder {
             .map_prefix(|op, rhs| {
                 let b = cell.borrow();
                 let span = b.span(&op).to(rhs.span);
-                let op = if op.as_rule() == Rule::neg { UnOp::Neg } else { UnOp::Not };
-                Expr { kind: ExprKind::Unary(op, Box::new(rhs)), span }
+                let op = if op.as_rule() == Rule::neg {
+                    UnOp::Neg
+                } else {
+                    UnOp::Not
+                };
+                Expr {
+                    kind: ExprKind::Unary(op, Box::new(rhs)),
+                    span,
+                }
             })
             .map_postfix(|lhs, op| cell.borrow_mut().postfix(lhs, op))
             .map_infix(|lhs, op, rhs| {
@@ -464,7 +613,10 @@ impl Builder {
                     _ => BinOp::Rem,
                 };
                 let span = lhs.span.to(rhs.span);
-                Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span }
+                Expr {
+                    kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+                    span,
+                }
             })
             .parse(pairs);
         expr
@@ -487,7 +639,10 @@ impl Builder {
             _ => {
                 let index = match inner.next() {
                     Some(e) => self.expr(e),
-                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                    None => Expr {
+                        kind: ExprKind::Lit(Lit::Unit),
+                        span,
+                    },
                 };
                 ExprKind::Index(Box::new(lhs), Box::new(index))
             }
@@ -516,23 +671,46 @@ impl Builder {
                         Some(id) => ExprKind::Var(id),
                         None => ExprKind::Lit(Lit::Unit),
                     },
-                    None => ExprKind::Variant { path, payload: None },
+                    None => ExprKind::Variant {
+                        path,
+                        payload: None,
+                    },
                     Some(body) if body.as_rule() == Rule::record_body => {
-                        let fields = body.into_inner().next().map(|f| self.field_inits(f)).unwrap_or_default();
+                        let fields = body
+                            .into_inner()
+                            .next()
+                            .map(|f| self.field_inits(f))
+                            .unwrap_or_default();
                         ExprKind::Record { path, fields }
                     }
                     Some(call) => {
-                        let mut args = call.into_inner().next().map(|a| self.args(a)).unwrap_or_default();
+                        let mut args = call
+                            .into_inner()
+                            .next()
+                            .map(|a| self.args(a))
+                            .unwrap_or_default();
                         if path.len() == 1 {
-                            let name = path.pop().unwrap_or(Ident { name: String::new(), span });
+                            let name = path.pop().unwrap_or(Ident {
+                                name: String::new(),
+                                span,
+                            });
                             ExprKind::Builtin { name, args }
                         } else if args.len() == 1 {
-                            ExprKind::Variant { path, payload: args.pop().map(Box::new) }
+                            ExprKind::Variant {
+                                path,
+                                payload: args.pop().map(Box::new),
+                            }
                         } else {
                             // `E::V(a, b)`: a variant carries one payload; pass a tuple so the
                             // checker reports the mismatch against the declared payload type.
-                            let payload = Expr { kind: ExprKind::Tuple(args), span };
-                            ExprKind::Variant { path, payload: Some(Box::new(payload)) }
+                            let payload = Expr {
+                                kind: ExprKind::Tuple(args),
+                                span,
+                            };
+                            ExprKind::Variant {
+                                path,
+                                payload: Some(Box::new(payload)),
+                            }
                         }
                     }
                 }
@@ -551,7 +729,11 @@ impl Builder {
                 }
             }
             Rule::list_lit => {
-                let items = pair.into_inner().next().map(|a| self.args(a)).unwrap_or_default();
+                let items = pair
+                    .into_inner()
+                    .next()
+                    .map(|a| self.args(a))
+                    .unwrap_or_default();
                 ExprKind::List(items)
             }
             Rule::delegate => {
@@ -561,29 +743,46 @@ impl Builder {
                 ExprKind::Delegate { method, args }
             }
             Rule::disallow => {
-                let reason = pair.into_inner().next().map(|s| self.string_value(s)).unwrap_or_default();
+                let reason = pair
+                    .into_inner()
+                    .next()
+                    .map(|s| self.string_value(s))
+                    .unwrap_or_default();
                 ExprKind::Disallow(reason)
             }
             Rule::if_expr => {
                 let mut inner = pair.into_inner();
                 let mut next = |b: &mut Self| match inner.next() {
                     Some(p) => b.expr_or_block(p),
-                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                    None => Expr {
+                        kind: ExprKind::Lit(Lit::Unit),
+                        span,
+                    },
                 };
                 let cond = next(self);
                 let then = next(self);
                 let otherwise = next(self);
-                ExprKind::If { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) }
+                ExprKind::If {
+                    cond: Box::new(cond),
+                    then: Box::new(then),
+                    otherwise: Box::new(otherwise),
+                }
             }
             Rule::block | Rule::let_block => return self.let_chain(pair.into_inner(), span),
             Rule::closure => {
                 let mut parts: Vec<P<'_>> = pair.into_inner().collect();
                 let body = match parts.pop() {
                     Some(e) => self.expr(e),
-                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                    None => Expr {
+                        kind: ExprKind::Lit(Lit::Unit),
+                        span,
+                    },
                 };
                 let params = parts.into_iter().map(|p| self.ident(p)).collect();
-                ExprKind::Closure { params, body: Box::new(body) }
+                ExprKind::Closure {
+                    params,
+                    body: Box::new(body),
+                }
             }
             Rule::quant => {
                 let mut inner = pair.into_inner();
@@ -593,16 +792,27 @@ impl Builder {
                 };
                 let var = self.ident_opt(inner.next());
                 let mut exprs = inner.map(|e| self.expr(e));
-                let unit = || Expr { kind: ExprKind::Lit(Lit::Unit), span };
+                let unit = || Expr {
+                    kind: ExprKind::Lit(Lit::Unit),
+                    span,
+                };
                 let domain = exprs.next().unwrap_or_else(unit);
                 let body = exprs.next().unwrap_or_else(unit);
-                ExprKind::Quant { kind, var, domain: Box::new(domain), body: Box::new(body) }
+                ExprKind::Quant {
+                    kind,
+                    var,
+                    domain: Box::new(domain),
+                    body: Box::new(body),
+                }
             }
             Rule::match_expr => {
                 let mut inner = pair.into_inner();
                 let scrutinee = match inner.next() {
                     Some(e) => self.expr(e),
-                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span },
+                    None => Expr {
+                        kind: ExprKind::Lit(Lit::Unit),
+                        span,
+                    },
                 };
                 let arms = inner
                     .map(|arm| {
@@ -610,16 +820,29 @@ impl Builder {
                         let mut ai = arm.into_inner();
                         let pattern = match ai.next() {
                             Some(p) => self.pattern(p),
-                            None => Pattern { kind: PatternKind::Wildcard, span: aspan },
+                            None => Pattern {
+                                kind: PatternKind::Wildcard,
+                                span: aspan,
+                            },
                         };
                         let body = match ai.next() {
                             Some(e) => self.expr(e),
-                            None => Expr { kind: ExprKind::Lit(Lit::Unit), span: aspan },
+                            None => Expr {
+                                kind: ExprKind::Lit(Lit::Unit),
+                                span: aspan,
+                            },
                         };
-                        Arm { pattern, body, span: aspan }
+                        Arm {
+                            pattern,
+                            body,
+                            span: aspan,
+                        }
                     })
                     .collect();
-                ExprKind::Match { scrutinee: Box::new(scrutinee), arms }
+                ExprKind::Match {
+                    scrutinee: Box::new(scrutinee),
+                    arms,
+                }
             }
             Rule::expr => return self.expr(pair),
             _ => ExprKind::Lit(Lit::Unit),
@@ -645,18 +868,28 @@ impl Builder {
                 let name = self.ident_opt(li.next());
                 let value = match li.next() {
                     Some(e) => self.expr(e),
-                    None => Expr { kind: ExprKind::Lit(Lit::Unit), span: lspan },
+                    None => Expr {
+                        kind: ExprKind::Lit(Lit::Unit),
+                        span: lspan,
+                    },
                 };
                 lets.push((name, value, lspan));
             } else {
                 body = Some(self.expr(p));
             }
         }
-        let mut result = body.unwrap_or(Expr { kind: ExprKind::Lit(Lit::Unit), span });
+        let mut result = body.unwrap_or(Expr {
+            kind: ExprKind::Lit(Lit::Unit),
+            span,
+        });
         for (name, value, lspan) in lets.into_iter().rev() {
             let s = lspan.to(result.span);
             result = Expr {
-                kind: ExprKind::Let { name, value: Box::new(value), body: Box::new(result) },
+                kind: ExprKind::Let {
+                    name,
+                    value: Box::new(value),
+                    body: Box::new(result),
+                },
                 span: s,
             };
         }
@@ -669,7 +902,12 @@ impl Builder {
         let pair = match pair.as_rule() {
             Rule::pattern => match pair.into_inner().next() {
                 Some(p) => p,
-                None => return Pattern { kind: PatternKind::Wildcard, span },
+                None => {
+                    return Pattern {
+                        kind: PatternKind::Wildcard,
+                        span,
+                    }
+                }
             },
             _ => pair,
         };
@@ -730,7 +968,9 @@ fn significant_len(text: &str) -> usize {
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 i += 2;
-                while i < bytes.len() && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/')) {
+                while i < bytes.len()
+                    && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/'))
+                {
                     i += 1;
                 }
                 i += 2;

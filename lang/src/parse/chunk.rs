@@ -14,8 +14,15 @@ pub(super) struct Chunk {
 /// risk the stack of the parser or of later recursive passes.
 pub(super) const MAX_NESTING: i64 = 128;
 
-const ITEM_KEYWORDS: &[&str] =
-    &["protocol", "version", "invariant", "transform", "past", "future", "schedule"];
+const ITEM_KEYWORDS: &[&str] = &[
+    "protocol",
+    "version",
+    "invariant",
+    "transform",
+    "past",
+    "future",
+    "schedule",
+];
 
 /// Splits at every item keyword that stands at bracket depth zero, outside strings and
 /// comments. Text before the first keyword is a chunk of its own (and will fail to parse).
@@ -36,7 +43,9 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 i += 2;
-                while i < bytes.len() && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/')) {
+                while i < bytes.len()
+                    && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/'))
+                {
                     i += 1;
                 }
                 i += 2;
@@ -66,7 +75,10 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
             b'}' | b')' | b']' => depth = (depth - 1).max(0),
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let start = i;
-                while bytes.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+                while bytes
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
                     i += 1;
                 }
                 let word = text.get(start..i).unwrap_or("");
@@ -94,7 +106,12 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
     for (n, &(start, is_header)) in starts.iter().enumerate() {
         let end = starts.get(n + 1).map_or(text.len(), |&(s, _)| s);
         let too_deep_at = too_deep.iter().copied().find(|p| *p >= start && *p < end);
-        chunks.push(Chunk { start, end, is_header, too_deep_at });
+        chunks.push(Chunk {
+            start,
+            end,
+            is_header,
+            too_deep_at,
+        });
     }
     chunks
 }
@@ -117,7 +134,10 @@ mod tests {
             words(text),
             vec![
                 ("upgrade kv 1 -> 2".to_string(), true),
-                ("version 1 { state { version: u64 } }\n// past x".to_string(), false),
+                (
+                    "version 1 { state { version: u64 } }\n// past x".to_string(),
+                    false
+                ),
                 ("past Kv { a() = \"future\" }".to_string(), false),
             ]
         );

@@ -23,7 +23,9 @@ pub(super) fn too_deep(item: &Item) -> Option<Span> {
         let next = depth + 1;
         match &e.kind {
             ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => {}
-            ExprKind::Variant { payload, .. } => stack.extend(payload.iter().map(|p| (p.as_ref(), next))),
+            ExprKind::Variant { payload, .. } => {
+                stack.extend(payload.iter().map(|p| (p.as_ref(), next)))
+            }
             ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => stack.push((inner, next)),
             ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
                 stack.push((a, next));
@@ -32,10 +34,22 @@ pub(super) fn too_deep(item: &Item) -> Option<Span> {
             ExprKind::Builtin { args, .. } | ExprKind::Delegate { args, .. } => {
                 stack.extend(args.iter().map(|a| (a, next)));
             }
-            ExprKind::Record { fields, .. } => stack.extend(fields.iter().map(|f| (&f.value, next))),
-            ExprKind::Tuple(items) | ExprKind::List(items) => stack.extend(items.iter().map(|a| (a, next))),
-            ExprKind::If { cond, then, otherwise } => {
-                stack.extend([(cond.as_ref(), next), (then.as_ref(), next), (otherwise.as_ref(), next)]);
+            ExprKind::Record { fields, .. } => {
+                stack.extend(fields.iter().map(|f| (&f.value, next)))
+            }
+            ExprKind::Tuple(items) | ExprKind::List(items) => {
+                stack.extend(items.iter().map(|a| (a, next)))
+            }
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                stack.extend([
+                    (cond.as_ref(), next),
+                    (then.as_ref(), next),
+                    (otherwise.as_ref(), next),
+                ]);
             }
             ExprKind::Match { scrutinee, arms } => {
                 stack.push((scrutinee, next));

@@ -50,22 +50,34 @@ pub(super) fn to_diagnostic(
 }
 
 pub(super) fn too_deep(file: FileId, at: usize, what: &str) -> Diagnostic {
-    Diagnostic::new(codes::NESTING_TOO_DEEP, file, Span::new(at, at + 1), format!("{what} nest too deeply here"))
-        .label(format!("deeper than {} levels", super::chunk::MAX_NESTING))
-        .help("name intermediate results with `let` to flatten the expression")
+    Diagnostic::new(
+        codes::NESTING_TOO_DEEP,
+        file,
+        Span::new(at, at + 1),
+        format!("{what} nest too deeply here"),
+    )
+    .label(format!("deeper than {} levels", super::chunk::MAX_NESTING))
+    .help("name intermediate results with `let` to flatten the expression")
 }
 
 pub(super) fn missing_header(file: FileId, text: &str) -> Diagnostic {
     let start = text.len() - text.trim_start().len();
     let first = found_at(text, start);
-    Diagnostic::new(codes::SYNTAX, file, Span::new(start, start + first.len()), "missing `upgrade` header")
-        .label("expected `upgrade NAME FROM -> TO` first")
-        .help("a spec starts with its header, for example `upgrade kv 1 -> 2`")
+    Diagnostic::new(
+        codes::SYNTAX,
+        file,
+        Span::new(start, start + first.len()),
+        "missing `upgrade` header",
+    )
+    .label("expected `upgrade NAME FROM -> TO` first")
+    .help("a spec starts with its header, for example `upgrade kv 1 -> 2`")
 }
 
 /// The token-ish text at `pos`: a word, or one character.
 fn found_at(text: &str, pos: usize) -> &str {
-    let Some(rest) = text.get(pos..) else { return "" };
+    let Some(rest) = text.get(pos..) else {
+        return "";
+    };
     let word_len = rest
         .char_indices()
         .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
@@ -74,7 +86,10 @@ fn found_at(text: &str, pos: usize) -> &str {
         return rest.get(..word_len).unwrap_or("");
     }
     match rest.chars().next() {
-        Some(c) if c.is_whitespace() => rest.get(..c.len_utf8()).map_or("", |s| if s == "\n" { "end of line" } else { s }),
+        Some(c) if c.is_whitespace() => {
+            rest.get(..c.len_utf8())
+                .map_or("", |s| if s == "\n" { "end of line" } else { s })
+        }
         Some(c) => rest.get(..c.len_utf8()).unwrap_or(""),
         None => "",
     }
@@ -82,13 +97,34 @@ fn found_at(text: &str, pos: usize) -> &str {
 
 /// Tokens that can start an expression; when most of them are expected, say "an expression".
 const EXPR_STARTS: &[&str] = &[
-    "`!`", "`\"`", "`(`", "`-`", "`[`", "`call`", "`disallow`", "`exists`", "`false`", "`forall`",
-    "`if`", "`let`", "`match`", "`none`", "`true`", "`{`", "`|`", "a name", "a number", "a string",
+    "`!`",
+    "`\"`",
+    "`(`",
+    "`-`",
+    "`[`",
+    "`call`",
+    "`disallow`",
+    "`exists`",
+    "`false`",
+    "`forall`",
+    "`if`",
+    "`let`",
+    "`match`",
+    "`none`",
+    "`true`",
+    "`{`",
+    "`|`",
+    "a name",
+    "a number",
+    "a string",
     "an integer",
 ];
 
 fn collapse(expected: &mut BTreeSet<String>) {
-    let starts = EXPR_STARTS.iter().filter(|t| expected.contains(**t)).count();
+    let starts = EXPR_STARTS
+        .iter()
+        .filter(|t| expected.contains(**t))
+        .count();
     if starts >= 8 {
         expected.retain(|t| !EXPR_STARTS.contains(&t.as_str()));
         expected.insert("an expression".to_string());
@@ -140,7 +176,9 @@ fn describe(r: Rule) -> Option<&'static str> {
         | Rule::transform
         | Rule::rule_block
         | Rule::schedule => "an item",
-        Rule::record_decl | Rule::enum_decl | Rule::service_decl | Rule::state_decl => "a declaration",
+        Rule::record_decl | Rule::enum_decl | Rule::service_decl | Rule::state_decl => {
+            "a declaration"
+        }
         Rule::EOI => "end of input",
         _ => return None,
     })

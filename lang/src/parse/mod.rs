@@ -33,12 +33,18 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
     let chunks = chunk::split(text);
     let saw_header = chunks.iter().any(|c| c.is_header);
     for chunk in chunks {
-        let Some(chunk_text) = text.get(chunk.start..chunk.end) else { continue };
+        let Some(chunk_text) = text.get(chunk.start..chunk.end) else {
+            continue;
+        };
         if let Some(at) = chunk.too_deep_at {
             diagnostics.push(errors::too_deep(file, at, "brackets"));
             continue;
         }
-        let entry = if chunk.is_header { Rule::header_only } else { Rule::item_only };
+        let entry = if chunk.is_header {
+            Rule::header_only
+        } else {
+            Rule::item_only
+        };
         let pairs = match parse_rule(entry, chunk_text) {
             Ok(pairs) => pairs,
             Err(error) => {
@@ -55,7 +61,9 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                     header = Some(builder.header(inner));
                 } else if let Some(item) = builder.item(inner) {
                     match depth::too_deep(&item) {
-                        Some(span) => diagnostics.push(errors::too_deep(file, span.start, "operators")),
+                        Some(span) => {
+                            diagnostics.push(errors::too_deep(file, span.start, "operators"))
+                        }
                         None => items.push(item),
                     }
                 }
