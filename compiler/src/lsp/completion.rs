@@ -22,15 +22,7 @@ use lang::ast::{Expr, Item, RuleKind};
 use lang::diagnostic::codes;
 use lsp_types::{CompletionItem, CompletionItemKind};
 
-const ITEM_KEYWORDS: &[&str] = &[
-    "protocol",
-    "version",
-    "invariant",
-    "transform",
-    "past",
-    "future",
-    "schedule",
-];
+use lang::parse::ITEM_KEYWORDS;
 const DECL_KEYWORDS: &[&str] = &["record", "enum", "service", "state"];
 const EXPR_KEYWORDS: &[&str] = &[
     "call", "disallow", "if", "else", "match", "let", "forall", "exists", "none", "true", "false",

@@ -8,8 +8,7 @@
 //! `lang::parse` of the whole text (tests compare them on every example spec and on random
 //! edits); when the header does not parse, it falls back to parsing the whole text.
 //!
-//! Better: `lang` could expose its chunker and an item-level entry point; this module copies
-//! the chunker's cutting rules (a test guards them).
+//! The cutting is `lang::parse::regions`, the parser's own chunker.
 
 use crate::fmt::spans;
 use lang::ast::{Item, Spec};
@@ -19,106 +18,7 @@ use lang::Parsed;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const ITEM_KEYWORDS: &[&str] = &[
-    "protocol",
-    "version",
-    "invariant",
-    "transform",
-    "past",
-    "future",
-    "schedule",
-];
-
-/// A byte range holding one top-level item or the header, as `lang`'s chunker cuts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Region {
-    pub start: usize,
-    pub end: usize,
-    pub is_header: bool,
-}
-
-/// Cuts `text` at every item keyword at bracket depth zero, outside strings and comments
-/// (the rules of `lang::parse::chunk::split`).
-pub fn regions(text: &str) -> Vec<Region> {
-    let bytes = text.as_bytes();
-    let mut starts: Vec<(usize, bool)> = Vec::new();
-    let mut depth: i64 = 0;
-    let mut i = 0;
-    let mut first_token = true;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while bytes.get(i).is_some_and(|&c| c != b'\n') {
-                    i += 1;
-                }
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < bytes.len()
-                    && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/'))
-                {
-                    i += 1;
-                }
-                i += 2;
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while let Some(&c) = bytes.get(i) {
-                    if c == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    if c == b'"' || c == b'\n' {
-                        break;
-                    }
-                }
-                first_token = false;
-                continue;
-            }
-            b'{' | b'(' | b'[' => depth += 1,
-            b'}' | b')' | b']' => depth = (depth - 1).max(0),
-            c if c.is_ascii_alphabetic() || c == b'_' => {
-                let start = i;
-                while bytes
-                    .get(i)
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-                {
-                    i += 1;
-                }
-                let word = text.get(start..i).unwrap_or("");
-                if depth == 0 {
-                    if first_token {
-                        starts.push((start, word == "upgrade"));
-                    } else if ITEM_KEYWORDS.contains(&word) {
-                        starts.push((start, false));
-                    }
-                }
-                first_token = false;
-                continue;
-            }
-            c if c.is_ascii_whitespace() => {}
-            _ => {
-                if first_token {
-                    starts.push((i, false));
-                }
-                first_token = false;
-            }
-        }
-        i += 1;
-    }
-    starts
-        .iter()
-        .enumerate()
-        .map(|(n, &(start, is_header))| Region {
-            start,
-            end: starts.get(n + 1).map_or(text.len(), |&(s, _)| s),
-            is_header,
-        })
-        .collect()
-}
+pub use lang::parse::{regions, Region};
 
 /// The parse of one item region, spans relative to the region's start.
 #[derive(Debug)]

@@ -14,7 +14,8 @@ pub(super) struct Chunk {
 /// risk the stack of the parser or of later recursive passes.
 pub(super) const MAX_NESTING: i64 = 128;
 
-const ITEM_KEYWORDS: &[&str] = &[
+/// The keywords that start a top-level item.
+pub const ITEM_KEYWORDS: &[&str] = &[
     "protocol",
     "version",
     "invariant",

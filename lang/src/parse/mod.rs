@@ -101,6 +101,29 @@ fn parse_rule(
     }
 }
 
+pub use chunk::ITEM_KEYWORDS;
+
+/// A byte range of a file holding one top-level item, or the header, as the parser cuts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub start: usize,
+    pub end: usize,
+    pub is_header: bool,
+}
+
+/// Cuts `text` into top-level items exactly as [`parse`] does (at item keywords at bracket
+/// depth zero, outside strings and comments), for tools that re-parse one item at a time.
+pub fn regions(text: &str) -> Vec<Region> {
+    chunk::split(text)
+        .into_iter()
+        .map(|c| Region {
+            start: c.start,
+            end: c.end,
+            is_header: c.is_header,
+        })
+        .collect()
+}
+
 /// Items in source order; convenience for tests and tools.
 pub fn items_of(spec: &Spec) -> &[Item] {
     &spec.items
