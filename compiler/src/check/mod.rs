@@ -9,13 +9,13 @@ mod builtins;
 mod chain;
 mod declare;
 mod expr;
-mod rules;
+pub(crate) mod rules;
 mod schedule;
 mod state;
 pub mod suggest;
 #[cfg(test)]
 mod tests;
-mod types;
+pub(crate) mod types;
 
 use crate::model::{Framing, SpecModel, Ty};
 use lang::ast::Spec;

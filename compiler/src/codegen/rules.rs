@@ -315,10 +315,5 @@ pub(crate) fn dispatch(types: &Types<'_>) -> Result<TokenStream, CodegenError> {
 
 /// Whether a method reads and answers the same in both versions (the checker's rule).
 pub(crate) fn unchanged_method(types: &Types<'_>, a: &MethodDef, b: &MethodDef) -> bool {
-    a.params.len() == b.params.len()
-        && a.params
-            .iter()
-            .zip(&b.params)
-            .all(|(x, y)| x.name.name == y.name.name && types.same(&x.ty, &y.ty))
-        && types.same(&a.ret, &b.ret)
+    crate::check::rules::unchanged_method(types.checker(), a, b)
 }

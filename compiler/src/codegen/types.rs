@@ -12,118 +12,46 @@ use super::CodegenError;
 use crate::model::{EnumDef, RecordDef, SpecModel, Ty, TypeRef, VersionEnv};
 use proc_macro2::TokenStream;
 use quote::quote;
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What code generation knows about the spec's types.
+/// What code generation knows about the spec's types. Comparison across versions is the
+/// checker's own ([`crate::check::types::Types`]), so "unchanged" means the same to both.
 pub(crate) struct Types<'m> {
     pub model: &'m SpecModel,
     /// Names declared identically in both versions.
     pub unchanged: BTreeSet<String>,
-    assumed: RefCell<BTreeSet<(TypeRef, TypeRef)>>,
+    checker: crate::check::types::Types<'m>,
 }
 
 impl<'m> Types<'m> {
     pub fn new(model: &'m SpecModel) -> Self {
-        let mut types = Types {
-            model,
-            unchanged: BTreeSet::new(),
-            assumed: RefCell::default(),
-        };
-        let names: BTreeSet<String> = model
+        let checker = crate::check::types::Types::new(model);
+        let unchanged = model
             .old
             .records
             .keys()
             .chain(model.old.enums.keys())
-            .filter(|n| model.new.defines_type(n))
+            .filter(|n| checker.unchanged(n))
             .cloned()
             .collect();
-        let unchanged = names
-            .into_iter()
-            .filter(|n| {
-                types.same_decl(
-                    &TypeRef {
-                        version: model.old.number,
-                        name: n.clone(),
-                    },
-                    &TypeRef {
-                        version: model.new.number,
-                        name: n.clone(),
-                    },
-                )
-            })
-            .collect();
-        types.unchanged = unchanged;
-        types
+        Types {
+            model,
+            unchanged,
+            checker,
+        }
     }
 
     pub fn env(&self, version: u64) -> Option<&'m VersionEnv> {
-        if version == self.model.old.number {
-            Some(&self.model.old)
-        } else if version == self.model.new.number {
-            Some(&self.model.new)
-        } else {
-            None
-        }
+        self.checker.env(version)
     }
 
     pub fn enum_def(&self, r: &TypeRef) -> Option<&'m EnumDef> {
         self.env(r.version).and_then(|e| e.enums.get(&r.name))
     }
 
-    /// Whether a value of `a` can be used where `b` is expected (the checker's comparison).
-    pub fn same(&self, a: &Ty, b: &Ty) -> bool {
-        match (a, b) {
-            (Ty::Unknown, _) | (_, Ty::Unknown) => true,
-            (Ty::Option(x), Ty::Option(y))
-            | (Ty::List(x), Ty::List(y))
-            | (Ty::Set(x), Ty::Set(y)) => self.same(x, y),
-            (Ty::Map(ak, av), Ty::Map(bk, bv)) => self.same(ak, bk) && self.same(av, bv),
-            (Ty::Tuple(x), Ty::Tuple(y)) => {
-                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| self.same(p, q))
-            }
-            (Ty::Named(x), Ty::Named(y)) => x == y || (x.name == y.name && self.same_decl(x, y)),
-            (x, y) => x == y,
-        }
-    }
-
-    /// Structural equality of two declarations, assuming equality on cycles.
-    fn same_decl(&self, a: &TypeRef, b: &TypeRef) -> bool {
-        let key = (a.clone(), b.clone());
-        if self.assumed.borrow().contains(&key) {
-            return true;
-        }
-        let (Some(ea), Some(eb)) = (self.env(a.version), self.env(b.version)) else {
-            return false;
-        };
-        self.assumed.borrow_mut().insert(key.clone());
-        let result = match (ea.records.get(&a.name), eb.records.get(&b.name)) {
-            (Some(ra), Some(rb)) => {
-                ra.fields.len() == rb.fields.len()
-                    && ra.fields.iter().all(|fa| {
-                        rb.field(&fa.name.name)
-                            .is_some_and(|fb| self.same(&fa.ty, &fb.ty))
-                    })
-            }
-            (None, None) => match (ea.enums.get(&a.name), eb.enums.get(&b.name)) {
-                (Some(xa), Some(xb)) => {
-                    xa.variants.len() == xb.variants.len()
-                        && xa.variants.iter().all(|va| {
-                            xb.variant(&va.name.name).is_some_and(|vb| {
-                                match (&va.payload, &vb.payload) {
-                                    (None, None) => true,
-                                    (Some(pa), Some(pb)) => self.same(pa, pb),
-                                    _ => false,
-                                }
-                            })
-                        })
-                }
-                _ => false,
-            },
-            _ => false,
-        };
-        self.assumed.borrow_mut().remove(&key);
-        result
+    /// The checker's comparison, for rules of the checker that codegen follows.
+    pub fn checker(&self) -> &crate::check::types::Types<'m> {
+        &self.checker
     }
 
     /// The name of a version's state struct: `State`, unless the version declares a type of
