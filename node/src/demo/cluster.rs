@@ -158,11 +158,22 @@ pub fn signal(pid: u32, name: &str) {
         .status();
 }
 
-/// Free ports on 127.0.0.1 chosen by the OS: held until all are chosen (so they differ), then
-/// released for the processes to take.
+/// Free ports on 127.0.0.1 for the shims' client ports, which must be known before the agents
+/// start (peers are given each other's) and stay the same when an agent restarts.
+///
+/// They are taken below the kernel's ephemeral range (`ip_local_port_range`): a port the OS
+/// hands out for `bind(0)` or an outgoing `connect` can be taken by any connection of any
+/// process between its release here and the agent's bind (a CI run lost a test to exactly
+/// that), while ports below the range are only ever taken by explicit binds. Each candidate is
+/// bound to check that it is free and held until all are chosen; the ports handed out stay
+/// reserved for the life of the process, so concurrent clusters in one test binary, and an
+/// agent restarted on its old port, never collide.
 pub struct Ports {
     held: Vec<TcpListener>,
 }
+
+/// The ports handed out by this process.
+static RESERVED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
 
 impl Ports {
     pub fn new() -> Ports {
@@ -170,11 +181,38 @@ impl Ports {
     }
 
     pub fn take(&mut self) -> Result<SocketAddr, String> {
-        let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-        let addr = l.local_addr().map_err(|e| e.to_string())?;
-        self.held.push(l);
-        Ok(addr)
+        let (low, high) = fixed_port_range();
+        let span = u32::from(high - low) + 1;
+        let mut reserved = RESERVED.lock().map_err(|_| "the port table is poisoned")?;
+        // A start that differs per process and per call, so parallel test binaries spread out.
+        let seed = std::process::id()
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(reserved.len() as u32 * 7919);
+        for i in 0..span {
+            let port = low + ((seed.wrapping_add(i)) % span) as u16;
+            if reserved.contains(&port) {
+                continue;
+            }
+            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+                let addr = l.local_addr().map_err(|e| e.to_string())?;
+                reserved.push(port);
+                self.held.push(l);
+                return Ok(addr);
+            }
+        }
+        Err(format!("no free port in {low}..={high}"))
     }
+}
+
+/// Ports outside the kernel's ephemeral range: the 8,000 below its start (or 20000..=27999
+/// when the range cannot be read).
+fn fixed_port_range() -> (u16, u16) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|&low| low > 10_000)
+        .unwrap_or(28_000);
+    (ephemeral_low - 8_000, ephemeral_low - 1)
 }
 
 impl Default for Ports {
@@ -402,4 +440,31 @@ pub fn node_specs(dir: &Path, n: usize, versions: &[u64]) -> Result<Vec<NodeSpec
         });
     }
     Ok(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ports_are_distinct_free_and_outside_the_ephemeral_range() {
+        let (low, high) = fixed_port_range();
+        let mut a = Ports::new();
+        let mut b = Ports::new();
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            seen.push(a.take().unwrap().port());
+            seen.push(b.take().unwrap().port());
+        }
+        drop((a, b));
+        // Released ports stay reserved: a later cluster does not get them again.
+        let mut c = Ports::new();
+        seen.push(c.take().unwrap().port());
+        assert!(seen.iter().all(|p| (low..=high).contains(p)), "{seen:?}");
+        let mut unique = seen.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "{seen:?}");
+    }
 }
