@@ -105,6 +105,17 @@ impl Host {
     /// Calls `method` on the node's own object with `args` (a JSON array) and returns the
     /// JSON bytes of its result.
     pub fn call(&self, method: &str, args: &[u8]) -> Result<Vec<u8>, RuleError> {
+        self.call_with(method, args, |answer| Ok(answer.to_vec()))
+    }
+
+    /// [`Host::call`] that reads the answer where the host left it, with `read`, instead of
+    /// copying it out first (the host's buffer is given back as soon as `read` returns).
+    pub fn call_with<R>(
+        &self,
+        method: &str,
+        args: &[u8],
+        read: impl FnOnce(&[u8]) -> Result<R, RuleError>,
+    ) -> Result<R, RuleError> {
         let Some(cb) = self.callbacks else {
             return Err(RuleError::Internal(format!("no host to `call {method}`")));
         };
@@ -112,20 +123,20 @@ impl Host {
         let data = bytes(Slice {
             ptr: out.data.ptr,
             len: out.data.len,
-        })
-        .to_vec();
-        (cb.free)(cb.ctx, out.data);
-        match Status::from_u32(out.status) {
-            Status::Ok => Ok(data),
+        });
+        let result = match Status::from_u32(out.status) {
+            Status::Ok => read(data),
             Status::Disallowed => Err(RuleError::Disallowed(
-                String::from_utf8_lossy(&data).into_owned(),
+                String::from_utf8_lossy(data).into_owned(),
             )),
             Status::BadInput => Err(RuleError::BadInput(
-                String::from_utf8_lossy(&data).into_owned(),
+                String::from_utf8_lossy(data).into_owned(),
             )),
             Status::Internal => Err(RuleError::Internal(
-                String::from_utf8_lossy(&data).into_owned(),
+                String::from_utf8_lossy(data).into_owned(),
             )),
-        }
+        };
+        (cb.free)(cb.ctx, out.data);
+        result
     }
 }

@@ -643,11 +643,9 @@ pub fn map_values<K: Ord, V, W>(
     m: BTreeMap<K, V>,
     mut f: impl FnMut(V) -> RuleResult<W>,
 ) -> RuleResult<BTreeMap<K, W>> {
-    let mut out = BTreeMap::new();
-    for (k, v) in m {
-        out.insert(k, f(v)?);
-    }
-    Ok(out)
+    // Collected, the map is built in one pass from its (already sorted) entries instead of a
+    // search per insert.
+    m.into_iter().map(|(k, v)| Ok((k, f(v)?))).collect()
 }
 
 /// `filter(xs, f)` on a list.
@@ -679,17 +677,29 @@ pub fn filter_set<T: Ord + Clone>(
 }
 
 /// `to_map(xs, f)`: `f` gives each element's `(key, value)`; later entries win.
+///
+/// Collected rather than inserted one by one: `BTreeMap`'s `FromIterator` sorts the entries
+/// (stably, in linear time when they come sorted, as lists of keyed records often do), keeps
+/// the last of equal keys, and builds the tree bottom-up. Keys equal under our `Ord` are
+/// identical values (floats compare by `total_cmp`), so which equal key is kept cannot show.
 pub fn to_map<T, K: Ord, V>(
     xs: Vec<T>,
     mut f: impl FnMut(T) -> RuleResult<(K, V)>,
 ) -> RuleResult<BTreeMap<K, V>> {
-    let mut out = BTreeMap::new();
-    for x in xs {
-        let (k, v) = f(x)?;
-        out.insert(k, v);
+    // A few entries fit one leaf: inserting them is cheaper than sorting.
+    if xs.len() <= SMALL_MAP {
+        let mut out = BTreeMap::new();
+        for x in xs {
+            let (k, v) = f(x)?;
+            out.insert(k, v);
+        }
+        return Ok(out);
     }
-    Ok(out)
+    xs.into_iter().map(f).collect()
 }
+
+/// Up to this many entries, [`to_map`] inserts one by one (a B-tree leaf holds 11).
+const SMALL_MAP: usize = 8;
 
 /// `to_set(xs)`.
 pub fn to_set<T: Ord>(xs: Vec<T>) -> BTreeSet<T> {
@@ -861,17 +871,18 @@ pub fn call<A: Serialize + ?Sized, R: DeserializeOwned>(
     method: &str,
     args: &A,
 ) -> RuleResult<R> {
-    let out = host.call(method, &encode(args)?)?;
-    serde_json::from_slice(&out).map_err(|e| {
-        bad(format!(
-            "the node's answer to `call {method}` does not decode: {e}"
-        ))
+    host.call_with(method, &encode(args)?, |answer| {
+        serde_json::from_slice(answer).map_err(|e| {
+            bad(format!(
+                "the node's answer to `call {method}` does not decode: {e}"
+            ))
+        })
     })
 }
 
 /// [`call`] of a method whose result is `unit`: whatever the node answers means "done".
 pub fn call_unit<A: Serialize + ?Sized>(host: &Host, method: &str, args: &A) -> RuleResult<()> {
-    host.call(method, &encode(args)?).map(|_| ())
+    host.call_with(method, &encode(args)?, |_| Ok(()))
 }
 
 #[cfg(test)]
@@ -928,6 +939,14 @@ mod tests {
         assert_eq!(doubled.get("b"), Some(&4));
         let pairs = to_map(vec![(1u64, "x"), (1, "y")], Ok).unwrap();
         assert_eq!(pairs.get(&1), Some(&"y"));
+        // Past the small-map path too: unsorted, with duplicates, the later entry wins.
+        let many: Vec<(u64, u64)> = (0..100).map(|i| ((i * 37) % 50, i)).collect();
+        let built = to_map(many.clone(), Ok).unwrap();
+        let mut inserted = BTreeMap::new();
+        for (k, v) in many {
+            inserted.insert(k, v);
+        }
+        assert_eq!(built, inserted);
         assert_eq!(len(&"héllo".to_string()), 5);
         let stop: RuleResult<bool> = any(&vec![1u64, 2, 3], |x| {
             if x == 2 {

@@ -122,7 +122,12 @@ fn main() {
         "{:>8} {:>10} {:>14} {:>14} {:>7}",
         "entries", "bytes", "plugin (us)", "serde (us)", "ratio"
     );
-    for n in [1usize, 10, 100, 1000] {
+    // `cargo bench -p compiler --bench translate -- 1 10`: only those sizes (for profiling).
+    let mut sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    if sizes.is_empty() {
+        sizes = vec![1, 10, 100, 1000];
+    }
+    for n in sizes {
         let entries: Vec<Entry> = (0..n)
             .map(|i| Entry {
                 key: format!("key-{i:06}"),
@@ -158,5 +163,8 @@ fn main() {
             ratio
         );
     }
-    let _ = std::fs::remove_dir_all(&cold_dir);
+    // UPSTART_BENCH_KEEP=1 keeps the plugin for a profiler to read its symbols.
+    if std::env::var_os("UPSTART_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&cold_dir);
+    }
 }

