@@ -120,6 +120,8 @@ impl Host {
             return Err(RuleError::Internal(format!("no host to `call {method}`")));
         };
         let out = (cb.call)(cb.ctx, slice(method.as_bytes()), slice(args));
+        // The host's answer stays valid until it is given back through `free`, below: `data`
+        // is only read before that.
         let data = bytes(Slice {
             ptr: out.data.ptr,
             len: out.data.len,
