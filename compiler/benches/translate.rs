@@ -123,7 +123,10 @@ fn main() {
         "entries", "bytes", "plugin (us)", "serde (us)", "ratio"
     );
     // `cargo bench -p compiler --bench translate -- 1 10`: only those sizes (for profiling).
-    let mut sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let mut sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     if sizes.is_empty() {
         sizes = vec![1, 10, 100, 1000];
     }

@@ -109,6 +109,10 @@ pub struct ShimConfig {
     pub peers: Vec<PeerRoute>,
     /// The port the LD_PRELOAD library sends the node's redirected `connect`s to.
     pub outbound: Option<SocketAddr>,
+    /// A Unix socket where the node program's LD_PRELOAD library (`UPSTART_SHIM_HANDOFF`)
+    /// registers its listening sockets; same-version inbound connections are then handed to
+    /// the program itself instead of copied (see the `handoff` module). `None`: always copied.
+    pub handoff: Option<std::path::PathBuf>,
     /// The node program's framing (and so every connection's).
     pub framing: Framing,
     /// The largest frame the shim decodes; a larger one is answered with an error and its
@@ -140,6 +144,7 @@ impl ShimConfig {
             listeners: Vec::new(),
             peers: Vec::new(),
             outbound: None,
+            handoff: None,
             framing: Framing::Lines,
             max_frame: DEFAULT_MAX_FRAME,
             node_params: ParamStyle::ByName,

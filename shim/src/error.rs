@@ -11,6 +11,11 @@ pub enum ShimError {
         addr: SocketAddr,
         error: std::io::Error,
     },
+    /// The hand-off socket could not be bound.
+    BindUnix {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
     /// The configuration is inconsistent.
     Config(String),
     /// The plugin chain is for another upgrade.
@@ -22,6 +27,13 @@ impl fmt::Display for ShimError {
         match self {
             ShimError::Bind { what, addr, error } => {
                 write!(f, "cannot listen on {addr} ({what}): {error}")
+            }
+            ShimError::BindUnix { path, error } => {
+                write!(
+                    f,
+                    "cannot listen on `{}` (hand-off socket): {error}",
+                    path.display()
+                )
             }
             ShimError::Config(m) => write!(f, "bad shim configuration: {m}"),
             ShimError::ChainName { found, expected } => write!(

@@ -5,6 +5,7 @@
 //! JSON-RPC (or one where the node speaks first) is copied untranslated.
 
 use crate::config::FastPath;
+use crate::handoff;
 use crate::handshake::{self, Line, Sniff, Start};
 use crate::node::NodeLink;
 use crate::shim::{Phase, Shared};
@@ -50,7 +51,7 @@ enum First {
 }
 
 async fn handle(
-    mut client: TcpStream,
+    client: TcpStream,
     listener_version: Option<u64>,
     shared: Arc<Shared>,
     _permit: OwnedSemaphorePermit,
@@ -61,6 +62,11 @@ async fn handle(
     let route = shared.route.get();
     let Some(node_addr) = route.node_addr else {
         return;
+    };
+    // Handed to the node program when it registered for that: then the connection is its own.
+    let mut client = match handoff::try_give(client, listener_version, &shared, &route).await {
+        Ok(()) => return,
+        Err(client) => client,
     };
     let mut node = match tokio::time::timeout(config.connect_timeout, TcpStream::connect(node_addr))
         .await

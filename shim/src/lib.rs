@@ -12,6 +12,9 @@
 //!   whose delegate calls reach the node. A call that cannot be simulated is answered with
 //!   error `-32001`, the spec's reason as `message` and `data.disallowed = true`. A protocol
 //!   that is not JSON-RPC passes through untranslated.
+//! - **Hand-off** ([`ShimConfig::handoff`]): when the node program runs under the LD_PRELOAD
+//!   library and registers its listening socket, a same-version connection is passed to the
+//!   program itself (`SCM_RIGHTS`) and the shim leaves its path entirely.
 //! - **Outbound**: the node's connections to a peer reach the shim through an explicit
 //!   [`PeerRoute`] port, or through the LD_PRELOAD library (`shim/preload`), which redirects
 //!   `connect` to [`ShimConfig::outbound`]. The shim dials the peer's shim with the handshake.
@@ -27,6 +30,7 @@
 mod codec;
 mod config;
 mod error;
+mod handoff;
 mod handshake;
 mod inbound;
 mod jsonrpc;
@@ -43,6 +47,7 @@ pub use config::{
     FastPath, Framing, ListenerConfig, ParamStyle, PeerRoute, ShimConfig, DEFAULT_MAX_FRAME,
 };
 pub use error::ShimError;
+pub use handoff::{parse_registration, SNIFF_WAIT};
 pub use handshake::{connect_line, hello, parse_line, Line, OK_LINE};
 pub use jsonrpc::code;
 pub use route::Route;

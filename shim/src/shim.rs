@@ -4,6 +4,7 @@
 
 use crate::config::ShimConfig;
 use crate::error::ShimError;
+use crate::handoff::{self, Targets};
 use crate::route::{Route, RouteCell};
 use crate::stats::{ShimStats, Stats};
 use crate::{inbound, outbound};
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     pub permits: Arc<Semaphore>,
     pub active: AtomicUsize,
     pub stats: Stats,
+    /// The node program's registered listening sockets.
+    pub handoff: Targets,
 }
 
 /// Counts a connection while alive.
@@ -134,6 +137,10 @@ impl Shim {
             Some(addr) => Some(bind(addr, "outbound port").await?),
             None => None,
         };
+        let handoff_socket = match &config.handoff {
+            Some(path) => Some(bind_unix(path)?),
+            None => None,
+        };
         let addrs = ShimAddrs {
             listeners: bound.iter().map(|(l, v)| (local(l), *v)).collect(),
             peers: peers.iter().map(|(l, r)| (local(l), *r)).collect(),
@@ -148,6 +155,7 @@ impl Shim {
             route_gen: watch::Sender::new(0),
             active: AtomicUsize::new(0),
             stats: Stats::default(),
+            handoff: Targets::default(),
         });
         let mut tasks = Vec::new();
         for (listener, version) in bound {
@@ -169,6 +177,9 @@ impl Shim {
                 listener,
                 Arc::clone(&shared),
             )));
+        }
+        if let Some(listener) = handoff_socket {
+            tasks.push(tokio::spawn(handoff::serve(listener, Arc::clone(&shared))));
         }
         tracing::info!(name = %shared.config.name, version = shared.config.node_version, ?addrs, "shim started");
         Ok(Shim {
@@ -294,6 +305,11 @@ impl Shim {
         self.shared.active.load(Ordering::SeqCst)
     }
 
+    /// Whether the node program listening at `addr` registered for hand-off.
+    pub fn handoff_registered(&self, addr: SocketAddr) -> bool {
+        self.shared.handoff.has(addr)
+    }
+
     /// The counters since start.
     pub fn stats(&self) -> ShimStats {
         self.shared.stats.snapshot()
@@ -310,7 +326,36 @@ impl Shim {
 impl Drop for Shim {
     fn drop(&mut self) {
         self.stop();
+        if let Some(path) = &self.shared.config.handoff {
+            let _ = std::fs::remove_file(path);
+        }
     }
+}
+
+/// Listens at the Unix socket `path`, replacing a stale socket left by a shim that died
+/// (anything else at the path is an error, not removed).
+fn bind_unix(path: &std::path::Path) -> Result<tokio::net::UnixListener, ShimError> {
+    use std::os::unix::fs::FileTypeExt;
+    let err = |error: std::io::Error| ShimError::BindUnix {
+        path: path.to_path_buf(),
+        error,
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket",
+            )));
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "another shim serves it",
+            )));
+        }
+        std::fs::remove_file(path).map_err(err)?;
+    }
+    tokio::net::UnixListener::bind(path).map_err(err)
 }
 
 async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, ShimError> {

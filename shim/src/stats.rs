@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct Stats {
     pub accepted: AtomicU64,
     pub fast_path: AtomicU64,
+    pub handed_off: AtomicU64,
     pub translated: AtomicU64,
     pub passthrough: AtomicU64,
     pub outbound: AtomicU64,
@@ -23,6 +24,8 @@ pub struct ShimStats {
     pub accepted: u64,
     /// Inbound connections copied byte for byte (same version).
     pub fast_path: u64,
+    /// Inbound connections handed to the node program (no longer the shim's).
+    pub handed_off: u64,
     /// Inbound connections decoded and translated (another version).
     pub translated: u64,
     /// Inbound connections of an unknown protocol, copied untranslated.
@@ -45,6 +48,7 @@ impl Stats {
         ShimStats {
             accepted: get(&self.accepted),
             fast_path: get(&self.fast_path),
+            handed_off: get(&self.handed_off),
             translated: get(&self.translated),
             passthrough: get(&self.passthrough),
             outbound: get(&self.outbound),

@@ -1,6 +1,7 @@
 //! The shim's cost on loopback, in one run: a real `kv-v2` node reached directly, through its
-//! shim at the same version (the byte-copying fast path), and through the shim across versions
-//! (a v1 caller through past rules, a v3 caller through future rules).
+//! shim at the same version (bytes copied by the shim, or the connection handed off to the node
+//! running under the LD_PRELOAD library), and through the shim across versions (a v1 caller
+//! through past rules, a v3 caller through future rules).
 //!
 //! ```sh
 //! cargo bench -p e2e --bench shim_latency
@@ -17,8 +18,8 @@
 //! by its own thread, as the node agent can run it; the node is a separate process.
 //! `SHIM_BENCH_RUNTIME=multi` runs the shim on a 2-worker runtime instead, and
 //! `SHIM_BENCH_FAST_PATH=threads` copies same-version traffic on dedicated threads, and
-//! `SHIM_BENCH_SOAK=N` only runs case N (0 direct, 1 same version, 2 past, 3 future) in a
-//! closed loop for 10 s, to profile it (`perf record -a`).
+//! `SHIM_BENCH_SOAK=N` only runs case N (0 direct, 1 same version copied, 2 same version
+//! handed off, 3 past, 4 future) in a closed loop for 10 s, to profile it (`perf record -a`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -68,8 +69,26 @@ fn main() {
 
     let chain = support::chain();
     let dir = tempfile::tempdir().unwrap();
-    let (_node, node_addr) = support::start_node(2, &dir.path().join("bench.json"), &[], &[]);
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    // A second shim, with hand-off: the node runs under the LD_PRELOAD library and registers
+    // its listening socket with it, so that its same-version port hands connections over.
+    let socket = dir.path().join("shim.sock");
+    let mut handing = ShimConfig::new("kv", 2);
+    handing.listeners = vec![ListenerConfig {
+        addr: any,
+        version: Some(2),
+    }];
+    handing.handoff = Some(socket.clone());
+    let handing = RunningShim::start(handing, Arc::clone(&chain), false);
+    let env = [
+        (
+            "LD_PRELOAD",
+            support::preload_library().display().to_string(),
+        ),
+        ("UPSTART_SHIM_HANDOFF", socket.display().to_string()),
+    ];
+    let (_node, node_addr) = support::start_node(2, &dir.path().join("bench.json"), &[], &env);
+    handing.set_node(node_addr);
     let mut config = ShimConfig::new("kv", 2);
     config.node_addr = Some(node_addr);
     config.listeners = (1..=3)
@@ -94,7 +113,12 @@ fn main() {
 
     let mut cases: Vec<Case> = [
         ("direct TCP to the node (v2)", node_addr, 2u64),
-        ("shim, same version (v2 -> v2)", port(2), 2),
+        ("shim, same version (v2 -> v2), copied", port(2), 2),
+        (
+            "shim, same version (v2 -> v2), handed off",
+            handing.addrs.listeners[0].0,
+            2,
+        ),
         ("shim, past rules (v1 -> v2)", port(1), 1),
         ("shim, future rules (v3 -> v2)", port(3), 3),
     ]
@@ -148,16 +172,18 @@ fn main() {
     println!("| path | median | p99 | req/s, closed loop | req/s, pipelined |");
     println!("| --- | --- | --- | --- | --- |");
     // Ratios of the same-version shim to direct, round by round (measured back to back).
-    let per_round = |pick: fn(&Case) -> &Vec<f64>| {
-        let mut ratios: Vec<f64> = pick(&cases[1])
+    let per_round = |case: usize, pick: fn(&Case) -> &Vec<f64>| {
+        let mut ratios: Vec<f64> = pick(&cases[case])
             .iter()
             .zip(pick(&cases[0]))
             .map(|(shim, direct)| shim / direct)
             .collect();
         median_of(&mut ratios)
     };
-    let closed = per_round(|c| &c.closed);
-    let pipelined = per_round(|c| &c.pipelined);
+    let closed = per_round(1, |c| &c.closed);
+    let pipelined = per_round(1, |c| &c.pipelined);
+    let handed_closed = per_round(2, |c| &c.closed);
+    let handed_pipelined = per_round(2, |c| &c.pipelined);
     let mut summary = Vec::new();
     for case in &mut cases {
         case.times.sort_unstable();
@@ -173,21 +199,27 @@ fn main() {
         );
         summary.push(median);
     }
-    let added = us(summary[1]) - us(summary[0]);
     println!();
-    println!(
-        "same version: added median latency {added:.1} us (bar: < 25 us) {}",
-        verdict(added < 25.0)
-    );
-    println!(
-        "same version: throughput {:.0}% of direct in closed loop, {:.0}% pipelined (median of \
-         per-round ratios; bar: >= 80%) {} / {}",
-        closed * 100.0,
-        pipelined * 100.0,
-        verdict(closed >= 0.8),
-        verdict(pipelined >= 0.8)
-    );
+    for (what, case, closed, pipelined) in [
+        ("copied", 1, closed, pipelined),
+        ("handed off", 2, handed_closed, handed_pipelined),
+    ] {
+        let added = us(summary[case]) - us(summary[0]);
+        println!(
+            "same version, {what}: added median latency {added:.1} us (bar: < 25 us) {}",
+            verdict(added < 25.0)
+        );
+        println!(
+            "same version, {what}: throughput {:.0}% of direct in closed loop, {:.0}% pipelined \
+             (median of per-round ratios; bar: >= 80%) {} / {}",
+            closed * 100.0,
+            pipelined * 100.0,
+            verdict(closed >= 0.8),
+            verdict(pipelined >= 0.8)
+        );
+    }
     drop(shim);
+    drop(handing);
 }
 
 fn median_of(values: &mut [f64]) -> f64 {
@@ -199,6 +231,7 @@ fn median_of(values: &mut [f64]) -> f64 {
 struct RunningShim {
     addrs: shim::ShimAddrs,
     fast_path: shim::FastPath,
+    shim: Option<Arc<Shim>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -214,28 +247,37 @@ impl RunningShim {
                 .unwrap()
         };
         let fast_path = config.fast_path;
-        let (addrs_tx, addrs_rx) = std::sync::mpsc::channel();
+        let (shim_tx, shim_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
-                let shim = Shim::start(config, Some(chain)).await.unwrap();
-                addrs_tx.send(shim.addrs().clone()).unwrap();
+                let shim = Arc::new(Shim::start(config, Some(chain)).await.unwrap());
+                shim_tx.send(Arc::clone(&shim)).unwrap();
                 let _ = stopped.await;
                 drop(shim);
             });
         });
-        let addrs = addrs_rx.recv_timeout(support::WAIT).unwrap();
+        let shim = shim_rx.recv_timeout(support::WAIT).unwrap();
         RunningShim {
-            addrs,
+            addrs: shim.addrs().clone(),
             fast_path,
+            shim: Some(shim),
             stop: Some(stop),
             thread: Some(thread),
+        }
+    }
+
+    /// Points the shim at the node.
+    fn set_node(&self, addr: SocketAddr) {
+        if let Some(shim) = &self.shim {
+            shim.set_node(addr);
         }
     }
 }
 
 impl Drop for RunningShim {
     fn drop(&mut self) {
+        self.shim = None;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

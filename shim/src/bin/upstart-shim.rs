@@ -4,7 +4,7 @@
 //! upstart-shim --name kv --node 127.0.0.1:7001 --node-version 2 \
 //!     --listen 127.0.0.1:7000 --listen 1@127.0.0.1:7100 \
 //!     --peer 127.0.0.1:7201=10.0.0.3:7000 --outbound 127.0.0.1:7300 \
-//!     --plugin kv-1-2.so --plugin kv-2-3.so
+//!     --handoff /run/kv/shim.sock --plugin kv-1-2.so --plugin kv-2-3.so
 //! ```
 //!
 //! Prints one line per bound port on stdout (`listen ADDR version V|node`, `peer ADDR -> REMOTE`,
@@ -46,6 +46,11 @@ struct Args {
     /// The port the LD_PRELOAD library redirects the node's connects to.
     #[arg(long)]
     outbound: Option<SocketAddr>,
+    /// A Unix socket for the node program's LD_PRELOAD library (`UPSTART_SHIM_HANDOFF`): it
+    /// registers the program's listening socket there, and same-version connections are then
+    /// handed to the program instead of copied.
+    #[arg(long, value_name = "PATH")]
+    handoff: Option<PathBuf>,
     /// A plugin built by `upstartc compile`; several form a chain. Repeatable.
     #[arg(long = "plugin")]
     plugins: Vec<PathBuf>,
@@ -132,6 +137,7 @@ async fn run(args: Args) -> ExitCode {
     config.listeners = args.listeners;
     config.peers = args.peers;
     config.outbound = args.outbound;
+    config.handoff = args.handoff;
     config.framing = args.framing;
     config.max_frame = args.max_frame;
     config.max_connections = args.max_connections;

@@ -1,0 +1,231 @@
+//! The C-library plumbing the interposed functions share: finding the real functions,
+//! `errno`, socket addresses in and out of their C form, and plain blocking writes.
+
+use libc::{c_int, c_void, sockaddr, sockaddr_in, sockaddr_in6, socklen_t};
+use std::mem::size_of;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::OnceLock;
+
+pub(crate) type ConnectFn = unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int;
+
+/// The address of the next definition of the C function `name` (the C library's), looked up
+/// once per `cache`; 0 when there is none.
+pub(crate) fn next_symbol(cache: &OnceLock<usize>, name: &std::ffi::CStr) -> usize {
+    *cache.get_or_init(|| {
+        // SAFETY: `dlsym` with `RTLD_NEXT` and a NUL-terminated name only looks the symbol up
+        // in the objects loaded after this one; it has no other precondition.
+        unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) as usize }
+    })
+}
+
+/// This thread's `errno`.
+pub(crate) fn errno() -> c_int {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// The C library's `connect`, found once.
+pub(crate) fn real_connect() -> Option<ConnectFn> {
+    static REAL: OnceLock<usize> = OnceLock::new();
+    let address = next_symbol(&REAL, c"connect");
+    if address == 0 {
+        return None;
+    }
+    // SAFETY: the symbol `connect` of the C library has exactly this signature (POSIX), and
+    // a non-null result of `dlsym` is the address of that function.
+    Some(unsafe { std::mem::transmute::<usize, ConnectFn>(address) })
+}
+
+pub(crate) fn set_errno(code: c_int) {
+    // SAFETY: `__errno_location` returns a valid pointer to this thread's errno.
+    unsafe { *libc::__errno_location() = code };
+}
+
+/// The socket address behind a C `sockaddr`, if IPv4 or IPv6.
+///
+/// # Safety
+/// `addr` is null or points at `len` readable bytes.
+pub(crate) unsafe fn read_addr(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr> {
+    if addr.is_null() || (len as usize) < size_of::<libc::sa_family_t>() {
+        return None;
+    }
+    // SAFETY: `addr` points at enough bytes for the family field, which every socket
+    // address starts with; read unaligned as the caller may not align it.
+    let family = unsafe { std::ptr::addr_of!((*addr).sa_family).read_unaligned() };
+    match c_int::from(family) {
+        libc::AF_INET if len as usize >= size_of::<sockaddr_in>() => {
+            // SAFETY: the family says it is a `sockaddr_in`, and `len` covers one.
+            let a = unsafe { addr.cast::<sockaddr_in>().read_unaligned() };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 if len as usize >= size_of::<sockaddr_in6>() => {
+            // SAFETY: the family says it is a `sockaddr_in6`, and `len` covers one.
+            let a = unsafe { addr.cast::<sockaddr_in6>().read_unaligned() };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// `::ffff:a.b.c.d:p` as `a.b.c.d:p`.
+pub(crate) fn unmapped(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}
+
+pub(crate) fn is_stream(fd: c_int) -> bool {
+    let mut kind: c_int = 0;
+    let mut len = size_of::<c_int>() as socklen_t;
+    // SAFETY: `kind` and `len` are valid for writes of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            std::ptr::addr_of_mut!(kind).cast::<c_void>(),
+            &mut len,
+        )
+    };
+    rc == 0 && kind == libc::SOCK_STREAM
+}
+
+pub(crate) fn socket_family(fd: c_int) -> Option<c_int> {
+    let mut family: c_int = 0;
+    let mut len = size_of::<c_int>() as socklen_t;
+    // SAFETY: `family` and `len` are valid for writes of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            std::ptr::addr_of_mut!(family).cast::<c_void>(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(family)
+}
+
+pub(crate) fn sockaddr_v4(addr: SocketAddrV4) -> sockaddr_in {
+    // SAFETY: `sockaddr_in` is plain old data; all zeroes is a valid value.
+    let mut a: sockaddr_in = unsafe { std::mem::zeroed() };
+    a.sin_family = libc::AF_INET as libc::sa_family_t;
+    a.sin_port = addr.port().to_be();
+    a.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
+    a
+}
+
+pub(crate) fn sockaddr_v6(addr: SocketAddrV6) -> sockaddr_in6 {
+    // SAFETY: `sockaddr_in6` is plain old data; all zeroes is a valid value.
+    let mut a: sockaddr_in6 = unsafe { std::mem::zeroed() };
+    a.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    a.sin6_port = addr.port().to_be();
+    a.sin6_addr.s6_addr = addr.ip().octets();
+    a.sin6_flowinfo = addr.flowinfo();
+    a.sin6_scope_id = addr.scope_id();
+    a
+}
+
+pub(crate) fn write_all(fd: c_int, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for reads of its length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast::<c_void>(), bytes.len()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        bytes = bytes.get(n as usize..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Writes `addr` into a caller's `sockaddr` buffer of `*len` bytes as `accept` does: truncated
+/// to the buffer, `*len` set to the full size. Nothing when `out` or `len` is null.
+///
+/// # Safety
+/// `out` is null or valid for writes of `*len` bytes; `len` is null or valid for reads and
+/// writes.
+pub(crate) unsafe fn write_addr(addr: SocketAddr, out: *mut sockaddr, len: *mut socklen_t) {
+    if out.is_null() || len.is_null() {
+        return;
+    }
+    let (v4, v6);
+    let (ptr, size) = match addr {
+        SocketAddr::V4(a) => {
+            v4 = sockaddr_v4(a);
+            (
+                std::ptr::addr_of!(v4).cast::<u8>(),
+                size_of::<sockaddr_in>(),
+            )
+        }
+        SocketAddr::V6(a) => {
+            v6 = sockaddr_v6(a);
+            (
+                std::ptr::addr_of!(v6).cast::<u8>(),
+                size_of::<sockaddr_in6>(),
+            )
+        }
+    };
+    // SAFETY: `len` is valid for reads and writes (the caller's contract).
+    let room = unsafe { *len } as usize;
+    // SAFETY: `ptr` points at `size` bytes of a local socket address; `out` is valid for
+    // `room` bytes; the copy takes the smaller of the two, and the regions cannot overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(ptr, out.cast::<u8>(), size.min(room));
+        *len = size as socklen_t;
+    }
+}
+
+/// The address of the peer (`peer`) or the local end of a socket.
+pub(crate) fn socket_addr(fd: c_int, peer: bool) -> Option<SocketAddr> {
+    // SAFETY: `sockaddr_storage` is plain old data; all zeroes is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as socklen_t;
+    let out = std::ptr::addr_of_mut!(storage).cast::<sockaddr>();
+    // SAFETY: `out` and `len` describe the whole of `storage`.
+    let rc = unsafe {
+        if peer {
+            libc::getpeername(fd, out, &mut len)
+        } else {
+            libc::getsockname(fd, out, &mut len)
+        }
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: the kernel wrote a socket address of `len` bytes into `storage`.
+    unsafe { read_addr(out, len) }
+}
+
+/// An integer socket option of `fd` (`SOL_SOCKET`).
+pub(crate) fn socket_option(fd: c_int, option: c_int) -> Option<c_int> {
+    let mut value: c_int = 0;
+    let mut len = size_of::<c_int>() as socklen_t;
+    // SAFETY: `value` and `len` are valid for writes of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            std::ptr::addr_of_mut!(value).cast::<c_void>(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(value)
+}

@@ -1,0 +1,276 @@
+//! Connection hand-off: the same-version fast path without the shim in it.
+//!
+//! Copying bytes costs every request two extra socket reads and writes and a wakeup of the
+//! shim. When the node program runs under the LD_PRELOAD library with `UPSTART_SHIM_HANDOFF`
+//! set to [`ShimConfig::handoff`](crate::ShimConfig::handoff), its `listen` registers each
+//! listening socket here over a Unix socket (`UPSTART/1 listen ADDR\n`). From then on an
+//! inbound connection that would take the fast path is passed to the program itself (the file
+//! descriptor, with `SCM_RIGHTS`, after one byte `h`); its `accept` returns it as if it had
+//! come from the listening socket, and the shim is out of the connection's path.
+//!
+//! A connection qualifies when nothing of it has been read: on a port pinned to the node's
+//! version at once; on a port that follows the node's version once its first bytes, peeked
+//! and left in place, are not a shim's handshake (or nothing came within [`SNIFF_WAIT`]: a
+//! shim always speaks first). Without a registration for the node's address, or when a send
+//! fails, the connection takes the copying path as before. A handed-off connection belongs to
+//! the program: it ends when the program stops (so at an upgrade, as a copied one does), and
+//! draining does not wait for it.
+
+use crate::handshake::{self, Start};
+use crate::route::Route;
+use crate::shim::{Phase, Shared};
+use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+use std::io::IoSlice;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, Interest};
+use tokio::net::{TcpStream, UnixListener, UnixStream};
+
+/// How long a connection on a port that follows the node's version may stay silent before it
+/// is taken for an outside client (a peer's shim sends its handshake as soon as it connects).
+pub const SNIFF_WAIT: Duration = Duration::from_millis(200);
+
+/// The longest registration line read.
+const MAX_REGISTRATION: usize = 256;
+
+/// The node program's listening sockets, as its LD_PRELOAD library registered them.
+#[derive(Debug, Default)]
+pub(crate) struct Targets {
+    registered: Mutex<Vec<Target>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug)]
+struct Target {
+    id: u64,
+    addr: SocketAddr,
+    stream: Arc<UnixStream>,
+}
+
+impl Targets {
+    fn lock(&self) -> MutexGuard<'_, Vec<Target>> {
+        match self.registered.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The registration whose socket listens at `node` (an unspecified IP matches any).
+    fn find(&self, node: SocketAddr) -> Option<(u64, Arc<UnixStream>)> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|t| {
+                t.addr == node || (t.addr.ip().is_unspecified() && t.addr.port() == node.port())
+            })
+            .map(|t| (t.id, Arc::clone(&t.stream)))
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().retain(|t| t.id != id);
+    }
+
+    /// Whether the program at `node` registered (for tests and status).
+    pub fn has(&self, node: SocketAddr) -> bool {
+        self.find(node).is_some()
+    }
+}
+
+/// Accepts the LD_PRELOAD library's registrations.
+pub(crate) async fn serve(listener: UnixListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(register(stream, Arc::clone(&shared)));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "hand-off: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Reads one registration and keeps it until the program closes its end.
+async fn register(mut stream: UnixStream, shared: Arc<Shared>) {
+    let line =
+        match tokio::time::timeout(shared.config.connect_timeout, read_line(&mut stream)).await {
+            Ok(Ok(line)) => line,
+            Ok(Err(why)) => {
+                tracing::warn!("hand-off: bad registration: {why}");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("hand-off: no registration in time");
+                return;
+            }
+        };
+    let addr = match parse_registration(&line) {
+        Ok(addr) => addr,
+        Err(why) => {
+            tracing::warn!("hand-off: bad registration `{line}`: {why}");
+            return;
+        }
+    };
+    let targets = &shared.handoff;
+    let id = targets.next_id.fetch_add(1, Ordering::Relaxed);
+    let stream = Arc::new(stream);
+    targets.lock().push(Target {
+        id,
+        addr,
+        stream: Arc::clone(&stream),
+    });
+    tracing::info!(%addr, "hand-off: the node program registered a listening socket");
+    // The library writes nothing after its registration: data or the end of the stream means
+    // the program closed the socket (or exited) or misbehaves; either way the registration ends.
+    let mut probe = [0u8; 1];
+    loop {
+        if stream.readable().await.is_err() {
+            break;
+        }
+        match stream.try_read(&mut probe) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            _ => break,
+        }
+    }
+    targets.remove(id);
+    tracing::info!(%addr, "hand-off: registration ended");
+}
+
+async fn read_line(stream: &mut UnixStream) -> Result<String, String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    // A byte at a time: the registration is one short line, and nothing after it is ours.
+    while line.len() < MAX_REGISTRATION {
+        let n = stream.read(&mut byte).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed before the end of the line".into());
+        }
+        if byte == [b'\n'] {
+            return String::from_utf8(line).map_err(|_| "not UTF-8".to_string());
+        }
+        line.extend_from_slice(&byte);
+    }
+    Err(format!("longer than {MAX_REGISTRATION} bytes"))
+}
+
+/// `UPSTART/1 listen ADDR`.
+pub fn parse_registration(line: &str) -> Result<SocketAddr, String> {
+    let rest = line
+        .trim_end_matches('\r')
+        .strip_prefix("UPSTART/1 listen ")
+        .ok_or("expected `UPSTART/1 listen ADDR`")?;
+    rest.trim()
+        .parse()
+        .map_err(|_| format!("`{rest}` is not a socket address"))
+}
+
+/// Passes `client` to the node program when it qualifies (see the module header); gives it
+/// back otherwise, untouched.
+pub(crate) async fn try_give(
+    client: TcpStream,
+    listener_version: Option<u64>,
+    shared: &Shared,
+    route: &Route,
+) -> Result<(), TcpStream> {
+    let Some(node) = route.node_addr else {
+        return Err(client);
+    };
+    if shared.config.handoff.is_none() || *shared.phase.borrow() != Phase::Running {
+        return Err(client);
+    }
+    let Some((id, target)) = shared.handoff.find(node) else {
+        return Err(client);
+    };
+    match listener_version {
+        Some(v) if v == route.node_version => {}
+        Some(_) => return Err(client),
+        None => {
+            if !silent_or_not_a_shim(&client).await {
+                return Err(client);
+            }
+        }
+    }
+    match send_fd(&target, &client).await {
+        Ok(()) => {
+            shared.stats.handed_off.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%node, "handed off");
+            // Our descriptor closes here; the program holds its own.
+            drop(client);
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(%node, error = %e, "hand-off failed: copying instead");
+            shared.handoff.remove(id);
+            Err(client)
+        }
+    }
+}
+
+/// Peeks at the first bytes: `true` when they are not (the start of) a shim's handshake, or
+/// when none came within [`SNIFF_WAIT`].
+async fn silent_or_not_a_shim(client: &TcpStream) -> bool {
+    let mut first = [0u8; 16];
+    match tokio::time::timeout(SNIFF_WAIT, client.peek(&mut first)).await {
+        Err(_) => true,
+        Ok(Err(_)) | Ok(Ok(0)) => false,
+        Ok(Ok(n)) => matches!(
+            handshake::starts_handshake(first.get(..n).unwrap_or_default()),
+            Start::NotHandshake
+        ),
+    }
+}
+
+/// Sends one byte `h` with `client`'s descriptor attached.
+async fn send_fd(target: &UnixStream, client: &TcpStream) -> std::io::Result<()> {
+    let fd = client.as_fd();
+    loop {
+        target.writable().await?;
+        let sent = target.try_io(Interest::WRITABLE, || {
+            let fds = [fd];
+            let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+                return Err(std::io::Error::other("no room for the descriptor"));
+            }
+            rustix::net::sendmsg(
+                target,
+                &[IoSlice::new(b"h")],
+                &mut control,
+                SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+            )
+            .map_err(std::io::Error::from)
+        });
+        match sent {
+            Ok(1) => return Ok(()),
+            Ok(_) => return Err(std::io::Error::other("the hand-off byte was not sent")),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrations_parse() {
+        assert_eq!(
+            parse_registration("UPSTART/1 listen 127.0.0.1:7000"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 7000)))
+        );
+        assert_eq!(
+            parse_registration("UPSTART/1 listen [::1]:7000\r"),
+            Ok("[::1]:7000"
+                .parse()
+                .unwrap_or(SocketAddr::from(([0; 4], 0))))
+        );
+        assert!(parse_registration("UPSTART/1 connect 127.0.0.1:7000").is_err());
+        assert!(parse_registration("UPSTART/1 listen nowhere").is_err());
+    }
+}
