@@ -55,6 +55,10 @@ pub struct Args {
     /// An extra argument for the node program. Repeatable.
     #[arg(long = "program-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub program_args: Vec<String>,
+    /// Runs the node program under this LD_PRELOAD library (`libupstart_preload.so`): the
+    /// shim then hands same-version client connections to the program instead of copying them.
+    #[arg(long, value_name = "LIB")]
+    pub preload: Option<PathBuf>,
     /// The program's JSON-RPC framing: `lines` or `length`.
     #[arg(long, default_value = "lines")]
     pub framing: Framing,
@@ -124,6 +128,7 @@ impl Args {
             listeners: self.listen.clone(),
             peers: self.peers.clone(),
             program_args: self.program_args.clone(),
+            preload: self.preload.clone(),
             framing: self.framing,
             drain_grace: self.drain_grace,
             stop_timeout: self.stop_timeout,

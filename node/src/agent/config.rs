@@ -36,6 +36,10 @@ pub struct AgentConfig {
     pub peers: Vec<SocketAddr>,
     /// Arguments given to the node program after the ones the agent passes.
     pub program_args: Vec<String>,
+    /// The LD_PRELOAD library (`libupstart_preload.so`) to run the program under: it registers
+    /// the program's listening socket with the shim, which then hands same-version client
+    /// connections to the program instead of copying them.
+    pub preload: Option<PathBuf>,
     /// The node program's JSON-RPC framing.
     pub framing: Framing,
     /// How long in-flight calls get to finish before an upgrade stops the program.
@@ -205,6 +209,11 @@ impl DataDir {
     /// `agent.json`.
     pub fn record(&self) -> PathBuf {
         self.root.join("agent.json")
+    }
+
+    /// The shim's hand-off socket, for the program's LD_PRELOAD library.
+    pub fn handoff_socket(&self) -> PathBuf {
+        self.root.join("shim.sock")
     }
 
     /// The bundle store.

@@ -88,7 +88,12 @@ pub async fn run(config: AgentConfig) -> Result<(), String> {
 impl Agent {
     /// Reads the record, opens the store, starts the shim (holding clients until the program
     /// runs) and the link to the server.
-    async fn open(config: AgentConfig) -> Result<Agent, String> {
+    async fn open(mut config: AgentConfig) -> Result<Agent, String> {
+        if let Some(lib) = &config.preload {
+            let found = std::fs::canonicalize(lib)
+                .map_err(|e| format!("the LD_PRELOAD library `{}`: {e}", lib.display()))?;
+            config.preload = Some(found);
+        }
         let data = DataDir::new(&config.data);
         std::fs::create_dir_all(data.root())
             .map_err(|e| format!("cannot create `{}`: {e}", data.root().display()))?;
@@ -126,6 +131,9 @@ impl Agent {
             })
             .collect();
         shim_config.framing = config.framing;
+        if config.preload.is_some() {
+            shim_config.handoff = Some(data.handoff_socket());
+        }
         let shim = Shim::start(shim_config, chain)
             .await
             .map_err(|e| format!("the shim does not start: {e}"))?;
@@ -190,6 +198,16 @@ impl Agent {
             state: self.config.state.clone(),
             peers: self.peer_routes.clone(),
             extra_args: self.config.program_args.clone(),
+            env: match &self.config.preload {
+                Some(lib) => vec![
+                    ("LD_PRELOAD".to_string(), lib.display().to_string()),
+                    (
+                        "UPSTART_SHIM_HANDOFF".to_string(),
+                        self.data.handoff_socket().display().to_string(),
+                    ),
+                ],
+                None => Vec::new(),
+            },
             start_timeout: self.config.start_timeout,
         }
     }

@@ -21,6 +21,8 @@ pub struct Launch {
     /// The shim's local routes to the peers.
     pub peers: Vec<SocketAddr>,
     pub extra_args: Vec<String>,
+    /// Environment variables set for the program (the LD_PRELOAD library's).
+    pub env: Vec<(String, String)>,
     /// Bound on the program saying where it listens.
     pub start_timeout: Duration,
 }
@@ -57,6 +59,7 @@ impl Program {
         let bin = launch.binary.display();
         let mut child = Command::new(&launch.binary)
             .args(launch.args())
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -195,6 +198,7 @@ mod tests {
             state: PathBuf::from("10"),
             peers: Vec::new(),
             extra_args: Vec::new(),
+            env: Vec::new(),
             start_timeout: Duration::from_millis(200),
         };
         // `sleep --listen ...` fails at once: it ends before listening.

@@ -77,7 +77,7 @@ impl Agent {
         say(&format!("draining {} -> {}", b.from, b.to));
         let held = Instant::now();
         let drained = self.shim.drain(self.config.drain_grace).await;
-        tracing::info!(?drained, "drained");
+        tracing::info!(?drained, shim = ?self.shim.stats(), "drained");
         if let Some(p) = self.program.take() {
             match p.stop(self.config.stop_timeout).await {
                 Ok(status) => tracing::info!(%status, "old program stopped"),

@@ -13,6 +13,8 @@ pub struct Tools {
     pub kv_v1: PathBuf,
     pub kv_v2: PathBuf,
     pub upstartc: PathBuf,
+    /// The LD_PRELOAD library (`--preload` of `upstart node`).
+    pub preload: PathBuf,
 }
 
 /// The workspace this binary was built from.
@@ -22,15 +24,18 @@ pub fn workspace() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// Builds `kv-v1`, `kv-v2` and `upstartc` (debug) into `target_dir`, printing cargo's progress
-/// through `progress`.
+/// Builds `kv-v1`, `kv-v2`, `upstartc` and the LD_PRELOAD library (debug) into `target_dir`,
+/// printing cargo's progress through `progress`.
 pub fn build_tools(
     workspace: &Path,
     target_dir: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Tools, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    progress("building the key-value programs and upstartc (cargo build -p e2e -p compiler)");
+    progress(
+        "building the key-value programs, upstartc and the LD_PRELOAD library \
+         (cargo build -p e2e -p compiler -p upstart-preload)",
+    );
     let out = Command::new(&cargo)
         .args([
             "build",
@@ -42,6 +47,9 @@ pub fn build_tools(
             "compiler",
             "--bin",
             "upstartc",
+            "-p",
+            "upstart-preload",
+            "--lib",
             "--manifest-path",
         ])
         .arg(workspace.join("Cargo.toml"))
@@ -66,8 +74,9 @@ pub fn build_tools(
         kv_v1: bin.join("kv-v1"),
         kv_v2: bin.join("kv-v2"),
         upstartc: bin.join("upstartc"),
+        preload: bin.join("libupstart_preload.so"),
     };
-    for p in [&tools.kv_v1, &tools.kv_v2, &tools.upstartc] {
+    for p in [&tools.kv_v1, &tools.kv_v2, &tools.upstartc, &tools.preload] {
         if !p.is_file() {
             return Err(format!("cargo built no `{}`", p.display()));
         }

@@ -176,9 +176,10 @@ impl Demo<'_> {
         );
         let mut specs = node_specs(&self.dir, n, &[1, 2])?;
         for s in &mut specs {
-            s.extra = ["--drain-grace", "300ms", "--poll-wait", "2s"]
+            s.extra = ["--drain-grace", "300ms", "--poll-wait", "2s", "--preload"]
                 .map(String::from)
                 .to_vec();
+            s.extra.push(tools.preload.display().to_string());
         }
         let mut agents = Vec::new();
         for s in &specs {

@@ -114,6 +114,9 @@ impl Cluster {
         let mut specs = node_specs(dir, n, &[1, 2]).unwrap();
         for s in &mut specs {
             s.extra = extra.iter().map(|x| x.to_string()).collect();
+            // Same-version clients are handed to the programs (the shim's zero-copy path).
+            s.extra.push("--preload".into());
+            s.extra.push(t.preload.display().to_string());
             if let Some(state) = state {
                 std::fs::create_dir_all(&s.dir).unwrap();
                 std::fs::write(s.state(), state).unwrap();
