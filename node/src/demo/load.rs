@@ -2,8 +2,8 @@
 //! its version, over keys of its own, checking every answer against a model of what that
 //! version's caller must see. The demo and the rolling-upgrade tests run it.
 //!
-//! A call whose connection closes before its answer (a node's shim cuts its connections when
-//! the node stops for an upgrade) is sent again on a new connection, which the shim holds
+//! A call whose connection closes before its answer (a node's connections close when it stops
+//! for an upgrade) is sent again on a new connection, which the shim holds
 //! until the node is back: every call the workers make is idempotent (a `put` writes the same
 //! value again; a retried `delete` may find the key already gone, and either answer is
 //! accepted). Such calls count as `retried`, not failed; a call that gets no answer within the

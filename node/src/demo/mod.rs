@@ -390,7 +390,7 @@ fn summary(
         total.wrong
     );
     println!(
-        "  {} calls were sent again on a new connection when a node's shim cut it to restart the node",
+        "  {} calls were sent again on a new connection when it closed as its node stopped for the upgrade",
         total.retried
     );
     let keys: usize = reports.iter().map(|r| r.touched.len()).sum();
