@@ -54,6 +54,8 @@ struct Case {
     addr: SocketAddr,
     request: Vec<u8>,
     times: Vec<Duration>,
+    /// A new connection and one request on it, each.
+    fresh: Vec<Duration>,
     closed: Vec<f64>,
     pipelined: Vec<f64>,
 }
@@ -131,6 +133,7 @@ fn main() {
             addr,
             request,
             times: Vec::new(),
+            fresh: Vec::new(),
             closed: Vec::new(),
             pipelined: Vec::new(),
         }
@@ -150,6 +153,8 @@ fn main() {
         for case in &mut cases {
             case.times
                 .extend(latency(case.addr, &case.request, samples));
+            case.fresh
+                .extend(fresh_connections(case.addr, &case.request, samples / 8));
             case.closed
                 .push(throughput(case.addr, &case.request, seconds, 1));
             case.pipelined
@@ -169,8 +174,10 @@ fn main() {
          each (closed loop) and with {DEPTH} (pipelined); shim on a {flavour}"
     );
     println!();
-    println!("| path | median | p99 | req/s, closed loop | req/s, pipelined |");
-    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "| path | median | p99 | req/s, closed loop | req/s, pipelined | connect + request, median |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
     // Ratios of the same-version shim to direct, round by round (measured back to back).
     let per_round = |case: usize, pick: fn(&Case) -> &Vec<f64>| {
         let mut ratios: Vec<f64> = pick(&cases[case])
@@ -191,11 +198,14 @@ fn main() {
         let p99 = case.times[case.times.len() * 99 / 100];
         let closed_rps = median_of(&mut case.closed.clone());
         let pipelined_rps = median_of(&mut case.pipelined.clone());
+        case.fresh.sort_unstable();
+        let fresh = case.fresh[case.fresh.len() / 2];
         println!(
-            "| {} | {:.1} us | {:.1} us | {closed_rps:.0} | {pipelined_rps:.0} |",
+            "| {} | {:.1} us | {:.1} us | {closed_rps:.0} | {pipelined_rps:.0} | {:.1} us |",
             case.name,
             us(median),
-            us(p99)
+            us(p99),
+            us(fresh)
         );
         summary.push(median);
     }
@@ -359,6 +369,19 @@ fn latency(addr: SocketAddr, request: &[u8], samples: usize) -> Vec<Duration> {
         times.push(start.elapsed());
     }
     times
+}
+
+/// Each sample: connect, one request, its answer, close (what hand-off adds per connection).
+fn fresh_connections(addr: SocketAddr, request: &[u8], samples: usize) -> Vec<Duration> {
+    let mut line = Vec::new();
+    (0..samples.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            let (mut stream, mut reader) = connect(addr);
+            round_trip(&mut stream, &mut reader, request, &mut line);
+            start.elapsed()
+        })
+        .collect()
 }
 
 /// Requests per second over `CONNECTIONS` connections, each keeping `depth` in flight.
