@@ -233,23 +233,25 @@ fn a_program_with_a_blocking_accept_loop_gets_handed_connections_too() {
 
     // The program sits in a blocking `accept` on its own socket; handed connections wake it.
     for i in 0..3 {
-        let stream = TcpStream::connect(shim.addrs().listeners[0].0).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        writeln!(writer, "hello {i}").unwrap();
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        assert_eq!(line, format!("echo hello {i}\n"));
+        let text = format!("hello {i}");
+        assert_eq!(
+            echo_once(shim.addrs().listeners[0].0, &text),
+            format!("echo {text}\n")
+        );
     }
     assert_eq!(shim.stats().handed_off, 3, "{:?}", shim.stats());
     // Its own socket still works (the real `accept`).
-    let stream = TcpStream::connect(node).unwrap();
+    assert_eq!(echo_once(node, "direct"), "echo direct\n");
+}
+
+/// Connects to `addr`, sends `text` as a line, returns the line that comes back.
+fn echo_once(addr: SocketAddr, text: &str) -> String {
+    let stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    writeln!(writer, "direct").unwrap();
+    writeln!(writer, "{text}").unwrap();
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "echo direct\n");
+    line
 }
