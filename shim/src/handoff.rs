@@ -8,10 +8,11 @@
 //! descriptor, with `SCM_RIGHTS`, after one byte `h`); its `accept` returns it as if it had
 //! come from the listening socket, and the shim is out of the connection's path.
 //!
-//! A connection qualifies when nothing of it has been read: on a port pinned to the node's
-//! version at once; on a port that follows the node's version once its first bytes, peeked
-//! and left in place, are not a shim's handshake (or nothing came within [`SNIFF_WAIT`]: a
-//! shim always speaks first). Without a registration for the node's address, or when a send
+//! A connection qualifies when nothing of it is left unread in the shim: on a port pinned to
+//! the node's version at once; on a port that follows the node's version once its first
+//! bytes, peeked and left in place, are not a shim's handshake (or nothing came within
+//! [`SNIFF_WAIT`]: a shim always speaks first); from a peer's shim at the node's version once
+//! the handshake is answered, when nothing came after it (the peer waits for the answer). Without a registration for the node's address, or when a send
 //! fails, the connection takes the copying path as before. A handed-off connection belongs to
 //! the program: it ends when the program stops (so at an upgrade, as a copied one does), and
 //! draining does not wait for it.
@@ -169,23 +170,17 @@ pub fn parse_registration(line: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{rest}` is not a socket address"))
 }
 
-/// Passes `client` to the node program when it qualifies (see the module header); gives it
-/// back otherwise, untouched.
+/// Passes a just-accepted `client` to the node program when it qualifies (see the module
+/// header); gives it back otherwise, untouched.
 pub(crate) async fn try_give(
     client: TcpStream,
     listener_version: Option<u64>,
     shared: &Shared,
     route: &Route,
 ) -> Result<(), TcpStream> {
-    let Some(node) = route.node_addr else {
-        return Err(client);
-    };
-    if shared.config.handoff.is_none() || *shared.phase.borrow() != Phase::Running {
+    if !can_give(shared, route) {
         return Err(client);
     }
-    let Some((id, target)) = shared.handoff.find(node) else {
-        return Err(client);
-    };
     match listener_version {
         Some(v) if v == route.node_version => {}
         Some(_) => return Err(client),
@@ -195,6 +190,33 @@ pub(crate) async fn try_give(
             }
         }
     }
+    give(client, shared, route).await
+}
+
+/// Whether the node program registered and the shim serves: a hand-off may be tried.
+fn can_give(shared: &Shared, route: &Route) -> bool {
+    shared.config.handoff.is_some()
+        && *shared.phase.borrow() == Phase::Running
+        && route.node_addr.is_some_and(|node| shared.handoff.has(node))
+}
+
+/// Passes `client` to the node program, whose version its caller speaks and of which nothing
+/// unread is left in the shim (a peer's shim after the handshake, say); gives it back when the
+/// program did not register or the send fails.
+pub(crate) async fn give(
+    client: TcpStream,
+    shared: &Shared,
+    route: &Route,
+) -> Result<(), TcpStream> {
+    if !can_give(shared, route) {
+        return Err(client);
+    }
+    let Some(node) = route.node_addr else {
+        return Err(client);
+    };
+    let Some((id, target)) = shared.handoff.find(node) else {
+        return Err(client);
+    };
     match send_fd(&target, &client).await {
         Ok(()) => {
             shared.stats.handed_off.fetch_add(1, Ordering::Relaxed);

@@ -162,6 +162,13 @@ async fn handle(
         }
     }
 
+    if caller == route.node_version && from_shim && pending.is_empty() {
+        // A peer's shim at our version, its handshake answered: the rest is the node's.
+        match handoff::give(client, &shared, &route).await {
+            Ok(()) => return,
+            Err(back) => client = back,
+        }
+    }
     if caller == route.node_version {
         shared.stats.fast_path.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(caller, from_shim, "fast path");

@@ -115,6 +115,26 @@ fn same_version_connections_are_handed_to_the_node_and_others_translated() {
     assert_eq!(answer["result"], json!("1"), "{answer}");
     assert_eq!(shim.stats().handed_off, 2);
 
+    // A peer's shim at the node's version: greeted by this shim, then handed to the node.
+    let mut peer = TcpStream::connect(main).unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    peer.write_all(shim::hello("kv", 2).as_bytes()).unwrap();
+    let mut reader = BufReader::new(peer.try_clone().unwrap());
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, shim::hello("kv", 2));
+    eventually("the peer is handed off", || shim.stats().handed_off == 3);
+    peer.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"get\",\"params\":[\"a\"]}\n")
+        .unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    let answer: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        answer["result"],
+        json!({"value": "1", "expires_at": null}),
+        "{answer}"
+    );
+
     // Many connections at once, each handed off, each answered.
     let v2_port = pinned(2);
     let clients: Vec<_> = (0..20)
@@ -133,7 +153,7 @@ fn same_version_connections_are_handed_to_the_node_and_others_translated() {
     for c in clients {
         assert_eq!(c.join().unwrap()["value"], json!("v"));
     }
-    assert_eq!(shim.stats().handed_off, 22);
+    assert_eq!(shim.stats().handed_off, 23);
 
     // The shim stops: handed-off connections are the node's and go on; the registration ends.
     drop(shim);
@@ -254,4 +274,42 @@ fn echo_once(addr: SocketAddr, text: &str) -> String {
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
     line
+}
+
+#[test]
+fn bad_registrations_are_dropped_and_change_nothing() {
+    use std::os::unix::net::UnixStream;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("shim.sock");
+    let (_node, node_addr) = support::start_node(2, &dir.path().join("kv.json"), &[], &[]);
+    let runtime = support::runtime();
+    let mut config = ShimConfig::new("kv", 2);
+    config.node_addr = Some(node_addr);
+    config.listeners = vec![ListenerConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        version: Some(2),
+    }];
+    config.handoff = Some(socket.clone());
+    let shim = runtime
+        .block_on(Shim::start(config, Some(support::chain())))
+        .unwrap();
+    // Garbage, an overlong line, and a well-formed registration of another address.
+    let mut garbage = UnixStream::connect(&socket).unwrap();
+    garbage.write_all(b"GET / HTTP/1.1\n").unwrap();
+    let mut long = UnixStream::connect(&socket).unwrap();
+    let _ = long.write_all(&[b'x'; 4096]);
+    let mut other = UnixStream::connect(&socket).unwrap();
+    other.write_all(b"UPSTART/1 listen 127.0.0.1:9\n").unwrap();
+    // The shim closes the bad ones (reads see the end) and keeps serving.
+    for bad in [&mut garbage, &mut long] {
+        bad.set_read_timeout(Some(WAIT)).unwrap();
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(bad, &mut rest);
+    }
+    assert!(!shim.handoff_registered(node_addr));
+    let mut c = Client::connect(shim.addrs().listeners[0].0, Framing::Lines, WAIT).unwrap();
+    assert_eq!(c.call("delete", json!(["x"])).unwrap(), Ok(json!(false)));
+    let stats = shim.stats();
+    assert_eq!((stats.handed_off, stats.fast_path), (0, 1), "{stats:?}");
+    drop(other);
 }
