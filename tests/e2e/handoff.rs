@@ -173,19 +173,7 @@ fn same_version_connections_are_handed_to_the_node_and_others_translated() {
 #[test]
 fn without_a_registration_connections_are_copied() {
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("shim.sock");
-    let (_node, node_addr) = support::start_node(2, &dir.path().join("kv.json"), &[], &[]);
-    let runtime = support::runtime();
-    let mut config = ShimConfig::new("kv", 2);
-    config.node_addr = Some(node_addr);
-    config.listeners = vec![ListenerConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        version: Some(2),
-    }];
-    config.handoff = Some(socket);
-    let shim = runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap();
+    let (_node, node_addr, _runtime, shim) = unregistered_node(dir.path());
     let mut c = Client::connect(shim.addrs().listeners[0].0, Framing::Lines, WAIT).unwrap();
     assert_eq!(c.call("delete", json!(["x"])).unwrap(), Ok(json!(false)));
     let stats = shim.stats();
@@ -281,18 +269,7 @@ fn bad_registrations_are_dropped_and_change_nothing() {
     use std::os::unix::net::UnixStream;
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("shim.sock");
-    let (_node, node_addr) = support::start_node(2, &dir.path().join("kv.json"), &[], &[]);
-    let runtime = support::runtime();
-    let mut config = ShimConfig::new("kv", 2);
-    config.node_addr = Some(node_addr);
-    config.listeners = vec![ListenerConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        version: Some(2),
-    }];
-    config.handoff = Some(socket.clone());
-    let shim = runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap();
+    let (_node, node_addr, _runtime, shim) = unregistered_node(dir.path());
     // Garbage, an overlong line, and a well-formed registration of another address.
     let mut garbage = UnixStream::connect(&socket).unwrap();
     garbage.write_all(b"GET / HTTP/1.1\n").unwrap();
@@ -312,4 +289,29 @@ fn bad_registrations_are_dropped_and_change_nothing() {
     let stats = shim.stats();
     assert_eq!((stats.handed_off, stats.fast_path), (0, 1), "{stats:?}");
     drop(other);
+}
+
+/// A `kv-v2` node *not* under the library, and a shim with a hand-off socket `DIR/shim.sock`
+/// and one port pinned to version 2 in front of it.
+fn unregistered_node(
+    dir: &std::path::Path,
+) -> (
+    e2e::process::ChildGuard,
+    SocketAddr,
+    tokio::runtime::Runtime,
+    Shim,
+) {
+    let (node, node_addr) = support::start_node(2, &dir.join("kv.json"), &[], &[]);
+    let runtime = support::runtime();
+    let mut config = ShimConfig::new("kv", 2);
+    config.node_addr = Some(node_addr);
+    config.listeners = vec![ListenerConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        version: Some(2),
+    }];
+    config.handoff = Some(dir.join("shim.sock"));
+    let shim = runtime
+        .block_on(Shim::start(config, Some(support::chain())))
+        .unwrap();
+    (node, node_addr, runtime, shim)
 }
