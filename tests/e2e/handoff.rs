@@ -173,7 +173,7 @@ fn same_version_connections_are_handed_to_the_node_and_others_translated() {
 #[test]
 fn without_a_registration_connections_are_copied() {
     let dir = tempfile::tempdir().unwrap();
-    let (_node, node_addr, _runtime, shim) = unregistered_node(dir.path());
+    let (_node, _node_addr, _runtime, shim) = unregistered_node(dir.path());
     let mut c = Client::connect(shim.addrs().listeners[0].0, Framing::Lines, WAIT).unwrap();
     assert_eq!(c.call("delete", json!(["x"])).unwrap(), Ok(json!(false)));
     let stats = shim.stats();
