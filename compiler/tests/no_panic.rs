@@ -314,22 +314,88 @@ fn check_nested(open: &str, close: &str, depth: usize, stack_mib: usize) {
     handle.join().unwrap();
 }
 
-// Found with `nesting_probe` (debug build): building the AST
-// (`lang::parse::build::Builder::expr_pairs` -> `primary` -> `expr` -> ..., about a dozen
-// frames per level) overflows the stack once the nesting is deep enough for that and not deep
-// enough for pest's own stack guard (pest gives up, as a syntax error, when less than 64 KiB
-// of stack remain). The overflow aborts the process. Depths, found by bisection:
-//
-//   stack                    smallest crash      crashes up to (then U0001)
-//                            `(`...`)`  `[`...`]`  `(`...`)`  `[`...`]`
-//   64 MiB (tests below)        6 491      6 212     19 483     15 807
-//    8 MiB (upstartc main)        810        775      2 413      1 958
-//    2 MiB (test threads)         201        192
-//
-// So the 5 000-level cases below pass on their 64 MiB stack, while `upstartc check` on a spec
-// with 810..=2413 nested parentheses (775..=1958 nested lists) dies with "has overflowed its
-// stack". Deeper than that, pest's guard turns the input into U0001 "unexpected `(`", which
-// does not say why.
+// Brackets deeper than 128 levels are refused by the chunker before pest sees them. Everything
+// else that nests without brackets (`else if` chains, `let` in a `let`, closures, quantifiers,
+// `list<...>` types, runs of `!`/`-`, long operator chains) reaches pest, whose own guard keeps
+// 64 KiB of stack, and the AST builder, which stops with 256 KiB left; either way the item is
+// refused with U0007 and dropped without recursion. Before, `upstartc check` died with "has
+// overflowed its stack" on, e.g., 3,000 `else if`s or a sum of 100,000 terms.
+
+/// A spec whose one past rule's body is `body`.
+fn rule_body(body: &str) -> String {
+    format!(
+        "upgrade d 1 -> 2\nversion 1 {{ service S {{ fn f(x: u64) -> u64 }} }}\n\
+         version 2 {{ service S {{ fn f(x: u64) -> u64 }} }}\npast S {{ f(x) = {body} }}\n"
+    )
+}
+
+/// Checks `text` on a thread with `stack_mib` MiB of stack; the codes it gave.
+fn codes_on_stack(text: String, stack_mib: usize) -> Vec<String> {
+    std::thread::Builder::new()
+        .stack_size(stack_mib << 20)
+        .spawn(move || {
+            let mut sources = SourceMap::new();
+            sources.add("deep.ups", text.as_str());
+            let out = check_sources(&sources);
+            let _ = render::human(&sources, &out.diagnostics);
+            out.diagnostics
+                .iter()
+                .map(|d| d.code.to_string())
+                .collect::<Vec<_>>()
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// Every construct that nests without brackets, at depths from "checks" to "far past any
+/// guard", on the 8 MiB stack `upstartc` runs on and on a 2 MiB test-thread stack: never a
+/// crash, and U0007 once past the nesting limit.
+#[test]
+fn constructs_that_nest_without_brackets_are_refused_not_overflowed() {
+    type Make = fn(usize) -> String;
+    let cases: &[(&str, Make)] = &[
+        ("`else if` chain", |n| {
+            rule_body(&format!(
+                "if x == 0 {{ 0 }} {}else {{ 2 }}",
+                "else if x == 1 { 1 } ".repeat(n)
+            ))
+        }),
+        ("`let` in `let`", |n| {
+            rule_body(&format!("{}x{}", "let y = ".repeat(n), ";".repeat(n)))
+        }),
+        ("closures", |n| rule_body(&format!("{}x", "|y| ".repeat(n)))),
+        ("quantifiers", |n| {
+            rule_body(&format!("{}true", "forall k in [1]: ".repeat(n)))
+        }),
+        ("prefix operators", |n| {
+            rule_body(&format!("{}x", "- ".repeat(n)))
+        }),
+        ("sum", |n| rule_body(&format!("{}x", "x + ".repeat(n * 10)))),
+        ("types", |n| {
+            format!(
+                "upgrade d 1 -> 2\nversion 1 {{ state {{ a: {}u64{} }} }}\n",
+                "list<".repeat(n),
+                ">".repeat(n)
+            )
+        }),
+    ];
+    for (what, make) in cases {
+        for depth in [200, 3_000, 20_000] {
+            for stack in [8, 2] {
+                let started = std::time::Instant::now();
+                let codes = codes_on_stack(make(depth), stack);
+                // 200 levels may check (types have no nesting limit of their own); deeper
+                // ones are refused.
+                assert!(
+                    depth == 200 || codes.iter().any(|c| c == "U0007"),
+                    "{what} x{depth} on {stack} MiB: {codes:?}"
+                );
+                eprintln!("{what} x{depth} on {stack} MiB: {:?}", started.elapsed());
+            }
+        }
+    }
+}
 
 /// 5 000 nested parentheses inside an invariant clause, on a 64 MiB stack.
 #[test]
@@ -349,13 +415,12 @@ fn deeply_nested_unclosed_lists() {
     check_nested("[", "", DEEP, 64);
 }
 
-/// 1 000 nested parentheses on the 8 MiB stack of a main thread, as `upstartc check` runs.
-// Ignored: overflows the stack in the AST builder (see the table above) and aborts the whole
-// test process, so it cannot fail politely. Un-ignore once the builder bounds its recursion.
+/// 1 000 nested parentheses on the 8 MiB stack of a main thread, as `upstartc check` runs:
+/// refused by the chunker (U0007) before anything recurses.
 #[test]
-#[ignore = "stack overflow in lang::parse::build on 810..=2413 nested parentheses (8 MiB stack)"]
 fn nested_parentheses_on_a_main_thread_stack() {
     check_nested("(", ")", 1_000, 8);
+    assert!(codes_on_stack(nested("(", ")", 1_000), 8).contains(&"U0007".to_string()));
 }
 
 /// A probe for the nesting depth at which checking overflows the stack (which aborts the

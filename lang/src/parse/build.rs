@@ -38,7 +38,15 @@ pub(super) struct Builder {
     file: FileId,
     offset: usize,
     diagnostics: Vec<Diagnostic>,
+    /// Where building stopped because the input nests deeper than the stack allows.
+    too_deep_at: Option<usize>,
 }
+
+/// Stack the builder keeps in reserve: with less left, it stops descending and the item is
+/// refused (U0007) instead of overflowing the stack. Constructs that nest without brackets
+/// (`else if` chains, `let`, closures, quantifiers, `list<list<...>>`) reach here unbounded
+/// by the chunker; pest's own guard only keeps 64 KiB for itself.
+const STACK_RESERVE: usize = 256 * 1024;
 
 impl Builder {
     pub(super) fn new(file: FileId, offset: usize) -> Self {
@@ -46,6 +54,7 @@ impl Builder {
             file,
             offset,
             diagnostics: Vec::new(),
+            too_deep_at: None,
         }
     }
 
@@ -340,6 +349,12 @@ impl Builder {
 
     fn type_expr(&mut self, pair: P<'_>) -> TypeExpr {
         let span = self.span(&pair);
+        if self.out_of_stack(pair.as_span().start()) {
+            return TypeExpr {
+                kind: TypeExprKind::Tuple(Vec::new()),
+                span,
+            };
+        }
         // type_expr wraps named_type or tuple_type
         let pair = match pair.as_rule() {
             Rule::type_expr => match pair.into_inner().next() {
@@ -576,7 +591,63 @@ impl Builder {
         self.expr_pairs(pair.into_inner())
     }
 
+    /// Where the item nested too deeply to build, if it did (absolute byte offset).
+    pub(super) fn too_deep_at(&self) -> Option<usize> {
+        self.too_deep_at
+    }
+
+    /// Whether to stop descending at `at` (chunk offset): the stack is nearly spent (or was).
+    fn out_of_stack(&mut self, at: usize) -> bool {
+        if self.too_deep_at.is_some() {
+            return true;
+        }
+        if stacker::remaining_stack().is_some_and(|left| left < STACK_RESERVE) {
+            self.too_deep_at = Some(self.offset + at);
+            return true;
+        }
+        false
+    }
+
+    /// A run of more prefix operators (`!`, `-`) than the nesting limit: the Pratt parser
+    /// recurses once per operator. Its first operator's offset in the chunk.
+    fn long_prefix_run(pairs: &Pairs<'_, Rule>) -> Option<usize> {
+        let limit = usize::try_from(super::chunk::MAX_NESTING).unwrap_or(usize::MAX);
+        let mut run = 0usize;
+        let mut start = 0;
+        for p in pairs.clone() {
+            if matches!(p.as_rule(), Rule::neg | Rule::not) {
+                if run == 0 {
+                    start = p.as_span().start();
+                }
+                run += 1;
+                if run > limit {
+                    return Some(start);
+                }
+            } else {
+                run = 0;
+            }
+        }
+        None
+    }
+
     fn expr_pairs(&mut self, pairs: Pairs<'_, Rule>) -> Expr {
+        let (start, end) = match pairs.peek() {
+            Some(first) => (first.as_span().start(), first.as_span().end()),
+            None => (0, 0),
+        };
+        let stop = match Self::long_prefix_run(&pairs) {
+            Some(at) => {
+                self.too_deep_at.get_or_insert(self.offset + at);
+                true
+            }
+            None => self.out_of_stack(start),
+        };
+        if stop {
+            return Expr {
+                kind: ExprKind::Lit(Lit::Unit),
+                span: Span::new(start, end).shift(self.offset),
+            };
+        }
         // The Pratt parser's closures cannot borrow `self` mutably more than once, so the
         // builder is moved through a RefCell.
         let cell = std::cell::RefCell::new(self);
@@ -656,6 +727,13 @@ impl Builder {
 
     fn primary(&mut self, pair: P<'_>) -> Expr {
         let span = self.span(&pair);
+        // `else if` recurses here without passing through `expr_pairs`.
+        if self.out_of_stack(pair.as_span().start()) {
+            return Expr {
+                kind: ExprKind::Lit(Lit::Unit),
+                span,
+            };
+        }
         let kind_rule = pair.as_rule();
         let kind = match kind_rule {
             Rule::int => ExprKind::Lit(Lit::Int(self.int_value(pair.as_str(), span))),

@@ -69,3 +69,42 @@ pub(super) fn too_deep(item: &Item) -> Option<Span> {
     }
     None
 }
+
+/// Drops `item` without recursion: a refused item may nest far deeper than the stack allows
+/// a recursive drop (a sum of 100,000 terms is built iteratively, left-deep).
+pub(super) fn dismantle(item: Item) {
+    let mut stack: Vec<Expr> = match item {
+        Item::Invariant(i) => i.clauses,
+        Item::Transform(t) => t.fields.into_iter().map(|f| f.value).collect(),
+        Item::Rules(r) => r.rules.into_iter().map(|r| r.body).collect(),
+        Item::Protocol(_) | Item::Version(_) | Item::Schedule(_) => Vec::new(),
+    };
+    while let Some(mut e) = stack.pop() {
+        let kind = std::mem::replace(&mut e.kind, ExprKind::Lit(crate::ast::Lit::Unit));
+        match kind {
+            ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => {}
+            ExprKind::Variant { payload, .. } => stack.extend(payload.map(|p| *p)),
+            ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => stack.push(*inner),
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => stack.extend([*a, *b]),
+            ExprKind::Builtin { args, .. } | ExprKind::Delegate { args, .. } => stack.extend(args),
+            ExprKind::Record { fields, .. } => stack.extend(fields.into_iter().map(|f| f.value)),
+            ExprKind::Tuple(items) | ExprKind::List(items) => stack.extend(items),
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => stack.extend([*cond, *then, *otherwise]),
+            ExprKind::Match { scrutinee, arms } => {
+                stack.push(*scrutinee);
+                stack.extend(arms.into_iter().map(|arm| arm.body));
+            }
+            ExprKind::Let { value, body, .. }
+            | ExprKind::Quant {
+                domain: value,
+                body,
+                ..
+            } => stack.extend([*value, *body]),
+            ExprKind::Closure { body, .. } => stack.push(*body),
+        }
+    }
+}

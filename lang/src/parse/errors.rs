@@ -17,6 +17,12 @@ pub(super) fn to_diagnostic(
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    // pest's own stack guard stopped it: the input nests deeper than a stack can follow.
+    if let ErrorVariant::CustomError { message } = &error.variant {
+        if message.contains("limit reached") {
+            return too_deep(file, offset + pos, "expressions or types");
+        }
+    }
     let mut expected: BTreeSet<String> = BTreeSet::new();
     if let Some(attempts) = error.parse_attempts() {
         // pest does not export its token type; its Display shows literals as written.

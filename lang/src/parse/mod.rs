@@ -60,11 +60,14 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                 if chunk.is_header {
                     header = Some(builder.header(inner));
                 } else if let Some(item) = builder.item(inner) {
-                    match depth::too_deep(&item) {
-                        Some(span) => {
-                            diagnostics.push(errors::too_deep(file, span.start, "operators"))
-                        }
-                        None => items.push(item),
+                    if let Some(at) = builder.too_deep_at() {
+                        diagnostics.push(errors::too_deep(file, at, "expressions or types"));
+                        depth::dismantle(item);
+                    } else if let Some(span) = depth::too_deep(&item) {
+                        diagnostics.push(errors::too_deep(file, span.start, "operators"));
+                        depth::dismantle(item);
+                    } else {
+                        items.push(item);
                     }
                 }
             }
