@@ -8,40 +8,28 @@ use crate::config::FastPath;
 use crate::handoff;
 use crate::handshake::{self, Line, Sniff, Start};
 use crate::node::NodeLink;
-use crate::shim::{Phase, Shared};
+use crate::shim::{accept_each, Phase, Shared};
 use crate::splice::{read_line, read_more, splice, splice_blocking};
 use crate::translate::{self, Mode};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// Accepts on `listener` while the shim runs and has a node, within the connection limit.
 pub async fn accept_loop(listener: TcpListener, version: Option<u64>, shared: Arc<Shared>) {
-    loop {
-        shared.wait_open(true).await;
-        let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
-            return;
-        };
-        let mut phase = shared.phase.subscribe();
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = phase.wait_for(|p| *p != Phase::Running) => continue,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(%peer, ?version, "accepted");
-                tokio::spawn(handle(stream, version, Arc::clone(&shared), permit));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    accept_each(
+        listener,
+        shared,
+        true,
+        move |stream, peer, shared, permit| {
+            shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, ?version, "accepted");
+            tokio::spawn(handle(stream, version, shared, permit));
+        },
+    )
+    .await;
 }
 
 /// What spoke first.

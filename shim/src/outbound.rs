@@ -6,20 +6,20 @@
 
 use crate::handshake::{self, Line};
 use crate::jsonrpc::{code, RpcError};
-use crate::shim::{Phase, Shared};
+use crate::shim::{accept_each, Shared};
 use crate::splice::{read_line, splice};
 use crate::translate::{self, Mode};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// Accepts the node's connections to the peer at `remote`.
 pub async fn route_loop(listener: TcpListener, remote: SocketAddr, shared: Arc<Shared>) {
-    accept(listener, shared, move |stream, shared, permit| {
+    accept_each(listener, shared, false, move |stream, _, shared, permit| {
+        count_outbound(&stream, &shared);
         tokio::spawn(carry(stream, remote, shared, permit));
     })
     .await;
@@ -27,39 +27,16 @@ pub async fn route_loop(listener: TcpListener, remote: SocketAddr, shared: Arc<S
 
 /// Accepts the node's redirected connections from the LD_PRELOAD library.
 pub async fn preload_loop(listener: TcpListener, shared: Arc<Shared>) {
-    accept(listener, shared, |stream, shared, permit| {
+    accept_each(listener, shared, false, |stream, _, shared, permit| {
+        count_outbound(&stream, &shared);
         tokio::spawn(redirected(stream, shared, permit));
     })
     .await;
 }
 
-async fn accept(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    spawn: impl Fn(TcpStream, Arc<Shared>, OwnedSemaphorePermit),
-) {
-    loop {
-        shared.wait_open(false).await;
-        let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
-            return;
-        };
-        let mut phase = shared.phase.subscribe();
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = phase.wait_for(|p| *p != Phase::Running) => continue,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                shared.stats.outbound.fetch_add(1, Ordering::Relaxed);
-                let _ = stream.set_nodelay(true);
-                spawn(stream, Arc::clone(&shared), permit);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+fn count_outbound(stream: &TcpStream, shared: &Shared) {
+    shared.stats.outbound.fetch_add(1, Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
 }
 
 /// Why a peer could not be used.

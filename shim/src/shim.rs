@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// Where a shim's connections stand.
@@ -58,6 +58,35 @@ pub(crate) struct Shared {
     pub stats: Stats,
     /// The node program's registered listening sockets.
     pub handoff: Targets,
+}
+
+/// Accepts on `listener` while the shim runs (and, with `needs_node`, has a node to send to),
+/// within the connection limit, handing each connection, its peer's address and a permit to
+/// `serve`. A failed accept is logged and retried after 50 ms.
+pub(crate) async fn accept_each(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    needs_node: bool,
+    serve: impl Fn(TcpStream, SocketAddr, Arc<Shared>, OwnedSemaphorePermit),
+) {
+    loop {
+        shared.wait_open(needs_node).await;
+        let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
+            return;
+        };
+        let mut phase = shared.phase.subscribe();
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = phase.wait_for(|p| *p != Phase::Running) => continue,
+        };
+        match accepted {
+            Ok((stream, peer)) => serve(stream, peer, Arc::clone(&shared), permit),
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
 
 /// Counts a connection while alive.
