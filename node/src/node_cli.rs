@@ -47,7 +47,7 @@ pub struct Args {
     pub data: PathBuf,
     /// A client port of the shim: `ADDR` (speaks the node's version; peers use the first) or
     /// `VERSION@ADDR` (pinned, for clients of that version). Repeatable.
-    #[arg(long = "listen", value_name = "[V@]ADDR", value_parser = parse_listener, required = true)]
+    #[arg(long = "listen", value_name = "[V@]ADDR", value_parser = ListenerConfig::parse, required = true)]
     pub listen: Vec<ListenerConfig>,
     /// A peer's shim (its first client port). Repeatable.
     #[arg(long = "peer", value_name = "ADDR")]
@@ -85,23 +85,6 @@ pub struct Args {
     /// killed.
     #[arg(long, hide = true, value_name = "POINT")]
     pub stop_at: Option<String>,
-}
-
-fn parse_listener(text: &str) -> Result<ListenerConfig, String> {
-    let (version, addr) = match text.split_once('@') {
-        Some((v, a)) => (
-            Some(
-                v.parse::<u64>()
-                    .map_err(|_| format!("`{v}` is not a version number"))?,
-            ),
-            a,
-        ),
-        None => (None, text),
-    };
-    let addr = addr
-        .parse::<SocketAddr>()
-        .map_err(|_| format!("`{addr}` is not an address such as `127.0.0.1:7000`"))?;
-    Ok(ListenerConfig { addr, version })
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -161,11 +144,18 @@ mod tests {
 
     #[test]
     fn listeners_and_durations_parse() {
-        let l = parse_listener("2@127.0.0.1:7000").unwrap();
+        let l = ListenerConfig::parse("2@127.0.0.1:7000").unwrap();
         assert_eq!(l.version, Some(2));
-        assert_eq!(parse_listener("127.0.0.1:7000").unwrap().version, None);
-        assert!(parse_listener("x@127.0.0.1:1").unwrap_err().contains("`x`"));
-        assert!(parse_listener("nowhere").unwrap_err().contains("`nowhere`"));
+        assert_eq!(
+            ListenerConfig::parse("127.0.0.1:7000").unwrap().version,
+            None
+        );
+        assert!(ListenerConfig::parse("x@127.0.0.1:1")
+            .unwrap_err()
+            .contains("`x`"));
+        assert!(ListenerConfig::parse("nowhere")
+            .unwrap_err()
+            .contains("`nowhere`"));
         assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
         assert!(parse_duration("soon").unwrap_err().contains("`soon`"));
     }

@@ -83,6 +83,26 @@ pub struct ListenerConfig {
     pub version: Option<u64>,
 }
 
+impl ListenerConfig {
+    /// `ADDR` (the node's version) or `VERSION@ADDR` (pinned), as command lines give it.
+    pub fn parse(text: &str) -> Result<ListenerConfig, String> {
+        let (version, addr) = match text.split_once('@') {
+            Some((v, a)) => (
+                Some(
+                    v.parse::<u64>()
+                        .map_err(|_| format!("`{v}` is not a version number"))?,
+                ),
+                a,
+            ),
+            None => (None, text),
+        };
+        let addr = addr
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("`{addr}` is not an address such as `127.0.0.1:7000`"))?;
+        Ok(ListenerConfig { addr, version })
+    }
+}
+
 /// An outgoing route for the node's connections to one peer: the node is configured to reach
 /// the peer at `listen`, the shim carries the connection to the peer's shim at `remote`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -38,7 +38,7 @@ struct Args {
     #[arg(long)]
     node_version: u64,
     /// A port for clients: `ADDR` (the node's version) or `VERSION@ADDR`. Repeatable.
-    #[arg(long = "listen", value_parser = parse_listener)]
+    #[arg(long = "listen", value_parser = ListenerConfig::parse)]
     listeners: Vec<ListenerConfig>,
     /// A route for the node's connections to a peer: `LOCAL=REMOTE_SHIM`. Repeatable.
     #[arg(long = "peer", value_parser = parse_peer)]
@@ -69,23 +69,6 @@ struct Args {
     /// Seconds connections get to finish when stopping.
     #[arg(long, default_value_t = 5)]
     grace: u64,
-}
-
-fn parse_listener(text: &str) -> Result<ListenerConfig, String> {
-    let (version, addr) = match text.split_once('@') {
-        Some((v, a)) => (
-            Some(
-                v.parse::<u64>()
-                    .map_err(|_| format!("`{v}` is not a version number"))?,
-            ),
-            a,
-        ),
-        None => (None, text),
-    };
-    let addr = addr
-        .parse()
-        .map_err(|_| format!("`{addr}` is not a socket address"))?;
-    Ok(ListenerConfig { addr, version })
 }
 
 fn parse_peer(text: &str) -> Result<PeerRoute, String> {
