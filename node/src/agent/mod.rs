@@ -244,7 +244,7 @@ impl Agent {
         let mut directives = self.link.directives();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let stop = shutdown_signal();
+        let stop = runtime::cli::server::shutdown_signal();
         tokio::pin!(stop);
         // Whatever arrived during recovery.
         if let Some(d) = self.link.directive() {
@@ -540,21 +540,5 @@ impl Agent {
         let highest = versions.iter().copied().max().unwrap_or(me);
         let wanted = self.rules.needed(lowest, highest);
         self.load_rules(wanted);
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
     }
 }

@@ -44,7 +44,9 @@ pub async fn run(args: &Args) -> CliResult {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C (Ctrl-C only where there is no SIGTERM). The node agent waits
+/// on it too.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
