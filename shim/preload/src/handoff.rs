@@ -18,7 +18,7 @@
 //! non-blocking listening socket see handed-off connections only at their next `accept`.
 
 use crate::sys::{
-    errno, next_symbol, real_connect, set_errno, socket_addr, socket_option, write_addr, write_all,
+    errno, real, real_connect, set_errno, socket_addr, socket_option, write_addr, write_all,
 };
 use libc::{c_int, c_void, epoll_event, sockaddr, socklen_t};
 use std::ffi::CString;
@@ -63,20 +63,6 @@ fn handoff_path() -> Option<&'static CString> {
         CString::new(path).ok()
     })
     .as_ref()
-}
-
-macro_rules! real {
-    ($name:literal, $ty:ty) => {{
-        static REAL: OnceLock<usize> = OnceLock::new();
-        let address = next_symbol(&REAL, $name);
-        if address == 0 {
-            None
-        } else {
-            // SAFETY: the C library's function of this name has exactly this signature (POSIX
-            // or Linux), and a non-null result of `dlsym` is its address.
-            Some(unsafe { std::mem::transmute::<usize, $ty>(address) })
-        }
-    }};
 }
 
 /// The interposed `listen`.

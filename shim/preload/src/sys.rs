@@ -18,6 +18,23 @@ pub(crate) fn next_symbol(cache: &OnceLock<usize>, name: &std::ffi::CStr) -> usi
     })
 }
 
+/// The next definition of the C function `$name` as a `$ty`, looked up once per call site;
+/// `None` when there is none.
+macro_rules! real {
+    ($name:literal, $ty:ty) => {{
+        static REAL: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let address = $crate::sys::next_symbol(&REAL, $name);
+        if address == 0 {
+            None
+        } else {
+            // SAFETY: the C library's function of this name has exactly this signature (POSIX
+            // or Linux), and a non-null result of `dlsym` is its address.
+            Some(unsafe { std::mem::transmute::<usize, $ty>(address) })
+        }
+    }};
+}
+pub(crate) use real;
+
 /// This thread's `errno`.
 pub(crate) fn errno() -> c_int {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
@@ -25,14 +42,7 @@ pub(crate) fn errno() -> c_int {
 
 /// The C library's `connect`, found once.
 pub(crate) fn real_connect() -> Option<ConnectFn> {
-    static REAL: OnceLock<usize> = OnceLock::new();
-    let address = next_symbol(&REAL, c"connect");
-    if address == 0 {
-        return None;
-    }
-    // SAFETY: the symbol `connect` of the C library has exactly this signature (POSIX), and
-    // a non-null result of `dlsym` is the address of that function.
-    Some(unsafe { std::mem::transmute::<usize, ConnectFn>(address) })
+    real!(c"connect", ConnectFn)
 }
 
 pub(crate) fn set_errno(code: c_int) {
