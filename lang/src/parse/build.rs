@@ -635,14 +635,9 @@ impl Builder {
             Some(first) => (first.as_span().start(), first.as_span().end()),
             None => (0, 0),
         };
-        let stop = match Self::long_prefix_run(&pairs) {
-            Some(at) => {
-                self.too_deep_at.get_or_insert(self.offset + at);
-                true
-            }
-            None => self.out_of_stack(start),
-        };
-        if stop {
+        // The stack itself is checked in `primary`, which every level of nesting passes.
+        if let Some(at) = Self::long_prefix_run(&pairs) {
+            self.too_deep_at.get_or_insert(self.offset + at);
             return Expr {
                 kind: ExprKind::Lit(Lit::Unit),
                 span: Span::new(start, end).shift(self.offset),
@@ -727,7 +722,7 @@ impl Builder {
 
     fn primary(&mut self, pair: P<'_>) -> Expr {
         let span = self.span(&pair);
-        // `else if` recurses here without passing through `expr_pairs`.
+        // Every level of expression nesting passes here (`else if` without `expr_pairs`).
         if self.out_of_stack(pair.as_span().start()) {
             return Expr {
                 kind: ExprKind::Lit(Lit::Unit),
