@@ -178,7 +178,7 @@ pub(crate) async fn try_give(
     shared: &Shared,
     route: &Route,
 ) -> Result<(), TcpStream> {
-    if !can_give(shared, route) {
+    if target(shared, route).is_none() {
         return Err(client);
     }
     match listener_version {
@@ -193,11 +193,15 @@ pub(crate) async fn try_give(
     give(client, shared, route).await
 }
 
-/// Whether the node program registered and the shim serves: a hand-off may be tried.
-fn can_give(shared: &Shared, route: &Route) -> bool {
-    shared.config.handoff.is_some()
-        && *shared.phase.borrow() == Phase::Running
-        && route.node_addr.is_some_and(|node| shared.handoff.has(node))
+/// The node's address and its registration, when the program registered and the shim serves:
+/// then a hand-off may be tried.
+fn target(shared: &Shared, route: &Route) -> Option<(SocketAddr, u64, Arc<UnixStream>)> {
+    if shared.config.handoff.is_none() || *shared.phase.borrow() != Phase::Running {
+        return None;
+    }
+    let node = route.node_addr?;
+    let (id, stream) = shared.handoff.find(node)?;
+    Some((node, id, stream))
 }
 
 /// Passes `client` to the node program, whose version its caller speaks and of which nothing
@@ -208,13 +212,7 @@ pub(crate) async fn give(
     shared: &Shared,
     route: &Route,
 ) -> Result<(), TcpStream> {
-    if !can_give(shared, route) {
-        return Err(client);
-    }
-    let Some(node) = route.node_addr else {
-        return Err(client);
-    };
-    let Some((id, target)) = shared.handoff.find(node) else {
+    let Some((node, id, target)) = target(shared, route) else {
         return Err(client);
     };
     match send_fd(&target, &client).await {
