@@ -346,10 +346,7 @@ impl Fmt<'_> {
                 domain,
                 body,
             } => {
-                let kw = match kind {
-                    Quantifier::Forall => "forall",
-                    Quantifier::Exists => "exists",
-                };
+                let kw = kind.keyword();
                 let domain = self
                     .expr(
                         domain,

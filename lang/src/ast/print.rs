@@ -359,10 +359,7 @@ impl Printer {
                 domain,
                 body,
             } => {
-                let word = match kind {
-                    Quantifier::Forall => "forall",
-                    Quantifier::Exists => "exists",
-                };
+                let word = kind.keyword();
                 self.line(d, &format!("{word} {}", name(var)), span);
                 self.expr(d + 1, domain);
                 self.expr(d + 1, body);
