@@ -16,51 +16,16 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../tests/lsp_wire/mod.rs"]
+mod lsp_wire;
+
+use lsp_wire::{read_messages, write_message};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 const URI: &str = "file:///bench/big.ups";
-
-fn send(stdin: &mut impl Write, msg: &Value) {
-    let body = msg.to_string();
-    write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-    stdin.flush().unwrap();
-}
-
-fn reader(stdout: impl Read + Send + 'static) -> Receiver<(Instant, Value)> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        loop {
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some(v) = line.strip_prefix("Content-Length: ") {
-                    len = v.parse().unwrap();
-                }
-            }
-            let mut body = vec![0; len];
-            if r.read_exact(&mut body).is_err() {
-                return;
-            }
-            let v: Value = serde_json::from_slice(&body).unwrap();
-            if tx.send((Instant::now(), v)).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
 
 /// Waits for the diagnostics of `version`; returns when they arrived and how many there were.
 fn diagnostics_for(rx: &Receiver<(Instant, Value)>, version: i64) -> (Instant, usize) {
@@ -109,21 +74,21 @@ fn main() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let rx = reader(child.stdout.take().unwrap());
-    send(
+    let rx = read_messages(child.stdout.take().unwrap());
+    write_message(
         &mut stdin,
         &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } }),
     );
     let _ = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("initialize answered");
-    send(
+    write_message(
         &mut stdin,
         &json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }),
     );
 
     let t = Instant::now();
-    send(
+    write_message(
         &mut stdin,
         &json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": { "textDocument": {
             "uri": URI, "languageId": "ups", "version": 1, "text": text } } }),
@@ -174,7 +139,7 @@ fn main() {
         version += 1;
         let range = json!({ "start": { "line": line, "character": col }, "end": { "line": line, "character": col + 1 } });
         let t = Instant::now();
-        send(
+        write_message(
             &mut stdin,
             &json!({ "jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
                 "textDocument": { "uri": URI, "version": version },
@@ -188,7 +153,7 @@ fn main() {
     }
     // Formatting the whole document (the text is back to the generated one).
     let t = Instant::now();
-    send(
+    write_message(
         &mut stdin,
         &json!({ "jsonrpc": "2.0", "id": 3, "method": "textDocument/formatting", "params": {
             "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } } }),
@@ -202,11 +167,11 @@ fn main() {
             break (at - t).as_secs_f64() * 1e3;
         }
     };
-    send(
+    write_message(
         &mut stdin,
         &json!({ "jsonrpc": "2.0", "id": 2, "method": "shutdown", "params": null }),
     );
-    send(
+    write_message(
         &mut stdin,
         &json!({ "jsonrpc": "2.0", "method": "exit", "params": null }),
     );

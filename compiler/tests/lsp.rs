@@ -8,11 +8,12 @@
     clippy::indexing_slicing
 )]
 
+mod lsp_wire;
+
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -21,7 +22,7 @@ const URI: &str = "file:///tmp/upstart-lsp-test/kv.ups";
 struct Client {
     child: Child,
     stdin: Option<ChildStdin>,
-    rx: Receiver<Value>,
+    rx: Receiver<(Instant, Value)>,
     next_id: i64,
     /// Notifications read while waiting for something else.
     notifications: Vec<Value>,
@@ -37,34 +38,7 @@ impl Client {
             .spawn()
             .expect("start upstartc lsp");
         let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut length = None;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let line = line.trim_end();
-                    if line.is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.strip_prefix("Content-Length: ") {
-                        length = v.parse::<usize>().ok();
-                    }
-                }
-                let mut body = vec![0; length.expect("a Content-Length header")];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
-                let value: Value = serde_json::from_slice(&body).expect("a JSON message");
-                if tx.send(value).is_err() {
-                    return;
-                }
-            }
-        });
+        let rx = lsp_wire::read_messages(stdout);
         let stdin = child.stdin.take();
         let mut client = Client {
             child,
@@ -97,16 +71,14 @@ impl Client {
     }
 
     fn send(&mut self, msg: Value) {
-        let body = serde_json::to_string(&msg).unwrap();
-        let stdin = self.stdin.as_mut().unwrap();
-        write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        stdin.flush().unwrap();
+        lsp_wire::write_message(self.stdin.as_mut().unwrap(), &msg);
     }
 
     fn recv(&mut self, deadline: Instant) -> Value {
         let left = deadline.saturating_duration_since(Instant::now());
         self.rx
             .recv_timeout(left)
+            .map(|(_, msg)| msg)
             .unwrap_or_else(|e| panic!("no message from the server in time: {e}"))
     }
 
