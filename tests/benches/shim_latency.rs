@@ -31,7 +31,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use shim::{ListenerConfig, Shim, ShimConfig};
+use shim::{Shim, ShimConfig};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -71,15 +71,11 @@ fn main() {
 
     let chain = support::chain();
     let dir = tempfile::tempdir().unwrap();
-    let any = SocketAddr::from(([127, 0, 0, 1], 0));
     // A second shim, with hand-off: the node runs under the LD_PRELOAD library and registers
     // its listening socket with it, so that its same-version port hands connections over.
     let socket = dir.path().join("shim.sock");
     let mut handing = ShimConfig::new("kv", 2);
-    handing.listeners = vec![ListenerConfig {
-        addr: any,
-        version: Some(2),
-    }];
+    handing.listeners = support::loopback_listeners(&[Some(2)]);
     handing.handoff = Some(socket.clone());
     let handing = RunningShim::start(handing, Arc::clone(&chain), false);
     let env = [
@@ -93,12 +89,7 @@ fn main() {
     handing.set_node(node_addr);
     let mut config = ShimConfig::new("kv", 2);
     config.node_addr = Some(node_addr);
-    config.listeners = (1..=3)
-        .map(|v| ListenerConfig {
-            addr: any,
-            version: Some(v),
-        })
-        .collect();
+    config.listeners = support::loopback_listeners(&[Some(1), Some(2), Some(3)]);
     let multi = std::env::var("SHIM_BENCH_RUNTIME").as_deref() == Ok("multi");
     if std::env::var("SHIM_BENCH_FAST_PATH").as_deref() == Ok("threads") {
         config.fast_path = shim::FastPath::Threads;

@@ -51,13 +51,7 @@ impl Single {
         } else {
             shim::Framing::Length
         };
-        let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        config.listeners = (1..=3)
-            .map(|v| ListenerConfig {
-                addr: any,
-                version: Some(v),
-            })
-            .collect();
+        config.listeners = support::loopback_listeners(&[Some(1), Some(2), Some(3)]);
         let shim = runtime
             .block_on(Shim::start(config, Some(support::chain())))
             .unwrap();

@@ -14,7 +14,7 @@ mod support;
 
 use e2e::rpc::{Client, Framing};
 use serde_json::{json, Value};
-use shim::{ListenerConfig, Shim, ShimConfig};
+use shim::{Shim, ShimConfig};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -34,23 +34,9 @@ fn same_version_connections_are_handed_to_the_node_and_others_translated() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("shim.sock");
     let runtime = support::runtime();
-    let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = ShimConfig::new("kv", 2);
     // The main port (follows the node's version) and ports pinned to 1 and 2.
-    config.listeners = vec![
-        ListenerConfig {
-            addr: any,
-            version: None,
-        },
-        ListenerConfig {
-            addr: any,
-            version: Some(1),
-        },
-        ListenerConfig {
-            addr: any,
-            version: Some(2),
-        },
-    ];
+    config.listeners = support::loopback_listeners(&[None, Some(1), Some(2)]);
     config.handoff = Some(socket.clone());
     let shim = runtime
         .block_on(Shim::start(config, Some(support::chain())))
@@ -187,10 +173,7 @@ fn a_stale_socket_is_replaced_and_a_live_one_refused() {
     let runtime = support::runtime();
     let config = || {
         let mut config = ShimConfig::new("kv", 2);
-        config.listeners = vec![ListenerConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            version: None,
-        }];
+        config.listeners = support::loopback_listeners(&[None]);
         config.handoff = Some(socket.clone());
         config
     };
@@ -224,10 +207,7 @@ fn a_program_with_a_blocking_accept_loop_gets_handed_connections_too() {
     let socket = dir.path().join("shim.sock");
     let runtime = support::runtime();
     let mut config = ShimConfig::new("echo", 1);
-    config.listeners = vec![ListenerConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        version: Some(1),
-    }];
+    config.listeners = support::loopback_listeners(&[Some(1)]);
     config.handoff = Some(socket.clone());
     let shim = runtime.block_on(Shim::start(config, None)).unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_echo-blocking"));
@@ -305,10 +285,7 @@ fn unregistered_node(
     let runtime = support::runtime();
     let mut config = ShimConfig::new("kv", 2);
     config.node_addr = Some(node_addr);
-    config.listeners = vec![ListenerConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        version: Some(2),
-    }];
+    config.listeners = support::loopback_listeners(&[Some(2)]);
     config.handoff = Some(dir.join("shim.sock"));
     let shim = runtime
         .block_on(Shim::start(config, Some(support::chain())))

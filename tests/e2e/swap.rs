@@ -24,13 +24,7 @@ fn an_upgrade_swaps_the_node_behind_every_port() {
     let runtime = support::runtime();
     let mut config = ShimConfig::new("kv", 2);
     config.node_addr = Some(v2_addr);
-    let any = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.listeners = (1..=3)
-        .map(|v| ListenerConfig {
-            addr: any,
-            version: Some(v),
-        })
-        .collect();
+    config.listeners = support::loopback_listeners(&[Some(1), Some(2), Some(3)]);
     let shim = runtime
         .block_on(Shim::start(config, Some(support::chain())))
         .unwrap();

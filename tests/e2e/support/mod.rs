@@ -94,6 +94,18 @@ pub fn preload_library() -> &'static Path {
     })
 }
 
+/// Client ports on 127.0.0.1 (chosen by the OS), one per entry: `Some(v)` pinned to version
+/// `v`, `None` following the node's version.
+pub fn loopback_listeners(versions: &[Option<u64>]) -> Vec<ListenerConfig> {
+    versions
+        .iter()
+        .map(|&version| ListenerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            version,
+        })
+        .collect()
+}
+
 /// A tokio runtime for the shims of a test.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -190,15 +202,7 @@ impl Cluster {
         let shims: Vec<Shim> = (1..=3)
             .map(|version| {
                 let mut config = ShimConfig::new("kv", version);
-                config.listeners = std::iter::once(ListenerConfig {
-                    addr: any,
-                    version: None,
-                })
-                .chain((1..=3).map(|v| ListenerConfig {
-                    addr: any,
-                    version: Some(v),
-                }))
-                .collect();
+                config.listeners = loopback_listeners(&[None, Some(1), Some(2), Some(3)]);
                 config.outbound = Some(any);
                 runtime
                     .block_on(Shim::start(config, Some(Arc::clone(&chain))))
