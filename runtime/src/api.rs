@@ -203,6 +203,10 @@ pub struct Directive {
     pub reason: String,
     /// When to poll next, in milliseconds.
     pub poll_after_ms: u64,
+    /// The node's assignment in the rollout (when it was assigned, unix ms): a new one after
+    /// `upstart resume` retries a node that failed.
+    #[serde(default)]
+    pub attempt: Option<u64>,
 }
 
 /// `POST /v1/rollouts`.

@@ -91,8 +91,14 @@ pub struct Persisted {
     pub format: u32,
     /// The version the node runs (or ran before the upgrade in progress).
     pub version: u64,
-    /// The node program of each version this node ran or installed.
+    /// The node program that runs each version on this node: the one it started with, and for
+    /// a version reached by an upgrade, the program of the bundle that brought it (set when that
+    /// upgrade begins, so a rollback goes back to what really ran before).
     pub binaries: BTreeMap<u64, PathBuf>,
+    /// The node program of each fetched bundle, by bundle id (a content hash): two bundles of
+    /// one version never share a program.
+    #[serde(default)]
+    pub programs: BTreeMap<String, PathBuf>,
     /// The bundles whose plugins are loaded into the shim, by id.
     pub bundles: Vec<String>,
     /// The upgrade in progress, if any.
@@ -100,17 +106,24 @@ pub struct Persisted {
     /// The process id of the running program: after a crash of the agent, an orphan left
     /// running is stopped before anything touches the state.
     pub program_pid: Option<u32>,
+    /// The binary of that program (it may be the new version's, started before the upgrade was
+    /// recorded as done).
+    #[serde(default)]
+    pub program_binary: Option<PathBuf>,
     /// The upgrade that failed on this node: it is not tried again while its rollout lasts.
     #[serde(default)]
     pub failed: Option<Failed>,
 }
 
 /// A failed upgrade, by the rollout that asked for it (`None`: unknown, the server was
-/// unreachable).
+/// unreachable) and the assignment (the attempt) it failed in: a new attempt of the same
+/// rollout (after `upstart resume`) is tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Failed {
     pub rollout: Option<u64>,
+    #[serde(default)]
+    pub attempt: Option<u64>,
 }
 
 /// An upgrade that began: enough to finish it or undo it after a crash.
@@ -143,9 +156,11 @@ impl Persisted {
             format: PERSISTED_FORMAT,
             version,
             binaries: BTreeMap::from([(version, binary.to_path_buf())]),
+            programs: BTreeMap::new(),
             bundles: Vec::new(),
             upgrade: None,
             program_pid: None,
+            program_binary: None,
             failed: None,
         }
     }
@@ -180,6 +195,14 @@ impl Persisted {
         atomic_write(path, &bytes).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
     }
 
+    /// The program of bundle `id`.
+    pub fn program(&self, id: &str) -> Result<&Path, String> {
+        self.programs
+            .get(id)
+            .map(PathBuf::as_path)
+            .ok_or_else(|| format!("the program of bundle `{id}` is not installed"))
+    }
+
     /// The binary of `version`.
     pub fn binary(&self, version: u64) -> Result<&Path, String> {
         self.binaries
@@ -204,6 +227,11 @@ impl DataDir {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// `agent.lock`: held (`flock`) by the one agent of this directory, and naming its pid.
+    pub fn lock(&self) -> PathBuf {
+        self.root.join("agent.lock")
     }
 
     /// `agent.json`.

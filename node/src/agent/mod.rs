@@ -10,7 +10,8 @@
 //! - [`rules`]: the bundles' plugins as the shim's chain, future and past rules;
 //! - [`peers`]: whether the peers' shims accept a version yet;
 //! - [`upgrade`]: the upgrade and its rollback, step by step;
-//! - [`recovery`]: what the agent does at start after a crash.
+//! - [`recovery`]: what the agent does at start after a crash;
+//! - [`lock`]: one agent per data directory.
 //!
 //! The agent prints one line per event on stdout, for scripts and tests (`shim ADDR version
 //! V|node`, `program PID ADDR version V`, `rules VERSIONS`, `upgraded V in MS ms unavailable
@@ -19,6 +20,7 @@
 pub mod config;
 pub mod health;
 pub mod link;
+mod lock;
 pub mod peers;
 mod recovery;
 pub mod rules;
@@ -56,6 +58,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(30);
 /// The agent of one node.
 #[derive(Debug)]
 pub struct Agent {
+    /// Held for the agent's life: no second agent touches this data directory.
+    _lock: lock::DirLock,
     config: AgentConfig,
     data: DataDir,
     store: Store,
@@ -76,6 +80,8 @@ pub struct Agent {
     /// When unneeded rules were last looked for, and the directive then.
     pruned_at: Option<Instant>,
     pruned_for: Option<Directive>,
+    /// The rollout and assignment of the upgrade under way (what a failure is recorded as).
+    attempt: config::Failed,
 }
 
 /// Runs the agent until SIGTERM or Ctrl-C.
@@ -97,6 +103,9 @@ impl Agent {
         let data = DataDir::new(&config.data);
         std::fs::create_dir_all(data.root())
             .map_err(|e| format!("cannot create `{}`: {e}", data.root().display()))?;
+        // Before anything is read or stopped: another agent may own this directory.
+        let lock = lock::DirLock::acquire(&data.lock())?;
+        tracing::debug!(lock = %lock.path().display(), "the data directory is this agent's");
         let binary = std::fs::canonicalize(&config.binary)
             .map_err(|e| format!("the node program `{}`: {e}", config.binary.display()))?;
         let record = match Persisted::read(&data.record())? {
@@ -116,7 +125,11 @@ impl Agent {
                 Rules::default()
             }
         };
-        if let (Some(pid), Ok(bin)) = (record.program_pid, record.binary(record.version)) {
+        let orphan_binary = match &record.program_binary {
+            Some(b) => Some(b.as_path()),
+            None => record.binary(record.version).ok(),
+        };
+        if let (Some(pid), Some(bin)) = (record.program_pid, orphan_binary) {
             supervisor::stop_orphan(pid, bin, config.stop_timeout).await;
         }
         let chain = rules.chain(&config.system, rules.loaded())?;
@@ -170,6 +183,7 @@ impl Agent {
             config.poll_wait,
         );
         Ok(Agent {
+            _lock: lock,
             config,
             data,
             store,
@@ -185,6 +199,10 @@ impl Agent {
             refusals_seen: 0,
             pruned_at: None,
             pruned_for: None,
+            attempt: config::Failed {
+                rollout: None,
+                attempt: None,
+            },
         })
     }
 
@@ -230,6 +248,7 @@ impl Agent {
         self.shim.set_node(program.addr);
         self.shim.resume();
         self.record.program_pid = Some(program.pid);
+        self.record.program_binary = Some(binary);
         self.save()?;
         say(&format!(
             "program {} {} version {}",
@@ -292,6 +311,7 @@ impl Agent {
             let _ = p.stop(self.config.stop_timeout).await;
         }
         self.record.program_pid = None;
+        self.record.program_binary = None;
         self.save()
     }
 
@@ -365,8 +385,12 @@ impl Agent {
 
     async fn on_directive(&mut self, d: Directive) {
         tracing::debug!(?d, "directive");
-        if self.record.failed.is_some_and(|f| f.rollout != d.rollout) {
-            // The rollout the upgrade failed in is over.
+        let retried = |f: config::Failed| {
+            f.rollout != d.rollout || (d.attempt.is_some() && f.attempt != d.attempt)
+        };
+        if self.record.failed.is_some_and(retried) {
+            // The rollout the upgrade failed in is over, or the operator resumed it: the node
+            // was assigned again.
             self.record.failed = None;
             if let Err(e) = self.save() {
                 tracing::error!("{e}");
@@ -382,7 +406,7 @@ impl Agent {
         }
         match d.action {
             Action::Upgrade if b.from == version && self.record.failed.is_none() => {
-                self.upgrade(&b, d.rollout).await;
+                self.upgrade(&b, d.rollout, d.attempt).await;
             }
             Action::Rollback if b.to == version => self.roll_back_on_request(&b).await,
             _ => {}
@@ -460,7 +484,7 @@ impl Agent {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        self.record.binaries.insert(known.to, dest);
+        self.record.programs.insert(known.id().to_string(), dest);
         self.save()?;
         tracing::info!(bundle = %known.id(), from = known.from, to = known.to, "bundle fetched and verified");
         Ok(())

@@ -6,7 +6,8 @@
 //! | --- | --- | --- |
 //! | none | old (a pending journal is undone) | the program starts |
 //! | `stopping` | old, untouched | the old program starts; the server says `upgrade` again |
-//! | `transforming`, `starting` | old, partly or wholly transformed | the transform is resumed to its end, then the new program starts and is health-checked, or everything rolls back |
+//! | `transforming` | old, partly or wholly transformed | the transform is resumed to its end, then the new program starts and is health-checked, or everything rolls back |
+//! | `starting` | transformed, maybe written by the new program since | the transform is not run again (the state is the new version's): the new program starts and is health-checked, or the upgrade rolls back |
 
 use super::config::Step;
 use super::{say, Agent};
@@ -45,27 +46,45 @@ impl Agent {
         }
         tracing::warn!(from = u.from, to = u.to, step = ?u.step, "an upgrade was interrupted: finishing it");
         say(&format!("recovering {} -> {}", u.from, u.to));
-        let rollout = self.link.directive().and_then(|d| d.rollout);
+        let directive = self.link.directive();
+        self.attempt = super::config::Failed {
+            rollout: directive.as_ref().and_then(|d| d.rollout),
+            attempt: directive.as_ref().and_then(|d| d.attempt),
+        };
         self.set_status(
             Phase::Transforming,
             false,
             "resuming an interrupted upgrade",
         );
         let held = Instant::now();
+        if u.step == Step::Starting {
+            // The transform completed before the new program started, and that program may have
+            // acknowledged writes since: the state is the new version's, never transformed again.
+            return self.finish_start(u.from, u.to, &u.bundle, held).await;
+        }
         if let Err(e) = self.transform(u.from, u.to, &u.bundle).await {
             let why = format!("cannot finish the interrupted upgrade: {e}");
-            self.roll_back(u.from, u.to, rollout, &why, held, false)
-                .await;
+            self.roll_back(u.from, u.to, &why, held, false).await;
             return Ok(());
         }
         self.set_step(Step::Starting);
+        self.finish_start(u.from, u.to, &u.bundle, held).await
+    }
+
+    /// Starts the new program of an interrupted upgrade whose state is transformed.
+    async fn finish_start(
+        &mut self,
+        from: u64,
+        to: u64,
+        bundle: &str,
+        held: Instant,
+    ) -> Result<(), String> {
         let healthy_for = self
             .rules
-            .get(&u.bundle)
+            .get(bundle)
             .and_then(|k| Schedule::from_entries(&k.stored.signed.manifest.schedule).ok())
             .map_or(Duration::ZERO, |s| Duration::from_millis(s.healthy_for_ms));
-        self.start_new(u.from, u.to, rollout, healthy_for, held, held)
-            .await;
+        self.start_new(from, to, healthy_for, held, held).await;
         Ok(())
     }
 

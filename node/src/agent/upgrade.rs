@@ -42,18 +42,50 @@ async fn first_probe(
     Err(last)
 }
 
+/// Decodes the current state and runs the transform and the invariant on a copy of it, before
+/// anything stops: a state the transform refuses fails the upgrade while the old program
+/// serves on. A missing state file is refused too (the transform needs one).
+async fn preflight(state: &std::path::Path, plugin: runtime::plugin::Plugin) -> Result<(), String> {
+    let state = state.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let shown = state.display();
+        let old = std::fs::read(&state)
+            .map_err(|e| format!("the state `{shown}` cannot be read: {e}"))?;
+        let new = plugin
+            .transform(&old)
+            .map_err(|e| format!("the state `{shown}` does not transform: {e}"))?;
+        match plugin.check_invariant(&old, &new) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "the transform of the state `{shown}` breaks the spec's invariant"
+            )),
+            Err(e) => Err(format!(
+                "the invariant cannot be checked on the state `{shown}`: {e}"
+            )),
+        }
+    })
+    .await
+    .map_err(|e| format!("the preflight task failed: {e}"))?
+}
+
 impl Agent {
     /// Upgrades from `b.from` to `b.to` (the server said so in `rollout`).
-    pub(super) async fn upgrade(&mut self, b: &BundleRef, rollout: Option<u64>) {
+    pub(super) async fn upgrade(
+        &mut self,
+        b: &BundleRef,
+        rollout: Option<u64>,
+        attempt: Option<u64>,
+    ) {
         let started = Instant::now();
+        self.attempt = Failed { rollout, attempt };
         let ready = self.prepare(b).await;
-        let healthy_for = match ready {
+        let (healthy_for, program) = match ready {
             Ok(h) => h,
             Err(e) => {
                 // Nothing was stopped: the node serves on at its version.
                 tracing::error!(bundle = %b.id, "cannot upgrade: {e}");
                 say(&format!("failed {}: {e}", b.to));
-                self.record.failed = Some(Failed { rollout });
+                self.record.failed = Some(self.attempt);
                 if let Err(e) = self.save() {
                     tracing::error!("{e}");
                 }
@@ -63,6 +95,9 @@ impl Agent {
             }
         };
         tracing::info!(from = b.from, to = b.to, bundle = %b.id, "upgrading");
+        // Recorded with the step: the version reached runs this bundle's program, whatever ran
+        // it before on this node.
+        self.record.binaries.insert(b.to, program);
         self.record.upgrade = Some(InProgress {
             bundle: b.id.clone(),
             from: b.from,
@@ -70,7 +105,7 @@ impl Agent {
             step: Step::Stopping,
         });
         if let Err(e) = self.save() {
-            self.abort_before_stop(rollout, &e);
+            self.abort_before_stop(&e);
             return;
         }
         self.set_status(Phase::Draining, true, "");
@@ -89,17 +124,18 @@ impl Agent {
         self.set_status(Phase::Transforming, false, "");
         if let Err(e) = self.transform(b.from, b.to, &b.id).await {
             // A refused transform leaves the state as it was; an interrupted one is undone.
-            self.roll_back(b.from, b.to, rollout, &e.to_string(), held, false)
+            self.roll_back(b.from, b.to, &e.to_string(), held, false)
                 .await;
             return;
         }
         self.set_step(Step::Starting);
-        self.start_new(b.from, b.to, rollout, healthy_for, held, started)
+        self.start_new(b.from, b.to, healthy_for, held, started)
             .await;
     }
 
-    /// Checks everything an upgrade needs before anything stops; `healthy_for` of the bundle.
-    async fn prepare(&mut self, b: &BundleRef) -> Result<Duration, String> {
+    /// Checks everything an upgrade needs before anything stops, the transform of the current
+    /// state included; `healthy_for` of the bundle and its program.
+    async fn prepare(&mut self, b: &BundleRef) -> Result<(Duration, std::path::PathBuf), String> {
         let known = match self.rules.get(&b.id) {
             Some(k) => k.clone(),
             None => {
@@ -110,11 +146,12 @@ impl Agent {
                 return Err(format!("bundle `{}` is refused: {why}", b.id));
             }
         };
-        self.rules.plugin(&self.config.system, known.id())?;
-        let binary = self.record.binary(b.to)?;
+        let plugin = self.rules.plugin(&self.config.system, known.id())?;
+        let binary = self.record.program(&b.id)?.to_path_buf();
         if !binary.is_file() {
             return Err(format!("the new program `{}` is missing", binary.display()));
         }
+        preflight(&self.config.state, plugin).await?;
         let schedule = Schedule::from_entries(&known.stored.signed.manifest.schedule)
             .map_err(|e| format!("the bundle's schedule: {e}"))?;
         let refusing =
@@ -127,13 +164,13 @@ impl Agent {
                 b.to
             );
         }
-        Ok(Duration::from_millis(schedule.healthy_for_ms))
+        Ok((Duration::from_millis(schedule.healthy_for_ms), binary))
     }
 
-    fn abort_before_stop(&mut self, rollout: Option<u64>, why: &str) {
+    fn abort_before_stop(&mut self, why: &str) {
         tracing::error!("cannot upgrade: {why}");
         self.record.upgrade = None;
-        self.record.failed = Some(Failed { rollout });
+        self.record.failed = Some(self.attempt);
         self.set_status(Phase::Failed, true, why);
         self.set_status(Phase::RolledBack, true, "");
     }
@@ -186,7 +223,6 @@ impl Agent {
         &mut self,
         from: u64,
         to: u64,
-        rollout: Option<u64>,
         healthy_for: Duration,
         held: Instant,
         started: Instant,
@@ -201,26 +237,29 @@ impl Agent {
         );
         let binary = match self.record.binary(to) {
             Ok(b) => b.to_path_buf(),
-            Err(e) => return self.roll_back(from, to, rollout, &e, held, true).await,
+            Err(e) => return self.roll_back(from, to, &e, held, true).await,
         };
         let program = match super::supervisor::Program::start(&self.launch(&binary)).await {
             Ok(p) => p,
-            Err(e) => return self.roll_back(from, to, rollout, &e, held, true).await,
+            Err(e) => return self.roll_back(from, to, &e, held, true).await,
         };
         let addr = program.addr;
         self.record.program_pid = Some(program.pid);
+        self.record.program_binary = Some(binary);
+        // Durable before anything else: a crash from here on finds this program and stops it.
+        if let Err(e) = self.save() {
+            tracing::error!("{e}");
+        }
         self.program = Some(program);
         // Not one call reaches a program that does not answer: the shim holds them until the
         // first probe passes (and the old program gets them after a rollback).
         if let Err(e) = first_probe(addr, &self.config.health, self.config.framing).await {
             let why = format!("health check failed before serving: {e}");
-            return self.roll_back(from, to, rollout, &why, held, true).await;
+            return self.roll_back(from, to, &why, held, true).await;
         }
         let chain = self.shim.route().chain.clone();
         if let Err(e) = self.shim.set_route(Some(addr), to, chain) {
-            return self
-                .roll_back(from, to, rollout, &e.to_string(), held, true)
-                .await;
+            return self.roll_back(from, to, &e.to_string(), held, true).await;
         }
         self.shim.resume();
         let unavailable = held.elapsed();
@@ -240,14 +279,7 @@ impl Agent {
             health::hold(addr, &self.config.health, self.config.framing, healthy_for).await
         {
             return self
-                .roll_back(
-                    from,
-                    to,
-                    rollout,
-                    &format!("health check failed: {e}"),
-                    held,
-                    true,
-                )
+                .roll_back(from, to, &format!("health check failed: {e}"), held, true)
                 .await;
         }
         self.record.version = to;
@@ -277,13 +309,12 @@ impl Agent {
         &mut self,
         from: u64,
         to: u64,
-        rollout: Option<u64>,
         why: &str,
         held: Instant,
         transformed: bool,
     ) {
         tracing::error!(from, to, "upgrade failed, rolling back: {why}");
-        self.record.failed = Some(Failed { rollout });
+        self.record.failed = Some(self.attempt);
         self.link.set(
             super::link::NodeStatus {
                 version: from,

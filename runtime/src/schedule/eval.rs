@@ -40,6 +40,8 @@ pub struct NodeView<'a> {
     pub last_seen_ms: u64,
     /// Unix ms since which the node has been upgraded and healthy without a break.
     pub healthy_since_ms: Option<u64>,
+    /// Unix ms since which the node reports its phase (`None`: unknown, a failed phase counts).
+    pub phase_since_ms: Option<u64>,
     pub assigned: Option<Assignment>,
 }
 
@@ -109,7 +111,10 @@ impl RolloutView<'_> {
             return NodeStatus::Done;
         }
         if let Some(a) = n.assigned {
-            if matches!(n.phase, Phase::Failed | Phase::RolledBack) {
+            // A failure reported before this assignment was an earlier attempt's (`upstart
+            // resume` assigned the node again).
+            let failed_now = n.phase_since_ms.is_none_or(|t| t >= a.at_ms);
+            if matches!(n.phase, Phase::Failed | Phase::RolledBack) && failed_now {
                 return NodeStatus::Failed { timed_out: false };
             }
             if let Some(timeout) = self.schedule.timeout_ms {

@@ -74,6 +74,7 @@ impl Sim {
                 healthy: n.healthy,
                 last_seen_ms: n.last_seen,
                 healthy_since_ms: n.healthy_since,
+                phase_since_ms: None,
                 assigned: n.assigned,
             })
             .collect();
@@ -631,6 +632,7 @@ fn after_waits_for_nodes_of_other_rollouts() {
         healthy: true,
         last_seen_ms: T0,
         healthy_since_ms: None,
+        phase_since_ms: None,
         assigned: None,
     }];
     let plan = view.evaluate(&nodes);

@@ -222,6 +222,7 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
                 healthy: n.healthy,
                 healthy_since_ms: n.healthy_since_ms,
                 last_seen_ms: n.last_seen_ms,
+                phase_since_ms: n.last_seen_ms,
                 rollout: n.rollout,
                 assignment,
                 done: false,

@@ -25,11 +25,23 @@ pub struct Node {
     /// Since when the node has served healthily on its current version (unix ms).
     pub healthy_since_ms: Option<u64>,
     pub last_seen_ms: u64,
+    /// Since when the node reports its current phase (unix ms; not stored: after a restart of
+    /// the server, the last time it was seen). A failure counts against an assignment only if
+    /// it was reported after it.
+    pub phase_since_ms: u64,
     /// The rollout the node takes part in.
     pub rollout: Option<u64>,
     pub assignment: Option<Assignment>,
     /// Whether the evaluator last counted it done.
     pub done: bool,
+}
+
+impl Node {
+    /// Whether the node reports a failed upgrade that happened at or after `at_ms` (a failure
+    /// of an earlier assignment does not hold back the one a resume made).
+    pub fn failed_since(&self, at_ms: u64) -> bool {
+        matches!(self.phase, Phase::Failed | Phase::RolledBack) && self.phase_since_ms >= at_ms
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +158,7 @@ impl State {
                 healthy: req.healthy,
                 healthy_since_ms: None,
                 last_seen_ms: now,
+                phase_since_ms: now,
                 rollout: None,
                 assignment: None,
                 done: false,
@@ -163,6 +176,9 @@ impl State {
             node.address.clone_from(&req.address);
         }
         node.version = req.version;
+        if node.phase != req.phase {
+            node.phase_since_ms = now;
+        }
         node.phase = req.phase;
         node.healthy = req.healthy;
         node.last_seen_ms = now;
@@ -206,6 +222,7 @@ impl State {
             bundle: None,
             reason,
             poll_after_ms,
+            attempt: None,
         };
         let Some(node) = self.nodes.get(id) else {
             return stay("unknown node".into());
@@ -220,6 +237,7 @@ impl State {
             bundle,
             reason: String::new(),
             poll_after_ms,
+            attempt: node.assignment.map(|a| a.at_ms),
         };
         let upgraded = node.version == r.to;
         match r.state {
@@ -235,9 +253,7 @@ impl State {
                 }
             }
             RolloutState::Running | RolloutState::Paused => match node.assignment {
-                Some(a)
-                    if !upgraded && !matches!(node.phase, Phase::Failed | Phase::RolledBack) =>
-                {
+                Some(a) if !upgraded && !node.failed_since(a.at_ms) => {
                     d.action = Action::Upgrade;
                     d.reason = format!("batch {}: upgrade to version {}", a.batch, r.to);
                 }
@@ -273,6 +289,7 @@ impl State {
                 healthy: n.healthy,
                 last_seen_ms: n.last_seen_ms,
                 healthy_since_ms: n.healthy_since_ms,
+                phase_since_ms: Some(n.phase_since_ms),
                 assigned: n.assignment,
             })
             .collect()

@@ -1,0 +1,275 @@
+//! Nothing acknowledged is lost, whatever the order of events: findings made outside the test
+//! suite, each turned into a test (each failed on the `main` it was written against).
+//!
+//! - a second agent on the same data directory exits at once and touches nothing;
+//! - a state that does not decode fails the node before anything stops;
+//! - an agent killed after its new program started finishes the upgrade, keeps the backup of
+//!   the old state and leaves no orphan;
+//! - `upstart resume` retries a node that failed.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use runtime::api::{Phase, RolloutState};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use support::{log_of, push, start_agent, status, Cluster};
+use upstart::demo::load;
+
+const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "2s"];
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+/// The pid of the last `program PID ADDR version V` line of `lines`.
+fn program_pid(lines: &[String]) -> Option<u32> {
+    lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("program "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie is not alive: read its state.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
+}
+
+/// `put(key, value)` as a version-`version` caller at `addr`.
+fn put(addr: SocketAddr, version: u64, key: &str, value: &str) -> Result<Value, String> {
+    use std::io::{BufRead, BufReader, Write};
+    let params = if version == 1 {
+        json!({"key": key, "value": value})
+    } else {
+        json!({"key": key, "value": value, "ttl_ms": null})
+    };
+    let request = json!({"jsonrpc": "2.0", "id": 7, "method": "put", "params": params});
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = serde_json::to_vec(&request).unwrap();
+    line.push(b'\n');
+    s.write_all(&line).map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    BufReader::new(s)
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_str(&answer).map_err(|e| format!("{e}: {answer:?}"))?;
+    match v.get("error") {
+        Some(e) => Err(format!("`put` answered {e}")),
+        None => Ok(v),
+    }
+}
+
+fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> runtime::api::Status {
+    let deadline = Instant::now() + wait;
+    loop {
+        let s = status(server).unwrap();
+        if s.rollouts.first().map(|r| r.state) == Some(want) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rollout not {want:?} in time: {s:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_second_agent_on_the_same_data_directory_exits_at_once_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let first = &mut c.agents[0];
+    let pid = program_pid(&first.lines()).unwrap();
+    put(first.port(1).unwrap(), 1, "kept", "before").unwrap();
+    // The same data directory, other ports (so the shim's ports do not decide it).
+    let mut spec = first.spec.clone();
+    let mut ports = upstart::demo::cluster::Ports::new();
+    spec.main = ports.take().unwrap();
+    spec.pinned = vec![(1, ports.take().unwrap()), (2, ports.take().unwrap())];
+    spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
+    drop(ports);
+    let log = dir.path().join("second.log");
+    let t = support::tools();
+    let mut second = upstart::demo::cluster::Agent::spawn(
+        support::upstart(),
+        &c.server.url,
+        &c.public,
+        &t.kv_v1,
+        &spec,
+        Some(&log),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = second.proc.exited() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second agent still runs: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let holder = c.agents[0].proc.pid().to_string();
+    assert!(
+        said.contains("is in use") && said.contains(&holder),
+        "the error names the agent that holds the directory: {said}"
+    );
+    assert!(!second.lines().iter().any(|l| l.starts_with("program ")));
+    // The first agent's program was not touched and serves what it acknowledged.
+    assert!(alive(pid), "the first agent's program {pid} was stopped");
+    let first = &mut c.agents[0];
+    assert_eq!(
+        load::get(first.port(1).unwrap(), 1, "kept").unwrap(),
+        json!("before")
+    );
+    assert!(
+        !first
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("program ") && !l.starts_with(&format!("program {pid} "))),
+        "the first program was never restarted"
+    );
+}
+
+#[test]
+fn a_state_that_does_not_decode_fails_the_node_before_anything_stops() {
+    for (case, bad) in [
+        ("not json", b"{\"entries\": {\"a\": ".to_vec()),
+        ("wrong shape", br#"{"entries": [1, 2, 3]}"#.to_vec()),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Cluster::start(dir.path(), 1, &QUICK);
+        let t = support::tools();
+        let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+        let a = &mut c.agents[0];
+        let pid = program_pid(&a.lines()).unwrap();
+        // The program read its state at start; the file goes bad under it.
+        std::fs::write(a.spec.state(), &bad).unwrap();
+        push(&c.server.url, &bundle).unwrap();
+        let s = wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
+        let n1 = s.nodes.iter().find(|n| n.id == "n1").unwrap();
+        assert_eq!(n1.version, 1, "{case}");
+        let a = &mut c.agents[0];
+        let lines = a.lines();
+        assert!(
+            !lines.iter().any(|l| l.starts_with("draining")),
+            "{case}: the node drained: {lines:?}\n{}",
+            log_of(&a.spec)
+        );
+        let failed = lines
+            .iter()
+            .find(|l| l.starts_with("failed 2: "))
+            .unwrap_or_else(|| panic!("{case}: no failure said: {lines:?}"));
+        assert!(failed.contains("state"), "{case}: {failed}");
+        assert!(alive(pid), "{case}: the old program was stopped");
+        assert_eq!(
+            load::get(a.port(1).unwrap(), 1, "x").unwrap(),
+            Value::Null,
+            "{case}"
+        );
+        assert_eq!(
+            std::fs::read(a.spec.state()).unwrap(),
+            bad,
+            "{case}: the state is untouched"
+        );
+    }
+}
+
+#[test]
+fn killed_after_the_new_program_started_the_upgrade_finishes_with_the_backup_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = br#"{"entries": {"a": "1", "b": "2"}}"#;
+    let mut c = Cluster::start_with(dir.path(), 1, &QUICK, Some(old));
+    let t = support::tools();
+    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    push(&c.server.url, &bundle).unwrap();
+    let mut agent = c.agents.remove(0);
+    // Version 2 serves (and acknowledges a write) before its `healthy_for` (1 s) has passed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let line = loop {
+        let found = agent
+            .lines()
+            .into_iter()
+            .find(|l| l.starts_with("program ") && l.ends_with("version 2"));
+        if let Some(l) = found {
+            break l.trim_start_matches("program ").to_string();
+        }
+        assert!(Instant::now() < deadline, "{}", log_of(&agent.spec));
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let v2_pid: u32 = line.split_whitespace().next().unwrap().parse().unwrap();
+    put(agent.port(2).unwrap(), 2, "c", "3").unwrap();
+    agent.crash();
+    let spec = agent.spec.clone();
+    drop(agent);
+    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    again
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&spec)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(v2_pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the version-2 program {v2_pid} was left running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let state = spec.state();
+    let backup = json_of(&std::fs::read(state.with_extension("json.v1")).unwrap());
+    assert_eq!(backup, json_of(old), "the backup is the old state");
+    for (key, want) in [("a", "1"), ("c", "3")] {
+        let got = load::get(spec.pinned[0].1, 1, key).unwrap();
+        assert_eq!(got, json!(want), "`{key}`");
+    }
+    let s = wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(30));
+    assert_eq!(s.nodes[0].version, 2);
+}
+
+#[test]
+fn resume_retries_a_node_that_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let t = support::tools();
+    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    let good = std::fs::read(c.agents[0].spec.state()).unwrap_or_default();
+    let good = if good.is_empty() {
+        br#"{"entries": {}}"#.to_vec()
+    } else {
+        good
+    };
+    std::fs::write(c.agents[0].spec.state(), b"not json").unwrap();
+    push(&c.server.url, &bundle).unwrap();
+    wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
+    // The operator mends the state and resumes: the node tries again.
+    std::fs::write(c.agents[0].spec.state(), &good).unwrap();
+    let out = std::process::Command::new(support::upstart())
+        .args(["resume", "--server", &c.server.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.agents[0]
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    let s = wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(30));
+    assert_eq!((s.nodes[0].version, s.nodes[0].phase), (2, Phase::Upgraded));
+}
