@@ -8,8 +8,8 @@ use crate::config::FastPath;
 use crate::handoff;
 use crate::handshake::{self, Line, Sniff, Start};
 use crate::node::NodeLink;
-use crate::shim::{accept_each, Phase, Shared};
-use crate::splice::{read_line, read_more, splice, splice_blocking};
+use crate::shim::{accept_each, Direction, Phase, Shared};
+use crate::splice::{read_line, read_more, splice, splice_blocking, splice_requests, Cut};
 use crate::translate::{self, Mode};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub async fn accept_loop(listener: TcpListener, version: Option<u64>, shared: Ar
     accept_each(
         listener,
         shared,
-        true,
+        Direction::Inbound,
         move |stream, peer, shared, permit| {
             shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%peer, ?version, "accepted");
@@ -91,7 +91,7 @@ async fn handle(
         First::Client(_) => {}
         First::Node => {
             shared.stats.passthrough.fetch_add(1, Ordering::Relaxed);
-            splice(&mut client, &mut node, &[], &[], &shared).await;
+            splice(&mut client, &mut node, &[], &[], &shared, Cut::AtClosing).await;
             return;
         }
     }
@@ -162,7 +162,26 @@ async fn handle(
         tracing::debug!(caller, from_shim, "fast path");
         match config.fast_path {
             FastPath::Threads => splice_blocking(client, node, pending, &shared).await,
-            FastPath::Async => splice(&mut client, &mut node, &pending, &[], &shared).await,
+            FastPath::Async => {
+                // JSON-RPC (or not yet known: a peer's shim speaks the node's protocol) is
+                // copied request by request, so a drain can close it between requests.
+                match handshake::sniff(config.framing, &pending, config.max_frame) {
+                    Sniff::Other => {
+                        splice(
+                            &mut client,
+                            &mut node,
+                            &pending,
+                            &[],
+                            &shared,
+                            Cut::AtClosing,
+                        )
+                        .await
+                    }
+                    Sniff::JsonRpc | Sniff::NeedMore => {
+                        splice_requests(&mut client, &mut node, &pending, &shared).await
+                    }
+                }
+            }
         }
         return;
     }
@@ -174,7 +193,15 @@ async fn handle(
             Sniff::Other => {
                 shared.stats.passthrough.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(caller, "not JSON-RPC: copied untranslated");
-                splice(&mut client, &mut node, &pending, &[], &shared).await;
+                splice(
+                    &mut client,
+                    &mut node,
+                    &pending,
+                    &[],
+                    &shared,
+                    Cut::AtClosing,
+                )
+                .await;
                 return;
             }
             Sniff::NeedMore => {

@@ -30,6 +30,7 @@
 mod codec;
 mod config;
 mod error;
+mod frames;
 mod handoff;
 mod handshake;
 mod inbound;

@@ -6,8 +6,8 @@
 
 use crate::handshake::{self, Line};
 use crate::jsonrpc::{code, RpcError};
-use crate::shim::{accept_each, Shared};
-use crate::splice::{read_line, splice};
+use crate::shim::{accept_each, Direction, Shared};
+use crate::splice::{read_line, splice, Cut};
 use crate::translate::{self, Mode};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -18,19 +18,29 @@ use tokio::sync::OwnedSemaphorePermit;
 
 /// Accepts the node's connections to the peer at `remote`.
 pub async fn route_loop(listener: TcpListener, remote: SocketAddr, shared: Arc<Shared>) {
-    accept_each(listener, shared, false, move |stream, _, shared, permit| {
-        count_outbound(&stream, &shared);
-        tokio::spawn(carry(stream, remote, shared, permit));
-    })
+    accept_each(
+        listener,
+        shared,
+        Direction::Outbound,
+        move |stream, _, shared, permit| {
+            count_outbound(&stream, &shared);
+            tokio::spawn(carry(stream, remote, shared, permit));
+        },
+    )
     .await;
 }
 
 /// Accepts the node's redirected connections from the LD_PRELOAD library.
 pub async fn preload_loop(listener: TcpListener, shared: Arc<Shared>) {
-    accept_each(listener, shared, false, |stream, _, shared, permit| {
-        count_outbound(&stream, &shared);
-        tokio::spawn(redirected(stream, shared, permit));
-    })
+    accept_each(
+        listener,
+        shared,
+        Direction::Outbound,
+        |stream, _, shared, permit| {
+            count_outbound(&stream, &shared);
+            tokio::spawn(redirected(stream, shared, permit));
+        },
+    )
     .await;
 }
 
@@ -110,9 +120,8 @@ async fn carry(
     shared: Arc<Shared>,
     _permit: OwnedSemaphorePermit,
 ) {
-    let _tracked = shared.track();
     match dial(remote, &shared).await {
-        Ok((mut peer, rest)) => splice(&mut node, &mut peer, &[], &rest, &shared).await,
+        Ok((mut peer, rest)) => splice(&mut node, &mut peer, &[], &rest, &shared, Cut::Never).await,
         Err(Dial::Unreachable(why)) => {
             tracing::warn!(%remote, "{why}: closing the node's connection");
         }
@@ -127,7 +136,6 @@ async fn carry(
 /// Serves one connection the LD_PRELOAD library redirected: `UPSTART/1 connect ADDR`, then
 /// the node's traffic to ADDR.
 async fn redirected(mut node: TcpStream, shared: Arc<Shared>, _permit: OwnedSemaphorePermit) {
-    let _tracked = shared.track();
     let wait = shared.config.connect_timeout;
     let (line, rest) = match read_line(&mut node, Vec::new(), handshake::MAX_LINE, wait).await {
         Ok(parts) => parts,
@@ -154,7 +162,7 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, _permit: OwnedSema
             if node.write_all(handshake::OK_LINE.as_bytes()).await.is_err() {
                 return;
             }
-            splice(&mut node, &mut peer, &rest, &from_peer, &shared).await;
+            splice(&mut node, &mut peer, &rest, &from_peer, &shared, Cut::Never).await;
         }
         Err(Dial::Unreachable(why)) => {
             tracing::warn!(%remote, "{why}");

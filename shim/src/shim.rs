@@ -54,30 +54,47 @@ pub(crate) struct Shared {
     /// Bumped on every route change (accept loops wait for a node).
     pub route_gen: watch::Sender<u64>,
     pub permits: Arc<Semaphore>,
+    /// Client (inbound) connections being served: what a drain waits for.
     pub active: AtomicUsize,
+    /// Notified when `active` drops to zero.
+    pub idle: tokio::sync::Notify,
     pub stats: Stats,
     /// The node program's registered listening sockets.
     pub handoff: Targets,
 }
 
-/// Accepts on `listener` while the shim runs (and, with `needs_node`, has a node to send to),
-/// within the connection limit, handing each connection, its peer's address and a permit to
-/// `serve`. A failed accept is logged and retried after 50 ms.
+/// Which way a port's connections go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Clients and peers calling the node: accepted while the shim runs and has a node; a drain
+    /// stops accepting them and waits for them.
+    Inbound,
+    /// The node program's own connections to its peers: accepted for as long as the shim
+    /// lives, drain or not (the program runs until the drain is over and may be replicating).
+    Outbound,
+}
+
+/// Accepts on `listener` (inbound: while the shim runs and has a node to send to), within the
+/// connection limit, handing each connection, its peer's address and a permit to `serve`. A
+/// failed accept is logged and retried after 50 ms.
 pub(crate) async fn accept_each(
     listener: TcpListener,
     shared: Arc<Shared>,
-    needs_node: bool,
+    direction: Direction,
     serve: impl Fn(TcpStream, SocketAddr, Arc<Shared>, OwnedSemaphorePermit),
 ) {
+    let inbound = direction == Direction::Inbound;
     loop {
-        shared.wait_open(needs_node).await;
+        if inbound {
+            shared.wait_open(true).await;
+        }
         let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
             return;
         };
         let mut phase = shared.phase.subscribe();
         let accepted = tokio::select! {
             r = listener.accept() => r,
-            _ = phase.wait_for(|p| *p != Phase::Running) => continue,
+            _ = phase.wait_for(|p| *p != Phase::Running), if inbound => continue,
         };
         match accepted {
             Ok((stream, peer)) => serve(stream, peer, Arc::clone(&shared), permit),
@@ -89,13 +106,14 @@ pub(crate) async fn accept_each(
     }
 }
 
-/// Counts a connection while alive.
+/// Counts a client connection while alive (see [`Shared::active`]).
 #[derive(Debug)]
 pub(crate) struct Tracked {
     shared: Arc<Shared>,
 }
 
 impl Shared {
+    /// Counts an inbound connection until the returned guard drops.
     pub fn track(self: &Arc<Self>) -> Tracked {
         self.active.fetch_add(1, Ordering::SeqCst);
         Tracked {
@@ -124,7 +142,9 @@ impl Shared {
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        self.shared.active.fetch_sub(1, Ordering::SeqCst);
+        if self.shared.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.idle.notify_waiters();
+        }
     }
 }
 
@@ -183,6 +203,7 @@ impl Shim {
             phase: watch::Sender::new(Phase::Running),
             route_gen: watch::Sender::new(0),
             active: AtomicUsize::new(0),
+            idle: tokio::sync::Notify::new(),
             stats: Stats::default(),
             handoff: Targets::default(),
         });
@@ -288,24 +309,21 @@ impl Shim {
         self.set_route(route.node_addr, route.node_version, chain)
     }
 
-    /// Stops accepting (new connections wait in the backlog), lets decoded connections finish
-    /// their current request and byte-copying ones end by themselves for up to `grace`, then
-    /// cuts what is left. Call [`Shim::resume`] to serve again.
+    /// Stops accepting clients (new connections wait in the backlog) and waits, at most
+    /// `grace`, until no client request is in flight: decoded and copied JSON-RPC connections
+    /// close between requests (idle ones at once), others end by themselves; what is left when
+    /// the grace ends is cut. The node's own outgoing peer connections and routes are not
+    /// touched: the program runs until the drain is over. Call [`Shim::resume`] to serve again.
     pub async fn drain(&self, grace: Duration) -> DrainReport {
         let started = Instant::now();
         let before = self.active_connections();
         self.shared.phase.send_replace(Phase::Draining);
-        let deadline = started + grace;
-        while self.active_connections() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let left = self.active_connections();
+        let ended = self.until_idle(started + grace).await;
+        let left = if ended { 0 } else { self.active_connections() };
         if left > 0 {
             self.shared.phase.send_replace(Phase::Closing);
-            let cut_deadline = Instant::now() + Duration::from_secs(1);
-            while self.active_connections() > 0 && Instant::now() < cut_deadline {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            self.until_idle(Instant::now() + Duration::from_secs(1))
+                .await;
         }
         let report = DrainReport {
             finished: before.saturating_sub(left),
@@ -314,6 +332,23 @@ impl Shim {
         };
         tracing::info!(?report, "shim drained");
         report
+    }
+
+    /// Waits until no client connection is left (`true`) or `deadline` passes (`false`).
+    async fn until_idle(&self, deadline: Instant) -> bool {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        loop {
+            let notified = self.shared.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.active_connections() == 0 {
+                return true;
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(deadline) => return self.active_connections() == 0,
+            }
+        }
     }
 
     /// Serves again after [`Shim::drain`].

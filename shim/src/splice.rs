@@ -1,19 +1,36 @@
 //! Byte copying between two connections (the same-version fast path, unknown protocols,
 //! outgoing peer connections), and the bounded reads that come before it.
+//!
+//! A drain treats the two directions differently: a client's connection copied to the node
+//! ([`splice_requests`]) closes between requests once nothing is in flight, an unknown
+//! protocol's is cut at the end of the grace, and the node's own outgoing connections to its
+//! peers ([`Cut::Never`]) are never cut by a drain: the program still runs and may be
+//! replicating a write it has not acknowledged yet.
 
+use crate::frames::FrameCounter;
 use crate::shim::{Phase, Shared};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Copies both ways until either side closes or the shim closes its connections. `to_b`
-/// (bytes already read from `a`) and `to_a` (already read from `b`) go first.
+/// When the shim cuts a copied connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// A client's connection: when a drain's grace ends ([`Phase::Closing`]).
+    AtClosing,
+    /// The node program's own outgoing connection: it ends with either side, never by a drain.
+    Never,
+}
+
+/// Copies both ways until either side closes or (per `cut`) the shim closes its connections.
+/// `to_b` (bytes already read from `a`) and `to_a` (already read from `b`) go first.
 pub async fn splice(
     a: &mut TcpStream,
     b: &mut TcpStream,
     to_b: &[u8],
     to_a: &[u8],
     shared: &Shared,
+    cut: Cut,
 ) {
     let mut phase = shared.phase.subscribe();
     let copy = async {
@@ -29,10 +46,90 @@ pub async fn splice(
         r = copy => if let Err(e) = r {
             tracing::debug!(error = %e, "copied connection ended");
         },
-        _ = phase.wait_for(|p| *p == Phase::Closing) => {
+        _ = async {
+            match cut {
+                Cut::AtClosing => { let _ = phase.wait_for(|p| *p == Phase::Closing).await; }
+                Cut::Never => std::future::pending::<()>().await,
+            }
+        } => {
             tracing::debug!("closing a copied connection");
         }
     }
+}
+
+/// Copies a client's JSON-RPC connection to the node and back, counting requests and answers
+/// (whole frames of the node's framing): while the shim drains, no new request is read, and the
+/// connection closes as soon as every request sent has its answer (at once when idle). Cut at
+/// the end of the grace like any client connection. `first` (bytes already read from the
+/// client) goes first. A notification (a request without an answer) keeps its connection open
+/// until the grace ends.
+pub async fn splice_requests(
+    client: &mut TcpStream,
+    node: &mut TcpStream,
+    first: &[u8],
+    shared: &Shared,
+) {
+    let framing = shared.config.framing;
+    let (mut sent, mut answered) = (FrameCounter::new(framing), FrameCounter::new(framing));
+    let (mut requests, mut answers) = (0u64, 0u64);
+    let (mut client_read, mut client_write) = client.split();
+    let (mut node_read, mut node_write) = node.split();
+    if !first.is_empty() {
+        if node_write.write_all(first).await.is_err() {
+            return;
+        }
+        requests += sent.feed(first);
+    }
+    let mut phase = shared.phase.subscribe();
+    let mut draining = phase.borrow_and_update().is_draining();
+    let mut client_open = true;
+    let mut from_client = vec![0u8; 16 * 1024];
+    let mut from_node = vec![0u8; 16 * 1024];
+    loop {
+        if requests <= answers && (draining || !client_open) {
+            if draining {
+                tracing::debug!("draining: closing a copied connection between requests");
+            }
+            break;
+        }
+        tokio::select! {
+            r = client_read.read(&mut from_client), if client_open && !draining => match r {
+                Ok(0) | Err(_) => {
+                    client_open = false;
+                    let _ = node_write.shutdown().await;
+                }
+                Ok(n) => {
+                    let bytes = from_client.get(..n).unwrap_or_default();
+                    if node_write.write_all(bytes).await.is_err() {
+                        break;
+                    }
+                    requests += sent.feed(bytes);
+                }
+            },
+            r = node_read.read(&mut from_node) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let bytes = from_node.get(..n).unwrap_or_default();
+                    if client_write.write_all(bytes).await.is_err() {
+                        break;
+                    }
+                    answers += answered.feed(bytes);
+                }
+            },
+            changed = phase.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let now = *phase.borrow_and_update();
+                if now == Phase::Closing {
+                    tracing::debug!("closing a copied connection with a request in flight");
+                    break;
+                }
+                draining = now.is_draining();
+            }
+        }
+    }
+    let _ = client_write.shutdown().await;
 }
 
 /// Reads more bytes into `buf` (at most `max` in all), waiting at most `wait` (`None`: as

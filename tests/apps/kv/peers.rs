@@ -1,13 +1,19 @@
-//! The store's peers: one persistent connection each, opened on first use and reopened once
-//! after a failure; a peer that cannot be reached is logged and skipped.
+//! The store's peers: one persistent connection each, opened on first use and reopened after a
+//! failure. A write is answered only after every peer took it: a peer that cannot be reached
+//! (its node is upgrading, its shim closed the connection) is tried again with backoff for up
+//! to [`REPLICATION_BOUND`], and only a peer still unreachable then is logged and skipped (a
+//! node that is down for longer misses the write: this example has no anti-entropy).
 
 use crate::rpc::{Client, Framing};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a write keeps trying a peer before it is answered without it.
+pub const REPLICATION_BOUND: Duration = Duration::from_secs(20);
 
 #[derive(Debug)]
 pub struct Peer {
@@ -37,14 +43,31 @@ impl Peers {
         }
     }
 
-    /// Sends `replicate(params)` to every peer, one after the other.
+    /// Sends `replicate(params)` to every peer, one after the other, each until it takes it
+    /// (or [`REPLICATION_BOUND`] passes).
     pub fn replicate(&self, params: &Value) {
         for peer in &self.peers {
-            if let Err(e) = self.send(peer, params) {
-                eprintln!(
-                    "kv-v{}: cannot replicate to {}: {e}",
-                    self.version, peer.addr
-                );
+            let deadline = Instant::now() + REPLICATION_BOUND;
+            let mut pause = Duration::from_millis(20);
+            loop {
+                match self.send(peer, params) {
+                    Ok(()) => break,
+                    Err(e) if Instant::now() + pause < deadline => {
+                        eprintln!(
+                            "kv-v{}: cannot replicate to {} yet ({e}): trying again",
+                            self.version, peer.addr
+                        );
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(500));
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "kv-v{}: cannot replicate to {}: {e}; giving up",
+                            self.version, peer.addr
+                        );
+                        break;
+                    }
+                }
             }
         }
     }
