@@ -5,7 +5,9 @@
 //! - a state that does not decode fails the node before anything stops;
 //! - an agent killed after its new program started finishes the upgrade, keeps the backup of
 //!   the old state and leaves no orphan;
-//! - `upstart resume` retries a node that failed.
+//! - `upstart resume` retries a node that failed;
+//! - a rollback follows the schedule's pacing (one node at a time here) and `upstart status`
+//!   says the rollout was rolled back.
 #![allow(
     clippy::expect_used,
     clippy::panic,
@@ -272,4 +274,72 @@ fn resume_retries_a_node_that_failed() {
         .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
     let s = wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(30));
     assert_eq!((s.nodes[0].version, s.nodes[0].phase), (2, Phase::Upgraded));
+}
+
+#[test]
+fn a_rollback_goes_one_node_at_a_time_and_status_says_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 3, &QUICK);
+    let t = support::tools();
+    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    push(&c.server.url, &bundle).unwrap();
+    wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(90));
+    let out = std::process::Command::new(support::upstart())
+        .args(["rollback", "--server", &c.server.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut spans = Vec::new();
+    for a in &mut c.agents {
+        a.proc
+            .wait_line(
+                "rolled back 1: the rollout was rolled back",
+                Duration::from_secs(60),
+            )
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+        // When the agent logged them (its log's RFC 3339 UTC times sort as text).
+        let log = log_of(&a.spec);
+        let at = |needle: &str| {
+            log.lines()
+                .find(|l| l.contains(needle))
+                .and_then(|l| l.split_whitespace().next())
+                .map(str::to_string)
+                .unwrap_or_else(|| panic!("no `{needle}` in the log:\n{log}"))
+        };
+        spans.push((
+            a.spec.id.clone(),
+            at("rollout rolled back: going back"),
+            at("back after the rollout's rollback"),
+        ));
+    }
+    spans.sort_by(|a, b| a.1.cmp(&b.1));
+    // The schedule's `max_unavailable: 1`: one node goes back after the other, the last
+    // upgraded (n3) first.
+    assert_eq!(
+        spans.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+        ["n3", "n2", "n1"],
+        "{spans:?}"
+    );
+    for pair in spans.windows(2) {
+        assert!(pair[0].2 <= pair[1].1, "rollbacks overlap: {spans:?}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let shown = loop {
+        let out = std::process::Command::new(support::upstart())
+            .args(["status", "--server", &c.server.url])
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        if shown.contains("3/3 back at version 1") {
+            break shown;
+        }
+        assert!(Instant::now() < deadline, "{shown}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(shown.contains("ROLLED"), "{shown}");
+    assert!(!shown.contains("3/3 done"), "{shown}");
 }

@@ -332,8 +332,10 @@ impl Agent {
     /// The server rolled the rollout back: a node on its new version goes back.
     pub(super) async fn roll_back_on_request(&mut self, b: &BundleRef) {
         tracing::info!(from = b.from, to = b.to, "rollout rolled back: going back");
+        say(&format!("rolling back {} -> {}", b.to, b.from));
         self.set_status(Phase::Draining, true, "");
         self.back_to(b.from, b.to, true).await;
+        tracing::info!(version = b.from, "back after the rollout's rollback");
         say(&format!(
             "rolled back {}: the rollout was rolled back",
             b.from

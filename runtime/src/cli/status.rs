@@ -3,7 +3,7 @@
 //! otherwise. `--json` prints one JSON snapshot of `GET /v1/status`.
 
 use super::{CliError, CliResult};
-use crate::api::{NodeInfo, RolloutInfo, Status};
+use crate::api::{NodeInfo, RolloutInfo, RolloutState, Status};
 use crate::client::Client;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
@@ -83,16 +83,29 @@ pub fn render(s: &Status, limit: usize) -> String {
             r.reason
         );
         let _ = writeln!(out, "  schedule  {}", r.schedule);
-        let _ = writeln!(
-            out,
-            "  progress  {} {}/{} done, {} in flight, {} pending, {} failed",
-            bar(p.done, p.total, 24),
-            p.done,
-            p.total,
-            p.in_flight,
-            p.pending,
-            p.failed
-        );
+        if r.state == RolloutState::RolledBack {
+            let _ = writeln!(
+                out,
+                "  rollback  {} {}/{} back at version {}, {} going back, {} waiting",
+                bar(p.done, p.total, 24),
+                p.done,
+                p.total,
+                r.from,
+                p.in_flight,
+                p.pending
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  progress  {} {}/{} done, {} in flight, {} pending, {} failed",
+                bar(p.done, p.total, 24),
+                p.done,
+                p.total,
+                p.in_flight,
+                p.pending,
+                p.failed
+            );
+        }
     }
     let _ = writeln!(out);
     let mut nodes: Vec<&NodeInfo> = s.nodes.iter().collect();

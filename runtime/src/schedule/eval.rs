@@ -317,6 +317,60 @@ impl RolloutView<'_> {
         plan
     }
 
+    /// A rolled-back rollout: the nodes to send back to `from` now, paced like the upgrade
+    /// was. `going` are the nodes already sent back (they stay sent until they serve `from`
+    /// again); at most `max_unavailable` nodes are going back or unavailable at a time, and
+    /// they go in the reverse of the rollout's order (the last upgraded first). Returns every
+    /// node that should be going back now, `going`'s unfinished ones included.
+    pub fn rollback_now(&self, nodes: &[NodeView<'_>], going: &[&str]) -> Vec<String> {
+        let back = |n: &NodeView<'_>| {
+            n.version == self.from && !n.phase.is_in_progress() && n.phase != Phase::Failed
+        };
+        let mut now: Vec<String> = nodes
+            .iter()
+            .filter(|n| going.contains(&n.id) && !back(n))
+            .map(|n| n.id.to_string())
+            .collect();
+        let needs: Vec<&NodeView<'_>> = nodes
+            .iter()
+            .filter(|n| !now.iter().any(|id| id == n.id))
+            .filter(|n| {
+                (n.version == self.to && !back(n))
+                    || (n.assigned.is_some() && n.phase.is_in_progress())
+            })
+            .collect();
+        let room = match self.schedule.strategy {
+            Strategy::Rolling {
+                max_unavailable, ..
+            } => {
+                let others_down = nodes
+                    .iter()
+                    .filter(|n| !now.iter().any(|id| id == n.id) && self.unavailable(n))
+                    .count();
+                (max_unavailable as usize).saturating_sub(now.len() + others_down)
+            }
+            Strategy::AllAtOnce => usize::MAX,
+        };
+        // A node already on its way (in progress, or unhealthy) goes first: it is down anyway.
+        let (mut down, mut up): (Vec<&str>, Vec<&str>) = needs
+            .iter()
+            .map(|n| (n.id, self.unavailable(n)))
+            .fold((Vec::new(), Vec::new()), |(mut d, mut u), (id, is_down)| {
+                if is_down {
+                    d.push(id);
+                } else {
+                    u.push(id);
+                }
+                (d, u)
+            });
+        sort_ids(&mut down, self.schedule.order, self.seed);
+        sort_ids(&mut up, self.schedule.order, self.seed);
+        up.reverse();
+        now.extend(down.into_iter().map(str::to_string));
+        now.extend(up.into_iter().take(room).map(str::to_string));
+        now
+    }
+
     fn healthy_for_text(&self) -> String {
         if self.schedule.healthy_for_ms == 0 {
             String::new()

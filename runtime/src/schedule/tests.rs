@@ -732,3 +732,47 @@ fn ten_thousand_nodes_evaluate_quickly() {
     assert_eq!(plan.progress.total, 10_000);
     assert_eq!(plan.progress.in_flight, 100);
 }
+
+#[test]
+fn a_rollback_goes_back_paced_and_in_reverse_order() {
+    let mut sim = Sim::new(
+        sched(&[("rolling.batch", "1"), ("rolling.max_unavailable", "1")]),
+        &["n1", "n2", "n3"],
+    );
+    for n in &mut sim.nodes {
+        n.version = 2;
+        n.phase = Phase::Upgraded;
+    }
+    sim.state = RolloutState::RolledBack;
+    let now = |sim: &Sim, going: &[&str]| {
+        let views: Vec<NodeView<'_>> = sim
+            .nodes
+            .iter()
+            .map(|n| NodeView {
+                id: &n.id,
+                version: n.version,
+                phase: n.phase,
+                healthy: n.healthy,
+                last_seen_ms: n.last_seen,
+                healthy_since_ms: n.healthy_since,
+                phase_since_ms: None,
+                assigned: n.assigned,
+            })
+            .collect();
+        sim.view().rollback_now(&views, going)
+    };
+    // One at a time, the last upgraded first.
+    assert_eq!(now(&sim, &[]), ["n3"]);
+    // Sent back, still on its way: no one else goes.
+    sim.nodes[2].phase = Phase::Draining;
+    sim.nodes[2].healthy = false;
+    assert_eq!(now(&sim, &["n3"]), ["n3"]);
+    // Back at version 1 and serving: the next one goes.
+    sim.nodes[2].version = 1;
+    sim.nodes[2].phase = Phase::RolledBack;
+    sim.nodes[2].healthy = true;
+    assert_eq!(now(&sim, &["n3"]), ["n2"]);
+    // A node that is down goes back at once (it is unavailable anyway) and holds the others.
+    sim.nodes[0].healthy = false;
+    assert_eq!(now(&sim, &[]), ["n1"]);
+}

@@ -517,6 +517,7 @@ async fn start_rollout(
             created_at_ms: now,
             updated_at_ms: now,
             progress: Default::default(),
+            going_back: Vec::new(),
         };
         let mut changes = Vec::new();
         if state == RolloutState::Running {

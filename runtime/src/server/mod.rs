@@ -201,6 +201,7 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
                 created_at_ms: r.created_at_ms,
                 updated_at_ms: r.updated_at_ms,
                 progress: Default::default(),
+                going_back: Vec::new(),
             },
         );
     }

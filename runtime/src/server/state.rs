@@ -59,6 +59,9 @@ pub struct Rollout {
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     pub progress: Progress,
+    /// A rolled-back rollout: the nodes sent back to `from` now (paced by the schedule; not
+    /// stored, recomputed after a restart of the server).
+    pub going_back: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -242,10 +245,17 @@ impl State {
         let upgraded = node.version == r.to;
         match r.state {
             RolloutState::RolledBack => {
-                if upgraded || (node.assignment.is_some() && node.phase.is_in_progress()) {
+                let sent = r.going_back.iter().any(|n| n == id);
+                if sent && (upgraded || (node.assignment.is_some() && node.phase.is_in_progress()))
+                {
                     d.action = Action::Rollback;
                     d.reason = format!(
                         "rollout {} is rolled back: go back to version {}",
+                        r.id, r.from
+                    );
+                } else if upgraded {
+                    d.reason = format!(
+                        "rollout {} is rolled back: waiting for a turn to go back to version {}",
                         r.id, r.from
                     );
                 } else {
@@ -339,6 +349,7 @@ impl State {
             }
             plans.push((r.id, view.evaluate(&views)));
         }
+        self.pace_rollbacks(now, offline_after_ms);
         for (id, done) in done_flags {
             if let Some(n) = self.nodes.get_mut(&id) {
                 if n.done != done {
@@ -357,6 +368,53 @@ impl State {
             }
         }
         plans
+    }
+
+    /// Chooses, for every rolled-back rollout, the nodes that go back now.
+    fn pace_rollbacks(&mut self, now: u64, offline_after_ms: u64) {
+        let mut changed = Vec::new();
+        for r in self
+            .rollouts
+            .values()
+            .filter(|r| r.state == RolloutState::RolledBack)
+        {
+            let views = self.views(r);
+            let view = RolloutView {
+                schedule: &r.schedule,
+                state: r.state,
+                from: r.from,
+                to: r.to,
+                canary_passed: r.canary_passed,
+                seed: r.seed,
+                now_ms: now,
+                offline_after_ms,
+                after_elsewhere: Vec::new(),
+            };
+            let going: Vec<&str> = r.going_back.iter().map(String::as_str).collect();
+            let next = view.rollback_now(&views, &going);
+            // The rollback's own progress: nodes back at `from`, going back, waiting their turn.
+            let back = views
+                .iter()
+                .filter(|n| n.version == r.from && !n.phase.is_in_progress())
+                .count();
+            let progress = Progress {
+                total: views.len(),
+                done: back,
+                in_flight: next.len(),
+                pending: views.len().saturating_sub(back + next.len()),
+                failed: 0,
+            };
+            if next != r.going_back || progress != r.progress {
+                changed.push((r.id, next, progress));
+            }
+        }
+        for (id, next, progress) in changed {
+            if let Some(r) = self.rollouts.get_mut(&id) {
+                r.going_back = next;
+                r.progress = progress;
+                self.generation += 1;
+            }
+        }
     }
 
     /// A new event with the next sequence number; the caller commits it (see `Change::Event`).
@@ -391,10 +449,13 @@ impl State {
 
     /// The newest active rollout (for `current`); for a rollback also the newest done one.
     pub fn current_rollout(&self, include_done: bool) -> Option<u64> {
+        // A running or paused rollout is the current one even when a newer one is pending
+        // behind it (`upstart resume` continues the paused one).
         self.rollouts
             .values()
             .rev()
-            .find(|r| r.state.is_active())
+            .find(|r| matches!(r.state, RolloutState::Running | RolloutState::Paused))
+            .or_else(|| self.rollouts.values().rev().find(|r| r.state.is_active()))
             .or_else(|| {
                 if include_done {
                     self.rollouts

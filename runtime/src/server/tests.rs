@@ -29,6 +29,7 @@ fn rollout(id: u64, state: RolloutState) -> Rollout {
         created_at_ms: 0,
         updated_at_ms: 0,
         progress: Default::default(),
+        going_back: Vec::new(),
     }
 }
 
