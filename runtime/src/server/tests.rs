@@ -104,8 +104,46 @@ fn directives_follow_the_rollout() {
     );
     st.observe("n1", &req(2, Phase::Upgraded, true), 0);
     st.rollouts.get_mut(&1).unwrap().state = RolloutState::RolledBack;
+    assert_eq!(
+        st.directive("n1", 1000).action,
+        Action::Stay,
+        "a rollback waits for the evaluator's pacing"
+    );
+    st.plan(0, 30_000);
     assert_eq!(st.directive("n1", 1000).action, Action::Rollback);
     st.observe("n1", &req(1, Phase::Serving, true), 0);
     assert_eq!(st.directive("n1", 1000).action, Action::Stay);
     assert_eq!(st.directive("nobody", 1000).reason, "unknown node");
+}
+
+#[test]
+fn the_current_rollout_is_the_running_or_paused_one_before_a_pending_one() {
+    let mut st = State::default();
+    st.rollouts.insert(1, rollout(1, RolloutState::Paused));
+    st.rollouts.insert(2, rollout(2, RolloutState::Pending));
+    assert_eq!(st.current_rollout(false), Some(1));
+    st.rollouts.get_mut(&1).unwrap().state = RolloutState::Done;
+    assert_eq!(st.current_rollout(false), Some(2));
+}
+
+#[test]
+fn a_failure_of_an_earlier_assignment_does_not_hold_back_a_new_one() {
+    let mut st = State::default();
+    st.rollouts.insert(1, rollout(1, RolloutState::Running));
+    st.observe("n1", &req(1, Phase::Serving, true), 0);
+    st.nodes.get_mut("n1").unwrap().assignment = Some(Assignment {
+        batch: 0,
+        at_ms: 10,
+    });
+    st.observe("n1", &req(1, Phase::RolledBack, true), 20);
+    let d = st.directive("n1", 1000);
+    assert_eq!((d.action, d.attempt), (Action::Stay, Some(10)));
+    // `upstart resume` assigned it again: the old failure is not this attempt's.
+    st.nodes.get_mut("n1").unwrap().assignment = Some(Assignment {
+        batch: 0,
+        at_ms: 30,
+    });
+    st.observe("n1", &req(1, Phase::RolledBack, true), 40);
+    let d = st.directive("n1", 1000);
+    assert_eq!((d.action, d.attempt), (Action::Upgrade, Some(30)));
 }
