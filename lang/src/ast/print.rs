@@ -161,7 +161,12 @@ impl Printer {
             Item::Transform(t) => {
                 self.line(
                     d,
-                    &format!("transform ({}) -> {}", name(&t.old), name(&t.new)),
+                    &format!(
+                        "{}transform ({}) -> {}",
+                        if t.reverse { "reverse " } else { "" },
+                        name(&t.old),
+                        name(&t.new)
+                    ),
                     t.span,
                 );
                 self.field_inits(d + 1, &t.fields);
@@ -521,5 +526,17 @@ spec kv 1 -> 2 @0..17
         assert!(got.contains("field a: () @"), "{got}");
         assert!(got.contains("field b: (u64,) @"), "{got}");
         assert!(got.contains("field c: m<a::B, (x, y)> @"), "{got}");
+    }
+
+    #[test]
+    fn a_transform_from_new_to_old_is_the_reverse_one() {
+        let text = "upgrade t 1 -> 2\ntransform (old) -> new { a: old.a }\ntransform (new) -> old { a: new.a }\ntransform (o) -> n { a: o.a }";
+        let parsed = crate::parse(FileId(0), text);
+        let spec = parsed.spec.expect("a spec");
+        let reverse: Vec<bool> = spec.all_transforms().map(|t| t.reverse).collect();
+        assert_eq!(reverse, [false, true, false]);
+        assert_eq!(spec.reverse_transforms().count(), 1);
+        assert_eq!(spec.transforms().count(), 2);
+        assert!(print(text).contains("reverse transform (new) -> old @"));
     }
 }

@@ -405,10 +405,12 @@ impl Builder {
             .next()
             .map(|f| self.field_inits(f))
             .unwrap_or_default();
+        let reverse = Transform::is_reverse_header(&old.name, &new.name);
         Transform {
             old,
             new,
             fields,
+            reverse,
             span,
         }
     }
