@@ -99,7 +99,16 @@ fn crash_helper() {
         }
     };
     if std::env::var_os("UPSTART_REVERSE").is_some() {
-        transform::reverse(&state, 2, 1, &KvReverse, Some(&hook)).unwrap();
+        match std::env::var_os("UPSTART_PLUGIN") {
+            Some(plugin) => {
+                let plugin =
+                    runtime::plugin::Plugin::load(Path::new(&plugin), &Default::default()).unwrap();
+                transform::reverse(&state, 2, 1, &plugin, Some(&hook)).unwrap();
+            }
+            None => {
+                transform::reverse(&state, 2, 1, &KvReverse, Some(&hook)).unwrap();
+            }
+        }
         println!("finished");
         return;
     }
@@ -383,5 +392,31 @@ fn reverse_killed_at_each_point_then_recovery_undoes_it() {
         if point != Point::Begun {
             assert_eq!(kept_v2(&state), std::slice::from_ref(&written), "{point:?}");
         }
+    }
+}
+
+#[test]
+fn reverse_killed_at_each_point_with_a_real_plugin() {
+    let plugin = support::plugin_1_2();
+    let written = br#"{"count":50,"doubled":100}"#.to_vec();
+    let loaded = runtime::plugin::Plugin::load(plugin, &Default::default()).unwrap();
+    let back = loaded.reverse_transform(&written).unwrap();
+    for point in [
+        Point::BackedUp,
+        Point::NewWritten,
+        Point::Prepared,
+        Point::Switched,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, &written).unwrap();
+        let mut h = helper_of(&state, Some(point.name()), Some(plugin), true);
+        wait_for_line(&mut h);
+        drop(h);
+        check_old_or_new(&state, &written, &back, point.name());
+        let mut rerun = helper_of(&state, None, Some(plugin), true);
+        assert_eq!(wait_for_line(&mut rerun), "finished");
+        assert_eq!(std::fs::read(&state).unwrap(), back, "{point:?}");
+        assert_eq!(kept_v2(&state), std::slice::from_ref(&written), "{point:?}");
     }
 }
