@@ -7,6 +7,7 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (5, include_str!("../explain/U0005.md")),
     (6, include_str!("../explain/U0006.md")),
     (7, include_str!("../explain/U0007.md")),
+    (8, include_str!("../explain/U0008.md")),
     (10, include_str!("../explain/U0010.md")),
     (11, include_str!("../explain/U0011.md")),
     (12, include_str!("../explain/U0012.md")),

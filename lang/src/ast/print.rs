@@ -539,4 +539,34 @@ spec kv 1 -> 2 @0..17
         assert_eq!(spec.transforms().count(), 2);
         assert!(print(text).contains("reverse transform (new) -> old @"));
     }
+
+    #[test]
+    fn every_kind_of_name_in_the_reserved_namespace_is_refused() {
+        let text = "upgrade __up_a 1 -> 2\n\
+            version 1 { record __up_b { __up_c: u64 } enum __up_d { __up_e } \
+            service __up_f { fn __up_g(__up_h: u64) } state { __up_i: u64 } }\n\
+            invariant (__up_j, new) { let __up_k = 1; forall __up_l in [1]: (|__up_m| __up_m)(1) == __up_k }\n\
+            past S { m(__up_n) = match __up_n { some(__up_o) => __up_o, _ => 0 } }";
+        let parsed = crate::parse(FileId(0), text);
+        let reserved: Vec<&str> = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == crate::diagnostic::codes::RESERVED_NAME)
+            .map(|d| d.message.as_str())
+            .collect();
+        let letters = "abcdefghijklmno";
+        for c in letters.chars() {
+            let want = format!("`__up_{c}` is a reserved name");
+            assert!(
+                reserved.iter().any(|m| *m == want),
+                "{want} not in {reserved:?}"
+            );
+        }
+        // Only the prefix is reserved.
+        let fine = crate::parse(
+            FileId(0),
+            "upgrade up_a 1 -> 2\nversion 1 { state { _up_b: u64, x__up_c: u64 } }",
+        );
+        assert!(fine.diagnostics.is_empty(), "{:?}", fine.diagnostics);
+    }
 }

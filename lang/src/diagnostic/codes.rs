@@ -65,6 +65,7 @@ codes! {
     VERSIONS_NOT_ASCENDING = 5, Error, "versions_not_ascending", "an upgrade goes to a version that is not newer";
     VERSIONS_NOT_ADJACENT = 6, Error, "versions_not_adjacent", "an upgrade skips versions";
     NESTING_TOO_DEEP = 7, Error, "nesting_too_deep", "brackets or operators nest deeper than the compiler follows";
+    RESERVED_NAME = 8, Error, "reserved_name", "a name begins with `__up_`, which generated code reserves";
     // structure
     MISSING_VERSION = 10, Error, "missing_version", "a version named in the header has no block";
     STRAY_VERSION = 11, Error, "stray_version", "a version block is not one of the header's versions";
