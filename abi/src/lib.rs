@@ -15,7 +15,11 @@ pub mod rt;
 use std::ffi::c_void;
 
 /// Bumped on any change to the types below; the loader refuses any other version.
-pub const ABI_VERSION: u32 = 1;
+///
+/// - 1: the first table.
+/// - 2: [`PluginVTable::reverse_transform`] (a rollback's state conversion, absent when the spec
+///   declares none) and the manifest's `reverse_transform` flag.
+pub const ABI_VERSION: u32 = 2;
 
 /// The symbol every plugin exports: `extern "C" fn() -> *const PluginVTable`. It carries no
 /// version: the table's first field does, so a plugin of another ABI is refused with a clear
@@ -117,4 +121,9 @@ pub struct PluginVTable {
     pub check_invariant: extern "C" fn(old_state: Slice, new_state: Slice) -> CallResult,
     /// Releases a [`Buf`] this plugin returned.
     pub free: extern "C" fn(buf: Buf),
+    /// Converts the new persistent state (JSON) back into the old one: the spec's reverse
+    /// transform (`transform (new) -> old`), which a rollback runs on the current state. `None`
+    /// (a null pointer) when the spec declares none; the manifest's `reverse_transform` says
+    /// the same.
+    pub reverse_transform: Option<extern "C" fn(new_state: Slice) -> CallResult>,
 }

@@ -25,6 +25,10 @@ pub struct Manifest {
     pub disallowed: Vec<Disallowed>,
     /// The schedule as written, key to value text (`rolling.batch` -> `1`).
     pub schedule: Vec<(String, String)>,
+    /// Whether the plugin carries a reverse transform (`PluginVTable::reverse_transform`), so a
+    /// rollback can carry the new version's writes back. Absent in older manifests: `false`.
+    #[serde(default)]
+    pub reverse_transform: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (5, include_str!("../explain/U0005.md")),
     (6, include_str!("../explain/U0006.md")),
     (7, include_str!("../explain/U0007.md")),
+    (8, include_str!("../explain/U0008.md")),
     (10, include_str!("../explain/U0010.md")),
     (11, include_str!("../explain/U0011.md")),
     (12, include_str!("../explain/U0012.md")),
@@ -55,6 +56,7 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (69, include_str!("../explain/U0069.md")),
     (70, include_str!("../explain/U0070.md")),
     (71, include_str!("../explain/U0071.md")),
+    (72, include_str!("../explain/U0072.md")),
     (80, include_str!("../explain/U0080.md")),
     (81, include_str!("../explain/U0081.md")),
     (82, include_str!("../explain/U0082.md")),
@@ -70,4 +72,5 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (100, include_str!("../explain/U0100.md")),
     (101, include_str!("../explain/U0101.md")),
     (102, include_str!("../explain/U0102.md")),
+    (103, include_str!("../explain/U0103.md")),
 ];

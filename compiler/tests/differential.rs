@@ -110,6 +110,35 @@ fn differential(path: &str) {
         }
     }
 
+    // The reverse transform: on generated new states, and on the forward transform's results.
+    assert_eq!(
+        plugin.has_reverse(),
+        model.spec.reverse_transforms().next().is_some()
+            || model.spec.transforms().next().is_none(),
+        "{path}: the plugin's reverse transform"
+    );
+    if let Some(t) = model.spec.reverse_transforms().next() {
+        for case in 0..CASES {
+            let generated = generator.generate(&new_state, &mut rng, case % 6);
+            let old = generator.generate(&old_state, &mut rng, case % 6);
+            let forward = model
+                .spec
+                .transforms()
+                .next()
+                .and_then(|f| eval.eval_transform(f, &old).ok());
+            for new in std::iter::once(generated).chain(forward) {
+                let want = from_eval(eval.eval_transform(t, &new));
+                let got = from_plugin(
+                    plugin.reverse_transform(new.to_json().to_string().as_bytes()),
+                    &old_state,
+                    &model,
+                );
+                assert_eq!(got, want, "{path}: reverse transform of {new}");
+                compared += 1;
+            }
+        }
+    }
+
     for block in model.spec.rule_blocks() {
         let (simulated, reachable, direction) = match block.kind {
             RuleKind::Past => (&model.old, &model.new, Direction::Past),

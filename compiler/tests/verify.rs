@@ -330,12 +330,15 @@ fn the_report_serializes_for_tools() {
     assert_eq!(first["obligation"], "invariant");
     assert_eq!(first["status"], "passed");
     assert_eq!(first["name"], "transform establishes the invariant");
+    let second = &json["checked"][1];
+    assert_eq!(second["obligation"], "reverse");
+    assert_eq!(second["name"], "reverse transform carries the state back");
     let text = report.summary();
     assert!(
         text.starts_with("verify `kv 1 -> 2`: seed 1, 16 cases per obligation"),
         "{text}"
     );
-    assert!(text.ends_with("11 passed, 0 failed, 0 skipped"), "{text}");
+    assert!(text.ends_with("12 passed, 0 failed, 0 skipped"), "{text}");
 }
 
 #[test]
@@ -373,4 +376,36 @@ fn example_reports() {
         sources.add(rel, read(rel));
         println!("{}", compiler::render::human(&sources, &report.diagnostics));
     }
+}
+
+#[test]
+fn a_wrong_reverse_transform_is_caught() {
+    // kv-1-2's reverse transform, but a rollback loses the items whose value is empty.
+    let text = read(KV_1_2);
+    let good = "entries: map_values(new.items, |i| i.value)";
+    assert!(text.contains(good), "kv-1-2 changed: update this test");
+    let wrong =
+        "entries: to_map(entries(new.items).filter(|e| e.1.value != \"\"), |e| (e.0, e.1.value))";
+    let m = model("kv-bad-reverse.ups", &text.replace(good, wrong));
+    let report = run(&m, 7, 256);
+    let reverse = report
+        .checked
+        .iter()
+        .find(|o| o.obligation == Obligation::Reverse)
+        .expect("the reverse obligation runs");
+    let Status::Failed { diagnostic } = reverse.status else {
+        panic!("not caught: {reverse:?}");
+    };
+    let d = &report.diagnostics[diagnostic];
+    assert_eq!(d.code, codes::VERIFY_REVERSE_BROKEN);
+    // Shrunk to one item, with the empty value that is lost.
+    let new = d.notes.iter().find(|n| n.starts_with("new state")).unwrap();
+    assert_eq!(new.matches("Item {").count(), 1, "{new}");
+    assert!(new.contains("value: \"\""), "{new}");
+    // The right reverse transform passes.
+    let good_report = run(&model("kv-1-2.ups", &text), 7, 256);
+    assert!(good_report
+        .checked
+        .iter()
+        .any(|o| o.obligation == Obligation::Reverse && o.status == Status::Passed));
 }

@@ -199,6 +199,44 @@ fn transform_and_invariant() {
 }
 
 #[test]
+fn reverse_transform_carries_the_new_state_back() {
+    let plugin = load();
+    assert!(plugin.has_reverse());
+    assert!(plugin.manifest().reverse_transform);
+    let old = plugin
+        .reverse_transform(br#"{"count": 7, "doubled": 14}"#)
+        .expect("the reverse transform runs");
+    let value: serde_json::Value = serde_json::from_slice(&old).unwrap();
+    assert_eq!(value, serde_json::json!({ "count": 7 }));
+    assert_eq!(
+        plugin.reverse_transform(br#"{"doubled": 14}"#),
+        Err(CallError::BadInput(
+            "argument `count` is not an integer".into()
+        ))
+    );
+}
+
+#[test]
+fn a_plugin_without_reverse_transform_says_so() {
+    let expect = Expect {
+        name: Some("fixture".into()),
+        from: Some(2),
+        to: Some(3),
+        spec_hash: Some(support::hash_2_3()),
+    };
+    let plugin = Plugin::load(support::plugin_2_3(), &expect).expect("loads");
+    assert!(!plugin.has_reverse());
+    assert!(!plugin.manifest().reverse_transform);
+    let err = plugin
+        .reverse_transform(br#"{"count": 1}"#)
+        .expect_err("no reverse transform");
+    assert!(
+        matches!(&err, CallError::Disallowed(m) if m.contains("declares no reverse transform")),
+        "{err}"
+    );
+}
+
+#[test]
 fn plugins_are_shared_between_threads() {
     let plugin = Arc::new(load());
     let threads: Vec<_> = (0..4i64)
@@ -233,15 +271,16 @@ fn wrong_abi_is_refused_clearly() {
         LoadError::AbiMismatch {
             path: path.to_path_buf(),
             found: 99,
-            expected: 1
+            expected: upstart_abi::ABI_VERSION
         }
     );
     assert_eq!(
         e.to_string(),
         format!(
-            "plugin `{}` was built for ABI version 99, this runtime speaks version 1: rebuild it \
+            "plugin `{}` was built for ABI version 99, this runtime speaks version {}: rebuild it \
              with `upstartc compile` from the same release as this runtime",
-            path.display()
+            path.display(),
+            upstart_abi::ABI_VERSION
         )
     );
 }

@@ -51,6 +51,25 @@ impl StateTransform for KvTransform {
     }
 }
 
+/// `{"items": {k: {"value": v, ...}}}` -> `{"entries": {k: v}}`: kv's reverse transform.
+struct KvReverse;
+
+impl transform::ReverseTransform for KvReverse {
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
+        let v: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
+        let items = v["items"].as_object().ok_or("no items")?;
+        let entries: serde_json::Map<String, serde_json::Value> = items
+            .iter()
+            .map(|(k, i)| (k.clone(), i["value"].clone()))
+            .collect();
+        serde_json::to_vec(&serde_json::json!({ "entries": entries })).map_err(|e| e.to_string())
+    }
+
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+        KvTransform.check_invariant(old, new)
+    }
+}
+
 fn kv_state(n: usize) -> Vec<u8> {
     let entries: serde_json::Map<String, serde_json::Value> = (0..n)
         .map(|i| {
@@ -79,6 +98,20 @@ fn crash_helper() {
             std::process::exit(3);
         }
     };
+    if std::env::var_os("UPSTART_REVERSE").is_some() {
+        match std::env::var_os("UPSTART_PLUGIN") {
+            Some(plugin) => {
+                let plugin =
+                    runtime::plugin::Plugin::load(Path::new(&plugin), &Default::default()).unwrap();
+                transform::reverse(&state, 2, 1, &plugin, Some(&hook)).unwrap();
+            }
+            None => {
+                transform::reverse(&state, 2, 1, &KvReverse, Some(&hook)).unwrap();
+            }
+        }
+        println!("finished");
+        return;
+    }
     let result = match std::env::var_os("UPSTART_PLUGIN") {
         Some(plugin) => {
             let plugin =
@@ -102,6 +135,15 @@ impl Drop for Helper {
 }
 
 fn helper(state: &Path, stop_at: Option<&str>, plugin: Option<&Path>) -> Helper {
+    helper_of(state, stop_at, plugin, false)
+}
+
+/// A helper running the kv reverse transform (2 -> 1) on the state.
+fn reverse_helper(state: &Path, stop_at: Option<&str>) -> Helper {
+    helper_of(state, stop_at, None, true)
+}
+
+fn helper_of(state: &Path, stop_at: Option<&str>, plugin: Option<&Path>, reverse: bool) -> Helper {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -114,6 +156,7 @@ fn helper(state: &Path, stop_at: Option<&str>, plugin: Option<&Path>) -> Helper 
     .env("UPSTART_STATE", state)
     .env_remove("UPSTART_STOP_AT")
     .env_remove("UPSTART_PLUGIN")
+    .env_remove("UPSTART_REVERSE")
     .stdout(Stdio::piped())
     .stderr(Stdio::null());
     if let Some(p) = stop_at {
@@ -121,6 +164,9 @@ fn helper(state: &Path, stop_at: Option<&str>, plugin: Option<&Path>) -> Helper 
     }
     if let Some(p) = plugin {
         cmd.env("UPSTART_PLUGIN", p);
+    }
+    if reverse {
+        cmd.env("UPSTART_REVERSE", "1");
     }
     Helper(cmd.spawn().unwrap())
 }
@@ -280,4 +326,97 @@ fn killed_at_random_moments() {
         );
     }
     eprintln!("random kills: {saw_old} left the old state, {saw_new} the new one (a full run takes {full} us)");
+}
+
+/// The version-2 state kept in history (by a reverse run).
+fn kept_v2(state: &Path) -> Vec<Vec<u8>> {
+    transform::history::list(state)
+        .unwrap()
+        .into_iter()
+        .filter(|(v, _)| *v == 2)
+        .map(|(_, p)| std::fs::read(p).unwrap())
+        .collect()
+}
+
+#[test]
+fn reverse_killed_at_each_point_then_rerun_completes() {
+    use transform::ReverseTransform;
+    let written = KvTransform.transform(&kv_state(2000)).unwrap();
+    let back = KvReverse.reverse_transform(&written).unwrap();
+    for point in Point::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, &written).unwrap();
+        let mut h = reverse_helper(&state, Some(point.name()));
+        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
+        drop(h); // SIGKILL
+        check_old_or_new(&state, &written, &back, point.name());
+        let mut rerun = reverse_helper(&state, None);
+        assert_eq!(wait_for_line(&mut rerun), "finished", "{point:?}");
+        assert!(rerun.0.wait().unwrap().success());
+        assert_eq!(
+            std::fs::read(&state).unwrap(),
+            back,
+            "{point:?}: the rerun completes"
+        );
+        assert!(transform::pending(&state).unwrap().is_none());
+        // The state the rollback replaced is kept, once, whatever the point of the kill.
+        assert_eq!(kept_v2(&state), std::slice::from_ref(&written), "{point:?}");
+    }
+}
+
+#[test]
+fn reverse_killed_at_each_point_then_recovery_undoes_it() {
+    use transform::ReverseTransform;
+    let written = KvTransform.transform(&kv_state(500)).unwrap();
+    let back = KvReverse.reverse_transform(&written).unwrap();
+    for point in Point::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, &written).unwrap();
+        let mut h = reverse_helper(&state, Some(point.name()));
+        wait_for_line(&mut h);
+        drop(h);
+        transform::recover_reverse(&state, &KvReverse, Policy::RollBack).unwrap();
+        let now = std::fs::read(&state).unwrap();
+        if point == Point::Done {
+            // Complete before the kill: nothing is pending, the rollback stands.
+            assert_eq!(now, back, "{point:?}");
+        } else {
+            assert_eq!(
+                now, written,
+                "{point:?}: undone to exactly the state it began from"
+            );
+        }
+        assert!(transform::pending(&state).unwrap().is_none());
+        if point != Point::Begun {
+            assert_eq!(kept_v2(&state), std::slice::from_ref(&written), "{point:?}");
+        }
+    }
+}
+
+#[test]
+fn reverse_killed_at_each_point_with_a_real_plugin() {
+    let plugin = support::plugin_1_2();
+    let written = br#"{"count":50,"doubled":100}"#.to_vec();
+    let loaded = runtime::plugin::Plugin::load(plugin, &Default::default()).unwrap();
+    let back = loaded.reverse_transform(&written).unwrap();
+    for point in [
+        Point::BackedUp,
+        Point::NewWritten,
+        Point::Prepared,
+        Point::Switched,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, &written).unwrap();
+        let mut h = helper_of(&state, Some(point.name()), Some(plugin), true);
+        wait_for_line(&mut h);
+        drop(h);
+        check_old_or_new(&state, &written, &back, point.name());
+        let mut rerun = helper_of(&state, None, Some(plugin), true);
+        assert_eq!(wait_for_line(&mut rerun), "finished");
+        assert_eq!(std::fs::read(&state).unwrap(), back, "{point:?}");
+        assert_eq!(kept_v2(&state), std::slice::from_ref(&written), "{point:?}");
+    }
 }

@@ -410,6 +410,8 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 let saved = self.whole_state_used;
                 let t = self.var(v);
                 self.whole_state_used = saved;
+                // Recorded as `infer` would: the language server finds the field through it.
+                self.cx.expr_types.insert(inner.span, t.clone());
                 t
             }
             _ => self.infer(inner, None),

@@ -1,18 +1,22 @@
 //! Persistent state: the transform assigns every field of the new state with the right type
-//! and reads the old state; the invariant is a list of boolean clauses over both.
+//! and reads the old state; the reverse transform (`transform (new) -> old`, a rollback's)
+//! assigns every field of the old state from the new one and reads every new field, or is
+//! warned that a rollback drops those writes; the invariant is a list of boolean clauses over
+//! both.
 
 use super::expr::ExprChecker;
 use super::suggest::did_you_mean;
 use super::types::Types;
 use super::Cx;
 use crate::model::{SpecModel, Ty};
-use lang::ast::Ident;
+use lang::ast::{Ident, Transform};
 use lang::diagnostic::codes;
 use lang::span::Span;
 
 pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
     let spec = &model.spec;
     let transforms: Vec<_> = spec.transforms().collect();
+    let reverses: Vec<_> = spec.reverse_transforms().collect();
     let invariants: Vec<_> = spec.invariants().collect();
     for extra in transforms.iter().skip(1) {
         let first = transforms.first().map_or(extra.span, |t| t.span);
@@ -53,7 +57,7 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
             return;
         }
         (None, None) => {
-            if let Some(t) = transforms.first() {
+            if let Some(t) = transforms.first().or(reverses.first()) {
                 cx.report(
                     codes::MISSING_STATE,
                     t.span,
@@ -119,74 +123,21 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
             );
         }
         None => {}
-        Some(t) => {
-            let mut ec = ExprChecker::new(cx, Types::new(model), new.number, "a transform");
-            ec.bind(&t.old, Ty::State(old.number));
-            ec.state_var = Some(t.old.name.clone());
-            let state = new.state.as_ref();
-            let mut seen: Vec<&Ident> = Vec::new();
-            for f in &t.fields {
-                if let Some(first) = seen.iter().find(|s| s.name == f.name.name) {
-                    let first = first.span;
-                    ec.cx
-                        .duplicate(codes::DUPLICATE_FIELD, "state field", &f.name, first);
-                    continue;
-                }
-                seen.push(&f.name);
-                match state.and_then(|s| s.field(&f.name.name)) {
-                    Some(def) => ec.check(&f.value, &def.ty),
-                    None => {
-                        let names: Vec<&str> = state
-                            .map(|s| s.fields.iter().map(|f| f.name.name.as_str()).collect())
-                            .unwrap_or_default();
-                        let help = did_you_mean(&f.name.name, names);
-                        let v = new.number;
-                        ec.cx.report(
-                            codes::UNKNOWN_STATE_FIELD,
-                            f.name.span,
-                            format!("the state of version {v} has no field `{}`", f.name.name),
-                            |d| d.label("not a field of the new state").maybe_help(help),
-                        );
-                        ec.infer(&f.value, None);
-                    }
-                }
-            }
-            let (reads, whole) = (ec.state_reads.clone(), ec.whole_state_used);
-            if let Some(state) = state {
-                let missing: Vec<&str> = state
-                    .fields
-                    .iter()
-                    .filter(|d| !t.fields.iter().any(|f| f.name.name == d.name.name))
-                    .map(|d| d.name.name.as_str())
-                    .collect();
-                if !missing.is_empty() {
-                    let list = missing.join("`, `");
-                    let sspan = state.span;
-                    cx.report(
-                        codes::MISSING_FIELD,
-                        t.span,
-                        format!("the transform does not assign `{list}`"),
-                        |d| {
-                            d.label("every field of the new state must be assigned")
-                                .also(sspan, format!("the state of version {}", new.number))
-                        },
-                    );
-                }
-            }
-            if !whole {
-                for f in old.state.iter().flat_map(|s| &s.fields) {
-                    if !reads.contains(&f.name.name) {
-                        let name = f.name.name.clone();
-                        let tspan = t.span;
-                        cx.report(codes::UNUSED_STATE_FIELD, f.name.span, format!("the transform never reads `{name}`"), |d| {
-                            d.label("this persistent data is dropped by the upgrade")
-                                .also(tspan, "the transform")
-                                .help(format!("read `{}.{name}` in the transform, or name `{name}` in the new state if its data should survive", t.old.name))
-                        });
-                    }
-                }
-            }
+        Some(t) => check_transform(cx, model, t, Direction::Forward),
+    }
+    {
+        for extra in reverses.iter().skip(1) {
+            let first = reverses.first().map_or(extra.span, |t| t.span);
+            cx.report(
+                codes::DUPLICATE_ITEM,
+                extra.span,
+                "the reverse transform is given twice",
+                |d| d.label("given again here").also(first, "first given here"),
+            );
         }
+    }
+    if let Some(t) = reverses.first() {
+        check_transform(cx, model, t, Direction::Reverse);
     }
     match invariants.first() {
         None => {
@@ -216,6 +167,137 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Which way a transform goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// `transform (old) -> new`: the upgrade's.
+    Forward,
+    /// `transform (new) -> old`: the rollback's.
+    Reverse,
+}
+
+/// A transform assigns every field of the state it gives, with the right type, from the state
+/// it reads; a field of the read state it never reads is reported (its data would be dropped).
+fn check_transform(cx: &mut Cx, model: &SpecModel, t: &Transform, dir: Direction) {
+    let (from, to) = match dir {
+        Direction::Forward => (&model.old, &model.new),
+        Direction::Reverse => (&model.new, &model.old),
+    };
+    let (place, what, to_word) = match dir {
+        Direction::Forward => ("a transform", "the transform", "new"),
+        Direction::Reverse => ("a reverse transform", "the reverse transform", "old"),
+    };
+    let mut ec = ExprChecker::new(cx, Types::new(model), to.number, place);
+    ec.bind(&t.old, Ty::State(from.number));
+    ec.state_var = Some(t.old.name.clone());
+    let state = to.state.as_ref();
+    let mut seen: Vec<&Ident> = Vec::new();
+    for f in &t.fields {
+        if let Some(first) = seen.iter().find(|s| s.name == f.name.name) {
+            let first = first.span;
+            ec.cx
+                .duplicate(codes::DUPLICATE_FIELD, "state field", &f.name, first);
+            continue;
+        }
+        seen.push(&f.name);
+        match state.and_then(|s| s.field(&f.name.name)) {
+            Some(def) => ec.check(&f.value, &def.ty),
+            None => {
+                let names: Vec<&str> = state
+                    .map(|s| s.fields.iter().map(|f| f.name.name.as_str()).collect())
+                    .unwrap_or_default();
+                let help = did_you_mean(&f.name.name, names);
+                let v = to.number;
+                ec.cx.report(
+                    codes::UNKNOWN_STATE_FIELD,
+                    f.name.span,
+                    format!("the state of version {v} has no field `{}`", f.name.name),
+                    |d| {
+                        d.label(format!("not a field of the {to_word} state"))
+                            .maybe_help(help)
+                    },
+                );
+                ec.infer(&f.value, None);
+            }
+        }
+    }
+    let (reads, whole) = (ec.state_reads.clone(), ec.whole_state_used);
+    if let Some(state) = state {
+        let missing: Vec<&str> = state
+            .fields
+            .iter()
+            .filter(|d| !t.fields.iter().any(|f| f.name.name == d.name.name))
+            .map(|d| d.name.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let list = missing.join("`, `");
+            let sspan = state.span;
+            cx.report(
+                codes::MISSING_FIELD,
+                t.span,
+                format!("{what} does not assign `{list}`"),
+                |d| {
+                    d.label(format!(
+                        "every field of the {to_word} state must be assigned"
+                    ))
+                    .also(sspan, format!("the state of version {}", to.number))
+                },
+            );
+        }
+    }
+    if whole {
+        return;
+    }
+    let unread: Vec<&Ident> = from
+        .state
+        .iter()
+        .flat_map(|s| &s.fields)
+        .map(|f| &f.name)
+        .filter(|n| !reads.contains(&n.name))
+        .collect();
+    let param = &t.old.name;
+    match dir {
+        Direction::Forward => {
+            for f in unread {
+                let name = f.name.clone();
+                let tspan = t.span;
+                cx.report(codes::UNUSED_STATE_FIELD, f.span, format!("the transform never reads `{name}`"), |d| {
+                    d.label("this persistent data is dropped by the upgrade")
+                        .also(tspan, "the transform")
+                        .help(format!("read `{param}.{name}` in the transform, or name `{name}` in the new state if its data should survive"))
+                });
+            }
+        }
+        Direction::Reverse => {
+            // One warning naming them all, on the transform: a rollback would drop each.
+            let Some(first) = unread.first() else {
+                return;
+            };
+            let list: Vec<String> = unread.iter().map(|n| format!("`{}`", n.name)).collect();
+            let list = list.join(", ");
+            let spans: Vec<Span> = unread.iter().map(|n| n.span).collect();
+            let them = if unread.len() == 1 { "it" } else { "them" };
+            let head = Span::new(t.span.start, t.new.span.end);
+            let (v, first) = (from.number, first.name.clone());
+            cx.report(
+                codes::REVERSE_UNREAD_FIELD,
+                head,
+                format!("the reverse transform never reads {list} of the new state"),
+                |mut d| {
+                    d = d.label(format!("a rollback drops what version {v} wrote to {them}"));
+                    for span in spans {
+                        d = d.also(span, "never read by the reverse transform");
+                    }
+                    d.note("writes acknowledged by the new version since the upgrade are carried back only through the reverse transform")
+                        .help(format!(
+                            "read `{param}.{first}` in the reverse transform, folding its data into the old state"
+                        ))
+                },
+            );
         }
     }
 }

@@ -66,7 +66,18 @@ pub(crate) fn manifest(types: &Types<'_>, spec_text: &str) -> Manifest {
         future,
         disallowed,
         schedule,
+        reverse_transform: has_reverse(model),
     }
+}
+
+/// Whether the plugin exports a reverse transform: the spec declares one, or it needs no
+/// transform at all (no state, or the same state in both versions, which the checker allows
+/// only without a forward transform), so the document goes back as it is.
+pub(crate) fn has_reverse(model: &crate::model::SpecModel) -> bool {
+    model.spec.reverse_transforms().next().is_some()
+        || model.old.state.is_none()
+        || model.new.state.is_none()
+        || model.spec.transforms().next().is_none()
 }
 
 fn services(env: &VersionEnv) -> Vec<ServiceSig> {

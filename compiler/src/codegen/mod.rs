@@ -143,7 +143,7 @@ fn crate_tokens(
     let rule_modules = rules::rule_modules(types)?;
     let dispatch = rules::dispatch(types)?;
     let state = state::state_module(types)?;
-    let entries = plugin::entries(&json);
+    let entries = plugin::entries(&json, manifest.reverse_transform);
     Ok(quote! {
         #header
         #old

@@ -35,8 +35,20 @@ pub(crate) fn header(name: &str, from: u64, to: u64, hash: &str) -> TokenStream 
 }
 
 /// The manifest, the entry points, the vtable and the exported symbol.
-pub(crate) fn entries(manifest_json: &str) -> TokenStream {
+pub(crate) fn entries(manifest_json: &str, has_reverse: bool) -> TokenStream {
     let entry = Ident::new(upstart_abi::ENTRY_SYMBOL, Span::call_site());
+    let (reverse_fn, reverse_entry) = if has_reverse {
+        (
+            quote! {
+                extern "C" fn entry_reverse_transform(new_state: Slice) -> CallResult {
+                    guest::guard(|| state::reverse_transform_json(guest::bytes(new_state)))
+                }
+            },
+            quote!(::std::option::Option::Some(entry_reverse_transform)),
+        )
+    } else {
+        (quote!(), quote!(::std::option::Option::None))
+    };
     quote! {
         use ::upstart_abi::{guest, rt, CallResult, HostCallbacks, PluginVTable, Slice, ABI_VERSION};
 
@@ -70,6 +82,8 @@ pub(crate) fn entries(manifest_json: &str) -> TokenStream {
             guest::guard(|| state::check_invariant_json(guest::bytes(old_state), guest::bytes(new_state)))
         }
 
+        #reverse_fn
+
         static VTABLE: PluginVTable = PluginVTable {
             abi_version: ABI_VERSION,
             manifest: entry_manifest,
@@ -77,6 +91,7 @@ pub(crate) fn entries(manifest_json: &str) -> TokenStream {
             transform: entry_transform,
             check_invariant: entry_check_invariant,
             free: guest::free_buf,
+            reverse_transform: #reverse_entry,
         };
 
         /// The plugin's one exported symbol: its table of functions.

@@ -235,3 +235,19 @@ fn crlf_input_gives_lf_output() {
         "upgrade kv 1 -> 2\n\n// c\nversion 1 {\n  state {\n    a: u64,\n  } // t\n}\n",
     );
 }
+
+#[test]
+fn a_reverse_transform_keeps_its_direction() {
+    let input = "upgrade kv 1 -> 2\ntransform (old) -> new { items: old.entries }\ntransform (new)->old{entries:map_values(new.items,|i| i.value)}\n";
+    let want = "upgrade kv 1 -> 2
+
+transform (old) -> new {
+  items: old.entries,
+}
+
+transform (new) -> old {
+  entries: map_values(new.items, |i| i.value),
+}
+";
+    assert_fmt(input, want);
+}

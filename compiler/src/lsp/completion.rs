@@ -443,15 +443,23 @@ fn state_item_completions(
         .skip(1)
         .map(|t| t.text(text))
         .collect();
+    // `transform (new) -> old`: reads the new state and assigns the old one.
+    let reverse = keyword == "transform"
+        && matches!(header.as_slice(), [p, r, ..] if lang::ast::Transform::is_reverse_header(p, r));
+    let (read, given) = if reverse {
+        (&model.new, &model.old)
+    } else {
+        (&model.old, &model.new)
+    };
     if keyword == "transform" && cx.depth == 1 && cx.at_element_start() {
         let assigned: Vec<&str> = model
             .spec
-            .transforms()
+            .all_transforms()
+            .filter(|t| t.reverse == reverse)
             .flat_map(|t| t.fields.iter())
             .map(|f| f.name.name.as_str())
             .collect();
-        return model
-            .new
+        return given
             .state
             .iter()
             .flat_map(|s| s.fields.iter())
@@ -460,7 +468,7 @@ fn state_item_completions(
                 let mut it = item(
                     &f.name.name,
                     CompletionItemKind::FIELD,
-                    Some(ty_text(&f.ty, model.new.number)),
+                    Some(ty_text(&f.ty, given.number)),
                 );
                 it.insert_text = Some(format!("{}: ", f.name.name));
                 it
@@ -478,7 +486,7 @@ fn state_item_completions(
                     model.new.number
                 })
             }
-            ("transform", [o, ..]) if receiver == *o => Some(model.old.number),
+            ("transform", [o, ..]) if receiver == *o => Some(read.number),
             _ => None,
         };
         if let Some(v) = version {

@@ -156,7 +156,11 @@ impl<'m> Walker<'m> {
                 i.clauses.iter().find_map(|c| self.expr(c, &scope, None))
             }
             Item::Transform(t) => {
-                let (o, n) = (self.model.old.number, self.model.new.number);
+                // `o` is the state read, `n` the state given (swapped in a reverse transform).
+                let (mut o, mut n) = (self.model.old.number, self.model.new.number);
+                if t.reverse {
+                    std::mem::swap(&mut o, &mut n);
+                }
                 for (ident, v) in [(&t.old, o), (&t.new, n)] {
                     if self.hit(ident.span) {
                         return Some(Target::Binding {

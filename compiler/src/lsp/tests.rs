@@ -321,3 +321,23 @@ fn no_request_panics_anywhere_in_broken_text() {
         }
     }
 }
+
+#[test]
+fn the_reverse_transform_reads_the_new_state_and_assigns_the_old() {
+    let text = kv();
+    let a = Analysis::of(&text);
+    // `new` in `transform (new) -> old` is version 2's state; `old` is version 1's.
+    let head = at(&text, "transform (new) -> old", 0, 0);
+    let h = hover_text(&a, head + "transform (".len());
+    assert!(h.contains("version 2"), "{h}");
+    let h = hover_text(&a, head + "transform (new) -> ".len());
+    assert!(h.contains("version 1"), "{h}");
+    // `new.items` in its body goes to version 2's state field.
+    let d = definition(&a, at(&text, "new.items, |i| i.value", 0, 4));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(line_of(&a, d[0]), "state { items: map<string, Item> }");
+    // The field assigned (`entries:`) is version 1's.
+    let d = definition(&a, at(&text, "entries: map_values(new.items", 0, 1));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(line_of(&a, d[0]), "state { entries: map<string, string> }");
+}

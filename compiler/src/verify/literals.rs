@@ -19,7 +19,7 @@ pub struct Literals {
 }
 
 impl Literals {
-    /// The literals of the invariant, the transform and every rule of `spec`.
+    /// The literals of the invariant, the transforms (forward and reverse) and every rule of `spec`.
     pub fn of(spec: &Spec) -> Literals {
         let mut c = Collector::default();
         for inv in spec.invariants() {
@@ -27,7 +27,7 @@ impl Literals {
                 c.expr(clause, 0);
             }
         }
-        for t in spec.transforms() {
+        for t in spec.all_transforms() {
             for f in &t.fields {
                 c.expr(&f.value, 0);
             }

@@ -54,6 +54,7 @@ impl Default for VerifyOptions {
 pub fn verify(model: &SpecModel, options: &VerifyOptions) -> VerifyReport {
     let mut cx = obligations::Cx::new(model, *options);
     let mut checked = vec![obligations::invariant::check(&mut cx)];
+    checked.extend(obligations::reverse::check(&mut cx));
     checked.extend(obligations::total::check(&mut cx));
     checked.extend(obligations::round_trip::check(&mut cx));
     let spec = format!(

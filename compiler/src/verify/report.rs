@@ -15,6 +15,8 @@ pub enum Obligation {
     Total,
     /// A result taken old -> new -> old comes back equal.
     RoundTrip,
+    /// The reverse transform gives an old state related to the new one by the invariant.
+    Reverse,
 }
 
 impl Obligation {
@@ -23,6 +25,7 @@ impl Obligation {
             Obligation::Invariant => "transform establishes the invariant",
             Obligation::Total => "rules are total",
             Obligation::RoundTrip => "round trips are lossless",
+            Obligation::Reverse => "reverse transform carries the state back",
         }
     }
 }

@@ -83,7 +83,18 @@ impl Spec {
             _ => None,
         })
     }
+    /// The forward transforms (`transform (old) -> new`); the checker allows one.
     pub fn transforms(&self) -> impl Iterator<Item = &Transform> {
+        self.all_transforms().filter(|t| !t.reverse)
+    }
+
+    /// The reverse transforms (`transform (new) -> old`); the checker allows one.
+    pub fn reverse_transforms(&self) -> impl Iterator<Item = &Transform> {
+        self.all_transforms().filter(|t| t.reverse)
+    }
+
+    /// Every transform, forward and reverse, in the order written.
+    pub fn all_transforms(&self) -> impl Iterator<Item = &Transform> {
         self.items.iter().filter_map(|i| match i {
             Item::Transform(v) => Some(v),
             _ => None,
@@ -207,13 +218,40 @@ pub struct Invariant {
     pub span: Span,
 }
 
-/// `transform (old) -> new { field: expr, ... }`
+/// `transform (old) -> new { field: expr, ... }`, the forward transform, or
+/// `transform (new) -> old { field: expr, ... }`, the reverse one (a rollback's).
+///
+/// The direction is told by the header's words: a transform that takes `new` and gives `old`
+/// is the reverse; any other names (`transform (o) -> n`) are a forward transform.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transform {
+    /// The parameter: the name the state read is bound to (`old` forward, `new` in reverse).
     pub old: Ident,
+    /// The result's name (`new` forward, `old` in reverse).
     pub new: Ident,
     pub fields: Vec<FieldInit>,
+    /// `transform (new) -> old`: reads a state of the new version and gives one of the old.
+    pub reverse: bool,
     pub span: Span,
+}
+
+impl Transform {
+    /// The header's words of a reverse transform: `transform (new) -> old`.
+    pub const REVERSE_HEADER: (&'static str, &'static str) = ("new", "old");
+
+    /// Whether a header `transform (param) -> result` declares the reverse transform.
+    pub fn is_reverse_header(param: &str, result: &str) -> bool {
+        (param, result) == Self::REVERSE_HEADER
+    }
+
+    /// `transform` or `reverse transform`, for messages.
+    pub fn what(&self) -> &'static str {
+        if self.reverse {
+            "the reverse transform"
+        } else {
+            "the transform"
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -161,7 +161,12 @@ impl Printer {
             Item::Transform(t) => {
                 self.line(
                     d,
-                    &format!("transform ({}) -> {}", name(&t.old), name(&t.new)),
+                    &format!(
+                        "{}transform ({}) -> {}",
+                        if t.reverse { "reverse " } else { "" },
+                        name(&t.old),
+                        name(&t.new)
+                    ),
                     t.span,
                 );
                 self.field_inits(d + 1, &t.fields);
@@ -521,5 +526,47 @@ spec kv 1 -> 2 @0..17
         assert!(got.contains("field a: () @"), "{got}");
         assert!(got.contains("field b: (u64,) @"), "{got}");
         assert!(got.contains("field c: m<a::B, (x, y)> @"), "{got}");
+    }
+
+    #[test]
+    fn a_transform_from_new_to_old_is_the_reverse_one() {
+        let text = "upgrade t 1 -> 2\ntransform (old) -> new { a: old.a }\ntransform (new) -> old { a: new.a }\ntransform (o) -> n { a: o.a }";
+        let parsed = crate::parse(FileId(0), text);
+        let spec = parsed.spec.expect("a spec");
+        let reverse: Vec<bool> = spec.all_transforms().map(|t| t.reverse).collect();
+        assert_eq!(reverse, [false, true, false]);
+        assert_eq!(spec.reverse_transforms().count(), 1);
+        assert_eq!(spec.transforms().count(), 2);
+        assert!(print(text).contains("reverse transform (new) -> old @"));
+    }
+
+    #[test]
+    fn every_kind_of_name_in_the_reserved_namespace_is_refused() {
+        let text = "upgrade __up_a 1 -> 2\n\
+            version 1 { record __up_b { __up_c: u64 } enum __up_d { __up_e } \
+            service __up_f { fn __up_g(__up_h: u64) } state { __up_i: u64 } }\n\
+            invariant (__up_j, new) { let __up_k = 1; forall __up_l in [1]: (|__up_m| __up_m)(1) == __up_k }\n\
+            past S { m(__up_n) = match __up_n { some(__up_o) => __up_o, _ => 0 } }";
+        let parsed = crate::parse(FileId(0), text);
+        let reserved: Vec<&str> = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == crate::diagnostic::codes::RESERVED_NAME)
+            .map(|d| d.message.as_str())
+            .collect();
+        let letters = "abcdefghijklmno";
+        for c in letters.chars() {
+            let want = format!("`__up_{c}` is a reserved name");
+            assert!(
+                reserved.iter().any(|m| *m == want),
+                "{want} not in {reserved:?}"
+            );
+        }
+        // Only the prefix is reserved.
+        let fine = crate::parse(
+            FileId(0),
+            "upgrade up_a 1 -> 2\nversion 1 { state { _up_b: u64, x__up_c: u64 } }",
+        );
+        assert!(fine.diagnostics.is_empty(), "{:?}", fine.diagnostics);
     }
 }

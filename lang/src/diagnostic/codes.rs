@@ -65,6 +65,7 @@ codes! {
     VERSIONS_NOT_ASCENDING = 5, Error, "versions_not_ascending", "an upgrade goes to a version that is not newer";
     VERSIONS_NOT_ADJACENT = 6, Error, "versions_not_adjacent", "an upgrade skips versions";
     NESTING_TOO_DEEP = 7, Error, "nesting_too_deep", "brackets or operators nest deeper than the compiler follows";
+    RESERVED_NAME = 8, Error, "reserved_name", "a name begins with `__up_`, which generated code reserves";
     // structure
     MISSING_VERSION = 10, Error, "missing_version", "a version named in the header has no block";
     STRAY_VERSION = 11, Error, "stray_version", "a version block is not one of the header's versions";
@@ -116,6 +117,7 @@ codes! {
     LOSSY_CONVERSION = 69, Warning, "lossy_conversion", "a field of a record is dropped by the new version";
     UNUSED_VARIABLE = 70, Warning, "unused_variable", "a `let` or quantifier binding is never used";
     PAYLOAD_MISMATCH = 71, Error, "payload_mismatch", "an enum variant is used with the wrong payload";
+    REVERSE_UNREAD_FIELD = 72, Warning, "reverse_unread_field", "the reverse transform never reads a field of the new state, so a rollback drops its writes";
     // schedule
     UNKNOWN_SCHEDULE_KEY = 80, Error, "unknown_schedule_key", "a schedule setting is not known";
     BAD_SCHEDULE_VALUE = 81, Error, "bad_schedule_value", "a schedule setting has a value of the wrong kind";
@@ -134,6 +136,7 @@ codes! {
     VERIFY_INVARIANT_BROKEN = 100, Error, "verify_invariant_broken", "the transform does not establish the invariant on some old state";
     VERIFY_RULE_FAILED = 101, Error, "verify_rule_failed", "a past or future rule fails at run time or returns a value of the wrong type";
     VERIFY_ROUND_TRIP = 102, Warning, "verify_round_trip", "a result taken old -> new -> old through the rules comes back changed";
+    VERIFY_REVERSE_BROKEN = 103, Error, "verify_reverse_broken", "the reverse transform fails, or does not relate its old state to the new one by the invariant";
 }
 
 #[cfg(test)]

@@ -40,7 +40,15 @@ pub(super) struct Builder {
     diagnostics: Vec<Diagnostic>,
     /// Where building stopped because the input nests deeper than the stack allows.
     too_deep_at: Option<usize>,
+    /// Identifiers in the reserved namespace ([`RESERVED_PREFIX`]). Found by `ident`, which
+    /// only borrows the builder (it is called from inside iterator chains).
+    reserved: std::cell::RefCell<Vec<Ident>>,
 }
+
+/// The prefix of the names generated code gives its own variables and functions
+/// (`compiler::codegen::names::internal`). A spec's name with it could collide with them, so
+/// the prefix is reserved: every identifier starting with it is refused (U0008).
+pub const RESERVED_PREFIX: &str = "__up_";
 
 /// Stack the builder keeps in reserve: with less left, it stops descending and the item is
 /// refused (U0007) instead of overflowing the stack. Constructs that nest without brackets
@@ -55,11 +63,36 @@ impl Builder {
             offset,
             diagnostics: Vec::new(),
             too_deep_at: None,
+            reserved: std::cell::RefCell::new(Vec::new()),
         }
     }
 
     pub(super) fn finish(self) -> Vec<Diagnostic> {
-        self.diagnostics
+        let mut diagnostics = self.diagnostics;
+        let mut seen = std::collections::BTreeSet::new();
+        // Once per name: its uses after the first are echoes.
+        for name in self.reserved.into_inner() {
+            if !seen.insert(name.name.clone()) {
+                continue;
+            }
+            diagnostics.push(
+                Diagnostic::new(
+                    codes::RESERVED_NAME,
+                    self.file,
+                    name.span,
+                    format!("`{}` is a reserved name", name.name),
+                )
+                .label(format!(
+                    "names beginning with `{RESERVED_PREFIX}` are reserved"
+                ))
+                .note("the generated plugin names its own variables and functions with this prefix")
+                .help(format!(
+                    "rename it, for example to `{}`",
+                    name.name.trim_start_matches('_')
+                )),
+            );
+        }
+        diagnostics
     }
 
     /// The pair's span without the whitespace pest's implicit skipping leaves at its end.
@@ -141,10 +174,14 @@ impl Builder {
     // ------------------------------------------------------------ leaves
 
     fn ident(&self, pair: P<'_>) -> Ident {
-        Ident {
+        let ident = Ident {
             name: pair.as_str().to_string(),
             span: self.span(&pair),
+        };
+        if ident.name.starts_with(RESERVED_PREFIX) {
+            self.reserved.borrow_mut().push(ident.clone());
         }
+        ident
     }
 
     fn ident_opt(&self, pair: Option<P<'_>>) -> Ident {
@@ -405,10 +442,12 @@ impl Builder {
             .next()
             .map(|f| self.field_inits(f))
             .unwrap_or_default();
+        let reverse = Transform::is_reverse_header(&old.name, &new.name);
         Transform {
             old,
             new,
             fields,
+            reverse,
             span,
         }
     }

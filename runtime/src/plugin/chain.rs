@@ -317,6 +317,7 @@ mod tests {
                 },
             ],
             schedule: Vec::new(),
+            reverse_transform: false,
         }
     }
 

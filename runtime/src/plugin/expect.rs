@@ -107,6 +107,7 @@ mod tests {
             future: Vec::new(),
             disallowed: Vec::new(),
             schedule: Vec::new(),
+            reverse_transform: false,
         }
     }
 

@@ -55,6 +55,20 @@ impl Plugin {
         // loaded for this whole function (we own `library`); they are copied at once.
         let json = unsafe { copy(json.ptr, json.len) };
         let manifest = parse_manifest(path, &json)?;
+        if manifest.reverse_transform != vtable.reverse_transform.is_some() {
+            return Err(LoadError::BadManifest {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "its manifest says `reverse_transform: {}` but its function table {} one",
+                    manifest.reverse_transform,
+                    if vtable.reverse_transform.is_some() {
+                        "has"
+                    } else {
+                        "lacks"
+                    }
+                ),
+            });
+        }
         expect.check(path, &manifest)?;
         Ok(Plugin {
             vtable,
@@ -104,6 +118,27 @@ impl Plugin {
     /// Converts the old persistent state (JSON) into the new one (JSON).
     pub fn transform(&self, old_state: &[u8]) -> Result<Vec<u8>, CallError> {
         let out = (self.vtable.transform)(guest::slice(old_state));
+        self.take(out)
+    }
+
+    /// Whether the plugin carries a reverse transform, so a rollback can carry the new version's
+    /// state (and the writes it took) back to the old version.
+    pub fn has_reverse(&self) -> bool {
+        self.vtable.reverse_transform.is_some()
+    }
+
+    /// Converts the new persistent state (JSON) back into the old one (JSON): the spec's
+    /// reverse transform. [`CallError::Disallowed`] when the plugin has none (see
+    /// [`Plugin::has_reverse`]).
+    pub fn reverse_transform(&self, new_state: &[u8]) -> Result<Vec<u8>, CallError> {
+        let Some(reverse) = self.vtable.reverse_transform else {
+            return Err(CallError::Disallowed(format!(
+                "spec `{}` ({} -> {}) declares no reverse transform (`transform (new) -> old`), \
+                 so its state cannot be carried back",
+                self.manifest.name, self.manifest.from, self.manifest.to
+            )));
+        };
+        let out = reverse(guest::slice(new_state));
         self.take(out)
     }
 

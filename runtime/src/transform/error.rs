@@ -24,6 +24,13 @@ pub enum TransformError {
     Corrupt { reason: String },
     /// No backup of the old state to roll back to.
     NoBackup { path: PathBuf },
+    /// The plugin's reverse transform refused the current state.
+    Reverse { reason: String },
+    /// The reverse transform's result does not satisfy the invariant with the current state.
+    ReverseInvariantBroken,
+    /// A journal of the other direction (an upgrade for a rollback, or the reverse) is
+    /// pending for these versions.
+    OtherDirectionPending { from: u64, to: u64, reverse: bool },
 }
 
 impl TransformError {
@@ -79,6 +86,22 @@ impl fmt::Display for TransformError {
                 f,
                 "there is no backup `{}` of the old state to roll back to",
                 path.display()
+            ),
+            TransformError::Reverse { reason } => write!(
+                f,
+                "the reverse transform refused the current state: {reason}; the current state is \
+                 kept"
+            ),
+            TransformError::ReverseInvariantBroken => write!(
+                f,
+                "the state the reverse transform gives does not satisfy the spec's invariant with \
+                 the current state; the current state is kept"
+            ),
+            TransformError::OtherDirectionPending { from, to, reverse } => write!(
+                f,
+                "an interrupted {} of the state from version {from} to version {to} is pending: \
+                 resume or roll it back first",
+                if *reverse { "rollback" } else { "upgrade" }
             ),
         }
     }

@@ -32,6 +32,18 @@ pub struct Journal {
     pub old_sha256: String,
     /// sha-256 of the new state, once it is written.
     pub new_sha256: Option<String>,
+    /// A rollback's run (`transform::reverse`): `from` is the newer version, the state it
+    /// began from is of that version, and the reverse transform makes the state of `to`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reverse: bool,
+    /// The history file (beside the state, see `transform::history`) that keeps the state this
+    /// run replaces; chosen when the run begins, written once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Journal {

@@ -1,14 +1,27 @@
 //! Crash-safe transform of a node's persistent state (one JSON document) from version `from`
-//! to version `to`, with rollback.
+//! to version `to`, with rollback, and the reverse transform that carries the current state of
+//! the new version back to the old one.
 //!
 //! Beside the state file `STATE` (e.g. `state.json`) live:
 //!
 //! | file | what |
 //! | --- | --- |
-//! | `STATE.upgrade` | the journal: the last durable step, sha-256 of the old and new state |
-//! | `STATE.v<from>` | the backup of the old state, kept after the upgrade for rollback |
+//! | `STATE.upgrade` | the journal: the last durable step, sha-256 of the state before and after, direction, history name |
+//! | `STATE.v<from>` | the backup of the old state, kept after the upgrade for [`rollback`] (replaced by the next upgrade from `from`) |
 //! | `STATE.v<to>` | the transform's output (written as `STATE.new`, fsynced, renamed) |
+//! | `STATE.v<version>.<unix-ms>[-<n>]` | history: every state an upgrade, a [`reverse`] or a [`rollback`] replaced, with its version; written once, never overwritten or removed ([`history`]) |
+//! | `STATE.reverse` | the reverse transform's output while a [`reverse`] runs; after it, a copy of the state it gave |
 //! | `STATE.switch`, `*.tmp` | temporaries of atomic replacements |
+//!
+//! `STATE.v<from>` keeps its meaning ([`StateFiles::versioned`]): the agent's rollback reads it.
+//! The history files are new: an upgrade keeps the old state there too, a [`rollback`] keeps the
+//! state it discards there first, and a [`reverse`] keeps the new version's state there.
+//!
+//! [`reverse`] runs like [`upgrade`], in the other direction: journal `begun` (with
+//! `reverse: true`) -> the current state kept in history -> reverse transform and invariant
+//! (between its result and the current state) -> `STATE.reverse` -> journal `prepared` ->
+//! `STATE` replaced atomically -> journal removed. Its durable points are the same [`Point`]s.
+//! A rerun resumes from the journal; [`recover_reverse`] resumes it or undoes it.
 //!
 //! [`upgrade`] runs: journal `begun` -> backup -> transform and invariant -> `STATE.v<to>` ->
 //! journal `prepared` -> `STATE` replaced atomically by the new state -> journal removed. Each
@@ -21,6 +34,7 @@
 
 mod error;
 pub mod fsutil;
+pub mod history;
 pub mod journal;
 
 pub use error::TransformError;
@@ -47,6 +61,63 @@ impl StateTransform for Plugin {
 
     fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
         Plugin::check_invariant(self, old, new).map_err(|e| e.to_string())
+    }
+}
+
+/// The reverse transform of state bytes (a rollback's), and the invariant it must keep.
+pub trait ReverseTransform {
+    /// The old version's state (JSON) of the new version's state (JSON).
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String>;
+    /// Whether the spec's invariant holds between `old` and `new`.
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String>;
+}
+
+impl ReverseTransform for Plugin {
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
+        Plugin::reverse_transform(self, new).map_err(|e| e.to_string())
+    }
+
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+        Plugin::check_invariant(self, old, new).map_err(|e| e.to_string())
+    }
+}
+
+/// Which conversion a run makes.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    Upgrade(&'a dyn StateTransform),
+    Reverse(&'a dyn ReverseTransform),
+}
+
+impl Op<'_> {
+    fn reverse(self) -> bool {
+        matches!(self, Op::Reverse(_))
+    }
+
+    /// The state after the run of the state before it, checked against the invariant.
+    fn convert(self, before: &[u8]) -> Result<Vec<u8>, TransformError> {
+        match self {
+            Op::Upgrade(tf) => {
+                let new = tf
+                    .transform(before)
+                    .map_err(|reason| TransformError::Transform { reason })?;
+                match tf.check_invariant(before, &new) {
+                    Ok(true) => Ok(new),
+                    Ok(false) => Err(TransformError::InvariantBroken),
+                    Err(reason) => Err(TransformError::Invariant { reason }),
+                }
+            }
+            Op::Reverse(tf) => {
+                let old = tf
+                    .reverse_transform(before)
+                    .map_err(|reason| TransformError::Reverse { reason })?;
+                match tf.check_invariant(&old, before) {
+                    Ok(true) => Ok(old),
+                    Ok(false) => Err(TransformError::ReverseInvariantBroken),
+                    Err(reason) => Err(TransformError::Invariant { reason }),
+                }
+            }
+        }
     }
 }
 
@@ -117,6 +188,30 @@ impl StateFiles {
         with_suffix(&self.state, ".upgrade")
     }
 
+    /// `STATE.reverse`: the output of a [`reverse`] run.
+    pub fn reversed(&self) -> PathBuf {
+        with_suffix(&self.state, ".reverse")
+    }
+
+    /// Where a run's output is written: `STATE.v<to>` for an upgrade, `STATE.reverse` for a
+    /// reverse run.
+    fn target(&self, journal: &Journal) -> PathBuf {
+        if journal.reverse {
+            self.reversed()
+        } else {
+            self.versioned(journal.to)
+        }
+    }
+
+    /// The file holding the state a run began from: its history file, else (an upgrade
+    /// journaled by an older runtime) `STATE.v<from>`.
+    fn before(&self, journal: &Journal) -> PathBuf {
+        match &journal.history {
+            Some(name) => history::path_of(&self.state, name),
+            None => self.versioned(journal.from),
+        }
+    }
+
     fn staging(&self) -> PathBuf {
         with_suffix(&self.state, ".new")
     }
@@ -167,10 +262,36 @@ pub fn upgrade(
     tf: &dyn StateTransform,
     hook: Option<&dyn Fn(Point)>,
 ) -> Result<Upgraded, TransformError> {
+    start(state, from, to, Op::Upgrade(tf), hook)
+}
+
+/// Converts the current state of `state`, of version `from` (the newer), back to version `to`
+/// with the reverse transform `tf`: a rollback that keeps the writes the new version took. The
+/// state it replaces is kept in history (never overwritten). Resumes an interrupted run of
+/// the same rollback; a rerun after a completed one (`STATE` already equal to its output
+/// `STATE.reverse`) does nothing. `hook` is told of each durable point.
+pub fn reverse(
+    state: &Path,
+    from: u64,
+    to: u64,
+    tf: &dyn ReverseTransform,
+    hook: Option<&dyn Fn(Point)>,
+) -> Result<Upgraded, TransformError> {
+    start(state, from, to, Op::Reverse(tf), hook)
+}
+
+/// An upgrade or reverse run from its start, or resumed from its journal.
+fn start(
+    state: &Path,
+    from: u64,
+    to: u64,
+    op: Op<'_>,
+    hook: Option<&dyn Fn(Point)>,
+) -> Result<Upgraded, TransformError> {
     let files = StateFiles::new(state);
     let run = Run {
         files: &files,
-        tf,
+        op: Some(op),
         hook,
     };
     match Journal::read(&files.journal())? {
@@ -178,13 +299,23 @@ pub fn upgrade(
             from: j.from,
             to: j.to,
         }),
+        Some(j) if j.reverse != op.reverse() => Err(TransformError::OtherDirectionPending {
+            from: j.from,
+            to: j.to,
+            reverse: j.reverse,
+        }),
         Some(j) => {
-            tracing::warn!(state = %state.display(), from, to, step = ?j.step, "resuming an interrupted state transform");
+            tracing::warn!(state = %state.display(), from, to, step = ?j.step, reverse = j.reverse, "resuming an interrupted state transform");
             run.resume(j)
         }
         None => {
             let old = read(state)?;
-            if let Some(done) = already_upgraded(&files, from, to, &old)? {
+            let done = if op.reverse() {
+                already_reversed(&files, &old)
+            } else {
+                already_upgraded(&files, from, to, &old)?
+            };
+            if let Some(done) = done {
                 tracing::info!(state = %state.display(), from, to, "the state is already transformed");
                 return Ok(done);
             }
@@ -195,6 +326,8 @@ pub fn upgrade(
                 to,
                 old_sha256: sha256_hex(&old),
                 new_sha256: None,
+                reverse: op.reverse(),
+                history: Some(history::fresh_name(state, from)),
             };
             journal.write(&files.journal())?;
             run.at(Point::Begun);
@@ -212,17 +345,43 @@ pub fn recover(
     tf: &dyn StateTransform,
     policy: Policy,
 ) -> Result<Recovery, TransformError> {
+    recover_op(state, Op::Upgrade(tf), policy)
+}
+
+/// Deals with an interrupted [`reverse`] of `state` as [`recover`] does with an upgrade:
+/// completes it (`Resume`, needing `tf`) or undoes it (`RollBack`: `STATE` holds the new
+/// version's state it began from). Also undoes an interrupted upgrade when asked to.
+pub fn recover_reverse(
+    state: &Path,
+    tf: &dyn ReverseTransform,
+    policy: Policy,
+) -> Result<Recovery, TransformError> {
+    recover_op(state, Op::Reverse(tf), policy)
+}
+
+fn recover_op(state: &Path, op: Op<'_>, policy: Policy) -> Result<Recovery, TransformError> {
     let files = StateFiles::new(state);
     let Some(journal) = Journal::read(&files.journal())? else {
         return Ok(Recovery::Clean);
     };
-    let run = Run {
-        files: &files,
-        tf,
-        hook: None,
-    };
     match policy {
-        Policy::Resume => run.resume(journal).map(Recovery::Resumed),
+        Policy::Resume => {
+            // A prepared run only switches files: it needs neither transform.
+            let op = (journal.reverse == op.reverse()).then_some(op);
+            if op.is_none() && journal.step == Step::Begun {
+                return Err(TransformError::OtherDirectionPending {
+                    from: journal.from,
+                    to: journal.to,
+                    reverse: journal.reverse,
+                });
+            }
+            let run = Run {
+                files: &files,
+                op,
+                hook: None,
+            };
+            run.resume(journal).map(Recovery::Resumed)
+        }
         Policy::RollBack => {
             let (from, to) = (journal.from, journal.to);
             roll_back_pending(&files, &journal)?;
@@ -249,9 +408,15 @@ pub fn rollback(state: &Path, from: u64, to: u64) -> Result<(), TransformError> 
     else {
         return Err(TransformError::NoBackup { path: backup });
     };
+    let current = read(state)?;
+    if current == old {
+        return Ok(());
+    }
+    // What the new version wrote is discarded from `STATE`, but kept on disk.
+    let kept = history::keep(state, &history::fresh_name(state, to), &current)?;
     atomic_write_via(state, &files.switch_tmp(), &old)
         .map_err(|e| TransformError::io(state, "restore", e))?;
-    tracing::info!(state = %state.display(), from, to, "state rolled back");
+    tracing::info!(state = %state.display(), from, to, kept = %kept.display(), "state rolled back");
     Ok(())
 }
 
@@ -263,10 +428,10 @@ fn roll_back_pending(files: &StateFiles, journal: &Journal) -> Result<(), Transf
         if journal.step != Step::Prepared || journal.new_sha256.as_deref() != Some(sha.as_str()) {
             return Err(corrupt(state, "neither the old nor the new state"));
         }
-        let backup = files.versioned(journal.from);
+        let backup = files.before(journal);
         let old = read(&backup)?;
         if sha256_hex(&old) != journal.old_sha256 {
-            return Err(corrupt(&backup, "not the old state"));
+            return Err(corrupt(&backup, "not the state the run began from"));
         }
         atomic_write_via(state, &files.switch_tmp(), &old)
             .map_err(|e| TransformError::io(state, "restore", e))?;
@@ -274,7 +439,7 @@ fn roll_back_pending(files: &StateFiles, journal: &Journal) -> Result<(), Transf
     // The journal goes first: once it is gone nothing refers to the new state's file.
     Journal::remove(&files.journal())?;
     if journal.step == Step::Prepared {
-        remove(&files.versioned(journal.to))?;
+        remove(&files.target(journal))?;
     }
     remove(&files.staging())?;
     tracing::info!(state = %state.display(), from = journal.from, to = journal.to, "interrupted state transform rolled back");
@@ -283,7 +448,8 @@ fn roll_back_pending(files: &StateFiles, journal: &Journal) -> Result<(), Transf
 
 struct Run<'a> {
     files: &'a StateFiles,
-    tf: &'a dyn StateTransform,
+    /// The conversion; `None` when recovering a prepared run of the other direction.
+    op: Option<Op<'a>>,
     hook: Option<&'a dyn Fn(Point)>,
 }
 
@@ -313,20 +479,27 @@ impl Run<'_> {
     /// Backup, transform, invariant, new state, journal `prepared`, then the switch.
     fn after_begun(&self, mut journal: Journal, old: &[u8]) -> Result<Upgraded, TransformError> {
         let files = self.files;
-        let backup = files.versioned(journal.from);
-        atomic_write_via(&backup, &with_suffix(&backup, ".tmp"), old)
-            .map_err(|e| TransformError::io(&backup, "write", e))?;
-        self.at(Point::BackedUp);
-        let new = match self.tf.transform(old) {
-            Ok(new) => new,
-            Err(reason) => return Err(self.abort(&journal, TransformError::Transform { reason })),
-        };
-        match self.tf.check_invariant(old, &new) {
-            Ok(true) => {}
-            Ok(false) => return Err(self.abort(&journal, TransformError::InvariantBroken)),
-            Err(reason) => return Err(self.abort(&journal, TransformError::Invariant { reason })),
+        if !journal.reverse {
+            let backup = files.versioned(journal.from);
+            atomic_write_via(&backup, &with_suffix(&backup, ".tmp"), old)
+                .map_err(|e| TransformError::io(&backup, "write", e))?;
         }
-        let target = files.versioned(journal.to);
+        if let Some(name) = &journal.history {
+            history::keep(files.state(), name, old)?;
+        }
+        self.at(Point::BackedUp);
+        let Some(op) = self.op else {
+            return Err(TransformError::OtherDirectionPending {
+                from: journal.from,
+                to: journal.to,
+                reverse: journal.reverse,
+            });
+        };
+        let new = match op.convert(old) {
+            Ok(new) => new,
+            Err(e) => return Err(self.abort(&journal, e)),
+        };
+        let target = files.target(&journal);
         atomic_write_via(&target, &files.staging(), &new)
             .map_err(|e| TransformError::io(&target, "write", e))?;
         self.at(Point::NewWritten);
@@ -347,7 +520,7 @@ impl Run<'_> {
                 "a prepared journal without the new state's hash",
             )
         })?;
-        let target = files.versioned(journal.to);
+        let target = files.target(&journal);
         let new = read(&target)?;
         if sha256_hex(&new) != new_sha {
             return Err(corrupt(&target, "not the new state the journal recorded"));
@@ -370,7 +543,8 @@ impl Run<'_> {
         })
     }
 
-    /// Gives up before anything but the backup was written: `STATE` is untouched.
+    /// Gives up before anything but the backups were written: `STATE` is untouched (the
+    /// history copy stays: it is never removed).
     fn abort(&self, journal: &Journal, error: TransformError) -> TransformError {
         let _ = remove(&self.files.staging());
         if let Err(e) = Journal::remove(&self.files.journal()) {
@@ -407,6 +581,17 @@ fn already_upgraded(
         new_sha256: sha256_hex(&new),
         resumed: true,
     }))
+}
+
+/// A reverse run that completed (killed after removing its journal, before its caller knew):
+/// `STATE` equals its output `STATE.reverse`, so it already holds the old version's state.
+fn already_reversed(files: &StateFiles, current: &[u8]) -> Option<Upgraded> {
+    let out = read_if_exists(&files.reversed()).ok()??;
+    (out == current).then(|| Upgraded {
+        old_sha256: String::new(),
+        new_sha256: sha256_hex(&out),
+        resumed: true,
+    })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TransformError> {

@@ -62,10 +62,16 @@ fn clean_upgrade_keeps_backup_and_new_beside() {
     assert_eq!(fs::read(&state).unwrap(), NEW);
     assert_eq!(fs::read(dir.path().join("state.json.v1")).unwrap(), OLD);
     assert_eq!(fs::read(dir.path().join("state.json.v2")).unwrap(), NEW);
-    assert_eq!(
-        names(dir.path()),
-        ["state.json", "state.json.v1", "state.json.v2"]
-    );
+    let files = names(dir.path());
+    assert_eq!(files.len(), 4, "{files:?}");
+    for f in ["state.json", "state.json.v1", "state.json.v2"] {
+        assert!(files.iter().any(|g| g == f), "{files:?}");
+    }
+    // The old state is also kept in history, with its version and a time in its name.
+    let kept = super::history::list(&state).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].0, 1);
+    assert_eq!(fs::read(&kept[0].1).unwrap(), OLD);
     assert_eq!(*seen.borrow(), Point::ALL);
     assert_eq!(pending(&state).unwrap(), None);
 }
@@ -233,4 +239,124 @@ fn missing_state_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let e = upgrade(&dir.path().join("nope.json"), 1, 2, &GOOD, None).unwrap_err();
     assert!(e.to_string().starts_with("cannot read `"), "{e}");
+}
+
+/// `{"n": N, "twice": T}` -> `{"n": N}`; the invariant as [`Doubler`]'s, which a wrong reverse
+/// (`lie`: `n` halved) breaks.
+struct Halver {
+    lie: bool,
+}
+
+impl ReverseTransform for Halver {
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
+        let v: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
+        let n = v["n"].as_i64().ok_or("no n")?;
+        let n = if self.lie { n / 2 } else { n };
+        Ok(serde_json::to_vec(&serde_json::json!({ "n": n })).unwrap())
+    }
+
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+        let o: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
+        let n: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
+        Ok(o["n"] == n["n"] && GOOD.check_invariant(old, new)?)
+    }
+}
+
+/// The state after an upgrade, then a write by the new version: `n` is 50.
+const WRITTEN: &[u8] = br#"{"n":50,"twice":100}"#;
+
+#[test]
+fn reverse_carries_the_new_versions_writes_back_and_keeps_every_state() {
+    let (_dir, state) = setup();
+    upgrade(&state, 1, 2, &GOOD, None).unwrap();
+    fs::write(&state, WRITTEN).unwrap();
+    let seen = RefCell::new(Vec::new());
+    let hook = |p: Point| seen.borrow_mut().push(p);
+    let done = reverse(&state, 2, 1, &Halver { lie: false }, Some(&hook)).unwrap();
+    assert!(!done.resumed);
+    assert_eq!(fs::read(&state).unwrap(), br#"{"n":50}"#);
+    assert_eq!(*seen.borrow(), Point::ALL);
+    assert_eq!(pending(&state).unwrap(), None);
+    // Every replaced state is on disk: the version-1 state the upgrade replaced and the
+    // version-2 state (with its write) the rollback replaced; the agent's backups are as they were.
+    let kept: Vec<(u64, Vec<u8>)> = super::history::list(&state)
+        .unwrap()
+        .into_iter()
+        .map(|(v, p)| (v, fs::read(p).unwrap()))
+        .collect();
+    assert_eq!(kept, [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
+    assert_eq!(fs::read(StateFiles::new(&state).versioned(1)).unwrap(), OLD);
+    // A rerun (the caller did not learn it finished) does nothing.
+    let again = reverse(&state, 2, 1, &Halver { lie: false }, None).unwrap();
+    assert!(again.resumed);
+    assert_eq!(fs::read(&state).unwrap(), br#"{"n":50}"#);
+    assert_eq!(super::history::list(&state).unwrap().len(), 2);
+}
+
+#[test]
+fn a_reverse_that_breaks_the_invariant_keeps_the_current_state() {
+    let (_dir, state) = setup();
+    upgrade(&state, 1, 2, &GOOD, None).unwrap();
+    fs::write(&state, WRITTEN).unwrap();
+    let e = reverse(&state, 2, 1, &Halver { lie: true }, None).unwrap_err();
+    assert!(matches!(e, TransformError::ReverseInvariantBroken), "{e}");
+    assert_eq!(fs::read(&state).unwrap(), WRITTEN);
+    assert_eq!(pending(&state).unwrap(), None);
+}
+
+#[test]
+fn an_upgrade_journal_blocks_a_reverse_and_back() {
+    let (_dir, state) = setup();
+    let stop = |p: Point| {
+        if p == Point::BackedUp {
+            panic!("stop");
+        }
+    };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        upgrade(&state, 2, 1, &GOOD, Some(&stop))
+    }));
+    assert!(r.is_err());
+    let e = reverse(&state, 2, 1, &Halver { lie: false }, None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TransformError::OtherDirectionPending { reverse: false, .. }
+        ),
+        "{e}"
+    );
+    assert!(recover_reverse(&state, &Halver { lie: false }, Policy::Resume).is_err());
+    recover_reverse(&state, &Halver { lie: false }, Policy::RollBack).unwrap();
+    assert_eq!(fs::read(&state).unwrap(), OLD);
+}
+
+#[test]
+fn rollback_keeps_the_state_it_discards() {
+    let (_dir, state) = setup();
+    upgrade(&state, 1, 2, &GOOD, None).unwrap();
+    fs::write(&state, WRITTEN).unwrap();
+    rollback(&state, 1, 2).unwrap();
+    assert_eq!(fs::read(&state).unwrap(), OLD);
+    let kept: Vec<(u64, Vec<u8>)> = super::history::list(&state)
+        .unwrap()
+        .into_iter()
+        .map(|(v, p)| (v, fs::read(p).unwrap()))
+        .collect();
+    assert_eq!(kept, [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
+    // Idempotent: a second rollback keeps nothing more.
+    rollback(&state, 1, 2).unwrap();
+    assert_eq!(super::history::list(&state).unwrap().len(), 2);
+}
+
+#[test]
+fn history_files_are_never_overwritten() {
+    let (_dir, state) = setup();
+    let name = super::history::fresh_name(&state, 7);
+    super::history::keep(&state, &name, b"first").unwrap();
+    super::history::keep(&state, &name, b"first").unwrap();
+    assert!(super::history::keep(&state, &name, b"second").is_err());
+    assert_eq!(
+        fs::read(super::history::path_of(&state, &name)).unwrap(),
+        b"first"
+    );
+    assert_ne!(super::history::fresh_name(&state, 7), name);
 }

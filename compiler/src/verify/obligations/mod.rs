@@ -3,6 +3,7 @@
 //! name, so adding a rule does not change the cases of another), and the diagnostics found.
 
 pub(crate) mod invariant;
+pub(crate) mod reverse;
 pub(crate) mod round_trip;
 pub(crate) mod total;
 

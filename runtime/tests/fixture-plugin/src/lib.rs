@@ -12,12 +12,14 @@
 //! - past `double(n) = call add(n, n)`;
 //! - past `boom()` panics;
 //! - future `add(a, b)`: `call double(a)` when `a == b`, else `disallow "add needs version 2"`;
-//! - transform `{count}` -> `{count, doubled: count * 2}`, invariant `new.doubled == old.count * 2`.
+//! - transform `{count}` -> `{count, doubled: count * 2}`, invariant `new.doubled == old.count * 2`;
+//! - reverse transform `{count, doubled}` -> `{count}`.
 //!
 //! Rules of `fixture 2 -> 3` (spec-2-3.ups):
 //! - past `add(a, b) = call sum([a, b])`;
 //! - future `sum([a, b]) = call add(a, b)`, other lengths disallowed;
-//! - transform and invariant: identity.
+//! - transform and invariant: identity; no reverse transform (the table's entry is null and
+//!   the manifest says so).
 
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -59,6 +61,11 @@ static VTABLE: PluginVTable = PluginVTable {
     transform,
     check_invariant,
     free: guest::free_buf,
+    reverse_transform: if FROM == 1 {
+        Some(reverse_transform)
+    } else {
+        None
+    },
 };
 
 /// The entry point: `upstart_abi::ENTRY_SYMBOL`.
@@ -117,6 +124,7 @@ fn build_manifest() -> Manifest {
         future,
         disallowed: Vec::new(),
         schedule: vec![("rolling.batch".into(), "1".into())],
+        reverse_transform: FROM == 1,
     }
 }
 
@@ -207,6 +215,14 @@ extern "C" fn transform(old_state: Slice) -> CallResult {
             _ => old,
         };
         encode(&new)
+    })
+}
+
+extern "C" fn reverse_transform(new_state: Slice) -> CallResult {
+    guest::guard(|| {
+        let new = decode(guest::bytes(new_state), "new state")?;
+        let count = int(new.get("count"), "count")?;
+        encode(&json!({ "count": count }))
     })
 }
 
