@@ -6,6 +6,9 @@
 //! - an agent killed after its new program started finishes the upgrade, keeps the backup of
 //!   the old state and leaves no orphan;
 //! - `upstart resume` retries a node that failed;
+//! - a rollback without a reverse transform, after the new version took writes, keeps the
+//!   node on the new version until the operator drops the writes (`--discard-writes`), and
+//!   even then keeps the dropped state on disk;
 //! - a rollback follows the schedule's pacing (one node at a time here) and `upstart status`
 //!   says the rollout was rolled back.
 #![allow(
@@ -342,4 +345,95 @@ fn a_rollback_goes_one_node_at_a_time_and_status_says_rolled_back() {
     };
     assert!(shown.contains("ROLLED"), "{shown}");
     assert!(!shown.contains("3/3 done"), "{shown}");
+}
+
+/// The kv 1 -> 2 spec (short schedule) without its reverse transform, compiled: (spec, plugin).
+fn plugin_without_reverse() -> &'static (std::path::PathBuf, std::path::PathBuf) {
+    static PLUGIN: std::sync::OnceLock<(std::path::PathBuf, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    PLUGIN.get_or_init(|| {
+        let t = support::tools();
+        let (spec, _) = support::plugin();
+        let text = std::fs::read_to_string(spec).unwrap();
+        let start = text.find("transform (new) -> old {").unwrap();
+        let end = start + text[start..].find("\n}\n").unwrap() + 3;
+        let stripped = format!("{}{}", &text[..start], &text[end..]);
+        let dir = t.workspace.join("target/node-tests/specs");
+        let spec = dir.join("kv-1-2-no-reverse.ups");
+        std::fs::write(&spec, stripped).unwrap();
+        let plugin = upstart::demo::build::compile(t, &spec, &dir.join("kv-1-2-no-reverse"))
+            .expect("the plugin compiles");
+        (spec, plugin)
+    })
+}
+
+#[test]
+fn a_rollback_without_a_reverse_transform_keeps_writes_until_the_operator_drops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let t = support::tools();
+    let (spec, plugin) = plugin_without_reverse();
+    let bundle = dir.path().join("no-reverse.bundle");
+    upstart::demo::build::bundle(plugin, &t.kv_v2, spec, &c.private, &bundle).unwrap();
+    push(&c.server.url, &bundle).unwrap();
+    wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(60));
+    let v2 = c.agents[0].port(2).unwrap();
+    put(v2, 2, "written-at-2", "kept").unwrap();
+    let rollback = |extra: &[&str]| {
+        let out = std::process::Command::new(support::upstart())
+            .args(["rollback", "--server", &c.server.url])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    rollback(&[]);
+    let a = &mut c.agents[0];
+    let why = a
+        .proc
+        .wait_line("refused rollback to 1: ", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    assert!(
+        why.contains("accepted writes") && why.contains("--discard-writes"),
+        "{why}"
+    );
+    // Still version 2, with the write.
+    assert_eq!(
+        load::get(a.port(1).unwrap(), 1, "written-at-2").unwrap(),
+        json!("kept")
+    );
+    let state = json_of(&std::fs::read(a.spec.state()).unwrap());
+    assert_eq!(state["items"]["written-at-2"]["value"], "kept", "{state}");
+    // The operator drops the writes: version 1 again, the dropped state kept on disk.
+    rollback(&["--discard-writes"]);
+    let a = &mut c.agents[0];
+    a.proc
+        .wait_line(
+            "rolled back 1: the rollout was rolled back",
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    assert_eq!(
+        load::get(a.port(1).unwrap(), 1, "written-at-2").unwrap(),
+        Value::Null
+    );
+    let kept: Vec<Value> = std::fs::read_dir(&a.spec.dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("state.json.v2.")
+        })
+        .map(|e| json_of(&std::fs::read(e.path()).unwrap()))
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|s| s["items"]["written-at-2"]["value"] == "kept"),
+        "the dropped writes are kept on disk: {kept:?}"
+    );
 }

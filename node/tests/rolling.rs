@@ -188,7 +188,7 @@ fn five_nodes_roll_from_1_to_2_under_mixed_load() {
 
 /// Two nodes whose clients all follow the node's version (no port pinned to version 1): once
 /// both run version 2, no node needs the past rules and both drop them. Then `upstart rollback`
-/// sends both back to version 1 and its state.
+/// sends both back to version 1, with what version 2 acknowledged carried back.
 #[test]
 fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -260,18 +260,34 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
         assert!(Instant::now() < deadline, "{:#?}", status(&server.url));
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Version 1 again, with its state at the upgrade: what version 2 wrote is gone.
-    assert_eq!(
-        load::get(specs[0].main, 1, "k").unwrap(),
-        serde_json::json!("old")
-    );
-    assert_eq!(
-        load::get(specs[0].main, 1, "k2").unwrap(),
-        serde_json::Value::Null
-    );
+    // Version 1 again, and what version 2 acknowledged is still there: the spec's reverse
+    // transform carried it back (a rollback used to restore the state saved at the upgrade).
     for s in &specs {
+        assert_eq!(
+            load::get(s.main, 1, "k").unwrap(),
+            serde_json::json!("old"),
+            "{}",
+            s.id
+        );
+        assert_eq!(
+            load::get(s.main, 1, "k2").unwrap(),
+            serde_json::json!("new"),
+            "{}",
+            s.id
+        );
         let state: serde_json::Value =
             serde_json::from_slice(&std::fs::read(s.state()).unwrap()).unwrap();
         assert_eq!(state["entries"]["k"], "old", "{}", s.id);
+        assert_eq!(state["entries"]["k2"], "new", "{}", s.id);
+        // The version-2 state the rollback replaced is kept beside it.
+        let kept = std::fs::read_dir(s.dir.as_path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("state.json.v2.")
+            });
+        assert!(kept, "{}: no `state.json.v2.*` kept", s.id);
     }
 }

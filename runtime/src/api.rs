@@ -207,6 +207,10 @@ pub struct Directive {
     /// `upstart resume` retries a node that failed.
     #[serde(default)]
     pub attempt: Option<u64>,
+    /// With [`Action::Rollback`]: the operator allowed dropping the writes the new version took
+    /// when the spec has no reverse transform (`upstart rollback --discard-writes`).
+    #[serde(default)]
+    pub discard_writes: bool,
 }
 
 /// `POST /v1/rollouts`.

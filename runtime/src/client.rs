@@ -215,8 +215,25 @@ impl Client {
         id: Option<u64>,
         what: Control,
     ) -> Result<RolloutInfo, ClientError> {
+        self.control_with(id, what, false).await
+    }
+
+    /// [`Client::control`]; a rollback with `discard_writes` also sends back nodes whose new
+    /// version accepted writes that the spec has no reverse transform for (their state then is
+    /// the one saved at the upgrade; what it replaces is kept on the node's disk).
+    pub async fn control_with(
+        &self,
+        id: Option<u64>,
+        what: Control,
+        discard_writes: bool,
+    ) -> Result<RolloutInfo, ClientError> {
         let id = id.map_or_else(|| "current".to_string(), |i| i.to_string());
-        let url = self.url(&format!("/v1/rollouts/{id}/{}", what.as_str()));
+        let query = if discard_writes && what == Control::Rollback {
+            "?discard_writes=true"
+        } else {
+            ""
+        };
+        let url = self.url(&format!("/v1/rollouts/{id}/{}{query}", what.as_str()));
         let resp = self
             .send(self.http.post(&url).timeout(Duration::from_secs(30)), &url)
             .await?;

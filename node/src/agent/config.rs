@@ -147,6 +147,9 @@ pub enum Step {
     Transforming,
     /// The state is transformed; the new program starts and is health-checked.
     Starting,
+    /// Going back to `from` (after a failure, or the rollout's rollback): the program stops
+    /// and the state is brought back (the transform's journal says how far a reverse got).
+    RollingBack,
 }
 
 impl Persisted {

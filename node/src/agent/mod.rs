@@ -11,7 +11,8 @@
 //! - [`peers`]: whether the peers' shims accept a version yet;
 //! - [`upgrade`]: the upgrade and its rollback, step by step;
 //! - [`recovery`]: what the agent does at start after a crash;
-//! - [`lock`]: one agent per data directory.
+//! - [`lock`]: one agent per data directory;
+//! - [`writes`]: whether the new version wrote since the upgrade (a rollback's point of no return).
 //!
 //! The agent prints one line per event on stdout, for scripts and tests (`shim ADDR version
 //! V|node`, `program PID ADDR version V`, `rules VERSIONS`, `upgraded V in MS ms unavailable
@@ -26,6 +27,7 @@ mod recovery;
 pub mod rules;
 pub mod supervisor;
 mod upgrade;
+mod writes;
 
 use config::{AgentConfig, DataDir, Persisted};
 use link::{Identity, Link, NodeStatus};
@@ -408,7 +410,9 @@ impl Agent {
             Action::Upgrade if b.from == version && self.record.failed.is_none() => {
                 self.upgrade(&b, d.rollout, d.attempt).await;
             }
-            Action::Rollback if b.to == version => self.roll_back_on_request(&b).await,
+            Action::Rollback if b.to == version => {
+                self.roll_back_on_request(&b, d.discard_writes).await
+            }
             _ => {}
         }
     }

@@ -7,6 +7,7 @@
 //! | none | old (a pending journal is undone) | the program starts |
 //! | `stopping` | old, untouched | the old program starts; the server says `upgrade` again |
 //! | `transforming` | old, partly or wholly transformed | the transform is resumed to its end, then the new program starts and is health-checked, or everything rolls back |
+//! | `rolling_back` | new, partly or wholly brought back | the rollback is finished (a reverse transform resumes from its journal; writes that cannot be carried back keep the node at the new version), then the program of the version it ends at starts |
 //! | `starting` | transformed, maybe written by the new program since | the transform is not run again (the state is the new version's): the new program starts and is health-checked, or the upgrade rolls back |
 
 use super::config::Step;
@@ -57,6 +58,18 @@ impl Agent {
             "resuming an interrupted upgrade",
         );
         let held = Instant::now();
+        if u.step == Step::RollingBack {
+            // Finish going back: the state is brought back (a reverse transform resumes from
+            // its journal) and the program of the version the node ends at starts.
+            say(&format!("recovering rollback {} -> {}", u.to, u.from));
+            let went = self.back_to_after_crash(u.from, u.to, &u.bundle).await;
+            if let Err(why) = went {
+                self.set_status(Phase::Failed, self.program.is_some(), &why);
+            } else {
+                self.set_status(Phase::RolledBack, self.program.is_some(), "");
+            }
+            return Ok(());
+        }
         if u.step == Step::Starting {
             // The transform completed before the new program started, and that program may have
             // acknowledged writes since: the state is the new version's, never transformed again.

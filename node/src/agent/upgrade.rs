@@ -12,6 +12,7 @@
 //! rollout).
 
 use super::config::{Failed, InProgress, Step};
+use super::writes;
 use super::{health, peers, say, Agent};
 use runtime::api::{BundleRef, Phase};
 use runtime::schedule::Schedule;
@@ -198,16 +199,8 @@ impl Agent {
             .plugin(&self.config.system, id)
             .map_err(|reason| TransformError::Transform { reason })?;
         let state = self.config.state.clone();
-        let stop_at = self.config.stop_at.clone();
+        let hook = self.stop_hook();
         let done = tokio::task::spawn_blocking(move || {
-            let hook = move |p: Point| {
-                if stop_at.as_deref() == Some(p.name()) {
-                    say(&format!("reached {}", p.name()));
-                    // Waits to be killed (tests); ends the process if nobody does.
-                    std::thread::sleep(Duration::from_secs(120));
-                    std::process::exit(3);
-                }
-            };
             transform::upgrade(&state, from, to, &plugin, Some(&hook))
         })
         .await
@@ -302,9 +295,10 @@ impl Agent {
         self.set_status(Phase::Upgraded, true, &message);
     }
 
-    /// Puts the node back on `from`: stops the new program (if it runs), restores the old
-    /// state (when `transformed`, or when a transform is pending), starts the old program;
-    /// reports `failed` then `rolled-back`.
+    /// Puts the node back on `from` after a failure: stops the new program (if it runs), brings
+    /// the state back (see [`Agent::back_to`]), starts the old program; reports `failed` then
+    /// `rolled-back`. When the new version accepted writes that cannot be carried back, the
+    /// node stays on `to` and reports `failed` with why: the operator decides.
     pub(super) async fn roll_back(
         &mut self,
         from: u64,
@@ -323,30 +317,78 @@ impl Agent {
             },
             why,
         );
-        self.back_to(from, to, transformed).await;
-        tracing::info!(held_ms = held.elapsed().as_millis() as u64, "rolled back");
-        say(&format!("rolled back {from}: {why}"));
-        self.set_status(Phase::RolledBack, self.program.is_some(), "");
+        let bundle = self
+            .record
+            .upgrade
+            .as_ref()
+            .map(|u| u.bundle.clone())
+            .unwrap_or_default();
+        match self.back_to(from, to, transformed, &bundle, false).await {
+            Ok(()) => {
+                tracing::info!(held_ms = held.elapsed().as_millis() as u64, "rolled back");
+                say(&format!("rolled back {from}: {why}"));
+                self.set_status(Phase::RolledBack, self.program.is_some(), "");
+            }
+            Err(kept) => {
+                let message = format!("{why}; {kept}");
+                say(&format!("failed {to}: {}", message.replace("\n  ", "; ")));
+                self.set_status(Phase::Failed, self.program.is_some(), &message);
+            }
+        }
     }
 
-    /// The server rolled the rollout back: a node on its new version goes back.
-    pub(super) async fn roll_back_on_request(&mut self, b: &BundleRef) {
+    /// The server rolled the rollout back: a node on its new version goes back (dropping writes
+    /// that cannot be carried back only when the operator said `--discard-writes`).
+    pub(super) async fn roll_back_on_request(&mut self, b: &BundleRef, discard_writes: bool) {
         tracing::info!(from = b.from, to = b.to, "rollout rolled back: going back");
         say(&format!("rolling back {} -> {}", b.to, b.from));
         self.set_status(Phase::Draining, true, "");
-        self.back_to(b.from, b.to, true).await;
-        tracing::info!(version = b.from, "back after the rollout's rollback");
-        say(&format!(
-            "rolled back {}: the rollout was rolled back",
-            b.from
-        ));
-        self.set_status(Phase::RolledBack, self.program.is_some(), "");
+        match self
+            .back_to(b.from, b.to, true, &b.id, discard_writes)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(version = b.from, "back after the rollout's rollback");
+                say(&format!(
+                    "rolled back {}: the rollout was rolled back",
+                    b.from
+                ));
+                self.set_status(Phase::RolledBack, self.program.is_some(), "");
+            }
+            Err(kept) => {
+                // One line per event on stdout.
+                let line = kept.replace("\n  ", "; ");
+                say(&format!("refused rollback to {}: {line}", b.from));
+                self.set_status(Phase::Failed, self.program.is_some(), &kept);
+            }
+        }
     }
 
-    /// Stops whatever program runs, restores the state of `from` (if `transformed` or a
-    /// transform is pending: a backup left by an older upgrade must not replace newer writes),
-    /// starts the program of `from`.
-    async fn back_to(&mut self, from: u64, to: u64, transformed: bool) {
+    /// Stops whatever program runs and brings the state back to `from` (if `transformed` or a
+    /// transform is pending: a backup left by an older upgrade must not replace newer writes):
+    /// the backup `STATE.v<from>` when the new version wrote nothing since, else the spec's
+    /// reverse transform of the current state, else (with `discard_writes`) the backup, the
+    /// state it replaces kept on disk. Then starts the program of `from`. `Err` (why) when the
+    /// new version's writes cannot be carried back and may not be dropped: the node then runs
+    /// version `to` again, its state untouched.
+    async fn back_to(
+        &mut self,
+        from: u64,
+        to: u64,
+        transformed: bool,
+        bundle: &str,
+        discard_writes: bool,
+    ) -> Result<(), String> {
+        // Recorded first: a crash from here on finishes this rollback.
+        self.record.upgrade = Some(InProgress {
+            bundle: bundle.to_string(),
+            from,
+            to,
+            step: Step::RollingBack,
+        });
+        if let Err(e) = self.save() {
+            tracing::error!("{e}");
+        }
         if self.program.is_some() {
             self.shim.drain(self.config.drain_grace).await;
         }
@@ -355,35 +397,142 @@ impl Agent {
                 tracing::warn!("stopping the program: {e}");
             }
         }
+        self.record.program_pid = None;
+        self.record.program_binary = None;
+        let plugin = self.rules.plugin(&self.config.system, bundle).ok();
         let state = self.config.state.clone();
+        let hook = self.stop_hook();
         let restored = tokio::task::spawn_blocking(move || {
-            let pending = transform::pending(&state)?.is_some();
-            if transformed || pending {
-                transform::rollback(&state, from, to)
-            } else {
-                Ok(())
-            }
+            state_back(&state, from, to, transformed, plugin, discard_writes, &hook)
         })
-        .await;
-        match restored {
-            Ok(Ok(())) => {}
-            // The transform never began: the state is the old one.
-            Ok(Err(TransformError::NoBackup { .. })) => {}
-            Ok(Err(e)) => tracing::error!("the state cannot be rolled back: {e}"),
-            Err(e) => tracing::error!("the rollback task failed: {e}"),
-        }
-        self.record.version = from;
+        .await
+        .unwrap_or_else(|e| Err(Refusal::Failed(format!("the rollback task failed: {e}"))));
+        let refused = match restored {
+            Ok(how) => {
+                tracing::info!(from, to, "state back at version {from}: {how}");
+                None
+            }
+            Err(Refusal::Kept(why)) => Some(why),
+            Err(Refusal::Failed(e)) => {
+                tracing::error!("the state cannot be rolled back: {e}");
+                None
+            }
+        };
+        let version = if refused.is_some() { to } else { from };
+        self.record.version = version;
         self.record.upgrade = None;
         let chain = self.shim.route().chain.clone();
-        if let Err(e) = self.shim.set_route(None, from, chain) {
+        if let Err(e) = self.shim.set_route(None, version, chain) {
             tracing::error!("{e}");
         }
         if let Err(e) = self.start_current().await {
-            tracing::error!("cannot start the old program: {e}");
+            tracing::error!("cannot start the program of version {version}: {e}");
             self.record.program_pid = None;
-            if let Err(e) = self.save() {
-                tracing::error!("{e}");
+        }
+        if let Err(e) = self.save() {
+            tracing::error!("{e}");
+        }
+        match refused {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
+    }
+
+    /// Finishes a rollback a crash interrupted (see [`Agent::back_to`]).
+    pub(super) async fn back_to_after_crash(
+        &mut self,
+        from: u64,
+        to: u64,
+        bundle: &str,
+    ) -> Result<(), String> {
+        self.back_to(from, to, true, bundle, false).await
+    }
+
+    /// The testing hook of `--stop-at`: at that durable point, say `reached POINT` and wait to be
+    /// killed.
+    pub(super) fn stop_hook(&self) -> impl Fn(Point) + Send + 'static {
+        let stop_at = self.config.stop_at.clone();
+        move |p: Point| {
+            if stop_at.as_deref() == Some(p.name()) {
+                say(&format!("reached {}", p.name()));
+                // Waits to be killed (tests); ends the process if nobody does.
+                std::thread::sleep(Duration::from_secs(120));
+                std::process::exit(3);
             }
         }
     }
+}
+
+/// Why a rollback did not bring the state back.
+enum Refusal {
+    /// The new version's writes cannot be carried back and may not be dropped.
+    Kept(String),
+    /// The state could not be restored (logged; the old program is started anyway).
+    Failed(String),
+}
+
+/// Brings the state of `state` back from `to` to `from` (see [`Agent::back_to`]); says how.
+fn state_back(
+    state: &std::path::Path,
+    from: u64,
+    to: u64,
+    transformed: bool,
+    plugin: Option<runtime::plugin::Plugin>,
+    discard_writes: bool,
+    hook: &dyn Fn(Point),
+) -> Result<String, Refusal> {
+    let failed = |e: TransformError| Refusal::Failed(e.to_string());
+    match transform::pending(state).map_err(failed)? {
+        // An interrupted rollback through the reverse transform: finish it.
+        Some(j) if j.reverse => {
+            let plugin = plugin.ok_or_else(|| {
+                Refusal::Failed("the plugin of the interrupted rollback is not loaded".into())
+            })?;
+            transform::reverse(state, j.from, j.to, &plugin, Some(hook)).map_err(failed)?;
+            return Ok("an interrupted reverse transform finished".into());
+        }
+        // An interrupted upgrade: undone.
+        Some(_) => {
+            transform::rollback(state, from, to).map_err(failed)?;
+            return Ok("the interrupted transform was undone".into());
+        }
+        None if !transformed => return Ok("the state was not transformed".into()),
+        None => {}
+    }
+    let written = writes::since_upgrade(state, to);
+    if !written.any() {
+        return match transform::rollback(state, from, to) {
+            Ok(()) => Ok("the backup is restored (nothing was written since)".into()),
+            // The transform never began: the state is the old one.
+            Err(TransformError::NoBackup { .. }) => {
+                Ok("no backup: the state is the old one".into())
+            }
+            Err(e) => Err(failed(e)),
+        };
+    }
+    if let Some(plugin) = plugin.filter(|p| p.has_reverse()) {
+        transform::reverse(state, to, from, &plugin, Some(hook)).map_err(failed)?;
+        return Ok(format!(
+            "the reverse transform carried back what version {to} wrote ({})",
+            written.describe()
+        ));
+    }
+    if discard_writes {
+        transform::rollback(state, from, to).map_err(failed)?;
+        let message = format!(
+            "the backup is restored; {} written by version {to} dropped as the operator allowed \
+             (the state it replaced is kept beside `{}`)",
+            written.describe(),
+            state.display()
+        );
+        say(&format!("dropped writes: {message}"));
+        return Ok(message);
+    }
+    Err(Refusal::Kept(format!(
+        "version {to} accepted writes since the upgrade ({}) and the spec declares no reverse \
+         transform, so going back to version {from} would lose them: the node stays at version \
+         {to}\n  help: add `transform (new) -> old` to the spec, or drop the writes with \
+         `upstart rollback --discard-writes`",
+        written.describe()
+    )))
 }

@@ -518,6 +518,7 @@ async fn start_rollout(
             updated_at_ms: now,
             progress: Default::default(),
             going_back: Vec::new(),
+            discard_writes: false,
         };
         let mut changes = Vec::new();
         if state == RolloutState::Running {
@@ -556,11 +557,31 @@ fn rollout_info(shared: &Shared, id: u64) -> Result<RolloutInfo, ApiError> {
         .ok_or_else(|| ApiError::internal(format!("rollout {id} vanished")))
 }
 
+/// The query of `POST /v1/rollouts/{id}/rollback`.
+#[derive(Debug, Deserialize)]
+struct ControlQuery {
+    discard_writes: Option<bool>,
+}
+
+/// Lets rollout `id`'s nodes drop writes that cannot be carried back (kept in memory: the
+/// operator says it again after a restart of the server).
+fn allow_discard(st: &mut super::state::State, id: u64) {
+    if let Some(r) = st.rollouts.get_mut(&id) {
+        r.discard_writes = true;
+        st.generation += 1;
+    }
+}
+
 /// `POST /v1/rollouts/{id}/{pause|resume|rollback}`; `{id}` may be `current`.
 async fn control(
     State(shared): Shr,
     Path((id, action)): Path<(String, String)>,
+    Query(query): Query<ControlQuery>,
 ) -> Result<Json<RolloutInfo>, ApiError> {
+    let discard = query.discard_writes.unwrap_or(false);
+    if discard && action != "rollback" {
+        return Err(ApiError::bad("`discard_writes` goes with `rollback` only"));
+    }
     if !matches!(action.as_str(), "pause" | "resume" | "rollback") {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -598,9 +619,22 @@ async fn control(
         };
         let mut changes = Vec::new();
         match (action.as_str(), r.state) {
-            ("pause", RolloutState::Paused)
-            | ("resume", RolloutState::Running)
-            | ("rollback", RolloutState::RolledBack) => {}
+            ("pause", RolloutState::Paused) | ("resume", RolloutState::Running) => {}
+            ("rollback", RolloutState::RolledBack) => {
+                if discard && !r.discard_writes {
+                    allow_discard(&mut st, id);
+                    changes.push(Change::Event(st.event(
+                        now,
+                        Some(id),
+                        None,
+                        "discard_writes",
+                        format!(
+                            "rollout {id}: the operator allows dropping the writes that cannot be \
+                             carried back"
+                        ),
+                    )));
+                }
+            }
             ("pause", RolloutState::Running | RolloutState::Pending) => {
                 let reason = "paused by the operator: resume with `upstart resume`".to_string();
                 changes.push(Change::SetState {
@@ -670,9 +704,17 @@ async fn control(
                 | RolloutState::Pending
                 | RolloutState::Done,
             ) => {
+                if discard {
+                    allow_discard(&mut st, id);
+                }
                 let reason = format!(
-                    "rolled back by the operator: nodes go back to version {}",
-                    r.from
+                    "rolled back by the operator: nodes go back to version {}{}",
+                    r.from,
+                    if discard {
+                        ", writes that cannot be carried back are dropped"
+                    } else {
+                        ""
+                    }
                 );
                 changes.push(Change::SetState {
                     rollout: id,

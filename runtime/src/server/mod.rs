@@ -202,6 +202,7 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
                 updated_at_ms: r.updated_at_ms,
                 progress: Default::default(),
                 going_back: Vec::new(),
+                discard_writes: false,
             },
         );
     }

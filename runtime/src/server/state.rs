@@ -62,6 +62,9 @@ pub struct Rollout {
     /// A rolled-back rollout: the nodes sent back to `from` now (paced by the schedule; not
     /// stored, recomputed after a restart of the server).
     pub going_back: Vec<String>,
+    /// A rolled-back rollout: the operator allowed dropping writes that cannot be carried back
+    /// (not stored: after a restart of the server the operator says it again).
+    pub discard_writes: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +229,7 @@ impl State {
             reason,
             poll_after_ms,
             attempt: None,
+            discard_writes: false,
         };
         let Some(node) = self.nodes.get(id) else {
             return stay("unknown node".into());
@@ -241,6 +245,7 @@ impl State {
             reason: String::new(),
             poll_after_ms,
             attempt: node.assignment.map(|a| a.at_ms),
+            discard_writes: r.state == RolloutState::RolledBack && r.discard_writes,
         };
         let upgraded = node.version == r.to;
         match r.state {
@@ -447,7 +452,8 @@ impl State {
         }
     }
 
-    /// The newest active rollout (for `current`); for a rollback also the newest done one.
+    /// The newest active rollout (for `current`); for a rollback also the newest done or rolled
+    /// back one (`upstart rollback --discard-writes` after a refused rollback).
     pub fn current_rollout(&self, include_done: bool) -> Option<u64> {
         // A running or paused rollout is the current one even when a newer one is pending
         // behind it (`upstart resume` continues the paused one).
@@ -461,7 +467,7 @@ impl State {
                     self.rollouts
                         .values()
                         .rev()
-                        .find(|r| r.state == RolloutState::Done)
+                        .find(|r| matches!(r.state, RolloutState::Done | RolloutState::RolledBack))
                 } else {
                     None
                 }

@@ -30,6 +30,7 @@ fn rollout(id: u64, state: RolloutState) -> Rollout {
         updated_at_ms: 0,
         progress: Default::default(),
         going_back: Vec::new(),
+        discard_writes: false,
     }
 }
 
