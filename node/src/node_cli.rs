@@ -80,9 +80,10 @@ pub struct Args {
     /// The longest a poll of the server is held.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub poll_wait: Duration,
-    /// Testing only: stop at this point of the state transform (`begun`, `backed-up`,
-    /// `new-written`, `prepared`, `switched`, `done`), print `reached POINT` and wait to be
-    /// killed.
+    /// Testing only: stop at this point of an upgrade (`drained`, `stopped`, the state
+    /// transform's `begun`, `backed-up`, `new-written`, `prepared`, `switched`, `done`, then
+    /// `started`, `healthy`) or a rollback (`rollback-stopped`, `reverse-` and a transform
+    /// point), print `reached POINT` and wait to be killed.
     #[arg(long, hide = true, value_name = "POINT")]
     pub stop_at: Option<String>,
 }
@@ -129,9 +130,17 @@ impl Args {
 
 pub async fn run(args: &Args) -> CliResult {
     if let Some(p) = &args.stop_at {
-        if !runtime::transform::Point::ALL.iter().any(|x| x.name() == p) {
+        let transform_point = |name: &str| {
+            runtime::transform::Point::ALL
+                .iter()
+                .any(|x| x.name() == name)
+        };
+        let known = transform_point(p)
+            || p.strip_prefix("reverse-").is_some_and(transform_point)
+            || crate::agent::AGENT_POINTS.contains(&p.as_str());
+        if !known {
             return Err(CliError(format!(
-                "`{p}` is not a point of the state transform"
+                "`{p}` is not a point of an upgrade or a rollback"
             )));
         }
     }

@@ -1,6 +1,7 @@
-//! The node agent under faults: killed (SIGKILL) at each durable point of its state transform
+//! The node agent under faults: killed (SIGKILL) at each step of an upgrade (drained, old
+//! program stopped, each durable point of the state transform, new program started, healthy)
 //! and restarted (it finishes the upgrade; the state is always exactly the old one or its
-//! transform); killed while serving (its orphaned program is stopped at restart); the upgrade
+//! transform; no program of either version outlives the restart); killed while serving (its orphaned program is stopped at restart); the upgrade
 //! server down in the middle of a rollout (nodes serve on and the rollout resumes when it
 //! returns); tampered and untrusted bundles (refused, nothing installed, the rollout pauses);
 //! a new version failing its health check (rolled back to the old program and state, the
@@ -87,6 +88,13 @@ fn killed_at(point: &str) {
         .wait_line("reached ", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&agent.spec)));
     assert_eq!(reached, point);
+    // The programs it ran: none may outlive the restart but the one it starts then.
+    let before: Vec<u32> = agent
+        .lines()
+        .iter()
+        .filter_map(|l| l.strip_prefix("program "))
+        .filter_map(|r| r.split_whitespace().next()?.parse().ok())
+        .collect();
     agent.crash();
     let state = agent.spec.state();
     let new = plugin().transform(&old).unwrap();
@@ -105,10 +113,22 @@ fn killed_at(point: &str) {
         .wait_line("upgraded 2", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&spec)));
     let lines = again.lines();
-    assert!(
+    // Killed before the state changed, the agent starts the old program and upgrades again
+    // when told; after, it finishes the upgrade it recorded.
+    let state_changed = !matches!(point, "drained" | "stopped");
+    assert_eq!(
         lines.iter().any(|l| l == "recovering 1 -> 2"),
+        state_changed,
         "{point}: {lines:?}"
     );
+    for pid in before {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')));
+        assert!(
+            !alive,
+            "{point}: the program {pid} outlived its agent's restart"
+        );
+    }
     assert!(
         json_of(&std::fs::read(&state).unwrap()) == json_of(&new),
         "{point}: the state is the transform of the old one"
@@ -131,17 +151,21 @@ fn killed_at(point: &str) {
 }
 
 #[test]
-fn killed_during_the_transform_then_restarted_finishes_the_upgrade() {
+fn killed_at_every_step_of_an_upgrade_then_restarted_finishes_it() {
     let started = Instant::now();
     support::plugin();
     std::thread::scope(|s| {
-        let points: [&'static str; 6] = [
+        let points: [&'static str; 10] = [
+            "drained",
+            "stopped",
             "begun",
             "backed-up",
             "new-written",
             "prepared",
             "switched",
             "done",
+            "started",
+            "healthy",
         ];
         let runs: Vec<_> = points
             .into_iter()
@@ -153,7 +177,7 @@ fn killed_during_the_transform_then_restarted_finishes_the_upgrade() {
             }
         }
     });
-    eprintln!("six kills in {:?}", started.elapsed());
+    eprintln!("ten kills in {:?}", started.elapsed());
 }
 
 #[test]
@@ -430,4 +454,99 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     );
     let s = status(&c.server.url).unwrap();
     assert_eq!(s.rollouts[0].state, RolloutState::Paused);
+}
+
+/// Kills the agent at `point` of an operator's rollback after version 2 took a write,
+/// restarts it, and checks the rollback finishes with the write carried back by the reverse
+/// transform, and no program of version 2 left running.
+fn killed_in_a_rollback_at(point: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let old = old_state(50);
+    let mut extra = QUICK.to_vec();
+    extra.extend(["--stop-at", point]);
+    let mut c = Cluster::start_with(dir.path(), 1, &extra, Some(&old));
+    let t = support::tools();
+    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    push(&c.server.url, &bundle).unwrap();
+    wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(60));
+    let mut agent = c.agents.remove(0);
+    let v2 = agent.port(2).unwrap();
+    let put = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "put",
+        "params": {"key": "at-2", "value": "kept", "ttl_ms": null}});
+    {
+        use std::io::{BufRead, Write};
+        let mut s = std::net::TcpStream::connect(v2).unwrap();
+        s.write_all(format!("{put}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(s).read_line(&mut line).unwrap();
+        assert!(line.contains("\"result\":null"), "{line}");
+    }
+    let out = std::process::Command::new(support::upstart())
+        .args(["rollback", "--server", &c.server.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let reached = agent
+        .proc
+        .wait_line("reached ", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&agent.spec)));
+    assert_eq!(reached, point);
+    let before: Vec<u32> = agent
+        .lines()
+        .iter()
+        .filter_map(|l| l.strip_prefix("program "))
+        .filter_map(|r| r.split_whitespace().next()?.parse().ok())
+        .collect();
+    agent.crash();
+    let mut spec = agent.spec.clone();
+    spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
+    drop(agent);
+    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    again
+        .proc
+        .wait_line("rolled back 1: ", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&spec)));
+    for pid in before {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')));
+        assert!(
+            !alive,
+            "{point}: the program {pid} outlived its agent's restart"
+        );
+    }
+    let state = spec.state();
+    assert!(
+        runtime::transform::pending(&state).unwrap().is_none(),
+        "{point}"
+    );
+    let now = json_of(&std::fs::read(&state).unwrap());
+    assert_eq!(now["entries"]["at-2"], "kept", "{point}: {now}");
+    assert_eq!(now["entries"]["key-0042"], "value 42", "{point}");
+    let got = load::get(spec.pinned[0].1, 1, "at-2").unwrap();
+    assert_eq!(got, json!("kept"), "{point}");
+}
+
+#[test]
+fn killed_at_every_step_of_a_rollback_then_restarted_finishes_it() {
+    support::plugin();
+    let points: [&'static str; 7] = [
+        "rollback-stopped",
+        "reverse-begun",
+        "reverse-backed-up",
+        "reverse-new-written",
+        "reverse-prepared",
+        "reverse-switched",
+        "reverse-done",
+    ];
+    std::thread::scope(|s| {
+        let runs: Vec<_> = points
+            .into_iter()
+            .map(|p| (p, s.spawn(move || killed_in_a_rollback_at(p))))
+            .collect();
+        for (p, r) in runs {
+            if r.join().is_err() {
+                panic!("kill at `{p}` failed");
+            }
+        }
+    });
 }

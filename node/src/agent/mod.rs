@@ -27,6 +27,7 @@ mod recovery;
 pub mod rules;
 pub mod supervisor;
 mod upgrade;
+pub use upgrade::AGENT_POINTS;
 mod writes;
 
 use config::{AgentConfig, DataDir, Persisted};

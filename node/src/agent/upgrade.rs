@@ -114,6 +114,7 @@ impl Agent {
         let held = Instant::now();
         let drained = self.shim.drain(self.config.drain_grace).await;
         tracing::info!(?drained, shim = ?self.shim.stats(), "drained");
+        self.checkpoint("drained");
         if let Some(p) = self.program.take() {
             match p.stop(self.config.stop_timeout).await {
                 Ok(status) => tracing::info!(%status, "old program stopped"),
@@ -121,6 +122,11 @@ impl Agent {
             }
         }
         self.record.program_pid = None;
+        self.record.program_binary = None;
+        if let Err(e) = self.save() {
+            tracing::error!("{e}");
+        }
+        self.checkpoint("stopped");
         self.set_step(Step::Transforming);
         self.set_status(Phase::Transforming, false, "");
         if let Err(e) = self.transform(b.from, b.to, &b.id).await {
@@ -199,7 +205,7 @@ impl Agent {
             .plugin(&self.config.system, id)
             .map_err(|reason| TransformError::Transform { reason })?;
         let state = self.config.state.clone();
-        let hook = self.stop_hook();
+        let hook = self.stop_hook("");
         let done = tokio::task::spawn_blocking(move || {
             transform::upgrade(&state, from, to, &plugin, Some(&hook))
         })
@@ -260,6 +266,7 @@ impl Agent {
             "program {} {addr} version {to}",
             self.record.program_pid.unwrap_or(0)
         ));
+        self.checkpoint("started");
         self.link.set(
             super::link::NodeStatus {
                 version: to,
@@ -275,6 +282,7 @@ impl Agent {
                 .roll_back(from, to, &format!("health check failed: {e}"), held, true)
                 .await;
         }
+        self.checkpoint("healthy");
         self.record.version = to;
         self.record.upgrade = None;
         if let Err(e) = self.save() {
@@ -399,9 +407,13 @@ impl Agent {
         }
         self.record.program_pid = None;
         self.record.program_binary = None;
+        if let Err(e) = self.save() {
+            tracing::error!("{e}");
+        }
+        self.checkpoint("rollback-stopped");
         let plugin = self.rules.plugin(&self.config.system, bundle).ok();
         let state = self.config.state.clone();
-        let hook = self.stop_hook();
+        let hook = self.stop_hook("reverse-");
         let restored = tokio::task::spawn_blocking(move || {
             state_back(&state, from, to, transformed, plugin, discard_writes, &hook)
         })
@@ -448,19 +460,43 @@ impl Agent {
         self.back_to(from, to, true, bundle, false).await
     }
 
-    /// The testing hook of `--stop-at`: at that durable point, say `reached POINT` and wait to be
-    /// killed.
-    pub(super) fn stop_hook(&self) -> impl Fn(Point) + Send + 'static {
+    /// The testing hook of `--stop-at` for the state transform's durable points (`prefix`
+    /// names a reverse run's: `reverse-begun`, ...): at that point, say `reached POINT` and
+    /// wait to be killed.
+    pub(super) fn stop_hook(&self, prefix: &'static str) -> impl Fn(Point) + Send + 'static {
         let stop_at = self.config.stop_at.clone();
         move |p: Point| {
-            if stop_at.as_deref() == Some(p.name()) {
-                say(&format!("reached {}", p.name()));
-                // Waits to be killed (tests); ends the process if nobody does.
-                std::thread::sleep(Duration::from_secs(120));
-                std::process::exit(3);
+            if let Some(at) = &stop_at {
+                if at.strip_prefix(prefix) == Some(p.name()) {
+                    wait_to_be_killed(at);
+                }
             }
         }
     }
+
+    /// The testing hook of `--stop-at` for the agent's own steps ([`AGENT_POINTS`]).
+    fn checkpoint(&self, name: &str) {
+        if self.config.stop_at.as_deref() == Some(name) {
+            wait_to_be_killed(name);
+        }
+    }
+}
+
+/// The agent's own durable steps a test may stop at (`--stop-at`), besides the state
+/// transform's points and the reverse transform's (`reverse-` and a point).
+pub const AGENT_POINTS: [&str; 5] = [
+    "drained",
+    "stopped",
+    "started",
+    "healthy",
+    "rollback-stopped",
+];
+
+/// Says `reached POINT` and waits to be killed (tests); ends the process if nobody does.
+fn wait_to_be_killed(point: &str) {
+    say(&format!("reached {point}"));
+    std::thread::sleep(Duration::from_secs(120));
+    std::process::exit(3);
 }
 
 /// Why a rollback did not bring the state back.
