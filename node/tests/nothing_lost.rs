@@ -23,6 +23,7 @@ mod support;
 use runtime::api::{Phase, RolloutState};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use support::{log_of, push, start_agent, status, Cluster};
 use upstart::demo::load;
@@ -436,4 +437,75 @@ fn a_rollback_without_a_reverse_transform_keeps_writes_until_the_operator_drops_
             .any(|s| s["items"]["written-at-2"]["value"] == "kept"),
         "the dropped writes are kept on disk: {kept:?}"
     );
+}
+
+/// The executable of process `pid`.
+fn exe_of(pid: u32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_bundle_pushed_again_runs_its_own_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let t = support::tools();
+    // Two releases of version 2: B (the kv-v2 program) and A (another program file).
+    let other = dir.path().join("kv-v2-a");
+    std::fs::copy(&t.kv_v2, &other).unwrap();
+    let b = support::bundle(dir.path(), &c.private, &t.kv_v2, "b.bundle");
+    let a = support::bundle(dir.path(), &c.private, &other, "a.bundle");
+    let rollback = |c: &Cluster| {
+        let out = std::process::Command::new(support::upstart())
+            .args(["rollback", "--server", &c.server.url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let upgrade_with = |c: &mut Cluster, bundle: &Path, n: usize| -> String {
+        push(&c.server.url, bundle).unwrap();
+        let agent = &mut c.agents[0];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let upgrades = agent
+                .lines()
+                .iter()
+                .filter(|l| l.starts_with("upgraded 2"))
+                .count();
+            if upgrades == n {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{}", log_of(&agent.spec));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        exe_of(program_pid(&agent.lines()).unwrap())
+    };
+    let back = |c: &mut Cluster, n: usize| {
+        rollback(c);
+        let agent = &mut c.agents[0];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while agent
+            .lines()
+            .iter()
+            .filter(|l| l.starts_with("rolled back 1"))
+            .count()
+            < n
+        {
+            assert!(Instant::now() < deadline, "{}", log_of(&agent.spec));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let first = upgrade_with(&mut c, &b, 1);
+    assert!(first.ends_with("/kv-v2"), "{first}");
+    back(&mut c, 1);
+    let second = upgrade_with(&mut c, &a, 2);
+    assert!(second.ends_with("/kv-v2-a"), "{second}");
+    back(&mut c, 2);
+    let third = upgrade_with(&mut c, &b, 3);
+    assert_eq!(third, first, "B pushed again runs B's program");
 }
