@@ -438,3 +438,66 @@ fn nesting_probe() {
     let mib: usize = var("UPSTART_NEST_STACK_MB").map_or(64, |d| d.parse().unwrap());
     check_nested(open, close, depth, mib);
 }
+
+/// A spec whose invariant is one clause: `terms` comparisons joined by `op`, and a past rule
+/// whose body is `terms` copies of `x` joined by `arith`.
+fn chain_spec(op: &str, arith: &str, terms: usize) -> String {
+    let clause = vec!["old.a == new.a"; terms].join(&format!(" {op} "));
+    let body = vec!["x"; terms].join(&format!(" {arith} "));
+    format!(
+        "upgrade d 1 -> 2\nversion 1 {{ service S {{ fn f(x: u64) -> u64 }} state {{ a: u64 }} }}\n\
+         version 2 {{ service S {{ fn f(x: u64) -> bool }} state {{ a: u64 }} }}\n\
+         invariant (old, new) {{ {clause} }}\n\
+         past S {{ f(x) = {body} }}\n\
+         future S {{ f(x) = call f(x) > 0 }}\n\
+         schedule {{ rolling {{ batch: 1, max_unavailable: 1 }} }}\n"
+    )
+}
+
+/// Checks, verifies and generates the plugin's code for `text` on a 2 MiB stack (a test
+/// thread's); the codes of the check's diagnostics.
+fn every_pass_on_2_mib(text: String) -> Vec<String> {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let mut sources = SourceMap::new();
+            sources.add("chain.ups", text.as_str());
+            let out = check_sources(&sources);
+            let _ = render::human(&sources, &out.diagnostics);
+            if let Some(model) = out.models.first() {
+                let options = compiler::verify::VerifyOptions { seed: 1, cases: 4 };
+                let _ = compiler::verify::verify(model, &options);
+                let tokens = compiler::codegen::lib_tokens(model, &text).unwrap();
+                compiler::codegen::format_tokens(tokens).unwrap();
+            }
+            let _ = compiler::fmt::format(&text);
+            out.diagnostics
+                .iter()
+                .map(|d| d.code.to_string())
+                .collect::<Vec<_>>()
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// A flat chain of one operator is not nesting: 129 terms (one past the nesting limit) and 250
+/// check, verify, generate code and format on a 2 MiB stack, for `&&`, `||`, `+` and `*`.
+/// Before, 129 terms were refused as "operators nest too deeply" (U0007). Longer chains are
+/// still refused (U0007, "this expression is too long"), never overflowed.
+#[test]
+fn flat_operator_chains_are_not_nesting() {
+    for (op, arith) in [("&&", "+"), ("||", "*")] {
+        for terms in [129, 250] {
+            let codes = every_pass_on_2_mib(chain_spec(op, arith, terms));
+            assert!(codes.is_empty(), "{op} x{terms}: {codes:?}");
+        }
+        for terms in [300, 100_000] {
+            let codes = every_pass_on_2_mib(chain_spec(op, arith, terms));
+            assert!(
+                codes.iter().any(|c| c == "U0007"),
+                "{op} x{terms}: {codes:?}"
+            );
+        }
+    }
+}

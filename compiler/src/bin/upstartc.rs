@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use codespan_reporting::term::termcolor::ColorChoice;
 use compiler::build::{build_plugin, BuildError, BuildOptions};
 use compiler::check::check_sources;
-use compiler::{explain, render};
+use compiler::{explain, out, out_raw, render, say};
 use lang::diagnostic::{Code, Severity};
 use lang::span::SourceMap;
 use std::io::IsTerminal;
@@ -137,12 +137,12 @@ fn main() -> ExitCode {
 fn read_sources(paths: &[PathBuf]) -> Result<SourceMap, ExitCode> {
     let mut sources = SourceMap::new();
     for path in paths {
-        match std::fs::read_to_string(path) {
+        match compiler::input::read_spec(path) {
             Ok(text) => {
                 sources.add(path.display().to_string(), text);
             }
             Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", path.display());
+                say!("error: {e}");
                 return Err(ExitCode::from(2));
             }
         }
@@ -169,7 +169,7 @@ fn verify(
         .count();
     if check_errors > 0 {
         render::human_to_stderr(&sources, &out.diagnostics, color_choice(color));
-        eprintln!(
+        say!(
             "{}",
             summary(
                 paths.len(),
@@ -177,7 +177,7 @@ fn verify(
                 out.diagnostics.len() - check_errors
             )
         );
-        eprintln!("error: verify needs specs that check without errors");
+        say!("error: verify needs specs that check without errors");
         return ExitCode::from(1);
     }
     let seed = seed.unwrap_or_else(|| {
@@ -191,15 +191,15 @@ fn verify(
         let report = compiler::verify::verify(model, &options);
         failed |= report.has_errors();
         match format {
-            MessageFormat::Json => println!("{}", report.to_json()),
+            MessageFormat::Json => out!("{}", report.to_json()),
             MessageFormat::Human => {
                 render::human_to_stderr(&sources, &report.diagnostics, color_choice(color));
-                eprintln!("{report}");
+                say!("{report}");
             }
         }
     }
     if format == MessageFormat::Human {
-        eprintln!("seed {seed} (replay with `--seed {seed}`)");
+        say!("seed {seed} (replay with `--seed {seed}`)");
     }
     if failed {
         ExitCode::from(1)
@@ -218,10 +218,10 @@ fn color_choice(color: Color) -> ColorChoice {
 }
 
 fn compile(path: &Path, out_dir: Option<PathBuf>, color: Color) -> ExitCode {
-    let text = match std::fs::read_to_string(path) {
+    let text = match compiler::input::read_spec(path) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", path.display());
+            say!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -240,21 +240,19 @@ fn compile(path: &Path, out_dir: Option<PathBuf>, color: Color) -> ExitCode {
         Some(model) if errors == 0 => model,
         _ => {
             let warnings = out.diagnostics.len() - errors;
-            eprintln!("{}", summary(1, errors.max(1), warnings));
+            say!("{}", summary(1, errors.max(1), warnings));
             return ExitCode::from(1);
         }
     };
     let mut options = BuildOptions::from_env();
     options.out_dir = out_dir;
-    match build_plugin(model, &text, &options, &mut |line| {
-        eprintln!("upstartc: {line}")
-    }) {
+    match build_plugin(model, &text, &options, &mut |line| say!("upstartc: {line}")) {
         Ok(built) => {
-            println!("{}", built.plugin.display());
+            out!("{}", built.plugin.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             match &e {
                 BuildError::Io { .. } | BuildError::CargoNotRun { .. } => ExitCode::from(2),
                 e if e.is_internal() => ExitCode::from(3),
@@ -267,12 +265,12 @@ fn compile(path: &Path, out_dir: Option<PathBuf>, color: Color) -> ExitCode {
 fn check(paths: &[PathBuf], format: MessageFormat, deny_warnings: bool, color: Color) -> ExitCode {
     let mut sources = SourceMap::new();
     for path in paths {
-        match std::fs::read_to_string(path) {
+        match compiler::input::read_spec(path) {
             Ok(text) => {
                 sources.add(path.display().to_string(), text);
             }
             Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", path.display());
+                say!("error: {e}");
                 return ExitCode::from(2);
             }
         }
@@ -285,10 +283,10 @@ fn check(paths: &[PathBuf], format: MessageFormat, deny_warnings: bool, color: C
         .count();
     let warnings = out.diagnostics.len() - errors;
     match format {
-        MessageFormat::Json => print!("{}", render::json_lines(&sources, &out.diagnostics)),
+        MessageFormat::Json => out_raw!("{}", render::json_lines(&sources, &out.diagnostics)),
         MessageFormat::Human => {
             render::human_to_stderr(&sources, &out.diagnostics, color_choice(color));
-            eprintln!("{}", summary(paths.len(), errors, warnings));
+            say!("{}", summary(paths.len(), errors, warnings));
         }
     }
     if errors > 0 || (deny_warnings && warnings > 0) {
@@ -315,12 +313,12 @@ fn summary(files: usize, errors: usize, warnings: usize) -> String {
 
 fn explain_code(text: &str) -> ExitCode {
     let Some(code) = Code::parse(text) else {
-        eprintln!("error: `{text}` is not a diagnostic code\n\nhelp: codes look like `U0007`");
+        say!("error: `{text}` is not a diagnostic code\n\nhelp: codes look like `U0007`");
         return ExitCode::from(2);
     };
     match (code.info(), explain::explanation(code)) {
         (Some(info), Some(text)) => {
-            println!(
+            out!(
                 "{code} ({}): {}\n\n{}",
                 info.severity.as_str(),
                 info.summary,
@@ -329,7 +327,7 @@ fn explain_code(text: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("error: no diagnostic has the code `{code}`");
+            say!("error: no diagnostic has the code `{code}`");
             ExitCode::from(2)
         }
     }

@@ -112,15 +112,31 @@ pub fn lib_tokens(model: &SpecModel, spec_text: &str) -> Result<TokenStream, Cod
     crate_tokens(&types, &manifest)
 }
 
-/// Parses tokens back as a Rust file and formats them.
+/// Stack of the thread that parses and prints the generated code: syn and prettyplease
+/// recurse once per operator of a chain (`a && b && ...`, up to a thousand terms, see
+/// `lang`'s depth limits), more than a 2 MiB test thread holds in a debug build. Only the
+/// pages touched are committed.
+const FORMAT_STACK: usize = 64 << 20;
+
+/// Parses tokens back as a Rust file and formats them (on a thread of its own, with a stack
+/// of [`FORMAT_STACK`] bytes, whatever the caller's stack).
 pub fn format_tokens(tokens: TokenStream) -> Result<String, CodegenError> {
-    match syn::parse2::<syn::File>(tokens.clone()) {
-        Ok(file) => Ok(prettyplease::unparse(&file)),
-        Err(e) => Err(CodegenError::Malformed {
-            error: e.to_string(),
-            text: tokens.to_string(),
-        }),
-    }
+    // Tokens cannot cross threads; their text can.
+    let text = tokens.to_string();
+    let worker = std::thread::Builder::new()
+        .name("upstartc-format".into())
+        .stack_size(FORMAT_STACK)
+        .spawn(move || match syn::parse_file(&text) {
+            Ok(file) => Ok(prettyplease::unparse(&file)),
+            Err(e) => Err(CodegenError::Malformed {
+                error: e.to_string(),
+                text,
+            }),
+        })
+        .map_err(|e| CodegenError::Internal(format!("cannot start the formatting thread: {e}")))?;
+    worker
+        .join()
+        .map_err(|_| CodegenError::Internal("formatting the generated code panicked".into()))?
 }
 
 fn crate_tokens(

@@ -8,6 +8,7 @@
 //! change; 2 a file could not be read or written.
 
 use crate::render;
+use crate::{out, say};
 use codespan_reporting::term::termcolor::ColorChoice;
 use lang::span::SourceMap;
 use std::io::IsTerminal;
@@ -30,10 +31,10 @@ pub fn run(files: &[PathBuf], check: bool) -> ExitCode {
 }
 
 fn one(path: &Path, check: bool, color: ColorChoice) -> u8 {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::input::read_spec(path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", path.display());
+            say!("error: {e}");
             return 2;
         }
     };
@@ -43,14 +44,14 @@ fn one(path: &Path, check: bool, color: ColorChoice) -> u8 {
             let mut sources = SourceMap::new();
             sources.add(path.display().to_string(), text);
             render::human_to_stderr(&sources, &diagnostics, color);
-            eprintln!(
+            say!(
                 "error: `{}` not formatted: it has syntax errors",
                 path.display()
             );
             return 1;
         }
         Err(e) => {
-            eprintln!("error: `{}` not formatted: {e}", path.display());
+            say!("error: `{}` not formatted: {e}", path.display());
             return 1;
         }
     };
@@ -58,13 +59,13 @@ fn one(path: &Path, check: bool, color: ColorChoice) -> u8 {
         return 0;
     }
     if check {
-        println!("{}", path.display());
+        out!("{}", path.display());
         return 1;
     }
     match write_atomically(path, &formatted) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
+            say!("error: cannot write `{}`: {e}", path.display());
             2
         }
     }

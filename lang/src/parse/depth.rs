@@ -1,13 +1,49 @@
 //! Measures how deep an item's expressions nest, without recursion, so a long chain of
 //! operators (built iteratively by the Pratt parser) cannot overflow the stack of the
 //! recursive passes that follow.
+//!
+//! A flat chain of one operator (`a && b && c ...`, `x + y - z ...`: operators of one
+//! precedence level, built left-deep) is not nesting as the author sees it: its terms count
+//! as one level of the [`MAX_NESTING`] limit. The recursive passes still descend once per
+//! term, so the tree's true height (every level, chains included) is bounded on its own by
+//! [`MAX_HEIGHT`].
 
 use super::chunk::MAX_NESTING;
-use crate::ast::{Expr, ExprKind, Item};
+use crate::ast::{BinOp, Expr, ExprKind, Item};
 use crate::span::Span;
 
-/// The span of the first expression of `item` that nests deeper than [`MAX_NESTING`].
-pub(super) fn too_deep(item: &Item) -> Option<Span> {
+/// The greatest height of an expression tree, counting each term of a flat chain as a level
+/// (a chain is built left-deep, and the checker, evaluator and code generator recurse once
+/// per level). The code generator is the hungriest: in a debug build on a 2 MiB thread stack
+/// (a test thread's) it overflowed between 300 and 500 levels, so 256 keeps a margin
+/// (`compiler/tests/no_panic.rs` checks, verifies and generates code for 250-term chains on
+/// one) while doubling the 128 terms a chain was allowed before.
+pub(super) const MAX_HEIGHT: usize = 256;
+
+/// The precedence level of a binary operator: operators of one level chain left-deep.
+fn level(op: BinOp) -> u8 {
+    match op {
+        BinOp::Or => 0,
+        BinOp::And => 1,
+        BinOp::Eq | BinOp::Ne => 2,
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 3,
+        BinOp::Add | BinOp::Sub => 4,
+        BinOp::Mul | BinOp::Div | BinOp::Rem => 5,
+    }
+}
+
+/// Why an expression is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TooDeep {
+    /// Nested deeper than [`MAX_NESTING`] levels (a chain counting as one).
+    Nesting(Span),
+    /// Its tree is higher than [`MAX_HEIGHT`] (every term of a chain counting).
+    Height(Span),
+}
+
+/// The first expression of `item` that nests deeper than [`MAX_NESTING`] or is higher than
+/// [`MAX_HEIGHT`].
+pub(super) fn too_deep(item: &Item) -> Option<TooDeep> {
     let roots: Vec<&Expr> = match item {
         Item::Invariant(i) => i.clauses.iter().collect(),
         Item::Transform(t) => t.fields.iter().map(|f| &f.value).collect(),
@@ -15,12 +51,29 @@ pub(super) fn too_deep(item: &Item) -> Option<Span> {
         Item::Protocol(_) | Item::Version(_) | Item::Schedule(_) => Vec::new(),
     };
     let limit = usize::try_from(MAX_NESTING).unwrap_or(usize::MAX);
-    let mut stack: Vec<(&Expr, usize)> = roots.into_iter().map(|e| (e, 1)).collect();
-    while let Some((e, depth)) = stack.pop() {
+    // (expression, nesting depth, height in the tree)
+    let mut stack: Vec<(&Expr, usize, usize)> = roots.into_iter().map(|e| (e, 1, 1)).collect();
+    while let Some((e, depth, height)) = stack.pop() {
         if depth > limit {
-            return Some(e.span);
+            return Some(TooDeep::Nesting(e.span));
+        }
+        if height > MAX_HEIGHT {
+            return Some(TooDeep::Height(e.span));
         }
         let next = depth + 1;
+        if let ExprKind::Binary(op, a, b) = &e.kind {
+            // The left operand continues the chain when it is an operator of the same level
+            // (written in brackets or not: either way it recurses the same).
+            let same =
+                matches!(&a.kind, ExprKind::Binary(inner, ..) if level(*inner) == level(*op));
+            stack.push((a, if same { depth } else { next }, height + 1));
+            stack.push((b, next, height + 1));
+            continue;
+        }
+        let mut stack = Pusher {
+            stack: &mut stack,
+            height: height + 1,
+        };
         match &e.kind {
             ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => {}
             ExprKind::Variant { payload, .. } => {
@@ -68,6 +121,24 @@ pub(super) fn too_deep(item: &Item) -> Option<Span> {
         }
     }
     None
+}
+
+/// Pushes the children `(expression, depth)` of one expression, one level higher.
+struct Pusher<'s, 'e> {
+    stack: &'s mut Vec<(&'e Expr, usize, usize)>,
+    height: usize,
+}
+
+impl<'e> Pusher<'_, 'e> {
+    fn push(&mut self, (e, depth): (&'e Expr, usize)) {
+        self.stack.push((e, depth, self.height));
+    }
+
+    fn extend(&mut self, items: impl IntoIterator<Item = (&'e Expr, usize)>) {
+        let height = self.height;
+        self.stack
+            .extend(items.into_iter().map(|(e, depth)| (e, depth, height)));
+    }
 }
 
 /// Drops `item` without recursion: a refused item may nest far deeper than the stack allows

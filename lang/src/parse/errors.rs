@@ -66,6 +66,21 @@ pub(super) fn too_deep(file: FileId, at: usize, what: &str) -> Diagnostic {
     .help("name intermediate results with `let` to flatten the expression")
 }
 
+/// An expression whose tree is too high although it nests little: long operator chains.
+pub(super) fn too_long(file: FileId, at: usize) -> Diagnostic {
+    Diagnostic::new(
+        codes::NESTING_TOO_DEEP,
+        file,
+        Span::new(at, at + 1),
+        "this expression is too long",
+    )
+    .label(format!(
+        "more than {} operators and levels in one expression",
+        super::depth::MAX_HEIGHT
+    ))
+    .help("split the chain: name parts with `let`, or give several invariant clauses")
+}
+
 pub(super) fn missing_header(file: FileId, text: &str) -> Diagnostic {
     let start = text.len() - text.trim_start().len();
     let first = found_at(text, start);

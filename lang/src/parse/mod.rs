@@ -63,8 +63,13 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                     if let Some(at) = builder.too_deep_at() {
                         diagnostics.push(errors::too_deep(file, at, "expressions or types"));
                         depth::dismantle(item);
-                    } else if let Some(span) = depth::too_deep(&item) {
-                        diagnostics.push(errors::too_deep(file, span.start, "operators"));
+                    } else if let Some(refused) = depth::too_deep(&item) {
+                        diagnostics.push(match refused {
+                            depth::TooDeep::Nesting(span) => {
+                                errors::too_deep(file, span.start, "operators")
+                            }
+                            depth::TooDeep::Height(span) => errors::too_long(file, span.start),
+                        });
                         depth::dismantle(item);
                     } else {
                         items.push(item);
