@@ -509,3 +509,65 @@ fn a_bundle_pushed_again_runs_its_own_program() {
     let third = upgrade_with(&mut c, &b, 3);
     assert_eq!(third, first, "B pushed again runs B's program");
 }
+
+/// `spec` (under `specs/kv/`) with `schedule`, compiled: (spec, plugin).
+fn compiled(name: &str, schedule: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let t = support::tools();
+    let text = std::fs::read_to_string(t.workspace.join("specs/kv").join(name)).unwrap();
+    let start = text.find("schedule {").unwrap();
+    let spec_text = format!("{}schedule {{\n{schedule}\n}}\n", &text[..start]);
+    let dir = t.workspace.join("target/node-tests/specs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stem = format!("{}-{:016x}", name.trim_end_matches(".ups"), {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        schedule.hash(&mut h);
+        h.finish()
+    });
+    let spec = dir.join(format!("{stem}.ups"));
+    std::fs::write(&spec, spec_text).unwrap();
+    let plugin = upstart::demo::build::compile(t, &spec, &dir.join(&stem)).unwrap();
+    (spec, plugin)
+}
+
+#[test]
+fn a_caller_two_versions_newer_reaches_a_node_two_versions_older() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 2, &QUICK);
+    let t = support::tools();
+    let kv_v3 = t.kv_v2.with_file_name("kv-v3");
+    // 1 -> 2 stops after its canary; 2 -> 3 is pushed and waits behind it.
+    let schedule =
+        "  rolling { batch: 1, max_unavailable: 1 }\n  order: node_id\n  healthy_for: 1s\n  canary: 1 then pause";
+    let (spec12, plugin12) = compiled("kv-1-2.ups", schedule);
+    let (spec23, plugin23) = compiled("kv-2-3.ups", schedule);
+    let b12 = dir.path().join("12.bundle");
+    let b23 = dir.path().join("23.bundle");
+    upstart::demo::build::bundle(&plugin12, &t.kv_v2, &spec12, &c.private, &b12).unwrap();
+    upstart::demo::build::bundle(&plugin23, &kv_v3, &spec23, &c.private, &b23).unwrap();
+    push(&c.server.url, &b12).unwrap();
+    wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(60));
+    let pushed = push(&c.server.url, &b23).unwrap();
+    assert!(pushed.contains("pending"), "{pushed}");
+    // n2 still runs version 1: it installs the rules of both bundles, composed.
+    let n2 = &mut c.agents[1];
+    n2.proc
+        .wait_line("rules 1,2,3", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&n2.spec)));
+    put(n2.port(1).unwrap(), 1, "k", "from-1").unwrap();
+    // A version-3 peer's shim reaches it through the future rules 3 -> 2 -> 1.
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(n2.spec.main).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"UPSTART/1 kv 3\n").unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut hello = String::new();
+    reader.read_line(&mut hello).unwrap();
+    assert_eq!(hello, "UPSTART/1 kv 1\n");
+    s.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get\",\"params\":{\"key\":\"k\"}}\n")
+        .unwrap();
+    let mut answer = String::new();
+    reader.read_line(&mut answer).unwrap();
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["result"]["value"], "from-1", "{answer}");
+}

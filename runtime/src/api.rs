@@ -211,6 +211,11 @@ pub struct Directive {
     /// when the spec has no reverse transform (`upstart rollback --discard-writes`).
     #[serde(default)]
     pub discard_writes: bool,
+    /// Every bundle of the node's system whose rollout is pending, running or paused: a node
+    /// installs the future rules of all of them at once (composed with the ones it has), so a
+    /// caller of any version in play reaches it, however many versions apart.
+    #[serde(default)]
+    pub bundles: Vec<BundleRef>,
 }
 
 /// `POST /v1/rollouts`.

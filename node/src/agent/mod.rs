@@ -400,6 +400,7 @@ impl Agent {
             }
             self.set_status(Phase::Serving, self.link.status().healthy, "");
         }
+        self.ensure_announced(&d.bundles).await;
         let Some(b) = d.bundle.clone() else {
             return;
         };
@@ -416,6 +417,52 @@ impl Agent {
             }
             _ => {}
         }
+    }
+
+    /// Fetches every bundle the server announces (the system's pending, running and paused
+    /// rollouts) and installs the rules that bridge the node's version to all of their versions,
+    /// composed: a caller two or more versions newer reaches this node through the chain.
+    async fn ensure_announced(&mut self, bundles: &[BundleRef]) {
+        if bundles.is_empty() {
+            return;
+        }
+        let mut changed = false;
+        for b in bundles {
+            if self.rules.get(&b.id).is_some() {
+                continue;
+            }
+            if self
+                .refused
+                .get(&b.id)
+                .is_some_and(|(_, at)| at.elapsed() < REFETCH_AFTER)
+            {
+                continue;
+            }
+            match self.fetch(b).await {
+                Ok(()) => {
+                    self.refused.remove(&b.id);
+                    changed = true;
+                }
+                Err(e) => {
+                    tracing::error!(bundle = %b.id, "bundle refused: {e}");
+                    say(&format!("refused {}: {e}", b.id));
+                    self.refused.insert(b.id.clone(), (e, Instant::now()));
+                }
+            }
+        }
+        if !changed {
+            return;
+        }
+        let version = self.record.version;
+        let lowest = bundles.iter().map(|b| b.from).fold(version, u64::min);
+        let highest = bundles.iter().map(|b| b.to).fold(version, u64::max);
+        let mut wanted = self.rules.needed(lowest, highest);
+        for id in self.rules.loaded() {
+            if !wanted.contains(id) {
+                wanted.push(id.clone());
+            }
+        }
+        self.load_rules(wanted);
     }
 
     /// Fetches and verifies bundle `b` unless known, installs its binary, and loads its rules.
@@ -551,6 +598,12 @@ impl Agent {
             .collect();
         versions.push(me);
         versions.extend(self.config.listeners.iter().filter_map(|l| l.version));
+        if let Some(d) = self.link.directive() {
+            // Announced bundles belong to pending, running or paused rollouts.
+            for b in &d.bundles {
+                versions.extend([b.from, b.to]);
+            }
+        }
         if let Some(Directive {
             rollout: Some(_),
             bundle: Some(b),

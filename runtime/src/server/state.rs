@@ -230,9 +230,15 @@ impl State {
             poll_after_ms,
             attempt: None,
             discard_writes: false,
+            bundles: Vec::new(),
         };
         let Some(node) = self.nodes.get(id) else {
             return stay("unknown node".into());
+        };
+        let announced = self.announced(&node.system);
+        let stay = |reason: String| Directive {
+            bundles: announced.clone(),
+            ..stay(reason)
         };
         let Some(r) = node.rollout.and_then(|r| self.rollouts.get(&r)) else {
             return stay("no rollout concerns this node".into());
@@ -246,6 +252,7 @@ impl State {
             poll_after_ms,
             attempt: node.assignment.map(|a| a.at_ms),
             discard_writes: r.state == RolloutState::RolledBack && r.discard_writes,
+            bundles: announced.clone(),
         };
         let upgraded = node.version == r.to;
         match r.state {
@@ -290,6 +297,23 @@ impl State {
             RolloutState::Done => d.reason = format!("rollout {} is done", r.id),
         }
         d
+    }
+
+    /// The bundles of `system` whose rollouts are pending, running or paused, oldest first.
+    fn announced(&self, system: &str) -> Vec<BundleRef> {
+        let mut out: Vec<BundleRef> = Vec::new();
+        for r in self
+            .rollouts
+            .values()
+            .filter(|r| r.system == system && r.state.is_active())
+        {
+            if let Some(b) = self.bundles.get(&r.bundle) {
+                if !out.iter().any(|x| x.id == b.reference.id) {
+                    out.push(b.reference.clone());
+                }
+            }
+        }
+        out
     }
 
     /// The evaluator's views of rollout `r`'s nodes.
