@@ -67,7 +67,7 @@ impl From<BundleError> for ClientError {
 pub enum PollAnswer {
     /// A directive, with the ETag to send next time.
     Directive {
-        directive: Directive,
+        directive: Box<Directive>,
         etag: Option<String>,
     },
     /// The directive is the one the node already has (`If-None-Match` matched).
@@ -279,7 +279,10 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let directive = self.json(resp, &url).await?;
-        Ok(PollAnswer::Directive { directive, etag })
+        Ok(PollAnswer::Directive {
+            directive: Box::new(directive),
+            etag,
+        })
     }
 
     /// `POST /v1/nodes/{node}/report`: committed by the server before it answers.

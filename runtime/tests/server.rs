@@ -125,7 +125,7 @@ impl Node {
 
     async fn poll(&self, c: &Client) -> Directive {
         match c.poll(&self.id, &self.req(), None, None).await.unwrap() {
-            PollAnswer::Directive { directive, .. } => directive,
+            PollAnswer::Directive { directive, .. } => *directive,
             PollAnswer::NotModified => panic!("no etag was sent"),
         }
     }

@@ -182,7 +182,7 @@ async fn poll_loop(
                 etag: tag,
             }) => {
                 etag = tag;
-                publish(&directives, directive);
+                publish(&directives, *directive);
                 back_online(&reachable);
                 backoff = Duration::from_millis(100);
             }
