@@ -291,3 +291,142 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
         assert!(kept, "{}: no `state.json.v2.*` kept", s.id);
     }
 }
+
+/// Idle keep-alive clients: `n` connections to `addr`, each used once, then held open.
+fn idle_clients(addr: std::net::SocketAddr, n: usize) -> Vec<std::net::TcpStream> {
+    use std::io::{BufRead, BufReader, Write};
+    (0..n)
+        .map(|i| {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let req = serde_json::json!({"jsonrpc": "2.0", "id": i, "method": "get",
+                "params": {"key": "idle"}});
+            s.write_all(format!("{req}\n").as_bytes()).unwrap();
+            let mut line = String::new();
+            BufReader::new(s.try_clone().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert!(line.contains("\"result\""), "{line}");
+            s
+        })
+        .collect()
+}
+
+/// Five nodes under load of versions 1 and 2, each with idle keep-alive clients holding
+/// connections open, the programs replicating every write to their peers over their own
+/// outgoing connections: push 1 -> 2, roll back in the middle of the rollout (the nodes at
+/// version 2 carry their writes back), then push again to the end. No call fails but declared
+/// disallows, and every acknowledged write is readable on every node at the end.
+#[test]
+fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(
+        dir.path(),
+        5,
+        &["--drain-grace", "300ms", "--poll-wait", "2s"],
+    );
+    let t = support::tools();
+    let first = support::bundle(dir.path(), &c.private, &t.kv_v2, "first.bundle");
+    let other = dir.path().join("kv-v2-again");
+    std::fs::copy(&t.kv_v2, &other).unwrap();
+    let second = support::bundle(dir.path(), &c.private, &other, "second.bundle");
+    let mut idle = Vec::new();
+    for a in &c.agents {
+        idle.extend(idle_clients(a.port(1).unwrap(), 20));
+        idle.extend(idle_clients(a.spec.main, 20));
+    }
+    let targets = |c: &Cluster, version: u64| -> Vec<Target> {
+        c.agents
+            .iter()
+            .map(|a| Target {
+                node: a.spec.id.clone(),
+                addr: a.port(version).unwrap(),
+                version,
+            })
+            .collect()
+    };
+    let v1_ports: BTreeMap<String, std::net::SocketAddr> = c
+        .agents
+        .iter()
+        .map(|a| (a.spec.id.clone(), a.port(1).unwrap()))
+        .collect();
+    let mut load = Load::start(&targets(&c, 1), LoadConfig::default());
+    std::thread::sleep(Duration::from_secs(1));
+
+    push(&c.server.url, &first).unwrap();
+    // Version-2 clients come once every node bridges version 2.
+    for a in &mut c.agents {
+        a.proc
+            .wait_line("rules 1,2", Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    }
+    load.add(&targets(&c, 2));
+    // Two nodes up: roll back.
+    for a in &mut c.agents[..2] {
+        a.proc
+            .wait_line("upgraded 2", Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    }
+    let out = std::process::Command::new(support::upstart())
+        .args(["rollback", "--server", &c.server.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let s = status(&c.server.url).unwrap();
+        if s.nodes
+            .iter()
+            .all(|n| n.version == 1 && !n.phase.is_in_progress() && n.healthy)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all back: {s:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A new push goes to the end.
+    push(&c.server.url, &second).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = status(&c.server.url).unwrap();
+        let done = s
+            .rollouts
+            .iter()
+            .any(|r| r.bundle != s.rollouts[0].bundle || r.state == RolloutState::Done)
+            && s.nodes
+                .iter()
+                .all(|n| n.version == 2 && n.phase == Phase::Upgraded);
+        if done {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second rollout did not end: {s:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let reports = load.stop();
+    let total = load::total(&reports);
+    eprintln!("load: {total:?}");
+    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
+    assert_eq!(total.failed, 0, "failed calls: {problems:#?}");
+    assert_eq!(total.wrong, 0, "wrong answers: {problems:#?}");
+    let missing = load::verify(&reports, &v1_ports);
+    assert!(missing.is_empty(), "{missing:#?}");
+    for a in &mut c.agents {
+        let lines = a.lines();
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.starts_with("refused") || l.starts_with("failed")),
+            "{}: {lines:?}",
+            a.spec.id
+        );
+    }
+    drop(idle);
+}

@@ -1,4 +1,10 @@
 //! The server: one thread per connection, one frame at a time (single requests or batches).
+//!
+//! On SIGTERM it stops gracefully: a request read after the signal is not processed (its
+//! connection closes, the caller resends it elsewhere), the requests in flight are answered
+//! (their replication included), then the process exits. So a write it applied is always a
+//! write it answered: no caller is left guessing whether a write it did not see answered took
+//! effect.
 
 use super::methods::{self, Failure};
 use super::peers::Peers;
@@ -8,13 +14,27 @@ use crate::rpc::{read_frame, write_frame, Framing};
 use serde_json::{json, Value};
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a stopping server waits for its requests in flight (a write may be retrying a
+/// peer, see `peers::REPLICATION_BOUND`).
+const STOP_BOUND: Duration = Duration::from_secs(25);
+
+/// Whether SIGTERM came, and the requests being processed.
+#[derive(Debug, Default)]
+struct Stop {
+    asked: Arc<AtomicBool>,
+    in_flight: AtomicUsize,
+}
 
 #[derive(Debug)]
 struct Node {
     store: Mutex<Store>,
     peers: Peers,
     framing: Framing,
+    stop: Stop,
 }
 
 pub fn run(options: Options) -> Result<(), String> {
@@ -27,7 +47,12 @@ pub fn run(options: Options) -> Result<(), String> {
         store: Mutex::new(store),
         peers: Peers::new(&options.peers, options.framing, options.version),
         framing: options.framing,
+        stop: Stop::default(),
     });
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&node.stop.asked))
+        .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let watcher = Arc::clone(&node);
+    std::thread::spawn(move || stop_when_asked(&watcher));
     println!("listening {addr}");
     let _ = std::io::stdout().flush();
     for stream in listener.incoming() {
@@ -42,6 +67,18 @@ pub fn run(options: Options) -> Result<(), String> {
     Ok(())
 }
 
+/// Waits for SIGTERM, then for the requests in flight (at most [`STOP_BOUND`]), then exits.
+fn stop_when_asked(node: &Node) {
+    while !node.stop.asked.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let deadline = Instant::now() + STOP_BOUND;
+    while node.stop.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::process::exit(0);
+}
+
 fn serve(node: &Node, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let Ok(mut writer) = stream.try_clone() else {
@@ -53,6 +90,13 @@ fn serve(node: &Node, stream: TcpStream) {
             Ok(Some(frame)) => frame,
             Ok(None) | Err(_) => return,
         };
+        // Counted before the stop is checked: the stopping thread, once it saw the signal,
+        // sees this request and waits for it.
+        node.stop.in_flight.fetch_add(1, Ordering::SeqCst);
+        let _done = InFlight(&node.stop.in_flight);
+        if node.stop.asked.load(Ordering::SeqCst) {
+            return;
+        }
         let answer = match serde_json::from_slice::<Value>(&frame) {
             Err(e) => Some(error(Value::Null, (-32700, format!("parse error: {e}")))),
             Ok(Value::Array(items)) if items.is_empty() => Some(error(
@@ -72,6 +116,15 @@ fn serve(node: &Node, stream: TcpStream) {
                 return;
             }
         }
+    }
+}
+
+/// Uncounts a request when its answer is written (or its connection dropped).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
