@@ -37,3 +37,45 @@ fn the_demo_upgrades_its_cluster_without_a_failed_call() {
         assert!(row.trim_end().ends_with('2'), "{row}");
     }
 }
+
+#[test]
+fn the_demo_rolls_back_with_every_write_still_there() {
+    let ws = upstart::demo::build::workspace();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_upstart"))
+        .args([
+            "demo",
+            "--plain",
+            "--rollback",
+            "--healthy-for",
+            "1s",
+            "--timeout",
+            "150",
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("--target-dir")
+        .arg(ws.join("target").join("node-tests"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[7/7]"), "{stdout}");
+    assert!(stdout.contains("0 failed, 0 wrong"), "{stdout}");
+    assert!(
+        stdout.contains("the writes taken at version 2 were carried back (every one read back"),
+        "{stdout}"
+    );
+    // Back at version 1 everywhere.
+    for node in ["n1", "n2", "n3"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("    {node} ")))
+            .unwrap_or_else(|| panic!("no summary row for {node}:\n{stdout}"));
+        assert!(row.trim_end().ends_with('1'), "{row}");
+    }
+}

@@ -5,8 +5,11 @@
 //! with a short schedule; make a key and sign the bundle; start `upstart server` and one
 //! `upstart node` per node, each running `kv-v1` behind its shim ([`cluster`]); run clients of
 //! version 1 on every node ([`load`]); push the bundle; add clients of version 2 once every node
-//! has the future rules; show the rollout until it is done; stop the load, check every
-//! acknowledged write on every node, and print the summary. Exits 0 when no call failed.
+//! has the future rules; show the rollout until it is done; with `--rollback`, keep the load on
+//! (writes are now taken at version 2), roll the rollout back and show the nodes going back
+//! one by one, their version-2 writes carried back by the spec's reverse transform; stop the
+//! load, check every acknowledged write on every node, and print the summary. Exits 0 when no
+//! call failed and no write was lost.
 
 pub mod build;
 pub mod cluster;
@@ -44,6 +47,10 @@ pub struct Args {
     /// Print progress lines instead of redrawing a table, even on a terminal.
     #[arg(long)]
     pub plain: bool,
+    /// After the upgrade, take writes at version 2 for a while, then roll back to version 1:
+    /// every write, those taken at version 2 included, must still be there.
+    #[arg(long)]
+    pub rollback: bool,
 }
 
 fn duration(text: &str) -> Result<String, String> {
@@ -83,9 +90,18 @@ struct Demo<'a> {
     started: Instant,
 }
 
-fn step(n: u32, text: &str) {
-    println!("[{n}/6] {text}");
+fn step(n: u32, of: u32, text: &str) {
+    println!("[{n}/{of}] {text}");
     let _ = std::io::stdout().flush();
+}
+
+/// What [`Demo::watch`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// The rollout is done.
+    Done,
+    /// The rollout is rolled back and every node serves version `from` again.
+    Back { from: u64 },
 }
 
 impl Demo<'_> {
@@ -101,6 +117,15 @@ impl Demo<'_> {
             live: !args.plain && std::io::stdout().is_terminal(),
             started: Instant::now(),
         })
+    }
+
+    /// The number of steps shown.
+    fn steps(&self) -> u32 {
+        if self.args.rollback {
+            7
+        } else {
+            6
+        }
     }
 
     fn status(&self, client: &Client) -> Result<Status, String> {
@@ -122,7 +147,11 @@ impl Demo<'_> {
             .target_dir
             .clone()
             .unwrap_or_else(|| ws.join("target"));
-        step(1, "building kv-v1, kv-v2 and upstartc with cargo");
+        step(
+            1,
+            self.steps(),
+            "building kv-v1, kv-v2 and upstartc with cargo",
+        );
         let t0 = Instant::now();
         let tools = build::build_tools(&ws, &target, &mut |l| println!("      {l}"))?;
         println!("      built in {:.1} s", t0.elapsed().as_secs_f64());
@@ -130,6 +159,7 @@ impl Demo<'_> {
         let healthy_for = &self.args.healthy_for;
         step(
             2,
+            self.steps(),
             &format!(
                 "compiling specs/kv/kv-1-2.ups with upstartc (schedule: one node at a time, \
                  healthy for {healthy_for})"
@@ -146,6 +176,7 @@ impl Demo<'_> {
 
         step(
             3,
+            self.steps(),
             "making a signing key and signing the bundle (plugin + kv-v2)",
         );
         let (key, public) = build::keygen(&self.dir)?;
@@ -155,6 +186,7 @@ impl Demo<'_> {
 
         step(
             4,
+            self.steps(),
             &format!("starting the upgrade server and {n} nodes at version 1"),
         );
         self.started = Instant::now();
@@ -198,6 +230,7 @@ impl Demo<'_> {
 
         step(
             5,
+            self.steps(),
             &format!("client load: {n} version-1 clients; pushing the 1 -> 2 bundle"),
         );
         let targets = |version: u64| -> Vec<Target> {
@@ -234,13 +267,47 @@ impl Demo<'_> {
 
         step(
             6,
+            self.steps(),
             "the rollout, live (follow it elsewhere with `upstart status --server URL`)",
         );
         let v1_ports: BTreeMap<String, std::net::SocketAddr> = agents
             .iter()
             .filter_map(|a| a.port(1).map(|p| (a.spec.id.clone(), p)))
             .collect();
-        let outcome = self.watch(&client, &mut agents, &mut load, &v2_targets, rollout.id);
+        let mut outcome = self.watch(
+            &client,
+            &mut agents,
+            &mut load,
+            &v2_targets,
+            rollout.id,
+            Until::Done,
+        );
+        let mut rolled_back = None;
+        if self.args.rollback && outcome.is_ok() {
+            step(
+                7,
+                self.steps(),
+                "writes at version 2 for 3 s, then `upstart rollback`: the nodes go back one by \
+                 one, the reverse transform carrying their writes back",
+            );
+            std::thread::sleep(Duration::from_secs(3));
+            let asked = Instant::now();
+            outcome = self
+                .rt
+                .block_on(client.control(Some(rollout.id), runtime::client::Control::Rollback))
+                .map_err(|e| e.to_string())
+                .and_then(|_| {
+                    self.watch(
+                        &client,
+                        &mut agents,
+                        &mut load,
+                        &v2_targets,
+                        rollout.id,
+                        Until::Back { from: 1 },
+                    )
+                });
+            rolled_back = Some(asked.elapsed());
+        }
         std::thread::sleep(Duration::from_secs(1));
         let reports = load.stop();
         let final_status = self.status(&client).ok();
@@ -254,6 +321,17 @@ impl Demo<'_> {
         let rolled = pushed_at.elapsed();
         let missing = load::verify(&reports, &v1_ports);
         let ok = summary(&reports, &lines, &missing, rolled, final_status.as_ref());
+        if let Some(took) = rolled_back {
+            println!(
+                "  rolled back in {:.1} s; the writes taken at version 2 were carried back ({})",
+                took.as_secs_f64(),
+                if missing.is_empty() {
+                    "every one read back at version 1"
+                } else {
+                    "some are missing, see above"
+                }
+            );
+        }
         drop(agents);
         drop(server);
         if ok {
@@ -272,6 +350,7 @@ impl Demo<'_> {
         load: &mut Load,
         v2: &[Target],
         rollout: u64,
+        until: Until,
     ) -> Result<Status, String> {
         let deadline = self.started + Duration::from_secs(self.args.timeout);
         let mut v2_started = false;
@@ -343,6 +422,17 @@ impl Demo<'_> {
                 .iter()
                 .find(|r| r.id == rollout)
                 .map(|r| r.state);
+            if let Until::Back { from } = until {
+                let back = status
+                    .nodes
+                    .iter()
+                    .all(|n| n.version == from && !n.phase.is_in_progress() && n.healthy);
+                if state == Some(RolloutState::RolledBack) && back {
+                    return Ok(status);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
             match state {
                 Some(RolloutState::Done) => return Ok(status),
                 Some(RolloutState::Paused | RolloutState::RolledBack) => {

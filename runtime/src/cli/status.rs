@@ -133,7 +133,15 @@ pub fn render(s: &Status, limit: usize) -> String {
             "unhealthy"
         };
         let seen = format!("{:.1}s ago", n.last_seen_ms_ago as f64 / 1000.0);
+        let rolled_back = n
+            .rollout
+            .and_then(|r| s.rollouts.iter().find(|x| x.id == r))
+            .filter(|r| r.state == RolloutState::RolledBack);
         let part = match n.rollout {
+            Some(r) if rolled_back.is_some_and(|x| n.version == x.from) => {
+                format!("{r}: rolled back")
+            }
+            Some(r) if rolled_back.is_some() => format!("{r}: going back"),
             Some(r) if n.done => format!("{r}: done"),
             Some(r) if n.assigned => format!("{r}: upgrading"),
             Some(r) => format!("{r}: waiting"),
