@@ -16,7 +16,7 @@
 //!
 //! The agent prints one line per event on stdout, for scripts and tests (`shim ADDR version
 //! V|node`, `program PID ADDR version V`, `rules VERSIONS`, `upgraded V in MS ms unavailable
-//! MS ms`, `rolled back V: REASON`, `refused BUNDLE: REASON`); logs go to stderr.
+//! MS ms transform MS ms`, `rolled back V: REASON`, `refused BUNDLE: REASON`); logs go to stderr.
 
 pub mod config;
 pub mod health;
@@ -85,6 +85,8 @@ pub struct Agent {
     pruned_for: Option<Directive>,
     /// The rollout and assignment of the upgrade under way (what a failure is recorded as).
     attempt: config::Failed,
+    /// How long the last state transform took (part of the unavailability it reports).
+    transform_took: Duration,
 }
 
 /// Runs the agent until SIGTERM or Ctrl-C.
@@ -206,6 +208,7 @@ impl Agent {
                 rollout: None,
                 attempt: None,
             },
+            transform_took: Duration::ZERO,
         })
     }
 

@@ -129,7 +129,10 @@ impl Agent {
         self.checkpoint("stopped");
         self.set_step(Step::Transforming);
         self.set_status(Phase::Transforming, false, "");
-        if let Err(e) = self.transform(b.from, b.to, &b.id).await {
+        let transforming = Instant::now();
+        let transformed = self.transform(b.from, b.to, &b.id).await;
+        self.transform_took = transforming.elapsed();
+        if let Err(e) = transformed {
             // A refused transform leaves the state as it was; an interrupted one is undone.
             self.roll_back(b.from, b.to, &e.to_string(), held, false)
                 .await;
@@ -296,9 +299,10 @@ impl Agent {
         );
         tracing::info!(from, to, "{message}");
         say(&format!(
-            "upgraded {to} in {} ms unavailable {} ms",
+            "upgraded {to} in {} ms unavailable {} ms transform {} ms",
             took.as_millis(),
-            unavailable.as_millis()
+            unavailable.as_millis(),
+            self.transform_took.as_millis()
         ));
         self.set_status(Phase::Upgraded, true, &message);
     }
