@@ -4,34 +4,51 @@
 //! then copies bytes: the peer's shim translates. A peer that refuses the version gets every
 //! request of the node answered with an error that says why.
 
+use crate::handoff::SNIFF_WAIT;
 use crate::handshake::{self, Line};
 use crate::jsonrpc::{code, RpcError};
+use crate::limits::{Pool, Slot};
 use crate::shim::{accept_each, Shared};
-use crate::splice::{read_line, splice};
+use crate::splice::{read_line, read_more, splice};
 use crate::translate::{self, Mode};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
 
-/// Accepts the node's connections to the peer at `remote`.
+/// Accepts the node's connections to the peer at `remote`, each in a slot of the route's own
+/// pool (a full pool of answered connections turns the newcomer away).
 pub async fn route_loop(listener: TcpListener, remote: SocketAddr, shared: Arc<Shared>) {
-    accept_each(listener, shared, false, move |stream, _, shared, permit| {
+    let pool = Pool::new(shared.config.max_connections);
+    accept_each(listener, shared, false, move |stream, _, shared| {
         count_outbound(&stream, &shared);
-        tokio::spawn(carry(stream, remote, shared, permit));
+        if let Some(slot) = admit(&pool, &shared) {
+            tokio::spawn(carry(stream, remote, shared, slot));
+        }
     })
     .await;
 }
 
 /// Accepts the node's redirected connections from the LD_PRELOAD library.
 pub async fn preload_loop(listener: TcpListener, shared: Arc<Shared>) {
-    accept_each(listener, shared, false, |stream, _, shared, permit| {
+    let pool = Pool::new(shared.config.max_connections);
+    accept_each(listener, shared, false, move |stream, _, shared| {
         count_outbound(&stream, &shared);
-        tokio::spawn(redirected(stream, shared, permit));
+        if let Some(slot) = admit(&pool, &shared) {
+            tokio::spawn(redirected(stream, shared, slot));
+        }
     })
     .await;
+}
+
+fn admit(pool: &Arc<Pool>, shared: &Shared) -> Option<Slot> {
+    let slot = pool.admit();
+    if slot.is_none() {
+        shared.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("outgoing port full: closing the node's connection");
+    }
+    slot
 }
 
 fn count_outbound(stream: &TcpStream, shared: &Shared) {
@@ -103,32 +120,41 @@ async fn dial(remote: SocketAddr, shared: &Shared) -> Result<(TcpStream, Vec<u8>
     }
 }
 
-/// Carries one connection of the node to `remote`.
-async fn carry(
-    mut node: TcpStream,
-    remote: SocketAddr,
-    shared: Arc<Shared>,
-    _permit: OwnedSemaphorePermit,
-) {
+/// Carries one connection of the node to `remote`. The peer is dialled once the node spoke
+/// (or stayed silent for SNIFF_WAIT: a server-first protocol), so an idle socket on the route
+/// costs the peer nothing for that long.
+async fn carry(mut node: TcpStream, remote: SocketAddr, shared: Arc<Shared>, slot: Slot) {
     let _tracked = shared.track();
+    let mut first = Vec::new();
+    tokio::select! {
+        n = read_more(&mut node, &mut first, handshake::MAX_LINE, None) => match n {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        },
+        _ = tokio::time::sleep(SNIFF_WAIT) => {}
+        _ = slot.evicted() => {
+            shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
     match dial(remote, &shared).await {
-        Ok((mut peer, rest)) => splice(&mut node, &mut peer, &[], &rest, &shared).await,
+        Ok((mut peer, rest)) => splice(&mut node, &mut peer, &first, &rest, &shared, &slot).await,
         Err(Dial::Unreachable(why)) => {
             tracing::warn!(%remote, "{why}: closing the node's connection");
         }
         Err(Dial::Refused(why)) => {
             tracing::warn!(%remote, "{why}");
             let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
-            translate::serve(node, Vec::new(), Mode::Refuse(error), Arc::clone(&shared)).await;
+            translate::serve(node, first, Mode::Refuse(error), Arc::clone(&shared), slot).await;
         }
     }
 }
 
 /// Serves one connection the LD_PRELOAD library redirected: `UPSTART/1 connect ADDR`, then
 /// the node's traffic to ADDR.
-async fn redirected(mut node: TcpStream, shared: Arc<Shared>, _permit: OwnedSemaphorePermit) {
+async fn redirected(mut node: TcpStream, shared: Arc<Shared>, slot: Slot) {
     let _tracked = shared.track();
-    let wait = shared.config.connect_timeout;
+    let wait = shared.config.first_bytes_timeout;
     let (line, rest) = match read_line(&mut node, Vec::new(), handshake::MAX_LINE, wait).await {
         Ok(parts) => parts,
         Err(why) => {
@@ -154,7 +180,7 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, _permit: OwnedSema
             if node.write_all(handshake::OK_LINE.as_bytes()).await.is_err() {
                 return;
             }
-            splice(&mut node, &mut peer, &rest, &from_peer, &shared).await;
+            splice(&mut node, &mut peer, &rest, &from_peer, &shared, &slot).await;
         }
         Err(Dial::Unreachable(why)) => {
             tracing::warn!(%remote, "{why}");
@@ -166,7 +192,7 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, _permit: OwnedSema
                 return;
             }
             let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
-            translate::serve(node, rest, Mode::Refuse(error), Arc::clone(&shared)).await;
+            translate::serve(node, rest, Mode::Refuse(error), Arc::clone(&shared), slot).await;
         }
     }
 }

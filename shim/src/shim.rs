@@ -5,6 +5,7 @@
 use crate::config::ShimConfig;
 use crate::error::ShimError;
 use crate::handoff::{self, Targets};
+use crate::limits::Pool;
 use crate::route::{Route, RouteCell};
 use crate::stats::{ShimStats, Stats};
 use crate::{inbound, outbound};
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Where a shim's connections stand.
@@ -53,7 +54,10 @@ pub(crate) struct Shared {
     pub phase: watch::Sender<Phase>,
     /// Bumped on every route change (accept loops wait for a node).
     pub route_gen: watch::Sender<u64>,
-    pub permits: Arc<Semaphore>,
+    /// Connections of peers' shims, once their handshake is read (see `limits`).
+    pub peers: Arc<Pool>,
+    /// Newcomers to a full client port, while the shim waits for their handshake.
+    pub triage: Arc<Pool>,
     pub active: AtomicUsize,
     pub stats: Stats,
     /// The node program's registered listening sockets.
@@ -61,33 +65,45 @@ pub(crate) struct Shared {
 }
 
 /// Accepts on `listener` while the shim runs (and, with `needs_node`, has a node to send to),
-/// within the connection limit, handing each connection, its peer's address and a permit to
-/// `serve`. A failed accept is logged and retried after 50 ms.
+/// handing each connection and its peer's address to `serve`, which decides on its slot (see
+/// `limits`): accepting never waits for one. A failed accept (out of file descriptors, say) is
+/// retried after a pause that doubles up to a second, so the loop neither spins nor dies.
 pub(crate) async fn accept_each(
     listener: TcpListener,
     shared: Arc<Shared>,
     needs_node: bool,
-    serve: impl Fn(TcpStream, SocketAddr, Arc<Shared>, OwnedSemaphorePermit),
+    serve: impl Fn(TcpStream, SocketAddr, Arc<Shared>),
 ) {
+    let mut pause = ACCEPT_PAUSE;
     loop {
         shared.wait_open(needs_node).await;
-        let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
-            return;
-        };
         let mut phase = shared.phase.subscribe();
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = phase.wait_for(|p| *p != Phase::Running) => continue,
         };
         match accepted {
-            Ok((stream, peer)) => serve(stream, peer, Arc::clone(&shared), permit),
+            Ok((stream, peer)) => {
+                pause = ACCEPT_PAUSE;
+                serve(stream, peer, Arc::clone(&shared));
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                shared.stats.accept_errors.fetch_add(1, Ordering::Relaxed);
+                if pause == ACCEPT_PAUSE {
+                    tracing::warn!(error = %e, "accept failed: pausing this port");
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
             }
         }
     }
 }
+
+/// The first pause after a failed accept.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(10);
+
+/// Newcomers to full client ports whose handshake is awaited at once (the oldest goes first).
+const TRIAGE: usize = 64;
 
 /// Counts a connection while alive.
 #[derive(Debug)]
@@ -177,7 +193,8 @@ impl Shim {
         };
         let route = Route::new(config.node_addr, config.node_version, chain);
         let shared = Arc::new(Shared {
-            permits: Arc::new(Semaphore::new(config.max_connections)),
+            peers: Pool::new(config.peer_connections),
+            triage: Pool::new(TRIAGE),
             config,
             route: RouteCell::new(route),
             phase: watch::Sender::new(Phase::Running),
@@ -413,10 +430,20 @@ fn check_config(config: &ShimConfig) -> Result<(), ShimError> {
             config.max_frame
         )));
     }
-    if config.max_connections == 0 {
+    if config.max_connections == 0 || config.peer_connections == 0 {
         return Err(ShimError::Config(
-            "the connection limit must be at least 1".into(),
+            "the connection limits must be at least 1".into(),
         ));
+    }
+    let deadlines = [
+        ("first bytes", config.first_bytes_timeout),
+        ("frame", config.frame_timeout),
+        ("idle", config.idle_timeout),
+    ];
+    if let Some((what, _)) = deadlines.iter().find(|(_, d)| d.is_zero()) {
+        return Err(ShimError::Config(format!(
+            "the {what} timeout must be longer than zero"
+        )));
     }
     if config.listeners.is_empty() && config.peers.is_empty() && config.outbound.is_none() {
         return Err(ShimError::Config("no port to serve: add a listener".into()));

@@ -1,21 +1,33 @@
 //! Byte copying between two connections (the same-version fast path, unknown protocols,
 //! outgoing peer connections), and the bounded reads that come before it.
 
+use crate::limits::Slot;
 use crate::shim::{Phase, Shared};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-/// Copies both ways until either side closes or the shim closes its connections. `to_b`
-/// (bytes already read from `a`) and `to_a` (already read from `b`) go first.
+/// Copies both ways until either side closes, the connection is idle (nothing came from `b`,
+/// the node or peer, for the idle timeout), a newcomer takes its unproven `slot`, or the shim
+/// closes its connections. `a` is the caller; `b` answers, and its first bytes prove the slot.
+/// `to_b` (bytes already read from `a`) and `to_a` (already read from `b`) go first.
 pub async fn splice(
     a: &mut TcpStream,
     b: &mut TcpStream,
     to_b: &[u8],
     to_a: &[u8],
     shared: &Shared,
+    slot: &Slot,
 ) {
     let mut phase = shared.phase.subscribe();
+    let answers = AtomicU64::new(0);
+    if !to_a.is_empty() {
+        slot.prove();
+    }
     let copy = async {
         if !to_b.is_empty() {
             b.write_all(to_b).await?;
@@ -23,15 +35,93 @@ pub async fn splice(
         if !to_a.is_empty() {
             a.write_all(to_a).await?;
         }
-        tokio::io::copy_bidirectional(a, b).await.map(|_| ())
+        let mut b = Answers {
+            inner: b,
+            count: &answers,
+            slot,
+            proven: !to_a.is_empty(),
+        };
+        tokio::io::copy_bidirectional(a, &mut b).await.map(|_| ())
     };
     tokio::select! {
         r = copy => if let Err(e) = r {
             tracing::debug!(error = %e, "copied connection ended");
         },
+        _ = idle(&answers, shared.config.idle_timeout) => {
+            shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("closing an idle copied connection");
+        }
+        _ = slot.evicted() => {
+            shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("closing a copied connection not answered yet: its port is full");
+        }
         _ = phase.wait_for(|p| *p == Phase::Closing) => {
             tracing::debug!("closing a copied connection");
         }
+    }
+}
+
+/// Completes once `count` stayed the same for `timeout` (checked a few times per timeout).
+async fn idle(count: &AtomicU64, timeout: Duration) {
+    let tick = (timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(15));
+    let mut seen = count.load(Ordering::Relaxed);
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now = count.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() >= timeout {
+            return;
+        }
+    }
+}
+
+/// The answering side of a copied connection: counts its reads (for the idle timeout) and
+/// proves the slot at the first. One relaxed store per read: the fast path stays fast.
+struct Answers<'a> {
+    inner: &'a mut TcpStream,
+    count: &'a AtomicU64,
+    slot: &'a Slot,
+    proven: bool,
+}
+
+impl AsyncRead for Answers<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut *self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            let n = self.count.load(Ordering::Relaxed);
+            self.count.store(n.wrapping_add(1), Ordering::Relaxed);
+            if !self.proven {
+                self.proven = true;
+                self.slot.prove();
+            }
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Answers<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(cx)
     }
 }
 
@@ -84,7 +174,13 @@ pub async fn read_line(
 /// Copies both ways on two dedicated threads doing blocking reads and writes: each message
 /// costs one wakeup and a read and a write per hop, with no event loop in between (the
 /// same-version fast path). Returns when both directions ended or the shim closes.
-pub async fn splice_blocking(a: TcpStream, b: TcpStream, to_b: Vec<u8>, shared: &Shared) {
+pub async fn splice_blocking(
+    a: TcpStream,
+    b: TcpStream,
+    to_b: Vec<u8>,
+    shared: &Shared,
+    slot: &Slot,
+) {
     let (a, b) = match (blocking(a), blocking(b)) {
         (Ok(a), Ok(b)) => (a, b),
         _ => return,
@@ -96,17 +192,26 @@ pub async fn splice_blocking(a: TcpStream, b: TcpStream, to_b: Vec<u8>, shared: 
         return;
     };
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(2);
-    let spawn = |from: std::net::TcpStream, to: std::net::TcpStream, first: Vec<u8>| {
+    // Reads from `b` (the answers), for the idle timeout; the threads are not cut by a
+    // newcomer, so the slot is proven at once.
+    slot.prove();
+    let answers = Arc::new(AtomicU64::new(0));
+    let spawn = |from: std::net::TcpStream,
+                 to: std::net::TcpStream,
+                 first: Vec<u8>,
+                 count: Option<Arc<AtomicU64>>| {
         let done = done_tx.clone();
         std::thread::Builder::new()
             .name("shim-copy".into())
             .stack_size(64 * 1024)
             .spawn(move || {
-                copy_blocking(from, to, &first);
+                copy_blocking(from, to, &first, count.as_deref());
                 let _ = done.blocking_send(());
             })
     };
-    if spawn(a, b2, to_b).is_err() || spawn(b, a2, Vec::new()).is_err() {
+    if spawn(a, b2, to_b, None).is_err()
+        || spawn(b, a2, Vec::new(), Some(Arc::clone(&answers))).is_err()
+    {
         let _ = a_cut.shutdown(std::net::Shutdown::Both);
         let _ = b_cut.shutdown(std::net::Shutdown::Both);
         return;
@@ -117,13 +222,21 @@ pub async fn splice_blocking(a: TcpStream, b: TcpStream, to_b: Vec<u8>, shared: 
         let _ = done_rx.recv().await;
         let _ = done_rx.recv().await;
     };
-    tokio::select! {
-        _ = both => {}
+    let cut = tokio::select! {
+        _ = both => false,
+        _ = idle(&answers, shared.config.idle_timeout) => {
+            shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("closing an idle copied connection");
+            true
+        }
         _ = phase.wait_for(|p| *p == Phase::Closing) => {
             tracing::debug!("closing a copied connection");
-            let _ = a_cut.shutdown(std::net::Shutdown::Both);
-            let _ = b_cut.shutdown(std::net::Shutdown::Both);
+            true
         }
+    };
+    if cut {
+        let _ = a_cut.shutdown(std::net::Shutdown::Both);
+        let _ = b_cut.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -134,7 +247,13 @@ fn blocking(s: TcpStream) -> std::io::Result<std::net::TcpStream> {
 }
 
 /// Copies `from` to `to` until the end of `from` (then ends `to`'s writing side) or an error.
-fn copy_blocking(mut from: std::net::TcpStream, mut to: std::net::TcpStream, first: &[u8]) {
+/// Counts its reads in `count`.
+fn copy_blocking(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    first: &[u8],
+    count: Option<&AtomicU64>,
+) {
     use std::io::{Read, Write};
     if !first.is_empty() && to.write_all(first).is_err() {
         return;
@@ -145,6 +264,12 @@ fn copy_blocking(mut from: std::net::TcpStream, mut to: std::net::TcpStream, fir
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if let Some(count) = count {
+            count.store(
+                count.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
+        }
         let Some(chunk) = buf.get(..n) else { break };
         if to.write_all(chunk).is_err() {
             break;
