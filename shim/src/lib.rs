@@ -32,6 +32,7 @@
 mod codec;
 mod config;
 mod error;
+mod fdlimit;
 mod handoff;
 mod handshake;
 mod inbound;
@@ -51,6 +52,7 @@ pub use config::{
     DEFAULT_MAX_FRAME, DEFAULT_PEER_CONNECTIONS,
 };
 pub use error::ShimError;
+pub use fdlimit::{fd_limit, raise_fd_limit, FdLimit};
 pub use handoff::{parse_registration, SNIFF_WAIT};
 pub use handshake::{connect_line, hello, parse_line, Line, OK_LINE};
 pub use jsonrpc::code;

@@ -4,6 +4,7 @@
 
 use crate::config::ShimConfig;
 use crate::error::ShimError;
+use crate::fdlimit;
 use crate::handoff::{self, Targets};
 use crate::limits::Pool;
 use crate::route::{Route, RouteCell};
@@ -228,6 +229,16 @@ impl Shim {
             tasks.push(tokio::spawn(handoff::serve(listener, Arc::clone(&shared))));
         }
         tracing::info!(name = %shared.config.name, version = shared.config.node_version, ?addrs, "shim started");
+        let (budget, limit) = (
+            fdlimit::fd_budget(&shared.config, TRIAGE),
+            fdlimit::fd_limit(),
+        );
+        if budget > limit {
+            tracing::warn!(
+                "at its connection limits the shim holds up to {budget} file descriptors, but \
+                 this process may open {limit}: raise `ulimit -n` or lower the limits"
+            );
+        }
         Ok(Shim {
             shared,
             addrs,
