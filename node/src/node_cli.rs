@@ -78,6 +78,10 @@ pub struct Args {
     /// A connection with nothing to do for this long is closed.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// The program's protocol may speak first (a greeting): a caller silent for a moment is
+    /// connected to the program anyway (otherwise a silent socket costs the program nothing).
+    #[arg(long)]
+    pub server_first: bool,
     /// How long in-flight calls get to finish before the program stops for an upgrade.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub drain_grace: Duration,
@@ -135,6 +139,7 @@ impl Args {
                 first_bytes_timeout: self.first_bytes_timeout,
                 frame_timeout: self.frame_timeout,
                 idle_timeout: self.idle_timeout,
+                server_first: self.server_first,
             },
             drain_grace: self.drain_grace,
             stop_timeout: self.stop_timeout,

@@ -161,6 +161,12 @@ pub struct ShimConfig {
     /// A connection with nothing to do for this long is closed: between requests on decoded
     /// connections; on copied ones, when nothing came from the node (or peer) for this long.
     pub idle_timeout: Duration,
+    /// The node's protocol may speak first (a greeting the shim does not know): a caller
+    /// silent for [`SNIFF_WAIT`](crate::SNIFF_WAIT) is then connected to the node (and a
+    /// node's silent connection on a peer route to the peer), and whoever speaks first decides.
+    /// Off by default: a silent socket then costs the node and the peers nothing until its first
+    /// bytes, and is closed at its deadline.
+    pub server_first: bool,
     /// Bound on connecting to the node or a peer, and on reading a peer's answer to our
     /// handshake.
     pub connect_timeout: Duration,
@@ -203,6 +209,7 @@ impl ShimConfig {
             first_bytes_timeout: Duration::from_secs(10),
             frame_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(300),
+            server_first: false,
             connect_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
         }

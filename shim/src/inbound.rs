@@ -2,7 +2,9 @@
 //! connection's path. A peer's shim opens with a handshake that gives its version; anyone else
 //! speaks the listener's version. The node's own version goes the fast path (bytes copied,
 //! nothing decoded); another version is decoded and translated; a protocol that is not
-//! JSON-RPC (or one where the node speaks first) is copied untranslated.
+//! JSON-RPC (or, with `server_first`, one where the node speaks first) is copied untranslated.
+//! Every connection is bounded (see `limits`): a slot of its port's pool, a deadline for its
+//! first bytes and handshake, and the deadlines of the path it takes.
 
 use crate::codec::write_frame;
 use crate::config::FastPath;
@@ -52,8 +54,73 @@ pub async fn accept_loop(listener: TcpListener, version: Option<u64>, shared: Ar
 
 /// What spoke first.
 enum First {
-    Client(usize),
+    Client,
     Node,
+}
+
+/// Waits, until `deadline`, for the caller's first bytes (into `pending`). The node is not
+/// connected before they come: a silent socket costs it nothing. With
+/// [`ShimConfig::server_first`](crate::ShimConfig::server_first), a caller silent for
+/// SNIFF_WAIT may be waiting for the node's greeting (a protocol the shim does not know:
+/// copied as is), so the node is connected (into `node`; not for a newcomer in `triage`, who
+/// must show a handshake) and whoever speaks first decides. `None`: the connection is over
+/// (closed, timed out, its slot taken, or the shim closing).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the state of one connection's start, shared by the two places that wait for it"
+)]
+async fn first_bytes(
+    client: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    node: &mut Option<TcpStream>,
+    node_addr: SocketAddr,
+    shared: &Shared,
+    slot: &Slot,
+    deadline: Instant,
+    triage: bool,
+) -> Option<First> {
+    let mut phase = shared.phase.subscribe();
+    let node_may_speak = shared.config.server_first && !triage;
+    let wait = if node_may_speak {
+        deadline.min(Instant::now() + SNIFF_WAIT)
+    } else {
+        deadline
+    };
+    let quick = tokio::select! {
+        n = read_more(client, pending, handshake::MAX_LINE, None) => Some(n),
+        _ = tokio::time::sleep_until(wait) => None,
+        _ = slot.evicted() => return evicted(shared),
+        _ = phase.wait_for(|p| *p == Phase::Closing) => return None,
+    };
+    let n = match quick {
+        Some(n) => n,
+        None => {
+            if node_may_speak && node.is_none() {
+                *node = Some(connect_node(node_addr, shared).await?);
+            }
+            let node_speaks = async {
+                match node.as_ref() {
+                    Some(n) => n.readable().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                n = read_more(client, pending, handshake::MAX_LINE, None) => n,
+                r = node_speaks => return r.ok().map(|()| First::Node),
+                _ = tokio::time::sleep_until(deadline) => {
+                    shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("no first bytes in time: closing the connection");
+                    return None;
+                }
+                _ = slot.evicted() => return evicted(shared),
+                _ = phase.wait_for(|p| *p == Phase::Closing) => return None,
+            }
+        }
+    };
+    match n {
+        Ok(n) if n > 0 => Some(First::Client),
+        _ => None,
+    }
 }
 
 /// Connects to the node, within the connect timeout.
@@ -113,63 +180,23 @@ async fn handle(
         }
     };
 
-    // The client speaks first (the usual case), and the node is not connected before it does:
-    // a silent socket costs the node nothing. Silent for SNIFF_WAIT, it may be waiting for a
-    // server-first protocol's greeting (which the shim does not know: copied as is), so the
-    // node is connected and whoever speaks first, before the deadline, decides.
     let mut pending = Vec::new();
-    let mut phase = shared.phase.subscribe();
     let mut node = None;
-    let quick = tokio::select! {
-        n = read_more(&mut client, &mut pending, handshake::MAX_LINE, None) => Some(n),
-        _ = tokio::time::sleep_until(deadline.min(Instant::now() + SNIFF_WAIT)) => None,
-        _ = slot.evicted() => return evicted(&shared),
-        _ = phase.wait_for(|p| *p == Phase::Closing) => return,
-    };
-    let first = match quick {
-        Some(Ok(n)) => First::Client(n),
-        Some(Err(_)) => return,
-        None => {
-            let connected = if triage {
-                None
-            } else {
-                match connect_node(node_addr, &shared).await {
-                    Some(n) => Some(n),
-                    None => return,
-                }
-            };
-            let node_speaks = async {
-                match &connected {
-                    Some(n) => n.readable().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let first = tokio::select! {
-                n = read_more(&mut client, &mut pending, handshake::MAX_LINE, None) => match n {
-                    Ok(n) => First::Client(n),
-                    Err(_) => return,
-                },
-                r = node_speaks => match r {
-                    Ok(()) => First::Node,
-                    Err(_) => return,
-                },
-                _ = tokio::time::sleep_until(deadline) => return timed_out("first bytes"),
-                _ = slot.evicted() => return evicted(&shared),
-                _ = phase.wait_for(|p| *p == Phase::Closing) => return,
-            };
-            node = connected;
-            first
-        }
-    };
-    match (first, node.as_mut()) {
-        (First::Client(0), _) => return,
-        (First::Client(_), _) => {}
-        (First::Node, Some(node)) => {
-            shared.stats.passthrough.fetch_add(1, Ordering::Relaxed);
-            splice(&mut client, node, &[], &[], &shared, &slot).await;
-            return;
-        }
-        (First::Node, None) => return,
+    match first_bytes(
+        &mut client,
+        &mut pending,
+        &mut node,
+        node_addr,
+        &shared,
+        &slot,
+        deadline,
+        triage,
+    )
+    .await
+    {
+        None => return,
+        Some(First::Client) => {}
+        Some(First::Node) => return node_first(&mut client, node, &shared, &slot).await,
     }
 
     // A handshake from a peer's shim, or an outside client's first bytes.
@@ -237,6 +264,26 @@ async fn handle(
             Err(back) => client = back,
         }
     }
+    if pending.is_empty() && node.is_none() {
+        // A peer's shim that said nothing after its handshake yet: its first bytes are due by
+        // the deadline too, and the node is not bothered before.
+        match first_bytes(
+            &mut client,
+            &mut pending,
+            &mut node,
+            node_addr,
+            &shared,
+            &slot,
+            deadline,
+            false,
+        )
+        .await
+        {
+            None => return,
+            Some(First::Client) => {}
+            Some(First::Node) => return node_first(&mut client, node, &shared, &slot).await,
+        }
+    }
     let mut node = match node {
         Some(node) => node,
         None => match connect_node(node_addr, &shared).await {
@@ -269,7 +316,10 @@ async fn handle(
                 let left = deadline.saturating_duration_since(Instant::now());
                 let more = tokio::select! {
                     n = read_more(&mut client, &mut pending, handshake::MAX_LINE * 2, Some(left)) => n,
-                    _ = slot.evicted() => return evicted(&shared),
+                    _ = slot.evicted() => {
+                        evicted::<()>(&shared);
+                        return;
+                    }
                 };
                 match more {
                     Ok(n) if n > 0 => continue,
@@ -289,9 +339,18 @@ async fn handle(
     translate::serve(client, pending, mode, Arc::clone(&shared), slot).await;
 }
 
-fn evicted(shared: &Shared) {
+/// The node spoke first: a protocol the shim does not know, copied as is.
+async fn node_first(client: &mut TcpStream, node: Option<TcpStream>, shared: &Shared, slot: &Slot) {
+    if let Some(mut node) = node {
+        shared.stats.passthrough.fetch_add(1, Ordering::Relaxed);
+        splice(client, &mut node, &[], &[], shared, slot).await;
+    }
+}
+
+fn evicted<T>(shared: &Shared) -> Option<T> {
     shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
     tracing::debug!("closing a connection not answered yet: its port is full");
+    None
 }
 
 /// Turns away a client that came to a full port: a JSON-RPC error when it speaks JSON-RPC,

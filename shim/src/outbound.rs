@@ -120,18 +120,29 @@ async fn dial(remote: SocketAddr, shared: &Shared) -> Result<(TcpStream, Vec<u8>
     }
 }
 
-/// Carries one connection of the node to `remote`. The peer is dialled once the node spoke
-/// (or stayed silent for SNIFF_WAIT: a server-first protocol), so an idle socket on the route
-/// costs the peer nothing for that long.
+/// Carries one connection of the node to `remote`. The peer is dialled once the node spoke,
+/// within the first-bytes deadline (or, with `server_first`, stayed silent for SNIFF_WAIT:
+/// the peer may speak first), so an idle socket on the route costs the peer nothing.
 async fn carry(mut node: TcpStream, remote: SocketAddr, shared: Arc<Shared>, slot: Slot) {
     let _tracked = shared.track();
+    let config = &shared.config;
     let mut first = Vec::new();
+    let silent_ok = config.server_first;
+    let wait = if silent_ok {
+        SNIFF_WAIT.min(config.first_bytes_timeout)
+    } else {
+        config.first_bytes_timeout
+    };
     tokio::select! {
         n = read_more(&mut node, &mut first, handshake::MAX_LINE, None) => match n {
             Ok(n) if n > 0 => {}
             _ => return,
         },
-        _ = tokio::time::sleep(SNIFF_WAIT) => {}
+        _ = tokio::time::sleep(wait) => if !silent_ok {
+            shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("no first bytes from the node in time: closing its connection");
+            return;
+        },
         _ = slot.evicted() => {
             shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
             return;

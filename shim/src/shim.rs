@@ -415,10 +415,23 @@ fn bind_unix(path: &std::path::Path) -> Result<tokio::net::UnixListener, ShimErr
     tokio::net::UnixListener::bind(path).map_err(err)
 }
 
+/// The listen backlog: connections the kernel completes while the accept loop is busy (a
+/// burst of clients, or a flood). The default 128 overflows in a few milliseconds of a flood,
+/// and each overflow costs a client a second (its SYN is resent); the kernel caps it at
+/// `net.core.somaxconn`.
+const BACKLOG: u32 = 4096;
+
 async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, ShimError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|error| ShimError::Bind { what, addr, error })
+    let error = |error| ShimError::Bind { what, addr, error };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(error)?;
+    socket.set_reuseaddr(true).map_err(error)?;
+    socket.bind(addr).map_err(error)?;
+    socket.listen(BACKLOG).map_err(error)
 }
 
 fn local(listener: &TcpListener) -> SocketAddr {

@@ -59,7 +59,8 @@ pub struct AgentConfig {
     pub stop_at: Option<String>,
 }
 
-/// The shim's bounds on connections (see `shim::ShimConfig`, whose defaults these are).
+/// The shim's bounds on connections (see `shim::ShimConfig`, whose defaults these are), and
+/// whether the program's protocol may speak first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShimLimits {
     /// Connections per port.
@@ -69,6 +70,8 @@ pub struct ShimLimits {
     pub first_bytes_timeout: Duration,
     pub frame_timeout: Duration,
     pub idle_timeout: Duration,
+    /// The program's protocol may speak first (see `shim::ShimConfig::server_first`).
+    pub server_first: bool,
 }
 
 impl Default for ShimLimits {
@@ -80,6 +83,7 @@ impl Default for ShimLimits {
             first_bytes_timeout: d.first_bytes_timeout,
             frame_timeout: d.frame_timeout,
             idle_timeout: d.idle_timeout,
+            server_first: d.server_first,
         }
     }
 }
@@ -92,6 +96,7 @@ impl ShimLimits {
         config.first_bytes_timeout = self.first_bytes_timeout;
         config.frame_timeout = self.frame_timeout;
         config.idle_timeout = self.idle_timeout;
+        config.server_first = self.server_first;
     }
 }
 

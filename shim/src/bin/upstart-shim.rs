@@ -76,6 +76,10 @@ struct Args {
     /// A connection with nothing to do for this long is closed.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     idle_timeout: Duration,
+    /// The node's protocol may speak first: a caller silent for a moment is connected to the
+    /// node anyway (otherwise a silent socket costs the node nothing).
+    #[arg(long)]
+    server_first: bool,
     /// Pass arguments to the node by position instead of by name.
     #[arg(long)]
     positional: bool,
@@ -157,6 +161,7 @@ async fn run(args: Args) -> ExitCode {
     config.first_bytes_timeout = args.first_bytes_timeout;
     config.frame_timeout = args.frame_timeout;
     config.idle_timeout = args.idle_timeout;
+    config.server_first = args.server_first;
     match shim::raise_fd_limit() {
         Ok(l) if l.after > l.before => {
             tracing::info!("open file limit raised from {} to {}", l.before, l.after)
