@@ -8,7 +8,7 @@
 
 use crate::codec::write_frame;
 use crate::config::FastPath;
-use crate::handoff::{self, SNIFF_WAIT};
+use crate::handoff::{self, Offer, SNIFF_WAIT};
 use crate::handshake::{self, Line, Sniff, Start};
 use crate::jsonrpc::{code, error_response, RpcError};
 use crate::limits::{Pool, Slot};
@@ -174,9 +174,9 @@ async fn handle(
     let mut client = if triage {
         client
     } else {
-        match handoff::try_give(client, listener_version, &shared, &route).await {
-            Ok(()) => return,
-            Err(client) => client,
+        match handoff::try_give(client, listener_version, &shared, &route, &slot, deadline).await {
+            Offer::Given | Offer::Gone => return,
+            Offer::Kept(client) => client,
         }
     };
 
