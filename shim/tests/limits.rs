@@ -279,3 +279,54 @@ async fn silent_and_idle_connections_are_closed() {
     .unwrap();
     assert_eq!(shim.stats().timed_out, 4, "{:?}", shim.stats());
 }
+
+/// Out of file descriptors, the shim pauses accepting (backing off, not spinning or dying)
+/// and serves again once its deadlines have closed the idle sockets that took them.
+#[test]
+fn out_of_descriptors_the_shim_pauses_and_serves_again() {
+    let node = fake_node();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 64 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_upstart-shim"))
+        .args([
+            "--name",
+            "kv",
+            "--node",
+            &node.to_string(),
+            "--node-version",
+            "1",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--first-bytes-timeout", "300ms"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = BufReader::new(stderr).read_to_string(&mut text);
+        text
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr: SocketAddr = first.split(' ').nth(1).unwrap().parse().unwrap();
+    // More idle sockets than the shim has descriptors.
+    let _held = idle(addr, 150);
+    let mut answered = None;
+    for _ in 0..40 {
+        if let Ok(method) = call(addr, None) {
+            answered = Some(method);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let alive = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = log.join().unwrap();
+    assert_eq!(answered.as_deref(), Some("get"), "{log}");
+    assert!(alive, "the shim is still running: {log}");
+    assert!(log.contains("accept failed: pausing this port"), "{log}");
+}
