@@ -44,7 +44,7 @@ pub async fn serve(
     let config = &shared.config;
     let mut reader = FrameReader::new(read, config.framing, config.max_frame, pending);
     let mut phase = shared.phase.subscribe();
-    let mut answered = false;
+    let mut proven = false;
     loop {
         let frame = tokio::select! {
             // A drain wins over a frame already buffered: close between frames.
@@ -53,7 +53,7 @@ pub async fn serve(
                 tracing::debug!(?peer, "draining: closing a translated connection between frames");
                 break;
             }
-            _ = slot.evicted(), if !answered => {
+            _ = slot.evicted(), if !proven => {
                 shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(?peer, "closing a connection not answered yet: its port is full");
                 break;
@@ -108,8 +108,8 @@ pub async fn serve(
             }
         };
         // A whole frame: a real caller, whose place a newcomer does not take.
-        if !answered {
-            answered = true;
+        if !proven {
+            proven = true;
             slot.prove();
         }
         let answer = match &mut mode {
