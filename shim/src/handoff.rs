@@ -214,7 +214,7 @@ pub(crate) async fn try_give(
         None => false,
     };
     if !(pinned && server_first) {
-        match first_bytes(&client, wait, slot).await {
+        match first_bytes(&client, wait, slot, shared).await {
             Peeked::Bytes(handshake) if pinned || !handshake => {}
             Peeked::Bytes(_) => return Offer::Kept(client),
             Peeked::Silent if server_first => {}
@@ -284,8 +284,14 @@ enum Peeked {
     Closed,
 }
 
-async fn first_bytes(client: &TcpStream, until: tokio::time::Instant, slot: &Slot) -> Peeked {
+async fn first_bytes(
+    client: &TcpStream,
+    until: tokio::time::Instant,
+    slot: &Slot,
+    shared: &Shared,
+) -> Peeked {
     let mut first = [0u8; 16];
+    let mut phase = shared.phase.subscribe();
     tokio::select! {
         peeked = client.peek(&mut first) => match peeked {
             Err(_) | Ok(0) => Peeked::Closed,
@@ -296,6 +302,7 @@ async fn first_bytes(client: &TcpStream, until: tokio::time::Instant, slot: &Slo
         },
         _ = tokio::time::sleep_until(until) => Peeked::Silent,
         _ = slot.evicted() => Peeked::Evicted,
+        _ = phase.wait_for(|p| *p == Phase::Closing) => Peeked::Closed,
     }
 }
 
