@@ -146,6 +146,10 @@ fn ten_thousand_idle_connections_per_port_starve_no_call_and_close_by_their_dead
         .into_iter()
         .enumerate()
     {
+        // Node A's replication connection to B closes when idle: each round's first write
+        // then opens a new one, through the flooded route in the last round.
+        std::thread::sleep(IDLE_TIMEOUT + Duration::from_millis(500));
+        let outbound_before = a.shim.stats().outbound;
         let (mut held, opened) = flood(port, idle_count);
         let flooded = Instant::now();
         // A client call on each client port, and a write node A replicates to node B (its
@@ -182,6 +186,12 @@ fn ten_thousand_idle_connections_per_port_starve_no_call_and_close_by_their_dead
             closed.as_millis(),
             FIRST_BYTES.as_millis(),
             a.shim.stats(),
+        );
+        let new_routes = a.shim.stats().outbound - outbound_before;
+        let flooded_route = if port == route { idle_count as u64 } else { 0 };
+        assert!(
+            new_routes > flooded_route,
+            "the replication came through a new connection on A's route"
         );
         // Generous bounds (the bar is 100 ms; these only tell starved from served).
         for took in at_once.iter().chain(&held_full) {
