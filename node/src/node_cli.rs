@@ -10,7 +10,7 @@
 //! The program is started as `BINARY --listen 127.0.0.1:0 --state STATE --peer ROUTE...
 //! [--program-arg ARG]...` and must print `listening ADDR` once it serves.
 
-use crate::agent::config::{AgentConfig, HealthConfig};
+use crate::agent::config::{AgentConfig, HealthConfig, ShimLimits};
 use runtime::cli::{CliError, CliResult};
 use runtime::schedule::settings::duration_ms;
 use shim::{Framing, ListenerConfig};
@@ -62,6 +62,26 @@ pub struct Args {
     /// The program's JSON-RPC framing: `lines` or `length`.
     #[arg(long, default_value = "lines")]
     pub framing: Framing,
+    /// Connections the shim serves at once on each port; a newcomer to a full port takes the
+    /// place of the oldest connection not answered yet.
+    #[arg(long, value_name = "N", default_value_t = shim::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Connections of peers' shims served at once, counted apart from clients.
+    #[arg(long, value_name = "N", default_value_t = shim::DEFAULT_PEER_CONNECTIONS)]
+    pub peer_connections: usize,
+    /// Deadline for a client's or peer's first bytes, from accept.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub first_bytes_timeout: Duration,
+    /// Deadline for one request frame once its first byte came (slow senders are cut).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub frame_timeout: Duration,
+    /// A connection with nothing to do for this long is closed.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// The program's protocol may speak first (a greeting): a caller silent for a moment is
+    /// connected to the program anyway (otherwise a silent socket costs the program nothing).
+    #[arg(long)]
+    pub server_first: bool,
     /// How long in-flight calls get to finish before the program stops for an upgrade.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub drain_grace: Duration,
@@ -114,6 +134,14 @@ impl Args {
             program_args: self.program_args.clone(),
             preload: self.preload.clone(),
             framing: self.framing,
+            limits: ShimLimits {
+                max_connections: self.max_connections,
+                peer_connections: self.peer_connections,
+                first_bytes_timeout: self.first_bytes_timeout,
+                frame_timeout: self.frame_timeout,
+                idle_timeout: self.idle_timeout,
+                server_first: self.server_first,
+            },
             drain_grace: self.drain_grace,
             stop_timeout: self.stop_timeout,
             start_timeout: self.start_timeout,
@@ -167,5 +195,55 @@ mod tests {
             .contains("`nowhere`"));
         assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
         assert!(parse_duration("soon").unwrap_err().contains("`soon`"));
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn shim_limits_default_to_the_shims_and_are_set_by_flags() {
+        use clap::Parser;
+        let base = [
+            "node",
+            "--id",
+            "n1",
+            "--server",
+            "http://127.0.0.1:1",
+            "--trust",
+            "k.pub",
+            "--system",
+            "kv",
+            "--version",
+            "1",
+            "--binary",
+            "kv",
+            "--state",
+            "s.json",
+            "--data",
+            "d",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        let config = Cli::try_parse_from(base).unwrap().args.config();
+        assert_eq!(config.limits, ShimLimits::default());
+        let more = [
+            "--first-bytes-timeout",
+            "2s",
+            "--idle-timeout",
+            "1m",
+            "--max-connections",
+            "9",
+        ];
+        let config = Cli::try_parse_from(base.iter().chain(more.iter()))
+            .unwrap()
+            .args
+            .config();
+        assert_eq!(config.limits.first_bytes_timeout, Duration::from_secs(2));
+        assert_eq!(config.limits.idle_timeout, Duration::from_secs(60));
+        assert_eq!(config.limits.max_connections, 9);
+        assert_eq!(config.limits.frame_timeout, Duration::from_secs(30));
     }
 }

@@ -17,6 +17,12 @@ pub enum FrameError {
     },
     /// The connection ended in the middle of a frame.
     Truncated,
+    /// Nothing came for the idle timeout (`idle`), or a frame begun did not end within the
+    /// frame timeout.
+    TimedOut {
+        idle: bool,
+        after: std::time::Duration,
+    },
     Io(io::Error),
 }
 
@@ -28,6 +34,14 @@ impl fmt::Display for FrameError {
                 "frame too large: {size} bytes or more, the limit is {max} bytes"
             ),
             FrameError::Truncated => write!(f, "the connection closed in the middle of a frame"),
+            FrameError::TimedOut { idle: true, after } => {
+                write!(f, "idle for {} ms", after.as_millis())
+            }
+            FrameError::TimedOut { idle: false, after } => write!(
+                f,
+                "the request was not complete within {} ms",
+                after.as_millis()
+            ),
             FrameError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -51,6 +65,8 @@ pub struct FrameReader<R> {
     buf: Vec<u8>,
     /// Start of unconsumed bytes in `buf`.
     start: usize,
+    /// When the first byte of the frame being read was seen.
+    begun: Option<tokio::time::Instant>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -61,11 +77,59 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             max,
             buf: pending,
             start: 0,
+            begun: None,
+        }
+    }
+
+    /// Like [`FrameReader::next`], within deadlines: the next frame's first byte must come
+    /// within `idle`, and the frame must end within `frame` of its first byte (so a sender
+    /// trickling bytes is cut too).
+    pub async fn next_within(
+        &mut self,
+        idle: std::time::Duration,
+        frame: std::time::Duration,
+    ) -> Result<Option<Vec<u8>>, FrameError> {
+        let waiting_since = tokio::time::Instant::now();
+        loop {
+            if let Some(frame) = self.take_frame()? {
+                self.begun = None;
+                return Ok(Some(frame));
+            }
+            let rest = self.buf.get(self.start..).unwrap_or_default();
+            let partial = match self.framing {
+                Framing::Lines => rest.iter().any(|b| !b.is_ascii_whitespace()),
+                Framing::Length => !rest.is_empty(),
+            };
+            let (deadline, timeout) = if partial {
+                let begun = *self.begun.get_or_insert_with(tokio::time::Instant::now);
+                (begun + frame, frame)
+            } else {
+                self.begun = None;
+                (waiting_since + idle, idle)
+            };
+            match tokio::time::timeout_at(deadline, self.fill()).await {
+                Err(_) => {
+                    return Err(FrameError::TimedOut {
+                        idle: !partial,
+                        after: timeout,
+                    })
+                }
+                Ok(more) => {
+                    if !more? {
+                        return if partial {
+                            Err(FrameError::Truncated)
+                        } else {
+                            Ok(None)
+                        };
+                    }
+                }
+            }
         }
     }
 
     /// The next frame (for lines, without its end of line; blank lines are skipped), or `None`
     /// at a clean end of the stream.
+    #[cfg(test)]
     pub async fn next(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         loop {
             if let Some(frame) = self.take_frame()? {
@@ -304,6 +368,46 @@ mod tests {
         let mut reader = FrameReader::new(&b"2}\n"[..], Framing::Lines, 10, b"{\"a\":".to_vec());
         assert_eq!(reader.next().await.unwrap(), Some(b"{\"a\":2}".to_vec()));
         assert_eq!(reader.next().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn deadlines_cut_idle_and_trickling_senders() {
+        use std::time::Duration;
+        use tokio::io::AsyncWriteExt;
+        let short = Duration::from_millis(50);
+        let long = Duration::from_secs(30);
+        // Nothing at all: idle.
+        let (_keep, quiet) = tokio::io::duplex(64);
+        let mut reader = FrameReader::new(quiet, Framing::Lines, 100, Vec::new());
+        let got = reader.next_within(short, long).await;
+        assert!(
+            matches!(got, Err(FrameError::TimedOut { idle: true, .. })),
+            "{got:?}"
+        );
+        // A frame begun and never finished: cut at the frame deadline though bytes keep coming.
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let trickle = tokio::spawn(async move {
+            for _ in 0..40 {
+                if tx.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        let mut reader = FrameReader::new(rx, Framing::Lines, 100, Vec::new());
+        let got = reader.next_within(long, Duration::from_millis(100)).await;
+        assert!(
+            matches!(got, Err(FrameError::TimedOut { idle: false, .. })),
+            "{got:?}"
+        );
+        trickle.abort();
+        // Frames in time pass.
+        let mut reader = FrameReader::new(&b"{}\n"[..], Framing::Lines, 100, Vec::new());
+        assert_eq!(
+            reader.next_within(short, short).await.unwrap(),
+            Some(b"{}".to_vec())
+        );
+        assert_eq!(reader.next_within(short, short).await.unwrap(), None);
     }
 
     #[test]

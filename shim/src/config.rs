@@ -142,9 +142,33 @@ pub struct ShimConfig {
     pub node_params: ParamStyle,
     /// How same-version connections are copied.
     pub fast_path: FastPath,
-    /// Connections served at once (inbound and outbound); further ones wait in the backlog.
+    /// Connections served at once on each port (each client port, peer route and the preload
+    /// port has its own count). A port never stops accepting: a connection beyond its limit
+    /// takes the place of the oldest one that has not been answered yet (still silent, or
+    /// trickling a request that is not complete), and is closed when there is none (on a client
+    /// port, after a short wait for a peer's handshake, see `peer_connections`).
     pub max_connections: usize,
-    /// Bound on connecting to the node or a peer, and on reading a handshake.
+    /// Connections from peers' shims served at once, counted apart from clients: a connection
+    /// leaves its port's count for this one as soon as its handshake is read, so clients,
+    /// however many, never take a peer's place (and a full port still reads the handshake of a
+    /// newcomer before turning it away).
+    pub peer_connections: usize,
+    /// Bound on a connection's first bytes (and on a peer's handshake line), from accept.
+    pub first_bytes_timeout: Duration,
+    /// Bound on one frame once its first byte arrived (a slowloris that never finishes a
+    /// request is closed then), on connections the shim decodes.
+    pub frame_timeout: Duration,
+    /// A connection with nothing to do for this long is closed: between requests on decoded
+    /// connections; on copied ones, when nothing came from the node (or peer) for this long.
+    pub idle_timeout: Duration,
+    /// The node's protocol may speak first (a greeting the shim does not know): a caller
+    /// silent for [`SNIFF_WAIT`](crate::SNIFF_WAIT) is then connected to the node (and a
+    /// node's silent connection on a peer route to the peer), and whoever speaks first decides.
+    /// Off by default: a silent socket then costs the node and the peers nothing until its first
+    /// bytes, and is closed at its deadline.
+    pub server_first: bool,
+    /// Bound on connecting to the node or a peer, and on reading a peer's answer to our
+    /// handshake.
     pub connect_timeout: Duration,
     /// Bound on one call to the node.
     pub call_timeout: Duration,
@@ -152,10 +176,21 @@ pub struct ShimConfig {
 
 /// 1 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
+/// Connections per port (see [`ShimConfig::max_connections`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Connections from peers' shims (see [`ShimConfig::peer_connections`]).
+pub const DEFAULT_PEER_CONNECTIONS: usize = 1024;
 
 impl ShimConfig {
     /// A shim for `name` in front of a node at `node_version`, with no ports yet and default
-    /// limits: 1 MiB frames, 1024 connections, 5 s to connect, 30 s per call.
+    /// limits: 1 MiB frames; 4,096 connections per port and 1,024 from peers; 10 s for a
+    /// connection's first bytes, 30 s for a frame, 5 min idle; 5 s to connect, 30 s per call.
+    ///
+    /// Why these: a real client sends its request as soon as it connects, so 10 s covers slow
+    /// links with a wide margin while an idle socket is gone quickly; 30 s lets a 1 MiB frame
+    /// arrive at 35 KiB/s; 5 min keeps pooled connections (a peer's replication connection)
+    /// across quiet spells without holding dead ones for long. 4,096 per port is what a busy
+    /// node serves at once; each costs the shim two descriptors (the agent raises its limit).
     pub fn new(name: impl Into<String>, node_version: u64) -> ShimConfig {
         ShimConfig {
             name: name.into(),
@@ -169,7 +204,12 @@ impl ShimConfig {
             max_frame: DEFAULT_MAX_FRAME,
             node_params: ParamStyle::ByName,
             fast_path: FastPath::Async,
-            max_connections: 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            peer_connections: DEFAULT_PEER_CONNECTIONS,
+            first_bytes_timeout: Duration::from_secs(10),
+            frame_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(300),
+            server_first: false,
             connect_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
         }

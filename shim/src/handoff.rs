@@ -8,16 +8,21 @@
 //! descriptor, with `SCM_RIGHTS`, after one byte `h`); its `accept` returns it as if it had
 //! come from the listening socket, and the shim is out of the connection's path.
 //!
-//! A connection qualifies when nothing of it is left unread in the shim: on a port pinned to
-//! the node's version at once; on a port that follows the node's version once its first
-//! bytes, peeked and left in place, are not a shim's handshake (or nothing came within
-//! [`SNIFF_WAIT`]: a shim always speaks first); from a peer's shim at the node's version once
-//! the handshake is answered, when nothing came after it (the peer waits for the answer). Without a registration for the node's address, or when a send
-//! fails, the connection takes the copying path as before. A handed-off connection belongs to
-//! the program: it ends when the program stops (so at an upgrade, as a copied one does), and
-//! draining does not wait for it.
+//! A connection qualifies when nothing of it is left unread in the shim and its first bytes
+//! came (peeked and left in place, by the first-bytes deadline: a silent socket never reaches
+//! the program, it is closed at the deadline): on a port pinned to the node's version; on a
+//! port that follows the node's version when those bytes are not a shim's handshake; from a
+//! peer's shim at the node's version once the handshake is answered, when nothing came after
+//! it (the peer waits for the answer). With `server_first` (the node may speak first), a
+//! pinned port's connection is handed off at once, and a silent one on a following port after
+//! [`SNIFF_WAIT`] (a shim always speaks first). Without a registration for the node's
+//! address, or when a send fails, the connection takes the copying path as before. A
+//! handed-off connection belongs to the program: it ends when the program stops (so at an
+//! upgrade, as a copied one does), draining does not wait for it, and the shim's idle and frame
+//! deadlines no longer apply to it.
 
 use crate::handshake::{self, Start};
+use crate::limits::Slot;
 use crate::route::Route;
 use crate::shim::{Phase, Shared};
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
@@ -31,8 +36,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, Interest};
 use tokio::net::{TcpStream, UnixListener, UnixStream};
 
-/// How long a connection on a port that follows the node's version may stay silent before it
-/// is taken for an outside client (a peer's shim sends its handshake as soon as it connects).
+/// With `server_first`, how long a connection on a port that follows the node's version may
+/// stay silent before it is taken for an outside client (a peer's shim sends its handshake as
+/// soon as it connects); also how long a silent caller waits before the shim connects it to a
+/// node that may speak first.
 pub const SNIFF_WAIT: Duration = Duration::from_millis(200);
 
 /// The longest registration line read.
@@ -170,27 +177,63 @@ pub fn parse_registration(line: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{rest}` is not a socket address"))
 }
 
+/// What became of a just-accepted connection offered for hand-off.
+pub(crate) enum Offer {
+    /// The node program has it now.
+    Given,
+    /// Not handed off: the shim serves it (nothing of it was read).
+    Kept(TcpStream),
+    /// Closed: no first bytes by the deadline, or a newcomer took its slot.
+    Gone,
+}
+
 /// Passes a just-accepted `client` to the node program when it qualifies (see the module
-/// header); gives it back otherwise, untouched.
+/// header); gives it back otherwise, untouched. Its first bytes must have come (by `deadline`)
+/// before it is handed off, so a silent socket never reaches the program, unless the node's
+/// protocol may speak first (`server_first`: then as soon as it qualifies).
 pub(crate) async fn try_give(
     client: TcpStream,
     listener_version: Option<u64>,
     shared: &Shared,
     route: &Route,
-) -> Result<(), TcpStream> {
+    slot: &Slot,
+    deadline: tokio::time::Instant,
+) -> Offer {
     if target(shared, route).is_none() {
-        return Err(client);
+        return Offer::Kept(client);
     }
-    match listener_version {
-        Some(v) if v == route.node_version => {}
-        Some(_) => return Err(client),
-        None => {
-            if !silent_or_not_a_shim(&client).await {
-                return Err(client);
+    let server_first = shared.config.server_first;
+    let wait = if server_first {
+        deadline.min(tokio::time::Instant::now() + SNIFF_WAIT)
+    } else {
+        deadline
+    };
+    let pinned = match listener_version {
+        Some(v) if v == route.node_version => true,
+        Some(_) => return Offer::Kept(client),
+        None => false,
+    };
+    if !(pinned && server_first) {
+        match first_bytes(&client, wait, slot, shared).await {
+            Peeked::Bytes(handshake) if pinned || !handshake => {}
+            Peeked::Bytes(_) => return Offer::Kept(client),
+            Peeked::Silent if server_first => {}
+            Peeked::Silent => {
+                shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("no first bytes in time: closing the connection");
+                return Offer::Gone;
             }
+            Peeked::Evicted => {
+                shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
+                return Offer::Gone;
+            }
+            Peeked::Closed => return Offer::Gone,
         }
     }
-    give(client, shared, route).await
+    match give(client, shared, route).await {
+        Ok(()) => Offer::Given,
+        Err(client) => Offer::Kept(client),
+    }
 }
 
 /// The node's address and its registration, when the program registered and the shim serves:
@@ -231,17 +274,35 @@ pub(crate) async fn give(
     }
 }
 
-/// Peeks at the first bytes: `true` when they are not (the start of) a shim's handshake, or
-/// when none came within [`SNIFF_WAIT`].
-async fn silent_or_not_a_shim(client: &TcpStream) -> bool {
+/// What the first bytes of a connection, peeked and left in place, said.
+enum Peeked {
+    /// Some came; `true` when they start a shim's handshake.
+    Bytes(bool),
+    /// None by the deadline.
+    Silent,
+    Evicted,
+    Closed,
+}
+
+async fn first_bytes(
+    client: &TcpStream,
+    until: tokio::time::Instant,
+    slot: &Slot,
+    shared: &Shared,
+) -> Peeked {
     let mut first = [0u8; 16];
-    match tokio::time::timeout(SNIFF_WAIT, client.peek(&mut first)).await {
-        Err(_) => true,
-        Ok(Err(_)) | Ok(Ok(0)) => false,
-        Ok(Ok(n)) => matches!(
-            handshake::starts_handshake(first.get(..n).unwrap_or_default()),
-            Start::NotHandshake
-        ),
+    let mut phase = shared.phase.subscribe();
+    tokio::select! {
+        peeked = client.peek(&mut first) => match peeked {
+            Err(_) | Ok(0) => Peeked::Closed,
+            Ok(n) => Peeked::Bytes(!matches!(
+                handshake::starts_handshake(first.get(..n).unwrap_or_default()),
+                Start::NotHandshake
+            )),
+        },
+        _ = tokio::time::sleep_until(until) => Peeked::Silent,
+        _ = slot.evicted() => Peeked::Evicted,
+        _ = phase.wait_for(|p| *p == Phase::Closing) => Peeked::Closed,
     }
 }
 

@@ -17,6 +17,10 @@ pub mod code {
     pub const NODE_UNAVAILABLE: i64 = -32002;
     /// The caller's version is not one the shim's plugin chain bridges.
     pub const VERSION_NOT_BRIDGED: i64 = -32003;
+    /// The shim serves as many connections as it may on this port: try again later.
+    pub const BUSY: i64 = -32004;
+    /// The request did not arrive whole within the frame deadline.
+    pub const TIMED_OUT: i64 = -32005;
 }
 
 /// A JSON-RPC error object.

@@ -24,17 +24,21 @@
 //!
 //! Bad input (an oversized frame, malformed JSON, an unknown method, a peer at an unknown
 //! version) gets a clear error on its own connection; the others go on. Buffers are bounded by
-//! the frame limit, a connection's next frame is read only after its answer is written, and the
-//! number of connections is limited: a fast sender is held back by TCP.
+//! the frame limit, a connection's next frame is read only after its answer is written (a fast
+//! sender is held back by TCP), and every connection is bounded: a deadline for its first
+//! bytes and for each frame, an idle timeout, a limit per port where a newcomer replaces the
+//! oldest connection not answered yet, and separate room for peers' shims (see `limits`).
 
 mod codec;
 mod config;
 mod error;
+mod fdlimit;
 mod frames;
 mod handoff;
 mod handshake;
 mod inbound;
 mod jsonrpc;
+mod limits;
 mod node;
 mod outbound;
 mod route;
@@ -45,9 +49,11 @@ mod stats;
 mod translate;
 
 pub use config::{
-    FastPath, Framing, ListenerConfig, ParamStyle, PeerRoute, ShimConfig, DEFAULT_MAX_FRAME,
+    FastPath, Framing, ListenerConfig, ParamStyle, PeerRoute, ShimConfig, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_FRAME, DEFAULT_PEER_CONNECTIONS,
 };
 pub use error::ShimError;
+pub use fdlimit::{fd_limit, raise_fd_limit, FdLimit};
 pub use handoff::{parse_registration, SNIFF_WAIT};
 pub use handshake::{connect_line, hello, parse_line, Line, OK_LINE};
 pub use jsonrpc::code;

@@ -4,27 +4,32 @@
 //! then copies bytes: the peer's shim translates. A peer that refuses the version gets every
 //! request of the node answered with an error that says why.
 
+use crate::handoff::SNIFF_WAIT;
 use crate::handshake::{self, Line};
 use crate::jsonrpc::{code, RpcError};
+use crate::limits::{Pool, Slot};
 use crate::shim::{accept_each, Direction, Shared};
-use crate::splice::{read_line, splice, Cut};
+use crate::splice::{read_line, read_more, splice, Cut};
 use crate::translate::{self, Mode};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
 
-/// Accepts the node's connections to the peer at `remote`.
+/// Accepts the node's connections to the peer at `remote`, each in a slot of the route's own
+/// pool (a full pool of answered connections turns the newcomer away).
 pub async fn route_loop(listener: TcpListener, remote: SocketAddr, shared: Arc<Shared>) {
+    let pool = Pool::new(shared.config.max_connections);
     accept_each(
         listener,
         shared,
         Direction::Outbound,
-        move |stream, _, shared, permit| {
+        move |stream, _, shared| {
             count_outbound(&stream, &shared);
-            tokio::spawn(carry(stream, remote, shared, permit));
+            if let Some(slot) = admit(&pool, &shared) {
+                tokio::spawn(carry(stream, remote, shared, slot));
+            }
         },
     )
     .await;
@@ -32,16 +37,28 @@ pub async fn route_loop(listener: TcpListener, remote: SocketAddr, shared: Arc<S
 
 /// Accepts the node's redirected connections from the LD_PRELOAD library.
 pub async fn preload_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let pool = Pool::new(shared.config.max_connections);
     accept_each(
         listener,
         shared,
         Direction::Outbound,
-        |stream, _, shared, permit| {
+        move |stream, _, shared| {
             count_outbound(&stream, &shared);
-            tokio::spawn(redirected(stream, shared, permit));
+            if let Some(slot) = admit(&pool, &shared) {
+                tokio::spawn(redirected(stream, shared, slot));
+            }
         },
     )
     .await;
+}
+
+fn admit(pool: &Arc<Pool>, shared: &Shared) -> Option<Slot> {
+    let slot = pool.admit();
+    if slot.is_none() {
+        shared.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("outgoing port full: closing the node's connection");
+    }
+    slot
 }
 
 fn count_outbound(stream: &TcpStream, shared: &Shared) {
@@ -113,30 +130,61 @@ async fn dial(remote: SocketAddr, shared: &Shared) -> Result<(TcpStream, Vec<u8>
     }
 }
 
-/// Carries one connection of the node to `remote`.
-async fn carry(
-    mut node: TcpStream,
-    remote: SocketAddr,
-    shared: Arc<Shared>,
-    _permit: OwnedSemaphorePermit,
-) {
+/// Carries one connection of the node to `remote`. The peer is dialled once the node spoke,
+/// within the first-bytes deadline (or, with `server_first`, stayed silent for SNIFF_WAIT:
+/// the peer may speak first), so an idle socket on the route costs the peer nothing.
+async fn carry(mut node: TcpStream, remote: SocketAddr, shared: Arc<Shared>, slot: Slot) {
+    let config = &shared.config;
+    let mut first = Vec::new();
+    let silent_ok = config.server_first;
+    let wait = if silent_ok {
+        SNIFF_WAIT.min(config.first_bytes_timeout)
+    } else {
+        config.first_bytes_timeout
+    };
+    tokio::select! {
+        n = read_more(&mut node, &mut first, handshake::MAX_LINE, None) => match n {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        },
+        _ = tokio::time::sleep(wait) => if !silent_ok {
+            shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("no first bytes from the node in time: closing its connection");
+            return;
+        },
+        _ = slot.evicted() => {
+            shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
     match dial(remote, &shared).await {
-        Ok((mut peer, rest)) => splice(&mut node, &mut peer, &[], &rest, &shared, Cut::Never).await,
+        Ok((mut peer, rest)) => {
+            splice(
+                &mut node,
+                &mut peer,
+                &first,
+                &rest,
+                &shared,
+                &slot,
+                Cut::Never,
+            )
+            .await
+        }
         Err(Dial::Unreachable(why)) => {
             tracing::warn!(%remote, "{why}: closing the node's connection");
         }
         Err(Dial::Refused(why)) => {
             tracing::warn!(%remote, "{why}");
             let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
-            translate::serve(node, Vec::new(), Mode::Refuse(error), Arc::clone(&shared)).await;
+            translate::serve(node, first, Mode::Refuse(error), Arc::clone(&shared), slot).await;
         }
     }
 }
 
 /// Serves one connection the LD_PRELOAD library redirected: `UPSTART/1 connect ADDR`, then
 /// the node's traffic to ADDR.
-async fn redirected(mut node: TcpStream, shared: Arc<Shared>, _permit: OwnedSemaphorePermit) {
-    let wait = shared.config.connect_timeout;
+async fn redirected(mut node: TcpStream, shared: Arc<Shared>, slot: Slot) {
+    let wait = shared.config.first_bytes_timeout;
     let (line, rest) = match read_line(&mut node, Vec::new(), handshake::MAX_LINE, wait).await {
         Ok(parts) => parts,
         Err(why) => {
@@ -162,7 +210,16 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, _permit: OwnedSema
             if node.write_all(handshake::OK_LINE.as_bytes()).await.is_err() {
                 return;
             }
-            splice(&mut node, &mut peer, &rest, &from_peer, &shared, Cut::Never).await;
+            splice(
+                &mut node,
+                &mut peer,
+                &rest,
+                &from_peer,
+                &shared,
+                &slot,
+                Cut::Never,
+            )
+            .await;
         }
         Err(Dial::Unreachable(why)) => {
             tracing::warn!(%remote, "{why}");
@@ -174,7 +231,7 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, _permit: OwnedSema
                 return;
             }
             let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
-            translate::serve(node, rest, Mode::Refuse(error), Arc::clone(&shared)).await;
+            translate::serve(node, rest, Mode::Refuse(error), Arc::clone(&shared), slot).await;
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use crate::config::ShimConfig;
 use crate::error::ShimError;
+use crate::fdlimit;
 use crate::handoff::{self, Targets};
+use crate::limits::Pool;
 use crate::route::{Route, RouteCell};
 use crate::stats::{ShimStats, Stats};
 use crate::{inbound, outbound};
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Where a shim's connections stand.
@@ -53,7 +55,10 @@ pub(crate) struct Shared {
     pub phase: watch::Sender<Phase>,
     /// Bumped on every route change (accept loops wait for a node).
     pub route_gen: watch::Sender<u64>,
-    pub permits: Arc<Semaphore>,
+    /// Connections of peers' shims, once their handshake is read (see `limits`).
+    pub peers: Arc<Pool>,
+    /// Newcomers to a full client port, while the shim waits for their handshake.
+    pub triage: Arc<Pool>,
     /// Client (inbound) connections being served: what a drain waits for.
     pub active: AtomicUsize,
     /// Notified when `active` drops to zero.
@@ -74,37 +79,49 @@ pub(crate) enum Direction {
     Outbound,
 }
 
-/// Accepts on `listener` (inbound: while the shim runs and has a node to send to), within the
-/// connection limit, handing each connection, its peer's address and a permit to `serve`. A
-/// failed accept is logged and retried after 50 ms.
+/// Accepts on `listener` (inbound: while the shim runs and has a node to send to), handing each
+/// connection and its peer's address to `serve`, which decides on its slot (see `limits`):
+/// accepting never waits for one. A failed accept (out of file descriptors, say) is retried
+/// after a pause that doubles up to a second, so the loop neither spins nor dies.
 pub(crate) async fn accept_each(
     listener: TcpListener,
     shared: Arc<Shared>,
     direction: Direction,
-    serve: impl Fn(TcpStream, SocketAddr, Arc<Shared>, OwnedSemaphorePermit),
+    serve: impl Fn(TcpStream, SocketAddr, Arc<Shared>),
 ) {
     let inbound = direction == Direction::Inbound;
+    let mut pause = ACCEPT_PAUSE;
     loop {
         if inbound {
             shared.wait_open(true).await;
         }
-        let Ok(permit) = Arc::clone(&shared.permits).acquire_owned().await else {
-            return;
-        };
         let mut phase = shared.phase.subscribe();
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = phase.wait_for(|p| *p != Phase::Running), if inbound => continue,
         };
         match accepted {
-            Ok((stream, peer)) => serve(stream, peer, Arc::clone(&shared), permit),
+            Ok((stream, peer)) => {
+                pause = ACCEPT_PAUSE;
+                serve(stream, peer, Arc::clone(&shared));
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                shared.stats.accept_errors.fetch_add(1, Ordering::Relaxed);
+                if pause == ACCEPT_PAUSE {
+                    tracing::warn!(error = %e, "accept failed: pausing this port");
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
             }
         }
     }
 }
+
+/// The first pause after a failed accept.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(10);
+
+/// Newcomers to full client ports whose handshake is awaited at once (the oldest goes first).
+const TRIAGE: usize = 64;
 
 /// Counts a client connection while alive (see [`Shared::active`]).
 #[derive(Debug)]
@@ -197,7 +214,8 @@ impl Shim {
         };
         let route = Route::new(config.node_addr, config.node_version, chain);
         let shared = Arc::new(Shared {
-            permits: Arc::new(Semaphore::new(config.max_connections)),
+            peers: Pool::new(config.peer_connections),
+            triage: Pool::new(TRIAGE),
             config,
             route: RouteCell::new(route),
             phase: watch::Sender::new(Phase::Running),
@@ -232,6 +250,16 @@ impl Shim {
             tasks.push(tokio::spawn(handoff::serve(listener, Arc::clone(&shared))));
         }
         tracing::info!(name = %shared.config.name, version = shared.config.node_version, ?addrs, "shim started");
+        let (budget, limit) = (
+            fdlimit::fd_budget(&shared.config, TRIAGE),
+            fdlimit::fd_limit(),
+        );
+        if budget > limit {
+            tracing::warn!(
+                "at its connection limits the shim holds up to {budget} file descriptors, but \
+                 this process may open {limit}: raise `ulimit -n` or lower the limits"
+            );
+        }
         Ok(Shim {
             shared,
             addrs,
@@ -422,10 +450,23 @@ fn bind_unix(path: &std::path::Path) -> Result<tokio::net::UnixListener, ShimErr
     tokio::net::UnixListener::bind(path).map_err(err)
 }
 
+/// The listen backlog: connections the kernel completes while the accept loop is busy (a
+/// burst of clients, or a flood). The default 128 overflows in a few milliseconds of a flood,
+/// and each overflow costs a client a second (its SYN is resent); the kernel caps it at
+/// `net.core.somaxconn`.
+const BACKLOG: u32 = 4096;
+
 async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, ShimError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|error| ShimError::Bind { what, addr, error })
+    let error = |error| ShimError::Bind { what, addr, error };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(error)?;
+    socket.set_reuseaddr(true).map_err(error)?;
+    socket.bind(addr).map_err(error)?;
+    socket.listen(BACKLOG).map_err(error)
 }
 
 fn local(listener: &TcpListener) -> SocketAddr {
@@ -448,10 +489,20 @@ fn check_config(config: &ShimConfig) -> Result<(), ShimError> {
             config.max_frame
         )));
     }
-    if config.max_connections == 0 {
+    if config.max_connections == 0 || config.peer_connections == 0 {
         return Err(ShimError::Config(
-            "the connection limit must be at least 1".into(),
+            "the connection limits must be at least 1".into(),
         ));
+    }
+    let deadlines = [
+        ("first bytes", config.first_bytes_timeout),
+        ("frame", config.frame_timeout),
+        ("idle", config.idle_timeout),
+    ];
+    if let Some((what, _)) = deadlines.iter().find(|(_, d)| d.is_zero()) {
+        return Err(ShimError::Config(format!(
+            "the {what} timeout must be longer than zero"
+        )));
     }
     if config.listeners.is_empty() && config.peers.is_empty() && config.outbound.is_none() {
         return Err(ShimError::Config("no port to serve: add a listener".into()));

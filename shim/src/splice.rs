@@ -8,9 +8,14 @@
 //! replicating a write it has not acknowledged yet.
 
 use crate::frames::FrameCounter;
+use crate::limits::Slot;
 use crate::shim::{Phase, Shared};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// When the shim cuts a copied connection.
@@ -18,21 +23,30 @@ use tokio::net::TcpStream;
 pub enum Cut {
     /// A client's connection: when a drain's grace ends ([`Phase::Closing`]).
     AtClosing,
-    /// The node program's own outgoing connection: it ends with either side, never by a drain.
+    /// The node program's own outgoing connection: it ends with either side (or its deadlines),
+    /// never by a drain.
     Never,
 }
 
-/// Copies both ways until either side closes or (per `cut`) the shim closes its connections.
-/// `to_b` (bytes already read from `a`) and `to_a` (already read from `b`) go first.
+/// Copies both ways until either side closes, the connection is idle (nothing came from `b`,
+/// the node or peer, for the idle timeout), a newcomer takes its unproven `slot`, or (per
+/// `cut`) the shim closes its connections. `a` is the caller; `b` answers, and its first bytes
+/// prove the slot. `to_b` (bytes already read from `a`) and `to_a` (already read from `b`) go
+/// first.
 pub async fn splice(
     a: &mut TcpStream,
     b: &mut TcpStream,
     to_b: &[u8],
     to_a: &[u8],
     shared: &Shared,
+    slot: &Slot,
     cut: Cut,
 ) {
     let mut phase = shared.phase.subscribe();
+    let answers = AtomicU64::new(0);
+    if !to_a.is_empty() {
+        slot.prove();
+    }
     let copy = async {
         if !to_b.is_empty() {
             b.write_all(to_b).await?;
@@ -40,12 +54,26 @@ pub async fn splice(
         if !to_a.is_empty() {
             a.write_all(to_a).await?;
         }
-        tokio::io::copy_bidirectional(a, b).await.map(|_| ())
+        let mut b = Answers {
+            inner: b,
+            count: &answers,
+            slot,
+            proven: !to_a.is_empty(),
+        };
+        tokio::io::copy_bidirectional(a, &mut b).await.map(|_| ())
     };
     tokio::select! {
         r = copy => if let Err(e) = r {
             tracing::debug!(error = %e, "copied connection ended");
         },
+        _ = idle(&answers, shared.config.idle_timeout) => {
+            shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("closing an idle copied connection");
+        }
+        _ = slot.evicted() => {
+            shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("closing a copied connection not answered yet: its port is full");
+        }
         _ = async {
             match cut {
                 Cut::AtClosing => { let _ = phase.wait_for(|p| *p == Phase::Closing).await; }
@@ -59,15 +87,17 @@ pub async fn splice(
 
 /// Copies a client's JSON-RPC connection to the node and back, counting requests and answers
 /// (whole frames of the node's framing): while the shim drains, no new request is read, and the
-/// connection closes as soon as every request sent has its answer (at once when idle). Cut at
-/// the end of the grace like any client connection. `first` (bytes already read from the
-/// client) goes first. A notification (a request without an answer) keeps its connection open
-/// until the grace ends.
+/// connection closes as soon as every request sent has its answer (at once when idle). Bounded
+/// like [`splice`]: the idle timeout (nothing from the node), eviction of its unproven `slot`
+/// (the node's first answer proves it), and the end of a drain's grace. `first` (bytes already
+/// read from the client) goes first. A notification (a request without an answer) keeps its
+/// connection open until the grace ends.
 pub async fn splice_requests(
     client: &mut TcpStream,
     node: &mut TcpStream,
     first: &[u8],
     shared: &Shared,
+    slot: &Slot,
 ) {
     let framing = shared.config.framing;
     let (mut sent, mut answered) = (FrameCounter::new(framing), FrameCounter::new(framing));
@@ -85,6 +115,8 @@ pub async fn splice_requests(
     let mut client_open = true;
     let mut from_client = vec![0u8; 16 * 1024];
     let mut from_node = vec![0u8; 16 * 1024];
+    let idle_timeout = shared.config.idle_timeout;
+    let mut quiet_since = tokio::time::Instant::now();
     loop {
         if requests <= answers && (draining || !client_open) {
             if draining {
@@ -109,6 +141,8 @@ pub async fn splice_requests(
             r = node_read.read(&mut from_node) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    slot.prove();
+                    quiet_since = tokio::time::Instant::now();
                     let bytes = from_node.get(..n).unwrap_or_default();
                     if client_write.write_all(bytes).await.is_err() {
                         break;
@@ -127,9 +161,83 @@ pub async fn splice_requests(
                 }
                 draining = now.is_draining();
             }
+            _ = tokio::time::sleep_until(quiet_since + idle_timeout) => {
+                shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("closing an idle copied connection");
+                break;
+            }
+            _ = slot.evicted() => {
+                shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("closing a copied connection not answered yet: its port is full");
+                break;
+            }
         }
     }
     let _ = client_write.shutdown().await;
+}
+
+/// Completes once `count` stayed the same for `timeout` (checked a few times per timeout).
+async fn idle(count: &AtomicU64, timeout: Duration) {
+    let tick = (timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(15));
+    let mut seen = count.load(Ordering::Relaxed);
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now = count.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() >= timeout {
+            return;
+        }
+    }
+}
+
+/// The answering side of a copied connection: counts its reads (for the idle timeout) and
+/// proves the slot at the first. One relaxed store per read: the fast path stays fast.
+struct Answers<'a> {
+    inner: &'a mut TcpStream,
+    count: &'a AtomicU64,
+    slot: &'a Slot,
+    proven: bool,
+}
+
+impl AsyncRead for Answers<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut *self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            let n = self.count.load(Ordering::Relaxed);
+            self.count.store(n.wrapping_add(1), Ordering::Relaxed);
+            if !self.proven {
+                self.proven = true;
+                self.slot.prove();
+            }
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Answers<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Reads more bytes into `buf` (at most `max` in all), waiting at most `wait` (`None`: as
@@ -181,7 +289,13 @@ pub async fn read_line(
 /// Copies both ways on two dedicated threads doing blocking reads and writes: each message
 /// costs one wakeup and a read and a write per hop, with no event loop in between (the
 /// same-version fast path). Returns when both directions ended or the shim closes.
-pub async fn splice_blocking(a: TcpStream, b: TcpStream, to_b: Vec<u8>, shared: &Shared) {
+pub async fn splice_blocking(
+    a: TcpStream,
+    b: TcpStream,
+    to_b: Vec<u8>,
+    shared: &Shared,
+    slot: &Slot,
+) {
     let (a, b) = match (blocking(a), blocking(b)) {
         (Ok(a), Ok(b)) => (a, b),
         _ => return,
@@ -193,17 +307,26 @@ pub async fn splice_blocking(a: TcpStream, b: TcpStream, to_b: Vec<u8>, shared: 
         return;
     };
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(2);
-    let spawn = |from: std::net::TcpStream, to: std::net::TcpStream, first: Vec<u8>| {
+    // Reads from `b` (the answers), for the idle timeout; the threads are not cut by a
+    // newcomer, so the slot is proven at once.
+    slot.prove();
+    let answers = Arc::new(AtomicU64::new(0));
+    let spawn = |from: std::net::TcpStream,
+                 to: std::net::TcpStream,
+                 first: Vec<u8>,
+                 count: Option<Arc<AtomicU64>>| {
         let done = done_tx.clone();
         std::thread::Builder::new()
             .name("shim-copy".into())
             .stack_size(64 * 1024)
             .spawn(move || {
-                copy_blocking(from, to, &first);
+                copy_blocking(from, to, &first, count.as_deref());
                 let _ = done.blocking_send(());
             })
     };
-    if spawn(a, b2, to_b).is_err() || spawn(b, a2, Vec::new()).is_err() {
+    if spawn(a, b2, to_b, None).is_err()
+        || spawn(b, a2, Vec::new(), Some(Arc::clone(&answers))).is_err()
+    {
         let _ = a_cut.shutdown(std::net::Shutdown::Both);
         let _ = b_cut.shutdown(std::net::Shutdown::Both);
         return;
@@ -214,13 +337,21 @@ pub async fn splice_blocking(a: TcpStream, b: TcpStream, to_b: Vec<u8>, shared: 
         let _ = done_rx.recv().await;
         let _ = done_rx.recv().await;
     };
-    tokio::select! {
-        _ = both => {}
+    let cut = tokio::select! {
+        _ = both => false,
+        _ = idle(&answers, shared.config.idle_timeout) => {
+            shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("closing an idle copied connection");
+            true
+        }
         _ = phase.wait_for(|p| *p == Phase::Closing) => {
             tracing::debug!("closing a copied connection");
-            let _ = a_cut.shutdown(std::net::Shutdown::Both);
-            let _ = b_cut.shutdown(std::net::Shutdown::Both);
+            true
         }
+    };
+    if cut {
+        let _ = a_cut.shutdown(std::net::Shutdown::Both);
+        let _ = b_cut.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -231,7 +362,13 @@ fn blocking(s: TcpStream) -> std::io::Result<std::net::TcpStream> {
 }
 
 /// Copies `from` to `to` until the end of `from` (then ends `to`'s writing side) or an error.
-fn copy_blocking(mut from: std::net::TcpStream, mut to: std::net::TcpStream, first: &[u8]) {
+/// Counts its reads in `count`.
+fn copy_blocking(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    first: &[u8],
+    count: Option<&AtomicU64>,
+) {
     use std::io::{Read, Write};
     if !first.is_empty() && to.write_all(first).is_err() {
         return;
@@ -242,6 +379,12 @@ fn copy_blocking(mut from: std::net::TcpStream, mut to: std::net::TcpStream, fir
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if let Some(count) = count {
+            count.store(
+                count.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
+        }
         let Some(chunk) = buf.get(..n) else { break };
         if to.write_all(chunk).is_err() {
             break;

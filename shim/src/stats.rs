@@ -15,6 +15,10 @@ pub(crate) struct Stats {
     pub frame_errors: AtomicU64,
     pub calls_translated: AtomicU64,
     pub disallowed: AtomicU64,
+    pub evicted: AtomicU64,
+    pub refused_busy: AtomicU64,
+    pub timed_out: AtomicU64,
+    pub accept_errors: AtomicU64,
 }
 
 /// A snapshot of a shim's counters.
@@ -40,6 +44,15 @@ pub struct ShimStats {
     pub calls_translated: u64,
     /// Requests refused by a `disallow` rule.
     pub disallowed: u64,
+    /// Connections not answered yet that a newcomer to their full port took the place of.
+    pub evicted: u64,
+    /// Connections turned away: their port full of answered connections (and, on a client
+    /// port, no peer's handshake in time), or too many peers.
+    pub refused_busy: u64,
+    /// Connections closed at a deadline: first bytes, a frame, or idle.
+    pub timed_out: u64,
+    /// Failed accepts (out of file descriptors, say).
+    pub accept_errors: u64,
 }
 
 impl Stats {
@@ -56,6 +69,10 @@ impl Stats {
             frame_errors: get(&self.frame_errors),
             calls_translated: get(&self.calls_translated),
             disallowed: get(&self.disallowed),
+            evicted: get(&self.evicted),
+            refused_busy: get(&self.refused_busy),
+            timed_out: get(&self.timed_out),
+            accept_errors: get(&self.accept_errors),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::codec::{write_frame, FrameError, FrameReader};
 use crate::jsonrpc::{
     batch_response, code, decode, error_response, result_response, Incoming, Request, RpcError,
 };
+use crate::limits::Slot;
 use crate::node::{Delegate, NodeLink};
 use crate::route::Route;
 use crate::shim::Shared;
@@ -29,13 +30,21 @@ pub enum Mode {
 }
 
 /// Serves `client` (whose first bytes, already read, are `pending`) until it closes, sends an
-/// oversized frame, or the shim drains.
-pub async fn serve(client: TcpStream, pending: Vec<u8>, mut mode: Mode, shared: Arc<Shared>) {
+/// oversized frame, misses a deadline (idle between frames, or a frame not finished in time),
+/// loses its slot before its first answer, or the shim drains.
+pub async fn serve(
+    client: TcpStream,
+    pending: Vec<u8>,
+    mut mode: Mode,
+    shared: Arc<Shared>,
+    slot: Slot,
+) {
     let peer = client.peer_addr().ok();
     let (read, mut write) = client.into_split();
     let config = &shared.config;
     let mut reader = FrameReader::new(read, config.framing, config.max_frame, pending);
     let mut phase = shared.phase.subscribe();
+    let mut proven = false;
     loop {
         let frame = tokio::select! {
             // A drain wins over a frame already buffered: close between frames.
@@ -44,7 +53,12 @@ pub async fn serve(client: TcpStream, pending: Vec<u8>, mut mode: Mode, shared: 
                 tracing::debug!(?peer, "draining: closing a translated connection between frames");
                 break;
             }
-            frame = reader.next() => frame,
+            _ = slot.evicted(), if !proven => {
+                shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(?peer, "closing a connection not answered yet: its port is full");
+                break;
+            }
+            frame = reader.next_within(config.idle_timeout, config.frame_timeout) => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
@@ -67,11 +81,37 @@ pub async fn serve(client: TcpStream, pending: Vec<u8>, mut mode: Mode, shared: 
                 .await;
                 break;
             }
+            Err(FrameError::TimedOut { idle, after }) => {
+                shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                if !idle {
+                    tracing::debug!(?peer, "a frame was not finished in time: closing");
+                    let error = RpcError::new(
+                        code::TIMED_OUT,
+                        format!(
+                            "request timed out: not complete within {} ms; closing the \
+                             connection",
+                            after.as_millis()
+                        ),
+                    );
+                    let _ = write_frame(
+                        &mut write,
+                        config.framing,
+                        &error_response(&Value::Null, &error),
+                    )
+                    .await;
+                }
+                break;
+            }
             Err(e) => {
                 tracing::debug!(?peer, error = %e, "connection ended");
                 break;
             }
         };
+        // A whole frame: a real caller, whose place a newcomer does not take.
+        if !proven {
+            proven = true;
+            slot.prove();
+        }
         let answer = match &mut mode {
             Mode::Refuse(error) => refuse_frame(&frame, error),
             Mode::Translate { caller, link } => {

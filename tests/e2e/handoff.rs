@@ -292,3 +292,52 @@ fn unregistered_node(
         .unwrap();
     (node, node_addr, runtime, shim)
 }
+
+/// Silent sockets are not handed to the program (it would hold them for ever): on the main
+/// port and on a port pinned to the node's version alike, the shim waits for their first bytes
+/// and closes them at the deadline; a client that speaks is still handed off.
+#[test]
+fn silent_sockets_are_not_handed_off_and_close_at_their_deadline() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("shim.sock");
+    let runtime = support::runtime();
+    let mut config = ShimConfig::new("kv", 2);
+    config.listeners = support::loopback_listeners(&[None, Some(2)]);
+    config.handoff = Some(socket.clone());
+    config.first_bytes_timeout = Duration::from_millis(300);
+    let shim = runtime
+        .block_on(Shim::start(config, Some(support::chain())))
+        .unwrap();
+    let env = [
+        (
+            "LD_PRELOAD",
+            support::preload_library().display().to_string(),
+        ),
+        ("UPSTART_SHIM_HANDOFF", socket.display().to_string()),
+    ];
+    let (_node, node_addr) = support::start_node(2, &dir.path().join("kv.json"), &[], &env);
+    eventually("the node registers", || shim.handoff_registered(node_addr));
+    shim.set_node(node_addr);
+    for (addr, _) in shim.addrs().listeners.clone() {
+        let mut silent: Vec<TcpStream> =
+            (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        for s in &mut silent {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 8];
+            let read = s.read(&mut buf);
+            let open = matches!(&read, Ok(n) if *n > 0)
+                || matches!(&read, Err(e) if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ));
+            assert!(!open, "a silent socket on {addr} is closed: {read:?}");
+        }
+        let mut c = Client::connect(addr, Framing::Lines, WAIT).unwrap();
+        assert_eq!(c.call("delete", json!(["x"])).unwrap(), Ok(json!(false)));
+    }
+    let stats = shim.stats();
+    assert_eq!((stats.handed_off, stats.timed_out), (2, 40), "{stats:?}");
+    let _enter = runtime.enter();
+    drop(shim);
+}

@@ -105,6 +105,14 @@ impl Agent {
                 .map_err(|e| format!("the LD_PRELOAD library `{}`: {e}", lib.display()))?;
             config.preload = Some(found);
         }
+        // Every connection the shim holds costs descriptors: use all the system allows.
+        match shim::raise_fd_limit() {
+            Ok(l) if l.after > l.before => {
+                tracing::info!("open file limit raised from {} to {}", l.before, l.after)
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot raise the open file limit: {e}"),
+        }
         let data = DataDir::new(&config.data);
         std::fs::create_dir_all(data.root())
             .map_err(|e| format!("cannot create `{}`: {e}", data.root().display()))?;
@@ -149,6 +157,7 @@ impl Agent {
             })
             .collect();
         shim_config.framing = config.framing;
+        config.limits.apply(&mut shim_config);
         if config.preload.is_some() {
             shim_config.handoff = Some(data.handoff_socket());
         }

@@ -60,15 +60,48 @@ struct Args {
     /// The largest frame decoded, in bytes.
     #[arg(long, default_value_t = shim::DEFAULT_MAX_FRAME)]
     max_frame: usize,
-    /// Connections served at once.
-    #[arg(long, default_value_t = 1024)]
+    /// Connections served at once on each port; a newcomer to a full port takes the place of
+    /// the oldest connection not answered yet.
+    #[arg(long, default_value_t = shim::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Connections of peers' shims served at once (counted apart from clients).
+    #[arg(long, default_value_t = shim::DEFAULT_PEER_CONNECTIONS)]
+    peer_connections: usize,
+    /// Deadline for a connection's first bytes, from accept (`500ms`, `10s`, `5m`).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    first_bytes_timeout: Duration,
+    /// Deadline for one frame once its first byte came (slow senders are cut).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    frame_timeout: Duration,
+    /// A connection with nothing to do for this long is closed.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// The node's protocol may speak first: a caller silent for a moment is connected to the
+    /// node anyway (otherwise a silent socket costs the node nothing).
+    #[arg(long)]
+    server_first: bool,
     /// Pass arguments to the node by position instead of by name.
     #[arg(long)]
     positional: bool,
     /// Seconds connections get to finish when stopping.
     #[arg(long, default_value_t = 5)]
     grace: u64,
+}
+
+/// `N` followed by `ms`, `s` or `m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration such as `500ms`, `10s` or `5m`");
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        _ => Err(bad()),
+    }
 }
 
 fn parse_peer(text: &str) -> Result<PeerRoute, String> {
@@ -124,6 +157,18 @@ async fn run(args: Args) -> ExitCode {
     config.framing = args.framing;
     config.max_frame = args.max_frame;
     config.max_connections = args.max_connections;
+    config.peer_connections = args.peer_connections;
+    config.first_bytes_timeout = args.first_bytes_timeout;
+    config.frame_timeout = args.frame_timeout;
+    config.idle_timeout = args.idle_timeout;
+    config.server_first = args.server_first;
+    match shim::raise_fd_limit() {
+        Ok(l) if l.after > l.before => {
+            tracing::info!("open file limit raised from {} to {}", l.before, l.after)
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot raise the open file limit: {e}"),
+    }
     if args.positional {
         config.node_params = ParamStyle::ByPosition;
     }

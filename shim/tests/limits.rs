@@ -1,0 +1,332 @@
+//! Hostile clients against the shim's bounds (issue 10, finding 5): idle sockets on a port must
+//! not starve the other ports, peers or the node; sockets beyond a port's limit must not block
+//! a peer's handshake; a client that never finishes its first bytes or a frame (slowloris) is
+//! closed at its deadline. In front of a fake JSON-RPC node, one thread per connection.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::{json, Value};
+use shim::{ListenerConfig, Shim, ShimConfig};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for an answer before calling it missing (not a timed assertion: a
+/// shim that works answers in microseconds; one that is starved never does).
+const WAIT: Duration = Duration::from_secs(10);
+
+fn any() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A node that answers every request with its method.
+fn fake_node() -> SocketAddr {
+    let listener = TcpListener::bind(any()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let Ok(mut writer) = stream.try_clone() else {
+                    return;
+                };
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { return };
+                    let Ok(request) = serde_json::from_str::<Value>(&line) else {
+                        return;
+                    };
+                    let answer = json!({"jsonrpc": "2.0", "id": request["id"],
+                        "result": {"method": request["method"]}});
+                    if writeln!(writer, "{answer}").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A shim for `kv` version 1 with a main port (the node's version) and a port pinned to 2.
+fn config(node: SocketAddr) -> ShimConfig {
+    let mut config = ShimConfig::new("kv", 1);
+    config.node_addr = Some(node);
+    config.listeners = vec![
+        ListenerConfig {
+            addr: any(),
+            version: None,
+        },
+        ListenerConfig {
+            addr: any(),
+            version: Some(2),
+        },
+    ];
+    config
+}
+
+fn request(method: &str) -> String {
+    format!(
+        "{}\n",
+        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": ["a"]})
+    )
+}
+
+/// Connects, optionally greets as a peer's shim, makes one call; the answer's method.
+fn call(addr: SocketAddr, greet: Option<&str>) -> Result<String, String> {
+    let stream = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    if let Some(hello) = greet {
+        writer.write_all(hello.as_bytes()).unwrap();
+        reader
+            .read_line(&mut line)
+            .map_err(|e| format!("no handshake answer: {e}"))?;
+        if line != hello {
+            return Err(format!("handshake answered `{line}`"));
+        }
+        line.clear();
+    }
+    writer
+        .write_all(request("get").as_bytes())
+        .map_err(|e| format!("send: {e}"))?;
+    reader
+        .read_line(&mut line)
+        .map_err(|e| format!("no answer: {e}"))?;
+    let answer: Value = serde_json::from_str(&line).map_err(|e| format!("`{line}`: {e}"))?;
+    answer["result"]["method"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("answered {answer}"))
+}
+
+/// Opens `n` connections to `addr` that send nothing.
+fn idle(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect()
+}
+
+/// Whether the shim closed `stream` (end of stream or reset) within `wait`.
+fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut byte = [0u8; 64];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Finding 5: 1,100 idle sockets on a pinned port (the default limits) took the whole shim:
+/// no client on another port and no peer was served any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_on_a_pinned_port_starve_neither_clients_nor_peers() {
+    let shim = Shim::start(config(fake_node()), None).await.unwrap();
+    let main = shim.addrs().listeners[0].0;
+    let pinned = shim.addrs().listeners[1].0;
+    tokio::task::spawn_blocking(move || {
+        let _held = idle(pinned, 1_100);
+        assert_eq!(
+            call(main, None),
+            Ok("get".into()),
+            "a client on the main port"
+        );
+        assert_eq!(
+            call(main, Some("UPSTART/1 kv 1\n")),
+            Ok("get".into()),
+            "a peer's shim"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+/// A port's limit is its own, and sockets beyond it take the place of the oldest unanswered
+/// ones: a peer and a new client get in. With every slot held by answered clients, a peer's
+/// handshake is still read (peers are counted apart) and a new client is told the port is busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_beyond_a_ports_limit_do_not_block_peers() {
+    let mut c = config(fake_node());
+    c.max_connections = 16;
+    let shim = Shim::start(c, None).await.unwrap();
+    let main = shim.addrs().listeners[0].0;
+    tokio::task::spawn_blocking(move || {
+        let _held = idle(main, 100);
+        assert_eq!(call(main, Some("UPSTART/1 kv 1\n")), Ok("get".into()));
+        assert_eq!(call(main, None), Ok("get".into()));
+    })
+    .await
+    .unwrap();
+    assert!(shim.stats().evicted >= 84, "{:?}", shim.stats());
+
+    tokio::task::spawn_blocking(move || {
+        // Sixteen clients that were answered and stay.
+        let answered: Vec<(TcpStream, BufReader<TcpStream>)> = (0..16)
+            .map(|_| {
+                let s = TcpStream::connect(main).unwrap();
+                s.set_read_timeout(Some(WAIT)).unwrap();
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                (&s).write_all(request("get").as_bytes()).unwrap();
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                assert!(line.contains("\"get\""), "{line}");
+                (s, r)
+            })
+            .collect();
+        assert_eq!(call(main, Some("UPSTART/1 kv 1\n")), Ok("get".into()));
+        let answer = call(main, None).unwrap_err();
+        assert!(
+            answer.contains("-32004") && answer.contains("busy"),
+            "{answer}"
+        );
+        drop(answered);
+    })
+    .await
+    .unwrap();
+    assert!(shim.stats().refused_busy >= 1, "{:?}", shim.stats());
+}
+
+/// Short deadlines, for the tests below.
+fn quick(node: SocketAddr) -> ShimConfig {
+    let mut c = config(node);
+    c.first_bytes_timeout = Duration::from_millis(300);
+    c.frame_timeout = Duration::from_millis(300);
+    c.idle_timeout = Duration::from_millis(300);
+    c
+}
+
+/// Sends a request that never ends, one byte every 50 ms, until the shim closes the
+/// connection (or 10 s pass); what the shim answered.
+fn trickle(addr: SocketAddr) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let text = r#"{"jsonrpc":"2.0","id":1,"method":"get","params":["a"]"#.repeat(20);
+    let started = Instant::now();
+    for byte in text.bytes() {
+        if started.elapsed() > WAIT || stream.write_all(&[byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        stream.set_nonblocking(true).unwrap();
+        let mut answer = [0u8; 512];
+        let read = stream.read(&mut answer);
+        stream.set_nonblocking(false).unwrap();
+        match read {
+            Ok(n) => return Some(String::from_utf8_lossy(&answer[..n]).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return Some(String::new()),
+        }
+    }
+    None
+}
+
+/// Slowloris: a request trickled a byte at a time is cut, on a decoded port when the frame is
+/// not complete in time (with an error saying so), on a copied one when the node has not
+/// answered within the idle timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowloris_is_cut_at_its_deadline() {
+    let shim = Shim::start(quick(fake_node()), None).await.unwrap();
+    let main = shim.addrs().listeners[0].0;
+    let pinned = shim.addrs().listeners[1].0;
+    tokio::task::spawn_blocking(move || {
+        let decoded = trickle(pinned).expect("the decoded connection is cut");
+        assert!(
+            decoded.contains("-32005") && decoded.contains("not complete within 300 ms"),
+            "{decoded}"
+        );
+        assert!(trickle(main).is_some(), "the copied connection is cut");
+    })
+    .await
+    .unwrap();
+    assert!(shim.stats().timed_out >= 2, "{:?}", shim.stats());
+}
+
+/// A silent socket is closed at the first-bytes deadline, and a connection that was answered
+/// and then says nothing at the idle timeout, on a copied port and a decoded one alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_idle_connections_are_closed() {
+    let shim = Shim::start(quick(fake_node()), None).await.unwrap();
+    let main = shim.addrs().listeners[0].0;
+    let pinned = shim.addrs().listeners[1].0;
+    tokio::task::spawn_blocking(move || {
+        for port in [main, pinned] {
+            let mut silent = TcpStream::connect(port).unwrap();
+            assert!(closed_within(&mut silent, WAIT), "silent on {port}");
+            let mut used = TcpStream::connect(port).unwrap();
+            used.write_all(request("get").as_bytes()).unwrap();
+            let mut reader = BufReader::new(used.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            // Answered (without plugins, a pinned port's answer is an error): then idle.
+            assert!(line.contains("\"id\":1"), "{line}");
+            assert!(closed_within(&mut used, WAIT), "idle on {port}");
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(shim.stats().timed_out, 4, "{:?}", shim.stats());
+}
+
+/// Out of file descriptors, the shim pauses accepting (backing off, not spinning or dying)
+/// and serves again once its deadlines have closed the idle sockets that took them.
+#[test]
+fn out_of_descriptors_the_shim_pauses_and_serves_again() {
+    let node = fake_node();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 64 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_upstart-shim"))
+        .args([
+            "--name",
+            "kv",
+            "--node",
+            &node.to_string(),
+            "--node-version",
+            "1",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--first-bytes-timeout", "300ms"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = BufReader::new(stderr).read_to_string(&mut text);
+        text
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr: SocketAddr = first.split(' ').nth(1).unwrap().parse().unwrap();
+    // More idle sockets than the shim has descriptors.
+    let _held = idle(addr, 150);
+    let mut answered = None;
+    for _ in 0..40 {
+        if let Ok(method) = call(addr, None) {
+            answered = Some(method);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let alive = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = log.join().unwrap();
+    assert_eq!(answered.as_deref(), Some("get"), "{log}");
+    assert!(alive, "the shim is still running: {log}");
+    assert!(log.contains("accept failed: pausing this port"), "{log}");
+}
