@@ -80,7 +80,7 @@ fn killed_at(point: &str) {
     let mut c = Cluster::start_with(dir.path(), 1, &extra, Some(&old));
     let t = support::tools();
     let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     let mut agent = c.agents.remove(0);
     let reached = agent
         .proc
@@ -99,7 +99,7 @@ fn killed_at(point: &str) {
     let mut spec = agent.spec.clone();
     spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
     drop(agent);
-    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
     again
         .proc
         .wait_line("upgraded 2", Duration::from_secs(60))
@@ -177,7 +177,7 @@ fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
     let spec = agent.spec.clone();
     drop(agent);
     let t = support::tools();
-    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
     let lines = again.lines();
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::read(&cmdline).is_ok_and(|c| !c.is_empty()) {
@@ -201,7 +201,7 @@ fn the_server_down_mid_rollout_stops_nothing_and_the_rollout_resumes() {
     let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
     let (load, ports) = v1_load(&c);
     std::thread::sleep(Duration::from_millis(500));
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     c.agents[0]
         .proc
         .wait_line("draining 1 -> 2", Duration::from_secs(30))
@@ -235,6 +235,7 @@ fn the_server_down_mid_rollout_stops_nothing_and_the_rollout_resumes() {
         support::upstart(),
         &db,
         &c.public,
+        &c.private,
         addr,
         Some(&dir.path().join("server-2.log")),
     )
@@ -268,7 +269,7 @@ fn tampered_bundles_are_refused_and_nothing_is_installed() {
     bytes[at] ^= 1;
     let bad = dir.path().join("tampered.bundle");
     std::fs::write(&bad, &bytes).unwrap();
-    let e = push(&c.server.url, &bad).unwrap_err();
+    let e = push(&c.server, &bad).unwrap_err();
     assert!(e.contains("error:"), "{e}");
     assert!(status(&c.server.url).unwrap().rollouts.is_empty());
 
@@ -277,6 +278,7 @@ fn tampered_bundles_are_refused_and_nothing_is_installed() {
         .arg("push")
         .arg(&bundle)
         .args(["--server", &c.server.url, "--no-start"])
+        .env("UPSTART_KEY", &c.private)
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -304,7 +306,9 @@ fn tampered_bundles_are_refused_and_nothing_is_installed() {
         .enable_all()
         .build()
         .unwrap();
-    let client = runtime::client::Client::new(&c.server.url).unwrap();
+    let client = runtime::client::Client::new(&c.server.url)
+        .unwrap()
+        .with_key(runtime::bundle::keys::read_signing_key(&c.private).unwrap());
     rt.block_on(client.start_rollout(&id, None)).unwrap();
     for a in &mut c.agents {
         let why = a
@@ -349,15 +353,16 @@ fn a_bundle_signed_by_a_key_the_nodes_do_not_trust_is_refused() {
         support::upstart(),
         &dir.path().join("upgrades.db"),
         &server_key,
+        &server_private,
         "127.0.0.1:0".parse().unwrap(),
         Some(&dir.path().join("server.log")),
     )
     .unwrap();
     let mut spec = node_specs(dir.path(), 1, &[1, 2]).unwrap().remove(0);
     spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
-    let mut agent = start_agent(&server.url, &node_key, &t.kv_v1, &spec);
+    let mut agent = start_agent(&server, &node_key, &t.kv_v1, &spec);
     let bundle = support::bundle(dir.path(), &server_private, &t.kv_v2, "kv.bundle");
-    push(&server.url, &bundle).unwrap();
+    push(&server, &bundle).unwrap();
     let why = agent
         .proc
         .wait_line("refused ", Duration::from_secs(30))
@@ -383,7 +388,7 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     let bundle = support::bundle(dir.path(), &c.private, &bad, "broken.bundle");
     let (load, ports) = v1_load(&c);
     std::thread::sleep(Duration::from_millis(500));
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     let why = c.agents[0]
         .proc
         .wait_line("rolled back 1: ", Duration::from_secs(30))
@@ -421,7 +426,7 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     let spec = n1.spec.clone();
     n1.crash();
     drop(n1);
-    let mut again = start_agent(&c.server.url, &c.public, &support::tools().kv_v1, &spec);
+    let mut again = start_agent(&c.server, &c.public, &support::tools().kv_v1, &spec);
     std::thread::sleep(Duration::from_secs(3));
     let lines = again.lines();
     assert!(

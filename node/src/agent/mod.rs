@@ -12,7 +12,8 @@
 //! - [`upgrade`]: the upgrade and its rollback, step by step;
 //! - [`recovery`]: what the agent does at start after a crash.
 //!
-//! The agent prints one line per event on stdout, for scripts and tests (`shim ADDR version
+//! The agent prints one line per event on stdout, for scripts and tests (`node key ID PATH`,
+//! `shim ADDR version
 //! V|node`, `program PID ADDR version V`, `rules VERSIONS`, `upgraded V in MS ms unavailable
 //! MS ms`, `rolled back V: REASON`, `refused BUNDLE: REASON`); logs go to stderr.
 
@@ -97,6 +98,12 @@ impl Agent {
         let data = DataDir::new(&config.data);
         std::fs::create_dir_all(data.root())
             .map_err(|e| format!("cannot create `{}`: {e}", data.root().display()))?;
+        let node_key = config::node_key(&data)?;
+        say(&format!(
+            "node key {} {}",
+            runtime::bundle::keys::key_id(&node_key.verifying_key()),
+            runtime::bundle::keys::public_path(&data.node_key()).display()
+        ));
         let binary = std::fs::canonicalize(&config.binary)
             .map_err(|e| format!("the node program `{}`: {e}", config.binary.display()))?;
         let record = match Persisted::read(&data.record())? {
@@ -150,7 +157,9 @@ impl Agent {
             .first()
             .map(|(a, _)| a.to_string())
             .unwrap_or_default();
-        let client = Client::new(&config.server).map_err(|e| e.to_string())?;
+        let client = Client::new(&config.server)
+            .map_err(|e| e.to_string())?
+            .with_key(node_key);
         let link = Link::start(
             client,
             Identity {
@@ -443,6 +452,8 @@ impl Agent {
                 m.spec, m.from, m.to, self.config.system, b.from, b.to
             ));
         }
+        self.record.check_release(&m.spec, m.release)?;
+        let release = m.release;
         let binary = m
             .file(runtime::bundle::FileRole::Binary)
             .ok_or_else(|| "the bundle holds no node program".to_string())?
@@ -461,6 +472,7 @@ impl Agent {
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
         self.record.binaries.insert(known.to, dest);
+        self.record.releases.insert(known.to, release);
         self.save()?;
         tracing::info!(bundle = %known.id(), from = known.from, to = known.to, "bundle fetched and verified");
         Ok(())

@@ -146,24 +146,28 @@ impl Demo<'_> {
 
         step(
             3,
-            "making a signing key and signing the bundle (plugin + kv-v2)",
+            "making keys (one signs bundles, one the operator's requests) and signing the bundle (plugin + kv-v2, release 1)",
         );
         let (key, public) = build::keygen(&self.dir)?;
         let bundle_path = self.dir.join("kv-1-2.bundle");
-        let id = build::bundle(&plugin, &tools.kv_v2, &spec, &key, &bundle_path)?;
+        let id = build::bundle(&plugin, &tools.kv_v2, &spec, &key, &bundle_path, 1)?;
         println!("      bundle {}", short(&id));
 
         step(
             4,
-            &format!("starting the upgrade server and {n} nodes at version 1"),
+            &format!(
+                "starting the upgrade server and {n} nodes at version 1, each enrolled with the key its agent made"
+            ),
         );
         self.started = Instant::now();
         let upstart =
             std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+        let (operator, _) = build::keygen_named(&self.dir, "operator.key")?;
         let server = Server::start(
             &upstart,
             &self.dir.join("upgrades.db"),
             &public,
+            &operator,
             "127.0.0.1:0"
                 .parse()
                 .map_err(|_| "bad address".to_string())?,
@@ -184,7 +188,7 @@ impl Demo<'_> {
         let mut agents = Vec::new();
         for s in &specs {
             let log = s.dir.with_extension("log");
-            let a = Agent::start(&upstart, &server.url, &public, &tools.kv_v1, s, Some(&log))?;
+            let a = Agent::start(&upstart, &server, &public, &tools.kv_v1, s, Some(&log))?;
             println!(
                 "      node {}: shim {} (version-1 clients {}, version-2 clients {}), log {}",
                 s.id,
@@ -219,11 +223,15 @@ impl Demo<'_> {
         let mut load = Load::start(&targets(1), config);
         let v2_targets = targets(2);
         std::thread::sleep(Duration::from_secs(2));
-        let client = Client::new(&server.url).map_err(|e| e.to_string())?;
+        let client = Client::new(&server.url)
+            .map_err(|e| e.to_string())?
+            .with_key(
+                runtime::bundle::keys::read_signing_key(&operator).map_err(|e| e.to_string())?,
+            );
         let bytes = std::fs::read(&bundle_path)
             .map_err(|e| format!("cannot read `{}`: {e}", bundle_path.display()))?;
         let rollout = self.rt.block_on(async {
-            let info = client.push(bytes).await.map_err(|e| e.to_string())?;
+            let info = client.push(bytes, false).await.map_err(|e| e.to_string())?;
             client
                 .start_rollout(&info.id, None)
                 .await

@@ -1,7 +1,9 @@
-//! `upstart pause|resume|rollback --server URL [--rollout ID]`.
+//! `upstart pause|resume|rollback --server URL --key KEY [--rollout ID]`, signed with the
+//! operator's key.
 
-use super::CliResult;
-use crate::client::{Client, Control};
+use super::{operator_client, CliResult};
+use crate::client::Control;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -11,10 +13,13 @@ pub struct Args {
     /// The rollout (default: the current one).
     #[arg(long, value_name = "ID")]
     pub rollout: Option<u64>,
+    /// The operator's private key (default: the file `UPSTART_KEY` names).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
 }
 
 pub async fn run(args: &Args, what: Control) -> CliResult {
-    let client = Client::new(&args.server)?;
+    let client = operator_client(&args.server, args.key.as_deref())?;
     let r = client.control(args.rollout, what).await?;
     println!(
         "rollout {} ({} {} -> {}) is {}: {}",

@@ -7,10 +7,17 @@
 //! of the last `flush_interval_ms` in one transaction. Structural changes (rollout states,
 //! assignments) are committed before they are visible to nodes, under one async lock
 //! ([`Shared::commands`]) so that they never interleave.
+//!
+//! Every request but a read is signed ([`auth`], [`guard`]): operators by a key given to the
+//! server, nodes by the key they were enrolled with ([`nodes`]).
 
+pub mod auth;
 pub mod db;
+mod guard;
 mod http;
+mod nodes;
 pub mod state;
+mod upload;
 
 use crate::api::{Event, RolloutState};
 use crate::bundle::{Limits, Store, TrustedKeys};
@@ -34,6 +41,10 @@ pub struct Config {
     pub store: PathBuf,
     /// The keys pushed bundles must be signed with.
     pub trust: TrustedKeys,
+    /// The operator keys requests may be signed with (none: no operator action is accepted).
+    pub operators: TrustedKeys,
+    /// How far a signed request's timestamp may be from the server's clock.
+    pub clock_skew_ms: u64,
     pub limits: Limits,
     /// What nodes are told about when to poll next.
     pub poll_interval_ms: u64,
@@ -49,12 +60,15 @@ pub struct Config {
 
 impl Config {
     /// Defaults for everything but the paths and keys: polls each second, offline after 30 s,
-    /// evaluation every 250 ms, heartbeats written each second, long polls up to 25 s.
+    /// evaluation every 250 ms, heartbeats written each second, long polls up to 25 s, signed
+    /// requests within 30 s of the server's clock. No operator key: set [`Config::operators`].
     pub fn new(db: PathBuf, store: PathBuf, trust: TrustedKeys) -> Config {
         Config {
             db,
             store,
             trust,
+            operators: TrustedKeys::default(),
+            clock_skew_ms: 30_000,
             limits: Limits::default(),
             poll_interval_ms: 1000,
             offline_after_ms: 30_000,
@@ -74,6 +88,8 @@ pub struct Shared {
     commands: tokio::sync::Mutex<()>,
     db: Db,
     store: Store,
+    /// Operator keys, enrolled nodes, nonces.
+    auth: auth::Auth,
     /// Carries `State::generation` to long polls.
     changed: watch::Sender<u64>,
     wake: Notify,
@@ -204,7 +220,23 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
             },
         );
     }
-    for n in snapshot.nodes {
+    let mut enrolled = auth::Enrollments::default();
+    for e in snapshot.enrolled {
+        let key = crate::digest::unhex::<32>(&e.public_key)
+            .ok_or_else(|| format!("node `{}` is enrolled with a malformed key", e.id))?;
+        enrolled.insert(auth::Enrolled {
+            id: e.id,
+            key,
+            enrolled_at_ms: e.enrolled_at_ms,
+            enrolled_by: e.enrolled_by,
+        });
+    }
+    // A node that is not enrolled (heard from before enrollment existed) takes part in nothing.
+    for n in snapshot
+        .nodes
+        .into_iter()
+        .filter(|n| enrolled.contains(&n.id))
+    {
         let phase = crate::api::Phase::parse(&n.phase)
             .ok_or_else(|| format!("node `{}` has phase `{}`", n.id, n.phase))?;
         let assignment = match (n.batch, n.assigned_at_ms) {
@@ -237,7 +269,9 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
     );
     let db = Db::spawn(conn)?;
     let (changed, _) = watch::channel(0);
+    let auth = auth::Auth::new(config.operators.clone(), config.clock_skew_ms, enrolled);
     Ok(Arc::new(Shared {
+        auth,
         config,
         state: Mutex::new(st),
         commands: tokio::sync::Mutex::new(()),
