@@ -295,7 +295,10 @@ fn keys_bundles_server_and_rollout_control() {
         "--key",
         &d("n1.key"),
     ]);
-    assert!(err.contains("(403): this action needs an operator key"), "{err}");
+    assert!(
+        err.contains("(403): this action needs an operator key"),
+        "{err}"
+    );
     let out = ok_v(&with(&["nodes", "remove", "n1", "--server", &url]));
     assert!(out.starts_with("removed node `n1`"), "{out}");
     let table = ok(&["nodes", "--server", &url]);

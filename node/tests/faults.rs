@@ -3,6 +3,7 @@
 //! transform); killed while serving (its orphaned program is stopped at restart); the upgrade
 //! server down in the middle of a rollout (nodes serve on and the rollout resumes when it
 //! returns); tampered and untrusted bundles (refused, nothing installed, the rollout pauses);
+//! an older release forced onto the server (the node refuses it itself);
 //! a new version failing its health check (rolled back to the old program and state, the
 //! rollout paused).
 #![allow(
@@ -370,6 +371,57 @@ fn a_bundle_signed_by_a_key_the_nodes_do_not_trust_is_refused() {
     assert!(why.contains("not trusted"), "{why}");
     wait_rollout(&server.url, RolloutState::Paused, Duration::from_secs(30));
     assert!(!spec.dir.join("agent").join("bin").exists());
+}
+
+/// Issue 10, finding 4 on the node: an older, validly signed release that reaches the server
+/// (here forced by the operator with `--allow-downgrade`; a compromised server could replay
+/// one) does not take a node back: the node refuses a release not newer than the one that
+/// installed the version it runs.
+#[test]
+fn a_node_refuses_a_release_older_than_the_one_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let t = support::tools();
+    let old = support::bundle(dir.path(), &c.private, &t.kv_v2, "old.bundle");
+    let new = support::bundle(dir.path(), &c.private, &t.kv_v2, "new.bundle");
+    push(&c.server, &new).unwrap();
+    c.agents[0]
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(60));
+    let err = push(&c.server, &old).unwrap_err();
+    assert!(
+        err.contains("(409)") && err.contains("is not newer than release"),
+        "{err}"
+    );
+    let out = std::process::Command::new(support::upstart())
+        .arg("push")
+        .arg(&old)
+        .args(["--server", &c.server.url, "--allow-downgrade"])
+        .env("UPSTART_KEY", &c.private)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let why = c.agents[0]
+        .proc
+        .wait_line("refused ", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    assert!(
+        why.contains("is not newer than release") && why.contains("the one this node runs"),
+        "{why}"
+    );
+    let s = status(&c.server.url).unwrap();
+    assert!(
+        s.events.iter().any(|e| e.kind == "downgrade"),
+        "{:#?}",
+        s.events
+    );
+    assert_eq!(s.nodes[0].version, 2);
 }
 
 #[test]
