@@ -401,6 +401,26 @@ async fn an_upload_is_refused_from_its_first_bytes_before_its_body_is_stored() {
         "{} bytes stored",
         tmp_bytes(dir.path())
     );
+    // A real bundle, but not the body the operator signed: refused, nothing kept.
+    let (bundle, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
+    let bytes = std::fs::read(&bundle).unwrap();
+    let headers = operator_headers(
+        "POST",
+        "/v1/bundles",
+        &runtime::digest::sha256_hex(b"other"),
+    );
+    let (answer, _) = upload(&base, &headers, &bytes, bytes.len() as u64, 0).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    assert_eq!(status_of(&answer), Some(401), "{text}");
+    assert!(
+        text.contains("does not match the sha-256 it was signed with"),
+        "{text}"
+    );
+    assert!(op.bundles().await.unwrap().is_empty());
+    eprintln!(
+        "refused after {written} bytes sent; {} bytes left in tmp",
+        tmp_bytes(dir.path())
+    );
     // Unsigned: refused before any of the body is read.
     let (answer, written) = upload(&base, &[], b"UPSTBNDL", total, cap).await;
     assert_eq!(

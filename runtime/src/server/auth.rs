@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 /// The most nonces remembered at once.
-pub const MAX_NONCES: usize = 2_000_000;
+pub const MAX_NONCES: usize = 1_000_000;
 
 /// Who signed a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
