@@ -325,6 +325,8 @@ pub struct Agent {
     pub proc: Proc,
     /// The programs it announced (killed on drop too).
     pids: Vec<u32>,
+    /// The id of the node's key, once it said it (`node key ID PATH`).
+    pub key_id: String,
 }
 
 impl Agent {
@@ -339,7 +341,12 @@ impl Agent {
         log: Option<&Path>,
     ) -> Result<Agent, String> {
         let mut agent = Agent::spawn(upstart, &server.url, trust, binary, spec, log)?;
-        agent.proc.wait_line("node key ", Duration::from_secs(30))?;
+        let key = agent.proc.wait_line("node key ", Duration::from_secs(30))?;
+        agent.key_id = key
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         server.enroll(upstart, spec)?;
         agent.wait_program(Duration::from_secs(30))?;
         Ok(agent)
@@ -393,6 +400,7 @@ impl Agent {
             spec: spec.clone(),
             proc,
             pids: Vec::new(),
+            key_id: String::new(),
         })
     }
 

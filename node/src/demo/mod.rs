@@ -190,8 +190,9 @@ impl Demo<'_> {
             let log = s.dir.with_extension("log");
             let a = Agent::start(&upstart, &server, &public, &tools.kv_v1, s, Some(&log))?;
             println!(
-                "      node {}: shim {} (version-1 clients {}, version-2 clients {}), log {}",
+                "      node {}: enrolled with key {}, shim {} (version-1 clients {}, version-2 clients {}), log {}",
                 s.id,
+                a.key_id,
                 s.main,
                 a.port(1).map(|p| p.to_string()).unwrap_or_default(),
                 a.port(2).map(|p| p.to_string()).unwrap_or_default(),
