@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The program is started as `BINARY --listen 127.0.0.1:0 --state STATE --peer ROUTE...
-//! [--program-arg ARG]...` and must print `listening ADDR` once it serves.
+//! [--program-arg ARG]...` and must print `listening ADDR` once it serves. The node takes part
+//! in rollouts once an operator enrolled its key (`upstart enroll --id n1 --node-key
+//! n1/agent/node.key.pub`); until then it serves its version.
 
 use crate::agent::config::{AgentConfig, HealthConfig};
 use runtime::cli::{CliError, CliResult};
@@ -42,7 +44,9 @@ pub struct Args {
     /// The program's persistent state (JSON), transformed at upgrades.
     #[arg(long, value_name = "PATH")]
     pub state: PathBuf,
-    /// The agent's directory (its record, bundle store, installed programs).
+    /// The agent's directory (its record, bundle store, installed programs, and the node's key
+    /// `node.key`, made at the first start: an operator enrolls its `node.key.pub` with
+    /// `upstart enroll`).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// A client port of the shim: `ADDR` (speaks the node's version; peers use the first) or
