@@ -89,12 +89,14 @@ pub struct Enrolled {
 #[derive(Debug, Default)]
 pub struct Enrollments {
     by_id: HashMap<String, Enrolled>,
-    by_key: HashMap<[u8; 32], String>,
+    /// Node id and the key, decompressed once (not at every request).
+    by_key: HashMap<[u8; 32], (String, Option<VerifyingKey>)>,
 }
 
 impl Enrollments {
     pub fn insert(&mut self, e: Enrolled) {
-        self.by_key.insert(e.key, e.id.clone());
+        let key = VerifyingKey::from_bytes(&e.key).ok();
+        self.by_key.insert(e.key, (e.id.clone(), key));
         self.by_id.insert(e.id.clone(), e);
     }
 
@@ -114,7 +116,12 @@ impl Enrollments {
 
     /// The node enrolled with `key`.
     pub fn node_of(&self, key: &[u8; 32]) -> Option<&str> {
-        self.by_key.get(key).map(String::as_str)
+        self.by_key.get(key).map(|(id, _)| id.as_str())
+    }
+
+    /// The node enrolled with `key`, and the key itself.
+    fn node_key(&self, key: &[u8; 32]) -> Option<(String, Option<VerifyingKey>)> {
+        self.by_key.get(key).cloned()
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Enrolled> {
@@ -203,26 +210,31 @@ impl Auth {
         let signature = get(SIGNATURE)
             .and_then(unhex::<64>)
             .ok_or_else(|| malformed(SIGNATURE))?;
-        let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| malformed(KEY))?;
-        let id = key_id(&key);
-        let principal = if self.operators.find(&key_bytes).is_some() {
-            Principal::Operator(id.clone())
-        } else {
-            match self.enrolled().node_of(&key_bytes) {
-                Some(node) => Principal::Node(node.to_string()),
+        let id = || {
+            VerifyingKey::from_bytes(&key_bytes)
+                .map(|k| key_id(&k))
+                .unwrap_or_else(|_| hex(key_bytes.get(..8).unwrap_or_default()))
+        };
+        let (principal, key) = match self.operators.find(&key_bytes) {
+            Some(key) => (Principal::Operator(key_id(key)), *key),
+            None => match self.enrolled().node_key(&key_bytes) {
+                Some((node, Some(key))) => (Principal::Node(node), key),
+                Some((_, None)) => return Err(malformed(KEY)),
                 None => {
                     return Err(unauthorized(format!(
-                        "key `{id}` is not enrolled and is not an operator key this server trusts: enroll a node with `upstart enroll`"
+                        "key `{}` is not enrolled and is not an operator key this server trusts: enroll a node with `upstart enroll`",
+                        id()
                     )))
                 }
-            }
+            },
         };
         let message =
             crate::auth::message(method, path_and_query, &content, timestamp, &hex(&nonce));
         key.verify_strict(&message, &Signature::from_bytes(&signature))
             .map_err(|_| {
                 unauthorized(format!(
-                    "the request's signature does not verify with key `{id}`: it was altered or signed for another request"
+                    "the request's signature does not verify with key `{}`: it was altered or signed for another request",
+                    id()
                 ))
             })?;
         let off = now_ms.abs_diff(timestamp);
