@@ -356,6 +356,13 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.status, StatusCode::UNAUTHORIZED);
         assert!(e.message.starts_with("the request is not signed"), "{e:?}");
+        // Signed before this server started: its nonce may have been seen by the server that
+        // ran before, so it is refused even within the window.
+        let before = auth.started_ms - 1_000;
+        let e = auth
+            .verify("POST", "/v1/x", &sign(&op, before, &"6".repeat(32)), now)
+            .unwrap_err();
+        assert!(e.message.contains("before the server started"), "{e:?}");
         // Nonces expire with the window, so memory stays bounded.
         let later = now + 40_000;
         auth.verify("POST", "/v1/x", &sign(&op, later, &"5".repeat(32)), later)
