@@ -25,9 +25,12 @@ pub struct Args {
     /// The node's id in the upgrade database.
     #[arg(long, value_name = "ID")]
     pub id: String,
-    /// The upgrade server, `http://HOST:PORT`.
+    /// The upgrade server, `http://HOST:PORT` or `https://HOST:PORT`.
     #[arg(long, value_name = "URL")]
     pub server: String,
+    /// The CA certificate (PEM) that signed the server's certificate, for an `https://` server.
+    #[arg(long, value_name = "CA.pem")]
+    pub server_ca: Option<PathBuf>,
     /// A public key bundles may be signed with (repeatable); the node checks every bundle
     /// itself.
     #[arg(long, value_name = "KEY.pub", required = true)]
@@ -106,6 +109,7 @@ impl Args {
         AgentConfig {
             id: self.id.clone(),
             server: self.server.clone(),
+            server_ca: self.server_ca.clone(),
             system: self.system.clone(),
             trust: self.trust.clone(),
             data: self.data.clone(),

@@ -37,6 +37,8 @@ pub enum ClientError {
     Decode { url: String, reason: String },
     /// The request could not be signed.
     Sign { reason: String },
+    /// TLS cannot be set up as asked.
+    Tls { reason: String },
     /// A downloaded bundle did not verify.
     Bundle(BundleError),
 }
@@ -59,6 +61,7 @@ impl fmt::Display for ClientError {
             }
             ClientError::Bundle(e) => write!(f, "{e}"),
             ClientError::Sign { reason } => write!(f, "cannot sign the request: {reason}"),
+            ClientError::Tls { reason } => write!(f, "{reason}"),
         }
     }
 }
@@ -104,26 +107,54 @@ impl Control {
 impl Client {
     /// A client of the server at `server` (`http://HOST:PORT`; the scheme may be left out).
     pub fn new(server: &str) -> Result<Client, ClientError> {
+        Client::connect(server, None)
+    }
+
+    /// A client of `server`: `http://HOST:PORT`, or `https://HOST:PORT` whose certificate must
+    /// be signed by a certificate of the PEM file `ca` (and name `HOST`).
+    pub fn connect(server: &str, ca: Option<&std::path::Path>) -> Result<Client, ClientError> {
         let trimmed = server.trim().trim_end_matches('/');
         let base = if trimmed.contains("://") {
             trimmed.to_string()
         } else {
             format!("http://{trimmed}")
         };
-        let host = base.strip_prefix("http://").unwrap_or("");
+        let (https, host) = match (base.strip_prefix("http://"), base.strip_prefix("https://")) {
+            (Some(h), _) => (false, h),
+            (_, Some(h)) => (true, h),
+            _ => (false, ""),
+        };
         if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
             return Err(ClientError::BadUrl {
                 url: server.to_string(),
             });
         }
-        let http = reqwest::Client::builder()
+        crate::server::tls::install_provider();
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ClientError::Unreachable {
-                url: base.clone(),
-                reason: e.to_string(),
-            })?;
+            .tcp_nodelay(true);
+        match (https, ca) {
+            (true, Some(ca)) => builder = builder.tls_backend_preconfigured(tls_config(ca)?),
+            (true, None) => {
+                return Err(ClientError::Tls {
+                    reason: format!(
+                        "`{base}` is HTTPS: give the CA that signed its certificate (`--ca CA.pem`)"
+                    ),
+                })
+            }
+            (false, Some(_)) => {
+                return Err(ClientError::Tls {
+                    reason: format!(
+                        "a CA is given but `{base}` is plain HTTP: write the server as `https://HOST:PORT`"
+                    ),
+                })
+            }
+            (false, None) => {}
+        }
+        let http = builder.build().map_err(|e| ClientError::Unreachable {
+            url: base.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(Client {
             base,
             http,
@@ -443,6 +474,27 @@ impl Client {
                 })??,
         )
     }
+}
+
+/// A TLS client configuration trusting only the certificates of the PEM file `ca`.
+fn tls_config(ca: &std::path::Path) -> Result<rustls::ClientConfig, ClientError> {
+    let tls = |reason: String| ClientError::Tls { reason };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in crate::server::tls::read_certs(ca).map_err(tls)? {
+        roots.add(cert).map_err(|e| {
+            tls(format!(
+                "`{}` is not a usable CA certificate: {e}",
+                ca.display()
+            ))
+        })?;
+    }
+    Ok(
+        rustls::ClientConfig::builder_with_provider(crate::server::tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
 }
 
 /// A reqwest error with its causes, lowercase.

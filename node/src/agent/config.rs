@@ -18,8 +18,10 @@ use std::time::Duration;
 pub struct AgentConfig {
     /// The node's id in the upgrade database.
     pub id: String,
-    /// The upgrade server, `http://HOST:PORT`.
+    /// The upgrade server, `http://HOST:PORT` or `https://HOST:PORT`.
     pub server: String,
+    /// The CA certificate (PEM) the server's certificate must be signed by (HTTPS).
+    pub server_ca: Option<PathBuf>,
     /// The `upgrade NAME` of the system the node runs.
     pub system: String,
     /// Public keys bundles must be signed with (the node's own trust, not the server's word).

@@ -157,7 +157,7 @@ impl Agent {
             .first()
             .map(|(a, _)| a.to_string())
             .unwrap_or_default();
-        let client = Client::new(&config.server)
+        let client = Client::connect(&config.server, config.server_ca.as_deref())
             .map_err(|e| e.to_string())?
             .with_key(node_key);
         let link = Link::start(

@@ -13,13 +13,16 @@ pub struct Args {
     /// The rollout (default: the current one).
     #[arg(long, value_name = "ID")]
     pub rollout: Option<u64>,
+    /// The CA certificate (PEM) that signed the server's certificate, for `https://` servers.
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: Option<PathBuf>,
     /// The operator's private key (default: the file `UPSTART_KEY` names).
     #[arg(long, value_name = "KEY")]
     pub key: Option<PathBuf>,
 }
 
 pub async fn run(args: &Args, what: Control) -> CliResult {
-    let client = operator_client(&args.server, args.key.as_deref())?;
+    let client = operator_client(&args.server, args.ca.as_deref(), args.key.as_deref())?;
     let r = client.control(args.rollout, what).await?;
     println!(
         "rollout {} ({} {} -> {}) is {}: {}",

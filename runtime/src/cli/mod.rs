@@ -38,9 +38,19 @@ pub type CliResult = Result<(), CliError>;
 /// The environment variable naming the operator's private key when `--key` is not given.
 pub const KEY_ENV: &str = "UPSTART_KEY";
 
-/// A client of `server` signing with the operator key `key` (or the one `UPSTART_KEY` names).
+/// A client of `server` (over HTTPS when it is `https://...`, verified against `ca`).
+pub fn client(
+    server: &str,
+    ca: Option<&std::path::Path>,
+) -> Result<crate::client::Client, CliError> {
+    Ok(crate::client::Client::connect(server, ca)?)
+}
+
+/// A client of `server` (see [`client`]) signing with the operator key `key` (or the one
+/// `UPSTART_KEY` names).
 pub fn operator_client(
     server: &str,
+    ca: Option<&std::path::Path>,
     key: Option<&std::path::Path>,
 ) -> Result<crate::client::Client, CliError> {
     let path = match key {
@@ -55,7 +65,7 @@ pub fn operator_client(
             })?,
     };
     let key = crate::bundle::keys::read_signing_key(&path)?;
-    Ok(crate::client::Client::new(server)?.with_key(key))
+    Ok(client(server, ca)?.with_key(key))
 }
 
 /// Logs to stderr, filtered by `UPSTART_LOG` (e.g. `debug`, `runtime=trace`), else `default`.

@@ -6,7 +6,6 @@
 use super::{operator_client, CliResult};
 use crate::api::EnrolledNode;
 use crate::bundle::keys;
-use crate::client::Client;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -23,6 +22,9 @@ pub struct EnrollArgs {
     /// The operator's private key (default: the file `UPSTART_KEY` names).
     #[arg(long, value_name = "KEY")]
     pub key: Option<PathBuf>,
+    /// The CA certificate (PEM) that signed the server's certificate, for `https://` servers.
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -35,6 +37,9 @@ pub struct NodesArgs {
     /// The operator's private key (default: the file `UPSTART_KEY` names).
     #[arg(long, value_name = "KEY", global = true)]
     pub key: Option<PathBuf>,
+    /// The CA certificate (PEM) that signed the server's certificate, for `https://` servers.
+    #[arg(long, value_name = "CA.pem", global = true)]
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -48,7 +53,7 @@ pub enum NodesCommand {
 
 pub async fn enroll(args: &EnrollArgs) -> CliResult {
     let public = keys::read_public_key(&args.node_key)?;
-    let client = operator_client(&args.server, args.key.as_deref())?;
+    let client = operator_client(&args.server, args.ca.as_deref(), args.key.as_deref())?;
     let n = client.enroll(&args.id, &public).await?;
     println!(
         "enrolled node `{}` with key {} (by operator key {})",
@@ -63,12 +68,12 @@ pub async fn nodes(args: &NodesArgs) -> CliResult {
     })?;
     match &args.command {
         Some(NodesCommand::Remove { id }) => {
-            let client = operator_client(server, args.key.as_deref())?;
+            let client = operator_client(server, args.ca.as_deref(), args.key.as_deref())?;
             let n = client.remove_node(id).await?;
             println!("removed node `{}` (key {})", n.id, n.key_id);
         }
         None => {
-            let list = Client::new(server)?.nodes().await?;
+            let list = super::client(server, args.ca.as_deref())?.nodes().await?;
             print!("{}", render(&list));
         }
     }

@@ -18,6 +18,9 @@ pub struct Args {
     /// The seed of `order: random` (the server picks one otherwise).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The CA certificate (PEM) that signed the server's certificate, for `https://` servers.
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: Option<PathBuf>,
     /// The operator's private key (default: the file `UPSTART_KEY` names).
     #[arg(long, value_name = "KEY")]
     pub key: Option<PathBuf>,
@@ -27,7 +30,7 @@ pub struct Args {
 }
 
 pub async fn run(args: &Args) -> CliResult {
-    let client = operator_client(&args.server, args.key.as_deref())?;
+    let client = operator_client(&args.server, args.ca.as_deref(), args.key.as_deref())?;
     let bytes = tokio::fs::read(&args.bundle)
         .await
         .map_err(|e| CliError(format!("cannot read `{}`: {e}", args.bundle.display())))?;

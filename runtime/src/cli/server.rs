@@ -30,6 +30,12 @@ pub struct Args {
     /// uploads are refused before they are read.
     #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
     pub max_upload: u64,
+    /// Serve HTTPS with this certificate chain (PEM); needs `--tls-key`.
+    #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Seconds a signed request's timestamp may be off the server's clock.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub clock_skew: u64,
@@ -48,13 +54,19 @@ pub async fn run(args: &Args) -> CliResult {
     config.offline_after_ms = args.offline_after.saturating_mul(1000);
     config.operators = TrustedKeys::from_files(&args.operator_key)?;
     config.clock_skew_ms = args.clock_skew.saturating_mul(1000);
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(crate::server::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
     // The files together take what is left of the upload after the header.
     config.limits.max_total = args
         .max_upload
         .saturating_sub(config.limits.max_container() - config.limits.max_total);
     config.limits.max_file = config.limits.max_file.min(config.limits.max_total);
     let handle = server::start(config, args.listen).await.map_err(CliError)?;
-    println!("upstart server listening on http://{}", handle.addr);
+    println!("upstart server listening on {}", handle.url());
     let _ = std::io::stdout().flush();
     shutdown_signal().await;
     tracing::info!("stopping");

@@ -17,6 +17,7 @@ mod guard;
 mod http;
 mod nodes;
 pub mod state;
+pub mod tls;
 mod upload;
 
 use crate::api::{Event, RolloutState};
@@ -56,6 +57,8 @@ pub struct Config {
     pub flush_interval_ms: u64,
     /// The longest a long poll (`?wait_ms=`) is held.
     pub max_wait_ms: u64,
+    /// Serve HTTPS with this certificate and key (plain HTTP without).
+    pub tls: Option<tls::TlsFiles>,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ impl Config {
             eval_interval_ms: 250,
             flush_interval_ms: 1000,
             max_wait_ms: 25_000,
+            tls: None,
         }
     }
 }
@@ -112,6 +116,8 @@ impl Shared {
 #[derive(Debug)]
 pub struct Handle {
     pub addr: SocketAddr,
+    /// Whether it serves HTTPS.
+    pub https: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -139,22 +145,52 @@ impl Drop for Handle {
     }
 }
 
+/// A bound listening socket, plain or TLS.
+enum Bound {
+    Plain(TcpListener),
+    Tls(tls::TlsListener),
+}
+
+impl Handle {
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+}
+
 /// Opens the database and store, binds `listen`, and serves until [`Handle::stop`].
 pub async fn start(config: Config, listen: SocketAddr) -> Result<Handle, String> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let tls = match &config.tls {
+        Some(files) => Some(tls::server_config(files)?),
+        None => None,
+    };
     let shared = open(config)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = http::router(shared.clone());
     let evaluator = tokio::spawn(evaluate_loop(shared.clone()));
     let flusher = tokio::spawn(flush_loop(shared.clone()));
+    let stopped = async move {
+        let _ = rx.await;
+    };
+    let https = tls.is_some();
+    let bound = match tls {
+        Some(config) => Bound::Tls(
+            tls::TlsListener::new(listener, config)
+                .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?,
+        ),
+        None => Bound::Plain(listener),
+    };
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = rx.await;
-        });
-        if let Err(e) = serve.await {
+        let served = match bound {
+            Bound::Plain(l) => axum::serve(l, app).with_graceful_shutdown(stopped).await,
+            Bound::Tls(l) => axum::serve(l, app).with_graceful_shutdown(stopped).await,
+        };
+        if let Err(e) = served {
             tracing::error!(error = %e, "the HTTP server failed");
         }
         evaluator.abort();
@@ -163,9 +199,10 @@ pub async fn start(config: Config, listen: SocketAddr) -> Result<Handle, String>
         shared.db.flush().await;
         tracing::info!("server stopped");
     });
-    tracing::info!(%addr, "upgrade server listening");
+    tracing::info!(%addr, https, "upgrade server listening");
     Ok(Handle {
         addr,
+        https,
         shutdown: Some(tx),
         task,
     })
