@@ -276,7 +276,19 @@ impl Client {
         };
         let (req, url) =
             self.request(Method::POST, path, bundle, false, Duration::from_secs(600))?;
-        let resp = self.send(req, &url).await?;
+        let resp = self.send(req, &url).await.map_err(|e| match e {
+            ClientError::Unreachable { url, reason }
+                if reason.contains("Broken pipe") || reason.contains("reset") =>
+            {
+                ClientError::Unreachable {
+                    url,
+                    reason: format!(
+                        "{reason} (the server closed the connection during the upload: it refuses a bundle from its first bytes, see its log)"
+                    ),
+                }
+            }
+            other => other,
+        })?;
         self.json(resp, &url).await
     }
 

@@ -4,7 +4,9 @@
 //! number against the newest the server accepted. A refusal there ends the upload after its
 //! first bytes; only a verified header's files are written (to the store's `tmp/`, hashed as
 //! they stream, kept only when every check passed). A declared `Content-Length` over the limit
-//! is refused before anything is read; the body must match the sha-256 it was signed with.
+//! is refused before anything is read; the body must match the sha-256 it was signed with. A
+//! refused upload of at most 64 MiB is read to its end (dropped, not stored) so that its client
+//! reads the refusal rather than a broken connection; a larger one is cut off at once.
 
 use super::auth::Principal;
 use super::guard::Declared;
@@ -66,11 +68,22 @@ pub async fn push_bundle(
             check_release(&sh, signed, allow).map(|_| ())
         })
     });
-    let pumped = pump(body, tx, limit, &declared).await;
+    let mut body = body;
+    let pumped = pump(&mut body, tx, limit, &declared).await;
     let imported = import
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     pumped?;
+    if imported.is_err() {
+        // Refused from its first bytes: read (and drop) the rest of a small upload, so that
+        // its client reads the answer instead of a broken pipe. A large one is cut off.
+        let cap = match length {
+            Some(len) if len <= DRAIN_AFTER_REFUSAL => len,
+            Some(_) => 0,
+            None => DRAIN_AFTER_REFUSAL / 8,
+        };
+        drain(&mut body, cap).await;
+    }
     let stored = imported.map_err(|e| {
         let status = match &e {
             BundleError::UnknownKey { .. } | BundleError::BadSignature { .. } => {
@@ -165,17 +178,40 @@ fn check_release(
     }
 }
 
+/// The largest refused upload that is still read to its end (and dropped) before the answer,
+/// and for how long at most.
+const DRAIN_AFTER_REFUSAL: u64 = 64 << 20;
+const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and drops up to `cap` bytes of `body` (for at most [`DRAIN_FOR`]).
+async fn drain(body: &mut Body, cap: u64) {
+    let mut total = 0u64;
+    let _ = tokio::time::timeout(DRAIN_FOR, async {
+        while let Some(Ok(frame)) =
+            std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await
+        {
+            if let Ok(data) = frame.into_data() {
+                total += data.len() as u64;
+                if total > cap {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+}
+
 /// Feeds the body to the importer, counting and hashing it. Stops when the importer stops
 /// reading (it refused the bundle: its error says why).
 async fn pump(
-    mut body: Body,
+    body: &mut Body,
     tx: mpsc::Sender<Result<Bytes, String>>,
     limit: u64,
     declared: &str,
 ) -> Result<(), ApiError> {
     let mut hasher = Hasher::new();
     let mut total = 0u64;
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await {
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
