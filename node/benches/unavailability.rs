@@ -89,11 +89,12 @@ fn run(
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let (key, public) = build::keygen(dir)?;
     let bundle = dir.join("kv.bundle");
-    build::bundle(plugin, &tools.kv_v2, spec, &key, &bundle)?;
+    build::bundle(plugin, &tools.kv_v2, spec, &key, &bundle, 1)?;
     let server = Server::start(
         upstart,
         &dir.join("upgrades.db"),
         &public,
+        &key,
         "127.0.0.1:0".parse().map_err(|_| "address")?,
         Some(&dir.join("server.log")),
     )?;
@@ -112,7 +113,7 @@ fn run(
         let log = s.dir.with_extension("log");
         agents.push(Agent::start(
             upstart,
-            &server.url,
+            &server,
             &public,
             &tools.kv_v1,
             s,
@@ -139,6 +140,7 @@ fn run(
         .arg("push")
         .arg(&bundle)
         .args(["--server", &server.url])
+        .env("UPSTART_KEY", &server.operator)
         .output()
         .map_err(|e| e.to_string())?;
     if !pushed.status.success() {

@@ -42,6 +42,10 @@ enum Command {
     Resume(cli::control::Args),
     /// Send every node of the rollout back to the old version.
     Rollback(cli::control::Args),
+    /// Let a node in: its id and public key (`DATA/node.key.pub` of its agent).
+    Enroll(cli::nodes::EnrollArgs),
+    /// List the enrolled nodes; `nodes remove ID` decommissions one.
+    Nodes(cli::nodes::NodesArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,8 @@ fn main() -> ExitCode {
                 Command::Rollback(args) => {
                     cli::block_on(cli::control::run(args, Control::Rollback))
                 }
+                Command::Enroll(args) => cli::block_on(cli::nodes::enroll(args)),
+                Command::Nodes(args) => cli::block_on(cli::nodes::nodes(args)),
                 Command::Server(_) | Command::Node(_) | Command::Demo(_) => Ok(()),
             }
         }

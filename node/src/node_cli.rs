@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The program is started as `BINARY --listen 127.0.0.1:0 --state STATE --peer ROUTE...
-//! [--program-arg ARG]...` and must print `listening ADDR` once it serves.
+//! [--program-arg ARG]...` and must print `listening ADDR` once it serves. The node takes part
+//! in rollouts once an operator enrolled its key (`upstart enroll --id n1 --node-key
+//! n1/agent/node.key.pub`); until then it serves its version.
 
 use crate::agent::config::{AgentConfig, HealthConfig, ShimLimits};
 use runtime::cli::{CliError, CliResult};
@@ -23,9 +25,12 @@ pub struct Args {
     /// The node's id in the upgrade database.
     #[arg(long, value_name = "ID")]
     pub id: String,
-    /// The upgrade server, `http://HOST:PORT`.
+    /// The upgrade server, `http://HOST:PORT` or `https://HOST:PORT`.
     #[arg(long, value_name = "URL")]
     pub server: String,
+    /// The CA certificate (PEM) that signed the server's certificate, for an `https://` server.
+    #[arg(long, value_name = "CA.pem")]
+    pub server_ca: Option<PathBuf>,
     /// A public key bundles may be signed with (repeatable); the node checks every bundle
     /// itself.
     #[arg(long, value_name = "KEY.pub", required = true)]
@@ -42,7 +47,9 @@ pub struct Args {
     /// The program's persistent state (JSON), transformed at upgrades.
     #[arg(long, value_name = "PATH")]
     pub state: PathBuf,
-    /// The agent's directory (its record, bundle store, installed programs).
+    /// The agent's directory (its record, bundle store, installed programs, and the node's key
+    /// `node.key`, made at the first start: an operator enrolls its `node.key.pub` with
+    /// `upstart enroll`).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// A client port of the shim: `ADDR` (speaks the node's version; peers use the first) or
@@ -123,6 +130,7 @@ impl Args {
         AgentConfig {
             id: self.id.clone(),
             server: self.server.clone(),
+            server_ca: self.server_ca.clone(),
             system: self.system.clone(),
             trust: self.trust.clone(),
             data: self.data.clone(),

@@ -1,5 +1,6 @@
 //! The `upstart` binary end to end: keygen, bundle (from the fixture plugin), verify, server,
-//! push, status, pause, resume, rollback, and their errors.
+//! push, status, pause, resume, rollback, enroll, nodes, and their errors (unsigned operator
+//! commands among them).
 #![allow(
     clippy::expect_used,
     clippy::panic,
@@ -44,6 +45,14 @@ fn fails(args: &[&str]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
+fn ok_v(args: &[String]) -> String {
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn fails_v(args: &[String]) -> String {
+    fails(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// The server process, killed when dropped.
 struct Server(Child);
 
@@ -54,12 +63,14 @@ impl Drop for Server {
     }
 }
 
-fn server(db: &Path, trust: &Path) -> (Server, String) {
+fn server(db: &Path, trust: &Path, operator: &Path) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_upstart"))
         .args(["server", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
         .arg("--trust")
         .arg(trust)
+        .arg("--operator-key")
+        .arg(operator)
         .env("UPSTART_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -118,6 +129,8 @@ fn keys_bundles_server_and_rollout_control() {
         &d("calc-v2"),
         "--spec",
         spec.to_str().unwrap(),
+        "--release",
+        "1",
         "--key",
         &d("signing"),
         "-o",
@@ -125,7 +138,7 @@ fn keys_bundles_server_and_rollout_control() {
     ]);
     assert!(
         out.starts_with(&format!(
-            "wrote `{}`: fixture 1 -> 2, bundle ",
+            "wrote `{}`: fixture 1 -> 2 release 1, bundle ",
             d("calc.bundle")
         )),
         "{out}"
@@ -138,6 +151,8 @@ fn keys_bundles_server_and_rollout_control() {
         &d("calc-v2"),
         "--spec",
         &d("calc-v2"),
+        "--release",
+        "1",
         "--key",
         &d("signing"),
         "-o",
@@ -152,6 +167,8 @@ fn keys_bundles_server_and_rollout_control() {
         &d("calc-v2"),
         "--spec",
         spec.to_str().unwrap(),
+        "--release",
+        "1",
         "--key",
         &d("signing.pub"),
         "-o",
@@ -169,16 +186,50 @@ fn keys_bundles_server_and_rollout_control() {
     let err = fails(&["verify", &d("cut.bundle"), "--trust", &d("signing.pub")]);
     assert!(err.starts_with(&format!("error: bundle `{}` does not verify: the bundle is truncated: it ends inside file `calc-v2`", d("cut.bundle"))), "{err}");
 
+    ok(&["keygen", "--out", &d("ops")]);
     let (srv, url) = server(
         &dir.path().join("upstart.db"),
         &dir.path().join("signing.pub"),
+        &dir.path().join("ops.pub"),
     );
-    let err = fails(&["push", &d("cut.bundle"), "--server", &url]);
+    let err = fails(&["push", &d("calc.bundle"), "--server", &url]);
+    assert_eq!(
+        err,
+        "error: this command is signed with an operator key: pass `--key KEY` or set `UPSTART_KEY`\n"
+    );
+    let err = fails(&[
+        "push",
+        &d("calc.bundle"),
+        "--server",
+        &url,
+        "--key",
+        &d("other"),
+    ]);
+    assert!(
+        err.starts_with("error: the server refused (401): key `")
+            && err.contains("is not enrolled and is not an operator key this server trusts"),
+        "{err}"
+    );
+    let err = fails(&[
+        "push",
+        &d("cut.bundle"),
+        "--server",
+        &url,
+        "--key",
+        &d("ops"),
+    ]);
     assert!(
         err.starts_with("error: the server refused (400): bundle refused: the bundle is truncated"),
         "{err}"
     );
-    let out = ok(&["push", &d("calc.bundle"), "--server", &url]);
+    let out = ok(&[
+        "push",
+        &d("calc.bundle"),
+        "--server",
+        &url,
+        "--key",
+        &d("ops"),
+    ]);
     assert!(out.contains("rollout 1 is running"), "{out}");
     let json = ok(&["status", "--server", &url, "--json"]);
     let status: runtime::api::Status = serde_json::from_str(&json).unwrap();
@@ -188,16 +239,70 @@ fn keys_bundles_server_and_rollout_control() {
         table.starts_with("rollout 1  fixture 1 -> 2  RUNNING"),
         "{table}"
     );
-    assert!(ok(&["pause", "--server", &url]).contains("is paused"));
-    assert!(ok(&["resume", "--server", &url, "--rollout", "1"]).contains("is running"));
-    assert!(ok(&["rollback", "--server", &url]).contains("is rolled_back"));
-    let err = fails(&["resume", "--server", &url, "--rollout", "1"]);
+    let ops = d("ops");
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string())
+            .chain(["--key".to_string(), ops.clone()])
+            .collect()
+    };
+    assert!(ok_v(&with(&["pause", "--server", &url])).contains("is paused"));
+    assert!(ok_v(&with(&["resume", "--server", &url, "--rollout", "1"])).contains("is running"));
+    assert!(ok_v(&with(&["rollback", "--server", &url])).contains("is rolled_back"));
+    let err = fails_v(&with(&["resume", "--server", &url, "--rollout", "1"]));
     assert_eq!(
         err,
         "error: the server refused (409): rollout 1 is rolled_back: there is nothing to resume\n"
     );
-    let err = fails(&["pause", "--server", &url, "--rollout", "9"]);
+    let err = fails_v(&with(&["pause", "--server", &url, "--rollout", "9"]));
     assert_eq!(err, "error: the server refused (404): no rollout 9\n");
+    // Nodes: enrolled by the operator with the node's public key, listed, removed.
+    ok(&["keygen", "--out", &d("n1.key")]);
+    let out = ok_v(&with(&[
+        "enroll",
+        "--id",
+        "n1",
+        "--node-key",
+        &d("n1.key.pub"),
+        "--server",
+        &url,
+    ]));
+    assert!(out.starts_with("enrolled node `n1` with key "), "{out}");
+    let err = fails_v(&with(&[
+        "enroll",
+        "--id",
+        "n2",
+        "--node-key",
+        &d("n1.key.pub"),
+        "--server",
+        &url,
+    ]));
+    assert!(
+        err.contains("is enrolled for node `n1`: a key speaks for one node"),
+        "{err}"
+    );
+    let table = ok(&["nodes", "--server", &url]);
+    assert!(
+        table.contains("\nn1 ") && table.contains("never heard from"),
+        "{table}"
+    );
+    let err = fails(&[
+        "nodes",
+        "remove",
+        "n1",
+        "--server",
+        &url,
+        "--key",
+        &d("n1.key"),
+    ]);
+    assert!(
+        err.contains("(403): this action needs an operator key"),
+        "{err}"
+    );
+    let out = ok_v(&with(&["nodes", "remove", "n1", "--server", &url]));
+    assert!(out.starts_with("removed node `n1`"), "{out}");
+    let table = ok(&["nodes", "--server", &url]);
+    assert!(table.contains("no node is enrolled"), "{table}");
     drop(srv);
     let err = fails(&["status", "--server", &url, "--json"]);
     assert!(
@@ -216,7 +321,8 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let help = ok(&["--help"]);
     for sub in [
-        "keygen", "bundle", "push", "server", "status", "pause", "resume", "rollback",
+        "keygen", "bundle", "push", "server", "status", "pause", "resume", "rollback", "enroll",
+        "nodes",
     ] {
         assert!(help.contains(sub), "{sub} missing from:\n{help}");
     }

@@ -24,6 +24,13 @@ fn the_demo_upgrades_its_cluster_without_a_failed_call() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("[6/6]"), "{stdout}");
+    // Authentication and enrollment are on: each node was enrolled with its own key.
+    for node in ["n1", "n2", "n3"] {
+        assert!(
+            stdout.contains(&format!("node {node}: enrolled with key ")),
+            "{stdout}"
+        );
+    }
     assert!(
         stdout.contains("ok: no failed call, no lost write"),
         "{stdout}"

@@ -4,6 +4,7 @@
 //! transform; no program of either version outlives the restart); killed while serving (its orphaned program is stopped at restart); the upgrade
 //! server down in the middle of a rollout (nodes serve on and the rollout resumes when it
 //! returns); tampered and untrusted bundles (refused, nothing installed, the rollout pauses);
+//! an older release forced onto the server (the node refuses it itself);
 //! a new version failing its health check (rolled back to the old program and state, the
 //! rollout paused).
 #![allow(
@@ -81,7 +82,7 @@ fn killed_at(point: &str) {
     let mut c = Cluster::start_with(dir.path(), 1, &extra, Some(&old));
     let t = support::tools();
     let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     let mut agent = c.agents.remove(0);
     let reached = agent
         .proc
@@ -107,7 +108,7 @@ fn killed_at(point: &str) {
     let mut spec = agent.spec.clone();
     spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
     drop(agent);
-    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
     again
         .proc
         .wait_line("upgraded 2", Duration::from_secs(60))
@@ -201,7 +202,7 @@ fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
     let spec = agent.spec.clone();
     drop(agent);
     let t = support::tools();
-    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
     let lines = again.lines();
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::read(&cmdline).is_ok_and(|c| !c.is_empty()) {
@@ -225,7 +226,7 @@ fn the_server_down_mid_rollout_stops_nothing_and_the_rollout_resumes() {
     let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
     let (load, ports) = v1_load(&c);
     std::thread::sleep(Duration::from_millis(500));
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     c.agents[0]
         .proc
         .wait_line("draining 1 -> 2", Duration::from_secs(30))
@@ -259,6 +260,7 @@ fn the_server_down_mid_rollout_stops_nothing_and_the_rollout_resumes() {
         support::upstart(),
         &db,
         &c.public,
+        &c.private,
         addr,
         Some(&dir.path().join("server-2.log")),
     )
@@ -292,7 +294,7 @@ fn tampered_bundles_are_refused_and_nothing_is_installed() {
     bytes[at] ^= 1;
     let bad = dir.path().join("tampered.bundle");
     std::fs::write(&bad, &bytes).unwrap();
-    let e = push(&c.server.url, &bad).unwrap_err();
+    let e = push(&c.server, &bad).unwrap_err();
     assert!(e.contains("error:"), "{e}");
     assert!(status(&c.server.url).unwrap().rollouts.is_empty());
 
@@ -301,6 +303,7 @@ fn tampered_bundles_are_refused_and_nothing_is_installed() {
         .arg("push")
         .arg(&bundle)
         .args(["--server", &c.server.url, "--no-start"])
+        .env("UPSTART_KEY", &c.private)
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -328,7 +331,9 @@ fn tampered_bundles_are_refused_and_nothing_is_installed() {
         .enable_all()
         .build()
         .unwrap();
-    let client = runtime::client::Client::new(&c.server.url).unwrap();
+    let client = runtime::client::Client::new(&c.server.url)
+        .unwrap()
+        .with_key(runtime::bundle::keys::read_signing_key(&c.private).unwrap());
     rt.block_on(client.start_rollout(&id, None)).unwrap();
     for a in &mut c.agents {
         let why = a
@@ -373,15 +378,16 @@ fn a_bundle_signed_by_a_key_the_nodes_do_not_trust_is_refused() {
         support::upstart(),
         &dir.path().join("upgrades.db"),
         &server_key,
+        &server_private,
         "127.0.0.1:0".parse().unwrap(),
         Some(&dir.path().join("server.log")),
     )
     .unwrap();
     let mut spec = node_specs(dir.path(), 1, &[1, 2]).unwrap().remove(0);
     spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
-    let mut agent = start_agent(&server.url, &node_key, &t.kv_v1, &spec);
+    let mut agent = start_agent(&server, &node_key, &t.kv_v1, &spec);
     let bundle = support::bundle(dir.path(), &server_private, &t.kv_v2, "kv.bundle");
-    push(&server.url, &bundle).unwrap();
+    push(&server, &bundle).unwrap();
     let why = agent
         .proc
         .wait_line("refused ", Duration::from_secs(30))
@@ -389,6 +395,57 @@ fn a_bundle_signed_by_a_key_the_nodes_do_not_trust_is_refused() {
     assert!(why.contains("not trusted"), "{why}");
     wait_rollout(&server.url, RolloutState::Paused, Duration::from_secs(30));
     assert!(!spec.dir.join("agent").join("bin").exists());
+}
+
+/// Issue 10, finding 4 on the node: an older, validly signed release that reaches the server
+/// (here forced by the operator with `--allow-downgrade`; a compromised server could replay
+/// one) does not take a node back: the node refuses a release not newer than the one that
+/// installed the version it runs.
+#[test]
+fn a_node_refuses_a_release_older_than_the_one_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let t = support::tools();
+    let old = support::bundle(dir.path(), &c.private, &t.kv_v2, "old.bundle");
+    let new = support::bundle(dir.path(), &c.private, &t.kv_v2, "new.bundle");
+    push(&c.server, &new).unwrap();
+    c.agents[0]
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(60));
+    let err = push(&c.server, &old).unwrap_err();
+    assert!(
+        err.contains("(409)") && err.contains("is not newer than release"),
+        "{err}"
+    );
+    let out = std::process::Command::new(support::upstart())
+        .arg("push")
+        .arg(&old)
+        .args(["--server", &c.server.url, "--allow-downgrade"])
+        .env("UPSTART_KEY", &c.private)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let why = c.agents[0]
+        .proc
+        .wait_line("refused ", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    assert!(
+        why.contains("is not newer than release") && why.contains("the one this node runs"),
+        "{why}"
+    );
+    let s = status(&c.server.url).unwrap();
+    assert!(
+        s.events.iter().any(|e| e.kind == "downgrade"),
+        "{:#?}",
+        s.events
+    );
+    assert_eq!(s.nodes[0].version, 2);
 }
 
 #[test]
@@ -407,7 +464,7 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     let bundle = support::bundle(dir.path(), &c.private, &bad, "broken.bundle");
     let (load, ports) = v1_load(&c);
     std::thread::sleep(Duration::from_millis(500));
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     let why = c.agents[0]
         .proc
         .wait_line("rolled back 1: ", Duration::from_secs(30))
@@ -445,7 +502,7 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     let spec = n1.spec.clone();
     n1.crash();
     drop(n1);
-    let mut again = start_agent(&c.server.url, &c.public, &support::tools().kv_v1, &spec);
+    let mut again = start_agent(&c.server, &c.public, &support::tools().kv_v1, &spec);
     std::thread::sleep(Duration::from_secs(3));
     let lines = again.lines();
     assert!(
@@ -467,7 +524,7 @@ fn killed_in_a_rollback_at(point: &str) {
     let mut c = Cluster::start_with(dir.path(), 1, &extra, Some(&old));
     let t = support::tools();
     let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(60));
     let mut agent = c.agents.remove(0);
     let v2 = agent.port(2).unwrap();
@@ -483,6 +540,7 @@ fn killed_in_a_rollback_at(point: &str) {
     }
     let out = std::process::Command::new(support::upstart())
         .args(["rollback", "--server", &c.server.url])
+        .env("UPSTART_KEY", &c.server.operator)
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -501,7 +559,7 @@ fn killed_in_a_rollback_at(point: &str) {
     let mut spec = agent.spec.clone();
     spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
     drop(agent);
-    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
     again
         .proc
         .wait_line("rolled back 1: ", Duration::from_secs(60))

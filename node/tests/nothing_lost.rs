@@ -165,7 +165,7 @@ fn a_state_that_does_not_decode_fails_the_node_before_anything_stops() {
         let pid = program_pid(&a.lines()).unwrap();
         // The program read its state at start; the file goes bad under it.
         std::fs::write(a.spec.state(), &bad).unwrap();
-        push(&c.server.url, &bundle).unwrap();
+        push(&c.server, &bundle).unwrap();
         let s = wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
         let n1 = s.nodes.iter().find(|n| n.id == "n1").unwrap();
         assert_eq!(n1.version, 1, "{case}");
@@ -202,7 +202,7 @@ fn killed_after_the_new_program_started_the_upgrade_finishes_with_the_backup_int
     let mut c = Cluster::start_with(dir.path(), 1, &QUICK, Some(old));
     let t = support::tools();
     let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     let mut agent = c.agents.remove(0);
     // Version 2 serves (and acknowledges a write) before its `healthy_for` (1 s) has passed.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -222,7 +222,7 @@ fn killed_after_the_new_program_started_the_upgrade_finishes_with_the_backup_int
     agent.crash();
     let spec = agent.spec.clone();
     drop(agent);
-    let mut again = start_agent(&c.server.url, &c.public, &t.kv_v1, &spec);
+    let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
     again
         .proc
         .wait_line("upgraded 2", Duration::from_secs(60))
@@ -259,12 +259,13 @@ fn resume_retries_a_node_that_failed() {
         good
     };
     std::fs::write(c.agents[0].spec.state(), b"not json").unwrap();
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
     // The operator mends the state and resumes: the node tries again.
     std::fs::write(c.agents[0].spec.state(), &good).unwrap();
     let out = std::process::Command::new(support::upstart())
         .args(["resume", "--server", &c.server.url])
+        .env("UPSTART_KEY", &c.server.operator)
         .output()
         .unwrap();
     assert!(
@@ -286,10 +287,11 @@ fn a_rollback_goes_one_node_at_a_time_and_status_says_rolled_back() {
     let mut c = Cluster::start(dir.path(), 3, &QUICK);
     let t = support::tools();
     let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
-    push(&c.server.url, &bundle).unwrap();
+    push(&c.server, &bundle).unwrap();
     wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(90));
     let out = std::process::Command::new(support::upstart())
         .args(["rollback", "--server", &c.server.url])
+        .env("UPSTART_KEY", &c.server.operator)
         .output()
         .unwrap();
     assert!(
@@ -375,14 +377,23 @@ fn a_rollback_without_a_reverse_transform_keeps_writes_until_the_operator_drops_
     let t = support::tools();
     let (spec, plugin) = plugin_without_reverse();
     let bundle = dir.path().join("no-reverse.bundle");
-    upstart::demo::build::bundle(plugin, &t.kv_v2, spec, &c.private, &bundle).unwrap();
-    push(&c.server.url, &bundle).unwrap();
+    upstart::demo::build::bundle(
+        plugin,
+        &t.kv_v2,
+        spec,
+        &c.private,
+        &bundle,
+        support::next_release(),
+    )
+    .unwrap();
+    push(&c.server, &bundle).unwrap();
     wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(60));
     let v2 = c.agents[0].port(2).unwrap();
     put(v2, 2, "written-at-2", "kept").unwrap();
     let rollback = |extra: &[&str]| {
         let out = std::process::Command::new(support::upstart())
             .args(["rollback", "--server", &c.server.url])
+            .env("UPSTART_KEY", &c.server.operator)
             .args(extra)
             .output()
             .unwrap();
@@ -451,14 +462,16 @@ fn a_bundle_pushed_again_runs_its_own_program() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Cluster::start(dir.path(), 1, &QUICK);
     let t = support::tools();
-    // Two releases of version 2: B (the kv-v2 program) and A (another program file).
+    // Two releases of version 2: A (another program file), then the newer B (the kv-v2
+    // program). The operator goes back to A and to B again, each time allowing the downgrade.
     let other = dir.path().join("kv-v2-a");
     std::fs::copy(&t.kv_v2, &other).unwrap();
-    let b = support::bundle(dir.path(), &c.private, &t.kv_v2, "b.bundle");
     let a = support::bundle(dir.path(), &c.private, &other, "a.bundle");
+    let b = support::bundle(dir.path(), &c.private, &t.kv_v2, "b.bundle");
     let rollback = |c: &Cluster| {
         let out = std::process::Command::new(support::upstart())
             .args(["rollback", "--server", &c.server.url])
+            .env("UPSTART_KEY", &c.server.operator)
             .output()
             .unwrap();
         assert!(
@@ -468,7 +481,7 @@ fn a_bundle_pushed_again_runs_its_own_program() {
         );
     };
     let upgrade_with = |c: &mut Cluster, bundle: &Path, n: usize| -> String {
-        push(&c.server.url, bundle).unwrap();
+        support::push_with(&c.server, bundle, &["--allow-downgrade"]).unwrap();
         let agent = &mut c.agents[0];
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -543,11 +556,27 @@ fn a_caller_two_versions_newer_reaches_a_node_two_versions_older() {
     let (spec23, plugin23) = compiled("kv-2-3.ups", schedule);
     let b12 = dir.path().join("12.bundle");
     let b23 = dir.path().join("23.bundle");
-    upstart::demo::build::bundle(&plugin12, &t.kv_v2, &spec12, &c.private, &b12).unwrap();
-    upstart::demo::build::bundle(&plugin23, &kv_v3, &spec23, &c.private, &b23).unwrap();
-    push(&c.server.url, &b12).unwrap();
+    upstart::demo::build::bundle(
+        &plugin12,
+        &t.kv_v2,
+        &spec12,
+        &c.private,
+        &b12,
+        support::next_release(),
+    )
+    .unwrap();
+    upstart::demo::build::bundle(
+        &plugin23,
+        &kv_v3,
+        &spec23,
+        &c.private,
+        &b23,
+        support::next_release(),
+    )
+    .unwrap();
+    push(&c.server, &b12).unwrap();
     wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(60));
-    let pushed = push(&c.server.url, &b23).unwrap();
+    let pushed = push(&c.server, &b23).unwrap();
     assert!(pushed.contains("pending"), "{pushed}");
     // n2 still runs version 1: it installs the rules of both bundles, composed.
     let n2 = &mut c.agents[1];

@@ -52,7 +52,7 @@ fn five_nodes_roll_from_1_to_2_under_mixed_load() {
     let before = load.counts();
     assert!(before.ok > 0 && before.failed == 0, "{before:?}");
 
-    let pushed = push(&c.server.url, &bundle).expect("the bundle is pushed");
+    let pushed = push(&c.server, &bundle).expect("the bundle is pushed");
     assert!(pushed.contains("rollout 1 is running"), "{pushed}");
     // Every node installs the future rules at once: version-2 clients may come.
     for a in &mut c.agents {
@@ -199,6 +199,7 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
         support::upstart(),
         &dir.path().join("upgrades.db"),
         &public,
+        &private,
         "127.0.0.1:0".parse().unwrap(),
         Some(&dir.path().join("server.log")),
     )
@@ -209,7 +210,7 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
         s.extra = ["--drain-grace", "100ms", "--poll-wait", "2s"]
             .map(String::from)
             .to_vec();
-        agents.push(support::start_agent(&server.url, &public, &t.kv_v1, s));
+        agents.push(support::start_agent(&server, &public, &t.kv_v1, s));
     }
     // Written at version 1, on the main port.
     let put = |addr, params: serde_json::Value| {
@@ -223,7 +224,7 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
     };
     assert!(put(specs[0].main, serde_json::json!(["k", "old"])).contains("\"result\":null"));
     let bundle = support::bundle(dir.path(), &private, &t.kv_v2, "kv.bundle");
-    push(&server.url, &bundle).unwrap();
+    push(&server, &bundle).unwrap();
     for a in &mut agents {
         a.proc.wait_line("rules 1,2", WAIT).unwrap();
         a.proc.wait_line("upgraded 2", WAIT).unwrap();
@@ -238,6 +239,7 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
 
     let out = std::process::Command::new(support::upstart())
         .args(["rollback", "--server", &server.url])
+        .env("UPSTART_KEY", &private)
         .output()
         .unwrap();
     assert!(
@@ -353,7 +355,7 @@ fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
     let mut load = Load::start(&targets(&c, 1), LoadConfig::default());
     std::thread::sleep(Duration::from_secs(1));
 
-    push(&c.server.url, &first).unwrap();
+    push(&c.server, &first).unwrap();
     // Version-2 clients come once every node bridges version 2.
     for a in &mut c.agents {
         a.proc
@@ -369,6 +371,7 @@ fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
     }
     let out = std::process::Command::new(support::upstart())
         .args(["rollback", "--server", &c.server.url])
+        .env("UPSTART_KEY", &c.server.operator)
         .output()
         .unwrap();
     assert!(
@@ -389,7 +392,7 @@ fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // A new push goes to the end.
-    push(&c.server.url, &second).unwrap();
+    push(&c.server, &second).unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let s = status(&c.server.url).unwrap();

@@ -6,7 +6,8 @@
 //! `cargo bench -p runtime --bench poll_load` (`POLL_LOAD_SECS`, `POLL_LOAD_NODES`,
 //! `POLL_LOAD_TASKS` override the duration, node count and client task count). Two phases:
 //! nodes sending the ETag of their last answer (`If-None-Match`, mostly answered 304), then
-//! nodes always asking for the full directive.
+//! nodes always asking for the full directive. Every node is enrolled and signs its polls with
+//! its own key, as real agents do (so the figures include checking signatures and nonces).
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
@@ -47,11 +48,13 @@ fn main() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-    let config = Config::new(
+    let operator = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+    let mut config = Config::new(
         dir.path().join("bench.db"),
         dir.path().join("store"),
         TrustedKeys::new(vec![key.verifying_key()]),
     );
+    config.operators = TrustedKeys::new(vec![operator.verifying_key()]);
     let handle = server_rt
         .block_on(server::start(config, "127.0.0.1:0".parse().unwrap()))
         .unwrap();
@@ -59,11 +62,14 @@ fn main() {
     println!("poll_load: {nodes} nodes, one poll per node per second, {tasks} client tasks, {secs} s per phase, server at {base}");
 
     client_rt.block_on(async {
-        let c = Client::new(&base).unwrap();
+        let c = Client::new(&base).unwrap().with_key(operator);
         // Register every node, then run a rollout over them (batches of 100).
         register(&c, nodes, tasks).await;
         let bundle = make_bundle(dir.path(), &key);
-        let info = c.push(std::fs::read(&bundle).unwrap()).await.unwrap();
+        let info = c
+            .push(std::fs::read(&bundle).unwrap(), false)
+            .await
+            .unwrap();
         c.start_rollout(&info.id, Some(1)).await.unwrap();
         for (name, etags) in [
             ("with ETags (If-None-Match)", true),
@@ -94,13 +100,26 @@ fn node_req(i: usize) -> PollRequest {
     }
 }
 
+/// Node `i`'s key.
+fn node_key(i: usize) -> ed25519_dalek::SigningKey {
+    let mut seed = [7u8; 32];
+    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+}
+
+/// Enrolls every node (as the operator `c`), then polls once as each.
 async fn register(c: &Client, nodes: usize, tasks: usize) {
     let mut joins = Vec::new();
     for t in 0..tasks {
         let c = c.clone();
         joins.push(tokio::spawn(async move {
             for i in (t..nodes).step_by(tasks) {
-                c.poll(&format!("node-{i}"), &node_req(i), None, None)
+                let id = format!("node-{i}");
+                let key = node_key(i);
+                c.enroll(&id, &key.verifying_key()).await.unwrap();
+                c.clone()
+                    .with_key(key)
+                    .poll(&id, &node_req(i), None, None)
                     .await
                     .unwrap();
             }
@@ -129,6 +148,11 @@ async fn phase(base: &str, nodes: usize, tasks: usize, secs: u64, etags: bool) -
         let c = Client::new(base).unwrap();
         joins.push(tokio::spawn(async move {
             let mine: Vec<usize> = (t..nodes).step_by(tasks).collect();
+            // One connection per task, each node signing with its own key.
+            let clients: Vec<Client> = mine
+                .iter()
+                .map(|i| c.clone().with_key(node_key(*i)))
+                .collect();
             let mut tags: Vec<Option<String>> = vec![None; mine.len()];
             let reqs: Vec<PollRequest> = mine.iter().map(|i| node_req(*i)).collect();
             let ids: Vec<String> = mine.iter().map(|i| format!("node-{i}")).collect();
@@ -156,7 +180,7 @@ async fn phase(base: &str, nodes: usize, tasks: usize, secs: u64, etags: bool) -
                 let j = k as usize % mine.len();
                 let sent = Instant::now();
                 let tag = if etags { tags[j].as_deref() } else { None };
-                let answer = c.poll(&ids[j], &reqs[j], tag, None).await;
+                let answer = clients[j].poll(&ids[j], &reqs[j], tag, None).await;
                 let took = sent.elapsed();
                 if sent >= start + warmup {
                     match &answer {
@@ -228,10 +252,11 @@ fn make_bundle(dir: &std::path::Path, key: &ed25519_dalek::SigningKey) -> std::p
         }
     };
     let manifest = BundleManifest {
-        format: 1,
+        format: 2,
         spec: "kv".into(),
         from: 1,
         to: 2,
+        release: 1,
         spec_hash: sha256_hex(b"kv"),
         schedule: vec![
             ("rolling.batch".into(), "100".into()),

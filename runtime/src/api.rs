@@ -4,7 +4,7 @@
 //!
 //! | method and path | body | answer |
 //! | --- | --- | --- |
-//! | `POST /v1/bundles` | a bundle container (bytes) | [`BundleInfo`]; 400/403/413 when refused |
+//! | `POST /v1/bundles` (`?allow_downgrade=true`) | a bundle container (bytes) | [`BundleInfo`]; 400/403/409/413 when refused |
 //! | `GET /v1/bundles` | | `[BundleInfo]` |
 //! | `GET /v1/bundles/{id}` | | the bundle's signed header (bytes), for nodes to verify |
 //! | `GET /v1/objects/{sha256}` | | a bundle file's bytes, by content address |
@@ -13,8 +13,14 @@
 //! | `POST /v1/nodes/{id}/poll` | [`PollRequest`] | [`Directive`]; 304 when `If-None-Match` matches |
 //! | `POST /v1/nodes/{id}/report` | [`Report`] | [`Directive`] |
 //! | `GET /v1/status` | | [`Status`] |
+//! | `POST /v1/nodes` | [`Enroll`] | [`EnrolledNode`]; 409 when the id or key is taken |
+//! | `GET /v1/nodes` | | `[EnrolledNode]` |
+//! | `DELETE /v1/nodes/{id}` | | [`EnrolledNode`]: the node is decommissioned |
 //!
-//! Errors answer `{"error": "..."}` with a 4xx or 5xx status.
+//! Every request but a `GET` is signed ([`crate::auth`]): bundles, rollouts and nodes by an
+//! operator key, polls and reports by the node's own enrolled key. Errors answer
+//! `{"error": "..."}` with a 4xx or 5xx status (401: not signed, or not acceptably; 403: signed
+//! by someone who may not do this).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -233,6 +239,8 @@ pub struct BundleInfo {
     pub spec: String,
     pub from: u64,
     pub to: u64,
+    /// The bundle's release number within its system (`spec`).
+    pub release: u64,
     pub spec_hash: String,
     pub key_id: String,
     pub created_at: u64,
@@ -321,4 +329,25 @@ pub struct Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+}
+
+/// `POST /v1/nodes`: enroll node `id` with its public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enroll {
+    pub id: String,
+    /// The node's ed25519 public key, 64 hex digits (the digits of its `node.key.pub`).
+    pub public_key: String,
+}
+
+/// An enrolled node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolledNode {
+    pub id: String,
+    /// The id of the node's key (16 hex digits of its sha-256).
+    pub key_id: String,
+    pub enrolled_at_ms: u64,
+    /// The id of the operator key that enrolled it.
+    pub enrolled_by: String,
+    /// What the node last said, if it was heard from.
+    pub status: Option<NodeInfo>,
 }

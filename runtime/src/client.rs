@@ -1,14 +1,18 @@
 //! The HTTP client of the upgrade server, used by the `upstart` CLI and by node agents: push
-//! bundles, control rollouts, read the status, poll and report as a node, and fetch a bundle
-//! into a local store, verifying it end to end.
+//! bundles, control rollouts, enroll and remove nodes, read the status, poll and report as a
+//! node, and fetch a bundle into a local store, verifying it end to end. Every request but a
+//! read is signed with the client's key ([`Client::with_key`]; see [`crate::auth`]).
 
 use crate::api::{
-    BundleInfo, Directive, ErrorBody, PollRequest, Report, RolloutInfo, StartRollout, Status,
+    BundleInfo, Directive, Enroll, EnrolledNode, ErrorBody, PollRequest, Report, RolloutInfo,
+    StartRollout, Status,
 };
 use crate::bundle::{BundleError, Limits, Store, StoredBundle, TrustedKeys};
-use reqwest::header::{ETAG, IF_NONE_MATCH};
-use reqwest::StatusCode;
+use ed25519_dalek::SigningKey;
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use reqwest::{Method, StatusCode};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A client of one server.
@@ -16,6 +20,8 @@ use std::time::Duration;
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// Signs requests: an operator's key or a node's.
+    key: Option<Arc<SigningKey>>,
 }
 
 /// Why a request did not succeed.
@@ -29,6 +35,10 @@ pub enum ClientError {
     Server { status: u16, message: String },
     /// The answer did not decode.
     Decode { url: String, reason: String },
+    /// The request could not be signed.
+    Sign { reason: String },
+    /// TLS cannot be set up as asked.
+    Tls { reason: String },
     /// A downloaded bundle did not verify.
     Bundle(BundleError),
 }
@@ -50,6 +60,8 @@ impl fmt::Display for ClientError {
                 write!(f, "the answer of `{url}` does not decode: {reason}")
             }
             ClientError::Bundle(e) => write!(f, "{e}"),
+            ClientError::Sign { reason } => write!(f, "cannot sign the request: {reason}"),
+            ClientError::Tls { reason } => write!(f, "{reason}"),
         }
     }
 }
@@ -95,27 +107,103 @@ impl Control {
 impl Client {
     /// A client of the server at `server` (`http://HOST:PORT`; the scheme may be left out).
     pub fn new(server: &str) -> Result<Client, ClientError> {
+        Client::connect(server, None)
+    }
+
+    /// A client of `server`: `http://HOST:PORT`, or `https://HOST:PORT` whose certificate must
+    /// be signed by a certificate of the PEM file `ca` (and name `HOST`).
+    pub fn connect(server: &str, ca: Option<&std::path::Path>) -> Result<Client, ClientError> {
         let trimmed = server.trim().trim_end_matches('/');
         let base = if trimmed.contains("://") {
             trimmed.to_string()
         } else {
             format!("http://{trimmed}")
         };
-        let host = base.strip_prefix("http://").unwrap_or("");
+        let (https, host) = match (base.strip_prefix("http://"), base.strip_prefix("https://")) {
+            (Some(h), _) => (false, h),
+            (_, Some(h)) => (true, h),
+            _ => (false, ""),
+        };
         if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
             return Err(ClientError::BadUrl {
                 url: server.to_string(),
             });
         }
-        let http = reqwest::Client::builder()
+        crate::server::tls::install_provider();
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ClientError::Unreachable {
-                url: base.clone(),
-                reason: e.to_string(),
-            })?;
-        Ok(Client { base, http })
+            .tcp_nodelay(true);
+        match (https, ca) {
+            (true, Some(ca)) => builder = builder.tls_backend_preconfigured(tls_config(ca)?),
+            (true, None) => {
+                return Err(ClientError::Tls {
+                    reason: format!(
+                        "`{base}` is HTTPS: give the CA that signed its certificate (`--ca CA.pem`)"
+                    ),
+                })
+            }
+            (false, Some(_)) => {
+                return Err(ClientError::Tls {
+                    reason: format!(
+                        "a CA is given but `{base}` is plain HTTP: write the server as `https://HOST:PORT`"
+                    ),
+                })
+            }
+            (false, None) => {}
+        }
+        let http = builder.build().map_err(|e| ClientError::Unreachable {
+            url: base.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Client {
+            base,
+            http,
+            key: None,
+        })
+    }
+
+    /// This client, signing its requests with `key`.
+    pub fn with_key(mut self, key: SigningKey) -> Client {
+        self.key = Some(Arc::new(key));
+        self
+    }
+
+    /// A request of `method` to `path` with `body` (JSON when `json`), signed when the client
+    /// has a key.
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        json: bool,
+        timeout: Duration,
+    ) -> Result<(reqwest::RequestBuilder, String), ClientError> {
+        let url = self.url(path);
+        let mut r = self.http.request(method.clone(), &url).timeout(timeout);
+        if let Some(key) = &self.key {
+            // Signed as the server will see it: percent-encoded as in the URL sent.
+            let parsed =
+                reqwest::Url::parse(&url).map_err(|_| ClientError::BadUrl { url: url.clone() })?;
+            let sent = match parsed.query() {
+                Some(q) => format!("{}?{q}", parsed.path()),
+                None => parsed.path().to_string(),
+            };
+            let headers = crate::auth::headers(key, method.as_str(), &sent, &body)
+                .map_err(|reason| ClientError::Sign { reason })?;
+            for (name, value) in headers {
+                r = r.header(name, value);
+            }
+        }
+        if json {
+            r = r.header(CONTENT_TYPE, "application/json");
+        }
+        Ok((r.body(body), url))
+    }
+
+    fn json_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
+        serde_json::to_vec(value).map_err(|e| ClientError::Sign {
+            reason: e.to_string(),
+        })
     }
 
     /// The server's base address.
@@ -174,15 +262,33 @@ impl Client {
         Ok(bytes.to_vec())
     }
 
-    /// `POST /v1/bundles`.
-    pub async fn push(&self, bundle: Vec<u8>) -> Result<BundleInfo, ClientError> {
-        let url = self.url("/v1/bundles");
-        let req = self
-            .http
-            .post(&url)
-            .timeout(Duration::from_secs(600))
-            .body(bundle);
-        let resp = self.send(req, &url).await?;
+    /// `POST /v1/bundles`; with `allow_downgrade`, a release not newer than the newest the
+    /// server accepted is taken too (the server logs it).
+    pub async fn push(
+        &self,
+        bundle: Vec<u8>,
+        allow_downgrade: bool,
+    ) -> Result<BundleInfo, ClientError> {
+        let path = if allow_downgrade {
+            "/v1/bundles?allow_downgrade=true"
+        } else {
+            "/v1/bundles"
+        };
+        let (req, url) =
+            self.request(Method::POST, path, bundle, false, Duration::from_secs(600))?;
+        let resp = self.send(req, &url).await.map_err(|e| match e {
+            ClientError::Unreachable { url, reason }
+                if reason.contains("Broken pipe") || reason.contains("reset") =>
+            {
+                ClientError::Unreachable {
+                    url,
+                    reason: format!(
+                        "{reason} (the server closed the connection during the upload: it refuses a bundle from its first bytes, see its log)"
+                    ),
+                }
+            }
+            other => other,
+        })?;
         self.json(resp, &url).await
     }
 
@@ -192,20 +298,18 @@ impl Client {
         bundle: &str,
         seed: Option<u64>,
     ) -> Result<RolloutInfo, ClientError> {
-        let url = self.url("/v1/rollouts");
-        let body = StartRollout {
+        let body = Self::json_body(&StartRollout {
             bundle: bundle.to_string(),
             seed,
-        };
-        let resp = self
-            .send(
-                self.http
-                    .post(&url)
-                    .timeout(Duration::from_secs(30))
-                    .json(&body),
-                &url,
-            )
-            .await?;
+        })?;
+        let (req, url) = self.request(
+            Method::POST,
+            "/v1/rollouts",
+            body,
+            true,
+            Duration::from_secs(30),
+        )?;
+        let resp = self.send(req, &url).await?;
         self.json(resp, &url).await
     }
 
@@ -233,10 +337,59 @@ impl Client {
         } else {
             ""
         };
-        let url = self.url(&format!("/v1/rollouts/{id}/{}{query}", what.as_str()));
+        let path = format!("/v1/rollouts/{id}/{}{query}", what.as_str());
+        let (req, url) = self.request(
+            Method::POST,
+            &path,
+            Vec::new(),
+            false,
+            Duration::from_secs(30),
+        )?;
+        let resp = self.send(req, &url).await?;
+        self.json(resp, &url).await
+    }
+
+    /// `POST /v1/nodes`: enrolls node `id` with its public key `public_key`.
+    pub async fn enroll(
+        &self,
+        id: &str,
+        public_key: &ed25519_dalek::VerifyingKey,
+    ) -> Result<EnrolledNode, ClientError> {
+        let body = Self::json_body(&Enroll {
+            id: id.to_string(),
+            public_key: crate::digest::hex(public_key.as_bytes()),
+        })?;
+        let (req, url) = self.request(
+            Method::POST,
+            "/v1/nodes",
+            body,
+            true,
+            Duration::from_secs(30),
+        )?;
+        let resp = self.send(req, &url).await?;
+        self.json(resp, &url).await
+    }
+
+    /// `GET /v1/nodes`.
+    pub async fn nodes(&self) -> Result<Vec<EnrolledNode>, ClientError> {
+        let url = self.url("/v1/nodes");
         let resp = self
-            .send(self.http.post(&url).timeout(Duration::from_secs(30)), &url)
+            .send(self.http.get(&url).timeout(Duration::from_secs(30)), &url)
             .await?;
+        self.json(resp, &url).await
+    }
+
+    /// `DELETE /v1/nodes/{id}`: decommissions node `id`.
+    pub async fn remove_node(&self, id: &str) -> Result<EnrolledNode, ClientError> {
+        let path = format!("/v1/nodes/{id}");
+        let (req, url) = self.request(
+            Method::DELETE,
+            &path,
+            Vec::new(),
+            false,
+            Duration::from_secs(30),
+        )?;
+        let resp = self.send(req, &url).await?;
         self.json(resp, &url).await
     }
 
@@ -260,12 +413,14 @@ impl Client {
         wait: Option<Duration>,
     ) -> Result<PollAnswer, ClientError> {
         let wait_ms = wait.map_or(0, |w| w.as_millis() as u64);
-        let url = self.url(&format!("/v1/nodes/{node}/poll?wait_ms={wait_ms}"));
-        let mut r = self
-            .http
-            .post(&url)
-            .timeout(Duration::from_millis(wait_ms + 30_000))
-            .json(req);
+        let path = format!("/v1/nodes/{node}/poll?wait_ms={wait_ms}");
+        let (mut r, url) = self.request(
+            Method::POST,
+            &path,
+            Self::json_body(req)?,
+            true,
+            Duration::from_millis(wait_ms + 30_000),
+        )?;
         if let Some(tag) = etag {
             r = r.header(IF_NONE_MATCH, tag);
         }
@@ -287,16 +442,15 @@ impl Client {
 
     /// `POST /v1/nodes/{node}/report`: committed by the server before it answers.
     pub async fn report(&self, node: &str, report: &Report) -> Result<Directive, ClientError> {
-        let url = self.url(&format!("/v1/nodes/{node}/report"));
-        let resp = self
-            .send(
-                self.http
-                    .post(&url)
-                    .timeout(Duration::from_secs(30))
-                    .json(report),
-                &url,
-            )
-            .await?;
+        let path = format!("/v1/nodes/{node}/report");
+        let (req, url) = self.request(
+            Method::POST,
+            &path,
+            Self::json_body(report)?,
+            true,
+            Duration::from_secs(30),
+        )?;
+        let resp = self.send(req, &url).await?;
         self.json(resp, &url).await
     }
 
@@ -352,6 +506,27 @@ impl Client {
                 })??,
         )
     }
+}
+
+/// A TLS client configuration trusting only the certificates of the PEM file `ca`.
+fn tls_config(ca: &std::path::Path) -> Result<rustls::ClientConfig, ClientError> {
+    let tls = |reason: String| ClientError::Tls { reason };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in crate::server::tls::read_certs(ca).map_err(tls)? {
+        roots.add(cert).map_err(|e| {
+            tls(format!(
+                "`{}` is not a usable CA certificate: {e}",
+                ca.display()
+            ))
+        })?;
+    }
+    Ok(
+        rustls::ClientConfig::builder_with_provider(crate::server::tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
 }
 
 /// A reqwest error with its causes, lowercase.

@@ -1,6 +1,7 @@
 //! The runtime of Upstart: the plugin loader ([`plugin`]), signed bundles and their store
 //! ([`bundle`]), the schedule evaluator ([`schedule`]), the upgrade server and its database
-//! ([`server`]), its HTTP API's types and client ([`api`], [`client`]), the crash-safe state
+//! ([`server`]), its HTTP API's types, request signatures and client ([`api`], [`auth`],
+//! [`client`]), the crash-safe state
 //! transform ([`transform`]), and the `upstart` command line ([`cli`]).
 
 //!
@@ -9,6 +10,8 @@
 
 #[cfg(feature = "full")]
 pub mod api;
+#[cfg(feature = "full")]
+pub mod auth;
 #[cfg(feature = "full")]
 pub mod bundle;
 #[cfg(feature = "full")]

@@ -36,6 +36,7 @@ fn fixture() -> Fixture {
         plugin: support::plugin_1_2().to_path_buf(),
         binary,
         spec: spec(),
+        release: 1,
     };
     let signed = create(&input, &key, &bundle).unwrap();
     Fixture {
@@ -282,6 +283,7 @@ fn the_plugin_must_match_the_spec() {
         plugin: support::plugin_1_2().to_path_buf(),
         binary: f.bundle.clone(),
         spec: other_spec,
+        release: 1,
     };
     let out = f.dir.path().join("x.bundle");
     let e = create(&input, &f.key, &out).unwrap_err();

@@ -9,92 +9,17 @@
     clippy::indexing_slicing
 )]
 
+mod kit;
+
+use kit::{key, make_bundle, node_client, start};
 use runtime::api::{Action, Directive, Phase, PollRequest, Report, RolloutState};
-use runtime::bundle::build::write_container;
-use runtime::bundle::{
-    BundleFile, BundleManifest, FileRole, Limits, SignedManifest, Store, TrustedKeys,
-};
+use runtime::bundle::{Limits, Store, TrustedKeys};
 use runtime::client::{Client, ClientError, Control, PollAnswer};
-use runtime::digest::sha256_hex;
-use runtime::server::{self, Config, Handle};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-fn key() -> ed25519_dalek::SigningKey {
-    ed25519_dalek::SigningKey::from_bytes(&[5; 32])
-}
-
-/// A bundle of `system` `from -> to` with `schedule`, and stand-in plugin and binary files.
-fn make_bundle(
-    dir: &Path,
-    system: &str,
-    from: u64,
-    to: u64,
-    schedule: &[(&str, &str)],
-    signer: &ed25519_dalek::SigningKey,
-) -> (PathBuf, SignedManifest) {
-    let plugin = dir.join(format!("{system}-{from}-{to}.so"));
-    let binary = dir.join(format!("{system}-v{to}"));
-    std::fs::write(&plugin, format!("plugin {system} {from} {to}")).unwrap();
-    std::fs::write(&binary, format!("binary {system} {to}").repeat(100)).unwrap();
-    let file = |role, path: &Path| {
-        let bytes = std::fs::read(path).unwrap();
-        BundleFile {
-            role,
-            name: path.file_name().unwrap().to_str().unwrap().into(),
-            sha256: sha256_hex(&bytes),
-            size: bytes.len() as u64,
-        }
-    };
-    let manifest = BundleManifest {
-        format: 1,
-        spec: system.into(),
-        from,
-        to,
-        spec_hash: sha256_hex(system.as_bytes()),
-        schedule: schedule
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        files: vec![
-            file(FileRole::Plugin, &plugin),
-            file(FileRole::Binary, &binary),
-        ],
-        created_at: 1_700_000_000,
-    };
-    let signed = SignedManifest::sign(manifest, signer);
-    let out = dir.join(format!("{system}-{from}-{to}.bundle"));
-    write_container(&signed, &[&plugin, &binary], &out).unwrap();
-    (out, signed)
-}
-
-fn config(dir: &Path) -> Config {
-    let mut c = Config::new(
-        dir.join("upstart.db"),
-        dir.join("store"),
-        TrustedKeys::new(vec![key().verifying_key()]),
-    );
-    c.eval_interval_ms = 20;
-    c.flush_interval_ms = 50;
-    c.offline_after_ms = 10_000;
-    c.limits = Limits {
-        max_file: 1 << 20,
-        max_total: 1 << 21,
-        max_manifest: 1 << 16,
-    };
-    c
-}
-
-async fn start(dir: &Path) -> (Handle, Client) {
-    let handle = server::start(config(dir), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let client = Client::new(&format!("http://{}", handle.addr)).unwrap();
-    (handle, client)
-}
-
-/// A simulated node.
+/// A simulated node, enrolled, with its own client.
 struct Node {
+    client: Client,
     id: String,
     system: String,
     version: u64,
@@ -103,8 +28,9 @@ struct Node {
 }
 
 impl Node {
-    fn new(id: &str, system: &str, version: u64) -> Node {
+    async fn new(op: &Client, id: &str, system: &str, version: u64) -> Node {
         Node {
+            client: node_client(op, id).await,
             id: id.into(),
             system: system.into(),
             version,
@@ -123,14 +49,25 @@ impl Node {
         }
     }
 
-    async fn poll(&self, c: &Client) -> Directive {
-        match c.poll(&self.id, &self.req(), None, None).await.unwrap() {
+    async fn poll(&self, _op: &Client) -> Directive {
+        match self
+            .client
+            .poll(&self.id, &self.req(), None, None)
+            .await
+            .unwrap()
+        {
             PollAnswer::Directive { directive, .. } => *directive,
             PollAnswer::NotModified => panic!("no etag was sent"),
         }
     }
 
-    async fn report(&mut self, c: &Client, phase: Phase, version: u64, message: &str) -> Directive {
+    async fn report(
+        &mut self,
+        _c: &Client,
+        phase: Phase,
+        version: u64,
+        message: &str,
+    ) -> Directive {
         self.phase = phase;
         self.version = version;
         let r = Report {
@@ -141,7 +78,7 @@ impl Node {
             address: String::new(),
             message: message.into(),
         };
-        c.report(&self.id, &r).await.unwrap()
+        self.client.report(&self.id, &r).await.unwrap()
     }
 
     /// Goes through the phases of an upgrade to `to`.
@@ -212,20 +149,26 @@ async fn rolling_upgrade_with_canary_pause_resume_and_restart() {
     ];
     let (bundle, signed) = make_bundle(dir.path(), "kv", 1, 2, &schedule, &key());
     let (handle, c) = start(dir.path()).await;
-    let mut nodes: Vec<Node> = ["n3", "n1", "n2"]
-        .iter()
-        .map(|id| Node::new(id, "kv", 1))
-        .collect();
+    let mut nodes: Vec<Node> = Vec::new();
+    for id in ["n3", "n1", "n2"] {
+        nodes.push(Node::new(&c, id, "kv", 1).await);
+    }
     for n in &nodes {
         assert_eq!(n.poll(&c).await.reason, "no rollout concerns this node");
     }
-    let info = c.push(std::fs::read(&bundle).unwrap()).await.unwrap();
+    let info = c
+        .push(std::fs::read(&bundle).unwrap(), false)
+        .await
+        .unwrap();
     assert_eq!(info.id, signed.id());
     assert_eq!(
         info.schedule,
         "rolling batch 1, max unavailable 1; order node_id; healthy for 200ms; canary 1 then pause"
     );
-    let again = c.push(std::fs::read(&bundle).unwrap()).await.unwrap();
+    let again = c
+        .push(std::fs::read(&bundle).unwrap(), false)
+        .await
+        .unwrap();
     assert_eq!(again, info, "pushing twice is idempotent");
     let r = c.start_rollout(&info.id, Some(1)).await.unwrap();
     assert_eq!((r.id, r.state), (1, RolloutState::Running));
@@ -313,11 +256,14 @@ async fn a_failure_pauses_and_rollback_sends_nodes_back() {
         &key(),
     );
     let (handle, c) = start(dir.path()).await;
-    let mut a = Node::new("a", "kv", 1);
-    let mut b = Node::new("b", "kv", 1);
+    let mut a = Node::new(&c, "a", "kv", 1).await;
+    let mut b = Node::new(&c, "b", "kv", 1).await;
     a.poll(&c).await;
     b.poll(&c).await;
-    let info = c.push(std::fs::read(&bundle).unwrap()).await.unwrap();
+    let info = c
+        .push(std::fs::read(&bundle).unwrap(), false)
+        .await
+        .unwrap();
     c.start_rollout(&info.id, None).await.unwrap();
     let mut told = (false, false);
     for _ in 0..200 {
@@ -381,7 +327,10 @@ async fn bad_bundles_are_refused_and_nothing_is_registered() {
     let (handle, c) = start(dir.path()).await;
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
     let (foreign, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &stranger);
-    let e = c.push(std::fs::read(&foreign).unwrap()).await.unwrap_err();
+    let e = c
+        .push(std::fs::read(&foreign).unwrap(), false)
+        .await
+        .unwrap_err();
     match &e {
         ClientError::Server {
             status: 403,
@@ -394,7 +343,10 @@ async fn bad_bundles_are_refused_and_nothing_is_registered() {
     }
     let (good, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
     let bytes = std::fs::read(&good).unwrap();
-    let e = c.push(bytes[..bytes.len() - 3].to_vec()).await.unwrap_err();
+    let e = c
+        .push(bytes[..bytes.len() - 3].to_vec(), false)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&e, ClientError::Server { status: 400, message } if message.contains("truncated")),
         "{e:?}"
@@ -402,19 +354,19 @@ async fn bad_bundles_are_refused_and_nothing_is_registered() {
     let mut flipped = bytes.clone();
     let n = flipped.len() - 1;
     flipped[n] ^= 1;
-    let e = c.push(flipped).await.unwrap_err();
+    let e = c.push(flipped, false).await.unwrap_err();
     assert!(
         matches!(&e, ClientError::Server { status: 400, message } if message.contains("sha-256")),
         "{e:?}"
     );
-    let e = c.push(vec![b'x'; 3 << 20]).await.unwrap_err();
+    let e = c.push(vec![b'x'; 3 << 20], false).await.unwrap_err();
     assert!(
         matches!(&e, ClientError::Server { status: 413, .. }),
         "{e:?}"
     );
     let (bad_schedule, _) = make_bundle(dir.path(), "kv", 1, 2, &[("speed", "ludicrous")], &key());
     let e = c
-        .push(std::fs::read(&bad_schedule).unwrap())
+        .push(std::fs::read(&bad_schedule).unwrap(), false)
         .await
         .unwrap_err();
     assert!(
@@ -436,7 +388,9 @@ async fn etags_long_polls_and_bad_requests() {
     let dir = tempfile::tempdir().unwrap();
     let (bundle, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
     let (handle, c) = start(dir.path()).await;
-    let n = Node::new("n1", "kv", 1);
+    let n = Node::new(&c, "n1", "kv", 1).await;
+    let op = c.clone();
+    let c = n.client.clone();
     let PollAnswer::Directive { etag, .. } = c.poll("n1", &n.req(), None, None).await.unwrap()
     else {
         panic!()
@@ -458,8 +412,11 @@ async fn etags_long_polls_and_bad_requests() {
         )
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let info = c.push(std::fs::read(&bundle).unwrap()).await.unwrap();
-    c.start_rollout(&info.id, None).await.unwrap();
+    let info = op
+        .push(std::fs::read(&bundle).unwrap(), false)
+        .await
+        .unwrap();
+    op.start_rollout(&info.id, None).await.unwrap();
     let (answer, took) = waiting.await.unwrap();
     match answer {
         PollAnswer::Directive { directive, .. } => assert_eq!(directive.rollout, Some(1)),
@@ -494,13 +451,22 @@ async fn etags_long_polls_and_bad_requests() {
         "{e:?}"
     );
     let raw = reqwest::Client::new();
-    let resp = raw
+    let bad = "{\"version\": \"two\"}";
+    let mut r = raw
         .post(format!("{}/v1/nodes/n1/poll", c.base()))
         .header("content-type", "application/json")
-        .body("{\"version\": \"two\"}")
-        .send()
-        .await
-        .unwrap();
+        .body(bad);
+    let signed = runtime::auth::headers(
+        &kit::node_key("n1"),
+        "POST",
+        "/v1/nodes/n1/poll",
+        bad.as_bytes(),
+    )
+    .unwrap();
+    for (k, v) in signed {
+        r = r.header(k, v);
+    }
+    let resp = r.send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(
@@ -518,7 +484,7 @@ async fn etags_long_polls_and_bad_requests() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
-    let e = c.control(None, Control::Pause).await.unwrap();
+    let e = op.control(None, Control::Pause).await.unwrap();
     assert_eq!(e.state, RolloutState::Paused);
     handle.stop().await;
 }
@@ -528,7 +494,10 @@ async fn nodes_fetch_and_verify_bundles() {
     let dir = tempfile::tempdir().unwrap();
     let (bundle, signed) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
     let (handle, c) = start(dir.path()).await;
-    let info = c.push(std::fs::read(&bundle).unwrap()).await.unwrap();
+    let info = c
+        .push(std::fs::read(&bundle).unwrap(), false)
+        .await
+        .unwrap();
     let node_store = Store::open(&dir.path().join("node-store")).unwrap();
     let trust = TrustedKeys::new(vec![key().verifying_key()]);
     let got = c
@@ -557,12 +526,15 @@ async fn a_second_rollout_waits_for_the_first_then_takes_its_nodes() {
     let (b12, _) = make_bundle(dir.path(), "kv", 1, 2, &[("all_at_once", "")], &key());
     let (b23, _) = make_bundle(dir.path(), "kv", 2, 3, &[("all_at_once", "")], &key());
     let (handle, c) = start(dir.path()).await;
-    let mut nodes = vec![Node::new("x1", "kv", 1), Node::new("x2", "kv", 1)];
+    let mut nodes = vec![
+        Node::new(&c, "x1", "kv", 1).await,
+        Node::new(&c, "x2", "kv", 1).await,
+    ];
     for n in &nodes {
         n.poll(&c).await;
     }
-    let i12 = c.push(std::fs::read(&b12).unwrap()).await.unwrap();
-    let i23 = c.push(std::fs::read(&b23).unwrap()).await.unwrap();
+    let i12 = c.push(std::fs::read(&b12).unwrap(), false).await.unwrap();
+    let i23 = c.push(std::fs::read(&b23).unwrap(), false).await.unwrap();
     assert_eq!(
         c.start_rollout(&i12.id, None).await.unwrap().state,
         RolloutState::Running

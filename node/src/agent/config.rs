@@ -1,7 +1,9 @@
 //! What a node agent is told ([`AgentConfig`], from `upstart node`'s command line) and what it
 //! remembers across restarts ([`Persisted`]: `DATA/agent.json`, replaced atomically and
-//! durably before every step that a crash must be able to resume from).
+//! durably before every step that a crash must be able to resume from), and the node's own key
+//! (`DATA/node.key`, made at the first start; an operator enrolls its `.pub` with the server).
 
+use runtime::bundle::{keys, BundleError};
 use runtime::transform::fsutil::{atomic_write, read_if_exists};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,8 +18,10 @@ use std::time::Duration;
 pub struct AgentConfig {
     /// The node's id in the upgrade database.
     pub id: String,
-    /// The upgrade server, `http://HOST:PORT`.
+    /// The upgrade server, `http://HOST:PORT` or `https://HOST:PORT`.
     pub server: String,
+    /// The CA certificate (PEM) the server's certificate must be signed by (HTTPS).
+    pub server_ca: Option<PathBuf>,
     /// The `upgrade NAME` of the system the node runs.
     pub system: String,
     /// Public keys bundles must be signed with (the node's own trust, not the server's word).
@@ -156,6 +160,10 @@ pub struct Persisted {
     /// The upgrade that failed on this node: it is not tried again while its rollout lasts.
     #[serde(default)]
     pub failed: Option<Failed>,
+    /// The release number of the bundle whose program runs each version on this node (set
+    /// when that upgrade begins; a version the node started with has none: release 0).
+    #[serde(default)]
+    pub releases: BTreeMap<u64, u64>,
 }
 
 /// A failed upgrade, by the rollout that asked for it (`None`: unknown, the server was
@@ -208,7 +216,29 @@ impl Persisted {
             program_pid: None,
             program_binary: None,
             failed: None,
+            releases: BTreeMap::new(),
         }
+    }
+
+    /// The release of the bundle that installed the version the node runs (0: none did).
+    pub fn release(&self) -> u64 {
+        self.releases.get(&self.version).copied().unwrap_or(0)
+    }
+
+    /// Refuses release `release` of `spec` unless it is newer than the one the node runs:
+    /// a validly signed but older bundle replayed by the server is a downgrade.
+    pub fn check_release(&self, spec: &str, release: u64) -> Result<(), String> {
+        let running = self.release();
+        if release > running {
+            return Ok(());
+        }
+        Err(BundleError::NotNewer {
+            spec: spec.to_string(),
+            release,
+            newest: running,
+            holder: "the one this node runs",
+        }
+        .to_string())
     }
 
     /// The record at `path`, `None` when there is none.
@@ -280,6 +310,11 @@ impl DataDir {
         self.root.join("agent.lock")
     }
 
+    /// The node's private key (`node.key.pub` beside it).
+    pub fn node_key(&self) -> PathBuf {
+        self.root.join("node.key")
+    }
+
     /// `agent.json`.
     pub fn record(&self) -> PathBuf {
         self.root.join("agent.json")
@@ -300,6 +335,18 @@ impl DataDir {
         let short: String = bundle.chars().take(16).collect();
         self.root.join("bin").join(short).join(name)
     }
+}
+
+/// The node's key: read from `DATA/node.key`, or made there (mode 0600, with `node.key.pub`)
+/// at the first start.
+pub fn node_key(data: &DataDir) -> Result<keys::SigningKey, String> {
+    let path = data.node_key();
+    if path.exists() {
+        return keys::read_signing_key(&path).map_err(|e| e.to_string());
+    }
+    let key = keys::generate().map_err(|e| e.to_string())?;
+    keys::write_pair(&key, &path, false).map_err(|e| e.to_string())?;
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -324,5 +371,30 @@ mod tests {
         assert!(p.binary(2).unwrap_err().contains("version 2"));
         std::fs::write(&path, br#"{"format": 9}"#).unwrap();
         assert!(Persisted::read(&path).is_err());
+    }
+
+    #[test]
+    fn releases_only_move_forward() {
+        let mut p = Persisted::new(1, Path::new("/bin/kv-v1"));
+        assert!(p.check_release("kv", 1).is_ok(), "a first release");
+        p.releases.insert(2, 5);
+        p.version = 2;
+        let e = p.check_release("kv", 5).unwrap_err();
+        assert!(
+            e.starts_with("release 5 of `kv` is not newer than release 5, the one this node runs"),
+            "{e}"
+        );
+        assert!(p.check_release("kv", 4).is_err());
+        assert!(p.check_release("kv", 6).is_ok());
+    }
+
+    #[test]
+    fn the_node_key_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let a = node_key(&data).unwrap();
+        let b = node_key(&data).unwrap();
+        assert_eq!(a.to_bytes(), b.to_bytes());
+        assert!(keys::public_path(&data.node_key()).exists());
     }
 }

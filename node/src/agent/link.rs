@@ -191,8 +191,19 @@ async fn poll_loop(
                 backoff = Duration::from_millis(100);
             }
             Err(e) => {
+                let refused = matches!(
+                    e,
+                    runtime::client::ClientError::Server {
+                        status: 401 | 403,
+                        ..
+                    }
+                );
                 if reachable.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(error = %e, "the upgrade server is unreachable: serving on, retrying");
+                    if refused {
+                        tracing::warn!(error = %e, "the upgrade server refuses this node (is it enrolled? `upstart enroll --id ID --node-key DATA/node.key.pub`): serving on, retrying");
+                    } else {
+                        tracing::warn!(error = %e, "the upgrade server is unreachable: serving on, retrying");
+                    }
                 } else {
                     tracing::debug!(error = %e, "poll failed");
                 }

@@ -14,7 +14,8 @@
 //! - [`lock`]: one agent per data directory;
 //! - [`writes`]: whether the new version wrote since the upgrade (a rollback's point of no return).
 //!
-//! The agent prints one line per event on stdout, for scripts and tests (`shim ADDR version
+//! The agent prints one line per event on stdout, for scripts and tests (`node key ID PATH`,
+//! `shim ADDR version
 //! V|node`, `program PID ADDR version V`, `rules VERSIONS`, `upgraded V in MS ms unavailable
 //! MS ms transform MS ms`, `rolled back V: REASON`, `refused BUNDLE: REASON`); logs go to stderr.
 
@@ -119,6 +120,12 @@ impl Agent {
         // Before anything is read or stopped: another agent may own this directory.
         let lock = lock::DirLock::acquire(&data.lock())?;
         tracing::debug!(lock = %lock.path().display(), "the data directory is this agent's");
+        let node_key = config::node_key(&data)?;
+        say(&format!(
+            "node key {} {}",
+            runtime::bundle::keys::key_id(&node_key.verifying_key()),
+            runtime::bundle::keys::public_path(&data.node_key()).display()
+        ));
         let binary = std::fs::canonicalize(&config.binary)
             .map_err(|e| format!("the node program `{}`: {e}", config.binary.display()))?;
         let record = match Persisted::read(&data.record())? {
@@ -177,7 +184,9 @@ impl Agent {
             .first()
             .map(|(a, _)| a.to_string())
             .unwrap_or_default();
-        let client = Client::new(&config.server).map_err(|e| e.to_string())?;
+        let client = Client::connect(&config.server, config.server_ca.as_deref())
+            .map_err(|e| e.to_string())?
+            .with_key(node_key);
         let link = Link::start(
             client,
             Identity {
@@ -531,6 +540,7 @@ impl Agent {
                 m.spec, m.from, m.to, self.config.system, b.from, b.to
             ));
         }
+        self.record.check_release(&m.spec, m.release)?;
         let binary = m
             .file(runtime::bundle::FileRole::Binary)
             .ok_or_else(|| "the bundle holds no node program".to_string())?

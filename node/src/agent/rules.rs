@@ -131,10 +131,11 @@ mod tests {
     fn known(from: u64, to: u64, created_at: u64) -> StoredBundle {
         let key = runtime::bundle::keys::generate().unwrap();
         let manifest = BundleManifest {
-            format: 1,
+            format: 2,
             spec: "kv".into(),
             from,
             to,
+            release: 1,
             spec_hash: "0".repeat(64),
             schedule: Vec::new(),
             files: Vec::new(),

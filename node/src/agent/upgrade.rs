@@ -99,6 +99,11 @@ impl Agent {
         // Recorded with the step: the version reached runs this bundle's program, whatever ran
         // it before on this node.
         self.record.binaries.insert(b.to, program);
+        let release = self
+            .rules
+            .get(&b.id)
+            .map_or(0, |k| k.stored.signed.manifest.release);
+        self.record.releases.insert(b.to, release);
         self.record.upgrade = Some(InProgress {
             bundle: b.id.clone(),
             from: b.from,
@@ -157,6 +162,9 @@ impl Agent {
             }
         };
         let plugin = self.rules.plugin(&self.config.system, known.id())?;
+        // Checked again here: the node may have moved on since the bundle was fetched.
+        let release = known.stored.signed.manifest.release;
+        self.record.check_release(&self.config.system, release)?;
         let binary = self.record.program(&b.id)?.to_path_buf();
         if !binary.is_file() {
             return Err(format!("the new program `{}` is missing", binary.display()));

@@ -140,29 +140,36 @@ pub fn compile(tools: &Tools, spec: &Path, out: &Path) -> Result<PathBuf, String
     Ok(plugin)
 }
 
-/// A new signing key at `DIR/demo.key` (public key beside it); the public key's path.
+/// A new signing key at `DIR/demo.key` (public key beside it): (private, public) paths.
 pub fn keygen(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    keygen_named(dir, "demo.key")
+}
+
+/// A new key at `DIR/NAME` (public key beside it): (private, public) paths.
+pub fn keygen_named(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let key = keys::generate().map_err(|e| e.to_string())?;
-    let path = dir.join("demo.key");
+    let path = dir.join(name);
     let public = keys::write_pair(&key, &path, true).map_err(|e| e.to_string())?;
     Ok((path, public))
 }
 
-/// Signs `plugin` and `binary` (built from `spec`) with the key at `key` into `out`; the
-/// bundle's id.
+/// Signs `plugin` and `binary` (built from `spec`) as release `release` with the key at `key`
+/// into `out`; the bundle's id.
 pub fn bundle(
     plugin: &Path,
     binary: &Path,
     spec: &Path,
     key: &Path,
     out: &Path,
+    release: u64,
 ) -> Result<String, String> {
     let key = keys::read_signing_key(key).map_err(|e| e.to_string())?;
     let input = BuildInput {
         plugin: plugin.to_path_buf(),
         binary: binary.to_path_buf(),
         spec: spec.to_path_buf(),
+        release,
     };
     let signed = create(&input, &key, out).map_err(|e| e.to_string())?;
     Ok(signed.id())

@@ -1,7 +1,9 @@
 //! A cluster on loopback as child processes: one `upstart server` and `upstart node` agents,
 //! each running a key-value program behind its shim. Every process is stopped when its guard
 //! drops (an agent with SIGTERM, so that it stops its program, then SIGKILL; the programs it
-//! announced are killed too, in case the agent could not). Used by the demo and the tests.
+//! announced are killed too, in case the agent could not). Agents are enrolled with the server
+//! as an operator would (`upstart enroll` with the key the agent made at its first start).
+//! Used by the demo and the tests.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
@@ -233,14 +235,18 @@ pub struct Server {
     pub proc: Proc,
     pub url: String,
     pub addr: SocketAddr,
+    /// The operator's private key (its `.pub` is the server's `--operator-key`).
+    pub operator: PathBuf,
 }
 
 impl Server {
-    /// Starts `upstart server` on `addr` (port 0: any) with the database `db`.
+    /// Starts `upstart server` on `addr` (port 0: any) with the database `db`, trusting
+    /// bundles signed with `trust` and requests signed with the private key `operator`.
     pub fn start(
         upstart: &Path,
         db: &Path,
         trust: &Path,
+        operator: &Path,
         addr: SocketAddr,
         log: Option<&Path>,
     ) -> Result<Server, String> {
@@ -252,6 +258,8 @@ impl Server {
             .arg(db)
             .arg("--trust")
             .arg(trust)
+            .arg("--operator-key")
+            .arg(runtime::bundle::keys::public_path(operator))
             .env("UPSTART_LOG", "info");
         let mut proc = Proc::spawn("the upgrade server", &mut cmd, log, true)?;
         let url = proc.wait_line("upstart server listening on ", Duration::from_secs(30))?;
@@ -259,7 +267,35 @@ impl Server {
             .trim_start_matches("http://")
             .parse::<SocketAddr>()
             .map_err(|e| format!("the server printed `{url}`: {e}"))?;
-        Ok(Server { proc, url, addr })
+        Ok(Server {
+            proc,
+            url,
+            addr,
+            operator: operator.to_path_buf(),
+        })
+    }
+
+    /// `upstart enroll` of node `spec`, whose agent made its key at `DATA/node.key`.
+    pub fn enroll(&self, upstart: &Path, spec: &NodeSpec) -> Result<(), String> {
+        let public = runtime::bundle::keys::public_path(&spec.dir.join("agent").join("node.key"));
+        let out = Command::new(upstart)
+            .args(["enroll", "--id", &spec.id, "--server", &self.url])
+            .arg("--node-key")
+            .arg(&public)
+            .arg("--key")
+            .arg(&self.operator)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run `upstart enroll`: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`upstart enroll --id {}` failed: {}",
+                spec.id,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
     }
 }
 
@@ -289,19 +325,29 @@ pub struct Agent {
     pub proc: Proc,
     /// The programs it announced (killed on drop too).
     pids: Vec<u32>,
+    /// The id of the node's key, once it said it (`node key ID PATH`).
+    pub key_id: String,
 }
 
 impl Agent {
-    /// Starts the agent of `spec` at version 1 running `binary`; waits until its program runs.
+    /// Starts the agent of `spec` at version 1 running `binary`, enrolls it with `server`
+    /// once it has made its key, and waits until its program runs.
     pub fn start(
         upstart: &Path,
-        server: &str,
+        server: &Server,
         trust: &Path,
         binary: &Path,
         spec: &NodeSpec,
         log: Option<&Path>,
     ) -> Result<Agent, String> {
-        let mut agent = Agent::spawn(upstart, server, trust, binary, spec, log)?;
+        let mut agent = Agent::spawn(upstart, &server.url, trust, binary, spec, log)?;
+        let key = agent.proc.wait_line("node key ", Duration::from_secs(30))?;
+        agent.key_id = key
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        server.enroll(upstart, spec)?;
         agent.wait_program(Duration::from_secs(30))?;
         Ok(agent)
     }
@@ -354,6 +400,7 @@ impl Agent {
             spec: spec.clone(),
             proc,
             pids: Vec::new(),
+            key_id: String::new(),
         })
     }
 

@@ -177,25 +177,29 @@ impl Demo<'_> {
         step(
             3,
             self.steps(),
-            "making a signing key and signing the bundle (plugin + kv-v2)",
+            "making keys (one signs bundles, one the operator's requests) and signing the bundle (plugin + kv-v2, release 1)",
         );
         let (key, public) = build::keygen(&self.dir)?;
         let bundle_path = self.dir.join("kv-1-2.bundle");
-        let id = build::bundle(&plugin, &tools.kv_v2, &spec, &key, &bundle_path)?;
+        let id = build::bundle(&plugin, &tools.kv_v2, &spec, &key, &bundle_path, 1)?;
         println!("      bundle {}", short(&id));
 
         step(
             4,
             self.steps(),
-            &format!("starting the upgrade server and {n} nodes at version 1"),
+            &format!(
+                "starting the upgrade server and {n} nodes at version 1, each enrolled with the key its agent made"
+            ),
         );
         self.started = Instant::now();
         let upstart =
             std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+        let (operator, _) = build::keygen_named(&self.dir, "operator.key")?;
         let server = Server::start(
             &upstart,
             &self.dir.join("upgrades.db"),
             &public,
+            &operator,
             "127.0.0.1:0"
                 .parse()
                 .map_err(|_| "bad address".to_string())?,
@@ -216,10 +220,11 @@ impl Demo<'_> {
         let mut agents = Vec::new();
         for s in &specs {
             let log = s.dir.with_extension("log");
-            let a = Agent::start(&upstart, &server.url, &public, &tools.kv_v1, s, Some(&log))?;
+            let a = Agent::start(&upstart, &server, &public, &tools.kv_v1, s, Some(&log))?;
             println!(
-                "      node {}: shim {} (version-1 clients {}, version-2 clients {}), log {}",
+                "      node {}: enrolled with key {}, shim {} (version-1 clients {}, version-2 clients {}), log {}",
                 s.id,
+                a.key_id,
                 s.main,
                 a.port(1).map(|p| p.to_string()).unwrap_or_default(),
                 a.port(2).map(|p| p.to_string()).unwrap_or_default(),
@@ -252,11 +257,15 @@ impl Demo<'_> {
         let mut load = Load::start(&targets(1), config);
         let v2_targets = targets(2);
         std::thread::sleep(Duration::from_secs(2));
-        let client = Client::new(&server.url).map_err(|e| e.to_string())?;
+        let client = Client::new(&server.url)
+            .map_err(|e| e.to_string())?
+            .with_key(
+                runtime::bundle::keys::read_signing_key(&operator).map_err(|e| e.to_string())?,
+            );
         let bytes = std::fs::read(&bundle_path)
             .map_err(|e| format!("cannot read `{}`: {e}", bundle_path.display()))?;
         let rollout = self.rt.block_on(async {
-            let info = client.push(bytes).await.map_err(|e| e.to_string())?;
+            let info = client.push(bytes, false).await.map_err(|e| e.to_string())?;
             client
                 .start_rollout(&info.id, None)
                 .await

@@ -51,20 +51,35 @@ pub fn key(dir: &Path) -> (PathBuf, PathBuf) {
     build::keygen(dir).expect("a key")
 }
 
-/// The bundle kv 1 -> 2 (new program `binary`) signed with `key`, into `dir`.
+/// The bundle kv 1 -> 2 (new program `binary`) signed with `key`, into `dir`. Each bundle made
+/// by a test binary has a higher release number than the ones before.
 pub fn bundle(dir: &Path, key: &Path, binary: &Path, name: &str) -> PathBuf {
+    let release = next_release();
     let (spec, plugin) = plugin();
     let out = dir.join(name);
-    build::bundle(plugin, binary, spec, key, &out).expect("the bundle is made");
+    build::bundle(plugin, binary, spec, key, &out, release).expect("the bundle is made");
     out
 }
 
-/// `upstart push BUNDLE --server URL`: its output, or the error.
-pub fn push(server: &str, bundle: &Path) -> Result<String, String> {
+/// A release number higher than any this test binary used before.
+pub fn next_release() -> u64 {
+    static RELEASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    RELEASE.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
+/// `upstart push BUNDLE --server URL` as the server's operator: its output, or the error.
+pub fn push(server: &Server, bundle: &Path) -> Result<String, String> {
+    push_with(server, bundle, &[])
+}
+
+/// [`push`] with more arguments (`--allow-downgrade`).
+pub fn push_with(server: &Server, bundle: &Path, extra: &[&str]) -> Result<String, String> {
     let out = std::process::Command::new(upstart())
         .arg("push")
         .arg(bundle)
-        .args(["--server", server])
+        .args(["--server", &server.url])
+        .args(extra)
+        .env("UPSTART_KEY", &server.operator)
         .output()
         .unwrap();
     if out.status.success() {
@@ -107,6 +122,7 @@ impl Cluster {
             upstart(),
             &dir.join("upgrades.db"),
             &public,
+            &private,
             "127.0.0.1:0".parse().unwrap(),
             Some(&dir.join("server.log")),
         )
@@ -124,7 +140,7 @@ impl Cluster {
         }
         let agents = specs
             .iter()
-            .map(|s| start_agent(&server.url, &public, &t.kv_v1, s))
+            .map(|s| start_agent(&server, &public, &t.kv_v1, s))
             .collect();
         Cluster {
             server,
@@ -136,7 +152,8 @@ impl Cluster {
     }
 }
 
-pub fn start_agent(server: &str, trust: &Path, binary: &Path, spec: &NodeSpec) -> Agent {
+/// Starts (or restarts) the agent of `spec` and enrolls it with `server`.
+pub fn start_agent(server: &Server, trust: &Path, binary: &Path, spec: &NodeSpec) -> Agent {
     let log = spec.dir.with_extension("log");
     Agent::start(upstart(), server, trust, binary, spec, Some(&log))
         .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))

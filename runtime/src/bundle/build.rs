@@ -20,6 +20,9 @@ pub struct BuildInput {
     pub binary: PathBuf,
     /// The spec the plugin was built from.
     pub spec: PathBuf,
+    /// The release number (per system, from 1; each new bundle of the system takes a higher
+    /// one).
+    pub release: u64,
 }
 
 /// Builds the bundle of `input`, signed with `key`, into `out` (written beside it and renamed
@@ -51,6 +54,7 @@ pub fn create(
         spec: pm.name,
         from: pm.from,
         to: pm.to,
+        release: input.release,
         spec_hash: pm.spec_hash,
         schedule: pm.schedule,
         files,

@@ -195,6 +195,7 @@ mod tests {
             spec: "kv".into(),
             from: 1,
             to: 2,
+            release: 1,
             spec_hash: "a".repeat(64),
             schedule: Vec::new(),
             files: vec![

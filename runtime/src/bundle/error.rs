@@ -43,6 +43,14 @@ pub enum BundleError {
     Exists { path: PathBuf },
     /// Building a bundle failed before anything was written (plugin refused, inputs wrong).
     Build { reason: String },
+    /// The bundle's release is not newer than one already accepted (a downgrade).
+    NotNewer {
+        spec: String,
+        release: u64,
+        newest: u64,
+        /// Who holds the newer release: `the newest accepted`, `the one this node runs`.
+        holder: &'static str,
+    },
 }
 
 impl BundleError {
@@ -122,6 +130,17 @@ impl fmt::Display for BundleError {
                 path.display()
             ),
             BundleError::Build { reason } => write!(f, "cannot build the bundle: {reason}"),
+            BundleError::NotNewer {
+                spec,
+                release,
+                newest,
+                holder,
+            } => write!(
+                f,
+                "release {release} of `{spec}` is not newer than release {newest}, {holder}: a \
+                 downgrade is refused unless the operator allows it (`upstart push \
+                 --allow-downgrade`)"
+            ),
         }
     }
 }

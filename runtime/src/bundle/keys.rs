@@ -8,7 +8,7 @@
 
 use super::error::BundleError;
 use crate::digest::{hex, sha256_hex, unhex};
-use ed25519_dalek::{SigningKey, VerifyingKey};
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,5 @@
-//! The bundle manifest: what a bundle upgrades (spec name, versions, spec hash, schedule) and
+//! The bundle manifest: what a bundle upgrades (spec name, versions, release number, spec
+//! hash, schedule) and
 //! the content address (sha-256) and size of each file. It is signed as its canonical bytes:
 //! compact JSON of [`BundleManifest`] in field order, as [`BundleManifest::canonical_bytes`]
 //! writes it.
@@ -8,8 +9,8 @@ use super::Limits;
 use crate::digest::is_sha256_hex;
 use serde::{Deserialize, Serialize};
 
-/// The manifest format this runtime writes and reads.
-pub const MANIFEST_FORMAT: u32 = 1;
+/// The manifest format this runtime writes and reads (2: with a release number).
+pub const MANIFEST_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +23,11 @@ pub struct BundleManifest {
     pub from: u64,
     /// The version nodes upgrade to.
     pub to: u64,
+    /// The release number, counted per system (`spec`) from 1: releases only move forward.
+    /// The server refuses a bundle not newer than the newest it accepted for the system
+    /// (unless the operator allows a downgrade), and a node one not newer than the bundle
+    /// that installed the version it runs.
+    pub release: u64,
     /// sha-256 of the spec text, lowercase hex (the plugin's manifest carries the same).
     pub spec_hash: String,
     /// The schedule as the plugin's manifest carries it (`rolling.batch` -> `1`).
@@ -87,9 +93,12 @@ impl BundleManifest {
         let bad = |reason: String| Err(BundleError::garbled(reason));
         if self.format != MANIFEST_FORMAT {
             return bad(format!(
-                "its manifest is of format {}, this runtime reads format {MANIFEST_FORMAT}",
+                "its manifest is of format {}, this runtime reads format {MANIFEST_FORMAT} (a bundle without a release number is made again with `upstart bundle --release N`)",
                 self.format
             ));
+        }
+        if self.release == 0 {
+            return bad("its manifest's release number is 0: releases count from 1".into());
         }
         if self.spec.is_empty() || self.spec.len() > 200 {
             return bad("its manifest names no spec".into());
@@ -180,6 +189,7 @@ mod tests {
             spec: "kv".into(),
             from: 1,
             to: 2,
+            release: 1,
             spec_hash: "a".repeat(64),
             schedule: vec![("rolling.batch".into(), "1".into())],
             files: vec![
@@ -224,6 +234,7 @@ mod tests {
         let cases: Vec<(Change, &str)> = vec![
             (|m| m.format = 9, "format 9"),
             (|m| m.to = 1, "not upward"),
+            (|m| m.release = 0, "release number is 0"),
             (|m| m.spec_hash = "xyz".into(), "spec hash `xyz`"),
             (|m| m.files[0].name = "../x".into(), "`../x`"),
             (|m| m.files[1].role = FileRole::Plugin, "role `plugin`"),

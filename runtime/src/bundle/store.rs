@@ -91,8 +91,21 @@ impl Store {
         trust: &TrustedKeys,
         limits: &Limits,
     ) -> Result<StoredBundle, BundleError> {
+        self.import_checked(r, trust, limits, |_| Ok(()))
+    }
+
+    /// [`import`](Self::import), with `check` run on the verified header before any file is
+    /// read: a bundle it refuses costs no more than its header.
+    pub fn import_checked(
+        &self,
+        r: impl Read,
+        trust: &TrustedKeys,
+        limits: &Limits,
+        check: impl FnOnce(&SignedManifest) -> Result<(), BundleError>,
+    ) -> Result<StoredBundle, BundleError> {
         let mut r = BufReader::with_capacity(1 << 16, r);
         let signed = SignedManifest::read_verified(&mut r, trust, limits)?;
+        check(&signed)?;
         let mut staged = Vec::new();
         for file in &signed.manifest.files {
             let part = self.stage(&mut r, file.size, &file.sha256, &file.name)?;

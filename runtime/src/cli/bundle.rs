@@ -1,4 +1,5 @@
-//! `upstart bundle --plugin P --binary B --spec S --key KEY -o OUT.bundle`: sign a bundle.
+//! `upstart bundle --plugin P --binary B --spec S --release N --key KEY -o OUT.bundle`: sign a
+//! bundle.
 
 use super::CliResult;
 use crate::bundle::{create, keys, BuildInput};
@@ -15,6 +16,10 @@ pub struct Args {
     /// The spec the plugin was built from (its hash must match the plugin's).
     #[arg(long, value_name = "SPEC")]
     pub spec: PathBuf,
+    /// The release number: counted per system from 1, higher than every earlier bundle of the
+    /// system (servers and nodes refuse a release that is not newer).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub release: u64,
     /// The private key to sign with (from `upstart keygen`).
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
@@ -29,15 +34,17 @@ pub fn run(args: &Args) -> CliResult {
         plugin: args.plugin.clone(),
         binary: args.binary.clone(),
         spec: args.spec.clone(),
+        release: args.release,
     };
     let signed = create(&input, &key, &args.out)?;
     let m = &signed.manifest;
     println!(
-        "wrote `{}`: {} {} -> {}, bundle {}, signed by key {}",
+        "wrote `{}`: {} {} -> {} release {}, bundle {}, signed by key {}",
         args.out.display(),
         m.spec,
         m.from,
         m.to,
+        m.release,
         signed.id(),
         signed.key_id()
     );

@@ -1,7 +1,9 @@
-//! `upstart pause|resume|rollback --server URL [--rollout ID] [--discard-writes]`.
+//! `upstart pause|resume|rollback --server URL --key KEY [--rollout ID] [--discard-writes]`,
+//! signed with the operator's key.
 
-use super::{CliError, CliResult};
-use crate::client::{Client, Control};
+use super::{operator_client, CliError, CliResult};
+use crate::client::Control;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,15 +18,21 @@ pub struct Args {
     /// the state it replaces on disk, `STATE.v<VERSION>.<TIME>`).
     #[arg(long)]
     pub discard_writes: bool,
+    /// The CA certificate (PEM) that signed the server's certificate, for `https://` servers.
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: Option<PathBuf>,
+    /// The operator's private key (default: the file `UPSTART_KEY` names).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
 }
 
 pub async fn run(args: &Args, what: Control) -> CliResult {
-    let client = Client::new(&args.server)?;
     if args.discard_writes && what != Control::Rollback {
         return Err(CliError(
             "`--discard-writes` goes with `upstart rollback` only".into(),
         ));
     }
+    let client = operator_client(&args.server, args.ca.as_deref(), args.key.as_deref())?;
     let r = client
         .control_with(args.rollout, what, args.discard_writes)
         .await?;

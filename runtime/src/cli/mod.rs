@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod control;
 pub mod keygen;
+pub mod nodes;
 pub mod push;
 pub mod server;
 pub mod status;
@@ -33,6 +34,39 @@ impl<E: std::error::Error> From<E> for CliError {
 }
 
 pub type CliResult = Result<(), CliError>;
+
+/// The environment variable naming the operator's private key when `--key` is not given.
+pub const KEY_ENV: &str = "UPSTART_KEY";
+
+/// A client of `server` (over HTTPS when it is `https://...`, verified against `ca`).
+pub fn client(
+    server: &str,
+    ca: Option<&std::path::Path>,
+) -> Result<crate::client::Client, CliError> {
+    Ok(crate::client::Client::connect(server, ca)?)
+}
+
+/// A client of `server` (see [`client`]) signing with the operator key `key` (or the one
+/// `UPSTART_KEY` names).
+pub fn operator_client(
+    server: &str,
+    ca: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> Result<crate::client::Client, CliError> {
+    let path = match key {
+        Some(p) => p.to_path_buf(),
+        None => std::env::var_os(KEY_ENV)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .ok_or_else(|| {
+                CliError(format!(
+                    "this command is signed with an operator key: pass `--key KEY` or set `{KEY_ENV}`"
+                ))
+            })?,
+    };
+    let key = crate::bundle::keys::read_signing_key(&path)?;
+    Ok(client(server, ca)?.with_key(key))
+}
 
 /// Logs to stderr, filtered by `UPSTART_LOG` (e.g. `debug`, `runtime=trace`), else `default`.
 pub fn init_logging(default: &str) {

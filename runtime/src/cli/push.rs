@@ -1,8 +1,8 @@
-//! `upstart push BUNDLE --server URL`: upload a bundle (the server verifies it against its
-//! trusted keys) and start its rollout.
+//! `upstart push BUNDLE --server URL --key KEY`: upload a bundle (the server verifies it
+//! against its trusted keys, and that its release is newer than the newest it accepted) and
+//! start its rollout, signed with the operator's key.
 
-use super::{CliError, CliResult};
-use crate::client::Client;
+use super::{operator_client, CliError, CliResult};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -18,17 +18,26 @@ pub struct Args {
     /// The seed of `order: random` (the server picks one otherwise).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The CA certificate (PEM) that signed the server's certificate, for `https://` servers.
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: Option<PathBuf>,
+    /// The operator's private key (default: the file `UPSTART_KEY` names).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// Accept a release not newer than the newest the server holds (the server logs it).
+    #[arg(long)]
+    pub allow_downgrade: bool,
 }
 
 pub async fn run(args: &Args) -> CliResult {
-    let client = Client::new(&args.server)?;
+    let client = operator_client(&args.server, args.ca.as_deref(), args.key.as_deref())?;
     let bytes = tokio::fs::read(&args.bundle)
         .await
         .map_err(|e| CliError(format!("cannot read `{}`: {e}", args.bundle.display())))?;
-    let info = client.push(bytes).await?;
+    let info = client.push(bytes, args.allow_downgrade).await?;
     println!(
-        "pushed bundle {}: {} {} -> {}, signed by key {}",
-        info.id, info.spec, info.from, info.to, info.key_id
+        "pushed bundle {}: {} {} -> {} release {}, signed by key {}",
+        info.id, info.spec, info.from, info.to, info.release, info.key_id
     );
     if args.no_start {
         return Ok(());

@@ -4,7 +4,6 @@
 
 use super::{CliError, CliResult};
 use crate::api::{NodeInfo, RolloutInfo, RolloutState, Status};
-use crate::client::Client;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -20,13 +19,16 @@ pub struct Args {
     /// Print one table and exit, even on a terminal.
     #[arg(long)]
     pub once: bool,
+    /// The CA certificate (PEM) that signed the server's certificate, for `https://` servers.
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: Option<std::path::PathBuf>,
     /// The most nodes to list (nodes upgrading, failed or offline first).
     #[arg(long, default_value_t = 30)]
     pub limit: usize,
 }
 
 pub async fn run(args: &Args) -> CliResult {
-    let client = Client::new(&args.server)?;
+    let client = super::client(&args.server, args.ca.as_deref())?;
     if args.json {
         let status = client.status().await?;
         let text = serde_json::to_string_pretty(&status).map_err(|e| CliError(e.to_string()))?;

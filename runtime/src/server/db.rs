@@ -2,7 +2,8 @@
 //!
 //! Tables: `bundles`, `rollouts` (state `pending|running|paused|done|rolled_back`), `nodes`
 //! (version, phase, health, last seen, current rollout and assignment) and `events`, an
-//! append-only log (triggers refuse updates and deletes). The schema is versioned with
+//! append-only log (triggers refuse updates and deletes), and `enrolled_nodes`, the nodes an
+//! operator enrolled with their public keys (only they may poll and report). The schema is versioned with
 //! `PRAGMA user_version`; [`MIGRATIONS`] run in order, each in its own transaction.
 //!
 //! Writers send closures to the thread ([`Db::write`] waits for the commit, [`Db::send`] does
@@ -67,6 +68,13 @@ pub const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
     CREATE TRIGGER events_no_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;",
+    // 2: enrolled nodes.
+    "CREATE TABLE enrolled_nodes (
+        id TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL UNIQUE,
+        enrolled_at_ms INTEGER NOT NULL,
+        enrolled_by TEXT NOT NULL
+    );",
 ];
 
 /// A write to run on the database thread.
@@ -239,6 +247,16 @@ pub struct Snapshot {
     pub nodes: Vec<NodeRow>,
     pub events: Vec<crate::api::Event>,
     pub next_event_seq: u64,
+    pub enrolled: Vec<EnrolledRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnrolledRow {
+    pub id: String,
+    /// 64 hex digits.
+    pub public_key: String,
+    pub enrolled_at_ms: u64,
+    pub enrolled_by: String,
 }
 
 #[derive(Debug, Clone)]
@@ -336,6 +354,19 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
         })?
         .collect::<Result<_, _>>()?;
     events.reverse();
+    let mut stmt = conn.prepare(
+        "SELECT id, public_key, enrolled_at_ms, enrolled_by FROM enrolled_nodes ORDER BY id",
+    )?;
+    s.enrolled = stmt
+        .query_map([], |r| {
+            Ok(EnrolledRow {
+                id: r.get(0)?,
+                public_key: r.get(1)?,
+                enrolled_at_ms: r.get(2)?,
+                enrolled_by: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
     let max: Option<u64> = conn
         .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))
         .optional()?
@@ -364,7 +395,7 @@ mod tests {
         drop(conn);
         let e = open(&path).unwrap_err();
         assert!(
-            e.contains("schema version is 99, newer than this upstart knows (1)"),
+            e.contains("schema version is 99, newer than this upstart knows (2)"),
             "{e}"
         );
     }

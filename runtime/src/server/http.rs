@@ -1,33 +1,35 @@
 //! The HTTP API (see [`crate::api`] for the table of endpoints): handlers, input checks, and
-//! the commands that change rollouts.
+//! the commands that change rollouts. Requests pass [`super::guard`] first; handlers check
+//! that the signer may do what it asks (operators command, nodes speak for themselves).
 
-use super::state::{BundleRec, Rollout};
+use super::auth::{Principal, Refusal};
+use super::state::Rollout;
 use super::{commit, now_ms, start_next, write_event, Change, Shared};
 use crate::api::{
     BundleInfo, Directive, ErrorBody, Phase, PollRequest, Report, RolloutInfo, RolloutState,
     StartRollout, Status,
 };
-use crate::bundle::BundleError;
 use crate::digest::is_sha256_hex;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use rusqlite::params;
 use serde::Deserialize;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 
 type Shr = State<Arc<Shared>>;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/v1/bundles", post(push_bundle).get(list_bundles))
+        .route(
+            "/v1/bundles",
+            post(super::upload::push_bundle).get(list_bundles),
+        )
         .route("/v1/bundles/{id}", get(bundle_header))
         .route("/v1/objects/{sha256}", get(object))
         .route("/v1/rollouts", post(start_rollout))
@@ -35,12 +37,21 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/nodes/{id}/poll", post(poll))
         .route("/v1/nodes/{id}/report", post(report))
         .route("/v1/status", get(status))
+        .route(
+            "/v1/nodes",
+            post(super::nodes::enroll).get(super::nodes::list),
+        )
+        .route("/v1/nodes/{id}", delete(super::nodes::remove))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no such endpoint: the API is under `/v1/`",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            super::guard::guard,
+        ))
         .with_state(shared)
 }
 
@@ -51,19 +62,25 @@ pub struct ApiError {
     message: String,
 }
 
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        ApiError::new(r.status, r.message)
+    }
+}
+
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             message: message.into(),
         }
     }
 
-    fn bad(message: impl Into<String>) -> ApiError {
+    pub(super) fn bad(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
-    fn internal(message: impl Into<String>) -> ApiError {
+    pub(super) fn internal(message: impl Into<String>) -> ApiError {
         let message = message.into();
         tracing::error!(%message, "internal error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
@@ -82,7 +99,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(v)| v).map_err(|e| {
         ApiError::bad(format!(
             "the request body is not what this endpoint takes: {}",
@@ -92,7 +109,7 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 }
 
 /// Node ids and system names: 1 to 128 of `A-Z a-z 0-9 . _ : -`.
-fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
+pub(super) fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name
@@ -127,17 +144,20 @@ struct PollQuery {
 /// `POST /v1/nodes/{id}/poll`.
 async fn poll(
     State(shared): Shr,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     Query(q): Query<PollQuery>,
     headers: HeaderMap,
     body: Result<Json<PollRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     check_name("node id", &id)?;
+    who.node(&id)?;
     let req = json_body(body)?;
     check_name("system", &req.system)?;
     let interval = shared.config.poll_interval_ms;
     let (directive, observed, generation) = {
         let mut st = shared.lock();
+        still_enrolled(&shared, &id)?;
         let observed = st.observe(&id, &req, now_ms());
         (st.directive(&id, interval), observed, st.generation)
     };
@@ -208,10 +228,12 @@ fn json_bytes(status: StatusCode, body: Vec<u8>, etag: Option<&str>) -> Response
 /// `POST /v1/nodes/{id}/report`: committed (with its event) before the answer.
 async fn report(
     State(shared): Shr,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Json<Report>, JsonRejection>,
 ) -> Result<Json<Directive>, ApiError> {
     check_name("node id", &id)?;
+    who.node(&id)?;
     let rep = json_body(body)?;
     check_name("system", &rep.system)?;
     let message: String = rep.message.chars().take(2000).collect();
@@ -225,6 +247,7 @@ async fn report(
     };
     let (event, row) = {
         let mut st = shared.lock();
+        still_enrolled(&shared, &id)?;
         st.observe(&id, &req, now);
         st.dirty.remove(&id);
         let node = st
@@ -352,110 +375,26 @@ async fn object(State(shared): Shr, Path(sha): Path<String>) -> Result<Response,
     Ok(r)
 }
 
-/// `POST /v1/bundles`: the body streams to a temporary file (up to the size limit), is
-/// verified and imported into the store, then registered.
-async fn push_bundle(State(shared): Shr, body: Body) -> Result<Response, ApiError> {
-    let limit = shared.config.limits.max_container();
-    let part = shared
-        .store
-        .temp_path()
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let received = receive(body, &part, limit).await;
-    let imported = match received {
-        Ok(()) => {
-            let (store, trust, limits, p) = (
-                shared.store.clone(),
-                shared.config.trust.clone(),
-                shared.config.limits,
-                part.clone(),
-            );
-            tokio::task::spawn_blocking(move || store.import_file(&p, &trust, &limits))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))
-        }
-        Err(e) => Err(e),
-    };
-    let _ = tokio::fs::remove_file(&part).await;
-    let stored = imported?.map_err(|e| {
-        let status = match &e {
-            BundleError::UnknownKey { .. } | BundleError::BadSignature { .. } => {
-                StatusCode::FORBIDDEN
-            }
-            BundleError::Oversized { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            BundleError::Io { .. } | BundleError::Build { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        tracing::warn!(error = %e, "bundle refused");
-        ApiError::new(status, format!("bundle refused: {e}"))
-    })?;
-    let rec = BundleRec::new(&stored.signed).map_err(ApiError::bad)?;
-    let info = rec.info.clone();
-    let _guard = shared.commands.lock().await;
-    if shared.lock().bundles.contains_key(&info.id) {
-        return Ok((StatusCode::OK, Json(info)).into_response());
+/// Refuses node `id` once it is no longer enrolled (removed since the request was checked).
+/// Called with the model locked, so a removal cannot slip between the check and the change.
+fn still_enrolled(shared: &Shared, id: &str) -> Result<(), ApiError> {
+    if shared.auth.enrolled().contains(id) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            format!("node `{id}` is not enrolled"),
+        ))
     }
-    let now = now_ms();
-    let event = shared.lock().event(
-        now,
-        None,
-        None,
-        "bundle",
-        format!(
-            "bundle `{}` pushed: {} {} -> {}, signed by `{}`",
-            info.id, info.spec, info.from, info.to, info.key_id
-        ),
-    );
-    let (row, e) = (info.clone(), event.clone());
-    let header = rec.header.as_ref().clone();
-    shared
-        .db
-        .write(move |c| {
-            c.execute(
-                "INSERT OR IGNORE INTO bundles (id, spec, from_version, to_version, spec_hash, key_id, header, pushed_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![row.id, row.spec, row.from, row.to, row.spec_hash, row.key_id, header, now],
-            )?;
-            write_event(c, &e)
-        })
-        .await
-        .map_err(ApiError::internal)?;
-    let mut st = shared.lock();
-    st.bundles.insert(info.id.clone(), rec);
-    st.push_event(event);
-    Ok((StatusCode::CREATED, Json(info)).into_response())
-}
-
-async fn receive(mut body: Body, part: &std::path::Path, limit: u64) -> Result<(), ApiError> {
-    let mut file = tokio::fs::File::create(part)
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
-    let mut total = 0u64;
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        let frame = frame.map_err(|e| ApiError::bad(format!("the upload broke off: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            total += data.len() as u64;
-            if total > limit {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("bundle refused: the upload is over the limit of {limit} bytes"),
-                ));
-            }
-            file.write_all(&data)
-                .await
-                .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
-        }
-    }
-    file.flush()
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
-    Ok(())
 }
 
 /// `POST /v1/rollouts`.
 async fn start_rollout(
     State(shared): Shr,
+    Extension(who): Extension<Principal>,
     body: Result<Json<StartRollout>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let by = who.operator()?.to_string();
     let req = json_body(body)?;
     let _guard = shared.commands.lock().await;
     let now = now_ms();
@@ -527,7 +466,7 @@ async fn start_rollout(
             }
         }
         let text = format!(
-            "rollout {id} of `{}` {} -> {} created ({}); schedule: {}",
+            "rollout {id} of `{}` {} -> {} created by operator key `{by}` ({}); schedule: {}",
             rollout.system,
             rollout.from,
             rollout.to,
@@ -575,9 +514,11 @@ fn allow_discard(st: &mut super::state::State, id: u64) {
 /// `POST /v1/rollouts/{id}/{pause|resume|rollback}`; `{id}` may be `current`.
 async fn control(
     State(shared): Shr,
+    Extension(who): Extension<Principal>,
     Path((id, action)): Path<(String, String)>,
     Query(query): Query<ControlQuery>,
 ) -> Result<Json<RolloutInfo>, ApiError> {
+    let by = who.operator()?.to_string();
     let discard = query.discard_writes.unwrap_or(false);
     if discard && action != "rollback" {
         return Err(ApiError::bad("`discard_writes` goes with `rollback` only"));
@@ -629,14 +570,14 @@ async fn control(
                         None,
                         "discard_writes",
                         format!(
-                            "rollout {id}: the operator allows dropping the writes that cannot be \
-                             carried back"
+                            "rollout {id}: operator key `{by}` allows dropping the writes that \
+                             cannot be carried back"
                         ),
                     )));
                 }
             }
             ("pause", RolloutState::Running | RolloutState::Pending) => {
-                let reason = "paused by the operator: resume with `upstart resume`".to_string();
+                let reason = format!("paused by operator key `{by}`: resume with `upstart resume`");
                 changes.push(Change::SetState {
                     rollout: id,
                     state: RolloutState::Paused,
@@ -647,7 +588,7 @@ async fn control(
                     Some(id),
                     None,
                     "paused",
-                    format!("rollout {id} paused by the operator"),
+                    format!("rollout {id} paused by operator key `{by}`"),
                 )));
             }
             ("resume", RolloutState::Paused) => {
@@ -694,7 +635,7 @@ async fn control(
                     Some(id),
                     None,
                     "resumed",
-                    format!("rollout {id} resumed"),
+                    format!("rollout {id} resumed by operator key `{by}`"),
                 )));
             }
             (
@@ -708,7 +649,7 @@ async fn control(
                     allow_discard(&mut st, id);
                 }
                 let reason = format!(
-                    "rolled back by the operator: nodes go back to version {}{}",
+                    "rolled back by operator key `{by}`: nodes go back to version {}{}",
                     r.from,
                     if discard {
                         ", writes that cannot be carried back are dropped"
@@ -726,7 +667,7 @@ async fn control(
                     Some(id),
                     None,
                     "rolled_back",
-                    format!("rollout {id} rolled back by the operator"),
+                    format!("rollout {id} rolled back by operator key `{by}`"),
                 )));
                 changes.extend(start_next(&mut st, id, now));
             }

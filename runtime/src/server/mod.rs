@@ -7,10 +7,18 @@
 //! of the last `flush_interval_ms` in one transaction. Structural changes (rollout states,
 //! assignments) are committed before they are visible to nodes, under one async lock
 //! ([`Shared::commands`]) so that they never interleave.
+//!
+//! Every request but a read is signed ([`auth`], [`guard`]): operators by a key given to the
+//! server, nodes by the key they were enrolled with ([`nodes`]).
 
+pub mod auth;
 pub mod db;
+mod guard;
 mod http;
+mod nodes;
 pub mod state;
+pub mod tls;
+mod upload;
 
 use crate::api::{Event, RolloutState};
 use crate::bundle::{Limits, Store, TrustedKeys};
@@ -34,6 +42,10 @@ pub struct Config {
     pub store: PathBuf,
     /// The keys pushed bundles must be signed with.
     pub trust: TrustedKeys,
+    /// The operator keys requests may be signed with (none: no operator action is accepted).
+    pub operators: TrustedKeys,
+    /// How far a signed request's timestamp may be from the server's clock.
+    pub clock_skew_ms: u64,
     pub limits: Limits,
     /// What nodes are told about when to poll next.
     pub poll_interval_ms: u64,
@@ -45,22 +57,28 @@ pub struct Config {
     pub flush_interval_ms: u64,
     /// The longest a long poll (`?wait_ms=`) is held.
     pub max_wait_ms: u64,
+    /// Serve HTTPS with this certificate and key (plain HTTP without).
+    pub tls: Option<tls::TlsFiles>,
 }
 
 impl Config {
     /// Defaults for everything but the paths and keys: polls each second, offline after 30 s,
-    /// evaluation every 250 ms, heartbeats written each second, long polls up to 25 s.
+    /// evaluation every 250 ms, heartbeats written each second, long polls up to 25 s, signed
+    /// requests within 30 s of the server's clock. No operator key: set [`Config::operators`].
     pub fn new(db: PathBuf, store: PathBuf, trust: TrustedKeys) -> Config {
         Config {
             db,
             store,
             trust,
+            operators: TrustedKeys::default(),
+            clock_skew_ms: 30_000,
             limits: Limits::default(),
             poll_interval_ms: 1000,
             offline_after_ms: 30_000,
             eval_interval_ms: 250,
             flush_interval_ms: 1000,
             max_wait_ms: 25_000,
+            tls: None,
         }
     }
 }
@@ -74,6 +92,8 @@ pub struct Shared {
     commands: tokio::sync::Mutex<()>,
     db: Db,
     store: Store,
+    /// Operator keys, enrolled nodes, nonces.
+    auth: auth::Auth,
     /// Carries `State::generation` to long polls.
     changed: watch::Sender<u64>,
     wake: Notify,
@@ -96,6 +116,8 @@ impl Shared {
 #[derive(Debug)]
 pub struct Handle {
     pub addr: SocketAddr,
+    /// Whether it serves HTTPS.
+    pub https: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -123,22 +145,52 @@ impl Drop for Handle {
     }
 }
 
+/// A bound listening socket, plain or TLS.
+enum Bound {
+    Plain(TcpListener),
+    Tls(tls::TlsListener),
+}
+
+impl Handle {
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+}
+
 /// Opens the database and store, binds `listen`, and serves until [`Handle::stop`].
 pub async fn start(config: Config, listen: SocketAddr) -> Result<Handle, String> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let tls = match &config.tls {
+        Some(files) => Some(tls::server_config(files)?),
+        None => None,
+    };
     let shared = open(config)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = http::router(shared.clone());
     let evaluator = tokio::spawn(evaluate_loop(shared.clone()));
     let flusher = tokio::spawn(flush_loop(shared.clone()));
+    let stopped = async move {
+        let _ = rx.await;
+    };
+    let https = tls.is_some();
+    let bound = match tls {
+        Some(config) => Bound::Tls(
+            tls::TlsListener::new(listener, config)
+                .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?,
+        ),
+        None => Bound::Plain(listener),
+    };
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = rx.await;
-        });
-        if let Err(e) = serve.await {
+        let served = match bound {
+            Bound::Plain(l) => axum::serve(l, app).with_graceful_shutdown(stopped).await,
+            Bound::Tls(l) => axum::serve(l, app).with_graceful_shutdown(stopped).await,
+        };
+        if let Err(e) = served {
             tracing::error!(error = %e, "the HTTP server failed");
         }
         evaluator.abort();
@@ -147,9 +199,10 @@ pub async fn start(config: Config, listen: SocketAddr) -> Result<Handle, String>
         shared.db.flush().await;
         tracing::info!("server stopped");
     });
-    tracing::info!(%addr, "upgrade server listening");
+    tracing::info!(%addr, https, "upgrade server listening");
     Ok(Handle {
         addr,
+        https,
         shutdown: Some(tx),
         task,
     })
@@ -206,7 +259,23 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
             },
         );
     }
-    for n in snapshot.nodes {
+    let mut enrolled = auth::Enrollments::default();
+    for e in snapshot.enrolled {
+        let key = crate::digest::unhex::<32>(&e.public_key)
+            .ok_or_else(|| format!("node `{}` is enrolled with a malformed key", e.id))?;
+        enrolled.insert(auth::Enrolled {
+            id: e.id,
+            key,
+            enrolled_at_ms: e.enrolled_at_ms,
+            enrolled_by: e.enrolled_by,
+        });
+    }
+    // A node that is not enrolled (heard from before enrollment existed) takes part in nothing.
+    for n in snapshot
+        .nodes
+        .into_iter()
+        .filter(|n| enrolled.contains(&n.id))
+    {
         let phase = crate::api::Phase::parse(&n.phase)
             .ok_or_else(|| format!("node `{}` has phase `{}`", n.id, n.phase))?;
         let assignment = match (n.batch, n.assigned_at_ms) {
@@ -240,7 +309,9 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
     );
     let db = Db::spawn(conn)?;
     let (changed, _) = watch::channel(0);
+    let auth = auth::Auth::new(config.operators.clone(), config.clock_skew_ms, enrolled);
     Ok(Arc::new(Shared {
+        auth,
         config,
         state: Mutex::new(st),
         commands: tokio::sync::Mutex::new(()),

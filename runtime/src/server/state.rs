@@ -91,6 +91,7 @@ impl BundleRec {
             spec: m.spec.clone(),
             from: m.from,
             to: m.to,
+            release: m.release,
             spec_hash: m.spec_hash.clone(),
             key_id: signed.key_id(),
             created_at: m.created_at,
