@@ -372,9 +372,9 @@ fn example_reports() {
         let report = verify(&m, &options);
         let took = start.elapsed();
         println!("{report}\n({rel}: {took:.2?})");
-        let mut sources = SourceMap::new();
-        sources.add(rel, read(rel));
-        println!("{}", compiler::render::human(&sources, &report.diagnostics));
+        for d in &report.diagnostics {
+            println!("{}: {}", d.code, d.message);
+        }
     }
 }
 

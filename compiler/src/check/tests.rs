@@ -280,3 +280,14 @@ fn several_syntax_errors_are_reported_at_once() {
         .collect();
     assert_eq!(codes, ["U0001", "U0001"], "{got}");
 }
+
+#[test]
+fn large_spec_is_long_and_clean() {
+    let text = lang::synth::large_spec(2_000);
+    assert!(text.lines().count() >= 2_000);
+    let mut sources = SourceMap::new();
+    sources.add("big.ups", text);
+    let out = check_sources(&sources);
+    let messages: Vec<&str> = out.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(out.diagnostics.is_empty(), "{messages:?}");
+}
