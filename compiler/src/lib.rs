@@ -8,6 +8,7 @@
 //! `upstartc` and `upstart-lsp`.
 
 pub mod build;
+pub mod builtins;
 pub mod check;
 pub mod codegen;
 pub mod eval;

@@ -13,8 +13,8 @@
 //!   settings and values; between items: item keywords.
 
 use super::analysis::Analysis;
-use super::builtins::BUILTINS;
 use super::hover::{signature, ty_text};
+use compiler::builtins::BUILTINS;
 use compiler::model::{Ty, VersionEnv};
 use lang::ast::{Expr, Item, RuleKind};
 use lang::diagnostic::codes;
@@ -550,9 +550,13 @@ fn schedule_completions(cx: &Context<'_>) -> Vec<CompletionItem> {
 fn method_builtins() -> Vec<CompletionItem> {
     BUILTINS
         .iter()
-        .map(|(name, _, sig, what)| {
-            let mut it = item(name, CompletionItemKind::METHOD, Some(sig.to_string()));
-            it.documentation = Some(lsp_types::Documentation::String(what.to_string()));
+        .map(|b| {
+            let mut it = item(
+                b.name,
+                CompletionItemKind::METHOD,
+                Some(b.signature.to_string()),
+            );
+            it.documentation = Some(lsp_types::Documentation::String(b.doc.to_string()));
             it
         })
         .collect()
@@ -595,9 +599,13 @@ fn expression_completions(
         _ => {
             let mut out: Vec<CompletionItem> = BUILTINS
                 .iter()
-                .map(|(name, _, sig, what)| {
-                    let mut it = item(name, CompletionItemKind::FUNCTION, Some(sig.to_string()));
-                    it.documentation = Some(lsp_types::Documentation::String(what.to_string()));
+                .map(|b| {
+                    let mut it = item(
+                        b.name,
+                        CompletionItemKind::FUNCTION,
+                        Some(b.signature.to_string()),
+                    );
+                    it.documentation = Some(lsp_types::Documentation::String(b.doc.to_string()));
                     it
                 })
                 .collect();

@@ -3,7 +3,6 @@
 //! expression shows its type; a built-in its signature.
 
 use super::analysis::Analysis;
-use super::builtins::builtin;
 use super::locate::{target_at, MethodSite, Owner, Target};
 use compiler::model::{MethodDef, Ty, TypeRef, VersionEnv};
 use lang::ast::RuleKind;
@@ -41,7 +40,8 @@ pub fn hover(a: &Analysis, offset: usize) -> Option<Hover> {
             code(&format!("{name}: {}", ty_text(ty, home(a, ty))))
         }
         Target::Builtin { name, ty, .. } => {
-            let (_, _, sig, what) = builtin(name)?;
+            let b = compiler::builtins::lookup(name)?;
+            let (sig, what) = (b.signature, b.doc);
             let result = if *ty == Ty::Unknown {
                 String::new()
             } else {

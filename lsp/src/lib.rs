@@ -9,7 +9,6 @@
 
 pub mod actions;
 pub mod analysis;
-pub mod builtins;
 pub mod completion;
 pub mod definition;
 pub mod diagnostics;

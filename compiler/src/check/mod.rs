@@ -5,7 +5,7 @@
 //! every method is answered; `state` checks the transform and invariant; `schedule` the
 //! rollout settings; `chain` the joints between specs given together.
 
-mod builtins;
+pub(crate) mod builtins;
 mod chain;
 mod declare;
 mod expr;

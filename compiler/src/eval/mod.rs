@@ -7,7 +7,7 @@
 //! [`EvalError`]; nothing panics, and a depth and step budget bounds every evaluation.
 
 mod access;
-mod builtins;
+pub(crate) mod builtins;
 mod env;
 mod expr;
 pub mod json;
@@ -26,7 +26,6 @@ use std::sync::Arc;
 use lang::ast::{Decl, Expr, Invariant, Rule, Spec, Transform};
 use lang::Span;
 
-pub use builtins::{is_builtin, BUILTIN_NAMES};
 pub use env::Env;
 pub use value::{Closure, Value};
 
