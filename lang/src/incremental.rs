@@ -105,6 +105,7 @@ impl IncrementalParser {
             cache.insert(item_text.to_string(), parse);
         }
         self.items = cache;
+        spans::number_exprs(&mut spec);
         Parsed {
             spec: Some(spec),
             diagnostics,

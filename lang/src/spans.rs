@@ -1,18 +1,67 @@
 //! Rewrites every span of a syntax tree: shifting the items of a re-parsed chunk to their
 //! place in the file (the language server's incremental parse), or zeroing them to compare two
-//! trees by shape alone (the formatter's check that it changed no meaning).
+//! trees by shape alone (the formatter's check that it changed no meaning). The same walk
+//! numbers the expressions of a spec ([`number_exprs`]): every expression's [`ExprId`].
 
 use crate::ast::*;
 use crate::span::Span;
 
+/// What a walk does at each span and each expression.
+trait Rewrite {
+    fn span(&mut self, span: Span) -> Span;
+    fn expr(&mut self, _id: &mut ExprId) {}
+}
+
+/// A rewrite of spans alone.
+struct Spans<'f>(&'f mut dyn FnMut(Span) -> Span);
+
+impl Rewrite for Spans<'_> {
+    fn span(&mut self, span: Span) -> Span {
+        (self.0)(span)
+    }
+}
+
+/// Numbers expressions in walk order, leaving spans alone.
+struct Numbering(u32);
+
+impl Rewrite for Numbering {
+    fn span(&mut self, span: Span) -> Span {
+        span
+    }
+    fn expr(&mut self, id: &mut ExprId) {
+        *id = ExprId(self.0);
+        self.0 = self.0.saturating_add(1).min(u32::MAX - 1);
+    }
+}
+
 /// Applies `f` to every span of `spec`.
 pub fn map_spec(spec: &mut Spec, f: &mut dyn FnMut(Span) -> Span) {
+    walk_spec(spec, &mut Spans(f));
+}
+
+/// Applies `f` to every span of `item`.
+pub fn map_item(item: &mut Item, f: &mut dyn FnMut(Span) -> Span) {
+    walk_item(item, &mut Spans(f));
+}
+
+/// Applies `f` to every span of `e`.
+pub fn map_expr(e: &mut Expr, f: &mut dyn FnMut(Span) -> Span) {
+    walk_expr(e, &mut Spans(f));
+}
+
+/// Gives every expression of `spec` its id: `0, 1, 2, ...` in the order of the tree, so a
+/// spec parsed whole or item by item, or re-parsed after formatting, numbers the same.
+pub fn number_exprs(spec: &mut Spec) {
+    walk_spec(spec, &mut Numbering(0));
+}
+
+fn walk_spec(spec: &mut Spec, f: &mut dyn Rewrite) {
     ident(&mut spec.name, f);
-    spec.from.span = f(spec.from.span);
-    spec.to.span = f(spec.to.span);
-    spec.header_span = f(spec.header_span);
+    spec.from.span = f.span(spec.from.span);
+    spec.to.span = f.span(spec.to.span);
+    spec.header_span = f.span(spec.header_span);
     for item in &mut spec.items {
-        map_item(item, f);
+        walk_item(item, f);
     }
 }
 
@@ -23,12 +72,11 @@ pub fn without_spans(spec: &Spec) -> Spec {
     spec
 }
 
-fn ident(i: &mut Ident, f: &mut dyn FnMut(Span) -> Span) {
-    i.span = f(i.span);
+fn ident(i: &mut Ident, f: &mut dyn Rewrite) {
+    i.span = f.span(i.span);
 }
 
-/// Applies `f` to every span of `item`.
-pub fn map_item(item: &mut Item, f: &mut dyn FnMut(Span) -> Span) {
+fn walk_item(item: &mut Item, f: &mut dyn Rewrite) {
     match item {
         Item::Protocol(p) => {
             ident(&mut p.name, f);
@@ -36,22 +84,22 @@ pub fn map_item(item: &mut Item, f: &mut dyn FnMut(Span) -> Span) {
                 ident(k, f);
                 ident(v, f);
             }
-            p.span = f(p.span);
+            p.span = f.span(p.span);
         }
         Item::Version(v) => {
-            v.number.span = f(v.number.span);
+            v.number.span = f.span(v.number.span);
             for d in &mut v.decls {
                 decl(d, f);
             }
-            v.span = f(v.span);
+            v.span = f.span(v.span);
         }
         Item::Invariant(i) => {
             ident(&mut i.old, f);
             ident(&mut i.new, f);
             for c in &mut i.clauses {
-                map_expr(c, f);
+                walk_expr(c, f);
             }
-            i.span = f(i.span);
+            i.span = f.span(i.span);
         }
         Item::Transform(t) => {
             ident(&mut t.old, f);
@@ -59,7 +107,7 @@ pub fn map_item(item: &mut Item, f: &mut dyn FnMut(Span) -> Span) {
             for fi in &mut t.fields {
                 field_init(fi, f);
             }
-            t.span = f(t.span);
+            t.span = f.span(t.span);
         }
         Item::Rules(r) => {
             ident(&mut r.service, f);
@@ -68,28 +116,28 @@ pub fn map_item(item: &mut Item, f: &mut dyn FnMut(Span) -> Span) {
                 for p in &mut rule.params {
                     ident(p, f);
                 }
-                map_expr(&mut rule.body, f);
-                rule.span = f(rule.span);
+                walk_expr(&mut rule.body, f);
+                rule.span = f.span(rule.span);
             }
-            r.span = f(r.span);
+            r.span = f.span(r.span);
         }
         Item::Schedule(s) => {
             for e in &mut s.entries {
                 sched_entry(e, f);
             }
-            s.span = f(s.span);
+            s.span = f.span(s.span);
         }
     }
 }
 
-fn decl(d: &mut Decl, f: &mut dyn FnMut(Span) -> Span) {
+fn decl(d: &mut Decl, f: &mut dyn Rewrite) {
     match d {
         Decl::Record(r) => {
             ident(&mut r.name, f);
             for fl in &mut r.fields {
                 field(fl, f);
             }
-            r.span = f(r.span);
+            r.span = f.span(r.span);
         }
         Decl::Enum(e) => {
             ident(&mut e.name, f);
@@ -98,9 +146,9 @@ fn decl(d: &mut Decl, f: &mut dyn FnMut(Span) -> Span) {
                 if let Some(t) = &mut v.payload {
                     type_expr(t, f);
                 }
-                v.span = f(v.span);
+                v.span = f.span(v.span);
             }
-            e.span = f(e.span);
+            e.span = f.span(e.span);
         }
         Decl::Service(s) => {
             ident(&mut s.name, f);
@@ -112,26 +160,26 @@ fn decl(d: &mut Decl, f: &mut dyn FnMut(Span) -> Span) {
                 if let Some(t) = &mut m.ret {
                     type_expr(t, f);
                 }
-                m.span = f(m.span);
+                m.span = f.span(m.span);
             }
-            s.span = f(s.span);
+            s.span = f.span(s.span);
         }
         Decl::State(s) => {
             for fl in &mut s.fields {
                 field(fl, f);
             }
-            s.span = f(s.span);
+            s.span = f.span(s.span);
         }
     }
 }
 
-fn field(fl: &mut Field, f: &mut dyn FnMut(Span) -> Span) {
+fn field(fl: &mut Field, f: &mut dyn Rewrite) {
     ident(&mut fl.name, f);
     type_expr(&mut fl.ty, f);
-    fl.span = f(fl.span);
+    fl.span = f.span(fl.span);
 }
 
-fn type_expr(t: &mut TypeExpr, f: &mut dyn FnMut(Span) -> Span) {
+fn type_expr(t: &mut TypeExpr, f: &mut dyn Rewrite) {
     match &mut t.kind {
         TypeExprKind::Named { path, args } => {
             for p in path {
@@ -147,22 +195,22 @@ fn type_expr(t: &mut TypeExpr, f: &mut dyn FnMut(Span) -> Span) {
             }
         }
     }
-    t.span = f(t.span);
+    t.span = f.span(t.span);
 }
 
-fn field_init(fi: &mut FieldInit, f: &mut dyn FnMut(Span) -> Span) {
+fn field_init(fi: &mut FieldInit, f: &mut dyn Rewrite) {
     ident(&mut fi.name, f);
-    map_expr(&mut fi.value, f);
-    fi.span = f(fi.span);
+    walk_expr(&mut fi.value, f);
+    fi.span = f.span(fi.span);
 }
 
-fn sched_entry(e: &mut SchedEntry, f: &mut dyn FnMut(Span) -> Span) {
+fn sched_entry(e: &mut SchedEntry, f: &mut dyn Rewrite) {
     ident(&mut e.key, f);
     sched_value(&mut e.value, f);
-    e.span = f(e.span);
+    e.span = f.span(e.span);
 }
 
-fn sched_value(v: &mut SchedValue, f: &mut dyn FnMut(Span) -> Span) {
+fn sched_value(v: &mut SchedValue, f: &mut dyn Rewrite) {
     match &mut v.kind {
         SchedValueKind::Block(entries) => {
             for e in entries {
@@ -179,11 +227,11 @@ fn sched_value(v: &mut SchedValue, f: &mut dyn FnMut(Span) -> Span) {
         | SchedValueKind::Str(_)
         | SchedValueKind::Range(..) => {}
     }
-    v.span = f(v.span);
+    v.span = f.span(v.span);
 }
 
-/// Applies `f` to every span of `e`.
-pub fn map_expr(e: &mut Expr, f: &mut dyn FnMut(Span) -> Span) {
+fn walk_expr(e: &mut Expr, f: &mut dyn Rewrite) {
+    f.expr(&mut e.id);
     match &mut e.kind {
         ExprKind::Lit(_) | ExprKind::Disallow(_) => {}
         ExprKind::Var(i) => ident(i, f),
@@ -192,21 +240,21 @@ pub fn map_expr(e: &mut Expr, f: &mut dyn FnMut(Span) -> Span) {
                 ident(p, f);
             }
             if let Some(p) = payload {
-                map_expr(p, f);
+                walk_expr(p, f);
             }
         }
         ExprKind::Field(base, name) => {
-            map_expr(base, f);
+            walk_expr(base, f);
             ident(name, f);
         }
         ExprKind::Index(base, index) => {
-            map_expr(base, f);
-            map_expr(index, f);
+            walk_expr(base, f);
+            walk_expr(index, f);
         }
         ExprKind::Builtin { name, args } | ExprKind::Delegate { method: name, args } => {
             ident(name, f);
             for a in args {
-                map_expr(a, f);
+                walk_expr(a, f);
             }
         }
         ExprKind::Record { path, fields } => {
@@ -219,54 +267,54 @@ pub fn map_expr(e: &mut Expr, f: &mut dyn FnMut(Span) -> Span) {
         }
         ExprKind::Tuple(items) | ExprKind::List(items) => {
             for a in items {
-                map_expr(a, f);
+                walk_expr(a, f);
             }
         }
-        ExprKind::Unary(_, a) => map_expr(a, f),
+        ExprKind::Unary(_, a) => walk_expr(a, f),
         ExprKind::Binary(_, a, b) => {
-            map_expr(a, f);
-            map_expr(b, f);
+            walk_expr(a, f);
+            walk_expr(b, f);
         }
         ExprKind::If {
             cond,
             then,
             otherwise,
         } => {
-            map_expr(cond, f);
-            map_expr(then, f);
-            map_expr(otherwise, f);
+            walk_expr(cond, f);
+            walk_expr(then, f);
+            walk_expr(otherwise, f);
         }
         ExprKind::Match { scrutinee, arms } => {
-            map_expr(scrutinee, f);
+            walk_expr(scrutinee, f);
             for arm in arms {
                 pattern(&mut arm.pattern, f);
-                map_expr(&mut arm.body, f);
-                arm.span = f(arm.span);
+                walk_expr(&mut arm.body, f);
+                arm.span = f.span(arm.span);
             }
         }
         ExprKind::Let { name, value, body } => {
             ident(name, f);
-            map_expr(value, f);
-            map_expr(body, f);
+            walk_expr(value, f);
+            walk_expr(body, f);
         }
         ExprKind::Closure { params, body } => {
             for p in params {
                 ident(p, f);
             }
-            map_expr(body, f);
+            walk_expr(body, f);
         }
         ExprKind::Quant {
             var, domain, body, ..
         } => {
             ident(var, f);
-            map_expr(domain, f);
-            map_expr(body, f);
+            walk_expr(domain, f);
+            walk_expr(body, f);
         }
     }
-    e.span = f(e.span);
+    e.span = f.span(e.span);
 }
 
-fn pattern(p: &mut Pattern, f: &mut dyn FnMut(Span) -> Span) {
+fn pattern(p: &mut Pattern, f: &mut dyn Rewrite) {
     match &mut p.kind {
         PatternKind::Some(inner) => pattern(inner, f),
         PatternKind::Variant { path, payload } => {
@@ -282,7 +330,7 @@ fn pattern(p: &mut Pattern, f: &mut dyn FnMut(Span) -> Span) {
         | PatternKind::Lit(_)
         | PatternKind::NegInt(_) => {}
     }
-    p.span = f(p.span);
+    p.span = f.span(p.span);
 }
 
 #[cfg(test)]

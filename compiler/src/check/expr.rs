@@ -179,7 +179,7 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
     /// spec's expression-type table for later stages.
     pub fn infer(&mut self, e: &Expr, hint: Option<&Ty>) -> Ty {
         let ty = self.infer_kind(e, hint);
-        self.cx.expr_types.insert(e.span, ty.clone());
+        self.cx.expr_types.insert(e.id, ty.clone());
         ty
     }
 
@@ -411,7 +411,7 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 let t = self.var(v);
                 self.whole_state_used = saved;
                 // Recorded as `infer` would: the language server finds the field through it.
-                self.cx.expr_types.insert(inner.span, t.clone());
+                self.cx.expr_types.insert(inner.id, t.clone());
                 t
             }
             _ => self.infer(inner, None),

@@ -291,3 +291,46 @@ fn large_spec_is_long_and_clean() {
     let messages: Vec<&str> = out.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert!(out.diagnostics.is_empty(), "{messages:?}");
 }
+
+/// Expression types are keyed by node, not by span: the tuple payload the parser synthesizes
+/// for `E::V(a, b)` shares the variant's span, and still has its own type.
+#[test]
+fn a_synthesized_payload_keeps_its_own_type() {
+    use crate::model::Ty;
+    use lang::ast::{ExprKind, Item};
+    let text = spec(
+        "enum E { V((u64, u64)) }\nstate { e: E }",
+        "enum E { V((u64, u64)) }\nstate { e: E }",
+        "invariant (x, y) { y.e == E::V(1, 2) }",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("t.ups", text);
+    let out = check_sources(&sources);
+    let model = out.models.first().unwrap();
+    let clause = model
+        .spec
+        .items
+        .iter()
+        .find_map(|i| match i {
+            Item::Invariant(inv) => inv.clauses.first(),
+            _ => None,
+        })
+        .unwrap();
+    let ExprKind::Binary(_, _, variant) = &clause.kind else {
+        panic!("{clause:?}")
+    };
+    let ExprKind::Variant {
+        payload: Some(payload),
+        ..
+    } = &variant.kind
+    else {
+        panic!("{variant:?}")
+    };
+    assert_eq!(payload.span, variant.span);
+    assert_eq!(model.type_of(payload), &Ty::Tuple(vec![Ty::U64, Ty::U64]));
+    assert!(
+        matches!(model.type_of(variant), Ty::Named(_)),
+        "{:?}",
+        model.type_of(variant)
+    );
+}

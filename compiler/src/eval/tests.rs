@@ -834,11 +834,13 @@ fn invariant_clauses_must_be_bools() {
 /// `!!!...!true`, `depth` operators deep.
 fn nested_not(depth: usize) -> Expr {
     let mut e = Expr {
+        id: lang::ast::ExprId::default(),
         kind: ExprKind::Lit(Lit::Bool(true)),
         span: Span::default(),
     };
     for _ in 0..depth {
         e = Expr {
+            id: lang::ast::ExprId::default(),
             kind: ExprKind::Unary(UnOp::Not, Box::new(e)),
             span: Span::default(),
         };
@@ -852,6 +854,7 @@ fn nested(template: &str, times: usize) -> Expr {
     let spec = parse_spec(&format!("{PRELUDE}invariant (old, new) {{ {template} }}"));
     let wrapper = spec.invariants().next().expect("invariant").clauses[0].clone();
     let mut e = Expr {
+        id: lang::ast::ExprId::default(),
         kind: ExprKind::Lit(Lit::Int(0)),
         span: Span::default(),
     };
@@ -1113,10 +1116,12 @@ proptest! {
         let spec = parse_spec(PRELUDE);
         let ev = Evaluator::new(&spec);
         let var = |n: &str| Expr {
+ id: lang::ast::ExprId::default(),
             kind: ExprKind::Var(lang::ast::Ident { name: n.into(), span: Span::default() }),
             span: Span::default(),
         };
         let e = Expr {
+ id: lang::ast::ExprId::default(),
             kind: ExprKind::Binary(lang::ast::BinOp::Eq, Box::new(var("a")), Box::new(var("b"))),
             span: Span::default(),
         };

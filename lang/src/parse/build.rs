@@ -467,6 +467,7 @@ impl Builder {
                 let body = match parts.pop() {
                     Some(e) => self.expr(e),
                     None => Expr {
+                        id: ExprId::default(),
                         kind: ExprKind::Lit(Lit::Unit),
                         span,
                     },
@@ -615,6 +616,7 @@ impl Builder {
                 let value = match fi.next() {
                     Some(e) => self.expr(e),
                     None => Expr {
+                        id: ExprId::default(),
                         kind: ExprKind::Lit(Lit::Unit),
                         span,
                     },
@@ -678,6 +680,7 @@ impl Builder {
         if let Some(at) = Self::long_prefix_run(&pairs) {
             self.too_deep_at.get_or_insert(self.offset + at);
             return Expr {
+                id: ExprId::default(),
                 kind: ExprKind::Lit(Lit::Unit),
                 span: Span::new(start, end).shift(self.offset),
             };
@@ -696,6 +699,7 @@ impl Builder {
                     UnOp::Not
                 };
                 Expr {
+                    id: ExprId::default(),
                     kind: ExprKind::Unary(op, Box::new(rhs)),
                     span,
                 }
@@ -719,6 +723,7 @@ impl Builder {
                 };
                 let span = lhs.span.to(rhs.span);
                 Expr {
+                    id: ExprId::default(),
                     kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
                     span,
                 }
@@ -745,6 +750,7 @@ impl Builder {
                 let index = match inner.next() {
                     Some(e) => self.expr(e),
                     None => Expr {
+                        id: ExprId::default(),
                         kind: ExprKind::Lit(Lit::Unit),
                         span,
                     },
@@ -752,7 +758,11 @@ impl Builder {
                 ExprKind::Index(Box::new(lhs), Box::new(index))
             }
         };
-        Expr { kind, span }
+        Expr {
+            kind,
+            span,
+            id: ExprId::default(),
+        }
     }
 
     fn args(&mut self, pair: P<'_>) -> Vec<Expr> {
@@ -764,6 +774,7 @@ impl Builder {
         // Every level of expression nesting passes here (`else if` without `expr_pairs`).
         if self.out_of_stack(pair.as_span().start()) {
             return Expr {
+                id: ExprId::default(),
                 kind: ExprKind::Lit(Lit::Unit),
                 span,
             };
@@ -816,6 +827,7 @@ impl Builder {
                             // `E::V(a, b)`: a variant carries one payload; pass a tuple so the
                             // checker reports the mismatch against the declared payload type.
                             let payload = Expr {
+                                id: ExprId::default(),
                                 kind: ExprKind::Tuple(args),
                                 span,
                             };
@@ -834,7 +846,13 @@ impl Builder {
                 match items.len() {
                     0 => ExprKind::Lit(Lit::Unit),
                     1 if !trailing_comma => match items.pop() {
-                        Some(e) => return Expr { kind: e.kind, span },
+                        Some(e) => {
+                            return Expr {
+                                kind: e.kind,
+                                span,
+                                id: ExprId::default(),
+                            }
+                        }
                         None => ExprKind::Lit(Lit::Unit),
                     },
                     _ => ExprKind::Tuple(items),
@@ -867,6 +885,7 @@ impl Builder {
                 let mut next = |b: &mut Self| match inner.next() {
                     Some(p) => b.expr_or_block(p),
                     None => Expr {
+                        id: ExprId::default(),
                         kind: ExprKind::Lit(Lit::Unit),
                         span,
                     },
@@ -886,6 +905,7 @@ impl Builder {
                 let body = match parts.pop() {
                     Some(e) => self.expr(e),
                     None => Expr {
+                        id: ExprId::default(),
                         kind: ExprKind::Lit(Lit::Unit),
                         span,
                     },
@@ -905,6 +925,7 @@ impl Builder {
                 let var = self.ident_opt(inner.next());
                 let mut exprs = inner.map(|e| self.expr(e));
                 let unit = || Expr {
+                    id: ExprId::default(),
                     kind: ExprKind::Lit(Lit::Unit),
                     span,
                 };
@@ -922,6 +943,7 @@ impl Builder {
                 let scrutinee = match inner.next() {
                     Some(e) => self.expr(e),
                     None => Expr {
+                        id: ExprId::default(),
                         kind: ExprKind::Lit(Lit::Unit),
                         span,
                     },
@@ -940,6 +962,7 @@ impl Builder {
                         let body = match ai.next() {
                             Some(e) => self.expr(e),
                             None => Expr {
+                                id: ExprId::default(),
                                 kind: ExprKind::Lit(Lit::Unit),
                                 span: aspan,
                             },
@@ -959,7 +982,11 @@ impl Builder {
             Rule::expr => return self.expr(pair),
             _ => ExprKind::Lit(Lit::Unit),
         };
-        Expr { kind, span }
+        Expr {
+            kind,
+            span,
+            id: ExprId::default(),
+        }
     }
 
     fn expr_or_block(&mut self, pair: P<'_>) -> Expr {
@@ -981,6 +1008,7 @@ impl Builder {
                 let value = match li.next() {
                     Some(e) => self.expr(e),
                     None => Expr {
+                        id: ExprId::default(),
                         kind: ExprKind::Lit(Lit::Unit),
                         span: lspan,
                     },
@@ -991,12 +1019,14 @@ impl Builder {
             }
         }
         let mut result = body.unwrap_or(Expr {
+            id: ExprId::default(),
             kind: ExprKind::Lit(Lit::Unit),
             span,
         });
         for (name, value, lspan) in lets.into_iter().rev() {
             let s = lspan.to(result.span);
             result = Expr {
+                id: ExprId::default(),
                 kind: ExprKind::Let {
                     name,
                     value: Box::new(value),
