@@ -169,21 +169,10 @@ mod tests {
     }
 
     fn examples() -> Vec<String> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
-        let mut out = Vec::new();
-        for dir in ["kv", "orders", "accounts", "ui"] {
-            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-                continue;
-            };
-            let mut paths: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-            paths.sort();
-            for p in paths {
-                if p.extension().is_some_and(|e| e == "ups") {
-                    out.push(std::fs::read_to_string(p).unwrap_or_default());
-                }
-            }
-        }
-        out
+        upstart_test_support::all_specs()
+            .iter()
+            .map(|p| upstart_test_support::read(p))
+            .collect()
     }
 
     #[test]

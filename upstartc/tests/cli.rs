@@ -83,11 +83,7 @@ fn a_long_line_is_cut_around_the_labels() {
 fn a_closed_stdout_pipe_is_not_a_panic() {
     let dir = scratch("pipe");
     let spec = dir.join("kv.ups");
-    let kv = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../specs/kv/kv-1-2.ups"
-    ))
-    .unwrap();
+    let kv = upstart_test_support::spec("kv/kv-1-2.ups");
     // Not formatted, so `fmt --check` lists it on stdout.
     std::fs::write(&spec, kv.replace("version 1 {", "version 1   {")).unwrap();
     let spec = spec.to_str().unwrap().to_string();
@@ -104,7 +100,7 @@ fn a_closed_stdout_pipe_is_not_a_panic() {
     ] {
         let mut child = upstartc()
             .args(&args)
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .current_dir(upstart_test_support::repo_root())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -18,7 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    upstart_test_support::repo_root()
 }
 
 /// The tests share the cache (and one forgets its plugins): they run one at a time.

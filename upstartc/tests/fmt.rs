@@ -15,37 +15,10 @@
 use compiler::check::check_sources;
 use lang::span::SourceMap;
 use lang::{lex, spans};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use upstart_fmt::{format, FormatError};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Every `*.ups` under `specs/`, recursively, sorted.
-fn all_specs() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|e| e == "ups") {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&repo_root().join("specs"), &mut out);
-    out
-}
+use upstart_test_support::{all_specs, repo_root};
 
 fn parses(text: &str) -> bool {
     let parsed = lang::parse(lang::FileId(0), text);

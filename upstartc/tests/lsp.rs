@@ -11,7 +11,6 @@
 mod lsp_wire;
 
 use serde_json::{json, Value};
-use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -181,8 +180,7 @@ impl Drop for Client {
 }
 
 fn kv() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/kv/kv-1-2.ups"))
-        .unwrap()
+    upstart_test_support::spec("kv/kv-1-2.ups")
 }
 
 /// The LSP position (UTF-16 column) of the `nth` `needle` in `text`, plus `delta` bytes.

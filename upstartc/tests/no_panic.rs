@@ -15,7 +15,7 @@ use compiler::check::check_sources;
 use lang::span::SourceMap;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use std::path::{Path, PathBuf};
+
 use std::sync::OnceLock;
 use upstartc::render;
 
@@ -25,41 +25,21 @@ use upstartc::render;
 fn examples() -> &'static [(String, String)] {
     static EXAMPLES: OnceLock<Vec<(String, String)>> = OnceLock::new();
     EXAMPLES.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let specs = root.join("specs");
-        let mut files = Vec::new();
-        collect(&specs, &specs.join("ui"), &mut files);
-        files.sort();
+        let files = upstart_test_support::example_specs();
         let out: Vec<(String, String)> = files
             .into_iter()
             .map(|p| {
-                let name = p.strip_prefix(&root).unwrap().display().to_string();
-                (name, std::fs::read_to_string(&p).unwrap())
+                let name = upstart_test_support::relative(&p);
+                (name, upstart_test_support::read(&p))
             })
             .collect();
         assert!(
             !out.is_empty(),
             "no example specs under {}",
-            specs.display()
+            upstart_test_support::specs_dir().display()
         );
         out
     })
-}
-
-fn collect(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            if path != skip {
-                collect(&path, skip, out);
-            }
-        } else if path.extension().is_some_and(|e| e == "ups") {
-            out.push(path);
-        }
-    }
 }
 
 fn example(i: Index) -> &'static (String, String) {

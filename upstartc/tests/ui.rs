@@ -20,14 +20,8 @@ use lang::diagnostic::Code;
 use lang::span::SourceMap;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use upstart_test_support::{check_snapshot, repo_root, Mismatch};
 use upstartc::render;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 struct Case {
     /// `specs/ui/U0017-unknown_type` (no extension)
@@ -85,7 +79,6 @@ fn expected_code(stem: &Path) -> String {
 
 #[test]
 fn ui_cases_match_their_expected_output() {
-    let bless = std::env::var_os("UPSTART_BLESS").is_some();
     let mut failures = Vec::new();
     let mut covered = BTreeSet::new();
     for case in cases() {
@@ -112,16 +105,12 @@ fn ui_cases_match_their_expected_output() {
         let json = render::json_lines(&sources, &out.diagnostics);
         for (ext, actual) in [("stderr", human), ("json", json)] {
             let path = case.stem.with_extension(ext);
-            if bless {
-                std::fs::write(&path, &actual).unwrap();
-                continue;
-            }
-            match std::fs::read_to_string(&path) {
-                Ok(expected) if expected == actual => {}
-                Ok(expected) => failures.push(format!(
+            match check_snapshot(&path, &actual) {
+                Ok(()) => {}
+                Err(Mismatch::Differs { expected }) => failures.push(format!(
                     "{name}.{ext} differs (UPSTART_BLESS=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}"
                 )),
-                Err(_) => failures.push(format!("{name}.{ext} is missing (UPSTART_BLESS=1 to write it)")),
+                Err(Mismatch::Missing) => failures.push(format!("{name}.{ext} is missing (UPSTART_BLESS=1 to write it)")),
             }
         }
     }

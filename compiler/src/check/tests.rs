@@ -42,9 +42,8 @@ fn spec(v1: &str, v2: &str, rest: &str) -> String {
 
 #[test]
 fn example_specs_check_with_only_expected_warnings() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/kv/");
-    let a = std::fs::read_to_string(format!("{root}kv-1-2.ups")).unwrap_or_default();
-    let b = std::fs::read_to_string(format!("{root}kv-2-3.ups")).unwrap_or_default();
+    let a = upstart_test_support::spec("kv/kv-1-2.ups");
+    let b = upstart_test_support::spec("kv/kv-2-3.ups");
     let got = listing(&[&a, &b]);
     // U0072: kv 2 -> 3's reverse transform drops the revisions, which version 2 cannot keep.
     assert!(

@@ -583,8 +583,7 @@ impl Host for RecordingHost {
 }
 
 fn kv_spec() -> Spec {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/kv/kv-1-2.ups");
-    let text = std::fs::read_to_string(path).expect("kv spec");
+    let text = upstart_test_support::spec("kv/kv-1-2.ups");
     parse_spec(&text)
 }
 
@@ -1168,9 +1167,7 @@ fn json_decoding_inverts_encoding_on_generated_values() {
         "orders/orders-1-2.ups",
         "accounts/accounts-3-4.ups",
     ] {
-        let text =
-            std::fs::read_to_string(format!("{}/../specs/{path}", env!("CARGO_MANIFEST_DIR")))
-                .unwrap();
+        let text = upstart_test_support::spec(path);
         let mut sources = lang::span::SourceMap::new();
         sources.add(path, text);
         let out = crate::check::check_sources(&sources);
