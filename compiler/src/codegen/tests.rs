@@ -105,8 +105,8 @@ fn kv_has_types_rules_delegates_state_and_entry() {
         "(*rt::at_map(&new.items, &k)?).value",
         "pub static MANIFEST: &str =",
         "#[no_mangle]",
-        "guest::guard(",
-        "free: guest::free_buf",
+        "impl guest::Plugin for UpstartPlugin",
+        "static VTABLE: PluginVTable = guest::vtable::<UpstartPlugin>();",
     ] {
         has(&g, item);
     }
