@@ -123,8 +123,9 @@ impl Host {
         }
         // SAFETY: the caller guarantees a non-null `ptr` points at a valid `HostCallbacks`; we
         // copy the (Copy) struct out immediately.
+        let callbacks = unsafe { *ptr };
         Host {
-            callbacks: Some(unsafe { *ptr }),
+            callbacks: Some(callbacks),
         }
     }
 

@@ -133,7 +133,7 @@ impl<K: Show, V: Show> Show for BTreeMap<K, V> {
 macro_rules! show_tuple {
     ($first:ident $(, $name:ident)*) => {
         impl<$first: Show $(, $name: Show)*> Show for ($first, $($name,)*) {
-            #[allow(non_snake_case)]
+            #[allow(non_snake_case, reason = "the tuple's type parameters name its fields")]
             fn show(&self, out: &mut String) {
                 let ($first, $($name,)*) = self;
                 out.push('(');

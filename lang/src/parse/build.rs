@@ -111,7 +111,7 @@ impl Builder {
         self.diagnostics
             .push(Diagnostic::new(code, self.file, span, message));
         let last = self.diagnostics.len() - 1;
-        #[allow(clippy::indexing_slicing)] // just pushed
+        #[allow(clippy::indexing_slicing, reason = "`last` is the element just pushed")]
         &mut self.diagnostics[last]
     }
 

@@ -6,7 +6,10 @@
 //! Ownership of buffers follows the ABI: a [`Buf`] is freed by the side that allocated it, so a
 //! plugin's results go back through its table's `free`, and the host's answers to delegate calls
 //! (made with this binary's copy of `guest::into_buf`) through [`host_free`].
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "the C boundary of plugins: the only unsafe module of the runtime"
+)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use super::error::{CallError, LoadError};

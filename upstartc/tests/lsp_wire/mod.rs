@@ -2,7 +2,7 @@
 //! server's stdin and stdout, written here by hand (not with the `lsp-server` codec the server
 //! itself uses, so that a framing bug on its side cannot hide). Shared by the LSP tests and
 //! the latency benchmark.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
