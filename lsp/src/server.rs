@@ -77,16 +77,15 @@ pub fn capabilities() -> ServerCapabilities {
     }
 }
 
-/// Runs the protocol on `connection`: the handshake, then messages until `exit`.
-pub fn serve(connection: &Connection) -> Result<(), String> {
-    let (id, _params) = connection.initialize_start().map_err(|e| e.to_string())?;
+/// Runs the protocol on `connection`: the handshake, then messages until `exit`. The error is
+/// the transport's ([`lsp_server::ProtocolError`], its Display the message as before).
+pub fn serve(connection: &Connection) -> Result<(), lsp_server::ProtocolError> {
+    let (id, _params) = connection.initialize_start()?;
     let result = json!({
         "capabilities": capabilities(),
         "serverInfo": { "name": "upstartc", "version": env!("CARGO_PKG_VERSION") },
     });
-    connection
-        .initialize_finish(id, result)
-        .map_err(|e| e.to_string())?;
+    connection.initialize_finish(id, result)?;
     let mut server = Server {
         docs: HashMap::new(),
         conn: connection,
@@ -109,10 +108,7 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
         };
         match msg {
             Message::Request(req) => {
-                if connection
-                    .handle_shutdown(&req)
-                    .map_err(|e| e.to_string())?
-                {
+                if connection.handle_shutdown(&req)? {
                     return Ok(());
                 }
                 server.request(req);

@@ -10,25 +10,70 @@
 //! a few hundred MiB.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The largest spec file read, in bytes.
 pub const MAX_SPEC_BYTES: u64 = 8 << 20;
 
-/// Reads the spec at `path`; the error is the whole message (lowercase, help after a blank
-/// line), ready for `error: ...`.
-pub fn read_spec(path: &Path) -> Result<String, String> {
-    let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
-    let too_large = |size: u64| {
-        format!(
-            "cannot read `{shown}`: it is {} MiB, more than the {} MiB a spec may have\n\n\
-             help: a spec this large is not a spec written by hand; split the upgrade into \
-             several specs, or check that this is the file you meant",
-            size.div_ceil(1 << 20),
-            MAX_SPEC_BYTES >> 20
-        )
+/// Why a spec file was not read. Its `Display` is the whole message (lowercase, help after a
+/// blank line), ready for `error: ...`; an IO failure is also its [`source`](std::error::Error::source).
+#[derive(Debug)]
+pub enum InputError {
+    /// The file could not be opened or read.
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The file is larger than [`MAX_SPEC_BYTES`].
+    TooLarge { path: PathBuf, size: u64 },
+    /// The file is not UTF-8.
+    NotUtf8 { path: PathBuf },
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputError::Io { path, error } => {
+                write!(f, "cannot read `{}`: {error}", path.display())
+            }
+            InputError::TooLarge { path, size } => write!(
+                f,
+                "cannot read `{}`: it is {} MiB, more than the {} MiB a spec may have\n\n\
+                 help: a spec this large is not a spec written by hand; split the upgrade into \
+                 several specs, or check that this is the file you meant",
+                path.display(),
+                size.div_ceil(1 << 20),
+                MAX_SPEC_BYTES >> 20
+            ),
+            InputError::NotUtf8 { path } => write!(
+                f,
+                "cannot read `{}`: stream did not contain valid UTF-8",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InputError::Io { error, .. } => Some(error),
+            InputError::TooLarge { .. } | InputError::NotUtf8 { .. } => None,
+        }
+    }
+}
+
+/// Reads the spec at `path`, refusing files over [`MAX_SPEC_BYTES`].
+pub fn read_spec(path: &Path) -> Result<String, InputError> {
+    let io = |error| InputError::Io {
+        path: path.to_path_buf(),
+        error,
     };
+    let too_large = |size: u64| InputError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
     if let Ok(meta) = file.metadata() {
         if meta.len() > MAX_SPEC_BYTES {
             return Err(too_large(meta.len()));
@@ -39,10 +84,28 @@ pub fn read_spec(path: &Path) -> Result<String, String> {
     let mut bytes = Vec::new();
     file.take(MAX_SPEC_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_SPEC_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
-    String::from_utf8(bytes)
-        .map_err(|_| format!("cannot read `{shown}`: stream did not contain valid UTF-8"))
+    String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 {
+        path: path.to_path_buf(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn an_io_failure_is_the_source_and_the_message_names_the_file() {
+        let path = Path::new("/nonexistent/upstart/spec.ups");
+        let e = read_spec(path).unwrap_err();
+        assert!(e.source().is_some());
+        let text = e.to_string();
+        assert!(text.starts_with("cannot read `/nonexistent/upstart/spec.ups`: "), "{text}");
+    }
 }
