@@ -106,6 +106,9 @@ mod tests {
         let e = read_spec(path).unwrap_err();
         assert!(e.source().is_some());
         let text = e.to_string();
-        assert!(text.starts_with("cannot read `/nonexistent/upstart/spec.ups`: "), "{text}");
+        assert!(
+            text.starts_with("cannot read `/nonexistent/upstart/spec.ups`: "),
+            "{text}"
+        );
     }
 }
