@@ -1,6 +1,6 @@
 //! Hover on fixtures: what the name under `$0` is.
 
-use super::analysis;
+use super::{analysis, mark};
 use crate::hover::hover;
 use expect_test::{expect, Expect};
 use lsp_types::HoverContents;
@@ -12,54 +12,6 @@ fn check(fixture: &str, expect: Expect) {
         other => format!("no markdown hover: {other:?}"),
     };
     expect.assert_eq(&actual);
-}
-
-/// Two versions of a key-value store, the cursor marker put in by `mark` (a `$0` inside).
-const KV: &str = r#"upgrade kv 1 -> 2
-version 1 {
-  record Entry { key: string, value: string }
-  service Kv {
-    fn get(key: string) -> option<string>
-    fn put(key: string, value: string) -> unit
-  }
-  state { entries: map<string, string>, log: list<Entry> }
-}
-version 2 {
-  record Item { value: string, expires_at: option<u64> }
-  service Kv {
-    fn get(key: string) -> option<Item>
-    fn put(key: string, value: string, ttl_ms: option<u64>) -> unit
-    fn delete(key: string) -> bool
-  }
-  state { items: map<string, Item> }
-}
-invariant (old, new) {
-  forall k in keys(old.entries): old.entries[k] == new.items[k].value
-}
-transform (old) -> new {
-  items: map_values(old.entries, |v| Item { value: v, expires_at: none })
-}
-transform (new) -> old {
-  entries: map_values(new.items, |i| i.value),
-  log: []
-}
-past Kv {
-  get(key) = (call get(key)).map(|i| i.value)
-  put(key, value) = call put(key, value, none)
-}
-future Kv {
-  get(key) = (call get(key)).map(|v| Item { value: v, expires_at: none })
-  put(key, value, ttl_ms) = call put(key, value)
-  delete(key) = disallow "delete needs version 2"
-}
-"#;
-
-/// `KV` with `$0` put in place of the first `^` of `at` (`at` without `^` must occur in KV).
-fn mark(at: &str) -> String {
-    let plain = at.replacen('^', "", 1);
-    let with = at.replacen('^', "$0", 1);
-    assert!(KV.contains(&plain), "{plain:?} is not in the fixture");
-    KV.replacen(&plain, &with, 1)
 }
 
 #[test]

@@ -25,6 +25,56 @@ fn analysis(fixture: &str) -> (Analysis, usize) {
     (Analysis::of(&text), offset)
 }
 
+/// Two versions of a key-value store: the fixture of the hover and definition tests, the cursor
+/// put in by [`mark`].
+pub(super) const KV: &str = r#"upgrade kv 1 -> 2
+version 1 {
+  record Entry { key: string, value: string }
+  service Kv {
+    fn get(key: string) -> option<string>
+    fn put(key: string, value: string) -> unit
+  }
+  state { entries: map<string, string>, log: list<Entry> }
+}
+version 2 {
+  record Item { value: string, expires_at: option<u64> }
+  service Kv {
+    fn get(key: string) -> option<Item>
+    fn put(key: string, value: string, ttl_ms: option<u64>) -> unit
+    fn delete(key: string) -> bool
+  }
+  state { items: map<string, Item> }
+}
+invariant (old, new) {
+  keys(old.entries) == keys(new.items)
+  forall k in keys(old.entries): old.entries[k] == new.items[k].value
+}
+transform (old) -> new {
+  items: map_values(old.entries, |v| Item { value: v, expires_at: none })
+}
+transform (new) -> old {
+  entries: map_values(new.items, |i| i.value),
+  log: []
+}
+past Kv {
+  get(key) = (call get(key)).map(|i| i.value)
+  put(key, value) = call put(key, value, none)
+}
+future Kv {
+  get(key) = (call get(key)).map(|v| Item { value: v, expires_at: none })
+  put(key, value, ttl_ms) = call put(key, value)
+  delete(key) = disallow "delete needs version 2"
+}
+"#;
+
+/// `KV` with `$0` put in place of the first `^` of `at` (`at` without `^` must occur in KV).
+pub(super) fn mark(at: &str) -> String {
+    let plain = at.replacen('^', "", 1);
+    let with = at.replacen('^', "$0", 1);
+    assert!(KV.contains(&plain), "{plain:?} is not in the fixture");
+    KV.replacen(&plain, &with, 1)
+}
+
 /// The trimmed line of `a`'s text holding `span`'s start.
 fn line_of(a: &Analysis, span: Span) -> String {
     let start = a.text[..span.start].rfind('\n').map_or(0, |p| p + 1);
