@@ -1,23 +1,34 @@
-//! The plugin side of the boundary, used by generated code: turning raw slices into bytes,
-//! results into [`CallResult`]s, catching panics, and calling the host back.
+//! The plugin side of the boundary, used by generated code: a plugin is a type implementing
+//! [`Plugin`] (safe Rust over bytes, strings and [`Host`]), and [`vtable`] makes its C-ABI
+//! table: entry points that turn raw slices into bytes, results into [`CallResult`]s, catch
+//! panics and give buffers back. Generated code holds no `unsafe` and calls nothing that takes
+//! a raw pointer.
 //!
-//! With the loader in `runtime`, this is the only place that handles raw pointers; each
-//! `unsafe` block says why it is sound.
-#![allow(unsafe_code)]
+//! With the loader in `runtime`, this is the only place that handles raw pointers; the
+//! functions that read them are `unsafe fn` or private, and each `unsafe` block says why it is
+//! sound.
+#![allow(
+    unsafe_code,
+    reason = "the plugin side of the C ABI: raw slices and buffers"
+)]
 
 use crate::rt::RuleError;
-use crate::{Buf, CallResult, HostCallbacks, Slice, Status};
+use crate::{Buf, CallResult, HostCallbacks, PluginVTable, Slice, Status, ABI_VERSION};
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The bytes behind a [`Slice`] given to an entry point.
-pub fn bytes<'a>(s: Slice) -> &'a [u8] {
+///
+/// # Safety
+///
+/// Unless `s.ptr` is null or `s.len` is 0, `s.ptr` must point at `s.len` initialised bytes that
+/// stay valid and unmodified for `'a`: for a slice an entry point received, the caller must use
+/// the result only within that call.
+pub unsafe fn bytes<'a>(s: Slice) -> &'a [u8] {
     if s.ptr.is_null() || s.len == 0 {
         return &[];
     }
-    // SAFETY: the ABI requires `ptr` to point at `len` initialised bytes that stay valid and
-    // unmodified for the duration of the call that received the slice; callers of `bytes` only
-    // use the result within that call.
+    // SAFETY: the caller guarantees `ptr` points at `len` initialised bytes valid for `'a`.
     unsafe { std::slice::from_raw_parts(s.ptr, s.len) }
 }
 
@@ -40,13 +51,27 @@ pub fn into_buf(data: Vec<u8>) -> Buf {
 }
 
 /// Releases a [`Buf`] made by [`into_buf`] in this same binary.
-pub extern "C" fn free_buf(buf: Buf) {
+///
+/// # Safety
+///
+/// `buf` must come from [`into_buf`] in this binary, with its pointer, length and capacity
+/// unchanged, and be released only once.
+pub unsafe fn free_buf(buf: Buf) {
     if buf.ptr.is_null() {
         return;
     }
-    // SAFETY: `buf` was produced by `into_buf` in this binary from a `Vec<u8>` whose pointer,
-    // length and capacity it carries unchanged, and the ABI gives each `Buf` back exactly once.
+    // SAFETY: the caller guarantees `buf` is an unchanged `into_buf` of a `Vec<u8>` of this
+    // binary, released once.
     drop(unsafe { Vec::from_raw_parts(buf.ptr, buf.len, buf.cap) });
+}
+
+/// The `free` entry of a [`vtable`]: private, reached only through the table, whose caller (the
+/// loader) holds the ABI's contract that each `Buf` this plugin returned comes back exactly
+/// once, unchanged.
+extern "C" fn entry_free(buf: Buf) {
+    // SAFETY: by the ABI, `buf` is one this plugin returned (made by `into_buf`), given back
+    // once.
+    unsafe { free_buf(buf) }
 }
 
 /// Builds a [`CallResult`].
@@ -87,18 +112,20 @@ pub struct Host {
 impl Host {
     /// Wraps the pointer an entry point received (null means no host: calls fail).
     ///
-    /// Only for the `host` argument of `PluginVTable::simulate`, which the ABI guarantees valid
-    /// for the call: generated entry points pass it straight here, so the function stays safe
-    /// to call from generated code, which holds no `unsafe`.
-    #[allow(clippy::not_unsafe_ptr_arg_deref)]
-    pub fn from_ptr(ptr: *const HostCallbacks) -> Host {
+    /// # Safety
+    ///
+    /// A non-null `ptr` must point at a valid `HostCallbacks` (as the `host` argument of
+    /// `PluginVTable::simulate` does for the call), and the `Host` must be used only while the
+    /// callbacks' context stays valid: within that call.
+    pub unsafe fn from_ptr(ptr: *const HostCallbacks) -> Host {
         if ptr.is_null() {
             return Host { callbacks: None };
         }
-        // SAFETY: a non-null `host` pointer given to `simulate` points at a `HostCallbacks` the
-        // host keeps alive for the whole call; we copy the (Copy) struct out immediately.
+        // SAFETY: the caller guarantees a non-null `ptr` points at a valid `HostCallbacks`; we
+        // copy the (Copy) struct out immediately.
+        let callbacks = unsafe { *ptr };
         Host {
-            callbacks: Some(unsafe { *ptr }),
+            callbacks: Some(callbacks),
         }
     }
 
@@ -120,12 +147,14 @@ impl Host {
             return Err(RuleError::Internal(format!("no host to `call {method}`")));
         };
         let out = (cb.call)(cb.ctx, slice(method.as_bytes()), slice(args));
-        // The host's answer stays valid until it is given back through `free`, below: `data`
-        // is only read before that.
-        let data = bytes(Slice {
-            ptr: out.data.ptr,
-            len: out.data.len,
-        });
+        // SAFETY: the host's answer is `len` bytes at `ptr`, valid until it is given back
+        // through `free`, below: `data` is only read before that.
+        let data = unsafe {
+            bytes(Slice {
+                ptr: out.data.ptr,
+                len: out.data.len,
+            })
+        };
         let result = match Status::from_u32(out.status) {
             Status::Ok => read(data),
             Status::Disallowed => Err(RuleError::Disallowed(
@@ -141,4 +170,93 @@ impl Host {
         (cb.free)(cb.ctx, out.data);
         result
     }
+}
+
+/// A plugin as generated code writes it: safe functions over the bytes of each entry point.
+/// [`vtable`] turns it into the C-ABI table the loader reads.
+pub trait Plugin {
+    /// The manifest (JSON of [`crate::manifest::Manifest`]).
+    const MANIFEST: &'static str;
+    /// Whether the spec has a reverse transform ([`Plugin::reverse_transform`] answers).
+    const HAS_REVERSE: bool;
+
+    /// Runs the past (`direction` 0) or future (1) rule for `service.method` on `args`.
+    fn simulate(
+        direction: u32,
+        service: &str,
+        method: &str,
+        args: &[u8],
+        host: Host,
+    ) -> Result<Vec<u8>, RuleError>;
+
+    /// Converts the old persistent state (JSON) into the new one.
+    fn transform(old_state: &[u8]) -> Result<Vec<u8>, RuleError>;
+
+    /// Evaluates the invariant on an old and a new state: `true` or `false` (JSON).
+    fn check_invariant(old_state: &[u8], new_state: &[u8]) -> Result<Vec<u8>, RuleError>;
+
+    /// Converts the new persistent state back into the old one (only called when
+    /// [`Plugin::HAS_REVERSE`]).
+    fn reverse_transform(new_state: &[u8]) -> Result<Vec<u8>, RuleError>;
+}
+
+/// The C-ABI table of plugin `P`: each entry catches panics ([`guard`]) and reads its raw
+/// slices only for the duration of its call.
+pub const fn vtable<P: Plugin>() -> PluginVTable {
+    PluginVTable {
+        abi_version: ABI_VERSION,
+        manifest: entry_manifest::<P>,
+        simulate: entry_simulate::<P>,
+        transform: entry_transform::<P>,
+        check_invariant: entry_check_invariant::<P>,
+        free: entry_free,
+        reverse_transform: if P::HAS_REVERSE {
+            Some(entry_reverse_transform::<P>)
+        } else {
+            None
+        },
+    }
+}
+
+extern "C" fn entry_manifest<P: Plugin>() -> Slice {
+    slice(P::MANIFEST.as_bytes())
+}
+
+extern "C" fn entry_simulate<P: Plugin>(
+    direction: u32,
+    service: Slice,
+    method: Slice,
+    args: Slice,
+    host: *const HostCallbacks,
+) -> CallResult {
+    guard(|| {
+        // SAFETY: the ABI makes `host` (when not null) and the three slices valid for this
+        // call, and none of them is used after it returns.
+        let (host, service, method, args) = unsafe {
+            (
+                Host::from_ptr(host),
+                bytes(service),
+                bytes(method),
+                bytes(args),
+            )
+        };
+        let service = crate::rt::utf8(service, "the service name")?;
+        let method = crate::rt::utf8(method, "the method name")?;
+        P::simulate(direction, service, method, args, host)
+    })
+}
+
+extern "C" fn entry_transform<P: Plugin>(old_state: Slice) -> CallResult {
+    // SAFETY: the ABI makes the slice valid for this call; it is read only within it.
+    guard(|| P::transform(unsafe { bytes(old_state) }))
+}
+
+extern "C" fn entry_check_invariant<P: Plugin>(old_state: Slice, new_state: Slice) -> CallResult {
+    // SAFETY: the ABI makes both slices valid for this call; they are read only within it.
+    guard(|| P::check_invariant(unsafe { bytes(old_state) }, unsafe { bytes(new_state) }))
+}
+
+extern "C" fn entry_reverse_transform<P: Plugin>(new_state: Slice) -> CallResult {
+    // SAFETY: the ABI makes the slice valid for this call; it is read only within it.
+    guard(|| P::reverse_transform(unsafe { bytes(new_state) }))
 }

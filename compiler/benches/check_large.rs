@@ -31,7 +31,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    let text = compiler::synth::large_spec(lines);
+    let text = lang::synth::large_spec(lines);
     let line_count = text.lines().count();
     println!("spec: {line_count} lines, {} bytes", text.len());
 

@@ -138,7 +138,17 @@ impl fmt::Display for BuildError {
     }
 }
 
-impl std::error::Error for BuildError {}
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Codegen(e) => Some(e),
+            BuildError::Io { error, .. } | BuildError::CargoNotRun { error, .. } => Some(error),
+            BuildError::Malformed { .. }
+            | BuildError::Cargo { .. }
+            | BuildError::NoArtifact { .. } => None,
+        }
+    }
+}
 
 fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
     let (what, path) = (what.to_string(), path.to_path_buf());

@@ -1,20 +1,16 @@
 //! The upgrade-spec compiler: name resolution, type and compatibility checking, the reference
-//! evaluator that gives the language its meaning, and diagnostic rendering for the CLI.
+//! evaluator that gives the language its meaning, verification of proof obligations, code
+//! generation and the plugin build.
 //!
-//! Architecture invariant: everything here except `render`, `build` (which writes and builds
-//! plugin crates), `input` (which reads spec files for the CLI), `output` (the CLI's writes) and the `upstartc`
-//! binary is pure: no file, terminal or network IO.
+//! Architecture invariant: everything here except `build` (which writes and builds plugin
+//! crates) is pure: no file, terminal or network IO. Cargo enforces the rest: this crate has no
+//! terminal (`codespan-reporting`), command-line (`clap`) or LSP dependency; those live in
+//! `upstartc` and `upstart-lsp`.
 
 pub mod build;
+pub mod builtins;
 pub mod check;
 pub mod codegen;
 pub mod eval;
-pub mod explain;
-pub mod fmt;
-pub mod input;
-pub mod lsp;
 pub mod model;
-pub mod output;
-pub mod render;
-pub mod synth;
 pub mod verify;

@@ -3,7 +3,7 @@
 
 use lang::ast::Ident;
 use lang::span::{FileId, Span};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A named type: a record or enum of one version.
@@ -191,7 +191,9 @@ pub enum Framing {
     LengthPrefixed,
 }
 
-/// A checked spec: the parsed AST and the resolved versions it bridges.
+/// A checked spec: the parsed AST, the resolved versions it bridges and every decision of the
+/// checker that later stages (evaluation, verification, code generation, the editor) follow.
+/// They read it and never ask the checker again.
 #[derive(Debug, Clone)]
 pub struct SpecModel {
     pub file: FileId,
@@ -199,14 +201,37 @@ pub struct SpecModel {
     pub old: VersionEnv,
     pub new: VersionEnv,
     pub framing: Framing,
-    /// The checked type of every expression, by span (a node's span is unique in practice;
-    /// the type of an expression that had an error is [`Ty::Unknown`]).
-    pub expr_types: std::collections::HashMap<Span, Ty>,
+    /// The records and enums declared identically in both versions: one type to both, values
+    /// flow between versions without conversion.
+    pub unchanged_types: BTreeSet<String>,
+    /// `(service, method)` of the methods that read and answer the same in both versions:
+    /// they need no rules, and their calls pass through to the other version.
+    pub unchanged_methods: BTreeSet<(String, String)>,
+    /// The checked type of every expression, by its id (the type of an expression that had an
+    /// error is [`Ty::Unknown`]).
+    pub expr_types: std::collections::HashMap<lang::ast::ExprId, Ty>,
 }
 
 impl SpecModel {
+    /// The version numbered `version`, if the spec bridges it.
+    pub fn env(&self, version: u64) -> Option<&VersionEnv> {
+        if self.old.number == version {
+            Some(&self.old)
+        } else if self.new.number == version {
+            Some(&self.new)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `service.method` reads and answers the same in both versions.
+    pub fn method_unchanged(&self, service: &str, method: &str) -> bool {
+        self.unchanged_methods
+            .contains(&(service.to_string(), method.to_string()))
+    }
+
     /// The checked type of an expression.
     pub fn type_of(&self, e: &lang::ast::Expr) -> &Ty {
-        self.expr_types.get(&e.span).unwrap_or(&Ty::Unknown)
+        self.expr_types.get(&e.id).unwrap_or(&Ty::Unknown)
     }
 }

@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "tests"
 )]
 
 use compiler::build::{build_plugin, BuildOptions};
@@ -22,8 +23,7 @@ use std::cell::RefCell;
 const CASES: u32 = 64;
 
 fn model_of(path: &str) -> (SpecModel, String) {
-    let text =
-        std::fs::read_to_string(format!("{}/../specs/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text = upstart_test_support::spec(path);
     let mut sources = lang::span::SourceMap::new();
     sources.add(path, text.clone());
     let out = check_sources(&sources);

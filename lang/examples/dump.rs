@@ -1,5 +1,5 @@
 //! Prints the AST or the parse diagnostics of a spec: a debugging aid for grammar work.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "an example program")]
 fn main() {
     let path = std::env::args().nth(1).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();

@@ -5,8 +5,12 @@
 
 pub mod ast;
 pub mod diagnostic;
+pub mod incremental;
+pub mod lex;
 pub mod parse;
 pub mod span;
+pub mod spans;
+pub mod synth;
 
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use parse::{parse, Parsed};

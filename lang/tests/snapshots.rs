@@ -13,44 +13,18 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "tests"
 )]
 
 use lang::ast::print::print_spec;
 use std::path::{Path, PathBuf};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn specs_dir() -> PathBuf {
-    repo_root().join("specs")
-}
+use upstart_test_support::{
+    blessing, check_snapshot, example_specs, relative, specs_dir, Mismatch,
+};
 
 fn snapshot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots")
-}
-
-/// Every `*.ups` under `dir`, recursively, skipping `specs/ui/`, sorted.
-fn spec_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let ui = specs_dir().join("ui");
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            if path != ui {
-                spec_files(&path, out);
-            }
-        } else if path.extension().is_some_and(|e| e == "ups") {
-            out.push(path);
-        }
-    }
 }
 
 /// `specs/kv/kv-1-2.ups` -> `kv__kv-1-2.ast`
@@ -135,9 +109,8 @@ fn diff(expected: &str, actual: &str) -> String {
 
 #[test]
 fn specs_parse_to_their_snapshots() {
-    let bless = std::env::var_os("UPSTART_BLESS").is_some();
-    let mut specs = Vec::new();
-    spec_files(&specs_dir(), &mut specs);
+    let bless = blessing();
+    let specs = example_specs();
     assert!(
         !specs.is_empty(),
         "no specs found under {}",
@@ -150,11 +123,7 @@ fn specs_parse_to_their_snapshots() {
     let mut failures = Vec::new();
     let mut wanted = std::collections::BTreeSet::new();
     for spec in &specs {
-        let shown = spec
-            .strip_prefix(repo_root())
-            .unwrap()
-            .display()
-            .to_string();
+        let shown = relative(spec);
         let text = std::fs::read_to_string(spec).unwrap();
         let parsed = lang::parse(lang::FileId(0), &text);
         if !parsed.diagnostics.is_empty() {
@@ -174,21 +143,17 @@ fn specs_parse_to_their_snapshots() {
         let name = snapshot_name(spec);
         let path = snapshot_dir().join(&name);
         wanted.insert(name.clone());
-        if bless {
-            std::fs::write(&path, &actual).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&path) {
-            Err(_) => failures.push(format!(
+        match check_snapshot(&path, &actual) {
+            Err(Mismatch::Missing) => failures.push(format!(
                 "{shown}: no snapshot lang/tests/snapshots/{name}; \
                  run `UPSTART_BLESS=1 cargo test -p lang --test snapshots` to create it"
             )),
-            Ok(expected) if expected.replace("\r\n", "\n") != actual => failures.push(format!(
+            Err(Mismatch::Differs { expected }) => failures.push(format!(
                 "{shown}: AST differs from lang/tests/snapshots/{name} \
                  (- snapshot, + now):\n{}",
-                diff(&expected.replace("\r\n", "\n"), &actual)
+                diff(&expected, &actual)
             )),
-            Ok(_) => {}
+            Ok(()) => {}
         }
     }
 

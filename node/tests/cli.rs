@@ -5,7 +5,8 @@
     clippy::expect_used,
     clippy::panic,
     clippy::unwrap_used,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "tests"
 )]
 
 #[path = "../../runtime/tests/support/mod.rs"]

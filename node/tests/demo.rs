@@ -1,6 +1,6 @@
 //! `upstart demo` end to end: it builds what it needs, upgrades its cluster under load, prints
 //! the summary and exits 0.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
 use std::process::Command;
 

@@ -11,7 +11,8 @@
     clippy::expect_used,
     clippy::panic,
     clippy::unwrap_used,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "tests"
 )]
 
 mod support;
@@ -321,7 +322,10 @@ fn tampered_bundles_are_refused_and_nothing_is_installed() {
         .max_by_key(|p| std::fs::metadata(p).unwrap().len())
         .unwrap();
     let mut perms = std::fs::metadata(&binary).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
+    #[allow(
+        clippy::permissions_set_readonly_false,
+        reason = "the test makes the binary writable again on purpose"
+    )]
     perms.set_readonly(false);
     std::fs::set_permissions(&binary, perms).unwrap();
     let mut content = std::fs::read(&binary).unwrap();

@@ -7,7 +7,8 @@
     clippy::expect_used,
     clippy::panic,
     clippy::unwrap_used,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "tests"
 )]
 
 mod support;

@@ -12,7 +12,8 @@
     clippy::expect_used,
     clippy::unwrap_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    reason = "benchmark"
 )]
 
 use runtime::api::{Phase, PollRequest};

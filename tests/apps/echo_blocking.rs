@@ -1,7 +1,7 @@
 //! `echo-blocking`: a line echo server written the old way, with a blocking `accept` loop and a
 //! thread per connection (no event loop), for the LD_PRELOAD library's tests: its `accept` must
 //! also return connections the shim hands over. Prints `listening ADDR`; `--listen ADDR`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test program")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -24,7 +24,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "benchmark"
 )]
 
 #[path = "../e2e/support/mod.rs"]

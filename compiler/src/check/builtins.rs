@@ -1,46 +1,13 @@
-//! Typing of the built-in functions (`keys`, `map`, `to_map`, ...). Their meaning lives in
-//! `eval::builtins`; a test keeps the two lists of names equal.
+//! Typing of the built-in functions (`keys`, `map`, `to_map`, ...): one typing function per
+//! built-in (or family), referenced from the one table of built-ins, [`crate::builtins`].
 
 use super::expr::ExprChecker;
 use super::suggest::did_you_mean;
+use crate::builtins::{lookup, BUILTINS};
 use crate::model::Ty;
 use lang::ast::{Expr, ExprKind, Ident};
 use lang::diagnostic::codes;
 use lang::span::Span;
-
-/// Every built-in the checker knows, with its arity.
-pub(crate) const BUILTINS: &[(&str, usize)] = &[
-    ("keys", 1),
-    ("values", 1),
-    ("entries", 1),
-    ("len", 1),
-    ("contains", 2),
-    ("contains_key", 2),
-    ("get", 2),
-    ("insert", 3),
-    ("remove", 2),
-    ("map", 2),
-    ("map_values", 2),
-    ("filter", 2),
-    ("to_map", 2),
-    ("to_set", 1),
-    ("to_list", 1),
-    ("some", 1),
-    ("unwrap_or", 2),
-    ("is_some", 1),
-    ("is_none", 1),
-    ("and_then", 2),
-    ("any", 2),
-    ("all", 2),
-    ("sum", 1),
-    ("concat", 2),
-    ("to_string", 1),
-    ("i64", 1),
-    ("u64", 1),
-    ("f64", 1),
-    ("min", 2),
-    ("max", 2),
-];
 
 /// What kind of argument a built-in wanted, for messages.
 fn want(cx: &mut ExprChecker<'_, '_>, name: &str, arg: &Expr, ty: &Ty, what: &str) -> Ty {
@@ -63,7 +30,7 @@ impl ExprChecker<'_, '_> {
         args: &[Expr],
         hint: Option<&Ty>,
     ) -> Ty {
-        let Some(&(_, arity)) = BUILTINS.iter().find(|(n, _)| *n == name.name) else {
+        let Some(entry) = lookup(&name.name) else {
             let is_method = self
                 .delegate
                 .as_ref()
@@ -75,7 +42,7 @@ impl ExprChecker<'_, '_> {
                     name.name
                 ))
             } else {
-                did_you_mean(&name.name, BUILTINS.iter().map(|(n, _)| *n))
+                did_you_mean(&name.name, BUILTINS.iter().map(|b| b.name))
             };
             self.cx.report(
                 codes::UNKNOWN_FUNCTION,
@@ -86,6 +53,7 @@ impl ExprChecker<'_, '_> {
             self.infer_loose(args);
             return Ty::Unknown;
         };
+        let arity = entry.arity;
         if args.len() != arity {
             let n = name.name.clone();
             self.cx.report(
@@ -104,7 +72,7 @@ impl ExprChecker<'_, '_> {
             self.infer_loose(args);
             return Ty::Unknown;
         }
-        let n = name.name.as_str();
+        let n = entry.name;
         let mut arg = args.iter();
         let (Some(a0), a1, a2) = (arg.next(), arg.next(), arg.next()) else {
             return Ty::Unknown;
@@ -114,230 +82,16 @@ impl ExprChecker<'_, '_> {
             ("some", Some(Ty::Option(t))) => self.infer_checked(a0, Some(t)),
             _ => self.infer(a0, None),
         };
-        let second = |me: &mut Self, t: &Ty| {
-            if let Some(a) = a1 {
-                me.check(a, t)
-            }
+        let site = Site {
+            name: n,
+            span,
+            a0,
+            a1,
+            a2,
+            t0,
+            hint,
         };
-        match n {
-            "keys" | "values" | "entries" => match &t0 {
-                Ty::Map(k, v) => match n {
-                    "keys" => Ty::Set(k.clone()),
-                    "values" => Ty::List(v.clone()),
-                    _ => Ty::List(Box::new(Ty::Tuple(vec![
-                        k.as_ref().clone(),
-                        v.as_ref().clone(),
-                    ]))),
-                },
-                t => want(self, n, a0, t, "a map"),
-            },
-            "len" => match &t0 {
-                Ty::List(_) | Ty::Set(_) | Ty::Map(..) | Ty::Str | Ty::Bytes | Ty::Unknown => {
-                    Ty::U64
-                }
-                t => {
-                    want(self, n, a0, t, "a list, set, map, string or bytes");
-                    Ty::U64
-                }
-            },
-            "contains" => match &t0 {
-                Ty::List(t) | Ty::Set(t) => {
-                    second(self, t);
-                    Ty::Bool
-                }
-                t => {
-                    want(self, n, a0, t, "a list or set");
-                    Ty::Bool
-                }
-            },
-            "contains_key" | "get" | "remove" => match &t0 {
-                Ty::Map(k, v) => {
-                    second(self, k);
-                    match n {
-                        "contains_key" => Ty::Bool,
-                        "get" => Ty::Option(v.clone()),
-                        _ => t0.clone(),
-                    }
-                }
-                t => want(self, n, a0, t, "a map"),
-            },
-            "insert" => match &t0 {
-                Ty::Map(k, v) => {
-                    second(self, k);
-                    if let Some(a) = a2 {
-                        self.check(a, v);
-                    }
-                    t0.clone()
-                }
-                t => want(self, n, a0, t, "a map"),
-            },
-            "map" | "filter" | "any" | "all" => {
-                let elem = match &t0 {
-                    Ty::Option(t) if n == "map" => t.as_ref().clone(),
-                    Ty::List(t) | Ty::Set(t) => t.as_ref().clone(),
-                    t => {
-                        let what = if n == "map" {
-                            "an option, list or set"
-                        } else {
-                            "a list or set"
-                        };
-                        want(self, n, a0, t, what);
-                        Ty::Unknown
-                    }
-                };
-                let ret_hint = match (n, hint) {
-                    ("map", Some(Ty::Option(u) | Ty::List(u) | Ty::Set(u))) => {
-                        Some(u.as_ref().clone())
-                    }
-                    ("filter" | "any" | "all", _) => Some(Ty::Bool),
-                    _ => None,
-                };
-                let body = self.closure(n, a1, &[elem], ret_hint.as_ref());
-                match (n, &t0) {
-                    ("map", Ty::Option(_)) => Ty::Option(Box::new(body)),
-                    ("map", Ty::List(_)) => Ty::List(Box::new(body)),
-                    ("map", Ty::Set(_)) => Ty::Set(Box::new(body)),
-                    ("filter", _) => t0.clone(),
-                    ("any" | "all", _) => Ty::Bool,
-                    _ => Ty::Unknown,
-                }
-            }
-            "map_values" => match &t0 {
-                Ty::Map(k, v) => {
-                    let ret_hint = match hint {
-                        Some(Ty::Map(_, w)) => Some(w.as_ref().clone()),
-                        _ => None,
-                    };
-                    let body = self.closure(n, a1, &[v.as_ref().clone()], ret_hint.as_ref());
-                    Ty::Map(k.clone(), Box::new(body))
-                }
-                t => {
-                    want(self, n, a0, t, "a map");
-                    self.closure(n, a1, &[Ty::Unknown], None);
-                    Ty::Unknown
-                }
-            },
-            "to_map" => {
-                let elem = match &t0 {
-                    Ty::List(t) => t.as_ref().clone(),
-                    t => want(self, n, a0, t, "a list"),
-                };
-                let ret_hint = match hint {
-                    Some(Ty::Map(k, v)) => {
-                        Some(Ty::Tuple(vec![k.as_ref().clone(), v.as_ref().clone()]))
-                    }
-                    _ => None,
-                };
-                let body = self.closure(n, a1, &[elem], ret_hint.as_ref());
-                match body {
-                    Ty::Tuple(kv) if kv.len() == 2 => {
-                        let mut kv = kv.into_iter();
-                        let k = kv.next().unwrap_or(Ty::Unknown);
-                        let v = kv.next().unwrap_or(Ty::Unknown);
-                        Ty::Map(Box::new(k), Box::new(v))
-                    }
-                    Ty::Unknown => Ty::Map(Box::new(Ty::Unknown), Box::new(Ty::Unknown)),
-                    other => {
-                        let span = a1.map_or(span, |a| a.span);
-                        self.cx.report(
-                            codes::TYPE_MISMATCH,
-                            span,
-                            format!("`to_map` needs a closure returning a pair, found `{other}`"),
-                            |d| d.label("should return `(key, value)`"),
-                        );
-                        Ty::Unknown
-                    }
-                }
-            }
-            "to_set" => match &t0 {
-                Ty::List(t) => Ty::Set(t.clone()),
-                t => want(self, n, a0, t, "a list"),
-            },
-            "to_list" => match &t0 {
-                Ty::Set(t) => Ty::List(t.clone()),
-                t => want(self, n, a0, t, "a set"),
-            },
-            "some" => Ty::Option(Box::new(t0)),
-            "unwrap_or" => match &t0 {
-                Ty::Option(t) => {
-                    second(self, t);
-                    t.as_ref().clone()
-                }
-                t => {
-                    want(self, n, a0, t, "an option");
-                    a1.map_or(Ty::Unknown, |a| self.infer(a, None))
-                }
-            },
-            "is_some" | "is_none" => {
-                if !matches!(t0, Ty::Option(_)) {
-                    want(self, n, a0, &t0, "an option");
-                }
-                Ty::Bool
-            }
-            "and_then" => {
-                let elem = match &t0 {
-                    Ty::Option(t) => t.as_ref().clone(),
-                    t => want(self, n, a0, t, "an option"),
-                };
-                let body = self.closure(n, a1, &[elem], hint);
-                match body {
-                    Ty::Option(_) | Ty::Unknown => body,
-                    other => {
-                        let span = a1.map_or(span, |a| a.span);
-                        self.cx.report(
-                            codes::TYPE_MISMATCH,
-                            span,
-                            format!(
-                                "`and_then` needs a closure returning an option, found `{other}`"
-                            ),
-                            |d| {
-                                d.label("should return an `option`")
-                                    .help("use `map` for a closure that returns a plain value")
-                            },
-                        );
-                        Ty::Unknown
-                    }
-                }
-            }
-            "sum" => match &t0 {
-                Ty::List(t) if t.is_numeric() => t.as_ref().clone(),
-                t => want(self, n, a0, t, "a list of numbers"),
-            },
-            "concat" => match &t0 {
-                Ty::List(_) => {
-                    second(self, &t0);
-                    t0.clone()
-                }
-                t => want(self, n, a0, t, "a list"),
-            },
-            "to_string" => {
-                if !matches!(
-                    t0,
-                    Ty::I64 | Ty::U64 | Ty::F64 | Ty::Bool | Ty::Str | Ty::Unknown
-                ) {
-                    want(self, n, a0, &t0, "a number, bool or string");
-                }
-                Ty::Str
-            }
-            "i64" | "u64" | "f64" => {
-                if !t0.is_numeric() {
-                    want(self, n, a0, &t0, "a number");
-                }
-                match n {
-                    "i64" => Ty::I64,
-                    "u64" => Ty::U64,
-                    _ => Ty::F64,
-                }
-            }
-            "min" | "max" => {
-                if !(t0.is_numeric() || t0 == Ty::Str) {
-                    want(self, n, a0, &t0, "a number or string");
-                }
-                second(self, &t0);
-                t0
-            }
-            _ => Ty::Unknown,
-        }
+        (entry.check)(self, &site)
     }
 
     /// Walks arguments of a call that already failed, so their names count as used and their
@@ -409,4 +163,308 @@ impl ExprChecker<'_, '_> {
         self.unbind(names.len());
         ty
     }
+}
+
+/// How the checker types one built-in: from the call site to the result type, reporting what
+/// does not fit.
+pub(crate) type Typing = fn(&mut ExprChecker<'_, '_>, &Site<'_>) -> Ty;
+
+/// A call of a built-in with the right number of arguments, its first argument already typed.
+pub(crate) struct Site<'e> {
+    name: &'static str,
+    span: Span,
+    a0: &'e Expr,
+    a1: Option<&'e Expr>,
+    a2: Option<&'e Expr>,
+    /// The type of the first argument.
+    t0: Ty,
+    /// The type the context expects of the call, if any.
+    hint: Option<&'e Ty>,
+}
+
+impl Site<'_> {
+    /// Reports that the first argument is not `what`.
+    fn want(&self, cx: &mut ExprChecker<'_, '_>, ty: &Ty, what: &str) -> Ty {
+        want(cx, self.name, self.a0, ty, what)
+    }
+
+    /// Checks the second argument against `t`.
+    fn second(&self, cx: &mut ExprChecker<'_, '_>, t: &Ty) {
+        if let Some(a) = self.a1 {
+            cx.check(a, t)
+        }
+    }
+}
+
+/// `keys`, `values`, `entries`: views of a map.
+pub(crate) fn map_view(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::Map(k, v) => match s.name {
+            "keys" => Ty::Set(k.clone()),
+            "values" => Ty::List(v.clone()),
+            _ => Ty::List(Box::new(Ty::Tuple(vec![
+                k.as_ref().clone(),
+                v.as_ref().clone(),
+            ]))),
+        },
+        t => s.want(cx, t, "a map"),
+    }
+}
+
+/// `len`.
+pub(crate) fn len(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::List(_) | Ty::Set(_) | Ty::Map(..) | Ty::Str | Ty::Bytes | Ty::Unknown => Ty::U64,
+        t => {
+            s.want(cx, t, "a list, set, map, string or bytes");
+            Ty::U64
+        }
+    }
+}
+
+/// `contains`.
+pub(crate) fn contains(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::List(t) | Ty::Set(t) => {
+            s.second(cx, t);
+            Ty::Bool
+        }
+        t => {
+            s.want(cx, t, "a list or set");
+            Ty::Bool
+        }
+    }
+}
+
+/// `contains_key`, `get`, `remove`: a map and a key.
+pub(crate) fn map_key(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::Map(k, v) => {
+            s.second(cx, k);
+            match s.name {
+                "contains_key" => Ty::Bool,
+                "get" => Ty::Option(v.clone()),
+                _ => s.t0.clone(),
+            }
+        }
+        t => s.want(cx, t, "a map"),
+    }
+}
+
+/// `insert`.
+pub(crate) fn insert(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::Map(k, v) => {
+            s.second(cx, k);
+            if let Some(a) = s.a2 {
+                cx.check(a, v);
+            }
+            s.t0.clone()
+        }
+        t => s.want(cx, t, "a map"),
+    }
+}
+
+/// `map`, `filter`, `any`, `all`: a closure over the elements of a collection (or an option,
+/// for `map`).
+pub(crate) fn over_elements(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    let n = s.name;
+    let t0 = &s.t0;
+    let elem = match t0 {
+        Ty::Option(t) if n == "map" => t.as_ref().clone(),
+        Ty::List(t) | Ty::Set(t) => t.as_ref().clone(),
+        t => {
+            let what = if n == "map" {
+                "an option, list or set"
+            } else {
+                "a list or set"
+            };
+            s.want(cx, t, what);
+            Ty::Unknown
+        }
+    };
+    let ret_hint = match (n, s.hint) {
+        ("map", Some(Ty::Option(u) | Ty::List(u) | Ty::Set(u))) => Some(u.as_ref().clone()),
+        ("filter" | "any" | "all", _) => Some(Ty::Bool),
+        _ => None,
+    };
+    let body = cx.closure(n, s.a1, &[elem], ret_hint.as_ref());
+    match (n, t0) {
+        ("map", Ty::Option(_)) => Ty::Option(Box::new(body)),
+        ("map", Ty::List(_)) => Ty::List(Box::new(body)),
+        ("map", Ty::Set(_)) => Ty::Set(Box::new(body)),
+        ("filter", _) => t0.clone(),
+        ("any" | "all", _) => Ty::Bool,
+        _ => Ty::Unknown,
+    }
+}
+
+/// `map_values`.
+pub(crate) fn map_values(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::Map(k, v) => {
+            let ret_hint = match s.hint {
+                Some(Ty::Map(_, w)) => Some(w.as_ref().clone()),
+                _ => None,
+            };
+            let body = cx.closure(s.name, s.a1, &[v.as_ref().clone()], ret_hint.as_ref());
+            Ty::Map(k.clone(), Box::new(body))
+        }
+        t => {
+            s.want(cx, t, "a map");
+            cx.closure(s.name, s.a1, &[Ty::Unknown], None);
+            Ty::Unknown
+        }
+    }
+}
+
+/// `to_map`.
+pub(crate) fn to_map(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    let elem = match &s.t0 {
+        Ty::List(t) => t.as_ref().clone(),
+        t => s.want(cx, t, "a list"),
+    };
+    let ret_hint = match s.hint {
+        Some(Ty::Map(k, v)) => Some(Ty::Tuple(vec![k.as_ref().clone(), v.as_ref().clone()])),
+        _ => None,
+    };
+    let body = cx.closure(s.name, s.a1, &[elem], ret_hint.as_ref());
+    match body {
+        Ty::Tuple(kv) if kv.len() == 2 => {
+            let mut kv = kv.into_iter();
+            let k = kv.next().unwrap_or(Ty::Unknown);
+            let v = kv.next().unwrap_or(Ty::Unknown);
+            Ty::Map(Box::new(k), Box::new(v))
+        }
+        Ty::Unknown => Ty::Map(Box::new(Ty::Unknown), Box::new(Ty::Unknown)),
+        other => {
+            let span = s.a1.map_or(s.span, |a| a.span);
+            cx.cx.report(
+                codes::TYPE_MISMATCH,
+                span,
+                format!("`to_map` needs a closure returning a pair, found `{other}`"),
+                |d| d.label("should return `(key, value)`"),
+            );
+            Ty::Unknown
+        }
+    }
+}
+
+/// `to_set`.
+pub(crate) fn to_set(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::List(t) => Ty::Set(t.clone()),
+        t => s.want(cx, t, "a list"),
+    }
+}
+
+/// `to_list`.
+pub(crate) fn to_list(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::Set(t) => Ty::List(t.clone()),
+        t => s.want(cx, t, "a set"),
+    }
+}
+
+/// `some`.
+pub(crate) fn some(_: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    Ty::Option(Box::new(s.t0.clone()))
+}
+
+/// `unwrap_or`.
+pub(crate) fn unwrap_or(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::Option(t) => {
+            s.second(cx, t);
+            t.as_ref().clone()
+        }
+        t => {
+            s.want(cx, t, "an option");
+            s.a1.map_or(Ty::Unknown, |a| cx.infer(a, None))
+        }
+    }
+}
+
+/// `is_some`, `is_none`.
+pub(crate) fn is_option(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    if !matches!(s.t0, Ty::Option(_)) {
+        s.want(cx, &s.t0, "an option");
+    }
+    Ty::Bool
+}
+
+/// `and_then`.
+pub(crate) fn and_then(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    let elem = match &s.t0 {
+        Ty::Option(t) => t.as_ref().clone(),
+        t => s.want(cx, t, "an option"),
+    };
+    let body = cx.closure(s.name, s.a1, &[elem], s.hint);
+    match body {
+        Ty::Option(_) | Ty::Unknown => body,
+        other => {
+            let span = s.a1.map_or(s.span, |a| a.span);
+            cx.cx.report(
+                codes::TYPE_MISMATCH,
+                span,
+                format!("`and_then` needs a closure returning an option, found `{other}`"),
+                |d| {
+                    d.label("should return an `option`")
+                        .help("use `map` for a closure that returns a plain value")
+                },
+            );
+            Ty::Unknown
+        }
+    }
+}
+
+/// `sum`.
+pub(crate) fn sum(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::List(t) if t.is_numeric() => t.as_ref().clone(),
+        t => s.want(cx, t, "a list of numbers"),
+    }
+}
+
+/// `concat`.
+pub(crate) fn concat(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    match &s.t0 {
+        Ty::List(_) => {
+            s.second(cx, &s.t0);
+            s.t0.clone()
+        }
+        t => s.want(cx, t, "a list"),
+    }
+}
+
+/// `to_string`.
+pub(crate) fn to_string(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    if !matches!(
+        s.t0,
+        Ty::I64 | Ty::U64 | Ty::F64 | Ty::Bool | Ty::Str | Ty::Unknown
+    ) {
+        s.want(cx, &s.t0, "a number, bool or string");
+    }
+    Ty::Str
+}
+
+/// `i64`, `u64`, `f64`: number conversions.
+pub(crate) fn convert(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    if !s.t0.is_numeric() {
+        s.want(cx, &s.t0, "a number");
+    }
+    match s.name {
+        "i64" => Ty::I64,
+        "u64" => Ty::U64,
+        _ => Ty::F64,
+    }
+}
+
+/// `min`, `max`.
+pub(crate) fn min_max(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
+    if !(s.t0.is_numeric() || s.t0 == Ty::Str) {
+        s.want(cx, &s.t0, "a number or string");
+    }
+    s.second(cx, &s.t0);
+    s.t0.clone()
 }

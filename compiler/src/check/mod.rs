@@ -5,7 +5,7 @@
 //! every method is answered; `state` checks the transform and invariant; `schedule` the
 //! rollout settings; `chain` the joints between specs given together.
 
-mod builtins;
+pub(crate) mod builtins;
 mod chain;
 mod declare;
 mod expr;
@@ -79,8 +79,12 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         old,
         new,
         framing,
+        unchanged_types: Default::default(),
+        unchanged_methods: Default::default(),
         expr_types: HashMap::new(),
     };
+    model.unchanged_types = types::unchanged_types(&model);
+    model.unchanged_methods = rules::unchanged_methods(&model);
     // Without both versions, every rule and state field would look unanswered: say only what
     // is missing.
     let versions_complete = !cx
@@ -101,8 +105,8 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
 pub(crate) struct Cx {
     pub file: FileId,
     pub diagnostics: Vec<Diagnostic>,
-    /// The type of every expression checked, by span.
-    pub expr_types: HashMap<Span, Ty>,
+    /// The type of every expression checked, by id.
+    pub expr_types: HashMap<lang::ast::ExprId, Ty>,
 }
 
 impl Cx {

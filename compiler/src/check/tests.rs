@@ -42,9 +42,8 @@ fn spec(v1: &str, v2: &str, rest: &str) -> String {
 
 #[test]
 fn example_specs_check_with_only_expected_warnings() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/kv/");
-    let a = std::fs::read_to_string(format!("{root}kv-1-2.ups")).unwrap_or_default();
-    let b = std::fs::read_to_string(format!("{root}kv-2-3.ups")).unwrap_or_default();
+    let a = upstart_test_support::spec("kv/kv-1-2.ups");
+    let b = upstart_test_support::spec("kv/kv-2-3.ups");
     let got = listing(&[&a, &b]);
     // U0072: kv 2 -> 3's reverse transform drops the revisions, which version 2 cannot keep.
     assert!(
@@ -52,7 +51,7 @@ fn example_specs_check_with_only_expected_warnings() {
             && got.lines().all(|l| {
                 l.starts_with("U0041")
                     || l.starts_with("U0070")
-                    || l.starts_with("U0072 58:1 the reverse transform never reads `revision`")
+                    || l.starts_with("U0072 80:1 the reverse transform never reads `revision`")
             }),
         "{got}"
     );
@@ -279,4 +278,58 @@ fn several_syntax_errors_are_reported_at_once() {
         .map(|l| l.split(' ').next().unwrap_or(""))
         .collect();
     assert_eq!(codes, ["U0001", "U0001"], "{got}");
+}
+
+#[test]
+fn large_spec_is_long_and_clean() {
+    let text = lang::synth::large_spec(2_000);
+    assert!(text.lines().count() >= 2_000);
+    let mut sources = SourceMap::new();
+    sources.add("big.ups", text);
+    let out = check_sources(&sources);
+    let messages: Vec<&str> = out.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(out.diagnostics.is_empty(), "{messages:?}");
+}
+
+/// Expression types are keyed by node, not by span: the tuple payload the parser synthesizes
+/// for `E::V(a, b)` shares the variant's span, and still has its own type.
+#[test]
+fn a_synthesized_payload_keeps_its_own_type() {
+    use crate::model::Ty;
+    use lang::ast::{ExprKind, Item};
+    let text = spec(
+        "enum E { V((u64, u64)) }\nstate { e: E }",
+        "enum E { V((u64, u64)) }\nstate { e: E }",
+        "invariant (x, y) { y.e == E::V(1, 2) }",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("t.ups", text);
+    let out = check_sources(&sources);
+    let model = out.models.first().unwrap();
+    let clause = model
+        .spec
+        .items
+        .iter()
+        .find_map(|i| match i {
+            Item::Invariant(inv) => inv.clauses.first(),
+            _ => None,
+        })
+        .unwrap();
+    let ExprKind::Binary(_, _, variant) = &clause.kind else {
+        panic!("{clause:?}")
+    };
+    let ExprKind::Variant {
+        payload: Some(payload),
+        ..
+    } = &variant.kind
+    else {
+        panic!("{variant:?}")
+    };
+    assert_eq!(payload.span, variant.span);
+    assert_eq!(model.type_of(payload), &Ty::Tuple(vec![Ty::U64, Ty::U64]));
+    assert!(
+        matches!(model.type_of(variant), Ty::Named(_)),
+        "{:?}",
+        model.type_of(variant)
+    );
 }

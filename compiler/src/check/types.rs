@@ -27,6 +27,19 @@ pub(crate) struct Types<'a> {
     assumed: RefCell<BTreeSet<(TypeRef, TypeRef)>>,
 }
 
+/// The names of the records and enums declared identically in both versions.
+pub(crate) fn unchanged_types(model: &SpecModel) -> std::collections::BTreeSet<String> {
+    let types = Types::new(model);
+    model
+        .old
+        .records
+        .keys()
+        .chain(model.old.enums.keys())
+        .filter(|n| types.unchanged(n))
+        .cloned()
+        .collect()
+}
+
 impl<'a> Types<'a> {
     pub fn new(model: &'a SpecModel) -> Self {
         Types::of(&model.old, &model.new)

@@ -8,6 +8,7 @@
 //! needed. Evaluation order is the evaluator's: left to right, with `&&`, `||`, `if`, `match`
 //! and quantifiers evaluating only what they need.
 
+use super::builtins::Site;
 use super::moves::movable;
 use super::names::{ident, internal};
 use super::pattern;
@@ -29,7 +30,7 @@ pub(crate) struct ExprGen<'t, 'm> {
     scopes: RefCell<Vec<(String, bool)>>,
 }
 
-type Gen = Result<TokenStream, CodegenError>;
+pub(crate) type Gen = Result<TokenStream, CodegenError>;
 
 impl<'t, 'm> ExprGen<'t, 'm> {
     pub fn new(types: &'t Types<'m>, delegate: Option<TokenStream>) -> Self {
@@ -92,7 +93,7 @@ impl<'t, 'm> ExprGen<'t, 'm> {
         internal(&format!("{what}{n}"))
     }
 
-    fn ty(&self, e: &Expr) -> &'m Ty {
+    pub(crate) fn ty(&self, e: &Expr) -> &'m Ty {
         self.types.model.type_of(e)
     }
 
@@ -418,7 +419,7 @@ impl<'t, 'm> ExprGen<'t, 'm> {
 
     /// A closure argument of a built-in: `|x: T| -> Result<_, RuleError> { Ok(body) }`, where
     /// `param` is the type of its parameter.
-    fn closure(&self, arg: &Expr, param: Option<&Ty>) -> Gen {
+    pub(crate) fn closure(&self, arg: &Expr, param: Option<&Ty>) -> Gen {
         let ExprKind::Closure { params, body } = &arg.kind else {
             return Err(CodegenError::Internal(
                 "a built-in's closure argument is not a closure".into(),
@@ -445,133 +446,10 @@ impl<'t, 'm> ExprGen<'t, 'm> {
     }
 
     fn builtin(&self, name: &Ident, args: &[Expr]) -> Gen {
-        let n = name.name.as_str();
-        let arg = |i: usize| {
-            args.get(i).ok_or_else(|| {
-                CodegenError::Internal(format!("`{n}` is missing argument {}", i + 1))
-            })
-        };
-        let a0 = arg(0)?;
-        let t0 = self.ty(a0);
-        let elem = match t0 {
-            Ty::Option(t) | Ty::List(t) | Ty::Set(t) => Some(t.as_ref()),
-            Ty::Map(_, v) => Some(v.as_ref()),
-            _ => None,
-        };
-        let mismatch = || CodegenError::Internal(format!("`{n}` on `{t0}`"));
-        Ok(match n {
-            "keys" | "values" | "entries" | "len" => {
-                let f = proc_macro2::Ident::new(n, proc_macro2::Span::call_site());
-                let m = self.borrowed(a0)?;
-                quote!(rt::#f(#m))
-            }
-            "contains" => {
-                let (xs, x) = (self.borrowed(a0)?, self.borrowed(arg(1)?)?);
-                match t0 {
-                    Ty::Set(_) => quote!(rt::set_contains(#xs, #x)),
-                    _ => quote!(rt::list_contains(#xs, #x)),
-                }
-            }
-            "contains_key" | "get" => {
-                let f = proc_macro2::Ident::new(n, proc_macro2::Span::call_site());
-                let (m, k) = (self.borrowed(a0)?, self.borrowed(arg(1)?)?);
-                quote!(rt::#f(#m, #k))
-            }
-            "insert" => {
-                let (m, k, v) = (self.owned(a0)?, self.owned(arg(1)?)?, self.owned(arg(2)?)?);
-                quote!(rt::insert(#m, #k, #v))
-            }
-            "remove" => {
-                let (m, k) = (self.owned(a0)?, self.borrowed(arg(1)?)?);
-                quote!(rt::remove(#m, #k))
-            }
-            "map" | "filter" | "map_values" | "to_map" | "and_then" => {
-                let xs = self.owned(a0)?;
-                let f = self.closure(arg(1)?, elem)?;
-                let helper = match (n, t0) {
-                    ("map", Ty::Option(_)) => "map_option",
-                    ("map", Ty::List(_)) => "map_list",
-                    ("map", Ty::Set(_)) => "map_set",
-                    ("filter", Ty::List(_)) => "filter_list",
-                    ("filter", Ty::Set(_)) => "filter_set",
-                    ("map_values" | "to_map" | "and_then", _) => n,
-                    _ => return Err(mismatch()),
-                };
-                let helper = proc_macro2::Ident::new(helper, proc_macro2::Span::call_site());
-                quote!(rt::#helper(#xs, #f)?)
-            }
-            "any" | "all" => {
-                let f = proc_macro2::Ident::new(n, proc_macro2::Span::call_site());
-                let xs = self.borrowed(a0)?;
-                let c = self.closure(arg(1)?, elem)?;
-                quote!(rt::#f(#xs, #c)?)
-            }
-            "to_set" | "to_list" => {
-                let f = proc_macro2::Ident::new(n, proc_macro2::Span::call_site());
-                let xs = self.owned(a0)?;
-                quote!(rt::#f(#xs))
-            }
-            "some" => {
-                let x = self.owned(a0)?;
-                quote!(::std::option::Option::Some(#x))
-            }
-            "unwrap_or" => {
-                let (o, d) = (self.owned(a0)?, self.owned(arg(1)?)?);
-                quote!(rt::unwrap_or(#o, #d))
-            }
-            "is_some" | "is_none" => {
-                let f = proc_macro2::Ident::new(n, proc_macro2::Span::call_site());
-                let o = self.borrowed(a0)?;
-                quote!((#o).#f())
-            }
-            "sum" => {
-                let xs = self.borrowed(a0)?;
-                match elem {
-                    Some(Ty::I64) => quote!(rt::sum_i64(#xs)?),
-                    Some(Ty::U64) => quote!(rt::sum_u64(#xs)?),
-                    Some(Ty::F64) => quote!(rt::sum_f64(#xs)),
-                    // `sum([])`: the element type comes from the context, in Rust too.
-                    _ => quote!(rt::sum(#xs)?),
-                }
-            }
-            "concat" => {
-                let (a, b) = (self.owned(a0)?, self.owned(arg(1)?)?);
-                quote!(rt::concat(#a, #b))
-            }
-            "to_string" => {
-                let x = self.borrowed(a0)?;
-                quote!(rt::to_string(#x))
-            }
-            "i64" | "u64" | "f64" => {
-                let x = self.owned(a0)?;
-                let f = match (n, t0) {
-                    ("i64", Ty::I64) | ("u64", Ty::U64) | ("f64", Ty::F64) => return Ok(x),
-                    ("i64", Ty::U64) => "u64_to_i64",
-                    ("i64", Ty::F64) => "f64_to_i64",
-                    ("u64", Ty::I64) => "i64_to_u64",
-                    ("u64", Ty::F64) => "f64_to_u64",
-                    ("f64", Ty::I64) => "i64_to_f64",
-                    ("f64", Ty::U64) => "u64_to_f64",
-                    _ => return Err(mismatch()),
-                };
-                let f = proc_macro2::Ident::new(f, proc_macro2::Span::call_site());
-                if n == "f64" {
-                    quote!(rt::#f(#x))
-                } else {
-                    quote!(rt::#f(#x)?)
-                }
-            }
-            "min" | "max" => {
-                let f = proc_macro2::Ident::new(n, proc_macro2::Span::call_site());
-                let (a, b) = (self.owned(a0)?, self.owned(arg(1)?)?);
-                quote!(rt::#f(#a, #b))
-            }
-            other => {
-                return Err(CodegenError::Internal(format!(
-                    "unknown built-in `{other}`"
-                )));
-            }
-        })
+        let entry = crate::builtins::lookup(&name.name)
+            .ok_or_else(|| CodegenError::Internal(format!("unknown built-in `{}`", name.name)))?;
+        let site = Site::new(self, entry.name, args)?;
+        (entry.codegen)(self, &site)
     }
 }
 

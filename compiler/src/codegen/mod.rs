@@ -7,6 +7,7 @@
 //! with `quote`, parsed back with `syn` (a failure is a compiler bug, reported with the text)
 //! and formatted with `prettyplease`. Pure: no IO here; `crate::build` writes and builds.
 
+pub(crate) mod builtins;
 mod expr;
 mod manifest;
 mod moves;

@@ -1,6 +1,7 @@
 //! The plugin crate around the generated modules: the crate attributes, the embedded
-//! manifest, the `extern "C"` entry points (each body inside `guest::guard`, so no panic
-//! crosses the boundary), the vtable and the exported entry symbol; and its `Cargo.toml`.
+//! manifest, the `guest::Plugin` implementation (safe Rust: `upstart_abi::guest::vtable` makes
+//! the C-ABI entry points, which catch panics, so none crosses the boundary), the vtable and
+//! the exported entry symbol; and its `Cargo.toml`.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -37,62 +38,53 @@ pub(crate) fn header(name: &str, from: u64, to: u64, hash: &str) -> TokenStream 
 /// The manifest, the entry points, the vtable and the exported symbol.
 pub(crate) fn entries(manifest_json: &str, has_reverse: bool) -> TokenStream {
     let entry = Ident::new(upstart_abi::ENTRY_SYMBOL, Span::call_site());
-    let (reverse_fn, reverse_entry) = if has_reverse {
-        (
-            quote! {
-                extern "C" fn entry_reverse_transform(new_state: Slice) -> CallResult {
-                    guest::guard(|| state::reverse_transform_json(guest::bytes(new_state)))
-                }
-            },
-            quote!(::std::option::Option::Some(entry_reverse_transform)),
-        )
+    let reverse = if has_reverse {
+        quote!(state::reverse_transform_json(new_state))
     } else {
-        (quote!(), quote!(::std::option::Option::None))
+        quote!(::std::result::Result::Err(rt::RuleError::Internal(
+            ::std::string::String::from("this spec has no reverse transform")
+        )))
     };
     quote! {
-        use ::upstart_abi::{guest, rt, CallResult, HostCallbacks, PluginVTable, Slice, ABI_VERSION};
+        use ::upstart_abi::{guest, rt, PluginVTable};
 
         /// The manifest (JSON of `upstart_abi::manifest::Manifest`).
         pub static MANIFEST: &str = #manifest_json;
 
-        extern "C" fn entry_manifest() -> Slice {
-            guest::slice(MANIFEST.as_bytes())
+        /// The plugin as safe Rust over bytes; `guest::vtable` makes its C-ABI table.
+        pub struct UpstartPlugin;
+
+        impl guest::Plugin for UpstartPlugin {
+            const MANIFEST: &'static str = MANIFEST;
+            const HAS_REVERSE: bool = #has_reverse;
+
+            fn simulate(
+                direction: u32,
+                service: &str,
+                method: &str,
+                args: &[u8],
+                host: guest::Host,
+            ) -> rt::RuleResult<::std::vec::Vec<u8>> {
+                dispatch::simulate(direction, service, method, args, host)
+            }
+
+            fn transform(old_state: &[u8]) -> rt::RuleResult<::std::vec::Vec<u8>> {
+                state::transform_json(old_state)
+            }
+
+            fn check_invariant(
+                old_state: &[u8],
+                new_state: &[u8],
+            ) -> rt::RuleResult<::std::vec::Vec<u8>> {
+                state::check_invariant_json(old_state, new_state)
+            }
+
+            fn reverse_transform(new_state: &[u8]) -> rt::RuleResult<::std::vec::Vec<u8>> {
+                #reverse
+            }
         }
 
-        extern "C" fn entry_simulate(
-            direction: u32,
-            service: Slice,
-            method: Slice,
-            args: Slice,
-            host: *const HostCallbacks,
-        ) -> CallResult {
-            guest::guard(|| {
-                let host = guest::Host::from_ptr(host);
-                let service = rt::utf8(guest::bytes(service), "the service name")?;
-                let method = rt::utf8(guest::bytes(method), "the method name")?;
-                dispatch::simulate(direction, service, method, guest::bytes(args), host)
-            })
-        }
-
-        extern "C" fn entry_transform(old_state: Slice) -> CallResult {
-            guest::guard(|| state::transform_json(guest::bytes(old_state)))
-        }
-
-        extern "C" fn entry_check_invariant(old_state: Slice, new_state: Slice) -> CallResult {
-            guest::guard(|| state::check_invariant_json(guest::bytes(old_state), guest::bytes(new_state)))
-        }
-
-        #reverse_fn
-
-        static VTABLE: PluginVTable = PluginVTable {
-            abi_version: ABI_VERSION,
-            manifest: entry_manifest,
-            simulate: entry_simulate,
-            transform: entry_transform,
-            check_invariant: entry_check_invariant,
-            free: guest::free_buf,
-            reverse_transform: #reverse_entry,
-        };
+        static VTABLE: PluginVTable = guest::vtable::<UpstartPlugin>();
 
         /// The plugin's one exported symbol: its table of functions.
         // `no_mangle` is the only reason for the allow: this code has no `unsafe` block.

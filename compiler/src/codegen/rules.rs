@@ -224,7 +224,7 @@ pub(crate) fn dispatch(types: &Types<'_>) -> Result<TokenStream, CodegenError> {
                         let counterpart =
                             reachable.services.get(sname).and_then(|s| s.method(mname));
                         match counterpart {
-                            Some(c) if unchanged_method(types, m, c) => {
+                            Some(_) if types.model.method_unchanged(sname, mname) => {
                                 let d = delegate_module(reachable.number, sname);
                                 let f = ident(mname);
                                 quote!(#d::#f)
@@ -311,9 +311,4 @@ pub(crate) fn dispatch(types: &Types<'_>) -> Result<TokenStream, CodegenError> {
             }
         }
     })
-}
-
-/// Whether a method reads and answers the same in both versions (the checker's rule).
-pub(crate) fn unchanged_method(types: &Types<'_>, a: &MethodDef, b: &MethodDef) -> bool {
-    crate::check::rules::unchanged_method(types.checker(), a, b)
 }

@@ -14,44 +14,29 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What code generation knows about the spec's types. Comparison across versions is the
-/// checker's own ([`crate::check::types::Types`]), so "unchanged" means the same to both.
+/// What code generation knows about the spec's types. Which types are unchanged across the
+/// versions is the checker's decision, read from the model
+/// ([`SpecModel::unchanged_types`]), so "unchanged" means the same to both.
 pub(crate) struct Types<'m> {
     pub model: &'m SpecModel,
     /// Names declared identically in both versions.
-    pub unchanged: BTreeSet<String>,
-    checker: crate::check::types::Types<'m>,
+    pub unchanged: &'m BTreeSet<String>,
 }
 
 impl<'m> Types<'m> {
     pub fn new(model: &'m SpecModel) -> Self {
-        let checker = crate::check::types::Types::new(model);
-        let unchanged = model
-            .old
-            .records
-            .keys()
-            .chain(model.old.enums.keys())
-            .filter(|n| checker.unchanged(n))
-            .cloned()
-            .collect();
         Types {
             model,
-            unchanged,
-            checker,
+            unchanged: &model.unchanged_types,
         }
     }
 
     pub fn env(&self, version: u64) -> Option<&'m VersionEnv> {
-        self.checker.env(version)
+        self.model.env(version)
     }
 
     pub fn enum_def(&self, r: &TypeRef) -> Option<&'m EnumDef> {
         self.env(r.version).and_then(|e| e.enums.get(&r.name))
-    }
-
-    /// The checker's comparison, for rules of the checker that codegen follows.
-    pub fn checker(&self) -> &crate::check::types::Types<'m> {
-        &self.checker
     }
 
     /// The name of a version's state struct: `State`, unless the version declares a type of

@@ -13,90 +13,12 @@ use super::ops::int_result;
 use super::value::{float_text, Closure, Value};
 use super::{EvalError, Evaluator, Host};
 
-/// Every built-in function name.
-pub const BUILTIN_NAMES: &[&str] = &[
-    "keys",
-    "values",
-    "entries",
-    "len",
-    "contains",
-    "contains_key",
-    "get",
-    "insert",
-    "remove",
-    "map",
-    "map_values",
-    "filter",
-    "to_map",
-    "to_set",
-    "to_list",
-    "some",
-    "unwrap_or",
-    "is_some",
-    "is_none",
-    "and_then",
-    "any",
-    "all",
-    "sum",
-    "concat",
-    "to_string",
-    "i64",
-    "u64",
-    "f64",
-    "min",
-    "max",
-];
-
-/// Whether `name` is a built-in function.
-pub fn is_builtin(name: &str) -> bool {
-    BUILTIN_NAMES.contains(&name)
-}
-
 /// An evaluated argument: borrowed from the scope, or computed.
-type Arg<'a> = Cow<'a, Value>;
+pub(crate) type Arg<'a> = Cow<'a, Value>;
 
 /// A built-in's implementation.
-type Builtin = for<'a> fn(&mut Call<'_, '_, '_>, Vec<Arg<'a>>) -> Result<Value, EvalError>;
-
-/// Each built-in by name.
-const TABLE: &[(&str, Builtin)] = &[
-    ("keys", b_keys),
-    ("values", b_values),
-    ("entries", b_entries),
-    ("len", b_len),
-    ("contains", b_contains),
-    ("contains_key", b_contains_key),
-    ("get", b_get),
-    ("insert", b_insert),
-    ("remove", b_remove),
-    ("map", b_map),
-    ("map_values", b_map_values),
-    ("filter", b_filter),
-    ("to_map", b_to_map),
-    ("to_set", b_to_set),
-    ("to_list", b_to_list),
-    ("some", b_some),
-    ("unwrap_or", b_unwrap_or),
-    ("is_some", b_is_some_or_none),
-    ("is_none", b_is_some_or_none),
-    ("and_then", b_and_then),
-    ("any", b_any_or_all),
-    ("all", b_any_or_all),
-    ("sum", b_sum),
-    ("concat", b_concat),
-    ("to_string", b_to_string),
-    ("i64", b_i64),
-    ("u64", b_u64),
-    ("f64", b_f64),
-    ("min", b_min_or_max),
-    ("max", b_min_or_max),
-];
-
-/// The names of the implemented built-ins, in table order.
-#[cfg(test)]
-pub(super) fn implemented() -> Vec<&'static str> {
-    TABLE.iter().map(|(n, _)| *n).collect()
-}
+pub(crate) type Implementation =
+    for<'a> fn(&mut Call<'_, '_, '_>, Vec<Arg<'a>>) -> Result<Value, EvalError>;
 
 /// Calls the built-in `name` on evaluated arguments; `span` is the call's.
 pub(super) fn call(
@@ -106,16 +28,16 @@ pub(super) fn call(
     span: Span,
     host: &mut dyn Host,
 ) -> Result<Value, EvalError> {
-    let Some((name, f)) = TABLE.iter().find(|(n, _)| *n == name) else {
+    let Some(builtin) = crate::builtins::lookup(name) else {
         return Err(EvalError::runtime(
             span,
             format!("unknown built-in `{name}`"),
         ));
     };
-    f(
+    (builtin.eval)(
         &mut Call {
             ev,
-            name,
+            name: builtin.name,
             span,
             host,
         },
@@ -124,7 +46,7 @@ pub(super) fn call(
 }
 
 /// One call of a built-in: what errors need to name, and what closures need to run.
-struct Call<'a, 'h, 's> {
+pub(crate) struct Call<'a, 'h, 's> {
     ev: &'a Evaluator<'s>,
     name: &'static str,
     span: Span,
@@ -217,17 +139,17 @@ fn count(n: usize) -> Value {
     Value::Int(i128::try_from(n).unwrap_or(i128::MAX))
 }
 
-fn b_keys(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_keys(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [m] = c.args(args)?;
     Ok(Value::Set(c.map(&m, 1)?.keys().cloned().collect()))
 }
 
-fn b_values(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_values(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [m] = c.args(args)?;
     Ok(Value::List(c.map(&m, 1)?.values().cloned().collect()))
 }
 
-fn b_entries(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_entries(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [m] = c.args(args)?;
     let m = c.map(&m, 1)?;
     Ok(Value::List(
@@ -237,7 +159,7 @@ fn b_entries(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, Eval
     ))
 }
 
-fn b_len(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_len(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [x] = c.args(args)?;
     match &*x {
         Value::List(l) => Ok(count(l.len())),
@@ -250,7 +172,7 @@ fn b_len(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalErro
     }
 }
 
-fn b_contains(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_contains(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [xs, x] = c.args(args)?;
     match &*xs {
         Value::List(l) => Ok(Value::Bool(l.contains(&x))),
@@ -259,31 +181,34 @@ fn b_contains(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, Eva
     }
 }
 
-fn b_contains_key(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_contains_key(
+    c: &mut Call<'_, '_, '_>,
+    args: Vec<Arg<'_>>,
+) -> Result<Value, EvalError> {
     let [m, k] = c.args(args)?;
     Ok(Value::Bool(c.map(&m, 1)?.contains_key(&*k)))
 }
 
-fn b_get(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_get(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [m, k] = c.args(args)?;
     Ok(Value::Option(c.map(&m, 1)?.get(&*k).cloned().map(Box::new)))
 }
 
-fn b_insert(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_insert(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [m, k, v] = c.args(args)?;
     let mut m = c.owned_map(m, 1)?;
     m.insert(k.into_owned(), v.into_owned());
     Ok(Value::Map(m))
 }
 
-fn b_remove(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_remove(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [m, k] = c.args(args)?;
     let mut m = c.owned_map(m, 1)?;
     m.remove(&*k);
     Ok(Value::Map(m))
 }
 
-fn b_map(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_map(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [xs, f] = c.args(args)?;
     let f = c.closure(&f, 2)?;
     match &*xs {
@@ -307,7 +232,10 @@ fn b_map(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalErro
     }
 }
 
-fn b_map_values(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_map_values(
+    c: &mut Call<'_, '_, '_>,
+    args: Vec<Arg<'_>>,
+) -> Result<Value, EvalError> {
     let [m, f] = c.args(args)?;
     let m = c.map(&m, 1)?;
     let f = c.closure(&f, 2)?;
@@ -318,7 +246,7 @@ fn b_map_values(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, E
     Ok(Value::Map(out))
 }
 
-fn b_filter(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_filter(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [xs, f] = c.args(args)?;
     let (items, is_set) = c.elements(&xs, 1)?;
     let f = c.closure(&f, 2)?;
@@ -335,7 +263,7 @@ fn b_filter(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalE
     })
 }
 
-fn b_to_map(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_to_map(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [xs, f] = c.args(args)?;
     let items = c.list(&xs, 1)?;
     let f = c.closure(&f, 2)?;
@@ -360,12 +288,12 @@ fn b_to_map(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalE
     Ok(Value::Map(out))
 }
 
-fn b_to_set(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_to_set(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [xs] = c.args(args)?;
     Ok(Value::Set(c.list(&xs, 1)?.iter().cloned().collect()))
 }
 
-fn b_to_list(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_to_list(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [s] = c.args(args)?;
     match &*s {
         Value::Set(s) => Ok(Value::List(s.iter().cloned().collect())),
@@ -373,13 +301,16 @@ fn b_to_list(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, Eval
     }
 }
 
-fn b_some(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_some(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [x] = c.args(args)?;
     Ok(Value::some(x.into_owned()))
 }
 
 /// The default is evaluated even when unused: arguments are strict.
-fn b_unwrap_or(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_unwrap_or(
+    c: &mut Call<'_, '_, '_>,
+    args: Vec<Arg<'_>>,
+) -> Result<Value, EvalError> {
     let [o, default] = c.args(args)?;
     match c.option(&o, 1)? {
         Some(v) => Ok(v.clone()),
@@ -387,13 +318,16 @@ fn b_unwrap_or(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, Ev
     }
 }
 
-fn b_is_some_or_none(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_is_some_or_none(
+    c: &mut Call<'_, '_, '_>,
+    args: Vec<Arg<'_>>,
+) -> Result<Value, EvalError> {
     let [o] = c.args(args)?;
     let some = c.option(&o, 1)?.is_some();
     Ok(Value::Bool(some == (c.name == "is_some")))
 }
 
-fn b_and_then(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_and_then(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [o, f] = c.args(args)?;
     let o = c.option(&o, 1)?;
     let f = c.closure(&f, 2)?;
@@ -410,7 +344,10 @@ fn b_and_then(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, Eva
 }
 
 /// `any` stops at the first `true`, `all` at the first `false`.
-fn b_any_or_all(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_any_or_all(
+    c: &mut Call<'_, '_, '_>,
+    args: Vec<Arg<'_>>,
+) -> Result<Value, EvalError> {
     let [xs, f] = c.args(args)?;
     let (items, _) = c.elements(&xs, 1)?;
     let f = c.closure(&f, 2)?;
@@ -424,7 +361,7 @@ fn b_any_or_all(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, E
 }
 
 /// Ints add left to right with the overflow check of `+`; an empty list sums to `0`.
-fn b_sum(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_sum(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [xs] = c.args(args)?;
     let items = c.list(&xs, 1)?;
     let mut total = match items.first() {
@@ -454,7 +391,7 @@ fn b_sum(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalErro
     Ok(total)
 }
 
-fn b_concat(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_concat(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [a, b] = c.args(args)?;
     let tail = c.list(&b, 2)?;
     c.list(&a, 1)?;
@@ -465,7 +402,10 @@ fn b_concat(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalE
     Ok(Value::List(out))
 }
 
-fn b_to_string(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_to_string(
+    c: &mut Call<'_, '_, '_>,
+    args: Vec<Arg<'_>>,
+) -> Result<Value, EvalError> {
     let [x] = c.args(args)?;
     match &*x {
         Value::Int(n) => Ok(Value::Str(n.to_string())),
@@ -476,12 +416,12 @@ fn b_to_string(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, Ev
     }
 }
 
-fn b_i64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_i64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [x] = c.args(args)?;
     to_int(c, &x, i128::from(i64::MIN), i128::from(i64::MAX))
 }
 
-fn b_u64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_u64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [x] = c.args(args)?;
     to_int(c, &x, 0, i128::from(u64::MAX))
 }
@@ -505,7 +445,7 @@ fn to_int(c: &Call<'_, '_, '_>, x: &Value, lo: i128, hi: i128) -> Result<Value, 
 }
 
 /// An int rounds to the nearest float, as `as f64` does; a float is unchanged.
-fn b_f64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_f64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
     let [x] = c.args(args)?;
     match &*x {
         Value::Int(n) => Ok(Value::Float(*n as f64)),
@@ -515,7 +455,10 @@ fn b_f64(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalErro
 }
 
 /// Floats by the total order of the language (`-0.0 < 0.0`, NaN above infinity).
-fn b_min_or_max(c: &mut Call<'_, '_, '_>, args: Vec<Arg<'_>>) -> Result<Value, EvalError> {
+pub(crate) fn b_min_or_max(
+    c: &mut Call<'_, '_, '_>,
+    args: Vec<Arg<'_>>,
+) -> Result<Value, EvalError> {
     let [a, b] = c.args(args)?;
     match (&*a, &*b) {
         (Value::Int(_), Value::Int(_))

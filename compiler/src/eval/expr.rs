@@ -196,7 +196,7 @@ impl Evaluator<'_> {
         for a in args {
             values.push(self.operand(a, env, host)?);
         }
-        if !builtins::is_builtin(&name.name) {
+        if crate::builtins::lookup(&name.name).is_none() {
             return Err(EvalError::runtime(
                 name.span,
                 format!("unknown built-in `{}`", name.name),

@@ -7,7 +7,7 @@
 //! [`EvalError`]; nothing panics, and a depth and step budget bounds every evaluation.
 
 mod access;
-mod builtins;
+pub(crate) mod builtins;
 mod env;
 mod expr;
 pub mod json;
@@ -26,7 +26,6 @@ use std::sync::Arc;
 use lang::ast::{Decl, Expr, Invariant, Rule, Spec, Transform};
 use lang::Span;
 
-pub use builtins::{is_builtin, BUILTIN_NAMES};
 pub use env::Env;
 pub use value::{Closure, Value};
 
@@ -138,7 +137,7 @@ pub struct Evaluator<'s> {
     /// Checked expression types, when built from a model: integers are `Int(i128)` here, so
     /// results are range-checked against their static type (`u64` below zero is an overflow,
     /// as in generated code).
-    expr_types: Option<&'s HashMap<lang::span::Span, crate::model::Ty>>,
+    expr_types: Option<&'s HashMap<lang::ast::ExprId, crate::model::Ty>>,
 }
 
 #[derive(Debug)]
@@ -240,7 +239,7 @@ impl<'s> Evaluator<'s> {
         let (Some(types), Value::Int(n)) = (self.expr_types, &value) else {
             return Ok(value);
         };
-        let fits = match types.get(&expr.span) {
+        let fits = match types.get(&expr.id) {
             Some(crate::model::Ty::U64) => *n >= 0 && *n <= i128::from(u64::MAX),
             Some(crate::model::Ty::I64) => *n >= i128::from(i64::MIN) && *n <= i128::from(i64::MAX),
             Some(crate::model::Ty::F64) => return Ok(Value::Float(*n as f64)),

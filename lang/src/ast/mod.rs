@@ -335,6 +335,24 @@ pub struct FieldInit {
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
+    /// The expression's id, unique within its spec (given by [`crate::spans::number_exprs`]
+    /// once the spec is whole): what later stages key facts about the expression by.
+    pub id: ExprId,
+}
+
+/// The id of an expression within its spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExprId(pub u32);
+
+impl ExprId {
+    /// The id of an expression not yet numbered (built outside a spec): no fact is keyed by it.
+    pub const NONE: ExprId = ExprId(u32::MAX);
+}
+
+impl Default for ExprId {
+    fn default() -> Self {
+        ExprId::NONE
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,7 @@ use crate::span::Span;
 /// (a chain is built left-deep, and the checker, evaluator and code generator recurse once
 /// per level). The code generator is the hungriest: in a debug build on a 2 MiB thread stack
 /// (a test thread's) it overflowed between 300 and 500 levels, so 256 keeps a margin
-/// (`compiler/tests/no_panic.rs` checks, verifies and generates code for 250-term chains on
+/// (`upstartc/tests/no_panic.rs` checks, verifies and generates code for 250-term chains on
 /// one) while doubling the 128 terms a chain was allowed before.
 pub(super) const MAX_HEIGHT: usize = 256;
 

@@ -79,12 +79,16 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
         }
         diagnostics.extend(builder.finish());
     }
-    let spec = header.map(|(name, from, to, header_span)| Spec {
-        name,
-        from,
-        to,
-        header_span,
-        items,
+    let spec = header.map(|(name, from, to, header_span)| {
+        let mut spec = Spec {
+            name,
+            from,
+            to,
+            header_span,
+            items,
+        };
+        crate::spans::number_exprs(&mut spec);
+        spec
     });
     if !saw_header {
         diagnostics.push(errors::missing_header(file, text));

@@ -34,7 +34,7 @@ pub fn build_tools(
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     progress(
         "building the key-value programs, upstartc and the LD_PRELOAD library \
-         (cargo build -p e2e -p compiler -p upstart-preload)",
+         (cargo build -p e2e -p upstartc -p upstart-preload)",
     );
     let out = Command::new(&cargo)
         .args([
@@ -44,7 +44,7 @@ pub fn build_tools(
             "e2e",
             "--bins",
             "-p",
-            "compiler",
+            "upstartc",
             "--bin",
             "upstartc",
             "-p",

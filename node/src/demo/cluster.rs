@@ -491,7 +491,7 @@ pub fn node_specs(dir: &Path, n: usize, versions: &[u64]) -> Result<Vec<NodeSpec
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     #[test]

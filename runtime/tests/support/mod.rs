@@ -1,7 +1,13 @@
 //! Builds the fixture plugin (tests/fixture-plugin, a hand-written stand-in for a generated
 //! plugin) in its variants, each once per test binary and into its own target directory: the
 //! outer cargo holds the lock of the workspace's own build directory.
-#![allow(dead_code, clippy::expect_used, clippy::panic, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "tests"
+)]
 
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::path::{Path, PathBuf};

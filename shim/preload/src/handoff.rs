@@ -249,16 +249,16 @@ unsafe fn accept_any(
 ) -> c_int {
     let real = || -> c_int {
         match flags {
-            // SAFETY: the caller's arguments, unchanged, to the function it meant to call.
             Some(flags) => match real!(c"accept4", Accept4Fn) {
+                // SAFETY: the caller's arguments, unchanged, to the function it meant to call.
                 Some(f) => unsafe { f(fd, addr, len, flags) },
                 None => {
                     set_errno(libc::ENOSYS);
                     -1
                 }
             },
-            // SAFETY: as above.
             None => match real!(c"accept", AcceptFn) {
+                // SAFETY: the caller's arguments, unchanged, to the function it meant to call.
                 Some(f) => unsafe { f(fd, addr, len) },
                 None => {
                     set_errno(libc::ENOSYS);

@@ -24,7 +24,10 @@
 //!
 //! Linux only. This crate is the one place of the workspace besides the plugin loader with
 //! `unsafe` code: the interposed C entry points and the raw socket calls they make.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "the interposed C entry points and the raw socket calls they make"
+)]
 
 #[cfg(target_os = "linux")]
 mod connect;

@@ -2,7 +2,13 @@
 //! (with the compiler's library, into the cache `upstartc compile` uses), the LD_PRELOAD
 //! library (built into its own target directory: the outer cargo holds the lock of the
 //! workspace's), and a three-node cluster, each node a real `kv-vN` process behind its own shim.
-#![allow(dead_code, clippy::expect_used, clippy::panic, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "tests"
+)]
 
 use e2e::process::ChildGuard;
 use e2e::rpc::{Client, Framing};

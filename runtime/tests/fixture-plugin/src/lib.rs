@@ -60,7 +60,7 @@ static VTABLE: PluginVTable = PluginVTable {
     simulate,
     transform,
     check_invariant,
-    free: guest::free_buf,
+    free,
     reverse_transform: if FROM == 1 {
         Some(reverse_transform)
     } else {
@@ -128,8 +128,23 @@ fn build_manifest() -> Manifest {
     }
 }
 
+/// The bytes of a slice an entry point received (valid for that call; the fixture uses them
+/// only within it).
+fn bytes(s: Slice) -> &'static [u8] {
+    // SAFETY: the loader's slices point at `len` bytes valid for the call that received them,
+    // and every caller here reads them only during that call.
+    unsafe { guest::bytes(s) }
+}
+
+/// Gives back a buffer this plugin returned (the table's `free`).
+extern "C" fn free(buf: upstart_abi::Buf) {
+    // SAFETY: the loader gives back, once and unchanged, buffers this plugin made with
+    // `guest::into_buf` (through `guest::guard`).
+    unsafe { guest::free_buf(buf) }
+}
+
 fn text(s: Slice, what: &str) -> Result<&'static str, RuleError> {
-    std::str::from_utf8(guest::bytes(s))
+    std::str::from_utf8(bytes(s))
         .map_err(|_| RuleError::BadInput(format!("the {what} is not UTF-8")))
 }
 
@@ -155,10 +170,12 @@ extern "C" fn simulate(
     host: *const HostCallbacks,
 ) -> CallResult {
     guest::guard(|| {
-        let host = Host::from_ptr(host);
+        // SAFETY: the loader passes a valid (or null) host for the duration of this call, and
+        // `host` is used only within it.
+        let host = unsafe { Host::from_ptr(host) };
         let service = text(service, "service name")?;
         let method = text(method, "method name")?;
-        let args = decode(guest::bytes(args), "argument list")?;
+        let args = decode(bytes(args), "argument list")?;
         let args = args.as_array().cloned().unwrap_or_default();
         let past = direction == Direction::Past as u32;
         let future = direction == Direction::Future as u32;
@@ -208,7 +225,7 @@ extern "C" fn simulate(
 
 extern "C" fn transform(old_state: Slice) -> CallResult {
     guest::guard(|| {
-        let old = decode(guest::bytes(old_state), "old state")?;
+        let old = decode(bytes(old_state), "old state")?;
         let count = int(old.get("count"), "count")?;
         let new = match FROM {
             1 => json!({ "count": count, "doubled": count * 2 }),
@@ -220,7 +237,7 @@ extern "C" fn transform(old_state: Slice) -> CallResult {
 
 extern "C" fn reverse_transform(new_state: Slice) -> CallResult {
     guest::guard(|| {
-        let new = decode(guest::bytes(new_state), "new state")?;
+        let new = decode(bytes(new_state), "new state")?;
         let count = int(new.get("count"), "count")?;
         encode(&json!({ "count": count }))
     })
@@ -228,8 +245,8 @@ extern "C" fn reverse_transform(new_state: Slice) -> CallResult {
 
 extern "C" fn check_invariant(old_state: Slice, new_state: Slice) -> CallResult {
     guest::guard(|| {
-        let old = decode(guest::bytes(old_state), "old state")?;
-        let new = decode(guest::bytes(new_state), "new state")?;
+        let old = decode(bytes(old_state), "old state")?;
+        let new = decode(bytes(new_state), "new state")?;
         let holds = match FROM {
             1 => {
                 let count = int(old.get("count"), "count")?;

@@ -1,0 +1,160 @@
+//! Completion on fixtures: the labels offered at `$0`, in order (with the text inserted when it
+//! is not the label, and the sort key when there is one). A test may give the text of the last
+//! analysis that parsed (what the editor had before the keystroke).
+
+use super::analysis;
+use crate::analysis::Analysis;
+use crate::completion::completion;
+use expect_test::{expect, Expect};
+
+fn check(previous: Option<&str>, fixture: &str, expect: Expect) {
+    let (a, offset) = analysis(fixture);
+    let previous = previous.map(Analysis::of);
+    let items = completion(&a, previous.as_ref(), offset);
+    // The built-in functions, offered together wherever an expression may stand, show as one
+    // line (the table's own tests cover each).
+    let builtin = |i: &lsp_types::CompletionItem| {
+        compiler::builtins::lookup(&i.label)
+            .is_some_and(|b| i.detail.as_deref() == Some(b.signature))
+    };
+    let builtins = items.iter().filter(|i| builtin(i)).count();
+    let first_builtin = items.iter().position(builtin);
+    let lines: Vec<String> = items
+        .iter()
+        .enumerate()
+        .filter(|(n, i)| !builtin(i) || Some(*n) == first_builtin)
+        .map(|(_, i)| {
+            if builtin(i) {
+                return format!("({builtins} built-in functions)");
+            }
+            let mut line = i.label.clone();
+            if let Some(insert) = i.insert_text.as_ref().filter(|t| **t != i.label) {
+                line.push_str(&format!(" -> {insert:?}"));
+            }
+            if let Some(sort) = &i.sort_text {
+                line.push_str(&format!(" (sort {sort})"));
+            }
+            line
+        })
+        .collect();
+    expect.assert_eq(&lines.join("\n"));
+}
+
+/// A spec around `{rules}` of a `future Kv` block and `{extra}` fields of version 2's state.
+fn spec(extra: &str, rules: &str) -> String {
+    format!(
+        r#"upgrade kv 1 -> 2
+version 1 {{
+  record Entry {{ key: string, value: string }}
+  service Kv {{
+    fn get(key: string) -> option<string>
+    fn put(key: string, value: string) -> unit
+  }}
+  state {{ entries: map<string, string> }}
+}}
+version 2 {{
+  record Item {{ value: string, expires_at: option<u64> }}
+  service Kv {{
+    fn get(key: string) -> option<Item>
+    fn put(key: string, value: string) -> unit
+    fn delete(key: string) -> bool
+  }}
+  state {{ items: map<string, Item>{extra} }}
+}}
+transform (old) -> new {{
+  items: map_values(old.entries, |v| Item {{ value: v, expires_at: none }})
+}}
+past Kv {{
+  get(key) = (call get(key)).map(|i| i.value)
+}}
+future Kv {{
+  get(key) = (call get(key)).map(|v| Item {{ value: v, expires_at: none }})
+{rules}
+}}
+"#
+    )
+}
+
+#[test]
+fn types_in_a_field_position() {
+    // Version 2's types and the built-in ones; not version 1's `Entry`.
+    check(
+        None,
+        &spec(", extra: I$0", ""),
+        expect![[r#"
+        bool
+        i64
+        u64
+        f64
+        string
+        bytes
+        unit
+        option
+        list
+        set
+        map
+        Item"#]],
+    );
+}
+
+#[test]
+fn methods_in_a_rule_block() {
+    // Without its `delete` rule, the future block offers `delete` first, with its parameters.
+    let before = spec("", "");
+    check(
+        Some(&before),
+        &spec("", "  del$0"),
+        expect![[r#"
+            get -> "get(key) = " (sort 1get)
+            put -> "put(key, value) = " (sort 1put)
+            delete -> "delete(key) = " (sort 0delete)"#]],
+    );
+}
+
+#[test]
+fn expressions_and_after_call() {
+    check(
+        None,
+        &spec("", "  delete(key) = ma$0"),
+        expect![[r#"
+            (30 built-in functions)
+            call
+            disallow
+            if
+            else
+            match
+            let
+            forall
+            exists
+            none
+            true
+            false
+            Entry
+            Item
+            key"#]],
+    );
+    // After `call`: version 1's methods (it has no `delete`).
+    check(
+        None,
+        &spec("", "  delete(key) = call $0"),
+        expect![[r#"
+        get
+        put"#]],
+    );
+}
+
+#[test]
+fn after_a_dot_from_the_last_analysis_that_parsed() {
+    // After `i.` of an `Item`: its fields and the built-ins that take it.
+    let good = spec("", "  delete(key) = (call get(key)) == none");
+    let broken =
+        spec("", "  delete(key) = disallow \"x\"").replace("map(|i| i.value)", "map(|i| i.$0)");
+    check(
+        Some(&good),
+        &broken,
+        expect![[r#"
+            value
+            expires_at
+            (30 built-in functions)"#]],
+    );
+}

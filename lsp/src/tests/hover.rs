@@ -1,0 +1,131 @@
+//! Hover on fixtures: what the name under `$0` is.
+
+use super::{analysis, mark};
+use crate::hover::hover;
+use expect_test::{expect, Expect};
+use lsp_types::HoverContents;
+
+fn check(fixture: &str, expect: Expect) {
+    let (a, offset) = analysis(fixture);
+    let actual = match hover(&a, offset).map(|h| h.contents) {
+        Some(HoverContents::Markup(m)) => m.value,
+        other => format!("no markdown hover: {other:?}"),
+    };
+    expect.assert_eq(&actual);
+}
+
+#[test]
+fn a_type_shows_its_record_in_its_version() {
+    check(
+        &mark("map<string, It^em>"),
+        expect![[r#"
+        ```ups
+        record Item {
+          value: string,
+          expires_at: option<u64>,
+        }
+        ```
+
+        version 2; version 1 has no `Item`"#]],
+    );
+    check(
+        &mark("log: list<En^try> }"),
+        expect![[r#"
+        ```ups
+        record Entry {
+          key: string,
+          value: string,
+        }
+        ```
+
+        version 1; version 2 has no `Entry`"#]],
+    );
+}
+
+#[test]
+fn a_method_shows_both_versions() {
+    check(
+        &mark("  p^ut(key, value) = call"),
+        expect![[r#"
+        **`Kv.put`**
+
+        ```ups
+        // version 1
+        fn put(key: string, value: string) -> unit
+        // version 2
+        fn put(key: string, value: string, ttl_ms: option<u64>) -> unit
+        ```
+
+        a `past` rule: answers version-1 callers on version-2 nodes"#]],
+    );
+    // `delete` exists only in version 2.
+    check(
+        &mark("fn de^lete"),
+        expect![[r#"
+        **`Kv.delete`**
+
+        ```ups
+        // version 1: no `Kv.delete`
+        // version 2
+        fn delete(key: string) -> bool
+        ```"#]],
+    );
+}
+
+#[test]
+fn variables_fields_and_builtins() {
+    check(
+        &mark("old.entries[k^]"),
+        expect![[r#"
+        ```ups
+        k: string
+        ```"#]],
+    );
+    check(
+        &mark("new.items[k].va^lue"),
+        expect![[r#"
+        ```ups
+        value: string
+        ```
+
+        field of `Item` (version 2)"#]],
+    );
+    check(
+        &mark("ma^p_values(old"),
+        expect![[r#"
+        ```ups
+        map_values(m: map<K, V>, f: |V| W) -> map<K, W>
+        ```
+
+        built-in: applies `f` to every value; `x.map_values(...)` is `map_values(x, ...)`
+
+        here: `map<string, Item>`"#]],
+    );
+    // A closure parameter: the type of its uses.
+    check(
+        &mark("|i^| i.value"),
+        expect![[r#"
+        ```ups
+        i: Item
+        ```"#]],
+    );
+}
+
+#[test]
+fn the_reverse_transform_reads_the_new_state_and_assigns_the_old() {
+    // `new` in `transform (new) -> old` is version 2's state; `old` is version 1's.
+    check(
+        &mark("transform (n^ew) -> old"),
+        expect![[r#"
+        ```ups
+        new: state of version 2
+        ```"#]],
+    );
+    check(
+        &mark("transform (new) -> o^ld"),
+        expect![[r#"
+        ```ups
+        old: state of version 1
+        ```"#]],
+    );
+}

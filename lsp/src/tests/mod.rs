@@ -1,0 +1,166 @@
+//! Tests of the language server's pure parts, without a client: hover, definition and
+//! completion on fixtures, small specs with a cursor marker `$0` and inline expectations
+//! (`expect-test`; `UPDATE_EXPECT=1 cargo test -p upstart-lsp` rewrites them in place, as
+//! rust-analyzer's tests do), and quick fixes.
+
+mod completion;
+mod definition;
+mod hover;
+
+use super::actions::fixes;
+use super::analysis::Analysis;
+use super::completion::completion;
+use super::definition::definition;
+use super::hover::hover;
+use lang::diagnostic::codes;
+use lang::span::Span;
+
+fn kv() -> String {
+    upstart_test_support::spec("kv/kv-1-2.ups")
+}
+
+/// The analysis of a fixture and the cursor's offset in it.
+fn analysis(fixture: &str) -> (Analysis, usize) {
+    let (text, offset) = upstart_test_support::cursor(fixture);
+    (Analysis::of(&text), offset)
+}
+
+/// Two versions of a key-value store: the fixture of the hover and definition tests, the cursor
+/// put in by [`mark`].
+pub(super) const KV: &str = r#"upgrade kv 1 -> 2
+version 1 {
+  record Entry { key: string, value: string }
+  service Kv {
+    fn get(key: string) -> option<string>
+    fn put(key: string, value: string) -> unit
+  }
+  state { entries: map<string, string>, log: list<Entry> }
+}
+version 2 {
+  record Item { value: string, expires_at: option<u64> }
+  service Kv {
+    fn get(key: string) -> option<Item>
+    fn put(key: string, value: string, ttl_ms: option<u64>) -> unit
+    fn delete(key: string) -> bool
+  }
+  state { items: map<string, Item> }
+}
+invariant (old, new) {
+  keys(old.entries) == keys(new.items)
+  forall k in keys(old.entries): old.entries[k] == new.items[k].value
+}
+transform (old) -> new {
+  items: map_values(old.entries, |v| Item { value: v, expires_at: none })
+}
+transform (new) -> old {
+  entries: map_values(new.items, |i| i.value),
+  log: []
+}
+past Kv {
+  get(key) = (call get(key)).map(|i| i.value)
+  put(key, value) = call put(key, value, none)
+}
+future Kv {
+  get(key) = (call get(key)).map(|v| Item { value: v, expires_at: none })
+  put(key, value, ttl_ms) = call put(key, value)
+  delete(key) = disallow "delete needs version 2"
+}
+"#;
+
+/// `KV` with `$0` put in place of the first `^` of `at` (`at` without `^` must occur in KV).
+pub(super) fn mark(at: &str) -> String {
+    let plain = at.replacen('^', "", 1);
+    let with = at.replacen('^', "$0", 1);
+    assert!(KV.contains(&plain), "{plain:?} is not in the fixture");
+    KV.replacen(&plain, &with, 1)
+}
+
+/// The trimmed line of `a`'s text holding `span`'s start.
+fn line_of(a: &Analysis, span: Span) -> String {
+    let start = a.text[..span.start].rfind('\n').map_or(0, |p| p + 1);
+    let end = a.text[span.start..]
+        .find('\n')
+        .map_or(a.text.len(), |p| span.start + p);
+    a.text[start..end].trim().to_string()
+}
+
+#[test]
+fn quick_fix_for_a_missing_rule_adds_one_that_checks() {
+    let text = kv().replace("  delete(key) = disallow \"delete needs version 2\"\n", "");
+    let a = Analysis::of(&text);
+    let d = a
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::MISSING_FUTURE_RULE)
+        .expect("U0034");
+    let all = fixes(&a, d.primary.span);
+    assert!(!all.is_empty());
+    for fix in all {
+        let mut fixed = text.clone();
+        for (span, new) in fix.edits.iter().rev() {
+            fixed.replace_range(span.start..span.end, new);
+        }
+        let after = Analysis::of(&fixed);
+        assert!(after.syntax_ok, "{}:\n{fixed}", fix.title);
+        assert!(
+            !after
+                .diagnostics
+                .iter()
+                .any(|x| x.code == codes::MISSING_FUTURE_RULE),
+            "{}:\n{fixed}",
+            fix.title
+        );
+    }
+}
+
+#[test]
+fn quick_fix_creates_a_missing_rule_block() {
+    let text = upstart_test_support::spec("ui/U0033-missing_past_rule.ups");
+    let a = Analysis::of(&text);
+    let d = a
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::MISSING_PAST_RULE)
+        .expect("U0033");
+    let all = fixes(&a, Span::new(d.primary.span.start, d.primary.span.start));
+    let skeleton = all.iter().find(|f| f.preferred).expect("a preferred fix");
+    assert!(skeleton.title.contains("past"), "{}", skeleton.title);
+    let mut fixed = text.clone();
+    for (span, new) in skeleton.edits.iter().rev() {
+        fixed.replace_range(span.start..span.end, new);
+    }
+    assert!(
+        fixed.contains("past Kv {\n  put(key, value) = call put(key, value, none)\n}"),
+        "{fixed}"
+    );
+    let after = Analysis::of(&fixed);
+    assert!(after.diagnostics.is_empty(), "{:?}", after.diagnostics);
+}
+
+#[test]
+fn no_request_panics_anywhere_in_broken_text() {
+    let base = kv();
+    let half = base
+        .char_indices()
+        .nth(base.chars().count() / 2)
+        .map_or(0, |(i, _)| i);
+    let variants = [
+        base.clone(),
+        base[..half].to_string(),
+        base.replace('}', ""),
+        base.replace('(', "(("),
+        base.replace("Item", "It\u{e9}m \u{1d11e}"),
+        "upgrade".to_string(),
+        String::new(),
+        "\u{e9}\u{1d11e}\n// x".to_string(),
+    ];
+    for text in variants {
+        let a = Analysis::of(&text);
+        for offset in 0..=text.len() + 1 {
+            let _ = hover(&a, offset);
+            let _ = definition(&a, offset);
+            let _ = completion(&a, Some(&a), offset);
+            let _ = fixes(&a, Span::new(offset, offset + 3));
+        }
+    }
+}

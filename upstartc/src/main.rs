@@ -1,0 +1,334 @@
+//! `upstartc`: checks upgrade specs, compiles them to plugins, and explains diagnostic codes.
+//!
+//! Exit codes: 0 clean, 1 the specs have errors (or warnings under `--deny warnings`, or use
+//! something `compile` does not support yet), 2 usage or IO errors, 3 internal compiler errors
+//! (the generated plugin did not build).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use codespan_reporting::term::termcolor::ColorChoice;
+use compiler::build::{build_plugin, BuildError, BuildOptions};
+use compiler::check::check_sources;
+use lang::diagnostic::{Code, Severity};
+use lang::span::SourceMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use upstartc::{explain, out, out_raw, render, say};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "upstartc",
+    version,
+    about = "The Upstart upgrade-spec compiler"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Type-check specs; several files are checked together as one chain (1 -> 2, 2 -> 3)
+    Check {
+        /// Spec files (`*.ups`)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// `human` for people, `json` for one JSON object per diagnostic per line
+        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+        message_format: MessageFormat,
+        /// `--deny warnings` makes warnings fail the check
+        #[arg(long, value_enum)]
+        deny: Vec<Deny>,
+        /// When to colour human output
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Check a spec and build its plugin (a cdylib); prints the plugin's path
+    Compile {
+        /// The spec file (`*.ups`)
+        file: PathBuf,
+        /// Where to write the generated crate [default: target/upstart/<name>-<from>-<to>]
+        #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// When to colour diagnostics
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Test a spec's proof obligations on generated values: the transform establishes the
+    /// invariant, rules are total, round trips are lossless
+    Verify {
+        /// Spec files (`*.ups`); several are checked together as a chain, then each is verified
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seed of the generated cases; printed on every run so a failure can be replayed
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Cases per obligation
+        #[arg(long, default_value_t = compiler::verify::DEFAULT_CASES)]
+        cases: u32,
+        /// `human` for people, `json` for one report object per spec on stdout
+        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+        message_format: MessageFormat,
+        /// When to colour human output
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Print the long explanation of a diagnostic code, e.g. `upstartc explain U0057`
+    Explain { code: String },
+    /// Run the language server on stdin/stdout, for editors
+    Lsp,
+    /// Format specs in place (one canonical layout, comments kept); refuses files that do not parse
+    Fmt {
+        /// Spec files (`*.ups`)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write nothing: list the files that would change and exit 1 if there are any
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum MessageFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Deny {
+    Warnings,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check {
+            files,
+            message_format,
+            deny,
+            color,
+        } => check(&files, message_format, !deny.is_empty(), color),
+        Command::Compile {
+            file,
+            out_dir,
+            color,
+        } => compile(&file, out_dir, color),
+        Command::Verify {
+            files,
+            seed,
+            cases,
+            message_format,
+            color,
+        } => verify(&files, seed, cases, message_format, color),
+        Command::Explain { code } => explain_code(&code),
+        Command::Fmt { files, check } => upstartc::fmt_cli::run(&files, check),
+        Command::Lsp => upstart_lsp::run_stdio(),
+    }
+}
+
+/// Reads spec files into a source map (exit code 2 on an unreadable file).
+fn read_sources(paths: &[PathBuf]) -> Result<SourceMap, ExitCode> {
+    let mut sources = SourceMap::new();
+    for path in paths {
+        match upstartc::input::read_spec(path) {
+            Ok(text) => {
+                sources.add(path.display().to_string(), text);
+            }
+            Err(e) => {
+                say!("error: {e}");
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(sources)
+}
+
+fn verify(
+    paths: &[PathBuf],
+    seed: Option<u64>,
+    cases: u32,
+    format: MessageFormat,
+    color: Color,
+) -> ExitCode {
+    let sources = match read_sources(paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let out = check_sources(&sources);
+    let check_errors = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if check_errors > 0 {
+        render::human_to_stderr(&sources, &out.diagnostics, color_choice(color));
+        say!(
+            "{}",
+            summary(
+                paths.len(),
+                check_errors,
+                out.diagnostics.len() - check_errors
+            )
+        );
+        say!("error: verify needs specs that check without errors");
+        return ExitCode::from(1);
+    }
+    let seed = seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let options = compiler::verify::VerifyOptions { seed, cases };
+    let mut failed = false;
+    for model in &out.models {
+        let report = compiler::verify::verify(model, &options);
+        failed |= report.has_errors();
+        match format {
+            MessageFormat::Json => out!("{}", report.to_json()),
+            MessageFormat::Human => {
+                render::human_to_stderr(&sources, &report.diagnostics, color_choice(color));
+                say!("{report}");
+            }
+        }
+    }
+    if format == MessageFormat::Human {
+        say!("seed {seed} (replay with `--seed {seed}`)");
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn color_choice(color: Color) -> ColorChoice {
+    match color {
+        Color::Always => ColorChoice::Always,
+        Color::Never => ColorChoice::Never,
+        Color::Auto if std::io::stderr().is_terminal() => ColorChoice::Auto,
+        Color::Auto => ColorChoice::Never,
+    }
+}
+
+fn compile(path: &Path, out_dir: Option<PathBuf>, color: Color) -> ExitCode {
+    let text = match upstartc::input::read_spec(path) {
+        Ok(text) => text,
+        Err(e) => {
+            say!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut sources = SourceMap::new();
+    sources.add(path.display().to_string(), text.clone());
+    let out = check_sources(&sources);
+    let errors = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if !out.diagnostics.is_empty() {
+        render::human_to_stderr(&sources, &out.diagnostics, color_choice(color));
+    }
+    let model = match out.models.first() {
+        Some(model) if errors == 0 => model,
+        _ => {
+            let warnings = out.diagnostics.len() - errors;
+            say!("{}", summary(1, errors.max(1), warnings));
+            return ExitCode::from(1);
+        }
+    };
+    let mut options = BuildOptions::from_env();
+    options.out_dir = out_dir;
+    match build_plugin(model, &text, &options, &mut |line| say!("upstartc: {line}")) {
+        Ok(built) => {
+            out!("{}", built.plugin.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say!("error: {e}");
+            match &e {
+                BuildError::Io { .. } | BuildError::CargoNotRun { .. } => ExitCode::from(2),
+                e if e.is_internal() => ExitCode::from(3),
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+fn check(paths: &[PathBuf], format: MessageFormat, deny_warnings: bool, color: Color) -> ExitCode {
+    let mut sources = SourceMap::new();
+    for path in paths {
+        match upstartc::input::read_spec(path) {
+            Ok(text) => {
+                sources.add(path.display().to_string(), text);
+            }
+            Err(e) => {
+                say!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let out = check_sources(&sources);
+    let errors = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = out.diagnostics.len() - errors;
+    match format {
+        MessageFormat::Json => out_raw!("{}", render::json_lines(&sources, &out.diagnostics)),
+        MessageFormat::Human => {
+            render::human_to_stderr(&sources, &out.diagnostics, color_choice(color));
+            say!("{}", summary(paths.len(), errors, warnings));
+        }
+    }
+    if errors > 0 || (deny_warnings && warnings > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn summary(files: usize, errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let specs = plural(files, "spec");
+    match (errors, warnings) {
+        (0, 0) => format!("checked {specs}: ok"),
+        (0, w) => format!("checked {specs}: ok, {}", plural(w, "warning")),
+        (e, 0) => format!("checked {specs}: {}", plural(e, "error")),
+        (e, w) => format!(
+            "checked {specs}: {}, {}",
+            plural(e, "error"),
+            plural(w, "warning")
+        ),
+    }
+}
+
+fn explain_code(text: &str) -> ExitCode {
+    let Some(code) = Code::parse(text) else {
+        say!("error: `{text}` is not a diagnostic code\n\nhelp: codes look like `U0007`");
+        return ExitCode::from(2);
+    };
+    match (code.info(), explain::explanation(code)) {
+        (Some(info), Some(text)) => {
+            out!(
+                "{code} ({}): {}\n\n{}",
+                info.severity.as_str(),
+                info.summary,
+                text.trim_end()
+            );
+            ExitCode::SUCCESS
+        }
+        _ => {
+            say!("error: no diagnostic has the code `{code}`");
+            ExitCode::from(2)
+        }
+    }
+}
