@@ -42,6 +42,9 @@ pub enum Mode {
 pub const MAX_QUEUED_FRAMES: usize = 64;
 /// Bytes of frames read and not yet begun, at most (one frame of any allowed size still fits).
 pub const MAX_QUEUED_BYTES: usize = 256 * 1024;
+/// Answers held back while more frames wait, at most (then written).
+const COALESCE_BYTES: usize = 64 * 1024;
+
 /// What the connection's task and its answering job share.
 #[derive(Debug, Default)]
 struct Pipeline {
@@ -178,7 +181,7 @@ impl Conn {
                     None => {
                         state.running = false;
                         state.link = link;
-                        let wake = std::mem::take(&mut state.wake_task);
+                        let wake = std::mem::take(&mut state.wake_task) || !state.out.is_empty();
                         drop(state);
                         if wake {
                             self.ready.notify_one();
@@ -192,21 +195,23 @@ impl Conn {
             let mut state = self.lock();
             state.last_answer = Some(tokio::time::Instant::now());
             if let Some(answer) = answer.filter(|_| !state.stop && !state.broken) {
-                let direct = state.out.is_empty() && !state.writing;
                 frame_into(framing, &answer, &mut state.out);
-                if direct {
-                    // Nothing before it waits: to the socket now, the rest left to the task.
-                    match self.write.try_write(&state.out) {
-                        Ok(n) => {
-                            let n = n.min(state.out.len());
-                            state.out.drain(..n);
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => state.broken = true,
+            }
+            // Answers are written when no frame waits (a pipelining caller gets them together,
+            // in one write) or enough accumulated, unless the task still writes earlier ones.
+            let due = state.queue.is_empty() || state.out.len() >= COALESCE_BYTES;
+            if due && !state.writing && !state.out.is_empty() && !state.broken {
+                // To the socket now; what it does not take is left to the task.
+                match self.write.try_write(&state.out) {
+                    Ok(n) => {
+                        let n = n.min(state.out.len());
+                        state.out.drain(..n);
                     }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => state.broken = true,
                 }
             }
-            let wake = !state.out.is_empty() || state.broken || state.wake_task;
+            let wake = (due && !state.out.is_empty()) || state.broken || state.wake_task;
             if wake {
                 state.wake_task = false;
             }
