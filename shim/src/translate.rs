@@ -42,6 +42,9 @@ pub enum Mode {
 pub const MAX_QUEUED_FRAMES: usize = 64;
 /// Bytes of frames read and not yet begun, at most (one frame of any allowed size still fits).
 pub const MAX_QUEUED_BYTES: usize = 256 * 1024;
+/// How long an answering job waits for the next frame before it ends (its thread parked).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Answers held back while more frames wait, at most (then written).
 const COALESCE_BYTES: usize = 64 * 1024;
 
@@ -53,8 +56,12 @@ struct Pipeline {
     queued_bytes: usize,
     /// The link to the node while no job runs (a job holds it while it runs).
     link: Option<NodeLink>,
-    /// A job is answering frames.
+    /// A job runs (answering frames, or lingering for the next one).
     running: bool,
+    /// The job is answering a frame.
+    answering: bool,
+    /// The lingering job's thread, to wake when a frame comes.
+    parked: Option<std::thread::Thread>,
     /// Framed answers the socket did not take yet, in order; the task writes them.
     out: Vec<u8>,
     /// The task is writing answers taken from `out` (later ones must wait behind them).
@@ -72,7 +79,7 @@ struct Pipeline {
 impl Pipeline {
     /// Frames read and not answered yet.
     fn busy(&self) -> bool {
-        self.running || !self.queue.is_empty()
+        self.answering || !self.queue.is_empty()
     }
 
     fn has_room(&self) -> bool {
@@ -153,7 +160,10 @@ impl Conn {
         let mut state = self.lock();
         state.queued_bytes += frame.len();
         state.queue.push_back(frame);
-        if !state.running {
+        if let Some(thread) = state.parked.take() {
+            drop(state);
+            thread.unpark();
+        } else if !state.running {
             state.running = true;
             let link = state.link.take();
             drop(state);
@@ -166,6 +176,9 @@ impl Conn {
     /// as soon as it is made unless earlier ones are still being written.
     fn work(&self, mut link: Option<NodeLink>) {
         let framing = self.shared.config.framing;
+        // Since when no frame waited: the job lingers for [`LINGER`], so that a caller
+        // sending one request at a time finds it (and its warm thread) still there.
+        let mut lull: Option<std::time::Instant> = None;
         loop {
             let frame = {
                 let mut state = self.lock();
@@ -176,17 +189,33 @@ impl Conn {
                 match state.queue.pop_front() {
                     Some(frame) => {
                         state.queued_bytes = state.queued_bytes.saturating_sub(frame.len());
+                        state.answering = true;
+                        lull = None;
                         frame
                     }
                     None => {
-                        state.running = false;
-                        state.link = link;
+                        state.answering = false;
+                        let since = *lull.get_or_insert_with(std::time::Instant::now);
+                        let left = LINGER.saturating_sub(since.elapsed());
+                        let linger = !state.stop && !state.broken && !left.is_zero();
+                        if linger {
+                            state.parked = Some(std::thread::current());
+                        } else {
+                            state.running = false;
+                            state.parked = None;
+                            state.link = link.take();
+                        }
                         let wake = std::mem::take(&mut state.wake_task) || !state.out.is_empty();
                         drop(state);
                         if wake {
                             self.ready.notify_one();
                         }
-                        return;
+                        if !linger {
+                            return;
+                        }
+                        std::thread::park_timeout(left);
+                        self.lock().parked = None;
+                        continue;
                     }
                 }
             };
@@ -386,9 +415,13 @@ pub async fn serve(
     }
     let mut state = conn.lock();
     state.stop = true;
-    if state.running {
+    if state.answering {
         // The shim closes: the caller sees the end now, not when the node answers.
         let _ = rustix::net::shutdown(conn.write.as_ref(), rustix::net::Shutdown::Both);
+    }
+    if let Some(thread) = state.parked.take() {
+        drop(state);
+        thread.unpark();
     }
 }
 
