@@ -220,9 +220,22 @@ impl Conn {
                 }
             };
             let route = self.shared.route.get();
-            let answer = answer_frame(&frame, self.caller, &route, &mut link, &self.shared);
+            // A failure in translation ends this connection, not the job's accounting (a job
+            // that vanished would leave the connection waiting for it).
+            let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                answer_frame(&frame, self.caller, &route, &mut link, &self.shared)
+            }));
             let mut state = self.lock();
             state.last_answer = Some(tokio::time::Instant::now());
+            let answer = match answered {
+                Ok(answer) => answer,
+                Err(_) => {
+                    tracing::error!(caller = self.caller, "a translation task failed: closing");
+                    state.broken = true;
+                    link = None;
+                    None
+                }
+            };
             if let Some(answer) = answer.filter(|_| !state.stop && !state.broken) {
                 frame_into(framing, &answer, &mut state.out);
             }
