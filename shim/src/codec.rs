@@ -84,12 +84,24 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Like [`FrameReader::next`], within deadlines: the next frame's first byte must come
     /// within `idle`, and the frame must end within `frame` of its first byte (so a sender
     /// trickling bytes is cut too).
+    #[cfg(test)]
     pub async fn next_within(
         &mut self,
         idle: std::time::Duration,
         frame: std::time::Duration,
     ) -> Result<Option<Vec<u8>>, FrameError> {
-        let waiting_since = tokio::time::Instant::now();
+        self.next_until(tokio::time::Instant::now() + idle, idle, frame)
+            .await
+    }
+
+    /// Like [`FrameReader::next_within`], with the idle deadline given: the next frame's first
+    /// byte must come by `idle_deadline` (reported as `idle`).
+    pub async fn next_until(
+        &mut self,
+        idle_deadline: tokio::time::Instant,
+        idle: std::time::Duration,
+        frame: std::time::Duration,
+    ) -> Result<Option<Vec<u8>>, FrameError> {
         loop {
             if let Some(frame) = self.take_frame()? {
                 self.begun = None;
@@ -105,7 +117,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 (begun + frame, frame)
             } else {
                 self.begun = None;
-                (waiting_since + idle, idle)
+                (idle_deadline, idle)
             };
             match tokio::time::timeout_at(deadline, self.fill()).await {
                 Err(_) => {
@@ -210,6 +222,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 /// `payload` framed: a line, or a length and the bytes.
 pub fn frame(framing: Framing, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 4);
+    frame_into(framing, payload, &mut out);
+    out
+}
+
+/// `payload` framed, appended to `out` (a buffer reused across frames).
+pub fn frame_into(framing: Framing, payload: &[u8], out: &mut Vec<u8>) {
+    out.reserve(payload.len() + 4);
     match framing {
         Framing::Lines => {
             out.extend_from_slice(payload);
@@ -221,7 +240,6 @@ pub fn frame(framing: Framing, payload: &[u8]) -> Vec<u8> {
             out.extend_from_slice(payload);
         }
     }
-    out
 }
 
 /// Writes one framed payload to an async stream.

@@ -14,12 +14,15 @@
 //! is measured once per round, in turn, so that load from other processes falls on all alike.
 //!
 //! Bars (DESIGN.md): added median latency at the same version under 25 us, and at least 80%
-//! of direct throughput. The shim runs in this process on a current-thread tokio runtime driven
+//! of direct throughput; across versions (issue 13), added median latency under 20 us and
+//! throughput at least 50% of direct pipelined. Run without `--bench` (the built binary, or
+//! `cargo test --benches`), it makes one short round, for development. The shim runs in this process on a current-thread tokio runtime driven
 //! by its own thread, as the node agent can run it; the node is a separate process.
 //! `SHIM_BENCH_RUNTIME=multi` runs the shim on a 2-worker runtime instead, and
 //! `SHIM_BENCH_FAST_PATH=threads` copies same-version traffic on dedicated threads, and
 //! `SHIM_BENCH_SOAK=N` only runs case N (0 direct, 1 same version copied, 2 same version
-//! handed off, 3 past, 4 future) in a closed loop for 10 s, to profile it (`perf record -a`).
+//! handed off, 3 past, 4 future) in a closed loop for 10 s, to profile it (`perf record -a`),
+//! with `SHIM_BENCH_DEPTH` requests in flight per connection (1 unless set).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -137,7 +140,11 @@ fn main() {
         .and_then(|v| v.parse::<usize>().ok())
     {
         let case = &cases[n];
-        let rps = throughput(case.addr, &case.request, 10.0, 1);
+        let depth = std::env::var("SHIM_BENCH_DEPTH")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(1);
+        let rps = throughput(case.addr, &case.request, 10.0, depth);
         println!("{}: {rps:.0} requests/s", case.name);
         return;
     }
@@ -218,6 +225,30 @@ fn main() {
             pipelined * 100.0,
             verdict(closed >= 0.8),
             verdict(pipelined >= 0.8)
+        );
+    }
+    // Across versions: the added latency, and throughput against direct pipelined (per round).
+    for (what, case) in [("past rules", 3), ("future rules", 4)] {
+        let added = us(summary[case]) - us(summary[0]);
+        let ratio = |pick: fn(&Case) -> &Vec<f64>| {
+            let mut ratios: Vec<f64> = pick(&cases[case])
+                .iter()
+                .zip(&cases[0].pipelined)
+                .map(|(shim, direct)| shim / direct)
+                .collect();
+            median_of(&mut ratios)
+        };
+        let (closed, pipelined) = (ratio(|c| &c.closed), ratio(|c| &c.pipelined));
+        println!(
+            "translated, {what}: added median latency {added:.1} us (bar: < 20 us) {}",
+            verdict(added < 20.0)
+        );
+        println!(
+            "translated, {what}: throughput {:.0}% (closed loop) and {:.0}% (pipelined) of direct \
+             pipelined (median of per-round ratios; bar: >= 50%) {}",
+            closed * 100.0,
+            pipelined * 100.0,
+            verdict(closed.max(pipelined) >= 0.5)
         );
     }
     drop(shim);

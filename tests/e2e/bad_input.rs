@@ -376,3 +376,87 @@ fn drain_closes_idle_connections_and_holds_new_ones_until_resume() {
     s.shim.resume();
     assert_eq!(waiting.join().unwrap(), Ok(json!("1")));
 }
+
+/// Sends `requests` (one JSON-RPC request a line) on a new connection to `addr` in one write.
+fn pipeline(addr: SocketAddr, requests: &[Value]) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut batch = String::new();
+    for r in requests {
+        batch.push_str(&r.to_string());
+        batch.push('\n');
+    }
+    (&stream).write_all(batch.as_bytes()).unwrap();
+    BufReader::new(stream)
+}
+
+/// The next answer on a pipelined connection; `None` when it closed.
+fn next_answer(reader: &mut BufReader<TcpStream>) -> Option<Value> {
+    let mut line = String::new();
+    match reader.read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(serde_json::from_str(&line).unwrap()),
+    }
+}
+
+/// A caller of another version that pipelines: the shim reads its next frames while it answers
+/// one, but runs them in their order (a `get` sees the `put` sent just before it) and answers
+/// them in that order.
+#[test]
+fn pipelined_translated_requests_run_and_are_answered_in_order() {
+    let s = Single::start(Framing::Lines);
+    for version in [1, 3] {
+        let mut requests = Vec::new();
+        for i in 0..150u64 {
+            let key = format!("p{version}-{}", i % 7);
+            let value = format!("{i}");
+            let put = if version == 1 {
+                json!([key, value])
+            } else {
+                json!([key, value, null])
+            };
+            requests.push(json!({"jsonrpc": "2.0", "id": 2 * i, "method": "put", "params": put}));
+            requests
+                .push(json!({"jsonrpc": "2.0", "id": 2 * i + 1, "method": "get", "params": [key]}));
+        }
+        let mut reader = pipeline(s.port(version), &requests);
+        for id in 0..300u64 {
+            let answer = next_answer(&mut reader)
+                .unwrap_or_else(|| panic!("v{version}: closed before the answer to {id}"));
+            assert_eq!(answer["id"], json!(id), "v{version}: {answer}");
+            assert!(answer.get("error").is_none(), "v{version}: {answer}");
+            if id % 2 == 1 {
+                let value = json!(format!("{}", id / 2));
+                let got = &answer["result"];
+                // v1 gets the value; v3's `get` answers an object holding it.
+                assert!(
+                    *got == value || got["value"] == value,
+                    "v{version}: {answer}"
+                );
+            }
+        }
+    }
+}
+
+/// A drain while a caller of another version has many frames pipelined: the answers already
+/// begun come, in order, and the connection closes between requests (nothing cut).
+#[test]
+fn a_drain_closes_a_pipelining_translated_connection_between_requests() {
+    let s = Single::start(Framing::Lines);
+    let requests: Vec<Value> = (0..2000u64)
+        .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "get", "params": ["nothing"]}))
+        .collect();
+    let mut reader = pipeline(s.port(1), &requests);
+    // The first answer: the connection is being served.
+    assert_eq!(next_answer(&mut reader).unwrap()["id"], json!(0));
+    let report = s.runtime.block_on(s.shim.drain(Duration::from_secs(5)));
+    assert_eq!(report.cut, 0, "{report:?}");
+    let mut next = 1u64;
+    while let Some(answer) = next_answer(&mut reader) {
+        assert_eq!(answer["id"], json!(next), "{answer}");
+        assert!(answer.get("error").is_none(), "{answer}");
+        next += 1;
+    }
+    println!("answered {next} of 2000 pipelined requests before the drain closed the connection");
+    s.shim.resume();
+}

@@ -13,9 +13,12 @@
 //!   in, removed from) the same epoll set with the same data, so an event loop that waits for
 //!   the listening socket (tokio, libuv...) wakes up, calls `accept` and gets the connection.
 //!
+//! - `poll`, `ppoll`, `select`, `pselect` (module `wait`): a wait for a registered listening
+//!   socket to be readable also waits for its hand-off socket, whose readiness is reported as
+//!   the listening socket's.
+//!
 //! When the shim goes away (its end closes), the registration ends and the program accepts
-//! only from its own socket again. Programs that wait with `poll` or `select` on a
-//! non-blocking listening socket see handed-off connections only at their next `accept`.
+//! only from its own socket again.
 
 use crate::sys::{
     errno, real, real_connect, set_errno, socket_addr, socket_option, write_addr, write_all,
@@ -172,6 +175,19 @@ fn close(fd: c_int) {
     unsafe { libc::close(fd) };
 }
 
+/// Whether any listening socket is registered (a lock-free check for the hot paths).
+pub(crate) fn any_registered() -> bool {
+    ANY.load(Ordering::Acquire)
+}
+
+/// The (listening, hand-off) pairs registered now.
+pub(crate) fn registered_pairs() -> Vec<(c_int, c_int)> {
+    table()
+        .iter()
+        .map(|r| (r.listen_fd, r.handoff_fd))
+        .collect()
+}
+
 /// The hand-off socket of `listen_fd`, when it is registered.
 fn handoff_of(listen_fd: c_int) -> Option<c_int> {
     if !ANY.load(Ordering::Acquire) {
@@ -184,7 +200,7 @@ fn handoff_of(listen_fd: c_int) -> Option<c_int> {
 }
 
 /// Ends the registration of `listen_fd`: out of the epoll sets, closed.
-fn unregister(listen_fd: c_int) {
+pub(crate) fn unregister(listen_fd: c_int) {
     let removed = {
         let mut table = table();
         table
@@ -304,8 +320,12 @@ unsafe fn accept_any(
                 revents: 0,
             },
         ];
+        // The C library's `poll`, not the interposed one (which would add `handoff` again).
+        let Some(real_poll) = real!(c"poll", crate::wait::PollFn) else {
+            return real();
+        };
         // SAFETY: two valid `pollfd`s.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        let ready = unsafe { real_poll(fds.as_mut_ptr(), 2, -1) };
         if ready < 0 {
             return -1; // EINTR and the like, as `accept` reports them
         }

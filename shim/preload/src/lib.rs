@@ -13,8 +13,9 @@
 //!   every TCP destination but the shim itself. Unset: nothing is redirected.
 //! - `UPSTART_SHIM_HANDOFF`: the shim's hand-off socket ([`shim::ShimConfig::handoff`]): the
 //!   program's listening sockets are registered there and same-version connections handed to
-//!   the program itself, so the shim is not in their path (module `handoff`). Unset, `listen`,
-//!   `accept` and `epoll_ctl` behave as the C library's.
+//!   the program itself, so the shim is not in their path (module `handoff`), and waits for
+//!   those sockets with `poll`, `ppoll`, `select` or `pselect` wake up for them (module
+//!   `wait`). Unset, `listen`, `accept`, `epoll_ctl` and the waits behave as the C library's.
 //!
 //! Outgoing connections (module `connect`): a redirected `connect` connects the socket to the shim instead, sends
 //! `UPSTART/1 connect DEST\n` and waits for `UPSTART/1 ok\n`, which the shim sends once it
@@ -35,8 +36,12 @@ mod connect;
 mod handoff;
 #[cfg(target_os = "linux")]
 mod sys;
+#[cfg(target_os = "linux")]
+mod wait;
 
 #[cfg(target_os = "linux")]
 pub use connect::connect;
 #[cfg(target_os = "linux")]
 pub use handoff::{accept, accept4, epoll_ctl, listen};
+#[cfg(target_os = "linux")]
+pub use wait::{__poll_chk, __ppoll_chk, poll, ppoll, pselect, select};
