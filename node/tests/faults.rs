@@ -91,12 +91,7 @@ fn killed_at(point: &str) {
         .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&agent.spec)));
     assert_eq!(reached, point);
     // The programs it ran: none may outlive the restart but the one it starts then.
-    let before: Vec<u32> = agent
-        .lines()
-        .iter()
-        .filter_map(|l| l.strip_prefix("program "))
-        .filter_map(|r| r.split_whitespace().next()?.parse().ok())
-        .collect();
+    let before = support::program_pids(&agent.lines());
     agent.crash();
     let state = agent.spec.state();
     let new = plugin().transform(&old).unwrap();
@@ -542,23 +537,13 @@ fn killed_in_a_rollback_at(point: &str) {
         std::io::BufReader::new(s).read_line(&mut line).unwrap();
         assert!(line.contains("\"result\":null"), "{line}");
     }
-    let out = std::process::Command::new(support::upstart())
-        .args(["rollback", "--server", &c.server.url])
-        .env("UPSTART_KEY", &c.server.operator)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    support::operator(&c.server, &["rollback"]);
     let reached = agent
         .proc
         .wait_line("reached ", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&agent.spec)));
     assert_eq!(reached, point);
-    let before: Vec<u32> = agent
-        .lines()
-        .iter()
-        .filter_map(|l| l.strip_prefix("program "))
-        .filter_map(|r| r.split_whitespace().next()?.parse().ok())
-        .collect();
+    let before = support::program_pids(&agent.lines());
     agent.crash();
     let mut spec = agent.spec.clone();
     spec.extra = QUICK.iter().map(|s| s.to_string()).collect();

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{log_of, push, start_agent, status, Cluster};
+use support::{alive, log_of, push, start_agent, status, Cluster};
 use upstart::demo::load;
 
 const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "2s"];
@@ -37,18 +37,7 @@ fn json_of(bytes: &[u8]) -> Value {
 
 /// The pid of the last `program PID ADDR version V` line of `lines`.
 fn program_pid(lines: &[String]) -> Option<u32> {
-    lines
-        .iter()
-        .rev()
-        .find_map(|l| l.strip_prefix("program "))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie is not alive: read its state.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
+    support::program_pids(lines).last().copied()
 }
 
 /// `put(key, value)` as a version-`version` caller at `addr`.
@@ -264,16 +253,7 @@ fn resume_retries_a_node_that_failed() {
     wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
     // The operator mends the state and resumes: the node tries again.
     std::fs::write(c.agents[0].spec.state(), &good).unwrap();
-    let out = std::process::Command::new(support::upstart())
-        .args(["resume", "--server", &c.server.url])
-        .env("UPSTART_KEY", &c.server.operator)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::operator(&c.server, &["resume"]);
     c.agents[0]
         .proc
         .wait_line("upgraded 2", Duration::from_secs(60))
@@ -290,16 +270,7 @@ fn a_rollback_goes_one_node_at_a_time_and_status_says_rolled_back() {
     let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
     push(&c.server, &bundle).unwrap();
     wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(90));
-    let out = std::process::Command::new(support::upstart())
-        .args(["rollback", "--server", &c.server.url])
-        .env("UPSTART_KEY", &c.server.operator)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::operator(&c.server, &["rollback"]);
     let mut spans = Vec::new();
     for a in &mut c.agents {
         a.proc
@@ -392,17 +363,7 @@ fn a_rollback_without_a_reverse_transform_keeps_writes_until_the_operator_drops_
     let v2 = c.agents[0].port(2).unwrap();
     put(v2, 2, "written-at-2", "kept").unwrap();
     let rollback = |extra: &[&str]| {
-        let out = std::process::Command::new(support::upstart())
-            .args(["rollback", "--server", &c.server.url])
-            .env("UPSTART_KEY", &c.server.operator)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::operator(&c.server, &[&["rollback"][..], extra].concat());
     };
     rollback(&[]);
     let a = &mut c.agents[0];
@@ -470,16 +431,7 @@ fn a_bundle_pushed_again_runs_its_own_program() {
     let a = support::bundle(dir.path(), &c.private, &other, "a.bundle");
     let b = support::bundle(dir.path(), &c.private, &t.kv_v2, "b.bundle");
     let rollback = |c: &Cluster| {
-        let out = std::process::Command::new(support::upstart())
-            .args(["rollback", "--server", &c.server.url])
-            .env("UPSTART_KEY", &c.server.operator)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::operator(&c.server, &["rollback"]);
     };
     let upgrade_with = |c: &mut Cluster, bundle: &Path, n: usize| -> String {
         support::push_with(&c.server, bundle, &["--allow-downgrade"]).unwrap();

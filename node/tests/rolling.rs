@@ -370,16 +370,7 @@ fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
             .wait_line("upgraded 2", Duration::from_secs(60))
             .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
     }
-    let out = std::process::Command::new(support::upstart())
-        .args(["rollback", "--server", &c.server.url])
-        .env("UPSTART_KEY", &c.server.operator)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::operator(&c.server, &["rollback"]);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let s = status(&c.server.url).unwrap();

@@ -164,3 +164,34 @@ pub fn start_agent(server: &Server, trust: &Path, binary: &Path, spec: &NodeSpec
 pub fn log_of(spec: &NodeSpec) -> String {
     std::fs::read_to_string(spec.dir.with_extension("log")).unwrap_or_default()
 }
+
+/// `upstart ARGS... --server URL` as the server's operator; its stdout (panics on failure).
+pub fn operator(server: &Server, args: &[&str]) -> String {
+    let out = std::process::Command::new(upstart())
+        .args(args)
+        .args(["--server", &server.url])
+        .env("UPSTART_KEY", &server.operator)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "upstart {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The pids of the `program PID ADDR version V` lines of `lines`, in order.
+pub fn program_pids(lines: &[String]) -> Vec<u32> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("program "))
+        .filter_map(|r| r.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// Whether process `pid` runs (a zombie does not).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
+}
