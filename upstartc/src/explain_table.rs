@@ -65,6 +65,8 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (85, include_str!("../explain/U0085.md")),
     (86, include_str!("../explain/U0086.md")),
     (87, include_str!("../explain/U0087.md")),
+    (88, include_str!("../explain/U0088.md")),
+    (89, include_str!("../explain/U0089.md")),
     (90, include_str!("../explain/U0090.md")),
     (91, include_str!("../explain/U0091.md")),
     (92, include_str!("../explain/U0092.md")),

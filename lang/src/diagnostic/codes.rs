@@ -127,6 +127,8 @@ codes! {
     NO_STRATEGY = 85, Error, "no_strategy", "a schedule has no rollout strategy, or more than one";
     UNKNOWN_CANARY_ACTION = 86, Error, "unknown_canary_action", "a canary is followed by an unknown action";
     MISSING_SCHEDULE = 87, Warning, "missing_schedule", "the spec has no schedule, so defaults apply";
+    TIMEOUT_SHORTER_THAN_HEALTH = 88, Warning, "timeout_shorter_than_health", "a schedule's `timeout` is shorter than its `healthy_for`";
+    WINDOW_SHORTER_THAN_UPGRADE = 89, Warning, "window_shorter_than_upgrade", "a schedule's time window is shorter than one node's `healthy_for`";
     // chains of specs
     CHAIN_GAP = 90, Error, "chain_gap", "a chain of specs skips a version";
     CHAIN_MISMATCH = 91, Error, "chain_mismatch", "two specs of a chain disagree on a version they share";
