@@ -76,6 +76,16 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         });
     }
 
+    /// Names and spans of the bindings made with [`bind`](Self::bind) that are still in scope
+    /// and were never read.
+    pub fn unread_bound(&self) -> Vec<(String, Span)> {
+        self.scopes
+            .iter()
+            .filter(|b| !b.warn_unused && !b.used)
+            .map(|b| (b.name.clone(), b.span))
+            .collect()
+    }
+
     /// Drops the last `n` bindings made with [`bind`](Self::bind).
     pub fn unbind(&mut self, n: usize) {
         let keep = self.scopes.len().saturating_sub(n);

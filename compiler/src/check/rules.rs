@@ -205,7 +205,32 @@ fn check_block(
             );
         }
         ec.check(&rule.body, &method.ret);
+        // A rule that refuses every call needs none of its arguments.
+        if !matches!(rule.body.kind, ExprKind::Disallow(_)) {
+            for (name, span) in ec.unread_bound() {
+                if !name.starts_with('_') {
+                    unused_parameter(ec.cx, block.kind, mname, &name, span);
+                }
+            }
+        }
     }
+}
+
+/// A parameter the rule never reads: the caller's argument is dropped on the way.
+fn unused_parameter(cx: &mut Cx, kind: RuleKind, method: &str, name: &str, span: Span) {
+    let who = match kind {
+        RuleKind::Past => "old",
+        RuleKind::Future => "new",
+    };
+    cx.report(
+        codes::UNUSED_RULE_PARAMETER,
+        span,
+        format!("parameter `{name}` of the `{}` rule for `{method}` is never used", kind.keyword()),
+        |d| {
+            d.label(format!("{who} callers' `{name}` is dropped here"))
+                .help(format!("pass it on, refuse the calls that need it with `disallow`, or name it `_{name}` if dropping it is deliberate"))
+        },
+    );
 }
 
 fn unknown_method(

@@ -100,9 +100,9 @@ fn call_reaches_only_the_other_version() {
         &spec(
             "service S { fn f(x: u64) -> u64\n fn old_only() -> u64 }",
             "service S { fn f(x: u64, y: bool) -> u64 }",
-            "past S { f(x) = call old_only()\n old_only() = 1 }\nfuture S { f(x, y) = call f(x) }",
+            "past S { f(_x) = call old_only()\n old_only() = 1 }\nfuture S { f(x, _y) = call f(x) }",
         ),
-        "U0035 9:22 version 2 of `S` has no method `old_only`",
+        "U0035 9:23 version 2 of `S` has no method `old_only`",
     );
 }
 
@@ -166,8 +166,8 @@ fn literals_take_their_type_from_context() {
         "",
     );
     check(
-        &spec("service S { fn f(x: u64) -> u64 }", "service S { fn f(x: i64) -> u64 }", "past S { f(x) = call f(18446744073709551615) }\nfuture S { f(x) = call f(-1) }"),
-        "U0066 8:24 `18446744073709551615` does not fit in `i64`\nU0066 9:26 `-1` does not fit in `u64`",
+        &spec("service S { fn f(x: u64) -> u64 }", "service S { fn f(x: i64) -> u64 }", "past S { f(_x) = call f(18446744073709551615) }\nfuture S { f(_x) = call f(-1) }"),
+        "U0066 8:25 `18446744073709551615` does not fit in `i64`\nU0066 9:27 `-1` does not fit in `u64`",
     );
 }
 
@@ -370,4 +370,20 @@ fn schedule_window_is_compared_with_healthy_for() {
         "",
     );
     check(&with_schedule("  window: \"02:00\" .. \"02:30\""), "");
+}
+
+#[test]
+fn an_unread_rule_parameter_is_warned() {
+    let v1 = "service S { fn put(k: string, ttl: u64) -> unit }";
+    let v2 = "service S { fn put(k: string) -> unit\n fn has(k: string) -> bool }";
+    check(
+        &spec(v1, v2, "past S { put(k, ttl) = call put(k) }\nfuture S { put(k) = call put(k, 0)\n has(k) = false }"),
+        "U0042 9:17 parameter `ttl` of the `past` rule for `put` is never used\n\
+         U0042 11:6 parameter `k` of the `future` rule for `has` is never used",
+    );
+    // `_` opts out; a rule that always refuses needs no argument; a read in a closure counts.
+    check(
+        &spec(v1, v2, "past S { put(k, _ttl) = call put(k) }\nfuture S { put(k) = call put(\"\", len([1].map(|_i| k)))\n has(k) = disallow \"no\" }"),
+        "U0041 11:2 `has` is refused to version 2 callers on version 1 nodes",
+    );
 }
