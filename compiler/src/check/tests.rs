@@ -387,3 +387,32 @@ fn an_unread_rule_parameter_is_warned() {
         "U0041 11:2 `has` is refused to version 2 callers on version 1 nodes",
     );
 }
+
+#[test]
+fn a_catch_all_arm_names_the_variants_only_one_version_has() {
+    let v1 = "enum E { A, B }\nservice S { fn f() -> E }";
+    let v2 = "enum E { A, B, C(u64), D }\nservice S { fn f() -> E }";
+    let future = "future S { f() = match call f() { v1::E::A => v2::E::A, v1::E::B => v2::E::B } }";
+    check(
+        &spec(v1, v2, &format!("past S {{ f() = match call f() {{ v2::E::B => v1::E::B, _ => v1::E::A }} }}\n{future}")),
+        "U0073 10:55 `_` also matches `E::C`, `E::D`, which version 1's `E` does not have",
+    );
+    // A bare name catches all too; variants given their own arm are not swallowed.
+    check(
+        &spec(v1, v2, &format!("past S {{ f() = match call f() {{ v2::E::C(_) => v1::E::B, e => v1::E::A }} }}\n{future}")),
+        "U0073 10:58 this catch-all arm also matches `E::D`, which version 1's `E` does not have",
+    );
+    check(
+        &spec(v1, v2, &format!("past S {{ f() = match call f() {{ v2::E::C(_) => v1::E::B, v2::E::D => v1::E::B, _ => v1::E::A }} }}\n{future}")),
+        "",
+    );
+    // An enum of one version only has nothing to differ from.
+    check(
+        &spec(
+            "service S { fn f() -> u64 }",
+            "enum E { A, B }\nservice S { fn f() -> u64\n fn g() -> E }",
+            "future S { g() = match E::A { E::A => E::B, _ => E::A } }",
+        ),
+        "",
+    );
+}
