@@ -59,6 +59,7 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (71, include_str!("../explain/U0071.md")),
     (72, include_str!("../explain/U0072.md")),
     (73, include_str!("../explain/U0073.md")),
+    (74, include_str!("../explain/U0074.md")),
     (80, include_str!("../explain/U0080.md")),
     (81, include_str!("../explain/U0081.md")),
     (82, include_str!("../explain/U0082.md")),

@@ -120,6 +120,7 @@ codes! {
     PAYLOAD_MISMATCH = 71, Error, "payload_mismatch", "an enum variant is used with the wrong payload";
     REVERSE_UNREAD_FIELD = 72, Warning, "reverse_unread_field", "the reverse transform never reads a field of the new state, so a rollback drops its writes";
     WILDCARD_SWALLOWS_VARIANTS = 73, Warning, "wildcard_swallows_variants", "a catch-all match arm takes enum variants that only one version has";
+    NULL_LITERAL = 74, Error, "null_literal", "`null` is written, which the language does not have";
     // schedule
     UNKNOWN_SCHEDULE_KEY = 80, Error, "unknown_schedule_key", "a schedule setting is not known";
     BAD_SCHEDULE_VALUE = 81, Error, "bad_schedule_value", "a schedule setting has a value of the wrong kind";
