@@ -35,6 +35,7 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (40, include_str!("../explain/U0040.md")),
     (41, include_str!("../explain/U0041.md")),
     (42, include_str!("../explain/U0042.md")),
+    (43, include_str!("../explain/U0043.md")),
     (50, include_str!("../explain/U0050.md")),
     (51, include_str!("../explain/U0051.md")),
     (52, include_str!("../explain/U0052.md")),

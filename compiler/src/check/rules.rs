@@ -8,7 +8,7 @@ use super::types::Types;
 use super::Cx;
 use crate::model::{MethodDef, ServiceDef, SpecModel, Ty, VersionEnv};
 use lang::ast::{ExprKind, RuleBlock, RuleKind};
-use lang::diagnostic::codes;
+use lang::diagnostic::{codes, Severity};
 use lang::span::Span;
 use std::collections::{BTreeSet, HashMap};
 
@@ -132,6 +132,7 @@ fn check_block(
             continue;
         };
         covered.insert((block.kind, sname.clone(), mname.to_string()));
+        let first_diagnostic = cx.diagnostics.len();
         let types = Types::new(model);
         if let Some(counterpart) = other.and_then(|s| s.method(mname)) {
             if unchanged_method(&types, method, counterpart) {
@@ -182,7 +183,7 @@ fn check_block(
         if matches!(rule.body.kind, ExprKind::Disallow(_)) {
             let (sv, rv) = (simulated.number, reachable.number);
             cx.report(codes::DISALLOWED_METHOD, rule.method.span, format!("`{mname}` is refused to version {sv} callers on version {rv} nodes"), |d| {
-                d.label("always disallowed").note("callers get an error with the reason until every node runs the same version")
+                d.label("always disallowed").note("callers get an error with the reason until every node runs the same version").help("if the refusal is deliberate, say so with `#[allow(disallowed_method)]` before the rule")
             });
         }
         let place = match block.kind {
@@ -213,6 +214,53 @@ fn check_block(
                 }
             }
         }
+        apply_allow(cx, rule, first_diagnostic);
+    }
+}
+
+/// `#[allow(name, ...)]` on a rule: drops the warnings of those names reported from
+/// `first_diagnostic` on (the rule's own), and reports names that are not warnings.
+fn apply_allow(cx: &mut Cx, rule: &lang::ast::Rule, first_diagnostic: usize) {
+    if rule.allow.is_empty() {
+        return;
+    }
+    let allowed = |code: lang::diagnostic::Code| {
+        code.info().is_some_and(|i| {
+            i.severity == Severity::Warning && rule.allow.iter().any(|a| a.name == i.name)
+        })
+    };
+    let mut index = 0;
+    cx.diagnostics.retain(|d| {
+        index += 1;
+        index <= first_diagnostic || !allowed(d.code)
+    });
+    for name in &rule.allow {
+        let info = codes::ALL.iter().find(|i| i.name == name.name);
+        if info.is_some_and(|i| i.severity == Severity::Warning) {
+            continue;
+        }
+        let warnings = codes::ALL
+            .iter()
+            .filter(|i| i.severity == Severity::Warning)
+            .map(|i| i.name);
+        let help = did_you_mean(&name.name, warnings);
+        let is_error = info.is_some();
+        cx.report(
+            codes::UNKNOWN_ALLOW,
+            name.span,
+            format!("`{}` is not a warning that can be allowed", name.name),
+            |d| {
+                let d = d.label(if is_error {
+                    "an error, which cannot be allowed"
+                } else {
+                    "no warning has this name"
+                });
+                match help {
+                    Some(h) if !is_error => d.help(h),
+                    _ => d.note("`upstartc explain` names each warning; an allow takes the name, such as `disallowed_method`"),
+                }
+            },
+        );
     }
 }
 

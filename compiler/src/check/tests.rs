@@ -435,3 +435,28 @@ fn null_says_what_to_write_instead() {
         "",
     );
 }
+
+#[test]
+fn a_rule_can_allow_its_own_warnings_by_name() {
+    let v1 = "service S { fn f(x: u64) -> u64 }";
+    let v2 = "service S { fn f(x: u64) -> u64\n fn g(y: u64) -> u64\n fn h(z: u64) -> u64 }";
+    check(
+        &spec(v1, v2, "future S {\n#[allow(disallowed_method)] g(y) = disallow \"no\"\n#[allow(unused_rule_parameter, unused_variable)]\nh(z) = { let a = 1; 2 } }"),
+        "",
+    );
+    // Only the rule's own warnings, only warnings, only known names.
+    check(
+        &spec(v1, v2, "future S {\n#[allow(disallowed_method)] g(y) = disallow \"no\"\nh(z) = disallow \"no\" }"),
+        "U0041 12:1 `h` is refused to version 2 callers on version 1 nodes",
+    );
+    check(
+        &spec(
+            v1,
+            v2,
+            "future S {\n#[allow(type_mismatch, disallowed)] g(y) = disallow \"no\"\nh(z) = z }",
+        ),
+        "U0043 11:9 `type_mismatch` is not a warning that can be allowed\n\
+         U0043 11:24 `disallowed` is not a warning that can be allowed\n\
+         U0041 11:37 `g` is refused to version 2 callers on version 1 nodes",
+    );
+}

@@ -95,6 +95,7 @@ codes! {
     UNNEEDED_RULE = 40, Warning, "unneeded_rule", "a rule simulates a method that did not change";
     DISALLOWED_METHOD = 41, Warning, "disallowed_method", "a method is always refused to callers of the other version";
     UNUSED_RULE_PARAMETER = 42, Warning, "unused_rule_parameter", "a past or future rule never reads one of its parameters";
+    UNKNOWN_ALLOW = 43, Error, "unknown_allow", "a rule's `#[allow(...)]` names something that is not a warning";
     // expressions and types
     TYPE_MISMATCH = 50, Error, "type_mismatch", "an expression has the wrong type";
     UNKNOWN_VARIABLE = 51, Error, "unknown_variable", "a name is not bound";
