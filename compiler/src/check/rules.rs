@@ -225,9 +225,8 @@ fn apply_allow(cx: &mut Cx, rule: &lang::ast::Rule, first_diagnostic: usize) {
         return;
     }
     let allowed = |code: lang::diagnostic::Code| {
-        code.info().is_some_and(|i| {
-            i.severity == Severity::Warning && rule.allow.iter().any(|a| a.name == i.name)
-        })
+        code.info()
+            .is_some_and(|i| i.allowable() && rule.allow.iter().any(|a| a.name == i.name))
     };
     let mut index = 0;
     cx.diagnostics.retain(|d| {
@@ -236,27 +235,24 @@ fn apply_allow(cx: &mut Cx, rule: &lang::ast::Rule, first_diagnostic: usize) {
     });
     for name in &rule.allow {
         let info = codes::ALL.iter().find(|i| i.name == name.name);
-        if info.is_some_and(|i| i.severity == Severity::Warning) {
+        if info.is_some_and(|i| i.allowable()) {
             continue;
         }
-        let warnings = codes::ALL
-            .iter()
-            .filter(|i| i.severity == Severity::Warning)
-            .map(|i| i.name);
+        let warnings = codes::ALL.iter().filter(|i| i.allowable()).map(|i| i.name);
         let help = did_you_mean(&name.name, warnings);
-        let is_error = info.is_some();
+        let known = info.map(|i| i.severity == Severity::Error);
         cx.report(
             codes::UNKNOWN_ALLOW,
             name.span,
             format!("`{}` is not a warning that can be allowed", name.name),
             |d| {
-                let d = d.label(if is_error {
-                    "an error, which cannot be allowed"
-                } else {
-                    "no warning has this name"
+                let d = d.label(match known {
+                    Some(true) => "an error, which cannot be allowed",
+                    Some(false) => "found by `verify`, which an allow does not reach",
+                    None => "no warning has this name",
                 });
                 match help {
-                    Some(h) if !is_error => d.help(h),
+                    Some(h) if known.is_none() => d.help(h),
                     _ => d.note("`upstartc explain` names each warning; an allow takes the name, such as `disallowed_method`"),
                 }
             },

@@ -453,10 +453,11 @@ fn a_rule_can_allow_its_own_warnings_by_name() {
         &spec(
             v1,
             v2,
-            "future S {\n#[allow(type_mismatch, disallowed)] g(y) = disallow \"no\"\nh(z) = z }",
+            "future S {\n#[allow(type_mismatch, disallowed)] g(y) = disallow \"no\"\n#[allow(verify_round_trip)] h(z) = z }",
         ),
         "U0043 11:9 `type_mismatch` is not a warning that can be allowed\n\
          U0043 11:24 `disallowed` is not a warning that can be allowed\n\
-         U0041 11:37 `g` is refused to version 2 callers on version 1 nodes",
+         U0041 11:37 `g` is refused to version 2 callers on version 1 nodes\n\
+         U0043 12:9 `verify_round_trip` is not a warning that can be allowed",
     );
 }

@@ -46,6 +46,14 @@ pub struct CodeInfo {
     pub summary: &'static str,
 }
 
+impl CodeInfo {
+    /// Whether a rule's `#[allow(...)]` may name this code: the checker's warnings (those of
+    /// `verify`, from U0100 on, are found after `check` and are not reached by it).
+    pub fn allowable(&self) -> bool {
+        self.severity == Severity::Warning && self.code.0 < 100
+    }
+}
+
 macro_rules! codes {
     ($($konst:ident = $num:literal, $sev:ident, $name:literal, $summary:literal;)*) => {
         $(pub const $konst: Code = Code($num);)*
