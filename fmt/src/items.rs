@@ -182,7 +182,17 @@ impl Fmt<'_> {
 
     fn rule(&mut self, r: &Rule) -> D {
         let params: Vec<&str> = r.params.iter().map(|p| p.name.as_str()).collect();
-        let head = text(format!("{}({}) = ", r.method.name, params.join(", ")));
+        let allow = if r.allow.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = r.allow.iter().map(|a| a.name.as_str()).collect();
+            format!("#[allow({})] ", names.join(", "))
+        };
+        let head = text(format!(
+            "{allow}{}({}) = ",
+            r.method.name,
+            params.join(", ")
+        ));
         concat(vec![head, self.top_expr(&r.body)])
     }
 

@@ -251,3 +251,16 @@ transform (new) -> old {
 ";
     assert_fmt(input, want);
 }
+
+#[test]
+fn rule_attributes_are_kept_before_the_rule() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nfuture Kv { #[ allow( disallowed_method ,unused_rule_parameter, ) ]\n delete(key) = disallow \"no\" }",
+        "upgrade kv 1 -> 2
+
+future Kv {
+  #[allow(disallowed_method, unused_rule_parameter)] delete(key) = disallow \"no\"
+}
+",
+    );
+}

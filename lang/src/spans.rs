@@ -112,6 +112,9 @@ fn walk_item(item: &mut Item, f: &mut dyn Rewrite) {
         Item::Rules(r) => {
             ident(&mut r.service, f);
             for rule in &mut r.rules {
+                for a in &mut rule.allow {
+                    ident(a, f);
+                }
                 ident(&mut rule.method, f);
                 for p in &mut rule.params {
                     ident(p, f);

@@ -7,6 +7,7 @@
 //! - at the start of a rule in a `past`/`future` block: the simulated service's methods, those
 //!   still missing a rule first, inserted with their parameters (`put(key, value) = `);
 //! - after `call`: the methods of the version `call` reaches;
+//! - in a rule's `#[allow(...)]`: the names of the warnings;
 //! - in an expression: built-ins, variables in scope, keywords, record and enum names;
 //! - after `.`: built-ins in method form, and the receiver's fields when its type is known;
 //! - after `Enum::`: its variants; in a transform: the new state's fields; in a schedule: its
@@ -106,7 +107,11 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
                 RuleKind::Future
             };
             let service = before.get(1).map(|t| tok(t)).unwrap_or("");
-            rule_completions(a, previous, &cx, kind, service, offset)
+            if matches!(cx.top(), Some(("(", Some("allow"), Some("[")))) {
+                allow_completions()
+            } else {
+                rule_completions(a, previous, &cx, kind, service, offset)
+            }
         }
         "invariant" | "transform" => {
             state_item_completions(a, previous, &cx, tok(first), &before, offset)
@@ -307,6 +312,21 @@ fn declared_types(region_text: &str) -> Vec<(String, String)> {
             let kw = a.text(region_text);
             (matches!(kw, "record" | "enum") && b.kind == TokenKind::Word)
                 .then(|| (kw.to_string(), b.text(region_text).to_string()))
+        })
+        .collect()
+}
+
+/// Inside a rule's `#[allow(...)]`: the names of the warnings, with code and summary.
+fn allow_completions() -> Vec<CompletionItem> {
+    lang::diagnostic::codes::ALL
+        .iter()
+        .filter(|i| i.allowable())
+        .map(|i| {
+            item(
+                i.name,
+                CompletionItemKind::CONSTANT,
+                Some(format!("{}: {}", i.code, i.summary)),
+            )
         })
         .collect()
 }

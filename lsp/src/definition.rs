@@ -95,6 +95,9 @@ pub fn definition(a: &Analysis, offset: usize) -> Vec<Span> {
             .and_then(|s| s.field(name))
             .map(|f| f.name.span)),
         Target::Var { binding, .. } => one(*binding),
-        Target::Binding { .. } | Target::Builtin { .. } | Target::Expr { .. } => Vec::new(),
+        Target::Binding { .. }
+        | Target::Builtin { .. }
+        | Target::Expr { .. }
+        | Target::Allow { .. } => Vec::new(),
     }
 }

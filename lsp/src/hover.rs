@@ -58,6 +58,15 @@ pub fn hover(a: &Analysis, offset: usize) -> Option<Hover> {
             }
             code(&ty_text(ty, home(a, ty)))
         }
+        Target::Allow { name, .. } => {
+            let info = lang::diagnostic::codes::ALL
+                .iter()
+                .find(|i| i.name == name.as_str())?;
+            format!(
+                "warning `{name}` ({}): {}\n\nallowed for this rule: not reported for it",
+                info.code, info.summary
+            )
+        }
     };
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent {

@@ -68,6 +68,8 @@ pub enum Target {
     Builtin { name: String, span: Span, ty: Ty },
     /// Any other expression.
     Expr { span: Span, ty: Ty },
+    /// A warning name in a rule's `#[allow(...)]`.
+    Allow { name: String, span: Span },
 }
 
 impl Target {
@@ -78,6 +80,7 @@ impl Target {
             | Target::Service { span, .. }
             | Target::Method { span, .. }
             | Target::Field { span, .. }
+            | Target::Allow { span, .. }
             | Target::Var { span, .. }
             | Target::Binding { span, .. }
             | Target::Builtin { span, .. }
@@ -203,6 +206,12 @@ impl<'m> Walker<'m> {
                     .iter()
                     .filter(|rule| self.hit(rule.span))
                     .find_map(|rule| {
+                        if let Some(a) = rule.allow.iter().find(|a| self.hit(a.span)) {
+                            return Some(Target::Allow {
+                                name: a.name.clone(),
+                                span: a.span,
+                            });
+                        }
                         if self.hit(rule.method.span) {
                             return Some(Target::Method {
                                 version: simulated,

@@ -121,3 +121,33 @@ fn a_closed_stdout_pipe_is_not_a_panic() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A deliberate `disallow` marked `#[allow(disallowed_method)]` passes `--deny warnings`; the
+/// same spec without the mark fails it.
+#[test]
+fn an_allowed_disallow_passes_deny_warnings() {
+    let dir = scratch("allow");
+    let root = upstart_test_support::repo_root();
+    let text = std::fs::read_to_string(root.join("specs/ui/U0041-disallowed_method.ups")).unwrap();
+    let marked = text.replace(
+        "  contains(key) = disallow",
+        "  #[allow(disallowed_method)]\n  contains(key) = disallow",
+    );
+    assert_ne!(marked, text);
+    for (name, spec, code) in [("plain.ups", &text, 1), ("marked.ups", &marked, 0)] {
+        let path = dir.join(name);
+        std::fs::write(&path, spec).unwrap();
+        let out = upstartc()
+            .args(["check", "--deny", "warnings"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

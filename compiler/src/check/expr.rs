@@ -76,6 +76,16 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
         });
     }
 
+    /// Names and spans of the bindings made with [`bind`](Self::bind) that are still in scope
+    /// and were never read.
+    pub fn unread_bound(&self) -> Vec<(String, Span)> {
+        self.scopes
+            .iter()
+            .filter(|b| !b.warn_unused && !b.used)
+            .map(|b| (b.name.clone(), b.span))
+            .collect()
+    }
+
     /// Drops the last `n` bindings made with [`bind`](Self::bind).
     pub fn unbind(&mut self, n: usize) {
         let keep = self.scopes.len().saturating_sub(n);
@@ -189,6 +199,9 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
     fn infer_kind(&mut self, e: &Expr, hint: Option<&Ty>) -> Ty {
         match &e.kind {
             ExprKind::Lit(lit) => self.literal(lit, hint, e.span, false),
+            ExprKind::Var(name) if name.name == "null" && !self.is_bound("null") => {
+                self.null(name, hint)
+            }
             ExprKind::Var(name) => self.var(name),
             ExprKind::Variant { path, payload } => {
                 self.variant(e.span, path, payload.as_deref(), hint)
@@ -368,6 +381,36 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             },
             Lit::Unit => Ty::Unit,
         }
+    }
+
+    fn is_bound(&self, name: &str) -> bool {
+        self.scopes.iter().any(|b| b.name == name)
+    }
+
+    /// `null`, written from habit: say what the language has instead (`none` or `()`), for the
+    /// type expected.
+    fn null(&mut self, name: &Ident, hint: Option<&Ty>) -> Ty {
+        let (help, ty) = match hint {
+            Some(Ty::Option(t)) => (
+                "write `none`, the absent `option` value".to_string(),
+                Ty::Option(t.clone()),
+            ),
+            Some(Ty::Unit) => ("write `()`, the one value of `unit`".to_string(), Ty::Unit),
+            _ => (
+                "an absent `option` value is `none`, and the one value of `unit` is `()`"
+                    .to_string(),
+                Ty::Unknown,
+            ),
+        };
+        let wanted = hint
+            .filter(|t| **t != Ty::Unknown)
+            .map(|t| format!(": `{t}` is expected here"))
+            .unwrap_or_default();
+        self.cx
+            .report(codes::NULL_LITERAL, name.span, "there is no `null`", |d| {
+                d.label(format!("not a value{wanted}")).help(help)
+            });
+        ty
     }
 
     fn var(&mut self, name: &Ident) -> Ty {

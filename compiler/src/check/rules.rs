@@ -8,7 +8,7 @@ use super::types::Types;
 use super::Cx;
 use crate::model::{MethodDef, ServiceDef, SpecModel, Ty, VersionEnv};
 use lang::ast::{ExprKind, RuleBlock, RuleKind};
-use lang::diagnostic::codes;
+use lang::diagnostic::{codes, Severity};
 use lang::span::Span;
 use std::collections::{BTreeSet, HashMap};
 
@@ -132,6 +132,7 @@ fn check_block(
             continue;
         };
         covered.insert((block.kind, sname.clone(), mname.to_string()));
+        let first_diagnostic = cx.diagnostics.len();
         let types = Types::new(model);
         if let Some(counterpart) = other.and_then(|s| s.method(mname)) {
             if unchanged_method(&types, method, counterpart) {
@@ -182,7 +183,7 @@ fn check_block(
         if matches!(rule.body.kind, ExprKind::Disallow(_)) {
             let (sv, rv) = (simulated.number, reachable.number);
             cx.report(codes::DISALLOWED_METHOD, rule.method.span, format!("`{mname}` is refused to version {sv} callers on version {rv} nodes"), |d| {
-                d.label("always disallowed").note("callers get an error with the reason until every node runs the same version")
+                d.label("always disallowed").note("callers get an error with the reason until every node runs the same version").help("if the refusal is deliberate, say so with `#[allow(disallowed_method)]` before the rule")
             });
         }
         let place = match block.kind {
@@ -205,7 +206,75 @@ fn check_block(
             );
         }
         ec.check(&rule.body, &method.ret);
+        // A rule that refuses every call needs none of its arguments.
+        if !matches!(rule.body.kind, ExprKind::Disallow(_)) {
+            for (name, span) in ec.unread_bound() {
+                if !name.starts_with('_') {
+                    unused_parameter(ec.cx, block.kind, mname, &name, span);
+                }
+            }
+        }
+        apply_allow(cx, rule, first_diagnostic);
     }
+}
+
+/// `#[allow(name, ...)]` on a rule: drops the warnings of those names reported from
+/// `first_diagnostic` on (the rule's own), and reports names that are not warnings.
+fn apply_allow(cx: &mut Cx, rule: &lang::ast::Rule, first_diagnostic: usize) {
+    if rule.allow.is_empty() {
+        return;
+    }
+    let allowed = |code: lang::diagnostic::Code| {
+        code.info()
+            .is_some_and(|i| i.allowable() && rule.allow.iter().any(|a| a.name == i.name))
+    };
+    let mut index = 0;
+    cx.diagnostics.retain(|d| {
+        index += 1;
+        index <= first_diagnostic || !allowed(d.code)
+    });
+    for name in &rule.allow {
+        let info = codes::ALL.iter().find(|i| i.name == name.name);
+        if info.is_some_and(|i| i.allowable()) {
+            continue;
+        }
+        let warnings = codes::ALL.iter().filter(|i| i.allowable()).map(|i| i.name);
+        let help = did_you_mean(&name.name, warnings);
+        let known = info.map(|i| i.severity == Severity::Error);
+        cx.report(
+            codes::UNKNOWN_ALLOW,
+            name.span,
+            format!("`{}` is not a warning that can be allowed", name.name),
+            |d| {
+                let d = d.label(match known {
+                    Some(true) => "an error, which cannot be allowed",
+                    Some(false) => "found by `verify`, which an allow does not reach",
+                    None => "no warning has this name",
+                });
+                match help {
+                    Some(h) if known.is_none() => d.help(h),
+                    _ => d.note("`upstartc explain` names each warning; an allow takes the name, such as `disallowed_method`"),
+                }
+            },
+        );
+    }
+}
+
+/// A parameter the rule never reads: the caller's argument is dropped on the way.
+fn unused_parameter(cx: &mut Cx, kind: RuleKind, method: &str, name: &str, span: Span) {
+    let who = match kind {
+        RuleKind::Past => "old",
+        RuleKind::Future => "new",
+    };
+    cx.report(
+        codes::UNUSED_RULE_PARAMETER,
+        span,
+        format!("parameter `{name}` of the `{}` rule for `{method}` is never used", kind.keyword()),
+        |d| {
+            d.label(format!("{who} callers' `{name}` is dropped here"))
+                .help(format!("pass it on, refuse the calls that need it with `disallow`, or name it `_{name}` if dropping it is deliberate"))
+        },
+    );
 }
 
 fn unknown_method(

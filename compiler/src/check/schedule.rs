@@ -1,5 +1,6 @@
 //! The schedule: a rollout strategy with positive sizes, a known order, positive durations,
-//! a well-formed time window, and a canary with a known follow-up action.
+//! a well-formed time window, and a canary with a known follow-up action; then the settings
+//! against each other (`timeout` vs `healthy_for`, `window` vs `healthy_for`).
 
 use super::suggest::did_you_mean;
 use super::Cx;
@@ -102,6 +103,65 @@ pub(crate) fn check_schedules(cx: &mut Cx, spec: &Spec) {
             d.help("give exactly one: `rolling { batch: 1, max_unavailable: 1 }` or `all_at_once { }`")
         });
     }
+    against_each_other(cx, &first.entries);
+}
+
+/// Settings that are each well-formed but contradict each other. The schedule has no cluster
+/// size, so `canary` cannot be compared with one; one node's upgrade takes at least
+/// `healthy_for` (a node counts as done only after that long healthy), the one part of its
+/// length the spec knows.
+fn against_each_other(cx: &mut Cx, entries: &[SchedEntry]) {
+    let find = |key: &str| entries.iter().find(|e| e.key.name == key);
+    let duration_of = |key: &str| {
+        find(key).and_then(|e| match e.value.kind {
+            SchedValueKind::Duration(ms) if ms > 0 => Some((ms, e.value.span)),
+            _ => None,
+        })
+    };
+    let Some((healthy, healthy_span)) = duration_of("healthy_for") else {
+        return;
+    };
+    if let Some((timeout, timeout_span)) = duration_of("timeout") {
+        if timeout < healthy {
+            let (t, h) = (format_ms(timeout), format_ms(healthy));
+            let total = format_ms(timeout.saturating_add(healthy));
+            cx.report(codes::TIMEOUT_SHORTER_THAN_HEALTH, timeout_span, format!("`timeout` ({t}) is shorter than `healthy_for` ({h})"), |d| {
+                d.label("shorter than the health hold")
+                    .also(healthy_span, "a node is done only after this long healthy")
+                    .note(format!("the timeout counts only until a node runs the new version; the health hold comes after it, so one node may take up to {total}"))
+                    .help(format!("to bound a node's whole upgrade, make `timeout` at least `healthy_for`: `timeout: {h}`"))
+            });
+        }
+    }
+    let window = find("window").and_then(|e| match &e.value.kind {
+        SchedValueKind::Range(from, to) => Some((parse_hhmm(from)?, parse_hhmm(to)?, e.value.span)),
+        _ => None,
+    });
+    if let Some((from, to, span)) = window.filter(|(from, to, _)| from != to) {
+        let minutes = u64::from((to + 1440 - from) % 1440);
+        if minutes.saturating_mul(60_000) < healthy {
+            let (w, h) = (
+                format_ms(minutes.saturating_mul(60_000)),
+                format_ms(healthy),
+            );
+            cx.report(codes::WINDOW_SHORTER_THAN_UPGRADE, span, format!("the window ({w}) is shorter than one node's upgrade (`healthy_for` {h})"), |d| {
+                d.label("no node can finish inside this window")
+                    .also(healthy_span, "each node holds this long before it is done")
+                    .note("the next batch starts only when the last one is done, so at most one batch starts per window and every node finishes outside it")
+                    .help(format!("widen the window to at least {h}, or shorten `healthy_for`"))
+            });
+        }
+    }
+}
+
+/// `90000` -> `90s`, `120000` -> `2m`: the largest unit that divides the duration.
+fn format_ms(ms: u64) -> String {
+    for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 fn unknown_key(cx: &mut Cx, key: &lang::ast::Ident, name: &str, known: &[&str], within: &str) {

@@ -100,9 +100,9 @@ fn call_reaches_only_the_other_version() {
         &spec(
             "service S { fn f(x: u64) -> u64\n fn old_only() -> u64 }",
             "service S { fn f(x: u64, y: bool) -> u64 }",
-            "past S { f(x) = call old_only()\n old_only() = 1 }\nfuture S { f(x, y) = call f(x) }",
+            "past S { f(_x) = call old_only()\n old_only() = 1 }\nfuture S { f(x, _y) = call f(x) }",
         ),
-        "U0035 9:22 version 2 of `S` has no method `old_only`",
+        "U0035 9:23 version 2 of `S` has no method `old_only`",
     );
 }
 
@@ -166,8 +166,8 @@ fn literals_take_their_type_from_context() {
         "",
     );
     check(
-        &spec("service S { fn f(x: u64) -> u64 }", "service S { fn f(x: i64) -> u64 }", "past S { f(x) = call f(18446744073709551615) }\nfuture S { f(x) = call f(-1) }"),
-        "U0066 8:24 `18446744073709551615` does not fit in `i64`\nU0066 9:26 `-1` does not fit in `u64`",
+        &spec("service S { fn f(x: u64) -> u64 }", "service S { fn f(x: i64) -> u64 }", "past S { f(_x) = call f(18446744073709551615) }\nfuture S { f(_x) = call f(-1) }"),
+        "U0066 8:25 `18446744073709551615` does not fit in `i64`\nU0066 9:27 `-1` does not fit in `u64`",
     );
 }
 
@@ -331,5 +331,133 @@ fn a_synthesized_payload_keeps_its_own_type() {
         matches!(model.type_of(variant), Ty::Named(_)),
         "{:?}",
         model.type_of(variant)
+    );
+}
+
+/// A spec with no services and the given schedule settings (after a rolling strategy).
+fn with_schedule(settings: &str) -> String {
+    format!(
+        "upgrade t 1 -> 2\nversion 1 {{ }}\nversion 2 {{ }}\nschedule {{\n  rolling {{ batch: 1, max_unavailable: 1 }}\n{settings}\n}}\n"
+    )
+}
+
+#[test]
+fn schedule_timeout_is_compared_with_healthy_for() {
+    check(
+        &with_schedule("  healthy_for: 90s\n  timeout: 1m"),
+        "U0088 7:12 `timeout` (1m) is shorter than `healthy_for` (90s)",
+    );
+    // Equal is enough; either alone is not compared.
+    check(&with_schedule("  healthy_for: 2m\n  timeout: 2m"), "");
+    check(&with_schedule("  timeout: 1s"), "");
+    check(&with_schedule("  healthy_for: 1h"), "");
+}
+
+#[test]
+fn schedule_window_is_compared_with_healthy_for() {
+    // Across midnight: 23:50 .. 00:10 is 20 minutes.
+    check(
+        &with_schedule("  window: \"23:50\" .. \"00:10\"\n  healthy_for: 21m"),
+        "U0089 6:11 the window (20m) is shorter than one node's upgrade (`healthy_for` 21m)",
+    );
+    check(
+        &with_schedule("  window: \"23:50\" .. \"00:10\"\n  healthy_for: 20m"),
+        "",
+    );
+    // A window from 04:00 to 02:00 is 22 hours long, not negative.
+    check(
+        &with_schedule("  window: \"04:00\" .. \"02:00\"\n  healthy_for: 3h"),
+        "",
+    );
+    check(&with_schedule("  window: \"02:00\" .. \"02:30\""), "");
+}
+
+#[test]
+fn an_unread_rule_parameter_is_warned() {
+    let v1 = "service S { fn put(k: string, ttl: u64) -> unit }";
+    let v2 = "service S { fn put(k: string) -> unit\n fn has(k: string) -> bool }";
+    check(
+        &spec(v1, v2, "past S { put(k, ttl) = call put(k) }\nfuture S { put(k) = call put(k, 0)\n has(k) = false }"),
+        "U0042 9:17 parameter `ttl` of the `past` rule for `put` is never used\n\
+         U0042 11:6 parameter `k` of the `future` rule for `has` is never used",
+    );
+    // `_` opts out; a rule that always refuses needs no argument; a read in a closure counts.
+    check(
+        &spec(v1, v2, "past S { put(k, _ttl) = call put(k) }\nfuture S { put(k) = call put(\"\", len([1].map(|_i| k)))\n has(k) = disallow \"no\" }"),
+        "U0041 11:2 `has` is refused to version 2 callers on version 1 nodes",
+    );
+}
+
+#[test]
+fn a_catch_all_arm_names_the_variants_only_one_version_has() {
+    let v1 = "enum E { A, B }\nservice S { fn f() -> E }";
+    let v2 = "enum E { A, B, C(u64), D }\nservice S { fn f() -> E }";
+    let future = "future S { f() = match call f() { v1::E::A => v2::E::A, v1::E::B => v2::E::B } }";
+    check(
+        &spec(v1, v2, &format!("past S {{ f() = match call f() {{ v2::E::B => v1::E::B, _ => v1::E::A }} }}\n{future}")),
+        "U0073 10:55 `_` also matches `E::C`, `E::D`, which version 1's `E` does not have",
+    );
+    // A bare name catches all too; variants given their own arm are not swallowed.
+    check(
+        &spec(v1, v2, &format!("past S {{ f() = match call f() {{ v2::E::C(_) => v1::E::B, e => v1::E::A }} }}\n{future}")),
+        "U0073 10:58 this catch-all arm also matches `E::D`, which version 1's `E` does not have",
+    );
+    check(
+        &spec(v1, v2, &format!("past S {{ f() = match call f() {{ v2::E::C(_) => v1::E::B, v2::E::D => v1::E::B, _ => v1::E::A }} }}\n{future}")),
+        "",
+    );
+    // An enum of one version only has nothing to differ from.
+    check(
+        &spec(
+            "service S { fn f() -> u64 }",
+            "enum E { A, B }\nservice S { fn f() -> u64\n fn g() -> E }",
+            "future S { g() = match E::A { E::A => E::B, _ => E::A } }",
+        ),
+        "",
+    );
+}
+
+#[test]
+fn null_says_what_to_write_instead() {
+    let v1 = "service S { fn f() -> option<u64> }";
+    let v2 = "service S { fn f() -> option<u64>\n fn g() -> unit\n fn h() -> bool }";
+    check(
+        &spec(v1, v2, "future S { g() = null\n h() = null == null }"),
+        "U0074 10:18 there is no `null`\nU0074 11:8 there is no `null`\nU0074 11:16 there is no `null`",
+    );
+    // A binding named `null` is just a name.
+    check(
+        &spec(
+            v1,
+            v2,
+            "future S { g() = ()\n h() = { let null = true; null } }",
+        ),
+        "",
+    );
+}
+
+#[test]
+fn a_rule_can_allow_its_own_warnings_by_name() {
+    let v1 = "service S { fn f(x: u64) -> u64 }";
+    let v2 = "service S { fn f(x: u64) -> u64\n fn g(y: u64) -> u64\n fn h(z: u64) -> u64 }";
+    check(
+        &spec(v1, v2, "future S {\n#[allow(disallowed_method)] g(y) = disallow \"no\"\n#[allow(unused_rule_parameter, unused_variable)]\nh(z) = { let a = 1; 2 } }"),
+        "",
+    );
+    // Only the rule's own warnings, only warnings, only known names.
+    check(
+        &spec(v1, v2, "future S {\n#[allow(disallowed_method)] g(y) = disallow \"no\"\nh(z) = disallow \"no\" }"),
+        "U0041 12:1 `h` is refused to version 2 callers on version 1 nodes",
+    );
+    check(
+        &spec(
+            v1,
+            v2,
+            "future S {\n#[allow(type_mismatch, disallowed)] g(y) = disallow \"no\"\n#[allow(verify_round_trip)] h(z) = z }",
+        ),
+        "U0043 11:9 `type_mismatch` is not a warning that can be allowed\n\
+         U0043 11:24 `disallowed` is not a warning that can be allowed\n\
+         U0041 11:37 `g` is refused to version 2 callers on version 1 nodes\n\
+         U0043 12:9 `verify_round_trip` is not a warning that can be allowed",
     );
 }

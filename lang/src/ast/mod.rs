@@ -283,6 +283,8 @@ pub struct RuleBlock {
 /// `method(params) = body`
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
+    /// Warning names given in `#[allow(...)]` before the rule.
+    pub allow: Vec<Ident>,
     pub method: Ident,
     pub params: Vec<Ident>,
     pub body: Expr,

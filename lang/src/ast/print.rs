@@ -178,7 +178,10 @@ impl Printer {
                     r.span,
                 );
                 for rule in &r.rules {
-                    let head = format!("rule {}({})", name(&rule.method), names(&rule.params));
+                    let mut head = format!("rule {}({})", name(&rule.method), names(&rule.params));
+                    if !rule.allow.is_empty() {
+                        head.push_str(&format!(" allow({})", names(&rule.allow)));
+                    }
                     self.line(d + 1, &head, rule.span);
                     self.expr(d + 2, &rule.body);
                 }

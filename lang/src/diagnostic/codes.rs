@@ -46,6 +46,14 @@ pub struct CodeInfo {
     pub summary: &'static str,
 }
 
+impl CodeInfo {
+    /// Whether a rule's `#[allow(...)]` may name this code: the checker's warnings (those of
+    /// `verify`, from U0100 on, are found after `check` and are not reached by it).
+    pub fn allowable(&self) -> bool {
+        self.severity == Severity::Warning && self.code.0 < 100
+    }
+}
+
 macro_rules! codes {
     ($($konst:ident = $num:literal, $sev:ident, $name:literal, $summary:literal;)*) => {
         $(pub const $konst: Code = Code($num);)*
@@ -94,6 +102,8 @@ codes! {
     DISALLOW_OUTSIDE_RULE = 38, Error, "disallow_outside_rule", "`disallow` is used outside a past or future rule";
     UNNEEDED_RULE = 40, Warning, "unneeded_rule", "a rule simulates a method that did not change";
     DISALLOWED_METHOD = 41, Warning, "disallowed_method", "a method is always refused to callers of the other version";
+    UNUSED_RULE_PARAMETER = 42, Warning, "unused_rule_parameter", "a past or future rule never reads one of its parameters";
+    UNKNOWN_ALLOW = 43, Error, "unknown_allow", "a rule's `#[allow(...)]` names something that is not a warning";
     // expressions and types
     TYPE_MISMATCH = 50, Error, "type_mismatch", "an expression has the wrong type";
     UNKNOWN_VARIABLE = 51, Error, "unknown_variable", "a name is not bound";
@@ -118,6 +128,8 @@ codes! {
     UNUSED_VARIABLE = 70, Warning, "unused_variable", "a `let` or quantifier binding is never used";
     PAYLOAD_MISMATCH = 71, Error, "payload_mismatch", "an enum variant is used with the wrong payload";
     REVERSE_UNREAD_FIELD = 72, Warning, "reverse_unread_field", "the reverse transform never reads a field of the new state, so a rollback drops its writes";
+    WILDCARD_SWALLOWS_VARIANTS = 73, Warning, "wildcard_swallows_variants", "a catch-all match arm takes enum variants that only one version has";
+    NULL_LITERAL = 74, Error, "null_literal", "`null` is written, which the language does not have";
     // schedule
     UNKNOWN_SCHEDULE_KEY = 80, Error, "unknown_schedule_key", "a schedule setting is not known";
     BAD_SCHEDULE_VALUE = 81, Error, "bad_schedule_value", "a schedule setting has a value of the wrong kind";
@@ -127,6 +139,8 @@ codes! {
     NO_STRATEGY = 85, Error, "no_strategy", "a schedule has no rollout strategy, or more than one";
     UNKNOWN_CANARY_ACTION = 86, Error, "unknown_canary_action", "a canary is followed by an unknown action";
     MISSING_SCHEDULE = 87, Warning, "missing_schedule", "the spec has no schedule, so defaults apply";
+    TIMEOUT_SHORTER_THAN_HEALTH = 88, Warning, "timeout_shorter_than_health", "a schedule's `timeout` is shorter than its `healthy_for`";
+    WINDOW_SHORTER_THAN_UPGRADE = 89, Warning, "window_shorter_than_upgrade", "a schedule's time window is shorter than one node's `healthy_for`";
     // chains of specs
     CHAIN_GAP = 90, Error, "chain_gap", "a chain of specs skips a version";
     CHAIN_MISMATCH = 91, Error, "chain_mismatch", "two specs of a chain disagree on a version they share";

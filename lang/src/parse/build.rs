@@ -474,12 +474,21 @@ impl Builder {
                         span,
                     },
                 };
+                let (attrs, parts): (Vec<P<'_>>, Vec<P<'_>>) = parts
+                    .into_iter()
+                    .partition(|p| p.as_rule() == Rule::rule_attr);
+                let allow = attrs
+                    .into_iter()
+                    .flat_map(|a| a.into_inner())
+                    .map(|p| self.ident(p))
+                    .collect();
                 let mut idents = parts.into_iter().map(|p| self.ident(p));
                 let method = idents.next().unwrap_or(Ident {
                     name: String::new(),
                     span,
                 });
                 crate::ast::Rule {
+                    allow,
                     method,
                     params: idents.collect(),
                     body,

@@ -186,6 +186,7 @@ fn describe(r: Rule) -> Option<&'static str> {
         Rule::field | Rule::fields => "a field",
         Rule::field_init | Rule::field_inits => "a field",
         Rule::rule_def => "a rule",
+        Rule::rule_attr => "an attribute such as `#[allow(disallowed_method)]`",
         Rule::sched_entry => "a schedule setting",
         Rule::sched_value => "a schedule value",
         Rule::method_decl => "a method",

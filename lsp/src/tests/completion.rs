@@ -158,3 +158,25 @@ fn after_a_dot_from_the_last_analysis_that_parsed() {
             (30 built-in functions)"#]],
     );
 }
+
+#[test]
+fn warning_names_in_a_rule_allow() {
+    check(
+        None,
+        &spec("", "  #[allow(dis$0)]\n  delete(key) = disallow \"no\""),
+        expect![[r#"
+            missing_invariant
+            unneeded_rule
+            disallowed_method
+            unused_rule_parameter
+            unreachable_arm
+            unused_state_field
+            lossy_conversion
+            unused_variable
+            reverse_unread_field
+            wildcard_swallows_variants
+            missing_schedule
+            timeout_shorter_than_health
+            window_shorter_than_upgrade"#]],
+    );
+}

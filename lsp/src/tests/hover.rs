@@ -129,3 +129,20 @@ fn the_reverse_transform_reads_the_new_state_and_assigns_the_old() {
         ```"#]],
     );
 }
+
+#[test]
+fn a_name_in_a_rule_allow_shows_its_warning() {
+    let fixture = super::KV.replacen(
+        "  delete(key) = disallow",
+        "  #[allow(disallowed_me$0thod)] delete(key) = disallow",
+        1,
+    );
+    assert_ne!(fixture, super::KV);
+    check(
+        &fixture,
+        expect![[r#"
+        warning `disallowed_method` (U0041): a method is always refused to callers of the other version
+
+        allowed for this rule: not reported for it"#]],
+    );
+}

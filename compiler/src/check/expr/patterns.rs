@@ -25,6 +25,9 @@ impl ExprChecker<'_, '_> {
                     |d| d.label("earlier arms already match everything this one does"),
                 );
             }
+            if matches!(shape, Shape::All) && !coverage.covers(&shape) && !exhausted {
+                self.swallowed_variants(&arm.pattern, &sty, coverage.missing(&sty, &self.types));
+            }
             coverage.add(shape);
             match &result {
                 Some(t) => {
@@ -176,6 +179,63 @@ impl ExprChecker<'_, '_> {
                 Shape::Case(vname.name.clone(), full)
             }
         }
+    }
+
+    /// Warns when a catch-all arm over an enum declared in both versions takes variants the
+    /// other version's enum does not have: a value that is new (or gone) in one version is
+    /// silently answered like some other case.
+    fn swallowed_variants(&mut self, p: &Pattern, ty: &Ty, swallowed: Vec<String>) {
+        let Ty::Named(r) = ty else {
+            return;
+        };
+        let Some(other_env) = [self.types.old, self.types.new]
+            .into_iter()
+            .find(|e| e.number != r.version)
+        else {
+            return;
+        };
+        let Some(other) = other_env.enums.get(&r.name) else {
+            return;
+        };
+        let differing: Vec<String> = swallowed
+            .into_iter()
+            .filter(|v| other.variant(v).is_none())
+            .collect();
+        if differing.is_empty() {
+            return;
+        }
+        let (name, version, other_version) = (r.name.clone(), r.version, other_env.number);
+        let list = differing
+            .iter()
+            .map(|v| format!("`{name}::{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let what = if p.kind == PatternKind::Wildcard {
+            "`_`"
+        } else {
+            "this catch-all arm"
+        };
+        let (s, has) = if differing.len() == 1 {
+            ("", "has")
+        } else {
+            ("s", "have")
+        };
+        let arms = differing
+            .iter()
+            .map(|v| format!("`{name}::{v} => ...`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let other_span = other.name.span;
+        self.cx.report(
+            codes::WILDCARD_SWALLOWS_VARIANTS,
+            p.span,
+            format!("{what} also matches {list}, which version {other_version}'s `{name}` does not have"),
+            |d| {
+                d.label(format!("swallows the variant{s} only version {version} {has}"))
+                    .also(other_span, format!("version {other_version}'s `{name}`"))
+                    .help(format!("say what the variant{s} should become with an arm of {}: {arms}", if differing.len() == 1 { "its own" } else { "their own" }))
+            },
+        );
     }
 
     pub(super) fn pattern_mismatch(&mut self, p: &Pattern, ty: &Ty, what: &str) {
