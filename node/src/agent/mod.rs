@@ -44,8 +44,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use supervisor::{Launch, Program};
 
-/// Prints one event line on stdout.
+/// Prints one event line on stdout: a message of several lines (an error with its `help`) is
+/// joined into one.
 pub(crate) fn say(line: &str) {
+    let line = line.replace("\n  ", "; ").replace('\n', " ");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -331,8 +333,17 @@ impl Agent {
     /// Stops the program and the shim.
     async fn stop(&mut self) -> Result<(), String> {
         tracing::info!("stopping");
+        self.stop_program().await
+    }
+
+    /// Stops the program, if one runs (SIGTERM, then SIGKILL after the stop timeout), and
+    /// records durably that none does (an error: the record could not be written).
+    async fn stop_program(&mut self) -> Result<(), String> {
         if let Some(p) = self.program.take() {
-            let _ = p.stop(self.config.stop_timeout).await;
+            match p.stop(self.config.stop_timeout).await {
+                Ok(status) => tracing::info!(%status, "program stopped"),
+                Err(e) => tracing::warn!("stopping the program: {e}"),
+            }
         }
         self.record.program_pid = None;
         self.record.program_binary = None;

@@ -64,11 +64,7 @@ impl Agent {
             say(&format!("recovering rollback {} -> {}", u.to, u.from));
             let went = self.back_to_after_crash(u.from, u.to, &u.bundle).await;
             if let Err(why) = went {
-                say(&format!(
-                    "refused rollback to {}: {}",
-                    u.from,
-                    why.replace("\n  ", "; ")
-                ));
+                say(&format!("refused rollback to {}: {why}", u.from));
                 self.set_status(Phase::Failed, self.program.is_some(), &why);
             } else {
                 say(&format!(

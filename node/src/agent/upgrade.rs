@@ -43,27 +43,18 @@ async fn first_probe(
     Err(last)
 }
 
-/// Decodes the current state and runs the transform and the invariant on a copy of it, before
-/// anything stops: a state the transform refuses fails the upgrade while the old program
-/// serves on. A missing state file is refused too (the transform needs one).
+/// Reads the current state and runs the transform and the invariant on it
+/// ([`transform::preflight`]) before anything stops. A missing state file is refused too (the
+/// transform needs one).
 async fn preflight(state: &std::path::Path, plugin: runtime::plugin::Plugin) -> Result<(), String> {
     let state = state.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let shown = state.display();
         let old = std::fs::read(&state)
             .map_err(|e| format!("the state `{shown}` cannot be read: {e}"))?;
-        let new = plugin
-            .transform(&old)
-            .map_err(|e| format!("the state `{shown}` does not transform: {e}"))?;
-        match plugin.check_invariant(&old, &new) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(format!(
-                "the transform of the state `{shown}` breaks the spec's invariant"
-            )),
-            Err(e) => Err(format!(
-                "the invariant cannot be checked on the state `{shown}`: {e}"
-            )),
-        }
+        transform::preflight(&old, &plugin)
+            .map(drop)
+            .map_err(|e| format!("the state `{shown}` does not transform: {e}"))
     })
     .await
     .map_err(|e| format!("the preflight task failed: {e}"))?
@@ -80,7 +71,7 @@ impl Agent {
         let started = Instant::now();
         self.attempt = Failed { rollout, attempt };
         let ready = self.prepare(b).await;
-        let (healthy_for, program) = match ready {
+        let (healthy_for, program, release) = match ready {
             Ok(h) => h,
             Err(e) => {
                 // Nothing was stopped: the node serves on at its version.
@@ -99,10 +90,6 @@ impl Agent {
         // Recorded with the step: the version reached runs this bundle's program, whatever ran
         // it before on this node.
         self.record.binaries.insert(b.to, program);
-        let release = self
-            .rules
-            .get(&b.id)
-            .map_or(0, |k| k.stored.signed.manifest.release);
         self.record.releases.insert(b.to, release);
         self.record.upgrade = Some(InProgress {
             bundle: b.id.clone(),
@@ -120,15 +107,7 @@ impl Agent {
         let drained = self.shim.drain(self.config.drain_grace).await;
         tracing::info!(?drained, shim = ?self.shim.stats(), "drained");
         self.checkpoint("drained");
-        if let Some(p) = self.program.take() {
-            match p.stop(self.config.stop_timeout).await {
-                Ok(status) => tracing::info!(%status, "old program stopped"),
-                Err(e) => tracing::warn!("stopping the old program: {e}"),
-            }
-        }
-        self.record.program_pid = None;
-        self.record.program_binary = None;
-        if let Err(e) = self.save() {
+        if let Err(e) = self.stop_program().await {
             tracing::error!("{e}");
         }
         self.checkpoint("stopped");
@@ -149,8 +128,11 @@ impl Agent {
     }
 
     /// Checks everything an upgrade needs before anything stops, the transform of the current
-    /// state included; `healthy_for` of the bundle and its program.
-    async fn prepare(&mut self, b: &BundleRef) -> Result<(Duration, std::path::PathBuf), String> {
+    /// state included; `healthy_for` of the bundle, its program and its release.
+    async fn prepare(
+        &mut self,
+        b: &BundleRef,
+    ) -> Result<(Duration, std::path::PathBuf, u64), String> {
         let known = match self.rules.get(&b.id) {
             Some(k) => k.clone(),
             None => {
@@ -182,7 +164,11 @@ impl Agent {
                 b.to
             );
         }
-        Ok((Duration::from_millis(schedule.healthy_for_ms), binary))
+        Ok((
+            Duration::from_millis(schedule.healthy_for_ms),
+            binary,
+            release,
+        ))
     }
 
     fn abort_before_stop(&mut self, why: &str) {
@@ -351,7 +337,7 @@ impl Agent {
             }
             Err(kept) => {
                 let message = format!("{why}; {kept}");
-                say(&format!("failed {to}: {}", message.replace("\n  ", "; ")));
+                say(&format!("failed {to}: {message}"));
                 self.set_status(Phase::Failed, self.program.is_some(), &message);
             }
         }
@@ -376,9 +362,7 @@ impl Agent {
                 self.set_status(Phase::RolledBack, self.program.is_some(), "");
             }
             Err(kept) => {
-                // One line per event on stdout.
-                let line = kept.replace("\n  ", "; ");
-                say(&format!("refused rollback to {}: {line}", b.from));
+                say(&format!("refused rollback to {}: {kept}", b.from));
                 self.set_status(Phase::Failed, self.program.is_some(), &kept);
             }
         }
@@ -412,14 +396,7 @@ impl Agent {
         if self.program.is_some() {
             self.shim.drain(self.config.drain_grace).await;
         }
-        if let Some(p) = self.program.take() {
-            if let Err(e) = p.stop(self.config.stop_timeout).await {
-                tracing::warn!("stopping the program: {e}");
-            }
-        }
-        self.record.program_pid = None;
-        self.record.program_binary = None;
-        if let Err(e) = self.save() {
+        if let Err(e) = self.stop_program().await {
             tracing::error!("{e}");
         }
         self.checkpoint("rollback-stopped");

@@ -248,6 +248,13 @@ pub enum Policy {
     RollBack,
 }
 
+/// The new state of `old` under `tf`, checked against the invariant, exactly as [`upgrade`]
+/// computes it, with nothing written: a node runs it on its current state before it stops
+/// anything, so a state the transform refuses fails the upgrade while the old program serves.
+pub fn preflight(old: &[u8], tf: &dyn StateTransform) -> Result<Vec<u8>, TransformError> {
+    Op::Upgrade(tf).convert(old)
+}
+
 /// The interrupted upgrade of `state`, if any.
 pub fn pending(state: &Path) -> Result<Option<Journal>, TransformError> {
     Journal::read(&StateFiles::new(state).journal())
