@@ -25,7 +25,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use support::{log_of, push, start_agent, status, Cluster};
 use upstart::demo::cluster::{node_specs, Server};
-use upstart::demo::load::{self, Load, LoadConfig, Target};
+use upstart::demo::load::{self, Load, LoadConfig};
 
 const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "2s"];
 
@@ -60,17 +60,10 @@ fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> runtime::ap
 }
 
 fn v1_load(c: &Cluster) -> (Load, BTreeMap<String, std::net::SocketAddr>) {
-    let targets: Vec<Target> = c
-        .agents
-        .iter()
-        .map(|a| Target {
-            node: a.spec.id.clone(),
-            addr: a.port(1).unwrap(),
-            version: 1,
-        })
-        .collect();
-    let ports = targets.iter().map(|t| (t.node.clone(), t.addr)).collect();
-    (Load::start(&targets, LoadConfig::default()), ports)
+    (
+        Load::start(&c.targets(1), LoadConfig::default()),
+        c.ports(1),
+    )
 }
 
 /// Kills the agent at `point` of its transform, restarts it, and checks the upgrade finishes

@@ -18,7 +18,7 @@ use runtime::plugin::{Expect, Plugin};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use support::{log_of, push, status, Cluster, WAIT};
-use upstart::demo::load::{self, Load, LoadConfig, Target};
+use upstart::demo::load::{self, Load, LoadConfig};
 
 #[test]
 fn five_nodes_roll_from_1_to_2_under_mixed_load() {
@@ -33,22 +33,8 @@ fn five_nodes_roll_from_1_to_2_under_mixed_load() {
     let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv-1-2.bundle");
     eprintln!("cluster up after {:?}", started.elapsed());
 
-    let targets = |c: &Cluster, version: u64| -> Vec<Target> {
-        c.agents
-            .iter()
-            .map(|a| Target {
-                node: a.spec.id.clone(),
-                addr: a.port(version).unwrap(),
-                version,
-            })
-            .collect()
-    };
-    let v1_ports: BTreeMap<String, std::net::SocketAddr> = c
-        .agents
-        .iter()
-        .map(|a| (a.spec.id.clone(), a.port(1).unwrap()))
-        .collect();
-    let mut load = Load::start(&targets(&c, 1), LoadConfig::default());
+    let v1_ports = c.ports(1);
+    let mut load = Load::start(&c.targets(1), LoadConfig::default());
     std::thread::sleep(Duration::from_secs(1));
     let before = load.counts();
     assert!(before.ok > 0 && before.failed == 0, "{before:?}");
@@ -61,7 +47,7 @@ fn five_nodes_roll_from_1_to_2_under_mixed_load() {
             .wait_line("rules 1,2", Duration::from_secs(20))
             .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
     }
-    load.add(&targets(&c, 2));
+    load.add(&c.targets(2));
 
     // Watch the rollout: the agents' lines and the server's view.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -338,22 +324,8 @@ fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
         idle.extend(idle_clients(a.port(1).unwrap(), 20));
         idle.extend(idle_clients(a.spec.main, 20));
     }
-    let targets = |c: &Cluster, version: u64| -> Vec<Target> {
-        c.agents
-            .iter()
-            .map(|a| Target {
-                node: a.spec.id.clone(),
-                addr: a.port(version).unwrap(),
-                version,
-            })
-            .collect()
-    };
-    let v1_ports: BTreeMap<String, std::net::SocketAddr> = c
-        .agents
-        .iter()
-        .map(|a| (a.spec.id.clone(), a.port(1).unwrap()))
-        .collect();
-    let mut load = Load::start(&targets(&c, 1), LoadConfig::default());
+    let v1_ports = c.ports(1);
+    let mut load = Load::start(&c.targets(1), LoadConfig::default());
     std::thread::sleep(Duration::from_secs(1));
 
     push(&c.server, &first).unwrap();
@@ -363,7 +335,7 @@ fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
             .wait_line("rules 1,2", Duration::from_secs(20))
             .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
     }
-    load.add(&targets(&c, 2));
+    load.add(&c.targets(2));
     // Two nodes up: roll back.
     for a in &mut c.agents[..2] {
         a.proc
@@ -464,29 +436,15 @@ fn a_rollback_of_the_second_hop_keeps_the_replicas_agreeing() {
         support::next_release(),
     )
     .unwrap();
-    let targets = |c: &Cluster, version: u64| -> Vec<Target> {
-        c.agents
-            .iter()
-            .map(|a| Target {
-                node: a.spec.id.clone(),
-                addr: a.port(version).unwrap(),
-                version,
-            })
-            .collect()
-    };
-    let v1_ports: BTreeMap<String, std::net::SocketAddr> = c
-        .agents
-        .iter()
-        .map(|a| (a.spec.id.clone(), a.port(1).unwrap()))
-        .collect();
-    let mut load = Load::start(&targets(&c, 1), LoadConfig::default());
+    let v1_ports = c.ports(1);
+    let mut load = Load::start(&c.targets(1), LoadConfig::default());
     push(&c.server, &b12).unwrap();
     for a in &mut c.agents {
         a.proc
             .wait_line("rules 1,2", Duration::from_secs(20))
             .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
     }
-    load.add(&targets(&c, 2));
+    load.add(&c.targets(2));
     let wait = |c: &Cluster, what: &str, done: &dyn Fn(&runtime::api::Status) -> bool| {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {

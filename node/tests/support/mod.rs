@@ -13,11 +13,14 @@
 
 use runtime::api::Status;
 use runtime::client::Client;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 use upstart::demo::build::{self, Tools};
 use upstart::demo::cluster::{node_specs, Agent, NodeSpec, Server};
+use upstart::demo::load::Target;
 
 pub const WAIT: Duration = Duration::from_secs(60);
 
@@ -110,6 +113,26 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// A load target per node: its port pinned to `version`.
+    pub fn targets(&self, version: u64) -> Vec<Target> {
+        self.agents
+            .iter()
+            .map(|a| Target {
+                node: a.spec.id.clone(),
+                addr: a.port(version).unwrap(),
+                version,
+            })
+            .collect()
+    }
+
+    /// Each node's port pinned to `version`, by node id.
+    pub fn ports(&self, version: u64) -> BTreeMap<String, SocketAddr> {
+        self.agents
+            .iter()
+            .map(|a| (a.spec.id.clone(), a.port(version).unwrap()))
+            .collect()
+    }
+
     pub fn start(dir: &Path, n: usize, extra: &[&str]) -> Cluster {
         Cluster::start_with(dir, n, extra, None)
     }
