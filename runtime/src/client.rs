@@ -200,6 +200,19 @@ impl Client {
         Ok((r.body(body), url))
     }
 
+    /// A signed request (30 s bound) whose answer is JSON: `body` is JSON when `json`.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        json: bool,
+    ) -> Result<T, ClientError> {
+        let (req, url) = self.request(method, path, body, json, Duration::from_secs(30))?;
+        let resp = self.send(req, &url).await?;
+        self.json(resp, &url).await
+    }
+
     fn json_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
         serde_json::to_vec(value).map_err(|e| ClientError::Sign {
             reason: e.to_string(),
@@ -302,15 +315,7 @@ impl Client {
             bundle: bundle.to_string(),
             seed,
         })?;
-        let (req, url) = self.request(
-            Method::POST,
-            "/v1/rollouts",
-            body,
-            true,
-            Duration::from_secs(30),
-        )?;
-        let resp = self.send(req, &url).await?;
-        self.json(resp, &url).await
+        self.call(Method::POST, "/v1/rollouts", body, true).await
     }
 
     /// Pauses, resumes or rolls back rollout `id` (`None`: the current one).
@@ -338,15 +343,7 @@ impl Client {
             ""
         };
         let path = format!("/v1/rollouts/{id}/{}{query}", what.as_str());
-        let (req, url) = self.request(
-            Method::POST,
-            &path,
-            Vec::new(),
-            false,
-            Duration::from_secs(30),
-        )?;
-        let resp = self.send(req, &url).await?;
-        self.json(resp, &url).await
+        self.call(Method::POST, &path, Vec::new(), false).await
     }
 
     /// `POST /v1/nodes`: enrolls node `id` with its public key `public_key`.
@@ -359,15 +356,7 @@ impl Client {
             id: id.to_string(),
             public_key: crate::digest::hex(public_key.as_bytes()),
         })?;
-        let (req, url) = self.request(
-            Method::POST,
-            "/v1/nodes",
-            body,
-            true,
-            Duration::from_secs(30),
-        )?;
-        let resp = self.send(req, &url).await?;
-        self.json(resp, &url).await
+        self.call(Method::POST, "/v1/nodes", body, true).await
     }
 
     /// `GET /v1/nodes`.
@@ -382,15 +371,7 @@ impl Client {
     /// `DELETE /v1/nodes/{id}`: decommissions node `id`.
     pub async fn remove_node(&self, id: &str) -> Result<EnrolledNode, ClientError> {
         let path = format!("/v1/nodes/{id}");
-        let (req, url) = self.request(
-            Method::DELETE,
-            &path,
-            Vec::new(),
-            false,
-            Duration::from_secs(30),
-        )?;
-        let resp = self.send(req, &url).await?;
-        self.json(resp, &url).await
+        self.call(Method::DELETE, &path, Vec::new(), false).await
     }
 
     /// `GET /v1/status`.
@@ -443,15 +424,8 @@ impl Client {
     /// `POST /v1/nodes/{node}/report`: committed by the server before it answers.
     pub async fn report(&self, node: &str, report: &Report) -> Result<Directive, ClientError> {
         let path = format!("/v1/nodes/{node}/report");
-        let (req, url) = self.request(
-            Method::POST,
-            &path,
-            Self::json_body(report)?,
-            true,
-            Duration::from_secs(30),
-        )?;
-        let resp = self.send(req, &url).await?;
-        self.json(resp, &url).await
+        self.call(Method::POST, &path, Self::json_body(report)?, true)
+            .await
     }
 
     /// `GET /v1/bundles`.
