@@ -45,6 +45,13 @@ pub struct NodeView<'a> {
     pub assigned: Option<Assignment>,
 }
 
+/// Whether a node in `phase` since `phase_since_ms` (`None`: unknown) failed an upgrade at or
+/// after `at_ms`, when it was assigned: a failure reported before was an earlier attempt's
+/// (`upstart resume` assigned the node again) and does not hold this one back.
+pub fn failed_since(phase: Phase, phase_since_ms: Option<u64>, at_ms: u64) -> bool {
+    matches!(phase, Phase::Failed | Phase::RolledBack) && phase_since_ms.is_none_or(|t| t >= at_ms)
+}
+
 /// The rollout being evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RolloutView<'a> {
@@ -111,10 +118,7 @@ impl RolloutView<'_> {
             return NodeStatus::Done;
         }
         if let Some(a) = n.assigned {
-            // A failure reported before this assignment was an earlier attempt's (`upstart
-            // resume` assigned the node again).
-            let failed_now = n.phase_since_ms.is_none_or(|t| t >= a.at_ms);
-            if matches!(n.phase, Phase::Failed | Phase::RolledBack) && failed_now {
+            if failed_since(n.phase, n.phase_since_ms, a.at_ms) {
                 return NodeStatus::Failed { timed_out: false };
             }
             if let Some(timeout) = self.schedule.timeout_ms {

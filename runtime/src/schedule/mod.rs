@@ -10,7 +10,7 @@ pub mod eval;
 pub mod order;
 pub mod settings;
 
-pub use eval::{Assignment, NodeStatus, NodeView, Plan, RolloutView};
+pub use eval::{failed_since, Assignment, NodeStatus, NodeView, Plan, RolloutView};
 pub use settings::{Canary, Order, Schedule, ScheduleError, Strategy, Window};
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl Node {
     /// Whether the node reports a failed upgrade that happened at or after `at_ms` (a failure
     /// of an earlier assignment does not hold back the one a resume made).
     pub fn failed_since(&self, at_ms: u64) -> bool {
-        matches!(self.phase, Phase::Failed | Phase::RolledBack) && self.phase_since_ms >= at_ms
+        crate::schedule::failed_since(self.phase, Some(self.phase_since_ms), at_ms)
     }
 }
 
@@ -223,26 +223,22 @@ impl State {
 
     /// What node `id` should do now.
     pub fn directive(&self, id: &str, poll_after_ms: u64) -> Directive {
-        let stay = |reason: String| Directive {
+        let stay = |reason: &str, bundles: Vec<BundleRef>| Directive {
             action: Action::Stay,
             rollout: None,
             bundle: None,
-            reason,
+            reason: reason.to_string(),
             poll_after_ms,
             attempt: None,
             discard_writes: false,
-            bundles: Vec::new(),
+            bundles,
         };
         let Some(node) = self.nodes.get(id) else {
-            return stay("unknown node".into());
+            return stay("unknown node", Vec::new());
         };
         let announced = self.announced(&node.system);
-        let stay = |reason: String| Directive {
-            bundles: announced.clone(),
-            ..stay(reason)
-        };
         let Some(r) = node.rollout.and_then(|r| self.rollouts.get(&r)) else {
-            return stay("no rollout concerns this node".into());
+            return stay("no rollout concerns this node", announced);
         };
         let bundle = self.bundles.get(&r.bundle).map(|b| b.reference.clone());
         let mut d = Directive {
@@ -253,7 +249,7 @@ impl State {
             poll_after_ms,
             attempt: node.assignment.map(|a| a.at_ms),
             discard_writes: r.state == RolloutState::RolledBack && r.discard_writes,
-            bundles: announced.clone(),
+            bundles: announced,
         };
         let upgraded = node.version == r.to;
         match r.state {
