@@ -93,7 +93,7 @@ pub(crate) async fn accept_each(
     let mut pause = ACCEPT_PAUSE;
     loop {
         if inbound {
-            shared.wait_open(true).await;
+            shared.wait_open().await;
         }
         let mut phase = shared.phase.subscribe();
         let accepted = tokio::select! {
@@ -138,14 +138,15 @@ impl Shared {
         }
     }
 
-    /// Waits until the shim runs (and, for inbound ports, has a node to send to).
-    pub async fn wait_open(&self, needs_node: bool) {
+    /// Waits until the shim runs and has a node to send to (inbound ports only: outbound ones
+    /// accept for as long as the shim lives).
+    pub async fn wait_open(&self) {
         let mut phase = self.phase.subscribe();
         let mut gen = self.route_gen.subscribe();
         loop {
             let running = *phase.borrow_and_update() == Phase::Running;
             gen.borrow_and_update();
-            let ready = !needs_node || self.route.get().node_addr.is_some();
+            let ready = self.route.get().node_addr.is_some();
             if running && ready {
                 return;
             }
