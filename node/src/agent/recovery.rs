@@ -62,7 +62,7 @@ impl Agent {
             // Finish going back: the state is brought back (a reverse transform resumes from
             // its journal) and the program of the version the node ends at starts.
             say(&format!("recovering rollback {} -> {}", u.to, u.from));
-            let went = self.back_to_after_crash(u.from, u.to, &u.bundle).await;
+            let went = self.back_to(u.from, u.to, true, &u.bundle, false).await;
             if let Err(why) = went {
                 say(&format!("refused rollback to {}: {why}", u.from));
                 self.set_status(Phase::Failed, self.program.is_some(), &why);

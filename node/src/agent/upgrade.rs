@@ -375,7 +375,7 @@ impl Agent {
     /// state it replaces kept on disk. Then starts the program of `from`. `Err` (why) when the
     /// new version's writes cannot be carried back and may not be dropped: the node then runs
     /// version `to` again, its state untouched.
-    async fn back_to(
+    pub(super) async fn back_to(
         &mut self,
         from: u64,
         to: u64,
@@ -437,16 +437,6 @@ impl Agent {
             Some(why) => Err(why),
             None => Ok(()),
         }
-    }
-
-    /// Finishes a rollback a crash interrupted (see [`Agent::back_to`]).
-    pub(super) async fn back_to_after_crash(
-        &mut self,
-        from: u64,
-        to: u64,
-        bundle: &str,
-    ) -> Result<(), String> {
-        self.back_to(from, to, true, bundle, false).await
     }
 
     /// The testing hook of `--stop-at` for the state transform's durable points (`prefix`
