@@ -6,9 +6,9 @@
 
 use compiler::build::{build_plugin, BuildOptions};
 use compiler::check::check_sources;
-use runtime::plugin::{CallError, Direction, Expect, Plugin};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
+use upstart_plugin_host::{CallError, Direction, Expect, Plugin};
 
 #[derive(Serialize, Deserialize)]
 struct Entry {

@@ -17,8 +17,8 @@ use compiler::eval::{EvalError, Evaluator, Value};
 use compiler::model::{SpecModel, Ty};
 use compiler::verify::{Generator, Rng};
 use lang::ast::RuleKind;
-use runtime::plugin::{CallError, Direction, Expect, Plugin};
 use std::cell::RefCell;
+use upstart_plugin_host::{CallError, Direction, Expect, Plugin};
 
 const CASES: u32 = 64;
 

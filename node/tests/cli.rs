@@ -9,13 +9,11 @@
     reason = "tests"
 )]
 
-#[path = "../../runtime/tests/support/mod.rs"]
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
+use upstart_test_support::fixture;
 
 fn upstart(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_upstart"))
@@ -119,9 +117,8 @@ fn keys_bundles_server_and_rollout_control() {
     ok(&["keygen", "--out", &d("other")]);
 
     std::fs::write(d("calc-v2"), b"#!/bin/sh\necho 2\n").unwrap();
-    let spec =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/tests/fixture-plugin/spec-1-2.ups");
-    let plugin = support::plugin_1_2().to_str().unwrap().to_string();
+    let spec = fixture::spec_1_2();
+    let plugin = fixture::plugin_1_2().to_str().unwrap().to_string();
     let out = ok(&[
         "bundle",
         "--plugin",

@@ -8,13 +8,12 @@
     reason = "tests"
 )]
 
-mod support;
-
 use runtime::bundle::{
     create, keys, BuildInput, BundleError, Limits, SignedManifest, Store, TrustedKeys,
 };
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use upstart_test_support::fixture;
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -24,7 +23,7 @@ struct Fixture {
 }
 
 fn spec() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture-plugin/spec-1-2.ups")
+    fixture::spec_1_2()
 }
 
 fn fixture() -> Fixture {
@@ -34,7 +33,7 @@ fn fixture() -> Fixture {
     let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
     let bundle = dir.path().join("calc.bundle");
     let input = BuildInput {
-        plugin: support::plugin_1_2().to_path_buf(),
+        plugin: fixture::plugin_1_2().to_path_buf(),
         binary,
         spec: spec(),
         release: 1,
@@ -96,7 +95,7 @@ fn a_built_bundle_carries_the_plugin_manifest_and_imports() {
     let f = fixture();
     let m = &f.signed.manifest;
     assert_eq!((m.spec.as_str(), m.from, m.to), ("fixture", 1, 2));
-    assert_eq!(m.spec_hash, support::hash_1_2());
+    assert_eq!(m.spec_hash, fixture::hash_1_2());
     assert_eq!(
         m.schedule,
         vec![("rolling.batch".to_string(), "1".to_string())]
@@ -108,7 +107,7 @@ fn a_built_bundle_carries_the_plugin_manifest_and_imports() {
     assert_eq!(stored.id, f.signed.id());
     assert_eq!(
         fs::read(&stored.plugin).unwrap(),
-        fs::read(support::plugin_1_2()).unwrap()
+        fs::read(fixture::plugin_1_2()).unwrap()
     );
     assert!(fs::read(&stored.binary).unwrap().starts_with(b"#!/bin/sh"));
     let (objects, bundles) = contents(&store);
@@ -281,7 +280,7 @@ fn the_plugin_must_match_the_spec() {
     let other_spec = f.dir.path().join("other.ups");
     fs::write(&other_spec, "upgrade fixture 1 -> 2\n// edited\n").unwrap();
     let input = BuildInput {
-        plugin: support::plugin_1_2().to_path_buf(),
+        plugin: fixture::plugin_1_2().to_path_buf(),
         binary: f.bundle.clone(),
         spec: other_spec,
         release: 1,

@@ -11,14 +11,13 @@
     reason = "tests"
 )]
 
-mod support;
-
 use runtime::transform::{self, Point, Policy, StateTransform};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use upstart_test_support::fixture;
 
 /// `{"entries": {k: v}}` -> `{"items": {k: {"value": v, "expires_at": null}}}`, as the kv
 /// example's transform; invariant: same keys and values.
@@ -252,7 +251,7 @@ fn killed_at_each_point_then_recovery_rolls_back() {
 
 #[test]
 fn killed_at_each_point_with_a_real_plugin() {
-    let plugin = support::plugin_1_2();
+    let plugin = fixture::plugin_1_2();
     let old = br#"{"count":21}"#.to_vec();
     let loaded = runtime::plugin::Plugin::load(plugin, &Default::default()).unwrap();
     let new = runtime::plugin::Plugin::transform(&loaded, &old).unwrap();
@@ -398,7 +397,7 @@ fn reverse_killed_at_each_point_then_recovery_undoes_it() {
 
 #[test]
 fn reverse_killed_at_each_point_with_a_real_plugin() {
-    let plugin = support::plugin_1_2();
+    let plugin = fixture::plugin_1_2();
     let written = br#"{"count":50,"doubled":100}"#.to_vec();
     let loaded = runtime::plugin::Plugin::load(plugin, &Default::default()).unwrap();
     let back = loaded.reverse_transform(&written).unwrap();

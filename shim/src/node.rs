@@ -7,11 +7,11 @@ use crate::config::{Framing, ParamStyle};
 use crate::jsonrpc::{request_bytes, RpcError};
 use crate::route::Route;
 use crate::signatures::node_params;
-use runtime::plugin::{CallError, NodeHost};
 use serde_json::Value;
 use std::io::BufReader;
 use std::net::TcpStream;
 use std::time::Duration;
+use upstart_plugin_host::{CallError, NodeHost};
 
 /// A blocking JSON-RPC connection to the node.
 #[derive(Debug)]

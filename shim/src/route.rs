@@ -4,9 +4,9 @@
 //! the old route or the new one.
 
 use crate::signatures::Signatures;
-use runtime::plugin::Chain;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use upstart_plugin_host::Chain;
 
 /// The current node and translation rules.
 #[derive(Debug, Clone)]

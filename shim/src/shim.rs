@@ -10,7 +10,6 @@ use crate::limits::Pool;
 use crate::route::{Route, RouteCell};
 use crate::stats::{ShimStats, Stats};
 use crate::{inbound, outbound};
-use runtime::plugin::Chain;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use upstart_plugin_host::Chain;
 
 /// Where a shim's connections stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -2,10 +2,10 @@
 //! a request's params (by name or by position) to the argument array the chain expects.
 
 use crate::jsonrpc::{code, Params, RpcError};
-use runtime::plugin::Chain;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use upstart_abi::manifest::{MethodSig, ServiceSig};
+use upstart_plugin_host::Chain;
 
 /// Services and methods per version.
 #[derive(Debug, Clone, Default)]

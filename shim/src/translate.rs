@@ -20,7 +20,6 @@ use crate::node::{Delegate, NodeLink};
 use crate::route::Route;
 use crate::shim::{Phase, Shared};
 use crate::signatures::bind;
-use runtime::plugin::CallError;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -28,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+use upstart_plugin_host::CallError;
 
 /// How a decoded connection is answered.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
-//! Dev-only support shared by the tests of `lang`, `compiler`, `upstart-fmt`, `upstart-lsp`
-//! and `upstartc`: where the repository is, the example specs under `specs/`, and snapshot
-//! files compared with what a test produced (`UPSTART_BLESS=1` writes them instead).
+//! Dev-only support shared by the tests of the workspace: where the repository is, the example
+//! specs under `specs/`, snapshot files compared with what a test produced (`UPSTART_BLESS=1`
+//! writes them instead), and the fixture plugin ([`fixture`]).
 //!
 //! It depends on no crate of the workspace, so every crate can take it as a dev-dependency.
 //! Failing to read the repository is a broken checkout, not a test result: these helpers panic
@@ -11,12 +11,27 @@
     reason = "test support: a missing file fails the test that asked"
 )]
 
+pub mod fixture;
+
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// The repository's root (the workspace folder).
 pub fn repo_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// The sha-256 of `bytes` in lowercase hex, as plugin manifests carry a spec's hash.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            // Writing to a `String` cannot fail.
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 /// `specs/` of the repository.

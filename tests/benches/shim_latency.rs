@@ -270,7 +270,11 @@ struct RunningShim {
 }
 
 impl RunningShim {
-    fn start(config: ShimConfig, chain: Arc<runtime::plugin::Chain>, multi: bool) -> RunningShim {
+    fn start(
+        config: ShimConfig,
+        chain: Arc<upstart_plugin_host::Chain>,
+        multi: bool,
+    ) -> RunningShim {
         let runtime = if multi {
             support::runtime()
         } else {

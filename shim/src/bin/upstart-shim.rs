@@ -12,7 +12,6 @@
 //! 0 after SIGINT/SIGTERM and a drain, 1 when it cannot start, 2 on usage errors.
 
 use clap::Parser;
-use runtime::plugin::{Chain, Expect, Plugin};
 use shim::{Framing, ListenerConfig, ParamStyle, PeerRoute, Shim, ShimConfig};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -20,6 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use upstart_plugin_host::{Chain, Expect, Plugin};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -12,7 +12,6 @@
 
 use e2e::process::ChildGuard;
 use e2e::rpc::{Client, Framing};
-use runtime::plugin::{Chain, Expect, Plugin};
 use serde_json::Value;
 use shim::{ListenerConfig, Shim, ShimConfig};
 use std::net::SocketAddr;
@@ -20,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use upstart_plugin_host::{Chain, Expect, Plugin};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 

@@ -1,18 +1,9 @@
 //! The content hash that ties a plugin to the spec it was built from: the manifest's
 //! `spec_hash`, sha-256 of the spec text in lowercase hex.
 
-use sha2::{Digest, Sha256};
-use std::fmt::Write;
-
 /// The sha-256 of `spec_text` in lowercase hex, as plugin manifests carry it.
 pub fn spec_hash(spec_text: &[u8]) -> String {
-    let digest = Sha256::digest(spec_text);
-    let mut hex = String::with_capacity(64);
-    for byte in digest.iter() {
-        // Writing to a `String` cannot fail.
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    crate::digest::sha256_hex(spec_text)
 }
 
 #[cfg(test)]

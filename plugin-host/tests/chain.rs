@@ -9,14 +9,13 @@
     reason = "tests"
 )]
 
-mod support;
-
-use runtime::plugin::{CallError, Chain, ChainError, Expect, NodeHost, Plugin};
 use serde_json::Value;
+use upstart_plugin_host::{CallError, Chain, ChainError, Expect, NodeHost, Plugin};
+use upstart_test_support::fixture;
 
 fn chain() -> Chain {
-    let a = Plugin::load(support::plugin_1_2(), &Expect::default()).expect("1 -> 2 loads");
-    let b = Plugin::load(support::plugin_2_3(), &Expect::default()).expect("2 -> 3 loads");
+    let a = Plugin::load(fixture::plugin_1_2(), &Expect::default()).expect("1 -> 2 loads");
+    let b = Plugin::load(fixture::plugin_2_3(), &Expect::default()).expect("2 -> 3 loads");
     // Given out of order on purpose: the chain sorts.
     Chain::new(vec![b, a]).expect("1 -> 2 -> 3 is a chain")
 }
@@ -192,8 +191,8 @@ fn a_panicking_node_does_not_crash_the_process() {
 
 #[test]
 fn a_plugin_twice_is_no_chain() {
-    let a = Plugin::load(support::plugin_1_2(), &Expect::default()).unwrap();
-    let b = Plugin::load(support::plugin_1_2(), &Expect::default()).unwrap();
+    let a = Plugin::load(fixture::plugin_1_2(), &Expect::default()).unwrap();
+    let b = Plugin::load(fixture::plugin_1_2(), &Expect::default()).unwrap();
     let e = Chain::new(vec![a, b]).unwrap_err();
     assert!(
         matches!(

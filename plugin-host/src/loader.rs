@@ -2,13 +2,13 @@
 //! reading the function table and manifest, calling entries, copying results out and handing
 //! their buffers back, and the host callbacks (trampolines) that answer delegate `call`s.
 //!
-//! This is the only module of the runtime with unsafe code; each block says why it is sound.
+//! This is the only module of the plugin host (and of the runtime side) with unsafe code; each block says why it is sound.
 //! Ownership of buffers follows the ABI: a [`Buf`] is freed by the side that allocated it, so a
 //! plugin's results go back through its table's `free`, and the host's answers to delegate calls
 //! (made with this binary's copy of `guest::into_buf`) through [`host_free`].
 #![allow(
     unsafe_code,
-    reason = "the C boundary of plugins: the only unsafe module of the runtime"
+    reason = "the C boundary of plugins: the only unsafe module of the plugin host"
 )]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -9,23 +9,22 @@
     reason = "tests"
 )]
 
-mod support;
-
-use runtime::plugin::{mismatch, CallError, Direction, Expect, LoadError, NodeHost, Plugin};
 use std::path::Path;
 use std::sync::Arc;
+use upstart_plugin_host::{mismatch, CallError, Direction, Expect, LoadError, NodeHost, Plugin};
+use upstart_test_support::fixture;
 
 fn expect_1_2() -> Expect {
     Expect {
         name: Some("fixture".into()),
         from: Some(1),
         to: Some(2),
-        spec_hash: Some(support::hash_1_2()),
+        spec_hash: Some(fixture::hash_1_2()),
     }
 }
 
 fn load() -> Plugin {
-    Plugin::load(support::plugin_1_2(), &expect_1_2()).expect("the fixture loads")
+    Plugin::load(fixture::plugin_1_2(), &expect_1_2()).expect("the fixture loads")
 }
 
 /// A v2 node: `add(a, b)` answers `a + b`, `double(n)` (v1) answers `2 * n`; records calls.
@@ -54,10 +53,10 @@ fn manifest_is_read() {
     let plugin = load();
     let m = plugin.manifest();
     assert_eq!((m.name.as_str(), m.from, m.to), ("fixture", 1, 2));
-    assert_eq!(m.spec_hash, support::hash_1_2());
+    assert_eq!(m.spec_hash, fixture::hash_1_2());
     assert_eq!(m.past, ["Calc.double", "Calc.boom"]);
     assert_eq!(m.future, ["Calc.add"]);
-    assert_eq!(plugin.path(), support::plugin_1_2());
+    assert_eq!(plugin.path(), fixture::plugin_1_2());
 }
 
 #[test]
@@ -223,9 +222,9 @@ fn a_plugin_without_reverse_transform_says_so() {
         name: Some("fixture".into()),
         from: Some(2),
         to: Some(3),
-        spec_hash: Some(support::hash_2_3()),
+        spec_hash: Some(fixture::hash_2_3()),
     };
-    let plugin = Plugin::load(support::plugin_2_3(), &expect).expect("loads");
+    let plugin = Plugin::load(fixture::plugin_2_3(), &expect).expect("loads");
     assert!(!plugin.has_reverse());
     assert!(!plugin.manifest().reverse_transform);
     let err = plugin
@@ -265,7 +264,7 @@ fn plugins_are_shared_between_threads() {
 
 #[test]
 fn wrong_abi_is_refused_clearly() {
-    let path = support::plugin_abi_99();
+    let path = fixture::plugin_abi_99();
     let e = Plugin::load(path, &Expect::default()).unwrap_err();
     assert_eq!(
         e,
@@ -287,7 +286,7 @@ fn wrong_abi_is_refused_clearly() {
 }
 
 fn refusal(expect: Expect) -> (&'static str, String, String, String) {
-    match Plugin::load(support::plugin_1_2(), &expect) {
+    match Plugin::load(fixture::plugin_1_2(), &expect) {
         Err(e @ LoadError::Mismatch { .. }) => {
             let text = e.to_string();
             let LoadError::Mismatch {
@@ -308,12 +307,12 @@ fn refusal(expect: Expect) -> (&'static str, String, String, String) {
 #[test]
 fn wrong_spec_hash_is_refused() {
     let (what, found, expected, text) = refusal(Expect {
-        spec_hash: Some(support::hash_2_3()),
+        spec_hash: Some(fixture::hash_2_3()),
         ..expect_1_2()
     });
     assert_eq!(what, mismatch::SPEC_HASH);
-    assert_eq!(found, support::hash_1_2());
-    assert_eq!(expected, support::hash_2_3());
+    assert_eq!(found, fixture::hash_1_2());
+    assert_eq!(expected, fixture::hash_2_3());
     assert!(
         text.contains("the spec changed since the plugin was built"),
         "{text}"

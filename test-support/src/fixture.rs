@@ -1,13 +1,8 @@
-//! Builds the fixture plugin (tests/fixture-plugin, a hand-written stand-in for a generated
-//! plugin) in its variants, each once per test binary and into its own target directory: the
-//! outer cargo holds the lock of the workspace's own build directory.
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    reason = "tests"
-)]
+//! The fixture plugin (`plugin-host/tests/fixture-plugin`, a hand-written stand-in for a
+//! generated plugin) built in its variants, each once per test binary and into its own target
+//! directory under the workspace's `target/` (the outer cargo holds the lock of the workspace's
+//! own build directory). The plugin host's, the runtime's and the `upstart` binary's tests load
+//! it.
 
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::path::{Path, PathBuf};
@@ -48,13 +43,17 @@ const ABI_99: Variant = Variant {
     spec: "spec-1-2.ups",
 };
 
-/// Under `runtime/`, also when this module is used by another package's tests (`node/`).
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("runtime")
+/// `plugin-host/tests/fixture-plugin/`.
+pub fn fixture_dir() -> PathBuf {
+    crate::repo_root()
+        .join("plugin-host")
         .join("tests")
         .join("fixture-plugin")
+}
+
+/// The spec `fixture 1 -> 2` stands for.
+pub fn spec_1_2() -> PathBuf {
+    fixture_dir().join(V1_2.spec)
 }
 
 /// The sha-256 of the spec text of `fixture 1 -> 2`, as its manifest carries it.
@@ -68,8 +67,7 @@ pub fn hash_2_3() -> String {
 }
 
 fn spec_hash(v: &Variant) -> String {
-    let text = std::fs::read(fixture_dir().join(v.spec)).expect("the fixture's spec is readable");
-    runtime::plugin::spec_hash(&text)
+    crate::sha256_hex(crate::read(&fixture_dir().join(v.spec)).as_bytes())
 }
 
 /// The plugin `fixture 1 -> 2`.
@@ -91,10 +89,7 @@ pub fn plugin_abi_99() -> &'static Path {
 }
 
 fn build(v: &Variant) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the package has a parent");
-    let target = workspace.join("target").join(v.target_dir);
+    let target = crate::repo_root().join("target").join(v.target_dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -111,7 +106,9 @@ fn build(v: &Variant) -> PathBuf {
         Some(abi) => command.env("FIXTURE_ABI_VERSION", abi.to_string()),
         None => command.env_remove("FIXTURE_ABI_VERSION"),
     };
-    let out = command.output().expect("cargo runs");
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
     assert!(
         out.status.success(),
         "building the fixture plugin into `{}` failed:\n{}",
