@@ -1,7 +1,9 @@
 //! The `upstart` package: the node agent ([`agent`], the per-node upgrade layer that
-//! `upstart node` runs through [`node_cli`]) and `upstart demo` ([`demo`]). The binary
-//! (`src/main.rs`) dispatches to these and to the server-side subcommands of `runtime::cli`.
+//! `upstart node` runs through [`node_cli`]), `upstart demo` ([`demo`]) and the server-side
+//! subcommands over the `runtime` library ([`cli`]). The binary (`src/main.rs`) dispatches to
+//! them. This is the only package of the runtime side that depends on clap.
 
 pub mod agent;
+pub mod cli;
 pub mod demo;
 pub mod node_cli;

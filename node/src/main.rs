@@ -1,11 +1,11 @@
 //! `upstart`: keys and bundles, the upgrade server, rollout control, the node agent and the
-//! demo. The server-side subcommands live in `runtime::cli::NAME`, `node` and `demo` in this
-//! package; this file only parses and dispatches.
+//! demo. The server-side subcommands live in `upstart::cli::NAME`, `node` and `demo` beside it;
+//! this file only parses and dispatches.
 
 use clap::{Parser, Subcommand};
-use runtime::cli::{self, CliResult};
 use runtime::client::Control;
 use std::process::ExitCode;
+use upstart::cli::{self, CliResult};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -13,7 +13,7 @@
 //! n1/agent/node.key.pub`); until then it serves its version.
 
 use crate::agent::config::{AgentConfig, HealthConfig, ShimLimits};
-use runtime::cli::{CliError, CliResult};
+use crate::cli::{CliError, CliResult};
 use runtime::schedule::settings::duration_ms;
 use shim::{Framing, ListenerConfig};
 use std::net::SocketAddr;

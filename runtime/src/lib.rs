@@ -1,7 +1,8 @@
 //! The runtime of Upstart: signed bundles and their store ([`bundle`]), the schedule
 //! evaluator ([`schedule`]), the upgrade server and its database ([`server`]), its HTTP API's
 //! types, request signatures and client ([`api`], [`auth`], [`client`]), the crash-safe state
-//! transform ([`transform`]), and the `upstart` command line ([`cli`]).
+//! transform ([`transform`]). The `upstart` command line over them is in the `upstart`
+//! package (`node/`): this library has no command-line dependency.
 //!
 //! The plugin loader is its own crate, `upstart-plugin-host`, re-exported here as [`plugin`]
 //! (bundles and the state transform take its plugins); [`digest`] is its hex and sha-256 helpers.
@@ -9,7 +10,6 @@
 pub mod api;
 pub mod auth;
 pub mod bundle;
-pub mod cli;
 pub mod client;
 pub mod schedule;
 pub mod server;

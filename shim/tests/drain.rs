@@ -11,78 +11,15 @@
     reason = "tests"
 )]
 
-use serde_json::{json, Value};
+mod support;
+
+use serde_json::json;
 use shim::{ListenerConfig, PeerRoute, Shim, ShimConfig};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
+use support::{any, fake_node, Conn};
 
-const WAIT: Duration = Duration::from_secs(3);
 const GRACE: Duration = Duration::from_secs(4);
-
-fn any() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
-/// A node that answers every request with its method (`slow` after 400 ms).
-fn fake_node() -> SocketAddr {
-    let listener = TcpListener::bind(any()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            std::thread::spawn(move || {
-                let mut writer = stream.try_clone().unwrap();
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { return };
-                    let request: Value = serde_json::from_str(&line).unwrap();
-                    if request["method"] == "slow" {
-                        std::thread::sleep(Duration::from_millis(400));
-                    }
-                    let answer = json!({"jsonrpc": "2.0", "id": request["id"],
-                        "result": {"method": request["method"]}});
-                    if writeln!(writer, "{answer}").is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-struct Conn {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        Conn { stream, reader }
-    }
-    fn send(&mut self, method: &str) {
-        let line = format!(
-            "{}\n",
-            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": []})
-        );
-        self.stream.write_all(line.as_bytes()).unwrap();
-    }
-    fn answer(&mut self) -> Result<Value, String> {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(0) => Err("closed".into()),
-            Ok(_) => serde_json::from_str(&line).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-    fn call(&mut self, method: &str) -> Result<Value, String> {
-        self.send(method);
-        self.answer()
-    }
-}
 
 fn config(node: SocketAddr) -> ShimConfig {
     let mut config = ShimConfig::new("kv", 1);

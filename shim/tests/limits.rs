@@ -10,47 +10,13 @@
     reason = "tests"
 )]
 
-use serde_json::{json, Value};
+mod support;
+
 use shim::{ListenerConfig, Shim, ShimConfig};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-
-/// How long a test waits for an answer before calling it missing (not a timed assertion: a
-/// shim that works answers in microseconds; one that is starved never does).
-const WAIT: Duration = Duration::from_secs(10);
-
-fn any() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
-/// A node that answers every request with its method.
-fn fake_node() -> SocketAddr {
-    let listener = TcpListener::bind(any()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            std::thread::spawn(move || {
-                let Ok(mut writer) = stream.try_clone() else {
-                    return;
-                };
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { return };
-                    let Ok(request) = serde_json::from_str::<Value>(&line) else {
-                        return;
-                    };
-                    let answer = json!({"jsonrpc": "2.0", "id": request["id"],
-                        "result": {"method": request["method"]}});
-                    if writeln!(writer, "{answer}").is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
+use support::{any, call, closed_within, fake_node, idle, request, WAIT};
 
 /// A shim for `kv` version 1 with a main port (the node's version) and a port pinned to 2.
 fn config(node: SocketAddr) -> ShimConfig {
@@ -67,69 +33,6 @@ fn config(node: SocketAddr) -> ShimConfig {
         },
     ];
     config
-}
-
-fn request(method: &str) -> String {
-    format!(
-        "{}\n",
-        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": ["a"]})
-    )
-}
-
-/// Connects, optionally greets as a peer's shim, makes one call; the answer's method.
-fn call(addr: SocketAddr, greet: Option<&str>) -> Result<String, String> {
-    let stream = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    if let Some(hello) = greet {
-        writer.write_all(hello.as_bytes()).unwrap();
-        reader
-            .read_line(&mut line)
-            .map_err(|e| format!("no handshake answer: {e}"))?;
-        if line != hello {
-            return Err(format!("handshake answered `{line}`"));
-        }
-        line.clear();
-    }
-    writer
-        .write_all(request("get").as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
-    reader
-        .read_line(&mut line)
-        .map_err(|e| format!("no answer: {e}"))?;
-    let answer: Value = serde_json::from_str(&line).map_err(|e| format!("`{line}`: {e}"))?;
-    answer["result"]["method"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| format!("answered {answer}"))
-}
-
-/// Opens `n` connections to `addr` that send nothing.
-fn idle(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
-    (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect()
-}
-
-/// Whether the shim closed `stream` (end of stream or reset) within `wait`.
-fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
-    stream.set_read_timeout(Some(wait)).unwrap();
-    let mut byte = [0u8; 64];
-    loop {
-        match stream.read(&mut byte) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return false
-            }
-            Err(_) => return true,
-        }
-    }
 }
 
 /// Finding 5: 1,100 idle sockets on a pinned port (the default limits) took the whole shim:
@@ -279,55 +182,4 @@ async fn silent_and_idle_connections_are_closed() {
     .await
     .unwrap();
     assert_eq!(shim.stats().timed_out, 4, "{:?}", shim.stats());
-}
-
-/// Out of file descriptors, the shim pauses accepting (backing off, not spinning or dying)
-/// and serves again once its deadlines have closed the idle sockets that took them.
-#[test]
-fn out_of_descriptors_the_shim_pauses_and_serves_again() {
-    let node = fake_node();
-    let mut child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(r#"ulimit -n 64 && exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_upstart-shim"))
-        .args([
-            "--name",
-            "kv",
-            "--node",
-            &node.to_string(),
-            "--node-version",
-            "1",
-        ])
-        .args(["--listen", "127.0.0.1:0", "--first-bytes-timeout", "300ms"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = BufReader::new(stderr).read_to_string(&mut text);
-        text
-    });
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr: SocketAddr = first.split(' ').nth(1).unwrap().parse().unwrap();
-    // More idle sockets than the shim has descriptors.
-    let _held = idle(addr, 150);
-    let mut answered = None;
-    for _ in 0..40 {
-        if let Ok(method) = call(addr, None) {
-            answered = Some(method);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let alive = child.try_wait().unwrap().is_none();
-    let _ = child.kill();
-    let _ = child.wait();
-    let log = log.join().unwrap();
-    assert_eq!(answered.as_deref(), Some("get"), "{log}");
-    assert!(alive, "the shim is still running: {log}");
-    assert!(log.contains("accept failed: pausing this port"), "{log}");
 }

@@ -9,70 +9,13 @@
     reason = "tests"
 )]
 
-use serde_json::{json, Value};
+mod support;
+
+use serde_json::json;
 use shim::{connect_line, ListenerConfig, PeerRoute, Shim, ShimConfig, ShimError};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn any() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
-/// A node that answers every request with its method and params.
-fn fake_node() -> SocketAddr {
-    let listener = TcpListener::bind(any()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            std::thread::spawn(move || {
-                let mut writer = stream.try_clone().unwrap();
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { return };
-                    let request: Value = serde_json::from_str(&line).unwrap();
-                    let answer = json!({"jsonrpc": "2.0", "id": request["id"],
-                        "result": {"method": request["method"], "params": request["params"]}});
-                    if writeln!(writer, "{answer}").is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-struct Conn {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        Conn { stream, reader }
-    }
-    fn send(&mut self, text: &str) {
-        self.stream.write_all(text.as_bytes()).unwrap();
-    }
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        line
-    }
-    fn call(&mut self, method: &str) -> Value {
-        self.send(&format!(
-            "{}\n",
-            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": ["a"]})
-        ));
-        serde_json::from_str(&self.line()).unwrap()
-    }
-}
+use support::{any, fake_node, Conn};
 
 fn config(node: Option<SocketAddr>, version: u64) -> ShimConfig {
     let mut config = ShimConfig::new("kv", version);
@@ -99,21 +42,24 @@ async fn same_version_peers_take_the_fast_path_and_others_are_refused() {
     let main = shim.addrs().listeners[0].0;
     tokio::task::spawn_blocking(move || {
         let mut peer = Conn::open(main);
-        peer.send("UPSTART/1 kv 1\n");
+        peer.write("UPSTART/1 kv 1\n");
         assert_eq!(peer.line(), "UPSTART/1 kv 1\n");
         assert_eq!(
-            peer.call("get")["result"],
+            peer.call("get").unwrap()["result"],
             json!({"method": "get", "params": ["a"]})
         );
         let mut other = Conn::open(main);
-        other.send("UPSTART/1 kv 2\n");
+        other.write("UPSTART/1 kv 2\n");
         assert_eq!(
             other.line(),
             "UPSTART/1 error unknown version 2: this node runs version 1 of `kv` and its plugin \
              chain bridges versions 1\n"
         );
         let mut client = Conn::open(main);
-        assert_eq!(client.call("put")["result"]["method"], json!("put"));
+        assert_eq!(
+            client.call("put").unwrap()["result"]["method"],
+            json!("put")
+        );
     })
     .await
     .unwrap();
@@ -134,7 +80,7 @@ async fn a_client_of_a_version_without_plugins_gets_an_error_per_request() {
     tokio::task::spawn_blocking(move || {
         let mut c = Conn::open(v2);
         for _ in 0..2 {
-            let answer = c.call("get");
+            let answer = c.call("get").unwrap();
             assert_eq!(answer["error"]["code"], json!(shim::code::VERSION_NOT_BRIDGED));
             assert_eq!(
                 answer["error"]["message"],
@@ -162,16 +108,19 @@ async fn outgoing_routes_greet_the_peer_and_carry_the_traffic() {
     tokio::task::spawn_blocking(move || {
         // An explicit route.
         let mut c = Conn::open(route);
-        assert_eq!(c.call("replicate")["result"]["method"], json!("replicate"));
+        assert_eq!(
+            c.call("replicate").unwrap()["result"]["method"],
+            json!("replicate")
+        );
         // The preload port: the destination first, then the traffic.
         let mut c = Conn::open(preload);
-        c.send(&connect_line(remote_main));
+        c.write(&connect_line(remote_main));
         assert_eq!(c.line(), "UPSTART/1 ok\n");
-        assert_eq!(c.call("get")["result"]["method"], json!("get"));
+        assert_eq!(c.call("get").unwrap()["result"]["method"], json!("get"));
         // An unreachable destination is refused, so that `connect` fails.
         let closed = TcpListener::bind(any()).unwrap().local_addr().unwrap();
         let mut c = Conn::open(preload);
-        c.send(&connect_line(closed));
+        c.write(&connect_line(closed));
         assert!(c
             .line()
             .starts_with("UPSTART/1 error cannot reach the peer at "));
@@ -185,7 +134,7 @@ async fn outgoing_routes_greet_the_peer_and_carry_the_traffic() {
     local.set_route(None, 2, None).unwrap();
     tokio::task::spawn_blocking(move || {
         let mut c = Conn::open(route);
-        let answer = c.call("get");
+        let answer = c.call("get").unwrap();
         assert_eq!(
             answer["error"]["code"],
             json!(shim::code::VERSION_NOT_BRIDGED)
@@ -228,80 +177,6 @@ async fn bad_configurations_are_refused() {
     );
 }
 
-/// Kills the child on drop.
-struct Guard(std::process::Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[test]
-fn the_binary_prints_its_ports_and_serves() {
-    let node = fake_node();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_upstart-shim"))
-        .args([
-            "--name",
-            "kv",
-            "--node",
-            &node.to_string(),
-            "--node-version",
-            "1",
-        ])
-        .args(["--listen", "127.0.0.1:0", "--listen", "2@127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = Guard(child);
-    let stdout = guard.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    while lines.last().map(String::as_str) != Some("ready") {
-        lines.push(rx.recv_timeout(WAIT).expect("the shim prints its ports"));
-    }
-    assert!(lines[0].starts_with("listen 127.0.0.1:") && lines[0].ends_with(" version node"));
-    assert!(lines[1].ends_with(" version 2"), "{lines:?}");
-    let addr: SocketAddr = lines[0].split(' ').nth(1).unwrap().parse().unwrap();
-    assert_eq!(
-        Conn::open(addr).call("get")["result"]["method"],
-        json!("get")
-    );
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_upstart-shim"))
-        .args([
-            "--name",
-            "kv",
-            "--node",
-            "127.0.0.1:1",
-            "--node-version",
-            "1",
-        ])
-        .args([
-            "--plugin",
-            "/nonexistent/plugin.so",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        stderr.starts_with("error: cannot load plugin `/nonexistent/plugin.so`"),
-        "{stderr}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_threaded_fast_path_copies_and_is_cut_by_a_drain() {
     let mut c = config(Some(fake_node()), 1);
@@ -311,7 +186,7 @@ async fn the_threaded_fast_path_copies_and_is_cut_by_a_drain() {
     let mut conn = tokio::task::spawn_blocking(move || {
         let mut conn = Conn::open(main);
         for _ in 0..3 {
-            assert_eq!(conn.call("get")["result"]["method"], json!("get"));
+            assert_eq!(conn.call("get").unwrap()["result"]["method"], json!("get"));
         }
         conn
     })
@@ -319,7 +194,7 @@ async fn the_threaded_fast_path_copies_and_is_cut_by_a_drain() {
     .unwrap();
     let report = shim.drain(Duration::from_millis(100)).await;
     assert_eq!((report.finished, report.cut), (0, 1), "{report:?}");
-    let mut rest = String::new();
-    assert_eq!(conn.reader.read_line(&mut rest).unwrap(), 0, "cut: {rest}");
+    let rest = conn.line();
+    assert!(rest.is_empty(), "cut: {rest}");
     assert_eq!(shim.active_connections(), 0);
 }

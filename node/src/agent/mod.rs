@@ -289,7 +289,7 @@ impl Agent {
         let mut directives = self.link.directives();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let stop = runtime::cli::server::shutdown_signal();
+        let stop = crate::cli::server::shutdown_signal();
         tokio::pin!(stop);
         // Whatever arrived during recovery.
         if let Some(d) = self.link.directive() {

@@ -15,11 +15,11 @@ pub mod build;
 pub mod cluster;
 pub mod load;
 
+use crate::cli::status::render;
+use crate::cli::{CliError, CliResult};
 use cluster::{node_specs, Agent, Server};
 use load::{Load, LoadConfig, Target, WorkerReport};
 use runtime::api::{RolloutState, Status};
-use runtime::cli::status::render;
-use runtime::cli::{CliError, CliResult};
 use runtime::client::Client;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};

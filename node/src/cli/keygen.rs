@@ -2,7 +2,7 @@
 //! mode 0600) and `KEY.pub` (for `upstart server --trust` and nodes).
 
 use super::CliResult;
-use crate::bundle::keys;
+use runtime::bundle::keys;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]

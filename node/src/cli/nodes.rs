@@ -4,8 +4,8 @@
 //! one (no rollout waits for it any more, and its key no longer speaks for it).
 
 use super::{operator_client, CliResult};
-use crate::api::EnrolledNode;
-use crate::bundle::keys;
+use runtime::api::EnrolledNode;
+use runtime::bundle::keys;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]

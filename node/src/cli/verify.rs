@@ -2,7 +2,7 @@
 //! server: signature by a trusted key, manifest, every file's size and content address.
 
 use super::{CliError, CliResult};
-use crate::bundle::{Limits, Store, TrustedKeys};
+use runtime::bundle::{Limits, Store, TrustedKeys};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]

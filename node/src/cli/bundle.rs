@@ -2,7 +2,7 @@
 //! bundle.
 
 use super::CliResult;
-use crate::bundle::{create, keys, BuildInput};
+use runtime::bundle::{create, keys, BuildInput};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]

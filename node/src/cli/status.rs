@@ -3,7 +3,7 @@
 //! otherwise. `--json` prints one JSON snapshot of `GET /v1/status`.
 
 use super::{CliError, CliResult};
-use crate::api::{NodeInfo, RolloutInfo, RolloutState, Status};
+use runtime::api::{NodeInfo, RolloutInfo, RolloutState, Status};
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -113,7 +113,7 @@ pub fn render(s: &Status, limit: usize) -> String {
     let mut nodes: Vec<&NodeInfo> = s.nodes.iter().collect();
     // Nodes that need attention first, then by id (already sorted).
     nodes.sort_by_key(|n| {
-        if !n.online || n.phase == crate::api::Phase::Failed {
+        if !n.online || n.phase == runtime::api::Phase::Failed {
             0
         } else if n.phase.is_in_progress() || (n.assigned && !n.done) {
             1
@@ -198,7 +198,7 @@ fn clock(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Event, Phase, Progress, RolloutState};
+    use runtime::api::{Event, Phase, Progress, RolloutState};
 
     #[test]
     fn renders_rollout_nodes_and_events() {

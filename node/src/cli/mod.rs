@@ -1,6 +1,6 @@
-//! The `upstart` command line, one module per subcommand: each has its clap `Args` and a
-//! `run`. The binary (`node/src/main.rs`, package `upstart`) only dispatches; the subcommands
-//! that need the shim (`node`, `demo`) live in that package.
+//! The server-side `upstart` subcommands, one module per subcommand: each has its clap `Args`
+//! and a `run` over the `runtime` library. The binary (`src/main.rs`) only dispatches; `node`
+//! and `demo` are beside this module.
 //!
 //! Exit codes: 0 success, 1 the operation failed (refused bundle, unreachable server, ...),
 //! 2 usage errors (from clap).
@@ -42,8 +42,8 @@ pub const KEY_ENV: &str = "UPSTART_KEY";
 pub fn client(
     server: &str,
     ca: Option<&std::path::Path>,
-) -> Result<crate::client::Client, CliError> {
-    Ok(crate::client::Client::connect(server, ca)?)
+) -> Result<runtime::client::Client, CliError> {
+    Ok(runtime::client::Client::connect(server, ca)?)
 }
 
 /// A client of `server` (see [`client`]) signing with the operator key `key` (or the one
@@ -52,7 +52,7 @@ pub fn operator_client(
     server: &str,
     ca: Option<&std::path::Path>,
     key: Option<&std::path::Path>,
-) -> Result<crate::client::Client, CliError> {
+) -> Result<runtime::client::Client, CliError> {
     let path = match key {
         Some(p) => p.to_path_buf(),
         None => std::env::var_os(KEY_ENV)
@@ -64,7 +64,7 @@ pub fn operator_client(
                 ))
             })?,
     };
-    let key = crate::bundle::keys::read_signing_key(&path)?;
+    let key = runtime::bundle::keys::read_signing_key(&path)?;
     Ok(client(server, ca)?.with_key(key))
 }
 

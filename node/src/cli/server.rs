@@ -2,8 +2,8 @@
 //! upgrade server until Ctrl-C or SIGTERM.
 
 use super::{CliError, CliResult};
-use crate::bundle::TrustedKeys;
-use crate::server::{self, Config};
+use runtime::bundle::TrustedKeys;
+use runtime::server::{self, Config};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,13 +49,13 @@ pub async fn run(args: &Args) -> CliResult {
     let store = args
         .store
         .clone()
-        .unwrap_or_else(|| crate::transform::fsutil::with_suffix(&args.db, ".store"));
+        .unwrap_or_else(|| runtime::transform::fsutil::with_suffix(&args.db, ".store"));
     let mut config = Config::new(args.db.clone(), store, trust);
     config.offline_after_ms = args.offline_after.saturating_mul(1000);
     config.operators = TrustedKeys::from_files(&args.operator_key)?;
     config.clock_skew_ms = args.clock_skew.saturating_mul(1000);
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        config.tls = Some(crate::server::tls::TlsFiles {
+        config.tls = Some(runtime::server::tls::TlsFiles {
             cert: cert.clone(),
             key: key.clone(),
         });

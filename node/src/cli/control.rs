@@ -2,7 +2,7 @@
 //! signed with the operator's key.
 
 use super::{operator_client, CliError, CliResult};
-use crate::client::Control;
+use runtime::client::Control;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
