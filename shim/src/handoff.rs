@@ -21,17 +21,17 @@
 //! upgrade, as a copied one does), draining does not wait for it, and the shim's idle and frame
 //! deadlines no longer apply to it.
 
+use crate::context::{Phase, Shared};
 use crate::handshake::{self, Start};
 use crate::limits::Slot;
 use crate::route::Route;
-use crate::shim::{Phase, Shared};
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, Interest};
 use tokio::net::{TcpStream, UnixListener, UnixStream};
@@ -44,49 +44,6 @@ pub const SNIFF_WAIT: Duration = Duration::from_millis(200);
 
 /// The longest registration line read.
 const MAX_REGISTRATION: usize = 256;
-
-/// The node program's listening sockets, as its LD_PRELOAD library registered them.
-#[derive(Debug, Default)]
-pub(crate) struct Targets {
-    registered: Mutex<Vec<Target>>,
-    next_id: std::sync::atomic::AtomicU64,
-}
-
-#[derive(Debug)]
-struct Target {
-    id: u64,
-    addr: SocketAddr,
-    stream: Arc<UnixStream>,
-}
-
-impl Targets {
-    fn lock(&self) -> MutexGuard<'_, Vec<Target>> {
-        match self.registered.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// The registration whose socket listens at `node` (an unspecified IP matches any).
-    fn find(&self, node: SocketAddr) -> Option<(u64, Arc<UnixStream>)> {
-        self.lock()
-            .iter()
-            .rev()
-            .find(|t| {
-                t.addr == node || (t.addr.ip().is_unspecified() && t.addr.port() == node.port())
-            })
-            .map(|t| (t.id, Arc::clone(&t.stream)))
-    }
-
-    fn remove(&self, id: u64) {
-        self.lock().retain(|t| t.id != id);
-    }
-
-    /// Whether the program at `node` registered (for tests and status).
-    pub fn has(&self, node: SocketAddr) -> bool {
-        self.find(node).is_some()
-    }
-}
 
 /// Accepts the LD_PRELOAD library's registrations.
 pub(crate) async fn serve(listener: UnixListener, shared: Arc<Shared>) {
@@ -124,14 +81,8 @@ async fn register(mut stream: UnixStream, shared: Arc<Shared>) {
             return;
         }
     };
-    let targets = &shared.handoff;
-    let id = targets.next_id.fetch_add(1, Ordering::Relaxed);
     let stream = Arc::new(stream);
-    targets.lock().push(Target {
-        id,
-        addr,
-        stream: Arc::clone(&stream),
-    });
+    let id = shared.handoff.add(addr, Arc::clone(&stream));
     tracing::info!(%addr, "hand-off: the node program registered a listening socket");
     // The library writes nothing after its registration: data or the end of the stream means
     // the program closed the socket (or exited) or misbehaves; either way the registration ends.
@@ -145,7 +96,7 @@ async fn register(mut stream: UnixStream, shared: Arc<Shared>) {
             _ => break,
         }
     }
-    targets.remove(id);
+    shared.handoff.remove(id);
     tracing::info!(%addr, "hand-off: registration ended");
 }
 

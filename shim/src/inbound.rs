@@ -8,12 +8,12 @@
 
 use crate::codec::write_frame;
 use crate::config::FastPath;
+use crate::context::{accept_each, Direction, Phase, Shared};
 use crate::handoff::{self, Offer, SNIFF_WAIT};
 use crate::handshake::{self, Line, Sniff, Start};
 use crate::jsonrpc::{code, error_response, RpcError};
 use crate::limits::{Pool, Slot};
 use crate::node::NodeLink;
-use crate::shim::{accept_each, Direction, Phase, Shared};
 use crate::splice::{read_line, read_more, splice, splice_blocking, splice_requests, Cut};
 use crate::translate::{self, Mode};
 use std::net::SocketAddr;

@@ -31,6 +31,7 @@
 
 mod codec;
 mod config;
+mod context;
 mod error;
 mod fdlimit;
 mod frames;
@@ -46,6 +47,7 @@ mod shim;
 mod signatures;
 mod splice;
 mod stats;
+mod targets;
 mod translate;
 
 pub use config::{

@@ -4,11 +4,11 @@
 //! then copies bytes: the peer's shim translates. A peer that refuses the version gets every
 //! request of the node answered with an error that says why.
 
+use crate::context::{accept_each, Direction, Shared};
 use crate::handoff::SNIFF_WAIT;
 use crate::handshake::{self, Line};
 use crate::jsonrpc::{code, RpcError};
 use crate::limits::{Pool, Slot};
-use crate::shim::{accept_each, Direction, Shared};
 use crate::splice::{read_line, read_more, splice, Cut};
 use crate::translate::{self, Mode};
 use std::net::SocketAddr;

@@ -7,9 +7,9 @@
 //! peers ([`Cut::Never`]) are never cut by a drain: the program still runs and may be
 //! replicating a write it has not acknowledged yet.
 
+use crate::context::{Phase, Shared};
 use crate::frames::FrameCounter;
 use crate::limits::Slot;
-use crate::shim::{Phase, Shared};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

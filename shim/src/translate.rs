@@ -12,13 +12,13 @@
 //! answered first.
 
 use crate::codec::{frame_into, FrameError, FrameReader};
+use crate::context::{Phase, Shared};
 use crate::jsonrpc::{
     batch_response, code, decode, error_response, result_response, Incoming, Request, RpcError,
 };
 use crate::limits::Slot;
 use crate::node::{Delegate, NodeLink};
 use crate::route::Route;
-use crate::shim::{Phase, Shared};
 use crate::signatures::bind;
 use serde_json::Value;
 use std::collections::VecDeque;
