@@ -14,6 +14,7 @@ use crate::handshake::{self, Line, Sniff, Start};
 use crate::jsonrpc::{code, error_response, RpcError};
 use crate::limits::{Pool, Slot};
 use crate::node::NodeLink;
+use crate::route::Route;
 use crate::splice::{read_line, read_more, splice, splice_blocking, splice_requests, Cut};
 use crate::translate::{self, Mode};
 use std::net::SocketAddr;
@@ -63,68 +64,441 @@ enum First {
     Node,
 }
 
-/// Waits, until `deadline`, for the caller's first bytes (into `pending`). The node is not
-/// connected before they come: a silent socket costs it nothing. With
-/// [`ShimConfig::server_first`](crate::ShimConfig::server_first), a caller silent for
-/// SNIFF_WAIT may be waiting for the node's greeting (a protocol the shim does not know:
-/// copied as is), so the node is connected (into `node`; not for a newcomer in `triage`, who
-/// must show a handshake) and whoever speaks first decides. `None`: the connection is over
-/// (closed, timed out, its slot taken, or the shim closing).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the state of one connection's start, shared by the two places that wait for it"
-)]
-async fn first_bytes(
-    client: &mut TcpStream,
-    pending: &mut Vec<u8>,
-    node: &mut Option<TcpStream>,
-    node_addr: SocketAddr,
-    shared: &Shared,
-    slot: &Slot,
-    deadline: Instant,
+/// Serves one accepted connection. `triage`: its port is full, only a peer's handshake is
+/// taken.
+async fn handle(
+    client: TcpStream,
+    listener_version: Option<u64>,
+    shared: Arc<Shared>,
+    slot: Slot,
     triage: bool,
-) -> Option<First> {
-    let mut phase = shared.phase.subscribe();
-    let node_may_speak = shared.config.server_first && !triage;
-    let wait = if node_may_speak {
-        deadline.min(Instant::now() + SNIFF_WAIT)
-    } else {
-        deadline
-    };
-    let quick = tokio::select! {
-        n = read_more(client, pending, handshake::MAX_LINE, None) => Some(n),
-        _ = tokio::time::sleep_until(wait) => None,
-        _ = slot.evicted() => return evicted(shared),
-        _ = phase.wait_for(|p| *p == Phase::Closing) => return None,
-    };
-    let n = match quick {
-        Some(n) => n,
-        None => {
-            if node_may_speak && node.is_none() {
-                *node = Some(connect_node(node_addr, shared).await?);
-            }
-            let node_speaks = async {
-                match node.as_ref() {
-                    Some(n) => n.readable().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                n = read_more(client, pending, handshake::MAX_LINE, None) => n,
-                r = node_speaks => return r.ok().map(|()| First::Node),
-                _ = tokio::time::sleep_until(deadline) => {
-                    shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!("no first bytes in time: closing the connection");
-                    return None;
-                }
-                _ = slot.evicted() => return evicted(shared),
-                _ = phase.wait_for(|p| *p == Phase::Closing) => return None,
+) {
+    let _tracked = shared.track();
+    let _ = client.set_nodelay(true);
+    let _ = steps(client, listener_version, shared, slot, triage).await;
+}
+
+/// The course of one connection, a step at a time. Each step returns `None` once the
+/// connection's course is over: closed, timed out, refused, handed off, or served to its end.
+async fn steps(
+    client: TcpStream,
+    listener_version: Option<u64>,
+    shared: Arc<Shared>,
+    slot: Slot,
+    triage: bool,
+) -> Option<()> {
+    let conn = Conn::new(client, listener_version, shared, slot, triage)?;
+    let mut conn = conn.offer_to_program().await?;
+    conn.await_first_bytes(conn.triage).await?;
+    conn.read_handshake().await?;
+    if conn.triage && !conn.from_shim {
+        return conn.turn_away().await;
+    }
+    let mut conn = conn.hand_off_peer().await?;
+    conn.await_peer_first_bytes().await?;
+    let node = conn.connect().await?;
+    if conn.caller == conn.route.node_version {
+        return conn.fast_path(node).await;
+    }
+    conn.translate(node).await
+}
+
+/// One inbound connection between its accept and the path it takes: what each step of
+/// [`steps`] reads and leaves for the next.
+struct Conn {
+    client: TcpStream,
+    shared: Arc<Shared>,
+    /// The route when the connection came (a swap applies to the connections after it).
+    route: Arc<Route>,
+    node_addr: SocketAddr,
+    listener_version: Option<u64>,
+    /// Its slot: of the port's pool, of triage, or of the peers' once its handshake is read.
+    slot: Slot,
+    /// Its port is full: only a peer's handshake is taken.
+    triage: bool,
+    /// How long its first bytes and handshake may take, and by when.
+    wait: Duration,
+    deadline: Instant,
+    /// Bytes read from the caller, not passed on yet.
+    pending: Vec<u8>,
+    /// The node, when connected before the caller spoke (with `server_first`).
+    node: Option<TcpStream>,
+    /// The caller's version: the port's (or the node's), or the one a peer's handshake gave.
+    caller: u64,
+    /// Whether the caller is a peer's shim, its handshake answered.
+    from_shim: bool,
+}
+
+impl Conn {
+    /// `None` when the shim has no node to send to (yet).
+    fn new(
+        client: TcpStream,
+        listener_version: Option<u64>,
+        shared: Arc<Shared>,
+        slot: Slot,
+        triage: bool,
+    ) -> Option<Conn> {
+        let route = shared.route.get();
+        let node_addr = route.node_addr?;
+        let wait = if triage {
+            TRIAGE_WAIT.min(shared.config.first_bytes_timeout)
+        } else {
+            shared.config.first_bytes_timeout
+        };
+        Some(Conn {
+            client,
+            caller: listener_version.unwrap_or(route.node_version),
+            shared,
+            route,
+            node_addr,
+            listener_version,
+            slot,
+            triage,
+            wait,
+            deadline: Instant::now() + wait,
+            pending: Vec::new(),
+            node: None,
+            from_shim: false,
+        })
+    }
+
+    /// Hands the connection to the node program when it registered for that (then the
+    /// connection is its own); a newcomer in triage stays.
+    async fn offer_to_program(self) -> Option<Conn> {
+        if self.triage {
+            return Some(self);
+        }
+        let Conn {
+            client,
+            listener_version,
+            deadline,
+            ..
+        } = self;
+        let offer = handoff::try_give(
+            client,
+            listener_version,
+            &self.shared,
+            &self.route,
+            &self.slot,
+            deadline,
+        )
+        .await;
+        match offer {
+            Offer::Given | Offer::Gone => None,
+            Offer::Kept(client) => Some(Conn { client, ..self }),
+        }
+    }
+
+    /// Waits for the caller's first bytes (see [`Conn::first_bytes`]); when the node spoke
+    /// first, copies the connection as is.
+    async fn await_first_bytes(&mut self, triage: bool) -> Option<()> {
+        match self.first_bytes(triage).await? {
+            First::Client => Some(()),
+            First::Node => {
+                self.node_first().await;
+                None
             }
         }
-    };
-    match n {
-        Ok(n) if n > 0 => Some(First::Client),
-        _ => None,
+    }
+
+    /// Reads a peer shim's handshake when the first bytes start one, and answers it: the
+    /// caller is then the peer at the version it gave, counted among the peers. Anyone else is
+    /// an outside client at the port's version.
+    async fn read_handshake(&mut self) -> Option<()> {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            match handshake::starts_handshake(&self.pending) {
+                Start::NotHandshake => return Some(()),
+                Start::NeedMore => {
+                    let more = read_more(
+                        &mut self.client,
+                        &mut self.pending,
+                        handshake::MAX_LINE,
+                        Some(left),
+                    )
+                    .await;
+                    match more {
+                        Ok(n) if n > 0 => continue,
+                        Ok(_) => return None,
+                        Err(_) => return self.timed_out("handshake"),
+                    }
+                }
+                Start::Handshake => {
+                    let pending = std::mem::take(&mut self.pending);
+                    let read =
+                        read_line(&mut self.client, pending, handshake::MAX_LINE, left).await;
+                    let line = match read {
+                        Ok((line, rest)) => {
+                            self.pending = rest;
+                            line
+                        }
+                        Err(why) => return self.refuse(&format!("bad handshake: {why}")).await,
+                    };
+                    return self.answer_hello(&line).await;
+                }
+            }
+        }
+    }
+
+    /// Takes a peer's greeting: a slot among the peers, our hello in answer.
+    async fn answer_hello(&mut self, line: &[u8]) -> Option<()> {
+        let version = match accept_hello(line, &self.shared) {
+            Ok(version) => version,
+            Err(why) => return self.refuse(&why).await,
+        };
+        let Some(peer_slot) = self.shared.peers.admit() else {
+            self.shared
+                .stats
+                .refused_busy
+                .fetch_add(1, Ordering::Relaxed);
+            let why = format!(
+                "busy: this shim serves {} connections of peers already",
+                self.shared.config.peer_connections
+            );
+            return self.refuse(&why).await;
+        };
+        self.slot = peer_slot;
+        self.caller = version;
+        self.from_shim = true;
+        let hello = handshake::hello(&self.shared.config.name, self.route.node_version);
+        self.client.write_all(hello.as_bytes()).await.ok()
+    }
+
+    /// A peer's shim at our version, its handshake answered and nothing after it: the rest is
+    /// the node program's, when it registered for hand-off.
+    async fn hand_off_peer(self) -> Option<Conn> {
+        if !(self.caller == self.route.node_version && self.from_shim && self.pending.is_empty()) {
+            return Some(self);
+        }
+        let Conn { client, .. } = self;
+        match handoff::give(client, &self.shared, &self.route).await {
+            Ok(()) => None,
+            Err(client) => Some(Conn { client, ..self }),
+        }
+    }
+
+    /// A peer's shim that said nothing after its handshake yet: its first bytes are due by the
+    /// deadline too, and the node is not bothered before.
+    async fn await_peer_first_bytes(&mut self) -> Option<()> {
+        if self.pending.is_empty() && self.node.is_none() {
+            self.await_first_bytes(false).await?;
+        }
+        Some(())
+    }
+
+    /// The node: connected already, or now.
+    async fn connect(&mut self) -> Option<TcpStream> {
+        match self.node.take() {
+            Some(node) => Some(node),
+            None => connect_node(self.node_addr, &self.shared).await,
+        }
+    }
+
+    /// The caller speaks the node's version: bytes copied (JSON-RPC, or not yet known, request
+    /// by request, so that a drain can close the connection between requests).
+    async fn fast_path(mut self, mut node: TcpStream) -> Option<()> {
+        let (shared, slot) = (&self.shared, &self.slot);
+        let config = &shared.config;
+        shared.stats.fast_path.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            caller = self.caller,
+            from_shim = self.from_shim,
+            "fast path"
+        );
+        match config.fast_path {
+            FastPath::Threads => {
+                splice_blocking(self.client, node, self.pending, shared, slot).await
+            }
+            FastPath::Async => {
+                match handshake::sniff(config.framing, &self.pending, config.max_frame) {
+                    Sniff::Other => {
+                        let cut = Cut::AtClosing;
+                        splice(
+                            &mut self.client,
+                            &mut node,
+                            &self.pending,
+                            &[],
+                            shared,
+                            slot,
+                            cut,
+                        )
+                        .await
+                    }
+                    Sniff::JsonRpc | Sniff::NeedMore => {
+                        splice_requests(&mut self.client, &mut node, &self.pending, shared, slot)
+                            .await
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Another version: JSON-RPC is translated, anything else copied untranslated. Its first
+    /// bytes are due by the deadline (a peer's, after its handshake, too).
+    async fn translate(mut self, mut node: TcpStream) -> Option<()> {
+        let config = &self.shared.config;
+        loop {
+            match handshake::sniff(config.framing, &self.pending, config.max_frame) {
+                Sniff::JsonRpc => break,
+                Sniff::Other => {
+                    self.shared
+                        .stats
+                        .passthrough
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(caller = self.caller, "not JSON-RPC: copied untranslated");
+                    let cut = Cut::AtClosing;
+                    let (shared, slot) = (&self.shared, &self.slot);
+                    splice(
+                        &mut self.client,
+                        &mut node,
+                        &self.pending,
+                        &[],
+                        shared,
+                        slot,
+                        cut,
+                    )
+                    .await;
+                    return Some(());
+                }
+                Sniff::NeedMore => {
+                    let left = self.deadline.saturating_duration_since(Instant::now());
+                    let limit = handshake::MAX_LINE * 2;
+                    let more = tokio::select! {
+                        n = read_more(&mut self.client, &mut self.pending, limit, Some(left)) => n,
+                        _ = self.slot.evicted() => return evicted(&self.shared),
+                    };
+                    match more {
+                        Ok(n) if n > 0 => continue,
+                        Ok(_) => return None,
+                        Err(_) => return self.timed_out("first request"),
+                    }
+                }
+            }
+        }
+        self.shared.stats.translated.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            caller = self.caller,
+            node = self.route.node_version,
+            from_shim = self.from_shim,
+            "translating"
+        );
+        let link = node.into_std().ok().and_then(|s| {
+            NodeLink::new(s, config.framing, config.max_frame, config.call_timeout).ok()
+        });
+        let mode = Mode::Translate {
+            caller: self.caller,
+            link,
+        };
+        translate::serve(
+            self.client,
+            self.pending,
+            mode,
+            Arc::clone(&self.shared),
+            self.slot,
+        )
+        .await;
+        Some(())
+    }
+
+    /// Waits, until the deadline, for the caller's first bytes (into `pending`). The node is
+    /// not connected before they come: a silent socket costs it nothing. With
+    /// [`ShimConfig::server_first`](crate::ShimConfig::server_first), a caller silent for
+    /// SNIFF_WAIT may be waiting for the node's greeting (a protocol the shim does not know:
+    /// copied as is), so the node is connected (into `node`; not for a newcomer in `triage`,
+    /// who must show a handshake) and whoever speaks first decides. `None`: the connection is
+    /// over (closed, timed out, its slot taken, or the shim closing).
+    async fn first_bytes(&mut self, triage: bool) -> Option<First> {
+        let shared = &self.shared;
+        let (client, pending, slot, deadline) = (
+            &mut self.client,
+            &mut self.pending,
+            &self.slot,
+            self.deadline,
+        );
+        let mut phase = shared.phase.subscribe();
+        let node_may_speak = shared.config.server_first && !triage;
+        let wait = if node_may_speak {
+            deadline.min(Instant::now() + SNIFF_WAIT)
+        } else {
+            deadline
+        };
+        let quick = tokio::select! {
+            n = read_more(client, pending, handshake::MAX_LINE, None) => Some(n),
+            _ = tokio::time::sleep_until(wait) => None,
+            _ = slot.evicted() => return evicted(shared),
+            _ = phase.wait_for(|p| *p == Phase::Closing) => return None,
+        };
+        let n = match quick {
+            Some(n) => n,
+            None => {
+                if node_may_speak && self.node.is_none() {
+                    self.node = Some(connect_node(self.node_addr, shared).await?);
+                }
+                let node_speaks = async {
+                    match self.node.as_ref() {
+                        Some(n) => n.readable().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    n = read_more(client, pending, handshake::MAX_LINE, None) => n,
+                    r = node_speaks => return r.ok().map(|()| First::Node),
+                    _ = tokio::time::sleep_until(deadline) => {
+                        shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!("no first bytes in time: closing the connection");
+                        return None;
+                    }
+                    _ = slot.evicted() => return evicted(shared),
+                    _ = phase.wait_for(|p| *p == Phase::Closing) => return None,
+                }
+            }
+        };
+        match n {
+            Ok(n) if n > 0 => Some(First::Client),
+            _ => None,
+        }
+    }
+
+    /// The node spoke first: a protocol the shim does not know, copied as is.
+    async fn node_first(&mut self) {
+        if let Some(mut node) = self.node.take() {
+            self.shared
+                .stats
+                .passthrough
+                .fetch_add(1, Ordering::Relaxed);
+            let (shared, slot) = (&self.shared, &self.slot);
+            splice(
+                &mut self.client,
+                &mut node,
+                &[],
+                &[],
+                shared,
+                slot,
+                Cut::AtClosing,
+            )
+            .await;
+        }
+    }
+
+    /// Turns away a newcomer to a full port that is not a peer's shim.
+    async fn turn_away(self) -> Option<()> {
+        busy(self.client, &self.pending, &self.shared).await;
+        None
+    }
+
+    fn timed_out<T>(&self, what: &str) -> Option<T> {
+        self.shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            "no {what} within {} ms: closing the connection",
+            self.wait.as_millis()
+        );
+        None
+    }
+
+    async fn refuse<T>(&mut self, why: &str) -> Option<T> {
+        refuse(&mut self.client, &self.shared, why).await;
+        None
     }
 }
 
@@ -143,241 +517,6 @@ async fn connect_node(node_addr: SocketAddr, shared: &Shared) -> Option<TcpStrea
             tracing::warn!(%node_addr, "connecting to the node timed out: closing the client");
             None
         }
-    }
-}
-
-/// Serves one accepted connection. `triage`: its port is full, only a peer's handshake is
-/// taken.
-async fn handle(
-    client: TcpStream,
-    listener_version: Option<u64>,
-    shared: Arc<Shared>,
-    mut slot: Slot,
-    triage: bool,
-) {
-    let _tracked = shared.track();
-    let _ = client.set_nodelay(true);
-    let config = &shared.config;
-    let route = shared.route.get();
-    let Some(node_addr) = route.node_addr else {
-        return;
-    };
-    let wait = if triage {
-        TRIAGE_WAIT.min(config.first_bytes_timeout)
-    } else {
-        config.first_bytes_timeout
-    };
-    let deadline = Instant::now() + wait;
-    let timed_out = |what: &str| {
-        shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(
-            "no {what} within {} ms: closing the connection",
-            wait.as_millis()
-        );
-    };
-    // Handed to the node program when it registered for that: then the connection is its own.
-    let mut client = if triage {
-        client
-    } else {
-        match handoff::try_give(client, listener_version, &shared, &route, &slot, deadline).await {
-            Offer::Given | Offer::Gone => return,
-            Offer::Kept(client) => client,
-        }
-    };
-
-    let mut pending = Vec::new();
-    let mut node = None;
-    match first_bytes(
-        &mut client,
-        &mut pending,
-        &mut node,
-        node_addr,
-        &shared,
-        &slot,
-        deadline,
-        triage,
-    )
-    .await
-    {
-        None => return,
-        Some(First::Client) => {}
-        Some(First::Node) => return node_first(&mut client, node, &shared, &slot).await,
-    }
-
-    // A handshake from a peer's shim, or an outside client's first bytes.
-    let mut caller = listener_version.unwrap_or(route.node_version);
-    let mut from_shim = false;
-    loop {
-        match handshake::starts_handshake(&pending) {
-            Start::NotHandshake => break,
-            Start::NeedMore => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match read_more(&mut client, &mut pending, handshake::MAX_LINE, Some(left)).await {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => return,
-                    Err(_) => return timed_out("handshake"),
-                }
-            }
-            Start::Handshake => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let (line, rest) =
-                    match read_line(&mut client, pending, handshake::MAX_LINE, left).await {
-                        Ok(parts) => parts,
-                        Err(why) => {
-                            refuse(&mut client, &shared, &format!("bad handshake: {why}")).await;
-                            return;
-                        }
-                    };
-                pending = rest;
-                match accept_hello(&line, &shared) {
-                    Ok(version) => {
-                        // A peer: counted apart from clients from now on.
-                        let Some(peer_slot) = shared.peers.admit() else {
-                            shared.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
-                            let why = format!(
-                                "busy: this shim serves {} connections of peers already",
-                                config.peer_connections
-                            );
-                            refuse(&mut client, &shared, &why).await;
-                            return;
-                        };
-                        slot = peer_slot;
-                        caller = version;
-                        from_shim = true;
-                        let hello = handshake::hello(&config.name, route.node_version);
-                        if client.write_all(hello.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(why) => {
-                        refuse(&mut client, &shared, &why).await;
-                        return;
-                    }
-                }
-                break;
-            }
-        }
-    }
-    if triage && !from_shim {
-        return busy(client, &pending, &shared).await;
-    }
-
-    if caller == route.node_version && from_shim && pending.is_empty() {
-        // A peer's shim at our version, its handshake answered: the rest is the node's.
-        match handoff::give(client, &shared, &route).await {
-            Ok(()) => return,
-            Err(back) => client = back,
-        }
-    }
-    if pending.is_empty() && node.is_none() {
-        // A peer's shim that said nothing after its handshake yet: its first bytes are due by
-        // the deadline too, and the node is not bothered before.
-        match first_bytes(
-            &mut client,
-            &mut pending,
-            &mut node,
-            node_addr,
-            &shared,
-            &slot,
-            deadline,
-            false,
-        )
-        .await
-        {
-            None => return,
-            Some(First::Client) => {}
-            Some(First::Node) => return node_first(&mut client, node, &shared, &slot).await,
-        }
-    }
-    let mut node = match node {
-        Some(node) => node,
-        None => match connect_node(node_addr, &shared).await {
-            Some(node) => node,
-            None => return,
-        },
-    };
-    if caller == route.node_version {
-        shared.stats.fast_path.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(caller, from_shim, "fast path");
-        match config.fast_path {
-            FastPath::Threads => splice_blocking(client, node, pending, &shared, &slot).await,
-            FastPath::Async => {
-                // JSON-RPC (or not yet known: a peer's shim speaks the node's protocol) is
-                // copied request by request, so a drain can close it between requests.
-                match handshake::sniff(config.framing, &pending, config.max_frame) {
-                    Sniff::Other => {
-                        splice(
-                            &mut client,
-                            &mut node,
-                            &pending,
-                            &[],
-                            &shared,
-                            &slot,
-                            Cut::AtClosing,
-                        )
-                        .await
-                    }
-                    Sniff::JsonRpc | Sniff::NeedMore => {
-                        splice_requests(&mut client, &mut node, &pending, &shared, &slot).await
-                    }
-                }
-            }
-        }
-        return;
-    }
-
-    // Another version: JSON-RPC is translated, anything else copied untranslated. Its first
-    // bytes are due by the deadline (a peer's, after its handshake, too).
-    loop {
-        match handshake::sniff(config.framing, &pending, config.max_frame) {
-            Sniff::JsonRpc => break,
-            Sniff::Other => {
-                shared.stats.passthrough.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(caller, "not JSON-RPC: copied untranslated");
-                splice(
-                    &mut client,
-                    &mut node,
-                    &pending,
-                    &[],
-                    &shared,
-                    &slot,
-                    Cut::AtClosing,
-                )
-                .await;
-                return;
-            }
-            Sniff::NeedMore => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let more = tokio::select! {
-                    n = read_more(&mut client, &mut pending, handshake::MAX_LINE * 2, Some(left)) => n,
-                    _ = slot.evicted() => {
-                        evicted::<()>(&shared);
-                        return;
-                    }
-                };
-                match more {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => return,
-                    Err(_) => return timed_out("first request"),
-                }
-            }
-        }
-    }
-    shared.stats.translated.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(caller, node = route.node_version, from_shim, "translating");
-    let link = node
-        .into_std()
-        .ok()
-        .and_then(|s| NodeLink::new(s, config.framing, config.max_frame, config.call_timeout).ok());
-    let mode = Mode::Translate { caller, link };
-    translate::serve(client, pending, mode, Arc::clone(&shared), slot).await;
-}
-
-/// The node spoke first: a protocol the shim does not know, copied as is.
-async fn node_first(client: &mut TcpStream, node: Option<TcpStream>, shared: &Shared, slot: &Slot) {
-    if let Some(mut node) = node {
-        shared.stats.passthrough.fetch_add(1, Ordering::Relaxed);
-        splice(client, &mut node, &[], &[], shared, slot, Cut::AtClosing).await;
     }
 }
 
