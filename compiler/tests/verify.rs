@@ -321,7 +321,7 @@ fn the_report_serializes_for_tools() {
         text.starts_with("verify `kv 1 -> 2`: seed 1, 16 cases per obligation"),
         "{text}"
     );
-    assert!(text.ends_with("12 passed, 0 failed, 0 skipped"), "{text}");
+    assert!(text.ends_with("20 passed, 0 failed, 0 skipped"), "{text}");
 }
 
 #[test]

@@ -181,7 +181,12 @@ impl Fmt<'_> {
             Some(model) => self.method_model(model),
             None => nil(),
         };
-        concat(vec![text(format!("fn {}", m.name.name)), params, ret, model])
+        concat(vec![
+            text(format!("fn {}", m.name.name)),
+            params,
+            ret,
+            model,
+        ])
     }
 
     /// ` = expr`, or ` {` with one statement per line (a `;` after each but a last one

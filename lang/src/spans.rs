@@ -182,7 +182,8 @@ fn decl(d: &mut Decl, f: &mut dyn Rewrite) {
 fn method_model(m: &mut MethodModel, f: &mut dyn Rewrite) {
     for stmt in &mut m.stmts {
         match stmt {
-            ModelStmt::Let { name, value, span } | ModelStmt::Assign {
+            ModelStmt::Let { name, value, span }
+            | ModelStmt::Assign {
                 field: name,
                 value,
                 span,

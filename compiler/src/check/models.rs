@@ -33,6 +33,7 @@ fn check_model(
     m: &MethodModel,
 ) {
     let mut ec = ExprChecker::new(cx, Types::new(spec), env.number, "a method model");
+    ec.own_version = Some(env.number);
     let mut bound = 0;
     for p in &method.params {
         ec.bind(&p.name, p.ty.clone());
@@ -92,10 +93,15 @@ fn unknown_field(cx: &mut Cx, env: &VersionEnv, field: &Ident) {
         cx.report(
             codes::MODEL_UNKNOWN_STATE_FIELD,
             field.span,
-            format!("version {v} declares no state, so a model cannot assign `state.{}`", field.name),
+            format!(
+                "version {v} declares no state, so a model cannot assign `state.{}`",
+                field.name
+            ),
             |d| {
-                d.label("no state to assign")
-                    .help(format!("declare `state {{ {}: ... }}` in version {v}", field.name))
+                d.label("no state to assign").help(format!(
+                    "declare `state {{ {}: ... }}` in version {v}",
+                    field.name
+                ))
             },
         );
         return;

@@ -51,7 +51,7 @@ fn example_specs_check_with_only_expected_warnings() {
             && got.lines().all(|l| {
                 l.starts_with("U0041")
                     || l.starts_with("U0070")
-                    || l.starts_with("U0072 80:1 the reverse transform never reads `revision`")
+                    || l.starts_with("U0072 144:1 the reverse transform never reads `revision`")
             }),
         "{got}"
     );

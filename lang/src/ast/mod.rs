@@ -209,7 +209,11 @@ impl MethodModel {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelStmt {
     /// `let name = value;`
-    Let { name: Ident, value: Expr, span: Span },
+    Let {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
     /// `state.field = value`
     Assign {
         field: Ident,

@@ -225,9 +225,11 @@ impl Printer {
                         self.line(d + 2, &format!("model {form}"), model.span);
                         for stmt in &model.stmts {
                             let (text, value, span) = match stmt {
-                                ModelStmt::Let { name: n, value, span } => {
-                                    (format!("let {}", name(n)), value, span)
-                                }
+                                ModelStmt::Let {
+                                    name: n,
+                                    value,
+                                    span,
+                                } => (format!("let {}", name(n)), value, span),
                                 ModelStmt::Assign { field, value, span } => {
                                     (format!("assign state.{}", name(field)), value, span)
                                 }

@@ -63,6 +63,24 @@ impl Subject<'_> {
         }
     }
 
+    /// The rule says `#[allow(verify_simulation_answer)]`: it deliberately answers otherwise
+    /// than the model, so only the states are checked.
+    fn answers_allowed(&self) -> bool {
+        self.allows(codes::VERIFY_SIMULATION_ANSWER)
+    }
+
+    /// The rule says `#[allow(verify_simulation_sequence)]`: it deliberately loses what a
+    /// later call would show, so it is left out of the sequences.
+    fn sequences_allowed(&self) -> bool {
+        self.allows(codes::VERIFY_SIMULATION_SEQUENCE)
+    }
+
+    fn allows(&self, code: lang::diagnostic::Code) -> bool {
+        let name = code.info().map_or("", |i| i.name);
+        self.rule
+            .is_some_and(|r| r.allow.iter().any(|a| a.name == name))
+    }
+
     fn caller_version(&self, cx: &Cx<'_>) -> u64 {
         match self.kind {
             RuleKind::Past => cx.model.old.number,
@@ -93,11 +111,7 @@ struct ModelHost<'a, 'm> {
 
 impl Host for ModelHost<'_, '_> {
     fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, EvalError> {
-        let Some(def) = self
-            .service
-            .method(method)
-            .filter(|m| m.model.is_some())
-        else {
+        let Some(def) = self.service.method(method).filter(|m| m.model.is_some()) else {
             self.unmodelled = Some(method.to_string());
             return Err(EvalError::runtime(
                 Span::default(),
@@ -141,7 +155,11 @@ enum Failure {
         error: EvalError,
     },
     /// The rule failed where the caller's model answered.
-    Rule { expected: Value, error: EvalError, log: Vec<String> },
+    Rule {
+        expected: Value,
+        error: EvalError,
+        log: Vec<String>,
+    },
     /// Another answer.
     Answer(Step),
     /// The invariant no longer holds after the call (or cannot be evaluated).
@@ -151,7 +169,9 @@ enum Failure {
 impl Failure {
     fn key(&self) -> String {
         match self {
-            Failure::Model { method, version, .. } => format!("model {version} {method}"),
+            Failure::Model {
+                method, version, ..
+            } => format!("model {version} {method}"),
             Failure::Rule { error, .. } => format!("rule {:?}", error.span()),
             Failure::Answer(_) => "answer".into(),
             Failure::State(..) => "state".into(),
@@ -159,7 +179,7 @@ impl Failure {
     }
 }
 
-/// A `call` reached a method without a model (its name): the case proves nothing.
+/// A method the case needs has no model (why, in words): the subject cannot be checked.
 struct Unmodelled(String);
 
 pub(crate) fn check(cx: &mut Cx<'_>) -> Vec<ObligationResult> {
@@ -174,19 +194,31 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> Vec<ObligationResult> {
     }
     let mut out = Vec::new();
     let mut passed = Vec::new();
+    let mut left_out = Vec::new();
     for subject in subjects(cx, &mut out) {
         let result = check_subject(cx, &subject);
-        if result.passed() {
+        if subject.sequences_allowed() {
+            left_out.push(subject.what());
+        } else if result.passed() {
             passed.push(subject);
         }
         out.push(result);
     }
-    out.push(check_sequences(cx, &passed));
+    let mut sequences = check_sequences(cx, &passed);
+    if !left_out.is_empty() && !sequences.skipped() {
+        let note = format!("without {}: allowed", left_out.join(", "));
+        sequences.note = Some(match sequences.note {
+            Some(n) => format!("{n}; {note}"),
+            None => note,
+        });
+    }
+    out.push(sequences);
     out
 }
 
-/// The subjects whose caller has a model, in the order of the spec; the others are reported
-/// skipped into `out`.
+/// The rules, in the order of the spec, and the methods passed through unchanged that have a
+/// model in both versions; those with a model in one version only are reported skipped into
+/// `out`.
 fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>> {
     let model = cx.model;
     let mut list = Vec::new();
@@ -208,17 +240,6 @@ fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>
             let Some(caller) = callers.method(&rule.method.name) else {
                 continue;
             };
-            if caller.model.is_none() {
-                out.push(super::skipped(
-                    Obligation::Simulation,
-                    name,
-                    format!(
-                        "version {}'s `{}` has no model",
-                        simulated.number, rule.method.name
-                    ),
-                ));
-                continue;
-            }
             if caller.params.len() != rule.params.len() {
                 continue;
             }
@@ -315,14 +336,6 @@ fn step(
         RuleKind::Past => (old, new),
         RuleKind::Future => (new, old),
     };
-    let (expected, caller_after) = cx
-        .eval
-        .eval_model(s.caller, args.to_vec(), caller_state)
-        .map_err(|error| Failure::Model {
-            method: s.caller.name.name.clone(),
-            version: s.caller_version(cx),
-            error,
-        })?;
     let mut host = ModelHost {
         cx,
         service: s.node,
@@ -336,7 +349,10 @@ fn step(
         None => host.call(&s.caller.name.name, args.to_vec()),
     };
     if let Some(method) = host.unmodelled.take() {
-        return Ok(Err(Unmodelled(method)));
+        return Ok(Err(Unmodelled(format!(
+            "`call {method}` reaches version {}'s `{method}`, which has no model",
+            s.node_version(cx)
+        ))));
     }
     if let Some((method, error)) = host.model_error.take() {
         return Err(Failure::Model {
@@ -345,18 +361,44 @@ fn step(
             error,
         });
     }
-    let (got, caller_after) = match run {
-        Ok(v) => (Some(v), caller_after),
-        // A refused call happens on neither side (the node's model may have run before).
-        Err(EvalError::Disallowed { .. }) => (None, caller_state.clone()),
-        Err(error) => {
-            return Err(Failure::Rule {
-                expected,
-                error,
-                log: host.log,
-            })
-        }
-    };
+    // A refused call happens on neither side (the node's model may have run before): the
+    // caller's model is not asked, and needs not exist.
+    if let Err(EvalError::Disallowed { .. }) = run {
+        return finish(cx, s, (caller_state.clone(), Value::Unit, None), host);
+    }
+    if s.caller.model.is_none() {
+        return Ok(Err(Unmodelled(format!(
+            "version {}'s `{}` has no model",
+            s.caller_version(cx),
+            s.caller.name.name
+        ))));
+    }
+    let (expected, caller_after) = cx
+        .eval
+        .eval_model(s.caller, args.to_vec(), caller_state)
+        .map_err(|error| Failure::Model {
+            method: s.caller.name.name.clone(),
+            version: s.caller_version(cx),
+            error,
+        })?;
+    match run {
+        Ok(got) => finish(cx, s, (caller_after, expected, Some(got)), host),
+        Err(error) => Err(Failure::Rule {
+            expected,
+            error,
+            log: host.log,
+        }),
+    }
+}
+
+/// The states after a call (the caller's, the expected answer and the one given, `None` when
+/// disallowed), checked: the answer, then the invariant.
+fn finish(
+    cx: &Cx<'_>,
+    s: &Subject<'_>,
+    (caller_after, expected, got): (Value, Value, Option<Value>),
+    host: ModelHost<'_, '_>,
+) -> Result<Result<Step, Unmodelled>, Failure> {
     let (old_after, new_after) = match s.kind {
         RuleKind::Past => (caller_after, host.state),
         RuleKind::Future => (host.state, caller_after),
@@ -368,7 +410,7 @@ fn step(
         got,
         log: host.log,
     };
-    if step.got.as_ref().is_some_and(|g| *g != step.expected) {
+    if !s.answers_allowed() && step.got.as_ref().is_some_and(|g| *g != step.expected) {
         return Err(Failure::Answer(step));
     }
     if let Some(inv) = cx.model.spec.invariants().next() {
@@ -418,22 +460,17 @@ fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
                 }
                 continue;
             }
-            Some(Ok(Err(Unmodelled(method)))) => {
-                return super::skipped(
-                    Obligation::Simulation,
-                    s.name.clone(),
-                    format!(
-                        "`call {method}` reaches version {}'s `{method}`, which has no model",
-                        s.node_version(cx)
-                    ),
-                );
+            Some(Ok(Err(Unmodelled(why)))) => {
+                return super::skipped(Obligation::Simulation, s.name.clone(), why);
             }
             Some(Err(f)) => f,
         };
         let key = failure.key();
-        let shrunk = shrink_case(case, cx.model, MAX_SHRINK_RUNS, |c| match run_case(cx, s, c) {
-            Some(Err(f)) if f.key() == key => Some(c.to_vec()),
-            _ => None,
+        let shrunk = shrink_case(case, cx.model, MAX_SHRINK_RUNS, |c| {
+            match run_case(cx, s, c) {
+                Some(Err(f)) if f.key() == key => Some(c.to_vec()),
+                _ => None,
+            }
         });
         let failure = match run_case(cx, s, &shrunk.case) {
             Some(Err(f)) => f,
@@ -447,8 +484,15 @@ fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
             new: &new,
             args: &args,
         };
-        let d = diagnostic(cx, s, &context, failure, codes::VERIFY_SIMULATION_ANSWER)
-            .note(found_note(i + 1, cases, shrunk.steps));
+        let d = diagnostic(
+            cx,
+            s,
+            &context,
+            failure,
+            codes::VERIFY_SIMULATION_ANSWER,
+            Vec::new(),
+        )
+        .note(found_note(i + 1, cases, shrunk.steps));
         let status = cx.fail(d);
         return ObligationResult {
             obligation: Obligation::Simulation,
@@ -465,7 +509,11 @@ fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
         cases,
         discarded: disallowed,
         status: Status::Passed,
-        note: unrelated_note(unrelated),
+        note: match (s.answers_allowed(), unrelated_note(unrelated)) {
+            (true, Some(n)) => Some(format!("answers not compared, allowed; {n}")),
+            (true, None) => Some("answers not compared, allowed".into()),
+            (false, n) => n,
+        },
     }
 }
 
@@ -490,6 +538,7 @@ fn diagnostic(
     c: &Context<'_>,
     failure: Failure,
     answer_code: lang::diagnostic::Code,
+    before: Vec<String>,
 ) -> Diagnostic {
     let file = cx.model.file;
     let what = s.what();
@@ -544,7 +593,10 @@ fn diagnostic(
             )
         }
         Failure::Answer(step) => {
-            let got = step.got.as_ref().map_or("nothing".into(), ToString::to_string);
+            let got = step
+                .got
+                .as_ref()
+                .map_or("nothing".into(), ToString::to_string);
             (
                 Diagnostic::new(
                     answer_code,
@@ -578,10 +630,9 @@ fn diagnostic(
                 ),
                 _ => d,
             };
-            let answer = step
-                .got
-                .as_ref()
-                .map_or("disallowed".into(), |g| format!("answered {g}, as the model"));
+            let answer = step.got.as_ref().map_or("disallowed".into(), |g| {
+                format!("answered {g}, as the model")
+            });
             let mut notes = step.log;
             notes.push(answer);
             notes.push(format!("old state after: {}", step.old));
@@ -589,8 +640,9 @@ fn diagnostic(
             (d, notes)
         }
     };
-    context
+    before
         .into_iter()
+        .chain(context)
         .chain(notes)
         .fold(d, Diagnostic::note)
 }
@@ -616,8 +668,7 @@ fn steps_of<'c>(
     let mut out = Vec::new();
     for (_, v) in case.iter().skip(1) {
         let Value::Tuple(parts) = v else { return None };
-        let [Value::Bool(enabled), Value::Int(index), Value::Tuple(args)] = parts.as_slice()
-        else {
+        let [Value::Bool(enabled), Value::Int(index), Value::Tuple(args)] = parts.as_slice() else {
             return None;
         };
         if !enabled {
@@ -666,9 +717,12 @@ fn run_sequence(
         match step(cx, s, args, &old, &new) {
             Ok(Ok(done)) => {
                 let shown: Vec<String> = args.iter().map(ToString::to_string).collect();
-                let answer = done.got.as_ref().map_or("disallowed".into(), ToString::to_string);
+                let answer = done
+                    .got
+                    .as_ref()
+                    .map_or("disallowed".into(), ToString::to_string);
                 before.push(format!(
-                    "call {}: {}({}) answered {answer}",
+                    "call {}: {} on ({}) answered {answer}",
                     before.len() + 1,
                     s.what(),
                     shown.join(", ")
@@ -723,7 +777,11 @@ fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> ObligationResul
                 .collect();
             case.push((
                 step_ty(s),
-                Value::Tuple(vec![Value::Bool(true), Value::Int(i128::from(index)), Value::Tuple(args)]),
+                Value::Tuple(vec![
+                    Value::Bool(true),
+                    Value::Int(i128::from(index)),
+                    Value::Tuple(args),
+                ]),
             ));
         }
         let key = match run_sequence(cx, subjects, &case) {
@@ -755,7 +813,19 @@ fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> ObligationResul
             args: &args,
         };
         let calls = f.before.len();
-        let d = diagnostic(cx, s, &context, f.failure, codes::VERIFY_SIMULATION_SEQUENCE);
+        let mut before = vec![
+            format!("first old state: {}", f.first.0),
+            format!("first new state: {}", f.first.1),
+        ];
+        before.extend(f.before);
+        let d = diagnostic(
+            cx,
+            s,
+            &context,
+            f.failure,
+            codes::VERIFY_SIMULATION_SEQUENCE,
+            before,
+        );
         let d = Diagnostic {
             message: format!(
                 "after {calls} call{} that went right: {}",
@@ -764,15 +834,7 @@ fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> ObligationResul
             ),
             ..d
         };
-        let d = f
-            .before
-            .into_iter()
-            .fold(
-                d.note(format!("first old state: {}", f.first.0))
-                    .note(format!("first new state: {}", f.first.1)),
-                Diagnostic::note,
-            )
-            .note(found_note(i + 1, cases, shrunk.steps));
+        let d = d.note(found_note(i + 1, cases, shrunk.steps));
         let status = cx.fail(d);
         return ObligationResult {
             obligation: Obligation::Sequence,
