@@ -331,7 +331,7 @@ fn step(
     args: &[Value],
     old: &Value,
     new: &Value,
-) -> Result<Result<Step, Unmodelled>, Failure> {
+) -> Result<Result<Step, Unmodelled>, Box<Failure>> {
     let (caller_state, node_state) = match s.kind {
         RuleKind::Past => (old, new),
         RuleKind::Future => (new, old),
@@ -355,11 +355,11 @@ fn step(
         ))));
     }
     if let Some((method, error)) = host.model_error.take() {
-        return Err(Failure::Model {
+        return Err(Box::new(Failure::Model {
             method,
             version: s.node_version(cx),
             error,
-        });
+        }));
     }
     // A refused call happens on neither side (the node's model may have run before): the
     // caller's model is not asked, and needs not exist.
@@ -376,18 +376,20 @@ fn step(
     let (expected, caller_after) = cx
         .eval
         .eval_model(s.caller, args.to_vec(), caller_state)
-        .map_err(|error| Failure::Model {
-            method: s.caller.name.name.clone(),
-            version: s.caller_version(cx),
-            error,
+        .map_err(|error| {
+            Box::new(Failure::Model {
+                method: s.caller.name.name.clone(),
+                version: s.caller_version(cx),
+                error,
+            })
         })?;
     match run {
         Ok(got) => finish(cx, s, (caller_after, expected, Some(got)), host),
-        Err(error) => Err(Failure::Rule {
+        Err(error) => Err(Box::new(Failure::Rule {
             expected,
             error,
             log: host.log,
-        }),
+        })),
     }
 }
 
@@ -398,7 +400,7 @@ fn finish(
     s: &Subject<'_>,
     (caller_after, expected, got): (Value, Value, Option<Value>),
     host: ModelHost<'_, '_>,
-) -> Result<Result<Step, Unmodelled>, Failure> {
+) -> Result<Result<Step, Unmodelled>, Box<Failure>> {
     let (old_after, new_after) = match s.kind {
         RuleKind::Past => (caller_after, host.state),
         RuleKind::Future => (host.state, caller_after),
@@ -411,13 +413,13 @@ fn finish(
         log: host.log,
     };
     if !s.answers_allowed() && step.got.as_ref().is_some_and(|g| *g != step.expected) {
-        return Err(Failure::Answer(step));
+        return Err(Box::new(Failure::Answer(step)));
     }
     if let Some(inv) = cx.model.spec.invariants().next() {
         match cx.eval.eval_invariant(inv, &step.old, &step.new) {
             Ok(true) => {}
-            Ok(false) => return Err(Failure::State(step, None)),
-            Err(e) => return Err(Failure::State(step, Some(e))),
+            Ok(false) => return Err(Box::new(Failure::State(step, None))),
+            Err(e) => return Err(Box::new(Failure::State(step, Some(e)))),
         }
     }
     Ok(Ok(step))
@@ -428,7 +430,7 @@ fn run_case(
     cx: &Cx<'_>,
     s: &Subject<'_>,
     case: &[(Ty, Value)],
-) -> Option<Result<Result<Step, Unmodelled>, Failure>> {
+) -> Option<Result<Result<Step, Unmodelled>, Box<Failure>>> {
     let (_, old) = case.first()?;
     let (old, new) = related_pair(cx, old)?;
     let args: Vec<Value> = case.iter().skip(1).map(|(_, v)| v.clone()).collect();
@@ -488,7 +490,7 @@ fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
             cx,
             s,
             &context,
-            failure,
+            *failure,
             codes::VERIFY_SIMULATION_ANSWER,
             Vec::new(),
         )
@@ -734,7 +736,7 @@ fn run_sequence(
             Err(failure) => {
                 return Some(Err(SeqFailure {
                     subject: index,
-                    failure,
+                    failure: *failure,
                     old,
                     new,
                     args: args.to_vec(),
