@@ -98,7 +98,14 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
                 .get(1)
                 .and_then(|t| tok(t).parse::<u64>().ok())
                 .unwrap_or(0);
-            version_completions(a, &cx, v, region_text)
+            // In a method model: after `.` (types have none) or after `=` in a service.
+            let in_model = cx.prev == Some(".")
+                || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"));
+            if in_model {
+                expression_completions(a, previous, &cx, offset)
+            } else {
+                version_completions(a, &cx, v, region_text)
+            }
         }
         "past" | "future" => {
             let kind = if tok(first) == "past" {
