@@ -461,3 +461,13 @@ fn a_rule_can_allow_its_own_warnings_by_name() {
          U0043 12:9 `verify_round_trip` is not a warning that can be allowed",
     );
 }
+
+#[test]
+fn method_models_are_typed_over_their_versions_state() {
+    let v1 = "record Entry { key: string, value: string }\nservice S {\n  fn get(key: string) -> option<string> = get(state.entries, key)\n  fn put(key: string, value: string) -> unit { let e = Entry { key: key, value: value }; state.entries = insert(state.entries, e.key, e.value) }\n  fn bad(key: string) -> u64 { state.entries = key; disallow \"no\" }\n  fn wrong() -> bool = call get(\"a\")\n}\nstate { entries: map<string, string> }";
+    let v2 = "record Entry { key: string, value: u64 }\nservice S {\n  fn get(key: string) -> option<string> = some(Entry { key: key, value: 1 }.key)\n  fn put(key: string, value: string) -> unit\n  fn bad(key: string) -> u64\n  fn wrong() -> bool\n}\nstate { entries: map<string, string> }";
+    check(
+        &spec(v1, v2, ""),
+        "U0050 7:48 expected `map<string, string>`, found `string`\nU0038 7:53 `disallow` in a method model\nU0037 8:24 `call` in a method model",
+    );
+}
