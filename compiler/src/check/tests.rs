@@ -471,3 +471,15 @@ fn method_models_are_typed_over_their_versions_state() {
         "U0050 7:48 expected `map<string, string>`, found `string`\nU0038 7:53 `disallow` in a method model\nU0037 8:24 `call` in a method model",
     );
 }
+
+#[test]
+fn a_chain_agrees_on_the_models_of_the_version_it_shares() {
+    let a = "upgrade t 1 -> 2\nversion 1 { service S { fn n() -> u64 } state { n: u64 } }\nversion 2 { service S { fn n() -> u64 = state.n } state { n: u64 } }\nschedule { rolling { batch: 1, max_unavailable: 1 } }\n";
+    let same = "upgrade t 2 -> 3\nversion 2 { service S { fn n() -> u64 =\n  state.n } state { n: u64 } }\nversion 3 { service S { fn n() -> u64 } state { n: u64 } }\nschedule { rolling { batch: 1, max_unavailable: 1 } }\n";
+    assert_eq!(listing(&[a, same]), "");
+    let unmodelled = same.replace("=\n  state.n", "");
+    assert_eq!(listing(&[a, &unmodelled]), "");
+    let other = same.replace("state.n }", "state.n + 1 }");
+    let got = listing(&[a, &other]);
+    assert_eq!(got, "U0091 2:1 the two specs disagree on version 2");
+}
