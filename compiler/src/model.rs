@@ -123,11 +123,17 @@ impl EnumDef {
     }
 }
 
+/// The name a method model reads its version's state by (`state.entries`).
+pub const STATE_VAR: &str = "state";
+
 #[derive(Debug, Clone)]
 pub struct MethodDef {
     pub name: Ident,
     pub params: Vec<FieldDef>,
     pub ret: Ty,
+    /// The method's model (its meaning over the version's state), when the spec gives one.
+    pub model: Option<lang::ast::MethodModel>,
+    /// The signature (without the model).
     pub span: Span,
 }
 

@@ -177,7 +177,56 @@ impl Fmt<'_> {
             Some(t) => text(format!(" -> {}", type_text(t))),
             None => nil(),
         };
-        concat(vec![text(format!("fn {}", m.name.name)), params, ret])
+        let model = match &m.model {
+            Some(model) => self.method_model(model),
+            None => nil(),
+        };
+        concat(vec![
+            text(format!("fn {}", m.name.name)),
+            params,
+            ret,
+            model,
+        ])
+    }
+
+    /// ` = expr`, or ` {` with one statement per line (a `;` after each but a last one
+    /// without a result after it) and the result last, then `}`.
+    fn method_model(&mut self, model: &MethodModel) -> D {
+        if !model.block {
+            return match &model.result {
+                Some(e) => concat(vec![text(" = "), self.top_expr(e)]),
+                None => nil(),
+            };
+        }
+        let mut parts: Vec<ModelPart<'_>> = model.stmts.iter().map(ModelPart::Stmt).collect();
+        parts.extend(model.result.as_ref().map(ModelPart::Result));
+        let last = parts.len().saturating_sub(1);
+        let mut index = 0;
+        let body = self.hard_block(
+            &parts,
+            ModelPart::span,
+            Sep::None,
+            close_of(model.span),
+            |f, part| {
+                let semi = index < last || matches!(part, ModelPart::Stmt(ModelStmt::Let { .. }));
+                index += 1;
+                let semi = if semi { text(";") } else { nil() };
+                match part {
+                    ModelPart::Stmt(ModelStmt::Let { name, value, .. }) => concat(vec![
+                        text(format!("let {} = ", name.name)),
+                        f.top_expr(value),
+                        semi,
+                    ]),
+                    ModelPart::Stmt(ModelStmt::Assign { field, value, .. }) => concat(vec![
+                        text(format!("state.{} = ", field.name)),
+                        f.top_expr(value),
+                        semi,
+                    ]),
+                    ModelPart::Result(e) => f.top_expr(e),
+                }
+            },
+        );
+        concat(vec![text(" "), body])
     }
 
     fn rule(&mut self, r: &Rule) -> D {
@@ -430,4 +479,19 @@ pub fn escape(value: &str) -> String {
     }
     s.push('"');
     s
+}
+
+/// A statement or the result of a block model, laid out one per line.
+enum ModelPart<'a> {
+    Stmt(&'a ModelStmt),
+    Result(&'a Expr),
+}
+
+impl ModelPart<'_> {
+    fn span(&self) -> Span {
+        match self {
+            ModelPart::Stmt(s) => s.span(),
+            ModelPart::Result(e) => e.span,
+        }
+    }
 }

@@ -264,3 +264,11 @@ future Kv {
 ",
     );
 }
+
+#[test]
+fn method_models_one_statement_per_line() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 1 { service Kv { fn get(key: string) -> option<string> =get(state.entries,key)\n fn del(key: string) -> bool { let had = contains_key(state.entries, key) ; state.entries = remove(state.entries, key) had }\n fn put(key: string, value: string) { // first\n state.entries = insert(state.entries, key, value); }\n fn noop() -> unit {} fn neg() -> i64 { let x = 1; -x } } state { entries: map<string, string> } }",
+        "upgrade kv 1 -> 2\n\nversion 1 {\n  service Kv {\n    fn get(key: string) -> option<string> = get(state.entries, key)\n    fn del(key: string) -> bool {\n      let had = contains_key(state.entries, key);\n      state.entries = remove(state.entries, key);\n      had\n    }\n    fn put(key: string, value: string) { // first\n      state.entries = insert(state.entries, key, value)\n    }\n    fn noop() -> unit {}\n    fn neg() -> i64 {\n      let x = 1;\n      -x\n    }\n  }\n  state {\n    entries: map<string, string>,\n  }\n}\n",
+    );
+}

@@ -163,6 +163,9 @@ fn decl(d: &mut Decl, f: &mut dyn Rewrite) {
                 if let Some(t) = &mut m.ret {
                     type_expr(t, f);
                 }
+                if let Some(model) = &mut m.model {
+                    method_model(model, f);
+                }
                 m.span = f.span(m.span);
             }
             s.span = f.span(s.span);
@@ -174,6 +177,27 @@ fn decl(d: &mut Decl, f: &mut dyn Rewrite) {
             s.span = f.span(s.span);
         }
     }
+}
+
+fn method_model(m: &mut MethodModel, f: &mut dyn Rewrite) {
+    for stmt in &mut m.stmts {
+        match stmt {
+            ModelStmt::Let { name, value, span }
+            | ModelStmt::Assign {
+                field: name,
+                value,
+                span,
+            } => {
+                ident(name, f);
+                walk_expr(value, f);
+                *span = f.span(*span);
+            }
+        }
+    }
+    if let Some(e) = &mut m.result {
+        walk_expr(e, f);
+    }
+    m.span = f.span(m.span);
 }
 
 fn field(fl: &mut Field, f: &mut dyn Rewrite) {

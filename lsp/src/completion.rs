@@ -17,7 +17,7 @@ use super::analysis::Analysis;
 use super::hover::{signature, ty_text};
 use compiler::builtins::BUILTINS;
 use compiler::model::{Ty, VersionEnv};
-use lang::ast::{Expr, Item, RuleKind};
+use lang::ast::{Decl, Expr, Item, MethodModel, RuleKind};
 use lang::diagnostic::codes;
 use lang::incremental::regions;
 use lang::lex::{tokens, Token, TokenKind};
@@ -98,7 +98,14 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
                 .get(1)
                 .and_then(|t| tok(t).parse::<u64>().ok())
                 .unwrap_or(0);
-            version_completions(a, &cx, v, region_text)
+            // In a method model: after `.` (types have none) or after `=` in a service.
+            let in_model = cx.prev == Some(".")
+                || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"));
+            if in_model {
+                expression_completions(a, previous, &cx, offset)
+            } else {
+                version_completions(a, &cx, v, region_text)
+            }
         }
         "past" | "future" => {
             let kind = if tok(first) == "past" {
@@ -742,6 +749,17 @@ fn each_expr<'a>(item: &'a Item, f: &mut dyn FnMut(&'a Expr)) {
         Item::Invariant(i) => i.clauses.iter().for_each(&mut visit),
         Item::Transform(t) => t.fields.iter().for_each(|fi| visit(&fi.value)),
         Item::Rules(r) => r.rules.iter().for_each(|rule| visit(&rule.body)),
-        Item::Protocol(_) | Item::Version(_) | Item::Schedule(_) => {}
+        Item::Version(v) => v
+            .decls
+            .iter()
+            .filter_map(|d| match d {
+                Decl::Service(s) => Some(s),
+                _ => None,
+            })
+            .flat_map(|s| &s.methods)
+            .filter_map(|m| m.model.as_ref())
+            .flat_map(MethodModel::exprs)
+            .for_each(&mut visit),
+        Item::Protocol(_) | Item::Schedule(_) => {}
     }
 }

@@ -326,7 +326,10 @@ impl<'m> Walker<'m> {
                             return Some(t);
                         }
                     }
-                    m.ret.as_ref().and_then(|t| self.type_expr(v, t))
+                    m.ret
+                        .as_ref()
+                        .and_then(|t| self.type_expr(v, t))
+                        .or_else(|| m.model.as_ref().and_then(|b| self.method_model(v, m, b)))
                 })
             }
             Decl::State(s) if self.hit(s.span) => s
@@ -335,6 +338,52 @@ impl<'m> Walker<'m> {
                 .find_map(|f| self.field(v, f, Owner::State(v))),
             _ => None,
         }
+    }
+
+    /// In a method's model: its parameters and `state` (bound where the version declares
+    /// its state) are in scope, then each `let`; an assigned name is a field of the state.
+    fn method_model(&self, v: u64, m: &'m MethodDecl, model: &'m MethodModel) -> Option<Target> {
+        let mut scope: Scope<'_> = m
+            .params
+            .iter()
+            .map(|p| (p.name.name.as_str(), p.name.span))
+            .collect();
+        if let Some(state) = self.env(v).and_then(|e| e.state.as_ref()) {
+            scope.push((compiler::model::STATE_VAR, state.span));
+        }
+        for stmt in &model.stmts {
+            match stmt {
+                ModelStmt::Let { name, value, .. } => {
+                    if self.hit(name.span) {
+                        return Some(Target::Binding {
+                            name: name.name.clone(),
+                            span: name.span,
+                            ty: self.ty(value),
+                        });
+                    }
+                    if let Some(t) = self.expr(value, &scope, None) {
+                        return Some(t);
+                    }
+                    scope.push((name.name.as_str(), name.span));
+                }
+                ModelStmt::Assign { field, value, .. } => {
+                    if self.hit(field.span) {
+                        return Some(Target::Field {
+                            owner: Owner::State(v),
+                            name: field.name.clone(),
+                            span: field.span,
+                        });
+                    }
+                    if let Some(t) = self.expr(value, &scope, None) {
+                        return Some(t);
+                    }
+                }
+            }
+        }
+        model
+            .result
+            .as_ref()
+            .and_then(|e| self.expr(e, &scope, None))
     }
 
     fn field(&self, v: u64, f: &Field, owner: Owner) -> Option<Target> {

@@ -61,6 +61,8 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (72, include_str!("../explain/U0072.md")),
     (73, include_str!("../explain/U0073.md")),
     (74, include_str!("../explain/U0074.md")),
+    (75, include_str!("../explain/U0075.md")),
+    (76, include_str!("../explain/U0076.md")),
     (80, include_str!("../explain/U0080.md")),
     (81, include_str!("../explain/U0081.md")),
     (82, include_str!("../explain/U0082.md")),
@@ -79,4 +81,8 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (101, include_str!("../explain/U0101.md")),
     (102, include_str!("../explain/U0102.md")),
     (103, include_str!("../explain/U0103.md")),
+    (104, include_str!("../explain/U0104.md")),
+    (105, include_str!("../explain/U0105.md")),
+    (106, include_str!("../explain/U0106.md")),
+    (107, include_str!("../explain/U0107.md")),
 ];

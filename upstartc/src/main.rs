@@ -55,7 +55,8 @@ enum Command {
         color: Color,
     },
     /// Test a spec's proof obligations on generated values: the transform establishes the
-    /// invariant, rules are total, round trips are lossless
+    /// invariant, rules are total, round trips are lossless, and where methods have models,
+    /// rules answer as the models and keep the states related
     Verify {
         /// Spec files (`*.ups`); several are checked together as a chain, then each is verified
         #[arg(required = true)]

@@ -338,11 +338,11 @@ fn hover_definition_and_completion() {
         "textDocument/definition",
         json!({ "textDocument": doc(), "position": pos(&text, "delete(key) = disallow", 0, 2) }),
     );
-    assert_eq!(line_at(&text, &d), "fn delete(key: string) -> bool");
+    assert_eq!(line_at(&text, &d), "fn delete(key: string) -> bool {");
     let d = c.request("textDocument/definition", json!({ "textDocument": doc(), "position": pos(&text, "call put(key, value, none)", 0, 5) }));
     assert_eq!(
         line_at(&text, &d),
-        "fn put(key: string, value: string, ttl_ms: option<u64>) -> unit"
+        "fn put(key: string, value: string, ttl_ms: option<u64>) -> unit {"
     );
 
     let labels = |r: &Value| -> Vec<String> {
@@ -381,7 +381,12 @@ fn hover_definition_and_completion() {
     assert!(codes(&c.diagnostics(3)).is_empty());
 
     // Completion of methods at the start of a rule in a `future` block.
-    let at = pos(&text, "  replicate(items) = call", 0, 0);
+    let at = pos(
+        &text,
+        "  #[allow(verify_simulation_sequence)] replicate(items) = call",
+        0,
+        0,
+    );
     c.change(
         4,
         json!([{ "range": { "start": at, "end": at }, "text": "  de\n" }]),

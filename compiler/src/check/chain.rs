@@ -163,6 +163,19 @@ fn difference(a: &VersionEnv, b: &VersionEnv) -> Option<String> {
             if !same {
                 return Some(format!("method `{name}.{}` differs", m.name.name));
             }
+            // Both give the method a meaning: it must be the same one (a spec may leave it out).
+            let models = (
+                m.model.as_ref(),
+                t.method(&m.name.name).and_then(|n| n.model.as_ref()),
+            );
+            if let (Some(x), Some(y)) = models {
+                if model_text(x) != model_text(y) {
+                    return Some(format!(
+                        "the model of method `{name}.{}` differs",
+                        m.name.name
+                    ));
+                }
+            }
         }
         if let Some(m) = t.methods.iter().find(|m| s.method(&m.name.name).is_none()) {
             return Some(format!(
@@ -188,4 +201,30 @@ fn difference(a: &VersionEnv, b: &VersionEnv) -> Option<String> {
         return Some("the state differs".to_string());
     }
     None
+}
+
+/// A method model as text without spans: two models written alike (in any layout, at any
+/// place) give the same text.
+fn model_text(m: &lang::ast::MethodModel) -> String {
+    let expr = |e: &lang::ast::Expr| {
+        lang::ast::print::print_expr(e)
+            .lines()
+            .map(|l| l.rsplit_once(" @").map_or(l, |(text, _)| text))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut out = String::new();
+    for stmt in &m.stmts {
+        let (head, value) = match stmt {
+            lang::ast::ModelStmt::Let { name, value, .. } => (format!("let {}", name.name), value),
+            lang::ast::ModelStmt::Assign { field, value, .. } => {
+                (format!("state.{}", field.name), value)
+            }
+        };
+        out.push_str(&format!("{head}\n{}\n", expr(value)));
+    }
+    if let Some(e) = &m.result {
+        out.push_str(&format!("result\n{}\n", expr(e)));
+    }
+    out
 }

@@ -187,11 +187,18 @@ fn version_env(
                     }
                     let params = resolver.fields(cx, &m.params, "parameter");
                     let ret = m.ret.as_ref().map_or(Ty::Unit, |t| resolver.ty(cx, t));
+                    // Diagnostics point at the signature, not at a model below it.
+                    let span = match (&m.model, &m.ret) {
+                        (Some(_), Some(t)) => Span::new(m.span.start, t.span.end),
+                        (Some(model), None) => Span::new(m.span.start, model.span.start),
+                        (None, _) => m.span,
+                    };
                     methods.push(MethodDef {
                         name: m.name.clone(),
                         params,
                         ret,
-                        span: m.span,
+                        model: m.model.clone(),
+                        span,
                     });
                 }
                 env.services.insert(

@@ -41,6 +41,9 @@ pub(crate) struct ExprChecker<'a, 'c> {
     /// without a hint in ambiguous places.
     pub home: u64,
     pub delegate: Option<Delegate<'a>>,
+    /// Unqualified type names mean this version's types first (in a method model, whose
+    /// version is never in doubt).
+    pub own_version: Option<u64>,
     /// Where we are, for messages: "a transform", "an invariant", "a past rule".
     pub place: &'static str,
     scopes: Vec<Binding>,
@@ -57,6 +60,7 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             types,
             home,
             delegate: None,
+            own_version: None,
             place,
             scopes: Vec::new(),
             state_var: None,

@@ -2,13 +2,15 @@
 //!
 //! Phases, each in its own module: `declare` resolves each version's declarations; `types`
 //! compares types across versions; `expr` and `builtins` type expressions; `rules` proves
-//! every method is answered; `state` checks the transform and invariant; `schedule` the
-//! rollout settings; `chain` the joints between specs given together.
+//! every method is answered; `state` checks the transform and invariant; `models` the
+//! method models; `schedule` the rollout settings; `chain` the joints between specs given
+//! together.
 
 pub(crate) mod builtins;
 mod chain;
 mod declare;
 mod expr;
+pub(crate) mod models;
 pub(crate) mod rules;
 mod schedule;
 mod state;
@@ -95,6 +97,7 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         types::lossy_records(&mut cx, &model);
         rules::check_rules(&mut cx, &model);
         state::check_state(&mut cx, &model);
+        models::check_models(&mut cx, &model);
     }
     schedule::check_schedules(&mut cx, &model.spec);
     model.expr_types = cx.expr_types;

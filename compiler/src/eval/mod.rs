@@ -320,6 +320,75 @@ impl<'s> Evaluator<'s> {
         self.eval_expr(&rule.body, &env, host)
     }
 
+    /// Runs a method's model on its arguments (bound to the method's parameters by position)
+    /// and its version's `state`: the statements in order, each assignment replacing one field
+    /// of the state the next ones see. Gives the answer (`()` for a block without a result)
+    /// and the state after the call. A model cannot `call`.
+    pub fn eval_model(
+        &self,
+        method: &crate::model::MethodDef,
+        args: Vec<Value>,
+        state: &Value,
+    ) -> Result<(Value, Value), EvalError> {
+        let Some(model) = &method.model else {
+            return Err(EvalError::runtime(
+                method.span,
+                format!("method `{}` has no model", method.name.name),
+            ));
+        };
+        if args.len() != method.params.len() {
+            return Err(EvalError::runtime(
+                method.span,
+                format!(
+                    "method `{}` takes {} argument{}, got {}",
+                    method.name.name,
+                    method.params.len(),
+                    if method.params.len() == 1 { "" } else { "s" },
+                    args.len()
+                ),
+            ));
+        }
+        self.session(|| self.model(model, method, args, state))
+    }
+
+    fn model(
+        &self,
+        model: &lang::ast::MethodModel,
+        method: &crate::model::MethodDef,
+        args: Vec<Value>,
+        state: &Value,
+    ) -> Result<(Value, Value), EvalError> {
+        let state_var = crate::model::STATE_VAR;
+        let mut env = Env::new()
+            .bind_all(method.params.iter().map(|p| p.name.name.clone()).zip(args))
+            .bind(state_var, state.clone());
+        let mut state = state.clone();
+        for stmt in &model.stmts {
+            match stmt {
+                lang::ast::ModelStmt::Let { name, value, .. } => {
+                    let v = self.eval(value, &env, &mut NoHost)?;
+                    env = env.bind(name.name.clone(), v);
+                }
+                lang::ast::ModelStmt::Assign { field, value, span } => {
+                    let v = self.eval(value, &env, &mut NoHost)?;
+                    let Value::Record { fields, .. } = &mut state else {
+                        return Err(EvalError::runtime(
+                            *span,
+                            format!("the state is {}, not a record", state.kind_name()),
+                        ));
+                    };
+                    fields.insert(field.name.clone(), v);
+                    env = env.bind(state_var, state.clone());
+                }
+            }
+        }
+        let answer = match &model.result {
+            Some(e) => self.eval(e, &env, &mut NoHost)?,
+            None => Value::Unit,
+        };
+        Ok((answer, state))
+    }
+
     /// Computes the new state from the old one: a record named `state` with one field per
     /// field of the transform. The transform cannot `call`.
     pub fn eval_transform(&self, t: &Transform, old_state: &Value) -> Result<Value, EvalError> {

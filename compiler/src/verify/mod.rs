@@ -6,10 +6,13 @@
 //! 2. every past and future rule is total: on generated arguments and generated answers to its
 //!    `call`s it returns a value of its method's type or disallows, never fails at run time;
 //! 3. a result taken old -> new -> old through a future and a past rule comes back equal,
-//!    where the types drop no field.
+//!    where the types drop no field;
+//! 4. wherever methods have models (`obligations::simulate`): each rule, its `call`s answered
+//!    by the node's models, answers as the caller's model and keeps the states related by the
+//!    invariant, one call and sequences of calls.
 //!
-//! A failure is shrunk to a small counterexample and reported as a diagnostic (U0100, U0101,
-//! U0102). Everything is determined by the seed: the same seed gives the same report.
+//! A failure is shrunk to a small counterexample and reported as a diagnostic (U0100 to
+//! U0107). Everything is determined by the seed: the same seed gives the same report.
 
 mod conform;
 mod gen;
@@ -57,6 +60,7 @@ pub fn verify(model: &SpecModel, options: &VerifyOptions) -> VerifyReport {
     checked.extend(obligations::reverse::check(&mut cx));
     checked.extend(obligations::total::check(&mut cx));
     checked.extend(obligations::round_trip::check(&mut cx));
+    checked.extend(obligations::simulate::check(&mut cx));
     let spec = format!(
         "{} {} -> {}",
         model.spec.name.name, model.spec.from.value, model.spec.to.value

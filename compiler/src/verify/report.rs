@@ -17,6 +17,12 @@ pub enum Obligation {
     RoundTrip,
     /// The reverse transform gives an old state related to the new one by the invariant.
     Reverse,
+    /// A rule (or a method passed through unchanged), its `call`s answered by the models of
+    /// the node's version, answers as the caller's model does and keeps the states related.
+    Simulation,
+    /// Sequences of calls through the rules keep answering as the models and the states
+    /// related.
+    Sequence,
 }
 
 impl Obligation {
@@ -26,6 +32,8 @@ impl Obligation {
             Obligation::Total => "rules are total",
             Obligation::RoundTrip => "round trips are lossless",
             Obligation::Reverse => "reverse transform carries the state back",
+            Obligation::Simulation => "rules simulate the method models",
+            Obligation::Sequence => "sequences of calls keep the states related",
         }
     }
 }
@@ -173,7 +181,7 @@ fn plural(n: u32, word: &str) -> String {
 
 fn cases_text(c: &ObligationResult) -> String {
     if c.discarded > 0 {
-        let why = if c.obligation == Obligation::Total {
+        let why = if matches!(c.obligation, Obligation::Total | Obligation::Simulation) {
             "disallowed"
         } else {
             "discarded"

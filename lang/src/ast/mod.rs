@@ -175,7 +175,65 @@ pub struct MethodDecl {
     pub params: Vec<Field>,
     /// `None` when no `-> T` is written: the method returns `unit`.
     pub ret: Option<TypeExpr>,
+    /// The method's model, its meaning over the version's state, when one is given.
+    pub model: Option<MethodModel>,
     pub span: Span,
+}
+
+/// A method's model: what the method does to its version's `state` and what it answers,
+/// written after the signature as `= expr` (reads the state, answers `expr`) or as a block
+/// `{ stmt* expr? }` of `let`s and assignments `state.field = expr`, run in order, each
+/// seeing the state the previous ones left, with an optional result (`unit` without one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodModel {
+    pub stmts: Vec<ModelStmt>,
+    /// The answer; `None` in a block that ends without an expression (the method answers
+    /// `unit`).
+    pub result: Option<Expr>,
+    /// Written as a block `{ ... }` (else as `= expr`).
+    pub block: bool,
+    pub span: Span,
+}
+
+impl MethodModel {
+    /// Every top-level expression of the model, in the order written.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.stmts
+            .iter()
+            .map(ModelStmt::value)
+            .chain(self.result.as_ref())
+    }
+}
+
+/// One statement of a block model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelStmt {
+    /// `let name = value;`
+    Let {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
+    /// `state.field = value`
+    Assign {
+        field: Ident,
+        value: Expr,
+        span: Span,
+    },
+}
+
+impl ModelStmt {
+    pub fn value(&self) -> &Expr {
+        match self {
+            ModelStmt::Let { value, .. } | ModelStmt::Assign { value, .. } => value,
+        }
+    }
+
+    pub fn span(&self) -> Span {
+        match self {
+            ModelStmt::Let { span, .. } | ModelStmt::Assign { span, .. } => *span,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

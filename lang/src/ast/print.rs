@@ -220,6 +220,28 @@ impl Printer {
                     };
                     self.line(d + 1, &text, m.span);
                     self.fields(d + 2, "param", &m.params);
+                    if let Some(model) = &m.model {
+                        let form = if model.block { "block" } else { "expr" };
+                        self.line(d + 2, &format!("model {form}"), model.span);
+                        for stmt in &model.stmts {
+                            let (text, value, span) = match stmt {
+                                ModelStmt::Let {
+                                    name: n,
+                                    value,
+                                    span,
+                                } => (format!("let {}", name(n)), value, span),
+                                ModelStmt::Assign { field, value, span } => {
+                                    (format!("assign state.{}", name(field)), value, span)
+                                }
+                            };
+                            self.line(d + 3, &text, *span);
+                            self.expr(d + 4, value);
+                        }
+                        if let Some(e) = &model.result {
+                            self.line(d + 3, "result", e.span);
+                            self.expr(d + 4, e);
+                        }
+                    }
                 }
             }
             Decl::State(s) => {

@@ -48,9 +48,15 @@ pub struct CodeInfo {
 
 impl CodeInfo {
     /// Whether a rule's `#[allow(...)]` may name this code: the checker's warnings (those of
-    /// `verify`, from U0100 on, are found after `check` and are not reached by it).
+    /// `verify`, from U0100 on, are found after `check` and are not reached by it), and
+    /// two of `verify`'s, which say a rule is deliberately lossy: `verify_simulation_answer`
+    /// (its answers are not compared with the model's; its states still are) and
+    /// `verify_simulation_sequence` (it loses what a later call would show: it is checked
+    /// alone, and left out of the sequences).
     pub fn allowable(&self) -> bool {
-        self.severity == Severity::Warning && self.code.0 < 100
+        (self.severity == Severity::Warning && self.code.0 < 100)
+            || self.code == VERIFY_SIMULATION_ANSWER
+            || self.code == VERIFY_SIMULATION_SEQUENCE
     }
 }
 
@@ -129,6 +135,8 @@ codes! {
     PAYLOAD_MISMATCH = 71, Error, "payload_mismatch", "an enum variant is used with the wrong payload";
     REVERSE_UNREAD_FIELD = 72, Warning, "reverse_unread_field", "the reverse transform never reads a field of the new state, so a rollback drops its writes";
     WILDCARD_SWALLOWS_VARIANTS = 73, Warning, "wildcard_swallows_variants", "a catch-all match arm takes enum variants that only one version has";
+    MODEL_UNKNOWN_STATE_FIELD = 75, Error, "model_unknown_state_field", "a method model assigns a field its version's state does not have";
+    MODEL_WITHOUT_RESULT = 76, Error, "model_without_result", "a method model ends without the answer its method returns";
     NULL_LITERAL = 74, Error, "null_literal", "`null` is written, which the language does not have";
     // schedule
     UNKNOWN_SCHEDULE_KEY = 80, Error, "unknown_schedule_key", "a schedule setting is not known";
@@ -150,6 +158,10 @@ codes! {
     VERIFY_INVARIANT_BROKEN = 100, Error, "verify_invariant_broken", "the transform does not establish the invariant on some old state";
     VERIFY_RULE_FAILED = 101, Error, "verify_rule_failed", "a past or future rule fails at run time or returns a value of the wrong type";
     VERIFY_ROUND_TRIP = 102, Warning, "verify_round_trip", "a result taken old -> new -> old through the rules comes back changed";
+    VERIFY_SIMULATION_ANSWER = 104, Error, "verify_simulation_answer", "a rule answers otherwise than the model of the method it stands in for";
+    VERIFY_SIMULATION_STATE = 105, Error, "verify_simulation_state", "after a call through a rule the old and new states are no longer related by the invariant";
+    VERIFY_SIMULATION_SEQUENCE = 106, Error, "verify_simulation_sequence", "a sequence of calls through the rules leads to answers or states the models do not";
+    VERIFY_MODEL_FAILED = 107, Error, "verify_model_failed", "a method model fails at run time";
     VERIFY_REVERSE_BROKEN = 103, Error, "verify_reverse_broken", "the reverse transform fails, or does not relate its old state to the new one by the invariant";
 }
 

@@ -345,11 +345,22 @@ impl Builder {
                         let mut mi = m.into_inner();
                         let name = self.ident_opt(mi.next());
                         let params = mi.next().map(|f| self.fields(f)).unwrap_or_default();
-                        let ret = mi.next().map(|t| self.type_expr(t));
+                        let mut ret = None;
+                        let mut model = None;
+                        for part in mi {
+                            match part.as_rule() {
+                                Rule::type_expr => ret = Some(self.type_expr(part)),
+                                Rule::model_expr | Rule::model_block => {
+                                    model = Some(self.method_model(part));
+                                }
+                                _ => {}
+                            }
+                        }
                         MethodDecl {
                             name,
                             params,
                             ret,
+                            model,
                             span,
                         }
                     })
@@ -366,6 +377,52 @@ impl Builder {
             }
             _ => return None,
         })
+    }
+
+    /// `= expr` or `{ let x = e; state.f = e; result }`.
+    fn method_model(&mut self, pair: P<'_>) -> MethodModel {
+        let span = self.span(&pair);
+        let block = pair.as_rule() == Rule::model_block;
+        let mut stmts = Vec::new();
+        let mut result = None;
+        for part in pair.into_inner() {
+            let pspan = self.span(&part);
+            match part.as_rule() {
+                Rule::model_let | Rule::model_assign => {
+                    let is_let = part.as_rule() == Rule::model_let;
+                    let mut inner = part.into_inner();
+                    let name = self.ident_opt(inner.next());
+                    let value = match inner.next() {
+                        Some(e) => self.expr(e),
+                        None => Expr {
+                            id: ExprId::default(),
+                            kind: ExprKind::Lit(Lit::Unit),
+                            span: pspan,
+                        },
+                    };
+                    stmts.push(if is_let {
+                        ModelStmt::Let {
+                            name,
+                            value,
+                            span: pspan,
+                        }
+                    } else {
+                        ModelStmt::Assign {
+                            field: name,
+                            value,
+                            span: pspan,
+                        }
+                    });
+                }
+                _ => result = Some(self.expr(part)),
+            }
+        }
+        MethodModel {
+            stmts,
+            result,
+            block,
+            span,
+        }
     }
 
     fn fields(&mut self, pair: P<'_>) -> Vec<Field> {

@@ -9,7 +9,7 @@
 //! [`MAX_HEIGHT`].
 
 use super::chunk::MAX_NESTING;
-use crate::ast::{BinOp, Expr, ExprKind, Item};
+use crate::ast::{BinOp, Decl, Expr, ExprKind, Item, MethodModel, ModelStmt};
 use crate::span::Span;
 
 /// The greatest height of an expression tree, counting each term of a flat chain as a level
@@ -48,7 +48,18 @@ pub(super) fn too_deep(item: &Item) -> Option<TooDeep> {
         Item::Invariant(i) => i.clauses.iter().collect(),
         Item::Transform(t) => t.fields.iter().map(|f| &f.value).collect(),
         Item::Rules(r) => r.rules.iter().map(|r| &r.body).collect(),
-        Item::Protocol(_) | Item::Version(_) | Item::Schedule(_) => Vec::new(),
+        Item::Version(v) => v
+            .decls
+            .iter()
+            .filter_map(|d| match d {
+                Decl::Service(s) => Some(s),
+                _ => None,
+            })
+            .flat_map(|s| &s.methods)
+            .filter_map(|m| m.model.as_ref())
+            .flat_map(MethodModel::exprs)
+            .collect(),
+        Item::Protocol(_) | Item::Schedule(_) => Vec::new(),
     };
     let limit = usize::try_from(MAX_NESTING).unwrap_or(usize::MAX);
     // (expression, nesting depth, height in the tree)
@@ -148,7 +159,25 @@ pub(super) fn dismantle(item: Item) {
         Item::Invariant(i) => i.clauses,
         Item::Transform(t) => t.fields.into_iter().map(|f| f.value).collect(),
         Item::Rules(r) => r.rules.into_iter().map(|r| r.body).collect(),
-        Item::Protocol(_) | Item::Version(_) | Item::Schedule(_) => Vec::new(),
+        Item::Version(v) => v
+            .decls
+            .into_iter()
+            .filter_map(|d| match d {
+                Decl::Service(s) => Some(s),
+                _ => None,
+            })
+            .flat_map(|s| s.methods)
+            .filter_map(|m| m.model)
+            .flat_map(|m| {
+                m.stmts
+                    .into_iter()
+                    .map(|s| match s {
+                        ModelStmt::Let { value, .. } | ModelStmt::Assign { value, .. } => value,
+                    })
+                    .chain(m.result)
+            })
+            .collect(),
+        Item::Protocol(_) | Item::Schedule(_) => Vec::new(),
     };
     while let Some(mut e) = stack.pop() {
         let kind = std::mem::replace(&mut e.kind, ExprKind::Lit(crate::ast::Lit::Unit));

@@ -190,6 +190,8 @@ fn describe(r: Rule) -> Option<&'static str> {
         Rule::sched_entry => "a schedule setting",
         Rule::sched_value => "a schedule value",
         Rule::method_decl => "a method",
+        Rule::model_expr | Rule::model_block => "a method model (`= expr` or `{ ... }`)",
+        Rule::model_let | Rule::model_assign => "a `let` or an assignment `state.field = ...`",
         Rule::variant => "a variant",
         Rule::header => "the `upgrade` header",
         Rule::protocol

@@ -177,6 +177,21 @@ fn warning_names_in_a_rule_allow() {
             wildcard_swallows_variants
             missing_schedule
             timeout_shorter_than_health
-            window_shorter_than_upgrade"#]],
+            window_shorter_than_upgrade
+            verify_simulation_answer
+            verify_simulation_sequence"#]],
+    );
+}
+
+#[test]
+fn fields_of_the_state_in_a_method_model() {
+    let previous = "upgrade kv 1 -> 2\nversion 1 {\n  service Kv {\n    fn size() -> u64 = len(state.entries)\n  }\n  state { entries: map<string, string>, hits: u64 }\n}\nversion 2 {\n  service Kv { fn size() -> u64 }\n  state { entries: map<string, string>, hits: u64 }\n}\n";
+    check(
+        Some(previous),
+        &previous.replace("len(state.entries)", "len(state.$0)"),
+        expect![[r#"
+            entries
+            hits
+            (30 built-in functions)"#]],
     );
 }

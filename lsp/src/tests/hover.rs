@@ -146,3 +146,37 @@ fn a_name_in_a_rule_allow_shows_its_warning() {
         allowed for this rule: not reported for it"#]],
     );
 }
+
+/// A spec whose version-1 `put` has the model `{ body }`.
+fn with_model(body: &str) -> String {
+    format!(
+        "upgrade kv 1 -> 2\nversion 1 {{\n  service Kv {{\n    fn put(key: string, value: string) -> unit {{ {body} }}\n  }}\n  state {{ entries: map<string, string> }}\n}}\nversion 2 {{\n  service Kv {{ fn put(key: string, value: string) -> unit }}\n  state {{ entries: map<string, string> }}\n}}\n"
+    )
+}
+
+#[test]
+fn names_in_a_method_model() {
+    check(
+        &with_model("state.entries = insert(st$0ate.entries, key, value)"),
+        expect![[r#"
+            ```ups
+            state: state of version 1
+            ```"#]],
+    );
+    check(
+        &with_model("state.entr$0ies = insert(state.entries, key, value)"),
+        expect![[r#"
+            ```ups
+            entries: map<string, string>
+            ```
+
+            persistent state of version 1"#]],
+    );
+    check(
+        &with_model("let k = ke$0y; state.entries = insert(state.entries, k, value)"),
+        expect![[r#"
+            ```ups
+            key: string
+            ```"#]],
+    );
+}

@@ -49,6 +49,10 @@ impl ExprChecker<'_, '_> {
                 return Some((r.version, name.clone()));
             }
         }
+        // A method model speaks of its own version only.
+        if let Some(v) = self.own_version.filter(|v| defines(*v, &self.types)) {
+            return Some((v, name.clone()));
+        }
         match (defines(old, &self.types), defines(new, &self.types)) {
             (true, true) if self.types.unchanged(&name.name) => Some((self.home, name.clone())),
             (true, true) => {

@@ -112,3 +112,32 @@ fn invariant_clauses_must_be_bools() {
         Ok(false)
     );
 }
+
+#[test]
+fn a_model_runs_its_statements_in_order_over_the_state() {
+    let text = "upgrade t 1 -> 2\nversion 1 {\n  service S {\n    fn bump(by: u64) -> u64 {\n      let before = state.n;\n      state.n = state.n + by;\n      state.log = concat(state.log, [state.n]);\n      before\n    }\n  }\n  state { n: u64, log: list<u64> }\n}\nversion 2 {\n  service S { fn bump(by: u64) -> u64 }\n  state { n: u64, log: list<u64> }\n}\n";
+    let mut sources = lang::span::SourceMap::new();
+    sources.add("t.ups", text);
+    let out = crate::check::check_sources(&sources);
+    assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+    let model = out.models.first().expect("model");
+    let method = model.old.services["S"].method("bump").expect("bump");
+    let ev = Evaluator::for_model(model);
+    let state = Value::record(
+        "state",
+        [("n", Value::Int(2)), ("log", Value::List(Vec::new()))],
+    );
+    let (answer, after) = ev
+        .eval_model(method, vec![Value::Int(3)], &state)
+        .expect("runs");
+    assert_eq!(answer, Value::Int(2));
+    assert_eq!(after.to_string(), "state { log: [5], n: 5 }");
+    let (_, again) = ev
+        .eval_model(method, vec![Value::Int(1)], &after)
+        .expect("runs");
+    assert_eq!(again.to_string(), "state { log: [5, 6], n: 6 }");
+    let err = ev
+        .eval_model(method, Vec::new(), &state)
+        .expect_err("arity");
+    assert_eq!(err.to_string(), "method `bump` takes 1 argument, got 0");
+}

@@ -5,6 +5,7 @@
 pub(crate) mod invariant;
 pub(crate) mod reverse;
 pub(crate) mod round_trip;
+pub(crate) mod simulate;
 pub(crate) mod total;
 
 use super::gen::{Generator, MAX_SIZE};

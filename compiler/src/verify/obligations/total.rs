@@ -190,6 +190,23 @@ pub(crate) fn describe_args<'v>(rule: &Rule, args: impl IntoIterator<Item = &'v 
     parts.join(", ")
 }
 
+/// `key = "a", value = ""`, by the method's parameter names.
+pub(crate) fn describe_params<'v>(
+    method: &MethodDef,
+    args: impl IntoIterator<Item = &'v Value>,
+) -> String {
+    if method.params.is_empty() {
+        return "none".into();
+    }
+    let parts: Vec<String> = method
+        .params
+        .iter()
+        .zip(args)
+        .map(|(p, v)| format!("{} = {v}", p.name.name))
+        .collect();
+    parts.join(", ")
+}
+
 fn diagnostic(
     cx: &Cx<'_>,
     s: &Subject<'_>,
