@@ -98,12 +98,17 @@ pub struct Args {
     /// How long a started program gets to print `listening ADDR`.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub start_timeout: Duration,
-    /// The JSON-RPC method of the health probe (any answer, result or error, is healthy).
+    /// The JSON-RPC method of the health probe (a bundle may declare its own for its version:
+    /// `upstart bundle --health-method`).
     #[arg(long, default_value = "get")]
     pub health_method: String,
     /// Its params (JSON).
     #[arg(long, default_value = r#"{"key":"upstart-health-probe"}"#, value_parser = parse_json)]
     pub health_params: serde_json::Value,
+    /// What an error answer to the probe counts as: `unhealthy` (only a result is healthy) or
+    /// `healthy` (any answer proves the program serves).
+    #[arg(long, value_name = "HEALTHY|UNHEALTHY", default_value = "unhealthy", value_parser = runtime::bundle::program::parse_errors)]
+    pub health_errors: bool,
     /// The longest a poll of the server is held.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub poll_wait: Duration,
@@ -156,6 +161,7 @@ impl Args {
             health: HealthConfig {
                 method: self.health_method.clone(),
                 params: self.health_params.clone(),
+                errors_healthy: self.health_errors,
                 ..HealthConfig::default()
             },
             poll_wait: self.poll_wait,

@@ -505,6 +505,39 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     assert_eq!(s.rollouts[0].state, RolloutState::Paused);
 }
 
+/// The operator's probe travels in the bundle (issue 13, item 8): a version 2 that answers
+/// every call, the probe included, with an error serves but does not work; the bundle says an
+/// error is unhealthy, so the upgrade rolls back, though the node's own flags say nothing.
+#[test]
+fn a_new_version_answering_the_bundles_probe_with_an_error_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let broken = support::script(&dir.path().join("kv-v2-errors"), support::ANSWERS_ERRORS);
+    let program = runtime::bundle::ProgramSpec {
+        health: Some(runtime::bundle::HealthProbe::new(
+            "get",
+            json!({"key": "upstart-health-probe"}),
+        )),
+    };
+    let bundle = support::bundle_with(dir.path(), &c.private, &broken, "errors.bundle", &program);
+    push(&c.server, &bundle).unwrap();
+    let why = c.agents[0]
+        .proc
+        .wait_line("rolled back 1: ", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    assert!(why.contains("health check failed"), "{why}");
+    assert!(why.contains("an error"), "{why}");
+    wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
+    let s = status(&c.server.url).unwrap();
+    assert_eq!(
+        (s.nodes[0].version, s.nodes[0].phase),
+        (1, Phase::RolledBack)
+    );
+    // The old program serves again.
+    let got = load::get(c.agents[0].port(1).unwrap(), 1, "missing").unwrap();
+    assert_eq!(got, Value::Null);
+}
+
 /// Kills the agent at `point` of an operator's rollback after version 2 took a write,
 /// restarts it, and checks the rollback finishes with the write carried back by the reverse
 /// transform, and no program of version 2 left running.

@@ -268,6 +268,7 @@ fn make_bundle(dir: &std::path::Path, key: &ed25519_dalek::SigningKey) -> std::p
             file(FileRole::Binary, &binary),
         ],
         created_at: 0,
+        program: None,
     };
     let signed = SignedManifest::sign(manifest, key);
     let out = dir.join("kv.bundle");

@@ -38,6 +38,7 @@ fn fixture() -> Fixture {
         binary,
         spec: spec(),
         release: 1,
+        program: Default::default(),
     };
     let signed = create(&input, &key, &bundle).unwrap();
     Fixture {
@@ -285,6 +286,7 @@ fn the_plugin_must_match_the_spec() {
         binary: f.bundle.clone(),
         spec: other_spec,
         release: 1,
+        program: Default::default(),
     };
     let out = f.dir.path().join("x.bundle");
     let e = create(&input, &f.key, &out).unwrap_err();
@@ -368,4 +370,39 @@ fn key_files() {
             .contains("does not start with `upstart-ed25519-public-key`"),
         "{e}"
     );
+}
+
+/// What a bundle says about running its program (the health probe) is signed with its
+/// manifest: it reads back from the store, and altering it breaks the signature.
+#[test]
+fn the_declared_health_probe_is_signed_into_the_manifest() {
+    let f = fixture();
+    assert_eq!(
+        f.signed.manifest.program, None,
+        "nothing said, nothing written"
+    );
+    let probe = runtime::bundle::HealthProbe::new("ping", serde_json::json!({"deep": true}));
+    let input = BuildInput {
+        plugin: support::plugin_1_2().to_path_buf(),
+        binary: f.dir.path().join("calc-v2"),
+        spec: spec(),
+        release: 2,
+        program: runtime::bundle::ProgramSpec {
+            health: Some(probe.clone()),
+        },
+    };
+    let out = f.dir.path().join("probe.bundle");
+    let signed = create(&input, &f.key, &out).unwrap();
+    let store = Store::open(&f.dir.path().join("store")).unwrap();
+    let stored = store
+        .import_file(&out, &trust(&f), &Limits::default())
+        .unwrap();
+    assert_eq!(stored.id, signed.id());
+    let read = stored.signed.manifest.program.unwrap();
+    assert_eq!(read.health, Some(probe));
+    let mut bytes = fs::read(&out).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"\"ping\"").unwrap();
+    bytes[at + 1] = b'P';
+    let e = refuse(&f, &bytes, &Limits::default());
+    assert!(matches!(e, BundleError::BadSignature { .. }), "{e:?}");
 }

@@ -3,7 +3,7 @@
 //! durably before every step that a crash must be able to resume from), and the node's own key
 //! (`DATA/node.key`, made at the first start; an operator enrolls its `.pub` with the server).
 
-use runtime::bundle::{keys, BundleError};
+use runtime::bundle::{keys, BundleError, HealthProbe, ProgramSpec};
 use runtime::transform::fsutil::{atomic_write, read_if_exists};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -105,15 +105,33 @@ impl ShimLimits {
 }
 
 /// The health probe: a TCP connection to the program and one JSON-RPC call that must be
-/// answered (with a result or an error: either proves the program serves).
+/// answered with a result (or with an error, when `errors_healthy`: it proves the program
+/// reads and answers, not that it works).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthConfig {
     pub method: String,
     pub params: Value,
+    /// Whether an error answer counts as healthy.
+    pub errors_healthy: bool,
     /// Bound on connecting and on the answer.
     pub timeout: Duration,
     /// Time between probes while serving and while checking a new version.
     pub interval: Duration,
+}
+
+impl HealthConfig {
+    /// This probe with what a bundle declares (`None`: unchanged).
+    pub fn with(&self, declared: Option<&HealthProbe>) -> HealthConfig {
+        match declared {
+            Some(p) => HealthConfig {
+                method: p.method.clone(),
+                params: p.params.clone(),
+                errors_healthy: p.errors_healthy,
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
 }
 
 impl Default for HealthConfig {
@@ -121,6 +139,7 @@ impl Default for HealthConfig {
         HealthConfig {
             method: "get".into(),
             params: serde_json::json!({"key": "upstart-health-probe"}),
+            errors_healthy: false,
             timeout: Duration::from_secs(2),
             interval: Duration::from_millis(250),
         }
@@ -164,6 +183,10 @@ pub struct Persisted {
     /// when that upgrade begins; a version the node started with has none: release 0).
     #[serde(default)]
     pub releases: BTreeMap<u64, u64>,
+    /// What the bundle that installed each version says about running its program (its
+    /// health probe), set when that upgrade begins; a version the node started with has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub launches: BTreeMap<u64, ProgramSpec>,
 }
 
 /// A failed upgrade, by the rollout that asked for it (`None`: unknown, the server was
@@ -217,6 +240,7 @@ impl Persisted {
             program_binary: None,
             failed: None,
             releases: BTreeMap::new(),
+            launches: BTreeMap::new(),
         }
     }
 

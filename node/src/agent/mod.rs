@@ -256,6 +256,17 @@ impl Agent {
         }
     }
 
+    /// The health probe of `version`: the node's, or the one the bundle that installed the
+    /// version declares.
+    fn health(&self, version: u64) -> config::HealthConfig {
+        self.config.health.with(
+            self.record
+                .launches
+                .get(&version)
+                .and_then(|l| l.health.as_ref()),
+        )
+    }
+
     fn set_status(&self, phase: Phase, healthy: bool, message: &str) {
         self.link.set(
             NodeStatus {
@@ -379,10 +390,14 @@ impl Agent {
     async fn on_tick(&mut self) {
         // Health.
         let healthy = match &self.program {
-            Some(p) => health::probe(p.addr, &self.config.health, self.config.framing)
-                .await
-                .map_err(|e| tracing::warn!("health probe failed: {e}"))
-                .is_ok(),
+            Some(p) => health::probe(
+                p.addr,
+                &self.health(self.record.version),
+                self.config.framing,
+            )
+            .await
+            .map_err(|e| tracing::warn!("health probe failed: {e}"))
+            .is_ok(),
             None => false,
         };
         if healthy {

@@ -140,6 +140,7 @@ mod tests {
             schedule: Vec::new(),
             files: Vec::new(),
             created_at,
+            program: None,
         };
         let signed = SignedManifest::sign(manifest, &key);
         StoredBundle {

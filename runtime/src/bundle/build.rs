@@ -4,6 +4,7 @@
 use super::container::SignedManifest;
 use super::error::BundleError;
 use super::manifest::{BundleFile, BundleManifest, FileRole, MANIFEST_FORMAT};
+use super::program::ProgramSpec;
 use crate::digest::Hasher;
 use crate::plugin::{spec_hash, Expect, Plugin};
 use ed25519_dalek::SigningKey;
@@ -23,6 +24,8 @@ pub struct BuildInput {
     /// The release number (per system, from 1; each new bundle of the system takes a higher
     /// one).
     pub release: u64,
+    /// How nodes run and check the new program (signed into the manifest; empty: nothing said).
+    pub program: ProgramSpec,
 }
 
 /// Builds the bundle of `input`, signed with `key`, into `out` (written beside it and renamed
@@ -59,6 +62,7 @@ pub fn create(
         schedule: pm.schedule,
         files,
         created_at: now_unix(),
+        program: Some(input.program.clone()).filter(|p| !p.is_empty()),
     };
     manifest.validate(&super::Limits::default())?;
     let signed = SignedManifest::sign(manifest, key);

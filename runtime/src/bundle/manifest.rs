@@ -5,6 +5,7 @@
 //! writes it.
 
 use super::error::BundleError;
+use super::program::ProgramSpec;
 use super::Limits;
 use crate::digest::is_sha256_hex;
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,9 @@ pub struct BundleManifest {
     pub files: Vec<BundleFile>,
     /// Seconds since the Unix epoch (UTC) when the bundle was made.
     pub created_at: u64,
+    /// How nodes run and check the new version's program (absent: each node's own flags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +100,9 @@ impl BundleManifest {
                 "its manifest is of format {}, this runtime reads format {MANIFEST_FORMAT} (a bundle without a release number is made again with `upstart bundle --release N`)",
                 self.format
             ));
+        }
+        if let Some(program) = &self.program {
+            program.validate()?;
         }
         if self.release == 0 {
             return bad("its manifest's release number is 0: releases count from 1".into());
@@ -207,6 +214,7 @@ mod tests {
                 },
             ],
             created_at: 1_700_000_000,
+            program: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //!
 //! - [`keys`]: key pairs and key files (`upstart keygen`), the trusted keys of a verifier;
 //! - [`manifest`]: the manifest and its canonical bytes;
+//! - [`program`]: what the manifest says about running the new program (its health probe);
 //! - [`container`]: the single-file container format and header verification;
 //! - [`store`]: the content-addressed store verified bundles are imported into;
 //! - [`build`]: making a bundle (`upstart bundle`).
@@ -17,6 +18,7 @@ pub mod container;
 mod error;
 pub mod keys;
 pub mod manifest;
+pub mod program;
 pub mod store;
 
 pub use build::{create, BuildInput};
@@ -24,6 +26,7 @@ pub use container::SignedManifest;
 pub use error::BundleError;
 pub use keys::TrustedKeys;
 pub use manifest::{BundleFile, BundleManifest, FileRole};
+pub use program::{HealthProbe, ProgramSpec};
 pub use store::{Store, StoredBundle};
 
 /// Size limits a verifier applies before reading or storing anything.

@@ -1,8 +1,9 @@
 //! `upstart bundle --plugin P --binary B --spec S --release N --key KEY -o OUT.bundle`: sign a
-//! bundle.
+//! bundle, with what it says about running its program (`--health-method`, ...).
 
 use super::CliResult;
-use crate::bundle::{create, keys, BuildInput};
+use crate::bundle::program::parse_errors;
+use crate::bundle::{create, keys, BuildInput, HealthProbe, ProgramSpec};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -26,6 +27,35 @@ pub struct Args {
     /// The bundle file to write.
     #[arg(long, short = 'o', value_name = "OUT")]
     pub out: PathBuf,
+    /// The JSON-RPC method nodes probe the new program's health with (declared in the bundle,
+    /// it replaces the nodes' `--health-method`, `--health-params` and `--health-errors` for
+    /// this version).
+    #[arg(long, value_name = "METHOD")]
+    pub health_method: Option<String>,
+    /// The probe's params (a JSON object or array).
+    #[arg(long, value_name = "JSON", default_value = "{}", requires = "health_method", value_parser = parse_json)]
+    pub health_params: serde_json::Value,
+    /// What an error answer to the probe counts as: `healthy` (the program answers) or
+    /// `unhealthy` (only a result is healthy).
+    #[arg(long, value_name = "HEALTHY|UNHEALTHY", default_value = "unhealthy", requires = "health_method", value_parser = parse_errors)]
+    pub health_errors: bool,
+}
+
+fn parse_json(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("`{text}` is not JSON: {e}"))
+}
+
+impl Args {
+    /// What the bundle says about running its program.
+    pub fn program(&self) -> ProgramSpec {
+        ProgramSpec {
+            health: self.health_method.as_ref().map(|method| HealthProbe {
+                method: method.clone(),
+                params: self.health_params.clone(),
+                errors_healthy: self.health_errors,
+            }),
+        }
+    }
 }
 
 pub fn run(args: &Args) -> CliResult {
@@ -35,6 +65,7 @@ pub fn run(args: &Args) -> CliResult {
         binary: args.binary.clone(),
         spec: args.spec.clone(),
         release: args.release,
+        program: args.program(),
     };
     let signed = create(&input, &key, &args.out)?;
     let m = &signed.manifest;

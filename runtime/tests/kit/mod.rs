@@ -81,6 +81,7 @@ pub fn make_release(
             file(FileRole::Binary, &binary),
         ],
         created_at: 1_700_000_000,
+        program: None,
     };
     let signed = SignedManifest::sign(manifest, signer);
     let out = dir.join(format!("{system}-{from}-{to}-r{release}.bundle"));
