@@ -518,6 +518,7 @@ fn a_new_version_answering_the_bundles_probe_with_an_error_is_rolled_back() {
             "get",
             json!({"key": "upstart-health-probe"}),
         )),
+        ..Default::default()
     };
     let bundle = support::bundle_with(dir.path(), &c.private, &broken, "errors.bundle", &program);
     push(&c.server, &bundle).unwrap();

@@ -389,6 +389,7 @@ fn the_declared_health_probe_is_signed_into_the_manifest() {
         release: 2,
         program: runtime::bundle::ProgramSpec {
             health: Some(probe.clone()),
+            ..Default::default()
         },
     };
     let out = f.dir.path().join("probe.bundle");

@@ -32,8 +32,15 @@ pub struct AgentConfig {
     pub state: PathBuf,
     /// The version the node runs when the agent starts for the first time.
     pub version: u64,
-    /// The node program of that version.
-    pub binary: PathBuf,
+    /// The node program of that version (`None`: `exec` names it).
+    pub binary: Option<PathBuf>,
+    /// The program's command-line template (`upstart node --exec`, see
+    /// `runtime::bundle::exec`), for every version whose bundle declares none; `None`: the
+    /// `--binary` convention.
+    pub exec: Option<String>,
+    /// The signal that asks the program to stop (`TERM`, `INT`, ...), for every version whose
+    /// bundle declares none.
+    pub stop_signal: String,
     /// The shim's client ports (`version: None` follows the node's version).
     pub listeners: Vec<ListenerConfig>,
     /// The peers' shims (their main client ports).
@@ -50,9 +57,10 @@ pub struct AgentConfig {
     pub limits: ShimLimits,
     /// How long in-flight calls get to finish before an upgrade stops the program.
     pub drain_grace: Duration,
-    /// How long the program gets to exit after SIGTERM before SIGKILL.
+    /// How long the program gets to exit after its stop signal before SIGKILL.
     pub stop_timeout: Duration,
-    /// How long a started program gets to say where it listens.
+    /// How long a started program gets to be ready (say where it listens, or accept on the
+    /// port its template gave it).
     pub start_timeout: Duration,
     /// The health probe.
     pub health: HealthConfig,
@@ -352,6 +360,12 @@ impl DataDir {
     /// The bundle store.
     pub fn store(&self) -> PathBuf {
         self.root.join("store")
+    }
+
+    /// A directory the program may keep files in (`{data}` of a command template), the same
+    /// for every version.
+    pub fn program_data(&self) -> PathBuf {
+        self.root.join("program")
     }
 
     /// Where the node program of bundle `id` is installed.

@@ -35,14 +35,16 @@ use config::{AgentConfig, DataDir, Persisted};
 use link::{Identity, Link, NodeStatus};
 use rules::Rules;
 use runtime::api::{Action, BundleRef, Directive, Phase};
+use runtime::bundle::exec::{Template, Values};
 use runtime::bundle::{Limits, Store, TrustedKeys};
 use runtime::client::Client;
 use shim::{PeerRoute, Shim, ShimConfig};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use supervisor::{Launch, Program};
+use supervisor::{Launch, Program, Ready};
 
 /// Prints one event line on stdout: a message of several lines (an error with its `help`) is
 /// joined into one.
@@ -128,8 +130,13 @@ impl Agent {
             runtime::bundle::keys::key_id(&node_key.verifying_key()),
             runtime::bundle::keys::public_path(&data.node_key()).display()
         ));
-        let binary = std::fs::canonicalize(&config.binary)
-            .map_err(|e| format!("the node program `{}`: {e}", config.binary.display()))?;
+        // Without `--binary`, the version the node starts with has no program file: its
+        // command template names the program.
+        let binary = match &config.binary {
+            Some(b) => std::fs::canonicalize(b)
+                .map_err(|e| format!("the node program `{}`: {e}", b.display()))?,
+            None => PathBuf::new(),
+        };
         let record = match Persisted::read(&data.record())? {
             Some(r) => r,
             None => {
@@ -236,12 +243,58 @@ impl Agent {
         self.record.write(&self.data.record())
     }
 
-    fn launch(&self, binary: &std::path::Path) -> Launch {
-        Launch {
-            binary: binary.to_path_buf(),
-            state: self.config.state.clone(),
-            peers: self.peer_routes.clone(),
-            extra_args: self.config.program_args.clone(),
+    /// How to start the program of `version`, whose program file is `binary` (empty: none):
+    /// the command template and stop signal its bundle declares, else the node's; without a
+    /// template, the `--binary` convention.
+    fn launch(&self, version: u64, binary: &Path) -> Result<Launch, String> {
+        let declared = self.record.launches.get(&version);
+        let exec = declared
+            .and_then(|l| l.exec.as_deref())
+            .or(self.config.exec.as_deref());
+        let stop_signal = declared
+            .and_then(|l| l.stop_signal.clone())
+            .unwrap_or_else(|| self.config.stop_signal.clone());
+        let (argv, ready) = match exec {
+            None => {
+                if binary.as_os_str().is_empty() {
+                    return Err(format!(
+                        "version {version} has no program file and no command template"
+                    ));
+                }
+                let argv = Launch::conventional(
+                    binary,
+                    &self.config.state,
+                    &self.peer_routes,
+                    &self.config.program_args,
+                );
+                (argv, Ready::Says)
+            }
+            Some(text) => {
+                let template = Template::parse(text).map_err(|e| e.to_string())?;
+                let port = supervisor::free_port()?;
+                let data = self.data.program_data();
+                std::fs::create_dir_all(&data)
+                    .map_err(|e| format!("cannot create `{}`: {e}", data.display()))?;
+                let program = Some(binary).filter(|b| !b.as_os_str().is_empty());
+                let mut argv = template
+                    .expand(&Values {
+                        port,
+                        state: &self.config.state,
+                        data: &data,
+                        program,
+                        release: None,
+                        peers: &self.peer_routes,
+                    })
+                    .map_err(|e| e.to_string())?;
+                argv.extend(self.config.program_args.iter().cloned());
+                (
+                    argv,
+                    Ready::Accepts(SocketAddr::from(([127, 0, 0, 1], port))),
+                )
+            }
+        };
+        Ok(Launch {
+            argv,
             env: match &self.config.preload {
                 Some(lib) => vec![
                     ("LD_PRELOAD".to_string(), lib.display().to_string()),
@@ -252,8 +305,10 @@ impl Agent {
                 ],
                 None => Vec::new(),
             },
+            ready,
             start_timeout: self.config.start_timeout,
-        }
+            stop_signal,
+        })
     }
 
     /// The health probe of `version`: the node's, or the one the bundle that installed the
@@ -281,11 +336,11 @@ impl Agent {
     /// Starts the program of the current version and points the shim at it.
     async fn start_current(&mut self) -> Result<(), String> {
         let binary = self.record.binary(self.record.version)?.to_path_buf();
-        let program = Program::start(&self.launch(&binary)).await?;
+        let program = Program::start(&self.launch(self.record.version, &binary)?).await?;
         self.shim.set_node(program.addr);
         self.shim.resume();
         self.record.program_pid = Some(program.pid);
-        self.record.program_binary = Some(binary);
+        self.record.program_binary = Some(program.binary.clone());
         self.save()?;
         say(&format!(
             "program {} {} version {}",

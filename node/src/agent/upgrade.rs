@@ -242,13 +242,17 @@ impl Agent {
             Ok(b) => b.to_path_buf(),
             Err(e) => return self.roll_back(from, to, &e, held, true).await,
         };
-        let program = match super::supervisor::Program::start(&self.launch(&binary)).await {
+        let started_program = match self.launch(to, &binary) {
+            Ok(launch) => super::supervisor::Program::start(&launch).await,
+            Err(e) => Err(e),
+        };
+        let program = match started_program {
             Ok(p) => p,
             Err(e) => return self.roll_back(from, to, &e, held, true).await,
         };
         let addr = program.addr;
         self.record.program_pid = Some(program.pid);
-        self.record.program_binary = Some(binary);
+        self.record.program_binary = Some(program.binary.clone());
         // Durable before anything else: a crash from here on finds this program and stops it.
         if let Err(e) = self.save() {
             tracing::error!("{e}");

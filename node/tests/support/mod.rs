@@ -190,6 +190,17 @@ impl Cluster {
 
     /// [`Cluster::start`], each node's state file first holding `state`.
     pub fn start_with(dir: &Path, n: usize, extra: &[&str], state: Option<&[u8]>) -> Cluster {
+        Cluster::start_program(dir, n, extra, state, &tools().kv_v1)
+    }
+
+    /// [`Cluster::start_with`], the nodes running `program` (`--binary`) at version 1.
+    pub fn start_program(
+        dir: &Path,
+        n: usize,
+        extra: &[&str],
+        state: Option<&[u8]>,
+        program: &Path,
+    ) -> Cluster {
         let t = tools();
         plugin();
         let (private, public) = key(dir);
@@ -215,7 +226,7 @@ impl Cluster {
         }
         let agents = specs
             .iter()
-            .map(|s| start_agent(&server, &public, &t.kv_v1, s))
+            .map(|s| start_agent(&server, &public, program, s))
             .collect();
         Cluster {
             server,

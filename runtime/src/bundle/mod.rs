@@ -4,7 +4,8 @@
 //!
 //! - [`keys`]: key pairs and key files (`upstart keygen`), the trusted keys of a verifier;
 //! - [`manifest`]: the manifest and its canonical bytes;
-//! - [`program`]: what the manifest says about running the new program (its health probe);
+//! - [`program`]: what the manifest says about running the new program (its command line,
+//!   stop signal, health probe); [`exec`]: the command-line template;
 //! - [`container`]: the single-file container format and header verification;
 //! - [`store`]: the content-addressed store verified bundles are imported into;
 //! - [`build`]: making a bundle (`upstart bundle`).
@@ -16,6 +17,7 @@
 pub mod build;
 pub mod container;
 mod error;
+pub mod exec;
 pub mod keys;
 pub mod manifest;
 pub mod program;

@@ -2,7 +2,7 @@
 //! bundle, with what it says about running its program (`--health-method`, ...).
 
 use super::CliResult;
-use crate::bundle::program::parse_errors;
+use crate::bundle::program::{parse_errors, parse_signal};
 use crate::bundle::{create, keys, BuildInput, HealthProbe, ProgramSpec};
 use std::path::PathBuf;
 
@@ -27,6 +27,15 @@ pub struct Args {
     /// The bundle file to write.
     #[arg(long, short = 'o', value_name = "OUT")]
     pub out: PathBuf,
+    /// The new program's command line, a template (see `upstart node --exec`): declared in the
+    /// bundle, it replaces the nodes' `--exec` for this version; the program is then ready
+    /// when it accepts connections on `{port}`.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub exec: Option<String>,
+    /// The signal that asks the new program to stop (`TERM`, `INT`, `QUIT`, `HUP`, ...),
+    /// instead of the nodes' `--stop-signal`.
+    #[arg(long, value_name = "SIGNAL", value_parser = parse_signal)]
+    pub stop_signal: Option<String>,
     /// The JSON-RPC method nodes probe the new program's health with (declared in the bundle,
     /// it replaces the nodes' `--health-method`, `--health-params` and `--health-errors` for
     /// this version).
@@ -49,6 +58,8 @@ impl Args {
     /// What the bundle says about running its program.
     pub fn program(&self) -> ProgramSpec {
         ProgramSpec {
+            exec: self.exec.clone(),
+            stop_signal: self.stop_signal.clone(),
             health: self.health_method.as_ref().map(|method| HealthProbe {
                 method: method.clone(),
                 params: self.health_params.clone(),
