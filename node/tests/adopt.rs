@@ -130,3 +130,91 @@ fn a_service_with_its_own_command_line_is_run_and_upgraded_without_a_wrapper() {
     );
     assert_eq!(load::get(n1, 1, "before").unwrap(), json!("one"));
 }
+
+/// A bundle carries a release, not one file (issue 13, item 2): version 2 is a directory (a
+/// launcher script, the service in a subdirectory, a config file) packed into the bundle and
+/// unpacked per bundle id on each node, nothing installed by hand; its template runs
+/// `{release}/run.sh`.
+#[test]
+fn a_release_directory_travels_in_the_bundle_and_runs_from_where_it_was_unpacked() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = "python3 {program} --port {port} --state {state} --data {data} --version 1 {peers:--peer %}";
+    let extra = [
+        "--exec",
+        v1,
+        "--stop-signal",
+        "INT",
+        "--drain-grace",
+        "100ms",
+        "--poll-wait",
+        "2s",
+    ];
+    let mut c = Cluster::start_program(dir.path(), 2, &extra, None, &app());
+    let n1 = c.agents[0].port(1).unwrap();
+    assert_eq!(
+        call(n1, "put", json!({"key": "before", "value": "one"}))["result"],
+        Value::Null
+    );
+
+    let release = dir.path().join("release-2");
+    std::fs::create_dir_all(release.join("app")).unwrap();
+    std::fs::create_dir_all(release.join("conf")).unwrap();
+    std::fs::copy(app(), release.join("app/kv_own_flags.py")).unwrap();
+    std::fs::write(release.join("conf/version"), "2\n").unwrap();
+    support::script(
+        &release.join("run.sh"),
+        "#!/bin/sh\nhere=$(dirname \"$0\")\nexec python3 \"$here/app/kv_own_flags.py\" --version \"$(cat \"$here/conf/version\")\" \"$@\"\n",
+    );
+    let program = ProgramSpec {
+        exec: Some(
+            "{release}/run.sh --port {port} --state {state} --data {data} {peers:--peer %}".into(),
+        ),
+        stop_signal: Some("INT".into()),
+        health: Some(HealthProbe::new(
+            "get",
+            json!({"key": "upstart-health-probe"}),
+        )),
+    };
+    let bundle = support::bundle_with(dir.path(), &c.private, &release, "release.bundle", &program);
+    push(&c.server, &bundle).unwrap();
+    for a in &mut c.agents {
+        a.proc
+            .wait_line("upgraded 2", Duration::from_secs(90))
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    }
+    for a in &c.agents {
+        let agent = a.spec.dir.join("agent");
+        let unpacked: Vec<PathBuf> = std::fs::read_dir(agent.join("release"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(
+            unpacked.len(),
+            1,
+            "one release, no partial left: {unpacked:?}"
+        );
+        let run = unpacked[0].join("run.sh");
+        assert_eq!(
+            std::fs::metadata(&run).unwrap().permissions().mode() & 0o111,
+            0o111,
+            "the launcher keeps its executable bit"
+        );
+        assert_eq!(
+            std::fs::read_to_string(unpacked[0].join("conf/version")).unwrap(),
+            "2\n"
+        );
+        let started = read_json(&agent.join("program/started-v2.json"));
+        assert_eq!(started["argv"][0], "--version", "{started}");
+        assert_eq!(started["argv"][1], "2", "{started}");
+    }
+    assert_eq!(
+        load::get(c.agents[1].port(2).unwrap(), 2, "before").unwrap_or(Value::Null),
+        Value::Null,
+        "written on n1 only: the service does not replicate"
+    );
+    assert_eq!(
+        load::get(c.agents[0].port(2).unwrap(), 2, "before").unwrap(),
+        json!({"value": "one", "expires_at": null})
+    );
+}

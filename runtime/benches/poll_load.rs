@@ -250,6 +250,7 @@ fn make_bundle(dir: &std::path::Path, key: &ed25519_dalek::SigningKey) -> std::p
             name: p.file_name().unwrap().to_str().unwrap().into(),
             sha256: sha256_hex(&b),
             size: b.len() as u64,
+            executable: false,
         }
     };
     let manifest = BundleManifest {

@@ -368,6 +368,12 @@ impl DataDir {
         self.root.join("program")
     }
 
+    /// Where the release directory of bundle `id` is unpacked.
+    pub fn release(&self, bundle: &str) -> PathBuf {
+        let short: String = bundle.chars().take(16).collect();
+        self.root.join("release").join(short)
+    }
+
     /// Where the node program of bundle `id` is installed.
     pub fn binary(&self, bundle: &str, name: &str) -> PathBuf {
         let short: String = bundle.chars().take(16).collect();

@@ -6,6 +6,7 @@
 //! - [`config`]: the command line's settings and the agent's record (`DATA/agent.json`);
 //! - [`supervisor`]: the program as a child process (start, SIGTERM then SIGKILL, orphans);
 //! - [`health`]: the TCP + JSON-RPC probe and `healthy_for`;
+//! - [`release`]: a bundle's release directory unpacked on the node;
 //! - [`link`]: polls and reports to the server, which may be down;
 //! - [`rules`]: the bundles' plugins as the shim's chain, future and past rules;
 //! - [`peers`]: whether the peers' shims accept a version yet;
@@ -25,6 +26,7 @@ pub mod link;
 mod lock;
 pub mod peers;
 mod recovery;
+pub mod release;
 pub mod rules;
 pub mod supervisor;
 mod upgrade;
@@ -256,7 +258,7 @@ impl Agent {
             .unwrap_or_else(|| self.config.stop_signal.clone());
         let (argv, ready) = match exec {
             None => {
-                if binary.as_os_str().is_empty() {
+                if binary.as_os_str().is_empty() || binary.is_dir() {
                     return Err(format!(
                         "version {version} has no program file and no command template"
                     ));
@@ -275,14 +277,19 @@ impl Agent {
                 let data = self.data.program_data();
                 std::fs::create_dir_all(&data)
                     .map_err(|e| format!("cannot create `{}`: {e}", data.display()))?;
-                let program = Some(binary).filter(|b| !b.as_os_str().is_empty());
+                // A release directory is `{release}`; a file is `{program}`.
+                let (program, release) = if binary.is_dir() {
+                    (None, Some(binary))
+                } else {
+                    (Some(binary).filter(|b| !b.as_os_str().is_empty()), None)
+                };
                 let mut argv = template
                     .expand(&Values {
                         port,
                         state: &self.config.state,
                         data: &data,
                         program,
-                        release: None,
+                        release,
                         peers: &self.peer_routes,
                     })
                     .map_err(|e| e.to_string())?;
@@ -622,13 +629,24 @@ impl Agent {
             ));
         }
         self.record.check_release(&m.spec, m.release)?;
-        let binary = m
-            .file(runtime::bundle::FileRole::Binary)
-            .ok_or_else(|| "the bundle holds no node program".to_string())?
-            .clone();
+        let binary = m.file(runtime::bundle::FileRole::Binary).cloned();
+        let files = m.files.clone();
         let known = self.rules.add(stored);
         // The plugin must load before anything relies on it.
         self.rules.plugin(&self.config.system, known.id())?;
+        let Some(binary) = binary else {
+            // A release directory: unpacked whole under the bundle's id.
+            let dest = self.data.release(known.id());
+            let store = self.store.clone();
+            let to = dest.clone();
+            tokio::task::spawn_blocking(move || release::install(&store, &files, &to))
+                .await
+                .map_err(|e| e.to_string())??;
+            self.record.programs.insert(known.id().to_string(), dest);
+            self.save()?;
+            tracing::info!(bundle = %known.id(), from = known.from, to = known.to, "bundle fetched and verified, release unpacked");
+            return Ok(());
+        };
         let dest = self.data.binary(known.id(), &binary.name);
         if let Some(dir) = dest.parent() {
             std::fs::create_dir_all(dir)

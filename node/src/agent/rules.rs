@@ -147,7 +147,7 @@ mod tests {
             id: signed.id(),
             signed,
             plugin: PathBuf::new(),
-            binary: PathBuf::new(),
+            binary: None,
         }
     }
 

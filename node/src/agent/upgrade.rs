@@ -154,7 +154,7 @@ impl Agent {
         let release = known.stored.signed.manifest.release;
         self.record.check_release(&self.config.system, release)?;
         let binary = self.record.program(&b.id)?.to_path_buf();
-        if !binary.is_file() {
+        if !binary.exists() {
             return Err(format!("the new program `{}` is missing", binary.display()));
         }
         preflight(&self.config.state, plugin).await?;

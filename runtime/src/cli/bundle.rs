@@ -11,8 +11,11 @@ pub struct Args {
     /// The plugin built by `upstartc compile` from the spec.
     #[arg(long, value_name = "PLUGIN")]
     pub plugin: PathBuf,
-    /// The new version's node program.
-    #[arg(long, value_name = "BINARY")]
+    /// The new version's node program: a file, or a directory (its release: a program with its
+    /// scripts, libraries and config, every file packed with its relative path and executable
+    /// bit, unpacked per bundle on each node; `--exec` then says how to run it, with
+    /// `{release}/PATH`).
+    #[arg(long, visible_alias = "dir", value_name = "BINARY|DIR")]
     pub binary: PathBuf,
     /// The spec the plugin was built from (its hash must match the plugin's).
     #[arg(long, value_name = "SPEC")]

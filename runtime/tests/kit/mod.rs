@@ -63,6 +63,7 @@ pub fn make_release(
             name: path.file_name().unwrap().to_str().unwrap().into(),
             sha256: sha256_hex(&bytes),
             size: bytes.len() as u64,
+            executable: false,
         }
     };
     let manifest = BundleManifest {
