@@ -218,3 +218,54 @@ fn a_release_directory_travels_in_the_bundle_and_runs_from_where_it_was_unpacked
         json!({"value": "one", "expires_at": null})
     );
 }
+
+/// A program started through a launcher that `exec`s the real one (its command name changes)
+/// is still found and stopped when its agent is killed and restarted: an orphan is known by its
+/// process id and start time, not by the name it was started with.
+#[test]
+fn an_orphan_started_through_a_launcher_is_stopped_when_the_agent_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let launcher = support::script(
+        &dir.path().join("launch.sh"),
+        &format!(
+            "#!/bin/sh\nexec python3 {} --version 1 \"$@\"\n",
+            app().display()
+        ),
+    );
+    let extra = [
+        "--exec",
+        "{program} --port {port} --state {state} --data {data}",
+        "--stop-signal",
+        "INT",
+    ];
+    let mut c = Cluster::start_program(dir.path(), 1, &extra, None, &launcher);
+    let mut agent = c.agents.remove(0);
+    let pid = support::program_pids(&agent.lines())[0];
+    agent.crash();
+    assert!(support::alive(pid), "the program outlives its agent");
+    let spec = agent.spec.clone();
+    // The crashed agent's guard stays alive: dropping it would kill the programs it announced,
+    // doing the restarted agent's work for it.
+    let mut again = support::start_agent(&c.server, &c.public, &launcher, &spec);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while support::alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the orphan {pid} still runs\n{}",
+            log_of(&spec)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let now = support::program_pids(&again.lines());
+    assert!(!now.contains(&pid) && !now.is_empty(), "{now:?}");
+    drop(agent);
+    let _ = kill_guard(pid);
+}
+
+/// Kills `pid` if it still runs (a failed test leaves no orphan behind).
+fn kill_guard(pid: u32) -> std::io::Result<std::process::ExitStatus> {
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+}

@@ -189,7 +189,8 @@ fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
         "the program outlives its agent"
     );
     let spec = agent.spec.clone();
-    drop(agent);
+    // The crashed agent's guard stays alive until the orphan is gone: dropping it kills the
+    // programs it announced, which would do the restarted agent's work for it.
     let t = support::tools();
     let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
     let lines = again.lines();
@@ -198,6 +199,7 @@ fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
         assert!(Instant::now() < deadline, "the orphan {pid} still runs");
         std::thread::sleep(Duration::from_millis(50));
     }
+    drop(agent);
     assert!(lines
         .iter()
         .any(|l| l.starts_with("program ") && !l.contains(&format!("program {pid} "))));

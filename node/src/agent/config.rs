@@ -184,6 +184,10 @@ pub struct Persisted {
     /// recorded as done).
     #[serde(default)]
     pub program_binary: Option<PathBuf>,
+    /// When that program started (clock ticks since boot): an orphan is the process with its
+    /// id and this start time, whatever it `exec`ed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_started: Option<u64>,
     /// The upgrade that failed on this node: it is not tried again while its rollout lasts.
     #[serde(default)]
     pub failed: Option<Failed>,
@@ -246,6 +250,7 @@ impl Persisted {
             upgrade: None,
             program_pid: None,
             program_binary: None,
+            program_started: None,
             failed: None,
             releases: BTreeMap::new(),
             launches: BTreeMap::new(),

@@ -161,7 +161,7 @@ impl Agent {
             None => record.binary(record.version).ok(),
         };
         if let (Some(pid), Some(bin)) = (record.program_pid, orphan_binary) {
-            supervisor::stop_orphan(pid, bin, config.stop_timeout).await;
+            supervisor::stop_orphan(pid, bin, record.program_started, config.stop_timeout).await;
         }
         let chain = rules.chain(&config.system, rules.loaded())?;
         let mut shim_config = ShimConfig::new(config.system.clone(), record.version);
@@ -347,6 +347,7 @@ impl Agent {
         self.shim.set_node(program.addr);
         self.shim.resume();
         self.record.program_pid = Some(program.pid);
+        self.record.program_started = program.started;
         self.record.program_binary = Some(program.binary.clone());
         self.save()?;
         say(&format!(
@@ -420,6 +421,7 @@ impl Agent {
         }
         self.record.program_pid = None;
         self.record.program_binary = None;
+        self.record.program_started = None;
         self.save()
     }
 

@@ -75,6 +75,8 @@ pub struct Program {
     pub addr: SocketAddr,
     /// Its first argument (the process's command name, for finding an orphan).
     pub binary: PathBuf,
+    /// When it started (see [`start_time`]), for finding it as an orphan.
+    pub started: Option<u64>,
     stop_signal: String,
 }
 
@@ -95,6 +97,7 @@ impl Program {
             .spawn()
             .map_err(|e| format!("cannot start `{bin}`: {e}"))?;
         let pid = child.id().unwrap_or(0);
+        let started = start_time(pid);
         let Some(stdout) = child.stdout.take() else {
             return Err(format!("`{bin}` has no stdout"));
         };
@@ -117,6 +120,7 @@ impl Program {
                 pid,
                 addr,
                 binary: PathBuf::from(program),
+                started,
                 stop_signal: launch.stop_signal.clone(),
             });
         }
@@ -165,6 +169,7 @@ impl Program {
             pid,
             addr,
             binary: PathBuf::from(program),
+            started,
             stop_signal: launch.stop_signal.clone(),
         })
     }
@@ -248,18 +253,38 @@ async fn signal(pid: u32, name: &str) {
     }
 }
 
-/// Stops process `pid` if it still runs `binary` (an orphan left by a crashed agent); waits
-/// (at most `timeout`) until it is gone. A process id reused by another program is left alone.
-pub async fn stop_orphan(pid: u32, binary: &Path, timeout: Duration) {
-    if !runs(pid, binary) {
+/// Stops process `pid` if it is still the program a crashed agent started: the process that
+/// started at `started` (its start time, which an `exec` keeps) or, when that was not recorded
+/// (an older record), one that runs `binary`; waits (at most `timeout`) until it is gone. A
+/// process id reused by another program is left alone.
+pub async fn stop_orphan(pid: u32, binary: &Path, started: Option<u64>, timeout: Duration) {
+    let ours = |pid| match started {
+        Some(t) => start_time(pid) == Some(t),
+        None => runs(pid, binary),
+    };
+    if !ours(pid) {
         return;
     }
     tracing::warn!(pid, binary = %binary.display(), "stopping the program a previous agent left running");
     signal(pid, "KILL").await;
     let deadline = tokio::time::Instant::now() + timeout;
-    while runs(pid, binary) && tokio::time::Instant::now() < deadline {
+    while ours(pid) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// When process `pid` started (clock ticks since boot, `/proc/PID/stat`), `None` when it does
+/// not run (a zombie does not).
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name in parentheses (which may hold anything): state, then 18 fields,
+    // then the start time (field 22 of the whole line).
+    let rest = stat.rsplit_once(") ")?.1;
+    let mut fields = rest.split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// Whether process `pid` runs `binary` (its first command-line argument), by `/proc`. A zombie
@@ -339,6 +364,9 @@ mod tests {
     #[test]
     fn a_process_runs_only_its_own_binary() {
         let me = std::process::id();
+        assert!(start_time(me).is_some_and(|t| t > 0));
+        assert_eq!(start_time(me), start_time(me));
+        assert_eq!(start_time(u32::MAX), None);
         assert!(!runs(me, Path::new("/nonexistent")));
         assert!(!runs(u32::MAX, Path::new("/bin/sh")));
     }

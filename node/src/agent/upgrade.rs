@@ -252,6 +252,7 @@ impl Agent {
         };
         let addr = program.addr;
         self.record.program_pid = Some(program.pid);
+        self.record.program_started = program.started;
         self.record.program_binary = Some(program.binary.clone());
         // Durable before anything else: a crash from here on finds this program and stops it.
         if let Err(e) = self.save() {
