@@ -7,6 +7,7 @@
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The sources of `upstart-abi`, by path inside the crate. A unit test checks the list against
 /// `abi/src`, so a new module cannot be forgotten.
@@ -89,7 +90,13 @@ pub fn materialize(cache_dir: &Path) -> std::io::Result<PathBuf> {
     if dir.join("Cargo.toml").is_file() {
         return Ok(dir);
     }
-    let partial = root.join(format!(".partial-{}", std::process::id()));
+    // Private to this call: other processes and other threads of this one may write too.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let partial = root.join(format!(
+        ".partial-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_dir_all(&partial);
     for (path, text) in files() {
         let file = partial.join(path);
@@ -156,6 +163,30 @@ mod tests {
                 .collect()
         };
         assert_eq!(deps(&cargo_toml()), deps(&real));
+    }
+
+    /// Threads of one process writing the crate at once each get a whole crate.
+    #[test]
+    fn concurrent_writers_agree() {
+        let dir = std::env::temp_dir().join(format!("abi-source-race-{}", std::process::id()));
+        let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let writers: Vec<_> = (0..8)
+            .map(|_| {
+                let (dir, start) = (dir.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    materialize(&dir)
+                })
+            })
+            .collect();
+        for w in writers {
+            let got = w.join().unwrap().unwrap();
+            assert_eq!(
+                std::fs::read_to_string(got.join("src/rt/wire.rs")).unwrap(),
+                include_str!("../../abi/src/rt/wire.rs")
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

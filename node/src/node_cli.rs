@@ -108,7 +108,7 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub drain_grace: Duration,
     /// How long the program gets to exit after its stop signal before SIGKILL (the grace).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, visible_alias = "stop-grace", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub stop_timeout: Duration,
     /// How long a started program gets to be ready: print `listening ADDR`, or with `--exec`
     /// accept connections on its port.
