@@ -189,7 +189,8 @@ fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
         "the program outlives its agent"
     );
     let spec = agent.spec.clone();
-    drop(agent);
+    // The crashed agent's guard stays alive until the orphan is gone: dropping it kills the
+    // programs it announced, which would do the restarted agent's work for it.
     let t = support::tools();
     let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
     let lines = again.lines();
@@ -198,6 +199,7 @@ fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
         assert!(Instant::now() < deadline, "the orphan {pid} still runs");
         std::thread::sleep(Duration::from_millis(50));
     }
+    drop(agent);
     assert!(lines
         .iter()
         .any(|l| l.starts_with("program ") && !l.contains(&format!("program {pid} "))));
@@ -503,6 +505,40 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     );
     let s = status(&c.server.url).unwrap();
     assert_eq!(s.rollouts[0].state, RolloutState::Paused);
+}
+
+/// The operator's probe travels in the bundle (issue 13, item 8): a version 2 that answers
+/// every call, the probe included, with an error serves but does not work; the bundle says an
+/// error is unhealthy, so the upgrade rolls back, though the node's own flags say nothing.
+#[test]
+fn a_new_version_answering_the_bundles_probe_with_an_error_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let broken = support::script(&dir.path().join("kv-v2-errors"), support::ANSWERS_ERRORS);
+    let program = runtime::bundle::ProgramSpec {
+        health: Some(runtime::bundle::HealthProbe::new(
+            "get",
+            json!({"key": "upstart-health-probe"}),
+        )),
+        ..Default::default()
+    };
+    let bundle = support::bundle_with(dir.path(), &c.private, &broken, "errors.bundle", &program);
+    push(&c.server, &bundle).unwrap();
+    let why = c.agents[0]
+        .proc
+        .wait_line("rolled back 1: ", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    assert!(why.contains("health check failed"), "{why}");
+    assert!(why.contains("an error"), "{why}");
+    wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
+    let s = status(&c.server.url).unwrap();
+    assert_eq!(
+        (s.nodes[0].version, s.nodes[0].phase),
+        (1, Phase::RolledBack)
+    );
+    // The old program serves again.
+    let got = load::get(c.agents[0].port(1).unwrap(), 1, "missing").unwrap();
+    assert_eq!(got, Value::Null);
 }
 
 /// Kills the agent at `point` of an operator's rollback after version 2 took a write,

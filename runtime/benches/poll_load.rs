@@ -250,6 +250,7 @@ fn make_bundle(dir: &std::path::Path, key: &ed25519_dalek::SigningKey) -> std::p
             name: p.file_name().unwrap().to_str().unwrap().into(),
             sha256: sha256_hex(&b),
             size: b.len() as u64,
+            executable: false,
         }
     };
     let manifest = BundleManifest {
@@ -268,6 +269,7 @@ fn make_bundle(dir: &std::path::Path, key: &ed25519_dalek::SigningKey) -> std::p
             file(FileRole::Binary, &binary),
         ],
         created_at: 0,
+        program: None,
     };
     let signed = SignedManifest::sign(manifest, key);
     let out = dir.join("kv.bundle");

@@ -65,6 +65,57 @@ pub fn bundle(dir: &Path, key: &Path, binary: &Path, name: &str) -> PathBuf {
     out
 }
 
+/// [`bundle`], saying how nodes run and check the program.
+pub fn bundle_with(
+    dir: &Path,
+    key: &Path,
+    binary: &Path,
+    name: &str,
+    program: &runtime::bundle::ProgramSpec,
+) -> PathBuf {
+    let release = next_release();
+    let (spec, plugin) = plugin();
+    let out = dir.join(name);
+    build::bundle_with(plugin, binary, spec, key, &out, release, program)
+        .expect("the bundle is made");
+    out
+}
+
+/// A script (made executable) at `path`.
+pub fn script(path: &Path, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_path_buf()
+}
+
+/// A JSON-RPC program (Python, standard library only) that says `listening ADDR` and answers
+/// every call with an error: it serves, but nothing works.
+pub const ANSWERS_ERRORS: &str = r#"#!/usr/bin/env python3
+import json, socket, threading
+
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", 0))
+server.listen(64)
+print("listening %s:%d" % server.getsockname(), flush=True)
+
+def serve(conn):
+    with conn, conn.makefile("rwb") as f:
+        for line in f:
+            try:
+                id = json.loads(line).get("id")
+            except ValueError:
+                id = None
+            answer = {"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": "broken"}}
+            f.write((json.dumps(answer) + "\n").encode())
+            f.flush()
+
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"#;
+
 /// A release number higher than any this test binary used before.
 pub fn next_release() -> u64 {
     static RELEASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -139,6 +190,17 @@ impl Cluster {
 
     /// [`Cluster::start`], each node's state file first holding `state`.
     pub fn start_with(dir: &Path, n: usize, extra: &[&str], state: Option<&[u8]>) -> Cluster {
+        Cluster::start_program(dir, n, extra, state, &tools().kv_v1)
+    }
+
+    /// [`Cluster::start_with`], the nodes running `program` (`--binary`) at version 1.
+    pub fn start_program(
+        dir: &Path,
+        n: usize,
+        extra: &[&str],
+        state: Option<&[u8]>,
+        program: &Path,
+    ) -> Cluster {
         let t = tools();
         plugin();
         let (private, public) = key(dir);
@@ -164,7 +226,7 @@ impl Cluster {
         }
         let agents = specs
             .iter()
-            .map(|s| start_agent(&server, &public, &t.kv_v1, s))
+            .map(|s| start_agent(&server, &public, program, s))
             .collect();
         Cluster {
             server,

@@ -204,15 +204,18 @@ mod tests {
                     name: "p.so".into(),
                     sha256: "b".repeat(64),
                     size: 1,
+                    executable: false,
                 },
                 BundleFile {
                     role: FileRole::Binary,
                     name: "bin".into(),
                     sha256: "c".repeat(64),
                     size: 1,
+                    executable: false,
                 },
             ],
             created_at: 0,
+            program: None,
         }
     }
 

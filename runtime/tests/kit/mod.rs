@@ -63,6 +63,7 @@ pub fn make_release(
             name: path.file_name().unwrap().to_str().unwrap().into(),
             sha256: sha256_hex(&bytes),
             size: bytes.len() as u64,
+            executable: false,
         }
     };
     let manifest = BundleManifest {
@@ -81,6 +82,7 @@ pub fn make_release(
             file(FileRole::Binary, &binary),
         ],
         created_at: 1_700_000_000,
+        program: None,
     };
     let signed = SignedManifest::sign(manifest, signer);
     let out = dir.join(format!("{system}-{from}-{to}-r{release}.bundle"));

@@ -42,7 +42,7 @@ fn build_plugin(spec: &str) -> PathBuf {
     let model = out.models.first().expect("the kv spec checks");
     let mut options = BuildOptions::from_env();
     options.cache_dir = ws.join("target").join("upstart").join("target");
-    options.abi_path = ws.join("abi");
+    options.abi_path = Some(ws.join("abi"));
     options.out_dir = Some(ws.join("target").join("upstart").join(spec));
     let built = build_plugin(model, &text, &options, &mut |line| {
         eprintln!("upstartc: {line}")
