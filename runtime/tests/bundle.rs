@@ -12,7 +12,7 @@ use runtime::bundle::{
     create, keys, BuildInput, BundleError, Limits, SignedManifest, Store, TrustedKeys,
 };
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use upstart_test_support::fixture;
 
 struct Fixture {
@@ -387,7 +387,7 @@ fn the_declared_health_probe_is_signed_into_the_manifest() {
     );
     let probe = runtime::bundle::HealthProbe::new("ping", serde_json::json!({"deep": true}));
     let input = BuildInput {
-        plugin: support::plugin_1_2().to_path_buf(),
+        plugin: fixture::plugin_1_2().to_path_buf(),
         binary: f.dir.path().join("calc-v2"),
         spec: spec(),
         release: 2,
@@ -414,7 +414,7 @@ fn the_declared_health_probe_is_signed_into_the_manifest() {
 
 fn release_input(dir: &Path, exec: &str) -> BuildInput {
     BuildInput {
-        plugin: support::plugin_1_2().to_path_buf(),
+        plugin: fixture::plugin_1_2().to_path_buf(),
         binary: dir.to_path_buf(),
         spec: spec(),
         release: 3,
@@ -525,7 +525,7 @@ fn a_release_path_that_escapes_its_directory_is_refused() {
         }
         let signed = SignedManifest::sign(manifest, &f.key);
         let out = f.dir.path().join("hostile.bundle");
-        let mut sources = vec![support::plugin_1_2()];
+        let mut sources = vec![fixture::plugin_1_2()];
         sources.extend(names.iter().map(|_| payload.as_path()));
         write_container(&signed, &sources, &out).unwrap();
         let e = refuse(&f, &fs::read(&out).unwrap(), &Limits::default());
