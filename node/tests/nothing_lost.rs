@@ -336,8 +336,7 @@ fn plugin_without_reverse() -> &'static (std::path::PathBuf, std::path::PathBuf)
         let dir = t.workspace.join("target/node-tests/specs");
         let spec = dir.join("kv-1-2-no-reverse.ups");
         std::fs::write(&spec, stripped).unwrap();
-        let plugin = upstart::demo::build::compile(t, &spec, &dir.join("kv-1-2-no-reverse"))
-            .expect("the plugin compiles");
+        let plugin = upstart_test_support::plugins::build(&spec);
         (spec, plugin)
     })
 }
@@ -492,7 +491,7 @@ fn compiled(name: &str, schedule: &str) -> (std::path::PathBuf, std::path::PathB
     });
     let spec = dir.join(format!("{stem}.ups"));
     std::fs::write(&spec, spec_text).unwrap();
-    let plugin = upstart::demo::build::compile(t, &spec, &dir.join(&stem)).unwrap();
+    let plugin = upstart_test_support::plugins::build(&spec);
     (spec, plugin)
 }
 

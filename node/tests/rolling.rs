@@ -425,7 +425,7 @@ fn a_rollback_of_the_second_hop_keeps_the_replicas_agreeing() {
         ),
     )
     .unwrap();
-    let plugin23 = upstart::demo::build::compile(t, &spec23, &dir.path().join("p23")).unwrap();
+    let plugin23 = upstart_test_support::plugins::build(&spec23);
     let b23 = dir.path().join("23.bundle");
     upstart::demo::build::bundle(
         &plugin23,

@@ -44,8 +44,7 @@ pub fn plugin() -> &'static (PathBuf, PathBuf) {
         let t = tools();
         let dir = t.workspace.join("target").join("node-tests").join("specs");
         let spec = build::short_spec(&t.workspace, &dir, "1s").expect("the spec is written");
-        let out = dir.join("kv-1-2-plugin");
-        let plugin = build::compile(t, &spec, &out).expect("the plugin compiles");
+        let plugin = upstart_test_support::plugins::build(&spec);
         (spec, plugin)
     })
 }

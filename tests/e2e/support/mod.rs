@@ -31,24 +31,11 @@ pub fn workspace() -> PathBuf {
 }
 
 /// Builds the plugin of `specs/kv/{spec}.ups` (served from upstartc's cache when up to date).
-fn build_plugin(spec: &str) -> PathBuf {
-    use compiler::build::{build_plugin, BuildOptions};
-    let ws = workspace();
-    let path = ws.join("specs").join("kv").join(format!("{spec}.ups"));
-    let text = std::fs::read_to_string(&path).expect("the kv spec is readable");
-    let mut sources = lang::span::SourceMap::new();
-    sources.add(path.display().to_string(), text.clone());
-    let out = compiler::check::check_sources(&sources);
-    let model = out.models.first().expect("the kv spec checks");
-    let mut options = BuildOptions::from_env();
-    options.cache_dir = ws.join("target").join("upstart").join("target");
-    options.abi_path = ws.join("abi");
-    options.out_dir = Some(ws.join("target").join("upstart").join(spec));
-    let built = build_plugin(model, &text, &options, &mut |line| {
-        eprintln!("upstartc: {line}")
-    })
-    .unwrap_or_else(|e| panic!("building the plugin of {spec} failed: {e}"));
-    built.plugin
+fn kv_plugin(spec: &str) -> PathBuf {
+    let path = upstart_test_support::specs_dir()
+        .join("kv")
+        .join(format!("{spec}.ups"));
+    upstart_test_support::plugins::build(&path)
 }
 
 /// The plugin chain `kv` 1 -> 2 -> 3, loaded once per test binary.
@@ -61,7 +48,7 @@ pub fn chain() -> Arc<Chain> {
         };
         let plugins = ["kv-1-2", "kv-2-3"]
             .iter()
-            .map(|s| Plugin::load(&build_plugin(s), &expect).expect("the kv plugin loads"))
+            .map(|s| Plugin::load(&kv_plugin(s), &expect).expect("the kv plugin loads"))
             .collect();
         Arc::new(Chain::new(plugins).expect("the kv plugins form a chain"))
     }))
