@@ -26,14 +26,8 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{alive, log_of, push, start_agent, status, Cluster};
+use support::{alive, json_of, log_of, push, start_agent, wait_rollout, Cluster, QUICK};
 use upstart::demo::load;
-
-const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "2s"];
-
-fn json_of(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap()
-}
 
 /// The pid of the last `program PID ADDR version V` line of `lines`.
 fn program_pid(lines: &[String]) -> Option<u32> {
@@ -62,21 +56,6 @@ fn put(addr: SocketAddr, version: u64, key: &str, value: &str) -> Result<Value, 
     match v.get("error") {
         Some(e) => Err(format!("`put` answered {e}")),
         None => Ok(v),
-    }
-}
-
-fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> runtime::api::Status {
-    let deadline = Instant::now() + wait;
-    loop {
-        let s = status(server).unwrap();
-        if s.rollouts.first().map(|r| r.state) == Some(want) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "rollout not {want:?} in time: {s:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

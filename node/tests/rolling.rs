@@ -182,15 +182,7 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
     let t = support::tools();
     support::plugin();
     let (private, public) = support::key(dir.path());
-    let server = upstart::demo::cluster::Server::start(
-        support::upstart(),
-        &dir.path().join("upgrades.db"),
-        &public,
-        &private,
-        "127.0.0.1:0".parse().unwrap(),
-        Some(&dir.path().join("server.log")),
-    )
-    .unwrap();
+    let server = support::server(dir.path(), &public, &private);
     let mut specs = upstart::demo::cluster::node_specs(dir.path(), 2, &[]).unwrap();
     let mut agents = Vec::new();
     for s in &mut specs {

@@ -11,7 +11,7 @@
     reason = "tests"
 )]
 
-use runtime::api::Status;
+use runtime::api::{RolloutState, Status};
 use runtime::client::Client;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -92,6 +92,44 @@ pub fn push_with(server: &Server, bundle: &Path, extra: &[&str]) -> Result<Strin
     }
 }
 
+/// Short drain and poll waits, for tests.
+pub const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "2s"];
+
+/// An upgrade server on a free port, its database and log in `dir`, trusting bundles signed
+/// with `trust` and operators with `operator` (the private key it signs its own calls with).
+pub fn server(dir: &Path, trust: &Path, operator: &Path) -> Server {
+    Server::start(
+        upstart(),
+        &dir.join("upgrades.db"),
+        trust,
+        operator,
+        "127.0.0.1:0".parse().unwrap(),
+        Some(&dir.join("server.log")),
+    )
+    .expect("the server starts")
+}
+
+/// Bytes as JSON.
+pub fn json_of(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+/// Waits (at most `wait`) until the first rollout is in state `want`; the status then.
+pub fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> Status {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let s = status(server).unwrap();
+        if s.rollouts.first().map(|r| r.state) == Some(want) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rollout not {want:?} in time: {s:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// `GET /v1/status`.
 pub fn status(server: &str) -> Result<Status, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -141,15 +179,7 @@ impl Cluster {
         let t = tools();
         plugin();
         let (private, public) = key(dir);
-        let server = Server::start(
-            upstart(),
-            &dir.join("upgrades.db"),
-            &public,
-            &private,
-            "127.0.0.1:0".parse().unwrap(),
-            Some(&dir.join("server.log")),
-        )
-        .expect("the server starts");
+        let server = server(dir, &public, &private);
         let mut specs = node_specs(dir, n, &[1, 2]).unwrap();
         for s in &mut specs {
             s.extra = extra.iter().map(|x| x.to_string()).collect();
