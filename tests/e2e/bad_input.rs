@@ -4,13 +4,11 @@
 //! through, a node that went away, and draining.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
     clippy::indexing_slicing,
+    clippy::panic,
     reason = "tests"
 )]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use e2e::process::ChildGuard;

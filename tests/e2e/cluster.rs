@@ -11,7 +11,6 @@
     reason = "tests"
 )]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use e2e::process::ChildGuard;

@@ -2,15 +2,8 @@
 //! `UPSTART_SHIM_HANDOFF` registers its listening socket with the shim, which then passes
 //! same-version connections to it (the shim leaves their path) and still translates the
 //! others.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use e2e::rpc::{Client, Framing};

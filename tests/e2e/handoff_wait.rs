@@ -12,7 +12,6 @@
     reason = "tests"
 )]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use shim::{Shim, ShimConfig};

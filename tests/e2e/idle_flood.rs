@@ -8,13 +8,11 @@
 //! Run with `cargo test -p e2e --test idle_flood -- --nocapture` to see the figures.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
     clippy::indexing_slicing,
+    clippy::panic,
     reason = "tests"
 )]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use e2e::rpc::{Client, Framing};

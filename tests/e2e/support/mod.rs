@@ -7,6 +7,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::unwrap_used,
+    clippy::indexing_slicing,
     reason = "tests"
 )]
 
