@@ -1,13 +1,7 @@
 //! The `upstart` binary end to end: keygen, bundle (from the fixture plugin), verify, server,
 //! push, status, pause, resume, rollback, enroll, nodes, and their errors (unsigned operator
 //! commands among them).
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

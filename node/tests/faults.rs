@@ -8,9 +8,8 @@
 //! a new version failing its health check (rolled back to the old program and state, the
 //! rollout paused).
 #![allow(
-    clippy::expect_used,
-    clippy::panic,
     clippy::unwrap_used,
+    clippy::panic,
     clippy::indexing_slicing,
     reason = "tests"
 )]

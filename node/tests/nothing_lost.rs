@@ -11,13 +11,7 @@
 //!   even then keeps the dropped state on disk;
 //! - a rollback follows the schedule's pacing (one node at a time here) and `upstart status`
 //!   says the rollout was rolled back.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 mod support;
 

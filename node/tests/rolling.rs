@@ -3,13 +3,7 @@
 //! node order with at most one node down at a time, with no failed call but the spec's declared
 //! disallows, every acknowledged write readable afterwards on every node, and each node's
 //! persistent state the transform of its old state.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 mod support;
 

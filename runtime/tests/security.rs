@@ -2,9 +2,8 @@
 //! no credentials (or the wrong ones) against an in-process server. Each failed on the server
 //! before authentication, enrollment, release numbers and streamed uploads.
 #![allow(
-    clippy::expect_used,
-    clippy::panic,
     clippy::unwrap_used,
+    clippy::panic,
     clippy::indexing_slicing,
     reason = "tests"
 )]

@@ -2,13 +2,7 @@
 //! run through canary, pause, resume, failure and rollback; bad bundles are refused; ETags and
 //! long polls; bundles fetched by nodes; and everything survives a restart on the same
 //! database.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
 mod kit;
 

@@ -4,9 +4,8 @@
 //! point and waits to be killed) or at random moments. Then a rerun resumes, or a recovery
 //! rolls back, and the state file must be exactly the old state or exactly its transform.
 #![allow(
-    clippy::expect_used,
-    clippy::panic,
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::indexing_slicing,
     reason = "tests"
 )]

@@ -2,13 +2,7 @@
 //! not starve the other ports, peers or the node; sockets beyond a port's limit must not block
 //! a peer's handshake; a client that never finishes its first bytes or a frame (slowloris) is
 //! closed at its deadline. In front of a fake JSON-RPC node, one thread per connection.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 mod support;
 

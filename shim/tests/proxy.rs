@@ -1,13 +1,6 @@
 //! The shim without plugins, in front of a fake JSON-RPC node: handshakes, the fast path,
 //! versions it cannot bridge, outgoing peer routes, the preload port, route swaps, and the
 //! configuration checks. (Translation through real plugins is tested end to end in `tests/`.)
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 
 mod support;
 

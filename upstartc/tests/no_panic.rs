@@ -6,7 +6,6 @@
 //! read when the tests run. Deeply nested input is tested on a thread with a 64 MiB stack.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
     reason = "tests"

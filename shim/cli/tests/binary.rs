@@ -1,12 +1,5 @@
 //! The `upstart-shim` binary: it prints its ports and serves, refuses a plugin it cannot load
 //! (exit code 1), and out of file descriptors pauses accepting and serves again.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 
 #[path = "../../tests/support/mod.rs"]
 mod support;

@@ -5,6 +5,8 @@
     dead_code,
     clippy::unwrap_used,
     clippy::indexing_slicing,
+    clippy::expect_used,
+    clippy::panic,
     reason = "tests"
 )]
 
