@@ -2,14 +2,7 @@
 //! once per test binary into their own target directory: the outer cargo holds the lock of the
 //! workspace's), the kv 1 -> 2 plugin with a short schedule, signed bundles, and a cluster of
 //! agents under one upgrade server.
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(dead_code, clippy::expect_used, clippy::panic, reason = "tests")]
 
 use runtime::api::{RolloutState, Status};
 use runtime::client::Client;

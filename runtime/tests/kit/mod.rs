@@ -1,13 +1,6 @@
 //! What the server's HTTP tests share: a bundle maker, an in-process server with short
 //! intervals, the test operator's key, and enrolled node clients.
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(dead_code, clippy::indexing_slicing, reason = "tests")]
 
 use runtime::bundle::build::write_container;
 use runtime::bundle::{BundleFile, BundleManifest, FileRole, Limits, SignedManifest, TrustedKeys};

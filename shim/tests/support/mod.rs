@@ -5,8 +5,6 @@
     dead_code,
     clippy::unwrap_used,
     clippy::indexing_slicing,
-    clippy::expect_used,
-    clippy::panic,
     reason = "tests"
 )]
 

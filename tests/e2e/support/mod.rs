@@ -5,8 +5,6 @@
 #![allow(
     dead_code,
     clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
     clippy::indexing_slicing,
     reason = "tests"
 )]
