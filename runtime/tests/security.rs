@@ -11,7 +11,8 @@
 mod kit;
 
 use kit::{
-    key, make_bundle, make_release, node_client, operator, operator_headers, start, start_with,
+    key, make_bundle, make_release, node_client, operator, operator_headers, refused, start,
+    start_with,
 };
 use runtime::api::{Action, Phase, PollRequest, Report, RolloutState, Status};
 use runtime::bundle::Limits;
@@ -147,13 +148,8 @@ async fn a_report_for_another_node_is_refused() {
         .report("n2", &report(2, Phase::Upgraded, "pwned"))
         .await
         .unwrap_err();
-    match &e {
-        ClientError::Server {
-            status: 403,
-            message,
-        } => assert!(message.contains("cannot speak for node `n2`"), "{message}"),
-        other => panic!("{other:?}"),
-    }
+    let message = refused(&e, 403);
+    assert!(message.contains("cannot speak for node `n2`"), "{message}");
     let e = n1
         .poll("n2", &req(2, Phase::Upgraded), None, None)
         .await
@@ -203,15 +199,8 @@ async fn ghost_nodes_never_join_and_removed_nodes_are_not_waited_for() {
         .poll("ghost", &req(1, Phase::Serving), None, None)
         .await
         .unwrap_err();
-    match &e {
-        ClientError::Server {
-            status: 401,
-            message,
-        } => {
-            assert!(message.contains("is not enrolled"), "{message}")
-        }
-        other => panic!("{other:?}"),
-    }
+    let message = refused(&e, 401);
+    assert!(message.contains("is not enrolled"), "{message}");
     // n1 upgrades; n2 has gone silent (its machine died) and is decommissioned.
     let mut upgraded = false;
     for _ in 0..200 {
@@ -267,16 +256,11 @@ async fn an_older_release_is_refused_unless_a_downgrade_is_allowed() {
         .push(std::fs::read(&old).unwrap(), false)
         .await
         .unwrap_err();
-    match &e {
-        ClientError::Server {
-            status: 409,
-            message,
-        } => assert!(
-            message.contains("release 1 of `kv` is not newer than release 2"),
-            "{message}"
-        ),
-        other => panic!("{other:?}"),
-    }
+    let message = refused(&e, 409);
+    assert!(
+        message.contains("release 1 of `kv` is not newer than release 2"),
+        "{message}"
+    );
     assert_eq!(op.bundles().await.unwrap(), vec![newer.clone()]);
     // The same release again is not newer either; a newer one is fine.
     let (same, _) = make_release(dir.path(), "kv", 2, 3, 2, &[], &key());

@@ -337,18 +337,26 @@ fn kept_v2(state: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A state holding `written`, in a folder of its own, and a reverse run over it killed
+/// (SIGKILL) at `point`; the folder, the state's path and the last line the run printed.
+fn reverse_killed_at(point: Point, written: &[u8]) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    std::fs::write(&state, written).unwrap();
+    let mut h = reverse_helper(&state, Some(point.name()));
+    let line = wait_for_line(&mut h);
+    drop(h); // SIGKILL
+    (dir, state, line)
+}
+
 #[test]
 fn reverse_killed_at_each_point_then_rerun_completes() {
     use transform::ReverseTransform;
     let written = KvTransform.transform(&kv_state(2000)).unwrap();
     let back = KvReverse.reverse_transform(&written).unwrap();
     for point in Point::ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &written).unwrap();
-        let mut h = reverse_helper(&state, Some(point.name()));
-        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
-        drop(h); // SIGKILL
+        let (_dir, state, line) = reverse_killed_at(point, &written);
+        assert_eq!(line, format!("reached {}", point.name()));
         check_old_or_new(&state, &written, &back, point.name());
         let mut rerun = reverse_helper(&state, None);
         assert_eq!(wait_for_line(&mut rerun), "finished", "{point:?}");
@@ -370,12 +378,7 @@ fn reverse_killed_at_each_point_then_recovery_undoes_it() {
     let written = KvTransform.transform(&kv_state(500)).unwrap();
     let back = KvReverse.reverse_transform(&written).unwrap();
     for point in Point::ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &written).unwrap();
-        let mut h = reverse_helper(&state, Some(point.name()));
-        wait_for_line(&mut h);
-        drop(h);
+        let (_dir, state, _) = reverse_killed_at(point, &written);
         transform::recover_reverse(&state, &KvReverse, Policy::RollBack).unwrap();
         let now = std::fs::read(&state).unwrap();
         if point == Point::Done {
