@@ -98,6 +98,29 @@ pub fn loopback_listeners(versions: &[Option<u64>]) -> Vec<ListenerConfig> {
         .collect()
 }
 
+/// A shim for `name` at `version` with client ports `versions` (see [`loopback_listeners`])
+/// and its hand-off socket at `socket`.
+pub fn handoff_config(
+    name: &str,
+    version: u64,
+    versions: &[Option<u64>],
+    socket: &Path,
+) -> ShimConfig {
+    let mut config = ShimConfig::new(name, version);
+    config.listeners = loopback_listeners(versions);
+    config.handoff = Some(socket.to_path_buf());
+    config
+}
+
+/// The environment of a program under the LD_PRELOAD library that registers its listening
+/// sockets at the shim's hand-off `socket`.
+pub fn preload_env(socket: &Path) -> [(&'static str, String); 2] {
+    [
+        ("LD_PRELOAD", preload_library().display().to_string()),
+        ("UPSTART_SHIM_HANDOFF", socket.display().to_string()),
+    ]
+}
+
 /// A tokio runtime for the shims of a test.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
