@@ -33,6 +33,16 @@ const GOOD: Doubler = Doubler {
     fail: false,
     lie: false,
 };
+/// Refuses every state.
+const REFUSES: Doubler = Doubler {
+    fail: true,
+    lie: false,
+};
+/// Writes a state its own invariant rejects.
+const LIES: Doubler = Doubler {
+    fail: false,
+    lie: true,
+};
 const OLD: &[u8] = br#"{"n":21}"#;
 const NEW: &[u8] = br#"{"n":21,"twice":42}"#;
 
@@ -141,17 +151,7 @@ fn recover_resumes() {
 #[test]
 fn refused_transform_keeps_the_old_state() {
     let (dir, state) = setup();
-    let e = upgrade(
-        &state,
-        1,
-        2,
-        &Doubler {
-            fail: true,
-            lie: false,
-        },
-        None,
-    )
-    .unwrap_err();
+    let e = upgrade(&state, 1, 2, &REFUSES, None).unwrap_err();
     assert!(matches!(e, TransformError::Transform { .. }), "{e:?}");
     assert_eq!(
         e.to_string(),
@@ -165,17 +165,7 @@ fn refused_transform_keeps_the_old_state() {
 #[test]
 fn broken_invariant_keeps_the_old_state() {
     let (_dir, state) = setup();
-    let e = upgrade(
-        &state,
-        1,
-        2,
-        &Doubler {
-            fail: false,
-            lie: true,
-        },
-        None,
-    )
-    .unwrap_err();
+    let e = upgrade(&state, 1, 2, &LIES, None).unwrap_err();
     assert!(matches!(e, TransformError::InvariantBroken), "{e:?}");
     assert_eq!(fs::read(&state).unwrap(), OLD);
     assert_eq!(pending(&state).unwrap(), None);
