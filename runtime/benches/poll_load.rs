@@ -8,13 +8,7 @@
 //! nodes sending the ETag of their last answer (`If-None-Match`, mostly answered 304), then
 //! nodes always asking for the full directive. Every node is enrolled and signs its polls with
 //! its own key, as real agents do (so the figures include checking signatures and nonces).
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "benchmark"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
 
 use runtime::api::{Phase, PollRequest};
 use runtime::bundle::build::write_container;

@@ -254,18 +254,8 @@ fn killed_at_each_point_with_a_real_plugin() {
     let old = br#"{"count":21}"#.to_vec();
     let loaded = runtime::plugin::Plugin::load(plugin, &Default::default()).unwrap();
     let new = runtime::plugin::Plugin::transform(&loaded, &old).unwrap();
-    for point in [
-        Point::BackedUp,
-        Point::NewWritten,
-        Point::Prepared,
-        Point::Switched,
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &old).unwrap();
-        let mut h = helper(&state, Some(point.name()), Some(plugin));
-        wait_for_line(&mut h);
-        drop(h);
+    for point in FILE_POINTS {
+        let (_dir, state, _) = killed_at(point, &old, Some(plugin), false);
         check_old_or_new(&state, &old, &new, point.name());
         let mut rerun = helper(&state, None, Some(plugin));
         assert_eq!(wait_for_line(&mut rerun), "finished");
@@ -337,17 +327,31 @@ fn kept_v2(state: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// A state holding `written`, in a folder of its own, and a reverse run over it killed
-/// (SIGKILL) at `point`; the folder, the state's path and the last line the run printed.
-fn reverse_killed_at(point: Point, written: &[u8]) -> (tempfile::TempDir, PathBuf, String) {
+/// A state holding `bytes`, in a folder of its own, and a run over it (the kv transform, or
+/// `plugin`'s; `reverse` or not) killed (SIGKILL) at `point`; the folder, the state's path and
+/// the last line the run printed.
+fn killed_at(
+    point: Point,
+    bytes: &[u8],
+    plugin: Option<&Path>,
+    reverse: bool,
+) -> (tempfile::TempDir, PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
-    std::fs::write(&state, written).unwrap();
-    let mut h = reverse_helper(&state, Some(point.name()));
+    std::fs::write(&state, bytes).unwrap();
+    let mut h = helper_of(&state, Some(point.name()), plugin, reverse);
     let line = wait_for_line(&mut h);
     drop(h); // SIGKILL
     (dir, state, line)
 }
+
+/// The points of a run where a file was just written (the plugin's runs are killed there).
+const FILE_POINTS: [Point; 4] = [
+    Point::BackedUp,
+    Point::NewWritten,
+    Point::Prepared,
+    Point::Switched,
+];
 
 #[test]
 fn reverse_killed_at_each_point_then_rerun_completes() {
@@ -355,7 +359,7 @@ fn reverse_killed_at_each_point_then_rerun_completes() {
     let written = KvTransform.transform(&kv_state(2000)).unwrap();
     let back = KvReverse.reverse_transform(&written).unwrap();
     for point in Point::ALL {
-        let (_dir, state, line) = reverse_killed_at(point, &written);
+        let (_dir, state, line) = killed_at(point, &written, None, true);
         assert_eq!(line, format!("reached {}", point.name()));
         check_old_or_new(&state, &written, &back, point.name());
         let mut rerun = reverse_helper(&state, None);
@@ -378,7 +382,7 @@ fn reverse_killed_at_each_point_then_recovery_undoes_it() {
     let written = KvTransform.transform(&kv_state(500)).unwrap();
     let back = KvReverse.reverse_transform(&written).unwrap();
     for point in Point::ALL {
-        let (_dir, state, _) = reverse_killed_at(point, &written);
+        let (_dir, state, _) = killed_at(point, &written, None, true);
         transform::recover_reverse(&state, &KvReverse, Policy::RollBack).unwrap();
         let now = std::fs::read(&state).unwrap();
         if point == Point::Done {
@@ -403,18 +407,8 @@ fn reverse_killed_at_each_point_with_a_real_plugin() {
     let written = br#"{"count":50,"doubled":100}"#.to_vec();
     let loaded = runtime::plugin::Plugin::load(plugin, &Default::default()).unwrap();
     let back = loaded.reverse_transform(&written).unwrap();
-    for point in [
-        Point::BackedUp,
-        Point::NewWritten,
-        Point::Prepared,
-        Point::Switched,
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &written).unwrap();
-        let mut h = helper_of(&state, Some(point.name()), Some(plugin), true);
-        wait_for_line(&mut h);
-        drop(h);
+    for point in FILE_POINTS {
+        let (_dir, state, _) = killed_at(point, &written, Some(plugin), true);
         check_old_or_new(&state, &written, &back, point.name());
         let mut rerun = helper_of(&state, None, Some(plugin), true);
         assert_eq!(wait_for_line(&mut rerun), "finished");
