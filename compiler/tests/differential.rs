@@ -2,12 +2,8 @@
 //! loader, called through the C ABI) and the reference evaluator give the same result on the
 //! same generated inputs: transforms, invariants, and every past and future rule with the same
 //! answers to delegate calls.
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 use compiler::check::check_sources;
 use compiler::eval::json::from_json;

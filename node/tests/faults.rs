@@ -7,12 +7,8 @@
 //! an older release forced onto the server (the node refuses it itself);
 //! a new version failing its health check (rolled back to the old program and state, the
 //! rollout paused).
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 mod support;
 

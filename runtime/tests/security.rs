@@ -1,12 +1,8 @@
 //! Issue 10's findings, tried as an attacker on the same network would: raw HTTP and TCP with
 //! no credentials (or the wrong ones) against an in-process server. Each failed on the server
 //! before authentication, enrollment, release numbers and streamed uploads.
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 mod kit;
 

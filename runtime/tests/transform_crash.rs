@@ -3,12 +3,8 @@
 //! file and is killed with SIGKILL, either when it reaches an injected point (it announces the
 //! point and waits to be killed) or at random moments. Then a rerun resumes, or a recovery
 //! rolls back, and the state file must be exactly the old state or exactly its transform.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 use runtime::transform::{self, Point, Policy, StateTransform};
 use std::io::{BufRead, BufReader};

@@ -2,12 +2,8 @@
 //! handshake gets a clear error on its own connection, and the shim and its other connections
 //! go on. Also: batches, notifications, length-prefixed framing, unknown protocols passed
 //! through, a node that went away, and draining.
-#![allow(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(clippy::panic, reason = "tests")]
 
 mod support;
 

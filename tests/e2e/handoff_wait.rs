@@ -4,13 +4,8 @@
 //! a connection whose arrival does not wake them is never answered. Each test prints the
 //! latencies it measured (a fresh connection through the shim, handed off, answered; and the
 //! same program reached directly); only a generous sanity bound is asserted.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
 mod support;
 

@@ -6,12 +6,8 @@
 //! idle connection is closed by the deadlines (short ones, set here).
 //!
 //! Run with `cargo test -p e2e --test idle_flood -- --nocapture` to see the figures.
-#![allow(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(clippy::panic, reason = "tests")]
 
 mod support;
 

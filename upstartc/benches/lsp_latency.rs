@@ -9,12 +9,8 @@
 //!
 //! Run: `cargo bench -p upstartc --bench lsp_latency` (`LINES=`, `RUNS=` to change the size
 //! and the number of edits).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark")]
+#![allow(clippy::indexing_slicing, reason = "benchmark")]
 
 #[path = "../tests/lsp_wire/mod.rs"]
 mod lsp_wire;

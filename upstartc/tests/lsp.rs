@@ -1,13 +1,8 @@
 //! The language server driven as an editor drives it: the real `upstartc lsp` binary, spoken to
 //! over its stdin/stdout with Content-Length framed JSON-RPC. Every wait is bounded (a reader
 //! thread feeds a channel read with a timeout), so a broken server fails a test, never hangs it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
 mod lsp_wire;
 

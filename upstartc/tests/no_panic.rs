@@ -4,12 +4,8 @@
 //!
 //! The inputs grow from the example specs under `specs/` (not the bad specs of `specs/ui/`),
 //! read when the tests run. Deeply nested input is tested on a thread with a 64 MiB stack.
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 use compiler::check::check_sources;
 use lang::span::SourceMap;

@@ -1,12 +1,8 @@
 //! What the shim's tests share (and the `upstart-shim` binary's, in `shim/cli/tests`): loopback
 //! addresses, a fake JSON-RPC node (one thread per connection), and a line-framed client
 //! connection with a read deadline.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(dead_code, clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 use serde_json::{json, Value};
 use shim::{ListenerConfig, ShimConfig};

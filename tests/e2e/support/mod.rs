@@ -2,12 +2,8 @@
 //! (with the compiler's library, into the cache `upstartc compile` uses), the LD_PRELOAD
 //! library (built into its own target directory: the outer cargo holds the lock of the
 //! workspace's), and a three-node cluster, each node a real `kv-vN` process behind its own shim.
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(dead_code, clippy::expect_used, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 use e2e::process::ChildGuard;
 use e2e::rpc::{Client, Framing};
