@@ -259,12 +259,8 @@ fn the_server_down_mid_rollout_stops_nothing_and_the_rollout_resumes() {
             .all(|n| n.version == 2 && n.phase == Phase::Upgraded),
         "{s:#?}"
     );
-    let reports = load.stop();
-    let total = load::total(&reports);
-    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
-    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
-    let missing = load::verify(&reports, &ports);
-    assert!(missing.is_empty(), "{missing:#?}");
+    let reports = support::stop_without_failures(load);
+    support::assert_nothing_lost(&reports, &ports);
 }
 
 #[test]
@@ -458,10 +454,7 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
         s.rollouts[0]
     );
     std::thread::sleep(Duration::from_secs(1));
-    let reports = load.stop();
-    let total = load::total(&reports);
-    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
-    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
+    let reports = support::stop_without_failures(load);
     // Back on version 1, old program and old state (plus what was written since).
     let s = status(&c.server.url).unwrap();
     let n1 = s.nodes.iter().find(|n| n.id == "n1").unwrap();
@@ -476,8 +469,7 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     assert!(runtime::transform::pending(&c.agents[0].spec.state())
         .unwrap()
         .is_none());
-    let missing = load::verify(&reports, &ports);
-    assert!(missing.is_empty(), "{missing:#?}");
+    support::assert_nothing_lost(&reports, &ports);
     // Restarted, the agent remembers the failure: no second attempt in this rollout.
     let mut n1 = c.agents.remove(0);
     let spec = n1.spec.clone();

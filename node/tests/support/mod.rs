@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use upstart::demo::build::{self, Tools};
 use upstart::demo::cluster::{node_specs, Agent, NodeSpec, Server};
-use upstart::demo::load::Target;
+use upstart::demo::load::{self, Load, Target, WorkerReport};
 
 pub const WAIT: Duration = Duration::from_secs(60);
 
@@ -83,6 +83,21 @@ pub fn push_with(server: &Server, bundle: &Path, extra: &[&str]) -> Result<Strin
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// Stops `load` and checks that no call failed or was answered wrongly; the workers' reports.
+pub fn stop_without_failures(load: Load) -> Vec<WorkerReport> {
+    let reports = load.stop();
+    let total = load::total(&reports);
+    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
+    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
+    reports
+}
+
+/// Checks that every write acknowledged to `reports`' workers reads back at `ports`.
+pub fn assert_nothing_lost(reports: &[WorkerReport], ports: &BTreeMap<String, SocketAddr>) {
+    let missing = load::verify(reports, ports);
+    assert!(missing.is_empty(), "{missing:#?}");
 }
 
 /// Short drain and poll waits, for tests.
