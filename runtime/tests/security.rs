@@ -150,10 +150,7 @@ async fn a_report_for_another_node_is_refused() {
         .poll("n2", &req(2, Phase::Upgraded), None, None)
         .await
         .unwrap_err();
-    assert!(
-        matches!(e, ClientError::Server { status: 403, .. }),
-        "{e:?}"
-    );
+    refused(&e, 403);
     let s = op.status().await.unwrap();
     let n2_info = s.nodes.iter().find(|n| n.id == "n2").unwrap();
     assert_eq!((n2_info.version, n2_info.phase), (1, Phase::Serving));
@@ -232,10 +229,7 @@ async fn ghost_nodes_never_join_and_removed_nodes_are_not_waited_for() {
         .poll("n2", &req(1, Phase::Serving), None, None)
         .await
         .unwrap_err();
-    assert!(
-        matches!(e, ClientError::Server { status: 401, .. }),
-        "{e:?}"
-    );
+    refused(&e, 401);
     handle.stop().await;
 }
 
@@ -264,10 +258,7 @@ async fn an_older_release_is_refused_unless_a_downgrade_is_allowed() {
         .push(std::fs::read(&same).unwrap(), false)
         .await
         .unwrap_err();
-    assert!(
-        matches!(e, ClientError::Server { status: 409, .. }),
-        "{e:?}"
-    );
+    refused(&e, 409);
     // The operator may allow a downgrade: it is logged with the key that allowed it.
     let older = op.push(std::fs::read(&old).unwrap(), true).await.unwrap();
     assert_eq!(older.release, 1);
@@ -515,10 +506,7 @@ async fn signed_requests_are_refused_when_replayed_altered_stale_or_from_strange
         "{e:?}"
     );
     let e = n1.remove_node("n1").await.unwrap_err();
-    assert!(
-        matches!(e, ClientError::Server { status: 403, .. }),
-        "{e:?}"
-    );
+    refused(&e, 403);
     let s = op.status().await.unwrap();
     assert_eq!(state_of(&s, 1), RolloutState::Paused);
     let ops = runtime::bundle::keys::key_id(&operator().verifying_key());

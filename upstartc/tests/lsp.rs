@@ -7,7 +7,7 @@
 mod lsp_wire;
 
 use serde_json::{json, Value};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -25,16 +25,8 @@ struct Client {
 
 impl Client {
     fn start() -> Client {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_upstartc"))
-            .arg("lsp")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start upstartc lsp");
-        let stdout = child.stdout.take().unwrap();
-        let rx = lsp_wire::read_messages(stdout);
-        let stdin = child.stdin.take();
+        let (child, stdin, rx) = lsp_wire::spawn_server();
+        let stdin = Some(stdin);
         let mut client = Client {
             child,
             stdin,
