@@ -396,18 +396,7 @@ fn a_node_refuses_a_release_older_than_the_one_it_runs() {
         err.contains("(409)") && err.contains("is not newer than release"),
         "{err}"
     );
-    let out = std::process::Command::new(support::upstart())
-        .arg("push")
-        .arg(&old)
-        .args(["--server", &c.server.url, "--allow-downgrade"])
-        .env("UPSTART_KEY", &c.private)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::push_with(&c.server, &old, &["--allow-downgrade"]).unwrap();
     let why = c.agents[0]
         .proc
         .wait_line("refused ", Duration::from_secs(30))

@@ -210,16 +210,7 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
     assert_eq!(got, serde_json::json!({"value": "old", "expires_at": null}));
     assert!(put(specs[0].main, serde_json::json!(["k2", "new", 60000])).contains("\"result\":null"));
 
-    let out = std::process::Command::new(support::upstart())
-        .args(["rollback", "--server", &server.url])
-        .env("UPSTART_KEY", &private)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::operator(&server, &["rollback"]);
     for a in &mut agents {
         a.proc
             .wait_line("rolled back 1: the rollout was rolled back", WAIT)
