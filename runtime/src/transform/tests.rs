@@ -269,12 +269,7 @@ fn reverse_carries_the_new_versions_writes_back_and_keeps_every_state() {
     assert_eq!(pending(&state).unwrap(), None);
     // Every replaced state is on disk: the version-1 state the upgrade replaced and the
     // version-2 state (with its write) the rollback replaced; the agent's backups are as they were.
-    let kept: Vec<(u64, Vec<u8>)> = super::history::list(&state)
-        .unwrap()
-        .into_iter()
-        .map(|(v, p)| (v, fs::read(p).unwrap()))
-        .collect();
-    assert_eq!(kept, [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
+    assert_eq!(kept(&state), [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
     assert_eq!(fs::read(StateFiles::new(&state).versioned(1)).unwrap(), OLD);
     // A rerun (the caller did not learn it finished) does nothing.
     let again = reverse(&state, 2, 1, &Halver { lie: false }, None).unwrap();
@@ -319,6 +314,15 @@ fn an_upgrade_journal_blocks_a_reverse_and_back() {
     assert_eq!(fs::read(&state).unwrap(), OLD);
 }
 
+/// Every state kept in history for `state`: its version and bytes.
+fn kept(state: &Path) -> Vec<(u64, Vec<u8>)> {
+    super::history::list(state)
+        .unwrap()
+        .into_iter()
+        .map(|(v, p)| (v, fs::read(p).unwrap()))
+        .collect()
+}
+
 #[test]
 fn rollback_keeps_the_state_it_discards() {
     let (_dir, state) = setup();
@@ -326,12 +330,7 @@ fn rollback_keeps_the_state_it_discards() {
     fs::write(&state, WRITTEN).unwrap();
     rollback(&state, 1, 2).unwrap();
     assert_eq!(fs::read(&state).unwrap(), OLD);
-    let kept: Vec<(u64, Vec<u8>)> = super::history::list(&state)
-        .unwrap()
-        .into_iter()
-        .map(|(v, p)| (v, fs::read(p).unwrap()))
-        .collect();
-    assert_eq!(kept, [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
+    assert_eq!(kept(&state), [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
     // Idempotent: a second rollback keeps nothing more.
     rollback(&state, 1, 2).unwrap();
     assert_eq!(super::history::list(&state).unwrap().len(), 2);
