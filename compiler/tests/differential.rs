@@ -2,15 +2,9 @@
 //! loader, called through the C ABI) and the reference evaluator give the same result on the
 //! same generated inputs: transforms, invariants, and every past and future rule with the same
 //! answers to delegate calls.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
-use compiler::build::{build_plugin, BuildOptions};
 use compiler::check::check_sources;
 use compiler::eval::json::from_json;
 use compiler::eval::{EvalError, Evaluator, Value};
@@ -31,14 +25,13 @@ fn model_of(path: &str) -> (SpecModel, String) {
     (out.models.into_iter().next().unwrap(), text)
 }
 
-fn plugin_of(model: &SpecModel, text: &str) -> Plugin {
-    let built = build_plugin(model, text, &BuildOptions::from_env(), &mut |_| {})
-        .unwrap_or_else(|e| panic!("build: {e}"));
+fn plugin_of(path: &str, text: &str) -> Plugin {
+    let built = upstart_test_support::plugins::build(&upstart_test_support::specs_dir().join(path));
     let expect = Expect {
         spec_hash: Some(compiler::codegen::spec_hash(text)),
         ..Expect::default()
     };
-    Plugin::load(&built.plugin, &expect).unwrap()
+    Plugin::load(&built, &expect).unwrap()
 }
 
 /// What a run produced, in a form both sides share.
@@ -74,7 +67,7 @@ fn from_plugin(r: Result<Vec<u8>, CallError>, ty: &Ty, model: &SpecModel) -> Out
 
 fn differential(path: &str) {
     let (model, text) = model_of(path);
-    let plugin = plugin_of(&model, &text);
+    let plugin = plugin_of(path, &text);
     let generator = Generator::new(&model);
     let eval = Evaluator::for_model(&model);
     let mut rng = Rng::new(0x5eed);

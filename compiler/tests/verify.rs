@@ -1,12 +1,6 @@
 //! `verify` on the example specs: the kv specs hold every obligation, a broken transform or
 //! rule is caught with a small counterexample, and the seed alone determines the report.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 use compiler::check::check_sources;
 use compiler::eval::Value;

@@ -76,6 +76,21 @@ fn prec(op: BinOp) -> u8 {
 
 impl Fmt<'_> {
     /// An expression in a position where nothing follows it (a rule body, a clause, a value).
+    /// `items` between `brackets`, one a line when they do not fit (a non-empty list hugs: it
+    /// may open on the line of what holds it).
+    fn expr_list(&mut self, brackets: (&str, &str), items: &[Expr], close: usize) -> Ex {
+        let doc = self.soft_list(
+            brackets,
+            false,
+            items,
+            |i| i.span,
+            close,
+            |f, i| f.top_expr(i),
+        );
+        let hug = (!items.is_empty()).then(|| force(&doc));
+        Ex { doc, hug }
+    }
+
     pub(super) fn top_expr(&mut self, e: &Expr) -> D {
         self.expr(e, TOP).doc
     }
@@ -234,30 +249,12 @@ impl Fmt<'_> {
                         text(")"),
                     ]))
                 } else {
-                    self.soft_list(
-                        ("(", ")"),
-                        false,
-                        items,
-                        |i| i.span,
-                        close_of(e.span),
-                        |f, i| f.top_expr(i),
-                    )
+                    return self.expr_list(("(", ")"), items, close_of(e.span));
                 };
-                let hug = (!items.is_empty()).then(|| force(&doc));
+                let hug = Some(force(&doc));
                 Ex { doc, hug }
             }
-            ExprKind::List(items) => {
-                let doc = self.soft_list(
-                    ("[", "]"),
-                    false,
-                    items,
-                    |i| i.span,
-                    close_of(e.span),
-                    |f, i| f.top_expr(i),
-                );
-                let hug = (!items.is_empty()).then(|| force(&doc));
-                Ex { doc, hug }
-            }
+            ExprKind::List(items) => self.expr_list(("[", "]"), items, close_of(e.span)),
             ExprKind::Unary(op, operand) => {
                 let sym = match op {
                     UnOp::Neg => "-",

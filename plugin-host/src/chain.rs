@@ -290,18 +290,12 @@ fn has_rule(manifest: &Manifest, direction: Direction, service: &str, method: &s
 mod tests {
     use super::*;
     use upstart_abi::manifest::Disallowed;
-    use upstart_abi::ABI_VERSION;
 
+    /// `kv 1 -> 2` with a past rule for `Kv.get`, a future one for `Kv.put`, and two disallowed
+    /// future calls.
     fn manifest() -> Manifest {
         Manifest {
-            abi_version: ABI_VERSION,
-            name: "kv".into(),
-            from: 1,
-            to: 2,
             spec_hash: String::new(),
-            framing: "lines".into(),
-            old: Vec::new(),
-            new: Vec::new(),
             past: vec!["Kv.get".into()],
             future: vec!["Kv.put".into()],
             disallowed: vec![
@@ -316,8 +310,7 @@ mod tests {
                     reason: "y".into(),
                 },
             ],
-            schedule: Vec::new(),
-            reverse_transform: false,
+            ..crate::expect::tests::manifest()
         }
     }
 

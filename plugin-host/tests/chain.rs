@@ -1,13 +1,7 @@
 //! Chains of real plugins (the fixture built as `fixture 1 -> 2` and `fixture 2 -> 3`): callers
 //! two versions away reach the node through composed past or future rules, methods without a
 //! rule pass through, and versions outside the chain are refused.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::expect_used, reason = "tests")]
 
 use serde_json::Value;
 use upstart_plugin_host::{CallError, Chain, ChainError, Expect, NodeHost, Plugin};

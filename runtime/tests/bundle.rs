@@ -1,12 +1,6 @@
 //! Bundles end to end: built from the fixture plugin, imported into a store, and every kind of
 //! bad bundle refused with its own error and nothing installed.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use runtime::bundle::{
     create, keys, BuildInput, BundleError, Limits, SignedManifest, Store, TrustedKeys,

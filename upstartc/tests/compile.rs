@@ -4,14 +4,7 @@
 //!
 //! Plugin builds share one cargo target directory under `CARGO_TARGET_TMPDIR`, so their
 //! dependencies compile once per checkout.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

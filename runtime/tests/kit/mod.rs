@@ -1,17 +1,10 @@
 //! What the server's HTTP tests share: a bundle maker, an in-process server with short
 //! intervals, the test operator's key, and enrolled node clients.
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(dead_code, clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
 use runtime::bundle::build::write_container;
 use runtime::bundle::{BundleFile, BundleManifest, FileRole, Limits, SignedManifest, TrustedKeys};
-use runtime::client::Client;
+use runtime::client::{Client, ClientError};
 use runtime::digest::sha256_hex;
 use runtime::server::{self, Config, Handle};
 use std::path::{Path, PathBuf};
@@ -153,4 +146,16 @@ pub fn operator_headers(method: &str, path: &str, body_sha256: &str) -> Vec<(Str
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// The message of the server's refusal `e`, which must have `status` (panics on any other
+/// error).
+pub fn refused(e: &ClientError, status: u16) -> &str {
+    match e {
+        ClientError::Server {
+            status: got,
+            message,
+        } if *got == status => message,
+        other => panic!("expected a refusal with status {status}, got {other:?}"),
+    }
 }
