@@ -180,7 +180,7 @@ impl Fmt<'_> {
     fn expr_inner(&mut self, e: &Expr, ctx: Ctx) -> Ex {
         match &e.kind {
             ExprKind::Lit(l) => Ex::plain(text(self.lit(l, e))),
-            ExprKind::Var(i) => Ex::plain(text(i.name.clone())),
+            ExprKind::Var(i) => Ex::plain(text(i.written().into_owned())),
             ExprKind::Variant { path, payload } => {
                 let head = text(path_text(path));
                 match payload {
@@ -191,10 +191,10 @@ impl Fmt<'_> {
             ExprKind::Field(..) | ExprKind::Index(..) => self.chain(e),
             ExprKind::Builtin { name, args } => match args.first() {
                 Some(first) if first.span.start < name.span.start => self.chain(e),
-                _ => self.call(text(name.name.clone()), args, close_of(e.span)),
+                _ => self.call(text(name.written().into_owned()), args, close_of(e.span)),
             },
             ExprKind::Delegate { method, args } => self.call(
-                text(format!("call {}", method.name)),
+                text(format!("call {}", method.written())),
                 args,
                 close_of(e.span),
             ),
@@ -326,7 +326,7 @@ impl Fmt<'_> {
                 }
             }
             ExprKind::Closure { params, body } => {
-                let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+                let names: Vec<_> = params.iter().map(|p| p.written()).collect();
                 let head = text(format!("|{}| ", names.join(", ")));
                 let body = self.expr(
                     body,
@@ -368,7 +368,7 @@ impl Fmt<'_> {
                     },
                 );
                 let head = concat(vec![
-                    text(format!("{kw} {} in ", var.name)),
+                    text(format!("{kw} {} in ", var.written())),
                     domain,
                     text(":"),
                 ]);
@@ -536,14 +536,14 @@ impl Fmt<'_> {
         let mut last_hug = None;
         for (n, link) in links.iter().enumerate() {
             match &link.kind {
-                ExprKind::Field(_, name) => parts.push(text(format!(".{}", name.name))),
+                ExprKind::Field(_, name) => parts.push(text(format!(".{}", name.written()))),
                 ExprKind::Index(_, index) => {
                     let i = self.top_expr(index);
                     parts.push(concat(vec![text("["), i, text("]")]));
                 }
                 ExprKind::Builtin { name, args } => {
                     let call = self.call(
-                        text(format!(".{}", name.name)),
+                        text(format!(".{}", name.written())),
                         args.get(1..).unwrap_or(&[]),
                         close_of(link.span),
                     );

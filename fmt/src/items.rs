@@ -94,7 +94,7 @@ impl Fmt<'_> {
                 concat(vec![head, body])
             }
             Item::Rules(r) => {
-                let head = text(format!("{} {} ", r.kind.keyword(), r.service.name));
+                let head = text(format!("{} {} ", r.kind.keyword(), r.service.written()));
                 let body = self.hard_block(
                     &r.rules,
                     |r| r.span,
@@ -127,7 +127,7 @@ impl Fmt<'_> {
                     close_of(r.span),
                     Self::field,
                 );
-                concat(vec![text(format!("record {} ", r.name.name)), body])
+                concat(vec![text(format!("record {} ", r.name.written())), body])
             }
             Decl::Enum(e) => {
                 let body = self.hard_block(
@@ -136,11 +136,11 @@ impl Fmt<'_> {
                     Sep::Comma,
                     close_of(e.span),
                     |_, v| match &v.payload {
-                        Some(t) => text(format!("{}({})", v.name.name, type_text(t))),
-                        None => text(v.name.name.clone()),
+                        Some(t) => text(format!("{}({})", v.name.written(), type_text(t))),
+                        None => text(v.name.written().into_owned()),
                     },
                 );
-                concat(vec![text(format!("enum {} ", e.name.name)), body])
+                concat(vec![text(format!("enum {} ", e.name.written())), body])
             }
             Decl::Service(s) => {
                 let body = self.hard_block(
@@ -150,7 +150,7 @@ impl Fmt<'_> {
                     close_of(s.span),
                     Self::method,
                 );
-                concat(vec![text(format!("service {} ", s.name.name)), body])
+                concat(vec![text(format!("service {} ", s.name.written())), body])
             }
             Decl::State(s) => {
                 let body = self.hard_block(
@@ -166,7 +166,7 @@ impl Fmt<'_> {
     }
 
     fn field(&mut self, f: &Field) -> D {
-        text(format!("{}: {}", f.name.name, type_text(&f.ty)))
+        text(format!("{}: {}", f.name.written(), type_text(&f.ty)))
     }
 
     fn method(&mut self, m: &MethodDecl) -> D {
@@ -177,11 +177,11 @@ impl Fmt<'_> {
             Some(t) => text(format!(" -> {}", type_text(t))),
             None => nil(),
         };
-        concat(vec![text(format!("fn {}", m.name.name)), params, ret])
+        concat(vec![text(format!("fn {}", m.name.written())), params, ret])
     }
 
     fn rule(&mut self, r: &Rule) -> D {
-        let params: Vec<&str> = r.params.iter().map(|p| p.name.as_str()).collect();
+        let params: Vec<_> = r.params.iter().map(|p| p.written()).collect();
         let allow = if r.allow.is_empty() {
             String::new()
         } else {
@@ -190,7 +190,7 @@ impl Fmt<'_> {
         };
         let head = text(format!(
             "{allow}{}({}) = ",
-            r.method.name,
+            r.method.written(),
             params.join(", ")
         ));
         concat(vec![head, self.top_expr(&r.body)])
@@ -198,7 +198,7 @@ impl Fmt<'_> {
 
     pub(super) fn field_init(&mut self, fi: &FieldInit) -> D {
         concat(vec![
-            text(format!("{}: ", fi.name.name)),
+            text(format!("{}: ", fi.name.written())),
             self.top_expr(&fi.value),
         ])
     }
@@ -399,7 +399,7 @@ pub fn type_text(t: &TypeExpr) -> String {
 /// `a::b::c`
 pub(super) fn path_text(path: &[Ident]) -> String {
     path.iter()
-        .map(|i| i.name.as_str())
+        .map(|i| i.written())
         .collect::<Vec<_>>()
         .join("::")
 }

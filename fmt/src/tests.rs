@@ -264,3 +264,25 @@ future Kv {
 ",
     );
 }
+
+#[test]
+fn keyword_names_keep_their_escape() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 1 { record R { r#match: u64 } service S { fn r#exists(r#in: string) -> bool } }\nfuture S { r#exists(r#in) = call r#exists(r#in) }",
+        "upgrade kv 1 -> 2
+
+version 1 {
+  record R {
+    r#match: u64,
+  }
+  service S {
+    fn r#exists(r#in: string) -> bool
+  }
+}
+
+future S {
+  r#exists(r#in) = call r#exists(r#in)
+}
+",
+    );
+}

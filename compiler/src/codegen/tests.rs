@@ -349,3 +349,25 @@ fn malformed_tokens_are_a_compiler_bug_with_the_text() {
         "{err}"
     );
 }
+
+#[test]
+fn keyword_names_are_escaped_in_specs_and_bare_on_the_wire() {
+    // `exists` and `match` are keywords of the spec language; `r#` lets a method, a parameter
+    // and a field take them, and the wire keeps the bare word.
+    let text = spec(
+        "record R { r#match: u64 }\nservice S { fn r#exists(r#in: string) -> bool  fn get() -> R }",
+        "record R { r#match: u64 }\nservice S { fn r#exists(r#in: string) -> bool  fn get() -> R  fn r#let(r: R) -> u64 }",
+        "future S { r#let(r) = r.r#match }",
+    );
+    let g = gen(&text);
+    has(&g, "rt::call(&__up_host, \"exists\",");
+    has(&g, "pub r#match: u64");
+    has(&g, "pub fn exists(");
+    has(&g, "pub fn r#let(");
+    has(&g, "\"let\"");
+    assert!(
+        !g.lib_rs.contains("\"r#"),
+        "an escape reached a wire name:\n{}",
+        g.lib_rs
+    );
+}

@@ -12,6 +12,29 @@ pub struct Ident {
     pub span: Span,
 }
 
+/// The words the grammar refuses as plain names. A name may still be one of them when written
+/// with the escape `r#` (`fn r#exists(...)`): the name is the bare word, and so is its wire name.
+pub const KEYWORDS: &[&str] = &[
+    "let", "if", "else", "match", "call", "disallow", "forall", "exists", "true", "false", "none",
+    "fn", "in",
+];
+
+/// How a name is written in a spec: with `r#` before a keyword, as itself otherwise.
+pub fn written_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if KEYWORDS.contains(&name) {
+        std::borrow::Cow::Owned(format!("r#{name}"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+impl Ident {
+    /// The name as a spec writes it (see [`written_name`]).
+    pub fn written(&self) -> std::borrow::Cow<'_, str> {
+        written_name(&self.name)
+    }
+}
+
 /// A version number or other unsigned literal in a header position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Number {

@@ -176,8 +176,10 @@ impl Builder {
     // ------------------------------------------------------------ leaves
 
     fn ident(&self, pair: P<'_>) -> Ident {
+        let text = pair.as_str();
         let ident = Ident {
-            name: pair.as_str().to_string(),
+            // `r#exists` names `exists`: the escape is spelling, not part of the name.
+            name: text.strip_prefix("r#").unwrap_or(text).to_string(),
             span: self.span(&pair),
         };
         if ident.name.starts_with(RESERVED_PREFIX) {
