@@ -23,7 +23,10 @@ use std::cell::RefCell;
 const CASES: u32 = 64;
 
 fn model_of(path: &str) -> (SpecModel, String) {
-    let text = upstart_test_support::spec(path);
+    model_of_text(path, upstart_test_support::spec(path))
+}
+
+fn model_of_text(path: &str, text: String) -> (SpecModel, String) {
     let mut sources = lang::span::SourceMap::new();
     sources.add(path, text.clone());
     let out = check_sources(&sources);
@@ -74,6 +77,10 @@ fn from_plugin(r: Result<Vec<u8>, CallError>, ty: &Ty, model: &SpecModel) -> Out
 
 fn differential(path: &str) {
     let (model, text) = model_of(path);
+    differential_model(path, model, text);
+}
+
+fn differential_model(path: &str, model: SpecModel, text: String) {
     let plugin = plugin_of(&model, &text);
     let generator = Generator::new(&model);
     let eval = Evaluator::for_model(&model);
@@ -219,4 +226,13 @@ fn orders_plugin_agrees_with_the_evaluator() {
 #[test]
 fn accounts_plugin_agrees_with_the_evaluator() {
     differential("accounts/accounts-3-4.ups");
+}
+
+/// Language features the example specs do not use (map literals, helper functions).
+#[test]
+fn language_gaps_plugin_agrees_with_the_evaluator() {
+    let path = "compiler/tests/differential/lang_gaps.ups";
+    let text = include_str!("differential/lang_gaps.ups").to_string();
+    let (model, text) = model_of_text(path, text);
+    differential_model(path, model, text);
 }

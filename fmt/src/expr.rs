@@ -111,7 +111,16 @@ impl Fmt<'_> {
 
     /// Whether the source writes `e` as a block `{ ... }`.
     fn braced(&self, e: &Expr) -> bool {
-        self.source(e.span).starts_with('{')
+        let src = self.source(e.span);
+        if let ExprKind::Map(entries) = &e.kind {
+            // A map's own `{` is not a block's: braced when another comes before its first key.
+            let upto = entries.first().map_or(src.len(), |(k, _)| {
+                k.span.start.saturating_sub(e.span.start)
+            });
+            let head = src.get(..upto).unwrap_or(src);
+            return head.matches('{').count() > 1;
+        }
+        src.starts_with('{')
     }
 
     fn is_bare_let(&self, e: &Expr, ctx: Ctx) -> bool {
@@ -256,6 +265,18 @@ impl Fmt<'_> {
                     |f, i| f.top_expr(i),
                 );
                 let hug = (!items.is_empty()).then(|| force(&doc));
+                Ex { doc, hug }
+            }
+            ExprKind::Map(entries) => {
+                let doc = self.soft_list(
+                    ("{", "}"),
+                    false,
+                    entries,
+                    |(k, v)| k.span.to(v.span),
+                    close_of(e.span),
+                    |f, (k, v)| concat(vec![f.top_expr(k), text(": "), f.top_expr(v)]),
+                );
+                let hug = (!entries.is_empty()).then(|| force(&doc));
                 Ex { doc, hug }
             }
             ExprKind::Unary(op, operand) => {

@@ -286,3 +286,18 @@ future S {
 ",
     );
 }
+
+#[test]
+fn map_literals() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\ntransform (old) -> new { a: {}, b: {\"k\" : 1 , \"j\":2,}, c: { {1: { 2 }} } }",
+        "upgrade kv 1 -> 2
+
+transform (old) -> new {
+  a: {},
+  b: {\"k\": 1, \"j\": 2},
+  c: { {1: { 2 }} },
+}
+",
+    );
+}

@@ -273,6 +273,12 @@ fn walk_expr(e: &mut Expr, f: &mut dyn Rewrite) {
                 walk_expr(a, f);
             }
         }
+        ExprKind::Map(entries) => {
+            for (k, v) in entries {
+                walk_expr(k, f);
+                walk_expr(v, f);
+            }
+        }
         ExprKind::Unary(_, a) => walk_expr(a, f),
         ExprKind::Binary(_, a, b) => {
             walk_expr(a, f);

@@ -496,6 +496,7 @@ impl<'m> Walker<'m> {
                 })
             }
             ExprKind::Tuple(items) | ExprKind::List(items) => items.iter().find_map(sub),
+            ExprKind::Map(entries) => entries.iter().find_map(|(k, v)| sub(k).or_else(|| sub(v))),
             ExprKind::Unary(_, a) => sub(a),
             ExprKind::Binary(_, a, b) => sub(a).or_else(|| sub(b)),
             ExprKind::If {
@@ -684,6 +685,12 @@ pub fn visit<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
         ExprKind::Record { fields, .. } => {
             for fi in fields {
                 visit(&fi.value, f);
+            }
+        }
+        ExprKind::Map(entries) => {
+            for (k, v) in entries {
+                visit(k, f);
+                visit(v, f);
             }
         }
         ExprKind::If {

@@ -251,6 +251,7 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 }
                 Ty::List(Box::new(elem.unwrap_or(Ty::Unknown)))
             }
+            ExprKind::Map(entries) => self.map_literal(entries, hint),
             ExprKind::Unary(op, inner) => self.unary(e.span, *op, inner, hint),
             ExprKind::Binary(op, l, r) => self.binary(e.span, *op, l, r, hint),
             ExprKind::If {

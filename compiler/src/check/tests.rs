@@ -461,3 +461,29 @@ fn a_rule_can_allow_its_own_warnings_by_name() {
          U0043 12:9 `verify_round_trip` is not a warning that can be allowed",
     );
 }
+
+#[test]
+fn map_literals_take_their_types_from_entries_or_context() {
+    let v1 = "service S { fn f() -> map<string, u64> }";
+    let v2 = "service S { fn f() -> map<string, i64> }";
+    // The expected type flows into `{}` and into each entry's literals.
+    check(
+        &spec(
+            v1,
+            v2,
+            "past S { f() = {\"a\": 1, \"b\": 18446744073709551615} }\nfuture S { f() = if true { {} } else { {\"a\": -1} } }",
+        ),
+        "",
+    );
+    // Entries must agree with the expected type and with each other; keys must be keys.
+    check(
+        &spec(
+            v1,
+            v2,
+            "past S { f() = {\"a\": -1} }\nfuture S { f() = { let _m = {1.5: 1, 2.5: 2}; {\"a\": 1, 2: 2} } }",
+        ),
+        "U0066 8:22 `-1` does not fit in `u64`\n\
+         U0019 9:30 `f64` cannot be a map key\n\
+         U0050 9:56 expected `string`, found `i64`",
+    );
+}

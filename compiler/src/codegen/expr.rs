@@ -194,6 +194,22 @@ impl<'t, 'm> ExprGen<'t, 'm> {
                 let items = self.all_owned(items)?;
                 Ok(quote!(::std::vec::Vec::from([#(#items),*])))
             }
+            ExprKind::Map(entries) => {
+                let ty = match self.ty(e) {
+                    Ty::Map(k, v) => self.types.rust_known(&Ty::Map(k.clone(), v.clone())),
+                    _ => None,
+                };
+                let mut pairs = Vec::new();
+                for (k, v) in entries {
+                    let (k, v) = (self.owned(k)?, self.owned(v)?);
+                    pairs.push(quote!((#k, #v)));
+                }
+                // Built in the order written, so a repeated key keeps its last value.
+                Ok(match ty {
+                    Some(t) => quote!(<#t>::from_iter([#(#pairs),*])),
+                    None => quote!(::std::collections::BTreeMap::from_iter([#(#pairs),*])),
+                })
+            }
             ExprKind::Unary(op, inner) => self.unary(e, *op, inner),
             ExprKind::Binary(op, l, r) => self.binary(e, *op, l, r),
             ExprKind::If {

@@ -70,6 +70,7 @@ impl Evaluator<'_> {
             ExprKind::Record { path, fields } => self.eval_record(path, fields, env, host),
             ExprKind::Tuple(items) => self.eval_tuple(items, env, host),
             ExprKind::List(items) => self.eval_list(items, env, host),
+            ExprKind::Map(entries) => self.eval_map(entries, env, host),
             ExprKind::Unary(op, e) => self.eval_unary(expr, *op, e, env, host),
             ExprKind::Binary(BinOp::And | BinOp::Or, a, b) => {
                 self.eval_logic(expr, a, b, env, host)
@@ -255,6 +256,22 @@ impl Evaluator<'_> {
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
         Ok(Value::List(self.eval_all(items, env, host)?))
+    }
+
+    /// `{k: v, ...}`: keys and values in the order written; a repeated key keeps its last value.
+    fn eval_map(
+        &self,
+        entries: &[(Expr, Expr)],
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        let mut map = std::collections::BTreeMap::new();
+        for (k, v) in entries {
+            let key = self.eval(k, env, host)?;
+            let value = self.eval(v, env, host)?;
+            map.insert(key, value);
+        }
+        Ok(Value::Map(map))
     }
 
     fn eval_unary(

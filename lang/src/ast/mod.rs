@@ -481,6 +481,9 @@ pub enum ExprKind {
     },
     Tuple(Vec<Expr>),
     List(Vec<Expr>),
+    /// `{k: v, ...}`; `{}` is the empty map. Its type comes from the entries or, for `{}`,
+    /// from the type expected where it is written.
+    Map(Vec<(Expr, Expr)>),
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     If {

@@ -316,6 +316,13 @@ impl Printer {
                 self.line(d, "list", span);
                 self.exprs(d + 1, items);
             }
+            ExprKind::Map(entries) => {
+                self.line(d, "map", span);
+                for (k, v) in entries {
+                    self.expr(d + 1, k);
+                    self.expr(d + 1, v);
+                }
+            }
             ExprKind::Unary(op, operand) => {
                 let symbol = match op {
                     UnOp::Neg => "-",

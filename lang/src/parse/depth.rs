@@ -93,6 +93,9 @@ pub(super) fn too_deep(item: &Item) -> Option<TooDeep> {
             ExprKind::Tuple(items) | ExprKind::List(items) => {
                 stack.extend(items.iter().map(|a| (a, next)))
             }
+            ExprKind::Map(entries) => {
+                stack.extend(entries.iter().flat_map(|(k, v)| [(k, next), (v, next)]))
+            }
             ExprKind::If {
                 cond,
                 then,
@@ -160,6 +163,7 @@ pub(super) fn dismantle(item: Item) {
             ExprKind::Builtin { args, .. } | ExprKind::Delegate { args, .. } => stack.extend(args),
             ExprKind::Record { fields, .. } => stack.extend(fields.into_iter().map(|f| f.value)),
             ExprKind::Tuple(items) | ExprKind::List(items) => stack.extend(items),
+            ExprKind::Map(entries) => stack.extend(entries.into_iter().flat_map(|(k, v)| [k, v])),
             ExprKind::If {
                 cond,
                 then,

@@ -273,3 +273,18 @@ fn disallow_and_delegate_without_host() {
         ("call get(1)", "error: `call` is not available here"),
     ]);
 }
+
+#[test]
+fn map_literals() {
+    check_all(&[
+        ("{}", "{}"),
+        ("{\"b\": 2, \"a\": 1}", "{\"a\": 1, \"b\": 2}"),
+        // A repeated key keeps its last value, as `insert` would.
+        ("{1: \"x\", 1: \"y\"}", "{1: \"y\"}"),
+        ("{1: 1 + 1, 2: 2 * 3}[2]", "6"),
+        ("len({})", "0"),
+        ("{ 1 }", "1"),
+        ("{ let a = 1; {a: a} }", "{1: 1}"),
+        ("{1: 1 / 0}", "error: division by zero"),
+    ]);
+}
