@@ -91,6 +91,15 @@ pub struct FieldDef {
     pub ty: Ty,
 }
 
+/// The signature of a top-level helper function (`fn name(params) -> T = body`); its body is
+/// the spec's [`lang::ast::Function`] of that name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionDef {
+    pub name: Ident,
+    pub params: Vec<FieldDef>,
+    pub ret: Ty,
+}
+
 #[derive(Debug, Clone)]
 pub struct RecordDef {
     pub name: Ident,
@@ -207,6 +216,8 @@ pub struct SpecModel {
     /// `(service, method)` of the methods that read and answer the same in both versions:
     /// they need no rules, and their calls pass through to the other version.
     pub unchanged_methods: BTreeSet<(String, String)>,
+    /// The helper functions, by name (the first one where a name is defined twice).
+    pub functions: BTreeMap<String, FunctionDef>,
     /// The checked type of every expression, by its id (the type of an expression that had an
     /// error is [`Ty::Unknown`]).
     pub expr_types: std::collections::HashMap<lang::ast::ExprId, Ty>,

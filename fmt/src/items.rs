@@ -114,6 +114,20 @@ impl Fmt<'_> {
                 );
                 concat(vec![text("schedule "), body])
             }
+            Item::Function(f) => {
+                let after = f.params.last().map_or(f.name.span.end, |p| p.span.end);
+                let close = self
+                    .find_punct(after, f.ret.span.start, ")")
+                    .unwrap_or(after);
+                let params =
+                    self.soft_list(("(", ")"), false, &f.params, |p| p.span, close, Self::field);
+                concat(vec![
+                    text(format!("fn {}", f.name.written())),
+                    params,
+                    text(format!(" -> {} = ", type_text(&f.ret))),
+                    self.top_expr(&f.body),
+                ])
+            }
         }
     }
 

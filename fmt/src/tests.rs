@@ -301,3 +301,16 @@ transform (old) -> new {
 ",
     );
 }
+
+#[test]
+fn helper_functions() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nfn   double( x :u64 )->u64=x*2;\nfn pair(a: string, b: map<string,u64>) -> (string, u64) = (a, b[a])",
+        "upgrade kv 1 -> 2
+
+fn double(x: u64) -> u64 = x * 2
+
+fn pair(a: string, b: map<string, u64>) -> (string, u64) = (a, b[a])
+",
+    );
+}

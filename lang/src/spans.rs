@@ -130,6 +130,15 @@ fn walk_item(item: &mut Item, f: &mut dyn Rewrite) {
             }
             s.span = f.span(s.span);
         }
+        Item::Function(func) => {
+            ident(&mut func.name, f);
+            for p in &mut func.params {
+                field(p, f);
+            }
+            type_expr(&mut func.ret, f);
+            walk_expr(&mut func.body, f);
+            func.span = f.span(func.span);
+        }
     }
 }
 

@@ -742,6 +742,7 @@ fn each_expr<'a>(item: &'a Item, f: &mut dyn FnMut(&'a Expr)) {
         Item::Invariant(i) => i.clauses.iter().for_each(&mut visit),
         Item::Transform(t) => t.fields.iter().for_each(|fi| visit(&fi.value)),
         Item::Rules(r) => r.rules.iter().for_each(|rule| visit(&rule.body)),
+        Item::Function(f) => visit(&f.body),
         Item::Protocol(_) | Item::Version(_) | Item::Schedule(_) => {}
     }
 }

@@ -140,6 +140,14 @@ impl<'m> Walker<'m> {
     fn item(&self, item: &'m Item) -> Option<Target> {
         match item {
             Item::Protocol(_) | Item::Schedule(_) => None,
+            Item::Function(f) => {
+                let scope: Scope<'_> = f
+                    .params
+                    .iter()
+                    .map(|p| (p.name.name.as_str(), p.name.span))
+                    .collect();
+                self.expr(&f.body, &scope, None)
+            }
             Item::Version(v) => v.decls.iter().find_map(|d| self.decl(v.number.value, d)),
             Item::Invariant(i) => {
                 let (o, n) = (self.model.old.number, self.model.new.number);

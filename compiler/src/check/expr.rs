@@ -48,6 +48,8 @@ pub(crate) struct ExprChecker<'a, 'c> {
     pub state_var: Option<String>,
     pub state_reads: BTreeSet<String>,
     pub whole_state_used: bool,
+    /// The helper functions called, with where, in the order checked.
+    pub function_calls: Vec<(String, Span)>,
 }
 
 impl<'a, 'c> ExprChecker<'a, 'c> {
@@ -62,6 +64,7 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             state_var: None,
             state_reads: BTreeSet::new(),
             whole_state_used: false,
+            function_calls: Vec::new(),
         }
     }
 

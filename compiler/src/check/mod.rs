@@ -9,6 +9,7 @@ pub(crate) mod builtins;
 mod chain;
 mod declare;
 mod expr;
+mod functions;
 pub(crate) mod rules;
 mod schedule;
 mod state;
@@ -81,6 +82,7 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         framing,
         unchanged_types: Default::default(),
         unchanged_methods: Default::default(),
+        functions: Default::default(),
         expr_types: HashMap::new(),
     };
     model.unchanged_types = types::unchanged_types(&model);
@@ -92,6 +94,8 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         .iter()
         .any(|d| d.code == codes::MISSING_VERSION);
     if versions_complete {
+        model.functions = functions::signatures(&mut cx, &model);
+        functions::check_bodies(&mut cx, &model);
         types::lossy_records(&mut cx, &model);
         rules::check_rules(&mut cx, &model);
         state::check_state(&mut cx, &model);

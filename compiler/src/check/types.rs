@@ -3,10 +3,10 @@
 //! and is never converted implicitly.
 
 use super::Cx;
-use crate::model::{SpecModel, Ty, TypeRef, VersionEnv};
+use crate::model::{FunctionDef, SpecModel, Ty, TypeRef, VersionEnv};
 use lang::diagnostic::codes;
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why two types differ.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,8 @@ pub(crate) enum Mismatch {
 pub(crate) struct Types<'a> {
     pub old: &'a VersionEnv,
     pub new: &'a VersionEnv,
+    /// The spec's helper functions (none when built from two versions alone).
+    pub functions: &'a BTreeMap<String, FunctionDef>,
     assumed: RefCell<BTreeSet<(TypeRef, TypeRef)>>,
 }
 
@@ -42,13 +44,18 @@ pub(crate) fn unchanged_types(model: &SpecModel) -> std::collections::BTreeSet<S
 
 impl<'a> Types<'a> {
     pub fn new(model: &'a SpecModel) -> Self {
-        Types::of(&model.old, &model.new)
+        Types {
+            functions: &model.functions,
+            ..Types::of(&model.old, &model.new)
+        }
     }
 
     pub fn of(old: &'a VersionEnv, new: &'a VersionEnv) -> Self {
+        static NO_FUNCTIONS: BTreeMap<String, FunctionDef> = BTreeMap::new();
         Types {
             old,
             new,
+            functions: &NO_FUNCTIONS,
             assumed: RefCell::new(BTreeSet::new()),
         }
     }

@@ -462,6 +462,12 @@ impl<'t, 'm> ExprGen<'t, 'm> {
     }
 
     fn builtin(&self, name: &Ident, args: &[Expr]) -> Gen {
+        if self.types.model.functions.contains_key(&name.name) {
+            // A helper function: its arguments by value, in order, as the evaluator does.
+            let f = ident(&name.name);
+            let args = self.all_owned(args)?;
+            return Ok(quote!(crate::functions::#f(#(#args),*)?));
+        }
         let entry = crate::builtins::lookup(&name.name)
             .ok_or_else(|| CodegenError::Internal(format!("unknown built-in `{}`", name.name)))?;
         let site = Site::new(self, entry.name, args)?;

@@ -371,3 +371,25 @@ fn keyword_names_are_escaped_in_specs_and_bare_on_the_wire() {
         g.lib_rs
     );
 }
+
+#[test]
+fn helper_functions_become_functions_called_with_their_arguments() {
+    let text = spec(
+        "service S { fn f(x: u64) -> u64 }\nstate { xs: list<u64> }",
+        "service S { fn f(x: u64, y: u64) -> u64 }\nstate { xs: list<u64> }",
+        "fn double(x: u64) -> u64 = x * 2\n\
+         fn total(xs: list<u64>) -> u64 = sum(xs.map(|x| double(x)))\n\
+         invariant (old, new) { total(old.xs) == total(new.xs) }\n\
+         past S { f(x) = call f(double(x), 1) }\n\
+         future S { f(x, y) = call f(x + y) }",
+    );
+    let g = gen(&text);
+    has(&g, "pub mod functions {");
+    has(&g, "pub fn double(x: u64) -> rt::RuleResult<u64> {");
+    has(
+        &g,
+        "pub fn total(xs: ::std::vec::Vec<u64>) -> rt::RuleResult<u64> {",
+    );
+    has(&g, "crate::functions::double(x)?");
+    has(&g, "crate::functions::total(old.xs.clone())?");
+}

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lang::ast::{Arm, BinOp, Expr, ExprKind, FieldInit, Ident, Lit, Quantifier, UnOp};
+use lang::ast::{Arm, BinOp, Expr, ExprKind, FieldInit, Function, Ident, Lit, Quantifier, UnOp};
 use lang::Span;
 
 use super::builtins;
@@ -193,6 +193,10 @@ impl Evaluator<'_> {
         env: &Env,
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
+        if let Some(f) = self.functions.get(name.name.as_str()) {
+            let args = self.eval_all(args, env, host)?;
+            return self.eval_function(expr, f, args, host);
+        }
         let mut values = Vec::with_capacity(args.len());
         for a in args {
             values.push(self.operand(a, env, host)?);
@@ -204,6 +208,29 @@ impl Evaluator<'_> {
             ));
         }
         builtins::call(self, &name.name, values, expr.span, host)
+    }
+
+    /// A helper function's body with its parameters bound to `args`, in a scope of its own.
+    fn eval_function(
+        &self,
+        expr: &Expr,
+        f: &Function,
+        args: Vec<Value>,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        if args.len() != f.params.len() {
+            return Err(EvalError::runtime(
+                expr.span,
+                format!(
+                    "`{}` takes {} arguments, got {}",
+                    f.name.name,
+                    f.params.len(),
+                    args.len()
+                ),
+            ));
+        }
+        let env = Env::new().bind_all(f.params.iter().map(|p| p.name.name.clone()).zip(args));
+        self.eval(&f.body, &env, host)
     }
 
     fn eval_delegate(

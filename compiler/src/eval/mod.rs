@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
-use lang::ast::{Decl, Expr, Invariant, Rule, Spec, Transform};
+use lang::ast::{Decl, Expr, Function, Invariant, Rule, Spec, Transform};
 use lang::Span;
 
 pub use env::Env;
@@ -130,6 +130,8 @@ pub struct Evaluator<'s> {
     enums: BTreeMap<String, BTreeSet<String>>,
     /// Every variant name of every enum.
     variant_names: BTreeSet<String>,
+    /// The helper functions by name (the first of a name, as the checker keeps).
+    functions: BTreeMap<&'s str, &'s Function>,
     budget: Budget,
     /// Closure bodies already shared, by address of their AST node. Only valid while the
     /// evaluation that filled it runs (its AST is borrowed for that long); see `session`.
@@ -207,10 +209,15 @@ impl<'s> Evaluator<'s> {
                 }
             }
         }
+        let mut functions = BTreeMap::new();
+        for f in spec.functions() {
+            functions.entry(f.name.name.as_str()).or_insert(f);
+        }
         Evaluator {
             spec,
             enums,
             variant_names,
+            functions,
             budget: Budget {
                 depth: Cell::new(0),
                 steps: Cell::new(0),

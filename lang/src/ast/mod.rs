@@ -60,6 +60,7 @@ pub enum Item {
     Transform(Transform),
     Rules(RuleBlock),
     Schedule(Schedule),
+    Function(Function),
 }
 
 impl Item {
@@ -71,6 +72,7 @@ impl Item {
             Item::Transform(t) => t.span,
             Item::Rules(r) => r.span,
             Item::Schedule(s) => s.span,
+            Item::Function(f) => f.span,
         }
     }
 
@@ -83,6 +85,7 @@ impl Item {
             Item::Transform(_) => "transform",
             Item::Rules(r) => r.kind.keyword(),
             Item::Schedule(_) => "schedule",
+            Item::Function(_) => "fn",
         }
     }
 }
@@ -132,6 +135,13 @@ impl Spec {
     pub fn schedules(&self) -> impl Iterator<Item = &Schedule> {
         self.items.iter().filter_map(|i| match i {
             Item::Schedule(v) => Some(v),
+            _ => None,
+        })
+    }
+    /// The top-level helper functions, in the order written.
+    pub fn functions(&self) -> impl Iterator<Item = &Function> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Function(f) => Some(f),
             _ => None,
         })
     }
@@ -230,6 +240,17 @@ pub enum TypeExprKind {
     },
     /// `(A, B)`; `()` is `unit`.
     Tuple(Vec<TypeExpr>),
+}
+
+/// `fn name(params) -> T = body`: a helper function at the top level, callable from rules,
+/// transforms, invariants and other helpers like a built-in (`name(a)` or `a.name()`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    pub name: Ident,
+    pub params: Vec<Field>,
+    pub ret: TypeExpr,
+    pub body: Expr,
+    pub span: Span,
 }
 
 /// `invariant (old, new) { clause* }`: every clause must hold.

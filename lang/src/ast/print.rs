@@ -192,6 +192,12 @@ impl Printer {
                     self.sched_entry(d + 1, entry);
                 }
             }
+            Item::Function(f) => {
+                let head = format!("fn {} -> {}", name(&f.name), type_text(&f.ret));
+                self.line(d, &head, f.span);
+                self.fields(d + 1, "param", &f.params);
+                self.expr(d + 1, &f.body);
+            }
         }
     }
 

@@ -45,6 +45,8 @@ pub(super) struct Builder {
     /// Identifiers in the reserved namespace ([`RESERVED_PREFIX`]). Found by `ident`, which
     /// only borrows the builder (it is called from inside iterator chains).
     reserved: std::cell::RefCell<Vec<Ident>>,
+    /// How many type expressions enclose the one being built.
+    type_depth: usize,
 }
 
 /// The prefix of the names generated code gives its own variables and functions
@@ -66,6 +68,7 @@ impl Builder {
             diagnostics: Vec::new(),
             too_deep_at: None,
             reserved: std::cell::RefCell::new(Vec::new()),
+            type_depth: 0,
         }
     }
 
@@ -169,6 +172,7 @@ impl Builder {
             Rule::transform => Item::Transform(self.transform(pair)),
             Rule::rule_block => Item::Rules(self.rule_block(pair)),
             Rule::schedule => Item::Schedule(self.schedule(pair)),
+            Rule::function => Item::Function(self.function(pair)),
             _ => return None,
         })
     }
@@ -388,7 +392,21 @@ impl Builder {
             .collect()
     }
 
+    /// A type expression; type arguments nested deeper than the bracket limit
+    /// ([`super::chunk::MAX_NESTING`], `list<list<...>>`) are refused (U0007) whatever the
+    /// stack, as brackets are: later passes over types recurse.
     fn type_expr(&mut self, pair: P<'_>) -> TypeExpr {
+        let limit = usize::try_from(super::chunk::MAX_NESTING).unwrap_or(usize::MAX);
+        if self.type_depth >= limit && self.too_deep_at.is_none() {
+            self.too_deep_at = Some(self.offset + pair.as_span().start());
+        }
+        self.type_depth += 1;
+        let t = self.type_expr_inner(pair);
+        self.type_depth -= 1;
+        t
+    }
+
+    fn type_expr_inner(&mut self, pair: P<'_>) -> TypeExpr {
         let span = self.span(&pair);
         if self.out_of_stack(pair.as_span().start()) {
             return TypeExpr {
@@ -421,6 +439,35 @@ impl Builder {
             }
         };
         TypeExpr { kind, span }
+    }
+
+    fn function(&mut self, pair: P<'_>) -> Function {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident_opt(inner.next());
+        let params = inner.next().map(|f| self.fields(f)).unwrap_or_default();
+        let ret = match inner.next() {
+            Some(t) => self.type_expr(t),
+            None => TypeExpr {
+                kind: TypeExprKind::Tuple(Vec::new()),
+                span,
+            },
+        };
+        let body = match inner.next() {
+            Some(e) => self.expr(e),
+            None => Expr {
+                id: ExprId::default(),
+                kind: ExprKind::Lit(Lit::Unit),
+                span,
+            },
+        };
+        Function {
+            name,
+            params,
+            ret,
+            body,
+            span,
+        }
     }
 
     fn invariant(&mut self, pair: P<'_>) -> Invariant {

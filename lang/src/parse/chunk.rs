@@ -23,6 +23,7 @@ pub const ITEM_KEYWORDS: &[&str] = &[
     "past",
     "future",
     "schedule",
+    "fn",
 ];
 
 /// Splits at every item keyword that stands at bracket depth zero, outside strings and

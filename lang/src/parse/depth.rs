@@ -48,6 +48,7 @@ pub(super) fn too_deep(item: &Item) -> Option<TooDeep> {
         Item::Invariant(i) => i.clauses.iter().collect(),
         Item::Transform(t) => t.fields.iter().map(|f| &f.value).collect(),
         Item::Rules(r) => r.rules.iter().map(|r| &r.body).collect(),
+        Item::Function(f) => vec![&f.body],
         Item::Protocol(_) | Item::Version(_) | Item::Schedule(_) => Vec::new(),
     };
     let limit = usize::try_from(MAX_NESTING).unwrap_or(usize::MAX);
@@ -151,6 +152,7 @@ pub(super) fn dismantle(item: Item) {
         Item::Invariant(i) => i.clauses,
         Item::Transform(t) => t.fields.into_iter().map(|f| f.value).collect(),
         Item::Rules(r) => r.rules.into_iter().map(|r| r.body).collect(),
+        Item::Function(f) => vec![f.body],
         Item::Protocol(_) | Item::Version(_) | Item::Schedule(_) => Vec::new(),
     };
     while let Some(mut e) = stack.pop() {
