@@ -89,6 +89,9 @@ impl fmt::Display for Ty {
 pub struct FieldDef {
     pub name: Ident,
     pub ty: Ty,
+    /// Where the new version says `changed` before the field: its meaning changed, so the
+    /// record (or state) counts as changed whatever its types. Always `None` in the old version.
+    pub changed: Option<Span>,
 }
 
 /// The signature of a top-level helper function (`fn name(params) -> T = body`); its body is
@@ -138,6 +141,9 @@ pub struct MethodDef {
     pub params: Vec<FieldDef>,
     pub ret: Ty,
     pub span: Span,
+    /// Where the new version says `changed fn`: the method's meaning changed, so it needs
+    /// rules whatever its signature. Always `None` in the old version.
+    pub changed: Option<Span>,
 }
 
 #[derive(Debug, Clone)]

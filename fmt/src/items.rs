@@ -180,7 +180,12 @@ impl Fmt<'_> {
     }
 
     fn field(&mut self, f: &Field) -> D {
-        text(format!("{}: {}", f.name.written(), type_text(&f.ty)))
+        let changed = if f.changed.is_some() { "changed " } else { "" };
+        text(format!(
+            "{changed}{}: {}",
+            f.name.written(),
+            type_text(&f.ty)
+        ))
     }
 
     fn method(&mut self, m: &MethodDecl) -> D {
@@ -191,7 +196,12 @@ impl Fmt<'_> {
             Some(t) => text(format!(" -> {}", type_text(t))),
             None => nil(),
         };
-        concat(vec![text(format!("fn {}", m.name.written())), params, ret])
+        let changed = if m.changed.is_some() { "changed " } else { "" };
+        concat(vec![
+            text(format!("{changed}fn {}", m.name.written())),
+            params,
+            ret,
+        ])
     }
 
     fn rule(&mut self, r: &Rule) -> D {

@@ -314,3 +314,25 @@ fn pair(a: string, b: map<string, u64>) -> (string, u64) = (a, b[a])
 ",
     );
 }
+
+#[test]
+fn changed_marks() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 2 { record R { changed   unit: string, changed: bool } service S { changed  fn f() -> u64 } state { changed n: u64 } }",
+        "upgrade kv 1 -> 2
+
+version 2 {
+  record R {
+    changed unit: string,
+    changed: bool,
+  }
+  service S {
+    changed fn f() -> u64
+  }
+  state {
+    changed n: u64,
+  }
+}
+",
+    );
+}

@@ -165,6 +165,7 @@ fn decl(d: &mut Decl, f: &mut dyn Rewrite) {
         Decl::Service(s) => {
             ident(&mut s.name, f);
             for m in &mut s.methods {
+                m.changed = m.changed.map(|s| f.span(s));
                 ident(&mut m.name, f);
                 for p in &mut m.params {
                     field(p, f);
@@ -186,6 +187,7 @@ fn decl(d: &mut Decl, f: &mut dyn Rewrite) {
 }
 
 fn field(fl: &mut Field, f: &mut dyn Rewrite) {
+    fl.changed = fl.changed.map(|s| f.span(s));
     ident(&mut fl.name, f);
     type_expr(&mut fl.ty, f);
     fl.span = f.span(fl.span);

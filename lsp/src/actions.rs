@@ -2,7 +2,8 @@
 //! the other version's method of the same name (parameters of the same name passed on, an
 //! optional one as `none`), and a rule that disallows the call. The rule goes into the
 //! existing `past`/`future` block of the service, or a new block after the last rule block. A
-//! rule for an unchanged method (`U0040`) can be removed.
+//! rule for an unchanged method (`U0040`) can be removed; when it converts values, the
+//! preferred fix declares the method `changed` in the new version instead.
 
 use super::analysis::Analysis;
 use compiler::model::{MethodDef, Ty};
@@ -211,10 +212,32 @@ fn remove_rule(a: &Analysis, d: &Diagnostic, out: &mut Vec<Fix>) {
     } else {
         rule.span
     };
+    // A rule that converts values says the meaning changed: keep it, and say so.
+    let declaration = model
+        .spec
+        .rule_blocks()
+        .find(|b| b.rules.iter().any(|r| r.span == rule.span))
+        .and_then(|b| model.new.services.get(&b.service.name))
+        .and_then(|s| s.method(&rule.method.name));
+    let converts = !rule.forwards();
+    if let Some(m) = declaration.filter(|_| converts) {
+        out.push(Fix {
+            title: format!(
+                "Declare `{}` changed in version {}",
+                rule.method.name, model.new.number
+            ),
+            edits: vec![(
+                Span::new(m.span.start, m.span.start),
+                "changed ".to_string(),
+            )],
+            fixes: d.clone(),
+            preferred: true,
+        });
+    }
     out.push(Fix {
         title: format!("Remove the rule for `{}`", rule.method.name),
         edits: vec![(span, String::new())],
         fixes: d.clone(),
-        preferred: true,
+        preferred: !converts,
     });
 }

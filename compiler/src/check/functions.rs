@@ -79,6 +79,7 @@ pub(crate) fn signatures(cx: &mut Cx, model: &SpecModel) -> BTreeMap<String, Fun
             params.push(FieldDef {
                 name: p.name.clone(),
                 ty,
+                changed: None,
             });
         }
         let written = qualify(cx, model, &f.ret);

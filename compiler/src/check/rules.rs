@@ -28,6 +28,7 @@ pub(crate) fn unchanged_method(types: &Types<'_>, a: &MethodDef, b: &MethodDef) 
             .zip(&b.params)
             .all(|(x, y)| x.name.name == y.name.name && types.same(&x.ty, &y.ty))
         && types.same(&a.ret, &b.ret)
+        && !types.marked(a.changed.or(b.changed))
 }
 
 /// `(service, method)` of every method declared in both versions that reads and answers the
@@ -137,6 +138,18 @@ fn check_block(
         if let Some(counterpart) = other.and_then(|s| s.method(mname)) {
             if unchanged_method(&types, method, counterpart) {
                 let (sv, rv) = (simulated.number, reachable.number);
+                let new = model.new.number;
+                // A rule that does more than pass the call on converts values: its author
+                // believes the meaning changed, which `changed` says; removing it would lose that.
+                let help = if rule.forwards() {
+                    "remove the rule".to_string()
+                } else {
+                    format!(
+                        "this rule converts values: if `{mname}` means something else in version {new} \
+                         (a unit, a flag), declare it `changed fn {mname}(...)` in version {new} and keep \
+                         the rule; otherwise remove the rule"
+                    )
+                };
                 cx.report(
                     codes::UNNEEDED_RULE,
                     rule.method.span,
@@ -147,7 +160,7 @@ fn check_block(
                         ))
                         .also(counterpart.span, format!("version {rv}'s `{mname}`"))
                         .note("unchanged methods translate themselves")
-                        .help("remove the rule")
+                        .help(help)
                     },
                 );
             }
@@ -365,7 +378,12 @@ fn coverage(
                     let d = d.label(format!(
                         "{whom} callers of `{mname}` would get no answer from version {rv} nodes"
                     ));
+                    let new = model.new.number;
                     let d = match counterpart {
+                        Some(c) if types.marked(c.changed.or(method.changed)) => d.also(
+                            c.changed.or(method.changed).unwrap_or(c.span),
+                            format!("version {new} declares `{mname}` changed in meaning"),
+                        ),
                         Some(c) => d.also(c.span, format!("version {rv}'s `{mname}` differs")),
                         None => d.note(format!("version {rv} has no `{mname}`")),
                     };

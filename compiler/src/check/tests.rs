@@ -542,3 +542,69 @@ fn helper_functions_may_not_recurse_nor_take_taken_names() {
          U0037 16:27 `call` in a function",
     );
 }
+
+#[test]
+fn a_declared_meaning_change_needs_rules_like_a_changed_signature() {
+    let v1 = "record Limit { amount: u64 }\nservice S { fn wait(ms: u64) -> u64\n fn cap() -> Limit }\nstate { timeout: u64 }";
+    let v2 = "record Limit { changed amount: u64 }\nservice S { changed fn wait(ms: u64) -> u64\n fn cap() -> Limit }\nstate { changed timeout: u64 }";
+    // Same types, but declared changed: rules both ways, and a transform.
+    check(
+        &spec(v1, v2, ""),
+        "U0033 4:16 `S.wait` of version 1 is not answered on upgraded nodes\n\
+         U0033 5:5 `S.cap` of version 1 is not answered on upgraded nodes\n\
+         U0034 10:24 `S.wait` of version 2 is not answered on old nodes\n\
+         U0034 11:5 `S.cap` of version 2 is not answered on old nodes\n\
+         U0023 12:1 the state changed in version 2, but there is no transform",
+    );
+    // The two `Limit`s are two types now, never converted implicitly; rules are not unneeded.
+    let rules = "transform (old) -> new { timeout: old.timeout / 1000 }\n\
+                 past S { wait(ms) = call wait(ms / 1000) * 1000\n cap() = call cap() }\n\
+                 future S { wait(s) = call wait(s * 1000) / 1000\n cap() = { let l = call cap(); v2::Limit { amount: l.amount / 1000 } } }";
+    check(
+        &spec(v1, v2, rules),
+        "U0024 14:1 the transform has no invariant\n\
+         U0057 16:10 `Limit` of version 2 is used where `Limit` of version 1 is expected",
+    );
+    // Marks of the old version are its own upgrade's (a block copied along a chain): ignored.
+    check(&spec(v2, v1, ""), "");
+}
+
+#[test]
+fn a_chain_may_copy_a_version_block_with_its_marks() {
+    let a = "upgrade t 1 -> 2\nversion 1 { service S { fn f(x: u64) -> u64 } }\n\
+             version 2 { service S { changed fn f(x: u64) -> u64 } }\n\
+             past S { f(x) = call f(x * 2) }\nfuture S { f(x) = call f(x / 2) }\n\
+             schedule { all_at_once { } }";
+    let b = "upgrade t 2 -> 3\nversion 2 { service S { changed fn f(x: u64) -> u64 } }\n\
+             version 3 { service S { fn f(x: u64) -> u64 } }\nschedule { all_at_once { } }";
+    assert_eq!(listing(&[a, b]), "");
+}
+
+#[test]
+fn an_unneeded_rule_that_converts_values_points_to_changed() {
+    let v = "service S { fn f(x: u64) -> u64\n fn g(x: u64) -> u64 }";
+    let mut sources = SourceMap::new();
+    sources.add(
+        "t.ups",
+        spec(
+            v,
+            v,
+            "past S { f(x) = call f(x)\n g(x) = call g(x * 1000) }",
+        ),
+    );
+    let out = check_sources(&sources);
+    let helps: Vec<(String, String)> = out
+        .diagnostics
+        .iter()
+        .map(|d| (d.message.clone(), d.help.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(helps.len(), 2, "{helps:#?}");
+    assert_eq!(helps[0].1, "remove the rule");
+    assert!(
+        helps[1]
+            .1
+            .contains("declare it `changed fn g(...)` in version 2")
+            && !helps[1].1.starts_with("remove"),
+        "{helps:#?}"
+    );
+}

@@ -26,6 +26,9 @@ pub(crate) struct Types<'a> {
     pub new: &'a VersionEnv,
     /// The spec's helper functions (none when built from two versions alone).
     pub functions: &'a BTreeMap<String, FunctionDef>,
+    /// Whether `changed` marks make declarations differ (within a spec; not when comparing
+    /// the same version across the specs of a chain).
+    marks: bool,
     assumed: RefCell<BTreeSet<(TypeRef, TypeRef)>>,
 }
 
@@ -46,6 +49,7 @@ impl<'a> Types<'a> {
     pub fn new(model: &'a SpecModel) -> Self {
         Types {
             functions: &model.functions,
+            marks: true,
             ..Types::of(&model.old, &model.new)
         }
     }
@@ -56,6 +60,7 @@ impl<'a> Types<'a> {
             old,
             new,
             functions: &NO_FUNCTIONS,
+            marks: false,
             assumed: RefCell::new(BTreeSet::new()),
         }
     }
@@ -104,6 +109,11 @@ impl<'a> Types<'a> {
         }
     }
 
+    /// Whether a `changed` mark (of a field or method) makes its declaration differ here.
+    pub fn marked(&self, mark: Option<lang::span::Span>) -> bool {
+        self.marks && mark.is_some()
+    }
+
     pub fn same(&self, a: &Ty, b: &Ty) -> bool {
         self.compare(a, b).is_ok()
     }
@@ -135,8 +145,9 @@ impl<'a> Types<'a> {
             (Some(ra), Some(rb)) => {
                 ra.fields.len() == rb.fields.len()
                     && ra.fields.iter().all(|fa| {
-                        rb.field(&fa.name.name)
-                            .is_some_and(|fb| self.same(&fa.ty, &fb.ty))
+                        rb.field(&fa.name.name).is_some_and(|fb| {
+                            self.same(&fa.ty, &fb.ty) && !self.marked(fa.changed.or(fb.changed))
+                        })
                     })
             }
             (None, None) => match (ea.enums.get(&a.name), eb.enums.get(&b.name)) {

@@ -393,3 +393,20 @@ fn helper_functions_become_functions_called_with_their_arguments() {
     has(&g, "crate::functions::double(x)?");
     has(&g, "crate::functions::total(old.xs.clone())?");
 }
+
+#[test]
+fn a_method_declared_changed_dispatches_to_its_rules_and_its_records_are_two_types() {
+    let text = spec(
+        "record Q { amount: u64 }\nservice S { fn wait(ms: u64) -> u64  fn quota() -> Q }",
+        "record Q { changed amount: u64 }\nservice S { changed fn wait(ms: u64) -> u64  fn quota() -> Q }",
+        "past S { wait(ms) = call wait(ms / 1000) * 1000\n quota() = v1::Q { amount: (call quota()).amount * 1024 } }\n\
+         future S { wait(s) = call wait(s * 1000) / 1000\n quota() = v2::Q { amount: (call quota()).amount / 1024 } }",
+    );
+    let g = gen(&text);
+    has(&g, "rt::encode(&crate::past::S::wait(__up_host, __up_a0)?)");
+    has(
+        &g,
+        "rt::encode(&crate::future::S::wait(__up_host, __up_a0)?)",
+    );
+    assert!(!g.lib_rs.contains("pub use crate::v1::Q;"), "{}", g.lib_rs);
+}

@@ -204,6 +204,9 @@ pub struct ServiceDecl {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodDecl {
+    /// `changed fn ...`: the method's meaning changed though its signature may not have (the
+    /// span of the word `changed`).
+    pub changed: Option<Span>,
     pub name: Ident,
     pub params: Vec<Field>,
     /// `None` when no `-> T` is written: the method returns `unit`.
@@ -220,6 +223,9 @@ pub struct StateDecl {
 /// `name: type`, in records, state, and method parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
+    /// `changed name: type` (records and state only): the field's meaning changed though its
+    /// type may not have (the span of the word `changed`).
+    pub changed: Option<Span>,
     pub name: Ident,
     pub ty: TypeExpr,
     pub span: Span,
@@ -333,6 +339,24 @@ pub struct Rule {
     pub params: Vec<Ident>,
     pub body: Expr,
     pub span: Span,
+}
+
+impl Rule {
+    /// Whether the rule only passes its call on, `m(a, b) = call m(a, b)`, rather than
+    /// converting values.
+    pub fn forwards(&self) -> bool {
+        match &self.body.kind {
+            ExprKind::Delegate { method, args } => {
+                method.name == self.method.name
+                    && args.len() == self.params.len()
+                    && args
+                        .iter()
+                        .zip(&self.params)
+                        .all(|(a, p)| matches!(&a.kind, ExprKind::Var(v) if v.name == p.name))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// `schedule { entry* }`

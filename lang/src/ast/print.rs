@@ -97,7 +97,8 @@ fn lit_text(lit: &Lit) -> String {
 }
 
 fn field_text(f: &Field) -> String {
-    format!("{}: {}", name(&f.name), type_text(&f.ty))
+    let changed = if f.changed.is_some() { "changed " } else { "" };
+    format!("{changed}{}: {}", name(&f.name), type_text(&f.ty))
 }
 
 struct Printer {
@@ -220,9 +221,10 @@ impl Printer {
             Decl::Service(s) => {
                 self.line(d, &format!("service {}", name(&s.name)), s.span);
                 for m in &s.methods {
+                    let changed = if m.changed.is_some() { "changed " } else { "" };
                     let text = match &m.ret {
-                        Some(t) => format!("method {} -> {}", name(&m.name), type_text(t)),
-                        None => format!("method {}", name(&m.name)),
+                        Some(t) => format!("{changed}method {} -> {}", name(&m.name), type_text(t)),
+                        None => format!("{changed}method {}", name(&m.name)),
                     };
                     self.line(d + 1, &text, m.span);
                     self.fields(d + 2, "param", &m.params);

@@ -348,11 +348,15 @@ impl Builder {
                 let methods = inner
                     .map(|m| {
                         let span = self.span(&m);
-                        let mut mi = m.into_inner();
+                        let mut mi = m.into_inner().peekable();
+                        let changed = mi
+                            .next_if(|p| p.as_rule() == Rule::changed)
+                            .map(|p| self.span(&p));
                         let name = self.ident_opt(mi.next());
                         let params = mi.next().map(|f| self.fields(f)).unwrap_or_default();
                         let ret = mi.next().map(|t| self.type_expr(t));
                         MethodDecl {
+                            changed,
                             name,
                             params,
                             ret,
@@ -378,7 +382,10 @@ impl Builder {
         pair.into_inner()
             .map(|f| {
                 let span = self.span(&f);
-                let mut fi = f.into_inner();
+                let mut fi = f.into_inner().peekable();
+                let changed = fi
+                    .next_if(|p| p.as_rule() == Rule::changed)
+                    .map(|p| self.span(&p));
                 let name = self.ident_opt(fi.next());
                 let ty = match fi.next() {
                     Some(t) => self.type_expr(t),
@@ -387,7 +394,12 @@ impl Builder {
                         span,
                     },
                 };
-                Field { name, ty, span }
+                Field {
+                    changed,
+                    name,
+                    ty,
+                    span,
+                }
             })
             .collect()
     }
@@ -744,5 +756,58 @@ mod tests {
         assert_eq!(significant_len("x /* c */ y /* d */"), 11);
         assert_eq!(significant_len("\"a // b\" // c"), 8);
         assert_eq!(significant_len("é // c"), 2);
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use crate::ast::{Decl, Item};
+    use crate::span::FileId;
+
+    fn parse(text: &str) -> crate::Parsed {
+        crate::parse(FileId(0), text)
+    }
+
+    #[test]
+    fn escaped_keywords_are_names_and_changed_is_a_mark_or_a_name() {
+        let p = parse(
+            "upgrade t 1 -> 2\nversion 2 { record R { changed r#in: u64, changed: bool, changedx: u64 } \
+             service S { changed fn r#exists() -> bool  fn changed() -> bool } }",
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let spec = p.spec.expect("spec");
+        let Some(Item::Version(v)) = spec.items.first() else {
+            panic!("no version")
+        };
+        let (Some(Decl::Record(r)), Some(Decl::Service(s))) = (v.decls.first(), v.decls.get(1))
+        else {
+            panic!("no record and service")
+        };
+        let fields: Vec<(bool, &str)> = r
+            .fields
+            .iter()
+            .map(|f| (f.changed.is_some(), f.name.name.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [(true, "in"), (false, "changed"), (false, "changedx")]
+        );
+        let methods: Vec<(bool, &str)> = s
+            .methods
+            .iter()
+            .map(|m| (m.changed.is_some(), m.name.name.as_str()))
+            .collect();
+        assert_eq!(methods, [(true, "exists"), (false, "changed")]);
+    }
+
+    #[test]
+    fn a_missing_name_is_asked_for_in_words() {
+        let p = parse("upgrade t 1 -> 2\nversion 1 { record { } }");
+        let messages: Vec<String> = p
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} / {}", d.message, d.primary.message))
+            .collect();
+        assert_eq!(messages, ["unexpected `{` / expected a name"]);
     }
 }
