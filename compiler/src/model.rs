@@ -144,6 +144,9 @@ pub struct MethodDef {
     /// Where the new version says `changed fn`: the method's meaning changed, so it needs
     /// rules whatever its signature. Always `None` in the old version.
     pub changed: Option<Span>,
+    /// `renamed from old`: the new version's name for the old version's method `old`. Always
+    /// `None` in the old version.
+    pub renamed_from: Option<Ident>,
 }
 
 #[derive(Debug, Clone)]
@@ -238,6 +241,36 @@ impl SpecModel {
             Some(&self.new)
         } else {
             None
+        }
+    }
+
+    /// The same method in the other version than `version`: the one of the same name, or the
+    /// one a `renamed from` pairs it with (a renamed method has no counterpart of its own name).
+    pub fn counterpart(&self, version: u64, service: &str, method: &str) -> Option<&MethodDef> {
+        let (own, other) = if version == self.old.number {
+            (&self.old, &self.new)
+        } else {
+            (&self.new, &self.old)
+        };
+        let this = own.services.get(service)?.method(method)?;
+        let theirs = other.services.get(service)?;
+        if version == self.old.number {
+            theirs
+                .methods
+                .iter()
+                .find(|m| m.renamed_from.as_ref().is_some_and(|o| o.name == method))
+                .or_else(|| theirs.method(method).filter(|m| m.renamed_from.is_none()))
+        } else {
+            match &this.renamed_from {
+                Some(old) => theirs.method(&old.name),
+                None => theirs.method(method).filter(|_| {
+                    !own.services.get(service).is_some_and(|s| {
+                        s.methods
+                            .iter()
+                            .any(|m| m.renamed_from.as_ref().is_some_and(|o| o.name == method))
+                    })
+                }),
+            }
         }
     }
 

@@ -197,10 +197,15 @@ impl Fmt<'_> {
             None => nil(),
         };
         let changed = if m.changed.is_some() { "changed " } else { "" };
+        let renamed = match &m.renamed_from {
+            Some(old) => text(format!(" renamed from {}", old.written())),
+            None => nil(),
+        };
         concat(vec![
             text(format!("{changed}fn {}", m.name.written())),
             params,
             ret,
+            renamed,
         ])
     }
 

@@ -336,3 +336,19 @@ version 2 {
 ",
     );
 }
+
+#[test]
+fn renamed_methods() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 2 { service S { fn lookup(k: string)->u64   renamed   from   get fn ping() renamed from r#exists } }",
+        "upgrade kv 1 -> 2
+
+version 2 {
+  service S {
+    fn lookup(k: string) -> u64 renamed from get
+    fn ping() renamed from r#exists
+  }
+}
+",
+    );
+}

@@ -173,6 +173,9 @@ fn decl(d: &mut Decl, f: &mut dyn Rewrite) {
                 if let Some(t) = &mut m.ret {
                     type_expr(t, f);
                 }
+                if let Some(old) = &mut m.renamed_from {
+                    ident(old, f);
+                }
                 m.span = f.span(m.span);
             }
             s.span = f.span(s.span);

@@ -213,13 +213,28 @@ fn remove_rule(a: &Analysis, d: &Diagnostic, out: &mut Vec<Fix>) {
         rule.span
     };
     // A rule that converts values says the meaning changed: keep it, and say so.
-    let declaration = model
+    let Some(block) = model
         .spec
         .rule_blocks()
         .find(|b| b.rules.iter().any(|r| r.span == rule.span))
-        .and_then(|b| model.new.services.get(&b.service.name))
-        .and_then(|s| s.method(&rule.method.name));
-    let converts = !rule.forwards();
+    else {
+        return;
+    };
+    let (service, name) = (block.service.name.as_str(), rule.method.name.as_str());
+    // The new version's declaration, and the name the rule's `call` would pass the call on to
+    // (they differ from the rule's own name across a `renamed from`).
+    let (declaration, target) = match block.kind {
+        RuleKind::Past => {
+            let new = model.counterpart(model.old.number, service, name);
+            (new, new)
+        }
+        RuleKind::Future => (
+            model.new.services.get(service).and_then(|s| s.method(name)),
+            model.counterpart(model.new.number, service, name),
+        ),
+    };
+    let target = target.map_or(name, |m| m.name.name.as_str());
+    let converts = !rule.forwards(target);
     if let Some(m) = declaration.filter(|_| converts) {
         out.push(Fix {
             title: format!(

@@ -38,6 +38,7 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (43, include_str!("../explain/U0043.md")),
     (44, include_str!("../explain/U0044.md")),
     (45, include_str!("../explain/U0045.md")),
+    (46, include_str!("../explain/U0046.md")),
     (50, include_str!("../explain/U0050.md")),
     (51, include_str!("../explain/U0051.md")),
     (52, include_str!("../explain/U0052.md")),

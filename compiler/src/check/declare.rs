@@ -193,6 +193,7 @@ fn version_env(
                         ret,
                         span: m.span,
                         changed: m.changed.filter(|_| resolver.is_new()),
+                        renamed_from: m.renamed_from.clone().filter(|_| resolver.is_new()),
                     });
                 }
                 env.services.insert(

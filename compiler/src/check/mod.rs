@@ -94,6 +94,7 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         .iter()
         .any(|d| d.code == codes::MISSING_VERSION);
     if versions_complete {
+        rules::check_renames(&mut cx, &model);
         model.functions = functions::signatures(&mut cx, &model);
         functions::check_bodies(&mut cx, &model);
         types::lossy_records(&mut cx, &model);

@@ -32,24 +32,92 @@ pub(crate) fn unchanged_method(types: &Types<'_>, a: &MethodDef, b: &MethodDef) 
 }
 
 /// `(service, method)` of every method declared in both versions that reads and answers the
-/// same in both: the decision code generation follows for pass-through calls.
+/// same in both: the decision code generation follows for pass-through calls. A renamed
+/// method is there under both its names.
 pub(crate) fn unchanged_methods(model: &SpecModel) -> BTreeSet<(String, String)> {
     let types = Types::new(model);
     let mut out = BTreeSet::new();
     for service in model.old.services.values() {
-        let Some(other) = model.new.services.get(&service.name.name) else {
-            continue;
-        };
         for method in &service.methods {
-            let counterpart = other.method(&method.name.name);
-            if counterpart.is_some_and(|c| {
+            let counterpart =
+                model.counterpart(model.old.number, &service.name.name, &method.name.name);
+            if let Some(c) = counterpart.filter(|c| {
                 unchanged_method(&types, method, c) && unchanged_method(&types, c, method)
             }) {
                 out.insert((service.name.name.clone(), method.name.name.clone()));
+                out.insert((service.name.name.clone(), c.name.name.clone()));
             }
         }
     }
     out
+}
+
+/// `renamed from` names a method the old version's service has, which no other method of the
+/// new version claims and which the new version does not also declare under its old name.
+pub(crate) fn check_renames(cx: &mut Cx, model: &SpecModel) {
+    let (old_v, new_v) = (model.old.number, model.new.number);
+    for service in model.new.services.values() {
+        let sname = &service.name.name;
+        let old_service = model.old.services.get(sname);
+        let mut claimed: HashMap<&str, Span> = HashMap::new();
+        for m in &service.methods {
+            let Some(from) = &m.renamed_from else {
+                continue;
+            };
+            let (old, new) = (from.name.as_str(), m.name.name.as_str());
+            if old_service.and_then(|s| s.method(old)).is_none() {
+                let names = old_service
+                    .map(|s| {
+                        s.methods
+                            .iter()
+                            .map(|x| x.name.name.as_str())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                let help = did_you_mean(old, names);
+                cx.report(
+                    codes::BAD_RENAME,
+                    from.span,
+                    format!("version {old_v} of `{sname}` has no method `{old}` to rename"),
+                    |d| {
+                        d.label(format!("not a method of version {old_v}"))
+                            .note("`renamed from` names the old version's method that this one replaces")
+                            .maybe_help(help)
+                    },
+                );
+                continue;
+            }
+            if let Some(first) = claimed.get(old) {
+                let first = *first;
+                cx.report(
+                    codes::BAD_RENAME,
+                    from.span,
+                    format!("`{old}` is renamed twice"),
+                    |d| {
+                        d.label(format!("`{new}` also claims to be `{old}`"))
+                            .also(first, "first renamed here")
+                            .help("an old method becomes one new method: keep one `renamed from`")
+                    },
+                );
+                continue;
+            }
+            claimed.insert(old, from.span);
+            if let Some(again) = service.method(old).filter(|_| old != new) {
+                cx.report(
+                    codes::BAD_RENAME,
+                    from.span,
+                    format!("`{old}` is renamed to `{new}` but version {new_v} still declares `{old}`"),
+                    |d| {
+                        d.label(format!("`{old}` would mean two methods of version {new_v}"))
+                            .also(again.name.span, format!("version {new_v}'s own `{old}`"))
+                            .help(format!(
+                                "remove `renamed from {old}` (old callers of `{old}` reach this `{old}`), or rename the other method"
+                            ))
+                    },
+                );
+            }
+        }
+    }
 }
 
 pub(crate) fn check_rules(cx: &mut Cx, model: &SpecModel) {
@@ -135,13 +203,13 @@ fn check_block(
         covered.insert((block.kind, sname.clone(), mname.to_string()));
         let first_diagnostic = cx.diagnostics.len();
         let types = Types::new(model);
-        if let Some(counterpart) = other.and_then(|s| s.method(mname)) {
+        if let Some(counterpart) = model.counterpart(simulated.number, &sname, mname) {
             if unchanged_method(&types, method, counterpart) {
                 let (sv, rv) = (simulated.number, reachable.number);
                 let new = model.new.number;
                 // A rule that does more than pass the call on converts values: its author
                 // believes the meaning changed, which `changed` says; removing it would lose that.
-                let help = if rule.forwards() {
+                let help = if rule.forwards(&counterpart.name.name) {
                     "remove the rule".to_string()
                 } else {
                     format!(
@@ -346,13 +414,13 @@ fn coverage(
     let (simulated, reachable) = sides(model, kind);
     let types = Types::new(model);
     for service in simulated.services.values() {
-        let other = reachable.services.get(&service.name.name);
         for method in &service.methods {
             let key = (kind, service.name.name.clone(), method.name.name.clone());
             if covered.contains(&key) {
                 continue;
             }
-            let counterpart = other.and_then(|s| s.method(&method.name.name));
+            let counterpart =
+                model.counterpart(simulated.number, &service.name.name, &method.name.name);
             if counterpart.is_some_and(|c| unchanged_method(&types, method, c)) {
                 continue;
             }

@@ -221,12 +221,13 @@ pub(crate) fn dispatch(types: &Types<'_>) -> Result<TokenStream, CodegenError> {
                         quote!(crate::#k::#s::#f)
                     }
                     None => {
-                        let counterpart =
-                            reachable.services.get(sname).and_then(|s| s.method(mname));
+                        // The same method of the other version, under its name there (a
+                        // renamed method is called by the name its version knows).
+                        let counterpart = types.model.counterpart(simulated.number, sname, mname);
                         match counterpart {
-                            Some(_) if types.model.method_unchanged(sname, mname) => {
+                            Some(c) if types.model.method_unchanged(sname, mname) => {
                                 let d = delegate_module(reachable.number, sname);
-                                let f = ident(mname);
+                                let f = ident(&c.name.name);
                                 quote!(#d::#f)
                             }
                             // The checker proves every changed method has a rule.

@@ -410,3 +410,27 @@ fn a_method_declared_changed_dispatches_to_its_rules_and_its_records_are_two_typ
     );
     assert!(!g.lib_rs.contains("pub use crate::v1::Q;"), "{}", g.lib_rs);
 }
+
+#[test]
+fn a_renamed_method_passes_through_under_each_version_s_name() {
+    let text = spec(
+        "service S { fn get(key: string) -> option<string> }",
+        "service S { fn lookup(key: string) -> option<string> renamed from get }",
+        "",
+    );
+    let g = gen(&text);
+    // An old caller's `get` reaches the new node's `lookup`, and a new caller's `lookup` the
+    // old node's `get`: each delegate sends its own version's name on the wire.
+    has(&g, "(0, \"S\", \"get\") =>");
+    has(
+        &g,
+        "rt::encode(&crate::calls::v2::S::lookup(__up_host, __up_a0)?)",
+    );
+    has(&g, "(1, \"S\", \"lookup\") =>");
+    has(
+        &g,
+        "rt::encode(&crate::calls::v1::S::get(__up_host, __up_a0)?)",
+    );
+    has(&g, "rt::call(&__up_host, \"lookup\",");
+    has(&g, "rt::call(&__up_host, \"get\",");
+}

@@ -211,6 +211,8 @@ pub struct MethodDecl {
     pub params: Vec<Field>,
     /// `None` when no `-> T` is written: the method returns `unit`.
     pub ret: Option<TypeExpr>,
+    /// `renamed from old`: the method is the old version's `old` under a new name.
+    pub renamed_from: Option<Ident>,
     pub span: Span,
 }
 
@@ -342,12 +344,12 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether the rule only passes its call on, `m(a, b) = call m(a, b)`, rather than
-    /// converting values.
-    pub fn forwards(&self) -> bool {
+    /// Whether the rule only passes its call on to the other version's `target` (its method's
+    /// name there), `m(a, b) = call m(a, b)`, rather than converting values.
+    pub fn forwards(&self, target: &str) -> bool {
         match &self.body.kind {
             ExprKind::Delegate { method, args } => {
-                method.name == self.method.name
+                method.name == target
                     && args.len() == self.params.len()
                     && args
                         .iter()

@@ -222,10 +222,13 @@ impl Printer {
                 self.line(d, &format!("service {}", name(&s.name)), s.span);
                 for m in &s.methods {
                     let changed = if m.changed.is_some() { "changed " } else { "" };
-                    let text = match &m.ret {
+                    let mut text = match &m.ret {
                         Some(t) => format!("{changed}method {} -> {}", name(&m.name), type_text(t)),
                         None => format!("{changed}method {}", name(&m.name)),
                     };
+                    if let Some(old) = &m.renamed_from {
+                        text.push_str(&format!(" renamed from {}", name(old)));
+                    }
                     self.line(d + 1, &text, m.span);
                     self.fields(d + 2, "param", &m.params);
                 }

@@ -107,6 +107,8 @@ codes! {
     // helper functions
     RECURSIVE_FUNCTION = 44, Error, "recursive_function", "a helper function calls itself, directly or through others";
     FUNCTION_NAME_TAKEN = 45, Error, "function_name_taken", "a helper function takes a built-in's name or another helper's";
+    // renames
+    BAD_RENAME = 46, Error, "bad_rename", "a `renamed from` names nothing of the old version, or something already taken";
     // expressions and types
     TYPE_MISMATCH = 50, Error, "type_mismatch", "an expression has the wrong type";
     UNKNOWN_VARIABLE = 51, Error, "unknown_variable", "a name is not bound";

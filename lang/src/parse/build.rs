@@ -354,12 +354,18 @@ impl Builder {
                             .map(|p| self.span(&p));
                         let name = self.ident_opt(mi.next());
                         let params = mi.next().map(|f| self.fields(f)).unwrap_or_default();
-                        let ret = mi.next().map(|t| self.type_expr(t));
+                        let ret = mi
+                            .next_if(|p| p.as_rule() == Rule::type_expr)
+                            .map(|t| self.type_expr(t));
+                        let renamed_from = mi
+                            .next_if(|p| p.as_rule() == Rule::renamed)
+                            .map(|r| self.ident_opt(r.into_inner().nth(1)));
                         MethodDecl {
                             changed,
                             name,
                             params,
                             ret,
+                            renamed_from,
                             span,
                         }
                     })

@@ -173,7 +173,8 @@ fn quick_fix_for_a_converting_unneeded_rule_declares_the_change() {
     assert!(all[0].preferred && all[0].title.starts_with("Remove"));
 }
 
-/// Map literals, helper functions, `changed` and keyword escapes, for the no-panic sweep.
+/// Map literals, helper functions, `changed`, `renamed from` and keyword escapes, for the
+/// no-panic sweep.
 const NEW_SYNTAX: &str = r#"upgrade kv 1 -> 2
 version 1 {
   record R { r#match: u64 }
@@ -181,7 +182,10 @@ version 1 {
 }
 version 2 {
   record R { changed r#match: u64 }
-  service Kv { fn r#exists(key: string) -> bool  changed fn size() -> map<string, u64> }
+  service Kv {
+    fn has(key: string) -> bool renamed from r#exists
+    changed fn size() -> map<string, u64>
+  }
 }
 fn twice(m: map<string, u64>) -> map<string, u64> = map_values(m, |v| v * 2)
 past Kv { size() = twice({"a": 1, "b": len(call size())}) }
