@@ -92,6 +92,22 @@ pub struct FieldDef {
     /// Where the new version says `changed` before the field: its meaning changed, so the
     /// record (or state) counts as changed whatever its types. Always `None` in the old version.
     pub changed: Option<Span>,
+    /// `renamed from old`: the old version's field `old` under a new name. Always `None` in the
+    /// old version.
+    pub renamed_from: Option<Ident>,
+}
+
+/// The field of `fields` (a new version's) that is the old version's field `old`: the one
+/// renamed from it, else the one of its name that is not itself renamed.
+pub fn field_from<'a>(fields: &'a [FieldDef], old: &str) -> Option<&'a FieldDef> {
+    fields
+        .iter()
+        .find(|f| f.renamed_from.as_ref().is_some_and(|o| o.name == old))
+        .or_else(|| {
+            fields
+                .iter()
+                .find(|f| f.name.name == old && f.renamed_from.is_none())
+        })
 }
 
 /// The signature of a top-level helper function (`fn name(params) -> T = body`); its body is

@@ -433,3 +433,38 @@ fn a_renamed_method_round_trips_under_its_two_names() {
         "{lossy}"
     );
 }
+
+/// A record field renamed with `renamed from` is not lost: a method returning the record is
+/// round-tripped (without the rename it would be skipped as lossy), and a conversion that
+/// mixes the field up is caught.
+#[test]
+fn a_renamed_field_is_round_tripped() {
+    let spec = |back: &str| {
+        format!(
+            "upgrade t 1 -> 2\n\
+             version 1 {{ record Item {{ value: string, n: u64 }}\n service S {{ fn get() -> Item }} }}\n\
+             version 2 {{ record Item {{ text: string renamed from value, n: u64 }}\n service S {{ fn get() -> Item }} }}\n\
+             past S {{ get() = {{ let i = call get(); v1::Item {{ value: {back}, n: i.n }} }} }}\n\
+             future S {{ get() = {{ let i = call get(); v2::Item {{ text: i.value, n: i.n }} }} }}\n\
+             schedule {{ all_at_once {{ }} }}\n"
+        )
+    };
+    let good = run(&model("renamed-field.ups", &spec("i.text")), 5, 128);
+    let trip = good
+        .checked
+        .iter()
+        .find(|c| c.obligation == Obligation::RoundTrip)
+        .unwrap_or_else(|| panic!("no round trip:\n{good}"));
+    assert!(trip.passed(), "{good}");
+    let bad = run(
+        &model("renamed-field-bad.ups", &spec("i.text + \"!\"")),
+        5,
+        128,
+    );
+    assert!(
+        bad.diagnostics
+            .iter()
+            .any(|d| d.code == codes::VERIFY_ROUND_TRIP),
+        "{bad}"
+    );
+}

@@ -181,8 +181,11 @@ impl Fmt<'_> {
 
     fn field(&mut self, f: &Field) -> D {
         let changed = if f.changed.is_some() { "changed " } else { "" };
+        let renamed = f.renamed_from.as_ref().map_or(String::new(), |old| {
+            format!(" renamed from {}", old.written())
+        });
         text(format!(
-            "{changed}{}: {}",
+            "{changed}{}: {}{renamed}",
             f.name.written(),
             type_text(&f.ty)
         ))

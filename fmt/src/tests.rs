@@ -352,3 +352,21 @@ version 2 {
 ",
     );
 }
+
+#[test]
+fn renamed_fields() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 2 { record R { changed text:string renamed from value } state { xs: list<u64>  renamed from items } }",
+        "upgrade kv 1 -> 2
+
+version 2 {
+  record R {
+    changed text: string renamed from value,
+  }
+  state {
+    xs: list<u64> renamed from items,
+  }
+}
+",
+    );
+}

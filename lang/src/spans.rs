@@ -193,6 +193,9 @@ fn field(fl: &mut Field, f: &mut dyn Rewrite) {
     fl.changed = fl.changed.map(|s| f.span(s));
     ident(&mut fl.name, f);
     type_expr(&mut fl.ty, f);
+    if let Some(old) = &mut fl.renamed_from {
+        ident(old, f);
+    }
     fl.span = f.span(fl.span);
 }
 

@@ -258,6 +258,7 @@ impl Resolver<'_> {
                 name: f.name.clone(),
                 ty,
                 changed: f.changed.filter(|_| self.is_new()),
+                renamed_from: f.renamed_from.clone().filter(|_| self.is_new()),
             });
         }
         out

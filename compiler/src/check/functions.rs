@@ -80,6 +80,7 @@ pub(crate) fn signatures(cx: &mut Cx, model: &SpecModel) -> BTreeMap<String, Fun
                 name: p.name.clone(),
                 ty,
                 changed: None,
+                renamed_from: None,
             });
         }
         let written = qualify(cx, model, &f.ret);

@@ -6,7 +6,7 @@ use super::expr::{Delegate, ExprChecker};
 use super::suggest::did_you_mean;
 use super::types::Types;
 use super::Cx;
-use crate::model::{MethodDef, ServiceDef, SpecModel, Ty, VersionEnv};
+use crate::model::{FieldDef, MethodDef, ServiceDef, SpecModel, Ty, VersionEnv};
 use lang::ast::{ExprKind, RuleBlock, RuleKind};
 use lang::diagnostic::{codes, Severity};
 use lang::span::Span;
@@ -52,9 +52,82 @@ pub(crate) fn unchanged_methods(model: &SpecModel) -> BTreeSet<(String, String)>
     out
 }
 
+/// `renamed from` on fields of a record or of the state: names a field of the old version's
+/// record (or state), which no other field claims and which the new one does not keep.
+fn check_field_renames(
+    cx: &mut Cx,
+    model: &SpecModel,
+    owner: &str,
+    old: Option<&[FieldDef]>,
+    new: &[FieldDef],
+) {
+    let old_v = model.old.number;
+    let mut claimed: HashMap<&str, Span> = HashMap::new();
+    for f in new {
+        let Some(from) = &f.renamed_from else {
+            continue;
+        };
+        let (was, now) = (from.name.as_str(), f.name.name.as_str());
+        if !old.is_some_and(|fields| fields.iter().any(|o| o.name.name == was)) {
+            let names = old
+                .map(|fs| fs.iter().map(|o| o.name.name.as_str()).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let help = did_you_mean(was, names);
+            cx.report(
+                codes::BAD_RENAME,
+                from.span,
+                format!("{owner} of version {old_v} has no field `{was}` to rename"),
+                |d| {
+                    d.label(format!("not a field of version {old_v}"))
+                        .note("`renamed from` names the old version's field that this one replaces")
+                        .maybe_help(help)
+                },
+            );
+            continue;
+        }
+        if let Some(first) = claimed.get(was) {
+            let first = *first;
+            cx.report(
+                codes::BAD_RENAME,
+                from.span,
+                format!("`{was}` is renamed twice"),
+                |d| {
+                    d.label(format!("`{now}` also claims to be `{was}`"))
+                        .also(first, "first renamed here")
+                        .help("an old field becomes one new field: keep one `renamed from`")
+                },
+            );
+            continue;
+        }
+        claimed.insert(was, from.span);
+        if let Some(again) = new.iter().find(|g| g.name.name == was && was != now) {
+            let new_v = model.new.number;
+            cx.report(
+                codes::BAD_RENAME,
+                from.span,
+                format!("`{was}` is renamed to `{now}` but {owner} of version {new_v} still has `{was}`"),
+                |d| {
+                    d.label(format!("`{was}` would mean two fields of version {new_v}"))
+                        .also(again.name.span, format!("version {new_v}'s own `{was}`"))
+                        .help(format!("remove `renamed from {was}`, or rename the other field"))
+                },
+            );
+        }
+    }
+}
+
 /// `renamed from` names a method the old version's service has, which no other method of the
-/// new version claims and which the new version does not also declare under its old name.
+/// new version claims and which the new version does not also declare under its old name; and
+/// the same of fields of records and of the state.
 pub(crate) fn check_renames(cx: &mut Cx, model: &SpecModel) {
+    for (name, record) in &model.new.records {
+        let old = model.old.records.get(name).map(|r| r.fields.as_slice());
+        check_field_renames(cx, model, &format!("record `{name}`"), old, &record.fields);
+    }
+    if let Some(state) = &model.new.state {
+        let old = model.old.state.as_ref().map(|s| s.fields.as_slice());
+        check_field_renames(cx, model, "the state", old, &state.fields);
+    }
     let (old_v, new_v) = (model.old.number, model.new.number);
     for service in model.new.services.values() {
         let sname = &service.name.name;

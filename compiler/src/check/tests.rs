@@ -676,3 +676,32 @@ fn a_rule_passing_a_renamed_call_on_is_plain_forwarding() {
         .collect();
     assert_eq!(helps, ["U0040 remove the rule"]);
 }
+
+#[test]
+fn a_renamed_field_is_not_a_dropped_one() {
+    let v1 = "record Item { value: string, n: u64 }\nservice S { fn get() -> Item }\nstate { items: list<Item> }";
+    let v2 = "record Item { text: string renamed from value, n: u64 }\nservice S { fn get() -> Item }\nstate { entries: list<Item> renamed from items }";
+    let rules =
+        "transform (old) -> new { entries: old.items.map(|i| Item { text: i.value, n: i.n }) }\n\
+                 invariant (old, new) { len(old.items) == len(new.entries) }\n\
+                 past S { get() = { let i = call get(); v1::Item { value: i.text, n: i.n } } }\n\
+                 future S { get() = { let i = call get(); v2::Item { text: i.value, n: i.n } } }";
+    check(&spec(v1, v2, rules), "");
+    // Without the rename, `value` is dropped.
+    let plain = v2.replace(" renamed from value", "");
+    check(
+        &spec(v1, &plain, rules),
+        "U0069 3:15 field `value` of record `Item` is dropped in version 2",
+    );
+    // A rename names an old field nothing else claims, which the new record does not keep.
+    check(
+        &spec(
+            "record Item { value: string, n: u64 }",
+            "record Item { a: string renamed from valeu, b: u64 renamed from n, c: u64 renamed from n, d: string renamed from value, value: string }",
+            "",
+        ),
+        "U0046 6:38 record `Item` of version 1 has no field `valeu` to rename\n\
+         U0046 6:88 `n` is renamed twice\n\
+         U0046 6:114 `value` is renamed to `d` but record `Item` of version 2 still has `value`",
+    );
+}

@@ -179,7 +179,7 @@ pub(crate) fn lossy_records(cx: &mut Cx, model: &SpecModel) {
             continue;
         };
         for field in &old.fields {
-            if new.field(&field.name.name).is_none() {
+            if crate::model::field_from(&new.fields, &field.name.name).is_none() {
                 let (rec, fname) = (name.clone(), field.name.name.clone());
                 let new_span = new.name.span;
                 cx.report(

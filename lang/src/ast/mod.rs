@@ -230,6 +230,9 @@ pub struct Field {
     pub changed: Option<Span>,
     pub name: Ident,
     pub ty: TypeExpr,
+    /// `name: type renamed from old` (records and state only): the old version's field `old`
+    /// under a new name.
+    pub renamed_from: Option<Ident>,
     pub span: Span,
 }
 

@@ -98,7 +98,11 @@ fn lit_text(lit: &Lit) -> String {
 
 fn field_text(f: &Field) -> String {
     let changed = if f.changed.is_some() { "changed " } else { "" };
-    format!("{changed}{}: {}", name(&f.name), type_text(&f.ty))
+    let renamed = f
+        .renamed_from
+        .as_ref()
+        .map_or(String::new(), |old| format!(" renamed from {}", name(old)));
+    format!("{changed}{}: {}{renamed}", name(&f.name), type_text(&f.ty))
 }
 
 struct Printer {

@@ -400,10 +400,14 @@ impl Builder {
                         span,
                     },
                 };
+                let renamed_from = fi
+                    .next_if(|p| p.as_rule() == Rule::renamed)
+                    .map(|r| self.ident_opt(r.into_inner().nth(1)));
                 Field {
                     changed,
                     name,
                     ty,
+                    renamed_from,
                     span,
                 }
             })

@@ -131,11 +131,9 @@ fn dropped_field(model: &SpecModel, ty: &Ty) -> Option<(String, String)> {
                 Some(Named::Record(def)) => {
                     if r.version == model.old.number {
                         if let Some(newer) = model.new.records.get(&r.name) {
-                            if let Some(f) = def
-                                .fields
-                                .iter()
-                                .find(|f| newer.field(&f.name.name).is_none())
-                            {
+                            if let Some(f) = def.fields.iter().find(|f| {
+                                crate::model::field_from(&newer.fields, &f.name.name).is_none()
+                            }) {
                                 return Some((f.name.name.clone(), r.name.clone()));
                             }
                         }
