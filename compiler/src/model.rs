@@ -110,6 +110,39 @@ pub fn field_from<'a>(fields: &'a [FieldDef], old: &str) -> Option<&'a FieldDef>
         })
 }
 
+/// How a value of one version becomes a value of the other where their types differ only by
+/// `renamed from` (fields renamed, nothing else changed): the checker records one where such a
+/// value is used as the other version's, the evaluator and the generated code apply it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conversion {
+    /// Nothing to convert.
+    Same,
+    /// A record or enum, by the table entry `(name, from version, to version)`.
+    Named {
+        name: String,
+        from: u64,
+        to: u64,
+    },
+    Option(Box<Conversion>),
+    List(Box<Conversion>),
+    Set(Box<Conversion>),
+    /// The values of a map (keys are never renamed records).
+    Map(Box<Conversion>),
+    Tuple(Vec<Conversion>),
+}
+
+/// The conversion of one record or enum between the versions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NamedConversion {
+    /// `(field in the source version, field in the target version, its conversion)`.
+    Record(Vec<(String, String, Conversion)>),
+    /// `(variant, its payload's conversion)`.
+    Enum(Vec<(String, Option<Conversion>)>),
+}
+
+/// The conversions of records and enums, by `(name, from version, to version)`.
+pub type NamedConversions = BTreeMap<(String, u64, u64), NamedConversion>;
+
 /// The signature of a top-level helper function (`fn name(params) -> T = body`); its body is
 /// the spec's [`lang::ast::Function`] of that name.
 #[derive(Debug, Clone, PartialEq)]
@@ -246,6 +279,11 @@ pub struct SpecModel {
     /// The checked type of every expression, by its id (the type of an expression that had an
     /// error is [`Ty::Unknown`]).
     pub expr_types: std::collections::HashMap<lang::ast::ExprId, Ty>,
+    /// The expressions whose value is used as the other version's (its type differs only by
+    /// `renamed from`), and how it converts.
+    pub conversions: std::collections::HashMap<lang::ast::ExprId, Conversion>,
+    /// The record and enum conversions those use.
+    pub named_conversions: NamedConversions,
 }
 
 impl SpecModel {

@@ -128,6 +128,17 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
 
     pub fn check(&mut self, e: &Expr, expected: &Ty) {
         let actual = self.infer(e, Some(expected));
+        if let Err(Mismatch::Changed { .. }) = self.types.compare(&actual, expected) {
+            // A value whose type differs from the expected one only by renamed fields is
+            // converted, field by field under the other names.
+            let mut table = std::mem::take(&mut self.cx.named_conversions);
+            let conversion = self.types.conversion(&actual, expected, &mut table);
+            self.cx.named_conversions = table;
+            if let Some(c) = conversion {
+                self.cx.conversions.insert(e.id, c);
+                return;
+            }
+        }
         self.expect(&actual, expected, e.span);
     }
 

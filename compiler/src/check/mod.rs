@@ -71,6 +71,8 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         file,
         diagnostics: Vec::new(),
         expr_types: HashMap::new(),
+        conversions: HashMap::new(),
+        named_conversions: Default::default(),
     };
     let (old, new) = declare::versions(&mut cx, &spec);
     let framing = declare::protocol(&mut cx, &spec);
@@ -84,6 +86,8 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         unchanged_methods: Default::default(),
         functions: Default::default(),
         expr_types: HashMap::new(),
+        conversions: HashMap::new(),
+        named_conversions: Default::default(),
     };
     model.unchanged_types = types::unchanged_types(&model);
     model.unchanged_methods = rules::unchanged_methods(&model);
@@ -103,6 +107,8 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
     }
     schedule::check_schedules(&mut cx, &model.spec);
     model.expr_types = cx.expr_types;
+    model.conversions = cx.conversions;
+    model.named_conversions = cx.named_conversions;
     (model, cx.diagnostics)
 }
 
@@ -112,6 +118,9 @@ pub(crate) struct Cx {
     pub diagnostics: Vec<Diagnostic>,
     /// The type of every expression checked, by id.
     pub expr_types: HashMap<lang::ast::ExprId, Ty>,
+    /// Values used as the other version's whose types differ only by renames.
+    pub conversions: HashMap<lang::ast::ExprId, crate::model::Conversion>,
+    pub named_conversions: crate::model::NamedConversions,
 }
 
 impl Cx {

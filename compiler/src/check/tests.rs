@@ -705,3 +705,20 @@ fn a_renamed_field_is_not_a_dropped_one() {
          U0046 6:114 `value` is renamed to `d` but record `Item` of version 2 still has `value`",
     );
 }
+
+#[test]
+fn values_differing_only_by_renamed_fields_convert_implicitly() {
+    let v1 = "record Tag { label: string, n: u64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags() -> list<Tag>\n fn mark() -> Mark }";
+    let v2 = "record Tag { name: string renamed from label, n: u64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags() -> list<Tag>\n fn mark() -> Mark }";
+    let rules = "past S { tags() = call tags()\n mark() = call mark() }\nfuture S { tags() = call tags()\n mark() = call mark() }";
+    check(&spec(v1, v2, rules), "");
+    // Anything else changed as well, and the conversion is the author's again.
+    let v2_more = "record Tag { name: string renamed from label, n: i64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags() -> list<Tag>\n fn mark() -> Mark }";
+    check(
+        &spec(v1, v2_more, rules),
+        "U0057 14:19 `Tag` of version 2 is used where `Tag` of version 1 is expected\n\
+         U0057 15:11 `Mark` of version 2 is used where `Mark` of version 1 is expected\n\
+         U0057 16:21 `Tag` of version 1 is used where `Tag` of version 2 is expected\n\
+         U0057 17:11 `Mark` of version 1 is used where `Mark` of version 2 is expected",
+    );
+}

@@ -97,8 +97,17 @@ impl<'t, 'm> ExprGen<'t, 'm> {
         self.types.model.type_of(e)
     }
 
-    /// The owned value of `e`.
+    /// The owned value of `e` (converted to the other version's type where the checker said
+    /// so: a value whose type differs only by renamed fields).
     pub fn owned(&self, e: &Expr) -> Gen {
+        let v = self.owned_as_is(e)?;
+        Ok(match self.types.model.conversions.get(&e.id) {
+            Some(c) => super::convert::apply(c, v),
+            None => v,
+        })
+    }
+
+    fn owned_as_is(&self, e: &Expr) -> Gen {
         if let Some(p) = self.place(e)? {
             if self.movable_place(e) {
                 return Ok(p);
@@ -110,6 +119,10 @@ impl<'t, 'm> ExprGen<'t, 'm> {
 
     /// A shared reference to the value of `e` (a place borrowed, or a temporary).
     pub fn borrowed(&self, e: &Expr) -> Gen {
+        if self.types.model.conversions.contains_key(&e.id) {
+            let v = self.owned(e)?;
+            return Ok(quote!(&(#v)));
+        }
         if let Some(p) = self.place(e)? {
             return Ok(quote!(&#p));
         }

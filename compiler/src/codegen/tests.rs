@@ -434,3 +434,22 @@ fn a_renamed_method_passes_through_under_each_version_s_name() {
     has(&g, "rt::call(&__up_host, \"lookup\",");
     has(&g, "rt::call(&__up_host, \"get\",");
 }
+
+#[test]
+fn values_under_renamed_fields_are_converted_by_generated_functions() {
+    let text = spec(
+        "record Tag { label: string, n: u64 }\nservice S { fn tags() -> list<Tag> }",
+        "record Tag { name: string renamed from label, n: u64 }\nservice S { fn tags() -> list<Tag> }",
+        "past S { tags() = call tags() }\nfuture S { tags() = call tags() }",
+    );
+    let g = gen(&text);
+    has(
+        &g,
+        "pub fn __up_conv_Tag_2_1(__up_x: crate::v2::Tag) -> crate::v1::Tag {",
+    );
+    has(&g, "crate::v1::Tag { label: __up_x.name, n: __up_x.n }");
+    has(
+        &g,
+        "(crate::calls::v2::S::tags(__up_host)?).into_iter().map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)).collect::<::std::vec::Vec<_>>()",
+    );
+}

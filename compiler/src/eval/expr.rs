@@ -43,7 +43,8 @@ impl Evaluator<'_> {
         match self.budget.enter(expr.span) {
             Ok(_depth) => {
                 let value = self.dispatch(expr, env, host)?;
-                self.fit_static_type(expr, value)
+                let value = self.fit_static_type(expr, value)?;
+                Ok(self.convert_for(expr, value))
             }
             Err(e) => Err(e),
         }
