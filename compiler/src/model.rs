@@ -143,6 +143,14 @@ pub enum NamedConversion {
 /// The conversions of records and enums, by `(name, from version, to version)`.
 pub type NamedConversions = BTreeMap<(String, u64, u64), NamedConversion>;
 
+/// How a call passed through to the other version converts: each argument to the reachable
+/// version's parameter type, and the answer back to the caller's result type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassConversion {
+    pub args: Vec<Conversion>,
+    pub ret: Conversion,
+}
+
 /// The signature of a top-level helper function (`fn name(params) -> T = body`); its body is
 /// the spec's [`lang::ast::Function`] of that name.
 #[derive(Debug, Clone, PartialEq)]
@@ -284,6 +292,9 @@ pub struct SpecModel {
     pub conversions: std::collections::HashMap<lang::ast::ExprId, Conversion>,
     /// The record and enum conversions those use.
     pub named_conversions: NamedConversions,
+    /// Methods that need no rule though their signatures differ by renamed fields, by
+    /// `(version of the caller, service, method)`: how their calls convert.
+    pub pass_conversions: BTreeMap<(u64, String, String), PassConversion>,
 }
 
 impl SpecModel {

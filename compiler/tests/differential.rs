@@ -13,7 +13,7 @@
 use compiler::build::{build_plugin, BuildOptions};
 use compiler::check::check_sources;
 use compiler::eval::json::from_json;
-use compiler::eval::{EvalError, Evaluator, Value};
+use compiler::eval::{convert, EvalError, Evaluator, Value};
 use compiler::model::{SpecModel, Ty};
 use compiler::verify::{Generator, Rng};
 use lang::ast::RuleKind;
@@ -211,7 +211,8 @@ fn differential_model(path: &str, model: SpecModel, text: String) {
 
 /// Methods without rules that read and answer the same in both versions: the plugin passes a
 /// call on to the other version's method of the same meaning, under that version's name (which
-/// `renamed from` may make another), and gives its answer back unchanged.
+/// `renamed from` may make another), with the arguments and the answer as they were, or
+/// converted where their types differ only by renamed fields.
 fn pass_through(
     path: &str,
     model: &SpecModel,
@@ -238,19 +239,43 @@ fn pass_through(
                     .collect();
                 let answer = generator.generate(&target.ret, rng, 3);
                 let called = RefCell::new(Vec::new());
-                let mut host = |name: &str, _args: &[u8]| -> Result<Vec<u8>, CallError> {
+                let sent = RefCell::new(Vec::new());
+                let mut host = |name: &str, args: &[u8]| -> Result<Vec<u8>, CallError> {
                     called.borrow_mut().push(name.to_string());
+                    sent.borrow_mut().extend_from_slice(args);
                     Ok(answer.to_json().to_string().into_bytes())
                 };
                 let args_json =
                     serde_json::Value::Array(args.iter().map(Value::to_json).collect()).to_string();
                 let got = plugin.simulate(direction, s, m, args_json.as_bytes(), &mut host);
                 let got = from_plugin(got, &method.ret, model);
+                let pass = model
+                    .pass_conversions
+                    .get(&(simulated.number, s.clone(), m.clone()));
+                let named = &model.named_conversions;
+                let (want_args, want) = match pass {
+                    Some(p) => (
+                        args.iter()
+                            .zip(&p.args)
+                            .map(|(a, c)| convert(a.clone(), c, named))
+                            .collect(),
+                        convert(answer.clone(), &p.ret, named),
+                    ),
+                    None => (args.clone(), answer.clone()),
+                };
                 assert_eq!(
                     got,
-                    Outcome::Value(answer.clone()),
+                    Outcome::Value(want),
                     "{path}: `{s}.{m}` passed through"
                 );
+                let sent: serde_json::Value = serde_json::from_slice(&sent.borrow()).unwrap();
+                let sent: Vec<Value> = target
+                    .params
+                    .iter()
+                    .zip(sent.as_array().unwrap())
+                    .map(|(p, j)| from_json(j, &p.ty, model).unwrap())
+                    .collect();
+                assert_eq!(sent, want_args, "{path}: `{s}.{m}` arguments passed on");
                 assert_eq!(
                     called.borrow().as_slice(),
                     [target.name.name.as_str()],

@@ -88,9 +88,11 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         expr_types: HashMap::new(),
         conversions: HashMap::new(),
         named_conversions: Default::default(),
+        pass_conversions: Default::default(),
     };
     model.unchanged_types = types::unchanged_types(&model);
     model.unchanged_methods = rules::unchanged_methods(&model);
+    model.pass_conversions = rules::pass_conversions(&mut cx, &model);
     // Without both versions, every rule and state field would look unanswered: say only what
     // is missing.
     let versions_complete = !cx

@@ -20,15 +20,59 @@ pub(crate) fn sides(model: &SpecModel, kind: RuleKind) -> (&VersionEnv, &Version
     }
 }
 
-/// Whether a method reads and answers the same in both versions (then it needs no rule).
+/// Whether a method reads and answers the same in both versions (then it needs no rule): the
+/// same parameters and result, or ones that differ only by renamed fields (then its calls are
+/// converted on the way, see [`pass_conversions`]).
 pub(crate) fn unchanged_method(types: &Types<'_>, a: &MethodDef, b: &MethodDef) -> bool {
     a.params.len() == b.params.len()
         && a.params
             .iter()
             .zip(&b.params)
-            .all(|(x, y)| x.name.name == y.name.name && types.same(&x.ty, &y.ty))
-        && types.same(&a.ret, &b.ret)
+            .all(|(x, y)| x.name.name == y.name.name && types.fits(&x.ty, &y.ty))
+        && types.fits(&b.ret, &a.ret)
         && !types.marked(a.changed.or(b.changed))
+}
+
+/// For every method that needs no rule but whose signature differs by renamed fields, how its
+/// calls convert, in each direction.
+pub(crate) fn pass_conversions(
+    cx: &mut Cx,
+    model: &SpecModel,
+) -> std::collections::BTreeMap<(u64, String, String), crate::model::PassConversion> {
+    let types = Types::new(model);
+    let mut out = std::collections::BTreeMap::new();
+    for caller in [&model.old, &model.new] {
+        for service in caller.services.values() {
+            for m in &service.methods {
+                let (s, name) = (&service.name.name, &m.name.name);
+                if !model.method_unchanged(s, name) {
+                    continue;
+                }
+                let Some(c) = model.counterpart(caller.number, s, name) else {
+                    continue;
+                };
+                let mut table = std::mem::take(&mut cx.named_conversions);
+                let args: Option<Vec<_>> = m
+                    .params
+                    .iter()
+                    .zip(&c.params)
+                    .map(|(p, q)| types.conversion(&p.ty, &q.ty, &mut table))
+                    .collect();
+                let ret = types.conversion(&c.ret, &m.ret, &mut table);
+                cx.named_conversions = table;
+                if let (Some(args), Some(ret)) = (args, ret) {
+                    let same = crate::model::Conversion::Same;
+                    if args.iter().chain([&ret]).any(|c| *c != same) {
+                        out.insert(
+                            (caller.number, s.clone(), name.clone()),
+                            crate::model::PassConversion { args, ret },
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `(service, method)` of every method declared in both versions that reads and answers the

@@ -681,16 +681,19 @@ fn a_rule_passing_a_renamed_call_on_is_plain_forwarding() {
 fn a_renamed_field_is_not_a_dropped_one() {
     let v1 = "record Item { value: string, n: u64 }\nservice S { fn get() -> Item }\nstate { items: list<Item> }";
     let v2 = "record Item { text: string renamed from value, n: u64 }\nservice S { fn get() -> Item }\nstate { entries: list<Item> renamed from items }";
-    let rules =
-        "transform (old) -> new { entries: old.items.map(|i| Item { text: i.value, n: i.n }) }\n\
-                 invariant (old, new) { len(old.items) == len(new.entries) }\n\
-                 past S { get() = { let i = call get(); v1::Item { value: i.text, n: i.n } } }\n\
-                 future S { get() = { let i = call get(); v2::Item { text: i.value, n: i.n } } }";
+    // `get` needs no rule: its `Item`s convert under the renamed field, in the state too.
+    let rules = "transform (old) -> new { entries: old.items }\n\
+                 invariant (old, new) { len(old.items) == len(new.entries) }";
     check(&spec(v1, v2, rules), "");
-    // Without the rename, `value` is dropped.
+    // Without the rename, `value` is dropped, and `Item` converts no more.
     let plain = v2.replace(" renamed from value", "");
+    let explicit =
+        "transform (old) -> new { entries: old.items.map(|i| Item { text: i.value, n: i.n }) }\n\
+         invariant (old, new) { len(old.items) == len(new.entries) }\n\
+         past S { get() = { let i = call get(); v1::Item { value: i.text, n: i.n } } }\n\
+         future S { get() = { let i = call get(); v2::Item { text: i.value, n: i.n } } }";
     check(
-        &spec(v1, &plain, rules),
+        &spec(v1, &plain, explicit),
         "U0069 3:15 field `value` of record `Item` is dropped in version 2",
     );
     // A rename names an old field nothing else claims, which the new record does not keep.
@@ -709,16 +712,19 @@ fn a_renamed_field_is_not_a_dropped_one() {
 #[test]
 fn values_differing_only_by_renamed_fields_convert_implicitly() {
     let v1 = "record Tag { label: string, n: u64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags() -> list<Tag>\n fn mark() -> Mark }";
-    let v2 = "record Tag { name: string renamed from label, n: u64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags() -> list<Tag>\n fn mark() -> Mark }";
-    let rules = "past S { tags() = call tags()\n mark() = call mark() }\nfuture S { tags() = call tags()\n mark() = call mark() }";
+    let v2 = "record Tag { name: string renamed from label, n: u64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags(all: bool) -> list<Tag>\n fn mark(x: u64) -> Mark }";
+    let rules = "past S { tags() = call tags(true)\n mark() = call mark(0) }\nfuture S { tags(all) = if all { call tags() } else { [] }\n mark(_x) = call mark() }";
     check(&spec(v1, v2, rules), "");
+    // A method whose signature differs only by renamed fields needs no rule at all.
+    let v2_same = "record Tag { name: string renamed from label, n: u64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags() -> list<Tag>\n fn mark() -> Mark }";
+    check(&spec(v1, v2_same, ""), "");
     // Anything else changed as well, and the conversion is the author's again.
-    let v2_more = "record Tag { name: string renamed from label, n: i64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags() -> list<Tag>\n fn mark() -> Mark }";
+    let v2_more = "record Tag { name: string renamed from label, n: i64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags(all: bool) -> list<Tag>\n fn mark(x: u64) -> Mark }";
     check(
         &spec(v1, v2_more, rules),
         "U0057 14:19 `Tag` of version 2 is used where `Tag` of version 1 is expected\n\
          U0057 15:11 `Mark` of version 2 is used where `Mark` of version 1 is expected\n\
-         U0057 16:21 `Tag` of version 1 is used where `Tag` of version 2 is expected\n\
-         U0057 17:11 `Mark` of version 1 is used where `Mark` of version 2 is expected",
+         U0057 16:31 `Tag` of version 1 is used where `Tag` of version 2 is expected\n\
+         U0057 17:13 `Mark` of version 1 is used where `Mark` of version 2 is expected",
     );
 }

@@ -214,6 +214,14 @@ impl<'a> Types<'a> {
         Some(NamedConversion::Enum(variants))
     }
 
+    /// Whether a value of `actual` is one of `expected`, or converts to it (renamed fields).
+    pub fn fits(&self, actual: &Ty, expected: &Ty) -> bool {
+        self.same(actual, expected)
+            || self
+                .conversion(actual, expected, &mut NamedConversions::new())
+                .is_some()
+    }
+
     /// Whether a `changed` mark (of a field or method) makes its declaration differ here.
     pub fn marked(&self, mark: Option<lang::span::Span>) -> bool {
         self.marks && mark.is_some()

@@ -270,10 +270,29 @@ pub(crate) fn dispatch(types: &Types<'_>) -> Result<TokenStream, CodegenError> {
                 } else {
                     quote!(let (#(#passed,)*): (#(#tys,)*) = #precise;)
                 };
+                // A call passed through under renamed fields converts its arguments on the way
+                // and its answer on the way back.
+                let pass = types
+                    .model
+                    .pass_conversions
+                    .get(&(simulated.number, sname.clone(), mname.clone()))
+                    .filter(|_| find_rule(types, kind, sname, mname).is_none());
+                let call = match pass {
+                    Some(p) => {
+                        let args = passed
+                            .iter()
+                            .zip(&p.args)
+                            .map(|(a, c)| super::convert::apply(c, quote!(#a)));
+                        let answer =
+                            super::convert::apply(&p.ret, quote!(#target(#host, #(#args),*)?));
+                        quote!(#answer)
+                    }
+                    None => quote!(#target(#host, #(#passed),*)?),
+                };
                 arms.push(quote! {
                     (#dir, #sname, #mname) => {
                         #decode
-                        rt::encode(&#target(#host, #(#passed),*)?)
+                        rt::encode(&#call)
                     }
                 });
             }

@@ -453,3 +453,17 @@ fn values_under_renamed_fields_are_converted_by_generated_functions() {
         "(crate::calls::v2::S::tags(__up_host)?).into_iter().map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)).collect::<::std::vec::Vec<_>>()",
     );
 }
+
+#[test]
+fn a_method_differing_only_by_renamed_fields_passes_through_converted() {
+    let text = spec(
+        "record Tag { label: string }\nservice S { fn put(t: Tag) -> option<Tag> }",
+        "record Tag { name: string renamed from label }\nservice S { fn put(t: Tag) -> option<Tag> }",
+        "",
+    );
+    let g = gen(&text);
+    has(
+        &g,
+        "rt::encode(&(crate::calls::v2::S::put(__up_host, crate::conv::__up_conv_Tag_1_2(__up_a0))?).map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)))",
+    );
+}

@@ -5,7 +5,9 @@
 use super::value::Value;
 use crate::model::{Conversion, NamedConversion, NamedConversions};
 
-pub(super) fn convert(value: Value, c: &Conversion, named: &NamedConversions) -> Value {
+/// `value` as the other version's value, by the conversion `c` (and the record and enum
+/// conversions `named` it refers to).
+pub fn convert(value: Value, c: &Conversion, named: &NamedConversions) -> Value {
     match (c, value) {
         (Conversion::Same, v) => v,
         (Conversion::Option(c), Value::Option(v)) => {

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use lang::ast::{Decl, Expr, Function, Invariant, Rule, Spec, Transform};
 use lang::Span;
 
+pub use convert::convert;
 pub use env::Env;
 pub use value::{Closure, Value};
 
