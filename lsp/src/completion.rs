@@ -281,7 +281,9 @@ fn version_completions(
         {
             keywords(DECL_KEYWORDS.iter())
         }
-        Some(("{", Some(_), Some("service"))) if cx.at_element_start() => keywords(["fn"].iter()),
+        Some(("{", Some(_), Some("service"))) if cx.at_element_start() => {
+            keywords(["fn", "changed"].iter())
+        }
         _ => Vec::new(),
     }
 }
@@ -567,6 +569,31 @@ fn schedule_completions(cx: &Context<'_>) -> Vec<CompletionItem> {
     }
 }
 
+/// The spec's helper functions, with their signatures.
+fn helper_functions(a: &Analysis, kind: CompletionItemKind) -> Vec<CompletionItem> {
+    let Some(model) = a.model.as_ref() else {
+        return Vec::new();
+    };
+    model
+        .functions
+        .values()
+        .map(|f| {
+            let params: Vec<String> = f
+                .params
+                .iter()
+                .map(|p| format!("{}: {}", p.name.name, ty_text(&p.ty, model.new.number)))
+                .collect();
+            let sig = format!(
+                "fn {}({}) -> {}",
+                f.name.name,
+                params.join(", "),
+                ty_text(&f.ret, model.new.number)
+            );
+            item(&f.name.name, kind, Some(sig))
+        })
+        .collect()
+}
+
 fn method_builtins() -> Vec<CompletionItem> {
     BUILTINS
         .iter()
@@ -597,6 +624,7 @@ fn expression_completions(
         Some(".") => {
             let mut out = receiver_fields(a, previous, offset);
             out.extend(method_builtins());
+            out.extend(helper_functions(a, CompletionItemKind::METHOD));
             out
         }
         Some("::") => {
@@ -629,6 +657,7 @@ fn expression_completions(
                     it
                 })
                 .collect();
+            out.extend(helper_functions(a, CompletionItemKind::FUNCTION));
             out.extend(keywords(EXPR_KEYWORDS.iter()));
             for env in [&model.old, &model.new] {
                 let other = if env.number == model.old.number {

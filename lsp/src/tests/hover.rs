@@ -146,3 +146,19 @@ fn a_name_in_a_rule_allow_shows_its_warning() {
         allowed for this rule: not reported for it"#]],
     );
 }
+
+#[test]
+fn a_helper_function_shows_its_signature() {
+    let fixture = super::NEW_SYNTAX.replacen("twice({", "tw$0ice({", 1);
+    check(
+        &fixture,
+        expect![[r#"
+        ```ups
+        fn twice(m: map<string, u64>) -> map<string, u64>
+        ```
+
+        helper function of this spec
+
+        here: `map<string, u64>`"#]],
+    );
+}

@@ -175,7 +175,7 @@ fn quick_fix_for_a_converting_unneeded_rule_declares_the_change() {
 
 /// Map literals, helper functions, `changed`, `renamed from` and keyword escapes, for the
 /// no-panic sweep.
-const NEW_SYNTAX: &str = r#"upgrade kv 1 -> 2
+pub(super) const NEW_SYNTAX: &str = r#"upgrade kv 1 -> 2
 version 1 {
   record R { r#match: u64 }
   service Kv { fn r#exists(key: string) -> bool  fn size() -> map<string, u64> }
