@@ -49,6 +49,9 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
     // operand.
     let mut in_fn = false;
     let mut after_operand = false;
+    // `let`s at depth zero in a helper's expression whose `;` is still to come: a `;` beyond
+    // them ends the helper (`fn f() -> u64 = 1;`).
+    let mut open_lets = 0usize;
     while let Some(&b) = bytes.get(i) {
         match b {
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
@@ -110,9 +113,13 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
                         starts.push((start, false));
                         in_fn = word == "fn";
                         after_operand = false;
+                        open_lets = 0;
                         first_token = false;
                         continue;
                     }
+                }
+                if depth == 0 && word == "let" {
+                    open_lets += 1;
                 }
                 first_token = false;
                 after_operand = !EXPR_WORDS.contains(&word);
@@ -139,6 +146,12 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
                 }
                 first_token = false;
                 after_operand = false;
+                if b == b';' && depth == 0 {
+                    match open_lets.checked_sub(1) {
+                        Some(left) => open_lets = left,
+                        None => after_operand = true,
+                    }
+                }
             }
         }
         i += 1;
@@ -188,7 +201,8 @@ mod tests {
     fn a_helper_function_may_use_item_keywords_as_names() {
         let text = "upgrade t 1 -> 2\nfn g(past: u64, version: u64) -> u64 = past + version\n\
                     fn h(x: S) -> bool = forall v in past: call version(v.past) || if past { 1 } else { 2 }\n\
-                    fn k() -> u64 = 1 past S { }\nfn m() -> u64 = f(x)\nversion 1 { }";
+                    fn k() -> u64 = 1 past S { }\nfn m() -> u64 = f(x)\nversion 1 { }\n\
+                    fn n() -> u64 = let past = 1; past;fn o() -> u64 = 2;past S { }";
         let got: Vec<String> = words(text).into_iter().map(|(w, _)| w).collect();
         assert_eq!(
             got,
@@ -200,6 +214,9 @@ mod tests {
                 "past S { }",
                 "fn m() -> u64 = f(x)",
                 "version 1 { }",
+                "fn n() -> u64 = let past = 1; past;",
+                "fn o() -> u64 = 2;",
+                "past S { }",
             ]
         );
     }
