@@ -288,7 +288,9 @@ fn version_completions(
         {
             keywords(DECL_KEYWORDS.iter())
         }
-        Some(("{", Some(_), Some("service"))) if cx.at_element_start() => keywords(["fn"].iter()),
+        Some(("{", Some(_), Some("service"))) if cx.at_element_start() => {
+            keywords(["fn", "changed"].iter())
+        }
         _ => Vec::new(),
     }
 }
@@ -574,6 +576,31 @@ fn schedule_completions(cx: &Context<'_>) -> Vec<CompletionItem> {
     }
 }
 
+/// The spec's helper functions, with their signatures.
+fn helper_functions(a: &Analysis, kind: CompletionItemKind) -> Vec<CompletionItem> {
+    let Some(model) = a.model.as_ref() else {
+        return Vec::new();
+    };
+    model
+        .functions
+        .values()
+        .map(|f| {
+            let params: Vec<String> = f
+                .params
+                .iter()
+                .map(|p| format!("{}: {}", p.name.name, ty_text(&p.ty, model.new.number)))
+                .collect();
+            let sig = format!(
+                "fn {}({}) -> {}",
+                f.name.name,
+                params.join(", "),
+                ty_text(&f.ret, model.new.number)
+            );
+            item(&f.name.name, kind, Some(sig))
+        })
+        .collect()
+}
+
 fn method_builtins() -> Vec<CompletionItem> {
     BUILTINS
         .iter()
@@ -604,6 +631,7 @@ fn expression_completions(
         Some(".") => {
             let mut out = receiver_fields(a, previous, offset);
             out.extend(method_builtins());
+            out.extend(helper_functions(a, CompletionItemKind::METHOD));
             out
         }
         Some("::") => {
@@ -636,6 +664,7 @@ fn expression_completions(
                     it
                 })
                 .collect();
+            out.extend(helper_functions(a, CompletionItemKind::FUNCTION));
             out.extend(keywords(EXPR_KEYWORDS.iter()));
             for env in [&model.old, &model.new] {
                 let other = if env.number == model.old.number {
@@ -760,6 +789,7 @@ fn each_expr<'a>(item: &'a Item, f: &mut dyn FnMut(&'a Expr)) {
             .filter_map(|m| m.model.as_ref())
             .flat_map(MethodModel::exprs)
             .for_each(&mut visit),
+        Item::Function(f) => visit(&f.body),
         Item::Protocol(_) | Item::Schedule(_) => {}
     }
 }

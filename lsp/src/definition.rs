@@ -95,9 +95,12 @@ pub fn definition(a: &Analysis, offset: usize) -> Vec<Span> {
             .and_then(|s| s.field(name))
             .map(|f| f.name.span)),
         Target::Var { binding, .. } => one(*binding),
-        Target::Binding { .. }
-        | Target::Builtin { .. }
-        | Target::Expr { .. }
-        | Target::Allow { .. } => Vec::new(),
+        // A helper function's call goes to its definition; a built-in has none.
+        Target::Builtin { name, .. } => one(a
+            .model
+            .as_ref()
+            .and_then(|m| m.functions.get(name))
+            .map(|f| f.name.span)),
+        Target::Binding { .. } | Target::Expr { .. } | Target::Allow { .. } => Vec::new(),
     }
 }

@@ -39,6 +39,23 @@ pub fn hover(a: &Analysis, offset: usize) -> Option<Hover> {
         Target::Var { name, ty, .. } | Target::Binding { name, ty, .. } => {
             code(&format!("{name}: {}", ty_text(ty, home(a, ty))))
         }
+        Target::Builtin { name, ty, .. } if a.model.as_ref()?.functions.contains_key(name) => {
+            let model = a.model.as_ref()?;
+            let f = model.functions.get(name)?;
+            let v = model.new.number;
+            let params: Vec<String> = f
+                .params
+                .iter()
+                .map(|p| format!("{}: {}", p.name.name, ty_text(&p.ty, v)))
+                .collect();
+            let sig = format!("fn {name}({}) -> {}", params.join(", "), ty_text(&f.ret, v));
+            let result = if *ty == Ty::Unknown {
+                String::new()
+            } else {
+                format!("\n\nhere: `{}`", ty_text(ty, home(a, ty)))
+            };
+            format!("{}\n\nhelper function of this spec{result}", code(&sig))
+        }
         Target::Builtin { name, ty, .. } => {
             let b = compiler::builtins::lookup(name)?;
             let (sig, what) = (b.signature, b.doc);

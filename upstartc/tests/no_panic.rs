@@ -367,8 +367,8 @@ fn constructs_that_nest_without_brackets_are_refused_not_overflowed() {
             for stack in [8, 2] {
                 let started = std::time::Instant::now();
                 let codes = codes_on_stack(make(depth), stack);
-                // 200 levels may check (types have no nesting limit of their own); deeper
-                // ones are refused.
+                // 200 levels may check (expressions nest by their own rules); deeper ones
+                // are refused.
                 assert!(
                     depth == 200 || codes.iter().any(|c| c == "U0007"),
                     "{what} x{depth} on {stack} MiB: {codes:?}"

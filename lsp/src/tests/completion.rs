@@ -195,3 +195,28 @@ fn fields_of_the_state_in_a_method_model() {
             (30 built-in functions)"#]],
     );
 }
+
+#[test]
+fn helper_functions_are_offered_in_expressions() {
+    let fixture = super::NEW_SYNTAX.replacen("twice(m) }", "tw$0 }", 1);
+    check(
+        None,
+        &fixture,
+        expect![[r#"
+        (30 built-in functions)
+        twice
+        call
+        disallow
+        if
+        else
+        match
+        let
+        forall
+        exists
+        none
+        true
+        false
+        v1::R
+        v2::R"#]],
+    );
+}

@@ -66,3 +66,14 @@ fn the_reverse_transform_reads_the_new_state_and_assigns_the_old() {
         expect!["entries: state { entries: map<string, string>, log: list<Entry> }"],
     );
 }
+
+#[test]
+fn a_helper_function_call_goes_to_its_definition() {
+    let fixture = super::NEW_SYNTAX.replacen("twice(m) }", "tw$0ice(m) }", 1);
+    check(
+        &fixture,
+        expect![
+            "twice: fn twice(m: map<string, u64>) -> map<string, u64> = map_values(m, |v| v * 2)"
+        ],
+    );
+}

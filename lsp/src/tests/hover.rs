@@ -180,3 +180,19 @@ fn names_in_a_method_model() {
             ```"#]],
     );
 }
+
+#[test]
+fn a_helper_function_shows_its_signature() {
+    let fixture = super::NEW_SYNTAX.replacen("twice({", "tw$0ice({", 1);
+    check(
+        &fixture,
+        expect![[r#"
+        ```ups
+        fn twice(m: map<string, u64>) -> map<string, u64>
+        ```
+
+        helper function of this spec
+
+        here: `map<string, u64>`"#]],
+    );
+}
