@@ -70,11 +70,12 @@ fn from_plugin(r: Result<Vec<u8>, CallError>, ty: &Ty, model: &SpecModel) -> Out
 
 fn differential(path: &str) {
     let (model, text) = model_of(path);
-    differential_model(path, model, text);
+    differential_model(&upstart_test_support::specs_dir().join(path), model, text);
 }
 
-fn differential_model(path: &str, model: SpecModel, text: String) {
-    let plugin = plugin_of(&upstart_test_support::repo_root().join(path), &text);
+fn differential_model(spec: &std::path::Path, model: SpecModel, text: String) {
+    let path = &upstart_test_support::relative(spec);
+    let plugin = plugin_of(spec, &text);
     let generator = Generator::new(&model);
     let eval = Evaluator::for_model(&model);
     let mut rng = Rng::new(0x5eed);
@@ -307,5 +308,5 @@ fn language_gaps_plugin_agrees_with_the_evaluator() {
     let path = "compiler/tests/differential/lang_gaps.ups";
     let text = include_str!("differential/lang_gaps.ups").to_string();
     let (model, text) = model_of_text(path, text);
-    differential_model(path, model, text);
+    differential_model(&upstart_test_support::repo_root().join(path), model, text);
 }

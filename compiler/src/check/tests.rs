@@ -508,7 +508,6 @@ fn a_chain_agrees_on_the_models_of_the_version_it_shares() {
     let other = same.replace("state.n }", "state.n + 1 }");
     let got = listing(&[a, &other]);
     assert_eq!(got, "U0091 2:1 the two specs disagree on version 2");
-    );
 }
 
 #[test]
