@@ -243,17 +243,21 @@ pub fn free_port() -> Result<u16, String> {
 
 /// Sends `SIG<name>` to `pid` with the `kill` program.
 async fn signal(pid: u32, name: &str) {
-    let result = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
+    let result = Command::from(kill_command(pid, name)).status().await;
     if let Err(e) = result {
         tracing::warn!(pid, error = %e, "cannot run `kill`");
     }
+}
+
+/// The `kill -<name> <pid>` command (it sends `SIG<name>` to `pid`), with no input or output.
+pub fn kill_command(pid: u32, name: &str) -> std::process::Command {
+    let mut kill = std::process::Command::new("kill");
+    kill.arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    kill
 }
 
 /// Stops process `pid` if it is still the program a crashed agent started: the process that
