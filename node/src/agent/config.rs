@@ -375,15 +375,18 @@ impl DataDir {
 
     /// Where the release directory of bundle `id` is unpacked.
     pub fn release(&self, bundle: &str) -> PathBuf {
-        let short: String = bundle.chars().take(16).collect();
-        self.root.join("release").join(short)
+        self.root.join("release").join(bundle_dir(bundle))
     }
 
     /// Where the node program of bundle `id` is installed.
     pub fn binary(&self, bundle: &str, name: &str) -> PathBuf {
-        let short: String = bundle.chars().take(16).collect();
-        self.root.join("bin").join(short).join(name)
+        self.root.join("bin").join(bundle_dir(bundle)).join(name)
     }
+}
+
+/// The directory of a bundle under `release/` and `bin/`: the first 16 characters of its id.
+fn bundle_dir(bundle: &str) -> String {
+    bundle.chars().take(16).collect()
 }
 
 /// The node's key: read from `DATA/node.key`, or made there (mode 0600, with `node.key.pub`)

@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 
 /// How to start the program.
 #[derive(Debug, Clone)]
@@ -102,67 +102,39 @@ impl Program {
             return Err(format!("`{bin}` has no stdout"));
         };
         let mut lines = BufReader::new(stdout).lines();
-        if let Ready::Accepts(addr) = launch.ready {
-            // Its stdout is read (and logged) from the start, so it never blocks on a full pipe.
-            let name = bin.to_string();
-            tokio::spawn(async move {
-                while let Ok(Some(line)) = lines.next_line().await {
-                    tracing::debug!(program = %name, "{line}");
+        let addr = match launch.ready {
+            Ready::Accepts(addr) => {
+                // Its stdout is read (and logged) from the start, so it never blocks on a full
+                // pipe.
+                log_stdout(lines, bin);
+                if let Err(e) = accepts(&mut child, addr, bin, launch.start_timeout).await {
+                    let _ = child.kill().await;
+                    return Err(e);
                 }
-            });
-            if let Err(e) = accepts(&mut child, addr, bin, launch.start_timeout).await {
-                let _ = child.kill().await;
-                return Err(e);
+                addr
             }
-            tracing::info!(program = %bin, pid, %addr, "program started");
-            return Ok(Program {
-                child,
-                pid,
-                addr,
-                binary: PathBuf::from(program),
-                started,
-                stop_signal: launch.stop_signal.clone(),
-            });
-        }
-        let waited = tokio::time::timeout(launch.start_timeout, async {
-            loop {
-                match lines.next_line().await {
-                    Ok(Some(line)) => {
-                        if let Some(rest) = line.strip_prefix("listening ") {
-                            return rest.trim().parse::<SocketAddr>().map_err(|e| {
-                                format!("`{bin}` printed `{line}`, not an address: {e}")
-                            });
-                        }
-                        tracing::debug!(program = %bin, "{line}");
+            Ready::Says => {
+                let waited =
+                    tokio::time::timeout(launch.start_timeout, says(&mut lines, bin)).await;
+                let addr = match waited {
+                    Ok(Ok(addr)) => addr,
+                    Ok(Err(e)) => {
+                        let _ = child.kill().await;
+                        return Err(e);
                     }
-                    Ok(None) | Err(_) => {
-                        return Err(format!("`{bin}` ended before saying where it listens"))
+                    Err(_) => {
+                        let _ = child.kill().await;
+                        return Err(format!(
+                            "`{bin}` did not say where it listens within {} ms",
+                            launch.start_timeout.as_millis()
+                        ));
                     }
-                }
-            }
-        })
-        .await;
-        let addr = match waited {
-            Ok(Ok(addr)) => addr,
-            Ok(Err(e)) => {
-                let _ = child.kill().await;
-                return Err(e);
-            }
-            Err(_) => {
-                let _ = child.kill().await;
-                return Err(format!(
-                    "`{bin}` did not say where it listens within {} ms",
-                    launch.start_timeout.as_millis()
-                ));
+                };
+                // Keep reading its stdout, so that it never blocks on a full pipe.
+                log_stdout(lines, bin);
+                addr
             }
         };
-        // Keep reading its stdout, so that it never blocks on a full pipe.
-        let name = bin.to_string();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                tracing::debug!(program = %name, "{line}");
-            }
-        });
         tracing::info!(program = %bin, pid, %addr, "program started");
         Ok(Program {
             child,
@@ -230,6 +202,37 @@ async fn accepts(
     }
 }
 
+/// Reads the program's stdout up to its `listening ADDR` line (logging the lines before it),
+/// and returns that address.
+async fn says(lines: &mut Lines<BufReader<ChildStdout>>, bin: &str) -> Result<SocketAddr, String> {
+    loop {
+        match lines.next_line().await {
+            Ok(Some(line)) => {
+                if let Some(rest) = line.strip_prefix("listening ") {
+                    return rest
+                        .trim()
+                        .parse::<SocketAddr>()
+                        .map_err(|e| format!("`{bin}` printed `{line}`, not an address: {e}"));
+                }
+                tracing::debug!(program = %bin, "{line}");
+            }
+            Ok(None) | Err(_) => {
+                return Err(format!("`{bin}` ended before saying where it listens"))
+            }
+        }
+    }
+}
+
+/// Logs the rest of the program's stdout in a task of its own, until it closes.
+fn log_stdout(mut lines: Lines<BufReader<ChildStdout>>, bin: &str) {
+    let name = bin.to_string();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::debug!(program = %name, "{line}");
+        }
+    });
+}
+
 /// A port on 127.0.0.1 free now, for a program told where to listen.
 pub fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -240,17 +243,21 @@ pub fn free_port() -> Result<u16, String> {
 
 /// Sends `SIG<name>` to `pid` with the `kill` program.
 async fn signal(pid: u32, name: &str) {
-    let result = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
+    let result = Command::from(kill_command(pid, name)).status().await;
     if let Err(e) = result {
         tracing::warn!(pid, error = %e, "cannot run `kill`");
     }
+}
+
+/// The `kill -<name> <pid>` command (it sends `SIG<name>` to `pid`), with no input or output.
+pub fn kill_command(pid: u32, name: &str) -> std::process::Command {
+    let mut kill = std::process::Command::new("kill");
+    kill.arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    kill
 }
 
 /// Stops process `pid` if it is still the program a crashed agent started: the process that

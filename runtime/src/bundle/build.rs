@@ -97,24 +97,8 @@ pub fn write_container(
         let io = |e| BundleError::io(&part, "write", e);
         w.write_all(&signed.header_bytes()).map_err(io)?;
         for (entry, source) in signed.manifest.files.iter().zip(sources) {
-            let mut f = File::open(source).map_err(|e| BundleError::io(*source, "open", e))?;
-            let mut hasher = Hasher::new();
-            let mut buf = vec![0u8; 1 << 16];
-            let mut total = 0u64;
-            loop {
-                let n = f
-                    .read(&mut buf)
-                    .map_err(|e| BundleError::io(*source, "read", e))?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = buf.get(..n).unwrap_or_default();
-                hasher.update(chunk);
-                w.write_all(chunk)
-                    .map_err(|e| BundleError::io(&part, "write", e))?;
-                total += n as u64;
-            }
-            if total != entry.size || hasher.finish() != entry.sha256 {
+            let (sha256, size) = read_hashed(source, |chunk| w.write_all(chunk).map_err(io))?;
+            if size != entry.size || sha256 != entry.sha256 {
                 return Err(BundleError::Build {
                     reason: format!("`{}` changed while it was being bundled", source.display()),
                 });
@@ -212,6 +196,22 @@ fn describe(path: &Path, role: FileRole, name: Option<String>) -> Result<BundleF
             & 0o111
             != 0
     };
+    let (sha256, size) = read_hashed(path, |_| Ok(()))?;
+    Ok(BundleFile {
+        role,
+        name,
+        sha256,
+        size,
+        executable,
+    })
+}
+
+/// Reads the file at `path` in chunks, handing each to `each`; returns the file's sha-256 (hex)
+/// and size, as read.
+fn read_hashed(
+    path: &Path,
+    mut each: impl FnMut(&[u8]) -> Result<(), BundleError>,
+) -> Result<(String, u64), BundleError> {
     let mut f = File::open(path).map_err(|e| BundleError::io(path, "open", e))?;
     let mut hasher = Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -223,16 +223,12 @@ fn describe(path: &Path, role: FileRole, name: Option<String>) -> Result<BundleF
         if n == 0 {
             break;
         }
-        hasher.update(buf.get(..n).unwrap_or_default());
+        let chunk = buf.get(..n).unwrap_or_default();
+        hasher.update(chunk);
+        each(chunk)?;
         size += n as u64;
     }
-    Ok(BundleFile {
-        role,
-        name,
-        sha256: hasher.finish(),
-        size,
-        executable,
-    })
+    Ok((hasher.finish(), size))
 }
 
 fn now_unix() -> u64 {

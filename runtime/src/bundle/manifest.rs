@@ -258,10 +258,11 @@ fn plain_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn manifest() -> BundleManifest {
+    /// A valid manifest (of files that exist nowhere), for the bundle modules' tests.
+    pub(crate) fn manifest() -> BundleManifest {
         BundleManifest {
             format: MANIFEST_FORMAT,
             spec: "kv".into(),
