@@ -8,6 +8,7 @@
 //! and formatted with `prettyplease`. Pure: no IO here; `crate::build` writes and builds.
 
 pub(crate) mod builtins;
+mod calls;
 mod expr;
 mod manifest;
 mod moves;

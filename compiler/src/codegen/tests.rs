@@ -349,3 +349,27 @@ fn malformed_tokens_are_a_compiler_bug_with_the_text() {
         "{err}"
     );
 }
+
+/// Rules (and methods passed through unchanged) that make at most one delegate call are listed
+/// per direction, so a host may pipeline them; a rule calling once per element of a list is not.
+#[test]
+fn manifest_lists_the_rules_of_one_call() {
+    let m = gen(KV).manifest;
+    assert_eq!(m.past_one_call, ["Kv.get", "Kv.put", "Kv.replicate"]);
+    assert_eq!(
+        m.future_one_call,
+        ["Kv.get", "Kv.put", "Kv.delete", "Kv.replicate"]
+    );
+    let m = gen(include_str!("../../../specs/kv/kv-2-3.ups")).manifest;
+    assert!(
+        m.future.iter().any(|r| r == "Kv.get_many"),
+        "{:?}",
+        m.future
+    );
+    assert!(
+        !m.future_one_call.iter().any(|r| r == "Kv.get_many"),
+        "`get_many` calls `get` per key: {:?}",
+        m.future_one_call
+    );
+    assert!(m.future_one_call.iter().any(|r| r == "Kv.get"));
+}
