@@ -213,3 +213,80 @@ impl NodeHost for Replay<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use serde_json::json;
+
+    fn replay<'a>(route: &'a Route, answers: &'a [Answer]) -> Replay<'a> {
+        Replay {
+            route,
+            service: "Kv",
+            qualify: false,
+            style: ParamStyle::ByPosition,
+            answers,
+            made: 0,
+            wanted: None,
+            node_error: None,
+        }
+    }
+
+    #[test]
+    fn a_run_stops_at_the_first_call_not_answered_and_says_which() {
+        let route = Route::new(None, 2, None);
+        let mut host = replay(&route, &[]);
+        let e = host.call_last("get", br#"["a"]"#, true).unwrap_err();
+        assert_eq!(e, CallError::Internal(WAITING.into()));
+        assert_eq!(
+            host.wanted,
+            Some(Wanted {
+                name: "get".into(),
+                params: json!(["a"]),
+                last: true
+            })
+        );
+        // Whatever the rule does next is not sent: it waits for that answer.
+        assert!(host.call_last("put", b"[]", true).is_err());
+        assert_eq!(host.wanted.as_ref().unwrap().name, "get");
+    }
+
+    #[test]
+    fn answers_so_far_are_replayed_in_order() {
+        let route = Route::new(None, 2, None);
+        let answers = [("get".to_string(), Ok(json!({"value": "x"})))];
+        let mut host = replay(&route, &answers);
+        assert_eq!(
+            host.call_last("get", br#"["a"]"#, false).unwrap(),
+            br#"{"value":"x"}"#
+        );
+        assert!(host.call_last("get", br#"["b"]"#, false).is_err());
+        assert_eq!(
+            host.wanted,
+            Some(Wanted {
+                name: "get".into(),
+                params: json!(["b"]),
+                last: false
+            })
+        );
+    }
+
+    #[test]
+    fn a_node_error_is_kept_and_a_changed_call_is_refused() {
+        let route = Route::new(None, 2, None);
+        let error = RpcError::new(-32000, "no such key".to_string());
+        let answers = [("get".to_string(), Err(error.clone()))];
+        let mut host = replay(&route, &answers);
+        assert!(host.call_last("get", br#"["a"]"#, true).is_err());
+        assert_eq!(host.node_error, Some(error));
+        assert_eq!(host.wanted, None);
+        let mut host = replay(&route, &answers);
+        let e = host.call_last("put", br#"["a"]"#, true).unwrap_err();
+        assert!(
+            matches!(&e, CallError::Internal(m) if m.contains("called `put` where it called `get`")),
+            "{e:?}"
+        );
+    }
+}
