@@ -29,6 +29,15 @@ pub struct Manifest {
     /// rollback can carry the new version's writes back. Absent in older manifests: `false`.
     #[serde(default)]
     pub reverse_transform: bool,
+    /// `service.method` of the old version (as in `past`, plus methods passed through
+    /// unchanged) whose past rule makes at most one delegate `call` on any run: once a host has
+    /// seen that call, the rule makes no other, so the calls of a caller's next request may go
+    /// to the node before this one is answered. Absent in older manifests: none.
+    #[serde(default)]
+    pub past_one_call: Vec<String>,
+    /// The same for the new version's methods and their future rules.
+    #[serde(default)]
+    pub future_one_call: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

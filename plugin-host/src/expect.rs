@@ -109,6 +109,8 @@ pub(crate) mod tests {
             disallowed: Vec::new(),
             schedule: Vec::new(),
             reverse_transform: false,
+            past_one_call: Vec::new(),
+            future_one_call: Vec::new(),
         }
     }
 

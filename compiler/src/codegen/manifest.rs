@@ -23,15 +23,24 @@ pub(crate) fn manifest(types: &Types<'_>, spec_text: &str) -> Manifest {
     let mut past = Vec::new();
     let mut future = Vec::new();
     let mut disallowed = Vec::new();
+    let (mut past_one_call, mut future_one_call) = (Vec::new(), Vec::new());
     for kind in [RuleKind::Past, RuleKind::Future] {
         let (simulated, _) = sides(types, kind);
         for service in simulated.services.values() {
             for m in &service.methods {
                 let (s, n) = (&service.name.name, &m.name.name);
-                let Some(rule) = find_rule(types, kind, s, n) else {
+                let full = format!("{s}.{n}");
+                let rule = find_rule(types, kind, s, n);
+                // Without a rule, dispatch passes the call on: one call.
+                if rule.is_none_or(|r| super::calls::at_most_one(&r.body)) {
+                    match kind {
+                        RuleKind::Past => past_one_call.push(full.clone()),
+                        RuleKind::Future => future_one_call.push(full.clone()),
+                    }
+                }
+                let Some(rule) = rule else {
                     continue;
                 };
-                let full = format!("{s}.{n}");
                 if let ExprKind::Disallow(reason) = &rule.body.kind {
                     disallowed.push(Disallowed {
                         direction: kind.keyword().to_string(),
@@ -67,6 +76,8 @@ pub(crate) fn manifest(types: &Types<'_>, spec_text: &str) -> Manifest {
         disallowed,
         schedule,
         reverse_transform: has_reverse(model),
+        past_one_call,
+        future_one_call,
     }
 }
 

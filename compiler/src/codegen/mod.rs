@@ -10,6 +10,7 @@
 //! and formatted with `prettyplease`. Pure: no IO here; `crate::build` writes and builds.
 
 pub(crate) mod builtins;
+mod calls;
 mod convert;
 mod expr;
 mod functions;

@@ -467,3 +467,27 @@ fn a_method_differing_only_by_renamed_fields_passes_through_converted() {
         "rt::encode(&(crate::calls::v2::S::put(__up_host, crate::conv::__up_conv_Tag_1_2(__up_a0))?).map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)))",
     );
 }
+
+/// Rules (and methods passed through unchanged) that make at most one delegate call are listed
+/// per direction, so a host may pipeline them; a rule calling once per element of a list is not.
+#[test]
+fn manifest_lists_the_rules_of_one_call() {
+    let m = gen(KV).manifest;
+    assert_eq!(m.past_one_call, ["Kv.get", "Kv.put", "Kv.replicate"]);
+    assert_eq!(
+        m.future_one_call,
+        ["Kv.get", "Kv.put", "Kv.delete", "Kv.replicate"]
+    );
+    let m = gen(include_str!("../../../specs/kv/kv-2-3.ups")).manifest;
+    assert!(
+        m.future.iter().any(|r| r == "Kv.get_many"),
+        "{:?}",
+        m.future
+    );
+    assert!(
+        !m.future_one_call.iter().any(|r| r == "Kv.get_many"),
+        "`get_many` calls `get` per key: {:?}",
+        m.future_one_call
+    );
+    assert!(m.future_one_call.iter().any(|r| r == "Kv.get"));
+}
