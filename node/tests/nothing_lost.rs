@@ -133,17 +133,19 @@ fn a_state_that_does_not_decode_fails_the_node_before_anything_stops() {
         let n1 = s.nodes.iter().find(|n| n.id == "n1").unwrap();
         assert_eq!(n1.version, 1, "{case}");
         let a = &mut c.agents[0];
+        // The agent says why on its output, which the test reads on its own thread: the
+        // server may know of the failure before that line is read.
+        let failed = a
+            .proc
+            .wait_line("failed 2: ", Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{case}: no failure said: {e}"));
+        assert!(failed.contains("state"), "{case}: {failed}");
         let lines = a.lines();
         assert!(
             !lines.iter().any(|l| l.starts_with("draining")),
             "{case}: the node drained: {lines:?}\n{}",
             log_of(&a.spec)
         );
-        let failed = lines
-            .iter()
-            .find(|l| l.starts_with("failed 2: "))
-            .unwrap_or_else(|| panic!("{case}: no failure said: {lines:?}"));
-        assert!(failed.contains("state"), "{case}: {failed}");
         assert!(alive(pid), "{case}: the old program was stopped");
         assert_eq!(
             load::get(a.port(1).unwrap(), 1, "x").unwrap(),
