@@ -14,3 +14,4 @@ pub mod codegen;
 pub mod eval;
 pub mod model;
 pub mod verify;
+pub mod workload;
