@@ -5,3 +5,4 @@
 pub mod agent;
 pub mod demo;
 pub mod node_cli;
+pub mod tester;
