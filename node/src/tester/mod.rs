@@ -26,7 +26,7 @@ use runtime::cli::{CliError, CliResult};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
@@ -50,9 +50,9 @@ pub struct Args {
     /// Cluster size: `N` or a range `A-B` (1 to 7) drawn from per plan.
     #[arg(long, default_value = "3", value_parser = parse_nodes)]
     pub nodes: (usize, usize),
-    /// Calls of each sequential client.
-    #[arg(long, default_value_t = 40)]
-    pub calls: usize,
+    /// Calls of each sequential client (at most 128).
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u16).range(0..=128))]
+    pub calls: u16,
     /// Generate plans without faults.
     #[arg(long)]
     pub no_faults: bool,
@@ -75,6 +75,9 @@ pub struct Args {
     /// `healthy_for` of the schedules compiled for the plans.
     #[arg(long, default_value = "1s")]
     pub healthy_for: String,
+    /// Stop at the first failing plan (after shrinking it).
+    #[arg(long)]
+    pub stop_on_failure: bool,
     /// Keep the directories of plans that passed too (logs, states).
     #[arg(long)]
     pub keep: bool,
@@ -159,7 +162,7 @@ pub fn run(args: &Args) -> CliResult {
     let settings = PlanSettings {
         versions: versions.clone(),
         nodes: args.nodes,
-        calls: args.calls,
+        calls: usize::from(args.calls),
         faults: !args.no_faults,
     };
     let plans: Vec<Plan> = match &args.plan {
@@ -201,18 +204,6 @@ pub fn run(args: &Args) -> CliResult {
             PathBuf::from("upstartc")
         }
     });
-    let spec_paths: Vec<&Path> = hops.iter().map(|h| h.spec.as_path()).collect();
-    // One workload for the run: plans pick their calls from it.
-    let calls = args.calls.max(64);
-    let seed = plans.first().map_or(0, |p| p.seed);
-    let workload =
-        workload::Workload::derive(&upstartc, &spec_paths, seed, calls).map_err(CliError)?;
-    if workload.system != system {
-        return Err(CliError(format!(
-            "the workload is of `{}`, the specs of `{system}`",
-            workload.system
-        )));
-    }
     let ws = crate::demo::build::workspace();
     let first = |v: u64| programs.get(&v).cloned().unwrap_or_default();
     let tools = crate::demo::build::Tools {
@@ -228,7 +219,7 @@ pub fn run(args: &Args) -> CliResult {
         hops,
         programs,
         args.preload.clone(),
-        workload,
+        system,
         work.clone(),
         args.healthy_for.clone(),
     );
@@ -281,11 +272,15 @@ pub fn run(args: &Args) -> CliResult {
                 let _ = std::fs::remove_dir_all(&outcome.dir);
             }
         }
+        let failed = !outcome.passed();
         reports.push(PlanReport {
             plan: plan.clone(),
             outcome,
             shrunk,
         });
+        if failed && args.stop_on_failure {
+            break;
+        }
     }
     let failed = reports.iter().filter(|r| !r.outcome.passed()).count();
     summary(&reports, &mut out);
@@ -294,7 +289,10 @@ pub fn run(args: &Args) -> CliResult {
         println!("{json}");
     }
     if failed > 0 {
-        Err(CliError(format!("{failed} of {total} plans failed")))
+        Err(CliError(format!(
+            "{failed} of {} plans failed",
+            reports.len()
+        )))
     } else {
         Ok(())
     }

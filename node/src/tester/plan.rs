@@ -12,6 +12,9 @@ use super::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
+/// The workload's calls per version: a plan's sequential calls are a slice of them.
+pub const MAX_CALLS: usize = 256;
+
 /// Points of an upgrade where an agent can be stopped (`--stop-at`) and killed: the agent's
 /// own steps before and after the state transform, and the transform's.
 pub fn upgrade_points() -> Vec<&'static str> {
@@ -64,8 +67,10 @@ pub struct Plan {
     /// version on each node.
     pub clients: Vec<u64>,
     pub concurrent: usize,
-    /// Calls of each sequential client.
+    /// Calls of each sequential client: the workload's calls `skip..skip + calls`.
     pub calls: usize,
+    #[serde(default)]
+    pub skip: usize,
     pub steps: Vec<Step>,
 }
 
@@ -183,6 +188,7 @@ pub fn generate(seed: u64, settings: &PlanSettings) -> Plan {
         clients,
         concurrent,
         calls: settings.calls,
+        skip: 0,
         steps,
     }
 }
@@ -241,6 +247,13 @@ impl Plan {
         }
         if self.batch == 0 || self.batch > self.nodes {
             return Err(format!("batch {} out of 1..={}", self.batch, self.nodes));
+        }
+        if self.skip + self.calls > MAX_CALLS {
+            return Err(format!(
+                "calls {}..{} are past the workload's {MAX_CALLS}",
+                self.skip,
+                self.skip + self.calls
+            ));
         }
         if self.clients.is_empty() {
             return Err("a plan has clients of at least one version".into());

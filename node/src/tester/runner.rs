@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "1s"];
 /// The longest one call may take, resends included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Between two calls of a sequential client: spreads its calls over the plan's steps.
-const SEQUENTIAL_PAUSE: Duration = Duration::from_millis(60);
+/// Between two calls of a sequential client.
+const SEQUENTIAL_PAUSE: Duration = Duration::from_millis(20);
 
 /// A sequential client's call: (node rank, the call, how it ended).
 pub type Answered = (usize, Call, Made);
@@ -49,7 +49,8 @@ pub struct Setup {
     pub hops: Vec<Hop>,
     pub programs: BTreeMap<u64, PathBuf>,
     pub preload: Option<PathBuf>,
-    pub workload: Workload,
+    /// The `upgrade NAME` of the system.
+    pub system: String,
     /// Where runs, plugins and saved plans go.
     pub work: PathBuf,
     /// `healthy_for` of the schedules the runs compile.
@@ -58,6 +59,8 @@ pub struct Setup {
     pub rollout_timeout: Duration,
     /// Plugins by (batch, from): (spec with the plan's schedule, plugin).
     plugins: Mutex<BTreeMap<(usize, u64), (PathBuf, PathBuf)>>,
+    /// Workloads by seed.
+    workloads: Mutex<BTreeMap<u64, Arc<Workload>>>,
     runs: Mutex<u64>,
 }
 
@@ -147,7 +150,7 @@ impl Setup {
         hops: Vec<Hop>,
         programs: BTreeMap<u64, PathBuf>,
         preload: Option<PathBuf>,
-        workload: Workload,
+        system: String,
         work: PathBuf,
         healthy_for: String,
     ) -> Setup {
@@ -157,11 +160,12 @@ impl Setup {
             hops,
             programs,
             preload,
-            workload,
+            system,
             work,
             healthy_for,
             rollout_timeout: Duration::from_secs(120),
             plugins: Mutex::new(BTreeMap::new()),
+            workloads: Mutex::new(BTreeMap::new()),
             runs: Mutex::new(0),
         }
     }
@@ -201,6 +205,29 @@ impl Setup {
         Ok((spec, plugin))
     }
 
+    /// The workload of plans of `seed` (`upstartc workload`, derived once per seed): every
+    /// run of a plan, its shrunk versions and replays make the same calls.
+    pub fn workload(&self, seed: u64) -> Result<Arc<Workload>, String> {
+        let mut cache = self
+            .workloads
+            .lock()
+            .map_err(|_| "the workload cache is poisoned")?;
+        if let Some(w) = cache.get(&seed) {
+            return Ok(w.clone());
+        }
+        let specs: Vec<&Path> = self.hops.iter().map(|h| h.spec.as_path()).collect();
+        let w = Workload::derive(&self.tools.upstartc, &specs, seed, super::plan::MAX_CALLS)?;
+        if w.system != self.system {
+            return Err(format!(
+                "the workload is of `{}`, the specs of `{}`",
+                w.system, self.system
+            ));
+        }
+        let w = Arc::new(w);
+        cache.insert(seed, w.clone());
+        Ok(w)
+    }
+
     /// Runs `plan`; `progress` hears each step as it starts.
     pub fn run(
         &self,
@@ -220,7 +247,8 @@ impl Setup {
             .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
         let _ = std::fs::write(dir.join("plan.json"), plan.to_json());
         let started = Instant::now();
-        let mut run = Run::start(self, plan, &dir)?;
+        let workload = self.workload(plan.seed)?;
+        let mut run = Run::start(self, plan, &dir, workload.clone())?;
         let mut failures = run.steps(progress);
         let steps_done = failures.is_empty();
         let (calls, answers, mut call_failures) = run.finish_clients();
@@ -237,7 +265,7 @@ impl Setup {
                 plan.steps.len() + 1,
                 "differential: the same calls on a cluster that never upgrades",
             );
-            failures.extend(self.differential(plan, &dir, &answers, &rolling)?);
+            failures.extend(self.differential(plan, &workload, &dir, &answers, &rolling)?);
         }
         Ok(Outcome {
             failures,
@@ -254,6 +282,7 @@ impl Setup {
     fn differential(
         &self,
         plan: &Plan,
+        workload: &Workload,
         dir: &Path,
         rolling_answers: &[(usize, Call, Made)],
         rolling_states: &[Value],
@@ -291,7 +320,7 @@ impl Setup {
             proc.wait_line("listening ", Duration::from_secs(30))?;
             procs.push(proc);
         }
-        let calls = sequential_calls(&self.workload, first, plan);
+        let calls = sequential_calls(workload, first, plan);
         let answers: Vec<Made> = calls
             .iter()
             .enumerate()
@@ -393,10 +422,17 @@ impl Setup {
 fn sequential_calls(w: &Workload, version: u64, plan: &Plan) -> Vec<(usize, Call)> {
     w.calls(version)
         .iter()
+        .skip(plan.skip)
         .take(plan.calls)
         .enumerate()
         .map(|(i, c)| (i % plan.nodes.max(1), c.clone()))
         .collect()
+}
+
+/// The calls a sequential client may have made once `steps_done` steps are done.
+fn share(plan: &Plan, steps_done: usize) -> usize {
+    let parts = plan.steps.len() + 1;
+    plan.calls * (steps_done + 1) / parts
 }
 
 /// After the run: processes left behind and files a clean stop leaves no trace of.
@@ -426,6 +462,7 @@ fn orphans(dir: &Path) -> Vec<Failure> {
 struct Run<'a> {
     setup: &'a Setup,
     plan: &'a Plan,
+    workload: Arc<Workload>,
     rt: tokio::runtime::Runtime,
     client: Client,
     server: Option<Server>,
@@ -446,10 +483,19 @@ struct Run<'a> {
     dir: PathBuf,
     /// Processes started so far (numbers their logs).
     starts: u32,
+    /// How many of its calls each sequential client may have made: the calls are spread over
+    /// the steps, a share before the first and after each (so some happen mid-rollout).
+    allowed: usize,
+    gates: Vec<std::sync::mpsc::Sender<usize>>,
 }
 
 impl<'a> Run<'a> {
-    fn start(setup: &'a Setup, plan: &'a Plan, dir: &Path) -> Result<Run<'a>, String> {
+    fn start(
+        setup: &'a Setup,
+        plan: &'a Plan,
+        dir: &Path,
+        workload: Arc<Workload>,
+    ) -> Result<Run<'a>, String> {
         let (key, public) = build::keygen(dir)?;
         let (operator, _) = build::keygen_named(dir, "operator.key")?;
         let mut bundles = Vec::new();
@@ -491,7 +537,7 @@ impl<'a> Run<'a> {
             .map_err(|e| format!("cannot start the async runtime: {e}"))?;
         let mut specs = node_specs(dir, plan.nodes, &setup.chain())?;
         for s in &mut specs {
-            s.system = setup.workload.system.clone();
+            s.system = setup.system.clone();
             s.version = first;
             s.extra = QUICK.map(String::from).to_vec();
             if let Some(p) = &setup.preload {
@@ -514,6 +560,7 @@ impl<'a> Run<'a> {
         let mut run = Run {
             setup,
             plan,
+            workload,
             rt,
             client,
             server: Some(server),
@@ -531,6 +578,8 @@ impl<'a> Run<'a> {
             concurrent: Vec::new(),
             dir: dir.to_path_buf(),
             starts: 0,
+            allowed: share(plan, 0),
+            gates: Vec::new(),
         };
         run.start_clients(first);
         Ok(run)
@@ -545,25 +594,36 @@ impl<'a> Run<'a> {
                 .flatten()
                 .filter_map(|a| a.port(v))
                 .collect();
-            let calls = sequential_calls(&self.setup.workload, v, self.plan);
+            let calls = sequential_calls(&self.workload, v, self.plan);
+            let (open, gate) = std::sync::mpsc::channel();
+            let _ = open.send(self.allowed);
+            self.gates.push(open);
             self.sequential.push((
                 v,
                 std::thread::spawn(move || {
-                    calls
-                        .into_iter()
-                        .enumerate()
-                        .filter_map(|(i, (node, call))| {
-                            let addr = *targets.get(node)?;
-                            let made = make(addr, &call, i as u64 + 1, CALL_TIMEOUT);
-                            std::thread::sleep(SEQUENTIAL_PAUSE);
-                            Some((node, call, made))
-                        })
-                        .collect()
+                    // Calls up to the allowance so far; all of them once the gate closes.
+                    let mut allowed = 0;
+                    let mut made_all = Vec::new();
+                    for (i, (node, call)) in calls.into_iter().enumerate() {
+                        while i >= allowed {
+                            match gate.recv() {
+                                Ok(n) => allowed = n,
+                                Err(_) => allowed = usize::MAX,
+                            }
+                        }
+                        let Some(&addr) = targets.get(node) else {
+                            continue;
+                        };
+                        let made = make(addr, &call, i as u64 + 1, CALL_TIMEOUT);
+                        std::thread::sleep(SEQUENTIAL_PAUSE);
+                        made_all.push((node, call, made));
+                    }
+                    made_all
                 }),
             ));
             for addr in self.agents.iter().flatten().filter_map(|a| a.port(v)) {
                 for c in 0..self.plan.concurrent {
-                    let calls: Vec<Call> = self.setup.workload.calls(v).to_vec();
+                    let calls: Vec<Call> = self.workload.calls(v).to_vec();
                     let stop = self.stop.clone();
                     self.concurrent.push(std::thread::spawn(move || {
                         let mut counts = Calls::default();
@@ -637,6 +697,10 @@ impl<'a> Run<'a> {
                     .control(Control::Rollback)
                     .and_then(|()| self.await_rollout(RolloutState::RolledBack)),
             };
+            self.allowed = share(self.plan, i + 1);
+            for g in &self.gates {
+                let _ = g.send(self.allowed);
+            }
             if let Err(e) = result {
                 return vec![Failure::new(
                     "rollout",
@@ -859,6 +923,8 @@ impl<'a> Run<'a> {
     /// Waits for the sequential clients, stops the concurrent ones: counts, the first
     /// version's sequential answers, and the `no-failed-call` failures.
     fn finish_clients(&mut self) -> (Calls, Vec<Answered>, Vec<Failure>) {
+        // Closing the gates lets every sequential client make the rest of its calls.
+        self.gates.clear();
         let mut calls = Calls::default();
         let mut problems = Vec::new();
         let mut first_answers = Vec::new();

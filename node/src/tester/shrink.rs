@@ -69,9 +69,14 @@ pub fn candidates(plan: &Plan) -> Vec<Plan> {
         p.batch = 1;
         out.push(p);
     }
+    // The first half of the sequential calls, or the second.
     if plan.calls > 0 {
         let mut p = plan.clone();
         p.calls /= 2;
+        out.push(p);
+        let mut p = plan.clone();
+        p.skip += plan.calls / 2;
+        p.calls -= plan.calls / 2;
         out.push(p);
     }
     if plan.concurrent > 0 {
