@@ -233,3 +233,30 @@ fn a_saved_plan_replays_and_a_bad_one_is_refused() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("not a plan"), "{said}");
 }
+
+/// Found by `upstart test` (a plan with the server down right after a push): an agent whose
+/// fetch of the announced bundle met the server down counted the bundle as refused, failed the
+/// upgrade it was then told to make, and paused the rollout. A server that cannot be reached
+/// is not a refusal: the node fetches again once the server is back and upgrades. (The outage
+/// races the fetch, so the plan runs three times; before the fix two runs in three failed.)
+#[test]
+fn a_server_outage_during_the_bundle_fetch_does_not_fail_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = support::tools();
+    let plan = dir.path().join("outage.json");
+    std::fs::write(
+        &plan,
+        r#"{"seed": 6, "nodes": 1, "order": [0], "batch": 1, "clients": [1], "concurrent": 0,
+            "calls": 10, "steps": [{"step": "hop", "from": 1, "to": 2},
+            {"step": "server_down", "ms": 2000}, {"step": "await_rollout"}]}"#,
+    )
+    .unwrap();
+    for run in 0..3 {
+        let (ok, report) = upstart_test(
+            &[spec("kv-1-2.ups")],
+            &programs(t.kv_v1.clone(), t.kv_v2.clone()),
+            &["--plan", plan.to_str().unwrap(), "--shrink-budget", "0"],
+        );
+        assert!(ok, "run {run}: {report:#}");
+    }
+}
