@@ -879,6 +879,23 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// The version of the program each agent runs, by rank (from its last `program PID ADDR
+    /// version V` line).
+    fn program_versions(&mut self) -> Vec<Option<u64>> {
+        self.agents
+            .iter_mut()
+            .map(|a| {
+                a.as_mut().and_then(|a| {
+                    a.lines()
+                        .iter()
+                        .filter(|l| l.starts_with("program "))
+                        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+                        .next_back()
+                })
+            })
+            .collect()
+    }
+
     /// Waits until the current rollout is in state `want` (and, for a rollback, every node is
     /// back and healthy).
     fn await_rollout(&mut self, want: RolloutState) -> Result<(), String> {
@@ -897,12 +914,17 @@ impl<'a> Run<'a> {
                     .nodes
                     .iter()
                     .all(|n| !n.phase.is_in_progress() && n.healthy);
-                let back = match (want, r) {
-                    (RolloutState::RolledBack, Some(r)) => {
-                        s.nodes.iter().all(|n| n.version == r.from)
-                    }
-                    _ => true,
+                // The programs that run, as their agents started them, must be of the
+                // version the rollout ends at (the server's record may say so earlier).
+                let target = match (want, r) {
+                    (RolloutState::RolledBack, Some(r)) => Some(r.from),
+                    (_, Some(r)) => Some(r.to),
+                    _ => None,
                 };
+                let back = target.is_some_and(|v| {
+                    s.nodes.iter().all(|n| n.version == v)
+                        && self.program_versions().iter().all(|p| *p == Some(v))
+                });
                 if state == Some(want) && settled && back {
                     return Ok(());
                 }
@@ -977,12 +999,17 @@ impl<'a> Run<'a> {
     fn final_version(&mut self) -> Option<Failure> {
         let want = self.plan.final_version()?;
         let status = self.status().ok()?;
-        let wrong: Vec<String> = status
+        let mut wrong: Vec<String> = status
             .nodes
             .iter()
             .filter(|n| n.version != want || n.phase.is_in_progress())
             .map(|n| format!("{} at version {} ({:?})", n.id, n.version, n.phase))
             .collect();
+        for (rank, v) in self.program_versions().into_iter().enumerate() {
+            if v != Some(want) {
+                wrong.push(format!("n{} runs a program of version {v:?}", rank + 1));
+            }
+        }
         (!wrong.is_empty() || status.nodes.len() != self.plan.nodes).then(|| {
             Failure::new(
                 "final-version",
