@@ -3,6 +3,7 @@
 //! - `no-failed-call`: no call fails except declared `disallow`s (calls sent again after their
 //!   connection closed are counted, not failed);
 //! - `final-version`: every node ends at the plan's final version, none mid-upgrade;
+//! - `start`: the cluster comes up (server, agents enrolled, programs serving);
 //! - `rollout`: every rollout the plan waits for completes (a stuck or paused rollout fails);
 //! - `no-orphan`: once the cluster is stopped, no process of the run is left, no agent lock is
 //!   held, no temporary file or unfinished transform journal is left;

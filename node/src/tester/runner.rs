@@ -248,7 +248,22 @@ impl Setup {
         let _ = std::fs::write(dir.join("plan.json"), plan.to_json());
         let started = Instant::now();
         let workload = self.workload(plan.seed)?;
-        let mut run = Run::start(self, plan, &dir, workload.clone())?;
+        let mut run = match Run::start(self, plan, &dir, workload.clone()) {
+            Ok(run) => run,
+            // A cluster that does not come up is a finding too (the processes it started
+            // are stopped as the half-built run drops).
+            Err(e) => {
+                let mut failures = vec![Failure::new("start", e)];
+                failures.extend(orphans(&dir));
+                return Ok(Outcome {
+                    failures,
+                    calls: Calls::default(),
+                    seconds: started.elapsed().as_secs_f64(),
+                    dir,
+                    differential: false,
+                });
+            }
+        };
         let mut failures = run.steps(progress);
         let steps_done = failures.is_empty();
         let (calls, answers, mut call_failures) = run.finish_clients();
