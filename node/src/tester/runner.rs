@@ -27,6 +27,8 @@ use std::time::{Duration, Instant};
 const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "1s"];
 /// The longest one call may take, resends included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many times a rollout a fault paused is resumed before the plan fails.
+const MAX_RESUMES: u32 = 3;
 /// Between two calls of a sequential client.
 const SEQUENTIAL_PAUSE: Duration = Duration::from_millis(20);
 
@@ -498,6 +500,10 @@ struct Run<'a> {
     dir: PathBuf,
     /// Processes started so far (numbers their logs).
     starts: u32,
+    /// Whether a fault hit the cluster since the last push: a node that failed its upgrade
+    /// under it (a program killed during its health check is rolled back) pauses the
+    /// rollout, and the runner resumes it as an operator would.
+    faulted: bool,
     /// How many of its calls each sequential client may have made: the calls are spread over
     /// the steps, a share before the first and after each (so some happen mid-rollout).
     allowed: usize,
@@ -593,6 +599,7 @@ impl<'a> Run<'a> {
             concurrent: Vec::new(),
             dir: dir.to_path_buf(),
             starts: 0,
+            faulted: false,
             allowed: share(plan, 0),
             gates: Vec::new(),
         };
@@ -746,6 +753,7 @@ impl<'a> Run<'a> {
                 .map_err(|e| e.to_string())
         })?;
         self.rollout = Some(rollout.id);
+        self.faulted = false;
         // Clients of the new version come once every node bridges it (has its rules).
         let to = self.bundles.get(hop).map_or(0, |b| b.1);
         if self.plan.clients.contains(&to) {
@@ -841,6 +849,7 @@ impl<'a> Run<'a> {
                     drop(slot.take());
                 }
                 self.armed.remove(&rank);
+                self.faulted = true;
                 let spec = self.specs.get(rank).ok_or("no such node")?.clone();
                 self.start_agent(rank, &spec)?;
             }
@@ -858,6 +867,7 @@ impl<'a> Run<'a> {
                 .next_back();
             if let Some(pid) = pid {
                 signal(pid, "KILL");
+                self.faulted = true;
             }
         }
     }
@@ -866,6 +876,7 @@ impl<'a> Run<'a> {
         if let Some(mut s) = self.server.take() {
             s.proc.kill();
         }
+        self.faulted = true;
         self.watch_for(down);
         self.starts += 1;
         let log = self.dir.join(format!("server.{}.log", self.starts));
@@ -917,6 +928,7 @@ impl<'a> Run<'a> {
         let id = self.rollout.ok_or("no rollout was started")?;
         let deadline = Instant::now() + self.setup.rollout_timeout;
         let mut last = String::new();
+        let mut resumed = 0;
         loop {
             self.check_armed()?;
             if let Ok(s) = self.status() {
@@ -944,7 +956,12 @@ impl<'a> Run<'a> {
                     return Ok(());
                 }
                 if want == RolloutState::Done && state == Some(RolloutState::Paused) {
-                    return Err(format!("the rollout paused itself: {last}"));
+                    if !self.faulted || resumed >= MAX_RESUMES {
+                        return Err(format!("the rollout paused itself: {last}"));
+                    }
+                    // A fault made a node fail: `upstart resume` retries it.
+                    resumed += 1;
+                    self.control(Control::Resume)?;
                 }
             }
             if Instant::now() > deadline {

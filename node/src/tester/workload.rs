@@ -109,6 +109,12 @@ pub fn make(addr: SocketAddr, call: &Call, id: u64, timeout: Duration) -> Made {
     let mut resent = 0;
     loop {
         match once(addr, line.as_bytes(), deadline) {
+            // The shim's "node unavailable" (the program stopped or crashed under a call it
+            // translated) is what a closed connection is to a same-version caller: send again.
+            Ok(answer) if unavailable(&answer) && Instant::now() < deadline => {
+                resent += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
             Ok(answer) => {
                 return Made {
                     answer: classify(&answer),
@@ -174,6 +180,17 @@ fn once(addr: SocketAddr, line: &[u8], deadline: Instant) -> Result<Value, Attem
         }
         Err(e) => Err(Attempt::Closed(e.to_string())),
     }
+}
+
+/// The shim's code for a node that could not be reached or closed the connection mid-call.
+const NODE_UNAVAILABLE: i64 = -32002;
+
+fn unavailable(answer: &Value) -> bool {
+    answer
+        .get("error")
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_i64)
+        == Some(NODE_UNAVAILABLE)
 }
 
 fn classify(answer: &Value) -> Answer {
@@ -245,6 +262,13 @@ mod tests {
         assert_eq!(
             make(addr, &call(), 1, Duration::from_secs(10)).answer,
             Answer::Disallowed("no".into())
+        );
+        let unavailable = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32002,\"message\":\"node unavailable\"}}\n";
+        let m = make(flaky(unavailable), &call(), 1, Duration::from_millis(300));
+        assert!(matches!(m.answer, Answer::Failed(_)), "{m:?}");
+        assert!(
+            m.resent >= 2,
+            "sent again while the node was unavailable: {m:?}"
         );
         let addr = flaky(
             "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32601,\"message\":\"unknown\"}}\n",
