@@ -791,10 +791,25 @@ impl<'a> Run<'a> {
 
     fn control(&mut self, what: Control) -> Result<(), String> {
         let id = self.rollout;
-        self.rt
-            .block_on(self.client.control(id, what))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        // A connection kept alive to a server that was killed fails once: ask again.
+        let mut tries = 0;
+        loop {
+            match self.rt.block_on(self.client.control(id, what)) {
+                Ok(_) => return Ok(()),
+                // A pause or resume that comes after the rollout ended (it raced the plan's
+                // waits) changes nothing: not a failure.
+                Err(runtime::client::ClientError::Server { status: 409, .. })
+                    if matches!(what, Control::Pause | Control::Resume) =>
+                {
+                    return Ok(())
+                }
+                Err(e) if tries >= 3 => return Err(e.to_string()),
+                Err(_) => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
     }
 
     /// Restarts node `rank`'s agent with `--stop-at point`.
@@ -834,6 +849,10 @@ impl<'a> Run<'a> {
 
     /// Kills armed agents that reached their point and starts them again without the stop.
     fn check_armed(&mut self) -> Result<(), String> {
+        // A killed agent is started again and enrolled: wait for the server to be back.
+        if self.server.is_none() {
+            return Ok(());
+        }
         let reached: Vec<usize> = self.armed.keys().copied().collect();
         for rank in reached {
             let point = self.armed.get(&rank).cloned().unwrap_or_default();
