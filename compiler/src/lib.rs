@@ -15,3 +15,4 @@ pub mod codegen;
 pub mod eval;
 pub mod model;
 pub mod verify;
+pub mod workload;

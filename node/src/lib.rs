@@ -7,3 +7,4 @@ pub mod agent;
 pub mod cli;
 pub mod demo;
 pub mod node_cli;
+pub mod tester;

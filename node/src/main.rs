@@ -22,6 +22,9 @@ struct Cli {
 enum Command {
     /// Run a three-node key-value cluster on loopback and upgrade it live under load.
     Demo(upstart::demo::Args),
+    /// Test an upgrade before production: random mixed-version plans with faults on a
+    /// loopback cluster, checked by oracles; failing plans shrunk and saved for replay.
+    Test(Box<upstart::tester::Args>),
     /// Run the upgrade layer of one node: its program, its shim, its upgrades.
     Node(Box<upstart::node_cli::Args>),
     /// Make a key pair for signing bundles.
@@ -63,6 +66,10 @@ fn main() -> ExitCode {
             cli::init_logging("warn");
             upstart::demo::run(args)
         }
+        Command::Test(args) => {
+            cli::init_logging("warn");
+            upstart::tester::run(args)
+        }
         command => {
             cli::init_logging("warn");
             match command {
@@ -78,7 +85,9 @@ fn main() -> ExitCode {
                 }
                 Command::Enroll(args) => cli::block_on(cli::nodes::enroll(args)),
                 Command::Nodes(args) => cli::block_on(cli::nodes::nodes(args)),
-                Command::Server(_) | Command::Node(_) | Command::Demo(_) => Ok(()),
+                Command::Server(_) | Command::Node(_) | Command::Demo(_) | Command::Test(_) => {
+                    Ok(())
+                }
             }
         }
     };

@@ -74,6 +74,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
     },
+    /// Print the calls `upstart test` makes: for every version of a chain of specs, its
+    /// methods and calls with generated arguments over a small key space
+    Workload {
+        /// Spec files (`*.ups`), checked together as a chain
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seed of the generated calls (the same seed, the same calls)
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Calls per version
+        #[arg(long, default_value_t = 64)]
+        calls: u32,
+        /// One JSON object on stdout instead of lines for people
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the long explanation of a diagnostic code, e.g. `upstartc explain U0057`
     Explain { code: String },
     /// Run the language server on stdin/stdout, for editors
@@ -128,6 +144,12 @@ fn main() -> ExitCode {
             message_format,
             color,
         } => verify(&files, seed, cases, message_format, color),
+        Command::Workload {
+            files,
+            seed,
+            calls,
+            json,
+        } => workload(&files, seed, calls, json),
         Command::Explain { code } => explain_code(&code),
         Command::Fmt { files, check } => upstartc::fmt_cli::run(&files, check),
         Command::Lsp => upstart_lsp::run_stdio(),
@@ -211,6 +233,45 @@ fn verify(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn workload(paths: &[PathBuf], seed: u64, calls: u32, json: bool) -> ExitCode {
+    let sources = match read_sources(paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let out = check_sources(&sources);
+    if out.has_errors() {
+        render::human_to_stderr(&sources, &out.diagnostics, ColorChoice::Never);
+        say!("error: the workload needs specs that check without errors");
+        return ExitCode::from(1);
+    }
+    let options = compiler::workload::WorkloadOptions {
+        seed,
+        calls,
+        ..Default::default()
+    };
+    let Some(w) = compiler::workload::workload(&out.models, &options) else {
+        say!("error: no spec given");
+        return ExitCode::from(2);
+    };
+    if json {
+        match serde_json::to_string(&w) {
+            Ok(text) => out!("{text}"),
+            Err(e) => {
+                say!("error: cannot encode the workload: {e}");
+                return ExitCode::from(3);
+            }
+        }
+    } else {
+        for v in &w.versions {
+            out!("version {} ({} methods)", v.version, v.methods.len());
+            for c in &v.calls {
+                out!("  {} {}", c.method, c.params);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn color_choice(color: Color) -> ColorChoice {

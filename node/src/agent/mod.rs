@@ -57,6 +57,21 @@ pub(crate) fn say(line: &str) {
     let _ = out.flush();
 }
 
+/// Why a bundle was not fetched.
+#[derive(Debug)]
+enum FetchError {
+    /// The server could not be reached: the next poll tries again.
+    Unreachable(String),
+    /// The bundle is refused (its signature, release or contents), or could not be installed.
+    Refused(String),
+}
+
+impl From<String> for FetchError {
+    fn from(e: String) -> FetchError {
+        FetchError::Refused(e)
+    }
+}
+
 /// How often a refused bundle is fetched again.
 const REFETCH_AFTER: Duration = Duration::from_secs(10);
 
@@ -83,6 +98,9 @@ pub struct Agent {
     link: Link,
     /// Bundles that did not fetch or verify, with why and when.
     refused: BTreeMap<String, (String, Instant)>,
+    /// A bundle of the directive could not be fetched because the server could not be
+    /// reached: the directive is handled again at the next tick.
+    unfetched: bool,
     /// Program restarts in a row (for backoff).
     restarts: u32,
     /// Handshakes the shim refused, as last seen.
@@ -229,6 +247,7 @@ impl Agent {
             program: None,
             link,
             refused: BTreeMap::new(),
+            unfetched: false,
             restarts: 0,
             refusals_seen: 0,
             pruned_at: None,
@@ -399,7 +418,15 @@ impl Agent {
                     }
                 }
                 Event::Exited(status) => self.on_exit(status).await,
-                Event::Tick => self.on_tick().await,
+                Event::Tick => {
+                    // The server is back (or not): fetch what could not be fetched.
+                    if self.unfetched {
+                        if let Some(d) = self.link.directive() {
+                            self.on_directive(d).await;
+                        }
+                    }
+                    self.on_tick().await
+                }
             }
         }
     }
@@ -499,6 +526,7 @@ impl Agent {
 
     async fn on_directive(&mut self, d: Directive) {
         tracing::debug!(?d, "directive");
+        self.unfetched = false;
         let retried = |f: config::Failed| {
             f.rollout != d.rollout || (d.attempt.is_some() && f.attempt != d.attempt)
         };
@@ -520,7 +548,13 @@ impl Agent {
             self.ensure_bundle(&b).await;
         }
         match d.action {
-            Action::Upgrade if b.from == version && self.record.failed.is_none() => {
+            // A bundle the server could not hand over yet (it was unreachable) is fetched again
+            // at the next tick; only a refused one fails the upgrade.
+            Action::Upgrade
+                if b.from == version
+                    && self.record.failed.is_none()
+                    && (self.rules.get(&b.id).is_some() || self.refused.contains_key(&b.id)) =>
+            {
                 self.upgrade(&b, d.rollout, d.attempt).await;
             }
             Action::Rollback if b.to == version => {
@@ -554,7 +588,11 @@ impl Agent {
                     self.refused.remove(&b.id);
                     changed = true;
                 }
-                Err(e) => {
+                Err(FetchError::Unreachable(e)) => {
+                    tracing::warn!(bundle = %b.id, "bundle not fetched yet: {e}");
+                    self.unfetched = true;
+                }
+                Err(FetchError::Refused(e)) => {
                     tracing::error!(bundle = %b.id, "bundle refused: {e}");
                     say(&format!("refused {}: {e}", b.id));
                     self.refused.insert(b.id.clone(), (e, Instant::now()));
@@ -588,7 +626,13 @@ impl Agent {
                 Ok(()) => {
                     self.refused.remove(&b.id);
                 }
-                Err(e) => {
+                Err(FetchError::Unreachable(e)) => {
+                    // Not a refusal: the next poll fetches it again.
+                    tracing::warn!(bundle = %b.id, "bundle not fetched yet: {e}");
+                    self.unfetched = true;
+                    return;
+                }
+                Err(FetchError::Refused(e)) => {
                     tracing::error!(bundle = %b.id, "bundle refused: {e}");
                     say(&format!("refused {}: {e}", b.id));
                     self.set_status(
@@ -616,19 +660,24 @@ impl Agent {
 
     /// Downloads bundle `b` into the store (verified against the node's own keys) and installs
     /// its program.
-    async fn fetch(&mut self, b: &BundleRef) -> Result<(), String> {
+    async fn fetch(&mut self, b: &BundleRef) -> Result<(), FetchError> {
         let stored = self
             .link
             .client()
             .fetch_bundle(&b.id, &self.store, &self.trust, &Limits::default())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| match e {
+                runtime::client::ClientError::Unreachable { .. } => {
+                    FetchError::Unreachable(e.to_string())
+                }
+                e => FetchError::Refused(e.to_string()),
+            })?;
         let m = &stored.signed.manifest;
         if m.spec != self.config.system || (m.from, m.to) != (b.from, b.to) {
-            return Err(format!(
+            return Err(FetchError::Refused(format!(
                 "the bundle is `{}` {} -> {}, the server announced `{}` {} -> {}",
                 m.spec, m.from, m.to, self.config.system, b.from, b.to
-            ));
+            )));
         }
         self.record.check_release(&m.spec, m.release)?;
         let binary = m.file(runtime::bundle::FileRole::Binary).cloned();

@@ -304,6 +304,9 @@ pub struct NodeSpec {
     pub pinned: Vec<(u64, SocketAddr)>,
     pub peers: Vec<SocketAddr>,
     pub extra: Vec<String>,
+    /// The `upgrade NAME` of the system (`--system`) and the version its agent starts at.
+    pub system: String,
+    pub version: u64,
 }
 
 impl NodeSpec {
@@ -365,9 +368,9 @@ impl Agent {
                 "--server",
                 server,
                 "--system",
-                "kv",
+                &spec.system,
                 "--version",
-                "1",
+                &spec.version.to_string(),
             ])
             .arg("--trust")
             .arg(trust)
@@ -478,6 +481,8 @@ pub fn node_specs(dir: &Path, n: usize, versions: &[u64]) -> Result<Vec<NodeSpec
             pinned,
             peers: mains.iter().filter(|a| *a != main).copied().collect(),
             extra: Vec::new(),
+            system: "kv".into(),
+            version: 1,
         });
     }
     Ok(specs)

@@ -306,6 +306,24 @@ mod tests {
         assert_eq!(ok(&mut s, "get_many", json!([["a", "zz"]]))[1], Value::Null);
     }
 
+    /// Found by `upstart test` (its workload draws integers on their type's boundaries): a
+    /// replicated revision of `u64::MAX` made the next write overflow the store's revision and
+    /// panic, and every later write on that node closed its connection.
+    #[test]
+    fn a_replicated_revision_at_the_limit_does_not_break_later_writes() {
+        let (_dir, mut s) = store(3);
+        let max = u64::MAX;
+        let items = json!({"items": {"a": {"value": "1", "expires_at": null, "revision": max}}});
+        ok(&mut s, "replicate", items);
+        assert_eq!(ok(&mut s, "put", json!(["b", "2", null])), json!(max));
+        let zero = json!({"items": {"c": {"value": "3", "expires_at": null, "revision": 0}}});
+        ok(&mut s, "replicate", zero);
+        assert_eq!(
+            ok(&mut s, "get", json!({"key": "c"}))["revision"],
+            json!(max)
+        );
+    }
+
     #[test]
     fn versions_answer_only_their_methods_and_params() {
         let (_dir, mut s) = store(1);

@@ -30,6 +30,20 @@ pub struct Options {
     pub state: PathBuf,
     pub peers: Vec<SocketAddr>,
     pub framing: Framing,
+    /// A bug planted on purpose, for `upstart test`'s own tests (`None` in the real programs).
+    pub planted: Option<Planted>,
+}
+
+/// Bugs planted in variants of the store (the `kv-planted-*` binaries), each of a kind
+/// `upstart test` must find by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planted {
+    /// A write is answered before it is saved; the state is saved once a second, and a
+    /// SIGTERM (the stop before an upgrade) loses what was answered since.
+    AnswersBeforeSaving,
+    /// Reads its state file differently from what the spec's transform writes: an item with
+    /// no `expires_at` (every item the transform carries over) is read as expired and dropped.
+    MisreadsState,
 }
 
 const USAGE: &str =
@@ -42,6 +56,7 @@ fn parse(version: u64, mut args: impl Iterator<Item = String>) -> Result<Options
         state: PathBuf::new(),
         peers: Vec::new(),
         framing: Framing::Lines,
+        planted: None,
     };
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -68,8 +83,13 @@ fn parse(version: u64, mut args: impl Iterator<Item = String>) -> Result<Options
 
 /// The `main` of `kv-v{version}`.
 pub fn main(version: u64) -> ExitCode {
+    main_with(version, None)
+}
+
+/// The `main` of a `kv-planted-*` variant of `kv-v{version}`.
+pub fn main_with(version: u64, planted: Option<Planted>) -> ExitCode {
     let options = match parse(version, std::env::args().skip(1)) {
-        Ok(o) => o,
+        Ok(o) => Options { planted, ..o },
         Err(e) => {
             eprintln!("kv-v{version}: error: {e}");
             return ExitCode::from(2);

@@ -9,7 +9,7 @@
 use super::methods::{self, Failure};
 use super::peers::Peers;
 use super::store::Store;
-use super::Options;
+use super::{Options, Planted};
 use crate::rpc::{read_frame, write_frame, Framing};
 use serde_json::{json, Value};
 use std::io::{BufReader, Write};
@@ -35,10 +35,14 @@ struct Node {
     peers: Peers,
     framing: Framing,
     stop: Stop,
+    planted: Option<Planted>,
 }
 
 pub fn run(options: Options) -> Result<(), String> {
-    let store = Store::open(options.version, &options.state)?;
+    let mut store = Store::open(options.version, &options.state)?;
+    if options.planted == Some(Planted::MisreadsState) {
+        store.items.retain(|_, i| i.expires_at.is_some());
+    }
     store.save()?;
     let listener = TcpListener::bind(options.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
@@ -48,7 +52,19 @@ pub fn run(options: Options) -> Result<(), String> {
         peers: Peers::new(&options.peers, options.framing, options.version),
         framing: options.framing,
         stop: Stop::default(),
+        planted: options.planted,
     });
+    if options.planted == Some(Planted::AnswersBeforeSaving) {
+        let saver = Arc::clone(&node);
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let store = match saver.store.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let _ = store.save();
+        });
+    }
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&node.stop.asked))
         .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     let watcher = Arc::clone(&node);
@@ -152,7 +168,7 @@ fn handle(node: &Node, request: Value) -> Option<Value> {
         };
         let outcome = methods::call(&mut store, &method, params);
         if let Ok(o) = &outcome {
-            if o.changed {
+            if o.changed && node.planted != Some(Planted::AnswersBeforeSaving) {
                 if let Err(e) = store.save() {
                     eprintln!("kv-v{}: {e}", store.version);
                 }

@@ -88,7 +88,8 @@ impl Store {
 
     /// Writes `key` as a client write: a new revision.
     pub fn put(&mut self, key: &str, value: String, ttl_ms: Option<u64>) -> u64 {
-        self.revision += 1;
+        // A peer may have sent the largest revision there is: it stays the last one.
+        self.revision = self.revision.saturating_add(1);
         let item = Item {
             value,
             expires_at: ttl_ms.map(|t| now_ms().saturating_add(t)),
@@ -102,7 +103,7 @@ impl Store {
     pub fn apply(&mut self, key: String, mut item: Item) {
         if self.version >= 3 {
             if item.revision == 0 {
-                self.revision += 1;
+                self.revision = self.revision.saturating_add(1);
                 item.revision = self.revision;
             } else {
                 self.revision = self.revision.max(item.revision);

@@ -1,0 +1,503 @@
+//! Plans of `upstart test`: what happens to a cluster, in order, generated from a seed.
+//!
+//! A plan fixes the cluster's size, the order in which its nodes upgrade and the batch size,
+//! the versions of its clients and how many calls each makes, and a list of steps: hops along
+//! the chain (1 -> 2 -> 3), pauses and resumes of a rollout, a rollback of the last hop, and
+//! faults at random points (the agent killed with SIGKILL at a point of its upgrade, the
+//! program killed, the upgrade server down for a while). Generation is pure: the same seed and
+//! settings give the same plan ([`generate`]). Plans are saved and read back as JSON and
+//! printed as a timeline ([`Plan::timeline`]).
+
+use super::rng::Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+
+/// The workload's calls per version: a plan's sequential calls are a slice of them.
+pub const MAX_CALLS: usize = 256;
+
+/// Points of an upgrade where an agent can be stopped (`--stop-at`) and killed: the agent's
+/// own steps before and after the state transform, and the transform's.
+pub fn upgrade_points() -> Vec<&'static str> {
+    let agent = crate::agent::AGENT_POINTS
+        .iter()
+        .copied()
+        .filter(|p| !p.starts_with("rollback"));
+    let transform = runtime::transform::Point::ALL.iter().map(|p| p.name());
+    agent.chain(transform).collect()
+}
+
+/// One thing a plan does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+pub enum Step {
+    /// Push the bundle of the hop `from -> to` and start its rollout.
+    Hop { from: u64, to: u64 },
+    /// Before the next hop: node `node` (an index) restarts with `--stop-at POINT`; when it
+    /// reaches the point it is killed with SIGKILL and started again without the stop.
+    KillAgentAt { node: usize, point: String },
+    /// SIGKILL of node `node`'s program (its agent restarts it).
+    CrashProgram { node: usize },
+    /// SIGKILL of the upgrade server, which stays down for `ms`, then starts again.
+    ServerDown { ms: u64 },
+    /// `upstart pause` of the running rollout.
+    Pause,
+    /// `upstart resume`.
+    Resume,
+    /// Let time pass (the workload keeps running).
+    Wait { ms: u64 },
+    /// Wait until the running rollout is done.
+    AwaitRollout,
+    /// `upstart rollback` of the last hop, and wait until every node is back.
+    Rollback,
+}
+
+/// A plan: what to build and what happens, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The seed it was generated from (0 for a hand-written or shrunk plan keeps its parent's).
+    pub seed: u64,
+    /// The cluster's size.
+    pub nodes: usize,
+    /// Node indices in the order they upgrade (the nodes are named so that the schedule's
+    /// `order: node_id` follows it).
+    pub order: Vec<usize>,
+    /// Nodes per batch of the rolling schedule.
+    pub batch: usize,
+    /// The versions of the clients: one sequential and `concurrent` concurrent clients of each
+    /// version on each node.
+    pub clients: Vec<u64>,
+    pub concurrent: usize,
+    /// Calls of each sequential client: the workload's calls `skip..skip + calls`.
+    pub calls: usize,
+    #[serde(default)]
+    pub skip: usize,
+    pub steps: Vec<Step>,
+}
+
+/// What plans are generated from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSettings {
+    /// The versions of the chain, oldest first (at least two).
+    pub versions: Vec<u64>,
+    /// The cluster's size: the smallest and largest (equal for a fixed size).
+    pub nodes: (usize, usize),
+    /// Calls of each sequential client.
+    pub calls: usize,
+    /// Whether faults are generated.
+    pub faults: bool,
+}
+
+impl Default for PlanSettings {
+    fn default() -> PlanSettings {
+        PlanSettings {
+            versions: vec![1, 2],
+            nodes: (3, 3),
+            calls: 40,
+            faults: true,
+        }
+    }
+}
+
+/// Generates the plan of `seed`. Pure: the same seed and settings give the same plan.
+pub fn generate(seed: u64, settings: &PlanSettings) -> Plan {
+    let mut rng = Rng::new(seed);
+    let (lo, hi) = settings.nodes;
+    let (lo, hi) = (lo.clamp(1, 7), hi.clamp(1, 7).max(lo.clamp(1, 7)));
+    let nodes = lo + rng.index(hi - lo + 1);
+    let mut order: Vec<usize> = (0..nodes).collect();
+    rng.shuffle(&mut order);
+    let batch = 1 + rng.index(nodes.div_ceil(2));
+    let versions = &settings.versions;
+    let first = versions.first().copied().unwrap_or(1);
+    // Half the plans have only sequential clients of the first version: the differential
+    // oracle compares those with a cluster that never upgrades.
+    let mut clients = vec![first];
+    let mut concurrent = 0;
+    if rng.chance(1, 2) {
+        for v in versions.iter().skip(1) {
+            if rng.chance(1, 2) {
+                clients.push(*v);
+            }
+        }
+        concurrent = rng.index(3);
+    }
+    let hops = versions.len().saturating_sub(1);
+    // Most plans walk the whole chain; some stop early.
+    let hops = if hops > 1 && rng.chance(1, 4) {
+        1 + rng.index(hops - 1)
+    } else {
+        hops
+    };
+    let points = upgrade_points();
+    let mut steps = Vec::new();
+    for pair in versions.windows(2).take(hops) {
+        let (from, to) = match pair {
+            [a, b] => (*a, *b),
+            _ => continue,
+        };
+        if settings.faults && rng.chance(1, 4) {
+            if let Some(point) = rng.pick(&points) {
+                steps.push(Step::KillAgentAt {
+                    node: rng.index(nodes),
+                    point: (*point).to_string(),
+                });
+            }
+        }
+        steps.push(Step::Hop { from, to });
+        // What happens while the rollout runs, each group at a random point.
+        let mut during: Vec<Vec<Step>> = Vec::new();
+        if rng.chance(1, 4) {
+            during.push(vec![
+                Step::Pause,
+                Step::Wait {
+                    ms: 200 * (1 + rng.below(5)),
+                },
+                Step::Resume,
+            ]);
+        }
+        if settings.faults && rng.chance(1, 4) {
+            during.push(vec![Step::CrashProgram {
+                node: rng.index(nodes),
+            }]);
+        }
+        if settings.faults && rng.chance(1, 5) {
+            during.push(vec![Step::ServerDown {
+                ms: 500 * (1 + rng.below(4)),
+            }]);
+        }
+        rng.shuffle(&mut during);
+        for group in during {
+            steps.push(Step::Wait {
+                ms: 100 * rng.below(10),
+            });
+            steps.extend(group);
+        }
+        steps.push(Step::AwaitRollout);
+    }
+    if rng.chance(1, 4) {
+        steps.push(Step::Wait {
+            ms: 100 * rng.below(20),
+        });
+        steps.push(Step::Rollback);
+    }
+    Plan {
+        seed,
+        nodes,
+        order,
+        batch,
+        clients,
+        concurrent,
+        calls: settings.calls,
+        skip: 0,
+        steps,
+    }
+}
+
+impl Plan {
+    /// The version every node must run at the end: the last hop's, or the one before it when
+    /// the plan rolls it back.
+    pub fn final_version(&self) -> Option<u64> {
+        let mut version = None;
+        for s in &self.steps {
+            match s {
+                Step::Hop { to, .. } => version = Some(*to),
+                Step::Rollback => {
+                    version = self.steps.iter().rev().find_map(|s| match s {
+                        Step::Hop { from, .. } => Some(*from),
+                        _ => None,
+                    });
+                }
+                _ => {}
+            }
+        }
+        version.or_else(|| self.clients.first().copied())
+    }
+
+    /// The version nodes start at.
+    pub fn first_version(&self) -> u64 {
+        self.steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Hop { from, .. } => Some(*from),
+                _ => None,
+            })
+            .or_else(|| self.clients.first().copied())
+            .unwrap_or(1)
+    }
+
+    /// The name of node `index`: ids sort in the plan's upgrade order (`n1` upgrades first).
+    pub fn node_id(&self, index: usize) -> String {
+        let rank = self.order.iter().position(|&n| n == index).unwrap_or(index);
+        format!("n{}", rank + 1)
+    }
+
+    /// Whether the plan is well formed: nodes in range, `order` a permutation, hops in a
+    /// chain, a rollback only after the last hop, a pause resumed. An error says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=7).contains(&self.nodes) {
+            return Err(format!("a plan has 1 to 7 nodes, not {}", self.nodes));
+        }
+        let mut sorted = self.order.clone();
+        sorted.sort_unstable();
+        if sorted != (0..self.nodes).collect::<Vec<_>>() {
+            return Err(format!(
+                "`order` {:?} is not an order of the {} nodes",
+                self.order, self.nodes
+            ));
+        }
+        if self.batch == 0 || self.batch > self.nodes {
+            return Err(format!("batch {} out of 1..={}", self.batch, self.nodes));
+        }
+        if self.skip + self.calls > MAX_CALLS {
+            return Err(format!(
+                "calls {}..{} are past the workload's {MAX_CALLS}",
+                self.skip,
+                self.skip + self.calls
+            ));
+        }
+        if self.clients.is_empty() {
+            return Err("a plan has clients of at least one version".into());
+        }
+        let mut at: Option<u64> = None;
+        let mut paused = false;
+        let mut rolled_back = false;
+        for (i, s) in self.steps.iter().enumerate() {
+            let n = i + 1;
+            if rolled_back {
+                return Err(format!("step {n} comes after the rollback"));
+            }
+            match s {
+                Step::Hop { from, to } => {
+                    if to <= from || at.is_some_and(|v| v != *from) {
+                        return Err(format!("step {n}: the hop {from} -> {to} is out of chain"));
+                    }
+                    at = Some(*to);
+                }
+                Step::KillAgentAt { node, .. } | Step::CrashProgram { node }
+                    if *node >= self.nodes =>
+                {
+                    return Err(format!("step {n}: no node {node}"));
+                }
+                Step::Pause => paused = true,
+                Step::Resume => paused = false,
+                Step::AwaitRollout if paused => {
+                    return Err(format!("step {n} waits for a paused rollout"));
+                }
+                Step::Rollback if at.is_none() => {
+                    return Err(format!("step {n}: a rollback before any hop"));
+                }
+                Step::Rollback => rolled_back = true,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Faults and steps, for the summary.
+    pub fn counts(&self) -> (usize, usize) {
+        let faults = self
+            .steps
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s,
+                    Step::KillAgentAt { .. } | Step::CrashProgram { .. } | Step::ServerDown { .. }
+                )
+            })
+            .count();
+        (self.steps.len(), faults)
+    }
+
+    /// The plan as a timeline people read.
+    pub fn timeline(&self) -> String {
+        let mut out = String::new();
+        let order: Vec<String> = (0..self.nodes).map(|i| self.node_id(i)).collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        let _ = writeln!(
+            out,
+            "plan {}: {} node{} ({}), batches of {}, clients of version {} ({} sequential call{} each, {} concurrent client{} per version and node)",
+            self.seed,
+            self.nodes,
+            plural(self.nodes),
+            sorted.join(" "),
+            self.batch,
+            self.clients
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.calls,
+            plural(self.calls),
+            self.concurrent,
+            plural(self.concurrent),
+        );
+        for (i, s) in self.steps.iter().enumerate() {
+            let _ = writeln!(out, "  {:>2}. {}", i + 1, self.describe(s));
+        }
+        if let Some(v) = self.final_version() {
+            let _ = writeln!(out, "  end: every node at version {v}");
+        }
+        out
+    }
+
+    /// One step in words.
+    pub fn describe(&self, s: &Step) -> String {
+        match s {
+            Step::Hop { from, to } => format!("push {from} -> {to} and start its rollout"),
+            Step::KillAgentAt { node, point } => format!(
+                "arm: {}'s agent is killed (SIGKILL) at `{point}` of its next upgrade, then restarted",
+                self.node_id(*node)
+            ),
+            Step::CrashProgram { node } => {
+                format!("crash: SIGKILL of {}'s program", self.node_id(*node))
+            }
+            Step::ServerDown { ms } => format!("the upgrade server is down for {ms} ms"),
+            Step::Pause => "upstart pause".into(),
+            Step::Resume => "upstart resume".into(),
+            Step::Wait { ms } => format!("wait {ms} ms"),
+            Step::AwaitRollout => "wait until the rollout is done".into(),
+            Step::Rollback => "upstart rollback; wait until every node is back".into(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        let plan: Plan = serde_json::from_str(text).map_err(|e| format!("not a plan: {e}"))?;
+        plan.validate()?;
+        Ok(plan)
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+    use super::*;
+
+    fn chain() -> PlanSettings {
+        PlanSettings {
+            versions: vec![1, 2, 3],
+            nodes: (1, 7),
+            ..PlanSettings::default()
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_plan_and_seeds_differ() {
+        let s = chain();
+        for seed in 0..200 {
+            assert_eq!(generate(seed, &s), generate(seed, &s));
+        }
+        let distinct: std::collections::BTreeSet<String> =
+            (0..50).map(|seed| generate(seed, &s).to_json()).collect();
+        assert!(distinct.len() > 45, "{}", distinct.len());
+    }
+
+    #[test]
+    fn generated_plans_are_valid_and_cover_every_kind_of_step() {
+        let s = chain();
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut sizes = std::collections::BTreeSet::new();
+        for seed in 0..500 {
+            let p = generate(seed, &s);
+            p.validate()
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{p:?}"));
+            sizes.insert(p.nodes);
+            for step in &p.steps {
+                let json = serde_json::to_value(step).unwrap();
+                kinds.insert(json["step"].as_str().unwrap().to_string());
+            }
+            assert_eq!(p.first_version(), 1);
+            assert!(p.final_version().is_some());
+        }
+        assert_eq!(sizes, (1..=7).collect());
+        for k in [
+            "hop",
+            "kill_agent_at",
+            "crash_program",
+            "server_down",
+            "pause",
+            "resume",
+            "wait",
+            "await_rollout",
+            "rollback",
+        ] {
+            assert!(kinds.contains(k), "no `{k}` in 500 plans: {kinds:?}");
+        }
+        // The default size is three nodes.
+        assert!((0..50).all(|seed| generate(seed, &PlanSettings::default()).nodes == 3));
+        // Without faults, none.
+        let calm = PlanSettings {
+            faults: false,
+            ..chain()
+        };
+        assert!((0..200).all(|seed| generate(seed, &calm).counts().1 == 0));
+    }
+
+    #[test]
+    fn a_plan_round_trips_through_json_and_a_bad_one_is_refused() {
+        let p = generate(42, &chain());
+        assert_eq!(Plan::from_json(&p.to_json()).unwrap(), p);
+        let mut bad = p.clone();
+        bad.steps.insert(0, Step::CrashProgram { node: 9 });
+        let e = Plan::from_json(&bad.to_json()).unwrap_err();
+        assert!(e.contains("no node 9"), "{e}");
+        let mut bad = p.clone();
+        bad.steps.insert(0, Step::Hop { from: 2, to: 1 });
+        assert!(Plan::from_json(&bad.to_json()).is_err());
+        assert!(Plan::from_json("{}").unwrap_err().contains("not a plan"));
+    }
+
+    #[test]
+    fn the_final_version_follows_hops_and_the_rollback() {
+        let mut p = generate(1, &chain());
+        p.steps = vec![
+            Step::Hop { from: 1, to: 2 },
+            Step::AwaitRollout,
+            Step::Hop { from: 2, to: 3 },
+            Step::AwaitRollout,
+        ];
+        assert_eq!(p.final_version(), Some(3));
+        p.steps.push(Step::Rollback);
+        assert_eq!(p.final_version(), Some(2));
+        p.validate().unwrap();
+        p.steps.push(Step::Wait { ms: 1 });
+        assert!(p.validate().unwrap_err().contains("after the rollback"));
+    }
+
+    #[test]
+    fn the_timeline_names_nodes_in_upgrade_order_and_every_step() {
+        let mut p = generate(3, &chain());
+        p.nodes = 3;
+        p.order = vec![2, 0, 1];
+        p.batch = 1;
+        p.steps = vec![
+            Step::KillAgentAt {
+                node: 2,
+                point: "switched".into(),
+            },
+            Step::Hop { from: 1, to: 2 },
+            Step::CrashProgram { node: 0 },
+            Step::AwaitRollout,
+        ];
+        let t = p.timeline();
+        assert!(
+            t.contains("n1's agent is killed (SIGKILL) at `switched`"),
+            "{t}"
+        );
+        assert!(t.contains("SIGKILL of n2's program"), "{t}");
+        assert!(t.contains("end: every node at version 2"), "{t}");
+        assert_eq!(t.lines().count(), 6, "{t}");
+    }
+}
