@@ -272,3 +272,13 @@ fn method_models_one_statement_per_line() {
         "upgrade kv 1 -> 2\n\nversion 1 {\n  service Kv {\n    fn get(key: string) -> option<string> = get(state.entries, key)\n    fn del(key: string) -> bool {\n      let had = contains_key(state.entries, key);\n      state.entries = remove(state.entries, key);\n      had\n    }\n    fn put(key: string, value: string) { // first\n      state.entries = insert(state.entries, key, value)\n    }\n    fn noop() -> unit {}\n    fn neg() -> i64 {\n      let x = 1;\n      -x\n    }\n  }\n  state {\n    entries: map<string, string>,\n  }\n}\n",
     );
 }
+
+#[test]
+fn the_state_storage_kind_is_kept() {
+    for kind in ["json", "dir", "sqlite"] {
+        let out = fmt_ok(&format!(
+            "upgrade t 1->2\nversion 1 {{ state  {kind}  {{ n: u64 }} }}\nversion 2 {{ state {kind}{{ n: u64 }} }}"
+        ));
+        assert_eq!(out.matches(&format!("state {kind} {{")).count(), 2, "{out}");
+    }
+}
