@@ -310,11 +310,15 @@ pub struct NodeSpec {
     pub pinned: Vec<(u64, SocketAddr)>,
     pub peers: Vec<SocketAddr>,
     pub extra: Vec<String>,
+    /// The system the node runs (`kv`).
+    pub system: String,
+    /// The name of the state in the node's directory (`state.json`).
+    pub state_file: String,
 }
 
 impl NodeSpec {
     pub fn state(&self) -> PathBuf {
-        self.dir.join("state.json")
+        self.dir.join(&self.state_file)
     }
 }
 
@@ -371,7 +375,7 @@ impl Agent {
                 "--server",
                 server,
                 "--system",
-                "kv",
+                &spec.system,
                 "--version",
                 "1",
             ])
@@ -484,6 +488,8 @@ pub fn node_specs(dir: &Path, n: usize, versions: &[u64]) -> Result<Vec<NodeSpec
             pinned,
             peers: mains.iter().filter(|a| *a != main).copied().collect(),
             extra: Vec::new(),
+            system: "kv".to_owned(),
+            state_file: "state.json".to_owned(),
         });
     }
     Ok(specs)
