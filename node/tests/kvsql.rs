@@ -139,3 +139,118 @@ fn the_python_sqlite_service_is_upgraded_in_a_rolling_upgrade_with_nothing_lost(
     );
     assert_eq!(load::get(n1, 1, "before").unwrap(), json!("one"));
 }
+
+/// `put(key, value)` at version 1 through `addr`.
+fn put_v1(addr: std::net::SocketAddr, key: &str, value: &str) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut line = serde_json::to_vec(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "put", "params": [key, value]}),
+    )
+    .unwrap();
+    line.push(b'\n');
+    s.write_all(&line).unwrap();
+    let mut answer = String::new();
+    BufReader::new(s).read_line(&mut answer).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).unwrap()["result"],
+        Value::Null,
+        "{answer}"
+    );
+}
+
+/// One kvsql node told to stop at `point` of its upgrade and killed (SIGKILL) there, then
+/// restarted: the database holds exactly the old records or their transform right after the
+/// kill, and the transform once the restarted agent has upgraded; the program serves the old
+/// writes to callers of both versions.
+fn killed_at(point: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = extra();
+    extra.extend(["--stop-at", point]);
+    let mut c = Cluster::start_system(dir.path(), 1, &extra, None, &app(), ("kvsql", "state.db"));
+    let mut agent = c.agents.remove(0);
+    let v1 = agent.port(1).unwrap();
+    for i in 0..100 {
+        put_v1(v1, &format!("key-{i:04}"), &format!("value {i}"));
+    }
+    let state = agent.spec.state();
+    let old = state_of(&state);
+    assert_eq!(old["entries"].as_object().map(|m| m.len()), Some(100));
+    let (spec_path, plugin_path) = kvsql_plugin();
+    let _ = spec_path;
+    let plugin =
+        runtime::plugin::Plugin::load(plugin_path, &runtime::plugin::Expect::default()).unwrap();
+    let new: Value = serde_json::from_slice(
+        &plugin
+            .transform(&serde_json::to_vec(&old).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    push(&c.server, &bundle(dir.path(), &c.private)).unwrap();
+    let reached = agent
+        .proc
+        .wait_line("reached ", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&agent.spec)));
+    assert_eq!(reached, point);
+    agent.crash();
+    let now = state_of(&state);
+    assert!(
+        now == old || now == new,
+        "{point}: after the kill the database is neither the old nor the new state: {now}"
+    );
+    let mut spec = agent.spec.clone();
+    spec.extra = self::extra().iter().map(|s| s.to_string()).collect();
+    drop(agent);
+    let mut again = support::start_agent(&c.server, &c.public, &app(), &spec);
+    again
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&spec)));
+    assert_eq!(
+        state_of(&state),
+        new,
+        "{point}: the transform of the old state"
+    );
+    let backup = PathBuf::from(format!("{}.v1", state.display()));
+    assert_eq!(state_of(&backup), old, "{point}: the old state is kept");
+    assert!(runtime::transform::pending(&state).unwrap().is_none());
+    assert_eq!(
+        load::get(spec.pinned[0].1, 1, "key-0042").unwrap(),
+        json!("value 42"),
+        "{point}"
+    );
+    assert_eq!(
+        load::get(spec.pinned[1].1, 2, "key-0042").unwrap(),
+        json!({"value": "value 42", "expires_at": null}),
+        "{point}"
+    );
+}
+
+#[test]
+fn the_agent_killed_at_every_step_of_a_sqlite_upgrade_then_restarted_finishes_it() {
+    kvsql_plugin();
+    std::thread::scope(|s| {
+        let points = [
+            "drained",
+            "stopped",
+            "begun",
+            "backed-up",
+            "new-written",
+            "prepared",
+            "switched",
+            "done",
+            "started",
+            "healthy",
+        ];
+        let runs: Vec<_> = points
+            .into_iter()
+            .map(|p| (p, s.spawn(move || killed_at(p))))
+            .collect();
+        for (p, r) in runs {
+            if r.join().is_err() {
+                panic!("kill at `{p}` failed");
+            }
+        }
+    });
+}
