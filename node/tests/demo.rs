@@ -70,3 +70,15 @@ fn the_demo_rolls_back_with_every_write_still_there() {
         assert!(row.trim_end().ends_with('1'), "{row}");
     }
 }
+
+#[test]
+fn the_demo_upgrades_the_python_sqlite_example_without_a_failed_call() {
+    let stdout = demo(&["--app", "kvsql", "--healthy-for", "1s", "--timeout", "120"]);
+    assert!(stdout.contains("[6/6]"), "{stdout}");
+    assert!(stdout.contains("kvsql-1-2"), "{stdout}");
+    assert!(
+        stdout.contains("ok: no failed call, no lost write"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 failed, 0 wrong"), "{stdout}");
+}
