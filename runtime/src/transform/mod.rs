@@ -1,6 +1,9 @@
-//! Crash-safe transform of a node's persistent state (one JSON document) from version `from`
-//! to version `to`, with rollback, and the reverse transform that carries the current state of
-//! the new version back to the old one.
+//! Crash-safe transform of a node's persistent state from version `from` to version `to`,
+//! with rollback, and the reverse transform that carries the current state of the new version
+//! back to the old one. The state is one JSON document, a directory of JSON documents or a
+//! SQLite database ([`storage`]): every read below gives its JSON value, and `STATE`,
+//! `STATE.v<from>`, `STATE.v<to>`, `STATE.reverse` and their temporaries are written in the
+//! state's kind ([`storage::store`]); the history files hold the JSON value.
 //!
 //! Beside the state file `STATE` (e.g. `state.json`) live:
 //!
