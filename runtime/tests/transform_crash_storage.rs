@@ -428,3 +428,66 @@ fn sqlite_reverse_killed_at_each_point() {
 fn dir_reverse_killed_at_each_point() {
     reverse_killed_at_each_point(Kind::Dir);
 }
+
+/// Upgrades killed at moments spread over a whole run (so also in the middle of writing a
+/// database or a directory), then alternately rerun or rolled back: the state is always the
+/// old or the new records, and exactly the one asked for after.
+fn killed_at_random_moments(kind: Kind) {
+    // A directory is a file per record, each fsynced: fewer records keep its runs short.
+    let entries = n_entries(match kind {
+        Kind::Sqlite => 3000,
+        Kind::Dir => 200,
+    });
+    let (old, new) = (old_records(kind, &entries), new_records(kind, &entries));
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_path(kind, dir.path());
+    write_old(kind, &state, &entries);
+    let start = std::time::Instant::now();
+    let mut h = helper(&state, None, false);
+    assert_eq!(wait_for_line(&mut h), "finished");
+    let full = start.elapsed().as_micros() as u64;
+    drop(h);
+    assert_eq!(records(kind, &state), new);
+
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..12 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let dir = tempfile::tempdir().unwrap();
+        let state = state_path(kind, dir.path());
+        write_old(kind, &state, &entries);
+        let h = helper(&state, None, false);
+        std::thread::sleep(Duration::from_micros(full / 3 + seed % (full + 1)));
+        drop(h); // SIGKILL
+        let now = records(kind, &state);
+        assert!(now == old || now == new, "{kind:?} round {round}: neither");
+        if round % 2 == 0 {
+            let mut rerun = helper(&state, None, false);
+            assert_eq!(
+                wait_for_line(&mut rerun),
+                "finished",
+                "{kind:?} round {round}"
+            );
+            assert!(rerun.0.wait().unwrap().success());
+            assert_eq!(records(kind, &state), new, "{kind:?} round {round}");
+        } else {
+            transform::recover(&state, &Split, Policy::RollBack).unwrap();
+            if records(kind, &state) == new {
+                transform::rollback(&state, 1, 2).unwrap();
+            }
+            assert_eq!(records(kind, &state), old, "{kind:?} round {round}");
+        }
+        assert!(transform::pending(&state).unwrap().is_none());
+    }
+}
+
+#[test]
+fn sqlite_killed_at_random_moments() {
+    killed_at_random_moments(Kind::Sqlite);
+}
+
+#[test]
+fn dir_killed_at_random_moments() {
+    killed_at_random_moments(Kind::Dir);
+}

@@ -634,6 +634,9 @@ fn read(path: &Path) -> Result<Vec<u8>, TransformError> {
 
 /// Removes a run's output or temporary, a file or a directory.
 fn remove(path: &Path) -> Result<(), TransformError> {
+    // A database's rollback journal, when a run was killed while writing it.
+    let journal = with_suffix(path, "-journal");
+    storage::remove_any(&journal).map_err(|e| TransformError::io(&journal, "remove", e))?;
     storage::remove_any(path).map_err(|e| TransformError::io(path, "remove", e))
 }
 
