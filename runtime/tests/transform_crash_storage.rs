@@ -187,12 +187,12 @@ fn records(kind: Kind, state: &Path) -> Records {
     out
 }
 
-fn old_records(kind: Kind, entries: &[(String, String)]) -> Records {
+/// The records of the old state: the same in both kinds.
+fn old_records(entries: &[(String, String)]) -> Records {
     let t: BTreeMap<String, Value> = entries
         .iter()
         .map(|(k, v)| (k.clone(), json!({"value": v})))
         .collect();
-    let _ = kind;
     Records::from([("entries".to_owned(), t)])
 }
 
@@ -297,7 +297,7 @@ fn state_path(kind: Kind, dir: &Path) -> PathBuf {
 /// in the same kind.
 fn killed_at_each_point_then_rerun_completes(kind: Kind) {
     let entries = n_entries(300);
-    let (old, new) = (old_records(kind, &entries), new_records(kind, &entries));
+    let (old, new) = (old_records(&entries), new_records(kind, &entries));
     for point in Point::ALL {
         let dir = tempfile::tempdir().unwrap();
         let state = state_path(kind, dir.path());
@@ -344,7 +344,7 @@ fn killed_at_each_point_then_rerun_completes(kind: Kind) {
 /// completed run): exactly the old records.
 fn killed_at_each_point_then_rollback(kind: Kind) {
     let entries = n_entries(100);
-    let old = old_records(kind, &entries);
+    let old = old_records(&entries);
     for point in Point::ALL {
         let dir = tempfile::tempdir().unwrap();
         let state = state_path(kind, dir.path());
@@ -369,7 +369,7 @@ fn killed_at_each_point_then_rollback(kind: Kind) {
 /// records again, with the new version's records kept in history.
 fn reverse_killed_at_each_point(kind: Kind) {
     let entries = n_entries(100);
-    let (old, new) = (old_records(kind, &entries), new_records(kind, &entries));
+    let (old, new) = (old_records(&entries), new_records(kind, &entries));
     for point in Point::ALL {
         let dir = tempfile::tempdir().unwrap();
         let state = state_path(kind, dir.path());
@@ -438,7 +438,7 @@ fn killed_at_random_moments(kind: Kind) {
         Kind::Sqlite => 3000,
         Kind::Dir => 200,
     });
-    let (old, new) = (old_records(kind, &entries), new_records(kind, &entries));
+    let (old, new) = (old_records(&entries), new_records(kind, &entries));
     let dir = tempfile::tempdir().unwrap();
     let state = state_path(kind, dir.path());
     write_old(kind, &state, &entries);
