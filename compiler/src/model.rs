@@ -227,6 +227,8 @@ impl ServiceDef {
 
 #[derive(Debug, Clone)]
 pub struct StateDef {
+    /// How the program stores it (`state sqlite { ... }`); a JSON document when not said.
+    pub storage: lang::ast::StateStorage,
     pub fields: Vec<FieldDef>,
     pub span: Span,
 }

@@ -174,7 +174,11 @@ impl Fmt<'_> {
                     close_of(s.span),
                     Self::field,
                 );
-                concat(vec![text("state "), body])
+                let head = match s.storage {
+                    Some(kind) => format!("state {} ", kind.name()),
+                    None => "state ".to_owned(),
+                };
+                concat(vec![text(head), body])
             }
         }
     }

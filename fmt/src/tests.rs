@@ -378,3 +378,13 @@ version 2 {
 ",
     );
 }
+
+#[test]
+fn the_state_storage_kind_is_kept() {
+    for kind in ["json", "dir", "sqlite"] {
+        let out = fmt_ok(&format!(
+            "upgrade t 1->2\nversion 1 {{ state  {kind}  {{ n: u64 }} }}\nversion 2 {{ state {kind}{{ n: u64 }} }}"
+        ));
+        assert_eq!(out.matches(&format!("state {kind} {{")).count(), 2, "{out}");
+    }
+}

@@ -70,3 +70,29 @@ fn the_demo_rolls_back_with_every_write_still_there() {
         assert!(row.trim_end().ends_with('1'), "{row}");
     }
 }
+
+/// The Python example (state in SQLite) upgraded, then rolled back through the spec's reverse
+/// transform of the database.
+#[test]
+fn the_demo_upgrades_and_rolls_back_the_python_sqlite_example_without_a_failed_call() {
+    let stdout = demo(&[
+        "--app",
+        "kvsql",
+        "--rollback",
+        "--healthy-for",
+        "1s",
+        "--timeout",
+        "150",
+    ]);
+    assert!(stdout.contains("[7/7]"), "{stdout}");
+    assert!(
+        stdout.contains("the writes taken at version 2 were carried back"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("kvsql-1-2"), "{stdout}");
+    assert!(
+        stdout.contains("ok: no failed call, no lost write"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 failed, 0 wrong"), "{stdout}");
+}

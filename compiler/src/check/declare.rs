@@ -228,6 +228,7 @@ fn version_env(
                 }
                 let fields = resolver.fields(cx, &st.fields, "state field");
                 env.state = Some(StateDef {
+                    storage: st.storage.unwrap_or(lang::ast::StateStorage::Json),
                     fields,
                     span: st.span,
                 });

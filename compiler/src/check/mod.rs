@@ -15,6 +15,8 @@ pub(crate) mod models;
 pub(crate) mod rules;
 mod schedule;
 mod state;
+#[cfg(test)]
+mod storage_tests;
 pub mod suggest;
 #[cfg(test)]
 mod tests;

@@ -81,7 +81,26 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
             }
             return;
         }
-        (Some(_), Some(_)) => {}
+        (Some(a), Some(b)) => {
+            if a.storage != b.storage {
+                cx.report(
+                    codes::STATE_STORAGE_CHANGED,
+                    b.span,
+                    format!(
+                        "version {} keeps its state as `{}`, version {} as `{}`",
+                        old.number,
+                        a.storage.name(),
+                        new.number,
+                        b.storage.name()
+                    ),
+                    |d| {
+                        d.label("stored otherwise here")
+                            .also(a.span, "the old version's storage")
+                            .help("the transform writes the new state beside the old one in the same kind: keep one kind across an upgrade")
+                    },
+                );
+            }
+        }
     }
     let types = Types::new(model);
     let same_state = match (&old.state, &new.state) {

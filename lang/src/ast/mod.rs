@@ -276,8 +276,40 @@ impl ModelStmt {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateDecl {
+    /// How the program stores the state (`state sqlite { ... }`); `None`: not said (a JSON
+    /// document).
+    pub storage: Option<StateStorage>,
     pub fields: Vec<Field>,
     pub span: Span,
+}
+
+/// How a program stores its state: one JSON document, a directory of JSON documents (one
+/// record per file), or a SQLite database (tables of records). The state's value is the same
+/// in all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateStorage {
+    Json,
+    Dir,
+    Sqlite,
+}
+
+impl StateStorage {
+    pub fn name(self) -> &'static str {
+        match self {
+            StateStorage::Json => "json",
+            StateStorage::Dir => "dir",
+            StateStorage::Sqlite => "sqlite",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<StateStorage> {
+        match name {
+            "json" => Some(StateStorage::Json),
+            "dir" => Some(StateStorage::Dir),
+            "sqlite" => Some(StateStorage::Sqlite),
+            _ => None,
+        }
+    }
 }
 
 /// `name: type`, in records, state, and method parameters.

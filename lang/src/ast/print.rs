@@ -260,7 +260,10 @@ impl Printer {
                 }
             }
             Decl::State(s) => {
-                self.line(d, "state", s.span);
+                match s.storage {
+                    Some(kind) => self.line(d, &format!("state {}", kind.name()), s.span),
+                    None => self.line(d, "state", s.span),
+                }
                 self.fields(d + 1, "field", &s.fields);
             }
         }

@@ -381,8 +381,19 @@ impl Builder {
                 })
             }
             Rule::state_decl => {
-                let fields = inner.next().map(|f| self.fields(f)).unwrap_or_default();
-                Decl::State(StateDecl { fields, span })
+                let mut storage = None;
+                let mut fields = Vec::new();
+                for part in inner {
+                    match part.as_rule() {
+                        Rule::state_kind => storage = StateStorage::from_name(part.as_str()),
+                        _ => fields = self.fields(part),
+                    }
+                }
+                Decl::State(StateDecl {
+                    storage,
+                    fields,
+                    span,
+                })
             }
             _ => return None,
         })

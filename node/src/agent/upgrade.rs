@@ -51,7 +51,8 @@ async fn preflight(state: &std::path::Path, plugin: runtime::plugin::Plugin) -> 
     let state = state.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let shown = state.display();
-        let old = std::fs::read(&state)
+        // The program runs: a database is read as a read-only snapshot.
+        let old = transform::storage::load_live(&state)
             .map_err(|e| format!("the state `{shown}` cannot be read: {e}"))?;
         transform::preflight(&old, &plugin)
             .map(drop)

@@ -4,7 +4,7 @@
 //! values that differ. This is the point of no return of a rollback without a reverse
 //! transform: before the first write, restoring the backup loses nothing.
 
-use runtime::transform::StateFiles;
+use runtime::transform::{storage, StateFiles};
 use serde_json::Value;
 use std::path::Path;
 
@@ -38,7 +38,11 @@ impl Written {
 /// Compares the state at `state` with the output of the upgrade to `to`.
 pub fn since_upgrade(state: &Path, to: u64) -> Written {
     let files = StateFiles::new(state);
-    let (Ok(now), Ok(then)) = (std::fs::read(state), std::fs::read(files.versioned(to))) else {
+    // The state of any kind as JSON; the program may be running.
+    let (Ok(now), Ok(then)) = (
+        storage::load_live(state),
+        storage::load_live(&files.versioned(to)),
+    ) else {
         return Written::Unknown;
     };
     if now == then {

@@ -88,7 +88,16 @@ pub fn build_tools(
 /// max_unavailable: 1 } order: node_id healthy_for: HEALTHY_FOR` (no canary pause): the demo's
 /// and the tests' spec.
 pub fn short_spec(workspace: &Path, dir: &Path, healthy_for: &str) -> Result<PathBuf, String> {
-    let source = workspace.join("specs").join("kv").join("kv-1-2.ups");
+    short_spec_of(
+        &workspace.join("specs").join("kv").join("kv-1-2.ups"),
+        dir,
+        healthy_for,
+    )
+}
+
+/// [`short_spec`] of the spec at `source` (written as `<stem>-healthy-<HEALTHY_FOR>.ups`).
+pub fn short_spec_of(source: &Path, dir: &Path, healthy_for: &str) -> Result<PathBuf, String> {
+    let source = source.to_path_buf();
     let text = std::fs::read_to_string(&source)
         .map_err(|e| format!("cannot read `{}`: {e}", source.display()))?;
     let start = text
@@ -99,7 +108,10 @@ pub fn short_spec(workspace: &Path, dir: &Path, healthy_for: &str) -> Result<Pat
         "schedule {{\n  rolling {{ batch: 1, max_unavailable: 1 }}\n  order: node_id\n  healthy_for: {healthy_for}\n}}\n"
     ));
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-    let path = dir.join(format!("kv-1-2-healthy-{healthy_for}.ups"));
+    let stem = source
+        .file_stem()
+        .map_or_else(|| "spec".into(), |s| s.to_string_lossy().into_owned());
+    let path = dir.join(format!("{stem}-healthy-{healthy_for}.ups"));
     std::fs::write(&path, spec).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
     Ok(path)
 }

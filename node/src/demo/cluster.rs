@@ -307,11 +307,13 @@ pub struct NodeSpec {
     /// The `upgrade NAME` of the system (`--system`) and the version its agent starts at.
     pub system: String,
     pub version: u64,
+    /// The name of the state in the node's directory (`state.json`).
+    pub state_file: String,
 }
 
 impl NodeSpec {
     pub fn state(&self) -> PathBuf {
-        self.dir.join("state.json")
+        self.dir.join(&self.state_file)
     }
 }
 
@@ -483,6 +485,7 @@ pub fn node_specs(dir: &Path, n: usize, versions: &[u64]) -> Result<Vec<NodeSpec
             extra: Vec::new(),
             system: "kv".into(),
             version: 1,
+            state_file: "state.json".to_owned(),
         });
     }
     Ok(specs)

@@ -246,12 +246,26 @@ impl Cluster {
         state: Option<&[u8]>,
         program: &Path,
     ) -> Cluster {
-        let t = tools();
         plugin();
+        Cluster::start_system(dir, n, extra, state, program, ("kv", "state.json"))
+    }
+
+    /// [`Cluster::start_program`] of the system `system.0`, each node's state named `system.1`.
+    pub fn start_system(
+        dir: &Path,
+        n: usize,
+        extra: &[&str],
+        state: Option<&[u8]>,
+        program: &Path,
+        system: (&str, &str),
+    ) -> Cluster {
+        let t = tools();
         let (private, public) = key(dir);
         let server = server(dir, &public, &private);
         let mut specs = node_specs(dir, n, &[1, 2]).unwrap();
         for s in &mut specs {
+            s.system = system.0.to_owned();
+            s.state_file = system.1.to_owned();
             s.extra = extra.iter().map(|x| x.to_string()).collect();
             // Same-version clients are handed to the programs (the shim's zero-copy path).
             s.extra.push("--preload".into());

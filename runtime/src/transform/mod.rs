@@ -1,6 +1,9 @@
-//! Crash-safe transform of a node's persistent state (one JSON document) from version `from`
-//! to version `to`, with rollback, and the reverse transform that carries the current state of
-//! the new version back to the old one.
+//! Crash-safe transform of a node's persistent state from version `from` to version `to`,
+//! with rollback, and the reverse transform that carries the current state of the new version
+//! back to the old one. The state is one JSON document, a directory of JSON documents or a
+//! SQLite database ([`storage`]): every read below gives its JSON value, and `STATE`,
+//! `STATE.v<from>`, `STATE.v<to>`, `STATE.reverse` and their temporaries are written in the
+//! state's kind ([`storage::store`]); the history files hold the JSON value.
 //!
 //! Beside the state file `STATE` (e.g. `state.json`) live:
 //!
@@ -36,14 +39,16 @@ mod error;
 pub mod fsutil;
 pub mod history;
 pub mod journal;
+pub mod storage;
 
 pub use error::TransformError;
 pub use journal::{Journal, Step};
 
 use crate::digest::sha256_hex;
 use crate::plugin::Plugin;
-use fsutil::{atomic_write_via, read_if_exists, remove_if_exists, with_suffix};
+use fsutil::with_suffix;
 use std::path::{Path, PathBuf};
+use storage::Kind;
 
 /// A transform of state bytes and the invariant between old and new state. Plugins are one;
 /// tests use closures.
@@ -165,13 +170,28 @@ impl Point {
 #[derive(Debug, Clone)]
 pub struct StateFiles {
     state: PathBuf,
+    kind: Kind,
 }
 
 impl StateFiles {
+    /// The files around `state`, of the kind on disk (a JSON document when there is none).
     pub fn new(state: &Path) -> StateFiles {
         StateFiles {
             state: state.to_path_buf(),
+            kind: Kind::of(state).unwrap_or(Kind::Json),
         }
+    }
+
+    /// How the state is stored.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Replaces `path` (the state, its backup or a run's output) by `bytes` in the state's
+    /// kind, atomically, through the temporary `tmp`.
+    fn store(&self, path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), TransformError> {
+        storage::store(self.kind, path, tmp, bytes)
+            .map_err(|e| TransformError::io(path, "write", e))
     }
 
     pub fn state(&self) -> &Path {
@@ -411,7 +431,8 @@ pub fn rollback(state: &Path, from: u64, to: u64) -> Result<(), TransformError> 
         return roll_back_pending(&files, &journal);
     }
     let backup = files.versioned(from);
-    let Some(old) = read_if_exists(&backup).map_err(|e| TransformError::io(&backup, "read", e))?
+    let Some(old) =
+        storage::load_if_exists(&backup).map_err(|e| TransformError::io(&backup, "read", e))?
     else {
         return Err(TransformError::NoBackup { path: backup });
     };
@@ -421,8 +442,7 @@ pub fn rollback(state: &Path, from: u64, to: u64) -> Result<(), TransformError> 
     }
     // What the new version wrote is discarded from `STATE`, but kept on disk.
     let kept = history::keep(state, &history::fresh_name(state, to), &current)?;
-    atomic_write_via(state, &files.switch_tmp(), &old)
-        .map_err(|e| TransformError::io(state, "restore", e))?;
+    files.store(state, &files.switch_tmp(), &old)?;
     tracing::info!(state = %state.display(), from, to, kept = %kept.display(), "state rolled back");
     Ok(())
 }
@@ -440,8 +460,7 @@ fn roll_back_pending(files: &StateFiles, journal: &Journal) -> Result<(), Transf
         if sha256_hex(&old) != journal.old_sha256 {
             return Err(corrupt(&backup, "not the state the run began from"));
         }
-        atomic_write_via(state, &files.switch_tmp(), &old)
-            .map_err(|e| TransformError::io(state, "restore", e))?;
+        files.store(state, &files.switch_tmp(), &old)?;
     }
     // The journal goes first: once it is gone nothing refers to the new state's file.
     Journal::remove(&files.journal())?;
@@ -488,8 +507,7 @@ impl Run<'_> {
         let files = self.files;
         if !journal.reverse {
             let backup = files.versioned(journal.from);
-            atomic_write_via(&backup, &with_suffix(&backup, ".tmp"), old)
-                .map_err(|e| TransformError::io(&backup, "write", e))?;
+            files.store(&backup, &with_suffix(&backup, ".tmp"), old)?;
         }
         if let Some(name) = &journal.history {
             history::keep(files.state(), name, old)?;
@@ -502,13 +520,20 @@ impl Run<'_> {
                 reverse: journal.reverse,
             });
         };
-        let new = match op.convert(old) {
+        let new = match op.convert(old).and_then(|new| {
+            // The bytes the state gives back once stored, which the journal's hash is of.
+            storage::normalize(files.kind, &new).map_err(|e| TransformError::Transform {
+                reason: format!(
+                    "its result cannot be kept as a {} state: {e}",
+                    files.kind.name()
+                ),
+            })
+        }) {
             Ok(new) => new,
             Err(e) => return Err(self.abort(&journal, e)),
         };
         let target = files.target(&journal);
-        atomic_write_via(&target, &files.staging(), &new)
-            .map_err(|e| TransformError::io(&target, "write", e))?;
+        files.store(&target, &files.staging(), &new)?;
         self.at(Point::NewWritten);
         journal.step = Step::Prepared;
         journal.new_sha256 = Some(sha256_hex(&new));
@@ -534,8 +559,7 @@ impl Run<'_> {
         }
         let current = sha256_hex(&read(state)?);
         if current == journal.old_sha256 {
-            atomic_write_via(state, &files.switch_tmp(), &new)
-                .map_err(|e| TransformError::io(state, "replace", e))?;
+            files.store(state, &files.switch_tmp(), &new)?;
         } else if current != new_sha {
             return Err(corrupt(state, "neither the old nor the new state"));
         }
@@ -571,12 +595,14 @@ fn already_upgraded(
     current: &[u8],
 ) -> Result<Option<Upgraded>, TransformError> {
     let target = files.versioned(to);
-    let Some(new) = read_if_exists(&target).map_err(|e| TransformError::io(&target, "read", e))?
+    let Some(new) =
+        storage::load_if_exists(&target).map_err(|e| TransformError::io(&target, "read", e))?
     else {
         return Ok(None);
     };
     let backup = files.versioned(from);
-    let Some(old) = read_if_exists(&backup).map_err(|e| TransformError::io(&backup, "read", e))?
+    let Some(old) =
+        storage::load_if_exists(&backup).map_err(|e| TransformError::io(&backup, "read", e))?
     else {
         return Ok(None);
     };
@@ -593,7 +619,7 @@ fn already_upgraded(
 /// A reverse run that completed (killed after removing its journal, before its caller knew):
 /// `STATE` equals its output `STATE.reverse`, so it already holds the old version's state.
 fn already_reversed(files: &StateFiles, current: &[u8]) -> Option<Upgraded> {
-    let out = read_if_exists(&files.reversed()).ok()??;
+    let out = storage::load_if_exists(&files.reversed()).ok()??;
     (out == current).then(|| Upgraded {
         old_sha256: String::new(),
         new_sha256: sha256_hex(&out),
@@ -601,12 +627,17 @@ fn already_reversed(files: &StateFiles, current: &[u8]) -> Option<Upgraded> {
     })
 }
 
+/// The state (or its backup, a run's output, a history file) at `path` as JSON bytes.
 fn read(path: &Path) -> Result<Vec<u8>, TransformError> {
-    std::fs::read(path).map_err(|e| TransformError::io(path, "read", e))
+    storage::load(path).map_err(|e| TransformError::io(path, "read", e))
 }
 
+/// Removes a run's output or temporary, a file or a directory.
 fn remove(path: &Path) -> Result<(), TransformError> {
-    remove_if_exists(path).map_err(|e| TransformError::io(path, "remove", e))
+    // A database's rollback journal, when a run was killed while writing it.
+    let journal = with_suffix(path, "-journal");
+    storage::remove_any(&journal).map_err(|e| TransformError::io(&journal, "remove", e))?;
+    storage::remove_any(path).map_err(|e| TransformError::io(path, "remove", e))
 }
 
 fn corrupt(path: &Path, what: &str) -> TransformError {

@@ -1,0 +1,256 @@
+//! The second example system (issue 13, item 5): `examples/kvsql/kvsql.py`, a Python service
+//! with its own flags (`--listen-port`, `--db`, `--schema`, `--peer`) that keeps its state in
+//! SQLite and knows nothing of Upstart, upgraded from schema 1 (`entries (key, value)`) to
+//! schema 2 (`items (key, value, expires_at)`) under load by the spec `specs/kvsql`, whose
+//! transform runs on the database (`state sqlite`).
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+mod support;
+
+use runtime::bundle::{HealthProbe, ProgramSpec};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+use support::{log_of, push, Cluster};
+use upstart::demo::build;
+use upstart::demo::load::{self, Load, LoadConfig};
+
+fn app() -> PathBuf {
+    build::workspace().join("examples/kvsql/kvsql.py")
+}
+
+/// The spec and plugin of kvsql 1 -> 2 with `healthy_for: 1s`.
+fn kvsql_plugin() -> &'static (PathBuf, PathBuf) {
+    static PLUGIN: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    PLUGIN.get_or_init(|| {
+        let ws = build::workspace();
+        let dir = ws.join("target").join("node-tests").join("specs");
+        let spec = build::short_spec_of(&ws.join("specs/kvsql/kvsql-1-2.ups"), &dir, "1s")
+            .expect("the spec is written");
+        let plugin = upstart_test_support::plugins::build(&spec);
+        (spec, plugin)
+    })
+}
+
+const V1: &str = "python3 {program} --listen-port {port} --db {state} --schema 1 {peers:--peer %}";
+const V2: &str = "python3 {program} --schema 2 --db {state} --listen-port {port} {peers:--peer %}";
+
+fn extra() -> Vec<&'static str> {
+    vec!["--exec", V1, "--drain-grace", "100ms", "--poll-wait", "2s"]
+}
+
+/// The bundle of kvsql 1 -> 2, running the same script with `--schema 2`.
+fn bundle(dir: &Path, key: &Path) -> PathBuf {
+    let (spec, plugin) = kvsql_plugin();
+    let program = ProgramSpec {
+        exec: Some(V2.into()),
+        stop_signal: None,
+        health: Some(HealthProbe::new(
+            "get",
+            json!({"key": "upstart-health-probe"}),
+        )),
+    };
+    let out = dir.join("kvsql.bundle");
+    build::bundle_with(
+        plugin,
+        &app(),
+        spec,
+        key,
+        &out,
+        support::next_release(),
+        &program,
+    )
+    .expect("the bundle is made");
+    out
+}
+
+/// The state of a node, as the transform sees it.
+fn state_of(path: &Path) -> Value {
+    serde_json::from_slice(&runtime::transform::storage::load_live(path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_python_sqlite_service_is_upgraded_in_a_rolling_upgrade_with_nothing_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    kvsql_plugin();
+    let mut c = Cluster::start_system(dir.path(), 5, &extra(), None, &app(), ("kvsql", "state.db"));
+    let n1 = c.agents[0].port(1).unwrap();
+    load::get(n1, 1, "none").unwrap();
+    // Written before the upgrade, read after it.
+    let mut s = std::net::TcpStream::connect(n1).unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"put\",\"params\":[\"before\",\"one\"]}\n",
+    )
+    .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(&s), &mut line).unwrap();
+    assert!(line.contains("\"result\": null"), "{line}");
+    // The program keeps SQLite, as its own schema says.
+    assert!(
+        runtime::transform::storage::Kind::of(&c.agents[0].spec.state()).unwrap()
+            == runtime::transform::storage::Kind::Sqlite
+    );
+
+    let load = Load::start(&c.targets(1), LoadConfig::default());
+    push(&c.server, &bundle(dir.path(), &c.private)).unwrap();
+    for a in &mut c.agents {
+        a.proc
+            .wait_line("upgraded 2", Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let reports = load.stop();
+    let total = load::total(&reports);
+    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
+    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
+    assert!(total.ok > 0);
+    // Every acknowledged write is there (the service does not replicate: each key is read on
+    // the node it was written to).
+    for r in &reports {
+        let only = std::collections::BTreeMap::from([(r.target.node.clone(), r.target.addr)]);
+        let lost = load::verify(std::slice::from_ref(r), &only);
+        assert!(lost.is_empty(), "{lost:#?}");
+    }
+    for a in &c.agents {
+        let state = a.spec.state();
+        assert_eq!(
+            runtime::transform::storage::Kind::of(&state).unwrap(),
+            runtime::transform::storage::Kind::Sqlite
+        );
+        let now = state_of(&state);
+        assert!(
+            now["items"].is_object() && now.get("entries").is_none(),
+            "{now}"
+        );
+        let backup = PathBuf::from(format!("{}.v1", state.display()));
+        assert!(state_of(&backup)["entries"].is_object());
+    }
+    assert_eq!(
+        load::get(c.agents[0].port(2).unwrap(), 2, "before").unwrap(),
+        json!({"value": "one", "expires_at": null})
+    );
+    assert_eq!(load::get(n1, 1, "before").unwrap(), json!("one"));
+}
+
+/// `put(key, value)` at version 1 through `addr`.
+fn put_v1(addr: std::net::SocketAddr, key: &str, value: &str) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut line = serde_json::to_vec(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "put", "params": [key, value]}),
+    )
+    .unwrap();
+    line.push(b'\n');
+    s.write_all(&line).unwrap();
+    let mut answer = String::new();
+    BufReader::new(s).read_line(&mut answer).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).unwrap()["result"],
+        Value::Null,
+        "{answer}"
+    );
+}
+
+/// One kvsql node told to stop at `point` of its upgrade and killed (SIGKILL) there, then
+/// restarted: the database holds exactly the old records or their transform right after the
+/// kill, and the transform once the restarted agent has upgraded; the program serves the old
+/// writes to callers of both versions.
+fn killed_at(point: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = extra();
+    extra.extend(["--stop-at", point]);
+    let mut c = Cluster::start_system(dir.path(), 1, &extra, None, &app(), ("kvsql", "state.db"));
+    let mut agent = c.agents.remove(0);
+    let v1 = agent.port(1).unwrap();
+    for i in 0..100 {
+        put_v1(v1, &format!("key-{i:04}"), &format!("value {i}"));
+    }
+    let state = agent.spec.state();
+    let old = state_of(&state);
+    assert_eq!(old["entries"].as_object().map(|m| m.len()), Some(100));
+    let (spec_path, plugin_path) = kvsql_plugin();
+    let _ = spec_path;
+    let plugin =
+        runtime::plugin::Plugin::load(plugin_path, &runtime::plugin::Expect::default()).unwrap();
+    let new: Value = serde_json::from_slice(
+        &plugin
+            .transform(&serde_json::to_vec(&old).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    push(&c.server, &bundle(dir.path(), &c.private)).unwrap();
+    let reached = agent
+        .proc
+        .wait_line("reached ", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&agent.spec)));
+    assert_eq!(reached, point);
+    agent.crash();
+    let now = state_of(&state);
+    assert!(
+        now == old || now == new,
+        "{point}: after the kill the database is neither the old nor the new state: {now}"
+    );
+    let mut spec = agent.spec.clone();
+    spec.extra = self::extra().iter().map(|s| s.to_string()).collect();
+    drop(agent);
+    let mut again = support::start_agent(&c.server, &c.public, &app(), &spec);
+    again
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&spec)));
+    assert_eq!(
+        state_of(&state),
+        new,
+        "{point}: the transform of the old state"
+    );
+    let backup = PathBuf::from(format!("{}.v1", state.display()));
+    assert_eq!(state_of(&backup), old, "{point}: the old state is kept");
+    assert!(runtime::transform::pending(&state).unwrap().is_none());
+    assert_eq!(
+        load::get(spec.pinned[0].1, 1, "key-0042").unwrap(),
+        json!("value 42"),
+        "{point}"
+    );
+    assert_eq!(
+        load::get(spec.pinned[1].1, 2, "key-0042").unwrap(),
+        json!({"value": "value 42", "expires_at": null}),
+        "{point}"
+    );
+}
+
+#[test]
+fn the_agent_killed_at_every_step_of_a_sqlite_upgrade_then_restarted_finishes_it() {
+    kvsql_plugin();
+    std::thread::scope(|s| {
+        let points = [
+            "drained",
+            "stopped",
+            "begun",
+            "backed-up",
+            "new-written",
+            "prepared",
+            "switched",
+            "done",
+            "started",
+            "healthy",
+        ];
+        let runs: Vec<_> = points
+            .into_iter()
+            .map(|p| (p, s.spawn(move || killed_at(p))))
+            .collect();
+        for (p, r) in runs {
+            if r.join().is_err() {
+                panic!("kill at `{p}` failed");
+            }
+        }
+    });
+}

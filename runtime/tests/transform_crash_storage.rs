@@ -1,0 +1,493 @@
+//! Crash safety of the state transform for the state kinds beyond one JSON file: a SQLite
+//! database and a directory of JSON documents (see `runtime::transform::storage`). As in
+//! `transform_crash.rs`, this binary re-runs itself as a helper (`storage_helper`, active only
+//! under `UPSTART_STORAGE_HELPER`) that transforms the state and is killed with SIGKILL at each
+//! durable point; then a rerun completes, or a recovery rolls back, and the state must hold
+//! exactly the old records or exactly their transform, in its own kind.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::indexing_slicing, clippy::panic, reason = "tests")]
+
+use runtime::transform::{self, Point, Policy, ReverseTransform, StateTransform};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// `{"entries": {k: {"value": v}}}` -> `{"items": {k: {"value": v, "len": |v|}}}`; invariant:
+/// the same keys and values.
+struct Split;
+
+fn parse(bytes: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+}
+
+impl StateTransform for Split {
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
+        let v = parse(old)?;
+        let entries = v["entries"].as_object().ok_or("no entries")?;
+        let items: Map<String, Value> = entries
+            .iter()
+            .map(|(k, e)| {
+                let s = e["value"].as_str().unwrap_or_default();
+                (k.clone(), json!({"value": s, "len": s.len()}))
+            })
+            .collect();
+        serde_json::to_vec(&json!({ "items": items, "version": 2 })).map_err(|e| e.to_string())
+    }
+
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+        let (o, n) = (parse(old)?, parse(new)?);
+        let (Some(o), Some(n)) = (o["entries"].as_object(), n["items"].as_object()) else {
+            return Ok(false);
+        };
+        Ok(o.len() == n.len()
+            && o.iter()
+                .all(|(k, e)| n.get(k).map(|i| &i["value"]) == Some(&e["value"])))
+    }
+}
+
+impl ReverseTransform for Split {
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
+        let v = parse(new)?;
+        let items = v["items"].as_object().ok_or("no items")?;
+        let entries: Map<String, Value> = items
+            .iter()
+            .map(|(k, i)| (k.clone(), json!({"value": i["value"]})))
+            .collect();
+        serde_json::to_vec(&json!({ "entries": entries })).map_err(|e| e.to_string())
+    }
+
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+        StateTransform::check_invariant(self, old, new)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Sqlite,
+    Dir,
+}
+
+/// The records of a state as the test sees them, read without the runtime: table (or
+/// sub-directory) -> key -> record, plus the scalars.
+type Records = BTreeMap<String, BTreeMap<String, Value>>;
+
+fn n_entries(n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("key-{i:05}"),
+                format!("value {i} {}", "x".repeat(i % 50)),
+            )
+        })
+        .collect()
+}
+
+/// Writes the old (version 1) state as a program of version 1 would: a table `entries` with a
+/// `key` primary key, or a directory `entries/` with one `<key>.json` per record.
+fn write_old(kind: Kind, state: &Path, entries: &[(String, String)]) {
+    match kind {
+        Kind::Sqlite => {
+            let db = rusqlite::Connection::open(state).unwrap();
+            db.execute_batch(
+                "PRAGMA journal_mode=WAL; CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+            )
+            .unwrap();
+            let tx = db.unchecked_transaction().unwrap();
+            for (k, v) in entries {
+                tx.execute("INSERT INTO entries (key, value) VALUES (?1, ?2)", (k, v))
+                    .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        Kind::Dir => {
+            let sub = state.join("entries");
+            std::fs::create_dir_all(&sub).unwrap();
+            for (k, v) in entries {
+                std::fs::write(
+                    sub.join(format!("{k}.json")),
+                    json!({"value": v}).to_string(),
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+/// The records in `state`, read directly (rusqlite, or the files).
+fn records(kind: Kind, state: &Path) -> Records {
+    let mut out = Records::new();
+    match kind {
+        Kind::Sqlite => {
+            assert!(state.is_file(), "`{}` is a database file", state.display());
+            let db = rusqlite::Connection::open(state).unwrap();
+            let tables: Vec<String> = db
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            for t in tables {
+                let mut stmt = db.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+                let cols: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+                let rows = stmt
+                    .query_map([], |r| {
+                        let mut m = Map::new();
+                        for (i, c) in cols.iter().enumerate() {
+                            let v = match r.get_ref(i).unwrap() {
+                                rusqlite::types::ValueRef::Integer(n) => json!(n),
+                                rusqlite::types::ValueRef::Text(s) => {
+                                    json!(String::from_utf8_lossy(s))
+                                }
+                                rusqlite::types::ValueRef::Null => Value::Null,
+                                other => panic!("unexpected {other:?}"),
+                            };
+                            m.insert(c.clone(), v);
+                        }
+                        Ok(m)
+                    })
+                    .unwrap()
+                    .map(Result::unwrap);
+                let table = out.entry(t.clone()).or_default();
+                for mut m in rows {
+                    let key = m
+                        .remove("key")
+                        .or_else(|| m.remove("name"))
+                        .and_then(|k| k.as_str().map(str::to_owned))
+                        .unwrap();
+                    table.insert(key, Value::Object(m));
+                }
+            }
+        }
+        Kind::Dir => {
+            assert!(state.is_dir(), "`{}` is a directory", state.display());
+            for e in std::fs::read_dir(state).unwrap() {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.path().is_dir() {
+                    let table = out.entry(name).or_default();
+                    for f in std::fs::read_dir(e.path()).unwrap() {
+                        let f = f.unwrap().path();
+                        let key = f.file_stem().unwrap().to_string_lossy().into_owned();
+                        table.insert(key, parse(&std::fs::read(&f).unwrap()).unwrap());
+                    }
+                } else {
+                    let key = name.trim_end_matches(".json").to_owned();
+                    out.entry(String::new())
+                        .or_default()
+                        .insert(key, parse(&std::fs::read(e.path()).unwrap()).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The records of the old state: the same in both kinds.
+fn old_records(entries: &[(String, String)]) -> Records {
+    let t: BTreeMap<String, Value> = entries
+        .iter()
+        .map(|(k, v)| (k.clone(), json!({"value": v})))
+        .collect();
+    Records::from([("entries".to_owned(), t)])
+}
+
+fn new_records(kind: Kind, entries: &[(String, String)]) -> Records {
+    let t: BTreeMap<String, Value> = entries
+        .iter()
+        .map(|(k, v)| (k.clone(), json!({"value": v, "len": v.len()})))
+        .collect();
+    // The scalar `version` lives in the table `_scalars` (as JSON text), or in `version.json`.
+    let scalars = match kind {
+        Kind::Sqlite => BTreeMap::from([("version".to_owned(), json!({"value": "2"}))]),
+        Kind::Dir => BTreeMap::from([("version".to_owned(), json!(2))]),
+    };
+    let scalar_table = match kind {
+        Kind::Sqlite => "_scalars",
+        Kind::Dir => "",
+    };
+    Records::from([("items".to_owned(), t), (scalar_table.to_owned(), scalars)])
+}
+
+/// The helper process: upgrades (or reverses, under `UPSTART_REVERSE`) `UPSTART_STATE`,
+/// stopping at `UPSTART_STOP_AT` until killed.
+#[test]
+fn storage_helper() {
+    if std::env::var_os("UPSTART_STORAGE_HELPER").is_none() {
+        return;
+    }
+    let state = PathBuf::from(std::env::var("UPSTART_STATE").unwrap());
+    let stop_at = std::env::var("UPSTART_STOP_AT").ok();
+    let hook = |p: Point| {
+        if stop_at.as_deref() == Some(p.name()) {
+            println!("reached {}", p.name());
+            std::thread::sleep(Duration::from_secs(60));
+            std::process::exit(3);
+        }
+    };
+    if std::env::var_os("UPSTART_REVERSE").is_some() {
+        transform::reverse(&state, 2, 1, &Split, Some(&hook)).unwrap();
+    } else {
+        transform::upgrade(&state, 1, 2, &Split, Some(&hook)).unwrap();
+    }
+    println!("finished");
+}
+
+struct Helper(Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn helper(state: &Path, stop_at: Option<Point>, reverse: bool) -> Helper {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "storage_helper",
+        "--nocapture",
+        "--test-threads=1",
+        "--quiet",
+    ])
+    .env("UPSTART_STORAGE_HELPER", "1")
+    .env("UPSTART_STATE", state)
+    .env_remove("UPSTART_STOP_AT")
+    .env_remove("UPSTART_REVERSE")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    if let Some(p) = stop_at {
+        cmd.env("UPSTART_STOP_AT", p.name());
+    }
+    if reverse {
+        cmd.env("UPSTART_REVERSE", "1");
+    }
+    Helper(cmd.spawn().unwrap())
+}
+
+/// Waits (at most 60 s) for the helper's `reached ...` or `finished` line.
+fn wait_for_line(h: &mut Helper) -> String {
+    let out = h.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.starts_with("reached") || line.starts_with("finished") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| "the helper died without reaching its point".to_owned())
+}
+
+fn state_path(kind: Kind, dir: &Path) -> PathBuf {
+    match kind {
+        Kind::Sqlite => dir.join("state.db"),
+        Kind::Dir => dir.join("state"),
+    }
+}
+
+/// An upgrade killed at each point, then rerun: the state is the old or the new records right
+/// after the kill, and the new ones after the rerun; the backup `STATE.v1` holds the old ones
+/// in the same kind.
+fn killed_at_each_point_then_rerun_completes(kind: Kind) {
+    let entries = n_entries(300);
+    let (old, new) = (old_records(&entries), new_records(kind, &entries));
+    for point in Point::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state_path(kind, dir.path());
+        write_old(kind, &state, &entries);
+        let mut h = helper(&state, Some(point), false);
+        assert_eq!(
+            wait_for_line(&mut h),
+            format!("reached {}", point.name()),
+            "{kind:?}"
+        );
+        drop(h); // SIGKILL
+        let now = records(kind, &state);
+        assert!(
+            now == old || now == new,
+            "{kind:?} {point:?}: neither old nor new"
+        );
+        let mut rerun = helper(&state, None, false);
+        assert_eq!(wait_for_line(&mut rerun), "finished", "{kind:?} {point:?}");
+        assert!(rerun.0.wait().unwrap().success());
+        assert_eq!(
+            records(kind, &state),
+            new,
+            "{kind:?} {point:?}: the rerun completes"
+        );
+        let backup = PathBuf::from(format!("{}.v1", state.display()));
+        assert_eq!(
+            records(kind, &backup),
+            old,
+            "{kind:?} {point:?}: the backup"
+        );
+        assert!(transform::pending(&state).unwrap().is_none());
+        // Nothing is left beside the state but the backups, the output and the history.
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.ends_with(".new") && !name.ends_with(".switch") && !name.ends_with(".tmp"),
+                "{kind:?} {point:?}: `{name}` left behind"
+            );
+        }
+    }
+}
+
+/// An upgrade killed at each point, then recovered with `RollBack` (and rolled back after a
+/// completed run): exactly the old records.
+fn killed_at_each_point_then_rollback(kind: Kind) {
+    let entries = n_entries(100);
+    let old = old_records(&entries);
+    for point in Point::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state_path(kind, dir.path());
+        write_old(kind, &state, &entries);
+        let mut h = helper(&state, Some(point), false);
+        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
+        drop(h);
+        transform::recover(&state, &Split, Policy::RollBack).unwrap();
+        if point == Point::Done {
+            transform::rollback(&state, 1, 2).unwrap();
+        }
+        assert_eq!(
+            records(kind, &state),
+            old,
+            "{kind:?} {point:?}: rolled back"
+        );
+        assert!(transform::pending(&state).unwrap().is_none());
+    }
+}
+
+/// A completed upgrade, then a reverse run killed at each point and rerun: the old kind of
+/// records again, with the new version's records kept in history.
+fn reverse_killed_at_each_point(kind: Kind) {
+    let entries = n_entries(100);
+    let (old, new) = (old_records(&entries), new_records(kind, &entries));
+    for point in Point::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state_path(kind, dir.path());
+        write_old(kind, &state, &entries);
+        transform::upgrade(&state, 1, 2, &Split, None).unwrap();
+        assert_eq!(records(kind, &state), new);
+        let mut h = helper(&state, Some(point), true);
+        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
+        drop(h);
+        let now = records(kind, &state);
+        assert!(now == old || now == new, "{kind:?} {point:?}: neither");
+        let mut rerun = helper(&state, None, true);
+        assert_eq!(wait_for_line(&mut rerun), "finished", "{kind:?} {point:?}");
+        assert!(rerun.0.wait().unwrap().success());
+        assert_eq!(records(kind, &state), old, "{kind:?} {point:?}: reversed");
+        assert!(transform::pending(&state).unwrap().is_none());
+        let kept: Vec<_> = transform::history::list(&state)
+            .unwrap()
+            .into_iter()
+            .filter(|(v, _)| *v == 2)
+            .collect();
+        assert_eq!(
+            kept.len(),
+            1,
+            "{kind:?} {point:?}: the version-2 state is kept once"
+        );
+    }
+}
+
+#[test]
+fn sqlite_killed_at_each_point_then_rerun_completes() {
+    killed_at_each_point_then_rerun_completes(Kind::Sqlite);
+}
+
+#[test]
+fn dir_killed_at_each_point_then_rerun_completes() {
+    killed_at_each_point_then_rerun_completes(Kind::Dir);
+}
+
+#[test]
+fn sqlite_killed_at_each_point_then_rollback() {
+    killed_at_each_point_then_rollback(Kind::Sqlite);
+}
+
+#[test]
+fn dir_killed_at_each_point_then_rollback() {
+    killed_at_each_point_then_rollback(Kind::Dir);
+}
+
+#[test]
+fn sqlite_reverse_killed_at_each_point() {
+    reverse_killed_at_each_point(Kind::Sqlite);
+}
+
+#[test]
+fn dir_reverse_killed_at_each_point() {
+    reverse_killed_at_each_point(Kind::Dir);
+}
+
+/// Upgrades killed at moments spread over a whole run (so also in the middle of writing a
+/// database or a directory), then alternately rerun or rolled back: the state is always the
+/// old or the new records, and exactly the one asked for after.
+fn killed_at_random_moments(kind: Kind) {
+    // A directory is a file per record, each fsynced: fewer records keep its runs short.
+    let entries = n_entries(match kind {
+        Kind::Sqlite => 3000,
+        Kind::Dir => 200,
+    });
+    let (old, new) = (old_records(&entries), new_records(kind, &entries));
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_path(kind, dir.path());
+    write_old(kind, &state, &entries);
+    let start = std::time::Instant::now();
+    let mut h = helper(&state, None, false);
+    assert_eq!(wait_for_line(&mut h), "finished");
+    let full = start.elapsed().as_micros() as u64;
+    drop(h);
+    assert_eq!(records(kind, &state), new);
+
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..12 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let dir = tempfile::tempdir().unwrap();
+        let state = state_path(kind, dir.path());
+        write_old(kind, &state, &entries);
+        let h = helper(&state, None, false);
+        std::thread::sleep(Duration::from_micros(full / 3 + seed % (full + 1)));
+        drop(h); // SIGKILL
+        let now = records(kind, &state);
+        assert!(now == old || now == new, "{kind:?} round {round}: neither");
+        if round % 2 == 0 {
+            let mut rerun = helper(&state, None, false);
+            assert_eq!(
+                wait_for_line(&mut rerun),
+                "finished",
+                "{kind:?} round {round}"
+            );
+            assert!(rerun.0.wait().unwrap().success());
+            assert_eq!(records(kind, &state), new, "{kind:?} round {round}");
+        } else {
+            transform::recover(&state, &Split, Policy::RollBack).unwrap();
+            if records(kind, &state) == new {
+                transform::rollback(&state, 1, 2).unwrap();
+            }
+            assert_eq!(records(kind, &state), old, "{kind:?} round {round}");
+        }
+        assert!(transform::pending(&state).unwrap().is_none());
+    }
+}
+
+#[test]
+fn sqlite_killed_at_random_moments() {
+    killed_at_random_moments(Kind::Sqlite);
+}
+
+#[test]
+fn dir_killed_at_random_moments() {
+    killed_at_random_moments(Kind::Dir);
+}
