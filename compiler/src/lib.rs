@@ -13,4 +13,5 @@ pub mod check;
 pub mod codegen;
 pub mod eval;
 pub mod model;
+pub mod mutate;
 pub mod verify;
