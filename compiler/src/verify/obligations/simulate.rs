@@ -766,17 +766,34 @@ fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> ObligationResul
         let (mut rng, size) = cx.case(SEQUENCE_NAME, i);
         let mut case = vec![(state_ty.clone(), cx.gen.generate(&state_ty, &mut rng, size))];
         let len = 2 + rng.below(MAX_SEQUENCE - 1);
+        // Arguments given earlier in the sequence: a later call reuses one of its type three
+        // times in four (a `get` of the key a `put` wrote); independent values rarely meet.
+        let mut given: Vec<(Ty, Value)> = Vec::new();
         for _ in 0..len {
             let index = rng.below(count);
             let Some(s) = usize::try_from(index).ok().and_then(|i| subjects.get(i)) else {
                 continue;
             };
-            let args = s
-                .caller
-                .params
-                .iter()
-                .map(|p| cx.gen.generate(&p.ty, &mut rng, size))
-                .collect();
+            let mut args = Vec::new();
+            for p in &s.caller.params {
+                let earlier: Vec<&Value> = given
+                    .iter()
+                    .filter(|(t, _)| *t == p.ty)
+                    .map(|(_, v)| v)
+                    .collect();
+                let count = u64::try_from(earlier.len()).unwrap_or(u64::MAX);
+                let reused = if count > 0 && rng.below(4) != 0 {
+                    usize::try_from(rng.below(count))
+                        .ok()
+                        .and_then(|i| earlier.get(i))
+                        .map(|v| (*v).clone())
+                } else {
+                    None
+                };
+                let value = reused.unwrap_or_else(|| cx.gen.generate(&p.ty, &mut rng, size));
+                given.push((p.ty.clone(), value.clone()));
+                args.push(value);
+            }
             case.push((
                 step_ty(s),
                 Value::Tuple(vec![

@@ -1,0 +1,109 @@
+//! Mutation testing of `verify` (`compiler::mutate`): the example specs' rules are mutated and
+//! `verify` must kill the mutants; a wrong rule of the kind the mutants stand for is caught
+//! with few cases; the generated large spec with models verifies.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+use compiler::check::check_sources;
+use compiler::mutate::{mutate, MutateError, MutateOptions};
+use compiler::verify::{verify, Obligation, VerifyOptions};
+use lang::diagnostic::codes;
+use lang::span::SourceMap;
+use upstart_test_support::repo_root;
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo_root().join(rel)).unwrap()
+}
+
+/// Few cases per obligation, so the test stays short in a debug build: the kill rates below
+/// are those of this setting (more cases kill more).
+const CI: MutateOptions = MutateOptions { seed: 0, cases: 16 };
+
+/// kv 1 -> 2 keeps at least 90% of its mutants killed. Before sequences reused earlier
+/// arguments, 16 cases killed 48 of 54 (the `future put` that ignores or mishandles the ttl
+/// survived: only a later `get` of the same key shows it).
+#[test]
+fn kv_1_2_kill_rate_stays_at_or_above_90_percent() {
+    let report = mutate("kv-1-2.ups", &read("specs/kv/kv-1-2.ups"), &CI).unwrap();
+    assert!(report.total() >= 40, "too few mutants:\n{report}");
+    assert!(report.kill_rate() >= 90.0, "{report}");
+}
+
+/// The mutants are real changes that check: none is the rule itself, each names what changed,
+/// and the report's totals add up.
+#[test]
+fn mutants_check_and_are_tallied() {
+    let report = mutate("kv-1-2.ups", &read("specs/kv/kv-1-2.ups"), &CI).unwrap();
+    let rules: usize = report.rules.iter().map(|r| r.killed + r.survived).sum();
+    assert_eq!(rules, report.mutants.len());
+    assert_eq!(report.total(), report.mutants.len());
+    assert!(report.rules.iter().any(|r| r.ill_typed > 0));
+    for kind in ["replaced `", "swapped the branches", "replaced `call "] {
+        assert!(
+            report.mutants.iter().any(|m| m.what.starts_with(kind)),
+            "no mutant `{kind}...`:\n{report}"
+        );
+    }
+    let json = report.to_json();
+    assert_eq!(json["total"], report.total());
+    assert_eq!(json["killed"], report.killed());
+}
+
+/// A spec that fails `verify` itself cannot be mutation-tested.
+#[test]
+fn a_spec_failing_verify_is_refused() {
+    let rel = "specs/verify/future-ignores-parameter.ups";
+    match mutate(rel, &read(rel), &MutateOptions { seed: 0, cases: 64 }) {
+        Err(MutateError::Verify(failed)) => assert!(!failed.is_empty()),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A future rule that ignores the new `ttl_ms` is shown only by a later `get` of the key it
+/// wrote: the sequences reuse earlier arguments, so 64 cases find it on each of ten seeds
+/// (before, with independent arguments, seed 2 missed it; at 16 cases 6 seeds of 10 found
+/// it, now 7).
+#[test]
+fn an_ignored_parameter_is_found_with_few_cases() {
+    let rel = "specs/verify/future-ignores-parameter.ups";
+    let mut sources = SourceMap::new();
+    sources.add(rel, read(rel));
+    let out = check_sources(&sources);
+    assert!(!out.has_errors());
+    let model = &out.models[0];
+    for seed in 0..10 {
+        let report = verify(model, &VerifyOptions { seed, cases: 64 });
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.code == codes::VERIFY_SIMULATION_SEQUENCE),
+            "seed {seed}:\n{report}"
+        );
+    }
+}
+
+/// The generated large spec with models checks clean, and `verify` checks the simulation of
+/// every rule and unchanged method, and passes.
+#[test]
+fn large_spec_with_models_verifies() {
+    let text = lang::synth::large_spec_with_models(400);
+    let mut sources = SourceMap::new();
+    sources.add("big.ups", text);
+    let out = check_sources(&sources);
+    assert!(out.diagnostics.is_empty(), "{:#?}", out.diagnostics);
+    let report = verify(&out.models[0], &VerifyOptions { seed: 0, cases: 16 });
+    assert_eq!(report.failed(), 0, "{report}");
+    assert_eq!(report.skipped(), 0, "{report}");
+    let simulated = report
+        .checked
+        .iter()
+        .filter(|c| c.obligation == Obligation::Simulation)
+        .count();
+    assert!(simulated >= 8, "{report}");
+}
