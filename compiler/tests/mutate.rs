@@ -107,3 +107,28 @@ fn large_spec_with_models_verifies() {
         .count();
     assert!(simulated >= 8, "{report}");
 }
+
+/// A future `find_user` that always answers an address (its "no address" branch replaced by
+/// `false`, a surviving mutant) is wrong only for a user the state holds whose address parts
+/// are all empty: the generated `id` must name a held user. Arguments are drawn from the
+/// state's keys half the time, so 16 cases find it on each of eight seeds (before: 6 of 8).
+#[test]
+fn a_read_of_a_held_key_is_checked_with_few_cases() {
+    let text = read("specs/accounts/accounts-3-4.ups");
+    let needle = r#"address: if u.street == "" && u.city == "" && u.country == "" {"#;
+    let future = text.find("future Accounts").unwrap();
+    let at = future + text[future..].find(needle).unwrap();
+    let mutant = format!(
+        "{}address: if false {{{}",
+        &text[..at],
+        &text[at + needle.len()..]
+    );
+    let mut sources = SourceMap::new();
+    sources.add("accounts-mutant.ups", mutant);
+    let out = check_sources(&sources);
+    assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+    for seed in 0..8 {
+        let report = verify(&out.models[0], &VerifyOptions { seed, cases: 16 });
+        assert!(report.has_errors(), "seed {seed}:\n{report}");
+    }
+}

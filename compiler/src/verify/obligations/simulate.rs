@@ -23,6 +23,7 @@ use crate::verify::gen::shrink_case;
 use crate::verify::obligations::total::{describe_args, describe_params};
 use crate::verify::report::{Obligation, ObligationResult, Status};
 use crate::verify::resolve::sides;
+use crate::verify::rng::Rng;
 use lang::ast::{Rule, RuleKind};
 use lang::diagnostic::codes;
 use lang::{Diagnostic, Span};
@@ -444,13 +445,18 @@ fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
     let mut unrelated = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(&s.name, i);
-        let mut case = vec![(state_ty.clone(), cx.gen.generate(&state_ty, &mut rng, size))];
-        case.extend(
-            s.caller
-                .params
-                .iter()
-                .map(|p| (p.ty.clone(), cx.gen.generate(&p.ty, &mut rng, size))),
-        );
+        let state = cx.gen.generate(&state_ty, &mut rng, size);
+        let keys = state_keys(&state);
+        let mut case = vec![(state_ty.clone(), state)];
+        for p in &s.caller.params {
+            let held = if rng.chance(1, 2) {
+                pick_fitting(cx, &keys, &p.ty, &mut rng)
+            } else {
+                None
+            };
+            let value = held.unwrap_or_else(|| cx.gen.generate(&p.ty, &mut rng, size));
+            case.push((p.ty.clone(), value));
+        }
         let failure = match run_case(cx, s, &case) {
             None => {
                 unrelated += 1;
@@ -517,6 +523,49 @@ fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
             (false, n) => n,
         },
     }
+}
+
+/// Most keys [`state_keys`] collects.
+const MAX_KEYS: usize = 64;
+
+/// The map keys of a state, at any depth (ids, emails, the keys of a store). Generated
+/// arguments are drawn from them now and then, so a call names what the state holds: a
+/// `get(id)` of an independently generated id rarely finds anything, and a rule's handling of
+/// what it finds would go unchecked.
+fn state_keys(state: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut stack = vec![state];
+    while let Some(v) = stack.pop() {
+        if out.len() >= MAX_KEYS {
+            break;
+        }
+        match v {
+            Value::Map(m) => {
+                for (k, x) in m {
+                    out.push(k.clone());
+                    stack.push(x);
+                }
+            }
+            Value::Record { fields, .. } => stack.extend(fields.values()),
+            Value::List(xs) | Value::Tuple(xs) => stack.extend(xs),
+            Value::Set(xs) => stack.extend(xs),
+            Value::Option(Some(x)) => stack.push(x),
+            Value::Variant {
+                payload: Some(x), ..
+            } => stack.push(x),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One of `keys` that is a value of `ty`, if any.
+fn pick_fitting(cx: &Cx<'_>, keys: &[Value], ty: &Ty, rng: &mut Rng) -> Option<Value> {
+    let fitting: Vec<&Value> = keys
+        .iter()
+        .filter(|k| conforms(k, ty, cx.model).is_ok())
+        .collect();
+    rng.pick(&fitting).map(|v| (*v).clone())
 }
 
 /// Cases whose generated states the transform did not relate (the invariant obligation
@@ -764,7 +813,9 @@ fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> ObligationResul
     let mut discarded = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(SEQUENCE_NAME, i);
-        let mut case = vec![(state_ty.clone(), cx.gen.generate(&state_ty, &mut rng, size))];
+        let state = cx.gen.generate(&state_ty, &mut rng, size);
+        let keys = state_keys(&state);
+        let mut case = vec![(state_ty.clone(), state)];
         let len = 2 + rng.below(MAX_SEQUENCE - 1);
         // Arguments given earlier in the sequence: a later call reuses one of its type three
         // times in four (a `get` of the key a `put` wrote); independent values rarely meet.
@@ -787,6 +838,8 @@ fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> ObligationResul
                         .ok()
                         .and_then(|i| earlier.get(i))
                         .map(|v| (*v).clone())
+                } else if rng.chance(1, 2) {
+                    pick_fitting(cx, &keys, &p.ty, &mut rng)
                 } else {
                     None
                 };
