@@ -47,16 +47,27 @@ pub fn run(
     let killed: usize = reports.iter().map(MutationReport::killed).sum();
     let total: usize = reports.iter().map(MutationReport::total).sum();
     let rate = compiler::mutate::rate(killed, total);
+    let (sim_killed, sim_total) = reports
+        .iter()
+        .map(MutationReport::simulated)
+        .fold((0, 0), |(k, t), (k2, t2)| (k + k2, t + t2));
+    let sim_rate = compiler::mutate::rate(sim_killed, sim_total);
     if json {
         let value = serde_json::json!({
             "specs": reports.iter().map(MutationReport::to_json).collect::<Vec<_>>(),
             "killed": killed,
             "total": total,
             "kill_rate": rate,
+            "simulated_killed": sim_killed,
+            "simulated_total": sim_total,
+            "simulated_kill_rate": sim_rate,
         });
         out!("{value}");
     } else {
-        out!("total: {killed} of {total} mutants killed ({rate:.1}%)");
+        out!(
+            "total: {killed} of {total} mutants killed ({rate:.1}%); in the rules verify simulates \
+             with their answers compared: {sim_killed} of {sim_total} ({sim_rate:.1}%)"
+        );
     }
     match fail_under {
         Some(least) if rate < least => {

@@ -14,11 +14,11 @@ mod ops;
 mod report;
 mod tree;
 
-pub use report::{rate, MutantResult, MutationReport, RuleTally};
+pub use report::{rate, Coverage, MutantResult, MutationReport, RuleTally};
 
 use crate::check::check_spec;
 use crate::model::SpecModel;
-use crate::verify::{verify, VerifyOptions};
+use crate::verify::{verify, Obligation, Status, VerifyOptions};
 use lang::ast::{print::print_expr, Expr, Spec};
 use lang::diagnostic::Severity;
 use lang::span::{FileId, SourceFile, Span};
@@ -110,9 +110,16 @@ pub fn mutate(
                 block.service.name,
                 rule.method.name
             );
+            let simulation = format!(
+                "{} rule `{}.{}` simulates the model",
+                block.kind.keyword(),
+                block.service.name,
+                rule.method.name
+            );
             let mut tally = RuleTally {
                 rule: label.clone(),
                 allow: rule.allow.iter().map(|a| a.name.clone()).collect(),
+                coverage: coverage(&baseline, &simulation),
                 ..RuleTally::default()
             };
             let mut seen = vec![shape(&rule.body)];
@@ -154,6 +161,29 @@ pub fn mutate(
         }
     }
     Ok(report)
+}
+
+/// How far the spec's own `verify` report checks the rule whose simulation obligation is
+/// named `simulation`.
+fn coverage(baseline: &crate::verify::VerifyReport, simulation: &str) -> Coverage {
+    let Some(result) = baseline
+        .checked
+        .iter()
+        .find(|c| c.obligation == Obligation::Simulation && c.name == simulation)
+    else {
+        return Coverage::NotSimulated("no method models".into());
+    };
+    match &result.status {
+        Status::Skipped { reason } => Coverage::NotSimulated(reason.clone()),
+        _ if result
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("answers not compared")) =>
+        {
+            Coverage::AnswersNotCompared
+        }
+        _ => Coverage::Simulated,
+    }
 }
 
 /// What `check` and `verify` said of one mutant.

@@ -4,6 +4,29 @@
 use serde::Serialize;
 use std::fmt;
 
+/// How far `verify` checks a rule against the method models, on the spec itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "coverage", content = "reason", rename_all = "snake_case")]
+pub enum Coverage {
+    /// Its answers and the states it leaves are compared with the models.
+    #[default]
+    Simulated,
+    /// `#[allow(verify_simulation_answer)]`: only the states it leaves are compared.
+    AnswersNotCompared,
+    /// The simulation obligation is skipped (why): only totality and round trips check it.
+    NotSimulated(String),
+}
+
+impl fmt::Display for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Coverage::Simulated => write!(f, "simulated"),
+            Coverage::AnswersNotCompared => write!(f, "answers not compared: allowed"),
+            Coverage::NotSimulated(why) => write!(f, "not simulated: {why}"),
+        }
+    }
+}
+
 /// One rule's mutants.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RuleTally {
@@ -11,6 +34,8 @@ pub struct RuleTally {
     pub rule: String,
     /// The warnings the rule allows (`verify_simulation_answer`: its answers are not compared).
     pub allow: Vec<String>,
+    /// How far `verify` checks the rule on the spec itself.
+    pub coverage: Coverage,
     /// Mutants that check and that `verify` reported a failure of.
     pub killed: usize,
     /// Mutants that check and pass `verify`.
@@ -73,6 +98,14 @@ impl MutationReport {
         rate(self.killed(), self.total())
     }
 
+    /// Killed and all mutants of the rules `verify` simulates with their answers compared.
+    pub fn simulated(&self) -> (usize, usize) {
+        self.rules
+            .iter()
+            .filter(|r| r.coverage == Coverage::Simulated)
+            .fold((0, 0), |(k, t), r| (k + r.killed, t + r.mutants()))
+    }
+
     pub fn survivors(&self) -> impl Iterator<Item = &MutantResult> {
         self.mutants.iter().filter(|m| m.survived())
     }
@@ -84,6 +117,9 @@ impl MutationReport {
             o.insert("killed".into(), self.killed().into());
             o.insert("total".into(), self.total().into());
             o.insert("kill_rate".into(), self.kill_rate().into());
+            let (killed, total) = self.simulated();
+            o.insert("simulated_killed".into(), killed.into());
+            o.insert("simulated_total".into(), total.into());
         }
         v
     }
@@ -109,7 +145,7 @@ impl fmt::Display for MutationReport {
             .rules
             .iter()
             .map(|r| r.rule.chars().count())
-            .chain(std::iter::once("total".len()))
+            .chain(std::iter::once("simulated rules".len()))
             .max()
             .unwrap_or(0);
         writeln!(
@@ -127,11 +163,8 @@ impl fmt::Display for MutationReport {
                 r.survived,
                 rate(r.killed, r.mutants())
             )?;
-            if r.allow.iter().any(|a| a == "verify_simulation_answer") {
-                write!(
-                    f,
-                    "  (answers not compared: allow(verify_simulation_answer))"
-                )?;
+            if r.coverage != Coverage::Simulated {
+                write!(f, "  ({})", r.coverage)?;
             }
             writeln!(f)?;
         }
@@ -144,6 +177,18 @@ impl fmt::Display for MutationReport {
             self.total() - self.killed(),
             self.kill_rate()
         )?;
+        let (killed, total) = self.simulated();
+        if total < self.total() {
+            write!(
+                f,
+                "\n  {:<width$}  {:>7}  {:>6}  {:>8}  {:>5.1}%",
+                "simulated rules",
+                total,
+                killed,
+                total - killed,
+                rate(killed, total)
+            )?;
+        }
         let survivors: Vec<&MutantResult> = self.survivors().collect();
         if !survivors.is_empty() {
             write!(f, "\nsurvivors:")?;
