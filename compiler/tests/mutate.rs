@@ -169,3 +169,29 @@ fn a_read_of_a_held_key_is_checked_with_few_cases() {
         assert!(report.has_errors(), "seed {seed}:\n{report}");
     }
 }
+
+/// A future `get` that reads every order as pending (its `match o.status` made to match a
+/// constant, a surviving mutant) is wrong only for a held order whose status is one of the
+/// spec's literals (`"paid"`, `"shipped"`, `"cancelled"`): strings are drawn from the spec's
+/// literals half the time, so 16 cases find it on each of eight seeds (before, a quarter of
+/// the time: 6 of 8).
+#[test]
+fn a_match_on_string_literals_is_checked_with_few_cases() {
+    let text = read("specs/orders/orders-1-2.ups");
+    let needle = "match o.status {";
+    let future = text.find("future Orders").unwrap();
+    let at = future + text[future..].find(needle).unwrap();
+    let mutant = format!(
+        "{}match \"mutant\" {{{}",
+        &text[..at],
+        &text[at + needle.len()..]
+    );
+    let mut sources = SourceMap::new();
+    sources.add("orders-mutant.ups", mutant);
+    let out = check_sources(&sources);
+    assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+    for seed in 0..8 {
+        let report = verify(&out.models[0], &VerifyOptions { seed, cases: 16 });
+        assert!(report.has_errors(), "seed {seed}:\n{report}");
+    }
+}

@@ -45,6 +45,10 @@ pub(crate) fn candidates(
         let ty = model.type_of(e);
         if !matches!(e.kind, ExprKind::Closure { .. } | ExprKind::Disallow(_)) {
             for (kind, written) in constants(model, ty) {
+                // `Status::Pending` and `v2::Status::Pending` are one value.
+                if same_variant(&e.kind, &kind) {
+                    continue;
+                }
                 push(kind, format!("replaced `{shown}` by `{written}`"));
             }
             if *ty != Ty::Unknown {
@@ -218,6 +222,23 @@ pub(crate) fn candidates(
         }
     }
     out
+}
+
+/// Both are the same payload-less variant, however qualified.
+fn same_variant(a: &ExprKind, b: &ExprKind) -> bool {
+    match (a, b) {
+        (
+            ExprKind::Variant {
+                path: pa,
+                payload: None,
+            },
+            ExprKind::Variant {
+                path: pb,
+                payload: None,
+            },
+        ) => pa.last().map(|i| &i.name) == pb.last().map(|i| &i.name),
+        _ => false,
+    }
 }
 
 /// The parts of `e` at most `depth` levels below it.
