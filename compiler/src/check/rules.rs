@@ -153,7 +153,10 @@ fn check_field_renames(
                 |d| {
                     d.label(format!("`{was}` would mean two fields of version {new_v}"))
                         .also(again.name.span, format!("version {new_v}'s own `{was}`"))
-                        .help(format!("remove `renamed from {was}`, or rename the other field"))
+                        .help(format!(
+                            "remove `renamed from {}`, or rename the other field",
+                            from.written()
+                        ))
                 },
             );
         }
@@ -228,7 +231,8 @@ pub(crate) fn check_renames(cx: &mut Cx, model: &SpecModel) {
                         d.label(format!("`{old}` would mean two methods of version {new_v}"))
                             .also(again.name.span, format!("version {new_v}'s own `{old}`"))
                             .help(format!(
-                                "remove `renamed from {old}` (old callers of `{old}` reach this `{old}`), or rename the other method"
+                                "remove `renamed from {}` (old callers of `{old}` reach this `{old}`), or rename the other method",
+                                from.written()
                             ))
                     },
                 );
@@ -546,14 +550,20 @@ fn coverage(
                 RuleKind::Future => (codes::MISSING_FUTURE_RULE, "old", "new"),
             };
             let (sname, mname) = (service.name.name.clone(), method.name.name.clone());
-            let params: Vec<&str> = method.params.iter().map(|p| p.name.name.as_str()).collect();
+            // The skeleton as a spec writes it (`r#in` for a keyword).
+            let params: Vec<_> = method.params.iter().map(|p| p.name.written()).collect();
             let kw = kind.keyword();
             let body = if kind == RuleKind::Future {
                 format!("disallow \"{mname} needs version {}\"", simulated.number)
             } else {
                 "...".to_string()
             };
-            let skeleton = format!("{kw} {sname} {{ {mname}({}) = {body} }}", params.join(", "));
+            let skeleton = format!(
+                "{kw} {} {{ {}({}) = {body} }}",
+                service.name.written(),
+                method.name.written(),
+                params.join(", ")
+            );
             let (sv, rv) = (simulated.number, reachable.number);
             cx.report(
                 code,
