@@ -44,7 +44,27 @@ const BUILTIN_TYPES: &[&str] = &[
 
 /// Completions at byte `offset`. `previous` is an earlier analysis of the same document whose
 /// text agreed up to the cursor's line, used for the types of receivers that no longer parse.
+/// A declared name that is a keyword (a method `r#in`, a field `r#match`) is inserted with its
+/// escape, as a spec writes it.
 pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> Vec<CompletionItem> {
+    let mut items = completion_items(a, previous, offset);
+    for it in &mut items {
+        let written = lang::ast::written_name(&it.label);
+        if it.kind != Some(CompletionItemKind::KEYWORD)
+            && it.insert_text.is_none()
+            && written != it.label.as_str()
+        {
+            it.insert_text = Some(written.into_owned());
+        }
+    }
+    items
+}
+
+fn completion_items(
+    a: &Analysis,
+    previous: Option<&Analysis>,
+    offset: usize,
+) -> Vec<CompletionItem> {
     let text = a.text.as_str();
     let offset = offset.min(text.len());
     let bytes = text.as_bytes();
@@ -381,7 +401,7 @@ fn rule_completions(
                         d.code,
                         codes::MISSING_PAST_RULE | codes::MISSING_FUTURE_RULE
                     ) && c.text.get(d.primary.span.start..d.primary.span.end)
-                        == Some(m.name.name.as_str())
+                        == Some(m.name.written().as_ref())
                         && (d.code == codes::MISSING_PAST_RULE) == (kind == RuleKind::Past)
                 })
             })
@@ -390,14 +410,14 @@ fn rule_completions(
             .methods
             .iter()
             .map(|m| {
-                let params: Vec<&str> = m.params.iter().map(|p| p.name.name.as_str()).collect();
+                let params: Vec<_> = m.params.iter().map(|p| p.name.written()).collect();
                 let needs = missing(m);
                 let mut it = item(
                     &m.name.name,
                     CompletionItemKind::METHOD,
                     Some(signature(m, simulated.number)),
                 );
-                it.insert_text = Some(format!("{}({}) = ", m.name.name, params.join(", ")));
+                it.insert_text = Some(format!("{}({}) = ", m.name.written(), params.join(", ")));
                 it.sort_text = Some(format!("{}{}", if needs { "0" } else { "1" }, m.name.name));
                 it.label_details = needs.then(|| lsp_types::CompletionItemLabelDetails {
                     detail: None,
