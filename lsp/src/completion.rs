@@ -118,11 +118,33 @@ fn completion_items(
                 .get(1)
                 .and_then(|t| tok(t).parse::<u64>().ok())
                 .unwrap_or(0);
-            // In a method model: after `.` (types have none) or after `=` in a service.
+            // In a method model: after `.` (types have none), after `=` in a service, or
+            // anywhere inside a model the checked text has.
+            let model_of = model_at(a, v, word_start);
             let in_model = cx.prev == Some(".")
-                || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"));
+                || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"))
+                || model_of.is_some();
             if in_model {
-                expression_completions(a, previous, &cx, offset)
+                let mut out = expression_completions(a, previous, &cx, offset);
+                if let Some((method, has_state)) =
+                    model_of.filter(|_| !matches!(cx.prev, Some("." | "::")))
+                {
+                    for p in &method.params {
+                        out.push(item(
+                            &p.name.name,
+                            CompletionItemKind::VARIABLE,
+                            Some(ty_text(&p.ty, v)),
+                        ));
+                    }
+                    if has_state {
+                        out.push(item(
+                            compiler::model::STATE_VAR,
+                            CompletionItemKind::VARIABLE,
+                            Some(format!("the state of version {v}")),
+                        ));
+                    }
+                }
+                out
             } else {
                 version_completions(a, &cx, v, region_text)
             }
@@ -158,6 +180,17 @@ fn completion_items(
             }
         }
     }
+}
+
+/// The method of version `v` whose model holds byte `at`, and whether the version has a state.
+fn model_at(a: &Analysis, v: u64, at: usize) -> Option<(&compiler::model::MethodDef, bool)> {
+    let env = a.env(v)?;
+    let method = env.services.values().flat_map(|s| &s.methods).find(|m| {
+        m.model
+            .as_ref()
+            .is_some_and(|mm| mm.span.start <= at && at <= mm.span.end)
+    })?;
+    Some((method, env.state.is_some()))
 }
 
 /// What surrounds the word being typed.

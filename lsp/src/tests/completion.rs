@@ -263,3 +263,35 @@ past Kv {
         .replace("  \n}", "  r#in(r#let) = call $0\n}");
     check(None, &call, expect![[r#"in -> "r#in""#]]);
 }
+
+/// Inside a method's model, wherever an expression may stand, the method's parameters and
+/// `state` are offered with the expressions.
+#[test]
+fn a_model_offers_its_parameters_and_state() {
+    let text = r#"upgrade kv 1 -> 2
+version 1 {
+  service Kv {
+    fn get(key: string) -> option<u64> = get(state.entries, k$0ey)
+  }
+  state { entries: map<string, u64> }
+}
+version 2 {
+  service Kv {
+    fn get(key: string) -> option<u64>
+  }
+  state { entries: map<string, u64> }
+}
+transform (old) -> new { entries: old.entries }
+"#;
+    let (a, offset) = super::analysis(text);
+    let labels: Vec<String> = completion(&a, None, offset)
+        .into_iter()
+        .map(|i| i.label)
+        .collect();
+    for wanted in ["key", "state", "len", "if"] {
+        assert!(
+            labels.iter().any(|l| l == wanted),
+            "no `{wanted}` in {labels:?}"
+        );
+    }
+}
