@@ -126,3 +126,36 @@ fn calls_passed_through_convert_renamed_fields_as_the_plugin_does() {
         assert_eq!(r.status, Status::Passed, "{r:?}");
     }
 }
+
+/// `on` keeps its signature but version 2 answers the opposite; a past rule (warned unneeded,
+/// U0040, but kept) flips it back. Old callers reach the rule, never the
+/// pass-through, so only the rule is checked in that direction.
+const KEPT_RULE: &str = r#"upgrade kv 1 -> 2
+version 1 {
+  service Kv { fn on(x: bool) -> bool = x }
+}
+version 2 {
+  service Kv { fn on(x: bool) -> bool = !x }
+}
+past Kv { on(x) = !(call on(x)) }
+schedule { rolling { batch: 1, max_unavailable: 1 } }
+"#;
+
+#[test]
+fn a_method_with_a_rule_is_not_also_simulated_as_passed_through() {
+    let report = run(KEPT_RULE);
+    let failed: Vec<_> = report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.message.clone()))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(
+        report
+            .checked
+            .iter()
+            .any(|r| r.name.starts_with("past rule `Kv.on`") && r.status == Status::Passed),
+        "{:?}",
+        names(&report)
+    );
+}
