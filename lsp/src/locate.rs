@@ -22,6 +22,8 @@ pub enum MethodSite {
     Rule(RuleKind),
     /// `call name(...)` in a rule of this kind.
     Call(RuleKind),
+    /// `renamed from name` after a method of the new version: the old version's method.
+    RenamedFrom,
 }
 
 /// A resolved name or expression.
@@ -333,6 +335,15 @@ impl<'m> Walker<'m> {
                         if let Some(t) = self.type_expr(v, &p.ty) {
                             return Some(t);
                         }
+                    }
+                    if let Some(from) = m.renamed_from.as_ref().filter(|f| self.hit(f.span)) {
+                        return Some(Target::Method {
+                            version: self.model.old.number,
+                            service: s.name.name.clone(),
+                            name: from.name.clone(),
+                            span: from.span,
+                            site: MethodSite::RenamedFrom,
+                        });
                     }
                     m.ret
                         .as_ref()

@@ -110,3 +110,11 @@ fn a_renamed_method_s_declaration_goes_to_its_counterpart() {
         expect!["find: fn find(key: string) -> option<string>"],
     );
 }
+
+#[test]
+fn renamed_from_goes_to_the_old_version_s_method() {
+    check(
+        &RENAMED.replacen("renamed from get", "renamed from g$0et", 1),
+        expect!["get: fn get(key: string) -> option<string>"],
+    );
+}
