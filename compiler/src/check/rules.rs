@@ -333,9 +333,15 @@ fn check_block(
                 let help = if rule.forwards(&counterpart.name.name) {
                     "remove the rule".to_string()
                 } else {
+                    // The new version's method, as written there (its own name when renamed).
+                    let declared = if simulated.number == new {
+                        method.name.written()
+                    } else {
+                        counterpart.name.written()
+                    };
                     format!(
                         "this rule converts values: if `{mname}` means something else in version {new} \
-                         (a unit, a flag), declare it `changed fn {mname}(...)` in version {new} and keep \
+                         (a unit, a flag), declare it `changed fn {declared}(...)` in version {new} and keep \
                          the rule; otherwise remove the rule"
                     )
                 };

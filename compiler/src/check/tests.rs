@@ -776,6 +776,26 @@ fn helps_write_keyword_names_escaped() {
             "no help with {wanted}: {helps:#?}"
         );
     }
+    // An unneeded converting rule of a renamed keyword method: declare the new version's
+    // method changed, under its name there.
+    let text = spec(
+        "service S { fn r#in(x: u64) -> u64 }",
+        "service S { fn r#fn(x: u64) -> u64 renamed from r#in }",
+        "past S { r#in(x) = call r#fn(x) + 1 }",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("unneeded.ups", text);
+    let helps: Vec<String> = check_sources(&sources)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect();
+    assert!(
+        helps
+            .iter()
+            .any(|h| h.contains("`changed fn r#fn(...)` in version 2")),
+        "{helps:#?}"
+    );
     // A model assigning a misspelt state field, and one of a version without state.
     let text = spec(
         "service S { fn f() -> unit { state.r#matc = 1 } }\nstate { r#match: u64 }",
