@@ -19,7 +19,10 @@ use std::ffi::c_void;
 /// - 1: the first table.
 /// - 2: [`PluginVTable::reverse_transform`] (a rollback's state conversion, absent when the spec
 ///   declares none) and the manifest's `reverse_transform` flag.
-pub const ABI_VERSION: u32 = 2;
+/// - 3: the manifest's `past_one_call` and `future_one_call` (rules that make at most one
+///   delegate call, so a host may send the calls of several requests to the node before
+///   their answers come back).
+pub const ABI_VERSION: u32 = 3;
 
 /// The symbol every plugin exports: `extern "C" fn() -> *const PluginVTable`. It carries no
 /// version: the table's first field does, so a plugin of another ABI is refused with a clear
@@ -88,6 +91,11 @@ pub enum Direction {
 
 /// The host's side of delegate calls. `call` answers `method(args)` on the node's own object;
 /// its result's `data` is freed by the plugin calling `free` with the same `ctx`.
+///
+/// A rule whose `call` fails stops and returns that failure, and a rule is deterministic: the
+/// same arguments and the same answers make the same calls in the same order. So a host may
+/// fail a call it has not answered yet, and run the rule again from the start with the answer
+/// once it has it (the shim pipelines callers' requests that way).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct HostCallbacks {

@@ -17,9 +17,11 @@ pub struct Manifest {
     /// Services and methods of the old and new versions.
     pub old: Vec<ServiceSig>,
     pub new: Vec<ServiceSig>,
-    /// `service.method` of the old version answered by a past rule.
+    /// `service.method` of the old version answered by a past rule, or passed through by the
+    /// plugin under the new version's other name (`renamed from`) or with its values converted
+    /// under renamed fields: the calls a host must run through the plugin.
     pub past: Vec<String>,
-    /// `service.method` of the new version answered by a future rule.
+    /// The same for the new version's methods and their future rules.
     pub future: Vec<String>,
     /// Rules that always refuse, with their reason.
     pub disallowed: Vec<Disallowed>,
@@ -29,6 +31,15 @@ pub struct Manifest {
     /// rollback can carry the new version's writes back. Absent in older manifests: `false`.
     #[serde(default)]
     pub reverse_transform: bool,
+    /// `service.method` of the old version (as in `past`, plus methods passed through
+    /// unchanged) whose past rule makes at most one delegate `call` on any run: once a host has
+    /// seen that call, the rule makes no other, so the calls of a caller's next request may go
+    /// to the node before this one is answered. Absent in older manifests: none.
+    #[serde(default)]
+    pub past_one_call: Vec<String>,
+    /// The same for the new version's methods and their future rules.
+    #[serde(default)]
+    pub future_one_call: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,9 +4,12 @@
 //! built plugin in a content-addressed cache inside that directory: a spec already built by the
 //! same upstartc against the same ABI is served from the cache without running cargo.
 //!
-//! The generated crate gets a copy of the workspace's `Cargo.lock` (found beside the
-//! `upstart-abi` crate) so offline resolution picks the versions the workspace already has.
+//! The plugin depends on the `upstart-abi` crate embedded in the compiler ([`crate::abi_source`]),
+//! written into the cache directory, so no source tree is needed. The generated crate gets the
+//! workspace's `Cargo.lock` (embedded too, or found beside an `upstart-abi` given by path) so
+//! offline resolution picks the versions the workspace was built with.
 
+use crate::abi_source;
 use crate::codegen::{self, CodegenError, GeneratedCrate};
 use crate::model::SpecModel;
 use sha2::{Digest, Sha256};
@@ -24,22 +27,24 @@ pub struct BuildOptions {
     /// Cargo's target directory, shared by every plugin build; built plugins are cached in its
     /// `plugins/` folder.
     pub cache_dir: PathBuf,
-    /// The `upstart-abi` crate the plugin depends on.
-    pub abi_path: PathBuf,
+    /// The `upstart-abi` crate the plugin depends on; `None` is the copy embedded in the
+    /// compiler, written into `cache_dir/abi/<hash>`.
+    pub abi_path: Option<PathBuf>,
     /// The cargo program.
     pub cargo: OsString,
 }
 
 impl BuildOptions {
     /// Defaults, overridden by `UPSTART_CACHE_DIR` (the shared target directory),
-    /// `UPSTART_ABI_PATH` (the `upstart-abi` crate) and `CARGO` (the cargo program).
+    /// `UPSTART_ABI_PATH` (an `upstart-abi` crate instead of the embedded one, for developing the
+    /// ABI) and `CARGO` (the cargo program).
     pub fn from_env() -> BuildOptions {
         let cache_dir = std::env::var_os("UPSTART_CACHE_DIR")
             .filter(|v| !v.is_empty())
             .map_or_else(|| PathBuf::from("target/upstart/target"), PathBuf::from);
         let abi_path = std::env::var_os("UPSTART_ABI_PATH")
             .filter(|v| !v.is_empty())
-            .map_or_else(default_abi_path, PathBuf::from);
+            .map(PathBuf::from);
         let cargo = std::env::var_os("CARGO")
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| OsString::from("cargo"));
@@ -50,11 +55,6 @@ impl BuildOptions {
             cargo,
         }
     }
-}
-
-/// The `upstart-abi` crate of the workspace this compiler was built in.
-pub fn default_abi_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("abi")
 }
 
 /// A built plugin.
@@ -196,10 +196,32 @@ pub fn build_plugin(
         .out_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("target/upstart").join(format!("{name}-{from}-{to}")));
-    let abi_path = options
-        .abi_path
+    std::fs::create_dir_all(&options.cache_dir).map_err(io("create", &options.cache_dir))?;
+    let cache_dir = options
+        .cache_dir
         .canonicalize()
-        .map_err(io("find the `upstart-abi` crate at", &options.abi_path))?;
+        .map_err(io("find", &options.cache_dir))?;
+    let (abi_path, lock) = match &options.abi_path {
+        Some(given) => {
+            let abi = given
+                .canonicalize()
+                .map_err(io("find the `upstart-abi` crate at", given))?;
+            let lock = abi
+                .parent()
+                .map(|p| p.join("Cargo.lock"))
+                .filter(|p| p.is_file())
+                .map(|p| std::fs::read_to_string(&p).map_err(io("read", &p)))
+                .transpose()?;
+            (abi, lock)
+        }
+        None => {
+            let abi = abi_source::materialize(&cache_dir).map_err(io(
+                "write the embedded `upstart-abi` crate into",
+                &cache_dir.join("abi"),
+            ))?;
+            (abi, Some(abi_source::CARGO_LOCK.to_string()))
+        }
+    };
     let generated = match codegen::generate(model, spec_text, &abi_path) {
         Ok(g) => g,
         Err(CodegenError::Malformed { error, text }) => {
@@ -209,11 +231,6 @@ pub fn build_plugin(
         }
         Err(e) => return Err(BuildError::Codegen(e)),
     };
-    std::fs::create_dir_all(&options.cache_dir).map_err(io("create", &options.cache_dir))?;
-    let cache_dir = options
-        .cache_dir
-        .canonicalize()
-        .map_err(io("find", &options.cache_dir))?;
     let file = library_file(&generated.lib_name);
     let cached = cache_dir
         .join("plugins")
@@ -236,13 +253,8 @@ pub fn build_plugin(
     ));
     write(&out_dir.join("Cargo.toml"), &generated.cargo_toml)?;
     write(&out_dir.join("src").join("lib.rs"), &generated.lib_rs)?;
-    if let Some(lock) = abi_path
-        .parent()
-        .map(|p| p.join("Cargo.lock"))
-        .filter(|p| p.is_file())
-    {
-        let to = out_dir.join("Cargo.lock");
-        std::fs::copy(&lock, &to).map_err(io("copy the workspace's Cargo.lock to", &to))?;
+    if let Some(lock) = lock {
+        write(&out_dir.join("Cargo.lock"), &lock)?;
     }
     let crate_dir = out_dir.canonicalize().map_err(io("find", &out_dir))?;
 

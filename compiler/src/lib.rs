@@ -7,6 +7,7 @@
 //! terminal (`codespan-reporting`), command-line (`clap`) or LSP dependency; those live in
 //! `upstartc` and `upstart-lsp`.
 
+pub mod abi_source;
 pub mod build;
 pub mod builtins;
 pub mod check;

@@ -89,6 +89,75 @@ impl fmt::Display for Ty {
 pub struct FieldDef {
     pub name: Ident,
     pub ty: Ty,
+    /// Where the new version says `changed` before the field: its meaning changed, so the
+    /// record (or state) counts as changed whatever its types. Always `None` in the old version.
+    pub changed: Option<Span>,
+    /// `renamed from old`: the old version's field `old` under a new name. Always `None` in the
+    /// old version.
+    pub renamed_from: Option<Ident>,
+}
+
+/// The field of `fields` (a new version's) that is the old version's field `old`: the one
+/// renamed from it, else the one of its name that is not itself renamed.
+pub fn field_from<'a>(fields: &'a [FieldDef], old: &str) -> Option<&'a FieldDef> {
+    fields
+        .iter()
+        .find(|f| f.renamed_from.as_ref().is_some_and(|o| o.name == old))
+        .or_else(|| {
+            fields
+                .iter()
+                .find(|f| f.name.name == old && f.renamed_from.is_none())
+        })
+}
+
+/// How a value of one version becomes a value of the other where their types differ only by
+/// `renamed from` (fields renamed, nothing else changed): the checker records one where such a
+/// value is used as the other version's, the evaluator and the generated code apply it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conversion {
+    /// Nothing to convert.
+    Same,
+    /// A record or enum, by the table entry `(name, from version, to version)`.
+    Named {
+        name: String,
+        from: u64,
+        to: u64,
+    },
+    Option(Box<Conversion>),
+    List(Box<Conversion>),
+    Set(Box<Conversion>),
+    /// The values of a map (keys are never renamed records).
+    Map(Box<Conversion>),
+    Tuple(Vec<Conversion>),
+}
+
+/// The conversion of one record or enum between the versions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NamedConversion {
+    /// `(field in the source version, field in the target version, its conversion)`.
+    Record(Vec<(String, String, Conversion)>),
+    /// `(variant, its payload's conversion)`.
+    Enum(Vec<(String, Option<Conversion>)>),
+}
+
+/// The conversions of records and enums, by `(name, from version, to version)`.
+pub type NamedConversions = BTreeMap<(String, u64, u64), NamedConversion>;
+
+/// How a call passed through to the other version converts: each argument to the reachable
+/// version's parameter type, and the answer back to the caller's result type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassConversion {
+    pub args: Vec<Conversion>,
+    pub ret: Conversion,
+}
+
+/// The signature of a top-level helper function (`fn name(params) -> T = body`); its body is
+/// the spec's [`lang::ast::Function`] of that name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionDef {
+    pub name: Ident,
+    pub params: Vec<FieldDef>,
+    pub ret: Ty,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +204,12 @@ pub struct MethodDef {
     pub model: Option<lang::ast::MethodModel>,
     /// The signature (without the model).
     pub span: Span,
+    /// Where the new version says `changed fn`: the method's meaning changed, so it needs
+    /// rules whatever its signature. Always `None` in the old version.
+    pub changed: Option<Span>,
+    /// `renamed from old`: the new version's name for the old version's method `old`. Always
+    /// `None` in the old version.
+    pub renamed_from: Option<Ident>,
 }
 
 #[derive(Debug, Clone)]
@@ -213,9 +288,19 @@ pub struct SpecModel {
     /// `(service, method)` of the methods that read and answer the same in both versions:
     /// they need no rules, and their calls pass through to the other version.
     pub unchanged_methods: BTreeSet<(String, String)>,
+    /// The helper functions, by name (the first one where a name is defined twice).
+    pub functions: BTreeMap<String, FunctionDef>,
     /// The checked type of every expression, by its id (the type of an expression that had an
     /// error is [`Ty::Unknown`]).
     pub expr_types: std::collections::HashMap<lang::ast::ExprId, Ty>,
+    /// The expressions whose value is used as the other version's (its type differs only by
+    /// `renamed from`), and how it converts.
+    pub conversions: std::collections::HashMap<lang::ast::ExprId, Conversion>,
+    /// The record and enum conversions those use.
+    pub named_conversions: NamedConversions,
+    /// Methods that need no rule though their signatures differ by renamed fields, by
+    /// `(version of the caller, service, method)`: how their calls convert.
+    pub pass_conversions: BTreeMap<(u64, String, String), PassConversion>,
 }
 
 impl SpecModel {
@@ -227,6 +312,36 @@ impl SpecModel {
             Some(&self.new)
         } else {
             None
+        }
+    }
+
+    /// The same method in the other version than `version`: the one of the same name, or the
+    /// one a `renamed from` pairs it with (a renamed method has no counterpart of its own name).
+    pub fn counterpart(&self, version: u64, service: &str, method: &str) -> Option<&MethodDef> {
+        let (own, other) = if version == self.old.number {
+            (&self.old, &self.new)
+        } else {
+            (&self.new, &self.old)
+        };
+        let this = own.services.get(service)?.method(method)?;
+        let theirs = other.services.get(service)?;
+        if version == self.old.number {
+            theirs
+                .methods
+                .iter()
+                .find(|m| m.renamed_from.as_ref().is_some_and(|o| o.name == method))
+                .or_else(|| theirs.method(method).filter(|m| m.renamed_from.is_none()))
+        } else {
+            match &this.renamed_from {
+                Some(old) => theirs.method(&old.name),
+                None => theirs.method(method).filter(|_| {
+                    !own.services.get(service).is_some_and(|s| {
+                        s.methods
+                            .iter()
+                            .any(|m| m.renamed_from.as_ref().is_some_and(|o| o.name == method))
+                    })
+                }),
+            }
         }
     }
 

@@ -76,6 +76,21 @@ fn prec(op: BinOp) -> u8 {
 
 impl Fmt<'_> {
     /// An expression in a position where nothing follows it (a rule body, a clause, a value).
+    /// `items` between `brackets`, one a line when they do not fit (a non-empty list hugs: it
+    /// may open on the line of what holds it).
+    fn expr_list(&mut self, brackets: (&str, &str), items: &[Expr], close: usize) -> Ex {
+        let doc = self.soft_list(
+            brackets,
+            false,
+            items,
+            |i| i.span,
+            close,
+            |f, i| f.top_expr(i),
+        );
+        let hug = (!items.is_empty()).then(|| force(&doc));
+        Ex { doc, hug }
+    }
+
     pub(super) fn top_expr(&mut self, e: &Expr) -> D {
         self.expr(e, TOP).doc
     }
@@ -111,7 +126,16 @@ impl Fmt<'_> {
 
     /// Whether the source writes `e` as a block `{ ... }`.
     fn braced(&self, e: &Expr) -> bool {
-        self.source(e.span).starts_with('{')
+        let src = self.source(e.span);
+        if let ExprKind::Map(entries) = &e.kind {
+            // A map's own `{` is not a block's: braced when another comes before its first key.
+            let upto = entries.first().map_or(src.len(), |(k, _)| {
+                k.span.start.saturating_sub(e.span.start)
+            });
+            let head = src.get(..upto).unwrap_or(src);
+            return head.matches('{').count() > 1;
+        }
+        src.starts_with('{')
     }
 
     fn is_bare_let(&self, e: &Expr, ctx: Ctx) -> bool {
@@ -180,7 +204,7 @@ impl Fmt<'_> {
     fn expr_inner(&mut self, e: &Expr, ctx: Ctx) -> Ex {
         match &e.kind {
             ExprKind::Lit(l) => Ex::plain(text(self.lit(l, e))),
-            ExprKind::Var(i) => Ex::plain(text(i.name.clone())),
+            ExprKind::Var(i) => Ex::plain(text(i.written().into_owned())),
             ExprKind::Variant { path, payload } => {
                 let head = text(path_text(path));
                 match payload {
@@ -191,10 +215,10 @@ impl Fmt<'_> {
             ExprKind::Field(..) | ExprKind::Index(..) => self.chain(e),
             ExprKind::Builtin { name, args } => match args.first() {
                 Some(first) if first.span.start < name.span.start => self.chain(e),
-                _ => self.call(text(name.name.clone()), args, close_of(e.span)),
+                _ => self.call(text(name.written().into_owned()), args, close_of(e.span)),
             },
             ExprKind::Delegate { method, args } => self.call(
-                text(format!("call {}", method.name)),
+                text(format!("call {}", method.written())),
                 args,
                 close_of(e.span),
             ),
@@ -234,28 +258,22 @@ impl Fmt<'_> {
                         text(")"),
                     ]))
                 } else {
-                    self.soft_list(
-                        ("(", ")"),
-                        false,
-                        items,
-                        |i| i.span,
-                        close_of(e.span),
-                        |f, i| f.top_expr(i),
-                    )
+                    return self.expr_list(("(", ")"), items, close_of(e.span));
                 };
-                let hug = (!items.is_empty()).then(|| force(&doc));
+                let hug = Some(force(&doc));
                 Ex { doc, hug }
             }
-            ExprKind::List(items) => {
+            ExprKind::List(items) => self.expr_list(("[", "]"), items, close_of(e.span)),
+            ExprKind::Map(entries) => {
                 let doc = self.soft_list(
-                    ("[", "]"),
+                    ("{", "}"),
                     false,
-                    items,
-                    |i| i.span,
+                    entries,
+                    |(k, v)| k.span.to(v.span),
                     close_of(e.span),
-                    |f, i| f.top_expr(i),
+                    |f, (k, v)| concat(vec![f.top_expr(k), text(": "), f.top_expr(v)]),
                 );
-                let hug = (!items.is_empty()).then(|| force(&doc));
+                let hug = (!entries.is_empty()).then(|| force(&doc));
                 Ex { doc, hug }
             }
             ExprKind::Unary(op, operand) => {
@@ -326,7 +344,7 @@ impl Fmt<'_> {
                 }
             }
             ExprKind::Closure { params, body } => {
-                let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+                let names: Vec<_> = params.iter().map(|p| p.written()).collect();
                 let head = text(format!("|{}| ", names.join(", ")));
                 let body = self.expr(
                     body,
@@ -368,7 +386,7 @@ impl Fmt<'_> {
                     },
                 );
                 let head = concat(vec![
-                    text(format!("{kw} {} in ", var.name)),
+                    text(format!("{kw} {} in ", var.written())),
                     domain,
                     text(":"),
                 ]);
@@ -536,14 +554,14 @@ impl Fmt<'_> {
         let mut last_hug = None;
         for (n, link) in links.iter().enumerate() {
             match &link.kind {
-                ExprKind::Field(_, name) => parts.push(text(format!(".{}", name.name))),
+                ExprKind::Field(_, name) => parts.push(text(format!(".{}", name.written()))),
                 ExprKind::Index(_, index) => {
                     let i = self.top_expr(index);
                     parts.push(concat(vec![text("["), i, text("]")]));
                 }
                 ExprKind::Builtin { name, args } => {
                     let call = self.call(
-                        text(format!(".{}", name.name)),
+                        text(format!(".{}", name.written())),
                         args.get(1..).unwrap_or(&[]),
                         close_of(link.span),
                     );

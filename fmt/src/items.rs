@@ -94,7 +94,7 @@ impl Fmt<'_> {
                 concat(vec![head, body])
             }
             Item::Rules(r) => {
-                let head = text(format!("{} {} ", r.kind.keyword(), r.service.name));
+                let head = text(format!("{} {} ", r.kind.keyword(), r.service.written()));
                 let body = self.hard_block(
                     &r.rules,
                     |r| r.span,
@@ -114,6 +114,20 @@ impl Fmt<'_> {
                 );
                 concat(vec![text("schedule "), body])
             }
+            Item::Function(f) => {
+                let after = f.params.last().map_or(f.name.span.end, |p| p.span.end);
+                let close = self
+                    .find_punct(after, f.ret.span.start, ")")
+                    .unwrap_or(after);
+                let params =
+                    self.soft_list(("(", ")"), false, &f.params, |p| p.span, close, Self::field);
+                concat(vec![
+                    text(format!("fn {}", f.name.written())),
+                    params,
+                    text(format!(" -> {} = ", type_text(&f.ret))),
+                    self.top_expr(&f.body),
+                ])
+            }
         }
     }
 
@@ -127,7 +141,7 @@ impl Fmt<'_> {
                     close_of(r.span),
                     Self::field,
                 );
-                concat(vec![text(format!("record {} ", r.name.name)), body])
+                concat(vec![text(format!("record {} ", r.name.written())), body])
             }
             Decl::Enum(e) => {
                 let body = self.hard_block(
@@ -136,11 +150,11 @@ impl Fmt<'_> {
                     Sep::Comma,
                     close_of(e.span),
                     |_, v| match &v.payload {
-                        Some(t) => text(format!("{}({})", v.name.name, type_text(t))),
-                        None => text(v.name.name.clone()),
+                        Some(t) => text(format!("{}({})", v.name.written(), type_text(t))),
+                        None => text(v.name.written().into_owned()),
                     },
                 );
-                concat(vec![text(format!("enum {} ", e.name.name)), body])
+                concat(vec![text(format!("enum {} ", e.name.written())), body])
             }
             Decl::Service(s) => {
                 let body = self.hard_block(
@@ -150,7 +164,7 @@ impl Fmt<'_> {
                     close_of(s.span),
                     Self::method,
                 );
-                concat(vec![text(format!("service {} ", s.name.name)), body])
+                concat(vec![text(format!("service {} ", s.name.written())), body])
             }
             Decl::State(s) => {
                 let body = self.hard_block(
@@ -166,7 +180,15 @@ impl Fmt<'_> {
     }
 
     fn field(&mut self, f: &Field) -> D {
-        text(format!("{}: {}", f.name.name, type_text(&f.ty)))
+        let changed = if f.changed.is_some() { "changed " } else { "" };
+        let renamed = f.renamed_from.as_ref().map_or(String::new(), |old| {
+            format!(" renamed from {}", old.written())
+        });
+        text(format!(
+            "{changed}{}: {}{renamed}",
+            f.name.written(),
+            type_text(&f.ty)
+        ))
     }
 
     fn method(&mut self, m: &MethodDecl) -> D {
@@ -181,10 +203,16 @@ impl Fmt<'_> {
             Some(model) => self.method_model(model),
             None => nil(),
         };
+        let changed = if m.changed.is_some() { "changed " } else { "" };
+        let renamed = match &m.renamed_from {
+            Some(old) => text(format!(" renamed from {}", old.written())),
+            None => nil(),
+        };
         concat(vec![
-            text(format!("fn {}", m.name.name)),
+            text(format!("{changed}fn {}", m.name.written())),
             params,
             ret,
+            renamed,
             model,
         ])
     }
@@ -213,12 +241,12 @@ impl Fmt<'_> {
                 let semi = if semi { text(";") } else { nil() };
                 match part {
                     ModelPart::Stmt(ModelStmt::Let { name, value, .. }) => concat(vec![
-                        text(format!("let {} = ", name.name)),
+                        text(format!("let {} = ", name.written())),
                         f.top_expr(value),
                         semi,
                     ]),
                     ModelPart::Stmt(ModelStmt::Assign { field, value, .. }) => concat(vec![
-                        text(format!("state.{} = ", field.name)),
+                        text(format!("state.{} = ", field.written())),
                         f.top_expr(value),
                         semi,
                     ]),
@@ -230,7 +258,7 @@ impl Fmt<'_> {
     }
 
     fn rule(&mut self, r: &Rule) -> D {
-        let params: Vec<&str> = r.params.iter().map(|p| p.name.as_str()).collect();
+        let params: Vec<_> = r.params.iter().map(|p| p.written()).collect();
         let allow = if r.allow.is_empty() {
             String::new()
         } else {
@@ -239,7 +267,7 @@ impl Fmt<'_> {
         };
         let head = text(format!(
             "{allow}{}({}) = ",
-            r.method.name,
+            r.method.written(),
             params.join(", ")
         ));
         concat(vec![head, self.top_expr(&r.body)])
@@ -247,7 +275,7 @@ impl Fmt<'_> {
 
     pub(super) fn field_init(&mut self, fi: &FieldInit) -> D {
         concat(vec![
-            text(format!("{}: ", fi.name.name)),
+            text(format!("{}: ", fi.name.written())),
             self.top_expr(&fi.value),
         ])
     }
@@ -448,7 +476,7 @@ pub fn type_text(t: &TypeExpr) -> String {
 /// `a::b::c`
 pub(super) fn path_text(path: &[Ident]) -> String {
     path.iter()
-        .map(|i| i.name.as_str())
+        .map(|i| i.written())
         .collect::<Vec<_>>()
         .join("::")
 }

@@ -272,3 +272,109 @@ fn method_models_one_statement_per_line() {
         "upgrade kv 1 -> 2\n\nversion 1 {\n  service Kv {\n    fn get(key: string) -> option<string> = get(state.entries, key)\n    fn del(key: string) -> bool {\n      let had = contains_key(state.entries, key);\n      state.entries = remove(state.entries, key);\n      had\n    }\n    fn put(key: string, value: string) { // first\n      state.entries = insert(state.entries, key, value)\n    }\n    fn noop() -> unit {}\n    fn neg() -> i64 {\n      let x = 1;\n      -x\n    }\n  }\n  state {\n    entries: map<string, string>,\n  }\n}\n",
     );
 }
+
+#[test]
+fn keyword_names_keep_their_escape() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 1 { record R { r#match: u64 } service S { fn r#exists(r#in: string) -> bool } }\nfuture S { r#exists(r#in) = call r#exists(r#in) }",
+        "upgrade kv 1 -> 2
+
+version 1 {
+  record R {
+    r#match: u64,
+  }
+  service S {
+    fn r#exists(r#in: string) -> bool
+  }
+}
+
+future S {
+  r#exists(r#in) = call r#exists(r#in)
+}
+",
+    );
+}
+
+#[test]
+fn map_literals() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\ntransform (old) -> new { a: {}, b: {\"k\" : 1 , \"j\":2,}, c: { {1: { 2 }} } }",
+        "upgrade kv 1 -> 2
+
+transform (old) -> new {
+  a: {},
+  b: {\"k\": 1, \"j\": 2},
+  c: { {1: { 2 }} },
+}
+",
+    );
+}
+
+#[test]
+fn helper_functions() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nfn   double( x :u64 )->u64=x*2;\nfn pair(a: string, b: map<string,u64>) -> (string, u64) = (a, b[a])",
+        "upgrade kv 1 -> 2
+
+fn double(x: u64) -> u64 = x * 2
+
+fn pair(a: string, b: map<string, u64>) -> (string, u64) = (a, b[a])
+",
+    );
+}
+
+#[test]
+fn changed_marks() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 2 { record R { changed   unit: string, changed: bool } service S { changed  fn f() -> u64 } state { changed n: u64 } }",
+        "upgrade kv 1 -> 2
+
+version 2 {
+  record R {
+    changed unit: string,
+    changed: bool,
+  }
+  service S {
+    changed fn f() -> u64
+  }
+  state {
+    changed n: u64,
+  }
+}
+",
+    );
+}
+
+#[test]
+fn renamed_methods() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 2 { service S { fn lookup(k: string)->u64   renamed   from   get fn ping() renamed from r#exists } }",
+        "upgrade kv 1 -> 2
+
+version 2 {
+  service S {
+    fn lookup(k: string) -> u64 renamed from get
+    fn ping() renamed from r#exists
+  }
+}
+",
+    );
+}
+
+#[test]
+fn renamed_fields() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 2 { record R { changed text:string renamed from value } state { xs: list<u64>  renamed from items } }",
+        "upgrade kv 1 -> 2
+
+version 2 {
+  record R {
+    changed text: string renamed from value,
+  }
+  state {
+    xs: list<u64> renamed from items,
+  }
+}
+",
+    );
+}

@@ -225,6 +225,38 @@ mod tests {
     }
 
     #[test]
+    fn equals_the_full_parse_through_edits_of_helper_functions() {
+        // Helper functions stand unbraced at the top level, where the chunker must tell their
+        // expression from the next item whatever an edit does to it.
+        let base = "upgrade t 1 -> 2\nfn g(past: u64, version: u64) -> u64 = past + version\n\
+                    fn m(k: string) -> map<string, u64> = {k: g(1, 2), \"b\": 3}\n\
+                    version 1 { service S { fn f(x: u64) -> u64 } }\n\
+                    past S { f(x) = g(x, {}.len()) }\n";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let inserts = [
+            "fn", " past ", "version", "=", "+", "{", "}", "(", "1", "\n", ":",
+        ];
+        let mut parser = IncrementalParser::new();
+        let mut text = base.to_string();
+        same_as_full(&mut parser, &text);
+        for _ in 0..300 {
+            let at = (next() as usize) % (text.len() + 1);
+            if next() % 3 == 0 && at < text.len() {
+                text.remove(at);
+            } else {
+                text.insert_str(at, inserts[(next() as usize) % inserts.len()]);
+            }
+            same_as_full(&mut parser, &text);
+        }
+    }
+
+    #[test]
     fn an_edit_reparses_only_its_item() {
         let text = crate::synth::large_spec(500);
         let mut parser = IncrementalParser::new();

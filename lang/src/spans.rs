@@ -130,6 +130,15 @@ fn walk_item(item: &mut Item, f: &mut dyn Rewrite) {
             }
             s.span = f.span(s.span);
         }
+        Item::Function(func) => {
+            ident(&mut func.name, f);
+            for p in &mut func.params {
+                field(p, f);
+            }
+            type_expr(&mut func.ret, f);
+            walk_expr(&mut func.body, f);
+            func.span = f.span(func.span);
+        }
     }
 }
 
@@ -156,12 +165,16 @@ fn decl(d: &mut Decl, f: &mut dyn Rewrite) {
         Decl::Service(s) => {
             ident(&mut s.name, f);
             for m in &mut s.methods {
+                m.changed = m.changed.map(|s| f.span(s));
                 ident(&mut m.name, f);
                 for p in &mut m.params {
                     field(p, f);
                 }
                 if let Some(t) = &mut m.ret {
                     type_expr(t, f);
+                }
+                if let Some(old) = &mut m.renamed_from {
+                    ident(old, f);
                 }
                 if let Some(model) = &mut m.model {
                     method_model(model, f);
@@ -201,8 +214,12 @@ fn method_model(m: &mut MethodModel, f: &mut dyn Rewrite) {
 }
 
 fn field(fl: &mut Field, f: &mut dyn Rewrite) {
+    fl.changed = fl.changed.map(|s| f.span(s));
     ident(&mut fl.name, f);
     type_expr(&mut fl.ty, f);
+    if let Some(old) = &mut fl.renamed_from {
+        ident(old, f);
+    }
     fl.span = f.span(fl.span);
 }
 
@@ -295,6 +312,12 @@ fn walk_expr(e: &mut Expr, f: &mut dyn Rewrite) {
         ExprKind::Tuple(items) | ExprKind::List(items) => {
             for a in items {
                 walk_expr(a, f);
+            }
+        }
+        ExprKind::Map(entries) => {
+            for (k, v) in entries {
+                walk_expr(k, f);
+                walk_expr(v, f);
             }
         }
         ExprKind::Unary(_, a) => walk_expr(a, f),

@@ -9,13 +9,7 @@
 //!
 //! Run with `UPSTART_BLESS=1` to write the snapshots anew (and remove those whose spec is
 //! gone); review the diff before committing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 use lang::ast::print::print_spec;
 use std::path::{Path, PathBuf};

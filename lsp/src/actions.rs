@@ -2,7 +2,8 @@
 //! the other version's method of the same name (parameters of the same name passed on, an
 //! optional one as `none`), and a rule that disallows the call. The rule goes into the
 //! existing `past`/`future` block of the service, or a new block after the last rule block. A
-//! rule for an unchanged method (`U0040`) can be removed.
+//! rule for an unchanged method (`U0040`) can be removed; when it converts values, the
+//! preferred fix declares the method `changed` in the new version instead.
 
 use super::analysis::Analysis;
 use compiler::model::{MethodDef, Ty};
@@ -52,17 +53,18 @@ fn missing_rule(a: &Analysis, d: &Diagnostic, kind: RuleKind, out: &mut Vec<Fix>
     }) else {
         return;
     };
-    let params: Vec<&str> = method.params.iter().map(|p| p.name.name.as_str()).collect();
-    let head = format!("{}({})", method.name.name, params.join(", "));
+    // Names as a spec writes them (`r#in` for a keyword).
+    let params: Vec<_> = method.params.iter().map(|p| p.name.written()).collect();
+    let head = format!("{}({})", method.name.written(), params.join(", "));
     let kw = kind.keyword();
-    if let Some(target) = reachable
-        .services
-        .get(&service)
-        .and_then(|s| s.method(&method.name.name))
+    // The same method of the other version, under its name there (`renamed from`).
+    if let Some(target) = model
+        .counterpart(simulated.number, &service, &method.name.name)
+        .filter(|_| reachable.services.contains_key(&service))
     {
         let body = format!(
             "call {}({})",
-            target.name.name,
+            target.name.written(),
             delegate_args(method, target).join(", ")
         );
         out.push(Fix {
@@ -105,12 +107,12 @@ fn delegate_args(method: &MethodDef, target: &MethodDef) -> Vec<String> {
         .params
         .iter()
         .map(|p| {
-            if method.params.iter().any(|q| q.name.name == p.name.name) {
-                p.name.name.clone()
-            } else if matches!(p.ty, Ty::Option(_)) {
+            if matches!(p.ty, Ty::Option(_))
+                && !method.params.iter().any(|q| q.name.name == p.name.name)
+            {
                 "none".to_string()
             } else {
-                p.name.name.clone()
+                p.name.written().into_owned()
             }
         })
         .collect()
@@ -148,7 +150,11 @@ fn insert_rule(a: &Analysis, kind: RuleKind, service: &str, rule: &str) -> Vec<(
             vec![(Span::new(close, close), format!("\n{indent}{rule}\n"))]
         };
     }
-    let block = format!("{} {service} {{\n  {rule}\n}}\n", kind.keyword());
+    let block = format!(
+        "{} {} {{\n  {rule}\n}}\n",
+        kind.keyword(),
+        lang::ast::written_name(service)
+    );
     match model.spec.rule_blocks().last() {
         Some(last) => vec![(
             Span::new(last.span.end, last.span.end),
@@ -211,10 +217,47 @@ fn remove_rule(a: &Analysis, d: &Diagnostic, out: &mut Vec<Fix>) {
     } else {
         rule.span
     };
+    // A rule that converts values says the meaning changed: keep it, and say so.
+    let Some(block) = model
+        .spec
+        .rule_blocks()
+        .find(|b| b.rules.iter().any(|r| r.span == rule.span))
+    else {
+        return;
+    };
+    let (service, name) = (block.service.name.as_str(), rule.method.name.as_str());
+    // The new version's declaration, and the name the rule's `call` would pass the call on to
+    // (they differ from the rule's own name across a `renamed from`).
+    let (declaration, target) = match block.kind {
+        RuleKind::Past => {
+            let new = model.counterpart(model.old.number, service, name);
+            (new, new)
+        }
+        RuleKind::Future => (
+            model.new.services.get(service).and_then(|s| s.method(name)),
+            model.counterpart(model.new.number, service, name),
+        ),
+    };
+    let target = target.map_or(name, |m| m.name.name.as_str());
+    let converts = !rule.forwards(target);
+    if let Some(m) = declaration.filter(|_| converts) {
+        out.push(Fix {
+            title: format!(
+                "Declare `{}` changed in version {}",
+                rule.method.name, model.new.number
+            ),
+            edits: vec![(
+                Span::new(m.span.start, m.span.start),
+                "changed ".to_string(),
+            )],
+            fixes: d.clone(),
+            preferred: true,
+        });
+    }
     out.push(Fix {
         title: format!("Remove the rule for `{}`", rule.method.name),
         edits: vec![(span, String::new())],
         fixes: d.clone(),
-        preferred: true,
+        preferred: !converts,
     });
 }

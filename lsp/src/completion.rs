@@ -44,7 +44,27 @@ const BUILTIN_TYPES: &[&str] = &[
 
 /// Completions at byte `offset`. `previous` is an earlier analysis of the same document whose
 /// text agreed up to the cursor's line, used for the types of receivers that no longer parse.
+/// A declared name that is a keyword (a method `r#in`, a field `r#match`) is inserted with its
+/// escape, as a spec writes it.
 pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> Vec<CompletionItem> {
+    let mut items = completion_items(a, previous, offset);
+    for it in &mut items {
+        let written = lang::ast::written_name(&it.label);
+        if it.kind != Some(CompletionItemKind::KEYWORD)
+            && it.insert_text.is_none()
+            && written != it.label.as_str()
+        {
+            it.insert_text = Some(written.into_owned());
+        }
+    }
+    items
+}
+
+fn completion_items(
+    a: &Analysis,
+    previous: Option<&Analysis>,
+    offset: usize,
+) -> Vec<CompletionItem> {
     let text = a.text.as_str();
     let offset = offset.min(text.len());
     let bytes = text.as_bytes();
@@ -98,11 +118,33 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
                 .get(1)
                 .and_then(|t| tok(t).parse::<u64>().ok())
                 .unwrap_or(0);
-            // In a method model: after `.` (types have none) or after `=` in a service.
+            // In a method model: after `.` (types have none), after `=` in a service, or
+            // anywhere inside a model the checked text has.
+            let model_of = model_at(a, v, word_start);
             let in_model = cx.prev == Some(".")
-                || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"));
+                || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"))
+                || model_of.is_some();
             if in_model {
-                expression_completions(a, previous, &cx, offset)
+                let mut out = expression_completions(a, previous, &cx, offset);
+                if let Some((method, has_state)) =
+                    model_of.filter(|_| !matches!(cx.prev, Some("." | "::")))
+                {
+                    for p in &method.params {
+                        out.push(item(
+                            &p.name.name,
+                            CompletionItemKind::VARIABLE,
+                            Some(ty_text(&p.ty, v)),
+                        ));
+                    }
+                    if has_state {
+                        out.push(item(
+                            compiler::model::STATE_VAR,
+                            CompletionItemKind::VARIABLE,
+                            Some(format!("the state of version {v}")),
+                        ));
+                    }
+                }
+                out
             } else {
                 version_completions(a, &cx, v, region_text)
             }
@@ -138,6 +180,17 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
             }
         }
     }
+}
+
+/// The method of version `v` whose model holds byte `at`, and whether the version has a state.
+fn model_at(a: &Analysis, v: u64, at: usize) -> Option<(&compiler::model::MethodDef, bool)> {
+    let env = a.env(v)?;
+    let method = env.services.values().flat_map(|s| &s.methods).find(|m| {
+        m.model
+            .as_ref()
+            .is_some_and(|mm| mm.span.start <= at && at <= mm.span.end)
+    })?;
+    Some((method, env.state.is_some()))
 }
 
 /// What surrounds the word being typed.
@@ -288,7 +341,9 @@ fn version_completions(
         {
             keywords(DECL_KEYWORDS.iter())
         }
-        Some(("{", Some(_), Some("service"))) if cx.at_element_start() => keywords(["fn"].iter()),
+        Some(("{", Some(_), Some("service"))) if cx.at_element_start() => {
+            keywords(["fn", "changed"].iter())
+        }
         _ => Vec::new(),
     }
 }
@@ -379,7 +434,7 @@ fn rule_completions(
                         d.code,
                         codes::MISSING_PAST_RULE | codes::MISSING_FUTURE_RULE
                     ) && c.text.get(d.primary.span.start..d.primary.span.end)
-                        == Some(m.name.name.as_str())
+                        == Some(m.name.written().as_ref())
                         && (d.code == codes::MISSING_PAST_RULE) == (kind == RuleKind::Past)
                 })
             })
@@ -388,14 +443,14 @@ fn rule_completions(
             .methods
             .iter()
             .map(|m| {
-                let params: Vec<&str> = m.params.iter().map(|p| p.name.name.as_str()).collect();
+                let params: Vec<_> = m.params.iter().map(|p| p.name.written()).collect();
                 let needs = missing(m);
                 let mut it = item(
                     &m.name.name,
                     CompletionItemKind::METHOD,
                     Some(signature(m, simulated.number)),
                 );
-                it.insert_text = Some(format!("{}({}) = ", m.name.name, params.join(", ")));
+                it.insert_text = Some(format!("{}({}) = ", m.name.written(), params.join(", ")));
                 it.sort_text = Some(format!("{}{}", if needs { "0" } else { "1" }, m.name.name));
                 it.label_details = needs.then(|| lsp_types::CompletionItemLabelDetails {
                     detail: None,
@@ -574,6 +629,31 @@ fn schedule_completions(cx: &Context<'_>) -> Vec<CompletionItem> {
     }
 }
 
+/// The spec's helper functions, with their signatures.
+fn helper_functions(a: &Analysis, kind: CompletionItemKind) -> Vec<CompletionItem> {
+    let Some(model) = a.model.as_ref() else {
+        return Vec::new();
+    };
+    model
+        .functions
+        .values()
+        .map(|f| {
+            let params: Vec<String> = f
+                .params
+                .iter()
+                .map(|p| format!("{}: {}", p.name.name, ty_text(&p.ty, model.new.number)))
+                .collect();
+            let sig = format!(
+                "fn {}({}) -> {}",
+                f.name.name,
+                params.join(", "),
+                ty_text(&f.ret, model.new.number)
+            );
+            item(&f.name.name, kind, Some(sig))
+        })
+        .collect()
+}
+
 fn method_builtins() -> Vec<CompletionItem> {
     BUILTINS
         .iter()
@@ -604,6 +684,7 @@ fn expression_completions(
         Some(".") => {
             let mut out = receiver_fields(a, previous, offset);
             out.extend(method_builtins());
+            out.extend(helper_functions(a, CompletionItemKind::METHOD));
             out
         }
         Some("::") => {
@@ -636,6 +717,7 @@ fn expression_completions(
                     it
                 })
                 .collect();
+            out.extend(helper_functions(a, CompletionItemKind::FUNCTION));
             out.extend(keywords(EXPR_KEYWORDS.iter()));
             for env in [&model.old, &model.new] {
                 let other = if env.number == model.old.number {
@@ -760,6 +842,7 @@ fn each_expr<'a>(item: &'a Item, f: &mut dyn FnMut(&'a Expr)) {
             .filter_map(|m| m.model.as_ref())
             .flat_map(MethodModel::exprs)
             .for_each(&mut visit),
+        Item::Function(f) => visit(&f.body),
         Item::Protocol(_) | Item::Schedule(_) => {}
     }
 }

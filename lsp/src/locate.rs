@@ -22,6 +22,8 @@ pub enum MethodSite {
     Rule(RuleKind),
     /// `call name(...)` in a rule of this kind.
     Call(RuleKind),
+    /// `renamed from name` after a method of the new version: the old version's method.
+    RenamedFrom,
 }
 
 /// A resolved name or expression.
@@ -140,6 +142,14 @@ impl<'m> Walker<'m> {
     fn item(&self, item: &'m Item) -> Option<Target> {
         match item {
             Item::Protocol(_) | Item::Schedule(_) => None,
+            Item::Function(f) => {
+                let scope: Scope<'_> = f
+                    .params
+                    .iter()
+                    .map(|p| (p.name.name.as_str(), p.name.span))
+                    .collect();
+                self.expr(&f.body, &scope, None)
+            }
             Item::Version(v) => v.decls.iter().find_map(|d| self.decl(v.number.value, d)),
             Item::Invariant(i) => {
                 let (o, n) = (self.model.old.number, self.model.new.number);
@@ -325,6 +335,15 @@ impl<'m> Walker<'m> {
                         if let Some(t) = self.type_expr(v, &p.ty) {
                             return Some(t);
                         }
+                    }
+                    if let Some(from) = m.renamed_from.as_ref().filter(|f| self.hit(f.span)) {
+                        return Some(Target::Method {
+                            version: self.model.old.number,
+                            service: s.name.name.clone(),
+                            name: from.name.clone(),
+                            span: from.span,
+                            site: MethodSite::RenamedFrom,
+                        });
                     }
                     m.ret
                         .as_ref()
@@ -545,6 +564,7 @@ impl<'m> Walker<'m> {
                 })
             }
             ExprKind::Tuple(items) | ExprKind::List(items) => items.iter().find_map(sub),
+            ExprKind::Map(entries) => entries.iter().find_map(|(k, v)| sub(k).or_else(|| sub(v))),
             ExprKind::Unary(_, a) => sub(a),
             ExprKind::Binary(_, a, b) => sub(a).or_else(|| sub(b)),
             ExprKind::If {
@@ -733,6 +753,12 @@ pub fn visit<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
         ExprKind::Record { fields, .. } => {
             for fi in fields {
                 visit(&fi.value, f);
+            }
+        }
+        ExprKind::Map(entries) => {
+            for (k, v) in entries {
+                visit(k, f);
+                visit(v, f);
             }
         }
         ExprKind::If {

@@ -22,7 +22,7 @@ fn main() -> Result<(), String> {
     let tools = build::build_tools(&ws, &target, &mut |l| eprintln!("{l}"))?;
     let scratch = std::env::temp_dir().join(format!("upstart-bench-{}", std::process::id()));
     let spec = build::short_spec(&ws, &scratch, "1s")?;
-    let plugin = build::compile(&tools, &spec, &scratch.join("plugin"))?;
+    let plugin = upstart_test_support::plugins::build(&spec);
     let mut rows = Vec::new();
     for grace in ["100ms", "300ms", "1s"] {
         for round in 0..2 {

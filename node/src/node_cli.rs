@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The program is started as `BINARY --listen 127.0.0.1:0 --state STATE --peer ROUTE...
-//! [--program-arg ARG]...` and must print `listening ADDR` once it serves. The node takes part
+//! [--program-arg ARG]...` and must print `listening ADDR` once it serves; or, with `--exec
+//! TEMPLATE`, with its own command line (`python3 app.py --port {port} --state {state}
+//! {peers:--peer %}`), ready when it accepts connections on the port the agent chose. The node takes part
 //! in rollouts once an operator enrolled its key (`upstart enroll --id n1 --node-key
 //! n1/agent/node.key.pub`); until then it serves its version.
 
@@ -41,9 +43,22 @@ pub struct Args {
     /// The version the node runs when its agent first starts (later: the agent's record).
     #[arg(long, value_name = "N")]
     pub version: u64,
-    /// The node program of that version.
-    #[arg(long, value_name = "PATH")]
-    pub binary: PathBuf,
+    /// The node program of that version (`{program}` of `--exec`). Without `--exec` it is
+    /// started as `PATH --listen 127.0.0.1:0 --state STATE --peer ROUTE... ARGS` and must print
+    /// `listening ADDR`.
+    #[arg(long, value_name = "PATH", required_unless_present = "exec")]
+    pub binary: Option<PathBuf>,
+    /// The program's own command line, a template: `'python3 app.py --port {port} --state
+    /// {state} {peers:--peer %}'`. Placeholders: {port}, {host}, {addr}, {state}, {data},
+    /// {program}, {release}, {peers} (comma-separated) and {peers:WORDS} (WORDS per peer, `%`
+    /// the peer); `{{` is a `{`. The program is ready when it accepts connections on {port}.
+    /// A bundle may declare its own for its version (`upstart bundle --exec`).
+    #[arg(long, value_name = "TEMPLATE", value_parser = parse_exec)]
+    pub exec: Option<String>,
+    /// The signal that asks the program to stop (`TERM`, `INT`, `QUIT`, `HUP`, `USR1`, `USR2`,
+    /// `KILL`); SIGKILL follows after `--stop-timeout`.
+    #[arg(long, value_name = "SIGNAL", default_value = "TERM", value_parser = runtime::bundle::program::parse_signal)]
+    pub stop_signal: String,
     /// The program's persistent state (JSON), transformed at upgrades.
     #[arg(long, value_name = "PATH")]
     pub state: PathBuf,
@@ -92,18 +107,24 @@ pub struct Args {
     /// How long in-flight calls get to finish before the program stops for an upgrade.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub drain_grace: Duration,
-    /// How long the program gets to exit after SIGTERM before SIGKILL.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    /// How long the program gets to exit after its stop signal before SIGKILL (the grace).
+    #[arg(long, visible_alias = "stop-grace", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub stop_timeout: Duration,
-    /// How long a started program gets to print `listening ADDR`.
+    /// How long a started program gets to be ready: print `listening ADDR`, or with `--exec`
+    /// accept connections on its port.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub start_timeout: Duration,
-    /// The JSON-RPC method of the health probe (any answer, result or error, is healthy).
+    /// The JSON-RPC method of the health probe (a bundle may declare its own for its version:
+    /// `upstart bundle --health-method`).
     #[arg(long, default_value = "get")]
     pub health_method: String,
     /// Its params (JSON).
     #[arg(long, default_value = r#"{"key":"upstart-health-probe"}"#, value_parser = parse_json)]
     pub health_params: serde_json::Value,
+    /// What an error answer to the probe counts as: `unhealthy` (only a result is healthy) or
+    /// `healthy` (any answer proves the program serves).
+    #[arg(long, value_name = "HEALTHY|UNHEALTHY", default_value = "unhealthy", value_parser = runtime::bundle::program::parse_errors)]
+    pub health_errors: bool,
     /// The longest a poll of the server is held.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub poll_wait: Duration,
@@ -119,6 +140,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     duration_ms(text)
         .map(Duration::from_millis)
         .ok_or_else(|| format!("`{text}` is not a duration such as `500ms` or `5s`"))
+}
+
+/// A command template that parses and tells the program its port.
+fn parse_exec(text: &str) -> Result<String, String> {
+    let template = runtime::bundle::exec::Template::parse(text).map_err(|e| e.to_string())?;
+    if !template.uses_port() {
+        return Err(format!(
+            "the command template `{text}` tells the program no port\n  help: pass `{{port}}` or `{{addr}}`: the agent chooses the port and the shim forwards to it"
+        ));
+    }
+    Ok(text.to_string())
 }
 
 fn parse_json(text: &str) -> Result<serde_json::Value, String> {
@@ -137,6 +169,8 @@ impl Args {
             state: self.state.clone(),
             version: self.version,
             binary: self.binary.clone(),
+            exec: self.exec.clone(),
+            stop_signal: self.stop_signal.clone(),
             listeners: self.listen.clone(),
             peers: self.peers.clone(),
             program_args: self.program_args.clone(),
@@ -156,6 +190,7 @@ impl Args {
             health: HealthConfig {
                 method: self.health_method.clone(),
                 params: self.health_params.clone(),
+                errors_healthy: self.health_errors,
                 ..HealthConfig::default()
             },
             poll_wait: self.poll_wait,
@@ -253,5 +288,56 @@ mod tests {
         assert_eq!(config.limits.idle_timeout, Duration::from_secs(60));
         assert_eq!(config.limits.max_connections, 9);
         assert_eq!(config.limits.frame_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_command_template_replaces_the_binary() {
+        use clap::Parser;
+        let base = [
+            "node",
+            "--id",
+            "n1",
+            "--server",
+            "http://127.0.0.1:1",
+            "--trust",
+            "k.pub",
+            "--system",
+            "kv",
+            "--version",
+            "1",
+            "--state",
+            "s.json",
+            "--data",
+            "d",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        let e = Cli::try_parse_from(base).unwrap_err().to_string();
+        assert!(e.contains("--binary"), "{e}");
+        let with = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra.iter()));
+        let config = with(&[
+            "--exec",
+            "python3 app.py --port {port} {peers:--peer %}",
+            "--stop-signal",
+            "sigint",
+        ])
+        .unwrap()
+        .args
+        .config();
+        assert_eq!(config.binary, None);
+        assert_eq!(config.stop_signal, "INT");
+        assert!(config.exec.is_some_and(|e| e.starts_with("python3")));
+        let e = with(&["--exec", "app --state {state}"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tells the program no port"), "{e}");
+        let e = with(&["--exec", "app {port} {nope}"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown placeholder `{nope}`"), "{e}");
+        let e = with(&["--binary", "kv", "--stop-signal", "STOP"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`STOP` is not a stop signal"), "{e}");
     }
 }

@@ -1,13 +1,7 @@
 //! The `upstart` binary end to end: keygen, bundle (from the fixture plugin), verify, server,
 //! push, status, pause, resume, rollback, enroll, nodes, and their errors (unsigned operator
 //! commands among them).
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -93,6 +87,31 @@ fn server(db: &Path, trust: &Path, operator: &Path) -> (Server, String) {
     (s, url)
 }
 
+/// `upstart bundle` of `plugin` and `binary` with `spec`, release 1, signed with `key`, into `out`.
+fn bundle_args<'a>(
+    plugin: &'a str,
+    binary: &'a str,
+    spec: &'a str,
+    key: &'a str,
+    out: &'a str,
+) -> [&'a str; 13] {
+    [
+        "bundle",
+        "--plugin",
+        plugin,
+        "--binary",
+        binary,
+        "--spec",
+        spec,
+        "--release",
+        "1",
+        "--key",
+        key,
+        "-o",
+        out,
+    ]
+}
+
 #[test]
 fn keys_bundles_server_and_rollout_control() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,21 +138,15 @@ fn keys_bundles_server_and_rollout_control() {
     std::fs::write(d("calc-v2"), b"#!/bin/sh\necho 2\n").unwrap();
     let spec = fixture::spec_1_2();
     let plugin = fixture::plugin_1_2().to_str().unwrap().to_string();
-    let out = ok(&[
-        "bundle",
-        "--plugin",
+    let spec = spec.to_str().unwrap();
+    let binary = d("calc-v2");
+    let out = ok(&bundle_args(
         &plugin,
-        "--binary",
-        &d("calc-v2"),
-        "--spec",
-        spec.to_str().unwrap(),
-        "--release",
-        "1",
-        "--key",
+        &binary,
+        spec,
         &d("signing"),
-        "-o",
         &d("calc.bundle"),
-    ]);
+    ));
     assert!(
         out.starts_with(&format!(
             "wrote `{}`: fixture 1 -> 2 release 1, bundle ",
@@ -141,37 +154,21 @@ fn keys_bundles_server_and_rollout_control() {
         )),
         "{out}"
     );
-    let err = fails(&[
-        "bundle",
-        "--plugin",
+    let err = fails(&bundle_args(
         &plugin,
-        "--binary",
-        &d("calc-v2"),
-        "--spec",
-        &d("calc-v2"),
-        "--release",
-        "1",
-        "--key",
+        &binary,
+        &binary,
         &d("signing"),
-        "-o",
         &d("x.bundle"),
-    ]);
+    ));
     assert!(err.contains("has spec hash"), "{err}");
-    let err = fails(&[
-        "bundle",
-        "--plugin",
+    let err = fails(&bundle_args(
         &plugin,
-        "--binary",
-        &d("calc-v2"),
-        "--spec",
-        spec.to_str().unwrap(),
-        "--release",
-        "1",
-        "--key",
+        &binary,
+        spec,
         &d("signing.pub"),
-        "-o",
         &d("x.bundle"),
-    ]);
+    ));
     assert!(err.contains("it is a public key"), "{err}");
 
     let out = ok(&["verify", &d("calc.bundle"), "--trust", &d("signing.pub")]);

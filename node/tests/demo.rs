@@ -4,12 +4,13 @@
 
 use std::process::Command;
 
-#[test]
-fn the_demo_upgrades_its_cluster_without_a_failed_call() {
+/// `upstart demo --plain ARGS...` in a temporary folder; its stdout, once it exited 0.
+fn demo(args: &[&str]) -> String {
     let ws = upstart::demo::build::workspace();
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_upstart"))
-        .args(["demo", "--plain", "--healthy-for", "1s", "--timeout", "120"])
+        .args(["demo", "--plain"])
+        .args(args)
         .arg("--dir")
         .arg(dir.path())
         // Its own target directory: the outer cargo holds the lock of the workspace's.
@@ -17,12 +18,18 @@ fn the_demo_upgrades_its_cluster_without_a_failed_call() {
         .arg(ws.join("target").join("node-tests"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+#[test]
+fn the_demo_upgrades_its_cluster_without_a_failed_call() {
+    let stdout = demo(&["--healthy-for", "1s", "--timeout", "120"]);
     assert!(stdout.contains("[6/6]"), "{stdout}");
     // Authentication and enrollment are on: each node was enrolled with its own key.
     for node in ["n1", "n2", "n3"] {
@@ -47,30 +54,7 @@ fn the_demo_upgrades_its_cluster_without_a_failed_call() {
 
 #[test]
 fn the_demo_rolls_back_with_every_write_still_there() {
-    let ws = upstart::demo::build::workspace();
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_upstart"))
-        .args([
-            "demo",
-            "--plain",
-            "--rollback",
-            "--healthy-for",
-            "1s",
-            "--timeout",
-            "150",
-        ])
-        .arg("--dir")
-        .arg(dir.path())
-        .arg("--target-dir")
-        .arg(ws.join("target").join("node-tests"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = demo(&["--rollback", "--healthy-for", "1s", "--timeout", "150"]);
     assert!(stdout.contains("[7/7]"), "{stdout}");
     assert!(stdout.contains("0 failed, 0 wrong"), "{stdout}");
     assert!(

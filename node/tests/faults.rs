@@ -7,13 +7,8 @@
 //! an older release forced onto the server (the node refuses it itself);
 //! a new version failing its health check (rolled back to the old program and state, the
 //! rollout paused).
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 mod support;
 
@@ -23,11 +18,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{log_of, push, start_agent, status, Cluster};
-use upstart::demo::cluster::{node_specs, Server};
+use support::{json_of, log_of, push, start_agent, status, wait_rollout, Cluster, QUICK};
+use upstart::demo::cluster::{node_specs, Agent, NodeSpec, Server};
 use upstart::demo::load::{self, Load, LoadConfig};
-
-const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "2s"];
 
 fn old_state(n: usize) -> Vec<u8> {
     let entries: serde_json::Map<String, Value> = (0..n)
@@ -36,27 +29,8 @@ fn old_state(n: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({ "entries": entries })).unwrap()
 }
 
-fn json_of(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap()
-}
-
 fn plugin() -> Plugin {
     Plugin::load(&support::plugin().1, &Expect::default()).unwrap()
-}
-
-fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> runtime::api::Status {
-    let deadline = Instant::now() + wait;
-    loop {
-        let s = status(server).unwrap();
-        if s.rollouts.first().map(|r| r.state) == Some(want) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "rollout not {want:?} in time: {s:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn v1_load(c: &Cluster) -> (Load, BTreeMap<String, std::net::SocketAddr>) {
@@ -66,26 +40,61 @@ fn v1_load(c: &Cluster) -> (Load, BTreeMap<String, std::net::SocketAddr>) {
     )
 }
 
-/// Kills the agent at `point` of its transform, restarts it, and checks the upgrade finishes
-/// with exactly the transformed state.
-fn killed_at(point: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let old = old_state(300);
+/// One node told to stop (`--stop-at point`) in `dir`, its state `old`, the bundle of
+/// version 2 pushed.
+fn stopping_at(dir: &Path, point: &str, old: &[u8]) -> Cluster {
     let mut extra = QUICK.to_vec();
     extra.extend(["--stop-at", point]);
-    let mut c = Cluster::start_with(dir.path(), 1, &extra, Some(&old));
-    let t = support::tools();
-    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    let c = Cluster::start_with(dir, 1, &extra, Some(old));
+    let bundle = support::bundle(dir, &c.private, &support::tools().kv_v2, "kv.bundle");
     push(&c.server, &bundle).unwrap();
-    let mut agent = c.agents.remove(0);
+    c
+}
+
+/// Waits for `agent` to reach `point`, then kills it (SIGKILL); the pids of the programs it
+/// ran, none of which may outlive its restart.
+fn kill_at(agent: &mut Agent, point: &str) -> Vec<u32> {
     let reached = agent
         .proc
         .wait_line("reached ", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&agent.spec)));
     assert_eq!(reached, point);
-    // The programs it ran: none may outlive the restart but the one it starts then.
     let before = support::program_pids(&agent.lines());
     agent.crash();
+    before
+}
+
+/// Restarts the agent of `spec` as it was, without the stop, and waits for `line`.
+fn restart_until(c: &Cluster, spec: &NodeSpec, line: &str, point: &str) -> Agent {
+    let mut spec = spec.clone();
+    spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
+    let mut again = start_agent(&c.server, &c.public, &support::tools().kv_v1, &spec);
+    again
+        .proc
+        .wait_line(line, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&spec)));
+    again
+}
+
+/// Checks that none of the programs `pids` runs any more.
+fn assert_all_gone(pids: &[u32], point: &str) {
+    for pid in pids {
+        assert!(
+            !support::alive(*pid),
+            "{point}: the program {pid} outlived its agent's restart"
+        );
+    }
+}
+
+/// Kills the agent at `point` of its transform, restarts it, and checks the upgrade finishes
+/// with exactly the transformed state.
+fn killed_at(point: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let old = old_state(300);
+    let mut c = stopping_at(dir.path(), point, &old);
+    let mut agent = c.agents.remove(0);
+    // The programs it ran: none may outlive the restart but the one it starts then.
+    let before = kill_at(&mut agent, point);
     let state = agent.spec.state();
     let new = plugin().transform(&old).unwrap();
     let now = std::fs::read(&state).unwrap();
@@ -94,14 +103,9 @@ fn killed_at(point: &str) {
         "{point}: after the kill the state is neither the old nor the new one"
     );
     // Restarted as it was, without the stop.
-    let mut spec = agent.spec.clone();
-    spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
+    let spec = agent.spec.clone();
     drop(agent);
-    let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
-    again
-        .proc
-        .wait_line("upgraded 2", Duration::from_secs(60))
-        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&spec)));
+    let mut again = restart_until(&c, &spec, "upgraded 2", point);
     let lines = again.lines();
     // Killed before the state changed, the agent starts the old program and upgrades again
     // when told; after, it finishes the upgrade it recorded.
@@ -111,14 +115,7 @@ fn killed_at(point: &str) {
         state_changed,
         "{point}: {lines:?}"
     );
-    for pid in before {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')));
-        assert!(
-            !alive,
-            "{point}: the program {pid} outlived its agent's restart"
-        );
-    }
+    assert_all_gone(&before, point);
     assert!(
         json_of(&std::fs::read(&state).unwrap()) == json_of(&new),
         "{point}: the state is the transform of the old one"
@@ -189,7 +186,8 @@ fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
         "the program outlives its agent"
     );
     let spec = agent.spec.clone();
-    drop(agent);
+    // The crashed agent's guard stays alive until the orphan is gone: dropping it kills the
+    // programs it announced, which would do the restarted agent's work for it.
     let t = support::tools();
     let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
     let lines = again.lines();
@@ -198,6 +196,7 @@ fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
         assert!(Instant::now() < deadline, "the orphan {pid} still runs");
         std::thread::sleep(Duration::from_millis(50));
     }
+    drop(agent);
     assert!(lines
         .iter()
         .any(|l| l.starts_with("program ") && !l.contains(&format!("program {pid} "))));
@@ -262,12 +261,8 @@ fn the_server_down_mid_rollout_stops_nothing_and_the_rollout_resumes() {
             .all(|n| n.version == 2 && n.phase == Phase::Upgraded),
         "{s:#?}"
     );
-    let reports = load.stop();
-    let total = load::total(&reports);
-    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
-    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
-    let missing = load::verify(&reports, &ports);
-    assert!(missing.is_empty(), "{missing:#?}");
+    let reports = support::stop_without_failures(load);
+    support::assert_nothing_lost(&reports, &ports);
 }
 
 #[test]
@@ -366,15 +361,7 @@ fn a_bundle_signed_by_a_key_the_nodes_do_not_trust_is_refused() {
     support::plugin();
     let (_, node_key) = support::key(&dir.path().join("nodes"));
     let (server_private, server_key) = support::key(dir.path());
-    let server = Server::start(
-        support::upstart(),
-        &dir.path().join("upgrades.db"),
-        &server_key,
-        &server_private,
-        "127.0.0.1:0".parse().unwrap(),
-        Some(&dir.path().join("server.log")),
-    )
-    .unwrap();
+    let server = support::server(dir.path(), &server_key, &server_private);
     let mut spec = node_specs(dir.path(), 1, &[1, 2]).unwrap().remove(0);
     spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
     let mut agent = start_agent(&server, &node_key, &t.kv_v1, &spec);
@@ -411,18 +398,7 @@ fn a_node_refuses_a_release_older_than_the_one_it_runs() {
         err.contains("(409)") && err.contains("is not newer than release"),
         "{err}"
     );
-    let out = std::process::Command::new(support::upstart())
-        .arg("push")
-        .arg(&old)
-        .args(["--server", &c.server.url, "--allow-downgrade"])
-        .env("UPSTART_KEY", &c.private)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::push_with(&c.server, &old, &["--allow-downgrade"]).unwrap();
     let why = c.agents[0]
         .proc
         .wait_line("refused ", Duration::from_secs(30))
@@ -469,10 +445,7 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
         s.rollouts[0]
     );
     std::thread::sleep(Duration::from_secs(1));
-    let reports = load.stop();
-    let total = load::total(&reports);
-    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
-    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
+    let reports = support::stop_without_failures(load);
     // Back on version 1, old program and old state (plus what was written since).
     let s = status(&c.server.url).unwrap();
     let n1 = s.nodes.iter().find(|n| n.id == "n1").unwrap();
@@ -487,8 +460,7 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     assert!(runtime::transform::pending(&c.agents[0].spec.state())
         .unwrap()
         .is_none());
-    let missing = load::verify(&reports, &ports);
-    assert!(missing.is_empty(), "{missing:#?}");
+    support::assert_nothing_lost(&reports, &ports);
     // Restarted, the agent remembers the failure: no second attempt in this rollout.
     let mut n1 = c.agents.remove(0);
     let spec = n1.spec.clone();
@@ -505,18 +477,47 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     assert_eq!(s.rollouts[0].state, RolloutState::Paused);
 }
 
+/// The operator's probe travels in the bundle (issue 13, item 8): a version 2 that answers
+/// every call, the probe included, with an error serves but does not work; the bundle says an
+/// error is unhealthy, so the upgrade rolls back, though the node's own flags say nothing.
+#[test]
+fn a_new_version_answering_the_bundles_probe_with_an_error_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 1, &QUICK);
+    let broken = support::script(&dir.path().join("kv-v2-errors"), support::ANSWERS_ERRORS);
+    let program = runtime::bundle::ProgramSpec {
+        health: Some(runtime::bundle::HealthProbe::new(
+            "get",
+            json!({"key": "upstart-health-probe"}),
+        )),
+        ..Default::default()
+    };
+    let bundle = support::bundle_with(dir.path(), &c.private, &broken, "errors.bundle", &program);
+    push(&c.server, &bundle).unwrap();
+    let why = c.agents[0]
+        .proc
+        .wait_line("rolled back 1: ", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    assert!(why.contains("health check failed"), "{why}");
+    assert!(why.contains("an error"), "{why}");
+    wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
+    let s = status(&c.server.url).unwrap();
+    assert_eq!(
+        (s.nodes[0].version, s.nodes[0].phase),
+        (1, Phase::RolledBack)
+    );
+    // The old program serves again.
+    let got = load::get(c.agents[0].port(1).unwrap(), 1, "missing").unwrap();
+    assert_eq!(got, Value::Null);
+}
+
 /// Kills the agent at `point` of an operator's rollback after version 2 took a write,
 /// restarts it, and checks the rollback finishes with the write carried back by the reverse
 /// transform, and no program of version 2 left running.
 fn killed_in_a_rollback_at(point: &str) {
     let dir = tempfile::tempdir().unwrap();
     let old = old_state(50);
-    let mut extra = QUICK.to_vec();
-    extra.extend(["--stop-at", point]);
-    let mut c = Cluster::start_with(dir.path(), 1, &extra, Some(&old));
-    let t = support::tools();
-    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
-    push(&c.server, &bundle).unwrap();
+    let mut c = stopping_at(dir.path(), point, &old);
     wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(60));
     let mut agent = c.agents.remove(0);
     let v2 = agent.port(2).unwrap();
@@ -531,29 +532,11 @@ fn killed_in_a_rollback_at(point: &str) {
         assert!(line.contains("\"result\":null"), "{line}");
     }
     support::operator(&c.server, &["rollback"]);
-    let reached = agent
-        .proc
-        .wait_line("reached ", Duration::from_secs(60))
-        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&agent.spec)));
-    assert_eq!(reached, point);
-    let before = support::program_pids(&agent.lines());
-    agent.crash();
-    let mut spec = agent.spec.clone();
-    spec.extra = QUICK.iter().map(|s| s.to_string()).collect();
+    let before = kill_at(&mut agent, point);
+    let spec = agent.spec.clone();
     drop(agent);
-    let mut again = start_agent(&c.server, &c.public, &t.kv_v1, &spec);
-    again
-        .proc
-        .wait_line("rolled back 1: ", Duration::from_secs(60))
-        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&spec)));
-    for pid in before {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')));
-        assert!(
-            !alive,
-            "{point}: the program {pid} outlived its agent's restart"
-        );
-    }
+    let _again = restart_until(&c, &spec, "rolled back 1: ", point);
+    assert_all_gone(&before, point);
     let state = spec.state();
     assert!(
         runtime::transform::pending(&state).unwrap().is_none(),

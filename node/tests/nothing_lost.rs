@@ -11,13 +11,7 @@
 //!   even then keeps the dropped state on disk;
 //! - a rollback follows the schedule's pacing (one node at a time here) and `upstart status`
 //!   says the rollout was rolled back.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 mod support;
 
@@ -26,14 +20,8 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{alive, log_of, push, start_agent, status, Cluster};
+use support::{alive, json_of, log_of, push, start_agent, wait_rollout, Cluster, QUICK};
 use upstart::demo::load;
-
-const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "2s"];
-
-fn json_of(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap()
-}
 
 /// The pid of the last `program PID ADDR version V` line of `lines`.
 fn program_pid(lines: &[String]) -> Option<u32> {
@@ -62,21 +50,6 @@ fn put(addr: SocketAddr, version: u64, key: &str, value: &str) -> Result<Value, 
     match v.get("error") {
         Some(e) => Err(format!("`put` answered {e}")),
         None => Ok(v),
-    }
-}
-
-fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> runtime::api::Status {
-    let deadline = Instant::now() + wait;
-    loop {
-        let s = status(server).unwrap();
-        if s.rollouts.first().map(|r| r.state) == Some(want) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "rollout not {want:?} in time: {s:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -336,8 +309,7 @@ fn plugin_without_reverse() -> &'static (std::path::PathBuf, std::path::PathBuf)
         let dir = t.workspace.join("target/node-tests/specs");
         let spec = dir.join("kv-1-2-no-reverse.ups");
         std::fs::write(&spec, stripped).unwrap();
-        let plugin = upstart::demo::build::compile(t, &spec, &dir.join("kv-1-2-no-reverse"))
-            .expect("the plugin compiles");
+        let plugin = upstart_test_support::plugins::build(&spec);
         (spec, plugin)
     })
 }
@@ -492,7 +464,7 @@ fn compiled(name: &str, schedule: &str) -> (std::path::PathBuf, std::path::PathB
     });
     let spec = dir.join(format!("{stem}.ups"));
     std::fs::write(&spec, spec_text).unwrap();
-    let plugin = upstart::demo::build::compile(t, &spec, &dir.join(&stem)).unwrap();
+    let plugin = upstart_test_support::plugins::build(&spec);
     (spec, plugin)
 }
 

@@ -3,13 +3,7 @@
 //! node order with at most one node down at a time, with no failed call but the spec's declared
 //! disallows, every acknowledged write readable afterwards on every node, and each node's
 //! persistent state the transform of its old state.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 mod support;
 
@@ -182,15 +176,7 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
     let t = support::tools();
     support::plugin();
     let (private, public) = support::key(dir.path());
-    let server = upstart::demo::cluster::Server::start(
-        support::upstart(),
-        &dir.path().join("upgrades.db"),
-        &public,
-        &private,
-        "127.0.0.1:0".parse().unwrap(),
-        Some(&dir.path().join("server.log")),
-    )
-    .unwrap();
+    let server = support::server(dir.path(), &public, &private);
     let mut specs = upstart::demo::cluster::node_specs(dir.path(), 2, &[]).unwrap();
     let mut agents = Vec::new();
     for s in &mut specs {
@@ -224,16 +210,7 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
     assert_eq!(got, serde_json::json!({"value": "old", "expires_at": null}));
     assert!(put(specs[0].main, serde_json::json!(["k2", "new", 60000])).contains("\"result\":null"));
 
-    let out = std::process::Command::new(support::upstart())
-        .args(["rollback", "--server", &server.url])
-        .env("UPSTART_KEY", &private)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::operator(&server, &["rollback"]);
     for a in &mut agents {
         a.proc
             .wait_line("rolled back 1: the rollout was rolled back", WAIT)
@@ -425,7 +402,7 @@ fn a_rollback_of_the_second_hop_keeps_the_replicas_agreeing() {
         ),
     )
     .unwrap();
-    let plugin23 = upstart::demo::build::compile(t, &spec23, &dir.path().join("p23")).unwrap();
+    let plugin23 = upstart_test_support::plugins::build(&spec23);
     let b23 = dir.path().join("23.bundle");
     upstart::demo::build::bundle(
         &plugin23,
@@ -471,12 +448,8 @@ fn a_rollback_of_the_second_hop_keeps_the_replicas_agreeing() {
     support::operator(&c.server, &["rollback"]);
     wait(&c, "all back at version 2", &all_at(2));
     std::thread::sleep(Duration::from_secs(1));
-    let reports = load.stop();
-    let total = load::total(&reports);
-    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
-    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
-    let missing = load::verify(&reports, &v1_ports);
-    assert!(missing.is_empty(), "{missing:#?}");
+    let reports = support::stop_without_failures(load);
+    support::assert_nothing_lost(&reports, &v1_ports);
     // The replicas agree: the same value of every live key on every node (a delete is not
     // replicated by this example, so a deleted key may linger on the other nodes).
     let live: std::collections::BTreeSet<&String> =

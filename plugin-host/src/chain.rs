@@ -143,7 +143,7 @@ impl Chain {
         node: &mut dyn NodeHost,
     ) -> Result<Vec<u8>, CallError> {
         if caller_version == node_version {
-            return node.call(method, args);
+            return node.call_last(method, args, true);
         }
         for version in [caller_version, node_version] {
             let joins = |p: &Plugin| p.manifest().from == version || p.manifest().to == version;
@@ -172,7 +172,7 @@ impl Chain {
         } else {
             Direction::Future
         };
-        relay(steps, direction, service, method, args, node)
+        relay(steps, direction, service, method, args, true, node)
     }
 
     fn unknown_version(&self, version: u64) -> CallError {
@@ -222,12 +222,14 @@ fn check_links(links: &[(&Path, &Manifest)]) -> Result<String, ChainError> {
 
 /// Runs the call through the first step (`Past`) or the last (`Future`) of `steps`, whose
 /// delegate calls go on through the rest; with no step left, the call reaches the node.
+/// `once`: every rule running above this call makes at most one call.
 fn relay(
     steps: &[Plugin],
     direction: Direction,
     service: &str,
     method: &str,
     args: &[u8],
+    once: bool,
     node: &mut dyn NodeHost,
 ) -> Result<Vec<u8>, CallError> {
     let split = match direction {
@@ -235,18 +237,19 @@ fn relay(
         Direction::Future => steps.split_last(),
     };
     let Some((step, rest)) = split else {
-        return node.call(method, args);
+        return node.call_last(method, args, once);
     };
     if has_rule(step.manifest(), direction, service, method) {
         let mut next = Next {
             steps: rest,
             direction,
             service,
+            once: once && one_call(step.manifest(), direction, service, method),
             node,
         };
         step.simulate(direction, service, method, args, &mut next)
     } else {
-        relay(rest, direction, service, method, args, node)
+        relay(rest, direction, service, method, args, once, node)
     }
 }
 
@@ -255,6 +258,8 @@ struct Next<'a> {
     steps: &'a [Plugin],
     direction: Direction,
     service: &'a str,
+    /// Every rule running (this step's and those above) makes at most one call.
+    once: bool,
     node: &'a mut dyn NodeHost,
 }
 
@@ -266,9 +271,20 @@ impl NodeHost for Next<'_> {
             self.service,
             method,
             args,
+            self.once,
             &mut *self.node,
         )
     }
+}
+
+/// Whether the plugin's `direction` rule for `service.method` makes at most one call.
+fn one_call(manifest: &Manifest, direction: Direction, service: &str, method: &str) -> bool {
+    let list = match direction {
+        Direction::Past => &manifest.past_one_call,
+        Direction::Future => &manifest.future_one_call,
+    };
+    list.iter()
+        .any(|entry| entry.split_once('.') == Some((service, method)))
 }
 
 /// Whether the plugin has a `direction` rule for `service.method`: listed in `past` or
@@ -290,18 +306,12 @@ fn has_rule(manifest: &Manifest, direction: Direction, service: &str, method: &s
 mod tests {
     use super::*;
     use upstart_abi::manifest::Disallowed;
-    use upstart_abi::ABI_VERSION;
 
+    /// `kv 1 -> 2` with a past rule for `Kv.get`, a future one for `Kv.put`, and two disallowed
+    /// future calls.
     fn manifest() -> Manifest {
         Manifest {
-            abi_version: ABI_VERSION,
-            name: "kv".into(),
-            from: 1,
-            to: 2,
             spec_hash: String::new(),
-            framing: "lines".into(),
-            old: Vec::new(),
-            new: Vec::new(),
             past: vec!["Kv.get".into()],
             future: vec!["Kv.put".into()],
             disallowed: vec![
@@ -316,8 +326,7 @@ mod tests {
                     reason: "y".into(),
                 },
             ],
-            schedule: Vec::new(),
-            reverse_transform: false,
+            ..crate::expect::tests::manifest()
         }
     }
 

@@ -90,10 +90,11 @@ pub(crate) fn parse_manifest(path: &Path, json: &[u8]) -> Result<Manifest, LoadE
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn manifest() -> Manifest {
+    /// `kv 1 -> 2` with no rules (other modules' tests start from it too).
+    pub(crate) fn manifest() -> Manifest {
         Manifest {
             abi_version: ABI_VERSION,
             name: "kv".into(),
@@ -108,6 +109,8 @@ mod tests {
             disallowed: Vec::new(),
             schedule: Vec::new(),
             reverse_transform: false,
+            past_one_call: Vec::new(),
+            future_one_call: Vec::new(),
         }
     }
 

@@ -9,6 +9,16 @@ use super::error::CallError;
 /// A panic in `call` does not cross into the plugin: it becomes [`CallError::Internal`].
 pub trait NodeHost {
     fn call(&mut self, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError>;
+
+    /// [`NodeHost::call`], told by a [`Chain`](super::Chain) whether this is the request's
+    /// last delegate call: `last` when every rule running makes at most one call (the
+    /// manifests' `past_one_call` / `future_one_call`), so once this call is made the request
+    /// makes no other. A host that pipelines may then send the next request's calls before
+    /// this one's answer. By default, `call`.
+    fn call_last(&mut self, method: &str, args: &[u8], last: bool) -> Result<Vec<u8>, CallError> {
+        let _ = last;
+        self.call(method, args)
+    }
 }
 
 /// Any closure `|method, args| -> Result<Vec<u8>, CallError>` is a host.

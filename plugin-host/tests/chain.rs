@@ -1,13 +1,7 @@
 //! Chains of real plugins (the fixture built as `fixture 1 -> 2` and `fixture 2 -> 3`): callers
 //! two versions away reach the node through composed past or future rules, methods without a
 //! rule pass through, and versions outside the chain are refused.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::expect_used, reason = "tests")]
 
 use serde_json::Value;
 use upstart_plugin_host::{CallError, Chain, ChainError, Expect, NodeHost, Plugin};
@@ -205,4 +199,62 @@ fn a_plugin_twice_is_no_chain() {
         ),
         "{e:?}"
     );
+}
+
+/// A node that records whether each delegate call came marked as its request's last.
+struct Marks {
+    node: Node,
+    last: Vec<bool>,
+}
+
+impl NodeHost for Marks {
+    fn call(&mut self, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError> {
+        self.node.call(method, args)
+    }
+
+    fn call_last(&mut self, method: &str, args: &[u8], last: bool) -> Result<Vec<u8>, CallError> {
+        self.last.push(last);
+        self.node.call(method, args)
+    }
+}
+
+#[test]
+fn a_call_is_marked_last_only_when_every_rule_running_makes_one_call() {
+    let chain = chain();
+    let mut marks = Marks {
+        node: Node::new(3),
+        last: Vec::new(),
+    };
+    // Past `double` (1 -> 2) and past `add` (2 -> 3): one call each.
+    assert_eq!(
+        chain.call(1, 3, "Calc", "double", b"[5]", &mut marks),
+        Ok(b"10".to_vec())
+    );
+    // Passed through unchanged, and the node's own version: one call.
+    assert!(chain
+        .call(1, 3, "Calc", "echo", br#"["hi"]"#, &mut marks)
+        .is_ok());
+    assert!(chain
+        .call(3, 3, "Calc", "echo", br#"["hi"]"#, &mut marks)
+        .is_ok());
+    assert_eq!(marks.last, [true, true, true]);
+    // Future `sum` (3 -> 2) is not declared one-call: neither is the call beneath it.
+    let mut marks = Marks {
+        node: Node::new(1),
+        last: Vec::new(),
+    };
+    assert_eq!(
+        chain.call(3, 1, "Calc", "sum", b"[[4, 4]]", &mut marks),
+        Ok(b"8".to_vec())
+    );
+    assert_eq!(marks.last, [false]);
+    let mut marks = Marks {
+        node: Node::new(2),
+        last: Vec::new(),
+    };
+    assert_eq!(
+        chain.call(3, 2, "Calc", "sum", b"[[4, 4]]", &mut marks),
+        Ok(b"8".to_vec())
+    );
+    assert_eq!(marks.last, [false]);
 }

@@ -1,13 +1,7 @@
 //! Loading a real plugin (the fixture cdylib, built as generated plugins are) and calling it:
 //! simulation rules with delegate calls answered by a host, disallowed calls, panics on both
 //! sides of the boundary, the transform and invariant, and every refusal of the loader.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::expect_used, clippy::panic, reason = "tests")]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -8,19 +8,14 @@
 //! nodes sending the ETag of their last answer (`If-None-Match`, mostly answered 304), then
 //! nodes always asking for the full directive. Every node is enrolled and signs its polls with
 //! its own key, as real agents do (so the figures include checking signatures and nonces).
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "benchmark"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
+
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use runtime::api::{Phase, PollRequest};
-use runtime::bundle::build::write_container;
-use runtime::bundle::{BundleFile, BundleManifest, FileRole, SignedManifest, TrustedKeys};
+use runtime::bundle::TrustedKeys;
 use runtime::client::{Client, PollAnswer};
-use runtime::digest::sha256_hex;
 use runtime::server::{self, Config};
 use std::time::{Duration, Instant};
 
@@ -66,7 +61,8 @@ fn main() {
         let c = Client::new(&base).unwrap().with_key(operator);
         // Register every node, then run a rollout over them (batches of 100).
         register(&c, nodes, tasks).await;
-        let bundle = make_bundle(dir.path(), &key);
+        let schedule = [("rolling.batch", "100"), ("healthy_for", "5s")];
+        let (bundle, _) = kit::make_bundle(dir.path(), "kv", 1, 2, &schedule, &key);
         let info = c
             .push(std::fs::read(&bundle).unwrap(), false)
             .await
@@ -236,41 +232,4 @@ fn report(name: &str, mut l: Latencies, secs: u64) {
         l.micros[n - 1] as f64 / 1000.0,
         if pct(0.99) < 50.0 { "met" } else { "NOT met" }
     );
-}
-
-fn make_bundle(dir: &std::path::Path, key: &ed25519_dalek::SigningKey) -> std::path::PathBuf {
-    let plugin = dir.join("kv.so");
-    let binary = dir.join("kv-v2");
-    std::fs::write(&plugin, b"plugin").unwrap();
-    std::fs::write(&binary, b"binary").unwrap();
-    let file = |role, p: &std::path::Path| {
-        let b = std::fs::read(p).unwrap();
-        BundleFile {
-            role,
-            name: p.file_name().unwrap().to_str().unwrap().into(),
-            sha256: sha256_hex(&b),
-            size: b.len() as u64,
-        }
-    };
-    let manifest = BundleManifest {
-        format: 2,
-        spec: "kv".into(),
-        from: 1,
-        to: 2,
-        release: 1,
-        spec_hash: sha256_hex(b"kv"),
-        schedule: vec![
-            ("rolling.batch".into(), "100".into()),
-            ("healthy_for".into(), "5s".into()),
-        ],
-        files: vec![
-            file(FileRole::Plugin, &plugin),
-            file(FileRole::Binary, &binary),
-        ],
-        created_at: 0,
-    };
-    let signed = SignedManifest::sign(manifest, key);
-    let out = dir.join("kv.bundle");
-    write_container(&signed, &[&plugin, &binary], &out).unwrap();
-    out
 }

@@ -1,18 +1,12 @@
 //! Bundles end to end: built from the fixture plugin, imported into a store, and every kind of
 //! bad bundle refused with its own error and nothing installed.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use runtime::bundle::{
     create, keys, BuildInput, BundleError, Limits, SignedManifest, Store, TrustedKeys,
 };
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use upstart_test_support::fixture;
 
 struct Fixture {
@@ -37,6 +31,7 @@ fn fixture() -> Fixture {
         binary,
         spec: spec(),
         release: 1,
+        program: Default::default(),
     };
     let signed = create(&input, &key, &bundle).unwrap();
     Fixture {
@@ -109,7 +104,9 @@ fn a_built_bundle_carries_the_plugin_manifest_and_imports() {
         fs::read(&stored.plugin).unwrap(),
         fs::read(fixture::plugin_1_2()).unwrap()
     );
-    assert!(fs::read(&stored.binary).unwrap().starts_with(b"#!/bin/sh"));
+    assert!(fs::read(stored.binary.as_ref().unwrap())
+        .unwrap()
+        .starts_with(b"#!/bin/sh"));
     let (objects, bundles) = contents(&store);
     assert_eq!(objects.len(), 2);
     assert_eq!(bundles, vec![format!("{}.header", stored.id)]);
@@ -284,6 +281,7 @@ fn the_plugin_must_match_the_spec() {
         binary: f.bundle.clone(),
         spec: other_spec,
         release: 1,
+        program: Default::default(),
     };
     let out = f.dir.path().join("x.bundle");
     let e = create(&input, &f.key, &out).unwrap_err();
@@ -331,7 +329,10 @@ fn nodes_download_objects_then_the_header() {
     let dest = f.dir.path().join("installed-calc");
     node.install_object(&got.signed.manifest.files[1].sha256, &dest, 0o755)
         .unwrap();
-    assert_eq!(fs::read(&dest).unwrap(), fs::read(&got.binary).unwrap());
+    assert_eq!(
+        fs::read(&dest).unwrap(),
+        fs::read(got.binary.as_ref().unwrap()).unwrap()
+    );
 }
 
 #[test]
@@ -367,4 +368,168 @@ fn key_files() {
             .contains("does not start with `upstart-ed25519-public-key`"),
         "{e}"
     );
+}
+
+/// What a bundle says about running its program (the health probe) is signed with its
+/// manifest: it reads back from the store, and altering it breaks the signature.
+#[test]
+fn the_declared_health_probe_is_signed_into_the_manifest() {
+    let f = fixture();
+    assert_eq!(
+        f.signed.manifest.program, None,
+        "nothing said, nothing written"
+    );
+    let probe = runtime::bundle::HealthProbe::new("ping", serde_json::json!({"deep": true}));
+    let input = BuildInput {
+        plugin: fixture::plugin_1_2().to_path_buf(),
+        binary: f.dir.path().join("calc-v2"),
+        spec: spec(),
+        release: 2,
+        program: runtime::bundle::ProgramSpec {
+            health: Some(probe.clone()),
+            ..Default::default()
+        },
+    };
+    let out = f.dir.path().join("probe.bundle");
+    let signed = create(&input, &f.key, &out).unwrap();
+    let store = Store::open(&f.dir.path().join("store")).unwrap();
+    let stored = store
+        .import_file(&out, &trust(&f), &Limits::default())
+        .unwrap();
+    assert_eq!(stored.id, signed.id());
+    let read = stored.signed.manifest.program.unwrap();
+    assert_eq!(read.health, Some(probe));
+    let mut bytes = fs::read(&out).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"\"ping\"").unwrap();
+    bytes[at + 1] = b'P';
+    let e = refuse(&f, &bytes, &Limits::default());
+    assert!(matches!(e, BundleError::BadSignature { .. }), "{e:?}");
+}
+
+fn release_input(dir: &Path, exec: &str) -> BuildInput {
+    BuildInput {
+        plugin: fixture::plugin_1_2().to_path_buf(),
+        binary: dir.to_path_buf(),
+        spec: spec(),
+        release: 3,
+        program: runtime::bundle::ProgramSpec {
+            exec: Some(exec.into()),
+            ..Default::default()
+        },
+    }
+}
+
+/// A bundle carries a release directory (issue 13, item 2): every file under it with its
+/// relative path and executable bit, hashed and signed as the rest.
+#[test]
+fn a_release_directory_is_packed_with_paths_and_modes() {
+    use runtime::bundle::FileRole;
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture();
+    let dir = f.dir.path().join("release");
+    fs::create_dir_all(dir.join("lib/deep")).unwrap();
+    fs::write(
+        dir.join("run.sh"),
+        "#!/bin/sh\nexec python3 \"$(dirname \"$0\")/app.py\" \"$@\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(dir.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(dir.join("app.py"), "print('hello')\n").unwrap();
+    fs::write(dir.join("lib/deep/conf.json"), "{}\n").unwrap();
+    let out = f.dir.path().join("release.bundle");
+    let input = release_input(&dir, "{release}/run.sh --port {port}");
+    let signed = create(&input, &f.key, &out).unwrap();
+    let files: Vec<(FileRole, &str, bool)> = signed
+        .manifest
+        .files
+        .iter()
+        .map(|x| (x.role, x.name.as_str(), x.executable))
+        .collect();
+    assert_eq!(
+        files[1..],
+        [
+            (FileRole::File, "app.py", false),
+            (FileRole::File, "lib/deep/conf.json", false),
+            (FileRole::File, "run.sh", true),
+        ]
+    );
+    let store = Store::open(&f.dir.path().join("store")).unwrap();
+    let stored = store
+        .import_file(&out, &trust(&f), &Limits::default())
+        .unwrap();
+    assert_eq!(stored.binary, None);
+    // Without a command line, or naming `{program}`, a release cannot be run: refused.
+    let mut no_exec = release_input(&dir, "x");
+    no_exec.program = Default::default();
+    let e = create(&no_exec, &f.key, &out).unwrap_err().to_string();
+    assert!(e.contains("declares no command line"), "{e}");
+    let e = create(
+        &release_input(&dir, "{program} --port {port}"),
+        &f.key,
+        &out,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("uses `{program}`"), "{e}");
+    // Symbolic links are not followed into the bundle.
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd")).unwrap();
+    let e = create(&input, &f.key, &out).unwrap_err().to_string();
+    assert!(e.contains("symbolic link"), "{e}");
+}
+
+/// A hostile bundle, validly signed by a trusted key, whose release names escape the
+/// directory (`../`, absolute, empty or `.` components, a file that is also a directory):
+/// refused on import, nothing installed.
+#[test]
+fn a_release_path_that_escapes_its_directory_is_refused() {
+    use runtime::bundle::build::write_container;
+    use runtime::bundle::{BundleFile, FileRole};
+    let f = fixture();
+    let payload = f.dir.path().join("payload");
+    fs::write(&payload, b"owned\n").unwrap();
+    let sha = runtime::digest::sha256_hex(b"owned\n");
+    let plugin = f.signed.manifest.files[0].clone();
+    for names in [
+        vec!["../evil"],
+        vec!["a/../../evil"],
+        vec!["/etc/cron.d/evil"],
+        vec!["a//b"],
+        vec!["./a"],
+        vec!["a/."],
+        vec!["a\\..\\b"],
+        vec![""],
+        vec!["a", "a/b"],
+        vec!["a", "a"],
+    ] {
+        let mut manifest = f.signed.manifest.clone();
+        manifest.release = 9;
+        manifest.program = Some(runtime::bundle::ProgramSpec {
+            exec: Some("{release}/a --port {port}".into()),
+            ..Default::default()
+        });
+        manifest.files = vec![plugin.clone()];
+        for name in &names {
+            manifest.files.push(BundleFile {
+                role: FileRole::File,
+                name: name.to_string(),
+                sha256: sha.clone(),
+                size: 6,
+                executable: true,
+            });
+        }
+        let signed = SignedManifest::sign(manifest, &f.key);
+        let out = f.dir.path().join("hostile.bundle");
+        let mut sources = vec![fixture::plugin_1_2()];
+        sources.extend(names.iter().map(|_| payload.as_path()));
+        write_container(&signed, &sources, &out).unwrap();
+        let e = refuse(&f, &fs::read(&out).unwrap(), &Limits::default());
+        assert!(matches!(e, BundleError::Garbled { .. }), "{names:?}: {e:?}");
+        assert!(
+            e.to_string()
+                .contains("relative path inside the release directory")
+                || e.to_string().contains("twice")
+                || e.to_string().contains("as a file and as the directory"),
+            "{names:?}: {e}"
+        );
+    }
 }

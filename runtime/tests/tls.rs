@@ -1,13 +1,7 @@
 //! The upgrade server over HTTPS (build item 3 of issue 10): a client that trusts the CA that
 //! signed the server's certificate works as over plain HTTP (signed operator requests, node
 //! polls); one trusting another CA, or speaking plain HTTP, gets nothing.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 mod kit;
 

@@ -3,13 +3,8 @@
 //! file and is killed with SIGKILL, either when it reaches an injected point (it announces the
 //! point and waits to be killed) or at random moments. Then a rerun resumes, or a recovery
 //! rolls back, and the state file must be exactly the old state or exactly its transform.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 use runtime::transform::{self, Point, Policy, StateTransform};
 use std::io::{BufRead, BufReader};
@@ -255,18 +250,8 @@ fn killed_at_each_point_with_a_real_plugin() {
     let old = br#"{"count":21}"#.to_vec();
     let loaded = runtime::plugin::Plugin::load(plugin, &Default::default()).unwrap();
     let new = runtime::plugin::Plugin::transform(&loaded, &old).unwrap();
-    for point in [
-        Point::BackedUp,
-        Point::NewWritten,
-        Point::Prepared,
-        Point::Switched,
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &old).unwrap();
-        let mut h = helper(&state, Some(point.name()), Some(plugin));
-        wait_for_line(&mut h);
-        drop(h);
+    for point in FILE_POINTS {
+        let (_dir, state, _) = killed_at(point, &old, Some(plugin), false);
         check_old_or_new(&state, &old, &new, point.name());
         let mut rerun = helper(&state, None, Some(plugin));
         assert_eq!(wait_for_line(&mut rerun), "finished");
@@ -338,18 +323,40 @@ fn kept_v2(state: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A state holding `bytes`, in a folder of its own, and a run over it (the kv transform, or
+/// `plugin`'s; `reverse` or not) killed (SIGKILL) at `point`; the folder, the state's path and
+/// the last line the run printed.
+fn killed_at(
+    point: Point,
+    bytes: &[u8],
+    plugin: Option<&Path>,
+    reverse: bool,
+) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    std::fs::write(&state, bytes).unwrap();
+    let mut h = helper_of(&state, Some(point.name()), plugin, reverse);
+    let line = wait_for_line(&mut h);
+    drop(h); // SIGKILL
+    (dir, state, line)
+}
+
+/// The points of a run where a file was just written (the plugin's runs are killed there).
+const FILE_POINTS: [Point; 4] = [
+    Point::BackedUp,
+    Point::NewWritten,
+    Point::Prepared,
+    Point::Switched,
+];
+
 #[test]
 fn reverse_killed_at_each_point_then_rerun_completes() {
     use transform::ReverseTransform;
     let written = KvTransform.transform(&kv_state(2000)).unwrap();
     let back = KvReverse.reverse_transform(&written).unwrap();
     for point in Point::ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &written).unwrap();
-        let mut h = reverse_helper(&state, Some(point.name()));
-        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
-        drop(h); // SIGKILL
+        let (_dir, state, line) = killed_at(point, &written, None, true);
+        assert_eq!(line, format!("reached {}", point.name()));
         check_old_or_new(&state, &written, &back, point.name());
         let mut rerun = reverse_helper(&state, None);
         assert_eq!(wait_for_line(&mut rerun), "finished", "{point:?}");
@@ -371,12 +378,7 @@ fn reverse_killed_at_each_point_then_recovery_undoes_it() {
     let written = KvTransform.transform(&kv_state(500)).unwrap();
     let back = KvReverse.reverse_transform(&written).unwrap();
     for point in Point::ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &written).unwrap();
-        let mut h = reverse_helper(&state, Some(point.name()));
-        wait_for_line(&mut h);
-        drop(h);
+        let (_dir, state, _) = killed_at(point, &written, None, true);
         transform::recover_reverse(&state, &KvReverse, Policy::RollBack).unwrap();
         let now = std::fs::read(&state).unwrap();
         if point == Point::Done {
@@ -401,18 +403,8 @@ fn reverse_killed_at_each_point_with_a_real_plugin() {
     let written = br#"{"count":50,"doubled":100}"#.to_vec();
     let loaded = runtime::plugin::Plugin::load(plugin, &Default::default()).unwrap();
     let back = loaded.reverse_transform(&written).unwrap();
-    for point in [
-        Point::BackedUp,
-        Point::NewWritten,
-        Point::Prepared,
-        Point::Switched,
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &written).unwrap();
-        let mut h = helper_of(&state, Some(point.name()), Some(plugin), true);
-        wait_for_line(&mut h);
-        drop(h);
+    for point in FILE_POINTS {
+        let (_dir, state, _) = killed_at(point, &written, Some(plugin), true);
         check_old_or_new(&state, &written, &back, point.name());
         let mut rerun = helper_of(&state, None, Some(plugin), true);
         assert_eq!(wait_for_line(&mut rerun), "finished");

@@ -3,7 +3,7 @@
 
 use crate::config::Framing;
 use std::fmt;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Read};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why no frame was read.
@@ -250,12 +250,6 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
 ) -> io::Result<()> {
     w.write_all(&frame(framing, payload)).await?;
     w.flush().await
-}
-
-/// Writes one framed payload to a blocking stream.
-pub fn write_frame_sync<W: Write>(w: &mut W, framing: Framing, payload: &[u8]) -> io::Result<()> {
-    w.write_all(&frame(framing, payload))?;
-    w.flush()
 }
 
 /// Reads one frame from a blocking stream; `None` at a clean end.

@@ -312,17 +312,7 @@ impl Conn {
             FastPath::Async => {
                 match handshake::sniff(config.framing, &self.pending, config.max_frame) {
                     Sniff::Other => {
-                        let cut = Cut::AtClosing;
-                        splice(
-                            &mut self.client,
-                            &mut node,
-                            &self.pending,
-                            &[],
-                            shared,
-                            slot,
-                            cut,
-                        )
-                        .await
+                        copy_as_is(&mut self.client, &mut node, &self.pending, shared, slot).await
                     }
                     Sniff::JsonRpc | Sniff::NeedMore => {
                         splice_requests(&mut self.client, &mut node, &self.pending, shared, slot)
@@ -347,18 +337,8 @@ impl Conn {
                         .passthrough
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(caller = self.caller, "not JSON-RPC: copied untranslated");
-                    let cut = Cut::AtClosing;
                     let (shared, slot) = (&self.shared, &self.slot);
-                    splice(
-                        &mut self.client,
-                        &mut node,
-                        &self.pending,
-                        &[],
-                        shared,
-                        slot,
-                        cut,
-                    )
-                    .await;
+                    copy_as_is(&mut self.client, &mut node, &self.pending, shared, slot).await;
                     return Some(());
                 }
                 Sniff::NeedMore => {
@@ -468,16 +448,7 @@ impl Conn {
                 .passthrough
                 .fetch_add(1, Ordering::Relaxed);
             let (shared, slot) = (&self.shared, &self.slot);
-            splice(
-                &mut self.client,
-                &mut node,
-                &[],
-                &[],
-                shared,
-                slot,
-                Cut::AtClosing,
-            )
-            .await;
+            copy_as_is(&mut self.client, &mut node, &[], shared, slot).await;
         }
     }
 
@@ -518,6 +489,17 @@ async fn connect_node(node_addr: SocketAddr, shared: &Shared) -> Option<TcpStrea
             None
         }
     }
+}
+
+/// Copies the connection as is, `pending` first, until either side ends (or the shim closes).
+async fn copy_as_is(
+    client: &mut TcpStream,
+    node: &mut TcpStream,
+    pending: &[u8],
+    shared: &Shared,
+    slot: &Slot,
+) {
+    splice(client, node, pending, &[], shared, slot, Cut::AtClosing).await;
 }
 
 fn evicted<T>(shared: &Shared) -> Option<T> {

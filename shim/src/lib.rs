@@ -24,8 +24,9 @@
 //!
 //! Bad input (an oversized frame, malformed JSON, an unknown method, a peer at an unknown
 //! version) gets a clear error on its own connection; the others go on. Buffers are bounded by
-//! the frame limit, a connection's next frame is read only after its answer is written (a fast
-//! sender is held back by TCP), and every connection is bounded: a deadline for its first
+//! the frame limit, a translated connection reads ahead at most a bounded queue of frames (a
+//! fast sender is held back by TCP) and pipelines their delegate calls on its one link to the
+//! node (`requests`), and every connection is bounded: a deadline for its first
 //! bytes and for each frame, an idle timeout, a limit per port where a newcomer replaces the
 //! oldest connection not answered yet, and separate room for peers' shims (see `limits`).
 
@@ -42,6 +43,7 @@ mod jsonrpc;
 mod limits;
 mod node;
 mod outbound;
+mod requests;
 mod route;
 mod shim;
 mod signatures;

@@ -1,14 +1,17 @@
 //! Calls from the shim to its own node: the delegate `call`s of simulation rules (and calls a
 //! same-version step of the chain passes on), over one blocking connection per client
-//! connection, run on tokio's blocking pool.
+//! connection, run on tokio's blocking pool. A link is pipelined: calls are queued, sent
+//! together, and their answers read back in order. A rule runs against a [`Replay`] host: run
+//! again from the start with the answers so far, it stops at the first call not answered yet
+//! and says which, so a request waits for the node without holding a thread.
 
-use crate::codec::{read_frame_sync, write_frame_sync};
+use crate::codec::{frame_into, read_frame_sync};
 use crate::config::{Framing, ParamStyle};
 use crate::jsonrpc::{request_bytes, RpcError};
 use crate::route::Route;
 use crate::signatures::node_params;
 use serde_json::Value;
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 use upstart_plugin_host::{CallError, NodeHost};
@@ -23,6 +26,8 @@ pub struct NodeLink {
     framing: Framing,
     max_frame: usize,
     next_id: u64,
+    /// Framed calls queued and not sent yet.
+    outgoing: Vec<u8>,
 }
 
 impl NodeLink {
@@ -45,21 +50,41 @@ impl NodeLink {
             framing,
             max_frame,
             next_id: 1,
+            outgoing: Vec::new(),
         })
     }
 
-    /// Calls `method(params)`: the node's result, or its error object; `Err` when the node
-    /// could not be reached or answered something that is not a response.
-    pub fn call(
-        &mut self,
-        method: &str,
-        params: &Value,
-    ) -> Result<Result<Value, RpcError>, String> {
+    /// Queues `method(params)` to go with the next [`NodeLink::flush`]; its request id.
+    pub fn queue(&mut self, method: &str, params: &Value) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        let request = request_bytes(id, method, params);
-        write_frame_sync(&mut self.writer, self.framing, &request)
-            .map_err(|e| format!("cannot send `{method}` to the node: {e}"))?;
+        frame_into(
+            self.framing,
+            &request_bytes(id, method, params),
+            &mut self.outgoing,
+        );
+        id
+    }
+
+    /// Sends the queued calls, in one write.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if self.outgoing.is_empty() {
+            return Ok(());
+        }
+        let sent = self.writer.write_all(&self.outgoing);
+        self.outgoing.clear();
+        sent
+    }
+
+    /// Whether answers already read from the socket wait in the buffer (reading the next one
+    /// does not block).
+    pub fn has_buffered(&self) -> bool {
+        !self.reader.buffer().is_empty()
+    }
+
+    /// Reads the answer to call `id` of `method`, the oldest call not answered yet (the node
+    /// answers a connection's requests in order).
+    pub fn receive(&mut self, id: u64, method: &str) -> Result<Result<Value, RpcError>, String> {
         let frame = read_frame_sync(&mut self.reader, self.framing, self.max_frame)
             .map_err(|e| format!("no answer from the node to `{method}`: {e}"))?
             .ok_or_else(|| format!("the node closed the connection during `{method}`"))?;
@@ -82,11 +107,27 @@ impl NodeLink {
     }
 }
 
-/// The node as the plugin chain's host for one request: passes `call method(args)` on to the
-/// node and remembers how the node failed, so that the caller gets the node's own error.
+/// A call a request's rule needs answered before it can go on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wanted {
+    /// The node's method (`Service.method` when the node has several services).
+    pub name: String,
+    pub params: Value,
+    /// Every rule running makes at most one call: the request makes no other after this one.
+    pub last: bool,
+}
+
+/// The node's answer to one delegate call of a request: the method it answered, and its
+/// result or error object.
+pub type Answer = (String, Result<Value, RpcError>);
+
+/// The node as the plugin chain's host for one run of a request's rules: the calls already
+/// answered (`answers`, in order) are answered again from there; the first call beyond them is
+/// recorded as [`Replay::wanted`] and fails the run, which is then run again with its answer.
+/// Rules are deterministic, so every run makes the same calls in the same order. Remembers how
+/// the node failed, so that the caller gets the node's own error.
 #[derive(Debug)]
-pub struct Delegate<'a> {
-    pub link: &'a mut NodeLink,
+pub struct Replay<'a> {
     pub route: &'a Route,
     /// The service of the request; delegate calls stay in it.
     pub service: &'a str,
@@ -94,21 +135,18 @@ pub struct Delegate<'a> {
     /// rather than the bare method name.
     pub qualify: bool,
     pub style: ParamStyle,
+    pub answers: &'a [Answer],
+    /// Calls made so far in this run.
+    pub made: usize,
+    /// The call this run stopped at.
+    pub wanted: Option<Wanted>,
     /// The node's error answer to a delegate call, if any.
     pub node_error: Option<RpcError>,
-    /// Why the node could not be reached, if it could not.
-    pub unavailable: Option<String>,
-    /// Whether the link is unusable after a transport error.
-    pub broken: bool,
 }
 
-impl NodeHost for Delegate<'_> {
-    fn call(&mut self, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError> {
-        if self.broken {
-            return Err(CallError::Internal(
-                "the connection to the node is broken".into(),
-            ));
-        }
+impl Replay<'_> {
+    /// What the node is asked for `call method(args)`: its method name and parameters.
+    fn node_call(&self, method: &str, args: &[u8]) -> Result<(String, Value), CallError> {
         let args: Vec<Value> = serde_json::from_slice(args).map_err(|e| {
             CallError::Internal(format!(
                 "the arguments of `call {method}` are not a JSON array: {e}"
@@ -122,28 +160,133 @@ impl NodeHost for Delegate<'_> {
             }
             ParamStyle::ByPosition => None,
         };
-        let params = node_params(sig, args);
         let name = if self.qualify {
             format!("{}.{method}", self.service)
         } else {
             method.to_string()
         };
-        match self.link.call(&name, &params) {
-            Ok(Ok(result)) => serde_json::to_vec(&result)
+        Ok((name, node_params(sig, args)))
+    }
+}
+
+/// What a [`Replay`] answers a call beyond its answers with (the run stops there).
+pub const WAITING: &str = "waiting for the node's answer";
+
+impl NodeHost for Replay<'_> {
+    fn call(&mut self, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError> {
+        self.call_last(method, args, false)
+    }
+
+    fn call_last(&mut self, method: &str, args: &[u8], last: bool) -> Result<Vec<u8>, CallError> {
+        if self.wanted.is_some() {
+            return Err(CallError::Internal(WAITING.into()));
+        }
+        let index = self.made;
+        self.made += 1;
+        let Some((answered, answer)) = self.answers.get(index) else {
+            let (name, params) = self.node_call(method, args)?;
+            self.wanted = Some(Wanted { name, params, last });
+            return Err(CallError::Internal(WAITING.into()));
+        };
+        let name = if self.qualify {
+            format!("{}.{method}", self.service)
+        } else {
+            method.to_string()
+        };
+        if *answered != name {
+            return Err(CallError::Internal(format!(
+                "a rule called `{name}` where it called `{answered}` before: rules must make \
+                 the same calls for the same answers"
+            )));
+        }
+        match answer {
+            Ok(result) => serde_json::to_vec(result)
                 .map_err(|e| CallError::Internal(format!("cannot encode the node's answer: {e}"))),
-            Ok(Err(error)) => {
+            Err(error) => {
                 let text = format!(
                     "the node answered `{name}` with error {}: {}",
                     error.code, error.message
                 );
-                self.node_error = Some(error);
+                self.node_error = Some(error.clone());
                 Err(CallError::Internal(text))
             }
-            Err(why) => {
-                self.broken = true;
-                self.unavailable = Some(why.clone());
-                Err(CallError::Internal(why))
-            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use serde_json::json;
+
+    fn replay<'a>(route: &'a Route, answers: &'a [Answer]) -> Replay<'a> {
+        Replay {
+            route,
+            service: "Kv",
+            qualify: false,
+            style: ParamStyle::ByPosition,
+            answers,
+            made: 0,
+            wanted: None,
+            node_error: None,
+        }
+    }
+
+    #[test]
+    fn a_run_stops_at_the_first_call_not_answered_and_says_which() {
+        let route = Route::new(None, 2, None);
+        let mut host = replay(&route, &[]);
+        let e = host.call_last("get", br#"["a"]"#, true).unwrap_err();
+        assert_eq!(e, CallError::Internal(WAITING.into()));
+        assert_eq!(
+            host.wanted,
+            Some(Wanted {
+                name: "get".into(),
+                params: json!(["a"]),
+                last: true
+            })
+        );
+        // Whatever the rule does next is not sent: it waits for that answer.
+        assert!(host.call_last("put", b"[]", true).is_err());
+        assert_eq!(host.wanted.as_ref().unwrap().name, "get");
+    }
+
+    #[test]
+    fn answers_so_far_are_replayed_in_order() {
+        let route = Route::new(None, 2, None);
+        let answers = [("get".to_string(), Ok(json!({"value": "x"})))];
+        let mut host = replay(&route, &answers);
+        assert_eq!(
+            host.call_last("get", br#"["a"]"#, false).unwrap(),
+            br#"{"value":"x"}"#
+        );
+        assert!(host.call_last("get", br#"["b"]"#, false).is_err());
+        assert_eq!(
+            host.wanted,
+            Some(Wanted {
+                name: "get".into(),
+                params: json!(["b"]),
+                last: false
+            })
+        );
+    }
+
+    #[test]
+    fn a_node_error_is_kept_and_a_changed_call_is_refused() {
+        let route = Route::new(None, 2, None);
+        let error = RpcError::new(-32000, "no such key".to_string());
+        let answers = [("get".to_string(), Err(error.clone()))];
+        let mut host = replay(&route, &answers);
+        assert!(host.call_last("get", br#"["a"]"#, true).is_err());
+        assert_eq!(host.node_error, Some(error));
+        assert_eq!(host.wanted, None);
+        let mut host = replay(&route, &answers);
+        let e = host.call_last("put", br#"["a"]"#, true).unwrap_err();
+        assert!(
+            matches!(&e, CallError::Internal(m) if m.contains("called `put` where it called `get`")),
+            "{e:?}"
+        );
     }
 }

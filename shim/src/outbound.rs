@@ -20,23 +20,27 @@ use tokio::net::{TcpListener, TcpStream};
 /// Accepts the node's connections to the peer at `remote`, each in a slot of the route's own
 /// pool (a full pool of answered connections turns the newcomer away).
 pub async fn route_loop(listener: TcpListener, remote: SocketAddr, shared: Arc<Shared>) {
-    let pool = Pool::new(shared.config.max_connections);
-    accept_each(
-        listener,
-        shared,
-        Direction::Outbound,
-        move |stream, _, shared| {
-            count_outbound(&stream, &shared);
-            if let Some(slot) = admit(&pool, &shared) {
-                tokio::spawn(carry(stream, remote, shared, slot));
-            }
-        },
-    )
+    outbound_loop(listener, shared, move |stream, shared, slot| {
+        tokio::spawn(carry(stream, remote, shared, slot));
+    })
     .await;
 }
 
 /// Accepts the node's redirected connections from the LD_PRELOAD library.
 pub async fn preload_loop(listener: TcpListener, shared: Arc<Shared>) {
+    outbound_loop(listener, shared, |stream, shared, slot| {
+        tokio::spawn(redirected(stream, shared, slot));
+    })
+    .await;
+}
+
+/// Accepts the node's connections on `listener` for as long as the shim lives, each counted
+/// and given to `serve` with a slot of the port's own pool (none left: closed).
+async fn outbound_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    serve: impl Fn(TcpStream, Arc<Shared>, Slot),
+) {
     let pool = Pool::new(shared.config.max_connections);
     accept_each(
         listener,
@@ -45,7 +49,7 @@ pub async fn preload_loop(listener: TcpListener, shared: Arc<Shared>) {
         move |stream, _, shared| {
             count_outbound(&stream, &shared);
             if let Some(slot) = admit(&pool, &shared) {
-                tokio::spawn(redirected(stream, shared, slot));
+                serve(stream, shared, slot);
             }
         },
     )

@@ -13,13 +13,10 @@
 
 use crate::codec::{frame_into, FrameError, FrameReader};
 use crate::context::{Phase, Shared};
-use crate::jsonrpc::{
-    batch_response, code, decode, error_response, result_response, Incoming, Request, RpcError,
-};
+use crate::jsonrpc::{batch_response, code, decode, error_response, Incoming, Request, RpcError};
 use crate::limits::Slot;
-use crate::node::{Delegate, NodeLink};
-use crate::route::Route;
-use crate::signatures::bind;
+use crate::node::NodeLink;
+use crate::requests::Requests;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -27,7 +24,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use upstart_plugin_host::CallError;
 
 /// How a decoded connection is answered.
 #[derive(Debug)]
@@ -172,76 +168,52 @@ impl Conn {
         }
     }
 
-    /// The answering job: answers queued frames in order until none wait, writing each answer
-    /// as soon as it is made unless earlier ones are still being written.
+    /// The answering job: begins the queued frames' requests in order, sends their calls to
+    /// the node together (see [`Requests`]), and writes each frame's answer in order, as soon
+    /// as it is made unless earlier ones are still being written or more answers are about to
+    /// be made without waiting.
     fn work(&self, mut link: Option<NodeLink>) {
         let framing = self.shared.config.framing;
+        let mut requests = Requests::new(self.caller, Arc::clone(&self.shared));
         // Since when no frame waited: the job lingers for [`LINGER`], so that a caller
         // sending one request at a time finds it (and its warm thread) still there.
         let mut lull: Option<std::time::Instant> = None;
         loop {
-            let frame = {
-                let mut state = self.lock();
-                if state.stop || state.broken {
-                    state.queue.clear();
-                    state.queued_bytes = 0;
-                }
-                match state.queue.pop_front() {
-                    Some(frame) => {
-                        state.queued_bytes = state.queued_bytes.saturating_sub(frame.len());
-                        state.answering = true;
-                        lull = None;
-                        frame
-                    }
-                    None => {
-                        state.answering = false;
-                        let since = *lull.get_or_insert_with(std::time::Instant::now);
-                        let left = LINGER.saturating_sub(since.elapsed());
-                        let linger = !state.stop && !state.broken && !left.is_zero();
-                        if linger {
-                            state.parked = Some(std::thread::current());
-                        } else {
-                            state.running = false;
-                            state.parked = None;
-                            state.link = link.take();
-                        }
-                        let wake = std::mem::take(&mut state.wake_task) || !state.out.is_empty();
-                        drop(state);
-                        if wake {
-                            self.ready.notify_one();
-                        }
-                        if !linger {
-                            return;
-                        }
-                        std::thread::park_timeout(left);
-                        self.lock().parked = None;
-                        continue;
-                    }
-                }
-            };
-            let route = self.shared.route.get();
             // A failure in translation ends this connection, not the job's accounting (a job
             // that vanished would leave the connection waiting for it).
-            let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                answer_frame(&frame, self.caller, &route, &mut link, &self.shared)
+            let progressed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.advance(&mut requests, &mut link)
             }));
-            let mut state = self.lock();
-            state.last_answer = Some(tokio::time::Instant::now());
-            let answer = match answered {
-                Ok(answer) => answer,
-                Err(_) => {
-                    tracing::error!(caller = self.caller, "a translation task failed: closing");
-                    state.broken = true;
-                    link = None;
-                    None
-                }
-            };
-            if let Some(answer) = answer.filter(|_| !state.stop && !state.broken) {
-                frame_into(framing, &answer, &mut state.out);
+            if progressed.is_err() {
+                tracing::error!(caller = self.caller, "a translation task failed: closing");
+                self.lock().broken = true;
+                requests.clear(&mut link);
             }
-            // Answers are written when no frame waits (a pipelining caller gets them together,
-            // in one write) or enough accumulated, unless the task still writes earlier ones.
-            let due = state.queue.is_empty() || state.out.len() >= COALESCE_BYTES;
+            let mut state = self.lock();
+            if state.broken {
+                requests.clear(&mut link);
+            }
+            let mut made = false;
+            let (stop, broken) = (state.stop, state.broken);
+            requests.take_answers(|answer| {
+                made = true;
+                if !stop && !broken {
+                    frame_into(framing, &answer, &mut state.out);
+                }
+            });
+            if made {
+                state.last_answer = Some(tokio::time::Instant::now());
+            }
+            state.answering = requests.busy();
+            // Answers are written before the job waits (for the node, or for frames), or when
+            // enough accumulated, unless the task still writes earlier ones: a pipelining
+            // caller gets them together, in one write.
+            let waits = if requests.in_flight() {
+                !requests.answer_buffered(&link)
+            } else {
+                !requests.has_todo() && state.queue.is_empty()
+            };
+            let due = waits || state.out.len() >= COALESCE_BYTES;
             if due && !state.writing && !state.out.is_empty() && !state.broken {
                 // To the socket now; what it does not take is left to the task.
                 match self.write.try_write(&state.out) {
@@ -257,11 +229,87 @@ impl Conn {
             if wake {
                 state.wake_task = false;
             }
+            if requests.in_flight() {
+                drop(state);
+                if wake {
+                    self.ready.notify_one();
+                }
+                // The node's next answer (blocking; the link's timeout bounds it).
+                let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    requests.resume(&mut link)
+                }));
+                if resumed.is_err() {
+                    tracing::error!(caller = self.caller, "a translation task failed: closing");
+                    self.lock().broken = true;
+                    requests.clear(&mut link);
+                }
+                lull = None;
+                continue;
+            }
+            if requests.has_todo() || (!state.queue.is_empty() && !state.stop && !state.broken) {
+                lull = None;
+                drop(state);
+                if wake {
+                    self.ready.notify_one();
+                }
+                continue;
+            }
+            // Nothing to do: linger for the next frame, or end.
+            let since = *lull.get_or_insert_with(std::time::Instant::now);
+            let left = LINGER.saturating_sub(since.elapsed());
+            let linger = !state.stop && !state.broken && !left.is_zero();
+            if linger {
+                state.parked = Some(std::thread::current());
+            } else {
+                state.queue.clear();
+                state.queued_bytes = 0;
+                state.running = false;
+                state.parked = None;
+                state.link = link.take();
+            }
+            let wake = wake || std::mem::take(&mut state.wake_task) || !state.out.is_empty();
             drop(state);
             if wake {
                 self.ready.notify_one();
             }
+            if !linger {
+                return;
+            }
+            std::thread::park_timeout(left);
+            self.lock().parked = None;
         }
+    }
+
+    /// Begins the requests of the queued frames, in order, while none before them may still
+    /// call the node, and sends their calls.
+    fn advance(&self, requests: &mut Requests, link: &mut Option<NodeLink>) {
+        while requests.may_begin(link) {
+            if requests.begin_next(link) {
+                continue;
+            }
+            if requests.has_todo() {
+                // The route moved: the calls in flight are answered first.
+                break;
+            }
+            let frame = {
+                let mut state = self.lock();
+                if state.stop || state.broken {
+                    state.queue.clear();
+                    state.queued_bytes = 0;
+                }
+                let frame = state.queue.pop_front();
+                if let Some(frame) = &frame {
+                    state.queued_bytes = state.queued_bytes.saturating_sub(frame.len());
+                    state.answering = true;
+                }
+                frame
+            };
+            match frame {
+                Some(frame) => requests.open(&frame),
+                None => break,
+            }
+        }
+        requests.send(link);
     }
 }
 
@@ -453,185 +501,4 @@ fn refuse_frame(frame: &[u8], error: &RpcError) -> Option<Vec<u8>> {
             batch_response(&parts)
         }
     }
-}
-
-/// Answers one frame (blocking: calls the node). `link` is (re)connected on demand and left
-/// `None` when it broke.
-fn answer_frame(
-    frame: &[u8],
-    caller: u64,
-    route: &Route,
-    link: &mut Option<NodeLink>,
-    shared: &Shared,
-) -> Option<Vec<u8>> {
-    let mut one = |r: Result<Request, (Value, RpcError)>| match r {
-        Ok(request) => answer_request(request, caller, route, link, shared),
-        Err((id, e)) => Some(error_response(&id, &e)),
-    };
-    match decode(frame) {
-        Err(answer) => {
-            shared.stats.frame_errors.fetch_add(1, Ordering::Relaxed);
-            Some(answer)
-        }
-        Ok(Incoming::Single(r)) => one(r),
-        Ok(Incoming::Batch(items)) => {
-            let parts: Vec<Vec<u8>> = items.into_iter().filter_map(&mut one).collect();
-            batch_response(&parts)
-        }
-    }
-}
-
-/// Answers one request; `None` for a notification.
-fn answer_request(
-    request: Request,
-    caller: u64,
-    route: &Route,
-    link: &mut Option<NodeLink>,
-    shared: &Shared,
-) -> Option<Vec<u8>> {
-    let id = request.id.clone();
-    let outcome = call(request, caller, route, link, shared);
-    if let Err(e) = &outcome {
-        tracing::debug!(caller, node = route.node_version, code = e.code, message = %e.message, "call answered with an error");
-    }
-    let id = id?;
-    Some(match outcome {
-        Ok(result) => result_response(&id, &result),
-        Err(error) => error_response(&id, &error),
-    })
-}
-
-fn call(
-    request: Request,
-    caller: u64,
-    route: &Route,
-    link: &mut Option<NodeLink>,
-    shared: &Shared,
-) -> Result<Vec<u8>, RpcError> {
-    let stats = &shared.stats;
-    stats.calls_translated.fetch_add(1, Ordering::Relaxed);
-    if !route.serves(caller) {
-        return Err(RpcError::new(
-            code::VERSION_NOT_BRIDGED,
-            format!(
-                "version {caller} is not bridged to this node (version {}): its plugin chain \
-                 knows versions {}",
-                route.node_version,
-                route.served_list()
-            ),
-        ));
-    }
-    let node_link = connected(link, route, shared)?;
-    let Some(chain) = route
-        .chain
-        .as_deref()
-        .filter(|_| caller != route.node_version)
-    else {
-        // The node's own version (the route changed since the connection began): as is.
-        let params = match request.params {
-            crate::jsonrpc::Params::None => Value::Array(Vec::new()),
-            crate::jsonrpc::Params::ByPosition(a) => Value::Array(a),
-            crate::jsonrpc::Params::ByName(o) => Value::Object(o),
-        };
-        return match node_link.call(&request.method, &params) {
-            Ok(Ok(result)) => Ok(serde_json::to_vec(&result).unwrap_or_default()),
-            Ok(Err(error)) => Err(error),
-            Err(why) => {
-                *link = None;
-                Err(unavailable(why))
-            }
-        };
-    };
-    let resolved = route.signatures.resolve(caller, &request.method)?;
-    let args = bind(resolved.method, request.params)?;
-    let args = serde_json::to_vec(&args).map_err(|e| {
-        RpcError::new(
-            code::INTERNAL_ERROR,
-            format!("cannot encode arguments: {e}"),
-        )
-    })?;
-    let mut host = Delegate {
-        link: node_link,
-        route,
-        service: resolved.service,
-        qualify: route.signatures.services(route.node_version) > 1,
-        style: shared.config.node_params,
-        node_error: None,
-        unavailable: None,
-        broken: false,
-    };
-    let out = chain.call(
-        caller,
-        route.node_version,
-        resolved.service,
-        &resolved.method.name,
-        &args,
-        &mut host,
-    );
-    let (node_error, why_unavailable, broken) = (host.node_error, host.unavailable, host.broken);
-    if broken {
-        *link = None;
-    }
-    let error = match out {
-        Ok(result) => return Ok(result),
-        Err(error) => error,
-    };
-    // The node's own failure is the caller's answer, whatever the rule made of it.
-    if let Some(node_error) = node_error {
-        return Err(node_error);
-    }
-    if let Some(why) = why_unavailable {
-        return Err(unavailable(why));
-    }
-    match error {
-        CallError::Disallowed(reason) => {
-            stats.disallowed.fetch_add(1, Ordering::Relaxed);
-            Err(RpcError::disallowed(&reason, caller, route.node_version))
-        }
-        CallError::BadInput(m) => Err(RpcError::new(
-            code::INVALID_PARAMS,
-            format!("invalid params of `{}`: {m}", request.method),
-        )),
-        CallError::Internal(m) => {
-            tracing::error!(caller, node = route.node_version, method = %request.method, "translation failed: {m}");
-            Err(RpcError::new(
-                code::INTERNAL_ERROR,
-                format!("internal error translating `{}`: {m}", request.method),
-            ))
-        }
-    }
-}
-
-/// The link to the node, connected if it was not.
-fn connected<'a>(
-    link: &'a mut Option<NodeLink>,
-    route: &Route,
-    shared: &Shared,
-) -> Result<&'a mut NodeLink, RpcError> {
-    if link.as_ref().is_some_and(|l| l.addr != route.node_addr) {
-        // The route moved to another node (an upgrade): reconnect.
-        *link = None;
-    }
-    if link.is_none() {
-        let config = &shared.config;
-        let Some(addr) = route.node_addr else {
-            return Err(unavailable("the node has not started".into()));
-        };
-        let stream = std::net::TcpStream::connect_timeout(&addr, config.connect_timeout)
-            .map_err(|e| unavailable(format!("cannot connect to the node at {addr}: {e}")))?;
-        let made = NodeLink::new(
-            stream,
-            config.framing,
-            config.max_frame,
-            config.call_timeout,
-        )
-        .map_err(|e| unavailable(format!("cannot set up the connection to the node: {e}")))?;
-        *link = Some(made);
-    }
-    link.as_mut()
-        .ok_or_else(|| unavailable("the node has not started".into()))
-}
-
-fn unavailable(why: String) -> RpcError {
-    RpcError::new(code::NODE_UNAVAILABLE, format!("node unavailable: {why}"))
 }

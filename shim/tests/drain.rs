@@ -3,13 +3,7 @@
 //! must reach the peers), its outgoing connections do not hold the drain up, idle client
 //! connections are closed between requests, and a request in flight is answered before its
 //! connection closes. Each of these failed before the drain was rebuilt.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 mod support;
 

@@ -2,37 +2,19 @@
 //! not starve the other ports, peers or the node; sockets beyond a port's limit must not block
 //! a peer's handshake; a client that never finishes its first bytes or a frame (slowloris) is
 //! closed at its deadline. In front of a fake JSON-RPC node, one thread per connection.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 mod support;
 
-use shim::{ListenerConfig, Shim, ShimConfig};
+use shim::{Shim, ShimConfig};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use support::{any, call, closed_within, fake_node, idle, request, WAIT};
+use support::{call, closed_within, fake_node, idle, request, two_ports, WAIT};
 
 /// A shim for `kv` version 1 with a main port (the node's version) and a port pinned to 2.
 fn config(node: SocketAddr) -> ShimConfig {
-    let mut config = ShimConfig::new("kv", 1);
-    config.node_addr = Some(node);
-    config.listeners = vec![
-        ListenerConfig {
-            addr: any(),
-            version: None,
-        },
-        ListenerConfig {
-            addr: any(),
-            version: Some(2),
-        },
-    ];
-    config
+    two_ports(Some(node), 1)
 }
 
 /// Finding 5: 1,100 idle sockets on a pinned port (the default limits) took the whole shim:

@@ -1,13 +1,6 @@
 //! The shim without plugins, in front of a fake JSON-RPC node: handshakes, the fast path,
 //! versions it cannot bridge, outgoing peer routes, the preload port, route swaps, and the
 //! configuration checks. (Translation through real plugins is tested end to end in `tests/`.)
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 
 mod support;
 
@@ -15,21 +8,10 @@ use serde_json::json;
 use shim::{connect_line, ListenerConfig, PeerRoute, Shim, ShimConfig, ShimError};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
-use support::{any, fake_node, Conn};
+use support::{any, fake_node, two_ports, Conn};
 
 fn config(node: Option<SocketAddr>, version: u64) -> ShimConfig {
-    let mut config = ShimConfig::new("kv", version);
-    config.node_addr = node;
-    config.listeners = vec![
-        ListenerConfig {
-            addr: any(),
-            version: None,
-        },
-        ListenerConfig {
-            addr: any(),
-            version: Some(version + 1),
-        },
-    ];
+    let mut config = two_ports(node, version);
     config.outbound = Some(any());
     config
 }

@@ -1,8 +1,10 @@
 //! Dev-only support shared by the tests of the workspace: where the repository is, the example
 //! specs under `specs/`, snapshot files compared with what a test produced (`UPSTART_BLESS=1`
-//! writes them instead), and the fixture plugin ([`fixture`]).
+//! writes them instead), the fixture plugin ([`fixture`]) and, with the feature `compile`,
+//! plugins built from specs (`plugins`).
 //!
-//! It depends on no crate of the workspace, so every crate can take it as a dev-dependency.
+//! Without its feature `compile` it depends on no crate of the workspace, so every crate can
+//! take it as a dev-dependency.
 //! Failing to read the repository is a broken checkout, not a test result: these helpers panic
 //! with the path.
 
@@ -12,6 +14,8 @@
 )]
 
 pub mod fixture;
+#[cfg(feature = "compile")]
+pub mod plugins;
 
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
@@ -59,24 +63,41 @@ pub fn spec(rel: &str) -> String {
 
 /// Every `*.ups` file under `dir`, recursively, sorted by path; folders in `skip` are left out.
 pub fn ups_files(dir: &Path, skip: &[&Path]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, skip: &[&Path], out: &mut Vec<PathBuf>) {
+    files(dir, "ups", &|folder| skip.contains(&folder))
+}
+
+/// Every file with extension `ext` under `dir`, recursively, sorted by path; folders for which
+/// `skip` says so are left out.
+pub fn files(dir: &Path, ext: &str, skip: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+    fn walk(dir: &Path, ext: &str, skip: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
         let entries =
             std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         paths.sort();
         for path in paths {
             if path.is_dir() {
-                if !skip.contains(&path.as_path()) {
-                    walk(&path, skip, out);
+                if !skip(&path) {
+                    walk(&path, ext, skip, out);
                 }
-            } else if path.extension().is_some_and(|e| e == "ups") {
+            } else if path.extension().is_some_and(|e| e == ext) {
                 out.push(path);
             }
         }
     }
     let mut out = Vec::new();
-    walk(dir, skip, &mut out);
+    walk(dir, ext, skip, &mut out);
     out
+}
+
+/// Every Rust source of the repository, sorted: build output, hidden folders and the
+/// standalone fixture crate (outside the workspace) left out.
+pub fn rust_sources() -> Vec<PathBuf> {
+    files(&repo_root(), "rs", &|folder| {
+        folder.file_name().is_some_and(|n| {
+            let n = n.to_string_lossy();
+            n == "target" || n.starts_with('.') || n == "fixture-plugin"
+        })
+    })
 }
 
 /// The example specs: every `*.ups` under `specs/` except the UI cases of `specs/ui/`, sorted.

@@ -3,8 +3,7 @@
 //! `abi::guest`, the LD_PRELOAD library). A new allow of `unsafe_code` anywhere else fails here.
 #![allow(clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
-use std::path::{Path, PathBuf};
-use upstart_test_support::{read, relative, repo_root};
+use upstart_test_support::{read, relative, repo_root, rust_sources};
 
 /// The files that may allow `unsafe_code`, and why.
 const ALLOWED: &[(&str, &str)] = &[
@@ -26,30 +25,6 @@ const ALLOWED: &[(&str, &str)] = &[
 /// The start of an allow attribute, in pieces so that this file's own text does not match.
 const ALLOW: &str = concat!("[allow", "(");
 
-/// Every `*.rs` under `dir`, skipping build output, hidden folders and the standalone fixture
-/// crate (a stand-in for generated code, outside the workspace and its lints).
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if path.is_dir() {
-            if name != "target" && !name.starts_with('.') && name != "fixture-plugin" {
-                rust_files(&path, out);
-            }
-        } else if name.ends_with(".rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// Whether `text` has an `allow(...)` attribute (`#[...]` or `#![...]`) naming `unsafe_code`.
 fn allows_unsafe(text: &str) -> bool {
     text.match_indices(ALLOW).any(|(at, _)| {
@@ -61,8 +36,7 @@ fn allows_unsafe(text: &str) -> bool {
 
 #[test]
 fn only_the_allow_list_allows_unsafe_code() {
-    let mut files = Vec::new();
-    rust_files(&repo_root(), &mut files);
+    let files = rust_sources();
     assert!(
         files.len() > 100,
         "too few Rust files found: {}",

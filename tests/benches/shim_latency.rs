@@ -23,13 +23,7 @@
 //! `SHIM_BENCH_SOAK=N` only runs case N (0 direct, 1 same version copied, 2 same version
 //! handed off, 3 past, 4 future) in a closed loop for 10 s, to profile it (`perf record -a`),
 //! with `SHIM_BENCH_DEPTH` requests in flight per connection (1 unless set).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
 
 #[path = "../e2e/support/mod.rs"]
 mod support;

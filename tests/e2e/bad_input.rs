@@ -2,15 +2,9 @@
 //! handshake gets a clear error on its own connection, and the shim and its other connections
 //! go on. Also: batches, notifications, length-prefixed framing, unknown protocols passed
 //! through, a node that went away, and draining.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(clippy::panic, reason = "tests")]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use e2e::process::ChildGuard;

@@ -3,15 +3,9 @@
 //! (or a declared disallow with the spec's reason), and writes must replicate across versions.
 //! Run twice: with the nodes given their shims' peer routes, and with the unmodified nodes
 //! given their peers' real addresses under the LD_PRELOAD library.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use e2e::process::ChildGuard;

@@ -2,15 +2,8 @@
 //! `UPSTART_SHIM_HANDOFF` registers its listening socket with the shim, which then passes
 //! same-version connections to it (the shim leaves their path) and still translates the
 //! others.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use e2e::rpc::{Client, Framing};
@@ -35,10 +28,8 @@ fn same_version_connections_are_handed_to_the_node_and_others_translated() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("shim.sock");
     let runtime = support::runtime();
-    let mut config = ShimConfig::new("kv", 2);
     // The main port (follows the node's version) and ports pinned to 1 and 2.
-    config.listeners = support::loopback_listeners(&[None, Some(1), Some(2)]);
-    config.handoff = Some(socket.clone());
+    let config = support::handoff_config("kv", 2, &[None, Some(1), Some(2)], &socket);
     let shim = runtime
         .block_on(Shim::start(config, Some(support::chain())))
         .unwrap();
@@ -46,13 +37,7 @@ fn same_version_connections_are_handed_to_the_node_and_others_translated() {
     let ports: Vec<SocketAddr> = shim.addrs().listeners.iter().map(|l| l.0).collect();
     let pinned = move |v: usize| ports[v];
 
-    let env = [
-        (
-            "LD_PRELOAD",
-            support::preload_library().display().to_string(),
-        ),
-        ("UPSTART_SHIM_HANDOFF", socket.display().to_string()),
-    ];
+    let env = support::preload_env(&socket);
     let (_node, node_addr) = support::start_node(2, &dir.path().join("kv.json"), &[], &env);
     eventually("the node registers", || shim.handoff_registered(node_addr));
     shim.set_node(node_addr);
@@ -172,12 +157,7 @@ fn a_stale_socket_is_replaced_and_a_live_one_refused() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("shim.sock");
     let runtime = support::runtime();
-    let config = || {
-        let mut config = ShimConfig::new("kv", 2);
-        config.listeners = support::loopback_listeners(&[None]);
-        config.handoff = Some(socket.clone());
-        config
-    };
+    let config = || support::handoff_config("kv", 2, &[None], &socket);
     // A socket file left by a shim that died.
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
     assert!(socket.exists());
@@ -207,14 +187,10 @@ fn a_program_with_a_blocking_accept_loop_gets_handed_connections_too() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("shim.sock");
     let runtime = support::runtime();
-    let mut config = ShimConfig::new("echo", 1);
-    config.listeners = support::loopback_listeners(&[Some(1)]);
-    config.handoff = Some(socket.clone());
+    let config = support::handoff_config("echo", 1, &[Some(1)], &socket);
     let shim = runtime.block_on(Shim::start(config, None)).unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_echo-blocking"));
-    command
-        .env("LD_PRELOAD", support::preload_library())
-        .env("UPSTART_SHIM_HANDOFF", &socket);
+    command.envs(support::preload_env(&socket));
     let mut echo = e2e::process::ChildGuard::spawn("echo-blocking", &mut command).unwrap();
     let node: SocketAddr = echo.line_after("listening", WAIT).unwrap().parse().unwrap();
     eventually("the program registers", || shim.handoff_registered(node));
@@ -303,20 +279,12 @@ fn silent_sockets_are_not_handed_off_and_close_at_their_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("shim.sock");
     let runtime = support::runtime();
-    let mut config = ShimConfig::new("kv", 2);
-    config.listeners = support::loopback_listeners(&[None, Some(2)]);
-    config.handoff = Some(socket.clone());
+    let mut config = support::handoff_config("kv", 2, &[None, Some(2)], &socket);
     config.first_bytes_timeout = Duration::from_millis(300);
     let shim = runtime
         .block_on(Shim::start(config, Some(support::chain())))
         .unwrap();
-    let env = [
-        (
-            "LD_PRELOAD",
-            support::preload_library().display().to_string(),
-        ),
-        ("UPSTART_SHIM_HANDOFF", socket.display().to_string()),
-    ];
+    let env = support::preload_env(&socket);
     let (_node, node_addr) = support::start_node(2, &dir.path().join("kv.json"), &[], &env);
     eventually("the node registers", || shim.handoff_registered(node_addr));
     shim.set_node(node_addr);

@@ -4,18 +4,12 @@
 //! a connection whose arrival does not wake them is never answered. Each test prints the
 //! latencies it measured (a fresh connection through the shim, handed off, answered; and the
 //! same program reached directly); only a generous sanity bound is asserted.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
-#[path = "support/mod.rs"]
 mod support;
 
-use shim::{Shim, ShimConfig};
+use shim::Shim;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -95,13 +89,9 @@ fn handed_off_promptly(kind: &str, mut command: Command) {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("shim.sock");
     let runtime = support::runtime();
-    let mut config = ShimConfig::new("echo", 1);
-    config.listeners = support::loopback_listeners(&[Some(1)]);
-    config.handoff = Some(socket.clone());
+    let config = support::handoff_config("echo", 1, &[Some(1)], &socket);
     let shim = runtime.block_on(Shim::start(config, None)).unwrap();
-    command
-        .env("LD_PRELOAD", support::preload_library())
-        .env("UPSTART_SHIM_HANDOFF", &socket);
+    command.envs(support::preload_env(&socket));
     let mut program = e2e::process::ChildGuard::spawn(kind, &mut command).unwrap();
     let node: SocketAddr = program
         .line_after("listening", WAIT)

@@ -6,15 +6,9 @@
 //! idle connection is closed by the deadlines (short ones, set here).
 //!
 //! Run with `cargo test -p e2e --test idle_flood -- --nocapture` to see the figures.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(clippy::panic, reason = "tests")]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use e2e::rpc::{Client, Framing};

@@ -1,14 +1,6 @@
 //! The node agent's view of a shim: an upgrade swaps the route (node, version, plugin chain)
 //! under running clients. Each port keeps its version; what answers behind it changes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 
-#[path = "support/mod.rs"]
 mod support;
 
 use e2e::rpc::{Client, Framing};

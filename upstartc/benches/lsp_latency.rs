@@ -9,20 +9,14 @@
 //!
 //! Run: `cargo bench -p upstartc --bench lsp_latency` (`LINES=`, `RUNS=` to change the size
 //! and the number of edits).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark")]
+#![allow(clippy::indexing_slicing, reason = "benchmark")]
 
 #[path = "../tests/lsp_wire/mod.rs"]
 mod lsp_wire;
 
-use lsp_wire::{read_messages, write_message};
+use lsp_wire::{spawn_server, write_message};
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -67,15 +61,7 @@ fn main() {
         text.len()
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_upstartc"))
-        .arg("lsp")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let rx = read_messages(child.stdout.take().unwrap());
+    let (mut child, mut stdin, rx) = spawn_server();
     write_message(
         &mut stdin,
         &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } }),

@@ -165,6 +165,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// How many of `diagnostics` are errors.
+fn error_count(diagnostics: &[lang::diagnostic::Diagnostic]) -> usize {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count()
+}
+
 /// Reads spec files into a source map (exit code 2 on an unreadable file).
 fn read_sources(paths: &[PathBuf]) -> Result<SourceMap, ExitCode> {
     let mut sources = SourceMap::new();
@@ -194,11 +202,7 @@ fn verify(
         Err(code) => return code,
     };
     let out = check_sources(&sources);
-    let check_errors = out
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let check_errors = error_count(&out.diagnostics);
     if check_errors > 0 {
         render::human_to_stderr(&sources, &out.diagnostics, color_choice(color));
         say!(
@@ -260,11 +264,7 @@ fn compile(path: &Path, out_dir: Option<PathBuf>, color: Color) -> ExitCode {
     let mut sources = SourceMap::new();
     sources.add(path.display().to_string(), text.clone());
     let out = check_sources(&sources);
-    let errors = out
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let errors = error_count(&out.diagnostics);
     if !out.diagnostics.is_empty() {
         render::human_to_stderr(&sources, &out.diagnostics, color_choice(color));
     }
@@ -295,24 +295,12 @@ fn compile(path: &Path, out_dir: Option<PathBuf>, color: Color) -> ExitCode {
 }
 
 fn check(paths: &[PathBuf], format: MessageFormat, deny_warnings: bool, color: Color) -> ExitCode {
-    let mut sources = SourceMap::new();
-    for path in paths {
-        match upstartc::input::read_spec(path) {
-            Ok(text) => {
-                sources.add(path.display().to_string(), text);
-            }
-            Err(e) => {
-                say!("error: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    }
+    let sources = match read_sources(paths) {
+        Ok(sources) => sources,
+        Err(code) => return code,
+    };
     let out = check_sources(&sources);
-    let errors = out
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let errors = error_count(&out.diagnostics);
     let warnings = out.diagnostics.len() - errors;
     match format {
         MessageFormat::Json => out_raw!("{}", render::json_lines(&sources, &out.diagnostics)),

@@ -1,13 +1,7 @@
 //! The `upstartc` binary facing hostile input: a spec far too large is refused before it is
 //! read, a diagnostic on a megabyte-long line shows the line cut around its labels, and output
 //! into a closed pipe (`upstartc explain U0060 | head -1`) ends quietly instead of panicking.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

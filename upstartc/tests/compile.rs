@@ -4,14 +4,7 @@
 //!
 //! Plugin builds share one cargo target directory under `CARGO_TARGET_TMPDIR`, so their
 //! dependencies compile once per checkout.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -224,5 +217,48 @@ fn generated_code_that_does_not_build_is_an_internal_error_and_is_kept() {
         "cargo's errors are shown: {stderr}"
     );
     assert!(out_dir.join("src/lib.rs").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An `upstartc` installed away from its source tree builds plugins (issue 13, item 7): the
+/// binary copied alone into an empty directory, run from there without `UPSTART_ABI_PATH` and
+/// with its own cache, generates a crate that names nothing of the source tree, and builds it.
+#[test]
+fn an_upstartc_copied_into_an_empty_directory_builds_plugins() {
+    let _serial = serial();
+    let dir = std::env::temp_dir().join(format!("upstartc-alone-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    let exe = dir.join("bin").join("upstartc");
+    std::fs::copy(env!("CARGO_BIN_EXE_upstartc"), &exe).unwrap();
+    std::fs::copy(root().join("specs/kv/kv-1-2.ups"), dir.join("kv-1-2.ups")).unwrap();
+
+    let out = Command::new(&exe)
+        .current_dir(&dir)
+        .args(["compile", "kv-1-2.ups", "-o", "plugin", "--color", "never"])
+        .env_remove("UPSTART_ABI_PATH")
+        .env_remove("UPSTART_CACHE_DIR")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let plugin = PathBuf::from(stdout.trim_end());
+    assert!(plugin.is_file(), "{}", plugin.display());
+    assert!(
+        plugin.starts_with(dir.canonicalize().unwrap()),
+        "the cache is where the user runs upstartc: {}",
+        plugin.display()
+    );
+    let manifest = std::fs::read_to_string(dir.join("plugin/Cargo.toml")).unwrap();
+    let source_tree = root().canonicalize().unwrap();
+    assert!(
+        !manifest.contains(source_tree.to_str().unwrap()),
+        "the generated crate depends on nothing in the source tree `{}`:\n{manifest}",
+        source_tree.display()
+    );
+    assert!(
+        dir.join("plugin/Cargo.lock").is_file(),
+        "the generated crate gets a lock file (versions resolve offline)"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

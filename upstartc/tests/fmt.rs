@@ -5,13 +5,7 @@
 //!
 //! Also drives the real binary: `upstartc fmt --check` lists what would change and exits 1,
 //! `upstartc fmt` rewrites in place, and refuses a file with syntax errors without touching it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 use compiler::check::check_sources;
 use lang::span::SourceMap;

@@ -1,18 +1,13 @@
 //! The language server driven as an editor drives it: the real `upstartc lsp` binary, spoken to
 //! over its stdin/stdout with Content-Length framed JSON-RPC. Every wait is bounded (a reader
 //! thread feeds a channel read with a timeout), so a broken server fails a test, never hangs it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
 mod lsp_wire;
 
 use serde_json::{json, Value};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -30,16 +25,8 @@ struct Client {
 
 impl Client {
     fn start() -> Client {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_upstartc"))
-            .arg("lsp")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start upstartc lsp");
-        let stdout = child.stdout.take().unwrap();
-        let rx = lsp_wire::read_messages(stdout);
-        let stdin = child.stdin.take();
+        let (child, stdin, rx) = lsp_wire::spawn_server();
+        let stdin = Some(stdin);
         let mut client = Client {
             child,
             stdin,

@@ -4,13 +4,8 @@
 //!
 //! The inputs grow from the example specs under `specs/` (not the bad specs of `specs/ui/`),
 //! read when the tests run. Deeply nested input is tested on a thread with a 64 MiB stack.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 use compiler::check::check_sources;
 use lang::span::SourceMap;
@@ -310,23 +305,29 @@ fn rule_body(body: &str) -> String {
     )
 }
 
-/// Checks `text` on a thread with `stack_mib` MiB of stack; the codes it gave.
-fn codes_on_stack(text: String, stack_mib: usize) -> Vec<String> {
+/// Runs `f` on a thread with `stack_mib` MiB of stack; what it returned.
+fn on_stack<T: Send + 'static>(stack_mib: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::Builder::new()
         .stack_size(stack_mib << 20)
-        .spawn(move || {
-            let mut sources = SourceMap::new();
-            sources.add("deep.ups", text.as_str());
-            let out = check_sources(&sources);
-            let _ = render::human(&sources, &out.diagnostics);
-            out.diagnostics
-                .iter()
-                .map(|d| d.code.to_string())
-                .collect::<Vec<_>>()
-        })
+        .spawn(f)
         .unwrap()
         .join()
         .unwrap()
+}
+
+/// Checks `text` as the file `name` and renders its diagnostics: the output and the codes.
+fn check_and_render(name: &str, text: &str) -> (compiler::check::CheckOutput, Vec<String>) {
+    let mut sources = SourceMap::new();
+    sources.add(name, text);
+    let out = check_sources(&sources);
+    let _ = render::human(&sources, &out.diagnostics);
+    let codes = out.diagnostics.iter().map(|d| d.code.to_string()).collect();
+    (out, codes)
+}
+
+/// Checks `text` on a thread with `stack_mib` MiB of stack; the codes it gave.
+fn codes_on_stack(text: String, stack_mib: usize) -> Vec<String> {
+    on_stack(stack_mib, move || check_and_render("deep.ups", &text).1)
 }
 
 /// Every construct that nests without brackets, at depths from "checks" to "far past any
@@ -366,8 +367,8 @@ fn constructs_that_nest_without_brackets_are_refused_not_overflowed() {
             for stack in [8, 2] {
                 let started = std::time::Instant::now();
                 let codes = codes_on_stack(make(depth), stack);
-                // 200 levels may check (types have no nesting limit of their own); deeper
-                // ones are refused.
+                // 200 levels may check (expressions nest by their own rules); deeper ones
+                // are refused.
                 assert!(
                     depth == 200 || codes.iter().any(|c| c == "U0007"),
                     "{what} x{depth} on {stack} MiB: {codes:?}"
@@ -438,28 +439,17 @@ fn chain_spec(op: &str, arith: &str, terms: usize) -> String {
 /// Checks, verifies and generates the plugin's code for `text` on a 2 MiB stack (a test
 /// thread's); the codes of the check's diagnostics.
 fn every_pass_on_2_mib(text: String) -> Vec<String> {
-    std::thread::Builder::new()
-        .stack_size(2 << 20)
-        .spawn(move || {
-            let mut sources = SourceMap::new();
-            sources.add("chain.ups", text.as_str());
-            let out = check_sources(&sources);
-            let _ = render::human(&sources, &out.diagnostics);
-            if let Some(model) = out.models.first() {
-                let options = compiler::verify::VerifyOptions { seed: 1, cases: 4 };
-                let _ = compiler::verify::verify(model, &options);
-                let tokens = compiler::codegen::lib_tokens(model, &text).unwrap();
-                compiler::codegen::format_tokens(tokens).unwrap();
-            }
-            let _ = upstart_fmt::format(&text);
-            out.diagnostics
-                .iter()
-                .map(|d| d.code.to_string())
-                .collect::<Vec<_>>()
-        })
-        .unwrap()
-        .join()
-        .unwrap()
+    on_stack(2, move || {
+        let (out, codes) = check_and_render("chain.ups", &text);
+        if let Some(model) = out.models.first() {
+            let options = compiler::verify::VerifyOptions { seed: 1, cases: 4 };
+            let _ = compiler::verify::verify(model, &options);
+            let tokens = compiler::codegen::lib_tokens(model, &text).unwrap();
+            compiler::codegen::format_tokens(tokens).unwrap();
+        }
+        let _ = upstart_fmt::format(&text);
+        codes
+    })
 }
 
 /// A flat chain of one operator is not nesting: 129 terms (one past the nesting limit) and 250

@@ -6,13 +6,7 @@
 //! output sits beside it in `<case>.stderr` and `<case>.json`. Run with `UPSTART_BLESS=1` to
 //! write them anew. Cases of codes U0100 and up (found by `verify`, not `check`) are also
 //! verified, with seed 1 and 64 cases.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 use compiler::check::check_sources;
 use compiler::verify::{verify, VerifyOptions};

@@ -30,6 +30,9 @@ impl ExprChecker<'_, '_> {
         args: &[Expr],
         hint: Option<&Ty>,
     ) -> Ty {
+        if let Some(f) = self.types.functions.get(&name.name) {
+            return self.function_call(span, name, f, args);
+        }
         let Some(entry) = lookup(&name.name) else {
             let is_method = self
                 .delegate
@@ -42,7 +45,8 @@ impl ExprChecker<'_, '_> {
                     name.name
                 ))
             } else {
-                did_you_mean(&name.name, BUILTINS.iter().map(|b| b.name))
+                let functions = self.types.functions.keys().map(String::as_str);
+                did_you_mean(&name.name, BUILTINS.iter().map(|b| b.name).chain(functions))
             };
             self.cx.report(
                 codes::UNKNOWN_FUNCTION,
@@ -467,4 +471,40 @@ pub(crate) fn min_max(cx: &mut ExprChecker<'_, '_>, s: &Site<'_>) -> Ty {
     }
     s.second(cx, &s.t0);
     s.t0.clone()
+}
+
+impl ExprChecker<'_, '_> {
+    /// A call of a helper function: as many arguments as it has parameters, each of its type.
+    fn function_call(
+        &mut self,
+        span: Span,
+        name: &Ident,
+        f: &crate::model::FunctionDef,
+        args: &[Expr],
+    ) -> Ty {
+        self.function_calls.push((name.name.clone(), name.span));
+        if args.len() != f.params.len() {
+            let (n, arity) = (&name.name, f.params.len());
+            self.cx.report(
+                codes::FUNCTION_ARITY,
+                span,
+                format!(
+                    "`{n}` takes {arity} argument{}, found {}",
+                    if arity == 1 { "" } else { "s" },
+                    args.len()
+                ),
+                |d| {
+                    d.label("wrong number of arguments")
+                        .also(f.name.span, "the function")
+                        .note("`x.f(a)` is `f(x, a)`: the receiver is the first argument")
+                },
+            );
+            self.infer_loose(args);
+            return f.ret.clone();
+        }
+        for (a, p) in args.iter().zip(&f.params) {
+            self.check(a, &p.ty);
+        }
+        f.ret.clone()
+    }
 }

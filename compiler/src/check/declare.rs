@@ -199,6 +199,8 @@ fn version_env(
                         ret,
                         model: m.model.clone(),
                         span,
+                        changed: m.changed.filter(|_| resolver.is_new()),
+                        renamed_from: m.renamed_from.clone().filter(|_| resolver.is_new()),
                     });
                 }
                 env.services.insert(
@@ -244,6 +246,12 @@ pub(crate) struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// Whether this resolves the new version of the spec, the one whose `changed` marks count
+    /// (a version block copied along a chain keeps the marks of its own upgrade).
+    fn is_new(&self) -> bool {
+        self.wanted.last() == Some(&self.version)
+    }
+
     fn fields(&self, cx: &mut Cx, fields: &[ast::Field], what: &str) -> Vec<FieldDef> {
         let mut out: Vec<FieldDef> = Vec::new();
         for f in fields {
@@ -256,6 +264,8 @@ impl Resolver<'_> {
             out.push(FieldDef {
                 name: f.name.clone(),
                 ty,
+                changed: f.changed.filter(|_| self.is_new()),
+                renamed_from: f.renamed_from.clone().filter(|_| self.is_new()),
             });
         }
         out

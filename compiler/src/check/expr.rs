@@ -51,6 +51,8 @@ pub(crate) struct ExprChecker<'a, 'c> {
     pub state_var: Option<String>,
     pub state_reads: BTreeSet<String>,
     pub whole_state_used: bool,
+    /// The helper functions called, with where, in the order checked.
+    pub function_calls: Vec<(String, Span)>,
 }
 
 impl<'a, 'c> ExprChecker<'a, 'c> {
@@ -66,6 +68,7 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
             state_var: None,
             state_reads: BTreeSet::new(),
             whole_state_used: false,
+            function_calls: Vec::new(),
         }
     }
 
@@ -129,6 +132,17 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
 
     pub fn check(&mut self, e: &Expr, expected: &Ty) {
         let actual = self.infer(e, Some(expected));
+        if let Err(Mismatch::Changed { .. }) = self.types.compare(&actual, expected) {
+            // A value whose type differs from the expected one only by renamed fields is
+            // converted, field by field under the other names.
+            let mut table = std::mem::take(&mut self.cx.named_conversions);
+            let conversion = self.types.conversion(&actual, expected, &mut table);
+            self.cx.named_conversions = table;
+            if let Some(c) = conversion {
+                self.cx.conversions.insert(e.id, c);
+                return;
+            }
+        }
         self.expect(&actual, expected, e.span);
     }
 
@@ -255,6 +269,7 @@ impl<'a, 'c> ExprChecker<'a, 'c> {
                 }
                 Ty::List(Box::new(elem.unwrap_or(Ty::Unknown)))
             }
+            ExprKind::Map(entries) => self.map_literal(entries, hint),
             ExprKind::Unary(op, inner) => self.unary(e.span, *op, inner, hint),
             ExprKind::Binary(op, l, r) => self.binary(e.span, *op, l, r, hint),
             ExprKind::If {

@@ -10,6 +10,7 @@ pub(crate) mod builtins;
 mod chain;
 mod declare;
 mod expr;
+mod functions;
 pub(crate) mod models;
 pub(crate) mod rules;
 mod schedule;
@@ -72,6 +73,8 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         file,
         diagnostics: Vec::new(),
         expr_types: HashMap::new(),
+        conversions: HashMap::new(),
+        named_conversions: Default::default(),
     };
     let (old, new) = declare::versions(&mut cx, &spec);
     let framing = declare::protocol(&mut cx, &spec);
@@ -83,10 +86,15 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         framing,
         unchanged_types: Default::default(),
         unchanged_methods: Default::default(),
+        functions: Default::default(),
         expr_types: HashMap::new(),
+        conversions: HashMap::new(),
+        named_conversions: Default::default(),
+        pass_conversions: Default::default(),
     };
     model.unchanged_types = types::unchanged_types(&model);
     model.unchanged_methods = rules::unchanged_methods(&model);
+    model.pass_conversions = rules::pass_conversions(&mut cx, &model);
     // Without both versions, every rule and state field would look unanswered: say only what
     // is missing.
     let versions_complete = !cx
@@ -94,6 +102,9 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
         .iter()
         .any(|d| d.code == codes::MISSING_VERSION);
     if versions_complete {
+        rules::check_renames(&mut cx, &model);
+        model.functions = functions::signatures(&mut cx, &model);
+        functions::check_bodies(&mut cx, &model);
         types::lossy_records(&mut cx, &model);
         rules::check_rules(&mut cx, &model);
         state::check_state(&mut cx, &model);
@@ -101,6 +112,8 @@ pub fn check_spec(file: FileId, spec: Spec) -> (SpecModel, Vec<Diagnostic>) {
     }
     schedule::check_schedules(&mut cx, &model.spec);
     model.expr_types = cx.expr_types;
+    model.conversions = cx.conversions;
+    model.named_conversions = cx.named_conversions;
     (model, cx.diagnostics)
 }
 
@@ -110,6 +123,9 @@ pub(crate) struct Cx {
     pub diagnostics: Vec<Diagnostic>,
     /// The type of every expression checked, by id.
     pub expr_types: HashMap<lang::ast::ExprId, Ty>,
+    /// Values used as the other version's whose types differ only by renames.
+    pub conversions: HashMap<lang::ast::ExprId, crate::model::Conversion>,
+    pub named_conversions: crate::model::NamedConversions,
 }
 
 impl Cx {

@@ -6,7 +6,7 @@ use super::expr::{Delegate, ExprChecker};
 use super::suggest::did_you_mean;
 use super::types::Types;
 use super::Cx;
-use crate::model::{MethodDef, ServiceDef, SpecModel, Ty, VersionEnv};
+use crate::model::{FieldDef, MethodDef, ServiceDef, SpecModel, Ty, VersionEnv};
 use lang::ast::{ExprKind, RuleBlock, RuleKind};
 use lang::diagnostic::{codes, Severity};
 use lang::span::Span;
@@ -20,35 +20,225 @@ pub(crate) fn sides(model: &SpecModel, kind: RuleKind) -> (&VersionEnv, &Version
     }
 }
 
-/// Whether a method reads and answers the same in both versions (then it needs no rule).
+/// Whether a method reads and answers the same in both versions (then it needs no rule): the
+/// same parameters and result, or ones that differ only by renamed fields (then its calls are
+/// converted on the way, see [`pass_conversions`]).
 pub(crate) fn unchanged_method(types: &Types<'_>, a: &MethodDef, b: &MethodDef) -> bool {
     a.params.len() == b.params.len()
         && a.params
             .iter()
             .zip(&b.params)
-            .all(|(x, y)| x.name.name == y.name.name && types.same(&x.ty, &y.ty))
-        && types.same(&a.ret, &b.ret)
+            .all(|(x, y)| x.name.name == y.name.name && types.fits(&x.ty, &y.ty))
+        && types.fits(&b.ret, &a.ret)
+        && !types.marked(a.changed.or(b.changed))
 }
 
-/// `(service, method)` of every method declared in both versions that reads and answers the
-/// same in both: the decision code generation follows for pass-through calls.
-pub(crate) fn unchanged_methods(model: &SpecModel) -> BTreeSet<(String, String)> {
+/// For every method that needs no rule but whose signature differs by renamed fields, how its
+/// calls convert, in each direction.
+pub(crate) fn pass_conversions(
+    cx: &mut Cx,
+    model: &SpecModel,
+) -> std::collections::BTreeMap<(u64, String, String), crate::model::PassConversion> {
     let types = Types::new(model);
-    let mut out = BTreeSet::new();
-    for service in model.old.services.values() {
-        let Some(other) = model.new.services.get(&service.name.name) else {
-            continue;
-        };
-        for method in &service.methods {
-            let counterpart = other.method(&method.name.name);
-            if counterpart.is_some_and(|c| {
-                unchanged_method(&types, method, c) && unchanged_method(&types, c, method)
-            }) {
-                out.insert((service.name.name.clone(), method.name.name.clone()));
+    let mut out = std::collections::BTreeMap::new();
+    for caller in [&model.old, &model.new] {
+        for service in caller.services.values() {
+            for m in &service.methods {
+                let (s, name) = (&service.name.name, &m.name.name);
+                if !model.method_unchanged(s, name) {
+                    continue;
+                }
+                let Some(c) = model.counterpart(caller.number, s, name) else {
+                    continue;
+                };
+                let mut table = std::mem::take(&mut cx.named_conversions);
+                let args: Option<Vec<_>> = m
+                    .params
+                    .iter()
+                    .zip(&c.params)
+                    .map(|(p, q)| types.conversion(&p.ty, &q.ty, &mut table))
+                    .collect();
+                let ret = types.conversion(&c.ret, &m.ret, &mut table);
+                cx.named_conversions = table;
+                if let (Some(args), Some(ret)) = (args, ret) {
+                    let same = crate::model::Conversion::Same;
+                    if args.iter().chain([&ret]).any(|c| *c != same) {
+                        out.insert(
+                            (caller.number, s.clone(), name.clone()),
+                            crate::model::PassConversion { args, ret },
+                        );
+                    }
+                }
             }
         }
     }
     out
+}
+
+/// `(service, method)` of every method declared in both versions that reads and answers the
+/// same in both: the decision code generation follows for pass-through calls. A renamed
+/// method is there under both its names.
+pub(crate) fn unchanged_methods(model: &SpecModel) -> BTreeSet<(String, String)> {
+    let types = Types::new(model);
+    let mut out = BTreeSet::new();
+    for service in model.old.services.values() {
+        for method in &service.methods {
+            let counterpart =
+                model.counterpart(model.old.number, &service.name.name, &method.name.name);
+            if let Some(c) = counterpart.filter(|c| {
+                unchanged_method(&types, method, c) && unchanged_method(&types, c, method)
+            }) {
+                out.insert((service.name.name.clone(), method.name.name.clone()));
+                out.insert((service.name.name.clone(), c.name.name.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// `renamed from` on fields of a record or of the state: names a field of the old version's
+/// record (or state), which no other field claims and which the new one does not keep.
+fn check_field_renames(
+    cx: &mut Cx,
+    model: &SpecModel,
+    owner: &str,
+    old: Option<&[FieldDef]>,
+    new: &[FieldDef],
+) {
+    let old_v = model.old.number;
+    let mut claimed: HashMap<&str, Span> = HashMap::new();
+    for f in new {
+        let Some(from) = &f.renamed_from else {
+            continue;
+        };
+        let (was, now) = (from.name.as_str(), f.name.name.as_str());
+        if !old.is_some_and(|fields| fields.iter().any(|o| o.name.name == was)) {
+            let names = old
+                .map(|fs| fs.iter().map(|o| o.name.name.as_str()).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let help = did_you_mean(was, names);
+            cx.report(
+                codes::BAD_RENAME,
+                from.span,
+                format!("{owner} of version {old_v} has no field `{was}` to rename"),
+                |d| {
+                    d.label(format!("not a field of version {old_v}"))
+                        .note("`renamed from` names the old version's field that this one replaces")
+                        .maybe_help(help)
+                },
+            );
+            continue;
+        }
+        if let Some(first) = claimed.get(was) {
+            let first = *first;
+            cx.report(
+                codes::BAD_RENAME,
+                from.span,
+                format!("`{was}` is renamed twice"),
+                |d| {
+                    d.label(format!("`{now}` also claims to be `{was}`"))
+                        .also(first, "first renamed here")
+                        .help("an old field becomes one new field: keep one `renamed from`")
+                },
+            );
+            continue;
+        }
+        claimed.insert(was, from.span);
+        if let Some(again) = new.iter().find(|g| g.name.name == was && was != now) {
+            let new_v = model.new.number;
+            cx.report(
+                codes::BAD_RENAME,
+                from.span,
+                format!("`{was}` is renamed to `{now}` but {owner} of version {new_v} still has `{was}`"),
+                |d| {
+                    d.label(format!("`{was}` would mean two fields of version {new_v}"))
+                        .also(again.name.span, format!("version {new_v}'s own `{was}`"))
+                        .help(format!(
+                            "remove `renamed from {}`, or rename the other field",
+                            from.written()
+                        ))
+                },
+            );
+        }
+    }
+}
+
+/// `renamed from` names a method the old version's service has, which no other method of the
+/// new version claims and which the new version does not also declare under its old name; and
+/// the same of fields of records and of the state.
+pub(crate) fn check_renames(cx: &mut Cx, model: &SpecModel) {
+    for (name, record) in &model.new.records {
+        let old = model.old.records.get(name).map(|r| r.fields.as_slice());
+        check_field_renames(cx, model, &format!("record `{name}`"), old, &record.fields);
+    }
+    if let Some(state) = &model.new.state {
+        let old = model.old.state.as_ref().map(|s| s.fields.as_slice());
+        check_field_renames(cx, model, "the state", old, &state.fields);
+    }
+    let (old_v, new_v) = (model.old.number, model.new.number);
+    for service in model.new.services.values() {
+        let sname = &service.name.name;
+        let old_service = model.old.services.get(sname);
+        let mut claimed: HashMap<&str, Span> = HashMap::new();
+        for m in &service.methods {
+            let Some(from) = &m.renamed_from else {
+                continue;
+            };
+            let (old, new) = (from.name.as_str(), m.name.name.as_str());
+            if old_service.and_then(|s| s.method(old)).is_none() {
+                let names = old_service
+                    .map(|s| {
+                        s.methods
+                            .iter()
+                            .map(|x| x.name.name.as_str())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                let help = did_you_mean(old, names);
+                cx.report(
+                    codes::BAD_RENAME,
+                    from.span,
+                    format!("version {old_v} of `{sname}` has no method `{old}` to rename"),
+                    |d| {
+                        d.label(format!("not a method of version {old_v}"))
+                            .note("`renamed from` names the old version's method that this one replaces")
+                            .maybe_help(help)
+                    },
+                );
+                continue;
+            }
+            if let Some(first) = claimed.get(old) {
+                let first = *first;
+                cx.report(
+                    codes::BAD_RENAME,
+                    from.span,
+                    format!("`{old}` is renamed twice"),
+                    |d| {
+                        d.label(format!("`{new}` also claims to be `{old}`"))
+                            .also(first, "first renamed here")
+                            .help("an old method becomes one new method: keep one `renamed from`")
+                    },
+                );
+                continue;
+            }
+            claimed.insert(old, from.span);
+            if let Some(again) = service.method(old).filter(|_| old != new) {
+                cx.report(
+                    codes::BAD_RENAME,
+                    from.span,
+                    format!("`{old}` is renamed to `{new}` but version {new_v} still declares `{old}`"),
+                    |d| {
+                        d.label(format!("`{old}` would mean two methods of version {new_v}"))
+                            .also(again.name.span, format!("version {new_v}'s own `{old}`"))
+                            .help(format!(
+                                "remove `renamed from {}` (old callers of `{old}` reach this `{old}`), or rename the other method",
+                                from.written()
+                            ))
+                    },
+                );
+            }
+        }
+    }
 }
 
 pub(crate) fn check_rules(cx: &mut Cx, model: &SpecModel) {
@@ -134,9 +324,27 @@ fn check_block(
         covered.insert((block.kind, sname.clone(), mname.to_string()));
         let first_diagnostic = cx.diagnostics.len();
         let types = Types::new(model);
-        if let Some(counterpart) = other.and_then(|s| s.method(mname)) {
+        if let Some(counterpart) = model.counterpart(simulated.number, &sname, mname) {
             if unchanged_method(&types, method, counterpart) {
                 let (sv, rv) = (simulated.number, reachable.number);
+                let new = model.new.number;
+                // A rule that does more than pass the call on converts values: its author
+                // believes the meaning changed, which `changed` says; removing it would lose that.
+                let help = if rule.forwards(&counterpart.name.name) {
+                    "remove the rule".to_string()
+                } else {
+                    // The new version's method, as written there (its own name when renamed).
+                    let declared = if simulated.number == new {
+                        method.name.written()
+                    } else {
+                        counterpart.name.written()
+                    };
+                    format!(
+                        "this rule converts values: if `{mname}` means something else in version {new} \
+                         (a unit, a flag), declare it `changed fn {declared}(...)` in version {new} and keep \
+                         the rule; otherwise remove the rule"
+                    )
+                };
                 cx.report(
                     codes::UNNEEDED_RULE,
                     rule.method.span,
@@ -147,7 +355,7 @@ fn check_block(
                         ))
                         .also(counterpart.span, format!("version {rv}'s `{mname}`"))
                         .note("unchanged methods translate themselves")
-                        .help("remove the rule")
+                        .help(help)
                     },
                 );
             }
@@ -333,13 +541,13 @@ fn coverage(
     let (simulated, reachable) = sides(model, kind);
     let types = Types::new(model);
     for service in simulated.services.values() {
-        let other = reachable.services.get(&service.name.name);
         for method in &service.methods {
             let key = (kind, service.name.name.clone(), method.name.name.clone());
             if covered.contains(&key) {
                 continue;
             }
-            let counterpart = other.and_then(|s| s.method(&method.name.name));
+            let counterpart =
+                model.counterpart(simulated.number, &service.name.name, &method.name.name);
             if counterpart.is_some_and(|c| unchanged_method(&types, method, c)) {
                 continue;
             }
@@ -348,14 +556,20 @@ fn coverage(
                 RuleKind::Future => (codes::MISSING_FUTURE_RULE, "old", "new"),
             };
             let (sname, mname) = (service.name.name.clone(), method.name.name.clone());
-            let params: Vec<&str> = method.params.iter().map(|p| p.name.name.as_str()).collect();
+            // The skeleton as a spec writes it (`r#in` for a keyword).
+            let params: Vec<_> = method.params.iter().map(|p| p.name.written()).collect();
             let kw = kind.keyword();
             let body = if kind == RuleKind::Future {
                 format!("disallow \"{mname} needs version {}\"", simulated.number)
             } else {
                 "...".to_string()
             };
-            let skeleton = format!("{kw} {sname} {{ {mname}({}) = {body} }}", params.join(", "));
+            let skeleton = format!(
+                "{kw} {} {{ {}({}) = {body} }}",
+                service.name.written(),
+                method.name.written(),
+                params.join(", ")
+            );
             let (sv, rv) = (simulated.number, reachable.number);
             cx.report(
                 code,
@@ -365,7 +579,12 @@ fn coverage(
                     let d = d.label(format!(
                         "{whom} callers of `{mname}` would get no answer from version {rv} nodes"
                     ));
+                    let new = model.new.number;
                     let d = match counterpart {
+                        Some(c) if types.marked(c.changed.or(method.changed)) => d.also(
+                            c.changed.or(method.changed).unwrap_or(c.span),
+                            format!("version {new} declares `{mname}` changed in meaning"),
+                        ),
                         Some(c) => d.also(c.span, format!("version {rv}'s `{mname}` differs")),
                         None => d.note(format!("version {rv} has no `{mname}`")),
                     };

@@ -88,8 +88,9 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
         (Some(a), Some(b)) => {
             a.fields.len() == b.fields.len()
                 && a.fields.iter().all(|f| {
-                    b.field(&f.name.name)
-                        .is_some_and(|g| types.same(&f.ty, &g.ty))
+                    b.field(&f.name.name).is_some_and(|g| {
+                        types.same(&f.ty, &g.ty) && !types.marked(f.changed.or(g.changed))
+                    })
                 })
         }
         _ => true,

@@ -473,6 +473,32 @@ fn method_models_are_typed_over_their_versions_state() {
 }
 
 #[test]
+fn map_literals_take_their_types_from_entries_or_context() {
+    let v1 = "service S { fn f() -> map<string, u64> }";
+    let v2 = "service S { fn f() -> map<string, i64> }";
+    // The expected type flows into `{}` and into each entry's literals.
+    check(
+        &spec(
+            v1,
+            v2,
+            "past S { f() = {\"a\": 1, \"b\": 18446744073709551615} }\nfuture S { f() = if true { {} } else { {\"a\": -1} } }",
+        ),
+        "",
+    );
+    // Entries must agree with the expected type and with each other; keys must be keys.
+    check(
+        &spec(
+            v1,
+            v2,
+            "past S { f() = {\"a\": -1} }\nfuture S { f() = { let _m = {1.5: 1, 2.5: 2}; {\"a\": 1, 2: 2} } }",
+        ),
+        "U0066 8:22 `-1` does not fit in `u64`\n\
+         U0019 9:30 `f64` cannot be a map key\n\
+         U0050 9:56 expected `string`, found `i64`",
+    );
+}
+
+#[test]
 fn a_chain_agrees_on_the_models_of_the_version_it_shares() {
     let a = "upgrade t 1 -> 2\nversion 1 { service S { fn n() -> u64 } state { n: u64 } }\nversion 2 { service S { fn n() -> u64 = state.n } state { n: u64 } }\nschedule { rolling { batch: 1, max_unavailable: 1 } }\n";
     let same = "upgrade t 2 -> 3\nversion 2 { service S { fn n() -> u64 =\n  state.n } state { n: u64 } }\nversion 3 { service S { fn n() -> u64 } state { n: u64 } }\nschedule { rolling { batch: 1, max_unavailable: 1 } }\n";
@@ -482,4 +508,326 @@ fn a_chain_agrees_on_the_models_of_the_version_it_shares() {
     let other = same.replace("state.n }", "state.n + 1 }");
     let got = listing(&[a, &other]);
     assert_eq!(got, "U0091 2:1 the two specs disagree on version 2");
+}
+
+#[test]
+fn helper_functions_are_typed_where_they_are_called() {
+    let v1 =
+        "record Item { v: u64 }\nservice S { fn f(x: u64) -> u64 }\nstate { xs: map<string, u64> }";
+    let v2 = "record Item { v: u64 }\nservice S { fn f(x: u64, y: u64) -> u64 }\nstate { xs: map<string, u64> }";
+    let rest = "fn double(x: u64) -> u64 = x * 2\n\
+                fn total(m: map<string, u64>) -> u64 = sum(values(m)).double()\n\
+                fn wrap(i: Item) -> Item = Item { v: double(i.v) }\n\
+                invariant (old, new) { total(old.xs) == total(new.xs) }\n\
+                transform (old) -> new { xs: map_values(old.xs, |x| wrap(Item { v: x }).v) }\n\
+                past S { f(x) = call f(double(x), 1) }\n\
+                future S { f(x, y) = call f(double(x) + y) }";
+    check(&spec(v1, v2, rest), "");
+    // Unknown names suggest the helpers too; arity and argument types are checked.
+    check(
+        &spec(
+            v1,
+            v2,
+            "fn double(x: u64) -> u64 = x * 2\n\
+             past S { f(x) = call f(doubel(x), double(x, x)) }\n\
+             future S { f(x, y) = call f(double(\"a\") + y + x) }",
+        ),
+        "U0055 13:24 unknown function `doubel`\n\
+         U0056 13:35 `double` takes 1 argument, found 2\n\
+         U0050 14:36 expected `u64`, found `string`",
+    );
+}
+
+#[test]
+fn helper_functions_may_not_recurse_nor_take_taken_names() {
+    let v1 = "record Item { v: u64 }\nservice S { fn f(x: u64) -> u64 }";
+    let v2 = "record Item { v: string }\nservice S { fn f(x: u64) -> u64 }";
+    check(
+        &spec(
+            v1,
+            v2,
+            "fn fact(n: u64) -> u64 = if n == 0 { 1 } else { n * fact(n - 1) }\n\
+             fn even(n: u64) -> bool = n == 0 || odd(n - 1)\n\
+             fn odd(n: u64) -> bool = n != 0 && even(n - 1)\n\
+             fn keys(n: u64) -> u64 = n\n\
+             fn fine(n: u64) -> u64 = n\n\
+             fn fine(n: u64) -> u64 = n\n\
+             fn pick(i: Item) -> u64 = call f(1)\n\
+             fn v1_item(i: v1::Item) -> u64 = i.v",
+        ),
+        "U0044 10:53 function `fact` calls itself\n\
+         U0044 11:37 function `even` calls itself through `odd`\n\
+         U0044 12:36 function `odd` calls itself through `even`\n\
+         U0045 13:4 `keys` is a built-in function\n\
+         U0045 15:4 function `fine` is defined twice\n\
+         U0058 16:12 `Item` means different types in versions 1 and 2\n\
+         U0037 16:27 `call` in a function",
+    );
+}
+
+#[test]
+fn a_declared_meaning_change_needs_rules_like_a_changed_signature() {
+    let v1 = "record Limit { amount: u64 }\nservice S { fn wait(ms: u64) -> u64\n fn cap() -> Limit }\nstate { timeout: u64 }";
+    let v2 = "record Limit { changed amount: u64 }\nservice S { changed fn wait(ms: u64) -> u64\n fn cap() -> Limit }\nstate { changed timeout: u64 }";
+    // Same types, but declared changed: rules both ways, and a transform.
+    check(
+        &spec(v1, v2, ""),
+        "U0033 4:16 `S.wait` of version 1 is not answered on upgraded nodes\n\
+         U0033 5:5 `S.cap` of version 1 is not answered on upgraded nodes\n\
+         U0034 10:24 `S.wait` of version 2 is not answered on old nodes\n\
+         U0034 11:5 `S.cap` of version 2 is not answered on old nodes\n\
+         U0023 12:1 the state changed in version 2, but there is no transform",
+    );
+    // The two `Limit`s are two types now, never converted implicitly; rules are not unneeded.
+    let rules = "transform (old) -> new { timeout: old.timeout / 1000 }\n\
+                 past S { wait(ms) = call wait(ms / 1000) * 1000\n cap() = call cap() }\n\
+                 future S { wait(s) = call wait(s * 1000) / 1000\n cap() = { let l = call cap(); v2::Limit { amount: l.amount / 1000 } } }";
+    check(
+        &spec(v1, v2, rules),
+        "U0024 14:1 the transform has no invariant\n\
+         U0057 16:10 `Limit` of version 2 is used where `Limit` of version 1 is expected",
+    );
+    // Marks of the old version are its own upgrade's (a block copied along a chain): ignored.
+    check(&spec(v2, v1, ""), "");
+}
+
+#[test]
+fn a_chain_may_copy_a_version_block_with_its_marks() {
+    let a = "upgrade t 1 -> 2\nversion 1 { service S { fn f(x: u64) -> u64 } }\n\
+             version 2 { service S { changed fn f(x: u64) -> u64 } }\n\
+             past S { f(x) = call f(x * 2) }\nfuture S { f(x) = call f(x / 2) }\n\
+             schedule { all_at_once { } }";
+    let b = "upgrade t 2 -> 3\nversion 2 { service S { changed fn f(x: u64) -> u64 } }\n\
+             version 3 { service S { fn f(x: u64) -> u64 } }\nschedule { all_at_once { } }";
+    assert_eq!(listing(&[a, b]), "");
+}
+
+#[test]
+fn an_unneeded_rule_that_converts_values_points_to_changed() {
+    let v = "service S { fn f(x: u64) -> u64\n fn g(x: u64) -> u64 }";
+    let mut sources = SourceMap::new();
+    sources.add(
+        "t.ups",
+        spec(
+            v,
+            v,
+            "past S { f(x) = call f(x)\n g(x) = call g(x * 1000) }",
+        ),
+    );
+    let out = check_sources(&sources);
+    let helps: Vec<(String, String)> = out
+        .diagnostics
+        .iter()
+        .map(|d| (d.message.clone(), d.help.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(helps.len(), 2, "{helps:#?}");
+    assert_eq!(helps[0].1, "remove the rule");
+    assert!(
+        helps[1]
+            .1
+            .contains("declare it `changed fn g(...)` in version 2")
+            && !helps[1].1.starts_with("remove"),
+        "{helps:#?}"
+    );
+}
+
+#[test]
+fn a_renamed_method_is_the_old_one_under_a_new_name() {
+    let v1 = "service S { fn get(key: string) -> option<string>\n fn put(key: string, v: string) -> unit }";
+    let v2 = "service S { fn lookup(key: string) -> option<string> renamed from get\n fn store(key: string, v: string, ttl: u64) -> unit renamed from put }";
+    // `get` is unchanged but for its name: no rules; `put` changed: rules under each name.
+    check(
+        &spec(
+            v1,
+            v2,
+            "past S { put(key, v) = call store(key, v, 0) }\nfuture S { store(key, v, ttl) = if ttl == 0 { call put(key, v) } else { disallow \"ttl\" } }",
+        ),
+        "",
+    );
+    check(
+        &spec(v1, v2, ""),
+        "U0033 4:5 `S.put` of version 1 is not answered on upgraded nodes\n\
+         U0034 8:5 `S.store` of version 2 is not answered on old nodes",
+    );
+    // A rule for the unchanged renamed method is unneeded, under either name.
+    check(
+        &spec(
+            v1,
+            v2,
+            "past S { get(key) = call lookup(key)\n put(key, v) = call store(key, v, 0) }\nfuture S { lookup(key) = call get(key)\n store(key, v, ttl) = call put(key, v) }",
+        ),
+        "U0040 10:10 `get` did not change, so this rule is never needed\n\
+         U0040 12:12 `lookup` did not change, so this rule is never needed\n\
+         U0042 13:16 parameter `ttl` of the `future` rule for `store` is never used",
+    );
+}
+
+#[test]
+fn a_rename_must_name_an_old_method_nothing_else_claims() {
+    let v1 = "service S { fn get(key: string) -> string\n fn put(key: string) -> unit }";
+    check(
+        &spec(
+            v1,
+            "service S { fn a(key: string) -> string renamed from gett\n fn b(key: string) -> unit renamed from put\n fn c(key: string) -> unit renamed from put\n fn get(key: string) -> string\n fn d(key: string) -> string renamed from get }",
+            "",
+        ),
+        "U0034 7:16 `S.a` of version 2 is not answered on old nodes\n\
+         U0046 7:54 version 1 of `S` has no method `gett` to rename\n\
+         U0046 9:41 `put` is renamed twice\n\
+         U0034 10:5 `S.get` of version 2 is not answered on old nodes\n\
+         U0046 11:43 `get` is renamed to `d` but version 2 still declares `get`",
+    );
+}
+
+#[test]
+fn a_rule_passing_a_renamed_call_on_is_plain_forwarding() {
+    let mut sources = SourceMap::new();
+    sources.add(
+        "t.ups",
+        spec(
+            "service S { fn get(key: string) -> string }",
+            "service S { fn lookup(key: string) -> string renamed from get }",
+            "past S { get(key) = call lookup(key) }",
+        ),
+    );
+    let out = check_sources(&sources);
+    let helps: Vec<String> = out
+        .diagnostics
+        .iter()
+        .map(|d| format!("{} {}", d.code, d.help.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(helps, ["U0040 remove the rule"]);
+}
+
+#[test]
+fn a_renamed_field_is_not_a_dropped_one() {
+    let v1 = "record Item { value: string, n: u64 }\nservice S { fn get() -> Item }\nstate { items: list<Item> }";
+    let v2 = "record Item { text: string renamed from value, n: u64 }\nservice S { fn get() -> Item }\nstate { entries: list<Item> renamed from items }";
+    // `get` needs no rule: its `Item`s convert under the renamed field, in the state too.
+    let rules = "transform (old) -> new { entries: old.items }\n\
+                 invariant (old, new) { len(old.items) == len(new.entries) }";
+    check(&spec(v1, v2, rules), "");
+    // Without the rename, `value` is dropped, and `Item` converts no more.
+    let plain = v2.replace(" renamed from value", "");
+    let explicit =
+        "transform (old) -> new { entries: old.items.map(|i| Item { text: i.value, n: i.n }) }\n\
+         invariant (old, new) { len(old.items) == len(new.entries) }\n\
+         past S { get() = { let i = call get(); v1::Item { value: i.text, n: i.n } } }\n\
+         future S { get() = { let i = call get(); v2::Item { text: i.value, n: i.n } } }";
+    check(
+        &spec(v1, &plain, explicit),
+        "U0069 3:15 field `value` of record `Item` is dropped in version 2",
+    );
+    // A rename names an old field nothing else claims, which the new record does not keep.
+    check(
+        &spec(
+            "record Item { value: string, n: u64 }",
+            "record Item { a: string renamed from valeu, b: u64 renamed from n, c: u64 renamed from n, d: string renamed from value, value: string }",
+            "",
+        ),
+        "U0046 6:38 record `Item` of version 1 has no field `valeu` to rename\n\
+         U0046 6:88 `n` is renamed twice\n\
+         U0046 6:114 `value` is renamed to `d` but record `Item` of version 2 still has `value`",
+    );
+}
+
+#[test]
+fn values_differing_only_by_renamed_fields_convert_implicitly() {
+    let v1 = "record Tag { label: string, n: u64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags() -> list<Tag>\n fn mark() -> Mark }";
+    let v2 = "record Tag { name: string renamed from label, n: u64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags(all: bool) -> list<Tag>\n fn mark(x: u64) -> Mark }";
+    let rules = "past S { tags() = call tags(true)\n mark() = call mark(0) }\nfuture S { tags(all) = if all { call tags() } else { [] }\n mark(_x) = call mark() }";
+    check(&spec(v1, v2, rules), "");
+    // A method whose signature differs only by renamed fields needs no rule at all.
+    let v2_same = "record Tag { name: string renamed from label, n: u64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags() -> list<Tag>\n fn mark() -> Mark }";
+    check(&spec(v1, v2_same, ""), "");
+    // Anything else changed as well, and the conversion is the author's again.
+    let v2_more = "record Tag { name: string renamed from label, n: i64 }\nenum Mark { Plain, Tagged(Tag) }\nservice S { fn tags(all: bool) -> list<Tag>\n fn mark(x: u64) -> Mark }";
+    check(
+        &spec(v1, v2_more, rules),
+        "U0057 14:19 `Tag` of version 2 is used where `Tag` of version 1 is expected\n\
+         U0057 15:11 `Mark` of version 2 is used where `Mark` of version 1 is expected\n\
+         U0057 16:31 `Tag` of version 1 is used where `Tag` of version 2 is expected\n\
+         U0057 17:13 `Mark` of version 1 is used where `Mark` of version 2 is expected",
+    );
+}
+
+/// The code a help tells the user to write names keywords with `r#`, as a spec must.
+#[test]
+fn helps_write_keyword_names_escaped() {
+    let text = spec(
+        "service S { fn r#in(r#let: string) -> u64 = 1 }\nstate { a: u64 }",
+        "service S {\n  changed fn r#in(r#let: string) -> u64\n  fn r#match(r#exists: string) -> u64\n  fn r#fn() -> u64 renamed from r#in\n}\nstate { a: u64 }",
+        "",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("helps.ups", text.clone());
+    let helps: Vec<String> = check_sources(&sources)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect();
+    for wanted in [
+        "`past S { r#in(r#let) = ... }`",
+        "`future S { r#match(r#exists) = disallow \"match needs version 2\" }`",
+        "remove `renamed from r#in`",
+    ] {
+        assert!(
+            helps.iter().any(|h| h.contains(wanted)),
+            "no help with {wanted}: {helps:#?}"
+        );
+    }
+    // An unneeded converting rule of a renamed keyword method: declare the new version's
+    // method changed, under its name there.
+    let text = spec(
+        "service S { fn r#in(x: u64) -> u64 }",
+        "service S { fn r#fn(x: u64) -> u64 renamed from r#in }",
+        "past S { r#in(x) = call r#fn(x) + 1 }",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("unneeded.ups", text);
+    let helps: Vec<String> = check_sources(&sources)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect();
+    assert!(
+        helps
+            .iter()
+            .any(|h| h.contains("`changed fn r#fn(...)` in version 2")),
+        "{helps:#?}"
+    );
+    // A model assigning a misspelt state field, and one of a version without state.
+    let text = spec(
+        "service S { fn f() -> unit { state.r#matc = 1 } }\nstate { r#match: u64 }",
+        "service S { fn f() -> unit }\nstate { r#match: u64 }",
+        "",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("typo.ups", text);
+    let helps: Vec<String> = check_sources(&sources)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect();
+    assert!(
+        helps.iter().any(|h| h == "did you mean `r#match`?"),
+        "{helps:#?}"
+    );
+
+    let text = spec(
+        "service S { fn f() -> unit { state.r#match = 1 } }",
+        "service S { fn f() -> unit }",
+        "",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("model.ups", text);
+    let helps: Vec<String> = check_sources(&sources)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect();
+    assert!(
+        helps.iter().any(|h| h.contains("`state { r#match: ... }`")),
+        "{helps:#?}"
+    );
 }

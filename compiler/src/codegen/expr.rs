@@ -97,8 +97,17 @@ impl<'t, 'm> ExprGen<'t, 'm> {
         self.types.model.type_of(e)
     }
 
-    /// The owned value of `e`.
+    /// The owned value of `e` (converted to the other version's type where the checker said
+    /// so: a value whose type differs only by renamed fields).
     pub fn owned(&self, e: &Expr) -> Gen {
+        let v = self.owned_as_is(e)?;
+        Ok(match self.types.model.conversions.get(&e.id) {
+            Some(c) => super::convert::apply(c, v),
+            None => v,
+        })
+    }
+
+    fn owned_as_is(&self, e: &Expr) -> Gen {
         if let Some(p) = self.place(e)? {
             if self.movable_place(e) {
                 return Ok(p);
@@ -110,6 +119,10 @@ impl<'t, 'm> ExprGen<'t, 'm> {
 
     /// A shared reference to the value of `e` (a place borrowed, or a temporary).
     pub fn borrowed(&self, e: &Expr) -> Gen {
+        if self.types.model.conversions.contains_key(&e.id) {
+            let v = self.owned(e)?;
+            return Ok(quote!(&(#v)));
+        }
         if let Some(p) = self.place(e)? {
             return Ok(quote!(&#p));
         }
@@ -193,6 +206,22 @@ impl<'t, 'm> ExprGen<'t, 'm> {
             ExprKind::List(items) => {
                 let items = self.all_owned(items)?;
                 Ok(quote!(::std::vec::Vec::from([#(#items),*])))
+            }
+            ExprKind::Map(entries) => {
+                let ty = match self.ty(e) {
+                    Ty::Map(k, v) => self.types.rust_known(&Ty::Map(k.clone(), v.clone())),
+                    _ => None,
+                };
+                let mut pairs = Vec::new();
+                for (k, v) in entries {
+                    let (k, v) = (self.owned(k)?, self.owned(v)?);
+                    pairs.push(quote!((#k, #v)));
+                }
+                // Built in the order written, so a repeated key keeps its last value.
+                Ok(match ty {
+                    Some(t) => quote!(<#t>::from_iter([#(#pairs),*])),
+                    None => quote!(::std::collections::BTreeMap::from_iter([#(#pairs),*])),
+                })
             }
             ExprKind::Unary(op, inner) => self.unary(e, *op, inner),
             ExprKind::Binary(op, l, r) => self.binary(e, *op, l, r),
@@ -446,6 +475,12 @@ impl<'t, 'm> ExprGen<'t, 'm> {
     }
 
     fn builtin(&self, name: &Ident, args: &[Expr]) -> Gen {
+        if self.types.model.functions.contains_key(&name.name) {
+            // A helper function: its arguments by value, in order, as the evaluator does.
+            let f = ident(&name.name);
+            let args = self.all_owned(args)?;
+            return Ok(quote!(crate::functions::#f(#(#args),*)?));
+        }
         let entry = crate::builtins::lookup(&name.name)
             .ok_or_else(|| CodegenError::Internal(format!("unknown built-in `{}`", name.name)))?;
         let site = Site::new(self, entry.name, args)?;

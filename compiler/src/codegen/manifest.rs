@@ -23,15 +23,32 @@ pub(crate) fn manifest(types: &Types<'_>, spec_text: &str) -> Manifest {
     let mut past = Vec::new();
     let mut future = Vec::new();
     let mut disallowed = Vec::new();
+    let (mut past_one_call, mut future_one_call) = (Vec::new(), Vec::new());
     for kind in [RuleKind::Past, RuleKind::Future] {
         let (simulated, _) = sides(types, kind);
         for service in simulated.services.values() {
             for m in &service.methods {
                 let (s, n) = (&service.name.name, &m.name.name);
-                let Some(rule) = find_rule(types, kind, s, n) else {
+                let full = format!("{s}.{n}");
+                let rule = find_rule(types, kind, s, n);
+                // Without a rule, dispatch passes the call on: one call.
+                if rule.is_none_or(|r| super::calls::at_most_one(&r.body)) {
+                    match kind {
+                        RuleKind::Past => past_one_call.push(full.clone()),
+                        RuleKind::Future => future_one_call.push(full.clone()),
+                    }
+                }
+                let Some(rule) = rule else {
+                    // The plugin passes the call through under another name or converts its
+                    // values: a host must run it (it runs only the listed methods).
+                    if passes_translated(model, kind, s, n) {
+                        match kind {
+                            RuleKind::Past => past.push(full),
+                            RuleKind::Future => future.push(full),
+                        }
+                    }
                     continue;
                 };
-                let full = format!("{s}.{n}");
                 if let ExprKind::Disallow(reason) = &rule.body.kind {
                     disallowed.push(Disallowed {
                         direction: kind.keyword().to_string(),
@@ -67,7 +84,31 @@ pub(crate) fn manifest(types: &Types<'_>, spec_text: &str) -> Manifest {
         disallowed,
         schedule,
         reverse_transform: has_reverse(model),
+        past_one_call,
+        future_one_call,
     }
+}
+
+/// Whether a call of `service.method` from the caller's side of `kind`, passed through without
+/// a rule, is not passed as it is: the method is renamed (the node's version knows it by
+/// another name) or its values convert under renamed fields.
+fn passes_translated(
+    model: &crate::model::SpecModel,
+    kind: RuleKind,
+    service: &str,
+    method: &str,
+) -> bool {
+    let caller = match kind {
+        RuleKind::Past => model.old.number,
+        RuleKind::Future => model.new.number,
+    };
+    let renamed = model
+        .counterpart(caller, service, method)
+        .is_some_and(|c| c.name.name != method);
+    renamed
+        || model
+            .pass_conversions
+            .contains_key(&(caller, service.to_string(), method.to_string()))
 }
 
 /// Whether the plugin exports a reverse transform: the spec declares one, or it needs no

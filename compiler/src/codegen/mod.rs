@@ -3,12 +3,17 @@
 //! The crate's `src/lib.rs` holds a module per version with its records, enums and state in
 //! the wire encoding (`v1`, `v2`), the delegate functions `call` goes through (`calls`), the
 //! rules (`past`, `future`), the dispatch table (`dispatch`), the transform and invariant
-//! (`state`), the embedded manifest, and the C-ABI entry points and vtable. Tokens are built
+//! (`state`), the helper functions (`functions`), the conversions of values under renamed
+//! fields (`conv`), the embedded manifest, and the C-ABI entry
+//! points and vtable. Tokens are built
 //! with `quote`, parsed back with `syn` (a failure is a compiler bug, reported with the text)
 //! and formatted with `prettyplease`. Pure: no IO here; `crate::build` writes and builds.
 
 pub(crate) mod builtins;
+mod calls;
+mod convert;
 mod expr;
+mod functions;
 mod manifest;
 mod moves;
 mod names;
@@ -160,6 +165,8 @@ fn crate_tokens(
     let rule_modules = rules::rule_modules(types)?;
     let dispatch = rules::dispatch(types)?;
     let state = state::state_module(types)?;
+    let functions = functions::functions_module(types)?;
+    let conversions = convert::conversions_module(types)?;
     let entries = plugin::entries(&json, manifest.reverse_transform);
     Ok(quote! {
         #header
@@ -169,6 +176,8 @@ fn crate_tokens(
         #rule_modules
         #dispatch
         #state
+        #functions
+        #conversions
         #entries
     })
 }

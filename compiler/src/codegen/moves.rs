@@ -95,6 +95,12 @@ fn count(name: &str, e: &Expr, repeated: bool, uses: &mut Uses) {
         }
         ExprKind::Builtin { args, .. } | ExprKind::Delegate { args, .. } => all(args, uses),
         ExprKind::Tuple(items) | ExprKind::List(items) => all(items, uses),
+        ExprKind::Map(entries) => {
+            for (k, v) in entries {
+                count(name, k, repeated, uses);
+                count(name, v, repeated, uses);
+            }
+        }
         ExprKind::Record { fields, .. } => {
             for f in fields {
                 count(name, &f.value, repeated, uses);

@@ -221,12 +221,13 @@ pub(crate) fn dispatch(types: &Types<'_>) -> Result<TokenStream, CodegenError> {
                         quote!(crate::#k::#s::#f)
                     }
                     None => {
-                        let counterpart =
-                            reachable.services.get(sname).and_then(|s| s.method(mname));
+                        // The same method of the other version, under its name there (a
+                        // renamed method is called by the name its version knows).
+                        let counterpart = types.model.counterpart(simulated.number, sname, mname);
                         match counterpart {
-                            Some(_) if types.model.method_unchanged(sname, mname) => {
+                            Some(c) if types.model.method_unchanged(sname, mname) => {
                                 let d = delegate_module(reachable.number, sname);
-                                let f = ident(mname);
+                                let f = ident(&c.name.name);
                                 quote!(#d::#f)
                             }
                             // The checker proves every changed method has a rule.
@@ -269,10 +270,29 @@ pub(crate) fn dispatch(types: &Types<'_>) -> Result<TokenStream, CodegenError> {
                 } else {
                     quote!(let (#(#passed,)*): (#(#tys,)*) = #precise;)
                 };
+                // A call passed through under renamed fields converts its arguments on the way
+                // and its answer on the way back.
+                let pass = types
+                    .model
+                    .pass_conversions
+                    .get(&(simulated.number, sname.clone(), mname.clone()))
+                    .filter(|_| find_rule(types, kind, sname, mname).is_none());
+                let call = match pass {
+                    Some(p) => {
+                        let args = passed
+                            .iter()
+                            .zip(&p.args)
+                            .map(|(a, c)| super::convert::apply(c, quote!(#a)));
+                        let answer =
+                            super::convert::apply(&p.ret, quote!(#target(#host, #(#args),*)?));
+                        quote!(#answer)
+                    }
+                    None => quote!(#target(#host, #(#passed),*)?),
+                };
                 arms.push(quote! {
                     (#dir, #sname, #mname) => {
                         #decode
-                        rt::encode(&#target(#host, #(#passed),*)?)
+                        rt::encode(&#call)
                     }
                 });
             }

@@ -349,3 +349,163 @@ fn malformed_tokens_are_a_compiler_bug_with_the_text() {
         "{err}"
     );
 }
+
+#[test]
+fn keyword_names_are_escaped_in_specs_and_bare_on_the_wire() {
+    // `exists` and `match` are keywords of the spec language; `r#` lets a method, a parameter
+    // and a field take them, and the wire keeps the bare word.
+    let text = spec(
+        "record R { r#match: u64 }\nservice S { fn r#exists(r#in: string) -> bool  fn get() -> R }",
+        "record R { r#match: u64 }\nservice S { fn r#exists(r#in: string) -> bool  fn get() -> R  fn r#let(r: R) -> u64 }",
+        "future S { r#let(r) = r.r#match }",
+    );
+    let g = gen(&text);
+    has(&g, "rt::call(&__up_host, \"exists\",");
+    has(&g, "pub r#match: u64");
+    has(&g, "pub fn exists(");
+    has(&g, "pub fn r#let(");
+    has(&g, "\"let\"");
+    assert!(
+        !g.lib_rs.contains("\"r#"),
+        "an escape reached a wire name:\n{}",
+        g.lib_rs
+    );
+}
+
+#[test]
+fn helper_functions_become_functions_called_with_their_arguments() {
+    let text = spec(
+        "service S { fn f(x: u64) -> u64 }\nstate { xs: list<u64> }",
+        "service S { fn f(x: u64, y: u64) -> u64 }\nstate { xs: list<u64> }",
+        "fn double(x: u64) -> u64 = x * 2\n\
+         fn total(xs: list<u64>) -> u64 = sum(xs.map(|x| double(x)))\n\
+         invariant (old, new) { total(old.xs) == total(new.xs) }\n\
+         past S { f(x) = call f(double(x), 1) }\n\
+         future S { f(x, y) = call f(x + y) }",
+    );
+    let g = gen(&text);
+    has(&g, "pub mod functions {");
+    has(&g, "pub fn double(x: u64) -> rt::RuleResult<u64> {");
+    has(
+        &g,
+        "pub fn total(xs: ::std::vec::Vec<u64>) -> rt::RuleResult<u64> {",
+    );
+    has(&g, "crate::functions::double(x)?");
+    has(&g, "crate::functions::total(old.xs.clone())?");
+}
+
+#[test]
+fn a_method_declared_changed_dispatches_to_its_rules_and_its_records_are_two_types() {
+    let text = spec(
+        "record Q { amount: u64 }\nservice S { fn wait(ms: u64) -> u64  fn quota() -> Q }",
+        "record Q { changed amount: u64 }\nservice S { changed fn wait(ms: u64) -> u64  fn quota() -> Q }",
+        "past S { wait(ms) = call wait(ms / 1000) * 1000\n quota() = v1::Q { amount: (call quota()).amount * 1024 } }\n\
+         future S { wait(s) = call wait(s * 1000) / 1000\n quota() = v2::Q { amount: (call quota()).amount / 1024 } }",
+    );
+    let g = gen(&text);
+    has(&g, "rt::encode(&crate::past::S::wait(__up_host, __up_a0)?)");
+    has(
+        &g,
+        "rt::encode(&crate::future::S::wait(__up_host, __up_a0)?)",
+    );
+    assert!(!g.lib_rs.contains("pub use crate::v1::Q;"), "{}", g.lib_rs);
+}
+
+#[test]
+fn a_renamed_method_passes_through_under_each_version_s_name() {
+    let text = spec(
+        "service S { fn get(key: string) -> option<string> }",
+        "service S { fn lookup(key: string) -> option<string> renamed from get }",
+        "",
+    );
+    let g = gen(&text);
+    // An old caller's `get` reaches the new node's `lookup`, and a new caller's `lookup` the
+    // old node's `get`: each delegate sends its own version's name on the wire.
+    has(&g, "(0, \"S\", \"get\") =>");
+    has(
+        &g,
+        "rt::encode(&crate::calls::v2::S::lookup(__up_host, __up_a0)?)",
+    );
+    has(&g, "(1, \"S\", \"lookup\") =>");
+    has(
+        &g,
+        "rt::encode(&crate::calls::v1::S::get(__up_host, __up_a0)?)",
+    );
+    has(&g, "rt::call(&__up_host, \"lookup\",");
+    has(&g, "rt::call(&__up_host, \"get\",");
+}
+
+#[test]
+fn values_under_renamed_fields_are_converted_by_generated_functions() {
+    let text = spec(
+        "record Tag { label: string, n: u64 }\nservice S { fn tags() -> list<Tag> }",
+        "record Tag { name: string renamed from label, n: u64 }\nservice S { fn tags() -> list<Tag> }",
+        "past S { tags() = call tags() }\nfuture S { tags() = call tags() }",
+    );
+    let g = gen(&text);
+    has(
+        &g,
+        "pub fn __up_conv_Tag_2_1(__up_x: crate::v2::Tag) -> crate::v1::Tag {",
+    );
+    has(&g, "crate::v1::Tag { label: __up_x.name, n: __up_x.n }");
+    has(
+        &g,
+        "(crate::calls::v2::S::tags(__up_host)?).into_iter().map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)).collect::<::std::vec::Vec<_>>()",
+    );
+}
+
+#[test]
+fn a_method_differing_only_by_renamed_fields_passes_through_converted() {
+    let text = spec(
+        "record Tag { label: string }\nservice S { fn put(t: Tag) -> option<Tag> }",
+        "record Tag { name: string renamed from label }\nservice S { fn put(t: Tag) -> option<Tag> }",
+        "",
+    );
+    let g = gen(&text);
+    has(
+        &g,
+        "rt::encode(&(crate::calls::v2::S::put(__up_host, crate::conv::__up_conv_Tag_1_2(__up_a0))?).map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)))",
+    );
+}
+
+/// Rules (and methods passed through unchanged) that make at most one delegate call are listed
+/// per direction, so a host may pipeline them; a rule calling once per element of a list is not.
+#[test]
+fn manifest_lists_the_rules_of_one_call() {
+    let m = gen(KV).manifest;
+    assert_eq!(m.past_one_call, ["Kv.get", "Kv.put", "Kv.replicate"]);
+    assert_eq!(
+        m.future_one_call,
+        ["Kv.get", "Kv.put", "Kv.delete", "Kv.replicate"]
+    );
+    let m = gen(include_str!("../../../specs/kv/kv-2-3.ups")).manifest;
+    assert!(
+        m.future.iter().any(|r| r == "Kv.get_many"),
+        "{:?}",
+        m.future
+    );
+    assert!(
+        !m.future_one_call.iter().any(|r| r == "Kv.get_many"),
+        "`get_many` calls `get` per key: {:?}",
+        m.future_one_call
+    );
+    assert!(m.future_one_call.iter().any(|r| r == "Kv.get"));
+}
+
+/// A host runs a plugin only for the methods its manifest lists in `past` / `future` (others
+/// go on to the node as they are), so a method the plugin passes through under another name
+/// or with converted values is listed there, under its caller's version's name; one passed
+/// through as it is is not.
+#[test]
+fn manifest_lists_the_methods_passed_through_renamed_or_converted() {
+    let text = spec(
+        "record Tag { label: string }\nservice S {\n  fn get(key: string) -> option<string>\n  fn put(t: Tag) -> unit\n  fn ping() -> unit\n}",
+        "record Tag { name: string renamed from label }\nservice S {\n  fn lookup(key: string) -> option<string> renamed from get\n  fn put(t: Tag) -> unit\n  fn ping() -> unit\n}",
+        "",
+    );
+    let m = gen(&text).manifest;
+    assert_eq!(m.past, ["S.get", "S.put"]);
+    assert_eq!(m.future, ["S.lookup", "S.put"]);
+    assert_eq!(m.past_one_call, ["S.get", "S.put", "S.ping"]);
+    assert_eq!(m.future_one_call, ["S.lookup", "S.put", "S.ping"]);
+}

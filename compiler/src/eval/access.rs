@@ -21,7 +21,9 @@ impl Evaluator<'_> {
         host: &mut dyn Host,
     ) -> Result<Cow<'a, Value>, EvalError> {
         match &expr.kind {
-            ExprKind::Var(_) | ExprKind::Field(..) | ExprKind::Index(..) => {
+            ExprKind::Var(_) | ExprKind::Field(..) | ExprKind::Index(..)
+                if !self.converts(expr) =>
+            {
                 let _depth = self.budget.enter(expr.span)?;
                 self.access(expr, env, host)
             }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lang::ast::{Arm, BinOp, Expr, ExprKind, FieldInit, Ident, Lit, Quantifier, UnOp};
+use lang::ast::{Arm, BinOp, Expr, ExprKind, FieldInit, Function, Ident, Lit, Quantifier, UnOp};
 use lang::Span;
 
 use super::builtins;
@@ -43,7 +43,8 @@ impl Evaluator<'_> {
         match self.budget.enter(expr.span) {
             Ok(_depth) => {
                 let value = self.dispatch(expr, env, host)?;
-                self.fit_static_type(expr, value)
+                let value = self.fit_static_type(expr, value)?;
+                Ok(self.convert_for(expr, value))
             }
             Err(e) => Err(e),
         }
@@ -70,6 +71,7 @@ impl Evaluator<'_> {
             ExprKind::Record { path, fields } => self.eval_record(path, fields, env, host),
             ExprKind::Tuple(items) => self.eval_tuple(items, env, host),
             ExprKind::List(items) => self.eval_list(items, env, host),
+            ExprKind::Map(entries) => self.eval_map(entries, env, host),
             ExprKind::Unary(op, e) => self.eval_unary(expr, *op, e, env, host),
             ExprKind::Binary(BinOp::And | BinOp::Or, a, b) => {
                 self.eval_logic(expr, a, b, env, host)
@@ -192,6 +194,10 @@ impl Evaluator<'_> {
         env: &Env,
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
+        if let Some(f) = self.functions.get(name.name.as_str()) {
+            let args = self.eval_all(args, env, host)?;
+            return self.eval_function(expr, f, args, host);
+        }
         let mut values = Vec::with_capacity(args.len());
         for a in args {
             values.push(self.operand(a, env, host)?);
@@ -203,6 +209,29 @@ impl Evaluator<'_> {
             ));
         }
         builtins::call(self, &name.name, values, expr.span, host)
+    }
+
+    /// A helper function's body with its parameters bound to `args`, in a scope of its own.
+    fn eval_function(
+        &self,
+        expr: &Expr,
+        f: &Function,
+        args: Vec<Value>,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        if args.len() != f.params.len() {
+            return Err(EvalError::runtime(
+                expr.span,
+                format!(
+                    "`{}` takes {} arguments, got {}",
+                    f.name.name,
+                    f.params.len(),
+                    args.len()
+                ),
+            ));
+        }
+        let env = Env::new().bind_all(f.params.iter().map(|p| p.name.name.clone()).zip(args));
+        self.eval(&f.body, &env, host)
     }
 
     fn eval_delegate(
@@ -255,6 +284,22 @@ impl Evaluator<'_> {
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
         Ok(Value::List(self.eval_all(items, env, host)?))
+    }
+
+    /// `{k: v, ...}`: keys and values in the order written; a repeated key keeps its last value.
+    fn eval_map(
+        &self,
+        entries: &[(Expr, Expr)],
+        env: &Env,
+        host: &mut dyn Host,
+    ) -> Result<Value, EvalError> {
+        let mut map = std::collections::BTreeMap::new();
+        for (k, v) in entries {
+            let key = self.eval(k, env, host)?;
+            let value = self.eval(v, env, host)?;
+            map.insert(key, value);
+        }
+        Ok(Value::Map(map))
     }
 
     fn eval_unary(

@@ -8,6 +8,7 @@
 
 mod access;
 pub(crate) mod builtins;
+mod convert;
 mod env;
 mod expr;
 pub mod json;
@@ -23,9 +24,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
-use lang::ast::{Decl, Expr, Invariant, Rule, Spec, Transform};
+use lang::ast::{Decl, Expr, Function, Invariant, Rule, Spec, Transform};
 use lang::Span;
 
+pub use convert::convert;
 pub use env::Env;
 pub use value::{Closure, Value};
 
@@ -130,6 +132,8 @@ pub struct Evaluator<'s> {
     enums: BTreeMap<String, BTreeSet<String>>,
     /// Every variant name of every enum.
     variant_names: BTreeSet<String>,
+    /// The helper functions by name (the first of a name, as the checker keeps).
+    functions: BTreeMap<&'s str, &'s Function>,
     budget: Budget,
     /// Closure bodies already shared, by address of their AST node. Only valid while the
     /// evaluation that filled it runs (its AST is borrowed for that long); see `session`.
@@ -138,6 +142,11 @@ pub struct Evaluator<'s> {
     /// results are range-checked against their static type (`u64` below zero is an overflow,
     /// as in generated code).
     expr_types: Option<&'s HashMap<lang::ast::ExprId, crate::model::Ty>>,
+    /// Values used as the other version's under renamed fields, when built from a model.
+    conversions: Option<(
+        &'s HashMap<lang::ast::ExprId, crate::model::Conversion>,
+        &'s crate::model::NamedConversions,
+    )>,
 }
 
 #[derive(Debug)]
@@ -207,10 +216,15 @@ impl<'s> Evaluator<'s> {
                 }
             }
         }
+        let mut functions = BTreeMap::new();
+        for f in spec.functions() {
+            functions.entry(f.name.name.as_str()).or_insert(f);
+        }
         Evaluator {
             spec,
             enums,
             variant_names,
+            functions,
             budget: Budget {
                 depth: Cell::new(0),
                 steps: Cell::new(0),
@@ -219,6 +233,7 @@ impl<'s> Evaluator<'s> {
             },
             closure_bodies: RefCell::new(HashMap::new()),
             expr_types: None,
+            conversions: None,
         }
     }
 
@@ -229,6 +244,7 @@ impl<'s> Evaluator<'s> {
     pub fn for_model(model: &'s crate::model::SpecModel) -> Evaluator<'s> {
         let mut e = Evaluator::new(&model.spec);
         e.expr_types = Some(&model.expr_types);
+        e.conversions = Some((&model.conversions, &model.named_conversions));
         e
     }
 
@@ -250,6 +266,24 @@ impl<'s> Evaluator<'s> {
         } else {
             Err(EvalError::runtime(expr.span, "integer overflow"))
         }
+    }
+
+    /// `value` of `expr` as the other version's value where the checker found its type to
+    /// differ only by renamed fields; as it is otherwise.
+    pub(super) fn convert_for(&self, expr: &Expr, value: Value) -> Value {
+        match self.conversions {
+            Some((at, named)) => match at.get(&expr.id) {
+                Some(c) => convert::convert(value, c, named),
+                None => value,
+            },
+            None => value,
+        }
+    }
+
+    /// Whether `expr`'s value is converted where it is used.
+    pub(super) fn converts(&self, expr: &Expr) -> bool {
+        self.conversions
+            .is_some_and(|(at, _)| at.contains_key(&expr.id))
     }
 
     pub fn with_limits(mut self, max_depth: usize, max_steps: u64) -> Evaluator<'s> {

@@ -106,6 +106,12 @@ impl Collector {
                 }
             }
             ExprKind::Tuple(items) | ExprKind::List(items) => self.exprs(items, d),
+            ExprKind::Map(entries) => {
+                for (k, v) in entries {
+                    self.expr(k, d);
+                    self.expr(v, d);
+                }
+            }
             ExprKind::If {
                 cond,
                 then,

@@ -91,7 +91,7 @@ impl Fmt<'_> {
             stmts.push(gap);
             let v = self.top_expr(value);
             stmts.push(concat(vec![
-                text(format!("let {} = ", name.name)),
+                text(format!("let {} = ", name.written())),
                 v,
                 text(";"),
             ]));

@@ -12,6 +12,29 @@ pub struct Ident {
     pub span: Span,
 }
 
+/// The words the grammar refuses as plain names. A name may still be one of them when written
+/// with the escape `r#` (`fn r#exists(...)`): the name is the bare word, and so is its wire name.
+pub const KEYWORDS: &[&str] = &[
+    "let", "if", "else", "match", "call", "disallow", "forall", "exists", "true", "false", "none",
+    "fn", "in",
+];
+
+/// How a name is written in a spec: with `r#` before a keyword, as itself otherwise.
+pub fn written_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if KEYWORDS.contains(&name) {
+        std::borrow::Cow::Owned(format!("r#{name}"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+impl Ident {
+    /// The name as a spec writes it (see [`written_name`]).
+    pub fn written(&self) -> std::borrow::Cow<'_, str> {
+        written_name(&self.name)
+    }
+}
+
 /// A version number or other unsigned literal in a header position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Number {
@@ -37,6 +60,7 @@ pub enum Item {
     Transform(Transform),
     Rules(RuleBlock),
     Schedule(Schedule),
+    Function(Function),
 }
 
 impl Item {
@@ -48,6 +72,7 @@ impl Item {
             Item::Transform(t) => t.span,
             Item::Rules(r) => r.span,
             Item::Schedule(s) => s.span,
+            Item::Function(f) => f.span,
         }
     }
 
@@ -60,6 +85,7 @@ impl Item {
             Item::Transform(_) => "transform",
             Item::Rules(r) => r.kind.keyword(),
             Item::Schedule(_) => "schedule",
+            Item::Function(_) => "fn",
         }
     }
 }
@@ -109,6 +135,13 @@ impl Spec {
     pub fn schedules(&self) -> impl Iterator<Item = &Schedule> {
         self.items.iter().filter_map(|i| match i {
             Item::Schedule(v) => Some(v),
+            _ => None,
+        })
+    }
+    /// The top-level helper functions, in the order written.
+    pub fn functions(&self) -> impl Iterator<Item = &Function> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Function(f) => Some(f),
             _ => None,
         })
     }
@@ -171,10 +204,15 @@ pub struct ServiceDecl {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodDecl {
+    /// `changed fn ...`: the method's meaning changed though its signature may not have (the
+    /// span of the word `changed`).
+    pub changed: Option<Span>,
     pub name: Ident,
     pub params: Vec<Field>,
     /// `None` when no `-> T` is written: the method returns `unit`.
     pub ret: Option<TypeExpr>,
+    /// `renamed from old`: the method is the old version's `old` under a new name.
+    pub renamed_from: Option<Ident>,
     /// The method's model, its meaning over the version's state, when one is given.
     pub model: Option<MethodModel>,
     pub span: Span,
@@ -245,8 +283,14 @@ pub struct StateDecl {
 /// `name: type`, in records, state, and method parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
+    /// `changed name: type` (records and state only): the field's meaning changed though its
+    /// type may not have (the span of the word `changed`).
+    pub changed: Option<Span>,
     pub name: Ident,
     pub ty: TypeExpr,
+    /// `name: type renamed from old` (records and state only): the old version's field `old`
+    /// under a new name.
+    pub renamed_from: Option<Ident>,
     pub span: Span,
 }
 
@@ -265,6 +309,17 @@ pub enum TypeExprKind {
     },
     /// `(A, B)`; `()` is `unit`.
     Tuple(Vec<TypeExpr>),
+}
+
+/// `fn name(params) -> T = body`: a helper function at the top level, callable from rules,
+/// transforms, invariants and other helpers like a built-in (`name(a)` or `a.name()`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    pub name: Ident,
+    pub params: Vec<Field>,
+    pub ret: TypeExpr,
+    pub body: Expr,
+    pub span: Span,
 }
 
 /// `invariant (old, new) { clause* }`: every clause must hold.
@@ -347,6 +402,24 @@ pub struct Rule {
     pub params: Vec<Ident>,
     pub body: Expr,
     pub span: Span,
+}
+
+impl Rule {
+    /// Whether the rule only passes its call on to the other version's `target` (its method's
+    /// name there), `m(a, b) = call m(a, b)`, rather than converting values.
+    pub fn forwards(&self, target: &str) -> bool {
+        match &self.body.kind {
+            ExprKind::Delegate { method, args } => {
+                method.name == target
+                    && args.len() == self.params.len()
+                    && args
+                        .iter()
+                        .zip(&self.params)
+                        .all(|(a, p)| matches!(&a.kind, ExprKind::Var(v) if v.name == p.name))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// `schedule { entry* }`
@@ -516,6 +589,9 @@ pub enum ExprKind {
     },
     Tuple(Vec<Expr>),
     List(Vec<Expr>),
+    /// `{k: v, ...}`; `{}` is the empty map. Its type comes from the entries or, for `{}`,
+    /// from the type expected where it is written.
+    Map(Vec<(Expr, Expr)>),
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     If {

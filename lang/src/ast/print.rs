@@ -97,7 +97,12 @@ fn lit_text(lit: &Lit) -> String {
 }
 
 fn field_text(f: &Field) -> String {
-    format!("{}: {}", name(&f.name), type_text(&f.ty))
+    let changed = if f.changed.is_some() { "changed " } else { "" };
+    let renamed = f
+        .renamed_from
+        .as_ref()
+        .map_or(String::new(), |old| format!(" renamed from {}", name(old)));
+    format!("{changed}{}: {}{renamed}", name(&f.name), type_text(&f.ty))
 }
 
 struct Printer {
@@ -192,6 +197,12 @@ impl Printer {
                     self.sched_entry(d + 1, entry);
                 }
             }
+            Item::Function(f) => {
+                let head = format!("fn {} -> {}", name(&f.name), type_text(&f.ret));
+                self.line(d, &head, f.span);
+                self.fields(d + 1, "param", &f.params);
+                self.expr(d + 1, &f.body);
+            }
         }
     }
 
@@ -214,10 +225,14 @@ impl Printer {
             Decl::Service(s) => {
                 self.line(d, &format!("service {}", name(&s.name)), s.span);
                 for m in &s.methods {
-                    let text = match &m.ret {
-                        Some(t) => format!("method {} -> {}", name(&m.name), type_text(t)),
-                        None => format!("method {}", name(&m.name)),
+                    let changed = if m.changed.is_some() { "changed " } else { "" };
+                    let mut text = match &m.ret {
+                        Some(t) => format!("{changed}method {} -> {}", name(&m.name), type_text(t)),
+                        None => format!("{changed}method {}", name(&m.name)),
                     };
+                    if let Some(old) = &m.renamed_from {
+                        text.push_str(&format!(" renamed from {}", name(old)));
+                    }
                     self.line(d + 1, &text, m.span);
                     self.fields(d + 2, "param", &m.params);
                     if let Some(model) = &m.model {
@@ -337,6 +352,13 @@ impl Printer {
             ExprKind::List(items) => {
                 self.line(d, "list", span);
                 self.exprs(d + 1, items);
+            }
+            ExprKind::Map(entries) => {
+                self.line(d, "map", span);
+                for (k, v) in entries {
+                    self.expr(d + 1, k);
+                    self.expr(d + 1, v);
+                }
             }
             ExprKind::Unary(op, operand) => {
                 let symbol = match op {

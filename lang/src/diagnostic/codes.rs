@@ -110,6 +110,11 @@ codes! {
     DISALLOWED_METHOD = 41, Warning, "disallowed_method", "a method is always refused to callers of the other version";
     UNUSED_RULE_PARAMETER = 42, Warning, "unused_rule_parameter", "a past or future rule never reads one of its parameters";
     UNKNOWN_ALLOW = 43, Error, "unknown_allow", "a rule's `#[allow(...)]` names something that is not a warning";
+    // helper functions
+    RECURSIVE_FUNCTION = 44, Error, "recursive_function", "a helper function calls itself, directly or through others";
+    FUNCTION_NAME_TAKEN = 45, Error, "function_name_taken", "a helper function takes a built-in's name or another helper's";
+    // renames
+    BAD_RENAME = 46, Error, "bad_rename", "a `renamed from` names nothing of the old version, or something already taken";
     // expressions and types
     TYPE_MISMATCH = 50, Error, "type_mismatch", "an expression has the wrong type";
     UNKNOWN_VARIABLE = 51, Error, "unknown_variable", "a name is not bound";

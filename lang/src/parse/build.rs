@@ -45,6 +45,8 @@ pub(super) struct Builder {
     /// Identifiers in the reserved namespace ([`RESERVED_PREFIX`]). Found by `ident`, which
     /// only borrows the builder (it is called from inside iterator chains).
     reserved: std::cell::RefCell<Vec<Ident>>,
+    /// How many type expressions enclose the one being built.
+    type_depth: usize,
 }
 
 /// The prefix of the names generated code gives its own variables and functions
@@ -66,6 +68,7 @@ impl Builder {
             diagnostics: Vec::new(),
             too_deep_at: None,
             reserved: std::cell::RefCell::new(Vec::new()),
+            type_depth: 0,
         }
     }
 
@@ -169,6 +172,7 @@ impl Builder {
             Rule::transform => Item::Transform(self.transform(pair)),
             Rule::rule_block => Item::Rules(self.rule_block(pair)),
             Rule::schedule => Item::Schedule(self.schedule(pair)),
+            Rule::function => Item::Function(self.function(pair)),
             _ => return None,
         })
     }
@@ -176,8 +180,10 @@ impl Builder {
     // ------------------------------------------------------------ leaves
 
     fn ident(&self, pair: P<'_>) -> Ident {
+        let text = pair.as_str();
         let ident = Ident {
-            name: pair.as_str().to_string(),
+            // `r#exists` names `exists`: the escape is spelling, not part of the name.
+            name: text.strip_prefix("r#").unwrap_or(text).to_string(),
             span: self.span(&pair),
         };
         if ident.name.starts_with(RESERVED_PREFIX) {
@@ -342,24 +348,27 @@ impl Builder {
                 let methods = inner
                     .map(|m| {
                         let span = self.span(&m);
-                        let mut mi = m.into_inner();
+                        let mut mi = m.into_inner().peekable();
+                        let changed = mi
+                            .next_if(|p| p.as_rule() == Rule::changed)
+                            .map(|p| self.span(&p));
                         let name = self.ident_opt(mi.next());
                         let params = mi.next().map(|f| self.fields(f)).unwrap_or_default();
-                        let mut ret = None;
-                        let mut model = None;
-                        for part in mi {
-                            match part.as_rule() {
-                                Rule::type_expr => ret = Some(self.type_expr(part)),
-                                Rule::model_expr | Rule::model_block => {
-                                    model = Some(self.method_model(part));
-                                }
-                                _ => {}
-                            }
-                        }
+                        let ret = mi
+                            .next_if(|p| p.as_rule() == Rule::type_expr)
+                            .map(|t| self.type_expr(t));
+                        let renamed_from = mi
+                            .next_if(|p| p.as_rule() == Rule::renamed)
+                            .map(|r| self.ident_opt(r.into_inner().nth(1)));
+                        let model = mi
+                            .next_if(|p| matches!(p.as_rule(), Rule::model_expr | Rule::model_block))
+                            .map(|part| self.method_model(part));
                         MethodDecl {
+                            changed,
                             name,
                             params,
                             ret,
+                            renamed_from,
                             model,
                             span,
                         }
@@ -429,7 +438,10 @@ impl Builder {
         pair.into_inner()
             .map(|f| {
                 let span = self.span(&f);
-                let mut fi = f.into_inner();
+                let mut fi = f.into_inner().peekable();
+                let changed = fi
+                    .next_if(|p| p.as_rule() == Rule::changed)
+                    .map(|p| self.span(&p));
                 let name = self.ident_opt(fi.next());
                 let ty = match fi.next() {
                     Some(t) => self.type_expr(t),
@@ -438,12 +450,35 @@ impl Builder {
                         span,
                     },
                 };
-                Field { name, ty, span }
+                let renamed_from = fi
+                    .next_if(|p| p.as_rule() == Rule::renamed)
+                    .map(|r| self.ident_opt(r.into_inner().nth(1)));
+                Field {
+                    changed,
+                    name,
+                    ty,
+                    renamed_from,
+                    span,
+                }
             })
             .collect()
     }
 
+    /// A type expression; type arguments nested deeper than the bracket limit
+    /// ([`super::chunk::MAX_NESTING`], `list<list<...>>`) are refused (U0007) whatever the
+    /// stack, as brackets are: later passes over types recurse.
     fn type_expr(&mut self, pair: P<'_>) -> TypeExpr {
+        let limit = usize::try_from(super::chunk::MAX_NESTING).unwrap_or(usize::MAX);
+        if self.type_depth >= limit && self.too_deep_at.is_none() {
+            self.too_deep_at = Some(self.offset + pair.as_span().start());
+        }
+        self.type_depth += 1;
+        let t = self.type_expr_inner(pair);
+        self.type_depth -= 1;
+        t
+    }
+
+    fn type_expr_inner(&mut self, pair: P<'_>) -> TypeExpr {
         let span = self.span(&pair);
         if self.out_of_stack(pair.as_span().start()) {
             return TypeExpr {
@@ -476,6 +511,35 @@ impl Builder {
             }
         };
         TypeExpr { kind, span }
+    }
+
+    fn function(&mut self, pair: P<'_>) -> Function {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident_opt(inner.next());
+        let params = inner.next().map(|f| self.fields(f)).unwrap_or_default();
+        let ret = match inner.next() {
+            Some(t) => self.type_expr(t),
+            None => TypeExpr {
+                kind: TypeExprKind::Tuple(Vec::new()),
+                span,
+            },
+        };
+        let body = match inner.next() {
+            Some(e) => self.expr(e),
+            None => Expr {
+                id: ExprId::default(),
+                kind: ExprKind::Lit(Lit::Unit),
+                span,
+            },
+        };
+        Function {
+            name,
+            params,
+            ret,
+            body,
+            span,
+        }
     }
 
     fn invariant(&mut self, pair: P<'_>) -> Invariant {
@@ -752,5 +816,58 @@ mod tests {
         assert_eq!(significant_len("x /* c */ y /* d */"), 11);
         assert_eq!(significant_len("\"a // b\" // c"), 8);
         assert_eq!(significant_len("é // c"), 2);
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use crate::ast::{Decl, Item};
+    use crate::span::FileId;
+
+    fn parse(text: &str) -> crate::Parsed {
+        crate::parse(FileId(0), text)
+    }
+
+    #[test]
+    fn escaped_keywords_are_names_and_changed_is_a_mark_or_a_name() {
+        let p = parse(
+            "upgrade t 1 -> 2\nversion 2 { record R { changed r#in: u64, changed: bool, changedx: u64 } \
+             service S { changed fn r#exists() -> bool  fn changed() -> bool } }",
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let spec = p.spec.expect("spec");
+        let Some(Item::Version(v)) = spec.items.first() else {
+            panic!("no version")
+        };
+        let (Some(Decl::Record(r)), Some(Decl::Service(s))) = (v.decls.first(), v.decls.get(1))
+        else {
+            panic!("no record and service")
+        };
+        let fields: Vec<(bool, &str)> = r
+            .fields
+            .iter()
+            .map(|f| (f.changed.is_some(), f.name.name.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [(true, "in"), (false, "changed"), (false, "changedx")]
+        );
+        let methods: Vec<(bool, &str)> = s
+            .methods
+            .iter()
+            .map(|m| (m.changed.is_some(), m.name.name.as_str()))
+            .collect();
+        assert_eq!(methods, [(true, "exists"), (false, "changed")]);
+    }
+
+    #[test]
+    fn a_missing_name_is_asked_for_in_words() {
+        let p = parse("upgrade t 1 -> 2\nversion 1 { record { } }");
+        let messages: Vec<String> = p
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} / {}", d.message, d.primary.message))
+            .collect();
+        assert_eq!(messages, ["unexpected `{` / expected a name"]);
     }
 }

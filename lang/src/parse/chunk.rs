@@ -23,10 +23,21 @@ pub const ITEM_KEYWORDS: &[&str] = &[
     "past",
     "future",
     "schedule",
+    "fn",
+];
+
+/// Words after which an expression goes on: an item keyword after one of them is a name.
+const EXPR_WORDS: &[&str] = &[
+    "in", "if", "else", "match", "let", "call", "forall", "exists", "disallow", "fn",
 ];
 
 /// Splits at every item keyword that stands at bracket depth zero, outside strings and
 /// comments. Text before the first keyword is a chunk of its own (and will fail to parse).
+///
+/// A helper function (`fn f(...) -> T = expr`) is not braced, so its expression stands at
+/// depth zero and may use an item keyword as a name (`past + version`): inside one, only a
+/// keyword that follows a complete operand (a name, number, string or closing bracket, never
+/// an operator or a word like `in`) starts the next item.
 pub(super) fn split(text: &str) -> Vec<Chunk> {
     let bytes = text.as_bytes();
     let mut starts: Vec<(usize, bool)> = Vec::new();
@@ -34,6 +45,13 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
     let mut depth: i64 = 0;
     let mut i = 0;
     let mut first_token = true;
+    // Whether the current chunk is a helper function, and whether the last token ended an
+    // operand.
+    let mut in_fn = false;
+    let mut after_operand = false;
+    // `let`s at depth zero in a helper's expression whose `;` is still to come: a `;` beyond
+    // them ends the helper (`fn f() -> u64 = 1;`).
+    let mut open_lets = 0usize;
     while let Some(&b) = bytes.get(i) {
         match b {
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
@@ -65,6 +83,7 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
                     }
                 }
                 first_token = false;
+                after_operand = true;
                 continue;
             }
             b'{' | b'(' | b'[' => {
@@ -72,8 +91,12 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
                 if depth == MAX_NESTING + 1 {
                     too_deep.push(i);
                 }
+                after_operand = false;
             }
-            b'}' | b')' | b']' => depth = (depth - 1).max(0),
+            b'}' | b')' | b']' => {
+                depth = (depth - 1).max(0);
+                after_operand = true;
+            }
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let start = i;
                 while bytes
@@ -86,11 +109,34 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
                 if depth == 0 {
                     if first_token {
                         starts.push((start, word == "upgrade"));
-                    } else if ITEM_KEYWORDS.contains(&word) {
+                    } else if ITEM_KEYWORDS.contains(&word) && (!in_fn || after_operand) {
                         starts.push((start, false));
+                        in_fn = word == "fn";
+                        after_operand = false;
+                        open_lets = 0;
+                        first_token = false;
+                        continue;
                     }
                 }
+                if depth == 0 && word == "let" {
+                    open_lets += 1;
+                }
                 first_token = false;
+                after_operand = !EXPR_WORDS.contains(&word);
+                continue;
+            }
+            c if c.is_ascii_digit() => {
+                if first_token {
+                    starts.push((i, false));
+                }
+                while bytes
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.')
+                {
+                    i += 1;
+                }
+                first_token = false;
+                after_operand = true;
                 continue;
             }
             c if c.is_ascii_whitespace() => {}
@@ -99,6 +145,13 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
                     starts.push((i, false));
                 }
                 first_token = false;
+                after_operand = false;
+                if b == b';' && depth == 0 {
+                    match open_lets.checked_sub(1) {
+                        Some(left) => open_lets = left,
+                        None => after_operand = true,
+                    }
+                }
             }
         }
         i += 1;
@@ -140,6 +193,30 @@ mod tests {
                     false
                 ),
                 ("past Kv { a() = \"future\" }".to_string(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_helper_function_may_use_item_keywords_as_names() {
+        let text = "upgrade t 1 -> 2\nfn g(past: u64, version: u64) -> u64 = past + version\n\
+                    fn h(x: S) -> bool = forall v in past: call version(v.past) || if past { 1 } else { 2 }\n\
+                    fn k() -> u64 = 1 past S { }\nfn m() -> u64 = f(x)\nversion 1 { }\n\
+                    fn n() -> u64 = let past = 1; past;fn o() -> u64 = 2;past S { }";
+        let got: Vec<String> = words(text).into_iter().map(|(w, _)| w).collect();
+        assert_eq!(
+            got,
+            [
+                "upgrade t 1 -> 2",
+                "fn g(past: u64, version: u64) -> u64 = past + version",
+                "fn h(x: S) -> bool = forall v in past: call version(v.past) || if past { 1 } else { 2 }",
+                "fn k() -> u64 = 1",
+                "past S { }",
+                "fn m() -> u64 = f(x)",
+                "version 1 { }",
+                "fn n() -> u64 = let past = 1; past;",
+                "fn o() -> u64 = 2;",
+                "past S { }",
             ]
         );
     }

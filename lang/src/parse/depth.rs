@@ -59,6 +59,7 @@ pub(super) fn too_deep(item: &Item) -> Option<TooDeep> {
             .filter_map(|m| m.model.as_ref())
             .flat_map(MethodModel::exprs)
             .collect(),
+        Item::Function(f) => vec![&f.body],
         Item::Protocol(_) | Item::Schedule(_) => Vec::new(),
     };
     let limit = usize::try_from(MAX_NESTING).unwrap_or(usize::MAX);
@@ -103,6 +104,9 @@ pub(super) fn too_deep(item: &Item) -> Option<TooDeep> {
             }
             ExprKind::Tuple(items) | ExprKind::List(items) => {
                 stack.extend(items.iter().map(|a| (a, next)))
+            }
+            ExprKind::Map(entries) => {
+                stack.extend(entries.iter().flat_map(|(k, v)| [(k, next), (v, next)]))
             }
             ExprKind::If {
                 cond,
@@ -177,6 +181,7 @@ pub(super) fn dismantle(item: Item) {
                     .chain(m.result)
             })
             .collect(),
+        Item::Function(f) => vec![f.body],
         Item::Protocol(_) | Item::Schedule(_) => Vec::new(),
     };
     while let Some(mut e) = stack.pop() {
@@ -189,6 +194,7 @@ pub(super) fn dismantle(item: Item) {
             ExprKind::Builtin { args, .. } | ExprKind::Delegate { args, .. } => stack.extend(args),
             ExprKind::Record { fields, .. } => stack.extend(fields.into_iter().map(|f| f.value)),
             ExprKind::Tuple(items) | ExprKind::List(items) => stack.extend(items),
+            ExprKind::Map(entries) => stack.extend(entries.into_iter().flat_map(|(k, v)| [k, v])),
             ExprKind::If {
                 cond,
                 then,

@@ -159,7 +159,9 @@ fn collapse(expected: &mut BTreeSet<String>) {
 fn is_literal_token(token: &str) -> bool {
     let chars: Vec<char> = token.chars().collect();
     let is_range = chars.len() == 4 && chars.get(1) == Some(&'.') && chars.get(2) == Some(&'.');
-    let trivia = token.trim().is_empty() || matches!(token, "//" | "/*" | "_" | "BUILTIN_RULE");
+    // `r#` begins an escaped name: "a name" already says it.
+    let trivia =
+        token.trim().is_empty() || matches!(token, "//" | "/*" | "_" | "r#" | "BUILTIN_RULE");
     !trivia && !is_range
 }
 

@@ -66,3 +66,55 @@ fn the_reverse_transform_reads_the_new_state_and_assigns_the_old() {
         expect!["entries: state { entries: map<string, string>, log: list<Entry> }"],
     );
 }
+
+#[test]
+fn a_helper_function_call_goes_to_its_definition() {
+    let fixture = super::NEW_SYNTAX.replacen("twice(m) }", "tw$0ice(m) }", 1);
+    check(
+        &fixture,
+        expect![
+            "twice: fn twice(m: map<string, u64>) -> map<string, u64> = map_values(m, |v| v * 2)"
+        ],
+    );
+}
+
+/// Version 1's `get` is version 2's `fetch`.
+const RENAMED: &str = r#"upgrade kv 1 -> 2
+version 1 {
+  service Kv {
+    fn get(key: string) -> option<string>
+    fn find(key: string) -> option<string>
+  }
+}
+version 2 {
+  service Kv {
+    fn fetch(key: string) -> option<string> renamed from get
+    fn find(key: string) -> option<string>
+  }
+}
+"#;
+
+#[test]
+fn a_renamed_method_s_declaration_goes_to_its_counterpart() {
+    let at = |from: &str, to: &str| RENAMED.replacen(from, to, 1);
+    check(
+        &at("fn fetch", "fn fe$0tch"),
+        expect!["get: fn get(key: string) -> option<string>"],
+    );
+    check(
+        &at("fn get(key", "fn g$0et(key"),
+        expect!["fetch: fn fetch(key: string) -> option<string> renamed from get"],
+    );
+    check(
+        &at("fn find", "fn fi$0nd"),
+        expect!["find: fn find(key: string) -> option<string>"],
+    );
+}
+
+#[test]
+fn renamed_from_goes_to_the_old_version_s_method() {
+    check(
+        &RENAMED.replacen("renamed from get", "renamed from g$0et", 1),
+        expect!["get: fn get(key: string) -> option<string>"],
+    );
+}

@@ -138,6 +138,61 @@ fn quick_fix_creates_a_missing_rule_block() {
 }
 
 #[test]
+fn quick_fix_for_a_converting_unneeded_rule_declares_the_change() {
+    let text = upstart_test_support::spec("ui/U0040-unneeded_rule.ups");
+    let a = Analysis::of(&text);
+    let converting = a
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::UNNEEDED_RULE && d.message.contains("`size`"))
+        .expect("U0040 on size");
+    let all = fixes(&a, converting.primary.span);
+    let preferred = all.iter().find(|f| f.preferred).expect("a preferred fix");
+    assert_eq!(preferred.title, "Declare `size` changed in version 2");
+    let mut fixed = text.clone();
+    for (span, new) in preferred.edits.iter().rev() {
+        fixed.replace_range(span.start..span.end, new);
+    }
+    let after = Analysis::of(&fixed);
+    assert!(fixed.contains("changed fn size() -> u64"), "{fixed}");
+    // `size` now needs its future rule too, and its past rule is no longer unneeded.
+    let codes: Vec<String> = after
+        .diagnostics
+        .iter()
+        .map(|d| d.code.to_string())
+        .collect();
+    assert_eq!(codes, ["U0034", "U0040"], "{:?}", after.diagnostics);
+    // A rule that only passes its call on is still removed by preference.
+    let forwarding = a
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::UNNEEDED_RULE && d.message.contains("`get`"))
+        .expect("U0040 on get");
+    let all = fixes(&a, forwarding.primary.span);
+    assert_eq!(all.len(), 1);
+    assert!(all[0].preferred && all[0].title.starts_with("Remove"));
+}
+
+/// Map literals, helper functions, `changed`, `renamed from` and keyword escapes, for the
+/// no-panic sweep.
+pub(super) const NEW_SYNTAX: &str = r#"upgrade kv 1 -> 2
+version 1 {
+  record R { r#match: u64 }
+  service Kv { fn r#exists(key: string) -> bool  fn size() -> map<string, u64> }
+}
+version 2 {
+  record R { changed r#match: u64 }
+  service Kv {
+    fn has(key: string) -> bool renamed from r#exists
+    changed fn size() -> map<string, u64>
+  }
+}
+fn twice(m: map<string, u64>) -> map<string, u64> = map_values(m, |v| v * 2)
+past Kv { size() = twice({"a": 1, "b": len(call size())}) }
+future Kv { size() = { let m = call size(); if len(m) == 0 { {} } else { twice(m) } } }
+"#;
+
+#[test]
 fn no_request_panics_anywhere_in_broken_text() {
     let base = kv();
     let half = base
@@ -150,6 +205,8 @@ fn no_request_panics_anywhere_in_broken_text() {
         base.replace('}', ""),
         base.replace('(', "(("),
         base.replace("Item", "It\u{e9}m \u{1d11e}"),
+        NEW_SYNTAX.to_string(),
+        NEW_SYNTAX.replace('}', ""),
         "upgrade".to_string(),
         String::new(),
         "\u{e9}\u{1d11e}\n// x".to_string(),
@@ -162,5 +219,75 @@ fn no_request_panics_anywhere_in_broken_text() {
             let _ = completion(&a, Some(&a), offset);
             let _ = fixes(&a, Span::new(offset, offset + 3));
         }
+    }
+}
+
+/// `r#in` changed, `r#match` new, `lookup` is `get` renamed with another result: every
+/// missing rule's quick fixes give rules that parse, answer the method (so its diagnostic
+/// goes), and a renamed method's skeleton calls it under its other version's name.
+const KEYWORDS_AND_RENAMES: &str = r#"upgrade kv 1 -> 2
+version 1 {
+  service Kv {
+    fn r#in(r#let: string) -> u64
+    fn get(key: string) -> option<string>
+  }
+}
+version 2 {
+  service Kv {
+    changed fn r#in(r#let: string) -> u64
+    fn r#match(r#exists: string) -> u64
+    fn lookup(key: string) -> option<u64> renamed from get
+  }
+}
+schedule { rolling { batch: 1, max_unavailable: 1 } }
+"#;
+
+#[test]
+fn quick_fixes_escape_keywords_and_call_renamed_methods_by_their_other_name() {
+    let text = KEYWORDS_AND_RENAMES;
+    let a = Analysis::of(text);
+    let missing: Vec<_> = a
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.code,
+                codes::MISSING_PAST_RULE | codes::MISSING_FUTURE_RULE
+            )
+        })
+        .collect();
+    assert_eq!(missing.len(), 5, "{:?}", a.diagnostics);
+    let mut skeletons = Vec::new();
+    for d in missing {
+        let all = fixes(&a, d.primary.span);
+        assert!(!all.is_empty(), "no fix for {}", d.message);
+        for fix in all {
+            let mut fixed = text.to_string();
+            for (span, new) in fix.edits.iter().rev() {
+                fixed.replace_range(span.start..span.end, new);
+            }
+            let after = Analysis::of(&fixed);
+            assert!(after.syntax_ok, "{}:\n{fixed}", fix.title);
+            assert!(
+                !after
+                    .diagnostics
+                    .iter()
+                    .any(|x| x.code == d.code && x.message == d.message),
+                "{} leaves `{}`:\n{fixed}",
+                fix.title,
+                d.message
+            );
+            if fix.title.contains("calls version") {
+                skeletons.push(fix.edits.iter().map(|(_, t)| t.clone()).collect::<String>());
+            }
+        }
+    }
+    let all = skeletons.join("");
+    for rule in [
+        "r#in(r#let) = call r#in(r#let)",
+        "get(key) = call lookup(key)",
+        "lookup(key) = call get(key)",
+    ] {
+        assert!(all.contains(rule), "no `{rule}` in:\n{all}");
     }
 }

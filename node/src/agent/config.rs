@@ -3,7 +3,7 @@
 //! durably before every step that a crash must be able to resume from), and the node's own key
 //! (`DATA/node.key`, made at the first start; an operator enrolls its `.pub` with the server).
 
-use runtime::bundle::{keys, BundleError};
+use runtime::bundle::{keys, BundleError, HealthProbe, ProgramSpec};
 use runtime::transform::fsutil::{atomic_write, read_if_exists};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,8 +32,15 @@ pub struct AgentConfig {
     pub state: PathBuf,
     /// The version the node runs when the agent starts for the first time.
     pub version: u64,
-    /// The node program of that version.
-    pub binary: PathBuf,
+    /// The node program of that version (`None`: `exec` names it).
+    pub binary: Option<PathBuf>,
+    /// The program's command-line template (`upstart node --exec`, see
+    /// `runtime::bundle::exec`), for every version whose bundle declares none; `None`: the
+    /// `--binary` convention.
+    pub exec: Option<String>,
+    /// The signal that asks the program to stop (`TERM`, `INT`, ...), for every version whose
+    /// bundle declares none.
+    pub stop_signal: String,
     /// The shim's client ports (`version: None` follows the node's version).
     pub listeners: Vec<ListenerConfig>,
     /// The peers' shims (their main client ports).
@@ -50,9 +57,10 @@ pub struct AgentConfig {
     pub limits: ShimLimits,
     /// How long in-flight calls get to finish before an upgrade stops the program.
     pub drain_grace: Duration,
-    /// How long the program gets to exit after SIGTERM before SIGKILL.
+    /// How long the program gets to exit after its stop signal before SIGKILL.
     pub stop_timeout: Duration,
-    /// How long a started program gets to say where it listens.
+    /// How long a started program gets to be ready (say where it listens, or accept on the
+    /// port its template gave it).
     pub start_timeout: Duration,
     /// The health probe.
     pub health: HealthConfig,
@@ -105,15 +113,33 @@ impl ShimLimits {
 }
 
 /// The health probe: a TCP connection to the program and one JSON-RPC call that must be
-/// answered (with a result or an error: either proves the program serves).
+/// answered with a result (or with an error, when `errors_healthy`: it proves the program
+/// reads and answers, not that it works).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthConfig {
     pub method: String,
     pub params: Value,
+    /// Whether an error answer counts as healthy.
+    pub errors_healthy: bool,
     /// Bound on connecting and on the answer.
     pub timeout: Duration,
     /// Time between probes while serving and while checking a new version.
     pub interval: Duration,
+}
+
+impl HealthConfig {
+    /// This probe with what a bundle declares (`None`: unchanged).
+    pub fn with(&self, declared: Option<&HealthProbe>) -> HealthConfig {
+        match declared {
+            Some(p) => HealthConfig {
+                method: p.method.clone(),
+                params: p.params.clone(),
+                errors_healthy: p.errors_healthy,
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
 }
 
 impl Default for HealthConfig {
@@ -121,6 +147,7 @@ impl Default for HealthConfig {
         HealthConfig {
             method: "get".into(),
             params: serde_json::json!({"key": "upstart-health-probe"}),
+            errors_healthy: false,
             timeout: Duration::from_secs(2),
             interval: Duration::from_millis(250),
         }
@@ -157,6 +184,10 @@ pub struct Persisted {
     /// recorded as done).
     #[serde(default)]
     pub program_binary: Option<PathBuf>,
+    /// When that program started (clock ticks since boot): an orphan is the process with its
+    /// id and this start time, whatever it `exec`ed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_started: Option<u64>,
     /// The upgrade that failed on this node: it is not tried again while its rollout lasts.
     #[serde(default)]
     pub failed: Option<Failed>,
@@ -164,6 +195,10 @@ pub struct Persisted {
     /// when that upgrade begins; a version the node started with has none: release 0).
     #[serde(default)]
     pub releases: BTreeMap<u64, u64>,
+    /// What the bundle that installed each version says about running its program (its
+    /// health probe), set when that upgrade begins; a version the node started with has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub launches: BTreeMap<u64, ProgramSpec>,
 }
 
 /// A failed upgrade, by the rollout that asked for it (`None`: unknown, the server was
@@ -215,8 +250,10 @@ impl Persisted {
             upgrade: None,
             program_pid: None,
             program_binary: None,
+            program_started: None,
             failed: None,
             releases: BTreeMap::new(),
+            launches: BTreeMap::new(),
         }
     }
 
@@ -330,11 +367,26 @@ impl DataDir {
         self.root.join("store")
     }
 
+    /// A directory the program may keep files in (`{data}` of a command template), the same
+    /// for every version.
+    pub fn program_data(&self) -> PathBuf {
+        self.root.join("program")
+    }
+
+    /// Where the release directory of bundle `id` is unpacked.
+    pub fn release(&self, bundle: &str) -> PathBuf {
+        self.root.join("release").join(bundle_dir(bundle))
+    }
+
     /// Where the node program of bundle `id` is installed.
     pub fn binary(&self, bundle: &str, name: &str) -> PathBuf {
-        let short: String = bundle.chars().take(16).collect();
-        self.root.join("bin").join(short).join(name)
+        self.root.join("bin").join(bundle_dir(bundle)).join(name)
     }
+}
+
+/// The directory of a bundle under `release/` and `bin/`: the first 16 characters of its id.
+fn bundle_dir(bundle: &str) -> String {
+    bundle.chars().take(16).collect()
 }
 
 /// The node's key: read from `DATA/node.key`, or made there (mode 0600, with `node.key.pub`)

@@ -1,7 +1,8 @@
 //! The health check of the node program, straight to its port (not through the shim): a TCP
-//! connection and one JSON-RPC call that must be answered with the call's id (a result or an
-//! error: either proves the program reads, decides and answers). [`hold`] requires it to pass
-//! without a break for `healthy_for`.
+//! connection and one JSON-RPC call that must be answered with the call's id and a result (or
+//! an error, when the probe says errors are healthy: it proves the program reads and answers).
+//! The probe is the node's (`upstart node --health-*`) unless the bundle that installed the
+//! version declares its own. [`hold`] requires it to pass without a break for `healthy_for`.
 
 use super::config::HealthConfig;
 use serde_json::{json, Value};
@@ -102,14 +103,17 @@ async fn probe_once(
     }
     let value: Value = serde_json::from_slice(&answer)
         .map_err(|e| format!("the answer of {addr} to the health probe is not JSON: {e}"))?;
-    let answered = value.get("id").and_then(Value::as_u64) == Some(id)
-        && (value.get("result").is_some() || value.get("error").is_some());
-    if answered {
-        Ok(())
-    } else {
-        Err(format!(
+    let ours = value.get("id").and_then(Value::as_u64) == Some(id);
+    match (value.get("result"), value.get("error")) {
+        (Some(_), None) if ours => Ok(()),
+        (None, Some(_)) if ours && config.errors_healthy => Ok(()),
+        (None, Some(error)) if ours => Err(format!(
+            "the program at {addr} answered the health probe `{}` with an error: {error}",
+            config.method
+        )),
+        _ => Err(format!(
             "the answer of {addr} to the health probe is not a JSON-RPC response: {value}"
-        ))
+        )),
     }
 }
 
@@ -175,7 +179,16 @@ mod tests {
         let garbage = server(|_| "hello\n".into()).await;
         let c = quick();
         probe(ok, &c, Framing::Lines).await.unwrap();
-        probe(err, &c, Framing::Lines).await.unwrap();
+        let e = probe(err, &c, Framing::Lines).await.unwrap_err();
+        assert!(
+            e.contains("answered the health probe `get` with an error"),
+            "{e}"
+        );
+        let lenient = HealthConfig {
+            errors_healthy: true,
+            ..quick()
+        };
+        probe(err, &lenient, Framing::Lines).await.unwrap();
         hold(ok, &c, Framing::Lines, Duration::from_millis(100))
             .await
             .unwrap();

@@ -6,6 +6,7 @@
 //! - [`config`]: the command line's settings and the agent's record (`DATA/agent.json`);
 //! - [`supervisor`]: the program as a child process (start, SIGTERM then SIGKILL, orphans);
 //! - [`health`]: the TCP + JSON-RPC probe and `healthy_for`;
+//! - [`release`]: a bundle's release directory unpacked on the node;
 //! - [`link`]: polls and reports to the server, which may be down;
 //! - [`rules`]: the bundles' plugins as the shim's chain, future and past rules;
 //! - [`peers`]: whether the peers' shims accept a version yet;
@@ -25,6 +26,7 @@ pub mod link;
 mod lock;
 pub mod peers;
 mod recovery;
+pub mod release;
 pub mod rules;
 pub mod supervisor;
 mod upgrade;
@@ -35,14 +37,16 @@ use config::{AgentConfig, DataDir, Persisted};
 use link::{Identity, Link, NodeStatus};
 use rules::Rules;
 use runtime::api::{Action, BundleRef, Directive, Phase};
+use runtime::bundle::exec::{Template, Values};
 use runtime::bundle::{Limits, Store, TrustedKeys};
 use runtime::client::Client;
 use shim::{PeerRoute, Shim, ShimConfig};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use supervisor::{Launch, Program};
+use supervisor::{Launch, Program, Ready};
 
 /// Prints one event line on stdout: a message of several lines (an error with its `help`) is
 /// joined into one.
@@ -128,8 +132,13 @@ impl Agent {
             runtime::bundle::keys::key_id(&node_key.verifying_key()),
             runtime::bundle::keys::public_path(&data.node_key()).display()
         ));
-        let binary = std::fs::canonicalize(&config.binary)
-            .map_err(|e| format!("the node program `{}`: {e}", config.binary.display()))?;
+        // Without `--binary`, the version the node starts with has no program file: its
+        // command template names the program.
+        let binary = match &config.binary {
+            Some(b) => std::fs::canonicalize(b)
+                .map_err(|e| format!("the node program `{}`: {e}", b.display()))?,
+            None => PathBuf::new(),
+        };
         let record = match Persisted::read(&data.record())? {
             Some(r) => r,
             None => {
@@ -152,7 +161,7 @@ impl Agent {
             None => record.binary(record.version).ok(),
         };
         if let (Some(pid), Some(bin)) = (record.program_pid, orphan_binary) {
-            supervisor::stop_orphan(pid, bin, config.stop_timeout).await;
+            supervisor::stop_orphan(pid, bin, record.program_started, config.stop_timeout).await;
         }
         let chain = rules.chain(&config.system, rules.loaded())?;
         let mut shim_config = ShimConfig::new(config.system.clone(), record.version);
@@ -236,12 +245,63 @@ impl Agent {
         self.record.write(&self.data.record())
     }
 
-    fn launch(&self, binary: &std::path::Path) -> Launch {
-        Launch {
-            binary: binary.to_path_buf(),
-            state: self.config.state.clone(),
-            peers: self.peer_routes.clone(),
-            extra_args: self.config.program_args.clone(),
+    /// How to start the program of `version`, whose program file is `binary` (empty: none):
+    /// the command template and stop signal its bundle declares, else the node's; without a
+    /// template, the `--binary` convention.
+    fn launch(&self, version: u64, binary: &Path) -> Result<Launch, String> {
+        let declared = self.record.launches.get(&version);
+        let exec = declared
+            .and_then(|l| l.exec.as_deref())
+            .or(self.config.exec.as_deref());
+        let stop_signal = declared
+            .and_then(|l| l.stop_signal.clone())
+            .unwrap_or_else(|| self.config.stop_signal.clone());
+        let (argv, ready) = match exec {
+            None => {
+                if binary.as_os_str().is_empty() || binary.is_dir() {
+                    return Err(format!(
+                        "version {version} has no program file and no command template"
+                    ));
+                }
+                let argv = Launch::conventional(
+                    binary,
+                    &self.config.state,
+                    &self.peer_routes,
+                    &self.config.program_args,
+                );
+                (argv, Ready::Says)
+            }
+            Some(text) => {
+                let template = Template::parse(text).map_err(|e| e.to_string())?;
+                let port = supervisor::free_port()?;
+                let data = self.data.program_data();
+                std::fs::create_dir_all(&data)
+                    .map_err(|e| format!("cannot create `{}`: {e}", data.display()))?;
+                // A release directory is `{release}`; a file is `{program}`.
+                let (program, release) = if binary.is_dir() {
+                    (None, Some(binary))
+                } else {
+                    (Some(binary).filter(|b| !b.as_os_str().is_empty()), None)
+                };
+                let mut argv = template
+                    .expand(&Values {
+                        port,
+                        state: &self.config.state,
+                        data: &data,
+                        program,
+                        release,
+                        peers: &self.peer_routes,
+                    })
+                    .map_err(|e| e.to_string())?;
+                argv.extend(self.config.program_args.iter().cloned());
+                (
+                    argv,
+                    Ready::Accepts(SocketAddr::from(([127, 0, 0, 1], port))),
+                )
+            }
+        };
+        Ok(Launch {
+            argv,
             env: match &self.config.preload {
                 Some(lib) => vec![
                     ("LD_PRELOAD".to_string(), lib.display().to_string()),
@@ -252,8 +312,21 @@ impl Agent {
                 ],
                 None => Vec::new(),
             },
+            ready,
             start_timeout: self.config.start_timeout,
-        }
+            stop_signal,
+        })
+    }
+
+    /// The health probe of `version`: the node's, or the one the bundle that installed the
+    /// version declares.
+    fn health(&self, version: u64) -> config::HealthConfig {
+        self.config.health.with(
+            self.record
+                .launches
+                .get(&version)
+                .and_then(|l| l.health.as_ref()),
+        )
     }
 
     fn set_status(&self, phase: Phase, healthy: bool, message: &str) {
@@ -270,11 +343,12 @@ impl Agent {
     /// Starts the program of the current version and points the shim at it.
     async fn start_current(&mut self) -> Result<(), String> {
         let binary = self.record.binary(self.record.version)?.to_path_buf();
-        let program = Program::start(&self.launch(&binary)).await?;
+        let program = Program::start(&self.launch(self.record.version, &binary)?).await?;
         self.shim.set_node(program.addr);
         self.shim.resume();
         self.record.program_pid = Some(program.pid);
-        self.record.program_binary = Some(binary);
+        self.record.program_started = program.started;
+        self.record.program_binary = Some(program.binary.clone());
         self.save()?;
         say(&format!(
             "program {} {} version {}",
@@ -347,6 +421,7 @@ impl Agent {
         }
         self.record.program_pid = None;
         self.record.program_binary = None;
+        self.record.program_started = None;
         self.save()
     }
 
@@ -379,10 +454,14 @@ impl Agent {
     async fn on_tick(&mut self) {
         // Health.
         let healthy = match &self.program {
-            Some(p) => health::probe(p.addr, &self.config.health, self.config.framing)
-                .await
-                .map_err(|e| tracing::warn!("health probe failed: {e}"))
-                .is_ok(),
+            Some(p) => health::probe(
+                p.addr,
+                &self.health(self.record.version),
+                self.config.framing,
+            )
+            .await
+            .map_err(|e| tracing::warn!("health probe failed: {e}"))
+            .is_ok(),
             None => false,
         };
         if healthy {
@@ -552,13 +631,24 @@ impl Agent {
             ));
         }
         self.record.check_release(&m.spec, m.release)?;
-        let binary = m
-            .file(runtime::bundle::FileRole::Binary)
-            .ok_or_else(|| "the bundle holds no node program".to_string())?
-            .clone();
+        let binary = m.file(runtime::bundle::FileRole::Binary).cloned();
+        let files = m.files.clone();
         let known = self.rules.add(stored);
         // The plugin must load before anything relies on it.
         self.rules.plugin(&self.config.system, known.id())?;
+        let Some(binary) = binary else {
+            // A release directory: unpacked whole under the bundle's id.
+            let dest = self.data.release(known.id());
+            let store = self.store.clone();
+            let to = dest.clone();
+            tokio::task::spawn_blocking(move || release::install(&store, &files, &to))
+                .await
+                .map_err(|e| e.to_string())??;
+            self.record.programs.insert(known.id().to_string(), dest);
+            self.save()?;
+            tracing::info!(bundle = %known.id(), from = known.from, to = known.to, "bundle fetched and verified, release unpacked");
+            return Ok(());
+        };
         let dest = self.data.binary(known.id(), &binary.name);
         if let Some(dir) = dest.parent() {
             std::fs::create_dir_all(dir)

@@ -140,13 +140,14 @@ mod tests {
             schedule: Vec::new(),
             files: Vec::new(),
             created_at,
+            program: None,
         };
         let signed = SignedManifest::sign(manifest, &key);
         StoredBundle {
             id: signed.id(),
             signed,
             plugin: PathBuf::new(),
-            binary: PathBuf::new(),
+            binary: None,
         }
     }
 

@@ -15,6 +15,7 @@ use super::config::{Failed, InProgress, Step};
 use super::writes;
 use super::{health, peers, say, Agent};
 use runtime::api::{BundleRef, Phase};
+use runtime::bundle::ProgramSpec;
 use runtime::schedule::Schedule;
 use runtime::transform::{self, Point, TransformError};
 use std::time::{Duration, Instant};
@@ -71,7 +72,7 @@ impl Agent {
         let started = Instant::now();
         self.attempt = Failed { rollout, attempt };
         let ready = self.prepare(b).await;
-        let (healthy_for, program, release) = match ready {
+        let (healthy_for, program, release, launch) = match ready {
             Ok(h) => h,
             Err(e) => {
                 // Nothing was stopped: the node serves on at its version.
@@ -91,6 +92,10 @@ impl Agent {
         // it before on this node.
         self.record.binaries.insert(b.to, program);
         self.record.releases.insert(b.to, release);
+        match launch {
+            Some(l) => self.record.launches.insert(b.to, l),
+            None => self.record.launches.remove(&b.to),
+        };
         self.record.upgrade = Some(InProgress {
             bundle: b.id.clone(),
             from: b.from,
@@ -128,11 +133,12 @@ impl Agent {
     }
 
     /// Checks everything an upgrade needs before anything stops, the transform of the current
-    /// state included; `healthy_for` of the bundle, its program and its release.
+    /// state included; `healthy_for` of the bundle, its program, its release and what it says
+    /// about running the program.
     async fn prepare(
         &mut self,
         b: &BundleRef,
-    ) -> Result<(Duration, std::path::PathBuf, u64), String> {
+    ) -> Result<(Duration, std::path::PathBuf, u64, Option<ProgramSpec>), String> {
         let known = match self.rules.get(&b.id) {
             Some(k) => k.clone(),
             None => {
@@ -148,7 +154,7 @@ impl Agent {
         let release = known.stored.signed.manifest.release;
         self.record.check_release(&self.config.system, release)?;
         let binary = self.record.program(&b.id)?.to_path_buf();
-        if !binary.is_file() {
+        if !binary.exists() {
             return Err(format!("the new program `{}` is missing", binary.display()));
         }
         preflight(&self.config.state, plugin).await?;
@@ -168,6 +174,7 @@ impl Agent {
             Duration::from_millis(schedule.healthy_for_ms),
             binary,
             release,
+            known.stored.signed.manifest.program.clone(),
         ))
     }
 
@@ -235,13 +242,18 @@ impl Agent {
             Ok(b) => b.to_path_buf(),
             Err(e) => return self.roll_back(from, to, &e, held, true).await,
         };
-        let program = match super::supervisor::Program::start(&self.launch(&binary)).await {
+        let started_program = match self.launch(to, &binary) {
+            Ok(launch) => super::supervisor::Program::start(&launch).await,
+            Err(e) => Err(e),
+        };
+        let program = match started_program {
             Ok(p) => p,
             Err(e) => return self.roll_back(from, to, &e, held, true).await,
         };
         let addr = program.addr;
         self.record.program_pid = Some(program.pid);
-        self.record.program_binary = Some(binary);
+        self.record.program_started = program.started;
+        self.record.program_binary = Some(program.binary.clone());
         // Durable before anything else: a crash from here on finds this program and stops it.
         if let Err(e) = self.save() {
             tracing::error!("{e}");
@@ -249,7 +261,8 @@ impl Agent {
         self.program = Some(program);
         // Not one call reaches a program that does not answer: the shim holds them until the
         // first probe passes (and the old program gets them after a rollback).
-        if let Err(e) = first_probe(addr, &self.config.health, self.config.framing).await {
+        let probe = self.health(to);
+        if let Err(e) = first_probe(addr, &probe, self.config.framing).await {
             let why = format!("health check failed before serving: {e}");
             return self.roll_back(from, to, &why, held, true).await;
         }
@@ -272,9 +285,7 @@ impl Agent {
             },
             "",
         );
-        if let Err(e) =
-            health::hold(addr, &self.config.health, self.config.framing, healthy_for).await
-        {
+        if let Err(e) = health::hold(addr, &probe, self.config.framing, healthy_for).await {
             return self
                 .roll_back(from, to, &format!("health check failed: {e}"), held, true)
                 .await;

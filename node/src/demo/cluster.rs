@@ -151,13 +151,7 @@ impl Drop for Proc {
 
 /// Sends `SIG<name>` to `pid` with the `kill` program.
 pub fn signal(pid: u32, name: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let _ = crate::agent::supervisor::kill_command(pid, name).status();
 }
 
 /// Free ports on 127.0.0.1 for the shims' client ports, which must be known before the agents

@@ -2,16 +2,9 @@
 //! once per test binary into their own target directory: the outer cargo holds the lock of the
 //! workspace's), the kv 1 -> 2 plugin with a short schedule, signed bundles, and a cluster of
 //! agents under one upgrade server.
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(dead_code, clippy::expect_used, clippy::panic, reason = "tests")]
 
-use runtime::api::Status;
+use runtime::api::{RolloutState, Status};
 use runtime::client::Client;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use upstart::demo::build::{self, Tools};
 use upstart::demo::cluster::{node_specs, Agent, NodeSpec, Server};
-use upstart::demo::load::Target;
+use upstart::demo::load::{self, Load, Target, WorkerReport};
 
 pub const WAIT: Duration = Duration::from_secs(60);
 
@@ -44,8 +37,7 @@ pub fn plugin() -> &'static (PathBuf, PathBuf) {
         let t = tools();
         let dir = t.workspace.join("target").join("node-tests").join("specs");
         let spec = build::short_spec(&t.workspace, &dir, "1s").expect("the spec is written");
-        let out = dir.join("kv-1-2-plugin");
-        let plugin = build::compile(t, &spec, &out).expect("the plugin compiles");
+        let plugin = upstart_test_support::plugins::build(&spec);
         (spec, plugin)
     })
 }
@@ -64,6 +56,57 @@ pub fn bundle(dir: &Path, key: &Path, binary: &Path, name: &str) -> PathBuf {
     build::bundle(plugin, binary, spec, key, &out, release).expect("the bundle is made");
     out
 }
+
+/// [`bundle`], saying how nodes run and check the program.
+pub fn bundle_with(
+    dir: &Path,
+    key: &Path,
+    binary: &Path,
+    name: &str,
+    program: &runtime::bundle::ProgramSpec,
+) -> PathBuf {
+    let release = next_release();
+    let (spec, plugin) = plugin();
+    let out = dir.join(name);
+    build::bundle_with(plugin, binary, spec, key, &out, release, program)
+        .expect("the bundle is made");
+    out
+}
+
+/// A script (made executable) at `path`.
+pub fn script(path: &Path, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_path_buf()
+}
+
+/// A JSON-RPC program (Python, standard library only) that says `listening ADDR` and answers
+/// every call with an error: it serves, but nothing works.
+pub const ANSWERS_ERRORS: &str = r#"#!/usr/bin/env python3
+import json, socket, threading
+
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", 0))
+server.listen(64)
+print("listening %s:%d" % server.getsockname(), flush=True)
+
+def serve(conn):
+    with conn, conn.makefile("rwb") as f:
+        for line in f:
+            try:
+                id = json.loads(line).get("id")
+            except ValueError:
+                id = None
+            answer = {"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": "broken"}}
+            f.write((json.dumps(answer) + "\n").encode())
+            f.flush()
+
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"#;
 
 /// A release number higher than any this test binary used before.
 pub fn next_release() -> u64 {
@@ -90,6 +133,59 @@ pub fn push_with(server: &Server, bundle: &Path, extra: &[&str]) -> Result<Strin
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Stops `load` and checks that no call failed or was answered wrongly; the workers' reports.
+pub fn stop_without_failures(load: Load) -> Vec<WorkerReport> {
+    let reports = load.stop();
+    let total = load::total(&reports);
+    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
+    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
+    reports
+}
+
+/// Checks that every write acknowledged to `reports`' workers reads back at `ports`.
+pub fn assert_nothing_lost(reports: &[WorkerReport], ports: &BTreeMap<String, SocketAddr>) {
+    let missing = load::verify(reports, ports);
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+/// Short drain and poll waits, for tests.
+pub const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "2s"];
+
+/// An upgrade server on a free port, its database and log in `dir`, trusting bundles signed
+/// with `trust` and operators with `operator` (the private key it signs its own calls with).
+pub fn server(dir: &Path, trust: &Path, operator: &Path) -> Server {
+    Server::start(
+        upstart(),
+        &dir.join("upgrades.db"),
+        trust,
+        operator,
+        "127.0.0.1:0".parse().unwrap(),
+        Some(&dir.join("server.log")),
+    )
+    .expect("the server starts")
+}
+
+/// Bytes as JSON.
+pub fn json_of(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+/// Waits (at most `wait`) until the first rollout is in state `want`; the status then.
+pub fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> Status {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let s = status(server).unwrap();
+        if s.rollouts.first().map(|r| r.state) == Some(want) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rollout not {want:?} in time: {s:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -139,18 +235,21 @@ impl Cluster {
 
     /// [`Cluster::start`], each node's state file first holding `state`.
     pub fn start_with(dir: &Path, n: usize, extra: &[&str], state: Option<&[u8]>) -> Cluster {
+        Cluster::start_program(dir, n, extra, state, &tools().kv_v1)
+    }
+
+    /// [`Cluster::start_with`], the nodes running `program` (`--binary`) at version 1.
+    pub fn start_program(
+        dir: &Path,
+        n: usize,
+        extra: &[&str],
+        state: Option<&[u8]>,
+        program: &Path,
+    ) -> Cluster {
         let t = tools();
         plugin();
         let (private, public) = key(dir);
-        let server = Server::start(
-            upstart(),
-            &dir.join("upgrades.db"),
-            &public,
-            &private,
-            "127.0.0.1:0".parse().unwrap(),
-            Some(&dir.join("server.log")),
-        )
-        .expect("the server starts");
+        let server = server(dir, &public, &private);
         let mut specs = node_specs(dir, n, &[1, 2]).unwrap();
         for s in &mut specs {
             s.extra = extra.iter().map(|x| x.to_string()).collect();
@@ -164,7 +263,7 @@ impl Cluster {
         }
         let agents = specs
             .iter()
-            .map(|s| start_agent(&server, &public, &t.kv_v1, s))
+            .map(|s| start_agent(&server, &public, program, s))
             .collect();
         Cluster {
             server,

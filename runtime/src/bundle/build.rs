@@ -1,9 +1,11 @@
 //! Making a bundle: load the plugin (checking it was built from the given spec), hash the
-//! plugin and the node binary, sign the manifest, and write the container atomically.
+//! plugin and the node program (one binary, or every file of a release directory), sign the
+//! manifest, and write the container atomically.
 
 use super::container::SignedManifest;
 use super::error::BundleError;
 use super::manifest::{BundleFile, BundleManifest, FileRole, MANIFEST_FORMAT};
+use super::program::ProgramSpec;
 use crate::digest::Hasher;
 use crate::plugin::{spec_hash, Expect, Plugin};
 use ed25519_dalek::SigningKey;
@@ -16,13 +18,16 @@ use std::path::{Path, PathBuf};
 pub struct BuildInput {
     /// The plugin cdylib built by `upstartc compile` from `spec`.
     pub plugin: PathBuf,
-    /// The new version's node program.
+    /// The new version's node program: a file, or a directory (its release: every file under
+    /// it, with its relative path and executable bit; symbolic links are refused).
     pub binary: PathBuf,
     /// The spec the plugin was built from.
     pub spec: PathBuf,
     /// The release number (per system, from 1; each new bundle of the system takes a higher
     /// one).
     pub release: u64,
+    /// How nodes run and check the new program (signed into the manifest; empty: nothing said).
+    pub program: ProgramSpec,
 }
 
 /// Builds the bundle of `input`, signed with `key`, into `out` (written beside it and renamed
@@ -45,10 +50,17 @@ pub fn create(
     })?;
     let pm = plugin.manifest().clone();
     drop(plugin);
-    let files = vec![
-        describe(&input.plugin, FileRole::Plugin)?,
-        describe(&input.binary, FileRole::Binary)?,
-    ];
+    let mut files = vec![describe(&input.plugin, FileRole::Plugin, None)?];
+    let mut sources = vec![input.plugin.clone()];
+    if input.binary.is_dir() {
+        for (name, path) in release_files(&input.binary)? {
+            files.push(describe(&path, FileRole::File, Some(name))?);
+            sources.push(path);
+        }
+    } else {
+        files.push(describe(&input.binary, FileRole::Binary, None)?);
+        sources.push(input.binary.clone());
+    }
     let manifest = BundleManifest {
         format: MANIFEST_FORMAT,
         spec: pm.name,
@@ -59,10 +71,11 @@ pub fn create(
         schedule: pm.schedule,
         files,
         created_at: now_unix(),
+        program: Some(input.program.clone()).filter(|p| !p.is_empty()),
     };
     manifest.validate(&super::Limits::default())?;
     let signed = SignedManifest::sign(manifest, key);
-    let sources = [input.plugin.as_path(), input.binary.as_path()];
+    let sources: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
     write_container(&signed, &sources, out)?;
     tracing::info!(bundle = %signed.id(), out = %out.display(), "bundle written");
     Ok(signed)
@@ -84,24 +97,8 @@ pub fn write_container(
         let io = |e| BundleError::io(&part, "write", e);
         w.write_all(&signed.header_bytes()).map_err(io)?;
         for (entry, source) in signed.manifest.files.iter().zip(sources) {
-            let mut f = File::open(source).map_err(|e| BundleError::io(*source, "open", e))?;
-            let mut hasher = Hasher::new();
-            let mut buf = vec![0u8; 1 << 16];
-            let mut total = 0u64;
-            loop {
-                let n = f
-                    .read(&mut buf)
-                    .map_err(|e| BundleError::io(*source, "read", e))?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = buf.get(..n).unwrap_or_default();
-                hasher.update(chunk);
-                w.write_all(chunk)
-                    .map_err(|e| BundleError::io(&part, "write", e))?;
-                total += n as u64;
-            }
-            if total != entry.size || hasher.finish() != entry.sha256 {
+            let (sha256, size) = read_hashed(source, |chunk| w.write_all(chunk).map_err(io))?;
+            if size != entry.size || sha256 != entry.sha256 {
                 return Err(BundleError::Build {
                     reason: format!("`{}` changed while it was being bundled", source.display()),
                 });
@@ -120,15 +117,101 @@ pub fn write_container(
     result
 }
 
-/// The manifest entry of the file at `path`: its name, size and sha-256.
-fn describe(path: &Path, role: FileRole) -> Result<BundleFile, BundleError> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| BundleError::Build {
-            reason: format!("`{}` has no usable file name", path.display()),
-        })?
-        .to_string();
+/// Every file under the release directory `dir`: its relative path (`/`-separated) and its
+/// path, sorted by relative path. Symbolic links and special files are refused.
+fn release_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
+    let refuse = |path: &Path, why: &str| BundleError::Build {
+        reason: format!("`{}` {why}", path.display()),
+    };
+    let mut out = Vec::new();
+    let mut pending = vec![(dir.to_path_buf(), String::new())];
+    while let Some((at, prefix)) = pending.pop() {
+        let entries = std::fs::read_dir(&at).map_err(|e| BundleError::io(&at, "list", e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| BundleError::io(&at, "list", e))?;
+            let path = entry.path();
+            let name = entry
+                .file_name()
+                .into_string()
+                .map_err(|_| refuse(&path, "has a name that is not UTF-8"))?;
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let kind = entry
+                .file_type()
+                .map_err(|e| BundleError::io(&path, "read", e))?;
+            if kind.is_dir() {
+                pending.push((path, rel));
+            } else if kind.is_file() {
+                if !super::manifest::relative_path(&rel) {
+                    return Err(refuse(&path, "has a name a bundle cannot carry"));
+                }
+                out.push((rel, path));
+            } else {
+                return Err(refuse(
+                    &path,
+                    "is a symbolic link or a special file: a release carries regular files",
+                ));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(refuse(dir, "holds no file"));
+    }
+    if out.len() > super::manifest::MAX_RELEASE_FILES {
+        return Err(refuse(
+            dir,
+            &format!(
+                "holds {} files, more than a bundle carries ({})",
+                out.len(),
+                super::manifest::MAX_RELEASE_FILES
+            ),
+        ));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The manifest entry of the file at `path`: its name (`name`, else its file name), size,
+/// sha-256 and, for a release file, whether it is executable.
+fn describe(path: &Path, role: FileRole, name: Option<String>) -> Result<BundleFile, BundleError> {
+    let name = match name {
+        Some(n) => n,
+        None => path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| BundleError::Build {
+                reason: format!("`{}` has no usable file name", path.display()),
+            })?
+            .to_string(),
+    };
+    let executable = role == FileRole::File && {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .map_err(|e| BundleError::io(path, "read", e))?
+            .permissions()
+            .mode()
+            & 0o111
+            != 0
+    };
+    let (sha256, size) = read_hashed(path, |_| Ok(()))?;
+    Ok(BundleFile {
+        role,
+        name,
+        sha256,
+        size,
+        executable,
+    })
+}
+
+/// Reads the file at `path` in chunks, handing each to `each`; returns the file's sha-256 (hex)
+/// and size, as read.
+fn read_hashed(
+    path: &Path,
+    mut each: impl FnMut(&[u8]) -> Result<(), BundleError>,
+) -> Result<(String, u64), BundleError> {
     let mut f = File::open(path).map_err(|e| BundleError::io(path, "open", e))?;
     let mut hasher = Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -140,15 +223,12 @@ fn describe(path: &Path, role: FileRole) -> Result<BundleFile, BundleError> {
         if n == 0 {
             break;
         }
-        hasher.update(buf.get(..n).unwrap_or_default());
+        let chunk = buf.get(..n).unwrap_or_default();
+        hasher.update(chunk);
+        each(chunk)?;
         size += n as u64;
     }
-    Ok(BundleFile {
-        role,
-        name,
-        sha256: hasher.finish(),
-        size,
-    })
+    Ok((hasher.finish(), size))
 }
 
 fn now_unix() -> u64 {

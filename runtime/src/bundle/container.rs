@@ -183,37 +183,10 @@ fn read_u32(r: &mut impl Read, what: &str) -> Result<u32, BundleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::manifest::{BundleFile, FileRole, MANIFEST_FORMAT};
+    use crate::bundle::manifest::tests::manifest;
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
-    }
-
-    fn manifest() -> BundleManifest {
-        BundleManifest {
-            format: MANIFEST_FORMAT,
-            spec: "kv".into(),
-            from: 1,
-            to: 2,
-            release: 1,
-            spec_hash: "a".repeat(64),
-            schedule: Vec::new(),
-            files: vec![
-                BundleFile {
-                    role: FileRole::Plugin,
-                    name: "p.so".into(),
-                    sha256: "b".repeat(64),
-                    size: 1,
-                },
-                BundleFile {
-                    role: FileRole::Binary,
-                    name: "bin".into(),
-                    sha256: "c".repeat(64),
-                    size: 1,
-                },
-            ],
-            created_at: 0,
-        }
     }
 
     fn trust(k: &SigningKey) -> TrustedKeys {

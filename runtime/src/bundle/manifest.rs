@@ -5,6 +5,7 @@
 //! writes it.
 
 use super::error::BundleError;
+use super::program::ProgramSpec;
 use super::Limits;
 use crate::digest::is_sha256_hex;
 use serde::{Deserialize, Serialize};
@@ -36,18 +37,29 @@ pub struct BundleManifest {
     pub files: Vec<BundleFile>,
     /// Seconds since the Unix epoch (UTC) when the bundle was made.
     pub created_at: u64,
+    /// How nodes run and check the new version's program (absent: each node's own flags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleFile {
     pub role: FileRole,
-    /// The file's name when it was bundled: a plain name, no directories.
+    /// The file's name when it was bundled: a plain name for the plugin and a binary; for a
+    /// file of a release directory, its path relative to the directory (`lib/util.py`: `/`
+    /// separated, never absolute, no `.` or `..` component).
     pub name: String,
     /// Content address: sha-256 of the bytes, lowercase hex.
     pub sha256: String,
     pub size: u64,
+    /// Installed executable (a file of a release directory that was executable when bundled).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub executable: bool,
 }
+
+/// The most files a release directory may hold.
+pub const MAX_RELEASE_FILES: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -56,6 +68,9 @@ pub enum FileRole {
     Plugin,
     /// The new version's node program.
     Binary,
+    /// A file of the new version's release directory (a program with its scripts, libraries,
+    /// config), installed under its relative path; a bundle holds a binary or a release.
+    File,
 }
 
 impl FileRole {
@@ -63,6 +78,7 @@ impl FileRole {
         match self {
             FileRole::Plugin => "plugin",
             FileRole::Binary => "binary",
+            FileRole::File => "file",
         }
     }
 }
@@ -88,7 +104,8 @@ impl BundleManifest {
     }
 
     /// Checks the manifest's fields: format, versions, names, content addresses, sizes, and
-    /// exactly one plugin and one binary.
+    /// exactly one plugin and either one binary or a release directory (whose bundle declares
+    /// its command line).
     pub fn validate(&self, limits: &Limits) -> Result<(), BundleError> {
         let bad = |reason: String| Err(BundleError::garbled(reason));
         if self.format != MANIFEST_FORMAT {
@@ -96,6 +113,9 @@ impl BundleManifest {
                 "its manifest is of format {}, this runtime reads format {MANIFEST_FORMAT} (a bundle without a release number is made again with `upstart bundle --release N`)",
                 self.format
             ));
+        }
+        if let Some(program) = &self.program {
+            program.validate()?;
         }
         if self.release == 0 {
             return bad("its manifest's release number is 0: releases count from 1".into());
@@ -115,28 +135,65 @@ impl BundleManifest {
                 self.spec_hash
             ));
         }
-        for role in [FileRole::Plugin, FileRole::Binary] {
-            let count = self.files.iter().filter(|f| f.role == role).count();
-            if count != 1 {
-                return bad(format!(
-                    "its manifest lists {count} files of role `{}`, expected exactly one",
-                    role.as_str()
-                ));
-            }
-        }
-        if self.files.len() != 2 {
+        let count = |role| self.files.iter().filter(|f| f.role == role).count();
+        let (plugins, binaries, release) = (
+            count(FileRole::Plugin),
+            count(FileRole::Binary),
+            count(FileRole::File),
+        );
+        if plugins != 1 {
             return bad(format!(
-                "its manifest lists {} files, expected 2",
-                self.files.len()
+                "its manifest lists {plugins} files of role `plugin`, expected exactly one"
             ));
         }
+        match (binaries, release) {
+            (1, 0) => {}
+            (0, 1..=MAX_RELEASE_FILES) => {
+                let exec = self.program.as_ref().and_then(|p| p.exec.as_deref());
+                match exec {
+                    None => {
+                        return bad(
+                            "it carries a release directory but declares no command line (`upstart bundle --exec`)"
+                                .into(),
+                        )
+                    }
+                    Some(e) if e.contains("{program}") => {
+                        return bad(format!(
+                            "its command line `{e}` uses `{{program}}`, but it carries a release directory: use `{{release}}/PATH`"
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+            (0, 0) => return bad("its manifest lists no node program".into()),
+            (1, _) => {
+                return bad("its manifest lists both a binary and a release directory".into())
+            }
+            (b, r) => {
+                return bad(format!(
+                    "its manifest lists {b} binaries and {r} release files (at most one binary, at most {MAX_RELEASE_FILES} files)"
+                ))
+            }
+        }
+        let mut release_names = std::collections::BTreeSet::new();
         let mut total = 0u64;
         for file in &self.files {
-            if !plain_name(&file.name) {
+            let ok = match file.role {
+                FileRole::File => relative_path(&file.name),
+                FileRole::Plugin | FileRole::Binary => plain_name(&file.name),
+            };
+            if !ok {
                 return bad(format!(
-                    "its manifest names a file `{}`, which is not a plain file name",
-                    file.name
+                    "its manifest names a file `{}`, which is not a {}",
+                    file.name,
+                    match file.role {
+                        FileRole::File => "relative path inside the release directory",
+                        FileRole::Plugin | FileRole::Binary => "plain file name",
+                    }
                 ));
+            }
+            if file.role == FileRole::File && !release_names.insert(file.name.as_str()) {
+                return bad(format!("its manifest names the file `{}` twice", file.name));
             }
             if !is_sha256_hex(&file.sha256) {
                 return bad(format!(
@@ -152,6 +209,21 @@ impl BundleManifest {
                 });
             }
             total = total.saturating_add(file.size);
+        }
+        // A file may not also be a directory of another (`a` and `a/b`).
+        for name in &release_names {
+            let mut prefix = String::new();
+            for part in name.split('/') {
+                if !prefix.is_empty() && release_names.contains(prefix.as_str()) {
+                    return bad(format!(
+                        "its manifest names `{prefix}` as a file and as the directory of `{name}`"
+                    ));
+                }
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+            }
         }
         if total > limits.max_total {
             return Err(BundleError::Oversized {
@@ -169,6 +241,12 @@ impl BundleManifest {
     }
 }
 
+/// A path inside a release directory: `/`-separated plain names (so never absolute, never
+/// `.` or `..`, no empty component), at most 4096 bytes.
+pub fn relative_path(name: &str) -> bool {
+    name.len() <= 4096 && name.split('/').all(plain_name)
+}
+
 /// A plain file name: non-empty, at most 255 bytes, no separators, not `.` or `..`, printable.
 fn plain_name(name: &str) -> bool {
     !name.is_empty()
@@ -180,10 +258,11 @@ fn plain_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn manifest() -> BundleManifest {
+    /// A valid manifest (of files that exist nowhere), for the bundle modules' tests.
+    pub(crate) fn manifest() -> BundleManifest {
         BundleManifest {
             format: MANIFEST_FORMAT,
             spec: "kv".into(),
@@ -198,15 +277,18 @@ mod tests {
                     name: "libkv.so".into(),
                     sha256: "b".repeat(64),
                     size: 10,
+                    executable: false,
                 },
                 BundleFile {
                     role: FileRole::Binary,
                     name: "kv".into(),
                     sha256: "c".repeat(64),
                     size: 20,
+                    executable: false,
                 },
             ],
             created_at: 1_700_000_000,
+            program: None,
         }
     }
 

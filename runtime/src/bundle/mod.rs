@@ -4,6 +4,8 @@
 //!
 //! - [`keys`]: key pairs and key files (`upstart keygen`), the trusted keys of a verifier;
 //! - [`manifest`]: the manifest and its canonical bytes;
+//! - [`program`]: what the manifest says about running the new program (its command line,
+//!   stop signal, health probe); [`exec`]: the command-line template;
 //! - [`container`]: the single-file container format and header verification;
 //! - [`store`]: the content-addressed store verified bundles are imported into;
 //! - [`build`]: making a bundle (`upstart bundle`).
@@ -15,8 +17,10 @@
 pub mod build;
 pub mod container;
 mod error;
+pub mod exec;
 pub mod keys;
 pub mod manifest;
+pub mod program;
 pub mod store;
 
 pub use build::{create, BuildInput};
@@ -24,6 +28,7 @@ pub use container::SignedManifest;
 pub use error::BundleError;
 pub use keys::TrustedKeys;
 pub use manifest::{BundleFile, BundleManifest, FileRole};
+pub use program::{HealthProbe, ProgramSpec};
 pub use store::{Store, StoredBundle};
 
 /// Size limits a verifier applies before reading or storing anything.

@@ -35,8 +35,8 @@ pub struct StoredBundle {
     pub signed: SignedManifest,
     /// The plugin's object.
     pub plugin: PathBuf,
-    /// The node binary's object.
-    pub binary: PathBuf,
+    /// The node binary's object (`None`: the bundle carries a release directory).
+    pub binary: Option<PathBuf>,
 }
 
 impl Store {
@@ -262,7 +262,10 @@ impl Store {
                 })
         };
         let plugin = path_of(FileRole::Plugin)?;
-        let binary = path_of(FileRole::Binary)?;
+        let binary = match signed.manifest.file(FileRole::Binary) {
+            Some(_) => Some(path_of(FileRole::Binary)?),
+            None => None,
+        };
         Ok(StoredBundle {
             id: signed.id(),
             signed,

@@ -63,9 +63,9 @@ impl Sim {
         }
     }
 
-    fn plan(&self) -> Plan {
-        let views: Vec<NodeView<'_>> = self
-            .nodes
+    /// What the evaluator sees of the nodes.
+    fn node_views(&self) -> Vec<NodeView<'_>> {
+        self.nodes
             .iter()
             .map(|n| NodeView {
                 id: &n.id,
@@ -77,8 +77,11 @@ impl Sim {
                 phase_since_ms: None,
                 assigned: n.assigned,
             })
-            .collect();
-        self.view().evaluate(&views)
+            .collect()
+    }
+
+    fn plan(&self) -> Plan {
+        self.view().evaluate(&self.node_views())
     }
 
     fn view(&self) -> RolloutView<'_> {
@@ -744,23 +747,7 @@ fn a_rollback_goes_back_paced_and_in_reverse_order() {
         n.phase = Phase::Upgraded;
     }
     sim.state = RolloutState::RolledBack;
-    let now = |sim: &Sim, going: &[&str]| {
-        let views: Vec<NodeView<'_>> = sim
-            .nodes
-            .iter()
-            .map(|n| NodeView {
-                id: &n.id,
-                version: n.version,
-                phase: n.phase,
-                healthy: n.healthy,
-                last_seen_ms: n.last_seen,
-                healthy_since_ms: n.healthy_since,
-                phase_since_ms: None,
-                assigned: n.assigned,
-            })
-            .collect();
-        sim.view().rollback_now(&views, going)
-    };
+    let now = |sim: &Sim, going: &[&str]| sim.view().rollback_now(&sim.node_views(), going);
     // One at a time, the last upgraded first.
     assert_eq!(now(&sim, &[]), ["n3"]);
     // Sent back, still on its way: no one else goes.

@@ -67,6 +67,28 @@ pub struct Rollout {
     pub discard_writes: bool,
 }
 
+impl Rollout {
+    /// What the schedule evaluator sees of this rollout at `now_ms`.
+    fn view<'a>(
+        &'a self,
+        now_ms: u64,
+        offline_after_ms: u64,
+        after_elsewhere: Vec<&'a str>,
+    ) -> RolloutView<'a> {
+        RolloutView {
+            schedule: &self.schedule,
+            state: self.state,
+            from: self.from,
+            to: self.to,
+            canary_passed: self.canary_passed,
+            seed: self.seed,
+            now_ms,
+            offline_after_ms,
+            after_elsewhere,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct BundleRec {
     pub info: BundleInfo,
@@ -359,17 +381,7 @@ impl State {
                     .collect(),
                 None => Vec::new(),
             };
-            let view = RolloutView {
-                schedule: &r.schedule,
-                state: r.state,
-                from: r.from,
-                to: r.to,
-                canary_passed: r.canary_passed,
-                seed: r.seed,
-                now_ms: now,
-                offline_after_ms,
-                after_elsewhere,
-            };
+            let view = r.view(now, offline_after_ms, after_elsewhere);
             for n in &views {
                 done_flags.push((n.id.to_string(), view.classify(n) == NodeStatus::Done));
             }
@@ -405,17 +417,7 @@ impl State {
             .filter(|r| r.state == RolloutState::RolledBack)
         {
             let views = self.views(r);
-            let view = RolloutView {
-                schedule: &r.schedule,
-                state: r.state,
-                from: r.from,
-                to: r.to,
-                canary_passed: r.canary_passed,
-                seed: r.seed,
-                now_ms: now,
-                offline_after_ms,
-                after_elsewhere: Vec::new(),
-            };
+            let view = r.view(now, offline_after_ms, Vec::new());
             let going: Vec<&str> = r.going_back.iter().map(String::as_str).collect();
             let next = view.rollback_now(&views, &going);
             // The rollback's own progress: nodes back at `from`, going back, waiting their turn.

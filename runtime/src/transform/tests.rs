@@ -33,6 +33,16 @@ const GOOD: Doubler = Doubler {
     fail: false,
     lie: false,
 };
+/// Refuses every state.
+const REFUSES: Doubler = Doubler {
+    fail: true,
+    lie: false,
+};
+/// Writes a state its own invariant rejects.
+const LIES: Doubler = Doubler {
+    fail: false,
+    lie: true,
+};
 const OLD: &[u8] = br#"{"n":21}"#;
 const NEW: &[u8] = br#"{"n":21,"twice":42}"#;
 
@@ -141,17 +151,7 @@ fn recover_resumes() {
 #[test]
 fn refused_transform_keeps_the_old_state() {
     let (dir, state) = setup();
-    let e = upgrade(
-        &state,
-        1,
-        2,
-        &Doubler {
-            fail: true,
-            lie: false,
-        },
-        None,
-    )
-    .unwrap_err();
+    let e = upgrade(&state, 1, 2, &REFUSES, None).unwrap_err();
     assert!(matches!(e, TransformError::Transform { .. }), "{e:?}");
     assert_eq!(
         e.to_string(),
@@ -165,17 +165,7 @@ fn refused_transform_keeps_the_old_state() {
 #[test]
 fn broken_invariant_keeps_the_old_state() {
     let (_dir, state) = setup();
-    let e = upgrade(
-        &state,
-        1,
-        2,
-        &Doubler {
-            fail: false,
-            lie: true,
-        },
-        None,
-    )
-    .unwrap_err();
+    let e = upgrade(&state, 1, 2, &LIES, None).unwrap_err();
     assert!(matches!(e, TransformError::InvariantBroken), "{e:?}");
     assert_eq!(fs::read(&state).unwrap(), OLD);
     assert_eq!(pending(&state).unwrap(), None);
@@ -279,12 +269,7 @@ fn reverse_carries_the_new_versions_writes_back_and_keeps_every_state() {
     assert_eq!(pending(&state).unwrap(), None);
     // Every replaced state is on disk: the version-1 state the upgrade replaced and the
     // version-2 state (with its write) the rollback replaced; the agent's backups are as they were.
-    let kept: Vec<(u64, Vec<u8>)> = super::history::list(&state)
-        .unwrap()
-        .into_iter()
-        .map(|(v, p)| (v, fs::read(p).unwrap()))
-        .collect();
-    assert_eq!(kept, [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
+    assert_eq!(kept(&state), [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
     assert_eq!(fs::read(StateFiles::new(&state).versioned(1)).unwrap(), OLD);
     // A rerun (the caller did not learn it finished) does nothing.
     let again = reverse(&state, 2, 1, &Halver { lie: false }, None).unwrap();
@@ -329,6 +314,15 @@ fn an_upgrade_journal_blocks_a_reverse_and_back() {
     assert_eq!(fs::read(&state).unwrap(), OLD);
 }
 
+/// Every state kept in history for `state`: its version and bytes.
+fn kept(state: &Path) -> Vec<(u64, Vec<u8>)> {
+    super::history::list(state)
+        .unwrap()
+        .into_iter()
+        .map(|(v, p)| (v, fs::read(p).unwrap()))
+        .collect()
+}
+
 #[test]
 fn rollback_keeps_the_state_it_discards() {
     let (_dir, state) = setup();
@@ -336,12 +330,7 @@ fn rollback_keeps_the_state_it_discards() {
     fs::write(&state, WRITTEN).unwrap();
     rollback(&state, 1, 2).unwrap();
     assert_eq!(fs::read(&state).unwrap(), OLD);
-    let kept: Vec<(u64, Vec<u8>)> = super::history::list(&state)
-        .unwrap()
-        .into_iter()
-        .map(|(v, p)| (v, fs::read(p).unwrap()))
-        .collect();
-    assert_eq!(kept, [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
+    assert_eq!(kept(&state), [(1, OLD.to_vec()), (2, WRITTEN.to_vec())]);
     // Idempotent: a second rollback keeps nothing more.
     rollback(&state, 1, 2).unwrap();
     assert_eq!(super::history::list(&state).unwrap().len(), 2);

@@ -1,17 +1,10 @@
 //! What the server's HTTP tests share: a bundle maker, an in-process server with short
 //! intervals, the test operator's key, and enrolled node clients.
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(dead_code, clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
 use runtime::bundle::build::write_container;
 use runtime::bundle::{BundleFile, BundleManifest, FileRole, Limits, SignedManifest, TrustedKeys};
-use runtime::client::Client;
+use runtime::client::{Client, ClientError};
 use runtime::digest::sha256_hex;
 use runtime::server::{self, Config, Handle};
 use std::path::{Path, PathBuf};
@@ -63,6 +56,7 @@ pub fn make_release(
             name: path.file_name().unwrap().to_str().unwrap().into(),
             sha256: sha256_hex(&bytes),
             size: bytes.len() as u64,
+            executable: false,
         }
     };
     let manifest = BundleManifest {
@@ -81,6 +75,7 @@ pub fn make_release(
             file(FileRole::Binary, &binary),
         ],
         created_at: 1_700_000_000,
+        program: None,
     };
     let signed = SignedManifest::sign(manifest, signer);
     let out = dir.join(format!("{system}-{from}-{to}-r{release}.bundle"));
@@ -151,4 +146,16 @@ pub fn operator_headers(method: &str, path: &str, body_sha256: &str) -> Vec<(Str
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// The message of the server's refusal `e`, which must have `status` (panics on any other
+/// error).
+pub fn refused(e: &ClientError, status: u16) -> &str {
+    match e {
+        ClientError::Server {
+            status: got,
+            message,
+        } if *got == status => message,
+        other => panic!("expected a refusal with status {status}, got {other:?}"),
+    }
 }

@@ -1,12 +1,5 @@
 //! The `upstart-shim` binary: it prints its ports and serves, refuses a plugin it cannot load
 //! (exit code 1), and out of file descriptors pauses accepting and serves again.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -16,6 +9,11 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::{call, fake_node, idle, Conn, WAIT};
+
+/// The arguments naming the upgrade `kv` and its node at `node`, running version 1.
+fn kv_node(node: &str) -> [&str; 6] {
+    ["--name", "kv", "--node", node, "--node-version", "1"]
+}
 
 /// Kills the child on drop.
 struct Guard(std::process::Child);
@@ -31,14 +29,7 @@ impl Drop for Guard {
 fn the_binary_prints_its_ports_and_serves() {
     let node = fake_node();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_upstart-shim"))
-        .args([
-            "--name",
-            "kv",
-            "--node",
-            &node.to_string(),
-            "--node-version",
-            "1",
-        ])
+        .args(kv_node(&node.to_string()))
         .args(["--listen", "127.0.0.1:0", "--listen", "2@127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -67,14 +58,7 @@ fn the_binary_prints_its_ports_and_serves() {
         json!("get")
     );
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_upstart-shim"))
-        .args([
-            "--name",
-            "kv",
-            "--node",
-            "127.0.0.1:1",
-            "--node-version",
-            "1",
-        ])
+        .args(kv_node("127.0.0.1:1"))
         .args([
             "--plugin",
             "/nonexistent/plugin.so",
@@ -100,14 +84,7 @@ fn out_of_descriptors_the_shim_pauses_and_serves_again() {
         .arg("-c")
         .arg(r#"ulimit -n 64 && exec "$0" "$@""#)
         .arg(env!("CARGO_BIN_EXE_upstart-shim"))
-        .args([
-            "--name",
-            "kv",
-            "--node",
-            &node.to_string(),
-            "--node-version",
-            "1",
-        ])
+        .args(kv_node(&node.to_string()))
         .args(["--listen", "127.0.0.1:0", "--first-bytes-timeout", "300ms"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -1,14 +1,11 @@
 //! What the shim's tests share (and the `upstart-shim` binary's, in `shim/cli/tests`): loopback
 //! addresses, a fake JSON-RPC node (one thread per connection), and a line-framed client
 //! connection with a read deadline.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(dead_code, clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 use serde_json::{json, Value};
+use shim::{ListenerConfig, ShimConfig};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -52,6 +49,24 @@ pub fn fake_node() -> SocketAddr {
         }
     });
     addr
+}
+
+/// A shim for `kv` at `version` in front of `node`, with a main port (the node's version) and
+/// a port pinned to the next version.
+pub fn two_ports(node: Option<SocketAddr>, version: u64) -> ShimConfig {
+    let mut config = ShimConfig::new("kv", version);
+    config.node_addr = node;
+    config.listeners = vec![
+        ListenerConfig {
+            addr: any(),
+            version: None,
+        },
+        ListenerConfig {
+            addr: any(),
+            version: Some(version + 1),
+        },
+    ];
+    config
 }
 
 /// A JSON-RPC request line: id 1, `method`, params `["a"]`.

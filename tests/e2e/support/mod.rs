@@ -2,13 +2,8 @@
 //! (with the compiler's library, into the cache `upstartc compile` uses), the LD_PRELOAD
 //! library (built into its own target directory: the outer cargo holds the lock of the
 //! workspace's), and a three-node cluster, each node a real `kv-vN` process behind its own shim.
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unwrap_used,
-    reason = "tests"
-)]
+#![allow(dead_code, clippy::expect_used, reason = "tests")]
+#![allow(clippy::indexing_slicing, reason = "tests")]
 
 use e2e::process::ChildGuard;
 use e2e::rpc::{Client, Framing};
@@ -31,24 +26,11 @@ pub fn workspace() -> PathBuf {
 }
 
 /// Builds the plugin of `specs/kv/{spec}.ups` (served from upstartc's cache when up to date).
-fn build_plugin(spec: &str) -> PathBuf {
-    use compiler::build::{build_plugin, BuildOptions};
-    let ws = workspace();
-    let path = ws.join("specs").join("kv").join(format!("{spec}.ups"));
-    let text = std::fs::read_to_string(&path).expect("the kv spec is readable");
-    let mut sources = lang::span::SourceMap::new();
-    sources.add(path.display().to_string(), text.clone());
-    let out = compiler::check::check_sources(&sources);
-    let model = out.models.first().expect("the kv spec checks");
-    let mut options = BuildOptions::from_env();
-    options.cache_dir = ws.join("target").join("upstart").join("target");
-    options.abi_path = ws.join("abi");
-    options.out_dir = Some(ws.join("target").join("upstart").join(spec));
-    let built = build_plugin(model, &text, &options, &mut |line| {
-        eprintln!("upstartc: {line}")
-    })
-    .unwrap_or_else(|e| panic!("building the plugin of {spec} failed: {e}"));
-    built.plugin
+fn kv_plugin(spec: &str) -> PathBuf {
+    let path = upstart_test_support::specs_dir()
+        .join("kv")
+        .join(format!("{spec}.ups"));
+    upstart_test_support::plugins::build(&path)
 }
 
 /// The plugin chain `kv` 1 -> 2 -> 3, loaded once per test binary.
@@ -61,7 +43,7 @@ pub fn chain() -> Arc<Chain> {
         };
         let plugins = ["kv-1-2", "kv-2-3"]
             .iter()
-            .map(|s| Plugin::load(&build_plugin(s), &expect).expect("the kv plugin loads"))
+            .map(|s| Plugin::load(&kv_plugin(s), &expect).expect("the kv plugin loads"))
             .collect();
         Arc::new(Chain::new(plugins).expect("the kv plugins form a chain"))
     }))
@@ -110,6 +92,29 @@ pub fn loopback_listeners(versions: &[Option<u64>]) -> Vec<ListenerConfig> {
             version,
         })
         .collect()
+}
+
+/// A shim for `name` at `version` with client ports `versions` (see [`loopback_listeners`])
+/// and its hand-off socket at `socket`.
+pub fn handoff_config(
+    name: &str,
+    version: u64,
+    versions: &[Option<u64>],
+    socket: &Path,
+) -> ShimConfig {
+    let mut config = ShimConfig::new(name, version);
+    config.listeners = loopback_listeners(versions);
+    config.handoff = Some(socket.to_path_buf());
+    config
+}
+
+/// The environment of a program under the LD_PRELOAD library that registers its listening
+/// sockets at the shim's hand-off `socket`.
+pub fn preload_env(socket: &Path) -> [(&'static str, String); 2] {
+    [
+        ("LD_PRELOAD", preload_library().display().to_string()),
+        ("UPSTART_SHIM_HANDOFF", socket.display().to_string()),
+    ]
 }
 
 /// A tokio runtime for the shims of a test.

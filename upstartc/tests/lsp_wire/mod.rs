@@ -6,8 +6,23 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Instant;
+
+/// Starts `upstartc lsp`: the child, its stdin, and its messages as they arrive.
+pub fn spawn_server() -> (Child, ChildStdin, Receiver<(Instant, Value)>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_upstartc"))
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start upstartc lsp");
+    let rx = read_messages(child.stdout.take().unwrap());
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin, rx)
+}
 
 /// Writes one framed message.
 pub fn write_message(out: &mut impl Write, msg: &Value) {

@@ -1,9 +1,52 @@
 //! Record literals and enum variants in expressions: which version's declaration a name means,
-//! fields given and missing, payloads.
+//! fields given and missing, payloads; and map literals `{k: v}`.
 
 use super::*;
 
 impl ExprChecker<'_, '_> {
+    /// `{k: v, ...}`: the expected map type checks every entry; without one, the first entry
+    /// gives the key and value types the others must have (`{}` alone is a map of `_`).
+    pub(super) fn map_literal(&mut self, entries: &[(Expr, Expr)], hint: Option<&Ty>) -> Ty {
+        let (mut key, mut value) = match hint {
+            Some(Ty::Map(k, v)) => (Some(k.as_ref().clone()), Some(v.as_ref().clone())),
+            _ => (None, None),
+        };
+        for (k, v) in entries {
+            for (slot, e) in [(&mut key, k), (&mut value, v)] {
+                match slot {
+                    Some(t) if *t != Ty::Unknown => {
+                        let t = t.clone();
+                        self.check(e, &t);
+                    }
+                    _ => *slot = Some(self.infer(e, None)),
+                }
+            }
+        }
+        let key = key.unwrap_or(Ty::Unknown);
+        if let Some((k, _)) = entries.first() {
+            let keyable = match &key {
+                Ty::Str | Ty::I64 | Ty::U64 | Ty::Bool | Ty::Unknown => true,
+                Ty::Named(r) => self
+                    .types
+                    .env(r.version)
+                    .is_some_and(|env| env.enums.contains_key(&r.name)),
+                _ => false,
+            };
+            if !keyable {
+                self.cx.report(
+                    codes::BAD_MAP_KEY,
+                    k.span,
+                    format!("`{key}` cannot be a map key"),
+                    |d| {
+                        d.label("not a key type")
+                            .note("map keys are `string`, `i64`, `u64`, `bool` or an enum")
+                    },
+                );
+            }
+        }
+        Ty::Map(Box::new(key), Box::new(value.unwrap_or(Ty::Unknown)))
+    }
+
     /// Finds which version's declaration a type name in an expression means.
     pub(super) fn resolve_named(
         &mut self,

@@ -273,3 +273,49 @@ fn disallow_and_delegate_without_host() {
         ("call get(1)", "error: `call` is not available here"),
     ]);
 }
+
+#[test]
+fn map_literals() {
+    check_all(&[
+        ("{}", "{}"),
+        ("{\"b\": 2, \"a\": 1}", "{\"a\": 1, \"b\": 2}"),
+        // A repeated key keeps its last value, as `insert` would.
+        ("{1: \"x\", 1: \"y\"}", "{1: \"y\"}"),
+        ("{1: 1 + 1, 2: 2 * 3}[2]", "6"),
+        ("len({})", "0"),
+        ("{ 1 }", "1"),
+        ("{ let a = 1; {a: a} }", "{1: 1}"),
+        ("{1: 1 / 0}", "error: division by zero"),
+    ]);
+}
+
+#[test]
+fn helper_functions() {
+    let spec = parse_spec(&format!(
+        "{PRELUDE}fn double(x: i64) -> i64 = x * 2\n\
+         fn area(s: Shape) -> f64 = match s {{ Circle(r) => r * r * 3.0, Square => 1.0 }}\n\
+         fn twice_all(xs: list<i64>) -> list<i64> = xs.map(|x| double(x))\n\
+         fn fails(x: i64) -> i64 = x / 0\n\
+         invariant (old, new) {{\n\
+           double(21) == 42\n\
+           area(Shape::Circle(2.0)) == 12.0\n\
+           twice_all([1, 2]) == [2, 4]\n\
+           {{ let x = 5; double(x) }} == 10\n\
+           fails(1) == 0\n\
+         }}"
+    ));
+    let inv = spec.invariants().next().expect("invariant");
+    let ev = Evaluator::new(&spec);
+    let results: Vec<String> = inv
+        .clauses
+        .iter()
+        .map(|c| match ev.eval_expr(c, &Env::new(), &mut NoHost) {
+            Ok(v) => v.to_string(),
+            Err(e) => format!("error: {e}"),
+        })
+        .collect();
+    assert_eq!(
+        results,
+        ["true", "true", "true", "true", "error: division by zero"]
+    );
+}

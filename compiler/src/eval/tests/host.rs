@@ -154,3 +154,47 @@ fn a_host_may_reenter_the_evaluator() {
     let got = ev.eval_expr(&inv.clauses[0], &Env::new(), &mut host);
     assert_eq!(got.map(|v| v.to_string()), Ok("[3, 5]".to_string()));
 }
+
+#[test]
+fn values_cross_versions_under_renamed_fields() {
+    let text = "upgrade t 1 -> 2\n\
+        version 1 { record Tag { label: string, n: u64 }\n service S { fn tags() -> list<Tag>  fn put(t: option<Tag>) -> unit } }\n\
+        version 2 { record Tag { name: string renamed from label, n: u64 }\n service S { fn tags() -> list<Tag>  fn put(t: option<Tag>) -> unit } }\n\
+        past S { tags() = call tags()\n put(t) = call put(t) }\n\
+        future S { tags() = call tags()\n put(t) = call put(t) }\n\
+        schedule { all_at_once { } }";
+    let mut sources = lang::span::SourceMap::new();
+    sources.add("t.ups", text.to_string());
+    let out = crate::check::check_sources(&sources);
+    assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+    let model = &out.models[0];
+    let ev = Evaluator::for_model(model);
+    // The new node answers with its own field names; the old caller gets its own.
+    let mut host = |method: &str, args: Vec<Value>| -> Result<Value, EvalError> {
+        match method {
+            "tags" => Ok(Value::List(vec![Value::record(
+                "Tag",
+                [("name", Value::str("a")), ("n", Value::Int(1))],
+            )])),
+            _ => Ok(Value::Tuple(args)),
+        }
+    };
+    let past = |m: &str| rule(&model.spec, lang::ast::RuleKind::Past, m);
+    let got = ev
+        .eval_rule(past("tags"), vec![], &mut host)
+        .map(|v| v.to_string());
+    assert_eq!(got, Ok("[Tag { label: \"a\", n: 1 }]".to_string()));
+    // An old caller's argument reaches the new node under the new names.
+    let arg = Value::some(Value::record(
+        "Tag",
+        [("label", Value::str("b")), ("n", Value::Int(2))],
+    ));
+    let mut seen = Vec::new();
+    let mut recording = |_: &str, args: Vec<Value>| -> Result<Value, EvalError> {
+        seen.extend(args);
+        Ok(Value::Unit)
+    };
+    ev.eval_rule(past("put"), vec![arg], &mut recording)
+        .expect("put");
+    assert_eq!(seen[0].to_string(), "some(Tag { n: 2, name: \"b\" })");
+}

@@ -65,17 +65,18 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> Vec<ObligationResult> {
         let service = block.service.name.as_str();
         for past in &block.rules {
             let m = past.method.name.as_str();
+            // The new version's name of the method (`renamed from` may give it another).
+            let Some(new) = model.counterpart(model.old.number, service, m) else {
+                continue;
+            };
             let future = model
                 .spec
                 .rule_blocks()
                 .filter(|b| b.kind == RuleKind::Future && b.service.name == service)
                 .flat_map(|b| b.rules.iter())
-                .find(|r| r.method.name == m);
-            let (Some(future), Some(old), Some(new)) = (
-                future,
-                resolve::method(&model.old, service, m),
-                resolve::method(&model.new, service, m),
-            ) else {
+                .find(|r| r.method.name == new.name.name);
+            let (Some(future), Some(old)) = (future, resolve::method(&model.old, service, m))
+            else {
                 continue;
             };
             let name = format!("`{service}.{m}` round trips old -> new -> old");
@@ -130,11 +131,9 @@ fn dropped_field(model: &SpecModel, ty: &Ty) -> Option<(String, String)> {
                 Some(Named::Record(def)) => {
                     if r.version == model.old.number {
                         if let Some(newer) = model.new.records.get(&r.name) {
-                            if let Some(f) = def
-                                .fields
-                                .iter()
-                                .find(|f| newer.field(&f.name.name).is_none())
-                            {
+                            if let Some(f) = def.fields.iter().find(|f| {
+                                crate::model::field_from(&newer.fields, &f.name.name).is_none()
+                            }) {
                                 return Some((f.name.name.clone(), r.name.clone()));
                             }
                         }
@@ -255,7 +254,8 @@ fn run(
     let at = s.future_tape();
     let r = case.first().map_or(Value::Unit, |(_, v)| v.clone());
     let (old_args, new_args) = args(cx.model, s, case);
-    let m = s.past.method.name.as_str();
+    // The future rule calls the old version's name, the past rule the new version's.
+    let (m, m_new) = (s.past.method.name.as_str(), s.future.method.name.as_str());
     let mut future_host = TapeHost::new(
         &cx.gen,
         s.old_service,
@@ -280,12 +280,13 @@ fn run(
         rng.fork(2),
         size,
     )
-    .answering(m, &n);
+    .answering(m_new, &n);
     let back = cx.eval.eval_rule(s.past, old_args, &mut past_host);
     next.push(past_host.tape());
     let logs = [future_host.log, past_host.log];
     // A rule that did not `call` the method itself did not carry the result across.
-    let carried = logs.iter().all(|log| log.iter().any(|a| a.method == m));
+    let carried =
+        logs[0].iter().any(|a| a.method == m) && logs[1].iter().any(|a| a.method == m_new);
     match back {
         _ if !carried => (Outcome::Discarded, next, logs),
         Ok(back) if back == r => (Outcome::Equal, next, logs),

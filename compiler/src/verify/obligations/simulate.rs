@@ -16,8 +16,8 @@
 //! are no longer related), U0106 (after a sequence), U0107 (a model fails at run time).
 
 use super::{error_span, found_note, Cx, MAX_SHRINK_RUNS};
-use crate::eval::{EvalError, Host, Value};
-use crate::model::{MethodDef, ServiceDef, Ty};
+use crate::eval::{convert, EvalError, Host, Value};
+use crate::model::{MethodDef, PassConversion, ServiceDef, Ty};
 use crate::verify::conform::conforms;
 use crate::verify::gen::shrink_case;
 use crate::verify::obligations::total::{describe_args, describe_params};
@@ -40,11 +40,18 @@ struct Subject<'m> {
     rule: Option<&'m Rule>,
     /// The caller's method (with its model).
     caller: &'m MethodDef,
+    /// A method passed through: the node's version's name for it (another one when it was
+    /// renamed), and how its arguments and answer convert between the versions (renamed
+    /// fields), as the plugin converts them.
+    through: &'m str,
+    pass: Option<&'m PassConversion>,
     /// The service of the node's version, whose models answer `call`s.
     node: &'m ServiceDef,
     name: String,
     /// Where diagnostics point.
     at: Span,
+    /// The node's version (shown with a renamed method's other name).
+    node_number: u64,
 }
 
 impl Subject<'_> {
@@ -56,6 +63,10 @@ impl Subject<'_> {
                 self.kind.keyword(),
                 self.service,
                 self.caller.name.name
+            ),
+            None if self.through != self.caller.name.name => format!(
+                "unchanged method `{}.{}` (`{}` in version {})",
+                self.service, self.caller.name.name, self.through, self.node_number
             ),
             None => format!(
                 "unchanged method `{}.{}`",
@@ -217,8 +228,8 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> Vec<ObligationResult> {
     out
 }
 
-/// The rules, in the order of the spec, and the methods passed through unchanged that have a
-/// model in both versions; those with a model in one version only are reported skipped into
+/// The rules, in the order of the spec, and the methods passed through unchanged (without a
+/// past rule) that have a model in both versions; those with a model in one version only are reported skipped into
 /// `out`.
 fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>> {
     let model = cx.model;
@@ -252,10 +263,15 @@ fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>
                 node,
                 name,
                 at: rule.method.span,
+                through: rule.method.name.as_str(),
+                pass: None,
+                node_number: reachable.number,
             });
         }
     }
-    // Methods passed through unchanged: the node's model must answer as the caller's.
+    // Methods passed through unchanged: the node's model must answer as the caller's. The
+    // set names a renamed method under both its names; it is paired once, from its old name
+    // with its counterpart.
     for (service, method) in &model.unchanged_methods {
         let (Some(old), Some(new)) = (
             model.old.services.get(service),
@@ -263,10 +279,30 @@ fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>
         ) else {
             continue;
         };
-        let (Some(om), Some(nm)) = (old.method(method), new.method(method)) else {
+        let (Some(om), Some(nm)) = (
+            old.method(method),
+            model.counterpart(model.old.number, service, method),
+        ) else {
             continue;
         };
-        let name = format!("unchanged method `{service}.{method}` simulates the model");
+        // A past rule kept for it (warned unneeded) answers old callers instead: that rule
+        // is the subject.
+        let ruled = model
+            .spec
+            .rule_blocks()
+            .filter(|b| b.kind == RuleKind::Past && b.service.name == *service)
+            .any(|b| b.rules.iter().any(|r| r.method.name == *method));
+        if ruled {
+            continue;
+        }
+        let name = if nm.name.name == om.name.name {
+            format!("unchanged method `{service}.{method}` simulates the model")
+        } else {
+            format!(
+                "unchanged method `{service}.{method}` (`{}` in version {}) simulates the model",
+                nm.name.name, model.new.number
+            )
+        };
         match (&om.model, &nm.model) {
             (None, None) => continue,
             (Some(_), Some(_)) => {}
@@ -292,6 +328,11 @@ fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>
             node: new,
             name,
             at: nm.name.span,
+            through: nm.name.name.as_str(),
+            pass: model
+                .pass_conversions
+                .get(&(model.old.number, service.clone(), method.clone())),
+            node_number: model.new.number,
         });
     }
     list
@@ -347,7 +388,7 @@ fn step(
     };
     let run = match s.rule {
         Some(rule) => cx.eval.eval_rule(rule, args.to_vec(), &mut host),
-        None => host.call(&s.caller.name.name, args.to_vec()),
+        None => pass_through(cx, s, args, &mut host),
     };
     if let Some(method) = host.unmodelled.take() {
         return Ok(Err(Unmodelled(format!(
@@ -392,6 +433,27 @@ fn step(
             log: host.log,
         })),
     }
+}
+
+/// A call passed through to the node's model under its name there, its arguments converted
+/// to the node's types and its answer back to the caller's.
+fn pass_through(
+    cx: &Cx<'_>,
+    s: &Subject<'_>,
+    args: &[Value],
+    host: &mut ModelHost<'_, '_>,
+) -> Result<Value, EvalError> {
+    let named = &cx.model.named_conversions;
+    let Some(pass) = s.pass else {
+        return host.call(s.through, args.to_vec());
+    };
+    let args = args
+        .iter()
+        .zip(&pass.args)
+        .map(|(a, c)| convert(a.clone(), c, named))
+        .collect();
+    host.call(s.through, args)
+        .map(|answer| convert(answer, &pass.ret, named))
 }
 
 /// The states after a call (the caller's, the expected answer and the one given, `None` when

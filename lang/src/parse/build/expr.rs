@@ -275,6 +275,21 @@ impl Builder {
                     otherwise: Box::new(otherwise),
                 }
             }
+            Rule::brace => {
+                // `{ let ...; e }` and `{ e }` are blocks; `{}` and `{k: v, ...}` maps.
+                let children = pair.clone().into_inner();
+                let count = children.clone().count();
+                let lets = children.into_iter().any(|p| p.as_rule() == Rule::let_stmt);
+                if lets || count == 1 {
+                    return self.let_chain(pair.into_inner(), span);
+                }
+                let mut entries = Vec::new();
+                let mut inner = pair.into_inner();
+                while let (Some(k), Some(v)) = (inner.next(), inner.next()) {
+                    entries.push((self.expr(k), self.expr(v)));
+                }
+                ExprKind::Map(entries)
+            }
             Rule::block | Rule::let_block => return self.let_chain(pair.into_inner(), span),
             Rule::closure => {
                 let mut parts: Vec<P<'_>> = pair.into_inner().collect();

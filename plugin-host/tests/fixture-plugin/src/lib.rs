@@ -18,6 +18,7 @@
 //! Rules of `fixture 2 -> 3` (spec-2-3.ups):
 //! - past `add(a, b) = call sum([a, b])`;
 //! - future `sum([a, b]) = call add(a, b)`, other lengths disallowed;
+//! - the manifest declares every rule but future `sum` as making at most one call;
 //! - transform and invariant: identity; no reverse transform (the table's entry is null and
 //!   the manifest says so).
 
@@ -111,6 +112,13 @@ fn build_manifest() -> Manifest {
         ),
         _ => (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
     };
+    // Rules that make at most one delegate call (all but `sum`'s future rule, which is
+    // declared as making several so that a chain through it is not pipelined).
+    let (past_one_call, future_one_call) = match FROM {
+        1 => (vec!["Calc.double".to_string()], vec!["Calc.add".to_string()]),
+        2 => (vec!["Calc.add".to_string()], Vec::new()),
+        _ => (Vec::new(), Vec::new()),
+    };
     Manifest {
         abi_version: ABI,
         name: "fixture".into(),
@@ -125,6 +133,8 @@ fn build_manifest() -> Manifest {
         disallowed: Vec::new(),
         schedule: vec![("rolling.batch".into(), "1".into())],
         reverse_transform: FROM == 1,
+        past_one_call,
+        future_one_call,
     }
 }
 

@@ -1,0 +1,125 @@
+//! How many delegate `call`s a rule makes on one run, at most: the manifest lists the rules
+//! that make at most one (`past_one_call`, `future_one_call`), so that a host may send the
+//! calls of a caller's next request to the node while this one's answer is still coming (once
+//! a one-call rule has made its call it makes no other, so the node still sees the calls in
+//! the caller's order). Counted over the syntax: the branches of an `if` or a `match` take the
+//! larger count, and a `call` in a closure or a quantifier's body (which may run many times)
+//! counts as unbounded. Conservative: a rule not listed is only run one request at a time.
+
+use lang::ast::{Expr, ExprKind};
+
+/// Whether every run of `body` makes at most one delegate call.
+pub(crate) fn at_most_one(body: &Expr) -> bool {
+    max_calls(body).is_some_and(|n| n <= 1)
+}
+
+/// The most delegate calls one run of `e` makes; `None` when unbounded.
+fn max_calls(e: &Expr) -> Option<u32> {
+    let all = |items: &[Expr]| {
+        items
+            .iter()
+            .try_fold(0u32, |n, i| n.checked_add(max_calls(i)?))
+    };
+    let sum = |a: &Expr, b: &Expr| max_calls(a)?.checked_add(max_calls(b)?);
+    match &e.kind {
+        ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => Some(0),
+        ExprKind::Variant { payload, .. } => payload.as_deref().map_or(Some(0), max_calls),
+        ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => max_calls(inner),
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => sum(a, b),
+        ExprKind::Builtin { args, .. } => all(args),
+        ExprKind::Delegate { args, .. } => all(args)?.checked_add(1),
+        ExprKind::Tuple(items) | ExprKind::List(items) => all(items),
+        ExprKind::Map(entries) => entries
+            .iter()
+            .try_fold(0u32, |n, (k, v)| n.checked_add(sum(k, v)?)),
+        ExprKind::Record { fields, .. } => fields
+            .iter()
+            .try_fold(0u32, |n, f| n.checked_add(max_calls(&f.value)?)),
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => max_calls(cond)?.checked_add(max_calls(then)?.max(max_calls(otherwise)?)),
+        ExprKind::Match { scrutinee, arms } => {
+            let mut most = 0u32;
+            for arm in arms {
+                most = most.max(max_calls(&arm.body)?);
+            }
+            max_calls(scrutinee)?.checked_add(most)
+        }
+        ExprKind::Let { value, body, .. } => sum(value, body),
+        // A body that may run many times: unbounded if it calls at all.
+        ExprKind::Closure { body, .. } => match max_calls(body)? {
+            0 => Some(0),
+            _ => None,
+        },
+        ExprKind::Quant { domain, body, .. } => match max_calls(body)? {
+            0 => max_calls(domain),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn body(src: &str) -> Expr {
+        let text = format!(
+            "upgrade t 1 -> 2\nversion 1 {{ service S {{ fn f(x: u64) -> u64 }} }}\n\
+             version 2 {{ service S {{ fn f(x: u64) -> u64 }} }}\npast S {{ f(x) = {src} }}\n"
+        );
+        let parsed = lang::parse(lang::FileId(0), &text);
+        let spec = parsed.spec.unwrap();
+        let rule = spec
+            .rule_blocks()
+            .next()
+            .unwrap()
+            .rules
+            .first()
+            .unwrap()
+            .clone();
+        rule.body
+    }
+
+    #[test]
+    fn one_call_on_every_path_is_at_most_one() {
+        assert_eq!(max_calls(&body("x + 1")), Some(0));
+        assert_eq!(max_calls(&body("call f(x) + 1")), Some(1));
+        assert_eq!(max_calls(&body("{ let y = call f(x); y * 2 }")), Some(1));
+        assert_eq!(
+            max_calls(&body("if x > 1 { call f(x) } else { call f(x + 1) }")),
+            Some(1),
+            "one per branch"
+        );
+        assert_eq!(
+            max_calls(&body("match some(x) { some(y) => call f(y), none => 0 }")),
+            Some(1)
+        );
+        assert!(at_most_one(&body("[1].map(|y| y + 1).len() + call f(x)")));
+    }
+
+    #[test]
+    fn several_calls_or_calls_that_repeat_are_not() {
+        assert_eq!(max_calls(&body("call f(x) + call f(1)")), Some(2));
+        assert_eq!(max_calls(&body("call f(call f(x))")), Some(2));
+        assert_eq!(
+            max_calls(&body("if call f(x) > 1 { call f(x) } else { 0 }")),
+            Some(2),
+            "the condition's call and a branch's"
+        );
+        assert_eq!(max_calls(&body("[1].map(|y| call f(y)).len()")), None);
+        assert_eq!(
+            max_calls(&body("if forall y in [1]: call f(y) > 0 { 1 } else { 2 }")),
+            None
+        );
+        assert!(!at_most_one(&body("{ let y = call f(x); call f(y) }")));
+        assert_eq!(
+            max_calls(&body("{\"a\": call f(x), \"b\": call f(1)}.len()")),
+            Some(2),
+            "every entry of a map literal runs"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! The translated path pipelined on its link to the node (issue 13, item 6): a caller of
+//! another version that pipelines gets its requests' delegate calls sent to the node together,
+//! not one round trip at a time, and the node still sees every call in the caller's order (a
+//! rule that makes several calls keeps the next request's calls behind its own). A fake `kv`
+//! version-2 node records the calls it gets and holds its answers until several calls wait
+//! (or a short silence), so it sees how many calls the shim sent before any answer.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use serde_json::{json, Value};
+use shim::{Shim, ShimConfig};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::WAIT;
+
+/// What the fake node saw: the calls in order (`get a`), and the most calls that waited for
+/// an answer at once.
+#[derive(Debug, Default)]
+struct Seen {
+    calls: Vec<String>,
+    most_waiting: usize,
+}
+
+/// A `kv` version-2 node answering `get(key)` with the item `{value: key}`. It answers the
+/// calls that wait once `hold` of them wait, or when no call came for `silence`.
+fn holding_node(hold: usize, silence: Duration) -> (SocketAddr, Arc<Mutex<Seen>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || serve(stream, hold, silence, &log));
+        }
+    });
+    (addr, seen)
+}
+
+fn serve(stream: TcpStream, hold: usize, silence: Duration, seen: &Mutex<Seen>) {
+    stream.set_read_timeout(Some(silence)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut waiting: Vec<Value> = Vec::new();
+    loop {
+        let mut line = String::new();
+        let quiet = match reader.read_line(&mut line) {
+            Ok(0) => return,
+            Ok(_) => false,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                true
+            }
+            Err(_) => return,
+        };
+        if !quiet {
+            let request: Value = serde_json::from_str(&line).unwrap();
+            let key = request["params"]["key"]
+                .as_str()
+                .or_else(|| request["params"][0].as_str())
+                .unwrap_or("?")
+                .to_string();
+            let method = request["method"].as_str().unwrap_or("?").to_string();
+            seen.lock().unwrap().calls.push(format!("{method} {key}"));
+            waiting.push(request);
+        }
+        // More buffered calls are read first: they came together.
+        if !quiet && waiting.len() < hold {
+            continue;
+        }
+        if waiting.is_empty() {
+            continue;
+        }
+        {
+            let mut s = seen.lock().unwrap();
+            s.most_waiting = s.most_waiting.max(waiting.len());
+        }
+        let mut out = String::new();
+        for request in waiting.drain(..) {
+            let key = request["params"]["key"]
+                .as_str()
+                .or_else(|| request["params"][0].as_str())
+                .unwrap_or("?")
+                .to_string();
+            let answer = json!({
+                "jsonrpc": "2.0",
+                "id": request["id"],
+                "result": {"value": key, "expires_at": null},
+            });
+            out.push_str(&answer.to_string());
+            out.push('\n');
+        }
+        if writer.write_all(out.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A shim for a version-2 node at `node`, with ports pinned to versions 1 and 3.
+fn shim_for(node: SocketAddr, runtime: &tokio::runtime::Runtime) -> Shim {
+    let mut config = ShimConfig::new("kv", 2);
+    config.node_addr = Some(node);
+    config.listeners = support::loopback_listeners(&[Some(1), Some(3)]);
+    runtime
+        .block_on(Shim::start(config, Some(support::chain())))
+        .unwrap()
+}
+
+/// Sends `requests` in one write on a new connection and reads `requests.len()` answers.
+fn pipelined(addr: SocketAddr, requests: &[Value]) -> Vec<Value> {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut text = String::new();
+    for r in requests {
+        text.push_str(&r.to_string());
+        text.push('\n');
+    }
+    (&stream).write_all(text.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    (0..requests.len())
+        .map(|i| {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "closed before answer {i}");
+            serde_json::from_str(&line).unwrap()
+        })
+        .collect()
+}
+
+fn get(id: u64, key: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "get", "params": [key]})
+}
+
+#[test]
+fn a_pipelining_callers_delegate_calls_reach_the_node_together() {
+    let runtime = support::runtime();
+    let (node, seen) = holding_node(8, Duration::from_millis(300));
+    let shim = shim_for(node, &runtime);
+    let v1 = shim.addrs().listeners[0].0;
+    let keys: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
+    let requests: Vec<Value> = keys.iter().zip(0..).map(|(k, id)| get(id, k)).collect();
+    let answers = pipelined(v1, &requests);
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer["id"], json!(i), "answers in order: {answer}");
+        assert_eq!(answer["result"], json!(keys[i]), "{answer}");
+    }
+    let seen = seen.lock().unwrap();
+    let expected: Vec<String> = keys.iter().map(|k| format!("get {k}")).collect();
+    assert_eq!(seen.calls, expected, "the node sees the caller's order");
+    // One round trip per request would have the node see one call at a time.
+    assert!(
+        seen.most_waiting >= 2,
+        "the calls of 8 pipelined requests reached the node one at a time: {seen:?}"
+    );
+    println!("calls waiting at the node at once: {}", seen.most_waiting);
+    let _enter = runtime.enter();
+    drop(shim);
+}
+
+#[test]
+fn a_rule_of_several_calls_keeps_the_next_requests_calls_behind_its_own() {
+    let runtime = support::runtime();
+    let (node, seen) = holding_node(16, Duration::from_millis(50));
+    let shim = shim_for(node, &runtime);
+    let v3 = shim.addrs().listeners[1].0;
+    // `get_many` (a future rule calling `get` once per key) between one-call `get`s.
+    let many = |id: u64, keys: &[&str]| json!({"jsonrpc": "2.0", "id": id, "method": "get_many", "params": [keys]});
+    let requests = [
+        get(0, "a"),
+        many(1, &["b", "c", "d"]),
+        get(2, "e"),
+        many(3, &["f", "g"]),
+        get(4, "h"),
+    ];
+    let answers = pipelined(v3, &requests);
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer["id"], json!(i), "answers in order: {answer}");
+        assert!(answer.get("error").is_none(), "{answer}");
+    }
+    assert_eq!(answers[1]["result"][2]["value"], json!("d"));
+    assert_eq!(answers[4]["result"]["value"], json!("h"));
+    let seen = seen.lock().unwrap();
+    let calls: Vec<&str> = seen.calls.iter().map(String::as_str).collect();
+    assert_eq!(
+        calls,
+        ["get a", "get b", "get c", "get d", "get e", "get f", "get g", "get h"],
+        "the node sees the calls in the caller's order"
+    );
+    let _enter = runtime.enter();
+    drop(shim);
+}
