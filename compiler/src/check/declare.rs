@@ -33,13 +33,7 @@ pub(crate) fn versions(cx: &mut Cx, spec: &Spec) -> (VersionEnv, VersionEnv) {
     for block in spec.versions() {
         let n = block.number.value;
         if let Some(first) = seen.get(&n) {
-            let first = *first;
-            cx.report(
-                codes::DUPLICATE_ITEM,
-                block.number.span,
-                format!("version {n} is given twice"),
-                |d| d.label("given again here").also(first, "first given here"),
-            );
+            cx.given_twice(&format!("version {n}"), block.number.span, *first, None);
             continue;
         }
         seen.insert(n, block.number.span);
@@ -472,12 +466,7 @@ pub(crate) fn protocol(cx: &mut Cx, spec: &Spec) -> Framing {
     let mut first: Option<Span> = None;
     for p in spec.protocols() {
         if let Some(first) = first {
-            cx.report(
-                codes::DUPLICATE_ITEM,
-                p.name.span,
-                "the protocol is given twice",
-                |d| d.label("given again here").also(first, "first given here"),
-            );
+            cx.given_twice("the protocol", p.name.span, first, None);
             continue;
         }
         first = Some(p.name.span);

@@ -69,8 +69,8 @@ impl Evaluator<'_> {
             }
             ExprKind::Disallow(reason) => Err(disallowed(reason, expr.span)),
             ExprKind::Record { path, fields } => self.eval_record(path, fields, env, host),
-            ExprKind::Tuple(items) => self.eval_tuple(items, env, host),
-            ExprKind::List(items) => self.eval_list(items, env, host),
+            ExprKind::Tuple(items) => Ok(Value::Tuple(self.eval_all(items, env, host)?)),
+            ExprKind::List(items) => Ok(Value::List(self.eval_all(items, env, host)?)),
             ExprKind::Map(entries) => self.eval_map(entries, env, host),
             ExprKind::Unary(op, e) => self.eval_unary(expr, *op, e, env, host),
             ExprKind::Binary(BinOp::And | BinOp::Or, a, b) => {
@@ -266,24 +266,6 @@ impl Evaluator<'_> {
             }
         }
         Ok(Value::Record { name, fields })
-    }
-
-    fn eval_tuple(
-        &self,
-        items: &[Expr],
-        env: &Env,
-        host: &mut dyn Host,
-    ) -> Result<Value, EvalError> {
-        Ok(Value::Tuple(self.eval_all(items, env, host)?))
-    }
-
-    fn eval_list(
-        &self,
-        items: &[Expr],
-        env: &Env,
-        host: &mut dyn Host,
-    ) -> Result<Value, EvalError> {
-        Ok(Value::List(self.eval_all(items, env, host)?))
     }
 
     /// `{k: v, ...}`: keys and values in the order written; a repeated key keeps its last value.
