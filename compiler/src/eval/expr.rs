@@ -79,7 +79,11 @@ impl Evaluator<'_> {
             ExprKind::Binary(op @ (BinOp::Eq | BinOp::Ne), a, b) => {
                 self.eval_equality(*op, a, b, env, host)
             }
-            ExprKind::Binary(op, a, b) => self.eval_binary(expr, *op, a, b, env, host),
+            ExprKind::Binary(op, a, b) => {
+                let x = self.eval(a, env, host)?;
+                let y = self.eval(b, env, host)?;
+                ops::binary(*op, x, y, expr.span)
+            }
             ExprKind::If {
                 cond,
                 then,
@@ -329,20 +333,6 @@ impl Evaluator<'_> {
         let x = self.operand(a, env, host)?;
         let y = self.operand(b, env, host)?;
         Ok(Value::Bool((x == y) == (op == BinOp::Eq)))
-    }
-
-    fn eval_binary(
-        &self,
-        expr: &Expr,
-        op: BinOp,
-        a: &Expr,
-        b: &Expr,
-        env: &Env,
-        host: &mut dyn Host,
-    ) -> Result<Value, EvalError> {
-        let x = self.eval(a, env, host)?;
-        let y = self.eval(b, env, host)?;
-        ops::binary(op, x, y, expr.span)
     }
 
     fn eval_if(
