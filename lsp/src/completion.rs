@@ -17,7 +17,7 @@ use super::analysis::Analysis;
 use super::hover::{signature, ty_text};
 use compiler::builtins::BUILTINS;
 use compiler::model::{Ty, VersionEnv};
-use lang::ast::{Decl, Expr, Item, MethodModel, RuleKind};
+use lang::ast::{Expr, Item, RuleKind};
 use lang::diagnostic::codes;
 use lang::incremental::regions;
 use lang::lex::{tokens, Token, TokenKind};
@@ -826,23 +826,7 @@ fn receiver_fields(
 
 /// Every expression of an item.
 fn each_expr<'a>(item: &'a Item, f: &mut dyn FnMut(&'a Expr)) {
-    let mut visit = |e: &'a Expr| super::locate::visit(e, f);
-    match item {
-        Item::Invariant(i) => i.clauses.iter().for_each(&mut visit),
-        Item::Transform(t) => t.fields.iter().for_each(|fi| visit(&fi.value)),
-        Item::Rules(r) => r.rules.iter().for_each(|rule| visit(&rule.body)),
-        Item::Version(v) => v
-            .decls
-            .iter()
-            .filter_map(|d| match d {
-                Decl::Service(s) => Some(s),
-                _ => None,
-            })
-            .flat_map(|s| &s.methods)
-            .filter_map(|m| m.model.as_ref())
-            .flat_map(MethodModel::exprs)
-            .for_each(&mut visit),
-        Item::Function(f) => visit(&f.body),
-        Item::Protocol(_) | Item::Schedule(_) => {}
+    for e in item.root_exprs() {
+        super::locate::visit(e, f);
     }
 }

@@ -247,17 +247,12 @@ pub(crate) fn check_rules(cx: &mut Cx, model: &SpecModel) {
     for block in model.spec.rule_blocks() {
         let key = (block.kind, block.service.name.as_str());
         if let Some(first) = blocks.get(&key) {
-            let first = *first;
             let kw = block.kind.keyword();
-            cx.report(
-                codes::DUPLICATE_ITEM,
+            cx.given_twice(
+                &format!("`{kw} {}`", block.service.name),
                 block.service.span,
-                format!("`{kw} {}` is given twice", block.service.name),
-                |d| {
-                    d.label("given again here")
-                        .also(first, "first given here")
-                        .help("put all rules of the service in one block")
-                },
+                *first,
+                Some("put all rules of the service in one block"),
             );
             continue;
         }

@@ -22,6 +22,26 @@ fn model(text: &str) -> SpecModel {
     out.models.remove(0)
 }
 
+/// The body of rule `f(x) = SRC` in a one-method spec (`fn f(x: u64) -> u64` in both
+/// versions), parsed but not checked: for the analyses of rule bodies (calls, moves).
+pub(super) fn rule_body(src: &str) -> lang::ast::Expr {
+    let text = format!(
+        "upgrade t 1 -> 2\nversion 1 {{ service S {{ fn f(x: u64) -> u64 }} }}\n\
+         version 2 {{ service S {{ fn f(x: u64) -> u64 }} }}\npast S {{ f(x) = {src} }}\n"
+    );
+    let parsed = lang::parse(lang::FileId(0), &text);
+    let spec = parsed.spec.unwrap();
+    let rule = spec
+        .rule_blocks()
+        .next()
+        .unwrap()
+        .rules
+        .first()
+        .unwrap()
+        .clone();
+    rule.body
+}
+
 fn gen(text: &str) -> GeneratedCrate {
     let m = model(text);
     match generate(&m, text, Path::new("/abi")) {
