@@ -267,16 +267,7 @@ fn constants(model: &SpecModel, ty: &Ty) -> Vec<(ExprKind, String)> {
         Ty::Option(_) => vec![lit(Lit::None, "none")],
         Ty::List(_) => vec![(ExprKind::List(Vec::new()), "[]".into())],
         Ty::Set(_) => vec![(builtin("to_set", vec![empty_list()]), "to_set([])".into())],
-        Ty::Map(..) => {
-            let closure = expr(ExprKind::Closure {
-                params: vec![ident("p")],
-                body: Box::new(expr(ExprKind::Var(ident("p")))),
-            });
-            vec![(
-                builtin("to_map", vec![empty_list(), closure]),
-                "to_map([], |p| p)".into(),
-            )]
-        }
+        Ty::Map(..) => vec![(ExprKind::Map(Vec::new()), "{}".into())],
         Ty::Named(r) => {
             let Some(def) = model.env(r.version).and_then(|v| v.enums.get(&r.name)) else {
                 return Vec::new();

@@ -14,6 +14,7 @@ pub(crate) fn children(e: &Expr) -> Vec<&Expr> {
         | ExprKind::Delegate { args, .. }
         | ExprKind::Tuple(args)
         | ExprKind::List(args) => args.iter().collect(),
+        ExprKind::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
         ExprKind::Record { fields, .. } => fields.iter().map(|f| &f.value).collect(),
         ExprKind::If {
             cond,
@@ -40,6 +41,7 @@ fn children_mut(e: &mut Expr) -> Vec<&mut Expr> {
         | ExprKind::Delegate { args, .. }
         | ExprKind::Tuple(args)
         | ExprKind::List(args) => args.iter_mut().collect(),
+        ExprKind::Map(entries) => entries.iter_mut().flat_map(|(k, v)| [k, v]).collect(),
         ExprKind::Record { fields, .. } => fields.iter_mut().map(|f| &mut f.value).collect(),
         ExprKind::If {
             cond,
