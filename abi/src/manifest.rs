@@ -17,9 +17,11 @@ pub struct Manifest {
     /// Services and methods of the old and new versions.
     pub old: Vec<ServiceSig>,
     pub new: Vec<ServiceSig>,
-    /// `service.method` of the old version answered by a past rule.
+    /// `service.method` of the old version answered by a past rule, or passed through by the
+    /// plugin under the new version's other name (`renamed from`) or with its values converted
+    /// under renamed fields: the calls a host must run through the plugin.
     pub past: Vec<String>,
-    /// `service.method` of the new version answered by a future rule.
+    /// The same for the new version's methods and their future rules.
     pub future: Vec<String>,
     /// Rules that always refuse, with their reason.
     pub disallowed: Vec<Disallowed>,

@@ -14,5 +14,6 @@ pub mod check;
 pub mod codegen;
 pub mod eval;
 pub mod model;
+pub mod mutate;
 pub mod verify;
 pub mod workload;

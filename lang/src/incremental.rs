@@ -184,16 +184,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn equals_the_full_parse_through_edits() {
-        // Deterministic pseudo-random edits: delete, insert or replace a character somewhere.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
+    /// A deterministic pseudo-random sequence (xorshift64) from `seed`, for edits.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
-        };
+        }
+    }
+
+    #[test]
+    fn equals_the_full_parse_through_edits() {
+        // Deterministic pseudo-random edits: delete, insert or replace a character somewhere.
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let inserts = [
             "x", "}", "{", "\"", "/*", "//", "\n", "version", " past ", "(", "1",
         ];
@@ -232,13 +236,7 @@ mod tests {
                     fn m(k: string) -> map<string, u64> = {k: g(1, 2), \"b\": 3}\n\
                     version 1 { service S { fn f(x: u64) -> u64 } }\n\
                     past S { f(x) = g(x, {}.len()) }\n";
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let inserts = [
             "fn", " past ", "version", "=", "+", "{", "}", "(", "1", "\n", ":",
         ];
@@ -247,7 +245,7 @@ mod tests {
         same_as_full(&mut parser, &text);
         for _ in 0..300 {
             let at = (next() as usize) % (text.len() + 1);
-            if next() % 3 == 0 && at < text.len() {
+            if next().is_multiple_of(3) && at < text.len() {
                 text.remove(at);
             } else {
                 text.insert_str(at, inserts[(next() as usize) % inserts.len()]);

@@ -7,10 +7,21 @@ use std::fmt::Write;
 /// methods return them (so every method needs a past and a future rule), state maps of them,
 /// a transform and an invariant over all of it.
 pub fn large_spec(min_lines: usize) -> String {
-    let per_unit = with_units(2).lines().count() - with_units(1).lines().count();
+    sized(min_lines, false)
+}
+
+/// [`large_spec`] whose methods carry models (`read` and `kind` read the state, `write`
+/// inserts), and whose invariant relates every field both versions have, so `upstartc verify`
+/// checks the simulation obligations of every rule and unchanged method.
+pub fn large_spec_with_models(min_lines: usize) -> String {
+    sized(min_lines, true)
+}
+
+fn sized(min_lines: usize, models: bool) -> String {
+    let per_unit = with_units(2, models).lines().count() - with_units(1, models).lines().count();
     let mut units = min_lines / per_unit.max(1) + 1;
     loop {
-        let text = with_units(units);
+        let text = with_units(units, models);
         if text.lines().count() >= min_lines {
             return text;
         }
@@ -18,7 +29,7 @@ pub fn large_spec(min_lines: usize) -> String {
     }
 }
 
-fn with_units(units: usize) -> String {
+fn with_units(units: usize, models: bool) -> String {
     let mut s = String::with_capacity(units * 4_000);
     let _ = writeln!(s, "// generated: {units} units, for benchmarks\nupgrade big 1 -> 2\n\nprotocol jsonrpc {{ framing: lines }}\n");
     for v in [1u64, 2] {
@@ -35,9 +46,18 @@ fn with_units(units: usize) -> String {
         }
         for i in 0..units {
             let _ = writeln!(s, "  service Svc{i} {{");
-            let _ = writeln!(s, "    fn read{i}(key: string) -> option<Rec{i}>");
-            let _ = writeln!(s, "    fn write{i}(key: string, rec: Rec{i}) -> unit");
-            let _ = writeln!(s, "    fn kind{i}(key: string) -> Kind{i}");
+            if models {
+                let _ = writeln!(
+                    s,
+                    "    fn read{i}(key: string) -> option<Rec{i}> = get(state.table{i}, key)"
+                );
+                let _ = writeln!(s, "    fn write{i}(key: string, rec: Rec{i}) -> unit {{\n      state.table{i} = insert(state.table{i}, key, rec)\n    }}");
+                let _ = writeln!(s, "    fn kind{i}(key: string) -> Kind{i} = match get(state.table{i}, key) {{\n      some(r) => Kind{i}::Large(r.count),\n      none => Kind{i}::Small,\n    }}");
+            } else {
+                let _ = writeln!(s, "    fn read{i}(key: string) -> option<Rec{i}>");
+                let _ = writeln!(s, "    fn write{i}(key: string, rec: Rec{i}) -> unit");
+                let _ = writeln!(s, "    fn kind{i}(key: string) -> Kind{i}");
+            }
             let _ = writeln!(s, "  }}");
         }
         let _ = writeln!(s, "  state {{");
@@ -50,6 +70,9 @@ fn with_units(units: usize) -> String {
     for i in 0..units {
         let _ = writeln!(s, "  keys(old.table{i}) == keys(new.table{i})");
         let _ = writeln!(s, "  forall k in keys(old.table{i}): old.table{i}[k].name == new.table{i}[k].name && old.table{i}[k].count == new.table{i}[k].count");
+        if models {
+            let _ = writeln!(s, "  forall k in keys(old.table{i}): old.table{i}[k].note == new.table{i}[k].note && old.table{i}[k].tags == new.table{i}[k].tags");
+        }
     }
     let _ = writeln!(s, "}}\n\ntransform (old) -> new {{");
     for i in 0..units {

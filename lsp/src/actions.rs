@@ -53,17 +53,18 @@ fn missing_rule(a: &Analysis, d: &Diagnostic, kind: RuleKind, out: &mut Vec<Fix>
     }) else {
         return;
     };
-    let params: Vec<&str> = method.params.iter().map(|p| p.name.name.as_str()).collect();
-    let head = format!("{}({})", method.name.name, params.join(", "));
+    // Names as a spec writes them (`r#in` for a keyword).
+    let params: Vec<_> = method.params.iter().map(|p| p.name.written()).collect();
+    let head = format!("{}({})", method.name.written(), params.join(", "));
     let kw = kind.keyword();
-    if let Some(target) = reachable
-        .services
-        .get(&service)
-        .and_then(|s| s.method(&method.name.name))
+    // The same method of the other version, under its name there (`renamed from`).
+    if let Some(target) = model
+        .counterpart(simulated.number, &service, &method.name.name)
+        .filter(|_| reachable.services.contains_key(&service))
     {
         let body = format!(
             "call {}({})",
-            target.name.name,
+            target.name.written(),
             delegate_args(method, target).join(", ")
         );
         out.push(Fix {
@@ -106,12 +107,12 @@ fn delegate_args(method: &MethodDef, target: &MethodDef) -> Vec<String> {
         .params
         .iter()
         .map(|p| {
-            if method.params.iter().any(|q| q.name.name == p.name.name) {
-                p.name.name.clone()
-            } else if matches!(p.ty, Ty::Option(_)) {
+            if matches!(p.ty, Ty::Option(_))
+                && !method.params.iter().any(|q| q.name.name == p.name.name)
+            {
                 "none".to_string()
             } else {
-                p.name.name.clone()
+                p.name.written().into_owned()
             }
         })
         .collect()
@@ -149,7 +150,11 @@ fn insert_rule(a: &Analysis, kind: RuleKind, service: &str, rule: &str) -> Vec<(
             vec![(Span::new(close, close), format!("\n{indent}{rule}\n"))]
         };
     }
-    let block = format!("{} {service} {{\n  {rule}\n}}\n", kind.keyword());
+    let block = format!(
+        "{} {} {{\n  {rule}\n}}\n",
+        kind.keyword(),
+        lang::ast::written_name(service)
+    );
     match model.spec.rule_blocks().last() {
         Some(last) => vec![(
             Span::new(last.span.end, last.span.end),

@@ -17,7 +17,7 @@ use super::analysis::Analysis;
 use super::hover::{signature, ty_text};
 use compiler::builtins::BUILTINS;
 use compiler::model::{Ty, VersionEnv};
-use lang::ast::{Decl, Expr, Item, MethodModel, RuleKind};
+use lang::ast::{Expr, Item, RuleKind};
 use lang::diagnostic::codes;
 use lang::incremental::regions;
 use lang::lex::{tokens, Token, TokenKind};
@@ -44,7 +44,27 @@ const BUILTIN_TYPES: &[&str] = &[
 
 /// Completions at byte `offset`. `previous` is an earlier analysis of the same document whose
 /// text agreed up to the cursor's line, used for the types of receivers that no longer parse.
+/// A declared name that is a keyword (a method `r#in`, a field `r#match`) is inserted with its
+/// escape, as a spec writes it.
 pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> Vec<CompletionItem> {
+    let mut items = completion_items(a, previous, offset);
+    for it in &mut items {
+        let written = lang::ast::written_name(&it.label);
+        if it.kind != Some(CompletionItemKind::KEYWORD)
+            && it.insert_text.is_none()
+            && written != it.label.as_str()
+        {
+            it.insert_text = Some(written.into_owned());
+        }
+    }
+    items
+}
+
+fn completion_items(
+    a: &Analysis,
+    previous: Option<&Analysis>,
+    offset: usize,
+) -> Vec<CompletionItem> {
     let text = a.text.as_str();
     let offset = offset.min(text.len());
     let bytes = text.as_bytes();
@@ -98,11 +118,33 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
                 .get(1)
                 .and_then(|t| tok(t).parse::<u64>().ok())
                 .unwrap_or(0);
-            // In a method model: after `.` (types have none) or after `=` in a service.
+            // In a method model: after `.` (types have none), after `=` in a service, or
+            // anywhere inside a model the checked text has.
+            let model_of = model_at(a, v, word_start);
             let in_model = cx.prev == Some(".")
-                || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"));
+                || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"))
+                || model_of.is_some();
             if in_model {
-                expression_completions(a, previous, &cx, offset)
+                let mut out = expression_completions(a, previous, &cx, offset);
+                if let Some((method, has_state)) =
+                    model_of.filter(|_| !matches!(cx.prev, Some("." | "::")))
+                {
+                    for p in &method.params {
+                        out.push(item(
+                            &p.name.name,
+                            CompletionItemKind::VARIABLE,
+                            Some(ty_text(&p.ty, v)),
+                        ));
+                    }
+                    if has_state {
+                        out.push(item(
+                            compiler::model::STATE_VAR,
+                            CompletionItemKind::VARIABLE,
+                            Some(format!("the state of version {v}")),
+                        ));
+                    }
+                }
+                out
             } else {
                 version_completions(a, &cx, v, region_text)
             }
@@ -138,6 +180,17 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
             }
         }
     }
+}
+
+/// The method of version `v` whose model holds byte `at`, and whether the version has a state.
+fn model_at(a: &Analysis, v: u64, at: usize) -> Option<(&compiler::model::MethodDef, bool)> {
+    let env = a.env(v)?;
+    let method = env.services.values().flat_map(|s| &s.methods).find(|m| {
+        m.model
+            .as_ref()
+            .is_some_and(|mm| mm.span.start <= at && at <= mm.span.end)
+    })?;
+    Some((method, env.state.is_some()))
 }
 
 /// What surrounds the word being typed.
@@ -381,7 +434,7 @@ fn rule_completions(
                         d.code,
                         codes::MISSING_PAST_RULE | codes::MISSING_FUTURE_RULE
                     ) && c.text.get(d.primary.span.start..d.primary.span.end)
-                        == Some(m.name.name.as_str())
+                        == Some(m.name.written().as_ref())
                         && (d.code == codes::MISSING_PAST_RULE) == (kind == RuleKind::Past)
                 })
             })
@@ -390,14 +443,14 @@ fn rule_completions(
             .methods
             .iter()
             .map(|m| {
-                let params: Vec<&str> = m.params.iter().map(|p| p.name.name.as_str()).collect();
+                let params: Vec<_> = m.params.iter().map(|p| p.name.written()).collect();
                 let needs = missing(m);
                 let mut it = item(
                     &m.name.name,
                     CompletionItemKind::METHOD,
                     Some(signature(m, simulated.number)),
                 );
-                it.insert_text = Some(format!("{}({}) = ", m.name.name, params.join(", ")));
+                it.insert_text = Some(format!("{}({}) = ", m.name.written(), params.join(", ")));
                 it.sort_text = Some(format!("{}{}", if needs { "0" } else { "1" }, m.name.name));
                 it.label_details = needs.then(|| lsp_types::CompletionItemLabelDetails {
                     detail: None,
@@ -773,23 +826,7 @@ fn receiver_fields(
 
 /// Every expression of an item.
 fn each_expr<'a>(item: &'a Item, f: &mut dyn FnMut(&'a Expr)) {
-    let mut visit = |e: &'a Expr| super::locate::visit(e, f);
-    match item {
-        Item::Invariant(i) => i.clauses.iter().for_each(&mut visit),
-        Item::Transform(t) => t.fields.iter().for_each(|fi| visit(&fi.value)),
-        Item::Rules(r) => r.rules.iter().for_each(|rule| visit(&rule.body)),
-        Item::Version(v) => v
-            .decls
-            .iter()
-            .filter_map(|d| match d {
-                Decl::Service(s) => Some(s),
-                _ => None,
-            })
-            .flat_map(|s| &s.methods)
-            .filter_map(|m| m.model.as_ref())
-            .flat_map(MethodModel::exprs)
-            .for_each(&mut visit),
-        Item::Function(f) => visit(&f.body),
-        Item::Protocol(_) | Item::Schedule(_) => {}
+    for e in item.root_exprs() {
+        super::locate::visit(e, f);
     }
 }

@@ -2,7 +2,8 @@
 //! variant to its enum's variant, a rule's method name to the method it simulates, `call m` to
 //! the method of the version it reaches, a service to its declaration, a field to its
 //! declaration, a variable to its binding. On a method's own declaration it goes to the rules
-//! that answer it (or, when none does, to the other version's method of the same name).
+//! that answer it (or, when none does, to the other version's same method: of the same name,
+//! or the one a `renamed from` pairs it with).
 
 use super::analysis::Analysis;
 use super::locate::{target_at, MethodSite, Owner, Target};
@@ -58,12 +59,10 @@ pub fn definition(a: &Analysis, offset: usize) -> Vec<Span> {
             if !rules.is_empty() {
                 return rules;
             }
-            let other = [&model.old, &model.new]
-                .into_iter()
-                .find(|e| e.number != *version);
-            one(other
-                .and_then(|e| e.services.get(service))
-                .and_then(|s| s.method(name))
+            // The same method in the other version: of the same name, or the one a
+            // `renamed from` pairs it with.
+            one(model
+                .counterpart(*version, service, name)
                 .map(|m| m.name.span))
         }
         Target::Method {

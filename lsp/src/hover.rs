@@ -30,11 +30,12 @@ pub fn hover(a: &Analysis, offset: usize) -> Option<Hover> {
         }
         Target::Service { name, .. } => service_doc(a, name),
         Target::Method {
+            version,
             service,
             name,
             site,
             ..
-        } => method_doc(a, service, name, *site),
+        } => method_doc(a, *version, service, name, *site),
         Target::Field { owner, name, .. } => field_doc(a, owner, name)?,
         Target::Var { name, ty, .. } | Target::Binding { name, ty, .. } => {
             code(&format!("{name}: {}", ty_text(ty, home(a, ty))))
@@ -190,14 +191,21 @@ pub fn signature(m: &MethodDef, home: u64) -> String {
     )
 }
 
-fn method_doc(a: &Analysis, service: &str, name: &str, site: MethodSite) -> String {
+/// `service.name` of `version` and the same method of the other version (under its name
+/// there, when renamed).
+fn method_doc(a: &Analysis, version: u64, service: &str, name: &str, site: MethodSite) -> String {
     let mut lines = Vec::new();
     let Some(model) = a.model.as_ref() else {
         return String::new();
     };
     for env in [&model.old, &model.new] {
         let v = env.number;
-        match env.services.get(service).and_then(|s| s.method(name)) {
+        let m = if v == version {
+            env.services.get(service).and_then(|s| s.method(name))
+        } else {
+            model.counterpart(version, service, name)
+        };
+        match m {
             Some(m) => lines.push(format!("// version {v}\n{}", signature(m, v))),
             None => lines.push(format!("// version {v}: no `{service}.{name}`")),
         }
@@ -217,6 +225,9 @@ fn method_doc(a: &Analysis, service: &str, name: &str, site: MethodSite) -> Stri
         }
         MethodSite::Call(RuleKind::Future) => {
             format!("\n\n`call` reaches the version-{} object", model.old.number)
+        }
+        MethodSite::RenamedFrom => {
+            format!("\n\nversion {}'s name for this method", model.old.number)
         }
     };
     format!(

@@ -22,6 +22,8 @@ pub enum MethodSite {
     Rule(RuleKind),
     /// `call name(...)` in a rule of this kind.
     Call(RuleKind),
+    /// `renamed from name` after a method of the new version: the old version's method.
+    RenamedFrom,
 }
 
 /// A resolved name or expression.
@@ -133,6 +135,19 @@ impl<'m> Walker<'m> {
         on(span, self.offset)
     }
 
+    /// The state binding under the cursor among `bindings` (the names an invariant or a
+    /// transform gives the old and new state, with the version each stands for).
+    fn state_binding(&self, bindings: [(&Ident, u64); 2]) -> Option<Target> {
+        bindings
+            .into_iter()
+            .find(|(ident, _)| self.hit(ident.span))
+            .map(|(ident, v)| Target::Binding {
+                name: ident.name.clone(),
+                span: ident.span,
+                ty: Ty::State(v),
+            })
+    }
+
     fn ty(&self, e: &Expr) -> Ty {
         self.model.type_of(e).clone()
     }
@@ -151,14 +166,8 @@ impl<'m> Walker<'m> {
             Item::Version(v) => v.decls.iter().find_map(|d| self.decl(v.number.value, d)),
             Item::Invariant(i) => {
                 let (o, n) = (self.model.old.number, self.model.new.number);
-                for (ident, v) in [(&i.old, o), (&i.new, n)] {
-                    if self.hit(ident.span) {
-                        return Some(Target::Binding {
-                            name: ident.name.clone(),
-                            span: ident.span,
-                            ty: Ty::State(v),
-                        });
-                    }
+                if let Some(b) = self.state_binding([(&i.old, o), (&i.new, n)]) {
+                    return Some(b);
                 }
                 let scope: Scope<'_> = vec![
                     (i.old.name.as_str(), i.old.span),
@@ -172,14 +181,8 @@ impl<'m> Walker<'m> {
                 if t.reverse {
                     std::mem::swap(&mut o, &mut n);
                 }
-                for (ident, v) in [(&t.old, o), (&t.new, n)] {
-                    if self.hit(ident.span) {
-                        return Some(Target::Binding {
-                            name: ident.name.clone(),
-                            span: ident.span,
-                            ty: Ty::State(v),
-                        });
-                    }
+                if let Some(b) = self.state_binding([(&t.old, o), (&t.new, n)]) {
+                    return Some(b);
                 }
                 let scope: Scope<'_> = vec![(t.old.name.as_str(), t.old.span)];
                 t.fields.iter().find_map(|f| {
@@ -333,6 +336,15 @@ impl<'m> Walker<'m> {
                         if let Some(t) = self.type_expr(v, &p.ty) {
                             return Some(t);
                         }
+                    }
+                    if let Some(from) = m.renamed_from.as_ref().filter(|f| self.hit(f.span)) {
+                        return Some(Target::Method {
+                            version: self.model.old.number,
+                            service: s.name.name.clone(),
+                            name: from.name.clone(),
+                            span: from.span,
+                            site: MethodSite::RenamedFrom,
+                        });
                     }
                     m.ret
                         .as_ref()

@@ -14,7 +14,7 @@
 //! in rollouts once an operator enrolled its key (`upstart enroll --id n1 --node-key
 //! n1/agent/node.key.pub`); until then it serves its version.
 
-use crate::agent::config::{AgentConfig, HealthConfig, ShimLimits};
+use crate::agent::config::{AgentConfig, HealthConfig};
 use crate::cli::{CliError, CliResult};
 use runtime::schedule::settings::duration_ms;
 use shim::{Framing, ListenerConfig};
@@ -176,7 +176,7 @@ impl Args {
             program_args: self.program_args.clone(),
             preload: self.preload.clone(),
             framing: self.framing,
-            limits: ShimLimits {
+            limits: shim::Limits {
                 max_connections: self.max_connections,
                 peer_connections: self.peer_connections,
                 first_bytes_timeout: self.first_bytes_timeout,
@@ -271,7 +271,7 @@ mod tests {
             "127.0.0.1:0",
         ];
         let config = Cli::try_parse_from(base).unwrap().args.config();
-        assert_eq!(config.limits, ShimLimits::default());
+        assert_eq!(config.limits, shim::Limits::default());
         let more = [
             "--first-bytes-timeout",
             "2s",

@@ -142,11 +142,25 @@ pub struct ShimConfig {
     pub node_params: ParamStyle,
     /// How same-version connections are copied.
     pub fast_path: FastPath,
+    /// Bounds on connections, their deadlines, and whether the node may speak first.
+    pub limits: Limits,
+    /// Bound on connecting to the node or a peer, and on reading a peer's answer to our
+    /// handshake.
+    pub connect_timeout: Duration,
+    /// Bound on one call to the node.
+    pub call_timeout: Duration,
+}
+
+/// A shim's bounds on connections (how many, how long they may stay silent) and whether the
+/// node's protocol may speak first: what an operator tunes per node (the agent and the shim's
+/// command line both fill one in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
     /// Connections served at once on each port (each client port, peer route and the preload
     /// port has its own count). A port never stops accepting: a connection beyond its limit
     /// takes the place of the oldest one that has not been answered yet (still silent, or
     /// trickling a request that is not complete), and is closed when there is none (on a client
-    /// port, after a short wait for a peer's handshake, see `peer_connections`).
+    /// port, after a short wait for a peer's handshake, see [`peer_connections`](Limits::peer_connections)).
     pub max_connections: usize,
     /// Connections from peers' shims served at once, counted apart from clients: a connection
     /// leaves its port's count for this one as soon as its handshake is read, so clients,
@@ -167,18 +181,29 @@ pub struct ShimConfig {
     /// Off by default: a silent socket then costs the node and the peers nothing until its first
     /// bytes, and is closed at its deadline.
     pub server_first: bool,
-    /// Bound on connecting to the node or a peer, and on reading a peer's answer to our
-    /// handshake.
-    pub connect_timeout: Duration,
-    /// Bound on one call to the node.
-    pub call_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 4,096 connections per port and 1,024 from peers; 10 s for a connection's first bytes,
+    /// 30 s for a frame, 5 min idle; the node does not speak first (see [`ShimConfig::new`] for
+    /// why these).
+    fn default() -> Limits {
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            peer_connections: DEFAULT_PEER_CONNECTIONS,
+            first_bytes_timeout: Duration::from_secs(10),
+            frame_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(300),
+            server_first: false,
+        }
+    }
 }
 
 /// 1 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
-/// Connections per port (see [`ShimConfig::max_connections`]).
+/// Connections per port (see [`Limits::max_connections`]).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
-/// Connections from peers' shims (see [`ShimConfig::peer_connections`]).
+/// Connections from peers' shims (see [`Limits::peer_connections`]).
 pub const DEFAULT_PEER_CONNECTIONS: usize = 1024;
 
 impl ShimConfig {
@@ -204,12 +229,7 @@ impl ShimConfig {
             max_frame: DEFAULT_MAX_FRAME,
             node_params: ParamStyle::ByName,
             fast_path: FastPath::Async,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            peer_connections: DEFAULT_PEER_CONNECTIONS,
-            first_bytes_timeout: Duration::from_secs(10),
-            frame_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(300),
-            server_first: false,
+            limits: Limits::default(),
             connect_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
         }

@@ -51,8 +51,8 @@ pub fn fd_budget(config: &ShimConfig, triage: usize) -> u64 {
     let ports =
         config.listeners.len() + config.peers.len() + usize::from(config.outbound.is_some());
     let connections = ports
-        .saturating_mul(config.max_connections)
-        .saturating_add(config.peer_connections);
+        .saturating_mul(config.limits.max_connections)
+        .saturating_add(config.limits.peer_connections);
     (connections as u64)
         .saturating_mul(2)
         .saturating_add(triage as u64)
@@ -74,8 +74,8 @@ mod tests {
     #[test]
     fn budgets_count_every_port() {
         let mut config = ShimConfig::new("kv", 1);
-        config.max_connections = 10;
-        config.peer_connections = 5;
+        config.limits.max_connections = 10;
+        config.limits.peer_connections = 5;
         config.listeners = vec![
             crate::ListenerConfig {
                 addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),

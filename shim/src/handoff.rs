@@ -153,7 +153,7 @@ pub(crate) async fn try_give(
     if target(shared, route).is_none() {
         return Offer::Kept(client);
     }
-    let server_first = shared.config.server_first;
+    let server_first = shared.config.limits.server_first;
     let wait = if server_first {
         deadline.min(tokio::time::Instant::now() + SNIFF_WAIT)
     } else {

@@ -34,7 +34,7 @@ const TRIAGE_WAIT: Duration = Duration::from_secs(1);
 /// [`TRIAGE_WAIT`] to show a peer's handshake (peers are counted apart) and is turned away
 /// otherwise.
 pub async fn accept_loop(listener: TcpListener, version: Option<u64>, shared: Arc<Shared>) {
-    let pool = Pool::new(shared.config.max_connections);
+    let pool = Pool::new(shared.config.limits.max_connections);
     accept_each(
         listener,
         shared,
@@ -141,9 +141,9 @@ impl Conn {
         let route = shared.route.get();
         let node_addr = route.node_addr?;
         let wait = if triage {
-            TRIAGE_WAIT.min(shared.config.first_bytes_timeout)
+            TRIAGE_WAIT.min(shared.config.limits.first_bytes_timeout)
         } else {
-            shared.config.first_bytes_timeout
+            shared.config.limits.first_bytes_timeout
         };
         Some(Conn {
             client,
@@ -253,7 +253,7 @@ impl Conn {
                 .fetch_add(1, Ordering::Relaxed);
             let why = format!(
                 "busy: this shim serves {} connections of peers already",
-                self.shared.config.peer_connections
+                self.shared.config.limits.peer_connections
             );
             return self.refuse(&why).await;
         };
@@ -383,7 +383,7 @@ impl Conn {
 
     /// Waits, until the deadline, for the caller's first bytes (into `pending`). The node is
     /// not connected before they come: a silent socket costs it nothing. With
-    /// [`ShimConfig::server_first`](crate::ShimConfig::server_first), a caller silent for
+    /// [`Limits::server_first`](crate::Limits::server_first), a caller silent for
     /// SNIFF_WAIT may be waiting for the node's greeting (a protocol the shim does not know:
     /// copied as is), so the node is connected (into `node`; not for a newcomer in `triage`,
     /// who must show a handshake) and whoever speaks first decides. `None`: the connection is
@@ -397,7 +397,7 @@ impl Conn {
             self.deadline,
         );
         let mut phase = shared.phase.subscribe();
-        let node_may_speak = shared.config.server_first && !triage;
+        let node_may_speak = shared.config.limits.server_first && !triage;
         let wait = if node_may_speak {
             deadline.min(Instant::now() + SNIFF_WAIT)
         } else {
@@ -519,7 +519,7 @@ async fn busy(mut client: TcpStream, pending: &[u8], shared: &Shared) {
             code::BUSY,
             format!(
                 "busy: this port serves {} connections already; try again later",
-                config.max_connections
+                config.limits.max_connections
             ),
         );
         let answer = error_response(&serde_json::Value::Null, &error);

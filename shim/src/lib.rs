@@ -53,8 +53,8 @@ mod targets;
 mod translate;
 
 pub use config::{
-    FastPath, Framing, ListenerConfig, ParamStyle, PeerRoute, ShimConfig, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_FRAME, DEFAULT_PEER_CONNECTIONS,
+    FastPath, Framing, Limits, ListenerConfig, ParamStyle, PeerRoute, ShimConfig,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_PEER_CONNECTIONS,
 };
 pub use error::ShimError;
 pub use fdlimit::{fd_limit, raise_fd_limit, FdLimit};

@@ -41,7 +41,7 @@ async fn outbound_loop(
     shared: Arc<Shared>,
     serve: impl Fn(TcpStream, Arc<Shared>, Slot),
 ) {
-    let pool = Pool::new(shared.config.max_connections);
+    let pool = Pool::new(shared.config.limits.max_connections);
     accept_each(
         listener,
         shared,
@@ -140,11 +140,11 @@ async fn dial(remote: SocketAddr, shared: &Shared) -> Result<(TcpStream, Vec<u8>
 async fn carry(mut node: TcpStream, remote: SocketAddr, shared: Arc<Shared>, slot: Slot) {
     let config = &shared.config;
     let mut first = Vec::new();
-    let silent_ok = config.server_first;
+    let silent_ok = config.limits.server_first;
     let wait = if silent_ok {
-        SNIFF_WAIT.min(config.first_bytes_timeout)
+        SNIFF_WAIT.min(config.limits.first_bytes_timeout)
     } else {
-        config.first_bytes_timeout
+        config.limits.first_bytes_timeout
     };
     tokio::select! {
         n = read_more(&mut node, &mut first, handshake::MAX_LINE, None) => match n {
@@ -188,7 +188,7 @@ async fn carry(mut node: TcpStream, remote: SocketAddr, shared: Arc<Shared>, slo
 /// Serves one connection the LD_PRELOAD library redirected: `UPSTART/1 connect ADDR`, then
 /// the node's traffic to ADDR.
 async fn redirected(mut node: TcpStream, shared: Arc<Shared>, slot: Slot) {
-    let wait = shared.config.first_bytes_timeout;
+    let wait = shared.config.limits.first_bytes_timeout;
     let (line, rest) = match read_line(&mut node, Vec::new(), handshake::MAX_LINE, wait).await {
         Ok(parts) => parts,
         Err(why) => {

@@ -294,8 +294,7 @@ impl Requests {
         let outcome = run(&begun, self.caller, &self.shared);
         let wanted = match outcome {
             Outcome::Done(result) => {
-                let id = begun.id.take();
-                self.finish(begun.frame, begun.part, id.as_ref(), &begun.method, result);
+                self.finish_begun(begun, result);
                 return;
             }
             Outcome::Call(wanted) => wanted,
@@ -312,14 +311,7 @@ impl Requests {
                 ),
             );
             tracing::error!(caller = self.caller, method = %begun.method, "{}", error.message);
-            let id = begun.id.take();
-            self.finish(
-                begun.frame,
-                begun.part,
-                id.as_ref(),
-                &begun.method,
-                Err(error),
-            );
+            self.finish_begun(begun, Err(error));
             return;
         }
         // A request that goes on calling was the newest to call: nothing else is in flight, so
@@ -327,8 +319,7 @@ impl Requests {
         let l = match connected(link, &begun.route, &self.shared) {
             Ok(l) => l,
             Err(e) => {
-                let id = begun.id.take();
-                self.finish(begun.frame, begun.part, id.as_ref(), &begun.method, Err(e));
+                self.finish_begun(begun, Err(e));
                 return;
             }
         };
@@ -340,17 +331,21 @@ impl Requests {
 
     /// Every request in flight fails: the node could not be reached.
     fn fail_flight(&mut self, why: &str) {
-        while let Some(mut begun) = self.flight.pop_front() {
-            let id = begun.id.take();
-            let error = unavailable(why.to_string());
-            self.finish(
-                begun.frame,
-                begun.part,
-                id.as_ref(),
-                &begun.method,
-                Err(error),
-            );
+        while let Some(begun) = self.flight.pop_front() {
+            self.finish_begun(begun, Err(unavailable(why.to_string())));
         }
+    }
+
+    /// A begun request's answer (see [`Self::finish`]).
+    fn finish_begun(&mut self, begun: Begun, outcome: Result<Vec<u8>, RpcError>) {
+        let Begun {
+            frame,
+            part,
+            id,
+            method,
+            ..
+        } = begun;
+        self.finish(frame, part, id.as_ref(), &method, outcome);
     }
 
     /// A request's answer (none for a notification).

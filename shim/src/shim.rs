@@ -84,7 +84,7 @@ impl Shim {
         };
         let route = Route::new(config.node_addr, config.node_version, chain);
         let shared = Arc::new(Shared {
-            peers: Pool::new(config.peer_connections),
+            peers: Pool::new(config.limits.peer_connections),
             triage: Pool::new(TRIAGE),
             config,
             route: RouteCell::new(route),
@@ -359,15 +359,15 @@ fn check_config(config: &ShimConfig) -> Result<(), ShimError> {
             config.max_frame
         )));
     }
-    if config.max_connections == 0 || config.peer_connections == 0 {
+    if config.limits.max_connections == 0 || config.limits.peer_connections == 0 {
         return Err(ShimError::Config(
             "the connection limits must be at least 1".into(),
         ));
     }
     let deadlines = [
-        ("first bytes", config.first_bytes_timeout),
-        ("frame", config.frame_timeout),
-        ("idle", config.idle_timeout),
+        ("first bytes", config.limits.first_bytes_timeout),
+        ("frame", config.limits.frame_timeout),
+        ("idle", config.limits.idle_timeout),
     ];
     if let Some((what, _)) = deadlines.iter().find(|(_, d)| d.is_zero()) {
         return Err(ShimError::Config(format!(

@@ -66,7 +66,7 @@ pub async fn splice(
         r = copy => if let Err(e) = r {
             tracing::debug!(error = %e, "copied connection ended");
         },
-        _ = idle(&answers, shared.config.idle_timeout) => {
+        _ = idle(&answers, shared.config.limits.idle_timeout) => {
             shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("closing an idle copied connection");
         }
@@ -115,7 +115,7 @@ pub async fn splice_requests(
     let mut client_open = true;
     let mut from_client = vec![0u8; 16 * 1024];
     let mut from_node = vec![0u8; 16 * 1024];
-    let idle_timeout = shared.config.idle_timeout;
+    let idle_timeout = shared.config.limits.idle_timeout;
     let mut quiet_since = tokio::time::Instant::now();
     loop {
         if requests <= answers && (draining || !client_open) {
@@ -339,7 +339,7 @@ pub async fn splice_blocking(
     };
     let cut = tokio::select! {
         _ = both => false,
-        _ = idle(&answers, shared.config.idle_timeout) => {
+        _ = idle(&answers, shared.config.limits.idle_timeout) => {
             shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("closing an idle copied connection");
             true

@@ -379,7 +379,7 @@ pub async fn serve(
             };
             (room, since)
         };
-        let idle_deadline = idle_since + config.idle_timeout;
+        let idle_deadline = idle_since + config.limits.idle_timeout;
         let frame = tokio::select! {
             // A drain wins over a frame already buffered: close between frames.
             biased;
@@ -394,7 +394,7 @@ pub async fn serve(
                 break None;
             }
             _ = conn.ready.notified() => None,
-            frame = reader.next_until(idle_deadline, config.idle_timeout, config.frame_timeout),
+            frame = reader.next_until(idle_deadline, config.limits.idle_timeout, config.limits.frame_timeout),
                 if room => Some(frame),
         };
         let Some(frame) = frame else {
@@ -426,7 +426,7 @@ pub async fn serve(
                 if state.busy()
                     || state
                         .last_answer
-                        .is_some_and(|a| a + config.idle_timeout > now)
+                        .is_some_and(|a| a + config.limits.idle_timeout > now)
                 {
                     continue;
                 }

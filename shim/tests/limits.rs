@@ -47,7 +47,7 @@ async fn idle_sockets_on_a_pinned_port_starve_neither_clients_nor_peers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sockets_beyond_a_ports_limit_do_not_block_peers() {
     let mut c = config(fake_node());
-    c.max_connections = 16;
+    c.limits.max_connections = 16;
     let shim = Shim::start(c, None).await.unwrap();
     let main = shim.addrs().listeners[0].0;
     tokio::task::spawn_blocking(move || {
@@ -89,9 +89,9 @@ async fn sockets_beyond_a_ports_limit_do_not_block_peers() {
 /// Short deadlines, for the tests below.
 fn quick(node: SocketAddr) -> ShimConfig {
     let mut c = config(node);
-    c.first_bytes_timeout = Duration::from_millis(300);
-    c.frame_timeout = Duration::from_millis(300);
-    c.idle_timeout = Duration::from_millis(300);
+    c.limits.first_bytes_timeout = Duration::from_millis(300);
+    c.limits.frame_timeout = Duration::from_millis(300);
+    c.limits.idle_timeout = Duration::from_millis(300);
     c
 }
 

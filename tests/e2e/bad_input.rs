@@ -305,7 +305,7 @@ fn unknown_protocols_pass_through_untranslated() {
     let runtime = support::runtime();
     let mut config = ShimConfig::new("kv", 2);
     config.node_addr = Some(node);
-    config.server_first = true;
+    config.limits.server_first = true;
     config.listeners = vec![ListenerConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         version: Some(1),

@@ -280,7 +280,7 @@ fn silent_sockets_are_not_handed_off_and_close_at_their_deadline() {
     let socket = dir.path().join("shim.sock");
     let runtime = support::runtime();
     let mut config = support::handoff_config("kv", 2, &[None, Some(2)], &socket);
-    config.first_bytes_timeout = Duration::from_millis(300);
+    config.limits.first_bytes_timeout = Duration::from_millis(300);
     let shim = runtime
         .block_on(Shim::start(config, Some(support::chain())))
         .unwrap();

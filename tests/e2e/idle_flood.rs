@@ -30,9 +30,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 fn shim_config(version: u64) -> ShimConfig {
     let mut config = ShimConfig::new("kv", version);
     config.listeners = support::loopback_listeners(&[None, Some(1)]);
-    config.first_bytes_timeout = FIRST_BYTES;
-    config.frame_timeout = FIRST_BYTES;
-    config.idle_timeout = IDLE_TIMEOUT;
+    config.limits.first_bytes_timeout = FIRST_BYTES;
+    config.limits.frame_timeout = FIRST_BYTES;
+    config.limits.idle_timeout = IDLE_TIMEOUT;
     config
 }
 

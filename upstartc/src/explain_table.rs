@@ -88,4 +88,5 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (105, include_str!("../explain/U0105.md")),
     (106, include_str!("../explain/U0106.md")),
     (107, include_str!("../explain/U0107.md")),
+    (140, include_str!("../explain/U0140.md")),
 ];

@@ -9,5 +9,6 @@
 pub mod explain;
 pub mod fmt_cli;
 pub mod input;
+pub mod mutate_cli;
 pub mod output;
 pub mod render;

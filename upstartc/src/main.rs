@@ -90,6 +90,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Mutation-test the rules: mutate every rule, verify each mutant that checks, and report
+    /// per rule and in total how many mutants `verify` kills
+    Mutate {
+        /// Spec files (`*.ups`); each is mutated alone
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seed of `verify`'s generated cases for every mutant
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Cases per obligation for each mutant
+        #[arg(long, default_value_t = compiler::mutate::MutateOptions::default().cases)]
+        cases: u32,
+        /// One JSON object with every report and the totals on stdout
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 when the total kill rate (percent) is under this
+        #[arg(long, value_name = "PERCENT")]
+        fail_under: Option<f64>,
+    },
     /// Print the long explanation of a diagnostic code, e.g. `upstartc explain U0057`
     Explain { code: String },
     /// Run the language server on stdin/stdout, for editors
@@ -150,6 +169,18 @@ fn main() -> ExitCode {
             calls,
             json,
         } => workload(&files, seed, calls, json),
+        Command::Mutate {
+            files,
+            seed,
+            cases,
+            json,
+            fail_under,
+        } => upstartc::mutate_cli::run(
+            &files,
+            &compiler::mutate::MutateOptions { seed, cases },
+            json,
+            fail_under,
+        ),
         Command::Explain { code } => explain_code(&code),
         Command::Fmt { files, check } => upstartc::fmt_cli::run(&files, check),
         Command::Lsp => upstart_lsp::run_stdio(),

@@ -125,29 +125,31 @@ pub fn map_values<K: Ord, V, W>(
 /// `filter(xs, f)` on a list.
 pub fn filter_list<T: Clone>(
     xs: Vec<T>,
-    mut f: impl FnMut(T) -> RuleResult<bool>,
+    f: impl FnMut(T) -> RuleResult<bool>,
 ) -> RuleResult<Vec<T>> {
-    let mut kept = Vec::new();
-    for x in xs {
-        if f(x.clone())? {
-            kept.push(x);
-        }
-    }
-    Ok(kept)
+    keep(xs, f)
 }
 
 /// `filter(s, f)` on a set.
 pub fn filter_set<T: Ord + Clone>(
     s: BTreeSet<T>,
-    mut f: impl FnMut(T) -> RuleResult<bool>,
+    f: impl FnMut(T) -> RuleResult<bool>,
 ) -> RuleResult<BTreeSet<T>> {
-    let mut kept = BTreeSet::new();
-    for x in s {
-        if f(x.clone())? {
-            kept.insert(x);
-        }
-    }
-    Ok(kept)
+    keep(s, f)
+}
+
+/// The items of `xs`, in order, for which `f` holds; the first error of `f` stops it.
+fn keep<T: Clone, C: FromIterator<T>>(
+    xs: impl IntoIterator<Item = T>,
+    mut f: impl FnMut(T) -> RuleResult<bool>,
+) -> RuleResult<C> {
+    xs.into_iter()
+        .filter_map(|x| match f(x.clone()) {
+            Ok(true) => Some(Ok(x)),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect()
 }
 
 /// `to_map(xs, f)`: `f` gives each element's `(key, value)`; later entries win.

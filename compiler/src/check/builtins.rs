@@ -59,21 +59,7 @@ impl ExprChecker<'_, '_> {
         };
         let arity = entry.arity;
         if args.len() != arity {
-            let n = name.name.clone();
-            self.cx.report(
-                codes::FUNCTION_ARITY,
-                span,
-                format!(
-                    "`{n}` takes {arity} argument{}, found {}",
-                    if arity == 1 { "" } else { "s" },
-                    args.len()
-                ),
-                |d| {
-                    d.label("wrong number of arguments")
-                        .note("`x.f(a)` is `f(x, a)`: the receiver is the first argument")
-                },
-            );
-            self.infer_loose(args);
+            self.wrong_arity(span, &name.name, arity, args, None);
             return Ty::Unknown;
         }
         let n = entry.name;
@@ -484,27 +470,43 @@ impl ExprChecker<'_, '_> {
     ) -> Ty {
         self.function_calls.push((name.name.clone(), name.span));
         if args.len() != f.params.len() {
-            let (n, arity) = (&name.name, f.params.len());
-            self.cx.report(
-                codes::FUNCTION_ARITY,
-                span,
-                format!(
-                    "`{n}` takes {arity} argument{}, found {}",
-                    if arity == 1 { "" } else { "s" },
-                    args.len()
-                ),
-                |d| {
-                    d.label("wrong number of arguments")
-                        .also(f.name.span, "the function")
-                        .note("`x.f(a)` is `f(x, a)`: the receiver is the first argument")
-                },
-            );
-            self.infer_loose(args);
+            self.wrong_arity(span, &name.name, f.params.len(), args, Some(f.name.span));
             return f.ret.clone();
         }
         for (a, p) in args.iter().zip(&f.params) {
             self.check(a, &p.ty);
         }
         f.ret.clone()
+    }
+
+    /// Reports a call of the built-in or helper function `name` with other than `arity`
+    /// arguments (`defined`: where a helper function is defined), and infers the arguments
+    /// loosely so that their own errors are still found.
+    fn wrong_arity(
+        &mut self,
+        span: Span,
+        name: &str,
+        arity: usize,
+        args: &[Expr],
+        defined: Option<Span>,
+    ) {
+        self.cx.report(
+            codes::FUNCTION_ARITY,
+            span,
+            format!(
+                "`{name}` takes {arity} argument{}, found {}",
+                if arity == 1 { "" } else { "s" },
+                args.len()
+            ),
+            |d| {
+                let d = d.label("wrong number of arguments");
+                let d = match defined {
+                    Some(at) => d.also(at, "the function"),
+                    None => d,
+                };
+                d.note("`x.f(a)` is `f(x, a)`: the receiver is the first argument")
+            },
+        );
+        self.infer_loose(args);
     }
 }

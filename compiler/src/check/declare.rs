@@ -33,13 +33,7 @@ pub(crate) fn versions(cx: &mut Cx, spec: &Spec) -> (VersionEnv, VersionEnv) {
     for block in spec.versions() {
         let n = block.number.value;
         if let Some(first) = seen.get(&n) {
-            let first = *first;
-            cx.report(
-                codes::DUPLICATE_ITEM,
-                block.number.span,
-                format!("version {n} is given twice"),
-                |d| d.label("given again here").also(first, "first given here"),
-            );
+            cx.given_twice(&format!("version {n}"), block.number.span, *first, None);
             continue;
         }
         seen.insert(n, block.number.span);
@@ -126,13 +120,18 @@ fn version_env(
         wanted,
     };
     for decl in &block.decls {
+        // Records and enums share one namespace: the first of a name is the type.
+        if let Decl::Record(ast::RecordDecl { name, .. }) | Decl::Enum(ast::EnumDecl { name, .. }) =
+            decl
+        {
+            if let Some(first) = type_spans.get(name.name.as_str()) {
+                cx.duplicate(codes::DUPLICATE_TYPE, "type", name, *first);
+                continue;
+            }
+            type_spans.insert(&name.name, name.span);
+        }
         match decl {
             Decl::Record(r) => {
-                if let Some(first) = type_spans.get(r.name.name.as_str()) {
-                    cx.duplicate(codes::DUPLICATE_TYPE, "type", &r.name, *first);
-                    continue;
-                }
-                type_spans.insert(&r.name.name, r.name.span);
                 let fields = resolver.fields(cx, &r.fields, "field");
                 env.records.insert(
                     r.name.name.clone(),
@@ -144,11 +143,6 @@ fn version_env(
                 );
             }
             Decl::Enum(e) => {
-                if let Some(first) = type_spans.get(e.name.name.as_str()) {
-                    cx.duplicate(codes::DUPLICATE_TYPE, "type", &e.name, *first);
-                    continue;
-                }
-                type_spans.insert(&e.name.name, e.name.span);
                 let mut seen: HashMap<&str, Span> = HashMap::new();
                 let mut variants = Vec::new();
                 for variant in &e.variants {
@@ -473,12 +467,7 @@ pub(crate) fn protocol(cx: &mut Cx, spec: &Spec) -> Framing {
     let mut first: Option<Span> = None;
     for p in spec.protocols() {
         if let Some(first) = first {
-            cx.report(
-                codes::DUPLICATE_ITEM,
-                p.name.span,
-                "the protocol is given twice",
-                |d| d.label("given again here").also(first, "first given here"),
-            );
+            cx.given_twice("the protocol", p.name.span, first, None);
             continue;
         }
         first = Some(p.name.span);

@@ -154,6 +154,37 @@ impl Cx {
             },
         );
     }
+
+    /// Reports `what` (an item a spec gives once: "the schedule", "version 2") given again at
+    /// `again` after `first`, with `help` when there is one.
+    pub fn given_twice(&mut self, what: &str, again: Span, first: Span, help: Option<&str>) {
+        self.report(
+            codes::DUPLICATE_ITEM,
+            again,
+            format!("{what} is given twice"),
+            |d| {
+                d.label("given again here")
+                    .also(first, "first given here")
+                    .maybe_help(help.map(str::to_string))
+            },
+        );
+    }
+
+    /// Reports each of `spans` after the first as `what` given twice (see [`Cx::given_twice`]).
+    pub fn given_once(
+        &mut self,
+        what: &str,
+        spans: impl IntoIterator<Item = Span>,
+        help: Option<&str>,
+    ) {
+        let mut spans = spans.into_iter();
+        let Some(first) = spans.next() else {
+            return;
+        };
+        for again in spans {
+            self.given_twice(what, again, first, help);
+        }
+    }
 }
 
 /// Default framing when a spec names no protocol.

@@ -100,7 +100,7 @@ fn unknown_field(cx: &mut Cx, env: &VersionEnv, field: &Ident) {
             |d| {
                 d.label("no state to assign").help(format!(
                     "declare `state {{ {}: ... }}` in version {v}",
-                    field.name
+                    field.written()
                 ))
             },
         );

@@ -153,7 +153,10 @@ fn check_field_renames(
                 |d| {
                     d.label(format!("`{was}` would mean two fields of version {new_v}"))
                         .also(again.name.span, format!("version {new_v}'s own `{was}`"))
-                        .help(format!("remove `renamed from {was}`, or rename the other field"))
+                        .help(format!(
+                            "remove `renamed from {}`, or rename the other field",
+                            from.written()
+                        ))
                 },
             );
         }
@@ -228,7 +231,8 @@ pub(crate) fn check_renames(cx: &mut Cx, model: &SpecModel) {
                         d.label(format!("`{old}` would mean two methods of version {new_v}"))
                             .also(again.name.span, format!("version {new_v}'s own `{old}`"))
                             .help(format!(
-                                "remove `renamed from {old}` (old callers of `{old}` reach this `{old}`), or rename the other method"
+                                "remove `renamed from {}` (old callers of `{old}` reach this `{old}`), or rename the other method",
+                                from.written()
                             ))
                     },
                 );
@@ -243,17 +247,12 @@ pub(crate) fn check_rules(cx: &mut Cx, model: &SpecModel) {
     for block in model.spec.rule_blocks() {
         let key = (block.kind, block.service.name.as_str());
         if let Some(first) = blocks.get(&key) {
-            let first = *first;
             let kw = block.kind.keyword();
-            cx.report(
-                codes::DUPLICATE_ITEM,
+            cx.given_twice(
+                &format!("`{kw} {}`", block.service.name),
                 block.service.span,
-                format!("`{kw} {}` is given twice", block.service.name),
-                |d| {
-                    d.label("given again here")
-                        .also(first, "first given here")
-                        .help("put all rules of the service in one block")
-                },
+                *first,
+                Some("put all rules of the service in one block"),
             );
             continue;
         }
@@ -329,9 +328,15 @@ fn check_block(
                 let help = if rule.forwards(&counterpart.name.name) {
                     "remove the rule".to_string()
                 } else {
+                    // The new version's method, as written there (its own name when renamed).
+                    let declared = if simulated.number == new {
+                        method.name.written()
+                    } else {
+                        counterpart.name.written()
+                    };
                     format!(
                         "this rule converts values: if `{mname}` means something else in version {new} \
-                         (a unit, a flag), declare it `changed fn {mname}(...)` in version {new} and keep \
+                         (a unit, a flag), declare it `changed fn {declared}(...)` in version {new} and keep \
                          the rule; otherwise remove the rule"
                     )
                 };
@@ -546,14 +551,20 @@ fn coverage(
                 RuleKind::Future => (codes::MISSING_FUTURE_RULE, "old", "new"),
             };
             let (sname, mname) = (service.name.name.clone(), method.name.name.clone());
-            let params: Vec<&str> = method.params.iter().map(|p| p.name.name.as_str()).collect();
+            // The skeleton as a spec writes it (`r#in` for a keyword).
+            let params: Vec<_> = method.params.iter().map(|p| p.name.written()).collect();
             let kw = kind.keyword();
             let body = if kind == RuleKind::Future {
                 format!("disallow \"{mname} needs version {}\"", simulated.number)
             } else {
                 "...".to_string()
             };
-            let skeleton = format!("{kw} {sname} {{ {mname}({}) = {body} }}", params.join(", "));
+            let skeleton = format!(
+                "{kw} {} {{ {}({}) = {body} }}",
+                service.name.written(),
+                method.name.written(),
+                params.join(", ")
+            );
             let (sv, rv) = (simulated.number, reachable.number);
             cx.report(
                 code,

@@ -33,27 +33,14 @@ pub(crate) fn check_schedules(cx: &mut Cx, spec: &Spec) {
         });
         return;
     };
-    for extra in schedules.iter().skip(1) {
-        let span = first.span;
-        cx.report(
-            codes::DUPLICATE_ITEM,
-            extra.span,
-            "the schedule is given twice",
-            |d| d.label("given again here").also(span, "first given here"),
-        );
-    }
+    cx.given_once("the schedule", schedules.iter().map(|s| s.span), None);
     let mut seen: HashMap<&str, Span> = HashMap::new();
     let mut strategies: Vec<Span> = Vec::new();
     for entry in &first.entries {
         let key = entry.key.name.as_str();
         if let Some(prev) = seen.get(key) {
-            let prev = *prev;
-            cx.report(
-                codes::DUPLICATE_ITEM,
-                entry.key.span,
-                format!("schedule setting `{key}` is given twice"),
-                |d| d.label("given again here").also(prev, "first given here"),
-            );
+            let what = format!("schedule setting `{key}`");
+            cx.given_twice(&what, entry.key.span, *prev, None);
             continue;
         }
         seen.insert(key, entry.key.span);

@@ -18,28 +18,12 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
     let transforms: Vec<_> = spec.transforms().collect();
     let reverses: Vec<_> = spec.reverse_transforms().collect();
     let invariants: Vec<_> = spec.invariants().collect();
-    for extra in transforms.iter().skip(1) {
-        let first = transforms.first().map_or(extra.span, |t| t.span);
-        cx.report(
-            codes::DUPLICATE_ITEM,
-            extra.span,
-            "the transform is given twice",
-            |d| d.label("given again here").also(first, "first given here"),
-        );
-    }
-    for extra in invariants.iter().skip(1) {
-        let first = invariants.first().map_or(extra.span, |t| t.span);
-        cx.report(
-            codes::DUPLICATE_ITEM,
-            extra.span,
-            "the invariant is given twice",
-            |d| {
-                d.label("given again here")
-                    .also(first, "first given here")
-                    .help("put all clauses in one `invariant` block")
-            },
-        );
-    }
+    cx.given_once("the transform", transforms.iter().map(|t| t.span), None);
+    cx.given_once(
+        "the invariant",
+        invariants.iter().map(|i| i.span),
+        Some("put all clauses in one `invariant` block"),
+    );
     let (old, new) = (&model.old, &model.new);
     match (&old.state, &new.state) {
         (Some(_), None) | (None, Some(_)) => {
@@ -145,17 +129,11 @@ pub(crate) fn check_state(cx: &mut Cx, model: &SpecModel) {
         None => {}
         Some(t) => check_transform(cx, model, t, Direction::Forward),
     }
-    {
-        for extra in reverses.iter().skip(1) {
-            let first = reverses.first().map_or(extra.span, |t| t.span);
-            cx.report(
-                codes::DUPLICATE_ITEM,
-                extra.span,
-                "the reverse transform is given twice",
-                |d| d.label("given again here").also(first, "first given here"),
-            );
-        }
-    }
+    cx.given_once(
+        "the reverse transform",
+        reverses.iter().map(|t| t.span),
+        None,
+    );
     if let Some(t) = reverses.first() {
         check_transform(cx, model, t, Direction::Reverse);
     }

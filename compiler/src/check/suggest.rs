@@ -12,12 +12,13 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
-/// `did you mean `x`?` help text, when there is a close candidate.
+/// `did you mean `x`?` help text, when there is a close candidate (written as a spec writes
+/// it: `r#match` for a keyword).
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
-    closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+    closest(name, candidates).map(|c| format!("did you mean `{}`?", lang::ast::written_name(c)))
 }
 
 #[cfg(test)]

@@ -65,24 +65,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
-
-    fn body(src: &str) -> Expr {
-        let text = format!(
-            "upgrade t 1 -> 2\nversion 1 {{ service S {{ fn f(x: u64) -> u64 }} }}\n\
-             version 2 {{ service S {{ fn f(x: u64) -> u64 }} }}\npast S {{ f(x) = {src} }}\n"
-        );
-        let parsed = lang::parse(lang::FileId(0), &text);
-        let spec = parsed.spec.unwrap();
-        let rule = spec
-            .rule_blocks()
-            .next()
-            .unwrap()
-            .rules
-            .first()
-            .unwrap()
-            .clone();
-        rule.body
-    }
+    use crate::codegen::tests::rule_body as body;
 
     #[test]
     fn one_call_on_every_path_is_at_most_one() {

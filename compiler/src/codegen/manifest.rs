@@ -39,6 +39,14 @@ pub(crate) fn manifest(types: &Types<'_>, spec_text: &str) -> Manifest {
                     }
                 }
                 let Some(rule) = rule else {
+                    // The plugin passes the call through under another name or converts its
+                    // values: a host must run it (it runs only the listed methods).
+                    if passes_translated(model, kind, s, n) {
+                        match kind {
+                            RuleKind::Past => past.push(full),
+                            RuleKind::Future => future.push(full),
+                        }
+                    }
                     continue;
                 };
                 if let ExprKind::Disallow(reason) = &rule.body.kind {
@@ -79,6 +87,28 @@ pub(crate) fn manifest(types: &Types<'_>, spec_text: &str) -> Manifest {
         past_one_call,
         future_one_call,
     }
+}
+
+/// Whether a call of `service.method` from the caller's side of `kind`, passed through without
+/// a rule, is not passed as it is: the method is renamed (the node's version knows it by
+/// another name) or its values convert under renamed fields.
+fn passes_translated(
+    model: &crate::model::SpecModel,
+    kind: RuleKind,
+    service: &str,
+    method: &str,
+) -> bool {
+    let caller = match kind {
+        RuleKind::Past => model.old.number,
+        RuleKind::Future => model.new.number,
+    };
+    let renamed = model
+        .counterpart(caller, service, method)
+        .is_some_and(|c| c.name.name != method);
+    renamed
+        || model
+            .pass_conversions
+            .contains_key(&(caller, service.to_string(), method.to_string()))
 }
 
 /// Whether the plugin exports a reverse transform: the spec declares one, or it needs no

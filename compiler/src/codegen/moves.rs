@@ -166,24 +166,7 @@ fn mentions(p: &Pattern, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn body(src: &str) -> Expr {
-        let text = format!(
-            "upgrade t 1 -> 2\nversion 1 {{ service S {{ fn f(x: u64) -> u64 }} }}\n\
-             version 2 {{ service S {{ fn f(x: u64) -> u64 }} }}\npast S {{ f(x) = {src} }}\n"
-        );
-        let parsed = lang::parse(lang::FileId(0), &text);
-        let spec = parsed.spec.unwrap();
-        let rule = spec
-            .rule_blocks()
-            .next()
-            .unwrap()
-            .rules
-            .first()
-            .unwrap()
-            .clone();
-        rule.body
-    }
+    use crate::codegen::tests::rule_body as body;
 
     #[test]
     fn one_use_outside_closures_moves() {

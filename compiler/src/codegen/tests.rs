@@ -22,6 +22,26 @@ fn model(text: &str) -> SpecModel {
     out.models.remove(0)
 }
 
+/// The body of rule `f(x) = SRC` in a one-method spec (`fn f(x: u64) -> u64` in both
+/// versions), parsed but not checked: for the analyses of rule bodies (calls, moves).
+pub(super) fn rule_body(src: &str) -> lang::ast::Expr {
+    let text = format!(
+        "upgrade t 1 -> 2\nversion 1 {{ service S {{ fn f(x: u64) -> u64 }} }}\n\
+         version 2 {{ service S {{ fn f(x: u64) -> u64 }} }}\npast S {{ f(x) = {src} }}\n"
+    );
+    let parsed = lang::parse(lang::FileId(0), &text);
+    let spec = parsed.spec.unwrap();
+    let rule = spec
+        .rule_blocks()
+        .next()
+        .unwrap()
+        .rules
+        .first()
+        .unwrap()
+        .clone();
+    rule.body
+}
+
 fn gen(text: &str) -> GeneratedCrate {
     let m = model(text);
     match generate(&m, text, Path::new("/abi")) {
@@ -490,4 +510,22 @@ fn manifest_lists_the_rules_of_one_call() {
         m.future_one_call
     );
     assert!(m.future_one_call.iter().any(|r| r == "Kv.get"));
+}
+
+/// A host runs a plugin only for the methods its manifest lists in `past` / `future` (others
+/// go on to the node as they are), so a method the plugin passes through under another name
+/// or with converted values is listed there, under its caller's version's name; one passed
+/// through as it is is not.
+#[test]
+fn manifest_lists_the_methods_passed_through_renamed_or_converted() {
+    let text = spec(
+        "record Tag { label: string }\nservice S {\n  fn get(key: string) -> option<string>\n  fn put(t: Tag) -> unit\n  fn ping() -> unit\n}",
+        "record Tag { name: string renamed from label }\nservice S {\n  fn lookup(key: string) -> option<string> renamed from get\n  fn put(t: Tag) -> unit\n  fn ping() -> unit\n}",
+        "",
+    );
+    let m = gen(&text).manifest;
+    assert_eq!(m.past, ["S.get", "S.put"]);
+    assert_eq!(m.future, ["S.lookup", "S.put"]);
+    assert_eq!(m.past_one_call, ["S.get", "S.put", "S.ping"]);
+    assert_eq!(m.future_one_call, ["S.lookup", "S.put", "S.ping"]);
 }

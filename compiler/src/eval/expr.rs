@@ -69,8 +69,8 @@ impl Evaluator<'_> {
             }
             ExprKind::Disallow(reason) => Err(disallowed(reason, expr.span)),
             ExprKind::Record { path, fields } => self.eval_record(path, fields, env, host),
-            ExprKind::Tuple(items) => self.eval_tuple(items, env, host),
-            ExprKind::List(items) => self.eval_list(items, env, host),
+            ExprKind::Tuple(items) => Ok(Value::Tuple(self.eval_all(items, env, host)?)),
+            ExprKind::List(items) => Ok(Value::List(self.eval_all(items, env, host)?)),
             ExprKind::Map(entries) => self.eval_map(entries, env, host),
             ExprKind::Unary(op, e) => self.eval_unary(expr, *op, e, env, host),
             ExprKind::Binary(BinOp::And | BinOp::Or, a, b) => {
@@ -79,7 +79,11 @@ impl Evaluator<'_> {
             ExprKind::Binary(op @ (BinOp::Eq | BinOp::Ne), a, b) => {
                 self.eval_equality(*op, a, b, env, host)
             }
-            ExprKind::Binary(op, a, b) => self.eval_binary(expr, *op, a, b, env, host),
+            ExprKind::Binary(op, a, b) => {
+                let x = self.eval(a, env, host)?;
+                let y = self.eval(b, env, host)?;
+                ops::binary(*op, x, y, expr.span)
+            }
             ExprKind::If {
                 cond,
                 then,
@@ -268,24 +272,6 @@ impl Evaluator<'_> {
         Ok(Value::Record { name, fields })
     }
 
-    fn eval_tuple(
-        &self,
-        items: &[Expr],
-        env: &Env,
-        host: &mut dyn Host,
-    ) -> Result<Value, EvalError> {
-        Ok(Value::Tuple(self.eval_all(items, env, host)?))
-    }
-
-    fn eval_list(
-        &self,
-        items: &[Expr],
-        env: &Env,
-        host: &mut dyn Host,
-    ) -> Result<Value, EvalError> {
-        Ok(Value::List(self.eval_all(items, env, host)?))
-    }
-
     /// `{k: v, ...}`: keys and values in the order written; a repeated key keeps its last value.
     fn eval_map(
         &self,
@@ -347,20 +333,6 @@ impl Evaluator<'_> {
         let x = self.operand(a, env, host)?;
         let y = self.operand(b, env, host)?;
         Ok(Value::Bool((x == y) == (op == BinOp::Eq)))
-    }
-
-    fn eval_binary(
-        &self,
-        expr: &Expr,
-        op: BinOp,
-        a: &Expr,
-        b: &Expr,
-        env: &Env,
-        host: &mut dyn Host,
-    ) -> Result<Value, EvalError> {
-        let x = self.eval(a, env, host)?;
-        let y = self.eval(b, env, host)?;
-        ops::binary(op, x, y, expr.span)
     }
 
     fn eval_if(

@@ -3,7 +3,7 @@
 //! Generated values are small on purpose: collections have at most `size` elements (and
 //! elements of nested collections half as many), strings at most three characters from a
 //! two-letter alphabet (so map keys collide now and then), integers mostly small or on the
-//! boundaries of their type, and strings and integers sometimes the spec's own literals.
+//! boundaries of their type, and strings and integers often the spec's own literals.
 //! Every generated value conforms to its type ([`super::conform::conforms`]).
 
 use super::literals::Literals;
@@ -197,7 +197,7 @@ impl<'m> Generator<'m> {
 
     /// A short string over the alphabet, or now and then a literal of the spec.
     fn string(&self, rng: &mut Rng, size: u32) -> String {
-        if !self.literals.strings.is_empty() && rng.chance(1, 4) {
+        if !self.literals.strings.is_empty() && rng.chance(1, 2) {
             if let Some(s) = rng.pick(&self.literals.strings) {
                 return s.clone();
             }

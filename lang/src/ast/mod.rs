@@ -64,6 +64,29 @@ pub enum Item {
 }
 
 impl Item {
+    /// The item's own expressions, outermost only, in the order written: invariant clauses,
+    /// transform field values, rule bodies, method models' expressions, a function's body.
+    pub fn root_exprs(&self) -> Vec<&Expr> {
+        match self {
+            Item::Invariant(i) => i.clauses.iter().collect(),
+            Item::Transform(t) => t.fields.iter().map(|f| &f.value).collect(),
+            Item::Rules(r) => r.rules.iter().map(|r| &r.body).collect(),
+            Item::Version(v) => v
+                .decls
+                .iter()
+                .filter_map(|d| match d {
+                    Decl::Service(s) => Some(s),
+                    _ => None,
+                })
+                .flat_map(|s| &s.methods)
+                .filter_map(|m| m.model.as_ref())
+                .flat_map(MethodModel::exprs)
+                .collect(),
+            Item::Function(f) => vec![&f.body],
+            Item::Protocol(_) | Item::Schedule(_) => Vec::new(),
+        }
+    }
+
     pub fn span(&self) -> Span {
         match self {
             Item::Protocol(p) => p.span,

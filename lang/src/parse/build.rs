@@ -202,6 +202,19 @@ impl Builder {
         }
     }
 
+    /// The expression `pair` holds, or `()` at `span` where the parse has none (a part left
+    /// out of a broken input).
+    fn expr_or_unit(&mut self, pair: Option<P<'_>>, span: Span) -> Expr {
+        match pair {
+            Some(e) => self.expr(e),
+            None => Expr {
+                id: ExprId::default(),
+                kind: ExprKind::Lit(Lit::Unit),
+                span,
+            },
+        }
+    }
+
     fn number_opt(&mut self, pair: Option<P<'_>>) -> Number {
         match pair {
             Some(p) => {
@@ -361,7 +374,9 @@ impl Builder {
                             .next_if(|p| p.as_rule() == Rule::renamed)
                             .map(|r| self.ident_opt(r.into_inner().nth(1)));
                         let model = mi
-                            .next_if(|p| matches!(p.as_rule(), Rule::model_expr | Rule::model_block))
+                            .next_if(|p| {
+                                matches!(p.as_rule(), Rule::model_expr | Rule::model_block)
+                            })
                             .map(|part| self.method_model(part));
                         MethodDecl {
                             changed,
@@ -412,14 +427,7 @@ impl Builder {
                     let is_let = part.as_rule() == Rule::model_let;
                     let mut inner = part.into_inner();
                     let name = self.ident_opt(inner.next());
-                    let value = match inner.next() {
-                        Some(e) => self.expr(e),
-                        None => Expr {
-                            id: ExprId::default(),
-                            kind: ExprKind::Lit(Lit::Unit),
-                            span: pspan,
-                        },
-                    };
+                    let value = self.expr_or_unit(inner.next(), pspan);
                     stmts.push(if is_let {
                         ModelStmt::Let {
                             name,
@@ -536,14 +544,7 @@ impl Builder {
                 span,
             },
         };
-        let body = match inner.next() {
-            Some(e) => self.expr(e),
-            None => Expr {
-                id: ExprId::default(),
-                kind: ExprKind::Lit(Lit::Unit),
-                span,
-            },
-        };
+        let body = self.expr_or_unit(inner.next(), span);
         Function {
             name,
             params,
@@ -598,14 +599,7 @@ impl Builder {
             .map(|r| {
                 let span = self.span(&r);
                 let mut parts: Vec<P<'_>> = r.into_inner().collect();
-                let body = match parts.pop() {
-                    Some(e) => self.expr(e),
-                    None => Expr {
-                        id: ExprId::default(),
-                        kind: ExprKind::Lit(Lit::Unit),
-                        span,
-                    },
-                };
+                let body = self.expr_or_unit(parts.pop(), span);
                 let (attrs, parts): (Vec<P<'_>>, Vec<P<'_>>) = parts
                     .into_iter()
                     .partition(|p| p.as_rule() == Rule::rule_attr);
@@ -756,14 +750,7 @@ impl Builder {
                 let span = self.span(&f);
                 let mut fi = f.into_inner();
                 let name = self.ident_opt(fi.next());
-                let value = match fi.next() {
-                    Some(e) => self.expr(e),
-                    None => Expr {
-                        id: ExprId::default(),
-                        kind: ExprKind::Lit(Lit::Unit),
-                        span,
-                    },
-                };
+                let value = self.expr_or_unit(fi.next(), span);
                 FieldInit { name, value, span }
             })
             .collect()
@@ -781,21 +768,11 @@ fn significant_len(text: &str) -> usize {
     let mut end = 0;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
+        if let Some(after) = super::chunk::comment_end(bytes, i) {
+            i = after;
+            continue;
+        }
         match b {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while bytes.get(i).is_some_and(|&c| c != b'\n') {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < bytes.len()
-                    && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/'))
-                {
-                    i += 1;
-                }
-                i += 2;
-            }
             b'"' => {
                 i += 1;
                 while let Some(&c) = bytes.get(i) {

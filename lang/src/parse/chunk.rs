@@ -31,6 +31,31 @@ const EXPR_WORDS: &[&str] = &[
     "in", "if", "else", "match", "let", "call", "forall", "exists", "disallow", "fn",
 ];
 
+/// Where the comment that starts at byte `i` of `bytes` ends, if one starts there: at the `\n`
+/// that ends a `//` comment (or the end of the text), just after the `*/` that closes a `/*`
+/// comment (past the end when it is never closed). Comments do not nest.
+pub(super) fn comment_end(bytes: &[u8], i: usize) -> Option<usize> {
+    match (bytes.get(i), bytes.get(i + 1)) {
+        (Some(b'/'), Some(b'/')) => {
+            let mut i = i;
+            while bytes.get(i).is_some_and(|&c| c != b'\n') {
+                i += 1;
+            }
+            Some(i)
+        }
+        (Some(b'/'), Some(b'*')) => {
+            let mut i = i + 2;
+            while i < bytes.len()
+                && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/'))
+            {
+                i += 1;
+            }
+            Some(i + 2)
+        }
+        _ => None,
+    }
+}
+
 /// Splits at every item keyword that stands at bracket depth zero, outside strings and
 /// comments. Text before the first keyword is a chunk of its own (and will fail to parse).
 ///
@@ -53,23 +78,11 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
     // them ends the helper (`fn f() -> u64 = 1;`).
     let mut open_lets = 0usize;
     while let Some(&b) = bytes.get(i) {
+        if let Some(end) = comment_end(bytes, i) {
+            i = end;
+            continue;
+        }
         match b {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while bytes.get(i).is_some_and(|&c| c != b'\n') {
-                    i += 1;
-                }
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < bytes.len()
-                    && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/'))
-                {
-                    i += 1;
-                }
-                i += 2;
-                continue;
-            }
             b'"' => {
                 i += 1;
                 while let Some(&c) = bytes.get(i) {

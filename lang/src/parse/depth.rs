@@ -9,7 +9,7 @@
 //! [`MAX_HEIGHT`].
 
 use super::chunk::MAX_NESTING;
-use crate::ast::{BinOp, Decl, Expr, ExprKind, Item, MethodModel, ModelStmt};
+use crate::ast::{BinOp, Decl, Expr, ExprKind, Item, ModelStmt};
 use crate::span::Span;
 
 /// The greatest height of an expression tree, counting each term of a flat chain as a level
@@ -44,24 +44,7 @@ pub(super) enum TooDeep {
 /// The first expression of `item` that nests deeper than [`MAX_NESTING`] or is higher than
 /// [`MAX_HEIGHT`].
 pub(super) fn too_deep(item: &Item) -> Option<TooDeep> {
-    let roots: Vec<&Expr> = match item {
-        Item::Invariant(i) => i.clauses.iter().collect(),
-        Item::Transform(t) => t.fields.iter().map(|f| &f.value).collect(),
-        Item::Rules(r) => r.rules.iter().map(|r| &r.body).collect(),
-        Item::Version(v) => v
-            .decls
-            .iter()
-            .filter_map(|d| match d {
-                Decl::Service(s) => Some(s),
-                _ => None,
-            })
-            .flat_map(|s| &s.methods)
-            .filter_map(|m| m.model.as_ref())
-            .flat_map(MethodModel::exprs)
-            .collect(),
-        Item::Function(f) => vec![&f.body],
-        Item::Protocol(_) | Item::Schedule(_) => Vec::new(),
-    };
+    let roots = item.root_exprs();
     let limit = usize::try_from(MAX_NESTING).unwrap_or(usize::MAX);
     // (expression, nesting depth, height in the tree)
     let mut stack: Vec<(&Expr, usize, usize)> = roots.into_iter().map(|e| (e, 1, 1)).collect();

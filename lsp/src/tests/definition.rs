@@ -77,3 +77,44 @@ fn a_helper_function_call_goes_to_its_definition() {
         ],
     );
 }
+
+/// Version 1's `get` is version 2's `fetch`.
+const RENAMED: &str = r#"upgrade kv 1 -> 2
+version 1 {
+  service Kv {
+    fn get(key: string) -> option<string>
+    fn find(key: string) -> option<string>
+  }
+}
+version 2 {
+  service Kv {
+    fn fetch(key: string) -> option<string> renamed from get
+    fn find(key: string) -> option<string>
+  }
+}
+"#;
+
+#[test]
+fn a_renamed_method_s_declaration_goes_to_its_counterpart() {
+    let at = |from: &str, to: &str| RENAMED.replacen(from, to, 1);
+    check(
+        &at("fn fetch", "fn fe$0tch"),
+        expect!["get: fn get(key: string) -> option<string>"],
+    );
+    check(
+        &at("fn get(key", "fn g$0et(key"),
+        expect!["fetch: fn fetch(key: string) -> option<string> renamed from get"],
+    );
+    check(
+        &at("fn find", "fn fi$0nd"),
+        expect!["find: fn find(key: string) -> option<string>"],
+    );
+}
+
+#[test]
+fn renamed_from_goes_to_the_old_version_s_method() {
+    check(
+        &RENAMED.replacen("renamed from get", "renamed from g$0et", 1),
+        expect!["get: fn get(key: string) -> option<string>"],
+    );
+}

@@ -196,3 +196,36 @@ fn a_helper_function_shows_its_signature() {
         here: `map<string, u64>`"#]],
     );
 }
+
+/// A renamed method shows both versions' signatures, each under its own name; `renamed from`
+/// names the old version's method.
+#[test]
+fn a_renamed_method_shows_its_counterpart() {
+    let text = "upgrade kv 1 -> 2\nversion 1 {\n  service Kv {\n    fn get(key: string) -> option<string>\n  }\n}\nversion 2 {\n  service Kv {\n    fn lookup(key: string) -> option<string> renamed from get\n  }\n}\n";
+    check(
+        &text.replacen("fn lookup", "fn look$0up", 1),
+        expect![[r#"
+            **`Kv.lookup`**
+
+            ```ups
+            // version 1
+            fn get(key: string) -> option<string>
+            // version 2
+            fn lookup(key: string) -> option<string>
+            ```"#]],
+    );
+    check(
+        &text.replacen("renamed from get", "renamed from g$0et", 1),
+        expect![[r#"
+            **`Kv.get`**
+
+            ```ups
+            // version 1
+            fn get(key: string) -> option<string>
+            // version 2
+            fn lookup(key: string) -> option<string>
+            ```
+
+            version 1's name for this method"#]],
+    );
+}

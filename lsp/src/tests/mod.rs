@@ -221,3 +221,73 @@ fn no_request_panics_anywhere_in_broken_text() {
         }
     }
 }
+
+/// `r#in` changed, `r#match` new, `lookup` is `get` renamed with another result: every
+/// missing rule's quick fixes give rules that parse, answer the method (so its diagnostic
+/// goes), and a renamed method's skeleton calls it under its other version's name.
+const KEYWORDS_AND_RENAMES: &str = r#"upgrade kv 1 -> 2
+version 1 {
+  service Kv {
+    fn r#in(r#let: string) -> u64
+    fn get(key: string) -> option<string>
+  }
+}
+version 2 {
+  service Kv {
+    changed fn r#in(r#let: string) -> u64
+    fn r#match(r#exists: string) -> u64
+    fn lookup(key: string) -> option<u64> renamed from get
+  }
+}
+schedule { rolling { batch: 1, max_unavailable: 1 } }
+"#;
+
+#[test]
+fn quick_fixes_escape_keywords_and_call_renamed_methods_by_their_other_name() {
+    let text = KEYWORDS_AND_RENAMES;
+    let a = Analysis::of(text);
+    let missing: Vec<_> = a
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.code,
+                codes::MISSING_PAST_RULE | codes::MISSING_FUTURE_RULE
+            )
+        })
+        .collect();
+    assert_eq!(missing.len(), 5, "{:?}", a.diagnostics);
+    let mut skeletons = Vec::new();
+    for d in missing {
+        let all = fixes(&a, d.primary.span);
+        assert!(!all.is_empty(), "no fix for {}", d.message);
+        for fix in all {
+            let mut fixed = text.to_string();
+            for (span, new) in fix.edits.iter().rev() {
+                fixed.replace_range(span.start..span.end, new);
+            }
+            let after = Analysis::of(&fixed);
+            assert!(after.syntax_ok, "{}:\n{fixed}", fix.title);
+            assert!(
+                !after
+                    .diagnostics
+                    .iter()
+                    .any(|x| x.code == d.code && x.message == d.message),
+                "{} leaves `{}`:\n{fixed}",
+                fix.title,
+                d.message
+            );
+            if fix.title.contains("calls version") {
+                skeletons.push(fix.edits.iter().map(|(_, t)| t.clone()).collect::<String>());
+            }
+        }
+    }
+    let all = skeletons.join("");
+    for rule in [
+        "r#in(r#let) = call r#in(r#let)",
+        "get(key) = call lookup(key)",
+        "lookup(key) = call get(key)",
+    ] {
+        assert!(all.contains(rule), "no `{rule}` in:\n{all}");
+    }
+}

@@ -54,7 +54,7 @@ pub struct AgentConfig {
     /// The node program's JSON-RPC framing.
     pub framing: Framing,
     /// The shim's bounds on connections.
-    pub limits: ShimLimits,
+    pub limits: shim::Limits,
     /// How long in-flight calls get to finish before an upgrade stops the program.
     pub drain_grace: Duration,
     /// How long the program gets to exit after its stop signal before SIGKILL.
@@ -69,47 +69,6 @@ pub struct AgentConfig {
     /// Testing only: at this durable point of the state transform, print `reached POINT` and
     /// wait to be killed.
     pub stop_at: Option<String>,
-}
-
-/// The shim's bounds on connections (see `shim::ShimConfig`, whose defaults these are), and
-/// whether the program's protocol may speak first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShimLimits {
-    /// Connections per port.
-    pub max_connections: usize,
-    /// Connections of peers' shims, counted apart from clients.
-    pub peer_connections: usize,
-    pub first_bytes_timeout: Duration,
-    pub frame_timeout: Duration,
-    pub idle_timeout: Duration,
-    /// The program's protocol may speak first (see `shim::ShimConfig::server_first`).
-    pub server_first: bool,
-}
-
-impl Default for ShimLimits {
-    fn default() -> ShimLimits {
-        let d = shim::ShimConfig::new("defaults", 1);
-        ShimLimits {
-            max_connections: d.max_connections,
-            peer_connections: d.peer_connections,
-            first_bytes_timeout: d.first_bytes_timeout,
-            frame_timeout: d.frame_timeout,
-            idle_timeout: d.idle_timeout,
-            server_first: d.server_first,
-        }
-    }
-}
-
-impl ShimLimits {
-    /// Sets these bounds on `config`.
-    pub fn apply(&self, config: &mut shim::ShimConfig) {
-        config.max_connections = self.max_connections;
-        config.peer_connections = self.peer_connections;
-        config.first_bytes_timeout = self.first_bytes_timeout;
-        config.frame_timeout = self.frame_timeout;
-        config.idle_timeout = self.idle_timeout;
-        config.server_first = self.server_first;
-    }
 }
 
 /// The health probe: a TCP connection to the program and one JSON-RPC call that must be

@@ -193,7 +193,7 @@ impl Agent {
             })
             .collect();
         shim_config.framing = config.framing;
-        config.limits.apply(&mut shim_config);
+        shim_config.limits = config.limits;
         if config.preload.is_some() {
             shim_config.handoff = Some(data.handoff_socket());
         }

@@ -20,9 +20,9 @@ pub mod runner;
 pub mod shrink;
 pub mod workload;
 
+use crate::cli::{CliError, CliResult};
 use plan::{generate, Plan, PlanSettings};
 use runner::{spec_versions, Hop, Outcome, Setup};
-use crate::cli::{CliError, CliResult};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -12,7 +12,7 @@
 //! 0 after SIGINT/SIGTERM and a drain, 1 when it cannot start, 2 on usage errors.
 
 use clap::Parser;
-use shim::{Framing, ListenerConfig, ParamStyle, PeerRoute, Shim, ShimConfig};
+use shim::{Framing, Limits, ListenerConfig, ParamStyle, PeerRoute, Shim, ShimConfig};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -156,12 +156,14 @@ async fn run(args: Args) -> ExitCode {
     config.handoff = args.handoff;
     config.framing = args.framing;
     config.max_frame = args.max_frame;
-    config.max_connections = args.max_connections;
-    config.peer_connections = args.peer_connections;
-    config.first_bytes_timeout = args.first_bytes_timeout;
-    config.frame_timeout = args.frame_timeout;
-    config.idle_timeout = args.idle_timeout;
-    config.server_first = args.server_first;
+    config.limits = Limits {
+        max_connections: args.max_connections,
+        peer_connections: args.peer_connections,
+        first_bytes_timeout: args.first_bytes_timeout,
+        frame_timeout: args.frame_timeout,
+        idle_timeout: args.idle_timeout,
+        server_first: args.server_first,
+    };
     match shim::raise_fd_limit() {
         Ok(l) if l.after > l.before => {
             tracing::info!("open file limit raised from {} to {}", l.before, l.after)

@@ -16,13 +16,14 @@
 //! are no longer related), U0106 (after a sequence), U0107 (a model fails at run time).
 
 use super::{error_span, found_note, Cx, MAX_SHRINK_RUNS};
-use crate::eval::{EvalError, Host, Value};
-use crate::model::{MethodDef, ServiceDef, Ty};
+use crate::eval::{convert, EvalError, Host, Value};
+use crate::model::{MethodDef, PassConversion, ServiceDef, Ty};
 use crate::verify::conform::conforms;
 use crate::verify::gen::shrink_case;
 use crate::verify::obligations::total::{describe_args, describe_params};
 use crate::verify::report::{Obligation, ObligationResult, Status};
 use crate::verify::resolve::sides;
+use crate::verify::rng::Rng;
 use lang::ast::{Rule, RuleKind};
 use lang::diagnostic::codes;
 use lang::{Diagnostic, Span};
@@ -39,11 +40,18 @@ struct Subject<'m> {
     rule: Option<&'m Rule>,
     /// The caller's method (with its model).
     caller: &'m MethodDef,
+    /// A method passed through: the node's version's name for it (another one when it was
+    /// renamed), and how its arguments and answer convert between the versions (renamed
+    /// fields), as the plugin converts them.
+    through: &'m str,
+    pass: Option<&'m PassConversion>,
     /// The service of the node's version, whose models answer `call`s.
     node: &'m ServiceDef,
     name: String,
     /// Where diagnostics point.
     at: Span,
+    /// The node's version (shown with a renamed method's other name).
+    node_number: u64,
 }
 
 impl Subject<'_> {
@@ -55,6 +63,10 @@ impl Subject<'_> {
                 self.kind.keyword(),
                 self.service,
                 self.caller.name.name
+            ),
+            None if self.through != self.caller.name.name => format!(
+                "unchanged method `{}.{}` (`{}` in version {})",
+                self.service, self.caller.name.name, self.through, self.node_number
             ),
             None => format!(
                 "unchanged method `{}.{}`",
@@ -216,8 +228,8 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> Vec<ObligationResult> {
     out
 }
 
-/// The rules, in the order of the spec, and the methods passed through unchanged that have a
-/// model in both versions; those with a model in one version only are reported skipped into
+/// The rules, in the order of the spec, and the methods passed through unchanged (without a
+/// past rule) that have a model in both versions; those with a model in one version only are reported skipped into
 /// `out`.
 fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>> {
     let model = cx.model;
@@ -251,10 +263,15 @@ fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>
                 node,
                 name,
                 at: rule.method.span,
+                through: rule.method.name.as_str(),
+                pass: None,
+                node_number: reachable.number,
             });
         }
     }
-    // Methods passed through unchanged: the node's model must answer as the caller's.
+    // Methods passed through unchanged: the node's model must answer as the caller's. The
+    // set names a renamed method under both its names; it is paired once, from its old name
+    // with its counterpart.
     for (service, method) in &model.unchanged_methods {
         let (Some(old), Some(new)) = (
             model.old.services.get(service),
@@ -262,10 +279,30 @@ fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>
         ) else {
             continue;
         };
-        let (Some(om), Some(nm)) = (old.method(method), new.method(method)) else {
+        let (Some(om), Some(nm)) = (
+            old.method(method),
+            model.counterpart(model.old.number, service, method),
+        ) else {
             continue;
         };
-        let name = format!("unchanged method `{service}.{method}` simulates the model");
+        // A past rule kept for it (warned unneeded) answers old callers instead: that rule
+        // is the subject.
+        let ruled = model
+            .spec
+            .rule_blocks()
+            .filter(|b| b.kind == RuleKind::Past && b.service.name == *service)
+            .any(|b| b.rules.iter().any(|r| r.method.name == *method));
+        if ruled {
+            continue;
+        }
+        let name = if nm.name.name == om.name.name {
+            format!("unchanged method `{service}.{method}` simulates the model")
+        } else {
+            format!(
+                "unchanged method `{service}.{method}` (`{}` in version {}) simulates the model",
+                nm.name.name, model.new.number
+            )
+        };
         match (&om.model, &nm.model) {
             (None, None) => continue,
             (Some(_), Some(_)) => {}
@@ -291,6 +328,11 @@ fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<Subject<'m>
             node: new,
             name,
             at: nm.name.span,
+            through: nm.name.name.as_str(),
+            pass: model
+                .pass_conversions
+                .get(&(model.old.number, service.clone(), method.clone())),
+            node_number: model.new.number,
         });
     }
     list
@@ -346,7 +388,7 @@ fn step(
     };
     let run = match s.rule {
         Some(rule) => cx.eval.eval_rule(rule, args.to_vec(), &mut host),
-        None => host.call(&s.caller.name.name, args.to_vec()),
+        None => pass_through(cx, s, args, &mut host),
     };
     if let Some(method) = host.unmodelled.take() {
         return Ok(Err(Unmodelled(format!(
@@ -391,6 +433,27 @@ fn step(
             log: host.log,
         })),
     }
+}
+
+/// A call passed through to the node's model under its name there, its arguments converted
+/// to the node's types and its answer back to the caller's.
+fn pass_through(
+    cx: &Cx<'_>,
+    s: &Subject<'_>,
+    args: &[Value],
+    host: &mut ModelHost<'_, '_>,
+) -> Result<Value, EvalError> {
+    let named = &cx.model.named_conversions;
+    let Some(pass) = s.pass else {
+        return host.call(s.through, args.to_vec());
+    };
+    let args = args
+        .iter()
+        .zip(&pass.args)
+        .map(|(a, c)| convert(a.clone(), c, named))
+        .collect();
+    host.call(s.through, args)
+        .map(|answer| convert(answer, &pass.ret, named))
 }
 
 /// The states after a call (the caller's, the expected answer and the one given, `None` when
@@ -444,13 +507,18 @@ fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
     let mut unrelated = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(&s.name, i);
-        let mut case = vec![(state_ty.clone(), cx.gen.generate(&state_ty, &mut rng, size))];
-        case.extend(
-            s.caller
-                .params
-                .iter()
-                .map(|p| (p.ty.clone(), cx.gen.generate(&p.ty, &mut rng, size))),
-        );
+        let state = cx.gen.generate(&state_ty, &mut rng, size);
+        let keys = state_keys(&state);
+        let mut case = vec![(state_ty.clone(), state)];
+        for p in &s.caller.params {
+            let held = if rng.chance(1, 2) {
+                pick_fitting(cx, &keys, &p.ty, &mut rng)
+            } else {
+                None
+            };
+            let value = held.unwrap_or_else(|| cx.gen.generate(&p.ty, &mut rng, size));
+            case.push((p.ty.clone(), value));
+        }
         let failure = match run_case(cx, s, &case) {
             None => {
                 unrelated += 1;
@@ -517,6 +585,49 @@ fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
             (false, n) => n,
         },
     }
+}
+
+/// Most keys [`state_keys`] collects.
+const MAX_KEYS: usize = 64;
+
+/// The map keys of a state, at any depth (ids, emails, the keys of a store). Generated
+/// arguments are drawn from them now and then, so a call names what the state holds: a
+/// `get(id)` of an independently generated id rarely finds anything, and a rule's handling of
+/// what it finds would go unchecked.
+fn state_keys(state: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut stack = vec![state];
+    while let Some(v) = stack.pop() {
+        if out.len() >= MAX_KEYS {
+            break;
+        }
+        match v {
+            Value::Map(m) => {
+                for (k, x) in m {
+                    out.push(k.clone());
+                    stack.push(x);
+                }
+            }
+            Value::Record { fields, .. } => stack.extend(fields.values()),
+            Value::List(xs) | Value::Tuple(xs) => stack.extend(xs),
+            Value::Set(xs) => stack.extend(xs),
+            Value::Option(Some(x)) => stack.push(x),
+            Value::Variant {
+                payload: Some(x), ..
+            } => stack.push(x),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One of `keys` that is a value of `ty`, if any.
+fn pick_fitting(cx: &Cx<'_>, keys: &[Value], ty: &Ty, rng: &mut Rng) -> Option<Value> {
+    let fitting: Vec<&Value> = keys
+        .iter()
+        .filter(|k| conforms(k, ty, cx.model).is_ok())
+        .collect();
+    rng.pick(&fitting).map(|v| (*v).clone())
 }
 
 /// Cases whose generated states the transform did not relate (the invariant obligation
@@ -764,19 +875,40 @@ fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> ObligationResul
     let mut discarded = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(SEQUENCE_NAME, i);
-        let mut case = vec![(state_ty.clone(), cx.gen.generate(&state_ty, &mut rng, size))];
+        let state = cx.gen.generate(&state_ty, &mut rng, size);
+        let keys = state_keys(&state);
+        let mut case = vec![(state_ty.clone(), state)];
         let len = 2 + rng.below(MAX_SEQUENCE - 1);
+        // Arguments given earlier in the sequence: a later call reuses one of its type three
+        // times in four (a `get` of the key a `put` wrote); independent values rarely meet.
+        let mut given: Vec<(Ty, Value)> = Vec::new();
         for _ in 0..len {
             let index = rng.below(count);
             let Some(s) = usize::try_from(index).ok().and_then(|i| subjects.get(i)) else {
                 continue;
             };
-            let args = s
-                .caller
-                .params
-                .iter()
-                .map(|p| cx.gen.generate(&p.ty, &mut rng, size))
-                .collect();
+            let mut args = Vec::new();
+            for p in &s.caller.params {
+                let earlier: Vec<&Value> = given
+                    .iter()
+                    .filter(|(t, _)| *t == p.ty)
+                    .map(|(_, v)| v)
+                    .collect();
+                let count = u64::try_from(earlier.len()).unwrap_or(u64::MAX);
+                let reused = if count > 0 && rng.below(4) != 0 {
+                    usize::try_from(rng.below(count))
+                        .ok()
+                        .and_then(|i| earlier.get(i))
+                        .map(|v| (*v).clone())
+                } else if rng.chance(1, 2) {
+                    pick_fitting(cx, &keys, &p.ty, &mut rng)
+                } else {
+                    None
+                };
+                let value = reused.unwrap_or_else(|| cx.gen.generate(&p.ty, &mut rng, size));
+                given.push((p.ty.clone(), value.clone()));
+                args.push(value);
+            }
             case.push((
                 step_ty(s),
                 Value::Tuple(vec![

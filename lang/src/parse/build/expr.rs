@@ -123,14 +123,7 @@ impl Builder {
             }
             Rule::field_access => ExprKind::Field(Box::new(lhs), self.ident_opt(inner.next())),
             _ => {
-                let index = match inner.next() {
-                    Some(e) => self.expr(e),
-                    None => Expr {
-                        id: ExprId::default(),
-                        kind: ExprKind::Lit(Lit::Unit),
-                        span,
-                    },
-                };
+                let index = self.expr_or_unit(inner.next(), span);
                 ExprKind::Index(Box::new(lhs), Box::new(index))
             }
         };
@@ -293,14 +286,7 @@ impl Builder {
             Rule::block | Rule::let_block => return self.let_chain(pair.into_inner(), span),
             Rule::closure => {
                 let mut parts: Vec<P<'_>> = pair.into_inner().collect();
-                let body = match parts.pop() {
-                    Some(e) => self.expr(e),
-                    None => Expr {
-                        id: ExprId::default(),
-                        kind: ExprKind::Lit(Lit::Unit),
-                        span,
-                    },
-                };
+                let body = self.expr_or_unit(parts.pop(), span);
                 let params = parts.into_iter().map(|p| self.ident(p)).collect();
                 ExprKind::Closure {
                     params,
@@ -331,14 +317,7 @@ impl Builder {
             }
             Rule::match_expr => {
                 let mut inner = pair.into_inner();
-                let scrutinee = match inner.next() {
-                    Some(e) => self.expr(e),
-                    None => Expr {
-                        id: ExprId::default(),
-                        kind: ExprKind::Lit(Lit::Unit),
-                        span,
-                    },
-                };
+                let scrutinee = self.expr_or_unit(inner.next(), span);
                 let arms = inner
                     .map(|arm| {
                         let aspan = self.span(&arm);
@@ -350,14 +329,7 @@ impl Builder {
                                 span: aspan,
                             },
                         };
-                        let body = match ai.next() {
-                            Some(e) => self.expr(e),
-                            None => Expr {
-                                id: ExprId::default(),
-                                kind: ExprKind::Lit(Lit::Unit),
-                                span: aspan,
-                            },
-                        };
+                        let body = self.expr_or_unit(ai.next(), aspan);
                         Arm {
                             pattern,
                             body,
@@ -396,14 +368,7 @@ impl Builder {
                 let lspan = self.span(&p);
                 let mut li = p.into_inner();
                 let name = self.ident_opt(li.next());
-                let value = match li.next() {
-                    Some(e) => self.expr(e),
-                    None => Expr {
-                        id: ExprId::default(),
-                        kind: ExprKind::Lit(Lit::Unit),
-                        span: lspan,
-                    },
-                };
+                let value = self.expr_or_unit(li.next(), lspan);
                 lets.push((name, value, lspan));
             } else {
                 body = Some(self.expr(p));

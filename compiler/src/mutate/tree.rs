@@ -1,0 +1,123 @@
+//! Walking one expression tree: its direct parts in the order of the AST's fields, finding a
+//! part by id to replace it, and the names a rule binds (the candidates of a swapped variable).
+
+use lang::ast::{Expr, ExprId, ExprKind, Pattern, PatternKind};
+
+/// The direct parts of `e`, in the order of the AST's fields.
+pub(crate) fn children(e: &Expr) -> Vec<&Expr> {
+    match &e.kind {
+        ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => Vec::new(),
+        ExprKind::Variant { payload, .. } => payload.iter().map(|p| &**p).collect(),
+        ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => vec![inner],
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => vec![a, b],
+        ExprKind::Builtin { args, .. }
+        | ExprKind::Delegate { args, .. }
+        | ExprKind::Tuple(args)
+        | ExprKind::List(args) => args.iter().collect(),
+        ExprKind::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
+        ExprKind::Record { fields, .. } => fields.iter().map(|f| &f.value).collect(),
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => vec![cond, then, otherwise],
+        ExprKind::Match { scrutinee, arms } => std::iter::once(&**scrutinee)
+            .chain(arms.iter().map(|a| &a.body))
+            .collect(),
+        ExprKind::Let { value, body, .. } => vec![value, body],
+        ExprKind::Closure { body, .. } => vec![body],
+        ExprKind::Quant { domain, body, .. } => vec![domain, body],
+    }
+}
+
+/// The direct parts of `e`, mutable, in the same order as [`children`].
+fn children_mut(e: &mut Expr) -> Vec<&mut Expr> {
+    match &mut e.kind {
+        ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => Vec::new(),
+        ExprKind::Variant { payload, .. } => payload.iter_mut().map(|p| &mut **p).collect(),
+        ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => vec![inner],
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => vec![a, b],
+        ExprKind::Builtin { args, .. }
+        | ExprKind::Delegate { args, .. }
+        | ExprKind::Tuple(args)
+        | ExprKind::List(args) => args.iter_mut().collect(),
+        ExprKind::Map(entries) => entries.iter_mut().flat_map(|(k, v)| [k, v]).collect(),
+        ExprKind::Record { fields, .. } => fields.iter_mut().map(|f| &mut f.value).collect(),
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => vec![cond, then, otherwise],
+        ExprKind::Match { scrutinee, arms } => std::iter::once(&mut **scrutinee)
+            .chain(arms.iter_mut().map(|a| &mut a.body))
+            .collect(),
+        ExprKind::Let { value, body, .. } => vec![value, body],
+        ExprKind::Closure { body, .. } => vec![body],
+        ExprKind::Quant { domain, body, .. } => vec![domain, body],
+    }
+}
+
+/// The part of `e` (or `e` itself) whose id is `id`.
+pub(crate) fn find_mut(e: &mut Expr, id: ExprId) -> Option<&mut Expr> {
+    // An explicit stack: no recursion over a tree the parser bounded, but cheaply.
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        if e.id == id {
+            return Some(e);
+        }
+        stack.extend(children_mut(e));
+    }
+    None
+}
+
+/// Every part of `e`, `e` first, parents before their parts.
+pub(crate) fn preorder(e: &Expr) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        out.push(e);
+        let mut parts = children(e);
+        parts.reverse();
+        stack.extend(parts);
+    }
+    out
+}
+
+/// The names bound anywhere in `e`: `let`s, closure parameters, quantified variables and
+/// match bindings (a lone name in a pattern; the checker tells them from variants).
+pub(crate) fn bound_names(e: &Expr, out: &mut Vec<String>) {
+    for part in preorder(e) {
+        match &part.kind {
+            ExprKind::Let { name, .. } | ExprKind::Quant { var: name, .. } => {
+                out.push(name.name.clone());
+            }
+            ExprKind::Closure { params, .. } => {
+                out.extend(params.iter().map(|p| p.name.clone()));
+            }
+            ExprKind::Match { arms, .. } => {
+                for arm in arms {
+                    pattern_names(&arm.pattern, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn pattern_names(p: &Pattern, out: &mut Vec<String>) {
+    match &p.kind {
+        PatternKind::Some(inner) => pattern_names(inner, out),
+        PatternKind::Variant { path, payload } => match payload {
+            Some(inner) => pattern_names(inner, out),
+            None => {
+                if let [name] = path.as_slice() {
+                    out.push(name.name.clone());
+                }
+            }
+        },
+        PatternKind::Wildcard
+        | PatternKind::None
+        | PatternKind::Lit(_)
+        | PatternKind::NegInt(_) => {}
+    }
+}
