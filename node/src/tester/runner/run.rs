@@ -1,450 +1,24 @@
-//! Running one plan: a fresh upgrade server and `upstart node` agents on loopback (the
-//! demo's [`crate::demo::cluster`]), the bundles of the plan's hops signed with a fresh key,
-//! clients making the workload's calls while the plan's steps and faults happen, then the
-//! oracles ([`super::oracle`]). Every process of a run lives under the run's directory and is
-//! stopped when the run ends.
+//! A cluster running one plan: the server and agents it starts, the bundles it pushes, the
+//! plan's steps and faults, the clients calling meanwhile, and the stop that ends it all.
 
-use super::oracle::{leftovers, normalize, processes_under, Failure};
-use super::plan::{Plan, Step};
-use super::workload::{make, Answer, Call, Made, Workload};
-use crate::demo::build::{self, Tools};
-use crate::demo::cluster::{node_specs, signal, Agent, NodeSpec, Ports, Proc, Server};
+use super::{
+    sequential_calls, Answered, Calls, Setup, CALL_TIMEOUT, MAX_RESUMES, QUICK, SEQUENTIAL_PAUSE,
+};
+use crate::demo::build;
+use crate::demo::cluster::{node_specs, signal, Agent, NodeSpec, Ports, Server};
+use crate::tester::oracle::Failure;
+use crate::tester::plan::{Plan, Step};
+use crate::tester::workload::{make, Answer, Call, Workload};
 use runtime::api::{RolloutState, Status};
 use runtime::client::{Client, Control};
-use runtime::plugin::{Expect, Plugin};
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// The agents' quick settings: short drains and polls keep plans short.
-const QUICK: [&str; 4] = ["--drain-grace", "100ms", "--poll-wait", "1s"];
-/// The longest one call may take, resends included.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// How many times a rollout a fault paused is resumed before the plan fails.
-const MAX_RESUMES: u32 = 3;
-/// Between two calls of a sequential client.
-const SEQUENTIAL_PAUSE: Duration = Duration::from_millis(20);
-
-/// A sequential client's call: (node rank, the call, how it ended).
-pub type Answered = (usize, Call, Made);
-
-/// One hop of the chain: its spec.
-#[derive(Debug, Clone)]
-pub struct Hop {
-    pub from: u64,
-    pub to: u64,
-    pub spec: PathBuf,
-}
-
-/// What every plan of a run shares.
-#[derive(Debug)]
-pub struct Setup {
-    pub upstart: PathBuf,
-    pub tools: Tools,
-    pub hops: Vec<Hop>,
-    pub programs: BTreeMap<u64, PathBuf>,
-    pub preload: Option<PathBuf>,
-    /// The `upgrade NAME` of the system.
-    pub system: String,
-    /// Where runs, plugins and saved plans go.
-    pub work: PathBuf,
-    /// `healthy_for` of the schedules the runs compile.
-    pub healthy_for: String,
-    /// The bound on one rollout (or rollback).
-    pub rollout_timeout: Duration,
-    /// Plugins by (batch, from): (spec with the plan's schedule, plugin).
-    plugins: Mutex<BTreeMap<(usize, u64), (PathBuf, PathBuf)>>,
-    /// Workloads by seed.
-    workloads: Mutex<BTreeMap<u64, Arc<Workload>>>,
-    runs: Mutex<u64>,
-}
-
-/// Counts of the calls of one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Calls {
-    pub ok: u64,
-    pub disallowed: u64,
-    pub failed: u64,
-    pub resent: u64,
-}
-
-impl Calls {
-    fn add(&mut self, m: &Made) {
-        match m.answer {
-            Answer::Ok(_) => self.ok += 1,
-            Answer::Disallowed(_) => self.disallowed += 1,
-            Answer::Failed(_) => self.failed += 1,
-        }
-        self.resent += u64::from(m.resent);
-    }
-
-    fn merge(&mut self, o: &Calls) {
-        self.ok += o.ok;
-        self.disallowed += o.disallowed;
-        self.failed += o.failed;
-        self.resent += o.resent;
-    }
-}
-
-/// What one run of a plan found.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    pub failures: Vec<Failure>,
-    pub calls: Calls,
-    pub seconds: f64,
-    /// The run's directory (logs, states).
-    pub dir: PathBuf,
-    /// Whether the differential oracle applied (only the first version's sequential clients).
-    pub differential: bool,
-}
-
-impl Outcome {
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
-
-/// The `from` and `to` of a spec's `upgrade NAME FROM -> TO` line.
-pub fn spec_versions(text: &str) -> Option<(String, u64, u64)> {
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("upgrade "))?;
-    let mut words = line.split_whitespace().skip(1);
-    let name = words.next()?.to_string();
-    let from = words.next()?.parse().ok()?;
-    if words.next()? != "->" {
-        return None;
-    }
-    let to = words.next()?.parse().ok()?;
-    Some((name, from, to))
-}
-
-/// `text` with its `schedule { ... }` (the last item of a spec) replaced by a rolling one of
-/// `batch` nodes at a time in node-id order.
-pub fn with_schedule(text: &str, batch: usize, healthy_for: &str) -> Result<String, String> {
-    let start = text
-        .rfind("\nschedule {")
-        .map(|i| i + 1)
-        .or_else(|| text.starts_with("schedule {").then_some(0))
-        .ok_or("the spec has no `schedule` block")?;
-    Ok(format!(
-        "{}schedule {{\n  rolling {{ batch: {batch}, max_unavailable: {batch} }}\n  order: node_id\n  healthy_for: {healthy_for}\n}}\n",
-        text.get(..start).unwrap_or_default()
-    ))
-}
-
-impl Setup {
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the run's inputs, each named by the CLI"
-    )]
-    pub fn new(
-        upstart: PathBuf,
-        tools: Tools,
-        hops: Vec<Hop>,
-        programs: BTreeMap<u64, PathBuf>,
-        preload: Option<PathBuf>,
-        system: String,
-        work: PathBuf,
-        healthy_for: String,
-    ) -> Setup {
-        Setup {
-            upstart,
-            tools,
-            hops,
-            programs,
-            preload,
-            system,
-            work,
-            healthy_for,
-            rollout_timeout: Duration::from_secs(120),
-            plugins: Mutex::new(BTreeMap::new()),
-            workloads: Mutex::new(BTreeMap::new()),
-            runs: Mutex::new(0),
-        }
-    }
-
-    /// The versions of the chain, oldest first.
-    pub fn chain(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self.hops.iter().map(|h| h.from).collect();
-        v.extend(self.hops.last().map(|h| h.to));
-        v
-    }
-
-    /// The spec and plugin of hop `from` with the schedule of `batch`, compiled once per run.
-    fn plugin(&self, batch: usize, from: u64) -> Result<(PathBuf, PathBuf), String> {
-        let mut cache = self
-            .plugins
-            .lock()
-            .map_err(|_| "the plugin cache is poisoned")?;
-        if let Some(p) = cache.get(&(batch, from)) {
-            return Ok(p.clone());
-        }
-        let hop = self
-            .hops
-            .iter()
-            .find(|h| h.from == from)
-            .ok_or_else(|| format!("no spec upgrades from version {from}"))?;
-        let text = std::fs::read_to_string(&hop.spec)
-            .map_err(|e| format!("cannot read `{}`: {e}", hop.spec.display()))?;
-        let dir = self.work.join("plugins");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-        let stem = format!("{}-{}-batch-{batch}", hop.from, hop.to);
-        let spec = dir.join(format!("{stem}.ups"));
-        std::fs::write(&spec, with_schedule(&text, batch, &self.healthy_for)?)
-            .map_err(|e| format!("cannot write `{}`: {e}", spec.display()))?;
-        let plugin = build::compile(&self.tools, &spec, &dir.join(&stem))?;
-        cache.insert((batch, from), (spec.clone(), plugin.clone()));
-        Ok((spec, plugin))
-    }
-
-    /// The workload of plans of `seed` (`upstartc workload`, derived once per seed): every
-    /// run of a plan, its shrunk versions and replays make the same calls.
-    pub fn workload(&self, seed: u64) -> Result<Arc<Workload>, String> {
-        let mut cache = self
-            .workloads
-            .lock()
-            .map_err(|_| "the workload cache is poisoned")?;
-        if let Some(w) = cache.get(&seed) {
-            return Ok(w.clone());
-        }
-        let specs: Vec<&Path> = self.hops.iter().map(|h| h.spec.as_path()).collect();
-        let w = Workload::derive(&self.tools.upstartc, &specs, seed, super::plan::MAX_CALLS)?;
-        if w.system != self.system {
-            return Err(format!(
-                "the workload is of `{}`, the specs of `{}`",
-                w.system, self.system
-            ));
-        }
-        let w = Arc::new(w);
-        cache.insert(seed, w.clone());
-        Ok(w)
-    }
-
-    /// Runs `plan`; `progress` hears each step as it starts.
-    pub fn run(
-        &self,
-        plan: &Plan,
-        progress: &mut dyn FnMut(usize, &str),
-    ) -> Result<Outcome, String> {
-        let n = {
-            let mut runs = self
-                .runs
-                .lock()
-                .map_err(|_| "the run counter is poisoned")?;
-            *runs += 1;
-            *runs
-        };
-        let dir = self.work.join(format!("run-{n}-plan-{}", plan.seed));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-        let _ = std::fs::write(dir.join("plan.json"), plan.to_json());
-        let started = Instant::now();
-        let workload = self.workload(plan.seed)?;
-        let mut run = match Run::start(self, plan, &dir, workload.clone()) {
-            Ok(run) => run,
-            // A cluster that does not come up is a finding too (the processes it started
-            // are stopped as the half-built run drops).
-            Err(e) => {
-                let mut failures = vec![Failure::new("start", e)];
-                failures.extend(orphans(&dir));
-                return Ok(Outcome {
-                    failures,
-                    calls: Calls::default(),
-                    seconds: started.elapsed().as_secs_f64(),
-                    dir,
-                    differential: false,
-                });
-            }
-        };
-        let mut failures = run.steps(progress);
-        let steps_done = failures.is_empty();
-        let (calls, answers, mut call_failures) = run.finish_clients();
-        failures.append(&mut call_failures);
-        failures.extend(run.final_version());
-        let rolling = run.stop();
-        failures.extend(orphans(&dir));
-        let first = plan.first_version();
-        // Only a plan that ran to its end has a final state to compare.
-        let differential =
-            steps_done && plan.clients == [first] && plan.concurrent == 0 && plan.calls > 0;
-        if differential {
-            progress(
-                plan.steps.len() + 1,
-                "differential: the same calls on a cluster that never upgrades",
-            );
-            failures.extend(self.differential(plan, &workload, &dir, &answers, &rolling)?);
-        }
-        Ok(Outcome {
-            failures,
-            calls,
-            seconds: started.elapsed().as_secs_f64(),
-            dir,
-            differential,
-        })
-    }
-
-    /// The differential oracle: the first version's sequential calls on plain programs of the
-    /// first version (no agent, no upgrade), their answers and their transformed states against
-    /// the rolling run's.
-    fn differential(
-        &self,
-        plan: &Plan,
-        workload: &Workload,
-        dir: &Path,
-        rolling_answers: &[(usize, Call, Made)],
-        rolling_states: &[Value],
-    ) -> Result<Vec<Failure>, String> {
-        let first = plan.first_version();
-        let program = self
-            .programs
-            .get(&first)
-            .ok_or_else(|| format!("no `--program {first}=PATH`"))?;
-        let rdir = dir.join("reference");
-        let mut ports = Ports::new();
-        let addrs: Vec<SocketAddr> = (0..plan.nodes)
-            .map(|_| ports.take())
-            .collect::<Result<_, _>>()?;
-        drop(ports);
-        let mut procs = Vec::new();
-        for (i, addr) in addrs.iter().enumerate() {
-            let ndir = rdir.join(format!("n{}", i + 1));
-            std::fs::create_dir_all(&ndir)
-                .map_err(|e| format!("cannot create `{}`: {e}", ndir.display()))?;
-            let mut cmd = Command::new(program);
-            cmd.arg("--listen")
-                .arg(addr.to_string())
-                .arg("--state")
-                .arg(ndir.join("state.json"));
-            for p in addrs.iter().filter(|p| *p != addr) {
-                cmd.arg("--peer").arg(p.to_string());
-            }
-            let mut proc = Proc::spawn(
-                &format!("reference n{}", i + 1),
-                &mut cmd,
-                Some(&ndir.with_extension("log")),
-                true,
-            )?;
-            proc.wait_line("listening ", Duration::from_secs(30))?;
-            procs.push(proc);
-        }
-        let calls = sequential_calls(workload, first, plan);
-        let answers: Vec<Made> = calls
-            .iter()
-            .enumerate()
-            .map(|(i, (node, call))| {
-                let addr = addrs
-                    .get(*node)
-                    .copied()
-                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 1)));
-                make(addr, call, i as u64 + 1, CALL_TIMEOUT)
-            })
-            .collect();
-        for p in &mut procs {
-            p.terminate(Duration::from_secs(5));
-        }
-        drop(procs);
-        let mut failures = Vec::new();
-        let mut differ = Vec::new();
-        for (i, ((node, call, got), want)) in rolling_answers.iter().zip(&answers).enumerate() {
-            if let (Answer::Ok(a), Answer::Ok(b)) = (&got.answer, &want.answer) {
-                if normalize(a) != normalize(b) {
-                    differ.push(format!(
-                        "call {} `{}` {} on n{}: rolling run answered {a}, the cluster that never upgrades {b}",
-                        i + 1,
-                        call.method,
-                        call.params,
-                        node + 1
-                    ));
-                }
-            }
-        }
-        if !differ.is_empty() {
-            failures.push(Failure::new(
-                "differential-answers",
-                format!(
-                    "{} of {} answers differ; first: {}",
-                    differ.len(),
-                    answers.len(),
-                    differ.join("; ").chars().take(600).collect::<String>()
-                ),
-            ));
-        }
-        // The reference's states, transformed along the plan's hops, against the rolling run's.
-        let last = plan.final_version().unwrap_or(first);
-        let mut problems = Vec::new();
-        for (i, rolling) in rolling_states.iter().enumerate() {
-            let path = rdir.join(format!("n{}", i + 1)).join("state.json");
-            let mut state = std::fs::read(&path)
-                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            let mut version = first;
-            let mut last_plugin = None;
-            while version < last {
-                let hop = self
-                    .hops
-                    .iter()
-                    .find(|h| h.from == version)
-                    .ok_or_else(|| format!("no spec upgrades from version {version}"))?;
-                let (_, plugin) = self.plugin(plan.batch, version)?;
-                let p = Plugin::load(&plugin, &Expect::default()).map_err(|e| e.to_string())?;
-                if hop.to >= last {
-                    last_plugin = Some(p);
-                    break;
-                }
-                state = p.transform(&state).map_err(|e| {
-                    format!("the transform from {version} failed on the reference state: {e}")
-                })?;
-                version = hop.to;
-            }
-            let reference: Value = serde_json::from_slice(&state)
-                .map_err(|e| format!("the reference state of n{} is not JSON: {e}", i + 1))?;
-            let (a, b) = (normalize(&reference), normalize(rolling));
-            let same = match &last_plugin {
-                None => a == b,
-                Some(p) => {
-                    let enc = |v: &Value| serde_json::to_vec(v).unwrap_or_default();
-                    p.check_invariant(&enc(&a), &enc(&b))
-                        .map_err(|e| format!("the invariant could not be checked: {e}"))?
-                }
-            };
-            if !same {
-                problems.push(format!(
-                    "n{}: the rolling run ended with {rolling}, the cluster that never upgrades (then transformed) with {reference}{}",
-                    i + 1,
-                    if last_plugin.is_some() { " (not related by the invariant)" } else { "" }
-                ));
-            }
-        }
-        if !problems.is_empty() {
-            failures.push(Failure::new(
-                "differential-state",
-                problems.join("; ").chars().take(800).collect::<String>(),
-            ));
-        }
-        Ok(failures)
-    }
-}
-
-/// The sequential calls of version `version`'s client in a plan: (node index in upgrade order,
-/// call), round-robin over the nodes.
-fn sequential_calls(w: &Workload, version: u64, plan: &Plan) -> Vec<(usize, Call)> {
-    w.calls(version)
-        .iter()
-        .skip(plan.skip)
-        .take(plan.calls)
-        .enumerate()
-        .map(|(i, c)| (i % plan.nodes.max(1), c.clone()))
-        .collect()
-}
 
 /// The calls a sequential client may have made once `steps_done` steps are done.
 fn share(plan: &Plan, steps_done: usize) -> usize {
@@ -452,31 +26,8 @@ fn share(plan: &Plan, steps_done: usize) -> usize {
     plan.calls * (steps_done + 1) / parts
 }
 
-/// After the run: processes left behind and files a clean stop leaves no trace of.
-fn orphans(dir: &Path) -> Vec<Failure> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut left = processes_under(dir);
-    while !left.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        left = processes_under(dir);
-    }
-    let mut problems: Vec<String> = left
-        .iter()
-        .map(|(pid, cmd)| format!("process {pid} still runs: {cmd}"))
-        .collect();
-    for (pid, _) in &left {
-        signal(*pid, "KILL");
-    }
-    problems.extend(leftovers(dir));
-    if problems.is_empty() {
-        Vec::new()
-    } else {
-        vec![Failure::new("no-orphan", problems.join("; "))]
-    }
-}
-
 /// A cluster running one plan.
-struct Run<'a> {
+pub(super) struct Run<'a> {
     setup: &'a Setup,
     plan: &'a Plan,
     workload: Arc<Workload>,
@@ -511,7 +62,7 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn start(
+    pub(super) fn start(
         setup: &'a Setup,
         plan: &'a Plan,
         dir: &Path,
@@ -692,7 +243,7 @@ impl<'a> Run<'a> {
     }
 
     /// Runs the steps; the failures of the `rollout` oracle.
-    fn steps(&mut self, progress: &mut dyn FnMut(usize, &str)) -> Vec<Failure> {
+    pub(super) fn steps(&mut self, progress: &mut dyn FnMut(usize, &str)) -> Vec<Failure> {
         let mut hop = 0;
         for (i, s) in self.plan.steps.iter().enumerate() {
             progress(i + 1, &self.plan.describe(s));
@@ -995,7 +546,7 @@ impl<'a> Run<'a> {
 
     /// Waits for the sequential clients, stops the concurrent ones: counts, the first
     /// version's sequential answers, and the `no-failed-call` failures.
-    fn finish_clients(&mut self) -> (Calls, Vec<Answered>, Vec<Failure>) {
+    pub(super) fn finish_clients(&mut self) -> (Calls, Vec<Answered>, Vec<Failure>) {
         // Closing the gates lets every sequential client make the rest of its calls.
         self.gates.clear();
         let mut calls = Calls::default();
@@ -1047,7 +598,7 @@ impl<'a> Run<'a> {
     }
 
     /// The `final-version` oracle.
-    fn final_version(&mut self) -> Option<Failure> {
+    pub(super) fn final_version(&mut self) -> Option<Failure> {
         let want = self.plan.final_version()?;
         let status = self.status().ok()?;
         let mut wrong: Vec<String> = status
@@ -1074,7 +625,7 @@ impl<'a> Run<'a> {
     }
 
     /// Stops the cluster; every node's final state (JSON, `null` when unreadable), by rank.
-    fn stop(mut self) -> Vec<Value> {
+    pub(super) fn stop(mut self) -> Vec<Value> {
         for a in self.agents.iter_mut() {
             drop(a.take());
         }
@@ -1088,27 +639,5 @@ impl<'a> Run<'a> {
                     .unwrap_or(Value::Null)
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
-    use super::*;
-
-    #[test]
-    fn spec_headers_and_schedules_are_rewritten() {
-        let text =
-            "// kv\nupgrade kv 2 -> 3\n\nversion 2 {}\n\nschedule {\n  canary: 1 then pause\n}\n";
-        assert_eq!(spec_versions(text), Some(("kv".into(), 2, 3)));
-        let s = with_schedule(text, 2, "1s").unwrap();
-        assert!(
-            s.contains("rolling { batch: 2, max_unavailable: 2 }"),
-            "{s}"
-        );
-        assert!(!s.contains("canary"), "{s}");
-        assert!(s.starts_with("// kv\nupgrade kv 2 -> 3"), "{s}");
-        assert!(with_schedule("upgrade kv 1 -> 2\n", 1, "1s").is_err());
-        assert_eq!(spec_versions("upgrade kv one -> 2"), None);
     }
 }
