@@ -1,0 +1,105 @@
+//! Helps that tell the user what to write: instead of `null`, keywords escaped with `r#`.
+
+use super::{check, spec};
+use crate::check::check_sources;
+use lang::span::SourceMap;
+
+#[test]
+fn null_says_what_to_write_instead() {
+    let v1 = "service S { fn f() -> option<u64> }";
+    let v2 = "service S { fn f() -> option<u64>\n fn g() -> unit\n fn h() -> bool }";
+    check(
+        &spec(v1, v2, "future S { g() = null\n h() = null == null }"),
+        "U0074 10:18 there is no `null`\nU0074 11:8 there is no `null`\nU0074 11:16 there is no `null`",
+    );
+    // A binding named `null` is just a name.
+    check(
+        &spec(
+            v1,
+            v2,
+            "future S { g() = ()\n h() = { let null = true; null } }",
+        ),
+        "",
+    );
+}
+
+/// The code a help tells the user to write names keywords with `r#`, as a spec must.
+#[test]
+fn helps_write_keyword_names_escaped() {
+    let text = spec(
+        "service S { fn r#in(r#let: string) -> u64 = 1 }\nstate { a: u64 }",
+        "service S {\n  changed fn r#in(r#let: string) -> u64\n  fn r#match(r#exists: string) -> u64\n  fn r#fn() -> u64 renamed from r#in\n}\nstate { a: u64 }",
+        "",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("helps.ups", text.clone());
+    let helps: Vec<String> = check_sources(&sources)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect();
+    for wanted in [
+        "`past S { r#in(r#let) = ... }`",
+        "`future S { r#match(r#exists) = disallow \"match needs version 2\" }`",
+        "remove `renamed from r#in`",
+    ] {
+        assert!(
+            helps.iter().any(|h| h.contains(wanted)),
+            "no help with {wanted}: {helps:#?}"
+        );
+    }
+    // An unneeded converting rule of a renamed keyword method: declare the new version's
+    // method changed, under its name there.
+    let text = spec(
+        "service S { fn r#in(x: u64) -> u64 }",
+        "service S { fn r#fn(x: u64) -> u64 renamed from r#in }",
+        "past S { r#in(x) = call r#fn(x) + 1 }",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("unneeded.ups", text);
+    let helps: Vec<String> = check_sources(&sources)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect();
+    assert!(
+        helps
+            .iter()
+            .any(|h| h.contains("`changed fn r#fn(...)` in version 2")),
+        "{helps:#?}"
+    );
+    // A model assigning a misspelt state field, and one of a version without state.
+    let text = spec(
+        "service S { fn f() -> unit { state.r#matc = 1 } }\nstate { r#match: u64 }",
+        "service S { fn f() -> unit }\nstate { r#match: u64 }",
+        "",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("typo.ups", text);
+    let helps: Vec<String> = check_sources(&sources)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect();
+    assert!(
+        helps.iter().any(|h| h == "did you mean `r#match`?"),
+        "{helps:#?}"
+    );
+
+    let text = spec(
+        "service S { fn f() -> unit { state.r#match = 1 } }",
+        "service S { fn f() -> unit }",
+        "",
+    );
+    let mut sources = SourceMap::new();
+    sources.add("model.ups", text);
+    let helps: Vec<String> = check_sources(&sources)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect();
+    assert!(
+        helps.iter().any(|h| h.contains("`state { r#match: ... }`")),
+        "{helps:#?}"
+    );
+}

@@ -1,0 +1,51 @@
+//! Data-driven checker tests: `check(spec, expect)` compares a compact listing of the
+//! diagnostics (`code line:col message`) with `expect`.
+
+use super::check_sources;
+use lang::span::SourceMap;
+
+mod chains;
+mod functions;
+mod helps;
+mod renames;
+mod rules;
+mod schedule;
+mod state;
+mod typing;
+mod whole_specs;
+
+/// Checks the files together and lists diagnostics one per line.
+fn listing(files: &[&str]) -> String {
+    let mut sources = SourceMap::new();
+    for (i, text) in files.iter().enumerate() {
+        sources.add(format!("f{i}.ups"), text.to_string());
+    }
+    let out = check_sources(&sources);
+    out.diagnostics
+        .iter()
+        .map(|d| {
+            let f = sources
+                .get(d.primary.file)
+                .map(|f| f.line_col(d.primary.span.start))
+                .unwrap_or((0, 0));
+            format!("{} {}:{} {}", d.code, f.0, f.1, d.message)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn check(spec: &str, expect: &str) {
+    let got = listing(&[spec]);
+    assert_eq!(
+        got.trim(),
+        expect.trim(),
+        "\n--- got\n{got}\n--- for spec\n{spec}"
+    );
+}
+
+/// Two versions around a body of rules; versions are given, schedule present.
+fn spec(v1: &str, v2: &str, rest: &str) -> String {
+    format!(
+        "upgrade t 1 -> 2\nversion 1 {{\n{v1}\n}}\nversion 2 {{\n{v2}\n}}\n{rest}\nschedule {{ rolling {{ batch: 1, max_unavailable: 1 }} }}\n"
+    )
+}
