@@ -96,8 +96,15 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
     Parsed { spec, diagnostics }
 }
 
+/// Held while pest's error detail is switched on. The switch is one process-wide flag: without
+/// this, a thread finishing its detailed parse could switch detail off under another thread's,
+/// whose message then lost its expected tokens (the language server and tests parse on many
+/// threads).
+static ERROR_DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Parses with pest; on failure parses again with error detail switched on, so the message can
-/// list the expected tokens (detail costs time, so the fast path runs without it).
+/// list the expected tokens (detail costs time, so the fast path runs without it). Detailed
+/// parses take turns; a fast-path parse on another thread meanwhile only runs slower.
 fn parse_rule(
     entry: Rule,
     text: &str,
@@ -105,6 +112,9 @@ fn parse_rule(
     match UpsParser::parse(entry, text) {
         Ok(pairs) => Ok(pairs),
         Err(_) => {
+            let _turn = ERROR_DETAIL
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             pest::set_error_detail(true);
             let detailed = UpsParser::parse(entry, text);
             pest::set_error_detail(false);
