@@ -7,12 +7,12 @@
 #![allow(clippy::indexing_slicing, reason = "tests")]
 
 use runtime::transform::{self, Point, Policy, StateTransform};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use upstart_test_support::fixture;
+
+mod crash;
+use crash::Helper;
 
 /// `{"entries": {k: v}}` -> `{"items": {k: {"value": v, "expires_at": null}}}`, as the kv
 /// example's transform; invariant: same keys and values.
@@ -119,16 +119,6 @@ fn crash_helper() {
     println!("finished");
 }
 
-/// A helper process, killed (SIGKILL) when dropped.
-struct Helper(Child);
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn helper(state: &Path, stop_at: Option<&str>, plugin: Option<&Path>) -> Helper {
     helper_of(state, stop_at, plugin, false)
 }
@@ -139,47 +129,27 @@ fn reverse_helper(state: &Path, stop_at: Option<&str>) -> Helper {
 }
 
 fn helper_of(state: &Path, stop_at: Option<&str>, plugin: Option<&Path>, reverse: bool) -> Helper {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "crash_helper",
-        "--nocapture",
-        "--test-threads=1",
-        "--quiet",
-    ])
-    .env("UPSTART_CRASH_HELPER", "1")
-    .env("UPSTART_STATE", state)
-    .env_remove("UPSTART_STOP_AT")
-    .env_remove("UPSTART_PLUGIN")
-    .env_remove("UPSTART_REVERSE")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
-    if let Some(p) = stop_at {
-        cmd.env("UPSTART_STOP_AT", p);
-    }
-    if let Some(p) = plugin {
-        cmd.env("UPSTART_PLUGIN", p);
-    }
-    if reverse {
-        cmd.env("UPSTART_REVERSE", "1");
-    }
-    Helper(cmd.spawn().unwrap())
+    crash::spawn("crash_helper", |cmd| {
+        cmd.env("UPSTART_CRASH_HELPER", "1")
+            .env("UPSTART_STATE", state)
+            .env_remove("UPSTART_STOP_AT")
+            .env_remove("UPSTART_PLUGIN")
+            .env_remove("UPSTART_REVERSE");
+        if let Some(p) = stop_at {
+            cmd.env("UPSTART_STOP_AT", p);
+        }
+        if let Some(p) = plugin {
+            cmd.env("UPSTART_PLUGIN", p);
+        }
+        if reverse {
+            cmd.env("UPSTART_REVERSE", "1");
+        }
+    })
 }
 
 /// Waits (at most 60 s) for the helper to print a line starting with `reached` or `finished`.
 fn wait_for_line(h: &mut Helper) -> String {
-    let out = h.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        // Reads to the end, so the helper never writes into a closed pipe.
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.starts_with("reached") || line.starts_with("finished") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the helper reached its point in time")
+    crash::next_line(h).expect("the helper reached its point in time")
 }
 
 fn check_old_or_new(state: &Path, old: &[u8], new: &[u8], what: &str) -> bool {

@@ -10,11 +10,11 @@
 use runtime::transform::{self, Point, Policy, ReverseTransform, StateTransform};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
+
+mod crash;
+use crash::Helper;
 
 /// `{"entries": {k: {"value": v}}}` -> `{"items": {k: {"value": v, "len": |v|}}}`; invariant:
 /// the same keys and values.
@@ -237,52 +237,24 @@ fn storage_helper() {
     println!("finished");
 }
 
-struct Helper(Child);
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn helper(state: &Path, stop_at: Option<Point>, reverse: bool) -> Helper {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "storage_helper",
-        "--nocapture",
-        "--test-threads=1",
-        "--quiet",
-    ])
-    .env("UPSTART_STORAGE_HELPER", "1")
-    .env("UPSTART_STATE", state)
-    .env_remove("UPSTART_STOP_AT")
-    .env_remove("UPSTART_REVERSE")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
-    if let Some(p) = stop_at {
-        cmd.env("UPSTART_STOP_AT", p.name());
-    }
-    if reverse {
-        cmd.env("UPSTART_REVERSE", "1");
-    }
-    Helper(cmd.spawn().unwrap())
+    crash::spawn("storage_helper", |cmd| {
+        cmd.env("UPSTART_STORAGE_HELPER", "1")
+            .env("UPSTART_STATE", state)
+            .env_remove("UPSTART_STOP_AT")
+            .env_remove("UPSTART_REVERSE");
+        if let Some(p) = stop_at {
+            cmd.env("UPSTART_STOP_AT", p.name());
+        }
+        if reverse {
+            cmd.env("UPSTART_REVERSE", "1");
+        }
+    })
 }
 
 /// Waits (at most 60 s) for the helper's `reached ...` or `finished` line.
 fn wait_for_line(h: &mut Helper) -> String {
-    let out = h.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.starts_with("reached") || line.starts_with("finished") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| "the helper died without reaching its point".to_owned())
+    crash::next_line(h).unwrap_or_else(|| "the helper died without reaching its point".to_owned())
 }
 
 fn state_path(kind: Kind, dir: &Path) -> PathBuf {

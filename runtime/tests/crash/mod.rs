@@ -1,0 +1,52 @@
+//! What the crash tests of the state transform share: the test binary re-run as a helper
+//! process (one test of it, alone) that transforms a state and is killed, and the progress
+//! lines it prints (`reached POINT`, `finished`).
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A helper process, killed (SIGKILL) when dropped.
+pub struct Helper(pub Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Re-runs this test binary's test `test` alone, its stdout piped; `configure` sets what the
+/// helper is to do (its environment).
+pub fn spawn(test: &str, configure: impl FnOnce(&mut Command)) -> Helper {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        test,
+        "--nocapture",
+        "--test-threads=1",
+        "--quiet",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    configure(&mut cmd);
+    Helper(cmd.spawn().unwrap())
+}
+
+/// The helper's first line starting with `reached` or `finished`, waiting at most 60 s; `None`
+/// when it died or took longer.
+pub fn next_line(h: &mut Helper) -> Option<String> {
+    let out = h.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Reads to the end, so the helper never writes into a closed pipe.
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.starts_with("reached") || line.starts_with("finished") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60)).ok()
+}
