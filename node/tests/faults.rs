@@ -141,29 +141,7 @@ fn killed_at(point: &str) {
 fn killed_at_every_step_of_an_upgrade_then_restarted_finishes_it() {
     let started = Instant::now();
     support::plugin();
-    std::thread::scope(|s| {
-        let points: [&'static str; 10] = [
-            "drained",
-            "stopped",
-            "begun",
-            "backed-up",
-            "new-written",
-            "prepared",
-            "switched",
-            "done",
-            "started",
-            "healthy",
-        ];
-        let runs: Vec<_> = points
-            .into_iter()
-            .map(|p| (p, s.spawn(move || killed_at(p))))
-            .collect();
-        for (p, r) in runs {
-            if r.join().is_err() {
-                panic!("kill at `{p}` failed");
-            }
-        }
-    });
+    support::at_every_point(&support::UPGRADE_POINTS, killed_at);
     eprintln!("ten kills in {:?}", started.elapsed());
 }
 
@@ -552,7 +530,7 @@ fn killed_in_a_rollback_at(point: &str) {
 #[test]
 fn killed_at_every_step_of_a_rollback_then_restarted_finishes_it() {
     support::plugin();
-    let points: [&'static str; 7] = [
+    let points = [
         "rollback-stopped",
         "reverse-begun",
         "reverse-backed-up",
@@ -561,15 +539,5 @@ fn killed_at_every_step_of_a_rollback_then_restarted_finishes_it() {
         "reverse-switched",
         "reverse-done",
     ];
-    std::thread::scope(|s| {
-        let runs: Vec<_> = points
-            .into_iter()
-            .map(|p| (p, s.spawn(move || killed_in_a_rollback_at(p))))
-            .collect();
-        for (p, r) in runs {
-            if r.join().is_err() {
-                panic!("kill at `{p}` failed");
-            }
-        }
-    });
+    support::at_every_point(&points, killed_in_a_rollback_at);
 }

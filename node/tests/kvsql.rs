@@ -230,27 +230,5 @@ fn killed_at(point: &str) {
 #[test]
 fn the_agent_killed_at_every_step_of_a_sqlite_upgrade_then_restarted_finishes_it() {
     kvsql_plugin();
-    std::thread::scope(|s| {
-        let points = [
-            "drained",
-            "stopped",
-            "begun",
-            "backed-up",
-            "new-written",
-            "prepared",
-            "switched",
-            "done",
-            "started",
-            "healthy",
-        ];
-        let runs: Vec<_> = points
-            .into_iter()
-            .map(|p| (p, s.spawn(move || killed_at(p))))
-            .collect();
-        for (p, r) in runs {
-            if r.join().is_err() {
-                panic!("kill at `{p}` failed");
-            }
-        }
-    });
+    support::at_every_point(&support::UPGRADE_POINTS, killed_at);
 }

@@ -331,3 +331,35 @@ pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
 }
+
+/// Every point of an upgrade where an agent can be stopped (`--stop-at`), in order: the
+/// agent's own around the state transform's.
+pub const UPGRADE_POINTS: [&str; 10] = [
+    "drained",
+    "stopped",
+    "begun",
+    "backed-up",
+    "new-written",
+    "prepared",
+    "switched",
+    "done",
+    "started",
+    "healthy",
+];
+
+/// Runs `kill_at(point)` for every point at once, each on its own thread (each with its own
+/// cluster), and fails naming every point whose run failed.
+pub fn at_every_point(points: &[&'static str], kill_at: impl Fn(&'static str) + Sync) {
+    let kill_at = &kill_at;
+    std::thread::scope(|s| {
+        let runs: Vec<_> = points
+            .iter()
+            .map(|&p| (p, s.spawn(move || kill_at(p))))
+            .collect();
+        for (p, r) in runs {
+            if r.join().is_err() {
+                panic!("kill at `{p}` failed");
+            }
+        }
+    });
+}
