@@ -296,7 +296,7 @@ impl Client {
                 ClientError::Unreachable {
                     url,
                     reason: format!(
-                        "{reason} (the server closed the connection during the upload: it refuses a bundle from its first bytes, see its log)"
+                        "{reason} (the server closed the connection during the upload: it cuts off a refused upload larger than 64 MiB, see its log)"
                     ),
                 }
             }

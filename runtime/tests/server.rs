@@ -569,3 +569,39 @@ async fn a_second_rollout_waits_for_the_first_then_takes_its_nodes() {
     assert!(upgrade, "the 2 -> 3 rollout takes the upgraded nodes");
     handle.stop().await;
 }
+
+/// A refusal of a large request reaches its client as an answer, whoever refuses it (the
+/// upload handler on a declared size over the limit, or the guard on a signer it does not
+/// know): the server reads the rest of the body before it answers and closes, so the client,
+/// still writing, never gets a broken pipe or a reset instead of the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_refused_uploads_get_their_answer_not_a_broken_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let (handle, c) = start(dir.path()).await;
+    let stranger = Client::new(&format!("http://{}", handle.addr))
+        .unwrap()
+        .with_key(ed25519_dalek::SigningKey::from_bytes(&[78; 32]));
+    for round in 0..3 {
+        let e = c.push(vec![b'x'; 20 << 20], false).await.unwrap_err();
+        let message = refused(&e, 413);
+        assert!(
+            message.contains("over the limit"),
+            "round {round}: {message}"
+        );
+        let e = stranger
+            .push(vec![b'x'; 20 << 20], false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ClientError::Server {
+                    status: 401 | 403,
+                    ..
+                }
+            ),
+            "round {round}: {e:?}"
+        );
+    }
+    assert!(c.bundles().await.unwrap().is_empty());
+}

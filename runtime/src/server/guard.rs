@@ -2,10 +2,12 @@
 //! request must be signed (see [`crate::auth`]) by an operator or an enrolled node, checked
 //! before its body is read. The signer ([`Principal`]) goes to the handler, which decides
 //! whether that signer may do what is asked. Bodies are at most [`MAX_SIGNED_BODY`] bytes and
-//! must match the sha-256 they were signed with; a bundle upload instead streams to its
+//! must match the sha-256 they were signed with; a refused body is read and dropped first
+//! ([`super::unread`]), so its client reads the refusal; a bundle upload instead streams to its
 //! handler, which checks the hash as the bytes arrive ([`Declared`]).
 
 use super::http::ApiError;
+use super::unread::{declared_length, drain_refused, read_at_most};
 use super::{now_ms, Shared};
 use crate::digest::sha256_hex;
 use axum::body::Body;
@@ -29,7 +31,8 @@ pub async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }
-    let (mut parts, body) = req.into_parts();
+    let (mut parts, mut body) = req.into_parts();
+    let length = declared_length(&parts.headers);
     let path = parts
         .uri
         .path_and_query()
@@ -43,6 +46,7 @@ pub async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         Ok(v) => v,
         Err(refusal) => {
             tracing::info!(method = %parts.method, %path, reason = %refusal.message, "request refused");
+            drain_refused(&mut body, length).await;
             return ApiError::from(refusal).into_response();
         }
     };
@@ -51,9 +55,9 @@ pub async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         parts.extensions.insert(Declared(declared));
         return next.run(Request::from_parts(parts, body)).await;
     }
-    let bytes = match axum::body::to_bytes(body, MAX_SIGNED_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
+    let bytes = match read_at_most(body, length, MAX_SIGNED_BODY).await {
+        Some(b) => b,
+        None => {
             return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the request body is larger than {MAX_SIGNED_BODY} bytes, or broke off"),

@@ -18,6 +18,7 @@ mod http;
 mod nodes;
 pub mod state;
 pub mod tls;
+mod unread;
 mod upload;
 
 use crate::api::{Event, RolloutState};

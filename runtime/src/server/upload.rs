@@ -5,25 +5,25 @@
 //! first bytes; only a verified header's files are written (to the store's `tmp/`, hashed as
 //! they stream, kept only when every check passed). A declared `Content-Length` over the limit
 //! is refused before anything is read; the body must match the sha-256 it was signed with. A
-//! refused upload of at most 64 MiB is read to its end (dropped, not stored) so that its client
-//! reads the refusal rather than a broken connection; a larger one is cut off at once.
+//! refused upload is read to its end as [`super::unread`] says (dropped, not stored) so that its
+//! client reads the refusal rather than a broken connection.
 
 use super::auth::Principal;
 use super::guard::Declared;
 use super::http::ApiError;
 use super::state::BundleRec;
+use super::unread::{declared_length, drain_refused, next_frame};
 use super::{now_ms, write_event, Shared};
 use crate::bundle::{BundleError, SignedManifest};
 use crate::digest::Hasher;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rusqlite::params;
 use serde::Deserialize;
 use std::io::Read;
-use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -45,11 +45,10 @@ pub async fn push_bundle(
 ) -> Result<Response, ApiError> {
     let by = who.operator()?.to_string();
     let limit = shared.config.limits.max_container();
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let length = declared_length(&headers);
+    let mut body = body;
     if let Some(len) = length.filter(|&len| len > limit) {
+        drain_refused(&mut body, length).await;
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("bundle refused: the upload is {len} bytes, over the limit of {limit} bytes"),
@@ -68,22 +67,15 @@ pub async fn push_bundle(
             check_release(&sh, signed, allow).map(|_| ())
         })
     });
-    let mut body = body;
     let pumped = pump(&mut body, tx, limit, &declared).await;
-    let imported = import
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    pumped?;
-    if imported.is_err() {
-        // Refused from its first bytes: read (and drop) the rest of a small upload, so that
-        // its client reads the answer instead of a broken pipe. A large one is cut off.
-        let cap = match length {
-            Some(len) if len <= DRAIN_AFTER_REFUSAL => len,
-            Some(_) => 0,
-            None => DRAIN_AFTER_REFUSAL / 8,
-        };
-        drain(&mut body, cap).await;
+    let imported = import.await;
+    if pumped.is_err() || !matches!(imported, Ok(Ok(_))) {
+        // Refused, maybe from its first bytes: the rest of the body is read (and dropped) so
+        // that its client reads the answer instead of a broken pipe.
+        drain_refused(&mut body, length).await;
     }
+    let imported = imported.map_err(|e| ApiError::internal(e.to_string()))?;
+    pumped?;
     let stored = imported.map_err(|e| {
         let status = match &e {
             BundleError::UnknownKey { .. } | BundleError::BadSignature { .. } => {
@@ -178,29 +170,6 @@ fn check_release(
     }
 }
 
-/// The largest refused upload that is still read to its end (and dropped) before the answer,
-/// and for how long at most.
-const DRAIN_AFTER_REFUSAL: u64 = 64 << 20;
-const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Reads and drops up to `cap` bytes of `body` (for at most [`DRAIN_FOR`]).
-async fn drain(body: &mut Body, cap: u64) {
-    let mut total = 0u64;
-    let _ = tokio::time::timeout(DRAIN_FOR, async {
-        while let Some(Ok(frame)) =
-            std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await
-        {
-            if let Ok(data) = frame.into_data() {
-                total += data.len() as u64;
-                if total > cap {
-                    break;
-                }
-            }
-        }
-    })
-    .await;
-}
-
 /// Feeds the body to the importer, counting and hashing it. Stops when the importer stops
 /// reading (it refused the bundle: its error says why).
 async fn pump(
@@ -211,7 +180,7 @@ async fn pump(
 ) -> Result<(), ApiError> {
     let mut hasher = Hasher::new();
     let mut total = 0u64;
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await {
+    while let Some(frame) = next_frame(body).await {
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
@@ -220,7 +189,7 @@ async fn pump(
                 return Err(ApiError::bad(message));
             }
         };
-        let Ok(data) = frame.into_data() else {
+        let Some(data) = frame else {
             continue;
         };
         total += data.len() as u64;
