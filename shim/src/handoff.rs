@@ -209,15 +209,18 @@ pub(crate) async fn give(
     let Some((node, id, target)) = target(shared, route) else {
         return Err(client);
     };
+    // Counted before the send: once the descriptor is sent the program may answer the caller,
+    // and whoever then reads the stats must see the hand-off that served it.
+    shared.stats.handed_off.fetch_add(1, Ordering::Relaxed);
     match send_fd(&target, &client).await {
         Ok(()) => {
-            shared.stats.handed_off.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%node, "handed off");
             // Our descriptor closes here; the program holds its own.
             drop(client);
             Ok(())
         }
         Err(e) => {
+            shared.stats.handed_off.fetch_sub(1, Ordering::Relaxed);
             tracing::warn!(%node, error = %e, "hand-off failed: copying instead");
             shared.handoff.remove(id);
             Err(client)
