@@ -51,6 +51,8 @@ pub fn command(socket: &Path, command: &str) -> Result<(), String> {
 /// then closes them, on a thread of its own (connections refused or closed by the shim
 /// count as part of the burst: the node must serve on regardless).
 pub fn idle_burst(addr: SocketAddr, connections: usize, hold: Duration) -> JoinHandle<usize> {
+    // Hundreds of sockets: more than a default soft limit of 1,024 leaves room for.
+    let _ = shim::raise_fd_limit();
     std::thread::spawn(move || {
         let started = Instant::now();
         let held: Vec<TcpStream> = (0..connections)
