@@ -134,7 +134,16 @@ pub struct Args {
     /// point), print `reached POINT` and wait to be killed.
     #[arg(long, hide = true, value_name = "POINT")]
     pub stop_at: Option<String>,
+    /// Testing only (`upstart test`): the shim takes commands that delay or cut its peer
+    /// routes, on the Unix socket `DATA/faults.sock` (mode 0600, callers of the agent's own
+    /// user only). Refused unless the environment also says `UPSTART_TEST_FAULTS=1`: a
+    /// production node never runs with it.
+    #[arg(long, hide = true)]
+    pub test_faults: bool,
 }
+
+/// The environment variable that must be `1` for `--test-faults` to be accepted.
+pub const TEST_FAULTS_ENV: &str = "UPSTART_TEST_FAULTS";
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     duration_ms(text)
@@ -195,11 +204,16 @@ impl Args {
             },
             poll_wait: self.poll_wait,
             stop_at: self.stop_at.clone(),
+            test_faults: self.test_faults,
         }
     }
 }
 
 pub async fn run(args: &Args) -> CliResult {
+    check_test_faults(
+        args.test_faults,
+        std::env::var(TEST_FAULTS_ENV).ok().as_deref(),
+    )?;
     if let Some(p) = &args.stop_at {
         let transform_point = |name: &str| {
             runtime::transform::Point::ALL
@@ -216,6 +230,16 @@ pub async fn run(args: &Args) -> CliResult {
         }
     }
     crate::agent::run(args.config()).await.map_err(CliError)
+}
+
+/// `--test-faults` only with `UPSTART_TEST_FAULTS=1` (`env`: its value, if set).
+fn check_test_faults(flag: bool, env: Option<&str>) -> CliResult {
+    if flag && env != Some("1") {
+        return Err(CliError(format!(
+            "`--test-faults` is for tests only and needs `{TEST_FAULTS_ENV}=1` in the environment\n  help: never give it to a production node: it lets a local caller delay and cut the node's peer routes"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -288,6 +312,41 @@ mod tests {
         assert_eq!(config.limits.idle_timeout, Duration::from_secs(60));
         assert_eq!(config.limits.max_connections, 9);
         assert_eq!(config.limits.frame_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn test_faults_need_the_flag_and_the_environment() {
+        use clap::Parser;
+        let base = [
+            "node",
+            "--id",
+            "n1",
+            "--server",
+            "http://127.0.0.1:1",
+            "--trust",
+            "k.pub",
+            "--system",
+            "kv",
+            "--version",
+            "1",
+            "--binary",
+            "kv",
+            "--state",
+            "s.json",
+            "--data",
+            "d",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        assert!(!Cli::try_parse_from(base).unwrap().args.config().test_faults);
+        let with = Cli::try_parse_from(base.iter().chain(&["--test-faults"])).unwrap();
+        assert!(with.args.config().test_faults);
+        assert!(check_test_faults(false, None).is_ok());
+        assert!(check_test_faults(true, Some("1")).is_ok());
+        for env in [None, Some("0"), Some("yes")] {
+            let e = check_test_faults(true, env).unwrap_err().0;
+            assert!(e.contains("UPSTART_TEST_FAULTS=1"), "{e}");
+        }
     }
 
     #[test]

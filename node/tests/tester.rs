@@ -6,7 +6,10 @@
 //!   loses it on the SIGTERM that stops it for the upgrade;
 //! - `kv-planted-v2-misreads-state`: version 2 reads its state differently from what the
 //!   transform writes (items without expiry are dropped);
-//! - `tests/planted/kv-1-2-past-drops-value.ups`: the past rule of `put` drops `value`.
+//! - `tests/planted/kv-1-2-past-drops-value.ups`: the past rule of `put` drops `value`;
+//! - `kv-planted-v1-gives-up-replicating`: version 1 answers a write whose replication to a
+//!   peer still fails after a second without it: only a peer route cut for longer (a network
+//!   fault, the peer healthy) shows it.
 //!
 //! Each test runs a bounded number of small plans from a fixed seed (CI stays short); the
 //! longer run of the real example over the whole chain is `#[ignore]`d.
@@ -151,6 +154,42 @@ fn finds_a_past_rule_that_drops_an_argument_and_shrinks_the_plan() {
     let (oracle, plan, shrunk) = found(&report);
     assert!(oracle.starts_with("differential"), "{oracle}");
     assert_small(&plan, &shrunk, 3);
+}
+
+/// Found only with the network faults (before them, plans 128 to 130 on two nodes, and 16
+/// more of every other fault, passed): version 1 gives up replicating a write to a peer after
+/// a second and answers it anyway, so a peer route cut for longer loses the write on the peer.
+/// The plan shrinks to the cut alone between the two nodes: without it the run passes.
+#[test]
+fn finds_a_write_answered_without_its_replication_under_a_cut_route_and_shrinks_the_plan() {
+    let t = support::tools();
+    let (ok, report) = upstart_test(
+        &[spec("kv-1-2.ups")],
+        &programs(bin("kv-planted-v1-gives-up-replicating"), t.kv_v2.clone()),
+        &[
+            "--nodes",
+            "2",
+            "--calls",
+            "40",
+            "--stop-on-failure",
+            "--shrink-budget",
+            "8",
+            "--plans",
+            "3",
+            "--seed",
+            "128",
+        ],
+    );
+    assert!(!ok, "{report:#}");
+    let (oracle, plan, shrunk) = found(&report);
+    assert!(oracle.starts_with("differential"), "{oracle}");
+    assert_small(&plan, &shrunk, 3);
+    assert_eq!(shrunk["nodes"], 2, "{shrunk:#}");
+    let steps = shrunk["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().any(|s| s["step"] == "cut_route"),
+        "the cut was shrunk away: {shrunk:#}"
+    );
 }
 
 fn chain_programs() -> Vec<(u64, PathBuf)> {

@@ -149,6 +149,10 @@ pub struct ShimConfig {
     pub connect_timeout: Duration,
     /// Bound on one call to the node.
     pub call_timeout: Duration,
+    /// Testing only (`upstart test`): a Unix socket where the shim takes commands that delay
+    /// or cut its peer routes for a while (see the `faults` module). `None` (the default, and
+    /// what a production node runs with): no socket, and no fault can ever be set.
+    pub fault_control: Option<std::path::PathBuf>,
 }
 
 /// A shim's bounds on connections (how many, how long they may stay silent) and whether the
@@ -232,6 +236,7 @@ impl ShimConfig {
             limits: Limits::default(),
             connect_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
+            fault_control: None,
         }
     }
 }

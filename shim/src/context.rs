@@ -5,6 +5,7 @@
 //! import this module; the facade (`shim`, the public [`crate::Shim`]) builds the context.
 
 use crate::config::ShimConfig;
+use crate::faults::Faults;
 use crate::limits::Pool;
 use crate::route::RouteCell;
 use crate::stats::Stats;
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     pub stats: Stats,
     /// The node program's registered listening sockets.
     pub handoff: Targets,
+    /// Test faults on the peer routes (off unless `fault_control` is set).
+    pub faults: Arc<Faults>,
 }
 
 /// Which way a port's connections go.

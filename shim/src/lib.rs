@@ -34,6 +34,7 @@ mod codec;
 mod config;
 mod context;
 mod error;
+mod faults;
 mod fdlimit;
 mod frames;
 mod handoff;

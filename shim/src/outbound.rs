@@ -5,6 +5,7 @@
 //! request of the node answered with an error that says why.
 
 use crate::context::{accept_each, Direction, Shared};
+use crate::faults::Delayed;
 use crate::handoff::SNIFF_WAIT;
 use crate::handshake::{self, Line};
 use crate::jsonrpc::{code, RpcError};
@@ -139,6 +140,10 @@ async fn dial(remote: SocketAddr, shared: &Shared) -> Result<(TcpStream, Vec<u8>
 /// the peer may speak first), so an idle socket on the route costs the peer nothing.
 async fn carry(mut node: TcpStream, remote: SocketAddr, shared: Arc<Shared>, slot: Slot) {
     let config = &shared.config;
+    if shared.faults.is_cut(remote) {
+        tracing::debug!(%remote, "test fault: the route is cut, closing the node's connection");
+        return;
+    }
     let mut first = Vec::new();
     let silent_ok = config.limits.server_first;
     let wait = if silent_ok {
@@ -162,18 +167,7 @@ async fn carry(mut node: TcpStream, remote: SocketAddr, shared: Arc<Shared>, slo
         }
     }
     match dial(remote, &shared).await {
-        Ok((mut peer, rest)) => {
-            splice(
-                &mut node,
-                &mut peer,
-                &first,
-                &rest,
-                &shared,
-                &slot,
-                Cut::Never,
-            )
-            .await
-        }
+        Ok((peer, rest)) => carry_faulty(node, peer, &first, &rest, remote, &shared, &slot).await,
         Err(Dial::Unreachable(why)) => {
             tracing::warn!(%remote, "{why}: closing the node's connection");
         }
@@ -209,21 +203,16 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, slot: Slot) {
             return;
         }
     };
+    if shared.faults.is_cut(remote) {
+        tracing::debug!(%remote, "test fault: the route is cut, closing the node's connection");
+        return;
+    }
     match dial(remote, &shared).await {
-        Ok((mut peer, from_peer)) => {
+        Ok((peer, from_peer)) => {
             if node.write_all(handshake::OK_LINE.as_bytes()).await.is_err() {
                 return;
             }
-            splice(
-                &mut node,
-                &mut peer,
-                &rest,
-                &from_peer,
-                &shared,
-                &slot,
-                Cut::Never,
-            )
-            .await;
+            carry_faulty(node, peer, &rest, &from_peer, remote, &shared, &slot).await;
         }
         Err(Dial::Unreachable(why)) => {
             tracing::warn!(%remote, "{why}");
@@ -236,6 +225,29 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, slot: Slot) {
             }
             let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
             translate::serve(node, rest, Mode::Refuse(error), Arc::clone(&shared), slot).await;
+        }
+    }
+}
+
+/// Copies the node's connection to the peer (see [`splice`]) through the test fault hook: a
+/// delay of the route holds each chunk either way, a cut closes both connections (the hook is
+/// off on a production shim, see `faults`).
+async fn carry_faulty(
+    node: TcpStream,
+    peer: TcpStream,
+    to_peer: &[u8],
+    to_node: &[u8],
+    remote: SocketAddr,
+    shared: &Shared,
+    slot: &Slot,
+) {
+    let faults = &shared.faults;
+    let mut node = Delayed::new(node, faults, remote);
+    let mut peer = Delayed::new(peer, faults, remote);
+    tokio::select! {
+        () = splice(&mut node, &mut peer, to_peer, to_node, shared, slot, Cut::Never) => {}
+        () = faults.cut(remote) => {
+            tracing::debug!(%remote, "test fault: the route is cut, closing its connection");
         }
     }
 }

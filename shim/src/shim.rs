@@ -6,6 +6,7 @@
 use crate::config::ShimConfig;
 use crate::context::{Phase, Shared};
 use crate::error::ShimError;
+use crate::faults::{self, Faults};
 use crate::fdlimit;
 use crate::handoff;
 use crate::limits::Pool;
@@ -77,6 +78,10 @@ impl Shim {
             Some(path) => Some(bind_unix(path)?),
             None => None,
         };
+        let fault_socket = match &config.fault_control {
+            Some(path) => Some(bind_private(path)?),
+            None => None,
+        };
         let addrs = ShimAddrs {
             listeners: bound.iter().map(|(l, v)| (local(l), *v)).collect(),
             peers: peers.iter().map(|(l, r)| (local(l), *r)).collect(),
@@ -94,6 +99,11 @@ impl Shim {
             idle: tokio::sync::Notify::new(),
             stats: Stats::default(),
             handoff: Targets::default(),
+            faults: Arc::new(if fault_socket.is_some() {
+                Faults::on()
+            } else {
+                Faults::off()
+            }),
         });
         let mut tasks = Vec::new();
         for (listener, version) in bound {
@@ -118,6 +128,16 @@ impl Shim {
         }
         if let Some(listener) = handoff_socket {
             tasks.push(tokio::spawn(handoff::serve(listener, Arc::clone(&shared))));
+        }
+        if let Some(listener) = fault_socket {
+            tracing::warn!(
+                socket = ?shared.config.fault_control,
+                "TEST FAULT INJECTION IS ON: this shim's peer routes can be delayed and cut"
+            );
+            tasks.push(tokio::spawn(faults::serve(
+                listener,
+                Arc::clone(&shared.faults),
+            )));
         }
         tracing::info!(name = %shared.config.name, version = shared.config.node_version, ?addrs, "shim started");
         let (budget, limit) = (
@@ -291,6 +311,9 @@ impl Drop for Shim {
         if let Some(path) = &self.shared.config.handoff {
             let _ = std::fs::remove_file(path);
         }
+        if let Some(path) = &self.shared.config.fault_control {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -318,6 +341,20 @@ fn bind_unix(path: &std::path::Path) -> Result<tokio::net::UnixListener, ShimErr
         std::fs::remove_file(path).map_err(err)?;
     }
     tokio::net::UnixListener::bind(path).map_err(err)
+}
+
+/// [`bind_unix`], then the socket made readable and writable by its owner alone (`0600`; the
+/// fault control also checks each caller's user).
+fn bind_private(path: &std::path::Path) -> Result<tokio::net::UnixListener, ShimError> {
+    use std::os::unix::fs::PermissionsExt;
+    let listener = bind_unix(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|error| {
+        ShimError::BindUnix {
+            path: path.to_path_buf(),
+            error,
+        }
+    })?;
+    Ok(listener)
 }
 
 /// The listen backlog: connections the kernel completes while the accept loop is busy (a

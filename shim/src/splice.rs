@@ -33,15 +33,18 @@ pub enum Cut {
 /// `cut`) the shim closes its connections. `a` is the caller; `b` answers, and its first bytes
 /// prove the slot. `to_b` (bytes already read from `a`) and `to_a` (already read from `b`) go
 /// first.
-pub async fn splice(
-    a: &mut TcpStream,
-    b: &mut TcpStream,
+pub async fn splice<A, B>(
+    a: &mut A,
+    b: &mut B,
     to_b: &[u8],
     to_a: &[u8],
     shared: &Shared,
     slot: &Slot,
     cut: Cut,
-) {
+) where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
     let mut phase = shared.phase.subscribe();
     let answers = AtomicU64::new(0);
     if !to_a.is_empty() {
@@ -195,14 +198,14 @@ async fn idle(count: &AtomicU64, timeout: Duration) {
 
 /// The answering side of a copied connection: counts its reads (for the idle timeout) and
 /// proves the slot at the first. One relaxed store per read: the fast path stays fast.
-struct Answers<'a> {
-    inner: &'a mut TcpStream,
+struct Answers<'a, B> {
+    inner: &'a mut B,
     count: &'a AtomicU64,
     slot: &'a Slot,
     proven: bool,
 }
 
-impl AsyncRead for Answers<'_> {
+impl<B: AsyncRead + Unpin> AsyncRead for Answers<'_, B> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -222,7 +225,7 @@ impl AsyncRead for Answers<'_> {
     }
 }
 
-impl AsyncWrite for Answers<'_> {
+impl<B: AsyncWrite + Unpin> AsyncWrite for Answers<'_, B> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

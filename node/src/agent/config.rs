@@ -69,6 +69,9 @@ pub struct AgentConfig {
     /// Testing only: at this durable point of the state transform, print `reached POINT` and
     /// wait to be killed.
     pub stop_at: Option<String>,
+    /// Testing only: the shim's peer routes take fault commands on [`DataDir::fault_socket`]
+    /// (`upstart node --test-faults`, with `UPSTART_TEST_FAULTS=1`).
+    pub test_faults: bool,
 }
 
 /// The health probe: a TCP connection to the program and one JSON-RPC call that must be
@@ -314,6 +317,11 @@ impl DataDir {
     /// `agent.json`.
     pub fn record(&self) -> PathBuf {
         self.root.join("agent.json")
+    }
+
+    /// The shim's test fault control socket (`--test-faults`).
+    pub fn fault_socket(&self) -> PathBuf {
+        self.root.join("faults.sock")
     }
 
     /// The shim's hand-off socket, for the program's LD_PRELOAD library.

@@ -197,6 +197,9 @@ impl Agent {
         if config.preload.is_some() {
             shim_config.handoff = Some(data.handoff_socket());
         }
+        if config.test_faults {
+            shim_config.fault_control = Some(data.fault_socket());
+        }
         let shim = Shim::start(shim_config, chain)
             .await
             .map_err(|e| format!("the shim does not start: {e}"))?;

@@ -304,6 +304,8 @@ pub struct NodeSpec {
     pub pinned: Vec<(u64, SocketAddr)>,
     pub peers: Vec<SocketAddr>,
     pub extra: Vec<String>,
+    /// Environment variables of the agent's process.
+    pub env: Vec<(String, String)>,
     /// The `upgrade NAME` of the system (`--system`) and the version its agent starts at.
     pub system: String,
     pub version: u64,
@@ -390,10 +392,12 @@ impl Agent {
         for p in &spec.peers {
             cmd.arg("--peer").arg(p.to_string());
         }
-        cmd.args(&spec.extra).env(
-            "UPSTART_LOG",
-            std::env::var("UPSTART_LOG").unwrap_or_else(|_| "info".into()),
-        );
+        cmd.args(&spec.extra)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .env(
+                "UPSTART_LOG",
+                std::env::var("UPSTART_LOG").unwrap_or_else(|_| "info".into()),
+            );
         let proc = Proc::spawn(&format!("agent `{}`", spec.id), &mut cmd, log, true)?;
         Ok(Agent {
             spec: spec.clone(),
@@ -483,6 +487,7 @@ pub fn node_specs(dir: &Path, n: usize, versions: &[u64]) -> Result<Vec<NodeSpec
             pinned,
             peers: mains.iter().filter(|a| *a != main).copied().collect(),
             extra: Vec::new(),
+            env: Vec::new(),
             system: "kv".into(),
             version: 1,
             state_file: "state.json".to_owned(),

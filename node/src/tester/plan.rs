@@ -7,6 +7,10 @@
 //! program killed, the upgrade server down for a while). Generation is pure: the same seed and
 //! settings give the same plan ([`generate`]). Plans are saved and read back as JSON and
 //! printed as a timeline ([`Plan::timeline`]).
+//!
+//! Network faults (a peer route delayed or cut through the shims' test hook, a burst of idle
+//! connections) are added to a generated plan's rollouts by `network_faults`, from a random
+//! stream of their own.
 
 use super::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -49,6 +53,53 @@ pub enum Step {
     AwaitRollout,
     /// `upstart rollback` of the last hop, and wait until every node is back.
     Rollback,
+    /// Node `node`'s peer route to node `peer` delayed: every chunk copied on it, either way,
+    /// held back `delay_ms`, for `ms` (the shim's test fault hook); then it heals by itself.
+    DelayRoute {
+        node: usize,
+        peer: usize,
+        delay_ms: u64,
+        ms: u64,
+    },
+    /// Node `node`'s peer route to node `peer` cut for `ms`: its connections closed, new ones
+    /// closed as they come; then it heals by itself.
+    CutRoute { node: usize, peer: usize, ms: u64 },
+    /// `connections` idle connections (never a byte sent) opened to node `node`'s client
+    /// port and held for `ms`.
+    IdleBurst {
+        node: usize,
+        connections: usize,
+        ms: u64,
+    },
+}
+
+impl Step {
+    /// A fault on a peer route (the agents then run with the shim's fault hook on).
+    pub fn is_route_fault(&self) -> bool {
+        matches!(self, Step::DelayRoute { .. } | Step::CutRoute { .. })
+    }
+
+    /// A fault of the network: a peer route delayed or cut, a burst of idle connections.
+    pub fn is_network_fault(&self) -> bool {
+        self.is_route_fault() || matches!(self, Step::IdleBurst { .. })
+    }
+
+    /// What is wrong with a network fault in a plan of `nodes` nodes, if anything.
+    fn network_fault_error(&self, nodes: usize) -> Option<String> {
+        match self {
+            Step::DelayRoute { node, peer, .. } | Step::CutRoute { node, peer, .. } => {
+                if *node >= nodes || *peer >= nodes {
+                    Some(format!("no route from node {node} to node {peer}"))
+                } else if node == peer {
+                    Some(format!("node {node} has no route to itself"))
+                } else {
+                    None
+                }
+            }
+            Step::IdleBurst { node, .. } if *node >= nodes => Some(format!("no node {node}")),
+            _ => None,
+        }
+    }
 }
 
 /// A plan: what to build and what happens, in order.
@@ -180,6 +231,9 @@ pub fn generate(seed: u64, settings: &PlanSettings) -> Plan {
         });
         steps.push(Step::Rollback);
     }
+    if settings.faults {
+        network_faults(seed, nodes, &mut steps);
+    }
     Plan {
         seed,
         nodes,
@@ -190,6 +244,58 @@ pub fn generate(seed: u64, settings: &PlanSettings) -> Plan {
         calls: settings.calls,
         skip: 0,
         steps,
+    }
+}
+
+/// Adds network faults to the rollouts of `steps`, each at a random point between a hop and
+/// the wait for its rollout: a peer route delayed or cut (clusters of two nodes or more), a
+/// burst of idle connections. From a random stream of its own, so the rest of a seed's plan
+/// is the same with these faults or without.
+fn network_faults(seed: u64, nodes: usize, steps: &mut Vec<Step>) {
+    let mut rng = Rng::new(seed ^ 0x6e65_7477_6f72_6b21);
+    let hops: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s, Step::Hop { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    // From the last hop back, so the indices of earlier ones hold.
+    for &hop in hops.iter().rev() {
+        let Some(awaited) = steps
+            .iter()
+            .skip(hop)
+            .position(|s| *s == Step::AwaitRollout)
+            .map(|p| hop + p)
+        else {
+            continue;
+        };
+        let mut faults = Vec::new();
+        if nodes > 1 && rng.chance(1, 3) {
+            let node = rng.index(nodes);
+            let peer = (node + 1 + rng.index(nodes - 1)) % nodes;
+            let ms = 500 * (2 + rng.below(6));
+            faults.push(if rng.chance(1, 2) {
+                Step::CutRoute { node, peer, ms }
+            } else {
+                Step::DelayRoute {
+                    node,
+                    peer,
+                    delay_ms: 50 * (1 + rng.below(8)),
+                    ms,
+                }
+            });
+        }
+        if rng.chance(1, 6) {
+            faults.push(Step::IdleBurst {
+                node: rng.index(nodes),
+                connections: 100 * (1 + rng.index(5)),
+                ms: 500 * (1 + rng.below(6)),
+            });
+        }
+        for fault in faults {
+            let at = hop + 1 + rng.index(awaited - hop);
+            steps.insert(at, fault);
+        }
     }
 }
 
@@ -266,6 +372,9 @@ impl Plan {
             if rolled_back {
                 return Err(format!("step {n} comes after the rollback"));
             }
+            if let Some(e) = s.network_fault_error(self.nodes) {
+                return Err(format!("step {n}: {e}"));
+            }
             match s {
                 Step::Hop { from, to } => {
                     if to <= from || at.is_some_and(|v| v != *from) {
@@ -302,7 +411,7 @@ impl Plan {
                 matches!(
                     s,
                     Step::KillAgentAt { .. } | Step::CrashProgram { .. } | Step::ServerDown { .. }
-                )
+                ) || s.is_network_fault()
             })
             .count();
         (self.steps.len(), faults)
@@ -358,6 +467,29 @@ impl Plan {
             Step::Wait { ms } => format!("wait {ms} ms"),
             Step::AwaitRollout => "wait until the rollout is done".into(),
             Step::Rollback => "upstart rollback; wait until every node is back".into(),
+            Step::DelayRoute {
+                node,
+                peer,
+                delay_ms,
+                ms,
+            } => format!(
+                "delay: {}'s route to {} holds each frame {delay_ms} ms, for {ms} ms",
+                self.node_id(*node),
+                self.node_id(*peer)
+            ),
+            Step::CutRoute { node, peer, ms } => format!(
+                "cut: {}'s route to {} is cut for {ms} ms",
+                self.node_id(*node),
+                self.node_id(*peer)
+            ),
+            Step::IdleBurst {
+                node,
+                connections,
+                ms,
+            } => format!(
+                "idle burst: {connections} idle connections to {} for {ms} ms",
+                self.node_id(*node)
+            ),
         }
     }
 
@@ -474,6 +606,129 @@ mod tests {
         p.validate().unwrap();
         p.steps.push(Step::Wait { ms: 1 });
         assert!(p.validate().unwrap_err().contains("after the rollback"));
+    }
+
+    #[test]
+    fn network_faults_come_during_rollouts_and_leave_the_rest_of_the_plan_alone() {
+        let s = chain();
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in 0..500 {
+            let p = generate(seed, &s);
+            let calm = generate(
+                seed,
+                &PlanSettings {
+                    faults: false,
+                    ..chain()
+                },
+            );
+            for (i, step) in p.steps.iter().enumerate() {
+                if !step.is_network_fault() {
+                    continue;
+                }
+                kinds.insert(
+                    serde_json::to_value(step).unwrap()["step"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                );
+                // Between a hop and the wait for its rollout.
+                let before = p.steps.get(..i).unwrap();
+                let last = before
+                    .iter()
+                    .rposition(|s| matches!(s, Step::Hop { .. } | Step::AwaitRollout));
+                assert!(
+                    matches!(last.map(|l| &p.steps[l]), Some(Step::Hop { .. })),
+                    "seed {seed}:\n{}",
+                    p.timeline()
+                );
+                if let Step::DelayRoute { node, peer, .. } | Step::CutRoute { node, peer, .. } =
+                    step
+                {
+                    assert!(node != peer && *node < p.nodes && *peer < p.nodes);
+                }
+            }
+            // The network faults come from their own stream, added to the plan as it was
+            // before they existed.
+            let mut without = p.clone();
+            without.steps.retain(|s| !s.is_network_fault());
+            network_faults(seed, without.nodes, &mut without.steps);
+            assert_eq!(without, p);
+            assert!(calm.steps.iter().all(|s| !s.is_network_fault()));
+        }
+        for k in ["delay_route", "cut_route", "idle_burst"] {
+            assert!(kinds.contains(k), "no `{k}` in 500 plans: {kinds:?}");
+        }
+        // A route needs two nodes.
+        let one = PlanSettings {
+            nodes: (1, 1),
+            ..chain()
+        };
+        assert!((0..200).all(|seed| !generate(seed, &one).steps.iter().any(Step::is_route_fault)));
+    }
+
+    #[test]
+    fn network_faults_round_trip_and_bad_ones_are_refused() {
+        let mut p = generate(3, &chain());
+        p.nodes = 2;
+        p.order = vec![1, 0];
+        p.batch = 1;
+        p.steps = vec![
+            Step::Hop { from: 1, to: 2 },
+            Step::CutRoute {
+                node: 0,
+                peer: 1,
+                ms: 1500,
+            },
+            Step::DelayRoute {
+                node: 1,
+                peer: 0,
+                delay_ms: 200,
+                ms: 1000,
+            },
+            Step::IdleBurst {
+                node: 1,
+                connections: 300,
+                ms: 500,
+            },
+            Step::AwaitRollout,
+        ];
+        assert_eq!(Plan::from_json(&p.to_json()).unwrap(), p);
+        assert_eq!(p.counts(), (5, 3));
+        let t = p.timeline();
+        assert!(
+            t.contains("cut: n2's route to n1 is cut for 1500 ms"),
+            "{t}"
+        );
+        assert!(
+            t.contains("delay: n1's route to n2 holds each frame 200 ms, for 1000 ms"),
+            "{t}"
+        );
+        assert!(
+            t.contains("idle burst: 300 idle connections to n1 for 500 ms"),
+            "{t}"
+        );
+        for bad in [
+            Step::CutRoute {
+                node: 0,
+                peer: 0,
+                ms: 1,
+            },
+            Step::DelayRoute {
+                node: 0,
+                peer: 2,
+                delay_ms: 1,
+                ms: 1,
+            },
+            Step::IdleBurst {
+                node: 5,
+                connections: 1,
+                ms: 1,
+            },
+        ] {
+            let mut b = p.clone();
+            b.steps.insert(1, bad);
+            assert!(Plan::from_json(&b.to_json()).is_err());
+        }
     }
 
     #[test]

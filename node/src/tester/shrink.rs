@@ -59,6 +59,7 @@ pub fn candidates(plan: &Plan) -> Vec<Plan> {
                         *node -= 1;
                     }
                 }
+                renumber_network_fault(s, gone);
             }
             p.batch = p.batch.min(p.nodes);
             out.push(p);
@@ -94,6 +95,10 @@ pub fn candidates(plan: &Plan) -> Vec<Plan> {
         let shorter = match s {
             Step::Wait { ms } if *ms > 0 => Step::Wait { ms: ms / 2 },
             Step::ServerDown { ms } if *ms > 100 => Step::ServerDown { ms: ms / 2 },
+            s if s.is_network_fault() => match smaller_network_fault(s) {
+                Some(smaller) => smaller,
+                None => continue,
+            },
             _ => continue,
         };
         let mut p = plan.clone();
@@ -109,6 +114,68 @@ pub fn candidates(plan: &Plan) -> Vec<Plan> {
 /// Whether step `s` acts on node `node`.
 fn at_node(s: &Step, node: usize) -> bool {
     matches!(s, Step::KillAgentAt { node: n, .. } | Step::CrashProgram { node: n } if *n == node)
+        || network_fault_at(s, node)
+}
+
+/// Whether `s` is a network fault at node `node` (either end of a route).
+fn network_fault_at(s: &Step, node: usize) -> bool {
+    match s {
+        Step::DelayRoute { node: n, peer, .. } | Step::CutRoute { node: n, peer, .. } => {
+            *n == node || *peer == node
+        }
+        Step::IdleBurst { node: n, .. } => *n == node,
+        _ => false,
+    }
+}
+
+/// After node `gone` was removed: the nodes of a network fault after it move down one.
+fn renumber_network_fault(s: &mut Step, gone: usize) {
+    let down = |n: &mut usize| {
+        if *n > gone {
+            *n -= 1;
+        }
+    };
+    match s {
+        Step::DelayRoute { node, peer, .. } | Step::CutRoute { node, peer, .. } => {
+            down(node);
+            down(peer);
+        }
+        Step::IdleBurst { node, .. } => down(node),
+        _ => {}
+    }
+}
+
+/// A network fault made smaller: half as long, half the delay, half the connections (`None`
+/// once it is small).
+fn smaller_network_fault(s: &Step) -> Option<Step> {
+    match s.clone() {
+        Step::CutRoute { node, peer, ms } if ms > 100 => Some(Step::CutRoute {
+            node,
+            peer,
+            ms: ms / 2,
+        }),
+        Step::DelayRoute {
+            node,
+            peer,
+            delay_ms,
+            ms,
+        } if ms > 100 || delay_ms > 10 => Some(Step::DelayRoute {
+            node,
+            peer,
+            delay_ms: if ms > 100 { delay_ms } else { delay_ms / 2 },
+            ms: if ms > 100 { ms / 2 } else { ms },
+        }),
+        Step::IdleBurst {
+            node,
+            connections,
+            ms,
+        } if connections > 10 => Some(Step::IdleBurst {
+            node,
+            connections: connections / 2,
+            ms,
+        }),
+        _ => None,
+    }
 }
 
 /// After truncation: a rollout that was pushed is awaited, a pause is resumed.
@@ -227,6 +294,66 @@ mod tests {
             );
         }
         assert!(found > 5, "{found}");
+    }
+
+    #[test]
+    fn a_failure_that_needs_a_cut_route_shrinks_to_the_cut_between_two_nodes() {
+        // The "bug": a peer route cut for at least a second, on any cluster.
+        let buggy = |p: &Plan| {
+            p.steps
+                .iter()
+                .any(|s| matches!(s, Step::CutRoute { ms, .. } if *ms >= 1000))
+        };
+        let mut found = 0;
+        for seed in 0..400 {
+            let p = generate(seed, &settings());
+            if !buggy(&p) {
+                continue;
+            }
+            found += 1;
+            let s = shrink(&p, 500, buggy);
+            let p = &s.plan;
+            assert!(buggy(p));
+            assert_eq!(p.nodes, 2, "{}", p.timeline());
+            assert_eq!(p.counts().1, 1, "{}", p.timeline());
+            // Hop 1 -> 2, the cut, its await (after hop 2 -> 3 and its await when the cut
+            // came in that hop's rollout); the cut as short as still fails.
+            assert!(matches!(p.steps.len(), 3 | 5), "{}", p.timeline());
+            assert!(
+                p.steps
+                    .iter()
+                    .any(|s| matches!(s, Step::CutRoute { ms, .. } if *ms < 2000)),
+                "{}",
+                p.timeline()
+            );
+        }
+        assert!(found > 5, "{found}");
+        // Shrinking renumbers the nodes of a route as nodes go.
+        let mut p = generate(1, &settings());
+        p.nodes = 3;
+        p.order = vec![0, 1, 2];
+        p.batch = 1;
+        p.steps = vec![
+            Step::Hop { from: 1, to: 2 },
+            Step::CutRoute {
+                node: 2,
+                peer: 1,
+                ms: 1000,
+            },
+            Step::AwaitRollout,
+        ];
+        let fewer: Vec<Plan> = candidates(&p)
+            .into_iter()
+            .filter(|c| c.nodes == 2)
+            .collect();
+        assert_eq!(fewer.len(), 3);
+        assert!(fewer[0].steps.contains(&Step::CutRoute {
+            node: 1,
+            peer: 0,
+            ms: 1000
+        }));
+        assert!(!fewer[1].steps.iter().any(Step::is_route_fault));
+        assert!(!fewer[2].steps.iter().any(Step::is_route_fault));
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub enum Planted {
     /// Reads its state file differently from what the spec's transform writes: an item with
     /// no `expires_at` (every item the transform carries over) is read as expired and dropped.
     MisreadsState,
+    /// Answers a write whose replication to a peer still fails after a second, without it:
+    /// a peer route cut for longer than that (the peer itself healthy) loses the write on the
+    /// peer, and the replicas diverge. Only a fault on the route between two nodes shows it.
+    GivesUpReplicating,
 }
 
 const USAGE: &str =

@@ -15,6 +15,12 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a write keeps trying a peer before it is answered without it.
 pub const REPLICATION_BOUND: Duration = Duration::from_secs(20);
 
+/// The bound of the planted `GivesUpReplicating` variant: a second. Long enough for every
+/// outage an upgrade, a restarted program or agent causes (the peer's shim holds a new
+/// connection while its node upgrades; a restarted shim is back within a second), short enough
+/// that a peer route cut for longer loses the write on that peer.
+pub const PLANTED_BOUND: Duration = Duration::from_secs(1);
+
 #[derive(Debug)]
 pub struct Peer {
     addr: SocketAddr,
@@ -26,10 +32,13 @@ pub struct Peers {
     peers: Vec<Peer>,
     framing: Framing,
     version: u64,
+    /// How long a write keeps trying a peer ([`REPLICATION_BOUND`] in the real programs).
+    bound: Duration,
 }
 
 impl Peers {
-    pub fn new(addrs: &[SocketAddr], framing: Framing, version: u64) -> Peers {
+    /// Peers a write keeps trying for up to `bound` each.
+    pub fn new(addrs: &[SocketAddr], framing: Framing, version: u64, bound: Duration) -> Peers {
         Peers {
             peers: addrs
                 .iter()
@@ -40,14 +49,15 @@ impl Peers {
                 .collect(),
             framing,
             version,
+            bound,
         }
     }
 
     /// Sends `replicate(params)` to every peer, one after the other, each until it takes it
-    /// (or [`REPLICATION_BOUND`] passes).
+    /// (or the bound passes).
     pub fn replicate(&self, params: &Value) {
         for peer in &self.peers {
-            let deadline = Instant::now() + REPLICATION_BOUND;
+            let deadline = Instant::now() + self.bound;
             let mut pause = Duration::from_millis(20);
             loop {
                 match self.send(peer, params) {

@@ -49,7 +49,16 @@ pub fn run(options: Options) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let node = Arc::new(Node {
         store: Mutex::new(store),
-        peers: Peers::new(&options.peers, options.framing, options.version),
+        peers: Peers::new(
+            &options.peers,
+            options.framing,
+            options.version,
+            if options.planted == Some(Planted::GivesUpReplicating) {
+                super::peers::PLANTED_BOUND
+            } else {
+                super::peers::REPLICATION_BOUND
+            },
+        ),
         framing: options.framing,
         stop: Stop::default(),
         planted: options.planted,

@@ -6,9 +6,11 @@
 //!
 //! - `spec_text`: reading a spec's `upgrade` line and rewriting its schedule;
 //! - `run`: the cluster of one plan, its steps, faults and clients;
-//! - `differential`: the differential oracle, the same calls on a cluster that never upgrades.
+//! - `differential`: the differential oracle, the same calls on a cluster that never upgrades;
+//! - `net_faults`: peer routes delayed and cut through the shims' test hook, idle bursts.
 
 mod differential;
+mod net_faults;
 mod run;
 mod spec_text;
 

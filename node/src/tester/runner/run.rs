@@ -1,6 +1,7 @@
 //! A cluster running one plan: the server and agents it starts, the bundles it pushes, the
 //! plan's steps and faults, the clients calling meanwhile, and the stop that ends it all.
 
+use super::net_faults;
 use super::{
     sequential_calls, Answered, Calls, Setup, CALL_TIMEOUT, MAX_RESUMES, QUICK, SEQUENTIAL_PAUSE,
 };
@@ -59,6 +60,8 @@ pub(super) struct Run<'a> {
     /// the steps, a share before the first and after each (so some happen mid-rollout).
     allowed: usize,
     gates: Vec<std::sync::mpsc::Sender<usize>>,
+    /// Bursts of idle connections under way.
+    bursts: Vec<JoinHandle<usize>>,
 }
 
 impl<'a> Run<'a> {
@@ -116,6 +119,12 @@ impl<'a> Run<'a> {
                 s.extra.push("--preload".into());
                 s.extra.push(p.display().to_string());
             }
+            // Only a plan that delays or cuts routes runs its shims with the fault hook on.
+            if plan.steps.iter().any(Step::is_route_fault) {
+                s.extra.push(net_faults::FLAG.into());
+                let (k, v) = net_faults::ENV;
+                s.env.push((k.into(), v.into()));
+            }
         }
         let mut agents = Vec::new();
         for s in &specs {
@@ -153,6 +162,7 @@ impl<'a> Run<'a> {
             faulted: false,
             allowed: share(plan, 0),
             gates: Vec::new(),
+            bursts: Vec::new(),
         };
         run.start_clients(first);
         Ok(run)
@@ -269,6 +279,23 @@ impl<'a> Run<'a> {
                 Step::Rollback => self
                     .control(Control::Rollback)
                     .and_then(|()| self.await_rollout(RolloutState::RolledBack)),
+                Step::DelayRoute {
+                    node,
+                    peer,
+                    delay_ms,
+                    ms,
+                } => self.route_fault(*node, *peer, &format!("delay {delay_ms} {ms}")),
+                Step::CutRoute { node, peer, ms } => {
+                    self.route_fault(*node, *peer, &format!("cut {ms}"))
+                }
+                Step::IdleBurst {
+                    node,
+                    connections,
+                    ms,
+                } => {
+                    self.idle_burst(*node, *connections, Duration::from_millis(*ms));
+                    Ok(())
+                }
             };
             self.allowed = share(self.plan, i + 1);
             for g in &self.gates {
@@ -439,6 +466,32 @@ impl<'a> Run<'a> {
                 signal(pid, "KILL");
                 self.faulted = true;
             }
+        }
+    }
+
+    /// Sends `what` (`cut MS`, `delay DELAY_MS MS`) about plan node `node`'s route to plan
+    /// node `peer` to `node`'s shim; the fault runs on while the plan goes on.
+    fn route_fault(&mut self, node: usize, peer: usize, what: &str) -> Result<(), String> {
+        let (from, to) = (self.rank(node), self.rank(peer));
+        let socket = self
+            .specs
+            .get(from)
+            .ok_or("no such node")?
+            .dir
+            .join("agent/faults.sock");
+        let remote = self.specs.get(to).ok_or("no such node")?.main;
+        let (verb, numbers) = what.split_once(' ').unwrap_or((what, ""));
+        net_faults::command(&socket, &format!("{verb} {remote} {numbers}"))?;
+        self.faulted = true;
+        Ok(())
+    }
+
+    /// Opens `connections` idle connections to plan node `node`'s main client port for `hold`,
+    /// while the plan goes on.
+    fn idle_burst(&mut self, node: usize, connections: usize, hold: Duration) {
+        if let Some(spec) = self.specs.get(self.rank(node)) {
+            self.bursts
+                .push(net_faults::idle_burst(spec.main, connections, hold));
         }
     }
 
@@ -626,6 +679,9 @@ impl<'a> Run<'a> {
 
     /// Stops the cluster; every node's final state (JSON, `null` when unreadable), by rank.
     pub(super) fn stop(mut self) -> Vec<Value> {
+        for b in self.bursts.drain(..) {
+            let _ = b.join();
+        }
         for a in self.agents.iter_mut() {
             drop(a.take());
         }
