@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 #![allow(clippy::indexing_slicing, reason = "tests")]
 
-use runtime::transform::{self, Point, Policy, StateTransform};
+use runtime::transform::{self, Invariant, Point, Policy, StateTransform};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use upstart_test_support::fixture;
@@ -33,7 +33,9 @@ impl StateTransform for KvTransform {
             .collect();
         serde_json::to_vec(&serde_json::json!({ "items": items })).map_err(|e| e.to_string())
     }
+}
 
+impl Invariant for KvTransform {
     fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
         let o: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
         let n: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
@@ -59,7 +61,10 @@ impl transform::ReverseTransform for KvReverse {
             .collect();
         serde_json::to_vec(&serde_json::json!({ "entries": entries })).map_err(|e| e.to_string())
     }
+}
 
+/// The same invariant as [`KvTransform`]'s, kept backwards.
+impl Invariant for KvReverse {
     fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
         KvTransform.check_invariant(old, new)
     }

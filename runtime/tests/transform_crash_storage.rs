@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 #![allow(clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
-use runtime::transform::{self, Point, Policy, ReverseTransform, StateTransform};
+use runtime::transform::{self, Invariant, Point, Policy, ReverseTransform, StateTransform};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,9 @@ impl StateTransform for Split {
             .collect();
         serde_json::to_vec(&json!({ "items": items, "version": 2 })).map_err(|e| e.to_string())
     }
+}
 
+impl Invariant for Split {
     fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
         let (o, n) = (parse(old)?, parse(new)?);
         let (Some(o), Some(n)) = (o["entries"].as_object(), n["items"].as_object()) else {
@@ -58,10 +60,6 @@ impl ReverseTransform for Split {
             .map(|(k, i)| (k.clone(), json!({"value": i["value"]})))
             .collect();
         serde_json::to_vec(&json!({ "entries": entries })).map_err(|e| e.to_string())
-    }
-
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
-        StateTransform::check_invariant(self, old, new)
     }
 }
 
