@@ -270,31 +270,36 @@ mod tests {
         args: Args,
     }
 
+    /// `upstart node` with the flags it requires but `--binary` or `--exec`.
+    const REQUIRED: [&str; 17] = [
+        "node",
+        "--id",
+        "n1",
+        "--server",
+        "http://127.0.0.1:1",
+        "--trust",
+        "k.pub",
+        "--system",
+        "kv",
+        "--version",
+        "1",
+        "--state",
+        "s.json",
+        "--data",
+        "d",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+
     #[test]
     fn shim_limits_default_to_the_shims_and_are_set_by_flags() {
         use clap::Parser;
-        let base = [
-            "node",
-            "--id",
-            "n1",
-            "--server",
-            "http://127.0.0.1:1",
-            "--trust",
-            "k.pub",
-            "--system",
-            "kv",
-            "--version",
-            "1",
-            "--binary",
-            "kv",
-            "--state",
-            "s.json",
-            "--data",
-            "d",
-            "--listen",
-            "127.0.0.1:0",
-        ];
-        let config = Cli::try_parse_from(base).unwrap().args.config();
+        let base: Vec<&str> = REQUIRED
+            .iter()
+            .chain(&["--binary", "kv"])
+            .copied()
+            .collect();
+        let config = Cli::try_parse_from(&base).unwrap().args.config();
         assert_eq!(config.limits, shim::Limits::default());
         let more = [
             "--first-bytes-timeout",
@@ -352,25 +357,7 @@ mod tests {
     #[test]
     fn a_command_template_replaces_the_binary() {
         use clap::Parser;
-        let base = [
-            "node",
-            "--id",
-            "n1",
-            "--server",
-            "http://127.0.0.1:1",
-            "--trust",
-            "k.pub",
-            "--system",
-            "kv",
-            "--version",
-            "1",
-            "--state",
-            "s.json",
-            "--data",
-            "d",
-            "--listen",
-            "127.0.0.1:0",
-        ];
+        let base = REQUIRED;
         let e = Cli::try_parse_from(base).unwrap_err().to_string();
         assert!(e.contains("--binary"), "{e}");
         let with = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra.iter()));

@@ -46,9 +46,8 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-#[test]
-fn a_service_with_its_own_command_line_is_run_and_upgraded_without_a_wrapper() {
-    let dir = tempfile::tempdir().unwrap();
+/// `n` nodes running the service at version 1 by its own command line, stopped by SIGINT.
+fn own_flags_cluster(dir: &Path, n: usize) -> Cluster {
     let v1 = "python3 {program} --port {port} --state {state} --data {data} --version 1 {peers:--peer %}";
     let extra = [
         "--exec",
@@ -60,7 +59,26 @@ fn a_service_with_its_own_command_line_is_run_and_upgraded_without_a_wrapper() {
         "--poll-wait",
         "2s",
     ];
-    let mut c = Cluster::start_program(dir.path(), 3, &extra, None, &app());
+    Cluster::start_program(dir, n, &extra, None, &app())
+}
+
+/// How nodes run a new version of the service: by the command line `exec`, stopped by SIGINT,
+/// its health probed with a `get`.
+fn stopped_by_int(exec: &str) -> ProgramSpec {
+    ProgramSpec {
+        exec: Some(exec.into()),
+        stop_signal: Some("INT".into()),
+        health: Some(HealthProbe::new(
+            "get",
+            json!({"key": "upstart-health-probe"}),
+        )),
+    }
+}
+
+#[test]
+fn a_service_with_its_own_command_line_is_run_and_upgraded_without_a_wrapper() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = own_flags_cluster(dir.path(), 3);
     // The program was started with its own flags, and told the peers' routes.
     for a in &c.agents {
         let started = read_json(&a.spec.dir.join("agent/program/started-v1.json"));
@@ -86,21 +104,10 @@ fn a_service_with_its_own_command_line_is_run_and_upgraded_without_a_wrapper() {
     let v2_program = dir.path().join("kv_own_flags_v2.py");
     std::fs::copy(app(), &v2_program).unwrap();
     let v2 = "python3 {program} --version 2 --data {data} --state {state} --port {port} {peers:--peer %}";
-    let program = ProgramSpec {
-        exec: Some(v2.into()),
-        stop_signal: Some("INT".into()),
-        health: Some(HealthProbe::new(
-            "get",
-            json!({"key": "upstart-health-probe"}),
-        )),
-    };
+    let program = stopped_by_int(v2);
     let bundle = support::bundle_with(dir.path(), &c.private, &v2_program, "v2.bundle", &program);
     push(&c.server, &bundle).unwrap();
-    for a in &mut c.agents {
-        a.proc
-            .wait_line("upgraded 2", Duration::from_secs(90))
-            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
-    }
+    support::wait_each(&mut c.agents, "upgraded 2", Duration::from_secs(90));
     std::thread::sleep(Duration::from_millis(500));
     let reports = load.stop();
     let total = load::total(&reports);
@@ -139,18 +146,7 @@ fn a_service_with_its_own_command_line_is_run_and_upgraded_without_a_wrapper() {
 fn a_release_directory_travels_in_the_bundle_and_runs_from_where_it_was_unpacked() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let v1 = "python3 {program} --port {port} --state {state} --data {data} --version 1 {peers:--peer %}";
-    let extra = [
-        "--exec",
-        v1,
-        "--stop-signal",
-        "INT",
-        "--drain-grace",
-        "100ms",
-        "--poll-wait",
-        "2s",
-    ];
-    let mut c = Cluster::start_program(dir.path(), 2, &extra, None, &app());
+    let mut c = own_flags_cluster(dir.path(), 2);
     let n1 = c.agents[0].port(1).unwrap();
     assert_eq!(
         call(n1, "put", json!({"key": "before", "value": "one"}))["result"],
@@ -166,23 +162,12 @@ fn a_release_directory_travels_in_the_bundle_and_runs_from_where_it_was_unpacked
         &release.join("run.sh"),
         "#!/bin/sh\nhere=$(dirname \"$0\")\nexec python3 \"$here/app/kv_own_flags.py\" --version \"$(cat \"$here/conf/version\")\" \"$@\"\n",
     );
-    let program = ProgramSpec {
-        exec: Some(
-            "{release}/run.sh --port {port} --state {state} --data {data} {peers:--peer %}".into(),
-        ),
-        stop_signal: Some("INT".into()),
-        health: Some(HealthProbe::new(
-            "get",
-            json!({"key": "upstart-health-probe"}),
-        )),
-    };
+    let program = stopped_by_int(
+        "{release}/run.sh --port {port} --state {state} --data {data} {peers:--peer %}",
+    );
     let bundle = support::bundle_with(dir.path(), &c.private, &release, "release.bundle", &program);
     push(&c.server, &bundle).unwrap();
-    for a in &mut c.agents {
-        a.proc
-            .wait_line("upgraded 2", Duration::from_secs(90))
-            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
-    }
+    support::wait_each(&mut c.agents, "upgraded 2", Duration::from_secs(90));
     for a in &c.agents {
         let agent = a.spec.dir.join("agent");
         let unpacked: Vec<PathBuf> = std::fs::read_dir(agent.join("release"))

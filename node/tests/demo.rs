@@ -1,6 +1,11 @@
 //! `upstart demo` end to end: it builds what it needs, upgrades its cluster under load, prints
 //! the summary and exits 0.
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 use std::process::Command;
 
@@ -27,6 +32,17 @@ fn demo(args: &[&str]) -> String {
     stdout
 }
 
+/// Asserts that the demo's closing summary has each node's row end in `version`.
+fn summary_says_every_node_runs(stdout: &str, version: char) {
+    for node in ["n1", "n2", "n3"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("    {node} ")))
+            .unwrap_or_else(|| panic!("no summary row for {node}:\n{stdout}"));
+        assert!(row.trim_end().ends_with(version), "{row}");
+    }
+}
+
 #[test]
 fn the_demo_upgrades_its_cluster_without_a_failed_call() {
     let stdout = demo(&["--healthy-for", "1s", "--timeout", "120"]);
@@ -43,13 +59,7 @@ fn the_demo_upgrades_its_cluster_without_a_failed_call() {
         "{stdout}"
     );
     assert!(stdout.contains("0 failed, 0 wrong"), "{stdout}");
-    for node in ["n1", "n2", "n3"] {
-        let row = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("    {node} ")))
-            .unwrap_or_else(|| panic!("no summary row for {node}:\n{stdout}"));
-        assert!(row.trim_end().ends_with('2'), "{row}");
-    }
+    summary_says_every_node_runs(&stdout, '2');
 }
 
 #[test]
@@ -62,13 +72,7 @@ fn the_demo_rolls_back_with_every_write_still_there() {
         "{stdout}"
     );
     // Back at version 1 everywhere.
-    for node in ["n1", "n2", "n3"] {
-        let row = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("    {node} ")))
-            .unwrap_or_else(|| panic!("no summary row for {node}:\n{stdout}"));
-        assert!(row.trim_end().ends_with('1'), "{row}");
-    }
+    summary_says_every_node_runs(&stdout, '1');
 }
 
 /// The Python example (state in SQLite) upgraded, then rolled back through the spec's reverse

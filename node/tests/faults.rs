@@ -137,6 +137,16 @@ fn killed_at(point: &str) {
     wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(30));
 }
 
+/// Why the first node rolled back to version 1, which must be a failed health check.
+fn health_rollback(c: &mut Cluster) -> String {
+    let why = c.agents[0]
+        .proc
+        .wait_line("rolled back 1: ", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    assert!(why.contains("health check failed"), "{why}");
+    why
+}
+
 #[test]
 fn killed_at_every_step_of_an_upgrade_then_restarted_finishes_it() {
     let started = Instant::now();
@@ -188,8 +198,7 @@ fn an_orphaned_program_is_stopped_when_the_agent_restarts() {
 fn the_server_down_mid_rollout_stops_nothing_and_the_rollout_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Cluster::start(dir.path(), 3, &QUICK);
-    let t = support::tools();
-    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    let bundle = c.kv_v2_bundle("kv.bundle");
     let (load, ports) = v1_load(&c);
     std::thread::sleep(Duration::from_millis(500));
     push(&c.server, &bundle).unwrap();
@@ -247,8 +256,7 @@ fn the_server_down_mid_rollout_stops_nothing_and_the_rollout_resumes() {
 fn tampered_bundles_are_refused_and_nothing_is_installed() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Cluster::start(dir.path(), 2, &QUICK);
-    let t = support::tools();
-    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    let bundle = c.kv_v2_bundle("kv.bundle");
 
     // A flipped byte in the file: the server refuses the push.
     let mut bytes = std::fs::read(&bundle).unwrap();
@@ -362,9 +370,8 @@ fn a_bundle_signed_by_a_key_the_nodes_do_not_trust_is_refused() {
 fn a_node_refuses_a_release_older_than_the_one_it_runs() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Cluster::start(dir.path(), 1, &QUICK);
-    let t = support::tools();
-    let old = support::bundle(dir.path(), &c.private, &t.kv_v2, "old.bundle");
-    let new = support::bundle(dir.path(), &c.private, &t.kv_v2, "new.bundle");
+    let old = c.kv_v2_bundle("old.bundle");
+    let new = c.kv_v2_bundle("new.bundle");
     push(&c.server, &new).unwrap();
     c.agents[0]
         .proc
@@ -411,11 +418,7 @@ fn a_failed_health_check_rolls_back_and_pauses_the_rollout() {
     let (load, ports) = v1_load(&c);
     std::thread::sleep(Duration::from_millis(500));
     push(&c.server, &bundle).unwrap();
-    let why = c.agents[0]
-        .proc
-        .wait_line("rolled back 1: ", Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
-    assert!(why.contains("health check failed"), "{why}");
+    health_rollback(&mut c);
     let s = wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
     assert!(
         s.rollouts[0].reason.contains("`n1` failed"),
@@ -472,11 +475,7 @@ fn a_new_version_answering_the_bundles_probe_with_an_error_is_rolled_back() {
     };
     let bundle = support::bundle_with(dir.path(), &c.private, &broken, "errors.bundle", &program);
     push(&c.server, &bundle).unwrap();
-    let why = c.agents[0]
-        .proc
-        .wait_line("rolled back 1: ", Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
-    assert!(why.contains("health check failed"), "{why}");
+    let why = health_rollback(&mut c);
     assert!(why.contains("an error"), "{why}");
     wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(30));
     let s = status(&c.server.url).unwrap();

@@ -122,8 +122,7 @@ fn a_state_that_does_not_decode_fails_the_node_before_anything_stops() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let mut c = Cluster::start(dir.path(), 1, &QUICK);
-        let t = support::tools();
-        let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+        let bundle = c.kv_v2_bundle("kv.bundle");
         let a = &mut c.agents[0];
         let pid = program_pid(&a.lines()).unwrap();
         // The program read its state at start; the file goes bad under it.
@@ -166,7 +165,7 @@ fn killed_after_the_new_program_started_the_upgrade_finishes_with_the_backup_int
     let old = br#"{"entries": {"a": "1", "b": "2"}}"#;
     let mut c = Cluster::start_with(dir.path(), 1, &QUICK, Some(old));
     let t = support::tools();
-    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    let bundle = c.kv_v2_bundle("kv.bundle");
     push(&c.server, &bundle).unwrap();
     let mut agent = c.agents.remove(0);
     // Version 2 serves (and acknowledges a write) before its `healthy_for` (1 s) has passed.
@@ -215,8 +214,7 @@ fn killed_after_the_new_program_started_the_upgrade_finishes_with_the_backup_int
 fn resume_retries_a_node_that_failed() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Cluster::start(dir.path(), 1, &QUICK);
-    let t = support::tools();
-    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    let bundle = c.kv_v2_bundle("kv.bundle");
     let good = std::fs::read(c.agents[0].spec.state()).unwrap_or_default();
     let good = if good.is_empty() {
         br#"{"entries": {}}"#.to_vec()
@@ -241,8 +239,7 @@ fn resume_retries_a_node_that_failed() {
 fn a_rollback_goes_one_node_at_a_time_and_status_says_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Cluster::start(dir.path(), 3, &QUICK);
-    let t = support::tools();
-    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv.bundle");
+    let bundle = c.kv_v2_bundle("kv.bundle");
     push(&c.server, &bundle).unwrap();
     wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(90));
     support::operator(&c.server, &["rollback"]);
@@ -302,17 +299,12 @@ fn plugin_without_reverse() -> &'static (std::path::PathBuf, std::path::PathBuf)
     static PLUGIN: std::sync::OnceLock<(std::path::PathBuf, std::path::PathBuf)> =
         std::sync::OnceLock::new();
     PLUGIN.get_or_init(|| {
-        let t = support::tools();
         let (spec, _) = support::plugin();
         let text = std::fs::read_to_string(spec).unwrap();
         let start = text.find("transform (new) -> old {").unwrap();
         let end = start + text[start..].find("\n}\n").unwrap() + 3;
         let stripped = format!("{}{}", &text[..start], &text[end..]);
-        let dir = t.workspace.join("target/node-tests/specs");
-        let spec = dir.join("kv-1-2-no-reverse.ups");
-        std::fs::write(&spec, stripped).unwrap();
-        let plugin = upstart_test_support::plugins::build(&spec);
-        (spec, plugin)
+        support::compile("kv-1-2-no-reverse.ups", &stripped)
     })
 }
 
@@ -322,16 +314,13 @@ fn a_rollback_without_a_reverse_transform_keeps_writes_until_the_operator_drops_
     let mut c = Cluster::start(dir.path(), 1, &QUICK);
     let t = support::tools();
     let (spec, plugin) = plugin_without_reverse();
-    let bundle = dir.path().join("no-reverse.bundle");
-    upstart::demo::build::bundle(
-        plugin,
-        &t.kv_v2,
-        spec,
+    let bundle = support::bundle_of(
+        dir.path(),
         &c.private,
-        &bundle,
-        support::next_release(),
-    )
-    .unwrap();
+        (spec, plugin),
+        &t.kv_v2,
+        "no-reverse.bundle",
+    );
     push(&c.server, &bundle).unwrap();
     wait_rollout(&c.server.url, RolloutState::Done, Duration::from_secs(60));
     let v2 = c.agents[0].port(2).unwrap();
@@ -397,13 +386,10 @@ fn exe_of(pid: u32) -> String {
 fn a_bundle_pushed_again_runs_its_own_program() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Cluster::start(dir.path(), 1, &QUICK);
-    let t = support::tools();
     // Two releases of version 2: A (another program file), then the newer B (the kv-v2
     // program). The operator goes back to A and to B again, each time allowing the downgrade.
-    let other = dir.path().join("kv-v2-a");
-    std::fs::copy(&t.kv_v2, &other).unwrap();
-    let a = support::bundle(dir.path(), &c.private, &other, "a.bundle");
-    let b = support::bundle(dir.path(), &c.private, &t.kv_v2, "b.bundle");
+    let a = c.kv_v2_copy_bundle("kv-v2-a", "a.bundle");
+    let b = c.kv_v2_bundle("b.bundle");
     let rollback = |c: &Cluster| {
         support::operator(&c.server, &["rollback"]);
     };
@@ -450,26 +436,6 @@ fn a_bundle_pushed_again_runs_its_own_program() {
     assert_eq!(third, first, "B pushed again runs B's program");
 }
 
-/// `spec` (under `specs/kv/`) with `schedule`, compiled: (spec, plugin).
-fn compiled(name: &str, schedule: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let t = support::tools();
-    let text = std::fs::read_to_string(t.workspace.join("specs/kv").join(name)).unwrap();
-    let start = text.find("schedule {").unwrap();
-    let spec_text = format!("{}schedule {{\n{schedule}\n}}\n", &text[..start]);
-    let dir = t.workspace.join("target/node-tests/specs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let stem = format!("{}-{:016x}", name.trim_end_matches(".ups"), {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        schedule.hash(&mut h);
-        h.finish()
-    });
-    let spec = dir.join(format!("{stem}.ups"));
-    std::fs::write(&spec, spec_text).unwrap();
-    let plugin = upstart_test_support::plugins::build(&spec);
-    (spec, plugin)
-}
-
 #[test]
 fn a_caller_two_versions_newer_reaches_a_node_two_versions_older() {
     let dir = tempfile::tempdir().unwrap();
@@ -479,28 +445,22 @@ fn a_caller_two_versions_newer_reaches_a_node_two_versions_older() {
     // 1 -> 2 stops after its canary; 2 -> 3 is pushed and waits behind it.
     let schedule =
         "  rolling { batch: 1, max_unavailable: 1 }\n  order: node_id\n  healthy_for: 1s\n  canary: 1 then pause";
-    let (spec12, plugin12) = compiled("kv-1-2.ups", schedule);
-    let (spec23, plugin23) = compiled("kv-2-3.ups", schedule);
-    let b12 = dir.path().join("12.bundle");
-    let b23 = dir.path().join("23.bundle");
-    upstart::demo::build::bundle(
-        &plugin12,
+    let (spec12, plugin12) = support::with_schedule("kv-1-2.ups", schedule);
+    let (spec23, plugin23) = support::with_schedule("kv-2-3.ups", schedule);
+    let b12 = support::bundle_of(
+        dir.path(),
+        &c.private,
+        (&spec12, &plugin12),
         &t.kv_v2,
-        &spec12,
+        "12.bundle",
+    );
+    let b23 = support::bundle_of(
+        dir.path(),
         &c.private,
-        &b12,
-        support::next_release(),
-    )
-    .unwrap();
-    upstart::demo::build::bundle(
-        &plugin23,
+        (&spec23, &plugin23),
         &kv_v3,
-        &spec23,
-        &c.private,
-        &b23,
-        support::next_release(),
-    )
-    .unwrap();
+        "23.bundle",
+    );
     push(&c.server, &b12).unwrap();
     wait_rollout(&c.server.url, RolloutState::Paused, Duration::from_secs(60));
     let pushed = push(&c.server, &b23).unwrap();

@@ -14,17 +14,15 @@ use std::time::{Duration, Instant};
 use support::{log_of, push, status, Cluster, WAIT};
 use upstart::demo::load::{self, Load, LoadConfig};
 
+/// The agents' flags of these tests: 300 ms for a stopping program's connections to drain.
+const DRAIN_300MS: [&str; 4] = ["--drain-grace", "300ms", "--poll-wait", "2s"];
+
 #[test]
 fn five_nodes_roll_from_1_to_2_under_mixed_load() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Cluster::start(
-        dir.path(),
-        5,
-        &["--drain-grace", "300ms", "--poll-wait", "2s"],
-    );
-    let t = support::tools();
-    let bundle = support::bundle(dir.path(), &c.private, &t.kv_v2, "kv-1-2.bundle");
+    let mut c = Cluster::start(dir.path(), 5, &DRAIN_300MS);
+    let bundle = c.kv_v2_bundle("kv-1-2.bundle");
     eprintln!("cluster up after {:?}", started.elapsed());
 
     let v1_ports = c.ports(1);
@@ -36,11 +34,7 @@ fn five_nodes_roll_from_1_to_2_under_mixed_load() {
     let pushed = push(&c.server, &bundle).expect("the bundle is pushed");
     assert!(pushed.contains("rollout 1 is running"), "{pushed}");
     // Every node installs the future rules at once: version-2 clients may come.
-    for a in &mut c.agents {
-        a.proc
-            .wait_line("rules 1,2", Duration::from_secs(20))
-            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
-    }
+    support::wait_each(&mut c.agents, "rules 1,2", Duration::from_secs(20));
     load.add(&c.targets(2));
 
     // Watch the rollout: the agents' lines and the server's view.
@@ -286,16 +280,9 @@ fn idle_clients(addr: std::net::SocketAddr, n: usize) -> Vec<std::net::TcpStream
 #[test]
 fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Cluster::start(
-        dir.path(),
-        5,
-        &["--drain-grace", "300ms", "--poll-wait", "2s"],
-    );
-    let t = support::tools();
-    let first = support::bundle(dir.path(), &c.private, &t.kv_v2, "first.bundle");
-    let other = dir.path().join("kv-v2-again");
-    std::fs::copy(&t.kv_v2, &other).unwrap();
-    let second = support::bundle(dir.path(), &c.private, &other, "second.bundle");
+    let mut c = Cluster::start(dir.path(), 5, &DRAIN_300MS);
+    let first = c.kv_v2_bundle("first.bundle");
+    let second = c.kv_v2_copy_bundle("kv-v2-again", "second.bundle");
     let mut idle = Vec::new();
     for a in &c.agents {
         idle.extend(idle_clients(a.port(1).unwrap(), 20));
@@ -307,18 +294,10 @@ fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
 
     push(&c.server, &first).unwrap();
     // Version-2 clients come once every node bridges version 2.
-    for a in &mut c.agents {
-        a.proc
-            .wait_line("rules 1,2", Duration::from_secs(20))
-            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
-    }
+    support::wait_each(&mut c.agents, "rules 1,2", Duration::from_secs(20));
     load.add(&c.targets(2));
     // Two nodes up: roll back.
-    for a in &mut c.agents[..2] {
-        a.proc
-            .wait_line("upgraded 2", Duration::from_secs(60))
-            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
-    }
+    support::wait_each(&mut c.agents[..2], "upgraded 2", Duration::from_secs(60));
     support::operator(&c.server, &["rollback"]);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -383,44 +362,25 @@ fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
 #[test]
 fn a_rollback_of_the_second_hop_keeps_the_replicas_agreeing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Cluster::start(
-        dir.path(),
-        3,
-        &["--drain-grace", "300ms", "--poll-wait", "2s"],
-    );
+    let mut c = Cluster::start(dir.path(), 3, &DRAIN_300MS);
     let t = support::tools();
-    let b12 = support::bundle(dir.path(), &c.private, &t.kv_v2, "12.bundle");
+    let b12 = c.kv_v2_bundle("12.bundle");
     // kv 2 -> 3 with the same short schedule.
-    let text = std::fs::read_to_string(t.workspace.join("specs/kv/kv-2-3.ups")).unwrap();
-    let start = text.find("schedule {").unwrap();
-    let spec23 = dir.path().join("kv-2-3.ups");
-    std::fs::write(
-        &spec23,
-        format!(
-            "{}schedule {{\n  rolling {{ batch: 1, max_unavailable: 1 }}\n  order: node_id\n  healthy_for: 1s\n}}\n",
-            &text[..start]
-        ),
-    )
-    .unwrap();
-    let plugin23 = upstart_test_support::plugins::build(&spec23);
-    let b23 = dir.path().join("23.bundle");
-    upstart::demo::build::bundle(
-        &plugin23,
-        &t.kv_v2.with_file_name("kv-v3"),
-        &spec23,
+    let (spec23, plugin23) = support::with_schedule(
+        "kv-2-3.ups",
+        "  rolling { batch: 1, max_unavailable: 1 }\n  order: node_id\n  healthy_for: 1s",
+    );
+    let b23 = support::bundle_of(
+        dir.path(),
         &c.private,
-        &b23,
-        support::next_release(),
-    )
-    .unwrap();
+        (&spec23, &plugin23),
+        &t.kv_v2.with_file_name("kv-v3"),
+        "23.bundle",
+    );
     let v1_ports = c.ports(1);
     let mut load = Load::start(&c.targets(1), LoadConfig::default());
     push(&c.server, &b12).unwrap();
-    for a in &mut c.agents {
-        a.proc
-            .wait_line("rules 1,2", Duration::from_secs(20))
-            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
-    }
+    support::wait_each(&mut c.agents, "rules 1,2", Duration::from_secs(20));
     load.add(&c.targets(2));
     let wait = |c: &Cluster, what: &str, done: &dyn Fn(&runtime::api::Status) -> bool| {
         let deadline = Instant::now() + Duration::from_secs(120);

@@ -22,45 +22,35 @@ pub struct Expect {
 impl Expect {
     /// Refuses `manifest` (of the plugin at `path`) unless it is what `self` describes.
     pub fn check(&self, path: &Path, manifest: &Manifest) -> Result<(), LoadError> {
-        let refuse = |what, found: String, expected: String| LoadError::Mismatch {
-            path: path.to_path_buf(),
-            what,
-            found,
-            expected,
-        };
-        if let Some(name) = &self.name {
-            if manifest.name != *name {
-                return Err(refuse(mismatch::NAME, manifest.name.clone(), name.clone()));
-            }
+        let m = manifest;
+        let hash = |expected: &String, found: &String| found.eq_ignore_ascii_case(expected.trim());
+        let spec_hash = self.spec_hash.as_ref();
+        field(mismatch::NAME, self.name.as_ref(), &m.name, String::eq)
+            .and_then(|()| field(mismatch::FROM, self.from.as_ref(), &m.from, u64::eq))
+            .and_then(|()| field(mismatch::TO, self.to.as_ref(), &m.to, u64::eq))
+            .and_then(|()| field(mismatch::SPEC_HASH, spec_hash, &m.spec_hash, hash))
+            .map_err(|(what, found, expected)| LoadError::Mismatch {
+                path: path.to_path_buf(),
+                what,
+                found,
+                expected,
+            })
+    }
+}
+
+/// One expectation of [`Expect::check`]: unset, or `matches(expected, found)`; else the
+/// mismatch `(what, found, expected)`.
+fn field<T: ToString>(
+    what: &'static str,
+    expected: Option<&T>,
+    found: &T,
+    matches: impl Fn(&T, &T) -> bool,
+) -> Result<(), (&'static str, String, String)> {
+    match expected {
+        Some(expected) if !matches(expected, found) => {
+            Err((what, found.to_string(), expected.to_string()))
         }
-        if let Some(from) = self.from {
-            if manifest.from != from {
-                return Err(refuse(
-                    mismatch::FROM,
-                    manifest.from.to_string(),
-                    from.to_string(),
-                ));
-            }
-        }
-        if let Some(to) = self.to {
-            if manifest.to != to {
-                return Err(refuse(
-                    mismatch::TO,
-                    manifest.to.to_string(),
-                    to.to_string(),
-                ));
-            }
-        }
-        if let Some(hash) = &self.spec_hash {
-            if !manifest.spec_hash.eq_ignore_ascii_case(hash.trim()) {
-                return Err(refuse(
-                    mismatch::SPEC_HASH,
-                    manifest.spec_hash.clone(),
-                    hash.clone(),
-                ));
-            }
-        }
-        Ok(())
+        _ => Ok(()),
     }
 }
 

@@ -66,53 +66,23 @@ fn the_chain_is_sorted_and_named() {
     assert_eq!(froms, [1, 2]);
 }
 
-#[test]
-fn an_old_caller_reaches_a_new_node_through_two_past_rules() {
-    let chain = chain();
-    let mut node = Node::new(3);
-    let out = chain.call(1, 3, "Calc", "double", b"[5]", &mut node);
-    assert_eq!(out, Ok(b"10".to_vec()));
-    assert_eq!(node.calls, ["sum [[5,5]]"]);
+/// A call of `method(args)` through the chain, from a caller of version `from` to a new node
+/// of version `to`, answers `answer`; the node got `calls`, byte for byte.
+fn reaches(from: u64, to: u64, method: &str, args: &str, answer: &str, calls: &[&str]) {
+    let mut node = Node::new(to);
+    let out = chain().call(from, to, "Calc", method, args.as_bytes(), &mut node);
+    assert_eq!(out, Ok(answer.as_bytes().to_vec()));
+    assert_eq!(node.calls, calls);
 }
 
-#[test]
-fn one_version_apart_uses_one_step() {
-    let chain = chain();
-    let mut node = Node::new(3);
-    assert_eq!(
-        chain.call(2, 3, "Calc", "add", b"[2, 3]", &mut node),
-        Ok(b"5".to_vec())
-    );
-    assert_eq!(node.calls, ["sum [[2,3]]"]);
-    let mut node = Node::new(2);
-    assert_eq!(
-        chain.call(1, 2, "Calc", "double", b"[7]", &mut node),
-        Ok(b"14".to_vec())
-    );
-    assert_eq!(node.calls, ["add [7,7]"]);
-}
-
-#[test]
-fn unchanged_methods_pass_through() {
-    let chain = chain();
-    let mut node = Node::new(3);
-    let out = chain.call(1, 3, "Calc", "echo", br#"["hi"]"#, &mut node);
-    assert_eq!(out, Ok(br#""v3 says hi""#.to_vec()));
-    assert_eq!(node.calls, [r#"echo ["hi"]"#]);
-    let mut node = Node::new(1);
-    let out = chain.call(3, 1, "Calc", "echo", br#"["yo"]"#, &mut node);
-    assert_eq!(out, Ok(br#""v1 says yo""#.to_vec()));
-}
-
-#[test]
-fn a_new_caller_reaches_an_old_node_through_two_future_rules() {
-    let chain = chain();
-    let mut node = Node::new(1);
-    assert_eq!(
-        chain.call(3, 1, "Calc", "sum", b"[[4, 4]]", &mut node),
-        Ok(b"8".to_vec())
-    );
-    assert_eq!(node.calls, ["double [4]"]);
+upstart_test_support::test_cases! { reaches;
+    an_old_caller_reaches_a_new_node_through_two_past_rules: (1, 3, "double", "[5]", "10", &["sum [[5,5]]"]),
+    one_version_apart_uses_one_step_past: (2, 3, "add", "[2, 3]", "5", &["sum [[2,3]]"]),
+    one_version_apart_uses_one_step: (1, 2, "double", "[7]", "14", &["add [7,7]"]),
+    unchanged_methods_pass_through: (1, 3, "echo", r#"["hi"]"#, r#""v3 says hi""#, &[r#"echo ["hi"]"#]),
+    unchanged_methods_pass_through_to_an_old_node: (3, 1, "echo", r#"["yo"]"#, r#""v1 says yo""#, &[r#"echo ["yo"]"#]),
+    a_new_caller_reaches_an_old_node_through_two_future_rules: (3, 1, "sum", "[[4, 4]]", "8", &["double [4]"]),
+    the_same_version_goes_straight_to_the_node: (2, 2, "add", "[1, 1]", "2", &["add [1, 1]"]),
 }
 
 #[test]
@@ -132,21 +102,6 @@ fn disallowed_anywhere_in_the_chain_reaches_the_caller() {
         ))
     );
     assert!(node.calls.is_empty());
-}
-
-#[test]
-fn the_same_version_goes_straight_to_the_node() {
-    let chain = chain();
-    let mut node = Node::new(2);
-    assert_eq!(
-        chain.call(2, 2, "Calc", "add", b"[1, 1]", &mut node),
-        Ok(b"2".to_vec())
-    );
-    assert_eq!(
-        node.calls,
-        ["add [1, 1]"],
-        "the bytes reach the node untouched"
-    );
 }
 
 #[test]
@@ -218,43 +173,41 @@ impl NodeHost for Marks {
     }
 }
 
+/// A call of `method(args)` through `chain` from a caller of version `from` to a new node of
+/// version `to`: the answer, and whether each delegate call came marked as the request's last.
+fn marks(
+    chain: &Chain,
+    (from, to): (u64, u64),
+    method: &str,
+    args: &str,
+) -> (Result<String, CallError>, Vec<bool>) {
+    let mut marks = Marks {
+        node: Node::new(to),
+        last: Vec::new(),
+    };
+    let out = chain.call(from, to, "Calc", method, args.as_bytes(), &mut marks);
+    let answer = out.map(|bytes| String::from_utf8(bytes).expect("utf-8"));
+    (answer, marks.last)
+}
+
 #[test]
 fn a_call_is_marked_last_only_when_every_rule_running_makes_one_call() {
     let chain = chain();
-    let mut marks = Marks {
-        node: Node::new(3),
-        last: Vec::new(),
-    };
+    let one_call = |answer: &str| (Ok(answer.to_owned()), vec![true]);
     // Past `double` (1 -> 2) and past `add` (2 -> 3): one call each.
-    assert_eq!(
-        chain.call(1, 3, "Calc", "double", b"[5]", &mut marks),
-        Ok(b"10".to_vec())
-    );
+    assert_eq!(marks(&chain, (1, 3), "double", "[5]"), one_call("10"));
     // Passed through unchanged, and the node's own version: one call.
-    assert!(chain
-        .call(1, 3, "Calc", "echo", br#"["hi"]"#, &mut marks)
-        .is_ok());
-    assert!(chain
-        .call(3, 3, "Calc", "echo", br#"["hi"]"#, &mut marks)
-        .is_ok());
-    assert_eq!(marks.last, [true, true, true]);
+    let hi = r#"["hi"]"#;
+    assert_eq!(
+        marks(&chain, (1, 3), "echo", hi),
+        one_call(r#""v3 says hi""#)
+    );
+    assert_eq!(
+        marks(&chain, (3, 3), "echo", hi),
+        one_call(r#""v3 says hi""#)
+    );
     // Future `sum` (3 -> 2) is not declared one-call: neither is the call beneath it.
-    let mut marks = Marks {
-        node: Node::new(1),
-        last: Vec::new(),
-    };
-    assert_eq!(
-        chain.call(3, 1, "Calc", "sum", b"[[4, 4]]", &mut marks),
-        Ok(b"8".to_vec())
-    );
-    assert_eq!(marks.last, [false]);
-    let mut marks = Marks {
-        node: Node::new(2),
-        last: Vec::new(),
-    };
-    assert_eq!(
-        chain.call(3, 2, "Calc", "sum", b"[[4, 4]]", &mut marks),
-        Ok(b"8".to_vec())
-    );
-    assert_eq!(marks.last, [false]);
+    let not_last = (Ok("8".to_owned()), vec![false]);
+    assert_eq!(marks(&chain, (3, 1), "sum", "[[4, 4]]"), not_last);
+    assert_eq!(marks(&chain, (3, 2), "sum", "[[4, 4]]"), not_last);
 }

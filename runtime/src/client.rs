@@ -263,6 +263,15 @@ impl Client {
         })
     }
 
+    /// `GET path` as it is (not signed), its JSON answer.
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = self.url(path);
+        let resp = self
+            .send(self.http.get(&url).timeout(Duration::from_secs(30)), &url)
+            .await?;
+        self.json(resp, &url).await
+    }
+
     async fn bytes(&self, path: &str) -> Result<Vec<u8>, ClientError> {
         let url = self.url(path);
         let resp = self
@@ -361,11 +370,7 @@ impl Client {
 
     /// `GET /v1/nodes`.
     pub async fn nodes(&self) -> Result<Vec<EnrolledNode>, ClientError> {
-        let url = self.url("/v1/nodes");
-        let resp = self
-            .send(self.http.get(&url).timeout(Duration::from_secs(30)), &url)
-            .await?;
-        self.json(resp, &url).await
+        self.get_json("/v1/nodes").await
     }
 
     /// `DELETE /v1/nodes/{id}`: decommissions node `id`.
@@ -376,11 +381,7 @@ impl Client {
 
     /// `GET /v1/status`.
     pub async fn status(&self) -> Result<Status, ClientError> {
-        let url = self.url("/v1/status");
-        let resp = self
-            .send(self.http.get(&url).timeout(Duration::from_secs(30)), &url)
-            .await?;
-        self.json(resp, &url).await
+        self.get_json("/v1/status").await
     }
 
     /// `POST /v1/nodes/{node}/poll`: a heartbeat, answered with what to do. With `etag` (from
@@ -430,11 +431,7 @@ impl Client {
 
     /// `GET /v1/bundles`.
     pub async fn bundles(&self) -> Result<Vec<BundleInfo>, ClientError> {
-        let url = self.url("/v1/bundles");
-        let resp = self
-            .send(self.http.get(&url).timeout(Duration::from_secs(30)), &url)
-            .await?;
-        self.json(resp, &url).await
+        self.get_json("/v1/bundles").await
     }
 
     /// Downloads bundle `id` into `store`: its header (verified against `trust`, which should

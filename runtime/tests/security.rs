@@ -7,8 +7,8 @@
 mod kit;
 
 use kit::{
-    key, make_bundle, make_release, node_client, operator, operator_headers, refused, start,
-    start_with,
+    key, kv_1_2, make_bundle, make_release, node_client, operator, operator_headers, push_refused,
+    refused, start, start_with,
 };
 use runtime::api::{Action, Phase, PollRequest, Report, RolloutState, Status};
 use runtime::bundle::Limits;
@@ -71,14 +71,7 @@ fn state_of(s: &Status, id: u64) -> RolloutState {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_actions_without_credentials_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (b12, _) = make_bundle(
-        dir.path(),
-        "kv",
-        1,
-        2,
-        &[("canary", "1 then pause")],
-        &key(),
-    );
+    let (b12, _) = kv_1_2(dir.path(), &[("canary", "1 then pause")]);
     let (b23, _) = make_bundle(dir.path(), "kv", 2, 3, &[], &key());
     let (handle, op) = start(dir.path()).await;
     let base = op.base().to_string();
@@ -127,16 +120,22 @@ async fn operator_actions_without_credentials_are_refused() {
     handle.stop().await;
 }
 
+/// Nodes `n1` and `n2`, enrolled by `op`, each polled once serving version 1: their clients.
+async fn serving_n1_n2(op: &Client) -> (Client, Client) {
+    let n1 = node_client(op, "n1").await;
+    let n2 = node_client(op, "n2").await;
+    poll(&n1, "n1", 1, Phase::Serving).await;
+    poll(&n2, "n2", 1, Phase::Serving).await;
+    (n1, n2)
+}
+
 /// Finding 2: anyone could report for any node, and the event log kept the lie.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_for_another_node_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (handle, op) = start(dir.path()).await;
     let base = op.base().to_string();
-    let n1 = node_client(&op, "n1").await;
-    let n2 = node_client(&op, "n2").await;
-    poll(&n1, "n1", 1, Phase::Serving).await;
-    poll(&n2, "n2", 1, Phase::Serving).await;
+    let (n1, n2) = serving_n1_n2(&op).await;
     let lie = r#"{"system":"kv","version":2,"phase":"upgraded","healthy":true,"message":"pwned"}"#;
     let (status, message) = anonymous_post(&base, "/v1/nodes/n2/report", lie).await;
     assert_eq!(status, 401, "{message}");
@@ -172,13 +171,10 @@ async fn a_report_for_another_node_is_refused() {
 async fn ghost_nodes_never_join_and_removed_nodes_are_not_waited_for() {
     let dir = tempfile::tempdir().unwrap();
     let schedule = [("all_at_once", ""), ("healthy_for", "50ms")];
-    let (b12, _) = make_bundle(dir.path(), "kv", 1, 2, &schedule, &key());
+    let (b12, _) = kv_1_2(dir.path(), &schedule);
     let (handle, op) = start(dir.path()).await;
     let base = op.base().to_string();
-    let n1 = node_client(&op, "n1").await;
-    let n2 = node_client(&op, "n2").await;
-    poll(&n1, "n1", 1, Phase::Serving).await;
-    poll(&n2, "n2", 1, Phase::Serving).await;
+    let (n1, n2) = serving_n1_n2(&op).await;
     let info = op.push(std::fs::read(&b12).unwrap(), false).await.unwrap();
     op.start_rollout(&info.id, None).await.unwrap();
     // The ghost: unsigned, then signed by a key no operator enrolled.
@@ -242,11 +238,7 @@ async fn an_older_release_is_refused_unless_a_downgrade_is_allowed() {
     let (new, _) = make_release(dir.path(), "kv", 1, 2, 2, &[], &key());
     let (handle, op) = start(dir.path()).await;
     let newer = op.push(std::fs::read(&new).unwrap(), false).await.unwrap();
-    let e = op
-        .push(std::fs::read(&old).unwrap(), false)
-        .await
-        .unwrap_err();
-    let message = refused(&e, 409);
+    let message = push_refused(&op, &old, 409).await;
     assert!(
         message.contains("release 1 of `kv` is not newer than release 2"),
         "{message}"
@@ -254,11 +246,7 @@ async fn an_older_release_is_refused_unless_a_downgrade_is_allowed() {
     assert_eq!(op.bundles().await.unwrap(), vec![newer.clone()]);
     // The same release again is not newer either; a newer one is fine.
     let (same, _) = make_release(dir.path(), "kv", 2, 3, 2, &[], &key());
-    let e = op
-        .push(std::fs::read(&same).unwrap(), false)
-        .await
-        .unwrap_err();
-    refused(&e, 409);
+    push_refused(&op, &same, 409).await;
     // The operator may allow a downgrade: it is logged with the key that allowed it.
     let older = op.push(std::fs::read(&old).unwrap(), true).await.unwrap();
     assert_eq!(older.release, 1);
@@ -373,7 +361,7 @@ async fn an_upload_is_refused_from_its_first_bytes_before_its_body_is_stored() {
         tmp_bytes(dir.path())
     );
     // A real bundle, but not the body the operator signed: refused, nothing kept.
-    let (bundle, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
+    let (bundle, _) = kv_1_2(dir.path(), &[]);
     let bytes = std::fs::read(&bundle).unwrap();
     let headers = operator_headers(
         "POST",
@@ -443,7 +431,7 @@ async fn signed_post(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_requests_are_refused_when_replayed_altered_stale_or_from_strangers() {
     let dir = tempfile::tempdir().unwrap();
-    let (b12, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
+    let (b12, _) = kv_1_2(dir.path(), &[]);
     let (handle, op) = start(dir.path()).await;
     let base = op.base().to_string();
     let n1 = node_client(&op, "n1").await;

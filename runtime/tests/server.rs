@@ -6,7 +6,7 @@
 
 mod kit;
 
-use kit::{key, make_bundle, node_client, refused, start};
+use kit::{key, kv_1_2, make_bundle, node_client, push_refused, start};
 use runtime::api::{Action, Directive, Phase, PollRequest, Report, RolloutState};
 use runtime::bundle::{Limits, Store, TrustedKeys};
 use runtime::client::{Client, ClientError, Control, PollAnswer};
@@ -142,7 +142,7 @@ async fn rolling_upgrade_with_canary_pause_resume_and_restart() {
         ("healthy_for", "200ms"),
         ("canary", "1 then pause"),
     ];
-    let (bundle, signed) = make_bundle(dir.path(), "kv", 1, 2, &schedule, &key());
+    let (bundle, signed) = kv_1_2(dir.path(), &schedule);
     let (handle, c) = start(dir.path()).await;
     let mut nodes: Vec<Node> = Vec::new();
     for id in ["n3", "n1", "n2"] {
@@ -242,13 +242,9 @@ async fn rolling_upgrade_with_canary_pause_resume_and_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_pauses_and_rollback_sends_nodes_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (bundle, _) = make_bundle(
+    let (bundle, _) = kv_1_2(
         dir.path(),
-        "kv",
-        1,
-        2,
         &[("rolling.batch", "2"), ("rolling.max_unavailable", "2")],
-        &key(),
     );
     let (handle, c) = start(dir.path()).await;
     let mut a = Node::new(&c, "a", "kv", 1).await;
@@ -322,16 +318,12 @@ async fn bad_bundles_are_refused_and_nothing_is_registered() {
     let (handle, c) = start(dir.path()).await;
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
     let (foreign, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &stranger);
-    let e = c
-        .push(std::fs::read(&foreign).unwrap(), false)
-        .await
-        .unwrap_err();
-    let message = refused(&e, 403);
+    let message = push_refused(&c, &foreign, 403).await;
     assert!(
         message.starts_with("bundle refused: the bundle is signed by key `"),
         "{message}"
     );
-    let (good, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
+    let (good, _) = kv_1_2(dir.path(), &[]);
     let bytes = std::fs::read(&good).unwrap();
     let e = c
         .push(bytes[..bytes.len() - 3].to_vec(), false)
@@ -354,7 +346,7 @@ async fn bad_bundles_are_refused_and_nothing_is_registered() {
         matches!(&e, ClientError::Server { status: 413, .. }),
         "{e:?}"
     );
-    let (bad_schedule, _) = make_bundle(dir.path(), "kv", 1, 2, &[("speed", "ludicrous")], &key());
+    let (bad_schedule, _) = kv_1_2(dir.path(), &[("speed", "ludicrous")]);
     let e = c
         .push(std::fs::read(&bad_schedule).unwrap(), false)
         .await
@@ -376,7 +368,7 @@ async fn bad_bundles_are_refused_and_nothing_is_registered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etags_long_polls_and_bad_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let (bundle, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
+    let (bundle, _) = kv_1_2(dir.path(), &[]);
     let (handle, c) = start(dir.path()).await;
     let n = Node::new(&c, "n1", "kv", 1).await;
     let op = c.clone();
@@ -482,7 +474,7 @@ async fn etags_long_polls_and_bad_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_fetch_and_verify_bundles() {
     let dir = tempfile::tempdir().unwrap();
-    let (bundle, signed) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
+    let (bundle, signed) = kv_1_2(dir.path(), &[]);
     let (handle, c) = start(dir.path()).await;
     let info = c
         .push(std::fs::read(&bundle).unwrap(), false)
@@ -513,7 +505,7 @@ async fn nodes_fetch_and_verify_bundles() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_rollout_waits_for_the_first_then_takes_its_nodes() {
     let dir = tempfile::tempdir().unwrap();
-    let (b12, _) = make_bundle(dir.path(), "kv", 1, 2, &[("all_at_once", "")], &key());
+    let (b12, _) = kv_1_2(dir.path(), &[("all_at_once", "")]);
     let (b23, _) = make_bundle(dir.path(), "kv", 2, 3, &[("all_at_once", "")], &key());
     let (handle, c) = start(dir.path()).await;
     let mut nodes = vec![

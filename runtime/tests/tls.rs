@@ -5,7 +5,7 @@
 
 mod kit;
 
-use kit::{key, make_bundle, node_key, operator};
+use kit::{kv_1_2, node_key, operator};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use runtime::api::{Phase, PollRequest};
 use runtime::client::{Client, ClientError, PollAnswer};
@@ -48,7 +48,7 @@ async fn https_with_a_trusted_ca_and_nothing_without_it() {
     let op = Client::connect(&url, Some(&ca))
         .unwrap()
         .with_key(operator());
-    let (bundle, _) = make_bundle(dir.path(), "kv", 1, 2, &[], &key());
+    let (bundle, _) = kv_1_2(dir.path(), &[]);
     let info = op
         .push(std::fs::read(&bundle).unwrap(), false)
         .await

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 #![allow(clippy::indexing_slicing, reason = "tests")]
 
-use runtime::transform::{self, Point, Policy, StateTransform};
+use runtime::transform::{self, Invariant, Point, Policy, StateTransform};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use upstart_test_support::fixture;
@@ -33,7 +33,9 @@ impl StateTransform for KvTransform {
             .collect();
         serde_json::to_vec(&serde_json::json!({ "items": items })).map_err(|e| e.to_string())
     }
+}
 
+impl Invariant for KvTransform {
     fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
         let o: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
         let n: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
@@ -59,7 +61,10 @@ impl transform::ReverseTransform for KvReverse {
             .collect();
         serde_json::to_vec(&serde_json::json!({ "entries": entries })).map_err(|e| e.to_string())
     }
+}
 
+/// The same invariant as [`KvTransform`]'s, kept backwards.
+impl Invariant for KvReverse {
     fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
         KvTransform.check_invariant(old, new)
     }
@@ -81,19 +86,10 @@ fn kv_state(n: usize) -> Vec<u8> {
 /// kv transform), stopping at `UPSTART_STOP_AT` until killed.
 #[test]
 fn crash_helper() {
-    if std::env::var_os("UPSTART_CRASH_HELPER").is_none() {
+    let Some((state, hook, reverse)) = crash::helper_task("UPSTART_CRASH_HELPER") else {
         return;
-    }
-    let state = PathBuf::from(std::env::var("UPSTART_STATE").unwrap());
-    let stop_at = std::env::var("UPSTART_STOP_AT").ok();
-    let hook = |p: Point| {
-        if stop_at.as_deref() == Some(p.name()) {
-            println!("reached {}", p.name());
-            std::thread::sleep(Duration::from_secs(60));
-            std::process::exit(3);
-        }
     };
-    if std::env::var_os("UPSTART_REVERSE").is_some() {
+    if reverse {
         match std::env::var_os("UPSTART_PLUGIN") {
             Some(plugin) => {
                 let plugin =
@@ -167,16 +163,10 @@ fn killed_at_each_point_then_rerun_completes() {
     let old = kv_state(2000);
     let new = KvTransform.transform(&old).unwrap();
     for point in Point::ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &old).unwrap();
-        let mut h = helper(&state, Some(point.name()), None);
-        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
-        drop(h); // SIGKILL
+        let (dir, state, line) = killed_at(point, &old, None, false);
+        assert_eq!(line, format!("reached {}", point.name()));
         check_old_or_new(&state, &old, &new, point.name());
-        let mut rerun = helper(&state, None, None);
-        assert_eq!(wait_for_line(&mut rerun), "finished", "{point:?}");
-        assert!(rerun.0.wait().unwrap().success());
+        crash::finishes(helper(&state, None, None), &format!("{point:?}"));
         assert_eq!(
             std::fs::read(&state).unwrap(),
             new,
@@ -195,12 +185,7 @@ fn killed_at_each_point_then_rerun_completes() {
 fn killed_at_each_point_then_recovery_rolls_back() {
     let old = kv_state(500);
     for point in Point::ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.json");
-        std::fs::write(&state, &old).unwrap();
-        let mut h = helper(&state, Some(point.name()), None);
-        wait_for_line(&mut h);
-        drop(h);
+        let (_dir, state, _) = killed_at(point, &old, None, false);
         transform::recover(&state, &KvTransform, Policy::RollBack).unwrap();
         if point == Point::Done {
             transform::rollback(&state, 1, 2).unwrap();
@@ -223,8 +208,7 @@ fn killed_at_each_point_with_a_real_plugin() {
     for point in FILE_POINTS {
         let (_dir, state, _) = killed_at(point, &old, Some(plugin), false);
         check_old_or_new(&state, &old, &new, point.name());
-        let mut rerun = helper(&state, None, Some(plugin));
-        assert_eq!(wait_for_line(&mut rerun), "finished");
+        crash::finishes(helper(&state, None, Some(plugin)), &format!("{point:?}"));
         assert_eq!(std::fs::read(&state).unwrap(), new, "{point:?}");
     }
 }
@@ -264,9 +248,7 @@ fn killed_at_random_moments() {
         }
         // Alternate: finish the interrupted run, or roll it back.
         if round % 2 == 0 {
-            let mut rerun = helper(&state, None, None);
-            assert_eq!(wait_for_line(&mut rerun), "finished", "round {round}");
-            assert!(rerun.0.wait().unwrap().success());
+            crash::finishes(helper(&state, None, None), &format!("round {round}"));
             assert_eq!(std::fs::read(&state).unwrap(), new, "round {round}");
         } else {
             transform::recover(&state, &KvTransform, Policy::RollBack).unwrap();
@@ -319,18 +301,22 @@ const FILE_POINTS: [Point; 4] = [
     Point::Switched,
 ];
 
+/// A kv state of `n` entries after the transform, and after the reverse transform too.
+fn kv_written_and_back(n: usize) -> (Vec<u8>, Vec<u8>) {
+    use transform::ReverseTransform;
+    let written = KvTransform.transform(&kv_state(n)).unwrap();
+    let back = KvReverse.reverse_transform(&written).unwrap();
+    (written, back)
+}
+
 #[test]
 fn reverse_killed_at_each_point_then_rerun_completes() {
-    use transform::ReverseTransform;
-    let written = KvTransform.transform(&kv_state(2000)).unwrap();
-    let back = KvReverse.reverse_transform(&written).unwrap();
+    let (written, back) = kv_written_and_back(2000);
     for point in Point::ALL {
         let (_dir, state, line) = killed_at(point, &written, None, true);
         assert_eq!(line, format!("reached {}", point.name()));
         check_old_or_new(&state, &written, &back, point.name());
-        let mut rerun = reverse_helper(&state, None);
-        assert_eq!(wait_for_line(&mut rerun), "finished", "{point:?}");
-        assert!(rerun.0.wait().unwrap().success());
+        crash::finishes(reverse_helper(&state, None), &format!("{point:?}"));
         assert_eq!(
             std::fs::read(&state).unwrap(),
             back,
@@ -344,9 +330,7 @@ fn reverse_killed_at_each_point_then_rerun_completes() {
 
 #[test]
 fn reverse_killed_at_each_point_then_recovery_undoes_it() {
-    use transform::ReverseTransform;
-    let written = KvTransform.transform(&kv_state(500)).unwrap();
-    let back = KvReverse.reverse_transform(&written).unwrap();
+    let (written, back) = kv_written_and_back(500);
     for point in Point::ALL {
         let (_dir, state, _) = killed_at(point, &written, None, true);
         transform::recover_reverse(&state, &KvReverse, Policy::RollBack).unwrap();
@@ -376,8 +360,10 @@ fn reverse_killed_at_each_point_with_a_real_plugin() {
     for point in FILE_POINTS {
         let (_dir, state, _) = killed_at(point, &written, Some(plugin), true);
         check_old_or_new(&state, &written, &back, point.name());
-        let mut rerun = helper_of(&state, None, Some(plugin), true);
-        assert_eq!(wait_for_line(&mut rerun), "finished");
+        crash::finishes(
+            helper_of(&state, None, Some(plugin), true),
+            &format!("{point:?}"),
+        );
         assert_eq!(std::fs::read(&state).unwrap(), back, "{point:?}");
         assert_eq!(kept_v2(&state), std::slice::from_ref(&written), "{point:?}");
     }

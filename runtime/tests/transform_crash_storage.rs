@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 #![allow(clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
-use runtime::transform::{self, Point, Policy, ReverseTransform, StateTransform};
+use runtime::transform::{self, Invariant, Point, Policy, ReverseTransform, StateTransform};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,9 @@ impl StateTransform for Split {
             .collect();
         serde_json::to_vec(&json!({ "items": items, "version": 2 })).map_err(|e| e.to_string())
     }
+}
 
+impl Invariant for Split {
     fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
         let (o, n) = (parse(old)?, parse(new)?);
         let (Some(o), Some(n)) = (o["entries"].as_object(), n["items"].as_object()) else {
@@ -58,10 +60,6 @@ impl ReverseTransform for Split {
             .map(|(k, i)| (k.clone(), json!({"value": i["value"]})))
             .collect();
         serde_json::to_vec(&json!({ "entries": entries })).map_err(|e| e.to_string())
-    }
-
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
-        StateTransform::check_invariant(self, old, new)
     }
 }
 
@@ -217,19 +215,10 @@ fn new_records(kind: Kind, entries: &[(String, String)]) -> Records {
 /// stopping at `UPSTART_STOP_AT` until killed.
 #[test]
 fn storage_helper() {
-    if std::env::var_os("UPSTART_STORAGE_HELPER").is_none() {
+    let Some((state, hook, reverse)) = crash::helper_task("UPSTART_STORAGE_HELPER") else {
         return;
-    }
-    let state = PathBuf::from(std::env::var("UPSTART_STATE").unwrap());
-    let stop_at = std::env::var("UPSTART_STOP_AT").ok();
-    let hook = |p: Point| {
-        if stop_at.as_deref() == Some(p.name()) {
-            println!("reached {}", p.name());
-            std::thread::sleep(Duration::from_secs(60));
-            std::process::exit(3);
-        }
     };
-    if std::env::var_os("UPSTART_REVERSE").is_some() {
+    if reverse {
         transform::reverse(&state, 2, 1, &Split, Some(&hook)).unwrap();
     } else {
         transform::upgrade(&state, 1, 2, &Split, Some(&hook)).unwrap();
@@ -264,6 +253,27 @@ fn state_path(kind: Kind, dir: &Path) -> PathBuf {
     }
 }
 
+/// A new state of `kind` made by `prepare`, and a helper upgrading it (reversing it, when
+/// `reverse`) killed at `point`: the state's directory and path.
+fn killed_at(
+    kind: Kind,
+    point: Point,
+    reverse: bool,
+    prepare: impl FnOnce(&Path),
+) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_path(kind, dir.path());
+    prepare(&state);
+    let mut h = helper(&state, Some(point), reverse);
+    assert_eq!(
+        wait_for_line(&mut h),
+        format!("reached {}", point.name()),
+        "{kind:?}"
+    );
+    drop(h); // SIGKILL
+    (dir, state)
+}
+
 /// An upgrade killed at each point, then rerun: the state is the old or the new records right
 /// after the kill, and the new ones after the rerun; the backup `STATE.v1` holds the old ones
 /// in the same kind.
@@ -271,24 +281,13 @@ fn killed_at_each_point_then_rerun_completes(kind: Kind) {
     let entries = n_entries(300);
     let (old, new) = (old_records(&entries), new_records(kind, &entries));
     for point in Point::ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state_path(kind, dir.path());
-        write_old(kind, &state, &entries);
-        let mut h = helper(&state, Some(point), false);
-        assert_eq!(
-            wait_for_line(&mut h),
-            format!("reached {}", point.name()),
-            "{kind:?}"
-        );
-        drop(h); // SIGKILL
+        let (dir, state) = killed_at(kind, point, false, |s| write_old(kind, s, &entries));
         let now = records(kind, &state);
         assert!(
             now == old || now == new,
             "{kind:?} {point:?}: neither old nor new"
         );
-        let mut rerun = helper(&state, None, false);
-        assert_eq!(wait_for_line(&mut rerun), "finished", "{kind:?} {point:?}");
-        assert!(rerun.0.wait().unwrap().success());
+        crash::finishes(helper(&state, None, false), &format!("{kind:?} {point:?}"));
         assert_eq!(
             records(kind, &state),
             new,
@@ -318,12 +317,7 @@ fn killed_at_each_point_then_rollback(kind: Kind) {
     let entries = n_entries(100);
     let old = old_records(&entries);
     for point in Point::ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state_path(kind, dir.path());
-        write_old(kind, &state, &entries);
-        let mut h = helper(&state, Some(point), false);
-        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
-        drop(h);
+        let (_dir, state) = killed_at(kind, point, false, |s| write_old(kind, s, &entries));
         transform::recover(&state, &Split, Policy::RollBack).unwrap();
         if point == Point::Done {
             transform::rollback(&state, 1, 2).unwrap();
@@ -343,19 +337,14 @@ fn reverse_killed_at_each_point(kind: Kind) {
     let entries = n_entries(100);
     let (old, new) = (old_records(&entries), new_records(kind, &entries));
     for point in Point::ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state_path(kind, dir.path());
-        write_old(kind, &state, &entries);
-        transform::upgrade(&state, 1, 2, &Split, None).unwrap();
-        assert_eq!(records(kind, &state), new);
-        let mut h = helper(&state, Some(point), true);
-        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
-        drop(h);
+        let (_dir, state) = killed_at(kind, point, true, |s| {
+            write_old(kind, s, &entries);
+            transform::upgrade(s, 1, 2, &Split, None).unwrap();
+            assert_eq!(records(kind, s), new);
+        });
         let now = records(kind, &state);
         assert!(now == old || now == new, "{kind:?} {point:?}: neither");
-        let mut rerun = helper(&state, None, true);
-        assert_eq!(wait_for_line(&mut rerun), "finished", "{kind:?} {point:?}");
-        assert!(rerun.0.wait().unwrap().success());
+        crash::finishes(helper(&state, None, true), &format!("{kind:?} {point:?}"));
         assert_eq!(records(kind, &state), old, "{kind:?} {point:?}: reversed");
         assert!(transform::pending(&state).unwrap().is_none());
         let kept: Vec<_> = transform::history::list(&state)
@@ -371,34 +360,19 @@ fn reverse_killed_at_each_point(kind: Kind) {
     }
 }
 
-#[test]
-fn sqlite_killed_at_each_point_then_rerun_completes() {
-    killed_at_each_point_then_rerun_completes(Kind::Sqlite);
+upstart_test_support::test_cases! { killed_at_each_point_then_rerun_completes;
+    sqlite_killed_at_each_point_then_rerun_completes: (Kind::Sqlite),
+    dir_killed_at_each_point_then_rerun_completes: (Kind::Dir),
 }
 
-#[test]
-fn dir_killed_at_each_point_then_rerun_completes() {
-    killed_at_each_point_then_rerun_completes(Kind::Dir);
+upstart_test_support::test_cases! { killed_at_each_point_then_rollback;
+    sqlite_killed_at_each_point_then_rollback: (Kind::Sqlite),
+    dir_killed_at_each_point_then_rollback: (Kind::Dir),
 }
 
-#[test]
-fn sqlite_killed_at_each_point_then_rollback() {
-    killed_at_each_point_then_rollback(Kind::Sqlite);
-}
-
-#[test]
-fn dir_killed_at_each_point_then_rollback() {
-    killed_at_each_point_then_rollback(Kind::Dir);
-}
-
-#[test]
-fn sqlite_reverse_killed_at_each_point() {
-    reverse_killed_at_each_point(Kind::Sqlite);
-}
-
-#[test]
-fn dir_reverse_killed_at_each_point() {
-    reverse_killed_at_each_point(Kind::Dir);
+upstart_test_support::test_cases! { reverse_killed_at_each_point;
+    sqlite_reverse_killed_at_each_point: (Kind::Sqlite),
+    dir_reverse_killed_at_each_point: (Kind::Dir),
 }
 
 /// Upgrades killed at moments spread over a whole run (so also in the middle of writing a
@@ -435,13 +409,10 @@ fn killed_at_random_moments(kind: Kind) {
         let now = records(kind, &state);
         assert!(now == old || now == new, "{kind:?} round {round}: neither");
         if round % 2 == 0 {
-            let mut rerun = helper(&state, None, false);
-            assert_eq!(
-                wait_for_line(&mut rerun),
-                "finished",
-                "{kind:?} round {round}"
+            crash::finishes(
+                helper(&state, None, false),
+                &format!("{kind:?} round {round}"),
             );
-            assert!(rerun.0.wait().unwrap().success());
             assert_eq!(records(kind, &state), new, "{kind:?} round {round}");
         } else {
             transform::recover(&state, &Split, Policy::RollBack).unwrap();
@@ -454,12 +425,7 @@ fn killed_at_random_moments(kind: Kind) {
     }
 }
 
-#[test]
-fn sqlite_killed_at_random_moments() {
-    killed_at_random_moments(Kind::Sqlite);
-}
-
-#[test]
-fn dir_killed_at_random_moments() {
-    killed_at_random_moments(Kind::Dir);
+upstart_test_support::test_cases! { killed_at_random_moments;
+    sqlite_killed_at_random_moments: (Kind::Sqlite),
+    dir_killed_at_random_moments: (Kind::Dir),
 }

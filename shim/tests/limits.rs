@@ -10,7 +10,7 @@ use shim::{Shim, ShimConfig};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use support::{call, closed_within, fake_node, idle, request, two_ports, WAIT};
+use support::{call, closed_within, fake_node, idle, request, start, two_ports, WAIT};
 
 /// A shim for `kv` version 1 with a main port (the node's version) and a port pinned to 2.
 fn config(node: SocketAddr) -> ShimConfig {
@@ -21,9 +21,8 @@ fn config(node: SocketAddr) -> ShimConfig {
 /// no client on another port and no peer was served any more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sockets_on_a_pinned_port_starve_neither_clients_nor_peers() {
-    let shim = Shim::start(config(fake_node()), None).await.unwrap();
-    let main = shim.addrs().listeners[0].0;
-    let pinned = shim.addrs().listeners[1].0;
+    let (_shim, ports) = start(config(fake_node())).await;
+    let (main, pinned) = (ports[0], ports[1]);
     tokio::task::spawn_blocking(move || {
         let _held = idle(pinned, 1_100);
         assert_eq!(
@@ -124,9 +123,8 @@ fn trickle(addr: SocketAddr) -> Option<String> {
 /// answered within the idle timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slowloris_is_cut_at_its_deadline() {
-    let shim = Shim::start(quick(fake_node()), None).await.unwrap();
-    let main = shim.addrs().listeners[0].0;
-    let pinned = shim.addrs().listeners[1].0;
+    let (shim, ports) = start(quick(fake_node())).await;
+    let (main, pinned) = (ports[0], ports[1]);
     tokio::task::spawn_blocking(move || {
         let decoded = trickle(pinned).expect("the decoded connection is cut");
         assert!(
@@ -144,9 +142,8 @@ async fn a_slowloris_is_cut_at_its_deadline() {
 /// and then says nothing at the idle timeout, on a copied port and a decoded one alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_and_idle_connections_are_closed() {
-    let shim = Shim::start(quick(fake_node()), None).await.unwrap();
-    let main = shim.addrs().listeners[0].0;
-    let pinned = shim.addrs().listeners[1].0;
+    let (shim, ports) = start(quick(fake_node())).await;
+    let (main, pinned) = (ports[0], ports[1]);
     tokio::task::spawn_blocking(move || {
         for port in [main, pinned] {
             let mut silent = TcpStream::connect(port).unwrap();

@@ -8,7 +8,7 @@ use serde_json::json;
 use shim::{connect_line, ListenerConfig, PeerRoute, Shim, ShimConfig, ShimError};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
-use support::{any, fake_node, two_ports, Conn};
+use support::{any, fake_node, start, two_ports, Conn};
 
 fn config(node: Option<SocketAddr>, version: u64) -> ShimConfig {
     let mut config = two_ports(node, version);
@@ -18,10 +18,8 @@ fn config(node: Option<SocketAddr>, version: u64) -> ShimConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_version_peers_take_the_fast_path_and_others_are_refused() {
-    let shim = Shim::start(config(Some(fake_node()), 1), None)
-        .await
-        .unwrap();
-    let main = shim.addrs().listeners[0].0;
+    let (shim, ports) = start(config(Some(fake_node()), 1)).await;
+    let main = ports[0];
     tokio::task::spawn_blocking(move || {
         let mut peer = Conn::open(main);
         peer.write("UPSTART/1 kv 1\n");
@@ -55,10 +53,8 @@ async fn same_version_peers_take_the_fast_path_and_others_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_of_a_version_without_plugins_gets_an_error_per_request() {
-    let shim = Shim::start(config(Some(fake_node()), 1), None)
-        .await
-        .unwrap();
-    let v2 = shim.addrs().listeners[1].0;
+    let (_shim, ports) = start(config(Some(fake_node()), 1)).await;
+    let v2 = ports[1];
     tokio::task::spawn_blocking(move || {
         let mut c = Conn::open(v2);
         for _ in 0..2 {
@@ -163,8 +159,8 @@ async fn bad_configurations_are_refused() {
 async fn the_threaded_fast_path_copies_and_is_cut_by_a_drain() {
     let mut c = config(Some(fake_node()), 1);
     c.fast_path = shim::FastPath::Threads;
-    let shim = Shim::start(c, None).await.unwrap();
-    let main = shim.addrs().listeners[0].0;
+    let (shim, ports) = start(c).await;
+    let main = ports[0];
     let mut conn = tokio::task::spawn_blocking(move || {
         let mut conn = Conn::open(main);
         for _ in 0..3 {

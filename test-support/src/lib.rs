@@ -1,7 +1,7 @@
 //! Dev-only support shared by the tests of the workspace: where the repository is, the example
 //! specs under `specs/`, snapshot files compared with what a test produced (`UPSTART_BLESS=1`
-//! writes them instead), the fixture plugin ([`fixture`]) and, with the feature `compile`,
-//! plugins built from specs (`plugins`).
+//! writes them instead), table-driven tests ([`test_cases!`]), the fixture plugin
+//! ([`fixture`]) and, with the feature `compile`, plugins built from specs (`plugins`).
 //!
 //! Without its feature `compile` it depends on no crate of the workspace, so every crate can
 //! take it as a dev-dependency.
@@ -13,6 +13,7 @@
     reason = "test support: a missing file fails the test that asked"
 )]
 
+mod cases;
 pub mod fixture;
 #[cfg(feature = "compile")]
 pub mod plugins;

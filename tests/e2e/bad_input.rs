@@ -10,7 +10,7 @@ mod support;
 use e2e::process::ChildGuard;
 use e2e::rpc::{Client, Framing};
 use serde_json::{json, Value};
-use shim::{ListenerConfig, Shim, ShimConfig};
+use shim::Shim;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -38,18 +38,14 @@ impl Single {
         let args = vec!["--framing".to_string(), word.to_string()];
         let (node, addr) = support::start_node(2, &dir.path().join("s.json"), &args, &[]);
         let runtime = support::runtime();
-        let mut config = ShimConfig::new("kv", 2);
-        config.node_addr = Some(addr);
+        let mut config = support::node_config(2, addr, &[Some(1), Some(2), Some(3)]);
         config.max_frame = LIMIT;
         config.framing = if framing == Framing::Lines {
             shim::Framing::Lines
         } else {
             shim::Framing::Length
         };
-        config.listeners = support::loopback_listeners(&[Some(1), Some(2), Some(3)]);
-        let shim = runtime
-            .block_on(Shim::start(config, Some(support::chain())))
-            .unwrap();
+        let shim = support::kv_shim(&runtime, config);
         Single {
             shim,
             node,
@@ -303,16 +299,9 @@ fn echo_node() -> (SocketAddr, std::thread::JoinHandle<()>) {
 fn unknown_protocols_pass_through_untranslated() {
     let (node, _thread) = echo_node();
     let runtime = support::runtime();
-    let mut config = ShimConfig::new("kv", 2);
-    config.node_addr = Some(node);
+    let mut config = support::node_config(2, node, &[Some(1)]);
     config.limits.server_first = true;
-    config.listeners = vec![ListenerConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        version: Some(1),
-    }];
-    let shim = runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap();
+    let shim = support::kv_shim(&runtime, config);
     let mut c = TcpStream::connect(shim.addrs().listeners[0].0).unwrap();
     c.set_read_timeout(Some(WAIT)).unwrap();
     let mut reader = BufReader::new(c.try_clone().unwrap());
@@ -371,19 +360,6 @@ fn drain_closes_idle_connections_and_holds_new_ones_until_resume() {
     assert_eq!(waiting.join().unwrap(), Ok(json!("1")));
 }
 
-/// Sends `requests` (one JSON-RPC request a line) on a new connection to `addr` in one write.
-fn pipeline(addr: SocketAddr, requests: &[Value]) -> BufReader<TcpStream> {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut batch = String::new();
-    for r in requests {
-        batch.push_str(&r.to_string());
-        batch.push('\n');
-    }
-    (&stream).write_all(batch.as_bytes()).unwrap();
-    BufReader::new(stream)
-}
-
 /// The next answer on a pipelined connection; `None` when it closed.
 fn next_answer(reader: &mut BufReader<TcpStream>) -> Option<Value> {
     let mut line = String::new();
@@ -413,7 +389,7 @@ fn pipelined_translated_requests_run_and_are_answered_in_order() {
             requests
                 .push(json!({"jsonrpc": "2.0", "id": 2 * i + 1, "method": "get", "params": [key]}));
         }
-        let mut reader = pipeline(s.port(version), &requests);
+        let mut reader = support::pipeline(s.port(version), &requests);
         for id in 0..300u64 {
             let answer = next_answer(&mut reader)
                 .unwrap_or_else(|| panic!("v{version}: closed before the answer to {id}"));
@@ -440,7 +416,7 @@ fn a_drain_closes_a_pipelining_translated_connection_between_requests() {
     let requests: Vec<Value> = (0..2000u64)
         .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "get", "params": ["nothing"]}))
         .collect();
-    let mut reader = pipeline(s.port(1), &requests);
+    let mut reader = support::pipeline(s.port(1), &requests);
     // The first answer: the connection is being served.
     assert_eq!(next_answer(&mut reader).unwrap()["id"], json!(0));
     let report = s.runtime.block_on(s.shim.drain(Duration::from_secs(5)));

@@ -8,7 +8,7 @@ mod support;
 
 use e2e::rpc::{Client, Framing};
 use serde_json::{json, Value};
-use shim::{Shim, ShimConfig};
+use shim::Shim;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -30,9 +30,7 @@ fn same_version_connections_are_handed_to_the_node_and_others_translated() {
     let runtime = support::runtime();
     // The main port (follows the node's version) and ports pinned to 1 and 2.
     let config = support::handoff_config("kv", 2, &[None, Some(1), Some(2)], &socket);
-    let shim = runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap();
+    let shim = support::kv_shim(&runtime, config);
     let main = shim.addrs().listeners[0].0;
     let ports: Vec<SocketAddr> = shim.addrs().listeners.iter().map(|l| l.0).collect();
     let pinned = move |v: usize| ports[v];
@@ -260,13 +258,9 @@ fn unregistered_node(
 ) {
     let (node, node_addr) = support::start_node(2, &dir.join("kv.json"), &[], &[]);
     let runtime = support::runtime();
-    let mut config = ShimConfig::new("kv", 2);
-    config.node_addr = Some(node_addr);
-    config.listeners = support::loopback_listeners(&[Some(2)]);
+    let mut config = support::node_config(2, node_addr, &[Some(2)]);
     config.handoff = Some(dir.join("shim.sock"));
-    let shim = runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap();
+    let shim = support::kv_shim(&runtime, config);
     (node, node_addr, runtime, shim)
 }
 
@@ -281,9 +275,7 @@ fn silent_sockets_are_not_handed_off_and_close_at_their_deadline() {
     let runtime = support::runtime();
     let mut config = support::handoff_config("kv", 2, &[None, Some(2)], &socket);
     config.limits.first_bytes_timeout = Duration::from_millis(300);
-    let shim = runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap();
+    let shim = support::kv_shim(&runtime, config);
     let env = support::preload_env(&socket);
     let (_node, node_addr) = support::start_node(2, &dir.path().join("kv.json"), &[], &env);
     eventually("the node registers", || shim.handoff_registered(node_addr));

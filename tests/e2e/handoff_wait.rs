@@ -134,52 +134,15 @@ fn handed_off_promptly(kind: &str, mut command: Command) {
     );
 }
 
-#[test]
-fn c_epoll_sees_handed_off_connections() {
-    handed_off_promptly("c epoll", c_waiter("epoll"));
-}
-
-#[test]
-fn c_poll_sees_handed_off_connections() {
-    handed_off_promptly("c poll", c_waiter("poll"));
-}
-
-#[test]
-fn c_ppoll_sees_handed_off_connections() {
-    handed_off_promptly("c ppoll", c_waiter("ppoll"));
-}
-
-#[test]
-fn c_select_sees_handed_off_connections() {
-    handed_off_promptly("c select", c_waiter("select"));
-}
-
-#[test]
-fn c_pselect_sees_handed_off_connections() {
-    handed_off_promptly("c pselect", c_waiter("pselect"));
-}
-
-#[test]
-fn c_blocking_accept_sees_handed_off_connections() {
-    handed_off_promptly("c accept", c_waiter("accept"));
-}
-
-#[test]
-fn python_poll_selector_sees_handed_off_connections() {
-    handed_off_promptly("python PollSelector", python_waiter("poll"));
-}
-
-#[test]
-fn python_select_selector_sees_handed_off_connections() {
-    handed_off_promptly("python SelectSelector", python_waiter("select"));
-}
-
-#[test]
-fn python_epoll_selector_sees_handed_off_connections() {
-    handed_off_promptly("python EpollSelector", python_waiter("epoll"));
-}
-
-#[test]
-fn python_blocking_accept_sees_handed_off_connections() {
-    handed_off_promptly("python accept", python_waiter("accept"));
+upstart_test_support::test_cases! { handed_off_promptly;
+    c_epoll_sees_handed_off_connections: ("c epoll", c_waiter("epoll")),
+    c_poll_sees_handed_off_connections: ("c poll", c_waiter("poll")),
+    c_ppoll_sees_handed_off_connections: ("c ppoll", c_waiter("ppoll")),
+    c_select_sees_handed_off_connections: ("c select", c_waiter("select")),
+    c_pselect_sees_handed_off_connections: ("c pselect", c_waiter("pselect")),
+    c_blocking_accept_sees_handed_off_connections: ("c accept", c_waiter("accept")),
+    python_poll_selector_sees_handed_off_connections: ("python PollSelector", python_waiter("poll")),
+    python_select_selector_sees_handed_off_connections: ("python SelectSelector", python_waiter("select")),
+    python_epoll_selector_sees_handed_off_connections: ("python EpollSelector", python_waiter("epoll")),
+    python_blocking_accept_sees_handed_off_connections: ("python accept", python_waiter("accept")),
 }

@@ -43,12 +43,8 @@ struct Node {
 
 fn start(runtime: &tokio::runtime::Runtime, dir: &Path) -> (Node, Node, SocketAddr) {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
-    let a = runtime
-        .block_on(Shim::start(shim_config(2), Some(support::chain())))
-        .unwrap();
-    let b = runtime
-        .block_on(Shim::start(shim_config(2), Some(support::chain())))
-        .unwrap();
+    let a = support::kv_shim(runtime, shim_config(2));
+    let b = support::kv_shim(runtime, shim_config(2));
     let a_to_b = runtime
         .block_on(a.add_peer(any, b.addrs().listeners[0].0))
         .unwrap();

@@ -16,12 +16,11 @@
 mod support;
 
 use serde_json::{json, Value};
-use shim::{Shim, ShimConfig};
+use shim::Shim;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::WAIT;
 
 /// What the fake node saw: the calls in order (`get a`), and the most calls that waited for
 /// an answer at once.
@@ -111,27 +110,21 @@ fn serve(stream: TcpStream, hold: usize, silence: Duration, seen: &Mutex<Seen>) 
     }
 }
 
-/// A shim for a version-2 node at `node`, with ports pinned to versions 1 and 3.
-fn shim_for(node: SocketAddr, runtime: &tokio::runtime::Runtime) -> Shim {
-    let mut config = ShimConfig::new("kv", 2);
-    config.node_addr = Some(node);
-    config.listeners = support::loopback_listeners(&[Some(1), Some(3)]);
-    runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap()
+/// A shim on `runtime` for a [`holding_node`] (`hold`, `silence`) at version 2, with ports
+/// pinned to versions 1 and 3; what the node sees.
+fn holding_shim(
+    runtime: &tokio::runtime::Runtime,
+    hold: usize,
+    silence: Duration,
+) -> (Shim, Arc<Mutex<Seen>>) {
+    let (node, seen) = holding_node(hold, silence);
+    let config = support::node_config(2, node, &[Some(1), Some(3)]);
+    (support::kv_shim(runtime, config), seen)
 }
 
 /// Sends `requests` in one write on a new connection and reads `requests.len()` answers.
 fn pipelined(addr: SocketAddr, requests: &[Value]) -> Vec<Value> {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut text = String::new();
-    for r in requests {
-        text.push_str(&r.to_string());
-        text.push('\n');
-    }
-    (&stream).write_all(text.as_bytes()).unwrap();
-    let mut reader = BufReader::new(stream);
+    let mut reader = support::pipeline(addr, requests);
     (0..requests.len())
         .map(|i| {
             let mut line = String::new();
@@ -149,8 +142,7 @@ fn get(id: u64, key: &str) -> Value {
 #[test]
 fn a_pipelining_callers_delegate_calls_reach_the_node_together() {
     let runtime = support::runtime();
-    let (node, seen) = holding_node(8, Duration::from_millis(300));
-    let shim = shim_for(node, &runtime);
+    let (shim, seen) = holding_shim(&runtime, 8, Duration::from_millis(300));
     let v1 = shim.addrs().listeners[0].0;
     let keys: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
     let requests: Vec<Value> = keys.iter().zip(0..).map(|(k, id)| get(id, k)).collect();
@@ -175,8 +167,7 @@ fn a_pipelining_callers_delegate_calls_reach_the_node_together() {
 #[test]
 fn a_rule_of_several_calls_keeps_the_next_requests_calls_behind_its_own() {
     let runtime = support::runtime();
-    let (node, seen) = holding_node(16, Duration::from_millis(50));
-    let shim = shim_for(node, &runtime);
+    let (shim, seen) = holding_shim(&runtime, 16, Duration::from_millis(50));
     let v3 = shim.addrs().listeners[1].0;
     // `get_many` (a future rule calling `get` once per key) between one-call `get`s.
     let many = |id: u64, keys: &[&str]| json!({"jsonrpc": "2.0", "id": id, "method": "get_many", "params": [keys]});

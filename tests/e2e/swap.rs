@@ -5,8 +5,6 @@ mod support;
 
 use e2e::rpc::{Client, Framing};
 use serde_json::{json, Value};
-use shim::{ListenerConfig, Shim, ShimConfig};
-use std::net::SocketAddr;
 use std::time::Duration;
 use support::WAIT;
 
@@ -15,12 +13,8 @@ fn an_upgrade_swaps_the_node_behind_every_port() {
     let dir = tempfile::tempdir().unwrap();
     let (_v2, v2_addr) = support::start_node(2, &dir.path().join("v2.json"), &[], &[]);
     let runtime = support::runtime();
-    let mut config = ShimConfig::new("kv", 2);
-    config.node_addr = Some(v2_addr);
-    config.listeners = support::loopback_listeners(&[Some(1), Some(2), Some(3)]);
-    let shim = runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap();
+    let config = support::node_config(2, v2_addr, &[Some(1), Some(2), Some(3)]);
+    let shim = support::kv_shim(&runtime, config);
     let port = |v: u64| shim.addrs().listeners[(v - 1) as usize].0;
     let client = |v: u64| Client::connect(port(v), Framing::Lines, WAIT).unwrap();
 
@@ -79,15 +73,8 @@ fn a_translated_connection_follows_a_swap_without_drain() {
     let (_a, a_addr) = support::start_node(1, &dir.path().join("a.json"), &[], &[]);
     let (_b, b_addr) = support::start_node(1, &dir.path().join("b.json"), &[], &[]);
     let runtime = support::runtime();
-    let mut config = ShimConfig::new("kv", 1);
-    config.node_addr = Some(a_addr);
-    config.listeners = vec![ListenerConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        version: Some(2),
-    }];
-    let shim = runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap();
+    let config = support::node_config(1, a_addr, &[Some(2)]);
+    let shim = support::kv_shim(&runtime, config);
     let mut c = Client::connect(shim.addrs().listeners[0].0, Framing::Lines, WAIT).unwrap();
     assert_eq!(
         c.call("put", json!(["k", "on-a", null])).unwrap(),

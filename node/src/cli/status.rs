@@ -85,29 +85,21 @@ pub fn render(s: &Status, limit: usize) -> String {
             r.reason
         );
         let _ = writeln!(out, "  schedule  {}", r.schedule);
-        if r.state == RolloutState::RolledBack {
-            let _ = writeln!(
-                out,
-                "  rollback  {} {}/{} back at version {}, {} going back, {} waiting",
-                bar(p.done, p.total, 24),
-                p.done,
-                p.total,
-                r.from,
-                p.in_flight,
-                p.pending
-            );
+        let (label, how) = if r.state == RolloutState::RolledBack {
+            let (from, going, waiting) = (r.from, p.in_flight, p.pending);
+            (
+                "rollback",
+                format!("back at version {from}, {going} going back, {waiting} waiting"),
+            )
         } else {
-            let _ = writeln!(
-                out,
-                "  progress  {} {}/{} done, {} in flight, {} pending, {} failed",
-                bar(p.done, p.total, 24),
-                p.done,
-                p.total,
-                p.in_flight,
-                p.pending,
-                p.failed
-            );
-        }
+            let (flight, pending, failed) = (p.in_flight, p.pending, p.failed);
+            (
+                "progress",
+                format!("done, {flight} in flight, {pending} pending, {failed} failed"),
+            )
+        };
+        let bar = bar(p.done, p.total, 24);
+        let _ = writeln!(out, "  {label}  {bar} {}/{} {how}", p.done, p.total);
     }
     let _ = writeln!(out);
     let mut nodes: Vec<&NodeInfo> = s.nodes.iter().collect();
@@ -274,5 +266,14 @@ mod tests {
         assert!(n2 < n1, "nodes in progress first:\n{t}");
         assert!(t.contains("01:02:03  `n2` starts upgrading"), "{t}");
         assert!(render(&s, 1).contains("... and 1 more nodes"));
+        let mut back = s.clone();
+        back.rollouts[0].state = RolloutState::RolledBack;
+        let t = render(&back, 10);
+        assert!(
+            t.contains(
+                "  rollback  [############............] 1/2 back at version 1, 1 going back, 0 waiting\n"
+            ),
+            "{t}"
+        );
     }
 }

@@ -42,6 +42,32 @@ pub fn plugin() -> &'static (PathBuf, PathBuf) {
     })
 }
 
+/// `text` written as the spec `name` under `target/node-tests/specs`, compiled: (spec, plugin).
+pub fn compile(name: &str, text: &str) -> (PathBuf, PathBuf) {
+    let dir = tools().workspace.join("target/node-tests/specs");
+    std::fs::create_dir_all(&dir).expect("the specs folder");
+    let spec = dir.join(name);
+    std::fs::write(&spec, text).expect("the spec is written");
+    let plugin = upstart_test_support::plugins::build(&spec);
+    (spec, plugin)
+}
+
+/// The example spec `specs/kv/NAME` with its schedule replaced by `schedule` (the settings'
+/// lines), compiled: (spec, plugin).
+pub fn with_schedule(name: &str, schedule: &str) -> (PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(tools().workspace.join("specs/kv").join(name))
+        .expect("the example spec");
+    let start = text.find("schedule {").expect("a schedule");
+    let spec_text = format!("{}schedule {{\n{schedule}\n}}\n", &text[..start]);
+    let stem = format!("{}-{:016x}", name.trim_end_matches(".ups"), {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        schedule.hash(&mut h);
+        h.finish()
+    });
+    compile(&format!("{stem}.ups"), &spec_text)
+}
+
 /// A key pair in `dir`: (private, public).
 pub fn key(dir: &Path) -> (PathBuf, PathBuf) {
     build::keygen(dir).expect("a key")
@@ -50,10 +76,20 @@ pub fn key(dir: &Path) -> (PathBuf, PathBuf) {
 /// The bundle kv 1 -> 2 (new program `binary`) signed with `key`, into `dir`. Each bundle made
 /// by a test binary has a higher release number than the ones before.
 pub fn bundle(dir: &Path, key: &Path, binary: &Path, name: &str) -> PathBuf {
-    let release = next_release();
     let (spec, plugin) = plugin();
+    bundle_of(dir, key, (spec, plugin), binary, name)
+}
+
+/// [`bundle`] of the compiled spec `(spec, plugin)`.
+pub fn bundle_of(
+    dir: &Path,
+    key: &Path,
+    (spec, plugin): (&Path, &Path),
+    binary: &Path,
+    name: &str,
+) -> PathBuf {
     let out = dir.join(name);
-    build::bundle(plugin, binary, spec, key, &out, release).expect("the bundle is made");
+    build::bundle(plugin, binary, spec, key, &out, next_release()).expect("the bundle is made");
     out
 }
 
@@ -229,6 +265,19 @@ impl Cluster {
             .collect()
     }
 
+    /// The bundle kv 1 -> 2 of [`bundle`], signed with the cluster's key, as `name` in its folder.
+    pub fn kv_v2_bundle(&self, name: &str) -> PathBuf {
+        bundle(&self.dir, &self.private, &tools().kv_v2, name)
+    }
+
+    /// [`Cluster::kv_v2_bundle`] of another program file: `kv-v2` copied as `program` into the
+    /// cluster's folder.
+    pub fn kv_v2_copy_bundle(&self, program: &str, name: &str) -> PathBuf {
+        let other = self.dir.join(program);
+        std::fs::copy(&tools().kv_v2, &other).expect("kv-v2 copied");
+        bundle(&self.dir, &self.private, &other, name)
+    }
+
     pub fn start(dir: &Path, n: usize, extra: &[&str]) -> Cluster {
         Cluster::start_with(dir, n, extra, None)
     }
@@ -286,6 +335,16 @@ impl Cluster {
             private,
             dir: dir.to_path_buf(),
         }
+    }
+}
+
+/// Waits (at most `wait` each) for every one of `agents` to print a line starting with `line`;
+/// a panic with the log of the first that does not.
+pub fn wait_each(agents: &mut [Agent], line: &str, wait: Duration) {
+    for a in agents {
+        a.proc
+            .wait_line(line, wait)
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
     }
 }
 

@@ -84,6 +84,12 @@ impl Sim {
         self.view().evaluate(&self.node_views())
     }
 
+    /// Asserts that the plan says it waits for `why`.
+    fn assert_waiting(&self, why: &str) {
+        let waiting = self.plan().waiting;
+        assert!(waiting.contains(why), "{waiting}");
+    }
+
     fn view(&self) -> RolloutView<'_> {
         RolloutView {
             schedule: &self.schedule,
@@ -378,11 +384,7 @@ fn rolling_one_at_a_time_in_order() {
     let mut sim = Sim::new(sched(&[("rolling.batch", "1")]), &["n3", "n1", "n2"]);
     assert_eq!(sim.step(), ids(&["n1"]));
     assert_eq!(sim.step(), Vec::<String>::new(), "batch full");
-    assert!(
-        sim.plan().waiting.contains("batch 0: waiting for `n1`"),
-        "{}",
-        sim.plan().waiting
-    );
+    sim.assert_waiting("batch 0: waiting for `n1`");
     sim.upgrade("n1");
     assert_eq!(sim.step(), ids(&["n2"]));
     sim.upgrade("n2");
@@ -410,11 +412,7 @@ fn batches_are_strict_and_max_unavailable_caps_them() {
     assert_eq!(sim.step(), ids(&["a"]), "one at a time: max unavailable 1");
     sim.node("a").phase = Phase::Draining;
     assert_eq!(sim.step(), Vec::<String>::new());
-    assert!(
-        sim.plan().waiting.contains("1 node(s) unavailable"),
-        "{}",
-        sim.plan().waiting
-    );
+    sim.assert_waiting("1 node(s) unavailable");
     sim.upgrade("a");
     assert_eq!(
         sim.step(),
@@ -445,27 +443,27 @@ fn batch_of_two_starts_two() {
     assert_eq!(sim.step(), ids(&["c"]));
 }
 
-#[test]
-fn healthy_for_delays_done() {
+/// Nodes `a` and `b` under `healthy_for 5s`, `a` just upgraded.
+fn a_of_two_upgraded_healthy_for_5s() -> Sim {
     let mut sim = Sim::new(sched(&[("healthy_for", "5s")]), &["a", "b"]);
     sim.step();
     sim.upgrade("a");
+    sim
+}
+
+#[test]
+fn healthy_for_delays_done() {
+    let mut sim = a_of_two_upgraded_healthy_for_5s();
     sim.tick(4_999);
     assert_eq!(sim.step(), Vec::<String>::new());
-    assert!(
-        sim.plan().waiting.contains("(healthy for 5s)"),
-        "{}",
-        sim.plan().waiting
-    );
+    sim.assert_waiting("(healthy for 5s)");
     sim.tick(1);
     assert_eq!(sim.step(), ids(&["b"]));
 }
 
 #[test]
 fn unhealthy_upgraded_node_is_not_done() {
-    let mut sim = Sim::new(sched(&[("healthy_for", "5s")]), &["a", "b"]);
-    sim.step();
-    sim.upgrade("a");
+    let mut sim = a_of_two_upgraded_healthy_for_5s();
     sim.tick(10_000);
     sim.node("a").healthy = false;
     assert_eq!(sim.step(), Vec::<String>::new());
@@ -506,7 +504,7 @@ fn canary_then_pause_then_resume() {
     sim.step();
     assert_eq!(sim.state, RolloutState::Paused);
     assert_eq!(sim.step(), Vec::<String>::new(), "paused: nothing starts");
-    assert!(sim.plan().waiting.contains("upstart resume"));
+    sim.assert_waiting("upstart resume");
     sim.state = RolloutState::Running;
     assert_eq!(sim.step(), ids(&["b", "c"]), "after resume: a batch of 2");
     assert_eq!(sim.node("b").assigned.unwrap().batch, 1);
@@ -613,11 +611,7 @@ fn after_lets_matching_nodes_go_first() {
     assert_eq!(sim.step(), ids(&["db-1"]));
     sim.upgrade("db-1");
     assert_eq!(sim.step(), ids(&["db-2"]));
-    assert!(
-        sim.plan().waiting.contains("batch 1"),
-        "{}",
-        sim.plan().waiting
-    );
+    sim.assert_waiting("batch 1");
     sim.upgrade("db-2");
     assert_eq!(sim.step(), ids(&["app-1"]));
 }

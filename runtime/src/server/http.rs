@@ -511,6 +511,30 @@ fn allow_discard(st: &mut super::state::State, id: u64) {
     }
 }
 
+/// The operator `by`'s decision on rollout `id`: its new `state` (with `reason`), and the event
+/// `kind` that says who decided (`rollout 3 rolled back by operator key ...`).
+fn decided(
+    st: &mut super::state::State,
+    now: u64,
+    (id, by): (u64, &str),
+    state: RolloutState,
+    reason: String,
+    kind: &str,
+) -> [Change; 2] {
+    let message = format!(
+        "rollout {id} {} by operator key `{by}`",
+        kind.replace('_', " ")
+    );
+    [
+        Change::SetState {
+            rollout: id,
+            state,
+            reason,
+        },
+        Change::Event(st.event(now, Some(id), None, kind, message)),
+    ]
+}
+
 /// `POST /v1/rollouts/{id}/{pause|resume|rollback}`; `{id}` may be `current`.
 async fn control(
     State(shared): Shr,
@@ -578,18 +602,8 @@ async fn control(
             }
             ("pause", RolloutState::Running | RolloutState::Pending) => {
                 let reason = format!("paused by operator key `{by}`: resume with `upstart resume`");
-                changes.push(Change::SetState {
-                    rollout: id,
-                    state: RolloutState::Paused,
-                    reason,
-                });
-                changes.push(Change::Event(st.event(
-                    now,
-                    Some(id),
-                    None,
-                    "paused",
-                    format!("rollout {id} paused by operator key `{by}`"),
-                )));
+                let state = RolloutState::Paused;
+                changes.extend(decided(&mut st, now, (id, &by), state, reason, "paused"));
             }
             ("resume", RolloutState::Paused) => {
                 if let Some(other) = st.busy(&r.system, id) {
@@ -625,18 +639,8 @@ async fn control(
                     )));
                     changes.push(Change::Unassign { node });
                 }
-                changes.push(Change::SetState {
-                    rollout: id,
-                    state: RolloutState::Running,
-                    reason: "resumed".into(),
-                });
-                changes.push(Change::Event(st.event(
-                    now,
-                    Some(id),
-                    None,
-                    "resumed",
-                    format!("rollout {id} resumed by operator key `{by}`"),
-                )));
+                let (state, reason) = (RolloutState::Running, "resumed".into());
+                changes.extend(decided(&mut st, now, (id, &by), state, reason, "resumed"));
             }
             (
                 "rollback",
@@ -657,18 +661,15 @@ async fn control(
                         ""
                     }
                 );
-                changes.push(Change::SetState {
-                    rollout: id,
-                    state: RolloutState::RolledBack,
-                    reason,
-                });
-                changes.push(Change::Event(st.event(
+                let state = RolloutState::RolledBack;
+                changes.extend(decided(
+                    &mut st,
                     now,
-                    Some(id),
-                    None,
+                    (id, &by),
+                    state,
+                    reason,
                     "rolled_back",
-                    format!("rollout {id} rolled back by operator key `{by}`"),
-                )));
+                ));
                 changes.extend(start_next(&mut st, id, now));
             }
             ("pause", _) => return Err(conflict("pause")),

@@ -34,6 +34,11 @@ fn rollout(id: u64, state: RolloutState) -> Rollout {
     }
 }
 
+/// Node `id` assigned to batch 0 at `at_ms`.
+fn assign(st: &mut State, id: &str, at_ms: u64) {
+    st.nodes.get_mut(id).unwrap().assignment = Some(Assignment { batch: 0, at_ms });
+}
+
 #[test]
 fn heartbeats_create_nodes_and_track_health() {
     let mut st = State::default();
@@ -89,7 +94,7 @@ fn directives_follow_the_rollout() {
         (d.action, d.rollout, d.reason.as_str()),
         (Action::Stay, Some(1), "waiting")
     );
-    st.nodes.get_mut("n1").unwrap().assignment = Some(Assignment { batch: 0, at_ms: 0 });
+    assign(&mut st, "n1", 0);
     assert_eq!(st.directive("n1", 1000).action, Action::Upgrade);
     st.rollouts.get_mut(&1).unwrap().state = RolloutState::Paused;
     assert_eq!(
@@ -132,18 +137,12 @@ fn a_failure_of_an_earlier_assignment_does_not_hold_back_a_new_one() {
     let mut st = State::default();
     st.rollouts.insert(1, rollout(1, RolloutState::Running));
     st.observe("n1", &req(1, Phase::Serving, true), 0);
-    st.nodes.get_mut("n1").unwrap().assignment = Some(Assignment {
-        batch: 0,
-        at_ms: 10,
-    });
+    assign(&mut st, "n1", 10);
     st.observe("n1", &req(1, Phase::RolledBack, true), 20);
     let d = st.directive("n1", 1000);
     assert_eq!((d.action, d.attempt), (Action::Stay, Some(10)));
     // `upstart resume` assigned it again: the old failure is not this attempt's.
-    st.nodes.get_mut("n1").unwrap().assignment = Some(Assignment {
-        batch: 0,
-        at_ms: 30,
-    });
+    assign(&mut st, "n1", 30);
     st.observe("n1", &req(1, Phase::RolledBack, true), 40);
     let d = st.directive("n1", 1000);
     assert_eq!((d.action, d.attempt), (Action::Upgrade, Some(30)));

@@ -50,40 +50,41 @@ use fsutil::with_suffix;
 use std::path::{Path, PathBuf};
 use storage::Kind;
 
-/// A transform of state bytes and the invariant between old and new state. Plugins are one;
-/// tests use closures.
-pub trait StateTransform {
+/// The spec's invariant between an old state and a new one, which a transform must keep in
+/// either direction.
+pub trait Invariant {
+    /// Whether the invariant holds between `old` and `new` (JSON).
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String>;
+}
+
+/// A transform of state bytes, which keeps its [`Invariant`]. Plugins are one; tests use
+/// their own.
+pub trait StateTransform: Invariant {
     /// The new state (JSON) of the old state (JSON).
     fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String>;
-    /// Whether the spec's invariant holds between `old` and `new`.
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String>;
+}
+
+/// The reverse transform of state bytes (a rollback's), which keeps its [`Invariant`].
+pub trait ReverseTransform: Invariant {
+    /// The old version's state (JSON) of the new version's state (JSON).
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+impl Invariant for Plugin {
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+        Plugin::check_invariant(self, old, new).map_err(|e| e.to_string())
+    }
 }
 
 impl StateTransform for Plugin {
     fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
         Plugin::transform(self, old).map_err(|e| e.to_string())
     }
-
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
-        Plugin::check_invariant(self, old, new).map_err(|e| e.to_string())
-    }
-}
-
-/// The reverse transform of state bytes (a rollback's), and the invariant it must keep.
-pub trait ReverseTransform {
-    /// The old version's state (JSON) of the new version's state (JSON).
-    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String>;
-    /// Whether the spec's invariant holds between `old` and `new`.
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String>;
 }
 
 impl ReverseTransform for Plugin {
     fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
         Plugin::reverse_transform(self, new).map_err(|e| e.to_string())
-    }
-
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
-        Plugin::check_invariant(self, old, new).map_err(|e| e.to_string())
     }
 }
 

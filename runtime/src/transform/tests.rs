@@ -22,7 +22,9 @@ impl StateTransform for Doubler {
         let twice = if self.lie { n } else { 2 * n };
         Ok(serde_json::to_vec(&serde_json::json!({"n": n, "twice": twice})).unwrap())
     }
+}
 
+impl Invariant for Doubler {
     fn check_invariant(&self, _old: &[u8], new: &[u8]) -> Result<bool, String> {
         let v: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
         Ok(v["twice"].as_i64() == v["n"].as_i64().map(|n| 2 * n))
@@ -244,7 +246,9 @@ impl ReverseTransform for Halver {
         let n = if self.lie { n / 2 } else { n };
         Ok(serde_json::to_vec(&serde_json::json!({ "n": n })).unwrap())
     }
+}
 
+impl Invariant for Halver {
     fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
         let o: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
         let n: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;

@@ -3,7 +3,9 @@
 //! lines it prints (`reached POINT`, `finished`).
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+use runtime::transform::Point;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -49,4 +51,28 @@ pub fn next_line(h: &mut Helper) -> Option<String> {
         }
     });
     rx.recv_timeout(Duration::from_secs(60)).ok()
+}
+
+/// What the helper process is to do, read from its environment (`None` outside the helper,
+/// when `switch` is not set): the state (`UPSTART_STATE`), the transform's hook, which at the
+/// point named by `UPSTART_STOP_AT` prints `reached POINT` and waits to be killed, and
+/// whether to reverse (`UPSTART_REVERSE`).
+pub fn helper_task(switch: &str) -> Option<(PathBuf, impl Fn(Point), bool)> {
+    std::env::var_os(switch)?;
+    let state = PathBuf::from(std::env::var("UPSTART_STATE").unwrap());
+    let stop_at = std::env::var("UPSTART_STOP_AT").ok();
+    let hook = move |p: Point| {
+        if stop_at.as_deref() == Some(p.name()) {
+            println!("reached {}", p.name());
+            std::thread::sleep(Duration::from_secs(60));
+            std::process::exit(3);
+        }
+    };
+    Some((state, hook, std::env::var_os("UPSTART_REVERSE").is_some()))
+}
+
+/// Waits for the helper to print `finished`, then to exit with success.
+pub fn finishes(mut h: Helper, case: &str) {
+    assert_eq!(next_line(&mut h).as_deref(), Some("finished"), "{case}");
+    assert!(h.0.wait().unwrap().success(), "{case}");
 }

@@ -26,6 +26,11 @@ pub fn make_bundle(
     make_release(dir, system, from, to, 0, schedule, signer)
 }
 
+/// A bundle of `kv` 1 -> 2 with `schedule`, signed with [`key`] (see [`make_bundle`]).
+pub fn kv_1_2(dir: &Path, schedule: &[(&str, &str)]) -> (PathBuf, SignedManifest) {
+    make_bundle(dir, "kv", 1, 2, schedule, &key())
+}
+
 /// The operator's key.
 pub fn operator() -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(&[6; 32])
@@ -158,4 +163,12 @@ pub fn refused(e: &ClientError, status: u16) -> &str {
         } if *got == status => message,
         other => panic!("expected a refusal with status {status}, got {other:?}"),
     }
+}
+
+/// Pushes the bundle file `bundle` as `op`, which the server must refuse with `status`: the
+/// refusal's message.
+pub async fn push_refused(op: &Client, bundle: &Path, status: u16) -> String {
+    let bytes = std::fs::read(bundle).unwrap();
+    let e = op.push(bytes, false).await.unwrap_err();
+    refused(&e, status).to_owned()
 }

@@ -1,11 +1,10 @@
 //! Redirection of outgoing `connect`s to peers through the shim (`UPSTART_SHIM_OUTBOUND`).
 
 use crate::sys::{
-    is_stream, read_addr, real_connect, set_errno, sockaddr_v4, sockaddr_v6, socket_family,
-    unmapped, write_all, ConnectFn,
+    is_stream, read_addr, real_connect, set_errno, socket_family, unmapped, write_all, CAddr,
+    ConnectFn,
 };
-use libc::{c_int, c_void, sockaddr, sockaddr_in, sockaddr_in6, socklen_t};
-use std::mem::size_of;
+use libc::{c_int, c_void, sockaddr, socklen_t};
 use std::net::{SocketAddr, SocketAddrV6};
 use std::sync::OnceLock;
 
@@ -133,32 +132,11 @@ fn exchange(
     dest: SocketAddr,
 ) -> Result<(), (c_int, String)> {
     let family = socket_family(fd).unwrap_or(libc::AF_INET);
-    let rc = match (family, shim) {
-        (libc::AF_INET, SocketAddr::V4(v4)) => {
-            let a = sockaddr_v4(v4);
-            // SAFETY: `a` is a complete `sockaddr_in` and its size is passed.
-            unsafe {
-                real(
-                    fd,
-                    std::ptr::addr_of!(a).cast::<sockaddr>(),
-                    size_of::<sockaddr_in>() as socklen_t,
-                )
-            }
-        }
-        (libc::AF_INET6, shim) => {
-            let v6 = match shim {
-                SocketAddr::V6(v6) => v6,
-                SocketAddr::V4(v4) => SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0),
-            };
-            let a = sockaddr_v6(v6);
-            // SAFETY: `a` is a complete `sockaddr_in6` and its size is passed.
-            unsafe {
-                real(
-                    fd,
-                    std::ptr::addr_of!(a).cast::<sockaddr>(),
-                    size_of::<sockaddr_in6>() as socklen_t,
-                )
-            }
+    let target = match (family, shim) {
+        (libc::AF_INET, SocketAddr::V4(v4)) => SocketAddr::V4(v4),
+        (libc::AF_INET6, SocketAddr::V6(v6)) => SocketAddr::V6(v6),
+        (libc::AF_INET6, SocketAddr::V4(v4)) => {
+            SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0))
         }
         _ => {
             return Err((
@@ -167,6 +145,10 @@ fn exchange(
             ))
         }
     };
+    let c_addr = CAddr::new(target);
+    let (addr, len) = c_addr.as_raw();
+    // SAFETY: `addr` points at a complete socket address of `len` bytes, alive for the call.
+    let rc = unsafe { real(fd, addr, len) };
     if rc != 0 {
         let errno = std::io::Error::last_os_error()
             .raw_os_error()
@@ -191,6 +173,23 @@ fn exchange(
     }
 }
 
+/// What a call's result `rc` says: `true` for a count of one or more, `false` when a signal
+/// interrupted it (call again), the error otherwise, and `nothing` as an error for `0`.
+fn went_on(rc: isize, nothing: (std::io::ErrorKind, &'static str)) -> std::io::Result<bool> {
+    match rc {
+        0 => Err(std::io::Error::new(nothing.0, nothing.1)),
+        n if n > 0 => Ok(true),
+        _ => {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Reads the shim's one-line answer, a byte at a time so that nothing after it is taken
 /// from the program.
 fn read_line(fd: c_int) -> std::io::Result<String> {
@@ -203,34 +202,22 @@ fn read_line(fd: c_int) -> std::io::Result<String> {
         };
         // SAFETY: one valid `pollfd`.
         let ready = unsafe { libc::poll(&mut poll, 1, ANSWER_TIMEOUT_MS) };
-        if ready < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if ready == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the shim did not answer in time",
-            ));
+        let timed_out = (
+            std::io::ErrorKind::TimedOut,
+            "the shim did not answer in time",
+        );
+        if !went_on(ready as isize, timed_out)? {
+            continue;
         }
         let mut byte = 0u8;
         // SAFETY: reads at most one byte into `byte`.
         let n = unsafe { libc::read(fd, std::ptr::addr_of_mut!(byte).cast::<c_void>(), 1) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the shim closed the connection",
-            ));
+        let closed = (
+            std::io::ErrorKind::UnexpectedEof,
+            "the shim closed the connection",
+        );
+        if !went_on(n, closed)? {
+            continue;
         }
         if byte == b'\n' {
             return Ok(String::from_utf8_lossy(&line)

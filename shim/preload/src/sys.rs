@@ -98,35 +98,41 @@ pub(crate) fn unmapped(addr: SocketAddr) -> SocketAddr {
 }
 
 pub(crate) fn is_stream(fd: c_int) -> bool {
-    let mut kind: c_int = 0;
-    let mut len = size_of::<c_int>() as socklen_t;
-    // SAFETY: `kind` and `len` are valid for writes of the sizes given.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            std::ptr::addr_of_mut!(kind).cast::<c_void>(),
-            &mut len,
-        )
-    };
-    rc == 0 && kind == libc::SOCK_STREAM
+    socket_option(fd, libc::SO_TYPE) == Some(libc::SOCK_STREAM)
 }
 
 pub(crate) fn socket_family(fd: c_int) -> Option<c_int> {
-    let mut family: c_int = 0;
-    let mut len = size_of::<c_int>() as socklen_t;
-    // SAFETY: `family` and `len` are valid for writes of the sizes given.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
-            std::ptr::addr_of_mut!(family).cast::<c_void>(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(family)
+    socket_option(fd, libc::SO_DOMAIN)
+}
+
+/// A socket address in its C form, for the calls that take a `sockaddr` and its size.
+pub(crate) enum CAddr {
+    V4(sockaddr_in),
+    V6(sockaddr_in6),
+}
+
+impl CAddr {
+    pub(crate) fn new(addr: SocketAddr) -> CAddr {
+        match addr {
+            SocketAddr::V4(a) => CAddr::V4(sockaddr_v4(a)),
+            SocketAddr::V6(a) => CAddr::V6(sockaddr_v6(a)),
+        }
+    }
+
+    /// The address as `connect` takes it, and its size: valid while `self` is.
+    pub(crate) fn as_raw(&self) -> (*const sockaddr, socklen_t) {
+        let (ptr, size) = match self {
+            CAddr::V4(a) => (
+                std::ptr::addr_of!(*a).cast::<sockaddr>(),
+                size_of::<sockaddr_in>(),
+            ),
+            CAddr::V6(a) => (
+                std::ptr::addr_of!(*a).cast::<sockaddr>(),
+                size_of::<sockaddr_in6>(),
+            ),
+        };
+        (ptr, size as socklen_t)
+    }
 }
 
 pub(crate) fn sockaddr_v4(addr: SocketAddrV4) -> sockaddr_in {
@@ -175,23 +181,9 @@ pub(crate) unsafe fn write_addr(addr: SocketAddr, out: *mut sockaddr, len: *mut 
     if out.is_null() || len.is_null() {
         return;
     }
-    let (v4, v6);
-    let (ptr, size) = match addr {
-        SocketAddr::V4(a) => {
-            v4 = sockaddr_v4(a);
-            (
-                std::ptr::addr_of!(v4).cast::<u8>(),
-                size_of::<sockaddr_in>(),
-            )
-        }
-        SocketAddr::V6(a) => {
-            v6 = sockaddr_v6(a);
-            (
-                std::ptr::addr_of!(v6).cast::<u8>(),
-                size_of::<sockaddr_in6>(),
-            )
-        }
-    };
+    let c_addr = CAddr::new(addr);
+    let (ptr, size) = c_addr.as_raw();
+    let (ptr, size) = (ptr.cast::<u8>(), size as usize);
     // SAFETY: `len` is valid for reads and writes (the caller's contract).
     let room = unsafe { *len } as usize;
     // SAFETY: `ptr` points at `size` bytes of a local socket address; `out` is valid for

@@ -5,7 +5,7 @@
 #![allow(clippy::indexing_slicing, reason = "tests")]
 
 use serde_json::{json, Value};
-use shim::{ListenerConfig, ShimConfig};
+use shim::{ListenerConfig, Shim, ShimConfig};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -67,6 +67,13 @@ pub fn two_ports(node: Option<SocketAddr>, version: u64) -> ShimConfig {
         },
     ];
     config
+}
+
+/// Starts a shim (no plugins) with `config`: it, and its client ports in order.
+pub async fn start(config: ShimConfig) -> (Shim, Vec<SocketAddr>) {
+    let shim = Shim::start(config, None).await.unwrap();
+    let ports = shim.addrs().listeners.iter().map(|l| l.0).collect();
+    (shim, ports)
 }
 
 /// A JSON-RPC request line: id 1, `method`, params `["a"]`.

@@ -9,7 +9,8 @@ use e2e::process::ChildGuard;
 use e2e::rpc::{Client, Framing};
 use serde_json::Value;
 use shim::{ListenerConfig, Shim, ShimConfig};
-use std::net::SocketAddr;
+use std::io::{BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -106,6 +107,22 @@ pub fn handoff_config(
     config.listeners = loopback_listeners(versions);
     config.handoff = Some(socket.to_path_buf());
     config
+}
+
+/// A `kv` shim at `version` in front of the node at `node`, with client ports `versions` (see
+/// [`loopback_listeners`]).
+pub fn node_config(version: u64, node: SocketAddr, versions: &[Option<u64>]) -> ShimConfig {
+    let mut config = ShimConfig::new("kv", version);
+    config.node_addr = Some(node);
+    config.listeners = loopback_listeners(versions);
+    config
+}
+
+/// Starts the shim of `config` on `runtime`, translating with the kv plugins' [`chain`].
+pub fn kv_shim(runtime: &tokio::runtime::Runtime, config: ShimConfig) -> Shim {
+    runtime
+        .block_on(Shim::start(config, Some(chain())))
+        .expect("the shim starts")
 }
 
 /// The environment of a program under the LD_PRELOAD library that registers its listening
@@ -288,4 +305,20 @@ impl Drop for Cluster {
 /// A JSON value from text, for expectations.
 pub fn j(text: &str) -> Value {
     serde_json::from_str(text).expect("valid JSON in a test")
+}
+
+/// Sends `requests` (one JSON-RPC request a line) on a new connection to `addr` in one write;
+/// the connection, to read the answers from.
+pub fn pipeline(addr: SocketAddr, requests: &[Value]) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("a read timeout");
+    let mut batch = String::new();
+    for r in requests {
+        batch.push_str(&r.to_string());
+        batch.push('\n');
+    }
+    (&stream)
+        .write_all(batch.as_bytes())
+        .expect("send the requests");
+    BufReader::new(stream)
 }
