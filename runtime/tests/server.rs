@@ -6,7 +6,7 @@
 
 mod kit;
 
-use kit::{key, kv_1_2, make_bundle, node_client, push_refused, start};
+use kit::{key, kv_1_2, make_bundle, node_client, push_refused, refused, start};
 use runtime::api::{Action, Directive, Phase, PollRequest, Report, RolloutState};
 use runtime::bundle::{Limits, Store, TrustedKeys};
 use runtime::client::{Client, ClientError, Control, PollAnswer};
