@@ -51,6 +51,11 @@ fn extra() -> Vec<&'static str> {
 /// The bundle of kvsql 1 -> 2, running the same script with `--schema 2`.
 fn bundle(dir: &Path, key: &Path) -> PathBuf {
     let (spec, plugin) = kvsql_plugin();
+    bundle_of(spec, plugin, dir, key)
+}
+
+/// [`bundle`] of the spec `spec` and its plugin `plugin`.
+fn bundle_of(spec: &Path, plugin: &Path, dir: &Path, key: &Path) -> PathBuf {
     let program = ProgramSpec {
         exec: Some(V2.into()),
         stop_signal: None,
@@ -298,4 +303,73 @@ fn killed_under_load_at(point: &str) {
 fn a_node_killed_mid_upgrade_under_load_misses_no_replicated_write() {
     kvsql_plugin();
     support::at_every_point(&["new-written", "started"], killed_under_load_at);
+}
+
+/// The spec and plugin of kvsql 1 -> 2 declaring `state KIND` instead of `state sqlite`.
+fn plugin_declaring(kind: &str) -> (PathBuf, PathBuf) {
+    let (spec, _) = kvsql_plugin();
+    let text = std::fs::read_to_string(spec).unwrap();
+    assert_eq!(text.matches("state sqlite {").count(), 2);
+    let path = spec.with_file_name(format!("kvsql-1-2-declaring-{kind}.ups"));
+    std::fs::write(
+        &path,
+        text.replace("state sqlite {", &format!("state {kind} {{")),
+    )
+    .unwrap();
+    let plugin = upstart_test_support::plugins::build(&path);
+    (path, plugin)
+}
+
+/// A spec declaring another kind of state than the node keeps (`state dir` for kvsql's SQLite
+/// database) is refused before anything stops: the agent names the failed check, the old
+/// program serves on (the same process), and the state, its backups and journal are untouched.
+#[test]
+fn a_spec_declaring_another_kind_of_state_is_refused_before_anything_stops() {
+    let (spec, plugin) = plugin_declaring("dir");
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start_system(dir.path(), 1, &extra(), None, &app(), ("kvsql", "state.db"));
+    let v1 = c.agents[0].port(1).unwrap();
+    put_v1(v1, "kept", "yes");
+    let state = c.agents[0].spec.state();
+    let before = state_of(&state);
+    let pids = support::program_pids(&c.agents[0].lines());
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    push(
+        &c.server,
+        &bundle_of(&spec, &plugin, dir.path(), &c.private),
+    )
+    .unwrap();
+    let why = c.agents[0]
+        .proc
+        .wait_line("failed 2: ", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    assert!(
+        why.contains("storage check failed")
+            && why.contains("is a SQLite database")
+            && why.contains("`state dir`"),
+        "{why}"
+    );
+    let lines = c.agents[0].lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("draining") || l.starts_with("upgraded")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        support::program_pids(&lines),
+        pids,
+        "the old program serves on"
+    );
+    assert!(support::alive(pids[0]));
+    assert_eq!(load::get(v1, 1, "kept").unwrap(), json!("yes"));
+    assert_eq!(state_of(&state), before);
+    for suffix in [".v1", ".v2", ".upgrade", ".new"] {
+        let p = PathBuf::from(format!("{}{suffix}", state.display()));
+        assert!(!p.exists(), "`{}` was written", p.display());
+    }
+    assert_eq!(
+        runtime::transform::storage::Kind::of(&state).unwrap(),
+        runtime::transform::storage::Kind::Sqlite
+    );
 }
