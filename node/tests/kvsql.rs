@@ -373,3 +373,112 @@ fn a_spec_declaring_another_kind_of_state_is_refused_before_anything_stops() {
         runtime::transform::storage::Kind::Sqlite
     );
 }
+
+/// `put(key, value, ttl_ms)` at version 2 through `addr`.
+fn put_v2(addr: std::net::SocketAddr, key: &str, value: &str, ttl_ms: Option<u64>) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut line = serde_json::to_vec(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "put", "params": [key, value, ttl_ms]}),
+    )
+    .unwrap();
+    line.push(b'\n');
+    s.write_all(&line).unwrap();
+    let mut answer = String::new();
+    BufReader::new(s).read_line(&mut answer).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).unwrap()["result"],
+        Value::Null,
+        "{answer}"
+    );
+}
+
+/// The spec and plugin of kvsql 1 -> 2 whose rollout pauses after its first node.
+fn pausing_plugin() -> &'static (PathBuf, PathBuf) {
+    static PLUGIN: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    PLUGIN.get_or_init(|| {
+        let (spec, _) = kvsql_plugin();
+        let text = std::fs::read_to_string(spec).unwrap();
+        let at = text.rfind('}').unwrap();
+        let path = spec.with_file_name("kvsql-1-2-canary-pause.ups");
+        std::fs::write(
+            &path,
+            format!("{}  canary: 1 then pause\n}}\n", &text[..at]),
+        )
+        .unwrap();
+        let plugin = upstart_test_support::plugins::build(&path);
+        (path, plugin)
+    })
+}
+
+/// With one node at version 2 and two at version 1 (the rollout paused after its canary),
+/// writes replicate both ways through the spec's rules for `replicate`: a version-1 node's
+/// list of entries reaches the version-2 node as a map of items (no expiry), a version-2
+/// node's items (one with a ttl) reach the version-1 nodes as entries; each reads back at both
+/// versions on every node.
+#[test]
+fn writes_replicate_between_nodes_of_both_versions() {
+    let (spec, plugin) = pausing_plugin();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start_system(dir.path(), 3, &extra(), None, &app(), ("kvsql", "state.db"));
+    push(&c.server, &bundle_of(spec, plugin, dir.path(), &c.private)).unwrap();
+    c.agents[0]
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    support::wait_rollout(
+        &c.server.url,
+        runtime::api::RolloutState::Paused,
+        Duration::from_secs(30),
+    );
+    // Written at version 1 on n2, and at version 2 on n1 (the only node there).
+    put_v1(c.agents[1].port(1).unwrap(), "from-v1", "one");
+    let n1_v2 = c.agents[0].port(2).unwrap();
+    put_v2(n1_v2, "from-v2", "two", None);
+    put_v2(n1_v2, "from-v2-ttl", "three", Some(3_600_000));
+    for a in &c.agents {
+        let (v1, v2) = (a.port(1).unwrap(), a.port(2).unwrap());
+        let node = &a.spec.id;
+        for (key, value) in [
+            ("from-v1", "one"),
+            ("from-v2", "two"),
+            ("from-v2-ttl", "three"),
+        ] {
+            assert_eq!(
+                load::get(v1, 1, key).unwrap(),
+                json!(value),
+                "`{key}` on {node}"
+            );
+            let at_2 = load::get(v2, 2, key).unwrap();
+            assert_eq!(at_2["value"], json!(value), "`{key}` on {node}: {at_2}");
+        }
+        assert_eq!(
+            load::get(v2, 2, "from-v1").unwrap()["expires_at"],
+            Value::Null
+        );
+    }
+    // The version-2 node keeps the expiry it was given; the version-1 nodes cannot.
+    assert!(load::get(n1_v2, 2, "from-v2-ttl").unwrap()["expires_at"].is_u64());
+    support::operator(&c.server, &["resume"]);
+    for a in &mut c.agents[1..] {
+        a.proc
+            .wait_line("upgraded 2", Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    }
+    for a in &c.agents {
+        let v1 = a.port(1).unwrap();
+        for (key, value) in [
+            ("from-v1", "one"),
+            ("from-v2", "two"),
+            ("from-v2-ttl", "three"),
+        ] {
+            assert_eq!(
+                load::get(v1, 1, key).unwrap(),
+                json!(value),
+                "`{key}` on {}",
+                a.spec.id
+            );
+        }
+    }
+}
