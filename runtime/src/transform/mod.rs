@@ -3,7 +3,11 @@
 //! back to the old one. The state is one JSON document, a directory of JSON documents or a
 //! SQLite database ([`storage`]): every read below gives its JSON value, and `STATE`,
 //! `STATE.v<from>`, `STATE.v<to>`, `STATE.reverse` and their temporaries are written in the
-//! state's kind ([`storage::store`]); the history files hold the JSON value.
+//! state's kind ([`storage::store`]); the history files hold the JSON value. When the plugin
+//! says how the spec declares each version's state ([`StateTransform::layout`]), a run first
+//! checks the kind on disk against it ([`check_storage`]: nothing is written otherwise), and a
+//! database is written with every declared table's columns ([`storage::Tables`]); the switch
+//! and a rollback copy the database file as it was written.
 //!
 //! Beside the state file `STATE` (e.g. `state.json`) live:
 //!
