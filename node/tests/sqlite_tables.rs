@@ -21,6 +21,21 @@ fn plugin() -> Plugin {
     Plugin::load(path, &Expect::default()).unwrap()
 }
 
+/// The kvsql plugin of a spec declaring `state dir` (a directory of JSON documents).
+fn dir_plugin() -> Plugin {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    let path = PATH.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let text = std::fs::read_to_string(root.join("specs/kvsql/kvsql-1-2.ups")).unwrap();
+        let dir = root.join("target/node-tests/specs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec = dir.join("kvsql-1-2-state-dir.ups");
+        std::fs::write(&spec, text.replace("state sqlite {", "state dir {")).unwrap();
+        upstart_test_support::plugins::build(&spec)
+    });
+    Plugin::load(path, &Expect::default()).unwrap()
+}
+
 /// The columns of `table` in the database `path`: (name, declared type).
 fn columns(path: &Path, table: &str) -> Vec<(String, String)> {
     let db = rusqlite::Connection::open(path).unwrap();
@@ -147,4 +162,26 @@ fn a_state_of_another_kind_than_the_spec_declares_is_refused_untouched() {
     let db = dir.path().join("state.db");
     schema_1(&db, &[]);
     transform::check_storage(&db, 1, &plugin).unwrap();
+}
+
+/// The same for a directory: a map of records without records is an empty sub-directory
+/// before and after the transform (not a `<field>.json` holding `{}`), in the backup and after
+/// a rollback too.
+#[test]
+fn an_empty_map_in_a_state_directory_stays_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(state.join("entries")).unwrap();
+    let plugin = dir_plugin();
+    transform::upgrade(&state, 1, 2, &plugin, None).unwrap();
+    assert!(
+        state.join("items").is_dir(),
+        "{:?}",
+        std::fs::read_dir(&state).unwrap().collect::<Vec<_>>()
+    );
+    assert!(!state.join("items.json").exists());
+    assert!(dir.path().join("state.v1").join("entries").is_dir());
+    transform::rollback(&state, 1, 2).unwrap();
+    assert!(state.join("entries").is_dir());
+    assert!(!state.join("entries.json").exists());
 }

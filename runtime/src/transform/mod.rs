@@ -258,8 +258,9 @@ impl StateFiles {
     }
 
     /// Replaces `path` by the state in the file `src`, which holds `bytes`: a database is
-    /// copied as it is (its tables keep their columns, also without rows), other kinds are
-    /// written from `bytes`.
+    /// copied as it is (its tables keep their columns, also without rows), a directory is
+    /// written from `bytes` with the sub-directories `src` has (also empty ones), a JSON
+    /// document from `bytes`.
     fn copy(
         &self,
         src: &Path,
@@ -269,6 +270,12 @@ impl StateFiles {
     ) -> Result<(), TransformError> {
         if self.kind == Kind::Sqlite && Kind::of(src).ok() == Some(Kind::Sqlite) {
             return storage::copy_database(src, path, tmp)
+                .map_err(|e| TransformError::io(path, "write", e));
+        }
+        if self.kind == Kind::Dir && src.is_dir() {
+            let tables =
+                storage::dir_tables(src).map_err(|e| TransformError::io(src, "read", e))?;
+            return storage::store_with(self.kind, &tables, path, tmp, bytes)
                 .map_err(|e| TransformError::io(path, "write", e));
         }
         self.store(path, tmp, bytes, None)

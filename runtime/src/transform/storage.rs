@@ -22,7 +22,9 @@
 //! ([`Tables`], from the plugin's manifest): [`store_with`] writes each table it describes with
 //! the records' fields as columns, of the declared types where the values say nothing, so an
 //! empty table keeps its columns (the program's `CREATE TABLE IF NOT EXISTS` then finds the
-//! table it expects) and an `option<u64>` column null everywhere stays `INTEGER`.
+//! table it expects) and an `option<u64>` column null everywhere stays `INTEGER`. In a
+//! directory, a declared map of records with no records is an empty sub-directory (not a
+//! `<field>.json` holding `{}`).
 //!
 //! In a directory, names starting with `.` or ending with `.tmp` are ignored; any other entry
 //! that is not `*.json` or a directory of them is refused (it would not be carried over).
@@ -107,9 +109,10 @@ impl Kind {
     }
 }
 
-/// The columns of a database state's tables as the spec declares them: for each state field
-/// that is a map or a list of records, the records' fields in order, each with its SQL type
-/// (`INTEGER`, `REAL`, `TEXT`, `BOOLEAN`; any other, JSON text).
+/// The tables of a state as the spec declares them: for each state field that is a map or a
+/// list of records, the records' fields in order, each with its SQL type (`INTEGER`, `REAL`,
+/// `TEXT`, `BOOLEAN`; any other, JSON text). A database gets these columns; a directory keeps
+/// each declared map a sub-directory, also when it is empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tables(BTreeMap<String, Vec<(String, String)>>);
 
@@ -207,7 +210,7 @@ pub fn normalize(kind: Kind, bytes: &[u8]) -> io::Result<Vec<u8>> {
         Kind::Dir => {
             let value = parse_record(bytes)?;
             // Refuses what the directory cannot hold, as `store` would.
-            dir_layout(&value)?;
+            dir_layout(&value, &Tables::default())?;
             serde_json::to_vec(&value).map_err(|e| invalid(e.to_string()))
         }
         Kind::Sqlite => {
@@ -248,7 +251,7 @@ pub fn store_with(
         Kind::Dir => {
             let value = parse_record(bytes)?;
             remove_any(tmp)?;
-            let result = dir_write(tmp, &value).and_then(|()| switch_dir(tmp, path));
+            let result = dir_write(tmp, &value, tables).and_then(|()| switch_dir(tmp, path));
             if result.is_err() {
                 let _ = remove_any(tmp);
             }
@@ -274,6 +277,18 @@ pub fn store_with(
             result
         }
     }
+}
+
+/// The tables a state directory at `src` has: its sub-directories (empty ones included), so
+/// that the state written again from its value keeps each of them a directory.
+pub fn dir_tables(src: &Path) -> io::Result<Tables> {
+    let mut out = BTreeMap::new();
+    for (name, entry) in sorted_entries(src)? {
+        if entry.path().is_dir() {
+            out.insert(name, Vec::new());
+        }
+    }
+    Ok(Tables(out))
 }
 
 /// Replaces the database at `path` by a copy of the database file `src`, atomically and
@@ -319,8 +334,12 @@ enum Entry<'a> {
 }
 
 /// Where each field of `value` goes: a map of records with usable keys becomes a
-/// sub-directory, anything else a file.
-fn dir_layout(value: &Map<String, Value>) -> io::Result<Vec<(&str, Entry<'_>)>> {
+/// sub-directory (also an empty map of a field `tables` declares: the program finds the
+/// directory it keeps), anything else a file.
+fn dir_layout<'a>(
+    value: &'a Map<String, Value>,
+    tables: &Tables,
+) -> io::Result<Vec<(&'a str, Entry<'a>)>> {
     value
         .iter()
         .map(|(field, v)| {
@@ -331,7 +350,8 @@ fn dir_layout(value: &Map<String, Value>) -> io::Result<Vec<(&str, Entry<'_>)>> 
             }
             let entry = match v {
                 Value::Object(m)
-                    if !m.is_empty() && m.iter().all(|(k, r)| file_name_ok(k) && r.is_object()) =>
+                    if (!m.is_empty() || tables.0.contains_key(field))
+                        && m.iter().all(|(k, r)| file_name_ok(k) && r.is_object()) =>
                 {
                     Entry::Records(m)
                 }
@@ -401,9 +421,9 @@ fn write_synced(path: &Path, value: &Value) -> io::Result<()> {
     f.sync_all()
 }
 
-fn dir_write(root: &Path, value: &Map<String, Value>) -> io::Result<()> {
+fn dir_write(root: &Path, value: &Map<String, Value>, tables: &Tables) -> io::Result<()> {
     fs::create_dir(root)?;
-    for (field, entry) in dir_layout(value)? {
+    for (field, entry) in dir_layout(value, tables)? {
         match entry {
             Entry::File(v) => write_synced(&root.join(format!("{field}.json")), v)?,
             Entry::Records(m) => {
@@ -857,6 +877,27 @@ mod tests {
         let loaded: Value = serde_json::from_slice(&load(&p).unwrap()).unwrap();
         assert_eq!(loaded, v);
         assert_eq!(load(&p).unwrap(), normalize(Kind::Sqlite, &bytes).unwrap());
+    }
+
+    #[test]
+    fn a_declared_map_without_records_stays_a_directory() {
+        let tables = Tables::new([("items".to_owned(), vec![("v".into(), "TEXT".into())])]);
+        let v = json!({"items": {}, "other": {}});
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        let bytes = serde_json::to_vec(&v).unwrap();
+        store_with(Kind::Dir, &tables, &p, &dir.path().join("s.new"), &bytes).unwrap();
+        assert!(p.join("items").is_dir());
+        assert!(p.join("other.json").is_file());
+        assert_eq!(
+            serde_json::from_slice::<Value>(&load(&p).unwrap()).unwrap(),
+            v
+        );
+        // Written again from its value with the tables it has, it keeps the sub-directory.
+        let again = dir.path().join("t");
+        let found = dir_tables(&p).unwrap();
+        store_with(Kind::Dir, &found, &again, &dir.path().join("t.new"), &bytes).unwrap();
+        assert!(again.join("items").is_dir());
     }
 
     #[test]
