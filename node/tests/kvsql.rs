@@ -345,8 +345,10 @@ fn a_spec_declaring_another_kind_of_state_is_refused_before_anything_stops() {
         .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
     assert!(
         why.contains("storage check failed")
-            && why.contains("is a SQLite database")
-            && why.contains("`state dir`"),
+            && why.contains(
+                "is a SQLite database, but the spec declares version 1's state as `state dir`; \
+                 nothing was changed; help: point the node at the state the program keeps"
+            ),
         "{why}"
     );
     let lines = c.agents[0].lines();

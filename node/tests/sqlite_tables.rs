@@ -147,7 +147,10 @@ fn a_state_of_another_kind_than_the_spec_declares_is_refused_untouched() {
         assert!(
             shown.starts_with("storage check failed: ")
                 && shown.contains(found)
-                && shown.contains("`state sqlite`"),
+                && shown.contains(&format!(
+                    "is {found}, but the spec declares version 1's state as `state sqlite`; \
+                     nothing was changed\n  help: "
+                )),
             "{shown}"
         );
         assert!(transform::check_storage(state, 1, &plugin).is_err());

@@ -118,7 +118,9 @@ impl fmt::Display for TransformError {
                 version,
             } => write!(
                 f,
-                "storage check failed: the state `{}` is {}, but the spec declares version                  {version}'s state as `state {}`; nothing was changed (help: point the node                  at the state the program keeps, or declare `state {}` in the spec)",
+                "storage check failed: the state `{}` is {}, but the spec declares version \
+                 {version}'s state as `state {}`; nothing was changed\n  help: point the node \
+                 at the state the program keeps, or declare `state {}` in the spec",
                 path.display(),
                 found.described(),
                 declared.name(),
