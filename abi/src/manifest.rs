@@ -40,6 +40,33 @@ pub struct Manifest {
     /// The same for the new version's methods and their future rules.
     #[serde(default)]
     pub future_one_call: Vec<String>,
+    /// How the old version keeps its state, as the spec declares it; `None` for a version
+    /// without state. Absent in older manifests: not known (a host checks nothing).
+    #[serde(default)]
+    pub old_state: Option<StateLayout>,
+    /// The same for the new version.
+    #[serde(default)]
+    pub new_state: Option<StateLayout>,
+}
+
+/// A version's state as the spec declares it: its storage kind and, for a database, the
+/// columns of every table, which a host writes also when a table has no rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateLayout {
+    /// `json`, `dir` or `sqlite` (`state KIND { ... }`; `json` when the spec says none).
+    pub storage: String,
+    /// Each field of the state that is a map or a list of records (a table in a database).
+    pub tables: Vec<StateTable>,
+}
+
+/// A field of the state that is a map or a list of records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateTable {
+    /// The state field (the table's name).
+    pub field: String,
+    /// The records' fields in declaration order, each with its column's SQL type: `INTEGER`,
+    /// `REAL`, `TEXT`, `BOOLEAN` or `JSON TEXT` (any other value, kept as JSON text).
+    pub columns: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,13 +8,22 @@ Schema 1 keeps `entries (key TEXT PRIMARY KEY, value TEXT)` and answers get/put/
 Schema 2 keeps `items (key TEXT PRIMARY KEY, value TEXT, expires_at INTEGER)` (an optional
 expiry in unix milliseconds) and adds `delete` and `put(key, value, ttl_ms)`.
 On opening, the service creates its table, or adds the columns it lacks. It stops on SIGTERM.
+
+Replication: a `put` is answered only once every `--peer` took it, sent as a `replicate` call
+in this schema's shape (schema 1: `{"entries": [{"key", "value"}]}`, schema 2: `{"items":
+{KEY: {"value", "expires_at"}}}`) over one persistent connection per peer. A peer that cannot be
+reached is tried again with backoff for up to REPLICATION_BOUND seconds, then skipped (and
+logged): a node down for longer misses the write (there is no anti-entropy). A `replicate`
+received is applied, not passed on. Deletes are not replicated: `replicate` cannot say so.
 """
 
 import argparse
 import json
 import signal
+import socket
 import socketserver
 import sqlite3
+import sys
 import threading
 import time
 
@@ -71,7 +80,86 @@ def put(key, value, expires_at=None):
         )
 
 
+def row_of(key):
+    """The `replicate` params of the stored row of `key`, in this schema's shape."""
+    stored = get(key)
+    if args.schema == 1:
+        return {"entries": [{"key": key, "value": stored}]}
+    return {"items": {key: stored}}
+
+
+REPLICATION_BOUND = 20.0
+PEER_TIMEOUT = 5.0
+
+
+class Peer:
+    """One peer: a persistent connection, opened on first use and reopened after a failure."""
+
+    def __init__(self, addr):
+        host, port = addr.rsplit(":", 1)
+        self.addr = (host, int(port))
+        self.lock = threading.Lock()
+        self.conn = None
+        self.next_id = 0
+
+    def close(self):
+        if self.conn is not None:
+            self.conn[1].close()
+            self.conn[0].close()
+            self.conn = None
+
+    def send(self, params):
+        """One `replicate(params)`, reconnecting once; raises OSError when it does not take."""
+        with self.lock:
+            for attempt in range(2):
+                try:
+                    if self.conn is None:
+                        s = socket.create_connection(self.addr, timeout=PEER_TIMEOUT)
+                        self.conn = (s, s.makefile("rb"))
+                    s, r = self.conn
+                    self.next_id += 1
+                    request = {"jsonrpc": "2.0", "id": self.next_id, "method": "replicate",
+                               "params": params}
+                    s.sendall((json.dumps(request) + "\n").encode())
+                    line = r.readline()
+                    if not line:
+                        raise OSError("the connection closed")
+                    answer = json.loads(line)
+                except (OSError, ValueError) as e:
+                    self.close()
+                    if attempt == 1:
+                        raise OSError(str(e))
+                    continue
+                if answer.get("error") is not None:
+                    raise OSError("error answer: %s" % json.dumps(answer["error"]))
+                return
+
+
+PEERS = [Peer(p) for p in args.peer]
+
+
+def replicate(params):
+    """Sends `params` to every peer, one after the other, each until it takes it (or
+    REPLICATION_BOUND passes)."""
+    for peer in PEERS:
+        deadline = time.monotonic() + REPLICATION_BOUND
+        pause = 0.02
+        while True:
+            try:
+                peer.send(params)
+                break
+            except OSError as e:
+                if time.monotonic() + pause >= deadline:
+                    print("kvsql: cannot replicate to %s:%d: %s; giving up" % (peer.addr + (e,)),
+                          file=sys.stderr, flush=True)
+                    break
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
+
+
 def call(method, params):
+    """The answer to `method`; for a client's `put`, the answer is null and what it returns is
+    the `replicate` params to send to the peers (outside the lock)."""
     if method not in PARAMS or (method == "delete" and args.schema == 1):
         raise LookupError(method)
     if isinstance(params, list):
@@ -84,7 +172,7 @@ def call(method, params):
             ttl = params.get("ttl_ms")
             expires = None if ttl is None else int(time.time() * 1000) + ttl
             put(params["key"], params["value"], expires)
-            return None
+            return row_of(params["key"])
         if method == "delete":
             cur = db.execute("DELETE FROM items WHERE key = ?", (params["key"],))
             return cur.rowcount > 0
@@ -107,7 +195,13 @@ class Handler(socketserver.StreamRequestHandler):
                 return
             answer = {"jsonrpc": "2.0", "id": request.get("id")}
             try:
-                answer["result"] = call(request.get("method"), request.get("params"))
+                method = request.get("method")
+                result = call(method, request.get("params"))
+                if method == "put":
+                    # Outside the lock: a peer's `replicate` may come in meanwhile.
+                    replicate(result)
+                    result = None
+                answer["result"] = result
             except LookupError:
                 answer["error"] = {"code": -32601, "message": "no such method"}
             except (KeyError, TypeError, AttributeError) as e:

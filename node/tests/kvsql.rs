@@ -2,7 +2,9 @@
 //! with its own flags (`--listen-port`, `--db`, `--schema`, `--peer`) that keeps its state in
 //! SQLite and knows nothing of Upstart, upgraded from schema 1 (`entries (key, value)`) to
 //! schema 2 (`items (key, value, expires_at)`) under load by the spec `specs/kvsql`, whose
-//! transform runs on the database (`state sqlite`).
+//! transform runs on the database (`state sqlite`). The service replicates each write to its
+//! peers before answering, so every acknowledged write must read back on every node, also
+//! after a node was killed mid-upgrade.
 #![allow(
     clippy::expect_used,
     clippy::panic,
@@ -49,6 +51,11 @@ fn extra() -> Vec<&'static str> {
 /// The bundle of kvsql 1 -> 2, running the same script with `--schema 2`.
 fn bundle(dir: &Path, key: &Path) -> PathBuf {
     let (spec, plugin) = kvsql_plugin();
+    bundle_of(spec, plugin, dir, key)
+}
+
+/// [`bundle`] of the spec `spec` and its plugin `plugin`.
+fn bundle_of(spec: &Path, plugin: &Path, dir: &Path, key: &Path) -> PathBuf {
     let program = ProgramSpec {
         exec: Some(V2.into()),
         stop_signal: None,
@@ -112,13 +119,9 @@ fn the_python_sqlite_service_is_upgraded_in_a_rolling_upgrade_with_nothing_lost(
     let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
     assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
     assert!(total.ok > 0);
-    // Every acknowledged write is there (the service does not replicate: each key is read on
-    // the node it was written to).
-    for r in &reports {
-        let only = std::collections::BTreeMap::from([(r.target.node.clone(), r.target.addr)]);
-        let lost = load::verify(std::slice::from_ref(r), &only);
-        assert!(lost.is_empty(), "{lost:#?}");
-    }
+    // Every acknowledged write is on every node: the service replicates each write to its
+    // peers (through the shims, translated between versions) before it answers.
+    support::assert_nothing_lost(&reports, &c.ports(1));
     for a in &c.agents {
         let state = a.spec.state();
         assert_eq!(
@@ -231,4 +234,253 @@ fn killed_at(point: &str) {
 fn the_agent_killed_at_every_step_of_a_sqlite_upgrade_then_restarted_finishes_it() {
     kvsql_plugin();
     support::at_every_point(&support::UPGRADE_POINTS, killed_at);
+}
+
+/// `n` kvsql nodes at version 1; the first is told to stop at `point` of its upgrade.
+fn cluster_first_stopping_at(dir: &Path, n: usize, point: &str) -> Cluster {
+    let t = support::tools();
+    let (private, public) = support::key(dir);
+    let server = support::server(dir, &public, &private);
+    let mut specs = upstart::demo::cluster::node_specs(dir, n, &[1, 2]).unwrap();
+    for (i, s) in specs.iter_mut().enumerate() {
+        s.system = "kvsql".into();
+        s.state_file = "state.db".into();
+        s.extra = extra().iter().map(|x| x.to_string()).collect();
+        s.extra.push("--preload".into());
+        s.extra.push(t.preload.display().to_string());
+        if i == 0 {
+            s.extra.extend(["--stop-at".into(), point.into()]);
+        }
+    }
+    let agents = specs
+        .iter()
+        .map(|s| support::start_agent(&server, &public, &app(), s))
+        .collect();
+    Cluster {
+        server,
+        agents,
+        public,
+        private,
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// Three kvsql nodes under load on the second and third; the first is killed (SIGKILL) at
+/// `point` of its upgrade, then restarted without the stop. The rollout ends at version 2 on
+/// every node with no call failed, and every write acknowledged meanwhile (replicated to the
+/// killed node once it was back) reads back on every node.
+fn killed_under_load_at(point: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cluster_first_stopping_at(dir.path(), 3, point);
+    // The killed node's own clients would see its shim go: the load is on the other two.
+    let targets: Vec<_> = c.targets(1).into_iter().skip(1).collect();
+    let load = Load::start(&targets, LoadConfig::default());
+    std::thread::sleep(Duration::from_millis(300));
+    push(&c.server, &bundle(dir.path(), &c.private)).unwrap();
+    let reached = c.agents[0]
+        .proc
+        .wait_line("reached ", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&c.agents[0].spec)));
+    assert_eq!(reached, point);
+    c.agents[0].crash();
+    // Writes taken while the node is down.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut spec = c.agents[0].spec.clone();
+    spec.extra.retain(|a| a != "--stop-at" && a != point);
+    c.agents[0] = support::start_agent(&c.server, &c.public, &app(), &spec);
+    for a in &mut c.agents {
+        a.proc
+            .wait_line("upgraded 2", Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{point}: {e}\n{}", log_of(&a.spec)));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let reports = support::stop_without_failures(load);
+    assert!(load::total(&reports).ok > 0);
+    support::assert_nothing_lost(&reports, &c.ports(1));
+}
+
+#[test]
+fn a_node_killed_mid_upgrade_under_load_misses_no_replicated_write() {
+    kvsql_plugin();
+    support::at_every_point(&["new-written", "started"], killed_under_load_at);
+}
+
+/// The spec and plugin of kvsql 1 -> 2 declaring `state KIND` instead of `state sqlite`.
+fn plugin_declaring(kind: &str) -> (PathBuf, PathBuf) {
+    let (spec, _) = kvsql_plugin();
+    let text = std::fs::read_to_string(spec).unwrap();
+    assert_eq!(text.matches("state sqlite {").count(), 2);
+    let path = spec.with_file_name(format!("kvsql-1-2-declaring-{kind}.ups"));
+    std::fs::write(
+        &path,
+        text.replace("state sqlite {", &format!("state {kind} {{")),
+    )
+    .unwrap();
+    let plugin = upstart_test_support::plugins::build(&path);
+    (path, plugin)
+}
+
+/// A spec declaring another kind of state than the node keeps (`state dir` for kvsql's SQLite
+/// database) is refused before anything stops: the agent names the failed check, the old
+/// program serves on (the same process), and the state, its backups and journal are untouched.
+#[test]
+fn a_spec_declaring_another_kind_of_state_is_refused_before_anything_stops() {
+    let (spec, plugin) = plugin_declaring("dir");
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start_system(dir.path(), 1, &extra(), None, &app(), ("kvsql", "state.db"));
+    let v1 = c.agents[0].port(1).unwrap();
+    put_v1(v1, "kept", "yes");
+    let state = c.agents[0].spec.state();
+    let before = state_of(&state);
+    let pids = support::program_pids(&c.agents[0].lines());
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    push(
+        &c.server,
+        &bundle_of(&spec, &plugin, dir.path(), &c.private),
+    )
+    .unwrap();
+    let why = c.agents[0]
+        .proc
+        .wait_line("failed 2: ", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    assert!(
+        why.contains("storage check failed")
+            && why.contains(
+                "is a SQLite database, but the spec declares version 1's state as `state dir`; \
+                 nothing was changed; help: point the node at the state the program keeps"
+            ),
+        "{why}"
+    );
+    let lines = c.agents[0].lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("draining") || l.starts_with("upgraded")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        support::program_pids(&lines),
+        pids,
+        "the old program serves on"
+    );
+    assert!(support::alive(pids[0]));
+    assert_eq!(load::get(v1, 1, "kept").unwrap(), json!("yes"));
+    assert_eq!(state_of(&state), before);
+    for suffix in [".v1", ".v2", ".upgrade", ".new"] {
+        let p = PathBuf::from(format!("{}{suffix}", state.display()));
+        assert!(!p.exists(), "`{}` was written", p.display());
+    }
+    assert_eq!(
+        runtime::transform::storage::Kind::of(&state).unwrap(),
+        runtime::transform::storage::Kind::Sqlite
+    );
+}
+
+/// `put(key, value, ttl_ms)` at version 2 through `addr`.
+fn put_v2(addr: std::net::SocketAddr, key: &str, value: &str, ttl_ms: Option<u64>) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut line = serde_json::to_vec(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "put", "params": [key, value, ttl_ms]}),
+    )
+    .unwrap();
+    line.push(b'\n');
+    s.write_all(&line).unwrap();
+    let mut answer = String::new();
+    BufReader::new(s).read_line(&mut answer).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).unwrap()["result"],
+        Value::Null,
+        "{answer}"
+    );
+}
+
+/// The spec and plugin of kvsql 1 -> 2 whose rollout pauses after its first node.
+fn pausing_plugin() -> &'static (PathBuf, PathBuf) {
+    static PLUGIN: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    PLUGIN.get_or_init(|| {
+        let (spec, _) = kvsql_plugin();
+        let text = std::fs::read_to_string(spec).unwrap();
+        let at = text.rfind('}').unwrap();
+        let path = spec.with_file_name("kvsql-1-2-canary-pause.ups");
+        std::fs::write(
+            &path,
+            format!("{}  canary: 1 then pause\n}}\n", &text[..at]),
+        )
+        .unwrap();
+        let plugin = upstart_test_support::plugins::build(&path);
+        (path, plugin)
+    })
+}
+
+/// With one node at version 2 and two at version 1 (the rollout paused after its canary),
+/// writes replicate both ways through the spec's rules for `replicate`: a version-1 node's
+/// list of entries reaches the version-2 node as a map of items (no expiry), a version-2
+/// node's items (one with a ttl) reach the version-1 nodes as entries; each reads back at both
+/// versions on every node.
+#[test]
+fn writes_replicate_between_nodes_of_both_versions() {
+    let (spec, plugin) = pausing_plugin();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start_system(dir.path(), 3, &extra(), None, &app(), ("kvsql", "state.db"));
+    push(&c.server, &bundle_of(spec, plugin, dir.path(), &c.private)).unwrap();
+    c.agents[0]
+        .proc
+        .wait_line("upgraded 2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&c.agents[0].spec)));
+    support::wait_rollout(
+        &c.server.url,
+        runtime::api::RolloutState::Paused,
+        Duration::from_secs(30),
+    );
+    // Written at version 1 on n2, and at version 2 on n1 (the only node there).
+    put_v1(c.agents[1].port(1).unwrap(), "from-v1", "one");
+    let n1_v2 = c.agents[0].port(2).unwrap();
+    put_v2(n1_v2, "from-v2", "two", None);
+    put_v2(n1_v2, "from-v2-ttl", "three", Some(3_600_000));
+    for a in &c.agents {
+        let (v1, v2) = (a.port(1).unwrap(), a.port(2).unwrap());
+        let node = &a.spec.id;
+        for (key, value) in [
+            ("from-v1", "one"),
+            ("from-v2", "two"),
+            ("from-v2-ttl", "three"),
+        ] {
+            assert_eq!(
+                load::get(v1, 1, key).unwrap(),
+                json!(value),
+                "`{key}` on {node}"
+            );
+            let at_2 = load::get(v2, 2, key).unwrap();
+            assert_eq!(at_2["value"], json!(value), "`{key}` on {node}: {at_2}");
+        }
+        assert_eq!(
+            load::get(v2, 2, "from-v1").unwrap()["expires_at"],
+            Value::Null
+        );
+    }
+    // The version-2 node keeps the expiry it was given; the version-1 nodes cannot.
+    assert!(load::get(n1_v2, 2, "from-v2-ttl").unwrap()["expires_at"].is_u64());
+    support::operator(&c.server, &["resume"]);
+    for a in &mut c.agents[1..] {
+        a.proc
+            .wait_line("upgraded 2", Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
+    }
+    for a in &c.agents {
+        let v1 = a.port(1).unwrap();
+        for (key, value) in [
+            ("from-v1", "one"),
+            ("from-v2", "two"),
+            ("from-v2-ttl", "three"),
+        ] {
+            assert_eq!(
+                load::get(v1, 1, key).unwrap(),
+                json!(value),
+                "`{key}` on {}",
+                a.spec.id
+            );
+        }
+    }
 }

@@ -101,6 +101,8 @@ pub(crate) mod tests {
             reverse_transform: false,
             past_one_call: Vec::new(),
             future_one_call: Vec::new(),
+            old_state: None,
+            new_state: None,
         }
     }
 

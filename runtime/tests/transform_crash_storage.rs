@@ -63,6 +63,46 @@ impl ReverseTransform for Split {
     }
 }
 
+/// [`Split`] with the layouts a spec declaring `state sqlite` gives: `entries (value TEXT)` at
+/// version 1, `items (value TEXT, len INTEGER)` at version 2.
+struct Declared;
+
+fn sqlite_layout(new: bool) -> transform::storage::Layout {
+    let cols = |c: &[(&str, &str)]| {
+        c.iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let table = if new {
+        (
+            "items".to_owned(),
+            cols(&[("value", "TEXT"), ("len", "INTEGER")]),
+        )
+    } else {
+        ("entries".to_owned(), cols(&[("value", "TEXT")]))
+    };
+    transform::storage::Layout {
+        kind: transform::storage::Kind::Sqlite,
+        tables: transform::storage::Tables::new([table]),
+    }
+}
+
+impl Invariant for Declared {
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+        Split.check_invariant(old, new)
+    }
+}
+
+impl StateTransform for Declared {
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
+        StateTransform::transform(&Split, old)
+    }
+
+    fn layout(&self, new: bool) -> Option<transform::storage::Layout> {
+        Some(sqlite_layout(new))
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Kind {
     Sqlite,
@@ -220,6 +260,8 @@ fn storage_helper() {
     };
     if reverse {
         transform::reverse(&state, 2, 1, &Split, Some(&hook)).unwrap();
+    } else if std::env::var_os("UPSTART_DECLARED").is_some() {
+        transform::upgrade(&state, 1, 2, &Declared, Some(&hook)).unwrap();
     } else {
         transform::upgrade(&state, 1, 2, &Split, Some(&hook)).unwrap();
     }
@@ -227,11 +269,20 @@ fn storage_helper() {
 }
 
 fn helper(state: &Path, stop_at: Option<Point>, reverse: bool) -> Helper {
+    helper_of(state, stop_at, reverse, false)
+}
+
+/// [`helper`]; `declared`: the upgrade runs with [`Declared`]'s layouts.
+fn helper_of(state: &Path, stop_at: Option<Point>, reverse: bool, declared: bool) -> Helper {
     crash::spawn("storage_helper", |cmd| {
         cmd.env("UPSTART_STORAGE_HELPER", "1")
             .env("UPSTART_STATE", state)
             .env_remove("UPSTART_STOP_AT")
-            .env_remove("UPSTART_REVERSE");
+            .env_remove("UPSTART_REVERSE")
+            .env_remove("UPSTART_DECLARED");
+        if declared {
+            cmd.env("UPSTART_DECLARED", "1");
+        }
         if let Some(p) = stop_at {
             cmd.env("UPSTART_STOP_AT", p.name());
         }
@@ -428,4 +479,66 @@ fn killed_at_random_moments(kind: Kind) {
 upstart_test_support::test_cases! { killed_at_random_moments;
     sqlite_killed_at_random_moments: (Kind::Sqlite),
     dir_killed_at_random_moments: (Kind::Dir),
+}
+
+/// The columns of `table` in the database `path`: `name TYPE` each.
+fn columns(path: &Path, table: &str) -> Vec<String> {
+    let db = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = db
+        .prepare(&format!("PRAGMA table_info(\"{table}\")"))
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(format!(
+            "{} {}",
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// An upgrade of a database whose table has no rows, with the spec's layouts, killed at each
+/// point: rerun, the new table has the new version's columns and the backup the old one's;
+/// recovered with `RollBack` (or rolled back after a completed run), the old table has its
+/// columns again.
+#[test]
+fn sqlite_empty_tables_keep_their_columns_whatever_point_a_kill_hits() {
+    for point in Point::ALL {
+        for roll_back in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let state = state_path(Kind::Sqlite, dir.path());
+            write_old(Kind::Sqlite, &state, &[]);
+            let mut h = helper_of(&state, Some(point), false, true);
+            assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
+            drop(h); // SIGKILL
+            if roll_back {
+                transform::recover(&state, &Declared, Policy::RollBack).unwrap();
+                if point == Point::Done {
+                    transform::rollback(&state, 1, 2).unwrap();
+                }
+                assert_eq!(
+                    columns(&state, "entries"),
+                    ["key TEXT", "value TEXT"],
+                    "{point:?}: rolled back"
+                );
+                continue;
+            }
+            let mut rerun = helper_of(&state, None, false, true);
+            assert_eq!(wait_for_line(&mut rerun), "finished", "{point:?}");
+            assert!(rerun.0.wait().unwrap().success());
+            assert_eq!(
+                columns(&state, "items"),
+                ["key TEXT", "value TEXT", "len INTEGER"],
+                "{point:?}"
+            );
+            let backup = PathBuf::from(format!("{}.v1", state.display()));
+            assert_eq!(
+                columns(&backup, "entries"),
+                ["key TEXT", "value TEXT"],
+                "{point:?}: the backup"
+            );
+        }
+    }
 }

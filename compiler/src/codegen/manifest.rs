@@ -86,6 +86,8 @@ pub(crate) fn manifest(types: &Types<'_>, spec_text: &str) -> Manifest {
         reverse_transform: has_reverse(model),
         past_one_call,
         future_one_call,
+        old_state: super::layout::layout(&model.old),
+        new_state: super::layout::layout(&model.new),
     }
 }
 

@@ -14,6 +14,7 @@ mod calls;
 mod convert;
 mod expr;
 mod functions;
+mod layout;
 mod manifest;
 mod moves;
 mod names;

@@ -529,3 +529,66 @@ fn manifest_lists_the_methods_passed_through_renamed_or_converted() {
     assert_eq!(m.past_one_call, ["S.get", "S.put", "S.ping"]);
     assert_eq!(m.future_one_call, ["S.lookup", "S.put", "S.ping"]);
 }
+
+#[test]
+fn manifest_describes_each_versions_storage_and_tables() {
+    let m = gen(include_str!("../../../specs/kvsql/kvsql-1-2.ups")).manifest;
+    let old = m.old_state.unwrap();
+    assert_eq!(old.storage, "sqlite");
+    assert_eq!(old.tables.len(), 1);
+    let t = old.tables.first().unwrap();
+    assert_eq!(t.field, "entries");
+    assert_eq!(t.columns, [("value".to_owned(), "TEXT".to_owned())]);
+    let new = m.new_state.unwrap();
+    let t = new.tables.first().unwrap();
+    assert_eq!(
+        (t.field.as_str(), t.columns.clone()),
+        (
+            "items",
+            vec![
+                ("value".to_owned(), "TEXT".to_owned()),
+                ("expires_at".to_owned(), "INTEGER".to_owned()),
+            ]
+        )
+    );
+    // Every kind of column, and fields that are no table (a map of strings, a scalar).
+    let m = gen("upgrade t 1 -> 2\n\
+         version 1 {\n\
+           enum Color { Red, Blue }\n\
+           enum Shape { Dot, Box(u64) }\n\
+           record R { b: bool, i: i64, u: option<u64>, f: f64, s: string, c: Color, sh: Shape, l: list<string> }\n\
+           state dir { rs: map<string, R>, log: list<R>, names: map<string, string>, n: u64 }\n\
+         }\n\
+         version 2 {\n\
+           enum Color { Red, Blue }\n\
+           enum Shape { Dot, Box(u64) }\n\
+           record R { b: bool, i: i64, u: option<u64>, f: f64, s: string, c: Color, sh: Shape, l: list<string> }\n\
+           state dir { rs: map<string, R>, log: list<R>, names: map<string, string>, n: u64 }\n\
+         }\n")
+    .manifest;
+    assert_eq!(m.old_state, m.new_state);
+    let layout = m.old_state.unwrap();
+    assert_eq!(layout.storage, "dir");
+    let fields: Vec<&str> = layout.tables.iter().map(|t| t.field.as_str()).collect();
+    assert_eq!(fields, ["rs", "log"]);
+    let types: Vec<&str> = layout.tables[0]
+        .columns
+        .iter()
+        .map(|c| c.1.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "BOOLEAN",
+            "INTEGER",
+            "INTEGER",
+            "REAL",
+            "TEXT",
+            "TEXT",
+            "JSON TEXT",
+            "JSON TEXT"
+        ]
+    );
+    let m = gen(KV).manifest;
+    assert_eq!(m.old_state.unwrap().storage, "json");
+}

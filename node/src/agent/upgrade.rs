@@ -44,12 +44,18 @@ async fn first_probe(
     Err(last)
 }
 
-/// Reads the current state and runs the transform and the invariant on it
+/// Checks that the state is of the kind the spec declares for version `from`
+/// ([`transform::check_storage`]), reads it and runs the transform and the invariant on it
 /// ([`transform::preflight`]) before anything stops. A missing state file is refused too (the
 /// transform needs one).
-async fn preflight(state: &std::path::Path, plugin: runtime::plugin::Plugin) -> Result<(), String> {
+async fn preflight(
+    state: &std::path::Path,
+    from: u64,
+    plugin: runtime::plugin::Plugin,
+) -> Result<(), String> {
     let state = state.to_path_buf();
     tokio::task::spawn_blocking(move || {
+        transform::check_storage(&state, from, &plugin).map_err(|e| e.to_string())?;
         let shown = state.display();
         // The program runs: a database is read as a read-only snapshot.
         let old = transform::storage::load_live(&state)
@@ -158,7 +164,7 @@ impl Agent {
         if !binary.exists() {
             return Err(format!("the new program `{}` is missing", binary.display()));
         }
-        preflight(&self.config.state, plugin).await?;
+        preflight(&self.config.state, b.from, plugin).await?;
         let schedule = Schedule::from_entries(&known.stored.signed.manifest.schedule)
             .map_err(|e| format!("the bundle's schedule: {e}"))?;
         let refusing =

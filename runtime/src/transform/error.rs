@@ -31,6 +31,14 @@ pub enum TransformError {
     /// A journal of the other direction (an upgrade for a rollback, or the reverse) is
     /// pending for these versions.
     OtherDirectionPending { from: u64, to: u64, reverse: bool },
+    /// The state on disk is not of the kind the spec declares (`state json|dir|sqlite`);
+    /// nothing was written.
+    StorageMismatch {
+        path: PathBuf,
+        found: super::Kind,
+        declared: super::Kind,
+        version: u64,
+    },
 }
 
 impl TransformError {
@@ -102,6 +110,21 @@ impl fmt::Display for TransformError {
                 "an interrupted {} of the state from version {from} to version {to} is pending: \
                  resume or roll it back first",
                 if *reverse { "rollback" } else { "upgrade" }
+            ),
+            TransformError::StorageMismatch {
+                path,
+                found,
+                declared,
+                version,
+            } => write!(
+                f,
+                "storage check failed: the state `{}` is {}, but the spec declares version \
+                 {version}'s state as `state {}`; nothing was changed\n  help: point the node \
+                 at the state the program keeps, or declare `state {}` in the spec",
+                path.display(),
+                found.described(),
+                declared.name(),
+                found.name()
             ),
         }
     }

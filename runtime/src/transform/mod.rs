@@ -3,7 +3,11 @@
 //! back to the old one. The state is one JSON document, a directory of JSON documents or a
 //! SQLite database ([`storage`]): every read below gives its JSON value, and `STATE`,
 //! `STATE.v<from>`, `STATE.v<to>`, `STATE.reverse` and their temporaries are written in the
-//! state's kind ([`storage::store`]); the history files hold the JSON value.
+//! state's kind ([`storage::store`]); the history files hold the JSON value. When the plugin
+//! says how the spec declares each version's state ([`StateTransform::layout`]), a run first
+//! checks the kind on disk against it ([`check_storage`]: nothing is written otherwise), and a
+//! database is written with every declared table's columns ([`storage::Tables`]); the switch
+//! and a rollback copy the database file as it was written.
 //!
 //! Beside the state file `STATE` (e.g. `state.json`) live:
 //!
@@ -48,7 +52,7 @@ use crate::digest::sha256_hex;
 use crate::plugin::Plugin;
 use fsutil::with_suffix;
 use std::path::{Path, PathBuf};
-use storage::Kind;
+use storage::{Kind, Layout, Tables};
 
 /// The spec's invariant between an old state and a new one, which a transform must keep in
 /// either direction.
@@ -62,12 +66,23 @@ pub trait Invariant {
 pub trait StateTransform: Invariant {
     /// The new state (JSON) of the old state (JSON).
     fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String>;
+    /// How the old (`new == false`) or the new version keeps its state, as the spec declares
+    /// it; `None`: not known (nothing is checked, tables are written as their rows say).
+    fn layout(&self, new: bool) -> Option<Layout> {
+        let _ = new;
+        None
+    }
 }
 
 /// The reverse transform of state bytes (a rollback's), which keeps its [`Invariant`].
 pub trait ReverseTransform: Invariant {
     /// The old version's state (JSON) of the new version's state (JSON).
     fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String>;
+    /// As [`StateTransform::layout`]: the old (`new == false`) or the new version's.
+    fn layout(&self, new: bool) -> Option<Layout> {
+        let _ = new;
+        None
+    }
 }
 
 impl Invariant for Plugin {
@@ -76,15 +91,38 @@ impl Invariant for Plugin {
     }
 }
 
+/// The layout a plugin's manifest gives a version's state.
+fn plugin_layout(plugin: &Plugin, new: bool) -> Option<Layout> {
+    let m = plugin.manifest();
+    let l = if new { &m.new_state } else { &m.old_state };
+    let l = l.as_ref()?;
+    Some(Layout {
+        kind: Kind::from_name(&l.storage)?,
+        tables: Tables::new(
+            l.tables
+                .iter()
+                .map(|t| (t.field.clone(), t.columns.clone())),
+        ),
+    })
+}
+
 impl StateTransform for Plugin {
     fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
         Plugin::transform(self, old).map_err(|e| e.to_string())
+    }
+
+    fn layout(&self, new: bool) -> Option<Layout> {
+        plugin_layout(self, new)
     }
 }
 
 impl ReverseTransform for Plugin {
     fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
         Plugin::reverse_transform(self, new).map_err(|e| e.to_string())
+    }
+
+    fn layout(&self, new: bool) -> Option<Layout> {
+        plugin_layout(self, new)
     }
 }
 
@@ -98,6 +136,23 @@ enum Op<'a> {
 impl Op<'_> {
     fn reverse(self) -> bool {
         matches!(self, Op::Reverse(_))
+    }
+
+    /// The layout of the state a run begins from: the old version's for an upgrade, the new
+    /// one's for a reverse run.
+    fn before(self) -> Option<Layout> {
+        match self {
+            Op::Upgrade(tf) => tf.layout(false),
+            Op::Reverse(tf) => tf.layout(true),
+        }
+    }
+
+    /// The layout of the state a run gives.
+    fn after(self) -> Option<Layout> {
+        match self {
+            Op::Upgrade(tf) => tf.layout(true),
+            Op::Reverse(tf) => tf.layout(false),
+        }
     }
 
     /// The state after the run of the state before it, checked against the invariant.
@@ -189,10 +244,42 @@ impl StateFiles {
     }
 
     /// Replaces `path` (the state, its backup or a run's output) by `bytes` in the state's
-    /// kind, atomically, through the temporary `tmp`.
-    fn store(&self, path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), TransformError> {
-        storage::store(self.kind, path, tmp, bytes)
+    /// kind, atomically, through the temporary `tmp`; a database's tables with the columns of
+    /// `layout` (the version whose state `bytes` is), when known.
+    fn store(
+        &self,
+        path: &Path,
+        tmp: &Path,
+        bytes: &[u8],
+        layout: Option<&Layout>,
+    ) -> Result<(), TransformError> {
+        let tables = layout.map_or_else(Tables::default, |l| l.tables.clone());
+        storage::store_with(self.kind, &tables, path, tmp, bytes)
             .map_err(|e| TransformError::io(path, "write", e))
+    }
+
+    /// Replaces `path` by the state in the file `src`, which holds `bytes`: a database is
+    /// copied as it is (its tables keep their columns, also without rows), a directory is
+    /// written from `bytes` with the sub-directories `src` has (also empty ones), a JSON
+    /// document from `bytes`.
+    fn copy(
+        &self,
+        src: &Path,
+        path: &Path,
+        tmp: &Path,
+        bytes: &[u8],
+    ) -> Result<(), TransformError> {
+        if self.kind == Kind::Sqlite && Kind::of(src).ok() == Some(Kind::Sqlite) {
+            return storage::copy_database(src, path, tmp)
+                .map_err(|e| TransformError::io(path, "write", e));
+        }
+        if self.kind == Kind::Dir && src.is_dir() {
+            let tables =
+                storage::dir_tables(src).map_err(|e| TransformError::io(src, "read", e))?;
+            return storage::store_with(self.kind, &tables, path, tmp, bytes)
+                .map_err(|e| TransformError::io(path, "write", e));
+        }
+        self.store(path, tmp, bytes, None)
     }
 
     pub fn state(&self) -> &Path {
@@ -276,6 +363,35 @@ pub fn preflight(old: &[u8], tf: &dyn StateTransform) -> Result<Vec<u8>, Transfo
     Op::Upgrade(tf).convert(old)
 }
 
+/// Checks that the state at `state` is of the kind the spec declares for the version an
+/// upgrade by `tf` begins from (`state json|dir|sqlite`): run before anything is written, so a
+/// node pointed at another kind of state refuses the upgrade with the state untouched. A
+/// missing state, or a plugin that does not say, passes.
+pub fn check_storage(
+    state: &Path,
+    version: u64,
+    tf: &dyn StateTransform,
+) -> Result<(), TransformError> {
+    check_kind(state, version, Op::Upgrade(tf).before().as_ref())
+}
+
+fn check_kind(state: &Path, version: u64, layout: Option<&Layout>) -> Result<(), TransformError> {
+    let Some(declared) = layout.map(|l| l.kind) else {
+        return Ok(());
+    };
+    match Kind::of(state) {
+        Ok(found) if found != declared => Err(TransformError::StorageMismatch {
+            path: state.to_path_buf(),
+            found,
+            declared,
+            version,
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(TransformError::io(state, "read", e)),
+    }
+}
+
 /// The interrupted upgrade of `state`, if any.
 pub fn pending(state: &Path) -> Result<Option<Journal>, TransformError> {
     Journal::read(&StateFiles::new(state).journal())
@@ -337,6 +453,8 @@ fn start(
             run.resume(j)
         }
         None => {
+            // Before anything is written: a state of another kind than the spec declares.
+            check_kind(state, from, op.before().as_ref())?;
             let old = read(state)?;
             let done = if op.reverse() {
                 already_reversed(&files, &old)
@@ -412,7 +530,11 @@ fn recover_op(state: &Path, op: Op<'_>, policy: Policy) -> Result<Recovery, Tran
         }
         Policy::RollBack => {
             let (from, to) = (journal.from, journal.to);
-            roll_back_pending(&files, &journal)?;
+            // The layout of the state the run began from, when `op` ran in its direction.
+            let before = (journal.reverse == op.reverse())
+                .then(|| op.before())
+                .flatten();
+            roll_back_pending(&files, &journal, before.as_ref())?;
             Ok(Recovery::RolledBack { from, to })
         }
     }
@@ -429,7 +551,7 @@ pub fn rollback(state: &Path, from: u64, to: u64) -> Result<(), TransformError> 
                 to: journal.to,
             });
         }
-        return roll_back_pending(&files, &journal);
+        return roll_back_pending(&files, &journal, None);
     }
     let backup = files.versioned(from);
     let Some(old) =
@@ -443,12 +565,18 @@ pub fn rollback(state: &Path, from: u64, to: u64) -> Result<(), TransformError> 
     }
     // What the new version wrote is discarded from `STATE`, but kept on disk.
     let kept = history::keep(state, &history::fresh_name(state, to), &current)?;
-    files.store(state, &files.switch_tmp(), &old)?;
+    files.copy(&backup, state, &files.switch_tmp(), &old)?;
     tracing::info!(state = %state.display(), from, to, kept = %kept.display(), "state rolled back");
     Ok(())
 }
 
-fn roll_back_pending(files: &StateFiles, journal: &Journal) -> Result<(), TransformError> {
+/// Undoes the interrupted run of `journal`; `before`: the layout of the state it began from,
+/// when known.
+fn roll_back_pending(
+    files: &StateFiles,
+    journal: &Journal,
+    before: Option<&Layout>,
+) -> Result<(), TransformError> {
     let state = files.state();
     let current = read(state)?;
     let sha = sha256_hex(&current);
@@ -461,7 +589,19 @@ fn roll_back_pending(files: &StateFiles, journal: &Journal) -> Result<(), Transf
         if sha256_hex(&old) != journal.old_sha256 {
             return Err(corrupt(&backup, "not the state the run began from"));
         }
-        files.store(state, &files.switch_tmp(), &old)?;
+        // An upgrade's backup `STATE.v<from>` holds the old state in its kind (a database
+        // with its tables' columns); the history file holds only its value.
+        let copy = files.versioned(journal.from);
+        let from_copy = !journal.reverse
+            && storage::load_if_exists(&copy)
+                .ok()
+                .flatten()
+                .is_some_and(|b| sha256_hex(&b) == journal.old_sha256);
+        if from_copy {
+            files.copy(&copy, state, &files.switch_tmp(), &old)?;
+        } else {
+            files.store(state, &files.switch_tmp(), &old, before)?;
+        }
     }
     // The journal goes first: once it is gone nothing refers to the new state's file.
     Journal::remove(&files.journal())?;
@@ -506,9 +646,11 @@ impl Run<'_> {
     /// Backup, transform, invariant, new state, journal `prepared`, then the switch.
     fn after_begun(&self, mut journal: Journal, old: &[u8]) -> Result<Upgraded, TransformError> {
         let files = self.files;
+        let layouts = self.op.map(|op| (op.before(), op.after()));
+        let (before, after) = layouts.unwrap_or((None, None));
         if !journal.reverse {
             let backup = files.versioned(journal.from);
-            files.store(&backup, &with_suffix(&backup, ".tmp"), old)?;
+            files.store(&backup, &with_suffix(&backup, ".tmp"), old, before.as_ref())?;
         }
         if let Some(name) = &journal.history {
             history::keep(files.state(), name, old)?;
@@ -534,7 +676,7 @@ impl Run<'_> {
             Err(e) => return Err(self.abort(&journal, e)),
         };
         let target = files.target(&journal);
-        files.store(&target, &files.staging(), &new)?;
+        files.store(&target, &files.staging(), &new, after.as_ref())?;
         self.at(Point::NewWritten);
         journal.step = Step::Prepared;
         journal.new_sha256 = Some(sha256_hex(&new));
@@ -560,7 +702,8 @@ impl Run<'_> {
         }
         let current = sha256_hex(&read(state)?);
         if current == journal.old_sha256 {
-            files.store(state, &files.switch_tmp(), &new)?;
+            // The run's output as it was written: a database keeps its tables' columns.
+            files.copy(&target, state, &files.switch_tmp(), &new)?;
         } else if current != new_sha {
             return Err(corrupt(state, "neither the old nor the new state"));
         }

@@ -15,8 +15,16 @@
 //! `REAL`, `TEXT` or `BOOLEAN` when all its values are of that kind, else `JSON TEXT`. A field that
 //! does not fit a table (records with differing fields, values that are not records, a record
 //! field named `key`/`idx`) is kept whole in `_scalars`. Indexes, views and triggers are not
-//! state: the program recreates them when it opens the database (so do its `CREATE TABLE IF
-//! NOT EXISTS`: an empty table is written with the columns its records give, none).
+//! state: the program recreates them when it opens the database.
+//!
+//! The values alone do not say every column: a table with no rows has no record to give its
+//! columns, and a column null in every row has no value to give its type. The spec does
+//! ([`Tables`], from the plugin's manifest): [`store_with`] writes each table it describes with
+//! the records' fields as columns, of the declared types where the values say nothing, so an
+//! empty table keeps its columns (the program's `CREATE TABLE IF NOT EXISTS` then finds the
+//! table it expects) and an `option<u64>` column null everywhere stays `INTEGER`. In a
+//! directory, a declared map of records with no records is an empty sub-directory (not a
+//! `<field>.json` holding `{}`).
 //!
 //! In a directory, names starting with `.` or ending with `.tmp` are ignored; any other entry
 //! that is not `*.json` or a directory of them is refused (it would not be carried over).
@@ -30,6 +38,7 @@ use super::fsutil::{atomic_write_via, parent_dir, sync_dir, with_suffix};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use serde_json::{Map, Number, Value};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -49,6 +58,25 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind named `json`, `dir` or `sqlite` (as a spec's `state KIND { ... }` says it).
+    pub fn from_name(name: &str) -> Option<Kind> {
+        match name {
+            "json" => Some(Kind::Json),
+            "dir" => Some(Kind::Dir),
+            "sqlite" => Some(Kind::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// What a state of this kind is on disk, for messages.
+    pub fn described(self) -> &'static str {
+        match self {
+            Kind::Json => "a JSON document",
+            Kind::Dir => "a directory",
+            Kind::Sqlite => "a SQLite database",
+        }
+    }
+
     /// The kind of the state at `path` (which exists).
     pub fn of(path: &Path) -> io::Result<Kind> {
         let meta = fs::metadata(path)?;
@@ -79,6 +107,35 @@ impl Kind {
             Kind::Sqlite => "sqlite",
         }
     }
+}
+
+/// The tables of a state as the spec declares them: for each state field that is a map or a
+/// list of records, the records' fields in order, each with its SQL type (`INTEGER`, `REAL`,
+/// `TEXT`, `BOOLEAN`; any other, JSON text). A database gets these columns; a directory keeps
+/// each declared map a sub-directory, also when it is empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tables(BTreeMap<String, Vec<(String, String)>>);
+
+impl Tables {
+    pub fn new(tables: impl IntoIterator<Item = (String, Vec<(String, String)>)>) -> Tables {
+        Tables(tables.into_iter().collect())
+    }
+
+    /// The declared columns of `field`, unless it has none or one named `key` or `idx` (such
+    /// records are not kept as rows).
+    fn of(&self, field: &str) -> Option<&[(String, String)]> {
+        self.0
+            .get(field)
+            .filter(|c| !c.is_empty() && !c.iter().any(|(n, _)| n == "key" || n == "idx"))
+            .map(Vec::as_slice)
+    }
+}
+
+/// A version's state as the spec declares it: its kind, and its tables when a database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub kind: Kind,
+    pub tables: Tables,
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -153,12 +210,12 @@ pub fn normalize(kind: Kind, bytes: &[u8]) -> io::Result<Vec<u8>> {
         Kind::Dir => {
             let value = parse_record(bytes)?;
             // Refuses what the directory cannot hold, as `store` would.
-            dir_layout(&value)?;
+            dir_layout(&value, &Tables::default())?;
             serde_json::to_vec(&value).map_err(|e| invalid(e.to_string()))
         }
         Kind::Sqlite => {
             let db = Connection::open_in_memory().map_err(sql_err)?;
-            db_write(&db, &parse_record(bytes)?)?;
+            db_write(&db, &parse_record(bytes)?, &Tables::default())?;
             to_bytes(&db_read(&db)?)
         }
     }
@@ -177,12 +234,24 @@ fn parse_record(bytes: &[u8]) -> io::Result<Map<String, Value>> {
 /// Replaces the state at `path` by `bytes` (JSON) in `kind`, atomically and durably, building
 /// it at `tmp` (beside `path`) first.
 pub fn store(kind: Kind, path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+    store_with(kind, &Tables::default(), path, tmp, bytes)
+}
+
+/// [`store`], a database's tables written with the columns `tables` declares (also without
+/// rows).
+pub fn store_with(
+    kind: Kind,
+    tables: &Tables,
+    path: &Path,
+    tmp: &Path,
+    bytes: &[u8],
+) -> io::Result<()> {
     match kind {
         Kind::Json => atomic_write_via(path, tmp, bytes),
         Kind::Dir => {
             let value = parse_record(bytes)?;
             remove_any(tmp)?;
-            let result = dir_write(tmp, &value).and_then(|()| switch_dir(tmp, path));
+            let result = dir_write(tmp, &value, tables).and_then(|()| switch_dir(tmp, path));
             if result.is_err() {
                 let _ = remove_any(tmp);
             }
@@ -196,7 +265,7 @@ pub fn store(kind: Kind, path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()
                 let db = Connection::open(tmp).map_err(sql_err)?;
                 db.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;")
                     .map_err(sql_err)?;
-                db_write(&db, &value)?;
+                db_write(&db, &value, tables)?;
                 db.close().map_err(|(_, e)| sql_err(e))?;
                 File::open(tmp)?.sync_all()?;
                 fs::rename(tmp, path)?;
@@ -208,6 +277,34 @@ pub fn store(kind: Kind, path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()
             result
         }
     }
+}
+
+/// The tables a state directory at `src` has: its sub-directories (empty ones included), so
+/// that the state written again from its value keeps each of them a directory.
+pub fn dir_tables(src: &Path) -> io::Result<Tables> {
+    let mut out = BTreeMap::new();
+    for (name, entry) in sorted_entries(src)? {
+        if entry.path().is_dir() {
+            out.insert(name, Vec::new());
+        }
+    }
+    Ok(Tables(out))
+}
+
+/// Replaces the database at `path` by a copy of the database file `src`, atomically and
+/// durably, through `tmp` (beside `path`): its tables keep every column, with or without rows.
+pub fn copy_database(src: &Path, path: &Path, tmp: &Path) -> io::Result<()> {
+    remove_any(tmp)?;
+    let result = (|| {
+        fs::copy(src, tmp)?;
+        File::open(tmp)?.sync_all()?;
+        fs::rename(tmp, path)?;
+        sync_dir(&parent_dir(path))
+    })();
+    if result.is_err() {
+        let _ = remove_any(tmp);
+    }
+    result
 }
 
 /// Removes a file or a directory tree at `path`, if any.
@@ -237,8 +334,12 @@ enum Entry<'a> {
 }
 
 /// Where each field of `value` goes: a map of records with usable keys becomes a
-/// sub-directory, anything else a file.
-fn dir_layout(value: &Map<String, Value>) -> io::Result<Vec<(&str, Entry<'_>)>> {
+/// sub-directory (also an empty map of a field `tables` declares: the program finds the
+/// directory it keeps), anything else a file.
+fn dir_layout<'a>(
+    value: &'a Map<String, Value>,
+    tables: &Tables,
+) -> io::Result<Vec<(&'a str, Entry<'a>)>> {
     value
         .iter()
         .map(|(field, v)| {
@@ -249,7 +350,8 @@ fn dir_layout(value: &Map<String, Value>) -> io::Result<Vec<(&str, Entry<'_>)>> 
             }
             let entry = match v {
                 Value::Object(m)
-                    if !m.is_empty() && m.iter().all(|(k, r)| file_name_ok(k) && r.is_object()) =>
+                    if (!m.is_empty() || tables.0.contains_key(field))
+                        && m.iter().all(|(k, r)| file_name_ok(k) && r.is_object()) =>
                 {
                     Entry::Records(m)
                 }
@@ -319,9 +421,9 @@ fn write_synced(path: &Path, value: &Value) -> io::Result<()> {
     f.sync_all()
 }
 
-fn dir_write(root: &Path, value: &Map<String, Value>) -> io::Result<()> {
+fn dir_write(root: &Path, value: &Map<String, Value>, tables: &Tables) -> io::Result<()> {
     fs::create_dir(root)?;
-    for (field, entry) in dir_layout(value)? {
+    for (field, entry) in dir_layout(value, tables)? {
         match entry {
             Entry::File(v) => write_synced(&root.join(format!("{field}.json")), v)?,
             Entry::Records(m) => {
@@ -391,6 +493,17 @@ impl Col {
         }
     }
 
+    /// The column type a spec declares (`INTEGER`, `REAL`, `TEXT`, `BOOLEAN`, else JSON).
+    fn named(sql: &str) -> Col {
+        match sql.to_ascii_uppercase().as_str() {
+            "INTEGER" => Col::Integer,
+            "REAL" => Col::Real,
+            "TEXT" => Col::Text,
+            "BOOLEAN" => Col::Boolean,
+            _ => Col::Json,
+        }
+    }
+
     fn declared(decl: &str) -> Option<Col> {
         let d = decl.to_ascii_uppercase();
         if d.contains("BOOL") {
@@ -413,8 +526,10 @@ struct Table<'a> {
     columns: Vec<(&'a str, Col)>,
 }
 
-/// The table of `v`, when it is a map or a list of records with the same fields.
-fn as_table(v: &Value) -> Option<Table<'_>> {
+/// The table of `v`, when it is a map or a list of records with the same fields; its columns
+/// are the records' fields, typed by their values, else by `declared` (the spec's columns of
+/// this field), which also gives the columns of a table without rows.
+fn as_table<'a>(v: &'a Value, declared: Option<&'a [(String, String)]>) -> Option<Table<'a>> {
     let rows: Vec<(Option<&str>, &Map<String, Value>)> = match v {
         Value::Object(m) => m
             .iter()
@@ -427,7 +542,15 @@ fn as_table(v: &Value) -> Option<Table<'_>> {
         _ => return None,
     };
     let first = rows.first().map(|(_, r)| *r);
-    let names: Vec<&str> = first.map_or_else(Vec::new, |r| r.keys().map(String::as_str).collect());
+    let mut names: Vec<&str> = match (first, declared) {
+        (Some(r), _) => r.keys().map(String::as_str).collect(),
+        (None, Some(d)) => d.iter().map(|(n, _)| n.as_str()).collect(),
+        (None, None) => Vec::new(),
+    };
+    let declared_col =
+        |name: &str| declared.and_then(|d| d.iter().position(|(n, _)| n == name).map(|i| (i, d)));
+    // In the spec's order, any field it does not declare last.
+    names.sort_by_key(|n| declared_col(n).map_or(usize::MAX, |(i, _)| i));
     if names.iter().any(|n| *n == "key" || *n == "idx") {
         return None;
     }
@@ -449,7 +572,10 @@ fn as_table(v: &Value) -> Option<Table<'_>> {
                     (a, _) => a,
                 };
             }
-            (*n, col.unwrap_or(Col::Json))
+            let declared = declared_col(n)
+                .and_then(|(i, d)| d.get(i))
+                .map(|(_, sql)| Col::named(sql));
+            (*n, col.or(declared).unwrap_or(Col::Json))
         })
         .collect();
     Some(Table { rows, columns })
@@ -467,7 +593,7 @@ fn to_sql(v: &Value, col: Col) -> io::Result<rusqlite::types::Value> {
     })
 }
 
-fn db_write(db: &Connection, value: &Map<String, Value>) -> io::Result<()> {
+fn db_write(db: &Connection, value: &Map<String, Value>, tables: &Tables) -> io::Result<()> {
     let tx = db.unchecked_transaction().map_err(sql_err)?;
     let mut scalars = Vec::new();
     for (field, v) in value {
@@ -476,7 +602,7 @@ fn db_write(db: &Connection, value: &Map<String, Value>) -> io::Result<()> {
                 "the state field `{field}` cannot be a table name in a state database"
             )));
         }
-        let Some(table) = as_table(v) else {
+        let Some(table) = as_table(v, tables.of(field)) else {
             scalars.push((field, v));
             continue;
         };
@@ -675,6 +801,103 @@ mod tests {
         for kind in [Kind::Dir, Kind::Sqlite] {
             assert_eq!(roundtrip(kind, &v), v, "{kind:?}");
         }
+    }
+
+    /// The columns of `table` in the database `path`: (name, declared type).
+    fn columns(path: &Path, table: &str) -> Vec<(String, String)> {
+        let db = Connection::open(path).unwrap();
+        let mut stmt = db
+            .prepare(&format!("PRAGMA table_info({})", quote(table)))
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    fn names(cols: &[(String, String)]) -> Vec<String> {
+        cols.iter().map(|(n, t)| format!("{n} {t}")).collect()
+    }
+
+    #[test]
+    fn declared_tables_keep_their_columns_whatever_the_rows_say() {
+        let declared = |cols: &[(&str, &str)]| {
+            cols.iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let tables = Tables::new([
+            (
+                "m".to_owned(),
+                declared(&[("v", "TEXT"), ("n", "INTEGER"), ("on", "BOOLEAN")]),
+            ),
+            (
+                "l".to_owned(),
+                declared(&[("at", "REAL"), ("what", "JSON TEXT")]),
+            ),
+            (
+                "nulls".to_owned(),
+                declared(&[("v", "TEXT"), ("n", "INTEGER")]),
+            ),
+            ("big".to_owned(), declared(&[("n", "INTEGER")])),
+            (
+                "keyed".to_owned(),
+                declared(&[("key", "TEXT"), ("v", "TEXT")]),
+            ),
+        ]);
+        let v = json!({
+            "m": {}, "l": [],
+            "nulls": {"a": {"v": "x", "n": null}, "b": {"v": "y", "n": null}},
+            "big": {"a": {"n": u64::MAX}},
+            "keyed": {},
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        let bytes = serde_json::to_vec(&v).unwrap();
+        store_with(Kind::Sqlite, &tables, &p, &dir.path().join("s.new"), &bytes).unwrap();
+        // Tables without rows: the declared columns, in the declared order.
+        assert_eq!(
+            names(&columns(&p, "m")),
+            ["key TEXT", "v TEXT", "n INTEGER", "on BOOLEAN"]
+        );
+        assert_eq!(
+            names(&columns(&p, "l")),
+            ["idx INTEGER", "at REAL", "what JSON TEXT"]
+        );
+        // A column null in every row: its declared type, not JSON text.
+        assert_eq!(
+            names(&columns(&p, "nulls")),
+            ["key TEXT", "v TEXT", "n INTEGER"]
+        );
+        // Values the declared type cannot hold keep the type they need.
+        assert_eq!(names(&columns(&p, "big")), ["key TEXT", "n JSON TEXT"]);
+        // Records with a field named `key` are not rows: nothing declared is used.
+        assert_eq!(names(&columns(&p, "keyed")), ["key TEXT"]);
+        // The value is the same as without declarations.
+        let loaded: Value = serde_json::from_slice(&load(&p).unwrap()).unwrap();
+        assert_eq!(loaded, v);
+        assert_eq!(load(&p).unwrap(), normalize(Kind::Sqlite, &bytes).unwrap());
+    }
+
+    #[test]
+    fn a_declared_map_without_records_stays_a_directory() {
+        let tables = Tables::new([("items".to_owned(), vec![("v".into(), "TEXT".into())])]);
+        let v = json!({"items": {}, "other": {}});
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        let bytes = serde_json::to_vec(&v).unwrap();
+        store_with(Kind::Dir, &tables, &p, &dir.path().join("s.new"), &bytes).unwrap();
+        assert!(p.join("items").is_dir());
+        assert!(p.join("other.json").is_file());
+        assert_eq!(
+            serde_json::from_slice::<Value>(&load(&p).unwrap()).unwrap(),
+            v
+        );
+        // Written again from its value with the tables it has, it keeps the sub-directory.
+        let again = dir.path().join("t");
+        let found = dir_tables(&p).unwrap();
+        store_with(Kind::Dir, &found, &again, &dir.path().join("t.new"), &bytes).unwrap();
+        assert!(again.join("items").is_dir());
     }
 
     #[test]

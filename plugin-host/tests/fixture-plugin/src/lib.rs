@@ -135,6 +135,8 @@ fn build_manifest() -> Manifest {
         reverse_transform: FROM == 1,
         past_one_call,
         future_one_call,
+        old_state: None,
+        new_state: None,
     }
 }
 
