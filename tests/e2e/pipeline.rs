@@ -204,3 +204,52 @@ fn a_rule_of_several_calls_keeps_the_next_requests_calls_behind_its_own() {
     let _enter = runtime.enter();
     drop(shim);
 }
+
+/// A translated connection is served by its own task: its requests do not wait for a thread
+/// of the runtime's blocking pool, which the node agent shares with the shim (bundle installs,
+/// state transforms). Here the pool's only thread is taken for the whole test; one request at
+/// a time and pipelined requests are answered all the same. (Before, every translated
+/// connection's requests were answered by a job on that pool: they waited until it freed.)
+#[test]
+fn translated_requests_do_not_wait_for_the_blocking_pool() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (node, seen) = holding_node(1, Duration::from_millis(50));
+    let shim = shim_for(node, &runtime);
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (taken, is_taken) = std::sync::mpsc::channel::<()>();
+    let blocker = runtime.spawn_blocking(move || {
+        taken.send(()).unwrap();
+        // Until the test ends (or its sender is dropped by a failing test).
+        let _ = held.recv();
+    });
+    is_taken.recv().unwrap();
+    let v1 = shim.addrs().listeners[0].0;
+    let v3 = shim.addrs().listeners[1].0;
+    // One request at a time, a v1 caller (past rules: the value) and a v3 caller (future
+    // rules: the item).
+    let answer = &pipelined(v1, &[get(0, "one")])[0];
+    assert_eq!(
+        (&answer["id"], &answer["result"]),
+        (&json!(0), &json!("one")),
+        "{answer}"
+    );
+    let answer = &pipelined(v3, &[get(1, "two")])[0];
+    assert_eq!(answer["id"], json!(1), "{answer}");
+    assert_eq!(answer["result"]["value"], json!("two"), "{answer}");
+    let requests: Vec<Value> = (0..4).map(|i| get(i, &format!("p{i}"))).collect();
+    let answers = pipelined(v1, &requests);
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer["id"], json!(i), "answers in order: {answer}");
+        assert_eq!(answer["result"], json!(format!("p{i}")), "{answer}");
+    }
+    assert_eq!(seen.lock().unwrap().calls.len(), 6);
+    release.send(()).unwrap();
+    runtime.block_on(blocker).unwrap();
+    let _enter = runtime.enter();
+    drop(shim);
+}
