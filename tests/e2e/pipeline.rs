@@ -253,3 +253,67 @@ fn translated_requests_do_not_wait_for_the_blocking_pool() {
     let _enter = runtime.enter();
     drop(shim);
 }
+
+/// A node that takes the calls and never answers: each request fails with "node unavailable"
+/// once the shim's call timeout has passed, and the connection goes on serving (the next
+/// request reaches the node again, on a new link).
+#[test]
+fn a_call_the_node_never_answers_fails_at_the_call_timeout() {
+    let runtime = support::runtime();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let node = listener.local_addr().unwrap();
+    let (accepted, links) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Holds every connection open, reads nothing and answers nothing.
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            if accepted.send(stream).is_err() {
+                return;
+            }
+        }
+    });
+    let mut config = ShimConfig::new("kv", 2);
+    config.node_addr = Some(node);
+    config.listeners = support::loopback_listeners(&[Some(1)]);
+    config.call_timeout = Duration::from_millis(300);
+    let shim = runtime
+        .block_on(Shim::start(config, Some(support::chain())))
+        .unwrap();
+    let v1 = shim.addrs().listeners[0].0;
+    let answers = pipelined(v1, &[get(0, "a")]);
+    assert_eq!(answers[0]["error"]["code"], json!(-32002), "{}", answers[0]);
+    let message = answers[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("node unavailable: no answer from the node to `get`"),
+        "{message}"
+    );
+    // Two pipelined requests fail together (their calls went on one link); the connection
+    // then serves its next request on a new link, which fails the same way.
+    let stream = TcpStream::connect(v1).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut exchange = |requests: &[Value]| -> Vec<Value> {
+        let text: String = requests.iter().map(|r| format!("{r}\n")).collect();
+        (&stream).write_all(text.as_bytes()).unwrap();
+        requests
+            .iter()
+            .map(|_| {
+                let mut line = String::new();
+                assert!(reader.read_line(&mut line).unwrap() > 0, "closed");
+                serde_json::from_str(&line).unwrap()
+            })
+            .collect()
+    };
+    let mut answers = exchange(&[get(1, "b"), get(2, "c")]);
+    answers.extend(exchange(&[get(3, "d")]));
+    for (answer, id) in answers.iter().zip(1..) {
+        assert_eq!(answer["id"], json!(id), "{answer}");
+        assert_eq!(answer["error"]["code"], json!(-32002), "{answer}");
+    }
+    // The first connection's link, the second's, and the one it made after the timeout.
+    for _ in 0..3 {
+        links.recv_timeout(WAIT).unwrap();
+    }
+    let _enter = runtime.enter();
+    drop(shim);
+}
