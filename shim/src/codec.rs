@@ -1,9 +1,9 @@
-//! Framing of JSON-RPC messages, async (client connections) and blocking (calls to the node),
+//! Framing of JSON-RPC messages, read from async streams (client connections and the node),
 //! with a bound on the frame size: no buffer grows past `max_frame` plus one read.
 
 use crate::config::Framing;
 use std::fmt;
-use std::io::{self, BufRead, Read};
+use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why no frame was read.
@@ -158,6 +158,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// The next frame if a whole one is already read (taking it does not wait).
+    pub fn buffered(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        self.take_frame()
+    }
+
     /// Cuts one frame from the buffer if a whole one is there.
     fn take_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         let max = self.max;
@@ -250,67 +255,6 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
 ) -> io::Result<()> {
     w.write_all(&frame(framing, payload)).await?;
     w.flush().await
-}
-
-/// Reads one frame from a blocking stream; `None` at a clean end.
-pub fn read_frame_sync<R: BufRead>(
-    r: &mut R,
-    framing: Framing,
-    max: usize,
-) -> Result<Option<Vec<u8>>, FrameError> {
-    match framing {
-        Framing::Lines => loop {
-            let mut line = Vec::new();
-            let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(2);
-            let n = r.by_ref().take(limit).read_until(b'\n', &mut line)?;
-            if n == 0 {
-                return Ok(None);
-            }
-            if line.last() != Some(&b'\n') {
-                if line.len() > max {
-                    return Err(FrameError::TooLarge {
-                        size: line.len(),
-                        max,
-                    });
-                }
-                return Err(FrameError::Truncated);
-            }
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            if line.len() > max {
-                return Err(FrameError::TooLarge {
-                    size: line.len(),
-                    max,
-                });
-            }
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Some(line));
-            }
-        },
-        Framing::Length => {
-            let mut header = [0u8; 4];
-            match r.read_exact(&mut header) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-            let len = u32::from_be_bytes(header) as usize;
-            if len > max {
-                return Err(FrameError::TooLarge { size: len, max });
-            }
-            let mut body = vec![0u8; len];
-            r.read_exact(&mut body).map_err(|e| {
-                if e.kind() == io::ErrorKind::UnexpectedEof {
-                    FrameError::Truncated
-                } else {
-                    FrameError::Io(e)
-                }
-            })?;
-            Ok(Some(body))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -420,32 +364,5 @@ mod tests {
             Some(b"{}".to_vec())
         );
         assert_eq!(reader.next_within(short, short).await.unwrap(), None);
-    }
-
-    #[test]
-    fn blocking_reads() {
-        let mut input = &b"{}\n\n[1]\n"[..];
-        assert_eq!(
-            read_frame_sync(&mut input, Framing::Lines, 10).unwrap(),
-            Some(b"{}".to_vec())
-        );
-        assert_eq!(
-            read_frame_sync(&mut input, Framing::Lines, 10).unwrap(),
-            Some(b"[1]".to_vec())
-        );
-        assert_eq!(
-            read_frame_sync(&mut input, Framing::Lines, 10).unwrap(),
-            None
-        );
-        let long = [b'x'; 30];
-        assert!(matches!(
-            read_frame_sync(&mut &long[..], Framing::Lines, 10),
-            Err(FrameError::TooLarge { .. })
-        ));
-        let framed = frame(Framing::Length, b"{}");
-        assert_eq!(
-            read_frame_sync(&mut &framed[..], Framing::Length, 10).unwrap(),
-            Some(b"{}".to_vec())
-        );
     }
 }

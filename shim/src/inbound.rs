@@ -363,9 +363,7 @@ impl Conn {
             from_shim = self.from_shim,
             "translating"
         );
-        let link = node.into_std().ok().and_then(|s| {
-            NodeLink::new(s, config.framing, config.max_frame, config.call_timeout).ok()
-        });
+        let link = NodeLink::new(node, config.framing, config.max_frame, config.call_timeout).ok();
         let mode = Mode::Translate {
             caller: self.caller,
             link,

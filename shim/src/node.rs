@@ -1,60 +1,75 @@
 //! Calls from the shim to its own node: the delegate `call`s of simulation rules (and calls a
-//! same-version step of the chain passes on), over one blocking connection per client
-//! connection, run on tokio's blocking pool. A link is pipelined: calls are queued, sent
-//! together, and their answers read back in order. A rule runs against a [`Replay`] host: run
-//! again from the start with the answers so far, it stops at the first call not answered yet
-//! and says which, so a request waits for the node without holding a thread.
+//! same-version step of the chain passes on), over one connection per client connection,
+//! driven by that connection's own task (no thread of its own). A link is pipelined: calls are
+//! queued, sent together, and their answers read back in order. A rule runs against a
+//! [`Replay`] host: run again from the start with the answers so far, it stops at the first
+//! call not answered yet and says which, so a request waits for the node without holding a
+//! thread.
 
-use crate::codec::{frame_into, read_frame_sync};
+use crate::codec::{frame_into, FrameError, FrameReader};
 use crate::config::{Framing, ParamStyle};
 use crate::jsonrpc::{request_bytes, RpcError};
 use crate::route::Route;
 use crate::signatures::node_params;
 use serde_json::Value;
-use std::io::{BufReader, Write};
-use std::net::TcpStream;
+use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
 use upstart_plugin_host::{CallError, NodeHost};
 
-/// A blocking JSON-RPC connection to the node.
+/// A JSON-RPC connection to the node, driven by the task of the client connection it serves.
 #[derive(Debug)]
 pub struct NodeLink {
     /// The node this link reaches (a route swap to another node makes it stale).
-    pub addr: Option<std::net::SocketAddr>,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    pub addr: Option<SocketAddr>,
+    reader: FrameReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
     framing: Framing,
-    max_frame: usize,
     next_id: u64,
-    /// Framed calls queued and not sent yet.
+    /// Framed calls queued and not sent yet (or not all taken by the socket).
     outgoing: Vec<u8>,
+    /// How long the node may take to answer (counted from when the link began waiting).
+    timeout: Duration,
 }
 
 impl NodeLink {
-    /// Wraps a connected stream; every read waits at most `timeout`.
+    /// Wraps a connected stream; the node answers each call within `timeout`.
     pub fn new(
         stream: TcpStream,
         framing: Framing,
         max_frame: usize,
         timeout: Duration,
     ) -> std::io::Result<NodeLink> {
-        stream.set_nonblocking(false)?;
         stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        let writer = stream.try_clone()?;
+        let addr = stream.peer_addr().ok();
+        let (read, writer) = stream.into_split();
         Ok(NodeLink {
-            addr: stream.peer_addr().ok(),
-            reader: BufReader::new(stream),
+            addr,
+            reader: FrameReader::new(read, framing, max_frame, Vec::new()),
             writer,
             framing,
-            max_frame,
             next_id: 1,
             outgoing: Vec::new(),
+            timeout,
         })
     }
 
-    /// Queues `method(params)` to go with the next [`NodeLink::flush`]; its request id.
+    /// Connects to the node at `addr` within `connect_timeout`.
+    pub async fn connect(
+        addr: SocketAddr,
+        connect_timeout: Duration,
+        framing: Framing,
+        max_frame: usize,
+        timeout: Duration,
+    ) -> std::io::Result<NodeLink> {
+        let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+        NodeLink::new(stream, framing, max_frame, timeout)
+    }
+
+    /// Queues `method(params)` to go with the next [`NodeLink::send`]; its request id.
     pub fn queue(&mut self, method: &str, params: &Value) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -66,44 +81,93 @@ impl NodeLink {
         id
     }
 
-    /// Sends the queued calls, in one write.
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        if self.outgoing.is_empty() {
-            return Ok(());
+    /// Sends what of the queued calls the socket takes now, without waiting; what it does not
+    /// take waits for [`NodeLink::writable`].
+    pub fn send(&mut self) -> std::io::Result<()> {
+        while !self.outgoing.is_empty() {
+            match self.writer.try_write(&self.outgoing) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.outgoing.drain(..n.min(self.outgoing.len()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
         }
-        let sent = self.writer.write_all(&self.outgoing);
-        self.outgoing.clear();
-        sent
+        Ok(())
     }
 
-    /// Whether answers already read from the socket wait in the buffer (reading the next one
-    /// does not block).
-    pub fn has_buffered(&self) -> bool {
-        !self.reader.buffer().is_empty()
+    /// Queued calls the socket did not take yet.
+    pub fn sending(&self) -> bool {
+        !self.outgoing.is_empty()
     }
 
-    /// Reads the answer to call `id` of `method`, the oldest call not answered yet (the node
-    /// answers a connection's requests in order).
-    pub fn receive(&mut self, id: u64, method: &str) -> Result<Result<Value, RpcError>, String> {
-        let frame = read_frame_sync(&mut self.reader, self.framing, self.max_frame)
-            .map_err(|e| format!("no answer from the node to `{method}`: {e}"))?
-            .ok_or_else(|| format!("the node closed the connection during `{method}`"))?;
-        let mut response: Value = serde_json::from_slice(&frame)
-            .map_err(|e| format!("the node's answer to `{method}` is not JSON: {e}"))?;
-        if response.get("id").and_then(Value::as_u64) != Some(id) {
+    /// The node's next answer if it is already read (taking it does not wait).
+    pub fn buffered(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        self.reader.buffered()
+    }
+
+    /// Waits until the socket may take more of the queued calls (when some wait) or, with a
+    /// `deadline`, for the node's next answer until then. Cancel-safe: bytes read stay in the
+    /// link.
+    pub async fn event(&mut self, deadline: Option<tokio::time::Instant>) -> LinkEvent {
+        let timeout = self.timeout;
+        let sending = self.sending();
+        let (reader, writer) = (&mut self.reader, &self.writer);
+        tokio::select! {
+            ready = writer.writable(), if sending => LinkEvent::Writable(ready),
+            frame = async {
+                match deadline {
+                    Some(deadline) => reader.next_until(deadline, timeout, timeout).await,
+                    None => std::future::pending().await,
+                }
+            } => LinkEvent::Answer(frame),
+        }
+    }
+}
+
+/// What [`NodeLink::event`] saw.
+#[derive(Debug)]
+pub enum LinkEvent {
+    /// The socket takes more of the queued calls (or failed).
+    Writable(std::io::Result<()>),
+    /// The node's next answer, or why none came (`None`: the node closed the connection).
+    Answer(Result<Option<Vec<u8>>, FrameError>),
+}
+
+/// The node's answer (`frame`, or why there is none) to call `id` of `method`, the oldest call
+/// not answered yet (the node answers a connection's requests in order).
+pub fn answer_of(
+    frame: Result<Option<Vec<u8>>, FrameError>,
+    id: u64,
+    method: &str,
+) -> Result<Result<Value, RpcError>, String> {
+    let frame = match frame {
+        Ok(Some(frame)) => frame,
+        Ok(None) => return Err(format!("the node closed the connection during `{method}`")),
+        Err(FrameError::TimedOut { after, .. }) => {
             return Err(format!(
-                "the node answered `{method}` with another request's id"
-            ));
+                "no answer from the node to `{method}` within {} ms",
+                after.as_millis()
+            ))
         }
-        if let Some(error) = response.get("error") {
-            return Ok(Err(RpcError::from_value(error)));
-        }
-        match response.get_mut("result") {
-            Some(result) => Ok(Ok(result.take())),
-            None => Err(format!(
-                "the node's answer to `{method}` has neither `result` nor `error`"
-            )),
-        }
+        Err(e) => return Err(format!("no answer from the node to `{method}`: {e}")),
+    };
+    let mut response: Value = serde_json::from_slice(&frame)
+        .map_err(|e| format!("the node's answer to `{method}` is not JSON: {e}"))?;
+    if response.get("id").and_then(Value::as_u64) != Some(id) {
+        return Err(format!(
+            "the node answered `{method}` with another request's id"
+        ));
+    }
+    if let Some(error) = response.get("error") {
+        return Ok(Err(RpcError::from_value(error)));
+    }
+    match response.get_mut("result") {
+        Some(result) => Ok(Ok(result.take())),
+        None => Err(format!(
+            "the node's answer to `{method}` has neither `result` nor `error`"
+        )),
     }
 }
 

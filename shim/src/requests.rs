@@ -10,15 +10,17 @@
 //! so the calls of a pipelining caller's requests go to the node together and their answers
 //! come back together, one wake-up for many. Answers go out in the order of the frames.
 
+use crate::codec::FrameError;
 use crate::context::Shared;
 use crate::jsonrpc::{
     batch_response, code, decode, error_response, result_response, Incoming, Request, RpcError,
 };
-use crate::node::{Answer, NodeLink, Replay, Wanted};
+use crate::node::{answer_of, Answer, NodeLink, Replay, Wanted};
 use crate::route::Route;
 use crate::signatures::bind;
 use serde_json::Value;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use upstart_plugin_host::CallError;
@@ -73,6 +75,18 @@ struct Begun {
     last: bool,
 }
 
+/// What [`Requests::begin_next`] did.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Begin {
+    /// A request began (or was answered at once).
+    Began,
+    /// No request waits to begin (or the route moved: the calls in flight go first).
+    Nothing,
+    /// The next request needs a link to the node at this address: connect, then hand the
+    /// link (or why there is none) to [`Requests::connected`].
+    Connect(SocketAddr),
+}
+
 /// What a run of a request's rules gives.
 enum Outcome {
     Done(Result<Vec<u8>, RpcError>),
@@ -88,6 +102,8 @@ pub(crate) struct Requests {
     todo: VecDeque<Todo>,
     /// Begun requests whose call is at the node, in the order of their calls.
     flight: VecDeque<Begun>,
+    /// The request begun that waits for a link to the node (see [`Begin::Connect`]).
+    connecting: Option<Begun>,
     caller: u64,
     shared: Arc<Shared>,
 }
@@ -99,6 +115,7 @@ impl Requests {
             first: 0,
             todo: VecDeque::new(),
             flight: VecDeque::new(),
+            connecting: None,
             caller,
             shared,
         }
@@ -117,17 +134,6 @@ impl Requests {
     /// Requests decoded and not begun.
     pub fn has_todo(&self) -> bool {
         !self.todo.is_empty()
-    }
-
-    /// Drops everything (the caller is gone): calls at the node are abandoned with the link.
-    pub fn clear(&mut self, link: &mut Option<NodeLink>) {
-        if !self.flight.is_empty() {
-            *link = None;
-        }
-        self.first += self.frames.len() as u64;
-        self.frames.clear();
-        self.todo.clear();
-        self.flight.clear();
     }
 
     /// Whether the next request may begin: every request before it made its last call, and
@@ -180,23 +186,23 @@ impl Requests {
         }
     }
 
-    /// Begins the next request decoded; `false` when there is none.
-    pub fn begin_next(&mut self, link: &mut Option<NodeLink>) -> bool {
+    /// Begins the next request decoded.
+    pub fn begin_next(&mut self, link: &mut Option<NodeLink>) -> Begin {
         let Some((frame, part, request)) = self.todo.pop_front() else {
-            return false;
+            return Begin::Nothing;
         };
         let request = match request {
             Ok(request) => request,
             Err((id, e)) => {
                 self.settle(frame, part, Some(error_response(&id, &e)));
-                return true;
+                return Begin::Began;
             }
         };
         let route = self.shared.route.get();
         if !self.flight.is_empty() && link.as_ref().map(|l| l.addr) != Some(route.node_addr) {
             // The route moved since `may_begin`: wait for the calls in flight first.
             self.todo.push_front((frame, part, Ok(request)));
-            return false;
+            return Begin::Nothing;
         }
         self.shared
             .stats
@@ -204,13 +210,25 @@ impl Requests {
             .fetch_add(1, Ordering::Relaxed);
         let id = request.id.clone();
         let method = request.method.clone();
-        let prepared = prepare(request, self.caller, &route)
-            .and_then(|work| connected(link, &route, &self.shared).map(|_| work));
-        let work = match prepared {
+        let work = match prepare(request, self.caller, &route) {
             Ok(work) => work,
             Err(e) => {
                 self.finish(frame, part, id.as_ref(), &method, Err(e));
-                return true;
+                return Begin::Began;
+            }
+        };
+        if link.as_ref().is_some_and(|l| l.addr != route.node_addr) {
+            // The route moved to another node (an upgrade), and nothing is in flight on the
+            // old one: reconnect.
+            *link = None;
+        }
+        let connect = match (&*link, route.node_addr) {
+            (Some(_), _) => None,
+            (None, Some(addr)) => Some(addr),
+            (None, None) => {
+                let e = unavailable("the node has not started".into());
+                self.finish(frame, part, id.as_ref(), &method, Err(e));
+                return Begin::Began;
             }
         };
         let begun = Begun {
@@ -225,32 +243,47 @@ impl Requests {
             name: String::new(),
             last: false,
         };
+        if let Some(addr) = connect {
+            self.connecting = Some(begun);
+            return Begin::Connect(addr);
+        }
         self.step(begun, link);
-        true
+        Begin::Began
     }
 
-    /// Sends the calls queued on the link; if that fails, the requests in flight fail.
-    pub fn send(&mut self, link: &mut Option<NodeLink>) {
-        let Some(l) = link.as_mut() else { return };
-        if let Err(e) = l.flush() {
-            *link = None;
-            self.fail_flight(&format!("cannot send to the node: {e}"));
+    /// Goes on with the request that waited for a link to the node (see [`Begin::Connect`]):
+    /// `made` is the new link, or why the node could not be reached.
+    pub fn connected(&mut self, link: &mut Option<NodeLink>, made: Result<NodeLink, String>) {
+        let Some(begun) = self.connecting.take() else {
+            return;
+        };
+        match made {
+            Ok(made) => {
+                *link = Some(made);
+                self.step(begun, link);
+            }
+            Err(why) => self.finish_begun(begun, Err(unavailable(why))),
         }
     }
 
-    /// Whether the node's next answer is already read (taking it does not block).
-    pub fn answer_buffered(&self, link: &Option<NodeLink>) -> bool {
-        link.as_ref().is_some_and(NodeLink::has_buffered)
+    /// Sending the calls queued on the link failed: the requests in flight fail.
+    pub fn send_failed(&mut self, link: &mut Option<NodeLink>, e: &std::io::Error) {
+        *link = None;
+        self.fail_flight(&format!("cannot send to the node: {e}"));
     }
 
-    /// Reads the node's answer to the oldest call in flight (blocking) and goes on with its
-    /// request.
-    pub fn resume(&mut self, link: &mut Option<NodeLink>) {
+    /// Goes on with the request of the oldest call in flight, given the node's next frame on
+    /// the link; when there is no answer, every call in flight fails and the link is dropped.
+    pub fn resume(
+        &mut self,
+        link: &mut Option<NodeLink>,
+        frame: Result<Option<Vec<u8>>, FrameError>,
+    ) {
         let Some(mut begun) = self.flight.pop_front() else {
             return;
         };
-        let received = match link.as_mut() {
-            Some(l) => l.receive(begun.sent, &begun.name),
+        let received = match link {
+            Some(_) => answer_of(frame, begun.sent, &begun.name),
             None => Err("the connection to the node is broken".into()),
         };
         match received {
@@ -314,11 +347,12 @@ impl Requests {
             self.finish_begun(begun, Err(error));
             return;
         }
-        // A request that goes on calling was the newest to call: nothing else is in flight, so
-        // the link may be (re)connected.
-        let l = match connected(link, &begun.route, &self.shared) {
-            Ok(l) => l,
-            Err(e) => {
+        // A request that goes on calling was the newest to call, on the link of its route
+        // (connected before its first run, and kept while its calls are answered).
+        let l = match link.as_mut() {
+            Some(l) if l.addr == begun.route.node_addr => l,
+            _ => {
+                let e = unavailable("the connection to the node is broken".into());
                 self.finish_begun(begun, Err(e));
                 return;
             }
@@ -489,36 +523,6 @@ fn run(begun: &Begun, caller: u64, shared: &Shared) -> Outcome {
             )
         }
     }))
-}
-
-/// The link to the node, connected if it was not.
-fn connected<'a>(
-    link: &'a mut Option<NodeLink>,
-    route: &Route,
-    shared: &Shared,
-) -> Result<&'a mut NodeLink, RpcError> {
-    if link.as_ref().is_some_and(|l| l.addr != route.node_addr) {
-        // The route moved to another node (an upgrade): reconnect.
-        *link = None;
-    }
-    if link.is_none() {
-        let config = &shared.config;
-        let Some(addr) = route.node_addr else {
-            return Err(unavailable("the node has not started".into()));
-        };
-        let stream = std::net::TcpStream::connect_timeout(&addr, config.connect_timeout)
-            .map_err(|e| unavailable(format!("cannot connect to the node at {addr}: {e}")))?;
-        let made = NodeLink::new(
-            stream,
-            config.framing,
-            config.max_frame,
-            config.call_timeout,
-        )
-        .map_err(|e| unavailable(format!("cannot set up the connection to the node: {e}")))?;
-        *link = Some(made);
-    }
-    link.as_mut()
-        .ok_or_else(|| unavailable("the node has not started".into()))
 }
 
 fn unavailable(why: String) -> RpcError {

@@ -2,28 +2,34 @@
 //! bound to its method's parameters and answered through the plugin chain (past rules for an
 //! older caller, future rules for a newer one), whose calls reach the node.
 //!
-//! A connection is pipelined: its frames are read (with their deadlines) by the connection's
-//! task while a blocking job, started when frames wait and ended when none do, answers them one
-//! after another in their order over the connection's one link to the node, and writes each
-//! answer to the caller as soon as it is made (the task writes what the socket did not take).
-//! At most [`MAX_QUEUED_FRAMES`] frames (or [`MAX_QUEUED_BYTES`]) wait; beyond, the next frame
-//! is not read, so a fast caller is held back by TCP, not by a growing buffer. A drain closes
-//! the connection between requests: frames not begun are dropped, the one being answered is
-//! answered first.
+//! A connection is served by its own task alone, with no other thread to wake: it reads the
+//! caller's frames (with their deadlines), begins their requests in order (the rules run on the
+//! task: they are computation only, microseconds, and a request waiting for the node holds
+//! nothing but its place, see [`Requests`]), sends their delegate calls on the connection's one
+//! link to the node, reads the node's answers as they come and writes the frames' answers in
+//! order. Whatever is at hand is done before the task waits again: the frames already read
+//! begin together, so a pipelining caller's calls reach the node in one write, and the answers
+//! made together go to the caller in one write. At most [`MAX_QUEUED_FRAMES`] frames (or
+//! [`MAX_QUEUED_BYTES`]) wait to begin and at most [`MAX_UNWRITTEN`] bytes of answers wait for
+//! the caller to take them; beyond, the next frame is not read, so a fast caller is held back by
+//! TCP, not by a growing buffer. A drain closes the connection between requests: frames not
+//! begun are dropped, those begun are answered first.
 
 use crate::codec::{frame_into, FrameError, FrameReader};
+use crate::config::Framing;
 use crate::context::{Phase, Shared};
 use crate::jsonrpc::{batch_response, code, decode, error_response, Incoming, Request, RpcError};
 use crate::limits::Slot;
-use crate::node::NodeLink;
-use crate::requests::Requests;
+use crate::node::{LinkEvent, NodeLink};
+use crate::requests::{Begin, Requests};
 use serde_json::Value;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// How a decoded connection is answered.
 #[derive(Debug)]
@@ -38,284 +44,143 @@ pub enum Mode {
 pub const MAX_QUEUED_FRAMES: usize = 64;
 /// Bytes of frames read and not yet begun, at most (one frame of any allowed size still fits).
 pub const MAX_QUEUED_BYTES: usize = 256 * 1024;
-/// How long an answering job waits for the next frame before it ends (its thread parked).
-const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+/// Bytes of answers the caller has not taken yet, at most, before the next frame is read.
+pub const MAX_UNWRITTEN: usize = 64 * 1024;
 
-/// Answers held back while more frames wait, at most (then written).
-const COALESCE_BYTES: usize = 64 * 1024;
-
-/// What the connection's task and its answering job share.
-#[derive(Debug, Default)]
-struct Pipeline {
+/// One translated connection's requests, between its frames and its answers.
+struct Conn {
+    requests: Requests,
+    /// The connection's link to the node (`None` until a request needs it, or once broken).
+    link: Option<NodeLink>,
     /// Frames read, not begun, in order.
     queue: VecDeque<Vec<u8>>,
     queued_bytes: usize,
-    /// The link to the node while no job runs (a job holds it while it runs).
-    link: Option<NodeLink>,
-    /// A job runs (answering frames, or lingering for the next one).
-    running: bool,
-    /// The job is answering a frame.
-    answering: bool,
-    /// The lingering job's thread, to wake when a frame comes.
-    parked: Option<std::thread::Thread>,
-    /// Framed answers the socket did not take yet, in order; the task writes them.
+    /// Framed answers not written yet, in order.
     out: Vec<u8>,
-    /// The task is writing answers taken from `out` (later ones must wait behind them).
-    writing: bool,
-    /// Stop answering: frames not begun are dropped (a drain, or the connection ends).
+    /// Frames not begun are dropped (a drain).
     stop: bool,
-    /// Writing to the caller failed.
-    broken: bool,
-    /// The task waits for the job's progress (room in the queue, the job's end).
-    wake_task: bool,
+    /// The node's next frame (or why none came), for the oldest call in flight.
+    arrived: Option<Result<Option<Vec<u8>>, FrameError>>,
+    /// The link made for the request that waited for one (or why there is none).
+    made: Option<Result<NodeLink, String>>,
+    /// Since when the link waits for the node's next answer.
+    waiting_since: Option<Instant>,
     /// When the last answer was made.
-    last_answer: Option<tokio::time::Instant>,
-}
-
-impl Pipeline {
-    /// Frames read and not answered yet.
-    fn busy(&self) -> bool {
-        self.answering || !self.queue.is_empty()
-    }
-
-    fn has_room(&self) -> bool {
-        self.queue.len() < MAX_QUEUED_FRAMES && self.queued_bytes < MAX_QUEUED_BYTES
-    }
-}
-
-/// One translated connection, as its task and its answering job see it.
-struct Conn {
-    state: Mutex<Pipeline>,
-    /// The job's news for the task (see [`Pipeline::wake_task`]).
-    ready: Notify,
-    write: OwnedWriteHalf,
-    caller: u64,
-    shared: Arc<Shared>,
+    last_answer: Option<Instant>,
+    framing: Framing,
 }
 
 impl Conn {
-    fn lock(&self) -> MutexGuard<'_, Pipeline> {
-        match self.state.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+    /// Frames read and not answered yet.
+    fn busy(&self) -> bool {
+        self.requests.busy() || !self.queue.is_empty()
     }
 
-    /// Writes the answers the socket did not take, in order, until none are left.
-    async fn flush(&self, spare: &mut Vec<u8>) -> std::io::Result<()> {
+    fn has_room(&self) -> bool {
+        !self.stop
+            && self.queue.len() < MAX_QUEUED_FRAMES
+            && self.queued_bytes < MAX_QUEUED_BYTES
+            && self.out.len() < MAX_UNWRITTEN
+    }
+
+    fn push(&mut self, frame: Vec<u8>) {
+        self.queued_bytes += frame.len();
+        self.queue.push_back(frame);
+    }
+
+    /// Does everything at hand without waiting: goes on with the request that waited for a
+    /// link and with the node's answers already read, begins the queued frames' requests in
+    /// order (while none before them may still call the node), sends their calls, and frames
+    /// the answers made, in order. `Some(addr)`: the next request needs a link to the node at
+    /// `addr` first (see [`Conn::made`]).
+    fn progress(&mut self) -> Option<SocketAddr> {
+        if let Some(made) = self.made.take() {
+            self.requests.connected(&mut self.link, made);
+        }
+        if let Some(frame) = self.arrived.take() {
+            self.requests.resume(&mut self.link, frame);
+            self.waiting_since = None;
+        }
+        let mut connect = None;
         loop {
-            {
-                let mut state = self.lock();
-                if state.out.is_empty() {
-                    state.writing = false;
-                    return Ok(());
-                }
-                std::mem::swap(&mut state.out, spare);
-                state.writing = true;
-            }
-            let written = write_all(&self.write, spare).await;
-            spare.clear();
-            if let Err(e) = written {
-                let mut state = self.lock();
-                state.broken = true;
-                state.writing = false;
-                return Err(e);
-            }
-        }
-    }
-
-    /// Queues an answer made by the task itself (after every answer before it) and writes it.
-    async fn answer(&self, payload: &[u8], spare: &mut Vec<u8>) -> std::io::Result<()> {
-        frame_into(self.shared.config.framing, payload, &mut self.lock().out);
-        self.flush(spare).await
-    }
-
-    /// Waits until every frame read is answered and written (or writing failed); `false` when
-    /// the shim closes meanwhile.
-    async fn settle(&self, spare: &mut Vec<u8>, phase: &mut PhaseWatch) -> bool {
-        loop {
-            {
-                let mut state = self.lock();
-                if state.broken || (!state.busy() && state.out.is_empty()) {
-                    return true;
-                }
-                state.wake_task = true;
-            }
-            if self.flush(spare).await.is_err() {
-                return true;
-            }
-            tokio::select! {
-                _ = self.ready.notified() => {}
-                _ = phase.wait_for(|p| *p == Phase::Closing) => return false,
-            }
-        }
-    }
-
-    /// Queues a frame for the answering job, starting one if none runs.
-    fn push(self: &Arc<Self>, frame: Vec<u8>) {
-        let mut state = self.lock();
-        state.queued_bytes += frame.len();
-        state.queue.push_back(frame);
-        if let Some(thread) = state.parked.take() {
-            drop(state);
-            thread.unpark();
-        } else if !state.running {
-            state.running = true;
-            let link = state.link.take();
-            drop(state);
-            let conn = Arc::clone(self);
-            drop(tokio::task::spawn_blocking(move || conn.work(link)));
-        }
-    }
-
-    /// The answering job: begins the queued frames' requests in order, sends their calls to
-    /// the node together (see [`Requests`]), and writes each frame's answer in order, as soon
-    /// as it is made unless earlier ones are still being written or more answers are about to
-    /// be made without waiting.
-    fn work(&self, mut link: Option<NodeLink>) {
-        let framing = self.shared.config.framing;
-        let mut requests = Requests::new(self.caller, Arc::clone(&self.shared));
-        // Since when no frame waited: the job lingers for [`LINGER`], so that a caller
-        // sending one request at a time finds it (and its warm thread) still there.
-        let mut lull: Option<std::time::Instant> = None;
-        loop {
-            // A failure in translation ends this connection, not the job's accounting (a job
-            // that vanished would leave the connection waiting for it).
-            let progressed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.advance(&mut requests, &mut link)
-            }));
-            if progressed.is_err() {
-                tracing::error!(caller = self.caller, "a translation task failed: closing");
-                self.lock().broken = true;
-                requests.clear(&mut link);
-            }
-            let mut state = self.lock();
-            if state.broken {
-                requests.clear(&mut link);
-            }
-            let mut made = false;
-            let (stop, broken) = (state.stop, state.broken);
-            requests.take_answers(|answer| {
-                made = true;
-                if !stop && !broken {
-                    frame_into(framing, &answer, &mut state.out);
-                }
-            });
-            if made {
-                state.last_answer = Some(tokio::time::Instant::now());
-            }
-            state.answering = requests.busy();
-            // Answers are written before the job waits (for the node, or for frames), or when
-            // enough accumulated, unless the task still writes earlier ones: a pipelining
-            // caller gets them together, in one write.
-            let waits = if requests.in_flight() {
-                !requests.answer_buffered(&link)
-            } else {
-                !requests.has_todo() && state.queue.is_empty()
-            };
-            let due = waits || state.out.len() >= COALESCE_BYTES;
-            if due && !state.writing && !state.out.is_empty() && !state.broken {
-                // To the socket now; what it does not take is left to the task.
-                match self.write.try_write(&state.out) {
-                    Ok(n) => {
-                        let n = n.min(state.out.len());
-                        state.out.drain(..n);
+            while self.requests.may_begin(&self.link) {
+                match self.requests.begin_next(&mut self.link) {
+                    Begin::Began => continue,
+                    Begin::Connect(addr) => {
+                        connect = Some(addr);
+                        break;
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => state.broken = true,
+                    Begin::Nothing => {}
+                }
+                if self.requests.has_todo() {
+                    // The route moved: the calls in flight are answered first.
+                    break;
+                }
+                if self.stop {
+                    self.queue.clear();
+                    self.queued_bytes = 0;
+                }
+                let Some(frame) = self.queue.pop_front() else {
+                    break;
+                };
+                self.queued_bytes = self.queued_bytes.saturating_sub(frame.len());
+                self.requests.open(&frame);
+            }
+            if let Some(link) = self.link.as_mut() {
+                if let Err(e) = link.send() {
+                    self.requests.send_failed(&mut self.link, &e);
                 }
             }
-            let wake = (due && !state.out.is_empty()) || state.broken || state.wake_task;
-            if wake {
-                state.wake_task = false;
-            }
-            if requests.in_flight() {
-                drop(state);
-                if wake {
-                    self.ready.notify_one();
-                }
-                // The node's next answer (blocking; the link's timeout bounds it).
-                let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    requests.resume(&mut link)
-                }));
-                if resumed.is_err() {
-                    tracing::error!(caller = self.caller, "a translation task failed: closing");
-                    self.lock().broken = true;
-                    requests.clear(&mut link);
-                }
-                lull = None;
-                continue;
-            }
-            if requests.has_todo() || (!state.queue.is_empty() && !state.stop && !state.broken) {
-                lull = None;
-                drop(state);
-                if wake {
-                    self.ready.notify_one();
-                }
-                continue;
-            }
-            // Nothing to do: linger for the next frame, or end.
-            let since = *lull.get_or_insert_with(std::time::Instant::now);
-            let left = LINGER.saturating_sub(since.elapsed());
-            let linger = !state.stop && !state.broken && !left.is_zero();
-            if linger {
-                state.parked = Some(std::thread::current());
-            } else {
-                state.queue.clear();
-                state.queued_bytes = 0;
-                state.running = false;
-                state.parked = None;
-                state.link = link.take();
-            }
-            let wake = wake || std::mem::take(&mut state.wake_task) || !state.out.is_empty();
-            drop(state);
-            if wake {
-                self.ready.notify_one();
-            }
-            if !linger {
-                return;
-            }
-            std::thread::park_timeout(left);
-            self.lock().parked = None;
-        }
-    }
-
-    /// Begins the requests of the queued frames, in order, while none before them may still
-    /// call the node, and sends their calls.
-    fn advance(&self, requests: &mut Requests, link: &mut Option<NodeLink>) {
-        while requests.may_begin(link) {
-            if requests.begin_next(link) {
-                continue;
-            }
-            if requests.has_todo() {
-                // The route moved: the calls in flight are answered first.
+            if connect.is_some() {
                 break;
             }
-            let frame = {
-                let mut state = self.lock();
-                if state.stop || state.broken {
-                    state.queue.clear();
-                    state.queued_bytes = 0;
-                }
-                let frame = state.queue.pop_front();
-                if let Some(frame) = &frame {
-                    state.queued_bytes = state.queued_bytes.saturating_sub(frame.len());
-                    state.answering = true;
-                }
-                frame
-            };
-            match frame {
-                Some(frame) => requests.open(&frame),
-                None => break,
+            // The node's answers already read: their requests go on, and may let more begin.
+            let mut resumed = false;
+            while self.requests.in_flight() {
+                let Some(link) = self.link.as_mut() else {
+                    break;
+                };
+                let frame = match link.buffered() {
+                    Ok(None) => break,
+                    frame => frame,
+                };
+                self.requests.resume(&mut self.link, frame);
+                self.waiting_since = None;
+                resumed = true;
+            }
+            if !resumed {
+                break;
             }
         }
-        requests.send(link);
+        let mut made = false;
+        let (framing, out) = (self.framing, &mut self.out);
+        self.requests.take_answers(|answer| {
+            made = true;
+            frame_into(framing, &answer, out);
+        });
+        if made {
+            self.last_answer = Some(Instant::now());
+        }
+        connect
+    }
+
+    /// Writes what of the answers the socket takes now, without waiting.
+    fn write_some(&mut self, write: &OwnedWriteHalf) -> std::io::Result<()> {
+        while !self.out.is_empty() {
+            match write.try_write(&self.out) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.out.drain(..n.min(self.out.len()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
-type PhaseWatch = tokio::sync::watch::Receiver<Phase>;
-
-/// Writes all of `bytes` to the shared write half.
+/// Writes all of `bytes`.
 async fn write_all(write: &OwnedWriteHalf, mut bytes: &[u8]) -> std::io::Result<()> {
     while !bytes.is_empty() {
         write.writable().await?;
@@ -328,6 +193,10 @@ async fn write_all(write: &OwnedWriteHalf, mut bytes: &[u8]) -> std::io::Result<
     }
     Ok(())
 }
+
+/// Why the caller's side of a connection ends, once the answers to the frames read are
+/// written: `Some` answer said last (an oversized or unfinished frame).
+type Ending = Option<Option<Vec<u8>>>;
 
 /// Serves `client` (whose first bytes, already read, are `pending`) until it closes, sends an
 /// oversized frame, misses a deadline (idle between frames, or a frame not finished in time),
@@ -348,65 +217,123 @@ pub async fn serve(
         Mode::Translate { caller, link } => (caller, None, link),
         Mode::Refuse(error) => (0, Some(error), None),
     };
-    let conn = Arc::new(Conn {
-        state: Mutex::new(Pipeline {
-            link,
-            ..Pipeline::default()
-        }),
-        ready: Notify::new(),
-        write,
-        caller,
-        shared: Arc::clone(&shared),
-    });
-    let mut spare = Vec::new();
+    let mut conn = Conn {
+        requests: Requests::new(caller, Arc::clone(&shared)),
+        link,
+        queue: VecDeque::new(),
+        queued_bytes: 0,
+        out: Vec::new(),
+        stop: false,
+        arrived: None,
+        made: None,
+        waiting_since: None,
+        last_answer: None,
+        framing: config.framing,
+    };
     let mut proven = false;
-    let mut last_frame = tokio::time::Instant::now();
-    // What ends the connection, once the answers to the frames read are written.
-    let last_word: Option<Vec<u8>> = loop {
-        let (room, idle_since) = {
-            let mut state = conn.lock();
-            if state.broken {
-                break None;
+    let mut last_frame = Instant::now();
+    // Set when no more frames are read: the connection ends once the frames read are
+    // answered.
+    let mut ending: Ending = None;
+    loop {
+        // A failure in translation ends this connection.
+        let progressed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.progress()));
+        let connect = match progressed {
+            Ok(connect) => connect,
+            Err(_) => {
+                tracing::error!(caller, "a translation task failed: closing");
+                return;
             }
-            let room = state.has_room();
-            // No room: the job says when there is.
-            state.wake_task |= !room;
-            // Idle since the last frame or answer; not while answering (checked again then).
-            let since = if state.busy() {
-                tokio::time::Instant::now()
-            } else {
-                state.last_answer.map_or(last_frame, |a| a.max(last_frame))
-            };
-            (room, since)
+        };
+        if let Some(addr) = connect {
+            let made = NodeLink::connect(
+                addr,
+                config.connect_timeout,
+                config.framing,
+                config.max_frame,
+                config.call_timeout,
+            )
+            .await
+            .map_err(|e| format!("cannot connect to the node at {addr}: {e}"));
+            conn.made = Some(made);
+            continue;
+        }
+        if conn.write_some(&write).is_err() {
+            return;
+        }
+        if let Some(last_word) = &ending {
+            if !conn.busy() && conn.out.is_empty() {
+                if let Some(word) = last_word {
+                    let mut framed = Vec::new();
+                    frame_into(config.framing, word, &mut framed);
+                    let _ = write_all(&write, &framed).await;
+                }
+                return;
+            }
+        }
+        let room = ending.is_none() && conn.has_room();
+        // Idle since the last frame or answer; not while answering (checked again then).
+        let idle_since = if conn.busy() {
+            Instant::now()
+        } else {
+            conn.last_answer.map_or(last_frame, |a| a.max(last_frame))
         };
         let idle_deadline = idle_since + config.limits.idle_timeout;
+        let node_deadline = if conn.requests.in_flight() {
+            let since = *conn.waiting_since.get_or_insert_with(Instant::now);
+            Some(since + config.call_timeout)
+        } else {
+            None
+        };
+        let node_waits = conn
+            .link
+            .as_ref()
+            .is_some_and(|l| node_deadline.is_some() || l.sending());
+        let unwritten = !conn.out.is_empty();
+        let ended = ending.is_some();
         let frame = tokio::select! {
-            // A drain wins over a frame already buffered: close between frames.
             biased;
-            _ = phase.wait_for(|p| p.is_draining()) => {
+            // A drain wins over a frame already buffered: close between frames. Once no more
+            // frames are read, only the shim closing ends the wait for their answers.
+            _ = phase.wait_for(|p| if ended { *p == Phase::Closing } else { p.is_draining() }) => {
+                if ended {
+                    // The shim closes: the caller sees the end now, not when the node answers.
+                    return;
+                }
                 tracing::debug!(?peer, "draining: closing a translated connection between frames");
-                conn.lock().stop = true;
-                break None;
+                conn.stop = true;
+                ending = Some(None);
+                continue;
             }
-            _ = slot.evicted(), if !proven => {
+            _ = slot.evicted(), if !proven && ending.is_none() => {
                 shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(?peer, "closing a connection not answered yet: its port is full");
-                break None;
+                ending = Some(None);
+                continue;
             }
-            _ = conn.ready.notified() => None,
+            event = node_event(&mut conn.link, node_deadline), if node_waits => {
+                match event {
+                    LinkEvent::Answer(frame) => conn.arrived = Some(frame),
+                    LinkEvent::Writable(Ok(())) => {}
+                    LinkEvent::Writable(Err(e)) => conn.requests.send_failed(&mut conn.link, &e),
+                }
+                continue;
+            }
+            ready = write.writable(), if unwritten => {
+                if ready.is_err() {
+                    return;
+                }
+                continue;
+            }
             frame = reader.next_until(idle_deadline, config.limits.idle_timeout, config.limits.frame_timeout),
-                if room => Some(frame),
-        };
-        let Some(frame) = frame else {
-            // The job's news: answers to write, or room in the queue.
-            if conn.flush(&mut spare).await.is_err() {
-                break None;
-            }
-            continue;
+                if room => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
-            Ok(None) => break None,
+            Ok(None) => {
+                ending = Some(None);
+                continue;
+            }
             Err(FrameError::TooLarge { size, max }) => {
                 shared.stats.frame_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(?peer, size, max, "frame too large: answering and closing");
@@ -417,22 +344,22 @@ pub async fn serve(
                          {max} bytes); closing the connection"
                     ),
                 );
-                break Some(error_response(&Value::Null, &error));
+                ending = Some(Some(error_response(&Value::Null, &error)));
+                continue;
             }
             Err(FrameError::TimedOut { idle: true, .. }) => {
                 // Idle only if nothing was answered since (the deadline was set before).
-                let state = conn.lock();
-                let now = tokio::time::Instant::now();
-                if state.busy()
-                    || state
+                let now = Instant::now();
+                if conn.busy()
+                    || conn
                         .last_answer
                         .is_some_and(|a| a + config.limits.idle_timeout > now)
                 {
                     continue;
                 }
-                drop(state);
                 shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
-                break None;
+                ending = Some(None);
+                continue;
             }
             Err(FrameError::TimedOut { idle: false, after }) => {
                 shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
@@ -444,45 +371,44 @@ pub async fn serve(
                         after.as_millis()
                     ),
                 );
-                break Some(error_response(&Value::Null, &error));
+                ending = Some(Some(error_response(&Value::Null, &error)));
+                continue;
             }
             Err(e) => {
                 tracing::debug!(?peer, error = %e, "connection ended");
-                break None;
+                ending = Some(None);
+                continue;
             }
         };
-        last_frame = tokio::time::Instant::now();
+        last_frame = Instant::now();
         // A whole frame: a real caller, whose place a newcomer does not take.
         if !proven {
             proven = true;
             slot.prove();
         }
-        match &refuse {
-            Some(error) => {
-                if let Some(answer) = refuse_frame(&frame, error) {
-                    if conn.answer(&answer, &mut spare).await.is_err() {
-                        break None;
+        let mut next = Some(frame);
+        while let Some(frame) = next.take() {
+            match &refuse {
+                Some(error) => {
+                    if let Some(answer) = refuse_frame(&frame, error) {
+                        frame_into(config.framing, &answer, &mut conn.out);
                     }
                 }
+                None => conn.push(frame),
             }
-            None => conn.push(frame),
-        }
-    };
-    // The answers to the frames read (those begun, when draining) go out first.
-    if conn.settle(&mut spare, &mut phase).await {
-        if let Some(word) = last_word {
-            let _ = conn.answer(&word, &mut spare).await;
+            // The frames already read come along (a pipelining caller's begin together).
+            if conn.has_room() {
+                next = reader.buffered().ok().flatten();
+            }
         }
     }
-    let mut state = conn.lock();
-    state.stop = true;
-    if state.answering {
-        // The shim closes: the caller sees the end now, not when the node answers.
-        let _ = rustix::net::shutdown(conn.write.as_ref(), rustix::net::Shutdown::Both);
-    }
-    if let Some(thread) = state.parked.take() {
-        drop(state);
-        thread.unpark();
+}
+
+/// The link's next event (see [`NodeLink::event`]); never, without a link.
+async fn node_event(link: &mut Option<NodeLink>, deadline: Option<Instant>) -> LinkEvent {
+    match link {
+        Some(link) => link.event(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -23,6 +23,7 @@
 //! `SHIM_BENCH_SOAK=N` only runs case N (0 direct, 1 same version copied, 2 same version
 //! handed off, 3 past, 4 future) in a closed loop for 10 s, to profile it (`perf record -a`),
 //! with `SHIM_BENCH_DEPTH` requests in flight per connection (1 unless set).
+//! `SHIM_BENCH_DETAIL=1` prints each round's latency quartiles per case as it goes.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
 
 #[path = "../e2e/support/mod.rs"]
@@ -142,10 +143,23 @@ fn main() {
         println!("{}: {rps:.0} requests/s", case.name);
         return;
     }
-    for _ in 0..rounds {
+    let detail = std::env::var_os("SHIM_BENCH_DETAIL").is_some();
+    for round in 0..rounds {
         for case in &mut cases {
-            case.times
-                .extend(latency(case.addr, &case.request, samples));
+            let mut times = latency(case.addr, &case.request, samples);
+            if detail {
+                // Per round: the latency's quartiles, to tell a slow round from a wide one.
+                times.sort_unstable();
+                let q = |f: usize| us(times[times.len() * f / 4]);
+                println!(
+                    "round {round}, {}: {:.1} / {:.1} / {:.1} us",
+                    case.name,
+                    q(1),
+                    q(2),
+                    q(3)
+                );
+            }
+            case.times.extend(times);
             case.fresh
                 .extend(fresh_connections(case.addr, &case.request, samples / 8));
             case.closed

@@ -195,3 +195,116 @@ fn a_rule_of_several_calls_keeps_the_next_requests_calls_behind_its_own() {
     let _enter = runtime.enter();
     drop(shim);
 }
+
+/// A translated connection is served by its own task: its requests do not wait for a thread
+/// of the runtime's blocking pool, which the node agent shares with the shim (bundle installs,
+/// state transforms). Here the pool's only thread is taken for the whole test; one request at
+/// a time and pipelined requests are answered all the same. (Before, every translated
+/// connection's requests were answered by a job on that pool: they waited until it freed.)
+#[test]
+fn translated_requests_do_not_wait_for_the_blocking_pool() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (node, seen) = holding_node(1, Duration::from_millis(50));
+    let shim = shim_for(node, &runtime);
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (taken, is_taken) = std::sync::mpsc::channel::<()>();
+    let blocker = runtime.spawn_blocking(move || {
+        taken.send(()).unwrap();
+        // Until the test ends (or its sender is dropped by a failing test).
+        let _ = held.recv();
+    });
+    is_taken.recv().unwrap();
+    let v1 = shim.addrs().listeners[0].0;
+    let v3 = shim.addrs().listeners[1].0;
+    // One request at a time, a v1 caller (past rules: the value) and a v3 caller (future
+    // rules: the item).
+    let answer = &pipelined(v1, &[get(0, "one")])[0];
+    assert_eq!(
+        (&answer["id"], &answer["result"]),
+        (&json!(0), &json!("one")),
+        "{answer}"
+    );
+    let answer = &pipelined(v3, &[get(1, "two")])[0];
+    assert_eq!(answer["id"], json!(1), "{answer}");
+    assert_eq!(answer["result"]["value"], json!("two"), "{answer}");
+    let requests: Vec<Value> = (0..4).map(|i| get(i, &format!("p{i}"))).collect();
+    let answers = pipelined(v1, &requests);
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer["id"], json!(i), "answers in order: {answer}");
+        assert_eq!(answer["result"], json!(format!("p{i}")), "{answer}");
+    }
+    assert_eq!(seen.lock().unwrap().calls.len(), 6);
+    release.send(()).unwrap();
+    runtime.block_on(blocker).unwrap();
+    let _enter = runtime.enter();
+    drop(shim);
+}
+
+/// A node that takes the calls and never answers: each request fails with "node unavailable"
+/// once the shim's call timeout has passed, and the connection goes on serving (the next
+/// request reaches the node again, on a new link).
+#[test]
+fn a_call_the_node_never_answers_fails_at_the_call_timeout() {
+    let runtime = support::runtime();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let node = listener.local_addr().unwrap();
+    let (accepted, links) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Holds every connection open, reads nothing and answers nothing.
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            if accepted.send(stream).is_err() {
+                return;
+            }
+        }
+    });
+    let mut config = ShimConfig::new("kv", 2);
+    config.node_addr = Some(node);
+    config.listeners = support::loopback_listeners(&[Some(1)]);
+    config.call_timeout = Duration::from_millis(300);
+    let shim = runtime
+        .block_on(Shim::start(config, Some(support::chain())))
+        .unwrap();
+    let v1 = shim.addrs().listeners[0].0;
+    let answers = pipelined(v1, &[get(0, "a")]);
+    assert_eq!(answers[0]["error"]["code"], json!(-32002), "{}", answers[0]);
+    let message = answers[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("node unavailable: no answer from the node to `get`"),
+        "{message}"
+    );
+    // Two pipelined requests fail together (their calls went on one link); the connection
+    // then serves its next request on a new link, which fails the same way.
+    let stream = TcpStream::connect(v1).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut exchange = |requests: &[Value]| -> Vec<Value> {
+        let text: String = requests.iter().map(|r| format!("{r}\n")).collect();
+        (&stream).write_all(text.as_bytes()).unwrap();
+        requests
+            .iter()
+            .map(|_| {
+                let mut line = String::new();
+                assert!(reader.read_line(&mut line).unwrap() > 0, "closed");
+                serde_json::from_str(&line).unwrap()
+            })
+            .collect()
+    };
+    let mut answers = exchange(&[get(1, "b"), get(2, "c")]);
+    answers.extend(exchange(&[get(3, "d")]));
+    for (answer, id) in answers.iter().zip(1..) {
+        assert_eq!(answer["id"], json!(id), "{answer}");
+        assert_eq!(answer["error"]["code"], json!(-32002), "{answer}");
+    }
+    // The first connection's link, the second's, and the one it made after the timeout.
+    for _ in 0..3 {
+        links.recv_timeout(WAIT).unwrap();
+    }
+    let _enter = runtime.enter();
+    drop(shim);
+}
