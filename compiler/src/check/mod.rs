@@ -41,6 +41,14 @@ impl CheckOutput {
     }
 }
 
+/// Parses and checks one file's text (the tests' shorthand for [`check_sources`]).
+#[cfg(test)]
+pub(crate) fn check_text(text: impl Into<String>) -> CheckOutput {
+    let mut sources = SourceMap::new();
+    sources.add("t.ups", text.into());
+    check_sources(&sources)
+}
+
 /// Parses and checks every file of `sources` as one chain of specs.
 pub fn check_sources(sources: &SourceMap) -> CheckOutput {
     let mut out = CheckOutput::default();

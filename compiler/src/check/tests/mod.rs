@@ -1,7 +1,7 @@
 //! Data-driven checker tests: `check(spec, expect)` compares a compact listing of the
 //! diagnostics (`code line:col message`) with `expect`.
 
-use super::check_sources;
+use super::{check_sources, check_text};
 use lang::span::SourceMap;
 
 mod chains;
@@ -48,4 +48,13 @@ fn spec(v1: &str, v2: &str, rest: &str) -> String {
     format!(
         "upgrade t 1 -> 2\nversion 1 {{\n{v1}\n}}\nversion 2 {{\n{v2}\n}}\n{rest}\nschedule {{ rolling {{ batch: 1, max_unavailable: 1 }} }}\n"
     )
+}
+
+/// The helps of the diagnostics of one file's text.
+fn helps(text: &str) -> Vec<String> {
+    check_text(text)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect()
 }

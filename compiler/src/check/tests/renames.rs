@@ -1,8 +1,7 @@
 //! Renamed methods and fields: the old item under a new name, not a removal.
 
 use super::{check, spec};
-use crate::check::check_sources;
-use lang::span::SourceMap;
+use crate::check::check_text;
 
 #[test]
 fn a_renamed_method_is_the_old_one_under_a_new_name() {
@@ -54,16 +53,11 @@ fn a_rename_must_name_an_old_method_nothing_else_claims() {
 
 #[test]
 fn a_rule_passing_a_renamed_call_on_is_plain_forwarding() {
-    let mut sources = SourceMap::new();
-    sources.add(
-        "t.ups",
-        spec(
-            "service S { fn get(key: string) -> string }",
-            "service S { fn lookup(key: string) -> string renamed from get }",
-            "past S { get(key) = call lookup(key) }",
-        ),
-    );
-    let out = check_sources(&sources);
+    let out = check_text(spec(
+        "service S { fn get(key: string) -> string }",
+        "service S { fn lookup(key: string) -> string renamed from get }",
+        "past S { get(key) = call lookup(key) }",
+    ));
     let helps: Vec<String> = out
         .diagnostics
         .iter()

@@ -1,8 +1,7 @@
 //! Rules between versions: which changes need rules, what rules may call, and their warnings.
 
 use super::{check, spec};
-use crate::check::check_sources;
-use lang::span::SourceMap;
+use crate::check::check_text;
 
 #[test]
 fn unchanged_methods_need_no_rules() {
@@ -124,16 +123,11 @@ fn a_declared_meaning_change_needs_rules_like_a_changed_signature() {
 #[test]
 fn an_unneeded_rule_that_converts_values_points_to_changed() {
     let v = "service S { fn f(x: u64) -> u64\n fn g(x: u64) -> u64 }";
-    let mut sources = SourceMap::new();
-    sources.add(
-        "t.ups",
-        spec(
-            v,
-            v,
-            "past S { f(x) = call f(x)\n g(x) = call g(x * 1000) }",
-        ),
-    );
-    let out = check_sources(&sources);
+    let out = check_text(spec(
+        v,
+        v,
+        "past S { f(x) = call f(x)\n g(x) = call g(x * 1000) }",
+    ));
     let helps: Vec<(String, String)> = out
         .diagnostics
         .iter()

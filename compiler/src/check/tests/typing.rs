@@ -1,8 +1,7 @@
 //! Expression typing: records across versions, literals typed from context, matches.
 
 use super::{check, spec};
-use crate::check::check_sources;
-use lang::span::SourceMap;
+use crate::check::check_text;
 
 #[test]
 fn changed_records_are_never_converted_implicitly() {
@@ -94,9 +93,7 @@ fn a_synthesized_payload_keeps_its_own_type() {
         "enum E { V((u64, u64)) }\nstate { e: E }",
         "invariant (x, y) { y.e == E::V(1, 2) }",
     );
-    let mut sources = SourceMap::new();
-    sources.add("t.ups", text);
-    let out = check_sources(&sources);
+    let out = check_text(text);
     let model = out.models.first().unwrap();
     let clause = model
         .spec
