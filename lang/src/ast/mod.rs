@@ -577,6 +577,20 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// How tightly the operator binds, as the grammar has it: `||` loosest (1), then `&&`,
+    /// comparisons of equality, of order, `+ -`, and `* / %` tightest (6). Operators of one
+    /// level chain left-deep.
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinOp::Or => 1,
+            BinOp::And => 2,
+            BinOp::Eq | BinOp::Ne => 3,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 4,
+            BinOp::Add | BinOp::Sub => 5,
+            BinOp::Mul | BinOp::Div | BinOp::Rem => 6,
+        }
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             BinOp::Or => "||",

@@ -7,7 +7,7 @@ mod completion;
 mod definition;
 mod hover;
 
-use super::actions::fixes;
+use super::actions::{fixes, Fix};
 use super::analysis::Analysis;
 use super::completion::completion;
 use super::definition::definition;
@@ -23,6 +23,17 @@ fn kv() -> String {
 fn analysis(fixture: &str) -> (Analysis, usize) {
     let (text, offset) = upstart_test_support::cursor(fixture);
     (Analysis::of(&text), offset)
+}
+
+/// `text` with `fix`'s edits made, and its analysis, which must parse.
+fn apply(text: &str, fix: &Fix) -> (String, Analysis) {
+    let mut fixed = text.to_string();
+    for (span, new) in fix.edits.iter().rev() {
+        fixed.replace_range(span.start..span.end, new);
+    }
+    let after = Analysis::of(&fixed);
+    assert!(after.syntax_ok, "{}:\n{fixed}", fix.title);
+    (fixed, after)
 }
 
 /// Two versions of a key-value store: the fixture of the hover and definition tests, the cursor
@@ -96,12 +107,7 @@ fn quick_fix_for_a_missing_rule_adds_one_that_checks() {
     let all = fixes(&a, d.primary.span);
     assert!(!all.is_empty());
     for fix in all {
-        let mut fixed = text.clone();
-        for (span, new) in fix.edits.iter().rev() {
-            fixed.replace_range(span.start..span.end, new);
-        }
-        let after = Analysis::of(&fixed);
-        assert!(after.syntax_ok, "{}:\n{fixed}", fix.title);
+        let (fixed, after) = apply(&text, &fix);
         assert!(
             !after
                 .diagnostics
@@ -125,15 +131,11 @@ fn quick_fix_creates_a_missing_rule_block() {
     let all = fixes(&a, Span::new(d.primary.span.start, d.primary.span.start));
     let skeleton = all.iter().find(|f| f.preferred).expect("a preferred fix");
     assert!(skeleton.title.contains("past"), "{}", skeleton.title);
-    let mut fixed = text.clone();
-    for (span, new) in skeleton.edits.iter().rev() {
-        fixed.replace_range(span.start..span.end, new);
-    }
+    let (fixed, after) = apply(&text, skeleton);
     assert!(
         fixed.contains("past Kv {\n  put(key, value) = call put(key, value, none)\n}"),
         "{fixed}"
     );
-    let after = Analysis::of(&fixed);
     assert!(after.diagnostics.is_empty(), "{:?}", after.diagnostics);
 }
 
@@ -149,11 +151,7 @@ fn quick_fix_for_a_converting_unneeded_rule_declares_the_change() {
     let all = fixes(&a, converting.primary.span);
     let preferred = all.iter().find(|f| f.preferred).expect("a preferred fix");
     assert_eq!(preferred.title, "Declare `size` changed in version 2");
-    let mut fixed = text.clone();
-    for (span, new) in preferred.edits.iter().rev() {
-        fixed.replace_range(span.start..span.end, new);
-    }
-    let after = Analysis::of(&fixed);
+    let (fixed, after) = apply(&text, preferred);
     assert!(fixed.contains("changed fn size() -> u64"), "{fixed}");
     // `size` now needs its future rule too, and its past rule is no longer unneeded.
     let codes: Vec<String> = after
@@ -262,12 +260,7 @@ fn quick_fixes_escape_keywords_and_call_renamed_methods_by_their_other_name() {
         let all = fixes(&a, d.primary.span);
         assert!(!all.is_empty(), "no fix for {}", d.message);
         for fix in all {
-            let mut fixed = text.to_string();
-            for (span, new) in fix.edits.iter().rev() {
-                fixed.replace_range(span.start..span.end, new);
-            }
-            let after = Analysis::of(&fixed);
-            assert!(after.syntax_ok, "{}:\n{fixed}", fix.title);
+            let (fixed, after) = apply(text, &fix);
             assert!(
                 !after
                     .diagnostics
