@@ -1,6 +1,6 @@
 //! `verify` on the example specs: the kv specs hold every obligation, a broken transform or
 //! rule is caught with a small counterexample, and the seed alone determines the report.
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
 use compiler::check::check_sources;
 use compiler::eval::Value;
@@ -10,6 +10,7 @@ use compiler::verify::{
 };
 use lang::diagnostic::codes;
 use lang::span::SourceMap;
+use lang::Diagnostic;
 
 use upstart_test_support::{relative, repo_root};
 
@@ -43,6 +44,14 @@ fn kv_with_transform(transform: &str) -> SpecModel {
     let good = "items: map_values(old.entries, |v| Item { value: v, expires_at: none })";
     assert!(text.contains(good), "kv-1-2 changed: update this test");
     model("kv-broken.ups", &text.replace(good, transform))
+}
+
+/// The note of `d` that starts with `prefix`.
+fn note<'d>(d: &'d Diagnostic, prefix: &str) -> &'d str {
+    d.notes
+        .iter()
+        .find(|n| n.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no note `{prefix}...`: {:?}", d.notes))
 }
 
 /// The number of entries of the `entries` map in an `old state: ...` note.
@@ -188,9 +197,7 @@ fn a_wrong_transform_is_caught_with_a_small_counterexample() {
     );
     let report = run(&m, 1, 256);
     let d = report
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::VERIFY_INVARIANT_BROKEN)
+        .failure(codes::VERIFY_INVARIANT_BROKEN)
         .unwrap_or_else(|| panic!("{report}"));
     assert!(d.is_error());
     assert!(report.has_errors());
@@ -203,11 +210,7 @@ fn a_wrong_transform_is_caught_with_a_small_counterexample() {
     // The second clause (values) is the false one.
     assert_eq!(d.secondary.len(), 1);
     assert_eq!(d.secondary[0].message, "this clause is false");
-    let old = d
-        .notes
-        .iter()
-        .find(|n| n.starts_with("old state: "))
-        .unwrap();
+    let old = note(d, "old state: ");
     assert_eq!(entries_in(old), 1, "not shrunk: {old}");
     assert!(
         old.contains(r#"entries: {"": ""}"#),
@@ -231,15 +234,9 @@ fn a_transform_that_drops_a_key_is_caught() {
     );
     let report = run(&m, 7, 256);
     let d = report
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::VERIFY_INVARIANT_BROKEN)
+        .failure(codes::VERIFY_INVARIANT_BROKEN)
         .unwrap_or_else(|| panic!("{report}"));
-    let old = d
-        .notes
-        .iter()
-        .find(|n| n.starts_with("old state: "))
-        .unwrap();
+    let old = note(d, "old state: ");
     assert_eq!(old, r#"old state: state { entries: {"a": ""} }"#);
 }
 
@@ -252,9 +249,7 @@ fn a_partial_rule_is_caught() {
     let m = model("kv-partial.ups", &text);
     let report = run(&m, 3, 256);
     let d = report
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::VERIFY_RULE_FAILED)
+        .failure(codes::VERIFY_RULE_FAILED)
         .unwrap_or_else(|| panic!("{report}"));
     assert!(d.message.contains("past rule `Kv.get`"), "{}", d.message);
     assert!(
@@ -473,7 +468,7 @@ fn a_wrong_reverse_transform_is_caught() {
     let d = &report.diagnostics[diagnostic];
     assert_eq!(d.code, codes::VERIFY_REVERSE_BROKEN);
     // Shrunk to one item, with the empty value that is lost.
-    let new = d.notes.iter().find(|n| n.starts_with("new state")).unwrap();
+    let new = note(d, "new state");
     assert_eq!(new.matches("Item {").count(), 1, "{new}");
     assert!(new.contains("value: \"\""), "{new}");
     // The right reverse transform passes.
@@ -516,13 +511,7 @@ fn a_renamed_method_round_trips_under_its_two_names() {
         7,
         128,
     );
-    assert!(
-        lossy
-            .diagnostics
-            .iter()
-            .any(|d| d.code == codes::VERIFY_ROUND_TRIP),
-        "{lossy}"
-    );
+    assert!(lossy.failure(codes::VERIFY_ROUND_TRIP).is_some(), "{lossy}");
 }
 
 /// A record field renamed with `renamed from` is not lost: a method returning the record is

@@ -187,13 +187,10 @@ fn cli_check_lists_files_that_would_change_and_fmt_rewrites_them() {
         "upgrade kv 1->2\nversion 1 { state { a: u64 } }\nversion 2 { state { a: u64 } }\n";
     std::fs::write(&messy, messy_text).unwrap();
     std::fs::write(&tidy, format(messy_text).unwrap()).unwrap();
+    let files = [messy.to_str().unwrap(), tidy.to_str().unwrap()];
+    let check = || upstartc(&[&["fmt", "--check"][..], &files].concat());
 
-    let out = upstartc(&[
-        "fmt",
-        "--check",
-        messy.to_str().unwrap(),
-        tidy.to_str().unwrap(),
-    ]);
+    let out = check();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let listed = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -206,7 +203,7 @@ fn cli_check_lists_files_that_would_change_and_fmt_rewrites_them() {
         "--check must not write"
     );
 
-    let out = upstartc(&["fmt", messy.to_str().unwrap(), tidy.to_str().unwrap()]);
+    let out = upstartc(&[&["fmt"][..], &files].concat());
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(
         std::fs::read_to_string(&messy).unwrap(),
@@ -222,12 +219,7 @@ fn cli_check_lists_files_that_would_change_and_fmt_rewrites_them() {
         "temporary files left behind: {leftovers:?}"
     );
 
-    let out = upstartc(&[
-        "fmt",
-        "--check",
-        messy.to_str().unwrap(),
-        tidy.to_str().unwrap(),
-    ]);
+    let out = check();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
