@@ -46,6 +46,17 @@ fn kv_with_transform(transform: &str) -> SpecModel {
     model("kv-broken.ups", &text.replace(good, transform))
 }
 
+/// kv-1-2 with its transform replaced by `transform`, verified with `seed` and 256 cases: the
+/// report and its failure of the invariant obligation, which it must have.
+fn broken_invariant(transform: &str, seed: u64) -> (VerifyReport, Diagnostic) {
+    let report = run(&kv_with_transform(transform), seed, 256);
+    let d = report
+        .failure(codes::VERIFY_INVARIANT_BROKEN)
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    (report, d)
+}
+
 /// The note of `d` that starts with `prefix`.
 fn note<'d>(d: &'d Diagnostic, prefix: &str) -> &'d str {
     d.notes
@@ -192,13 +203,11 @@ fn the_kv_rules_simulate_their_models() {
 
 #[test]
 fn a_wrong_transform_is_caught_with_a_small_counterexample() {
-    let m = kv_with_transform(
+    let (report, d) = broken_invariant(
         r#"items: map_values(old.entries, |v| Item { value: v + "x", expires_at: none })"#,
+        1,
     );
-    let report = run(&m, 1, 256);
-    let d = report
-        .failure(codes::VERIFY_INVARIANT_BROKEN)
-        .unwrap_or_else(|| panic!("{report}"));
+    let d = &d;
     assert!(d.is_error());
     assert!(report.has_errors());
     let inv = &report.checked[0];
@@ -229,14 +238,11 @@ fn a_wrong_transform_is_caught_with_a_small_counterexample() {
 
 #[test]
 fn a_transform_that_drops_a_key_is_caught() {
-    let m = kv_with_transform(
+    let (_, d) = broken_invariant(
         r#"items: map_values(remove(old.entries, "a"), |v| Item { value: v, expires_at: none })"#,
+        7,
     );
-    let report = run(&m, 7, 256);
-    let d = report
-        .failure(codes::VERIFY_INVARIANT_BROKEN)
-        .unwrap_or_else(|| panic!("{report}"));
-    let old = note(d, "old state: ");
+    let old = note(&d, "old state: ");
     assert_eq!(old, r#"old state: state { entries: {"a": ""} }"#);
 }
 

@@ -34,13 +34,15 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A fresh directory for one test, holding one spec `name` with this text; the directory and
-/// the spec's path.
-fn scratch_spec(test: &str, name: &str, text: &str) -> (PathBuf, PathBuf) {
+/// Compiles a spec given as text, in a fresh directory for the test `test` (holding the cache
+/// while it does): the directory and cargo's output.
+fn compile_text(test: &str, spec_text: &str) -> (PathBuf, Output) {
+    let _serial = serial();
     let dir = scratch(test);
-    let spec = dir.join(name);
-    std::fs::write(&spec, text).unwrap();
-    (dir, spec)
+    let spec = dir.join("spec.ups");
+    std::fs::write(&spec, spec_text).unwrap();
+    let out = compile(&spec, &dir.join("out"), &[]);
+    (dir, out)
 }
 
 fn compile(spec: &Path, out: &Path, env: &[(&str, &Path)]) -> Output {
@@ -143,13 +145,10 @@ fn every_construct_spec_builds() {
 
 #[test]
 fn a_spec_with_errors_is_not_compiled() {
-    let _serial = serial();
-    let (dir, spec) = scratch_spec(
+    let (dir, out) = compile_text(
         "compile-bad",
-        "bad.ups",
         "upgrade t 1 -> 2\nversion 1 { service S { fn f() -> u64 } }\n",
     );
-    let out = compile(&spec, &dir.join("out"), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = text(&out.stderr);
@@ -163,16 +162,13 @@ fn a_spec_with_errors_is_not_compiled() {
 
 #[test]
 fn an_unsupported_spec_says_what_is_not_supported() {
-    let _serial = serial();
-    let (dir, spec) = scratch_spec(
+    let (dir, out) = compile_text(
         "compile-unsupported",
-        "rec.ups",
         "upgrade t 1 -> 2\n\
          version 1 { record T { next: option<T> } service S { fn f() -> u64 } }\n\
          version 2 { record T { next: option<T> } service S { fn f() -> u64 } }\n\
          schedule { rolling { batch: 1, max_unavailable: 1 } }\n",
     );
-    let out = compile(&spec, &dir.join("out"), &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

@@ -13,7 +13,7 @@ use lang::{lex, spans};
 use std::path::PathBuf;
 use std::process::Command;
 use upstart_fmt::{format, FormatError};
-use upstart_test_support::{all_specs, repo_root};
+use upstart_test_support::{all_specs, example_specs, repo_root};
 
 fn parses(text: &str) -> bool {
     let parsed = lang::parse(lang::FileId(0), text);
@@ -122,12 +122,8 @@ fn the_examples_keep_their_check_results_as_a_chain() {
 /// comment, keeps the tree, and is idempotent.
 #[test]
 fn comments_anywhere_survive() {
-    let examples: Vec<PathBuf> = all_specs()
-        .into_iter()
-        .filter(|p| !p.starts_with(repo_root().join("specs/ui")))
-        .collect();
     let mut tried = 0;
-    for path in examples {
+    for path in example_specs() {
         let text = std::fs::read_to_string(&path).unwrap();
         let tokens = lex::tokens(&text);
         // Every 13th token boundary: a line comment, a block comment, an own-line comment.
@@ -247,11 +243,7 @@ fn cli_refuses_a_file_with_syntax_errors_and_leaves_it_alone() {
 /// one line, formats as the same example with only its blank lines removed.
 #[test]
 fn the_layout_is_canonical() {
-    let examples: Vec<PathBuf> = all_specs()
-        .into_iter()
-        .filter(|p| !p.starts_with(repo_root().join("specs/ui")))
-        .collect();
-    for path in examples {
+    for path in example_specs() {
         let text = std::fs::read_to_string(&path).unwrap();
         let mut bare = text.clone();
         for c in lex::comments(&text).iter().rev() {
