@@ -138,6 +138,30 @@ pub(crate) struct Cx {
     pub named_conversions: crate::model::NamedConversions,
 }
 
+/// The names given so far to items of one kind in one place (the fields of a record, the
+/// parameters of a method, the variants of an enum); a name given again is a duplicate.
+#[derive(Default)]
+pub(crate) struct Seen<'a>(HashMap<&'a str, Span>);
+
+impl<'a> Seen<'a> {
+    /// Whether `name` is new here; a name given before is reported as a duplicate `what`
+    /// (with `code`, pointing at the first) and is not new.
+    pub fn fresh(
+        &mut self,
+        cx: &mut Cx,
+        code: Code,
+        what: &str,
+        name: &'a lang::ast::Ident,
+    ) -> bool {
+        if let Some(first) = self.0.get(name.name.as_str()) {
+            cx.duplicate(code, what, name, *first);
+            return false;
+        }
+        self.0.insert(&name.name, name.span);
+        true
+    }
+}
+
 impl Cx {
     /// Pushes a diagnostic built from `code`, `span` and `message`, after `build` decorates it.
     pub fn report(
