@@ -113,25 +113,37 @@ impl Item {
     }
 }
 
+/// The accessors of the spec's items of one kind (`Spec::versions()`...): each gives the
+/// items of its variant of [`Item`], in the order written.
+macro_rules! items_of_kind {
+    ($($(#[$doc:meta])* $name:ident: $variant:ident => $ty:ty;)*) => {
+        impl Spec {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> impl Iterator<Item = &$ty> {
+                    self.items.iter().filter_map(|i| match i {
+                        Item::$variant(x) => Some(x),
+                        _ => None,
+                    })
+                }
+            )*
+        }
+    };
+}
+
+items_of_kind! {
+    versions: Version => VersionBlock;
+    protocols: Protocol => Protocol;
+    invariants: Invariant => Invariant;
+    /// Every transform, forward and reverse, in the order written.
+    all_transforms: Transform => Transform;
+    rule_blocks: Rules => RuleBlock;
+    schedules: Schedule => Schedule;
+    /// The top-level helper functions, in the order written.
+    functions: Function => Function;
+}
+
 impl Spec {
-    pub fn versions(&self) -> impl Iterator<Item = &VersionBlock> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Version(v) => Some(v),
-            _ => None,
-        })
-    }
-    pub fn protocols(&self) -> impl Iterator<Item = &Protocol> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Protocol(p) => Some(p),
-            _ => None,
-        })
-    }
-    pub fn invariants(&self) -> impl Iterator<Item = &Invariant> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Invariant(v) => Some(v),
-            _ => None,
-        })
-    }
     /// The forward transforms (`transform (old) -> new`); the checker allows one.
     pub fn transforms(&self) -> impl Iterator<Item = &Transform> {
         self.all_transforms().filter(|t| !t.reverse)
@@ -142,32 +154,6 @@ impl Spec {
         self.all_transforms().filter(|t| t.reverse)
     }
 
-    /// Every transform, forward and reverse, in the order written.
-    pub fn all_transforms(&self) -> impl Iterator<Item = &Transform> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Transform(v) => Some(v),
-            _ => None,
-        })
-    }
-    pub fn rule_blocks(&self) -> impl Iterator<Item = &RuleBlock> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Rules(v) => Some(v),
-            _ => None,
-        })
-    }
-    pub fn schedules(&self) -> impl Iterator<Item = &Schedule> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Schedule(v) => Some(v),
-            _ => None,
-        })
-    }
-    /// The top-level helper functions, in the order written.
-    pub fn functions(&self) -> impl Iterator<Item = &Function> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Function(f) => Some(f),
-            _ => None,
-        })
-    }
     pub fn version(&self, number: u64) -> Option<&VersionBlock> {
         self.versions().find(|v| v.number.value == number)
     }
