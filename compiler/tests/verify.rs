@@ -6,7 +6,8 @@ use compiler::check::check_sources;
 use compiler::eval::Value;
 use compiler::model::{SpecModel, Ty};
 use compiler::verify::{
-    conforms, generate, shrink, verify, Obligation, Rng, Status, VerifyOptions, VerifyReport,
+    conforms, generate, shrink, verify, Obligation, ObligationResult, Rng, Status, VerifyOptions,
+    VerifyReport,
 };
 use lang::diagnostic::codes;
 use lang::span::SourceMap;
@@ -55,6 +56,15 @@ fn broken_invariant(transform: &str, seed: u64) -> (VerifyReport, Diagnostic) {
         .unwrap_or_else(|| panic!("{report}"))
         .clone();
     (report, d)
+}
+
+/// The first result of `obligation` in `report`, which must have one.
+fn obligation(report: &VerifyReport, obligation: Obligation) -> &ObligationResult {
+    report
+        .checked
+        .iter()
+        .find(|c| c.obligation == obligation)
+        .unwrap_or_else(|| panic!("no {obligation:?} checked:\n{report}"))
 }
 
 /// The note of `d` that starts with `prefix`.
@@ -463,11 +473,7 @@ fn a_wrong_reverse_transform_is_caught() {
         "entries: to_map(entries(new.items).filter(|e| e.1.value != \"\"), |e| (e.0, e.1.value))";
     let m = model("kv-bad-reverse.ups", &text.replace(good, wrong));
     let report = run(&m, 7, 256);
-    let reverse = report
-        .checked
-        .iter()
-        .find(|o| o.obligation == Obligation::Reverse)
-        .expect("the reverse obligation runs");
+    let reverse = obligation(&report, Obligation::Reverse);
     let Status::Failed { diagnostic } = reverse.status else {
         panic!("not caught: {reverse:?}");
     };
@@ -504,11 +510,7 @@ fn a_renamed_method_round_trips_under_its_two_names() {
         7,
         128,
     );
-    let trip = good
-        .checked
-        .iter()
-        .find(|c| c.obligation == Obligation::RoundTrip)
-        .unwrap_or_else(|| panic!("no round trip checked:\n{good}"));
+    let trip = obligation(&good, Obligation::RoundTrip);
     assert!(trip.passed(), "{good}");
     assert!(trip.name.contains("`S.get`"), "{}", trip.name);
 
@@ -536,21 +538,12 @@ fn a_renamed_field_is_round_tripped() {
         )
     };
     let good = run(&model("renamed-field.ups", &spec("i.text")), 5, 128);
-    let trip = good
-        .checked
-        .iter()
-        .find(|c| c.obligation == Obligation::RoundTrip)
-        .unwrap_or_else(|| panic!("no round trip:\n{good}"));
+    let trip = obligation(&good, Obligation::RoundTrip);
     assert!(trip.passed(), "{good}");
     let bad = run(
         &model("renamed-field-bad.ups", &spec("i.text + \"!\"")),
         5,
         128,
     );
-    assert!(
-        bad.diagnostics
-            .iter()
-            .any(|d| d.code == codes::VERIFY_ROUND_TRIP),
-        "{bad}"
-    );
+    assert!(bad.failure(codes::VERIFY_ROUND_TRIP).is_some(), "{bad}");
 }
