@@ -1,24 +1,21 @@
 //! Helps that tell the user what to write: instead of `null`, keywords escaped with `r#`.
 
-use super::{check, helps, spec};
+use super::{helps, spec};
 
-#[test]
-fn null_says_what_to_write_instead() {
-    let v1 = "service S { fn f() -> option<u64> }";
-    let v2 = "service S { fn f() -> option<u64>\n fn g() -> unit\n fn h() -> bool }";
-    check(
-        &spec(v1, v2, "future S { g() = null\n h() = null == null }"),
-        "U0074 10:18 there is no `null`\nU0074 11:8 there is no `null`\nU0074 11:16 there is no `null`",
-    );
-    // A binding named `null` is just a name.
-    check(
-        &spec(
-            v1,
-            v2,
-            "future S { g() = ()\n h() = { let null = true; null } }",
-        ),
-        "",
-    );
+check_tests! {
+    null_says_what_to_write_instead {
+        let v1 = "service S { fn f() -> option<u64> }";
+        let v2 = "service S { fn f() -> option<u64>\n fn g() -> unit\n fn h() -> bool }";
+        v1,
+        v2,
+        "future S { g() = null\n h() = null == null }"
+            => "U0074 10:18 there is no `null`\nU0074 11:8 there is no `null`\nU0074 11:16 there is no `null`";
+        // A binding named `null` is just a name.
+        v1,
+        v2,
+        "future S { g() = ()\n h() = { let null = true; null } }"
+            => "";
+    }
 }
 
 /// The code a help tells the user to write names keywords with `r#`, as a spec must.
