@@ -10,7 +10,7 @@ use compiler::eval::json::from_json;
 use compiler::eval::{convert, EvalError, Evaluator, Value};
 use compiler::model::{SpecModel, Ty};
 use compiler::verify::{Generator, Rng};
-use lang::ast::RuleKind;
+use lang::ast::{RuleKind, Transform};
 use std::cell::RefCell;
 use upstart_plugin_host::{CallError, Direction, Expect, Plugin};
 
@@ -82,17 +82,27 @@ fn differential_model(spec: &std::path::Path, model: SpecModel, text: String) {
     let old_state = Ty::State(model.old.number);
     let new_state = Ty::State(model.new.number);
     let mut compared = 0;
+    // The evaluator and the plugin (`call`, its answer decoded as `ty`) run transform `t` on
+    // `from` alike; the evaluator's outcome.
+    let same_transform = |t: &Transform,
+                          from: &Value,
+                          call: fn(&Plugin, &[u8]) -> Result<Vec<u8>, CallError>,
+                          ty: &Ty,
+                          what: &str| {
+        let want = from_eval(eval.eval_transform(t, from));
+        let got = from_plugin(
+            call(&plugin, from.to_json().to_string().as_bytes()),
+            ty,
+            &model,
+        );
+        assert_eq!(got, want, "{path}: {what} of {from}");
+        want
+    };
 
     if let Some(t) = model.spec.transforms().next() {
         for case in 0..CASES {
             let old = generator.generate(&old_state, &mut rng, case % 6);
-            let want = from_eval(eval.eval_transform(t, &old));
-            let got = from_plugin(
-                plugin.transform(old.to_json().to_string().as_bytes()),
-                &new_state,
-                &model,
-            );
-            assert_eq!(got, want, "{path}: transform of {old}");
+            let want = same_transform(t, &old, Plugin::transform, &new_state, "transform");
             compared += 1;
             if let (Some(inv), Outcome::Value(new)) = (model.spec.invariants().next(), &want) {
                 let random_new = generator.generate(&new_state, &mut rng, case % 6);
@@ -128,13 +138,13 @@ fn differential_model(spec: &std::path::Path, model: SpecModel, text: String) {
                 .next()
                 .and_then(|f| eval.eval_transform(f, &old).ok());
             for new in std::iter::once(generated).chain(forward) {
-                let want = from_eval(eval.eval_transform(t, &new));
-                let got = from_plugin(
-                    plugin.reverse_transform(new.to_json().to_string().as_bytes()),
+                same_transform(
+                    t,
+                    &new,
+                    Plugin::reverse_transform,
                     &old_state,
-                    &model,
+                    "reverse transform",
                 );
-                assert_eq!(got, want, "{path}: reverse transform of {new}");
                 compared += 1;
             }
         }

@@ -22,6 +22,18 @@ fn run(text: &str) -> VerifyReport {
     verify(&model(text), &VerifyOptions { seed: 7, cases: 64 })
 }
 
+/// The report of a spec that must verify with no failure.
+fn run_clean(text: &str) -> VerifyReport {
+    let report = run(text);
+    let failed: Vec<_> = report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.message.clone()))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    report
+}
+
 /// A kv whose `get` version 2 calls `lookup`, with `lookup`'s model given as `model`.
 fn renamed_get(model: &str) -> String {
     format!(
@@ -110,13 +122,7 @@ transform (old) -> new { entries: old.entries }
 
 #[test]
 fn calls_passed_through_convert_renamed_fields_as_the_plugin_does() {
-    let report = run(RENAMED_FIELD);
-    let failed: Vec<_> = report
-        .diagnostics
-        .iter()
-        .map(|d| (d.code, d.message.clone()))
-        .collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    let report = run_clean(RENAMED_FIELD);
     for method in ["`Kv.get`", "`Kv.put`"] {
         let r = report
             .checked
@@ -143,13 +149,7 @@ schedule { rolling { batch: 1, max_unavailable: 1 } }
 
 #[test]
 fn a_method_with_a_rule_is_not_also_simulated_as_passed_through() {
-    let report = run(KEPT_RULE);
-    let failed: Vec<_> = report
-        .diagnostics
-        .iter()
-        .map(|d| (d.code, d.message.clone()))
-        .collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    let report = run_clean(KEPT_RULE);
     assert!(
         report
             .checked

@@ -1,15 +1,17 @@
 //! `verify` on the example specs: the kv specs hold every obligation, a broken transform or
 //! rule is caught with a small counterexample, and the seed alone determines the report.
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
 use compiler::check::check_sources;
 use compiler::eval::Value;
 use compiler::model::{SpecModel, Ty};
 use compiler::verify::{
-    conforms, generate, shrink, verify, Obligation, Rng, Status, VerifyOptions, VerifyReport,
+    conforms, generate, shrink, verify, Obligation, ObligationResult, Rng, Status, VerifyOptions,
+    VerifyReport,
 };
 use lang::diagnostic::codes;
 use lang::span::SourceMap;
+use lang::Diagnostic;
 
 use upstart_test_support::{relative, repo_root};
 
@@ -43,6 +45,34 @@ fn kv_with_transform(transform: &str) -> SpecModel {
     let good = "items: map_values(old.entries, |v| Item { value: v, expires_at: none })";
     assert!(text.contains(good), "kv-1-2 changed: update this test");
     model("kv-broken.ups", &text.replace(good, transform))
+}
+
+/// kv-1-2 with its transform replaced by `transform`, verified with `seed` and 256 cases: the
+/// report and its failure of the invariant obligation, which it must have.
+fn broken_invariant(transform: &str, seed: u64) -> (VerifyReport, Diagnostic) {
+    let report = run(&kv_with_transform(transform), seed, 256);
+    let d = report
+        .failure(codes::VERIFY_INVARIANT_BROKEN)
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    (report, d)
+}
+
+/// The first result of `obligation` in `report`, which must have one.
+fn obligation(report: &VerifyReport, obligation: Obligation) -> &ObligationResult {
+    report
+        .checked
+        .iter()
+        .find(|c| c.obligation == obligation)
+        .unwrap_or_else(|| panic!("no {obligation:?} checked:\n{report}"))
+}
+
+/// The note of `d` that starts with `prefix`.
+fn note<'d>(d: &'d Diagnostic, prefix: &str) -> &'d str {
+    d.notes
+        .iter()
+        .find(|n| n.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no note `{prefix}...`: {:?}", d.notes))
 }
 
 /// The number of entries of the `entries` map in an `old state: ...` note.
@@ -183,15 +213,11 @@ fn the_kv_rules_simulate_their_models() {
 
 #[test]
 fn a_wrong_transform_is_caught_with_a_small_counterexample() {
-    let m = kv_with_transform(
+    let (report, d) = broken_invariant(
         r#"items: map_values(old.entries, |v| Item { value: v + "x", expires_at: none })"#,
+        1,
     );
-    let report = run(&m, 1, 256);
-    let d = report
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::VERIFY_INVARIANT_BROKEN)
-        .unwrap_or_else(|| panic!("{report}"));
+    let d = &d;
     assert!(d.is_error());
     assert!(report.has_errors());
     let inv = &report.checked[0];
@@ -203,11 +229,7 @@ fn a_wrong_transform_is_caught_with_a_small_counterexample() {
     // The second clause (values) is the false one.
     assert_eq!(d.secondary.len(), 1);
     assert_eq!(d.secondary[0].message, "this clause is false");
-    let old = d
-        .notes
-        .iter()
-        .find(|n| n.starts_with("old state: "))
-        .unwrap();
+    let old = note(d, "old state: ");
     assert_eq!(entries_in(old), 1, "not shrunk: {old}");
     assert!(
         old.contains(r#"entries: {"": ""}"#),
@@ -226,20 +248,11 @@ fn a_wrong_transform_is_caught_with_a_small_counterexample() {
 
 #[test]
 fn a_transform_that_drops_a_key_is_caught() {
-    let m = kv_with_transform(
+    let (_, d) = broken_invariant(
         r#"items: map_values(remove(old.entries, "a"), |v| Item { value: v, expires_at: none })"#,
+        7,
     );
-    let report = run(&m, 7, 256);
-    let d = report
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::VERIFY_INVARIANT_BROKEN)
-        .unwrap_or_else(|| panic!("{report}"));
-    let old = d
-        .notes
-        .iter()
-        .find(|n| n.starts_with("old state: "))
-        .unwrap();
+    let old = note(&d, "old state: ");
     assert_eq!(old, r#"old state: state { entries: {"a": ""} }"#);
 }
 
@@ -252,9 +265,7 @@ fn a_partial_rule_is_caught() {
     let m = model("kv-partial.ups", &text);
     let report = run(&m, 3, 256);
     let d = report
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::VERIFY_RULE_FAILED)
+        .failure(codes::VERIFY_RULE_FAILED)
         .unwrap_or_else(|| panic!("{report}"));
     assert!(d.message.contains("past rule `Kv.get`"), "{}", d.message);
     assert!(
@@ -462,18 +473,14 @@ fn a_wrong_reverse_transform_is_caught() {
         "entries: to_map(entries(new.items).filter(|e| e.1.value != \"\"), |e| (e.0, e.1.value))";
     let m = model("kv-bad-reverse.ups", &text.replace(good, wrong));
     let report = run(&m, 7, 256);
-    let reverse = report
-        .checked
-        .iter()
-        .find(|o| o.obligation == Obligation::Reverse)
-        .expect("the reverse obligation runs");
+    let reverse = obligation(&report, Obligation::Reverse);
     let Status::Failed { diagnostic } = reverse.status else {
         panic!("not caught: {reverse:?}");
     };
     let d = &report.diagnostics[diagnostic];
     assert_eq!(d.code, codes::VERIFY_REVERSE_BROKEN);
     // Shrunk to one item, with the empty value that is lost.
-    let new = d.notes.iter().find(|n| n.starts_with("new state")).unwrap();
+    let new = note(d, "new state");
     assert_eq!(new.matches("Item {").count(), 1, "{new}");
     assert!(new.contains("value: \"\""), "{new}");
     // The right reverse transform passes.
@@ -503,11 +510,7 @@ fn a_renamed_method_round_trips_under_its_two_names() {
         7,
         128,
     );
-    let trip = good
-        .checked
-        .iter()
-        .find(|c| c.obligation == Obligation::RoundTrip)
-        .unwrap_or_else(|| panic!("no round trip checked:\n{good}"));
+    let trip = obligation(&good, Obligation::RoundTrip);
     assert!(trip.passed(), "{good}");
     assert!(trip.name.contains("`S.get`"), "{}", trip.name);
 
@@ -516,13 +519,7 @@ fn a_renamed_method_round_trips_under_its_two_names() {
         7,
         128,
     );
-    assert!(
-        lossy
-            .diagnostics
-            .iter()
-            .any(|d| d.code == codes::VERIFY_ROUND_TRIP),
-        "{lossy}"
-    );
+    assert!(lossy.failure(codes::VERIFY_ROUND_TRIP).is_some(), "{lossy}");
 }
 
 /// A record field renamed with `renamed from` is not lost: a method returning the record is
@@ -541,21 +538,12 @@ fn a_renamed_field_is_round_tripped() {
         )
     };
     let good = run(&model("renamed-field.ups", &spec("i.text")), 5, 128);
-    let trip = good
-        .checked
-        .iter()
-        .find(|c| c.obligation == Obligation::RoundTrip)
-        .unwrap_or_else(|| panic!("no round trip:\n{good}"));
+    let trip = obligation(&good, Obligation::RoundTrip);
     assert!(trip.passed(), "{good}");
     let bad = run(
         &model("renamed-field-bad.ups", &spec("i.text + \"!\"")),
         5,
         128,
     );
-    assert!(
-        bad.diagnostics
-            .iter()
-            .any(|d| d.code == codes::VERIFY_ROUND_TRIP),
-        "{bad}"
-    );
+    assert!(bad.failure(codes::VERIFY_ROUND_TRIP).is_some(), "{bad}");
 }

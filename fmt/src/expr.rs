@@ -13,7 +13,7 @@ use super::comments::Blank;
 use super::doc::{
     alt, broken_group, concat, group, hardline, indent, line, nil, softline, text, D,
 };
-use super::items::{close_of, path_text, string_token};
+use super::items::{close_of, int_token, path_text, string_token};
 use super::Fmt;
 use lang::ast::*;
 
@@ -62,17 +62,6 @@ const TOP: Ctx = Ctx {
     tail: true,
     braces_done: false,
 };
-
-fn prec(op: BinOp) -> u8 {
-    match op {
-        BinOp::Or => 1,
-        BinOp::And => 2,
-        BinOp::Eq | BinOp::Ne => 3,
-        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 4,
-        BinOp::Add | BinOp::Sub => 5,
-        BinOp::Mul | BinOp::Div | BinOp::Rem => 6,
-    }
-}
 
 impl Fmt<'_> {
     /// An expression in a position where nothing follows it (a rule body, a clause, a value).
@@ -149,8 +138,8 @@ impl Fmt<'_> {
             return true;
         }
         match (&e.kind, ctx.pos) {
-            (ExprKind::Binary(op, ..), Pos::Left(p)) => prec(*op) < p,
-            (ExprKind::Binary(op, ..), Pos::Right(p)) => prec(*op) <= p,
+            (ExprKind::Binary(op, ..), Pos::Left(p)) => op.precedence() < p,
+            (ExprKind::Binary(op, ..), Pos::Right(p)) => op.precedence() <= p,
             (ExprKind::Binary(..), Pos::Operand) => true,
             (k, Pos::Receiver) if !self.braced(e) || ctx.braces_done => matches!(
                 k,
@@ -408,13 +397,7 @@ impl Fmt<'_> {
     fn lit(&self, l: &Lit, e: &Expr) -> String {
         let src = self.source(e.span);
         match l {
-            Lit::Int(n) => {
-                if !src.is_empty() && src.chars().all(|c| c.is_ascii_digit() || c == '_') {
-                    src.to_string()
-                } else {
-                    n.to_string()
-                }
-            }
+            Lit::Int(n) => int_token(src, n),
             Lit::Float(f) => {
                 let well_formed = src.split_once('.').is_some_and(|(a, b)| {
                     !a.is_empty()
@@ -597,12 +580,12 @@ impl Fmt<'_> {
         let ExprKind::Binary(op, ..) = &e.kind else {
             return nil();
         };
-        let p = prec(*op);
+        let p = op.precedence();
         // Flatten `a + b - c` (left-nested, same precedence, no parentheses of its own).
         let mut rights: Vec<(BinOp, &Expr)> = Vec::new();
         let mut left = e;
         while let ExprKind::Binary(o, l, r) = &left.kind {
-            if prec(*o) != p
+            if o.precedence() != p
                 || (!std::ptr::eq(left, e) && (self.source_parens(left) || self.braced(left)))
             {
                 break;

@@ -304,13 +304,7 @@ impl Fmt<'_> {
     fn sched_value(&self, v: &SchedValue) -> String {
         let src = self.source(v.span);
         match &v.kind {
-            SchedValueKind::Int(n) => {
-                if !src.is_empty() && src.chars().all(|c| c.is_ascii_digit() || c == '_') {
-                    src.to_string()
-                } else {
-                    n.to_string()
-                }
-            }
+            SchedValueKind::Int(n) => int_token(src, n),
             SchedValueKind::Duration(ms) => {
                 let digits = src.trim_end_matches(|c: char| c.is_ascii_alphabetic());
                 let valid = !digits.is_empty()
@@ -483,6 +477,15 @@ pub(super) fn path_text(path: &[Ident]) -> String {
         .map(|i| i.written())
         .collect::<Vec<_>>()
         .join("::")
+}
+
+/// An integer as written when it is plain digits (`_` allowed), else its value.
+pub(super) fn int_token(src: &str, value: impl std::fmt::Display) -> String {
+    if !src.is_empty() && src.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        src.to_string()
+    } else {
+        value.to_string()
+    }
 }
 
 /// A string literal: its source text when that is a whole string token, else `value` escaped.

@@ -731,60 +731,7 @@ impl<'m> Walker<'m> {
 /// Calls `f` on `e` and every expression inside it, outer first.
 pub fn visit<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
     f(e);
-    match &e.kind {
-        ExprKind::Lit(_) | ExprKind::Disallow(_) | ExprKind::Var(_) => {}
-        ExprKind::Variant { payload, .. } => {
-            if let Some(p) = payload {
-                visit(p, f);
-            }
-        }
-        ExprKind::Field(a, _) | ExprKind::Unary(_, a) => visit(a, f),
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
-            visit(a, f);
-            visit(b, f);
-        }
-        ExprKind::Builtin { args, .. }
-        | ExprKind::Delegate { args, .. }
-        | ExprKind::Tuple(args)
-        | ExprKind::List(args) => {
-            for a in args {
-                visit(a, f);
-            }
-        }
-        ExprKind::Record { fields, .. } => {
-            for fi in fields {
-                visit(&fi.value, f);
-            }
-        }
-        ExprKind::Map(entries) => {
-            for (k, v) in entries {
-                visit(k, f);
-                visit(v, f);
-            }
-        }
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => {
-            visit(cond, f);
-            visit(then, f);
-            visit(otherwise, f);
-        }
-        ExprKind::Match { scrutinee, arms } => {
-            visit(scrutinee, f);
-            for arm in arms {
-                visit(&arm.body, f);
-            }
-        }
-        ExprKind::Let { value, body, .. } => {
-            visit(value, f);
-            visit(body, f);
-        }
-        ExprKind::Closure { body, .. } => visit(body, f),
-        ExprKind::Quant { domain, body, .. } => {
-            visit(domain, f);
-            visit(body, f);
-        }
+    for child in e.children() {
+        visit(child, f);
     }
 }

@@ -34,6 +34,17 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Compiles a spec given as text, in a fresh directory for the test `test` (holding the cache
+/// while it does): the directory and cargo's output.
+fn compile_text(test: &str, spec_text: &str) -> (PathBuf, Output) {
+    let _serial = serial();
+    let dir = scratch(test);
+    let spec = dir.join("spec.ups");
+    std::fs::write(&spec, spec_text).unwrap();
+    let out = compile(&spec, &dir.join("out"), &[]);
+    (dir, out)
+}
+
 fn compile(spec: &Path, out: &Path, env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_upstartc"));
     cmd.arg("compile")
@@ -115,12 +126,7 @@ fn compiles_the_kv_plugin_then_serves_it_from_the_cache() {
 fn every_construct_spec_builds() {
     let _serial = serial();
     let dir = root().join("upstartc/tests/compile");
-    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ups"))
-        .collect();
-    specs.sort();
+    let specs = upstart_test_support::ups_files(&dir, &[]);
     assert!(specs.len() >= 4, "{specs:?}");
     let out = scratch("compile-constructs");
     for spec in &specs {
@@ -139,15 +145,10 @@ fn every_construct_spec_builds() {
 
 #[test]
 fn a_spec_with_errors_is_not_compiled() {
-    let _serial = serial();
-    let dir = scratch("compile-bad");
-    let spec = dir.join("bad.ups");
-    std::fs::write(
-        &spec,
+    let (dir, out) = compile_text(
+        "compile-bad",
         "upgrade t 1 -> 2\nversion 1 { service S { fn f() -> u64 } }\n",
-    )
-    .unwrap();
-    let out = compile(&spec, &dir.join("out"), &[]);
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = text(&out.stderr);
@@ -161,18 +162,13 @@ fn a_spec_with_errors_is_not_compiled() {
 
 #[test]
 fn an_unsupported_spec_says_what_is_not_supported() {
-    let _serial = serial();
-    let dir = scratch("compile-unsupported");
-    let spec = dir.join("rec.ups");
-    std::fs::write(
-        &spec,
+    let (dir, out) = compile_text(
+        "compile-unsupported",
         "upgrade t 1 -> 2\n\
          version 1 { record T { next: option<T> } service S { fn f() -> u64 } }\n\
          version 2 { record T { next: option<T> } service S { fn f() -> u64 } }\n\
          schedule { rolling { batch: 1, max_unavailable: 1 } }\n",
-    )
-    .unwrap();
-    let out = compile(&spec, &dir.join("out"), &[]);
+    );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

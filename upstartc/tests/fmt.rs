@@ -13,7 +13,7 @@ use lang::{lex, spans};
 use std::path::PathBuf;
 use std::process::Command;
 use upstart_fmt::{format, FormatError};
-use upstart_test_support::{all_specs, repo_root};
+use upstart_test_support::{all_specs, example_specs, repo_root};
 
 fn parses(text: &str) -> bool {
     let parsed = lang::parse(lang::FileId(0), text);
@@ -122,12 +122,8 @@ fn the_examples_keep_their_check_results_as_a_chain() {
 /// comment, keeps the tree, and is idempotent.
 #[test]
 fn comments_anywhere_survive() {
-    let examples: Vec<PathBuf> = all_specs()
-        .into_iter()
-        .filter(|p| !p.starts_with(repo_root().join("specs/ui")))
-        .collect();
     let mut tried = 0;
-    for path in examples {
+    for path in example_specs() {
         let text = std::fs::read_to_string(&path).unwrap();
         let tokens = lex::tokens(&text);
         // Every 13th token boundary: a line comment, a block comment, an own-line comment.
@@ -187,13 +183,10 @@ fn cli_check_lists_files_that_would_change_and_fmt_rewrites_them() {
         "upgrade kv 1->2\nversion 1 { state { a: u64 } }\nversion 2 { state { a: u64 } }\n";
     std::fs::write(&messy, messy_text).unwrap();
     std::fs::write(&tidy, format(messy_text).unwrap()).unwrap();
+    let files = [messy.to_str().unwrap(), tidy.to_str().unwrap()];
+    let check = || upstartc(&[&["fmt", "--check"][..], &files].concat());
 
-    let out = upstartc(&[
-        "fmt",
-        "--check",
-        messy.to_str().unwrap(),
-        tidy.to_str().unwrap(),
-    ]);
+    let out = check();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let listed = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -206,7 +199,7 @@ fn cli_check_lists_files_that_would_change_and_fmt_rewrites_them() {
         "--check must not write"
     );
 
-    let out = upstartc(&["fmt", messy.to_str().unwrap(), tidy.to_str().unwrap()]);
+    let out = upstartc(&[&["fmt"][..], &files].concat());
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(
         std::fs::read_to_string(&messy).unwrap(),
@@ -222,12 +215,7 @@ fn cli_check_lists_files_that_would_change_and_fmt_rewrites_them() {
         "temporary files left behind: {leftovers:?}"
     );
 
-    let out = upstartc(&[
-        "fmt",
-        "--check",
-        messy.to_str().unwrap(),
-        tidy.to_str().unwrap(),
-    ]);
+    let out = check();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -255,11 +243,7 @@ fn cli_refuses_a_file_with_syntax_errors_and_leaves_it_alone() {
 /// one line, formats as the same example with only its blank lines removed.
 #[test]
 fn the_layout_is_canonical() {
-    let examples: Vec<PathBuf> = all_specs()
-        .into_iter()
-        .filter(|p| !p.starts_with(repo_root().join("specs/ui")))
-        .collect();
-    for path in examples {
+    for path in example_specs() {
         let text = std::fs::read_to_string(&path).unwrap();
         let mut bare = text.clone();
         for c in lex::comments(&text).iter().rev() {

@@ -187,6 +187,16 @@ fn pos(text: &str, needle: &str, nth: usize, delta: usize) -> Value {
     json!({ "line": line, "character": text[line_start..offset].encode_utf16().count() })
 }
 
+/// The hover at `delta` bytes into the first `needle` of `text`: the answer and its text.
+fn hover(c: &mut Client, text: &str, needle: &str, delta: usize) -> (Value, String) {
+    let h = c.request(
+        "textDocument/hover",
+        json!({ "textDocument": doc(), "position": pos(text, needle, 0, delta) }),
+    );
+    let value = h["contents"]["value"].as_str().unwrap().to_string();
+    (h, value)
+}
+
 fn doc() -> Value {
     json!({ "uri": URI })
 }
@@ -278,21 +288,13 @@ fn hover_definition_and_completion() {
     assert!(codes(&c.diagnostics(1)).is_empty());
 
     // Hover on a type name: its record, in its version.
-    let h = c.request(
-        "textDocument/hover",
-        json!({ "textDocument": doc(), "position": pos(&text, "map<string, Item>", 0, 13) }),
-    );
-    let value = h["contents"]["value"].as_str().unwrap();
+    let (_, value) = hover(&mut c, &text, "map<string, Item>", 13);
     assert!(
         value.contains("record Item {\n  value: string,\n  expires_at: option<u64>,\n}"),
         "{value}"
     );
     // Hover on a method in a rule: both versions' signatures.
-    let h = c.request(
-        "textDocument/hover",
-        json!({ "textDocument": doc(), "position": pos(&text, "put(key, value, ttl_ms) =", 0, 1) }),
-    );
-    let value = h["contents"]["value"].as_str().unwrap();
+    let (_, value) = hover(&mut c, &text, "put(key, value, ttl_ms) =", 1);
     assert!(
         value.contains("fn put(key: string, value: string) -> unit"),
         "{value}"
@@ -302,11 +304,7 @@ fn hover_definition_and_completion() {
         "{value}"
     );
     // Hover after the emoji: a field of version 2's `Item`.
-    let h = c.request(
-        "textDocument/hover",
-        json!({ "textDocument": doc(), "position": pos(&text, "new.items[k].value", 0, 14) }),
-    );
-    let value = h["contents"]["value"].as_str().unwrap();
+    let (h, value) = hover(&mut c, &text, "new.items[k].value", 14);
     assert!(
         value.contains("value: string") && value.contains("`Item` (version 2)"),
         "{value}"

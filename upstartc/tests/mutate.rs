@@ -1,20 +1,12 @@
 //! `upstartc mutate`: the table and `--json` on an example spec, `--fail-under` as an exit
 //! code, and a spec that fails `verify` itself refused with a hint.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
 
 use std::path::PathBuf;
 use std::process::Command;
+use upstart_test_support::repo_root;
 
 fn spec(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(rel)
+    repo_root().join(rel)
 }
 
 fn upstartc() -> Command {

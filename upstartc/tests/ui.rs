@@ -34,15 +34,9 @@ fn cases() -> Vec<Case> {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "ups"))
-                .collect();
-            files.sort();
             out.push(Case {
-                stem: path.clone(),
-                files,
+                files: upstart_test_support::ups_files(&path, &[]),
+                stem: path,
             });
         } else if path.extension().is_some_and(|e| e == "ups") {
             out.push(Case {

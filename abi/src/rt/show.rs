@@ -87,46 +87,43 @@ impl<T: Show> Show for Option<T> {
     }
 }
 
-pub(super) fn show_seq<'a, T: Show + 'a>(
+/// Writes `open`, each item (as `each` writes it) with `, ` between them, then `close`.
+fn show_seq<I>(
     out: &mut String,
     open: &str,
-    items: impl Iterator<Item = &'a T>,
+    items: impl IntoIterator<Item = I>,
     close: &str,
+    mut each: impl FnMut(&mut String, I),
 ) {
     out.push_str(open);
-    for (i, item) in items.enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        item.show(out);
+        each(out, item);
     }
     out.push_str(close);
 }
 
 impl<T: Show> Show for Vec<T> {
     fn show(&self, out: &mut String) {
-        show_seq(out, "[", self.iter(), "]");
+        show_seq(out, "[", self, "]", |out, x| x.show(out));
     }
 }
 
 impl<T: Show> Show for BTreeSet<T> {
     fn show(&self, out: &mut String) {
-        show_seq(out, "{", self.iter(), "}");
+        show_seq(out, "{", self, "}", |out, x| x.show(out));
     }
 }
 
 impl<K: Show, V: Show> Show for BTreeMap<K, V> {
     fn show(&self, out: &mut String) {
-        out.push('{');
-        for (i, (k, v)) in self.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
+        show_seq(out, "{", self, "}", |out, (k, v)| {
             k.show(out);
             out.push_str(": ");
             v.show(out);
-        }
-        out.push('}');
+        });
     }
 }
 
@@ -168,16 +165,11 @@ pub fn show_record(out: &mut String, name: &str, fields: &[(&str, &dyn Show)]) {
         out.push_str(" {}");
         return;
     }
-    out.push_str(" { ");
-    for (i, (field, value)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
+    show_seq(out, " { ", fields, " }", |out, (field, value)| {
         out.push_str(field);
         out.push_str(": ");
         value.show(out);
-    }
-    out.push_str(" }");
+    });
 }
 
 /// Writes an enum value as `Enum::Variant` or `Enum::Variant(payload)`.

@@ -84,6 +84,17 @@ fn values_show_as_the_language_writes_them() {
     let mut out = String::new();
     show_record(&mut out, "Item", &[("a", &1u64), ("b", &"x".to_string())]);
     assert_eq!(out, "Item { a: 1, b: \"x\" }");
+    let mut out = String::new();
+    show_record(&mut out, "Empty", &[]);
+    assert_eq!(out, "Empty {}");
+    assert_eq!(vec![1u64, 2].shown(), "[1, 2]");
+    assert_eq!(
+        std::collections::BTreeSet::from([2u64, 1]).shown(),
+        "{1, 2}"
+    );
+    let map = std::collections::BTreeMap::from([("b".to_string(), 2u64), ("a".to_string(), 1)]);
+    assert_eq!(map.shown(), "{\"a\": 1, \"b\": 2}");
+    assert_eq!(std::collections::BTreeMap::<u64, u64>::new().shown(), "{}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! and reads the protocol.
 
 use super::suggest::did_you_mean;
-use super::{Cx, DEFAULT_FRAMING};
+use super::{Cx, Seen, DEFAULT_FRAMING};
 use crate::model::*;
 use lang::ast::{self, Decl, Ident, Spec, TypeExpr, TypeExprKind};
 use lang::diagnostic::codes;
@@ -143,14 +143,12 @@ fn version_env(
                 );
             }
             Decl::Enum(e) => {
-                let mut seen: HashMap<&str, Span> = HashMap::new();
+                let mut seen = Seen::default();
                 let mut variants = Vec::new();
                 for variant in &e.variants {
-                    if let Some(first) = seen.get(variant.name.name.as_str()) {
-                        cx.duplicate(codes::DUPLICATE_FIELD, "variant", &variant.name, *first);
+                    if !seen.fresh(cx, codes::DUPLICATE_FIELD, "variant", &variant.name) {
                         continue;
                     }
-                    seen.insert(&variant.name.name, variant.name.span);
                     let payload = variant.payload.as_ref().map(|t| resolver.ty(cx, t));
                     variants.push(VariantDef {
                         name: variant.name.clone(),
@@ -173,10 +171,9 @@ fn version_env(
                     continue;
                 }
                 let mut methods: Vec<MethodDef> = Vec::new();
+                let mut seen = Seen::default();
                 for m in &s.methods {
-                    if let Some(first) = methods.iter().find(|x| x.name.name == m.name.name) {
-                        let first = first.name.span;
-                        cx.duplicate(codes::DUPLICATE_METHOD, "method", &m.name, first);
+                    if !seen.fresh(cx, codes::DUPLICATE_METHOD, "method", &m.name) {
                         continue;
                     }
                     let params = resolver.fields(cx, &m.params, "parameter");
@@ -249,10 +246,9 @@ impl Resolver<'_> {
 
     fn fields(&self, cx: &mut Cx, fields: &[ast::Field], what: &str) -> Vec<FieldDef> {
         let mut out: Vec<FieldDef> = Vec::new();
+        let mut seen = Seen::default();
         for f in fields {
-            if let Some(first) = out.iter().find(|x| x.name.name == f.name.name) {
-                let first = first.name.span;
-                cx.duplicate(codes::DUPLICATE_FIELD, what, &f.name, first);
+            if !seen.fresh(cx, codes::DUPLICATE_FIELD, what, &f.name) {
                 continue;
             }
             let ty = self.ty(cx, &f.ty);

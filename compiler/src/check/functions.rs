@@ -11,7 +11,7 @@
 use super::declare::{Resolver, TypeNames};
 use super::expr::ExprChecker;
 use super::types::Types;
-use super::Cx;
+use super::{Cx, Seen};
 use crate::builtins::lookup;
 use crate::model::{FieldDef, FunctionDef, SpecModel, Ty};
 use lang::ast::{Function, Ident, TypeExpr, TypeExprKind};
@@ -68,10 +68,9 @@ pub(crate) fn signatures(cx: &mut Cx, model: &SpecModel) -> BTreeMap<String, Fun
             continue;
         }
         let mut params: Vec<FieldDef> = Vec::new();
+        let mut seen = Seen::default();
         for p in &f.params {
-            if let Some(first) = params.iter().find(|x| x.name.name == p.name.name) {
-                let first = first.name.span;
-                cx.duplicate(codes::DUPLICATE_FIELD, "parameter", &p.name, first);
+            if !seen.fresh(cx, codes::DUPLICATE_FIELD, "parameter", &p.name) {
                 continue;
             }
             let written = qualify(cx, model, &p.ty);

@@ -41,6 +41,14 @@ impl CheckOutput {
     }
 }
 
+/// Parses and checks one file's text (the tests' shorthand for [`check_sources`]).
+#[cfg(test)]
+pub(crate) fn check_text(text: impl Into<String>) -> CheckOutput {
+    let mut sources = SourceMap::new();
+    sources.add("t.ups", text.into());
+    check_sources(&sources)
+}
+
 /// Parses and checks every file of `sources` as one chain of specs.
 pub fn check_sources(sources: &SourceMap) -> CheckOutput {
     let mut out = CheckOutput::default();
@@ -128,6 +136,30 @@ pub(crate) struct Cx {
     /// Values used as the other version's whose types differ only by renames.
     pub conversions: HashMap<lang::ast::ExprId, crate::model::Conversion>,
     pub named_conversions: crate::model::NamedConversions,
+}
+
+/// The names given so far to items of one kind in one place (the fields of a record, the
+/// parameters of a method, the variants of an enum); a name given again is a duplicate.
+#[derive(Default)]
+pub(crate) struct Seen<'a>(HashMap<&'a str, Span>);
+
+impl<'a> Seen<'a> {
+    /// Whether `name` is new here; a name given before is reported as a duplicate `what`
+    /// (with `code`, pointing at the first) and is not new.
+    pub fn fresh(
+        &mut self,
+        cx: &mut Cx,
+        code: Code,
+        what: &str,
+        name: &'a lang::ast::Ident,
+    ) -> bool {
+        if let Some(first) = self.0.get(name.name.as_str()) {
+            cx.duplicate(code, what, name, *first);
+            return false;
+        }
+        self.0.insert(&name.name, name.span);
+        true
+    }
 }
 
 impl Cx {

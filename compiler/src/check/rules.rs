@@ -7,7 +7,7 @@ use super::suggest::did_you_mean;
 use super::types::Types;
 use super::Cx;
 use crate::model::{FieldDef, MethodDef, ServiceDef, SpecModel, Ty, VersionEnv};
-use lang::ast::{ExprKind, RuleBlock, RuleKind};
+use lang::ast::{ExprKind, Ident, RuleBlock, RuleKind};
 use lang::diagnostic::{codes, Severity};
 use lang::span::Span;
 use std::collections::{BTreeSet, HashMap};
@@ -96,34 +96,44 @@ pub(crate) fn unchanged_methods(model: &SpecModel) -> BTreeSet<(String, String)>
     out
 }
 
-/// `renamed from` on fields of a record or of the state: names a field of the old version's
-/// record (or state), which no other field claims and which the new one does not keep.
-fn check_field_renames(
-    cx: &mut Cx,
-    model: &SpecModel,
-    owner: &str,
-    old: Option<&[FieldDef]>,
-    new: &[FieldDef],
-) {
-    let old_v = model.old.number;
+/// The items of one record, state or service that `renamed from` may rename, and the words of
+/// its diagnostics.
+struct Renames<'a> {
+    /// `field` or `method`.
+    kind: &'static str,
+    /// The old version's names of that kind (none when the old version lacks the owner).
+    old: Vec<&'a str>,
+    /// The new version's items: each one's name and what it is renamed from.
+    new: Vec<(&'a Ident, Option<&'a Ident>)>,
+    /// The owner in the old version: "record `R` of version 1", "version 1 of `S`".
+    in_old: String,
+    /// Says that the new version keeps a name: "the state of version 2 still has".
+    still: String,
+    /// What the help on a kept name `old` adds after `renamed from old`.
+    kept: fn(&str) -> String,
+}
+
+/// Each `renamed from` names an item the old version has, which no other item claims and which
+/// the new version does not also keep under its old name.
+fn check_renamed(cx: &mut Cx, model: &SpecModel, r: &Renames<'_>) {
+    let (old_v, new_v, kind) = (model.old.number, model.new.number, r.kind);
     let mut claimed: HashMap<&str, Span> = HashMap::new();
-    for f in new {
-        let Some(from) = &f.renamed_from else {
+    for &(name, from) in &r.new {
+        let Some(from) = from else {
             continue;
         };
-        let (was, now) = (from.name.as_str(), f.name.name.as_str());
-        if !old.is_some_and(|fields| fields.iter().any(|o| o.name.name == was)) {
-            let names = old
-                .map(|fs| fs.iter().map(|o| o.name.name.as_str()).collect::<Vec<_>>())
-                .unwrap_or_default();
-            let help = did_you_mean(was, names);
+        let (was, now) = (from.name.as_str(), name.name.as_str());
+        if !r.old.contains(&was) {
+            let help = did_you_mean(was, r.old.iter().copied());
             cx.report(
                 codes::BAD_RENAME,
                 from.span,
-                format!("{owner} of version {old_v} has no field `{was}` to rename"),
+                format!("{} has no {kind} `{was}` to rename", r.in_old),
                 |d| {
-                    d.label(format!("not a field of version {old_v}"))
-                        .note("`renamed from` names the old version's field that this one replaces")
+                    d.label(format!("not a {kind} of version {old_v}"))
+                        .note(format!(
+                            "`renamed from` names the old version's {kind} that this one replaces"
+                        ))
                         .maybe_help(help)
                 },
             );
@@ -138,28 +148,54 @@ fn check_field_renames(
                 |d| {
                     d.label(format!("`{now}` also claims to be `{was}`"))
                         .also(first, "first renamed here")
-                        .help("an old field becomes one new field: keep one `renamed from`")
+                        .help(format!(
+                            "an old {kind} becomes one new {kind}: keep one `renamed from`"
+                        ))
                 },
             );
             continue;
         }
         claimed.insert(was, from.span);
-        if let Some(again) = new.iter().find(|g| g.name.name == was && was != now) {
-            let new_v = model.new.number;
+        if let Some((again, _)) = r.new.iter().find(|(g, _)| g.name == was && was != now) {
             cx.report(
                 codes::BAD_RENAME,
                 from.span,
-                format!("`{was}` is renamed to `{now}` but {owner} of version {new_v} still has `{was}`"),
+                format!("`{was}` is renamed to `{now}` but {} `{was}`", r.still),
                 |d| {
-                    d.label(format!("`{was}` would mean two fields of version {new_v}"))
-                        .also(again.name.span, format!("version {new_v}'s own `{was}`"))
+                    d.label(format!("`{was}` would mean two {kind}s of version {new_v}"))
+                        .also(again.span, format!("version {new_v}'s own `{was}`"))
                         .help(format!(
-                            "remove `renamed from {}`, or rename the other field",
-                            from.written()
+                            "remove `renamed from {}`{}, or rename the other {kind}",
+                            from.written(),
+                            (r.kept)(was)
                         ))
                 },
             );
         }
+    }
+}
+
+/// The renames among fields of a record or of the state (`owner`).
+fn field_renames<'a>(
+    model: &SpecModel,
+    owner: &str,
+    old: Option<&'a [FieldDef]>,
+    new: &'a [FieldDef],
+) -> Renames<'a> {
+    Renames {
+        kind: "field",
+        old: old
+            .unwrap_or_default()
+            .iter()
+            .map(|o| o.name.name.as_str())
+            .collect(),
+        new: new
+            .iter()
+            .map(|f| (&f.name, f.renamed_from.as_ref()))
+            .collect(),
+        in_old: format!("{owner} of version {}", model.old.number),
+        still: format!("{owner} of version {} still has", model.new.number),
+        kept: |_| String::new(),
     }
 }
 
@@ -169,75 +205,39 @@ fn check_field_renames(
 pub(crate) fn check_renames(cx: &mut Cx, model: &SpecModel) {
     for (name, record) in &model.new.records {
         let old = model.old.records.get(name).map(|r| r.fields.as_slice());
-        check_field_renames(cx, model, &format!("record `{name}`"), old, &record.fields);
+        let owner = format!("record `{name}`");
+        check_renamed(
+            cx,
+            model,
+            &field_renames(model, &owner, old, &record.fields),
+        );
     }
     if let Some(state) = &model.new.state {
         let old = model.old.state.as_ref().map(|s| s.fields.as_slice());
-        check_field_renames(cx, model, "the state", old, &state.fields);
+        check_renamed(
+            cx,
+            model,
+            &field_renames(model, "the state", old, &state.fields),
+        );
     }
-    let (old_v, new_v) = (model.old.number, model.new.number);
     for service in model.new.services.values() {
         let sname = &service.name.name;
         let old_service = model.old.services.get(sname);
-        let mut claimed: HashMap<&str, Span> = HashMap::new();
-        for m in &service.methods {
-            let Some(from) = &m.renamed_from else {
-                continue;
-            };
-            let (old, new) = (from.name.as_str(), m.name.name.as_str());
-            if old_service.and_then(|s| s.method(old)).is_none() {
-                let names = old_service
-                    .map(|s| {
-                        s.methods
-                            .iter()
-                            .map(|x| x.name.name.as_str())
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default();
-                let help = did_you_mean(old, names);
-                cx.report(
-                    codes::BAD_RENAME,
-                    from.span,
-                    format!("version {old_v} of `{sname}` has no method `{old}` to rename"),
-                    |d| {
-                        d.label(format!("not a method of version {old_v}"))
-                            .note("`renamed from` names the old version's method that this one replaces")
-                            .maybe_help(help)
-                    },
-                );
-                continue;
-            }
-            if let Some(first) = claimed.get(old) {
-                let first = *first;
-                cx.report(
-                    codes::BAD_RENAME,
-                    from.span,
-                    format!("`{old}` is renamed twice"),
-                    |d| {
-                        d.label(format!("`{new}` also claims to be `{old}`"))
-                            .also(first, "first renamed here")
-                            .help("an old method becomes one new method: keep one `renamed from`")
-                    },
-                );
-                continue;
-            }
-            claimed.insert(old, from.span);
-            if let Some(again) = service.method(old).filter(|_| old != new) {
-                cx.report(
-                    codes::BAD_RENAME,
-                    from.span,
-                    format!("`{old}` is renamed to `{new}` but version {new_v} still declares `{old}`"),
-                    |d| {
-                        d.label(format!("`{old}` would mean two methods of version {new_v}"))
-                            .also(again.name.span, format!("version {new_v}'s own `{old}`"))
-                            .help(format!(
-                                "remove `renamed from {}` (old callers of `{old}` reach this `{old}`), or rename the other method",
-                                from.written()
-                            ))
-                    },
-                );
-            }
-        }
+        let renames = Renames {
+            kind: "method",
+            old: old_service
+                .map(|s| s.methods.iter().map(|x| x.name.name.as_str()).collect())
+                .unwrap_or_default(),
+            new: service
+                .methods
+                .iter()
+                .map(|m| (&m.name, m.renamed_from.as_ref()))
+                .collect(),
+            in_old: format!("version {} of `{sname}`", model.old.number),
+            still: format!("version {} still declares", model.new.number),
+            kept: |old| format!(" (old callers of `{old}` reach this `{old}`)"),
+        };
+        check_renamed(cx, model, &renames);
     }
 }
 

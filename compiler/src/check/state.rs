@@ -7,7 +7,7 @@
 use super::expr::ExprChecker;
 use super::suggest::did_you_mean;
 use super::types::Types;
-use super::Cx;
+use super::{Cx, Seen};
 use crate::model::{SpecModel, Ty};
 use lang::ast::{Ident, Transform};
 use lang::diagnostic::codes;
@@ -193,15 +193,11 @@ fn check_transform(cx: &mut Cx, model: &SpecModel, t: &Transform, dir: Direction
     ec.bind(&t.old, Ty::State(from.number));
     ec.state_var = Some(t.old.name.clone());
     let state = to.state.as_ref();
-    let mut seen: Vec<&Ident> = Vec::new();
+    let mut seen = Seen::default();
     for f in &t.fields {
-        if let Some(first) = seen.iter().find(|s| s.name == f.name.name) {
-            let first = first.span;
-            ec.cx
-                .duplicate(codes::DUPLICATE_FIELD, "state field", &f.name, first);
+        if !seen.fresh(ec.cx, codes::DUPLICATE_FIELD, "state field", &f.name) {
             continue;
         }
-        seen.push(&f.name);
         match state.and_then(|s| s.field(&f.name.name)) {
             Some(def) => ec.check(&f.value, &def.ty),
             None => {

@@ -67,42 +67,39 @@ mod tests {
     use super::*;
     use crate::codegen::tests::rule_body as body;
 
-    #[test]
-    fn one_call_on_every_path_is_at_most_one() {
-        assert_eq!(max_calls(&body("x + 1")), Some(0));
-        assert_eq!(max_calls(&body("call f(x) + 1")), Some(1));
-        assert_eq!(max_calls(&body("{ let y = call f(x); y * 2 }")), Some(1));
-        assert_eq!(
-            max_calls(&body("if x > 1 { call f(x) } else { call f(x + 1) }")),
-            Some(1),
-            "one per branch"
-        );
-        assert_eq!(
-            max_calls(&body("match some(x) { some(y) => call f(y), none => 0 }")),
-            Some(1)
-        );
-        assert!(at_most_one(&body("[1].map(|y| y + 1).len() + call f(x)")));
+    /// Each body's most calls on one path (`None`: calls that repeat); every failure at once.
+    fn check(cases: &[(&str, Option<u32>)]) {
+        let wrong: Vec<String> = cases
+            .iter()
+            .filter_map(|&(src, want)| {
+                let got = max_calls(&body(src));
+                (got != want).then(|| format!("`{src}`: expected {want:?}, got {got:?}"))
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
+    /// One call on every path is at most one; several calls, or calls that repeat (in a
+    /// closure or a quantifier), are not.
     #[test]
-    fn several_calls_or_calls_that_repeat_are_not() {
-        assert_eq!(max_calls(&body("call f(x) + call f(1)")), Some(2));
-        assert_eq!(max_calls(&body("call f(call f(x))")), Some(2));
-        assert_eq!(
-            max_calls(&body("if call f(x) > 1 { call f(x) } else { 0 }")),
-            Some(2),
-            "the condition's call and a branch's"
-        );
-        assert_eq!(max_calls(&body("[1].map(|y| call f(y)).len()")), None);
-        assert_eq!(
-            max_calls(&body("if forall y in [1]: call f(y) > 0 { 1 } else { 2 }")),
-            None
-        );
+    fn calls_are_counted_on_the_busiest_path() {
+        check(&[
+            ("x + 1", Some(0)),
+            ("call f(x) + 1", Some(1)),
+            ("{ let y = call f(x); y * 2 }", Some(1)),
+            // One per branch.
+            ("if x > 1 { call f(x) } else { call f(x + 1) }", Some(1)),
+            ("match some(x) { some(y) => call f(y), none => 0 }", Some(1)),
+            ("call f(x) + call f(1)", Some(2)),
+            ("call f(call f(x))", Some(2)),
+            // The condition's call and a branch's.
+            ("if call f(x) > 1 { call f(x) } else { 0 }", Some(2)),
+            ("[1].map(|y| call f(y)).len()", None),
+            ("if forall y in [1]: call f(y) > 0 { 1 } else { 2 }", None),
+            // Every entry of a map literal runs.
+            ("{\"a\": call f(x), \"b\": call f(1)}.len()", Some(2)),
+        ]);
+        assert!(at_most_one(&body("[1].map(|y| y + 1).len() + call f(x)")));
         assert!(!at_most_one(&body("{ let y = call f(x); call f(y) }")));
-        assert_eq!(
-            max_calls(&body("{\"a\": call f(x), \"b\": call f(1)}.len()")),
-            Some(2),
-            "every entry of a map literal runs"
-        );
     }
 }

@@ -255,87 +255,135 @@ fn unchanged_methods_pass_through_to_the_other_version() {
     );
 }
 
-#[test]
-fn integers_are_typed_and_checked() {
-    let text = spec(
-        "service S { fn f(x: u64, y: i64) -> u64 }",
-        "service S { fn f(x: u64) -> i64 }",
-        "past S { f(x, y) = u64(call f(x + 1) * -2 - y) }\nfuture S { f(x) = i64(call f(x / 3, 7 % 2)) }",
-    );
-    let g = gen(&text);
-    has(&g, "rt::add_u64(x, 1u64)?");
-    has(
-        &g,
-        "rt::mul_i64(crate::calls::v2::S::f(__up_host, rt::add_u64(x, 1u64)?)?, (-2i64))?",
-    );
-    has(&g, "rt::i64_to_u64(rt::sub_i64(");
-    has(&g, "rt::div_u64(x, 3u64)?");
-    has(&g, "rt::rem_i64(7i64, 2i64)?");
-    has(&g, "rt::u64_to_i64(");
+/// A table of code generation tests: each entry is a `#[test]` named `$name` that generates
+/// the crate of the spec [`spec`] makes of two version bodies and the rest, which must hold
+/// every fragment listed (white space aside).
+macro_rules! generates {
+    ($(
+        $(#[$attr:meta])*
+        $name:ident { $v1:expr, $v2:expr, $rest:expr => [$($fragment:expr,)+]; }
+    )*) => {
+        $(
+            $(#[$attr])*
+            #[test]
+            fn $name() {
+                let g = gen(&spec($v1, $v2, $rest));
+                $(has(&g, $fragment);)+
+            }
+        )*
+    };
 }
 
-#[test]
-fn matches_bind_clones_and_guard_strings() {
-    let text = spec(
+generates! {
+    integers_are_typed_and_checked {
+        "service S { fn f(x: u64, y: i64) -> u64 }",
+        "service S { fn f(x: u64) -> i64 }",
+        "past S { f(x, y) = u64(call f(x + 1) * -2 - y) }\nfuture S { f(x) = i64(call f(x / 3, 7 % 2)) }"
+            => [
+                "rt::add_u64(x, 1u64)?",
+                "rt::mul_i64(crate::calls::v2::S::f(__up_host, rt::add_u64(x, 1u64)?)?, (-2i64))?",
+                "rt::i64_to_u64(rt::sub_i64(",
+                "rt::div_u64(x, 3u64)?",
+                "rt::rem_i64(7i64, 2i64)?",
+                "rt::u64_to_i64(",
+            ];
+    }
+
+    matches_bind_clones_and_guard_strings {
         "enum Shape { Dot, Circle(u64) }\nservice S { fn f(s: Shape, n: option<string>) -> string }",
         "enum Shape { Dot, Square(u64) }\nservice S { fn f(s: Shape) -> string }",
         "past S { f(s, n) = match n { some(\"x\") => \"x\", some(other) => other, none => \"none\" } }\n\
-         future S { f(s) = match s { Dot => call f(v1::Shape::Dot, none), Square(k) => if k > 2 { \"big\" } else { disallow \"small\" } } }",
-    );
-    let g = gen(&text);
-    has(&g, "match &n {");
-    has(
-        &g,
-        "::std::option::Option::Some(__up_p0) if __up_p0.as_str() == \"x\" =>",
-    );
-    has(
-        &g,
-        "::std::option::Option::Some(other) => { let other = other.clone(); other }",
-    );
-    has(&g, "crate::v2::Shape::Square(k) => { let k = k.clone();");
-    has(&g, "crate::v2::Shape::Dot =>");
-    has(&g, "return ::std::result::Result::Err(rt::no_match(");
-    // enums order by variant name, as the evaluator does
-    has(&g, "Self::Dot => 0u32");
-    has(&g, "Self::Circle(..) => 0u32");
-}
+         future S { f(s) = match s { Dot => call f(v1::Shape::Dot, none), Square(k) => if k > 2 { \"big\" } else { disallow \"small\" } } }"
+            => [
+                "match &n {",
+                "::std::option::Option::Some(__up_p0) if __up_p0.as_str() == \"x\" =>",
+                "::std::option::Option::Some(other) => { let other = other.clone(); other }",
+                "crate::v2::Shape::Square(k) => { let k = k.clone();",
+                "crate::v2::Shape::Dot =>",
+                "return ::std::result::Result::Err(rt::no_match(",
+                // enums order by variant name, as the evaluator does
+                "Self::Dot => 0u32",
+                "Self::Circle(..) => 0u32",
+            ];
+    }
 
-#[test]
-fn keywords_become_raw_identifiers_and_keep_their_wire_names() {
-    let text = spec(
+    keywords_become_raw_identifiers_and_keep_their_wire_names {
         "record R { type: string, match_: u64 }\nservice S { fn f(r: R) -> string }",
         "record R { type: string, match_: u64 }\nservice S { fn f(r: R) -> string }",
-        "",
-    );
-    let g = gen(&text);
-    has(&g, "pub r#type: ::std::string::String");
-    has(
-        &g,
-        "(\"type\", &self.r#type as &dyn ::upstart_abi::rt::Show)",
-    );
-}
+        ""
+            => [
+                "pub r#type: ::std::string::String",
+                "(\"type\", &self.r#type as &dyn ::upstart_abi::rt::Show)",
+            ];
+    }
 
-#[test]
-fn quantifiers_and_collections() {
-    let text = spec(
+    quantifiers_and_collections {
         "state { xs: list<u64>, m: map<string, u64> }",
         "state { xs: set<u64>, total: u64, m: map<string, u64> }",
         "transform (old) -> new { xs: to_set(old.xs.filter(|x| x > 0)), total: sum(values(old.m)), m: old.m.insert(\"k\", len(old.xs)) }\n\
-         invariant (old, new) { forall x in new.xs: contains(old.xs, x)\n exists k in new.m: k == \"k\"\n all(new.xs, |x| x > 0) }",
-    );
-    let g = gen(&text);
-    has(&g, "rt::to_set(rt::filter_list(old.xs.clone(), |x: u64|");
-    has(&g, "rt::sum_u64(&(rt::values(&old.m)))?");
-    has(
-        &g,
-        "rt::insert(old.m.clone(), ::std::string::String::from(\"k\"), rt::len(&old.xs))",
-    );
-    has(
-        &g,
-        "for x in (&new.xs).iter().cloned() { if !(rt::list_contains(&old.xs, &x)) {",
-    );
-    has(&g, "for k in (&new.m).keys().cloned()");
-    has(&g, "rt::all(&new.xs, |x: u64|");
+         invariant (old, new) { forall x in new.xs: contains(old.xs, x)\n exists k in new.m: k == \"k\"\n all(new.xs, |x| x > 0) }"
+            => [
+                "rt::to_set(rt::filter_list(old.xs.clone(), |x: u64|",
+                "rt::sum_u64(&(rt::values(&old.m)))?",
+                "rt::insert(old.m.clone(), ::std::string::String::from(\"k\"), rt::len(&old.xs))",
+                "for x in (&new.xs).iter().cloned() { if !(rt::list_contains(&old.xs, &x)) {",
+                "for k in (&new.m).keys().cloned()",
+                "rt::all(&new.xs, |x: u64|",
+            ];
+    }
+
+    helper_functions_become_functions_called_with_their_arguments {
+        "service S { fn f(x: u64) -> u64 }\nstate { xs: list<u64> }",
+        "service S { fn f(x: u64, y: u64) -> u64 }\nstate { xs: list<u64> }",
+        "fn double(x: u64) -> u64 = x * 2\n\
+         fn total(xs: list<u64>) -> u64 = sum(xs.map(|x| double(x)))\n\
+         invariant (old, new) { total(old.xs) == total(new.xs) }\n\
+         past S { f(x) = call f(double(x), 1) }\n\
+         future S { f(x, y) = call f(x + y) }"
+            => [
+                "pub mod functions {",
+                "pub fn double(x: u64) -> rt::RuleResult<u64> {",
+                "pub fn total(xs: ::std::vec::Vec<u64>) -> rt::RuleResult<u64> {",
+                "crate::functions::double(x)?",
+                "crate::functions::total(old.xs.clone())?",
+            ];
+    }
+
+    a_renamed_method_passes_through_under_each_version_s_name {
+        "service S { fn get(key: string) -> option<string> }",
+        "service S { fn lookup(key: string) -> option<string> renamed from get }",
+        ""
+            => [
+                // An old caller's `get` reaches the new node's `lookup`, and a new caller's `lookup` the
+                // old node's `get`: each delegate sends its own version's name on the wire.
+                "(0, \"S\", \"get\") =>",
+                "rt::encode(&crate::calls::v2::S::lookup(__up_host, __up_a0)?)",
+                "(1, \"S\", \"lookup\") =>",
+                "rt::encode(&crate::calls::v1::S::get(__up_host, __up_a0)?)",
+                "rt::call(&__up_host, \"lookup\",",
+                "rt::call(&__up_host, \"get\",",
+            ];
+    }
+
+    values_under_renamed_fields_are_converted_by_generated_functions {
+        "record Tag { label: string, n: u64 }\nservice S { fn tags() -> list<Tag> }",
+        "record Tag { name: string renamed from label, n: u64 }\nservice S { fn tags() -> list<Tag> }",
+        "past S { tags() = call tags() }\nfuture S { tags() = call tags() }"
+            => [
+                "pub fn __up_conv_Tag_2_1(__up_x: crate::v2::Tag) -> crate::v1::Tag {",
+                "crate::v1::Tag { label: __up_x.name, n: __up_x.n }",
+                "(crate::calls::v2::S::tags(__up_host)?).into_iter().map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)).collect::<::std::vec::Vec<_>>()",
+            ];
+    }
+
+    a_method_differing_only_by_renamed_fields_passes_through_converted {
+        "record Tag { label: string }\nservice S { fn put(t: Tag) -> option<Tag> }",
+        "record Tag { name: string renamed from label }\nservice S { fn put(t: Tag) -> option<Tag> }",
+        ""
+            => [
+                "rt::encode(&(crate::calls::v2::S::put(__up_host, crate::conv::__up_conv_Tag_1_2(__up_a0))?).map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)))",
+            ];
+    }
 }
 
 #[test]
@@ -393,28 +441,6 @@ fn keyword_names_are_escaped_in_specs_and_bare_on_the_wire() {
 }
 
 #[test]
-fn helper_functions_become_functions_called_with_their_arguments() {
-    let text = spec(
-        "service S { fn f(x: u64) -> u64 }\nstate { xs: list<u64> }",
-        "service S { fn f(x: u64, y: u64) -> u64 }\nstate { xs: list<u64> }",
-        "fn double(x: u64) -> u64 = x * 2\n\
-         fn total(xs: list<u64>) -> u64 = sum(xs.map(|x| double(x)))\n\
-         invariant (old, new) { total(old.xs) == total(new.xs) }\n\
-         past S { f(x) = call f(double(x), 1) }\n\
-         future S { f(x, y) = call f(x + y) }",
-    );
-    let g = gen(&text);
-    has(&g, "pub mod functions {");
-    has(&g, "pub fn double(x: u64) -> rt::RuleResult<u64> {");
-    has(
-        &g,
-        "pub fn total(xs: ::std::vec::Vec<u64>) -> rt::RuleResult<u64> {",
-    );
-    has(&g, "crate::functions::double(x)?");
-    has(&g, "crate::functions::total(old.xs.clone())?");
-}
-
-#[test]
 fn a_method_declared_changed_dispatches_to_its_rules_and_its_records_are_two_types() {
     let text = spec(
         "record Q { amount: u64 }\nservice S { fn wait(ms: u64) -> u64  fn quota() -> Q }",
@@ -429,63 +455,6 @@ fn a_method_declared_changed_dispatches_to_its_rules_and_its_records_are_two_typ
         "rt::encode(&crate::future::S::wait(__up_host, __up_a0)?)",
     );
     assert!(!g.lib_rs.contains("pub use crate::v1::Q;"), "{}", g.lib_rs);
-}
-
-#[test]
-fn a_renamed_method_passes_through_under_each_version_s_name() {
-    let text = spec(
-        "service S { fn get(key: string) -> option<string> }",
-        "service S { fn lookup(key: string) -> option<string> renamed from get }",
-        "",
-    );
-    let g = gen(&text);
-    // An old caller's `get` reaches the new node's `lookup`, and a new caller's `lookup` the
-    // old node's `get`: each delegate sends its own version's name on the wire.
-    has(&g, "(0, \"S\", \"get\") =>");
-    has(
-        &g,
-        "rt::encode(&crate::calls::v2::S::lookup(__up_host, __up_a0)?)",
-    );
-    has(&g, "(1, \"S\", \"lookup\") =>");
-    has(
-        &g,
-        "rt::encode(&crate::calls::v1::S::get(__up_host, __up_a0)?)",
-    );
-    has(&g, "rt::call(&__up_host, \"lookup\",");
-    has(&g, "rt::call(&__up_host, \"get\",");
-}
-
-#[test]
-fn values_under_renamed_fields_are_converted_by_generated_functions() {
-    let text = spec(
-        "record Tag { label: string, n: u64 }\nservice S { fn tags() -> list<Tag> }",
-        "record Tag { name: string renamed from label, n: u64 }\nservice S { fn tags() -> list<Tag> }",
-        "past S { tags() = call tags() }\nfuture S { tags() = call tags() }",
-    );
-    let g = gen(&text);
-    has(
-        &g,
-        "pub fn __up_conv_Tag_2_1(__up_x: crate::v2::Tag) -> crate::v1::Tag {",
-    );
-    has(&g, "crate::v1::Tag { label: __up_x.name, n: __up_x.n }");
-    has(
-        &g,
-        "(crate::calls::v2::S::tags(__up_host)?).into_iter().map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)).collect::<::std::vec::Vec<_>>()",
-    );
-}
-
-#[test]
-fn a_method_differing_only_by_renamed_fields_passes_through_converted() {
-    let text = spec(
-        "record Tag { label: string }\nservice S { fn put(t: Tag) -> option<Tag> }",
-        "record Tag { name: string renamed from label }\nservice S { fn put(t: Tag) -> option<Tag> }",
-        "",
-    );
-    let g = gen(&text);
-    has(
-        &g,
-        "rt::encode(&(crate::calls::v2::S::put(__up_host, crate::conv::__up_conv_Tag_1_2(__up_a0))?).map(|__up_x| crate::conv::__up_conv_Tag_2_1(__up_x)))",
-    );
 }
 
 /// Rules (and methods passed through unchanged) that make at most one delegate call are listed

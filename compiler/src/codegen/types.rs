@@ -323,18 +323,12 @@ impl<'m> Types<'m> {
             let id = ident(f);
             quote!((#f, &self.#id as &dyn ::upstart_abi::rt::Show))
         });
-        let derives = derives();
-        let ord = ord_impls(&name, quote! { ::std::cmp::Ordering::Equal #(#cmps)* });
-        Ok(quote! {
-            #derives
-            pub struct #name { #(#fields,)* }
-            #ord
-            impl ::upstart_abi::rt::Show for #name {
-                fn show(&self, out: &mut ::std::string::String) {
-                    ::upstart_abi::rt::show_record(out, #shown, &[#(#shows),*]);
-                }
-            }
-        })
+        Ok(named_type(
+            &name,
+            quote!(pub struct #name { #(#fields,)* }),
+            quote! { ::std::cmp::Ordering::Equal #(#cmps)* },
+            quote!(::upstart_abi::rt::show_record(out, #shown, &[#(#shows),*]);),
+        ))
     }
 
     fn enumeration(&self, en: &EnumDef) -> Result<TokenStream, CodegenError> {
@@ -355,17 +349,13 @@ impl<'m> Types<'m> {
                 None => variants.push(quote!(#rename #vname)),
             }
         }
-        let derives = derives();
         if en.variants.is_empty() {
-            let ord = ord_impls(&name, quote!(match *self {}));
-            return Ok(quote! {
-                #derives
-                pub enum #name {}
-                #ord
-                impl ::upstart_abi::rt::Show for #name {
-                    fn show(&self, _out: &mut ::std::string::String) { match *self {} }
-                }
-            });
+            return Ok(named_type(
+                &name,
+                quote!(pub enum #name {}),
+                quote!(match *self {}),
+                quote!(let _ = out; match *self {}),
+            ));
         }
         // Variants rank by name, as the evaluator orders them.
         let mut by_name: Vec<&str> = en.variants.iter().map(|v| v.name.name.as_str()).collect();
@@ -392,8 +382,9 @@ impl<'m> Types<'m> {
                 });
             }
         }
-        let ord = ord_impls(
+        Ok(named_type(
             &name,
+            quote!(pub enum #name { #(#variants,)* }),
             quote! {
                 let rank = |v: &Self| -> u32 { match v { #(#ranks,)* } };
                 match (self, other) {
@@ -401,17 +392,29 @@ impl<'m> Types<'m> {
                     _ => ::std::cmp::Ord::cmp(&rank(self), &rank(other)),
                 }
             },
-        );
-        Ok(quote! {
-            #derives
-            pub enum #name { #(#variants,)* }
-            #ord
-            impl ::upstart_abi::rt::Show for #name {
-                fn show(&self, out: &mut ::std::string::String) {
-                    match self { #(#shows,)* }
-                }
-            }
-        })
+            quote!(match self { #(#shows,)* }),
+        ))
+    }
+}
+
+/// A generated record or enum: its declaration `decl` with the derives every type takes, its
+/// order (`cmp_body`, as [`ord_impls`] takes it) and how it shows (`show_body`, writing to
+/// `out`).
+fn named_type(
+    name: &proc_macro2::Ident,
+    decl: TokenStream,
+    cmp_body: TokenStream,
+    show_body: TokenStream,
+) -> TokenStream {
+    let derives = derives();
+    let ord = ord_impls(name, cmp_body);
+    quote! {
+        #derives
+        #decl
+        #ord
+        impl ::upstart_abi::rt::Show for #name {
+            fn show(&self, out: &mut ::std::string::String) { #show_body }
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use lang::Span;
 
 use super::ops::int_result;
 use super::value::{float_text, Closure, Value};
-use super::{EvalError, Evaluator, Host};
+use super::{arity_error, EvalError, Evaluator, Host};
 
 /// An evaluated argument: borrowed from the scope, or computed.
 pub(crate) type Arg<'a> = Cow<'a, Value>;
@@ -60,12 +60,8 @@ impl Call<'_, '_, '_> {
 
     fn args<'v, const N: usize>(&self, args: Vec<Arg<'v>>) -> Result<[Arg<'v>; N], EvalError> {
         let got = args.len();
-        <[Arg<'v>; N]>::try_from(args).map_err(|_| {
-            self.err(format_args!(
-                "takes {N} argument{}, got {got}",
-                if N == 1 { "" } else { "s" }
-            ))
-        })
+        <[Arg<'v>; N]>::try_from(args)
+            .map_err(|_| arity_error(self.span, format_args!("`{}`", self.name), N, got))
     }
 
     fn wrong(&self, expected: &str, pos: usize, got: &Value) -> EvalError {

@@ -14,7 +14,7 @@ use super::builtins;
 use super::env::Env;
 use super::ops;
 use super::value::{Closure, Value};
-use super::{EvalError, Evaluator, Host};
+use super::{arity_error, bind_params, EvalError, Evaluator, Host};
 
 /// Extra depth a closure application costs: it runs through several native frames (the
 /// built-in, the application, the body), so it weighs more than one nested expression.
@@ -223,18 +223,9 @@ impl Evaluator<'_> {
         args: Vec<Value>,
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
-        if args.len() != f.params.len() {
-            return Err(EvalError::runtime(
-                expr.span,
-                format!(
-                    "`{}` takes {} arguments, got {}",
-                    f.name.name,
-                    f.params.len(),
-                    args.len()
-                ),
-            ));
-        }
-        let env = Env::new().bind_all(f.params.iter().map(|p| p.name.name.clone()).zip(args));
+        let params = f.params.iter().map(|p| p.name.name.clone());
+        let what = || format!("`{}`", f.name.name);
+        let env = bind_params(expr.span, what, params, args)?;
         self.eval(&f.body, &env, host)
     }
 
@@ -434,12 +425,5 @@ fn disallowed(reason: &str, span: Span) -> EvalError {
 }
 
 fn closure_arity(closure: &Closure, got: usize, span: Span) -> EvalError {
-    let n = closure.params.len();
-    EvalError::runtime(
-        span,
-        format!(
-            "the closure takes {n} argument{}, got {got}",
-            if n == 1 { "" } else { "s" }
-        ),
-    )
+    arity_error(span, "the closure", closure.params.len(), got)
 }

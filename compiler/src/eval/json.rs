@@ -9,15 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Decodes `json` as a value of `ty` in `model`'s versions.
 pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> {
-    let env = |v: u64| {
-        if model.old.number == v {
-            Some(&model.old)
-        } else if model.new.number == v {
-            Some(&model.new)
-        } else {
-            None
-        }
-    };
     let want = |what: &str| Err(format!("expected {what}, found `{json}`"));
     match ty {
         Ty::Unknown => Err("cannot decode a value of unknown type".to_string()),
@@ -100,7 +91,8 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
             _ => want("an object"),
         },
         Ty::State(v) => {
-            let state = env(*v)
+            let state = model
+                .env(*v)
                 .and_then(|e| e.state.as_ref())
                 .ok_or_else(|| format!("version {v} has no state"))?;
             let fields: Vec<(String, Ty)> = state
@@ -111,7 +103,9 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
             record("state", &fields, json, model)
         }
         Ty::Named(r) => {
-            let e = env(r.version).ok_or_else(|| format!("no version {}", r.version))?;
+            let e = model
+                .env(r.version)
+                .ok_or_else(|| format!("no version {}", r.version))?;
             if let Some(rec) = e.records.get(&r.name) {
                 let fields: Vec<(String, Ty)> = rec
                     .fields

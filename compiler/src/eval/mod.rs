@@ -85,6 +85,32 @@ impl EvalError {
     }
 }
 
+/// An environment binding `params` to `args` by position; when their numbers differ, an arity
+/// error at `span` naming the callee (`what()`).
+fn bind_params(
+    span: Span,
+    what: impl FnOnce() -> String,
+    params: impl ExactSizeIterator<Item = String>,
+    args: Vec<Value>,
+) -> Result<Env, EvalError> {
+    if args.len() != params.len() {
+        return Err(arity_error(span, what(), params.len(), args.len()));
+    }
+    Ok(Env::new().bind_all(params.zip(args)))
+}
+
+/// "`what` takes 2 arguments, got 1": a call of a rule, method, function, closure or built-in
+/// with the wrong number of arguments.
+fn arity_error(span: Span, what: impl fmt::Display, want: usize, got: usize) -> EvalError {
+    EvalError::runtime(
+        span,
+        format!(
+            "{what} takes {want} argument{}, got {got}",
+            if want == 1 { "" } else { "s" }
+        ),
+    )
+}
+
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -338,19 +364,9 @@ impl<'s> Evaluator<'s> {
         args: Vec<Value>,
         host: &mut dyn Host,
     ) -> Result<Value, EvalError> {
-        if args.len() != rule.params.len() {
-            return Err(EvalError::runtime(
-                rule.span,
-                format!(
-                    "rule `{}` takes {} argument{}, got {}",
-                    rule.method.name,
-                    rule.params.len(),
-                    if rule.params.len() == 1 { "" } else { "s" },
-                    args.len()
-                ),
-            ));
-        }
-        let env = Env::new().bind_all(rule.params.iter().map(|p| p.name.clone()).zip(args));
+        let params = rule.params.iter().map(|p| p.name.clone());
+        let what = || format!("rule `{}`", rule.method.name);
+        let env = bind_params(rule.span, what, params, args)?;
         self.eval_expr(&rule.body, &env, host)
     }
 
@@ -370,32 +386,21 @@ impl<'s> Evaluator<'s> {
                 format!("method `{}` has no model", method.name.name),
             ));
         };
-        if args.len() != method.params.len() {
-            return Err(EvalError::runtime(
-                method.span,
-                format!(
-                    "method `{}` takes {} argument{}, got {}",
-                    method.name.name,
-                    method.params.len(),
-                    if method.params.len() == 1 { "" } else { "s" },
-                    args.len()
-                ),
-            ));
-        }
-        self.session(|| self.model(model, method, args, state))
+        let params = method.params.iter().map(|p| p.name.name.clone());
+        let what = || format!("method `{}`", method.name.name);
+        let env = bind_params(method.span, what, params, args)?;
+        self.session(|| self.model(model, env, state))
     }
 
+    /// Runs a model's statements with its parameters bound in `env`.
     fn model(
         &self,
         model: &lang::ast::MethodModel,
-        method: &crate::model::MethodDef,
-        args: Vec<Value>,
+        env: Env,
         state: &Value,
     ) -> Result<(Value, Value), EvalError> {
         let state_var = crate::model::STATE_VAR;
-        let mut env = Env::new()
-            .bind_all(method.params.iter().map(|p| p.name.name.clone()).zip(args))
-            .bind(state_var, state.clone());
+        let mut env = env.bind(state_var, state.clone());
         let mut state = state.clone();
         for stmt in &model.stmts {
             match stmt {

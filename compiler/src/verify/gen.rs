@@ -10,7 +10,7 @@ use super::literals::Literals;
 use super::resolve::{self, Named};
 use super::rng::Rng;
 use crate::eval::Value;
-use crate::model::{FieldDef, SpecModel, Ty};
+use crate::model::{FieldDef, SpecModel, Ty, VariantDef};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The largest size a case is generated with.
@@ -122,14 +122,9 @@ impl<'m> Generator<'m> {
                         def.variants.get(rng.index(def.variants.len()))
                     };
                     match chosen {
-                        Some(v) => Value::Variant {
-                            enum_name: r.name.clone(),
-                            variant: v.name.name.clone(),
-                            payload: v
-                                .payload
-                                .as_ref()
-                                .map(|t| Box::new(self.gen(t, rng, size.saturating_sub(1), d))),
-                        },
+                        Some(v) => variant_value(&r.name, v, |t| {
+                            self.gen(t, rng, size.saturating_sub(1), d)
+                        }),
                         None => Value::Unit,
                     }
                 }
@@ -261,14 +256,7 @@ fn minimal_in(ty: &Ty, model: &SpecModel, depth: usize) -> Value {
                     .find(|v| v.payload.is_none())
                     .or_else(|| def.variants.first());
                 match first {
-                    Some(v) => Value::Variant {
-                        enum_name: r.name.clone(),
-                        variant: v.name.name.clone(),
-                        payload: v
-                            .payload
-                            .as_ref()
-                            .map(|t| Box::new(minimal_in(t, model, d))),
-                    },
+                    Some(v) => variant_value(&r.name, v, |t| minimal_in(t, model, d)),
                     None => Value::Unit,
                 }
             }
@@ -367,14 +355,7 @@ fn shrink_in(value: &Value, ty: &Ty, model: &SpecModel, depth: usize) -> Vec<Val
             Some(Named::Enum(def)) => {
                 let mut out = Vec::new();
                 for v in def.variants.iter().take_while(|v| v.name.name != *variant) {
-                    out.push(Value::Variant {
-                        enum_name: enum_name.clone(),
-                        variant: v.name.name.clone(),
-                        payload: v
-                            .payload
-                            .as_ref()
-                            .map(|t| Box::new(minimal_in(t, model, d))),
-                    });
+                    out.push(variant_value(enum_name, v, |t| minimal_in(t, model, d)));
                 }
                 let pty = def.variant(variant).and_then(|v| v.payload.as_ref());
                 if let (Some(p), Some(t)) = (payload, pty) {
@@ -618,6 +599,15 @@ pub fn shrink_value(
         .into_iter()
         .next()
         .map_or(Value::Unit, |(_, v)| v)
+}
+
+/// Variant `v` of enum `enum_name`, its payload (when it carries one) made by `payload`.
+fn variant_value(enum_name: &str, v: &VariantDef, payload: impl FnOnce(&Ty) -> Value) -> Value {
+    Value::Variant {
+        enum_name: enum_name.to_string(),
+        variant: v.name.name.clone(),
+        payload: v.payload.as_ref().map(|t| Box::new(payload(t))),
+    }
 }
 
 #[cfg(test)]

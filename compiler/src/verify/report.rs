@@ -101,6 +101,11 @@ impl VerifyReport {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// The first failure with this code.
+    pub fn failure(&self, code: lang::diagnostic::Code) -> Option<&Diagnostic> {
+        self.diagnostics.iter().find(|d| d.code == code)
+    }
+
     pub fn passed(&self) -> usize {
         self.checked.iter().filter(|c| c.passed()).count()
     }

@@ -6,17 +6,6 @@ use crate::model::{
 };
 use lang::ast::RuleKind;
 
-/// The version with this number (old or new), if the spec bridges it.
-pub(crate) fn version(model: &SpecModel, number: u64) -> Option<&VersionEnv> {
-    if model.old.number == number {
-        Some(&model.old)
-    } else if model.new.number == number {
-        Some(&model.new)
-    } else {
-        None
-    }
-}
-
 /// What a named type is.
 pub(crate) enum Named<'m> {
     Record(&'m RecordDef),
@@ -25,7 +14,7 @@ pub(crate) enum Named<'m> {
 
 /// The record or enum `r` names, in its own version.
 pub(crate) fn named<'m>(model: &'m SpecModel, r: &TypeRef) -> Option<Named<'m>> {
-    let env = version(model, r.version)?;
+    let env = model.env(r.version)?;
     if let Some(rec) = env.records.get(&r.name) {
         return Some(Named::Record(rec));
     }
@@ -34,7 +23,8 @@ pub(crate) fn named<'m>(model: &'m SpecModel, r: &TypeRef) -> Option<Named<'m>> 
 
 /// The fields of version `number`'s persistent state (none when it declares no state).
 pub(crate) fn state_fields(model: &SpecModel, number: u64) -> &[FieldDef] {
-    version(model, number)
+    model
+        .env(number)
         .and_then(|v| v.state.as_ref())
         .map_or(&[], |s| s.fields.as_slice())
 }

@@ -113,25 +113,37 @@ impl Item {
     }
 }
 
+/// The accessors of the spec's items of one kind (`Spec::versions()`...): each gives the
+/// items of its variant of [`Item`], in the order written.
+macro_rules! items_of_kind {
+    ($($(#[$doc:meta])* $name:ident: $variant:ident => $ty:ty;)*) => {
+        impl Spec {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> impl Iterator<Item = &$ty> {
+                    self.items.iter().filter_map(|i| match i {
+                        Item::$variant(x) => Some(x),
+                        _ => None,
+                    })
+                }
+            )*
+        }
+    };
+}
+
+items_of_kind! {
+    versions: Version => VersionBlock;
+    protocols: Protocol => Protocol;
+    invariants: Invariant => Invariant;
+    /// Every transform, forward and reverse, in the order written.
+    all_transforms: Transform => Transform;
+    rule_blocks: Rules => RuleBlock;
+    schedules: Schedule => Schedule;
+    /// The top-level helper functions, in the order written.
+    functions: Function => Function;
+}
+
 impl Spec {
-    pub fn versions(&self) -> impl Iterator<Item = &VersionBlock> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Version(v) => Some(v),
-            _ => None,
-        })
-    }
-    pub fn protocols(&self) -> impl Iterator<Item = &Protocol> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Protocol(p) => Some(p),
-            _ => None,
-        })
-    }
-    pub fn invariants(&self) -> impl Iterator<Item = &Invariant> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Invariant(v) => Some(v),
-            _ => None,
-        })
-    }
     /// The forward transforms (`transform (old) -> new`); the checker allows one.
     pub fn transforms(&self) -> impl Iterator<Item = &Transform> {
         self.all_transforms().filter(|t| !t.reverse)
@@ -142,32 +154,6 @@ impl Spec {
         self.all_transforms().filter(|t| t.reverse)
     }
 
-    /// Every transform, forward and reverse, in the order written.
-    pub fn all_transforms(&self) -> impl Iterator<Item = &Transform> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Transform(v) => Some(v),
-            _ => None,
-        })
-    }
-    pub fn rule_blocks(&self) -> impl Iterator<Item = &RuleBlock> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Rules(v) => Some(v),
-            _ => None,
-        })
-    }
-    pub fn schedules(&self) -> impl Iterator<Item = &Schedule> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Schedule(v) => Some(v),
-            _ => None,
-        })
-    }
-    /// The top-level helper functions, in the order written.
-    pub fn functions(&self) -> impl Iterator<Item = &Function> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Function(f) => Some(f),
-            _ => None,
-        })
-    }
     pub fn version(&self, number: u64) -> Option<&VersionBlock> {
         self.versions().find(|v| v.number.value == number)
     }
@@ -532,6 +518,36 @@ pub struct Expr {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExprId(pub u32);
 
+impl Expr {
+    /// The expressions directly inside this one, in the order of the AST's fields (a match's
+    /// scrutinee, then its arms' bodies; patterns are not expressions).
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => Vec::new(),
+            ExprKind::Variant { payload, .. } => payload.iter().map(|p| &**p).collect(),
+            ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => vec![inner],
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => vec![a, b],
+            ExprKind::Builtin { args, .. }
+            | ExprKind::Delegate { args, .. }
+            | ExprKind::Tuple(args)
+            | ExprKind::List(args) => args.iter().collect(),
+            ExprKind::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
+            ExprKind::Record { fields, .. } => fields.iter().map(|f| &f.value).collect(),
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => vec![cond, then, otherwise],
+            ExprKind::Match { scrutinee, arms } => std::iter::once(&**scrutinee)
+                .chain(arms.iter().map(|a| &a.body))
+                .collect(),
+            ExprKind::Let { value, body, .. } => vec![value, body],
+            ExprKind::Closure { body, .. } => vec![body],
+            ExprKind::Quant { domain, body, .. } => vec![domain, body],
+        }
+    }
+}
+
 impl ExprId {
     /// The id of an expression not yet numbered (built outside a spec): no fact is keyed by it.
     pub const NONE: ExprId = ExprId(u32::MAX);
@@ -577,6 +593,20 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// How tightly the operator binds, as the grammar has it: `||` loosest (1), then `&&`,
+    /// comparisons of equality, of order, `+ -`, and `* / %` tightest (6). Operators of one
+    /// level chain left-deep.
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinOp::Or => 1,
+            BinOp::And => 2,
+            BinOp::Eq | BinOp::Ne => 3,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 4,
+            BinOp::Add | BinOp::Sub => 5,
+            BinOp::Mul | BinOp::Div | BinOp::Rem => 6,
+        }
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             BinOp::Or => "||",

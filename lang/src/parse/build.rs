@@ -198,13 +198,7 @@ fn significant_len(text: &str) -> usize {
         }
         match b {
             b'"' => {
-                i += 1;
-                while let Some(&c) = bytes.get(i) {
-                    i += if c == b'\\' { 2 } else { 1 };
-                    if c == b'"' {
-                        break;
-                    }
-                }
+                i = super::chunk::string_end(bytes, i);
                 end = i;
             }
             c if c.is_ascii_whitespace() => i += 1,

@@ -31,6 +31,23 @@ const EXPR_WORDS: &[&str] = &[
     "in", "if", "else", "match", "let", "call", "forall", "exists", "disallow", "fn",
 ];
 
+/// Where the string literal that starts at `i` ends: after its closing quote, or after the
+/// end of its line when it has none (a string holds no raw line break).
+pub(super) fn string_end(bytes: &[u8], i: usize) -> usize {
+    let mut i = i + 1;
+    while let Some(&c) = bytes.get(i) {
+        if c == b'\\' {
+            i += 2;
+            continue;
+        }
+        i += 1;
+        if c == b'"' || c == b'\n' {
+            break;
+        }
+    }
+    i
+}
+
 /// Where the comment that starts at byte `i` of `bytes` ends, if one starts there: at the `\n`
 /// that ends a `//` comment (or the end of the text), just after the `*/` that closes a `/*`
 /// comment (past the end when it is never closed). Comments do not nest.
@@ -84,17 +101,7 @@ pub(super) fn split(text: &str) -> Vec<Chunk> {
         }
         match b {
             b'"' => {
-                i += 1;
-                while let Some(&c) = bytes.get(i) {
-                    if c == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    if c == b'"' || c == b'\n' {
-                        break;
-                    }
-                }
+                i = string_end(bytes, i);
                 first_token = false;
                 after_operand = true;
                 continue;

@@ -9,7 +9,7 @@
 //! [`MAX_HEIGHT`].
 
 use super::chunk::MAX_NESTING;
-use crate::ast::{BinOp, Decl, Expr, ExprKind, Item, ModelStmt};
+use crate::ast::{Decl, Expr, ExprKind, Item, ModelStmt};
 use crate::span::Span;
 
 /// The greatest height of an expression tree, counting each term of a flat chain as a level
@@ -19,18 +19,6 @@ use crate::span::Span;
 /// (`upstartc/tests/no_panic.rs` checks, verifies and generates code for 250-term chains on
 /// one) while doubling the 128 terms a chain was allowed before.
 pub(super) const MAX_HEIGHT: usize = 256;
-
-/// The precedence level of a binary operator: operators of one level chain left-deep.
-fn level(op: BinOp) -> u8 {
-    match op {
-        BinOp::Or => 0,
-        BinOp::And => 1,
-        BinOp::Eq | BinOp::Ne => 2,
-        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 3,
-        BinOp::Add | BinOp::Sub => 4,
-        BinOp::Mul | BinOp::Div | BinOp::Rem => 5,
-    }
-}
 
 /// Why an expression is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +47,7 @@ pub(super) fn too_deep(item: &Item) -> Option<TooDeep> {
         if let ExprKind::Binary(op, a, b) = &e.kind {
             // The left operand continues the chain when it is an operator of the same level
             // (written in brackets or not: either way it recurses the same).
-            let same =
-                matches!(&a.kind, ExprKind::Binary(inner, ..) if level(*inner) == level(*op));
+            let same = matches!(&a.kind, ExprKind::Binary(inner, ..) if inner.precedence() == op.precedence());
             stack.push((a, if same { depth } else { next }, height + 1));
             stack.push((b, next, height + 1));
             continue;

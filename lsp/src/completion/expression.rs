@@ -39,15 +39,12 @@ fn helper_functions(a: &Analysis, kind: CompletionItemKind) -> Vec<CompletionIte
         .collect()
 }
 
-pub(super) fn method_builtins() -> Vec<CompletionItem> {
+/// Every built-in, as a method (after `.`) or a function.
+pub(super) fn builtins(kind: CompletionItemKind) -> Vec<CompletionItem> {
     BUILTINS
         .iter()
         .map(|b| {
-            let mut it = item(
-                b.name,
-                CompletionItemKind::METHOD,
-                Some(b.signature.to_string()),
-            );
+            let mut it = item(b.name, kind, Some(b.signature.to_string()));
             it.documentation = Some(lsp_types::Documentation::String(b.doc.to_string()));
             it
         })
@@ -68,7 +65,7 @@ pub(super) fn expression_completions(
     match cx.prev {
         Some(".") => {
             let mut out = receiver_fields(a, previous, offset);
-            out.extend(method_builtins());
+            out.extend(builtins(CompletionItemKind::METHOD));
             out.extend(helper_functions(a, CompletionItemKind::METHOD));
             out
         }
@@ -90,18 +87,7 @@ pub(super) fn expression_completions(
                 .collect()
         }
         _ => {
-            let mut out: Vec<CompletionItem> = BUILTINS
-                .iter()
-                .map(|b| {
-                    let mut it = item(
-                        b.name,
-                        CompletionItemKind::FUNCTION,
-                        Some(b.signature.to_string()),
-                    );
-                    it.documentation = Some(lsp_types::Documentation::String(b.doc.to_string()));
-                    it
-                })
-                .collect();
+            let mut out = builtins(CompletionItemKind::FUNCTION);
             out.extend(helper_functions(a, CompletionItemKind::FUNCTION));
             out.extend(keywords(EXPR_KEYWORDS.iter()));
             for env in [&model.old, &model.new] {

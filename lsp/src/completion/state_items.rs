@@ -3,7 +3,7 @@
 //! header binds.
 
 use super::context::Context;
-use super::expression::{expression_completions, method_builtins};
+use super::expression::{builtins, expression_completions};
 use super::items::item;
 use crate::analysis::Analysis;
 use crate::hover::ty_text;
@@ -94,7 +94,7 @@ pub(super) fn state_item_completions(
                     )
                 })
                 .collect();
-            out.extend(method_builtins());
+            out.extend(builtins(CompletionItemKind::METHOD));
             return out;
         }
     }

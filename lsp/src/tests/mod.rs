@@ -7,12 +7,12 @@ mod completion;
 mod definition;
 mod hover;
 
-use super::actions::fixes;
+use super::actions::{fixes, Fix};
 use super::analysis::Analysis;
 use super::completion::completion;
 use super::definition::definition;
 use super::hover::hover;
-use lang::diagnostic::codes;
+use lang::diagnostic::{codes, Code, Diagnostic};
 use lang::span::Span;
 
 fn kv() -> String {
@@ -23,6 +23,33 @@ fn kv() -> String {
 fn analysis(fixture: &str) -> (Analysis, usize) {
     let (text, offset) = upstart_test_support::cursor(fixture);
     (Analysis::of(&text), offset)
+}
+
+/// The first diagnostic of `a` with this code whose message contains `what`.
+fn first<'a>(a: &'a Analysis, code: Code, what: &str) -> &'a Diagnostic {
+    a.diagnostics
+        .iter()
+        .find(|d| d.code == code && d.message.contains(what))
+        .unwrap_or_else(|| panic!("no {code} with `{what}`: {:?}", a.diagnostics))
+}
+
+/// The preferred fix for the diagnostics at `range`.
+fn preferred_fix(a: &Analysis, range: Span) -> Fix {
+    fixes(a, range)
+        .into_iter()
+        .find(|f| f.preferred)
+        .expect("a preferred fix")
+}
+
+/// `text` with `fix`'s edits made, and its analysis, which must parse.
+fn apply(text: &str, fix: &Fix) -> (String, Analysis) {
+    let mut fixed = text.to_string();
+    for (span, new) in fix.edits.iter().rev() {
+        fixed.replace_range(span.start..span.end, new);
+    }
+    let after = Analysis::of(&fixed);
+    assert!(after.syntax_ok, "{}:\n{fixed}", fix.title);
+    (fixed, after)
 }
 
 /// Two versions of a key-value store: the fixture of the hover and definition tests, the cursor
@@ -88,20 +115,11 @@ fn line_of(a: &Analysis, span: Span) -> String {
 fn quick_fix_for_a_missing_rule_adds_one_that_checks() {
     let text = kv().replace("  delete(key) = disallow \"delete needs version 2\"\n", "");
     let a = Analysis::of(&text);
-    let d = a
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::MISSING_FUTURE_RULE)
-        .expect("U0034");
+    let d = first(&a, codes::MISSING_FUTURE_RULE, "");
     let all = fixes(&a, d.primary.span);
     assert!(!all.is_empty());
     for fix in all {
-        let mut fixed = text.clone();
-        for (span, new) in fix.edits.iter().rev() {
-            fixed.replace_range(span.start..span.end, new);
-        }
-        let after = Analysis::of(&fixed);
-        assert!(after.syntax_ok, "{}:\n{fixed}", fix.title);
+        let (fixed, after) = apply(&text, &fix);
         assert!(
             !after
                 .diagnostics
@@ -115,45 +133,27 @@ fn quick_fix_for_a_missing_rule_adds_one_that_checks() {
 
 #[test]
 fn quick_fix_creates_a_missing_rule_block() {
-    let text = upstart_test_support::spec("ui/U0033-missing_past_rule.ups");
-    let a = Analysis::of(&text);
-    let d = a
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::MISSING_PAST_RULE)
-        .expect("U0033");
-    let all = fixes(&a, Span::new(d.primary.span.start, d.primary.span.start));
-    let skeleton = all.iter().find(|f| f.preferred).expect("a preferred fix");
+    let a = Analysis::of(&upstart_test_support::spec(
+        "ui/U0033-missing_past_rule.ups",
+    ));
+    let d = first(&a, codes::MISSING_PAST_RULE, "");
+    let skeleton = preferred_fix(&a, Span::new(d.primary.span.start, d.primary.span.start));
     assert!(skeleton.title.contains("past"), "{}", skeleton.title);
-    let mut fixed = text.clone();
-    for (span, new) in skeleton.edits.iter().rev() {
-        fixed.replace_range(span.start..span.end, new);
-    }
+    let (fixed, after) = apply(&a.text, &skeleton);
     assert!(
         fixed.contains("past Kv {\n  put(key, value) = call put(key, value, none)\n}"),
         "{fixed}"
     );
-    let after = Analysis::of(&fixed);
     assert!(after.diagnostics.is_empty(), "{:?}", after.diagnostics);
 }
 
 #[test]
 fn quick_fix_for_a_converting_unneeded_rule_declares_the_change() {
-    let text = upstart_test_support::spec("ui/U0040-unneeded_rule.ups");
-    let a = Analysis::of(&text);
-    let converting = a
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::UNNEEDED_RULE && d.message.contains("`size`"))
-        .expect("U0040 on size");
-    let all = fixes(&a, converting.primary.span);
-    let preferred = all.iter().find(|f| f.preferred).expect("a preferred fix");
+    let a = Analysis::of(&upstart_test_support::spec("ui/U0040-unneeded_rule.ups"));
+    let converting = first(&a, codes::UNNEEDED_RULE, "`size`");
+    let preferred = preferred_fix(&a, converting.primary.span);
     assert_eq!(preferred.title, "Declare `size` changed in version 2");
-    let mut fixed = text.clone();
-    for (span, new) in preferred.edits.iter().rev() {
-        fixed.replace_range(span.start..span.end, new);
-    }
-    let after = Analysis::of(&fixed);
+    let (fixed, after) = apply(&a.text, &preferred);
     assert!(fixed.contains("changed fn size() -> u64"), "{fixed}");
     // `size` now needs its future rule too, and its past rule is no longer unneeded.
     let codes: Vec<String> = after
@@ -163,11 +163,7 @@ fn quick_fix_for_a_converting_unneeded_rule_declares_the_change() {
         .collect();
     assert_eq!(codes, ["U0034", "U0040"], "{:?}", after.diagnostics);
     // A rule that only passes its call on is still removed by preference.
-    let forwarding = a
-        .diagnostics
-        .iter()
-        .find(|d| d.code == codes::UNNEEDED_RULE && d.message.contains("`get`"))
-        .expect("U0040 on get");
+    let forwarding = first(&a, codes::UNNEEDED_RULE, "`get`");
     let all = fixes(&a, forwarding.primary.span);
     assert_eq!(all.len(), 1);
     assert!(all[0].preferred && all[0].title.starts_with("Remove"));
@@ -262,12 +258,7 @@ fn quick_fixes_escape_keywords_and_call_renamed_methods_by_their_other_name() {
         let all = fixes(&a, d.primary.span);
         assert!(!all.is_empty(), "no fix for {}", d.message);
         for fix in all {
-            let mut fixed = text.to_string();
-            for (span, new) in fix.edits.iter().rev() {
-                fixed.replace_range(span.start..span.end, new);
-            }
-            let after = Analysis::of(&fixed);
-            assert!(after.syntax_ok, "{}:\n{fixed}", fix.title);
+            let (fixed, after) = apply(text, &fix);
             assert!(
                 !after
                     .diagnostics

@@ -2,6 +2,7 @@
 //! fields given and missing, payloads; and map literals `{k: v}`.
 
 use super::*;
+use crate::check::Seen;
 
 impl ExprChecker<'_, '_> {
     /// `{k: v, ...}`: the expected map type checks every entry; without one, the first entry
@@ -160,15 +161,11 @@ impl ExprChecker<'_, '_> {
             return Ty::Unknown;
         };
         let version = resolved.map_or(self.home, |(v, _)| v);
-        let mut seen: Vec<&Ident> = Vec::new();
+        let mut seen = Seen::default();
         for f in fields {
-            if let Some(first) = seen.iter().find(|s| s.name == f.name.name) {
-                let first = first.span;
-                self.cx
-                    .duplicate(codes::DUPLICATE_FIELD, "field", &f.name, first);
+            if !seen.fresh(self.cx, codes::DUPLICATE_FIELD, "field", &f.name) {
                 continue;
             }
-            seen.push(&f.name);
             match rec.field(&f.name.name) {
                 Some(def) => self.check(&f.value, &def.ty),
                 None => {

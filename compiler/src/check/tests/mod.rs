@@ -1,8 +1,31 @@
 //! Data-driven checker tests: `check(spec, expect)` compares a compact listing of the
-//! diagnostics (`code line:col message`) with `expect`.
+//! diagnostics (`code line:col message`) with `expect`; most tests are rows of a
+//! [`check_tests!`] table.
 
-use super::check_sources;
+use super::{check_sources, check_text};
 use lang::span::SourceMap;
+
+/// A table of checker tests: each entry is a `#[test]` named `$name`, which may bind names
+/// (`let v1 = "...";`) and then checks each of its rows `version 1, version 2, rest =>
+/// expected`: the listing of the spec [`spec`] makes of them must be `expected`.
+macro_rules! check_tests {
+    ($(
+        $(#[$attr:meta])*
+        $name:ident {
+            $(let $var:pat = $val:expr;)*
+            $($v1:expr, $v2:expr, $rest:expr => $expect:expr;)+
+        }
+    )*) => {
+        $(
+            $(#[$attr])*
+            #[test]
+            fn $name() {
+                $(let $var = $val;)*
+                $(super::check(&super::spec($v1, $v2, $rest), $expect);)+
+            }
+        )*
+    };
+}
 
 mod chains;
 mod functions;
@@ -48,4 +71,13 @@ fn spec(v1: &str, v2: &str, rest: &str) -> String {
     format!(
         "upgrade t 1 -> 2\nversion 1 {{\n{v1}\n}}\nversion 2 {{\n{v2}\n}}\n{rest}\nschedule {{ rolling {{ batch: 1, max_unavailable: 1 }} }}\n"
     )
+}
+
+/// The helps of the diagnostics of one file's text.
+fn helps(text: &str) -> Vec<String> {
+    check_text(text)
+        .diagnostics
+        .into_iter()
+        .filter_map(|d| d.help)
+        .collect()
 }

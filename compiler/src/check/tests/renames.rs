@@ -1,69 +1,51 @@
 //! Renamed methods and fields: the old item under a new name, not a removal.
 
 use super::{check, spec};
-use crate::check::check_sources;
-use lang::span::SourceMap;
+use crate::check::check_text;
 
-#[test]
-fn a_renamed_method_is_the_old_one_under_a_new_name() {
-    let v1 = "service S { fn get(key: string) -> option<string>\n fn put(key: string, v: string) -> unit }";
-    let v2 = "service S { fn lookup(key: string) -> option<string> renamed from get\n fn store(key: string, v: string, ttl: u64) -> unit renamed from put }";
-    // `get` is unchanged but for its name: no rules; `put` changed: rules under each name.
-    check(
-        &spec(
-            v1,
-            v2,
-            "past S { put(key, v) = call store(key, v, 0) }\nfuture S { store(key, v, ttl) = if ttl == 0 { call put(key, v) } else { disallow \"ttl\" } }",
-        ),
-        "",
-    );
-    check(
-        &spec(v1, v2, ""),
-        "U0033 4:5 `S.put` of version 1 is not answered on upgraded nodes\n\
-         U0034 8:5 `S.store` of version 2 is not answered on old nodes",
-    );
-    // A rule for the unchanged renamed method is unneeded, under either name.
-    check(
-        &spec(
-            v1,
-            v2,
-            "past S { get(key) = call lookup(key)\n put(key, v) = call store(key, v, 0) }\nfuture S { lookup(key) = call get(key)\n store(key, v, ttl) = call put(key, v) }",
-        ),
-        "U0040 10:10 `get` did not change, so this rule is never needed\n\
-         U0040 12:12 `lookup` did not change, so this rule is never needed\n\
-         U0042 13:16 parameter `ttl` of the `future` rule for `store` is never used",
-    );
-}
+check_tests! {
+    a_renamed_method_is_the_old_one_under_a_new_name {
+        let v1 = "service S { fn get(key: string) -> option<string>\n fn put(key: string, v: string) -> unit }";
+        let v2 = "service S { fn lookup(key: string) -> option<string> renamed from get\n fn store(key: string, v: string, ttl: u64) -> unit renamed from put }";
+        // `get` is unchanged but for its name: no rules; `put` changed: rules under each name.
+        v1,
+        v2,
+        "past S { put(key, v) = call store(key, v, 0) }\nfuture S { store(key, v, ttl) = if ttl == 0 { call put(key, v) } else { disallow \"ttl\" } }"
+            => "";
+        v1,
+        v2,
+        ""
+            => "U0033 4:5 `S.put` of version 1 is not answered on upgraded nodes\n\
+                U0034 8:5 `S.store` of version 2 is not answered on old nodes";
+        // A rule for the unchanged renamed method is unneeded, under either name.
+        v1,
+        v2,
+        "past S { get(key) = call lookup(key)\n put(key, v) = call store(key, v, 0) }\nfuture S { lookup(key) = call get(key)\n store(key, v, ttl) = call put(key, v) }"
+            => "U0040 10:10 `get` did not change, so this rule is never needed\n\
+                U0040 12:12 `lookup` did not change, so this rule is never needed\n\
+                U0042 13:16 parameter `ttl` of the `future` rule for `store` is never used";
+    }
 
-#[test]
-fn a_rename_must_name_an_old_method_nothing_else_claims() {
-    let v1 = "service S { fn get(key: string) -> string\n fn put(key: string) -> unit }";
-    check(
-        &spec(
-            v1,
-            "service S { fn a(key: string) -> string renamed from gett\n fn b(key: string) -> unit renamed from put\n fn c(key: string) -> unit renamed from put\n fn get(key: string) -> string\n fn d(key: string) -> string renamed from get }",
-            "",
-        ),
-        "U0034 7:16 `S.a` of version 2 is not answered on old nodes\n\
-         U0046 7:54 version 1 of `S` has no method `gett` to rename\n\
-         U0046 9:41 `put` is renamed twice\n\
-         U0034 10:5 `S.get` of version 2 is not answered on old nodes\n\
-         U0046 11:43 `get` is renamed to `d` but version 2 still declares `get`",
-    );
+    a_rename_must_name_an_old_method_nothing_else_claims {
+        let v1 = "service S { fn get(key: string) -> string\n fn put(key: string) -> unit }";
+        v1,
+        "service S { fn a(key: string) -> string renamed from gett\n fn b(key: string) -> unit renamed from put\n fn c(key: string) -> unit renamed from put\n fn get(key: string) -> string\n fn d(key: string) -> string renamed from get }",
+        ""
+            => "U0034 7:16 `S.a` of version 2 is not answered on old nodes\n\
+                U0046 7:54 version 1 of `S` has no method `gett` to rename\n\
+                U0046 9:41 `put` is renamed twice\n\
+                U0034 10:5 `S.get` of version 2 is not answered on old nodes\n\
+                U0046 11:43 `get` is renamed to `d` but version 2 still declares `get`";
+    }
 }
 
 #[test]
 fn a_rule_passing_a_renamed_call_on_is_plain_forwarding() {
-    let mut sources = SourceMap::new();
-    sources.add(
-        "t.ups",
-        spec(
-            "service S { fn get(key: string) -> string }",
-            "service S { fn lookup(key: string) -> string renamed from get }",
-            "past S { get(key) = call lookup(key) }",
-        ),
-    );
-    let out = check_sources(&sources);
+    let out = check_text(spec(
+        "service S { fn get(key: string) -> string }",
+        "service S { fn lookup(key: string) -> string renamed from get }",
+        "past S { get(key) = call lookup(key) }",
+    ));
     let helps: Vec<String> = out
         .diagnostics
         .iter()

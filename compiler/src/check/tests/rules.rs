@@ -1,98 +1,73 @@
 //! Rules between versions: which changes need rules, what rules may call, and their warnings.
 
 use super::{check, spec};
-use crate::check::check_sources;
-use lang::span::SourceMap;
+use crate::check::check_text;
 
-#[test]
-fn unchanged_methods_need_no_rules() {
-    check(
-        &spec(
-            "service S { fn f(x: u64) -> u64 }",
-            "service S { fn f(x: u64) -> u64 }",
-            "",
-        ),
-        "",
-    );
-}
+check_tests! {
+    unchanged_methods_need_no_rules {
+        "service S { fn f(x: u64) -> u64 }",
+        "service S { fn f(x: u64) -> u64 }",
+        ""
+            => "";
+    }
 
-#[test]
-fn a_changed_method_needs_rules_both_ways() {
-    check(
-        &spec(
-            "service S { fn f(x: u64) -> u64 }",
-            "service S { fn f(x: u64, y: bool) -> u64 }",
-            "",
-        ),
-        "U0033 3:16 `S.f` of version 1 is not answered on upgraded nodes\n\
-         U0034 6:16 `S.f` of version 2 is not answered on old nodes",
-    );
-}
+    a_changed_method_needs_rules_both_ways {
+        "service S { fn f(x: u64) -> u64 }",
+        "service S { fn f(x: u64, y: bool) -> u64 }",
+        ""
+            => "U0033 3:16 `S.f` of version 1 is not answered on upgraded nodes\n\
+                U0034 6:16 `S.f` of version 2 is not answered on old nodes";
+    }
 
-#[test]
-fn past_rules_call_the_new_interface() {
-    check(
-        &spec(
-            "service S { fn f(x: u64) -> u64 }",
-            "service S { fn f(x: u64, y: bool) -> u64 }",
-            "past S { f(x) = call f(x, true) }\nfuture S { f(x, y) = if y { call f(x) } else { disallow \"no\" } }",
-        ),
-        "",
-    );
-}
+    past_rules_call_the_new_interface {
+        "service S { fn f(x: u64) -> u64 }",
+        "service S { fn f(x: u64, y: bool) -> u64 }",
+        "past S { f(x) = call f(x, true) }\nfuture S { f(x, y) = if y { call f(x) } else { disallow \"no\" } }"
+            => "";
+    }
 
-#[test]
-fn call_reaches_only_the_other_version() {
-    check(
-        &spec(
-            "service S { fn f(x: u64) -> u64\n fn old_only() -> u64 }",
-            "service S { fn f(x: u64, y: bool) -> u64 }",
-            "past S { f(_x) = call old_only()\n old_only() = 1 }\nfuture S { f(x, _y) = call f(x) }",
-        ),
-        "U0035 9:23 version 2 of `S` has no method `old_only`",
-    );
-}
+    call_reaches_only_the_other_version {
+        "service S { fn f(x: u64) -> u64\n fn old_only() -> u64 }",
+        "service S { fn f(x: u64, y: bool) -> u64 }",
+        "past S { f(_x) = call old_only()\n old_only() = 1 }\nfuture S { f(x, _y) = call f(x) }"
+            => "U0035 9:23 version 2 of `S` has no method `old_only`";
+    }
 
-#[test]
-fn an_unread_rule_parameter_is_warned() {
-    let v1 = "service S { fn put(k: string, ttl: u64) -> unit }";
-    let v2 = "service S { fn put(k: string) -> unit\n fn has(k: string) -> bool }";
-    check(
-        &spec(v1, v2, "past S { put(k, ttl) = call put(k) }\nfuture S { put(k) = call put(k, 0)\n has(k) = false }"),
-        "U0042 9:17 parameter `ttl` of the `past` rule for `put` is never used\n\
-         U0042 11:6 parameter `k` of the `future` rule for `has` is never used",
-    );
-    // `_` opts out; a rule that always refuses needs no argument; a read in a closure counts.
-    check(
-        &spec(v1, v2, "past S { put(k, _ttl) = call put(k) }\nfuture S { put(k) = call put(\"\", len([1].map(|_i| k)))\n has(k) = disallow \"no\" }"),
-        "U0041 11:2 `has` is refused to version 2 callers on version 1 nodes",
-    );
-}
+    an_unread_rule_parameter_is_warned {
+        let v1 = "service S { fn put(k: string, ttl: u64) -> unit }";
+        let v2 = "service S { fn put(k: string) -> unit\n fn has(k: string) -> bool }";
+        v1,
+        v2,
+        "past S { put(k, ttl) = call put(k) }\nfuture S { put(k) = call put(k, 0)\n has(k) = false }"
+            => "U0042 9:17 parameter `ttl` of the `past` rule for `put` is never used\n\
+                U0042 11:6 parameter `k` of the `future` rule for `has` is never used";
+        // `_` opts out; a rule that always refuses needs no argument; a read in a closure counts.
+        v1,
+        v2,
+        "past S { put(k, _ttl) = call put(k) }\nfuture S { put(k) = call put(\"\", len([1].map(|_i| k)))\n has(k) = disallow \"no\" }"
+            => "U0041 11:2 `has` is refused to version 2 callers on version 1 nodes";
+    }
 
-#[test]
-fn a_rule_can_allow_its_own_warnings_by_name() {
-    let v1 = "service S { fn f(x: u64) -> u64 }";
-    let v2 = "service S { fn f(x: u64) -> u64\n fn g(y: u64) -> u64\n fn h(z: u64) -> u64 }";
-    check(
-        &spec(v1, v2, "future S {\n#[allow(disallowed_method)] g(y) = disallow \"no\"\n#[allow(unused_rule_parameter, unused_variable)]\nh(z) = { let a = 1; 2 } }"),
-        "",
-    );
-    // Only the rule's own warnings, only warnings, only known names.
-    check(
-        &spec(v1, v2, "future S {\n#[allow(disallowed_method)] g(y) = disallow \"no\"\nh(z) = disallow \"no\" }"),
-        "U0041 12:1 `h` is refused to version 2 callers on version 1 nodes",
-    );
-    check(
-        &spec(
-            v1,
-            v2,
-            "future S {\n#[allow(type_mismatch, disallowed)] g(y) = disallow \"no\"\n#[allow(verify_round_trip)] h(z) = z }",
-        ),
-        "U0043 11:9 `type_mismatch` is not a warning that can be allowed\n\
-         U0043 11:24 `disallowed` is not a warning that can be allowed\n\
-         U0041 11:37 `g` is refused to version 2 callers on version 1 nodes\n\
-         U0043 12:9 `verify_round_trip` is not a warning that can be allowed",
-    );
+    a_rule_can_allow_its_own_warnings_by_name {
+        let v1 = "service S { fn f(x: u64) -> u64 }";
+        let v2 = "service S { fn f(x: u64) -> u64\n fn g(y: u64) -> u64\n fn h(z: u64) -> u64 }";
+        v1,
+        v2,
+        "future S {\n#[allow(disallowed_method)] g(y) = disallow \"no\"\n#[allow(unused_rule_parameter, unused_variable)]\nh(z) = { let a = 1; 2 } }"
+            => "";
+        // Only the rule's own warnings, only warnings, only known names.
+        v1,
+        v2,
+        "future S {\n#[allow(disallowed_method)] g(y) = disallow \"no\"\nh(z) = disallow \"no\" }"
+            => "U0041 12:1 `h` is refused to version 2 callers on version 1 nodes";
+        v1,
+        v2,
+        "future S {\n#[allow(type_mismatch, disallowed)] g(y) = disallow \"no\"\n#[allow(verify_round_trip)] h(z) = z }"
+            => "U0043 11:9 `type_mismatch` is not a warning that can be allowed\n\
+                U0043 11:24 `disallowed` is not a warning that can be allowed\n\
+                U0041 11:37 `g` is refused to version 2 callers on version 1 nodes\n\
+                U0043 12:9 `verify_round_trip` is not a warning that can be allowed";
+    }
 }
 
 #[test]
@@ -124,16 +99,11 @@ fn a_declared_meaning_change_needs_rules_like_a_changed_signature() {
 #[test]
 fn an_unneeded_rule_that_converts_values_points_to_changed() {
     let v = "service S { fn f(x: u64) -> u64\n fn g(x: u64) -> u64 }";
-    let mut sources = SourceMap::new();
-    sources.add(
-        "t.ups",
-        spec(
-            v,
-            v,
-            "past S { f(x) = call f(x)\n g(x) = call g(x * 1000) }",
-        ),
-    );
-    let out = check_sources(&sources);
+    let out = check_text(spec(
+        v,
+        v,
+        "past S { f(x) = call f(x)\n g(x) = call g(x * 1000) }",
+    ));
     let helps: Vec<(String, String)> = out
         .diagnostics
         .iter()

@@ -1,8 +1,7 @@
 //! Whole specs: the examples, many syntax errors at once, a large clean spec.
 
 use super::listing;
-use crate::check::check_sources;
-use lang::span::SourceMap;
+use crate::check::check_text;
 
 #[test]
 fn example_specs_check_with_only_expected_warnings() {
@@ -35,9 +34,7 @@ fn several_syntax_errors_are_reported_at_once() {
 fn large_spec_is_long_and_clean() {
     let text = lang::synth::large_spec(2_000);
     assert!(text.lines().count() >= 2_000);
-    let mut sources = SourceMap::new();
-    sources.add("big.ups", text);
-    let out = check_sources(&sources);
+    let out = check_text(text);
     let messages: Vec<&str> = out.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert!(out.diagnostics.is_empty(), "{messages:?}");
 }

@@ -5,19 +5,19 @@ use super::*;
 #[test]
 fn builtins_on_maps() {
     check_all(&[
-        (&with_m("keys(m)"), "{1, 2}"),
-        (&with_m("m.keys()"), "{1, 2}"),
-        (&with_m("values(m)"), "[10, 20]"),
-        (&with_m("entries(m)"), "[(1, 10), (2, 20)]"),
-        (&with_m("m.contains_key(1)"), "true"),
-        (&with_m("m.contains_key(3)"), "false"),
-        (&with_m("m.get(1)"), "some(10)"),
-        (&with_m("m.get(5)"), "none"),
-        (&with_m("m.insert(3, 30)"), "{1: 10, 2: 20, 3: 30}"),
-        (&with_m("m.insert(1, 0)"), "{1: 0, 2: 20}"),
-        (&with_m("m.remove(1)"), "{2: 20}"),
-        (&with_m("m.remove(7)"), "{1: 10, 2: 20}"),
-        (&with_m("m.map_values(|v| v + 1)"), "{1: 11, 2: 21}"),
+        ("keys(m)", "{1, 2}"),
+        ("m.keys()", "{1, 2}"),
+        ("values(m)", "[10, 20]"),
+        ("entries(m)", "[(1, 10), (2, 20)]"),
+        ("m.contains_key(1)", "true"),
+        ("m.contains_key(3)", "false"),
+        ("m.get(1)", "some(10)"),
+        ("m.get(5)", "none"),
+        ("m.insert(3, 30)", "{1: 10, 2: 20, 3: 30}"),
+        ("m.insert(1, 0)", "{1: 0, 2: 20}"),
+        ("m.remove(1)", "{2: 20}"),
+        ("m.remove(7)", "{1: 10, 2: 20}"),
+        ("m.map_values(|v| v + 1)", "{1: 11, 2: 21}"),
         ("to_map([1, 2], |x| (\"k\", x))", "{\"k\": 2}"),
         (
             "to_map([1], |x| x)",
@@ -37,7 +37,7 @@ fn builtins_on_maps() {
             "error: `insert` expects a map as argument 1, got list",
         ),
         (
-            &with_m("m.map_values(1)"),
+            "m.map_values(1)",
             "error: `map_values` expects a closure as argument 2, got int",
         ),
     ]);
@@ -48,7 +48,7 @@ fn builtins_on_collections() {
     check_all(&[
         ("len([1, 2])", "2"),
         ("len(to_set([1, 1]))", "1"),
-        (&with_m("len(m)"), "2"),
+        ("len(m)", "2"),
         ("len(\"héé\")", "3"),
         (
             "len(1)",

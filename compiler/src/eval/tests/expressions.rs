@@ -173,8 +173,8 @@ fn fields_and_indexing() {
             "[10][\"a\"]",
             "error: a list index must be an int, got string",
         ),
-        (&with_m("m[2]"), "20"),
-        (&with_m("m[3]"), "error: key `3` not found"),
+        ("m[2]", "20"),
+        ("m[3]", "error: key `3` not found"),
         (
             "to_map([\"a\"], |k| (k, 1))[\"z\"]",
             "error: key `\"z\"` not found",
@@ -243,8 +243,8 @@ fn quantifiers() {
         ("exists x in to_set([1, 2]): x == 2", "true"),
         ("exists x in []: true", "false"),
         ("forall x in []: false", "true"),
-        (&with_m("forall k in m: m[k] == k * 10"), "true"),
-        (&with_m("exists k in m: k == 10"), "false"),
+        ("forall k in m: m[k] == k * 10", "true"),
+        ("exists k in m: k == 10", "false"),
         ("exists x in [1, 0]: 10 / x == 10", "true"),
         (
             "forall x in [0, 1]: 10 / x == 10",

@@ -163,10 +163,7 @@ fn values_cross_versions_under_renamed_fields() {
         past S { tags() = call tags()\n put(t) = call put(t) }\n\
         future S { tags() = call tags()\n put(t) = call put(t) }\n\
         schedule { all_at_once { } }";
-    let mut sources = lang::span::SourceMap::new();
-    sources.add("t.ups", text.to_string());
-    let out = crate::check::check_sources(&sources);
-    assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+    let out = checked(text);
     let model = &out.models[0];
     let ev = Evaluator::for_model(model);
     // The new node answers with its own field names; the old caller gets its own.

@@ -31,7 +31,8 @@ fn parse_spec(text: &str) -> Spec {
     parsed.spec.expect("spec")
 }
 
-/// Evaluates `src` (one expression) with no host; the printed value or `error: <message>`.
+/// Evaluates `src` (one expression, which may read the map `m`) with no host; the printed
+/// value or `error: <message>`.
 fn run(src: &str) -> String {
     let spec = parse_spec(&format!("{PRELUDE}invariant (old, new) {{ {src} }}"));
     let inv = spec.invariants().next().expect("invariant");
@@ -42,7 +43,7 @@ fn run(src: &str) -> String {
         inv.clauses.len()
     );
     let ev = Evaluator::new(&spec);
-    match ev.eval_expr(&inv.clauses[0], &Env::new(), &mut NoHost) {
+    match ev.eval_expr(&inv.clauses[0], &with_m(), &mut NoHost) {
         Ok(v) => v.to_string(),
         Err(e) => format!("error: {e}"),
     }
@@ -74,11 +75,20 @@ fn check_all(cases: &[(&str, &str)]) {
     );
 }
 
-// A map used by many built-in cases: {1: 10, 2: 20}.
-const M: &str = "let m = to_map([1, 2], |x| (x, x * 10));";
+/// The environment of every case: `m`, a map used by many built-in cases, is `{1: 10, 2: 20}`.
+fn with_m() -> Env {
+    let m = [(1, 10), (2, 20)]
+        .into_iter()
+        .map(|(k, v)| (Value::Int(k), Value::Int(v)))
+        .collect();
+    Env::new().bind("m".to_string(), Value::Map(m))
+}
 
-fn with_m(body: &str) -> String {
-    format!("{M} {body}")
+/// The checked output of one spec text, which must have no errors.
+fn checked(text: &str) -> crate::check::CheckOutput {
+    let out = crate::check::check_text(text);
+    assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+    out
 }
 
 fn kv_spec() -> Spec {

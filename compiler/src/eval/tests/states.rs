@@ -21,77 +21,82 @@ fn kv_old_state() -> Value {
     Value::record("state", [("entries", Value::Map(entries))])
 }
 
-#[test]
-fn kv_transform_establishes_the_invariant() {
+/// Runs `test` with an evaluator of the kv example spec, its transform and its invariant.
+fn with_kv(test: impl FnOnce(&Evaluator<'_>, &Transform, &Invariant)) {
     let spec = kv_spec();
     let ev = Evaluator::new(&spec);
     let t = spec.transforms().next().expect("transform");
     let inv = spec.invariants().next().expect("invariant");
-    let old = kv_old_state();
-    let new = ev.eval_transform(t, &old).expect("transform");
-    assert_eq!(
-        new.to_string(),
-        "state { items: {\"a\": Item { expires_at: none, value: \"1\" }, \
+    test(&ev, t, inv);
+}
+
+#[test]
+fn kv_transform_establishes_the_invariant() {
+    with_kv(|ev, t, inv| {
+        let old = kv_old_state();
+        let new = ev.eval_transform(t, &old).expect("transform");
+        assert_eq!(
+            new.to_string(),
+            "state { items: {\"a\": Item { expires_at: none, value: \"1\" }, \
          \"b\": Item { expires_at: none, value: \"2\" }} }"
-    );
-    assert_eq!(
-        new.to_json(),
-        serde_json::json!({"items": {"a": {"value": "1", "expires_at": null},
+        );
+        assert_eq!(
+            new.to_json(),
+            serde_json::json!({"items": {"a": {"value": "1", "expires_at": null},
                                      "b": {"value": "2", "expires_at": null}}})
-    );
-    assert_eq!(ev.eval_invariant(inv, &old, &new), Ok(true));
+        );
+        assert_eq!(ev.eval_invariant(inv, &old, &new), Ok(true));
 
-    // Tampered: one value changed.
-    let Value::Record { name, mut fields } = new.clone() else {
-        panic!("not a record")
-    };
-    let Some(Value::Map(items)) = fields.get_mut("items") else {
-        panic!("no items")
-    };
-    items.insert(
-        Value::str("a"),
-        Value::record(
-            "Item",
-            [("value", Value::str("zzz")), ("expires_at", Value::none())],
-        ),
-    );
-    let tampered = Value::Record {
-        name: name.clone(),
-        fields: fields.clone(),
-    };
-    assert_eq!(ev.eval_invariant(inv, &old, &tampered), Ok(false));
+        // Tampered: one value changed.
+        let Value::Record { name, mut fields } = new.clone() else {
+            panic!("not a record")
+        };
+        let Some(Value::Map(items)) = fields.get_mut("items") else {
+            panic!("no items")
+        };
+        items.insert(
+            Value::str("a"),
+            Value::record(
+                "Item",
+                [("value", Value::str("zzz")), ("expires_at", Value::none())],
+            ),
+        );
+        let tampered = Value::Record {
+            name: name.clone(),
+            fields: fields.clone(),
+        };
+        assert_eq!(ev.eval_invariant(inv, &old, &tampered), Ok(false));
 
-    // Tampered: one key dropped.
-    let Some(Value::Map(items)) = fields.get_mut("items") else {
-        panic!("no items")
-    };
-    items.remove(&Value::str("b"));
-    let dropped = Value::Record { name, fields };
-    assert_eq!(ev.eval_invariant(inv, &old, &dropped), Ok(false));
+        // Tampered: one key dropped.
+        let Some(Value::Map(items)) = fields.get_mut("items") else {
+            panic!("no items")
+        };
+        items.remove(&Value::str("b"));
+        let dropped = Value::Record { name, fields };
+        assert_eq!(ev.eval_invariant(inv, &old, &dropped), Ok(false));
 
-    // A state of the wrong shape is an error, not a panic.
-    let err = ev
-        .eval_invariant(inv, &old, &Value::Unit)
-        .expect_err("bad state");
-    assert_eq!(err.to_string(), "cannot take field `items` of unit");
-    let err = ev.eval_transform(t, &Value::Int(1)).expect_err("bad state");
-    assert_eq!(err.to_string(), "cannot take field `entries` of int");
+        // A state of the wrong shape is an error, not a panic.
+        let err = ev
+            .eval_invariant(inv, &old, &Value::Unit)
+            .expect_err("bad state");
+        assert_eq!(err.to_string(), "cannot take field `items` of unit");
+        let err = ev.eval_transform(t, &Value::Int(1)).expect_err("bad state");
+        assert_eq!(err.to_string(), "cannot take field `entries` of int");
+    });
 }
 
 #[test]
 fn invariants_read_big_states_in_place() {
     // Variables, fields and indexes are read by reference: an invariant over thousands of
     // keys takes linear, not quadratic, time.
-    let spec = kv_spec();
-    let ev = Evaluator::new(&spec);
-    let t = spec.transforms().next().expect("transform");
-    let inv = spec.invariants().next().expect("invariant");
-    let entries: BTreeMap<Value, Value> = (0..5_000)
-        .map(|i| (Value::Str(format!("k{i}")), Value::Str(format!("v{i}"))))
-        .collect();
-    let old = Value::record("state", [("entries", Value::Map(entries))]);
-    let new = ev.eval_transform(t, &old).expect("transform");
-    assert_eq!(ev.eval_invariant(inv, &old, &new), Ok(true));
+    with_kv(|ev, t, inv| {
+        let entries: BTreeMap<Value, Value> = (0..5_000)
+            .map(|i| (Value::Str(format!("k{i}")), Value::Str(format!("v{i}"))))
+            .collect();
+        let old = Value::record("state", [("entries", Value::Map(entries))]);
+        let new = ev.eval_transform(t, &old).expect("transform");
+        assert_eq!(ev.eval_invariant(inv, &old, &new), Ok(true));
+    });
 }
 
 #[test]
@@ -116,10 +121,7 @@ fn invariant_clauses_must_be_bools() {
 #[test]
 fn a_model_runs_its_statements_in_order_over_the_state() {
     let text = "upgrade t 1 -> 2\nversion 1 {\n  service S {\n    fn bump(by: u64) -> u64 {\n      let before = state.n;\n      state.n = state.n + by;\n      state.log = concat(state.log, [state.n]);\n      before\n    }\n  }\n  state { n: u64, log: list<u64> }\n}\nversion 2 {\n  service S { fn bump(by: u64) -> u64 }\n  state { n: u64, log: list<u64> }\n}\n";
-    let mut sources = lang::span::SourceMap::new();
-    sources.add("t.ups", text);
-    let out = crate::check::check_sources(&sources);
-    assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+    let out = checked(text);
     let model = out.models.first().expect("model");
     let method = model.old.services["S"].method("bump").expect("bump");
     let ev = Evaluator::for_model(model);

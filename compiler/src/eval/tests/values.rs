@@ -148,9 +148,7 @@ proptest! {
 #[test]
 fn integer_results_are_checked_against_their_static_type() {
     let text = "upgrade t 1 -> 2\nversion 1 { state { a: u64, b: i64 } }\nversion 2 { state { a: u64, b: i64 } }\ninvariant (old, new) { old.a - 1 == new.a\n old.b + 1 == new.b }\nschedule { rolling { batch: 1, max_unavailable: 1 } }\n";
-    let mut sources = lang::span::SourceMap::new();
-    sources.add("t.ups", text);
-    let out = crate::check::check_sources(&sources);
+    let out = checked(text);
     assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
     let model = &out.models[0];
     let inv = model.spec.invariants().next().unwrap();

@@ -6,6 +6,7 @@ pub(crate) mod invariant;
 pub(crate) mod reverse;
 pub(crate) mod round_trip;
 pub(crate) mod simulate;
+mod state;
 pub(crate) mod total;
 
 use super::gen::{Generator, MAX_SIZE};
@@ -57,6 +58,43 @@ impl<'m> Cx<'m> {
         )
     }
 
+    /// Runs the cases of one obligation in order until one fails: `case(cx, i)` runs case `i`;
+    /// the diagnostic of the first failing case is recorded.
+    pub fn cases(
+        &mut self,
+        obligation: Obligation,
+        name: String,
+        note: Option<String>,
+        mut case: impl FnMut(&Cx<'m>, u32) -> Case,
+    ) -> ObligationResult {
+        let cases = self.options.cases;
+        let mut discarded = 0;
+        for i in 0..cases {
+            match case(self, i) {
+                Case::Held => {}
+                Case::Discarded => discarded += 1,
+                Case::Failed(d) => {
+                    return ObligationResult {
+                        obligation,
+                        name,
+                        cases: i + 1,
+                        discarded,
+                        status: self.fail(d),
+                        note,
+                    };
+                }
+            }
+        }
+        ObligationResult {
+            obligation,
+            name,
+            cases,
+            discarded,
+            status: Status::Passed,
+            note,
+        }
+    }
+
     /// Records a failure's diagnostic; the status that points at it.
     pub fn fail(&mut self, d: Diagnostic) -> Status {
         self.diagnostics
@@ -65,6 +103,15 @@ impl<'m> Cx<'m> {
             diagnostic: self.diagnostics.len() - 1,
         }
     }
+}
+
+/// What one case of an obligation came to.
+pub(crate) enum Case {
+    Held,
+    /// The case proves nothing (the call was disallowed, an input was out of reach).
+    Discarded,
+    /// The case failed: its diagnostic, shrunk and with [`found_note`].
+    Failed(Diagnostic),
 }
 
 /// A result with nothing checked.

@@ -17,15 +17,13 @@
 //! version, and no reverse transform could fix it: such a case is discarded, as is one whose
 //! forward transform fails (obligation 1 reports that).
 
-use super::{error_span, found_note, skipped, Cx, MAX_SHRINK_RUNS};
-use crate::eval::{Env, EvalError, NoHost, Value};
+use super::state::{self, Direction, Failure};
+use super::{found_note, skipped, Case, Cx};
+use crate::eval::{Env, NoHost, Value};
 use crate::model::Ty;
-use crate::verify::conform::conforms;
-use crate::verify::gen::shrink_case;
-use crate::verify::report::{Obligation, ObligationResult, Status};
+use crate::verify::report::{Obligation, ObligationResult};
 use crate::verify::rng::Rng;
 use lang::ast::{Invariant, Transform};
-use lang::diagnostic::codes;
 use lang::{Diagnostic, Span};
 
 const NAME: &str = "reverse transform carries the state back";
@@ -38,34 +36,6 @@ enum Origin {
     Generated,
 }
 
-/// How a case failed.
-enum Failure {
-    /// The reverse transform itself failed.
-    Reverse(EvalError),
-    /// The state it gives is not of the old version's state type.
-    Shape { old: Value, reason: String },
-    /// Clause `index` is false between the state it gives and the new state.
-    False { old: Value, index: usize },
-    /// Clause `index` failed to evaluate.
-    Error {
-        old: Value,
-        index: usize,
-        error: EvalError,
-    },
-}
-
-impl Failure {
-    /// Failures with the same key are the same bug: shrinking keeps to it.
-    fn key(&self) -> String {
-        match self {
-            Failure::Reverse(e) => format!("reverse {:?}", e.span()),
-            Failure::Shape { .. } => "shape".into(),
-            Failure::False { index, .. } => format!("false {index}"),
-            Failure::Error { index, error, .. } => format!("error {index} {:?}", error.span()),
-        }
-    }
-}
-
 /// What one case came to.
 enum Outcome {
     Held,
@@ -73,6 +43,12 @@ enum Outcome {
     Discarded,
     Failed(Failure),
 }
+
+/// The message and label when the state the reverse transform gives breaks a clause.
+const BROKEN: (&str, &str) = (
+    "the state a rollback gives breaks the invariant with the state it came from",
+    "the old state this reverse transform gives is not related to the new one",
+);
 
 struct Parts<'a> {
     reverse: &'a Transform,
@@ -105,8 +81,7 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> Option<ObligationResult> {
             .to_string()
     });
     let cases = cx.options.cases;
-    let mut discarded = 0;
-    for i in 0..cases {
+    Some(cx.cases(Obligation::Reverse, name, note, |cx, i| {
         let (mut rng, size) = cx.case(NAME, i);
         let origin = match i % 3 {
             0 => Origin::Forward,
@@ -114,62 +89,23 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> Option<ObligationResult> {
             _ => Origin::Generated,
         };
         let Some(new) = new_state(cx, &parts, origin, &mut rng, size) else {
-            discarded += 1;
-            continue;
+            return Case::Discarded;
         };
         let failure = match run(cx, &parts, &new) {
-            Outcome::Held => continue,
-            Outcome::Discarded => {
-                discarded += 1;
-                continue;
-            }
+            Outcome::Held => return Case::Held,
+            Outcome::Discarded => return Case::Discarded,
             Outcome::Failed(f) => f,
         };
-        let key = failure.key();
-        let shrunk = shrink_case(
-            vec![(parts.new_ty.clone(), new)],
-            model,
-            MAX_SHRINK_RUNS,
-            |case| {
-                let (_, new) = case.first()?;
+        let (new, failure, steps) =
+            state::shrink(cx, &parts.new_ty, new, failure, |new| {
                 match run(cx, &parts, new) {
-                    Outcome::Failed(f) if f.key() == key => Some(case.to_vec()),
+                    Outcome::Failed(f) => Some(f),
                     _ => None,
                 }
-            },
-        );
-        let new = shrunk
-            .case
-            .into_iter()
-            .next()
-            .map_or(Value::Unit, |(_, v)| v);
-        let failure = match run(cx, &parts, &new) {
-            Outcome::Failed(f) => f,
-            _ => failure,
-        };
-        let d = diagnostic(cx, &parts, &new, origin, failure).note(found_note(
-            i + 1,
-            cases,
-            shrunk.steps,
-        ));
-        let status = cx.fail(d);
-        return Some(ObligationResult {
-            obligation: Obligation::Reverse,
-            name,
-            cases: i + 1,
-            discarded,
-            status,
-            note,
-        });
-    }
-    Some(ObligationResult {
-        obligation: Obligation::Reverse,
-        name,
-        cases,
-        discarded,
-        status: Status::Passed,
-        note,
-    })
+            });
+        let d = diagnostic(cx, &parts, &new, origin, failure);
+        Case::Failed(d.note(found_note(i + 1, cases, steps)))
+    }))
 }
 
 /// A new state made the `origin` way; `None` when the forward transform fails on the old state.
@@ -218,42 +154,26 @@ fn write(state: Value, writes: Value, rng: &mut Rng) -> Value {
     Value::Record { name, fields }
 }
 
-/// One case: reverse `new`, check the old state's type, then each clause in order.
+/// One case: reverse `new`, then judge the old state it gives.
 fn run(cx: &Cx<'_>, parts: &Parts<'_>, new: &Value) -> Outcome {
     if breaks_new_only_clause(cx, parts, new) {
         return Outcome::Discarded;
     }
     let old = match cx.eval.eval_transform(parts.reverse, new) {
         Ok(old) => old,
-        Err(e) => return Outcome::Failed(Failure::Reverse(e)),
+        Err(e) => return Outcome::Failed(Failure::Transform(e)),
     };
-    if let Err(reason) = conforms(&old, &parts.old_ty, cx.model) {
-        return Outcome::Failed(Failure::Shape { old, reason });
+    match state::judge(
+        cx,
+        Direction::Reverse,
+        new,
+        old,
+        &parts.old_ty,
+        parts.invariant,
+    ) {
+        Ok(()) => Outcome::Held,
+        Err(f) => Outcome::Failed(f),
     }
-    let Some(inv) = parts.invariant else {
-        return Outcome::Held;
-    };
-    let env = Env::new()
-        .bind(inv.old.name.clone(), old.clone())
-        .bind(inv.new.name.clone(), new.clone());
-    for (index, clause) in inv.clauses.iter().enumerate() {
-        match cx.eval.eval_expr(clause, &env, &mut NoHost) {
-            Ok(Value::Bool(true)) => {}
-            Ok(Value::Bool(false)) => return Outcome::Failed(Failure::False { old, index }),
-            Ok(other) => {
-                let error = EvalError::runtime(
-                    clause.span,
-                    format!(
-                        "an invariant clause must be a bool, got {}",
-                        other.kind_name()
-                    ),
-                );
-                return Outcome::Failed(Failure::Error { old, index, error });
-            }
-            Err(error) => return Outcome::Failed(Failure::Error { old, index, error }),
-        }
-    }
-    Outcome::Held
 }
 
 /// Whether `new` breaks a clause that needs no old state: one that evaluates to `false` with
@@ -280,61 +200,21 @@ fn diagnostic(
     origin: Origin,
     failure: Failure,
 ) -> Diagnostic {
-    let model = cx.model;
-    let file = model.file;
     let t = parts.reverse;
     let at = Span::new(t.span.start, t.new.span.end);
-    let clause_span = |index: usize| {
-        parts
-            .invariant
-            .and_then(|inv| inv.clauses.get(index))
-            .map_or(at, |c| c.span)
-    };
     let made = match origin {
         Origin::Forward => "the transform of a generated old state",
         Origin::Written => "the transform of a generated old state, then written to",
         Origin::Generated => "generated",
     };
     let new_note = format!("new state ({made}): {new}");
-    let code = codes::VERIFY_REVERSE_BROKEN;
-    match failure {
-        Failure::Reverse(e) => {
-            Diagnostic::new(code, file, at, "the reverse transform fails on a new state")
-                .label("this reverse transform fails on the new state in the notes")
-                .also(error_span(&e, at), e.to_string())
-                .note(new_note)
-        }
-        Failure::Shape { old, reason } => Diagnostic::new(
-            code,
-            file,
-            at,
-            format!(
-                "the reverse transform gives a state that is not a version {} state",
-                model.old.number
-            ),
-        )
-        .label(reason)
-        .note(new_note)
-        .note(format!("old state given back: {old}")),
-        Failure::False { old, index } => Diagnostic::new(
-            code,
-            file,
-            at,
-            "the state a rollback gives breaks the invariant with the state it came from",
-        )
-        .label("the old state this reverse transform gives is not related to the new one")
-        .also(clause_span(index), "this clause is false")
-        .note(new_note)
-        .note(format!("old state given back: {old}")),
-        Failure::Error { old, index, error } => Diagnostic::new(
-            code,
-            file,
-            at,
-            "the invariant cannot be evaluated on the state this reverse transform gives",
-        )
-        .label("the old state this reverse transform gives breaks the invariant")
-        .also(error_span(&error, clause_span(index)), error.to_string())
-        .note(new_note)
-        .note(format!("old state given back: {old}")),
-    }
+    state::diagnostic(
+        cx,
+        Direction::Reverse,
+        at,
+        parts.invariant,
+        new_note,
+        BROKEN,
+        failure,
+    )
 }

@@ -7,7 +7,7 @@
 //! result types drop a field are skipped: the checker already warns of that loss (U0069).
 
 use super::total::{describe_args, HOST_SALT};
-use super::{found_note, skipped, Cx, MAX_SHRINK_RUNS};
+use super::{found_note, skipped, Case, Cx, MAX_SHRINK_RUNS};
 use crate::eval::Value;
 use crate::model::{MethodDef, ServiceDef, SpecModel, Ty};
 use crate::verify::conform::conforms;
@@ -153,8 +153,7 @@ fn dropped_field(model: &SpecModel, ty: &Ty) -> Option<(String, String)> {
 
 fn check_method(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
     let cases = cx.options.cases;
-    let mut discarded = 0;
-    for i in 0..cases {
+    let mut result = cx.cases(Obligation::RoundTrip, s.name.clone(), None, |cx, i| {
         let (mut rng, size) = cx.case(&s.name, i);
         let host_rng = rng.fork(HOST_SALT);
         let mut case = vec![(
@@ -171,11 +170,8 @@ fn check_method(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
         case.extend([empty.clone(), empty]);
         let (outcome, case, _) = run(cx, s, &case, &host_rng, size);
         match outcome {
-            Outcome::Equal => continue,
-            Outcome::Discarded => {
-                discarded += 1;
-                continue;
-            }
+            Outcome::Equal => return Case::Held,
+            Outcome::Discarded => return Case::Discarded,
             Outcome::Changed { .. } => {}
         }
         let shrunk = shrink_case(case, cx.model, MAX_SHRINK_RUNS, |c| {
@@ -186,35 +182,18 @@ fn check_method(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
         let d = diagnostic(cx, s, &case, &logs, outcome)
             .note(found_note(i + 1, cases, shrunk.steps))
             .note("if the change is intended, this warning can be ignored");
-        let status = cx.fail(d);
-        return ObligationResult {
-            obligation: Obligation::RoundTrip,
-            name: s.name.clone(),
-            cases: i + 1,
-            discarded,
-            status,
-            note: None,
-        };
-    }
-    let status = if discarded == cases && cases > 0 {
-        Status::Skipped {
+        Case::Failed(d)
+    });
+    if result.status == Status::Passed && result.discarded == cases && cases > 0 {
+        result.status = Status::Skipped {
             reason: format!(
                 "no case went through both rules: each was disallowed, failed, or did not \
                  `call {}`",
                 s.past.method.name
             ),
-        }
-    } else {
-        Status::Passed
-    };
-    ObligationResult {
-        obligation: Obligation::RoundTrip,
-        name: s.name.clone(),
-        cases,
-        discarded,
-        status,
-        note: None,
+        };
     }
+    result
 }
 
 /// The arguments of the past rule and of the future rule in a case.

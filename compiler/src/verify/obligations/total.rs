@@ -3,13 +3,13 @@
 //! return type in the reachable version. It must return a value of its method's return type
 //! or disallow the call; a run-time error (a missing key, an overflow) is a failure.
 
-use super::{error_span, found_note, skipped, Cx, MAX_SHRINK_RUNS};
+use super::{error_span, found_note, skipped, Case, Cx, MAX_SHRINK_RUNS};
 use crate::eval::{EvalError, Value};
 use crate::model::{MethodDef, ServiceDef, Ty};
 use crate::verify::conform::conforms;
 use crate::verify::gen::shrink_case;
 use crate::verify::host::{tape_values, Answer, TapeHost};
-use crate::verify::report::{Obligation, ObligationResult, Status};
+use crate::verify::report::{Obligation, ObligationResult};
 use crate::verify::resolve::{self, sides};
 use crate::verify::rng::Rng;
 use lang::ast::{Rule, RuleBlock};
@@ -99,8 +99,7 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> Vec<ObligationResult> {
 
 fn check_rule(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
     let cases = cx.options.cases;
-    let mut discarded = 0;
-    for i in 0..cases {
+    cx.cases(Obligation::Total, s.name.clone(), None, |cx, i| {
         let (mut rng, size) = cx.case(&s.name, i);
         let host_rng = rng.fork(HOST_SALT);
         let mut case: Vec<(Ty, Value)> = s
@@ -112,36 +111,19 @@ fn check_rule(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
         case.push((Ty::Tuple(Vec::new()), Value::Tuple(Vec::new())));
         let (outcome, case, _) = run(cx, s, &case, host_rng.clone(), size);
         let Some(key) = outcome.failure_key() else {
-            if matches!(outcome, Outcome::Disallowed) {
-                discarded += 1;
-            }
-            continue;
+            return match outcome {
+                Outcome::Disallowed => Case::Discarded,
+                _ => Case::Held,
+            };
         };
         let shrunk = shrink_case(case, cx.model, MAX_SHRINK_RUNS, |c| {
             let (outcome, next, _) = run(cx, s, c, host_rng.clone(), size);
             (outcome.failure_key().as_ref() == Some(&key)).then_some(next)
         });
         let (outcome, case, log) = run(cx, s, &shrunk.case, host_rng, size);
-        let d =
-            diagnostic(cx, s, &case, &log, outcome).note(found_note(i + 1, cases, shrunk.steps));
-        let status = cx.fail(d);
-        return ObligationResult {
-            obligation: Obligation::Total,
-            name: s.name.clone(),
-            cases: i + 1,
-            discarded,
-            status,
-            note: None,
-        };
-    }
-    ObligationResult {
-        obligation: Obligation::Total,
-        name: s.name.clone(),
-        cases,
-        discarded,
-        status: Status::Passed,
-        note: None,
-    }
+        let d = diagnostic(cx, s, &case, &log, outcome);
+        Case::Failed(d.note(found_note(i + 1, cases, shrunk.steps)))
+    })
 }
 
 /// Runs the rule on a case (the arguments, then the host's tape); gives the outcome, the case
@@ -176,18 +158,9 @@ fn run(
     (outcome, next, host.log)
 }
 
-/// `key = "a", value = ""`
+/// `key = "a", value = ""`, by the rule's parameter names.
 pub(crate) fn describe_args<'v>(rule: &Rule, args: impl IntoIterator<Item = &'v Value>) -> String {
-    if rule.params.is_empty() {
-        return "none".into();
-    }
-    let parts: Vec<String> = rule
-        .params
-        .iter()
-        .zip(args)
-        .map(|(p, v)| format!("{} = {v}", p.name))
-        .collect();
-    parts.join(", ")
+    describe(rule.params.iter().map(|p| p.name.as_str()), args)
 }
 
 /// `key = "a", value = ""`, by the method's parameter names.
@@ -195,14 +168,21 @@ pub(crate) fn describe_params<'v>(
     method: &MethodDef,
     args: impl IntoIterator<Item = &'v Value>,
 ) -> String {
-    if method.params.is_empty() {
+    describe(method.params.iter().map(|p| p.name.name.as_str()), args)
+}
+
+/// Each parameter name with its argument, or `none` when there are no parameters.
+fn describe<'n, 'v>(
+    names: impl IntoIterator<Item = &'n str>,
+    args: impl IntoIterator<Item = &'v Value>,
+) -> String {
+    let mut names = names.into_iter().peekable();
+    if names.peek().is_none() {
         return "none".into();
     }
-    let parts: Vec<String> = method
-        .params
-        .iter()
+    let parts: Vec<String> = names
         .zip(args)
-        .map(|(p, v)| format!("{} = {v}", p.name.name))
+        .map(|(name, v)| format!("{name} = {v}"))
         .collect();
     parts.join(", ")
 }
