@@ -209,8 +209,7 @@ fn translated_requests_do_not_wait_for_the_blocking_pool() {
         .enable_all()
         .build()
         .unwrap();
-    let (node, seen) = holding_node(1, Duration::from_millis(50));
-    let shim = shim_for(node, &runtime);
+    let (shim, seen) = holding_shim(&runtime, 1, Duration::from_millis(50));
     let (release, held) = std::sync::mpsc::channel::<()>();
     let (taken, is_taken) = std::sync::mpsc::channel::<()>();
     let blocker = runtime.spawn_blocking(move || {
@@ -263,13 +262,9 @@ fn a_call_the_node_never_answers_fails_at_the_call_timeout() {
             }
         }
     });
-    let mut config = ShimConfig::new("kv", 2);
-    config.node_addr = Some(node);
-    config.listeners = support::loopback_listeners(&[Some(1)]);
+    let mut config = support::node_config(2, node, &[Some(1)]);
     config.call_timeout = Duration::from_millis(300);
-    let shim = runtime
-        .block_on(Shim::start(config, Some(support::chain())))
-        .unwrap();
+    let shim = support::kv_shim(&runtime, config);
     let v1 = shim.addrs().listeners[0].0;
     let answers = pipelined(v1, &[get(0, "a")]);
     assert_eq!(answers[0]["error"]["code"], json!(-32002), "{}", answers[0]);
@@ -281,7 +276,7 @@ fn a_call_the_node_never_answers_fails_at_the_call_timeout() {
     // Two pipelined requests fail together (their calls went on one link); the connection
     // then serves its next request on a new link, which fails the same way.
     let stream = TcpStream::connect(v1).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_read_timeout(Some(support::WAIT)).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut exchange = |requests: &[Value]| -> Vec<Value> {
         let text: String = requests.iter().map(|r| format!("{r}\n")).collect();
@@ -303,7 +298,7 @@ fn a_call_the_node_never_answers_fails_at_the_call_timeout() {
     }
     // The first connection's link, the second's, and the one it made after the timeout.
     for _ in 0..3 {
-        links.recv_timeout(WAIT).unwrap();
+        links.recv_timeout(support::WAIT).unwrap();
     }
     let _enter = runtime.enter();
     drop(shim);
