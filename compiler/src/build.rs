@@ -156,8 +156,10 @@ fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
 }
 
 /// The cache key of a generated crate: the spec's hash, the ABI version, this compiler's
-/// version, and the generated text itself (which also pins the `upstart-abi` path).
-pub fn cache_key(generated: &GeneratedCrate) -> String {
+/// version, the generated text itself (which also pins the `upstart-abi` path) and the
+/// [`abi_fingerprint`] of the `upstart-abi` crate it builds against, so a plugin is never
+/// served from the cache after that crate's sources changed under the same path.
+pub fn cache_key(generated: &GeneratedCrate, abi_fingerprint: &str) -> String {
     let mut h = Sha256::new();
     for part in [
         generated.manifest.spec_hash.as_str(),
@@ -165,12 +167,41 @@ pub fn cache_key(generated: &GeneratedCrate) -> String {
         env!("CARGO_PKG_VERSION"),
         &generated.cargo_toml,
         &generated.lib_rs,
+        abi_fingerprint,
     ] {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
     let digest = h.finalize();
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hash of the `upstart-abi` crate at `abi`: its `Cargo.toml` and every file under `src/`
+/// (names and contents, in name order).
+pub fn abi_fingerprint(abi: &Path) -> std::io::Result<String> {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, files)?;
+            } else {
+                files.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = vec![abi.join("Cargo.toml")];
+    walk(&abi.join("src"), &mut files)?;
+    files.sort();
+    let mut h = Sha256::new();
+    for file in &files {
+        let name = file.strip_prefix(abi).unwrap_or(file);
+        h.update(name.to_string_lossy().as_bytes());
+        h.update([0u8]);
+        h.update(std::fs::read(file)?);
+        h.update([0u8]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The file name of a cdylib on this platform: `libupstart_plugin_kv_1_2.so`.
@@ -232,9 +263,11 @@ pub fn build_plugin(
         Err(e) => return Err(BuildError::Codegen(e)),
     };
     let file = library_file(&generated.lib_name);
+    let fingerprint =
+        abi_fingerprint(&abi_path).map_err(io("read the `upstart-abi` crate at", &abi_path))?;
     let cached = cache_dir
         .join("plugins")
-        .join(cache_key(&generated))
+        .join(cache_key(&generated, &fingerprint))
         .join(&file);
     if cached.is_file() {
         progress(&format!(
@@ -316,4 +349,50 @@ fn write(path: &Path, text: &str) -> Result<(), BuildError> {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
     }
     std::fs::write(path, text).map_err(io("write", path))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::abi_fingerprint;
+    use std::path::Path;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// A plugin cached against one `upstart-abi` is not served after that crate's sources
+    /// change under the same path (test support builds against the workspace's `abi/`, which
+    /// is edited in place): any file, nested or not, and the manifest count.
+    #[test]
+    fn the_abi_fingerprint_follows_every_source_file() {
+        let dir =
+            std::env::temp_dir().join(format!("upstart-abi-fingerprint-{}", std::process::id()));
+        write(
+            &dir.join("Cargo.toml"),
+            "[package]\nname = \"upstart-abi\"\n",
+        );
+        write(&dir.join("src/lib.rs"), "pub mod rt;\n");
+        write(&dir.join("src/rt/mod.rs"), "pub fn f() {}\n");
+        let first = abi_fingerprint(&dir).unwrap();
+        assert_eq!(first, abi_fingerprint(&dir).unwrap(), "stable");
+        write(&dir.join("src/rt/mod.rs"), "pub fn f() { let _ = 1; }\n");
+        let nested = abi_fingerprint(&dir).unwrap();
+        assert_ne!(first, nested, "a nested source file changed");
+        write(&dir.join("src/rt/show.rs"), "\n");
+        let added = abi_fingerprint(&dir).unwrap();
+        assert_ne!(nested, added, "a source file was added");
+        write(
+            &dir.join("Cargo.toml"),
+            "[package]\nname = \"upstart-abi\"\nversion = \"2\"\n",
+        );
+        assert_ne!(
+            added,
+            abi_fingerprint(&dir).unwrap(),
+            "the manifest changed"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
