@@ -322,28 +322,18 @@ mod tests {
     #[test]
     fn test_faults_need_the_flag_and_the_environment() {
         use clap::Parser;
-        let base = [
-            "node",
-            "--id",
-            "n1",
-            "--server",
-            "http://127.0.0.1:1",
-            "--trust",
-            "k.pub",
-            "--system",
-            "kv",
-            "--version",
-            "1",
-            "--binary",
-            "kv",
-            "--state",
-            "s.json",
-            "--data",
-            "d",
-            "--listen",
-            "127.0.0.1:0",
-        ];
-        assert!(!Cli::try_parse_from(base).unwrap().args.config().test_faults);
+        let base: Vec<&str> = REQUIRED
+            .iter()
+            .chain(&["--binary", "kv"])
+            .copied()
+            .collect();
+        assert!(
+            !Cli::try_parse_from(&base)
+                .unwrap()
+                .args
+                .config()
+                .test_faults
+        );
         let with = Cli::try_parse_from(base.iter().chain(&["--test-faults"])).unwrap();
         assert!(with.args.config().test_faults);
         assert!(check_test_faults(false, None).is_ok());

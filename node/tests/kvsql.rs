@@ -143,15 +143,15 @@ fn the_python_sqlite_service_is_upgraded_in_a_rolling_upgrade_with_nothing_lost(
     assert_eq!(load::get(n1, 1, "before").unwrap(), json!("one"));
 }
 
-/// `put(key, value)` at version 1 through `addr`.
-fn put_v1(addr: std::net::SocketAddr, key: &str, value: &str) {
+/// `put` with `params` through `addr` (a port pinned to the version they are of), which must
+/// answer `null`.
+fn put(addr: std::net::SocketAddr, params: Value) {
     use std::io::{BufRead, BufReader, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut line = serde_json::to_vec(
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "put", "params": [key, value]}),
-    )
-    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut line =
+        serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 1, "method": "put", "params": params}))
+            .unwrap();
     line.push(b'\n');
     s.write_all(&line).unwrap();
     let mut answer = String::new();
@@ -161,6 +161,11 @@ fn put_v1(addr: std::net::SocketAddr, key: &str, value: &str) {
         Value::Null,
         "{answer}"
     );
+}
+
+/// `put(key, value)` at version 1 through `addr`.
+fn put_v1(addr: std::net::SocketAddr, key: &str, value: &str) {
+    put(addr, json!([key, value]));
 }
 
 /// One kvsql node told to stop at `point` of its upgrade and killed (SIGKILL) there, then
@@ -238,31 +243,14 @@ fn the_agent_killed_at_every_step_of_a_sqlite_upgrade_then_restarted_finishes_it
 
 /// `n` kvsql nodes at version 1; the first is told to stop at `point` of its upgrade.
 fn cluster_first_stopping_at(dir: &Path, n: usize, point: &str) -> Cluster {
-    let t = support::tools();
-    let (private, public) = support::key(dir);
-    let server = support::server(dir, &public, &private);
-    let mut specs = upstart::demo::cluster::node_specs(dir, n, &[1, 2]).unwrap();
-    for (i, s) in specs.iter_mut().enumerate() {
-        s.system = "kvsql".into();
-        s.state_file = "state.db".into();
-        s.extra = extra().iter().map(|x| x.to_string()).collect();
-        s.extra.push("--preload".into());
-        s.extra.push(t.preload.display().to_string());
+    let extra_of = |i| {
+        let mut flags: Vec<String> = extra().iter().map(|x| x.to_string()).collect();
         if i == 0 {
-            s.extra.extend(["--stop-at".into(), point.into()]);
+            flags.extend(["--stop-at".into(), point.into()]);
         }
-    }
-    let agents = specs
-        .iter()
-        .map(|s| support::start_agent(&server, &public, &app(), s))
-        .collect();
-    Cluster {
-        server,
-        agents,
-        public,
-        private,
-        dir: dir.to_path_buf(),
-    }
+        flags
+    };
+    Cluster::start_nodes(dir, n, &extra_of, None, &app(), ("kvsql", "state.db"))
 }
 
 /// Three kvsql nodes under load on the second and third; the first is killed (SIGKILL) at
@@ -378,22 +366,7 @@ fn a_spec_declaring_another_kind_of_state_is_refused_before_anything_stops() {
 
 /// `put(key, value, ttl_ms)` at version 2 through `addr`.
 fn put_v2(addr: std::net::SocketAddr, key: &str, value: &str, ttl_ms: Option<u64>) {
-    use std::io::{BufRead, BufReader, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut line = serde_json::to_vec(
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "put", "params": [key, value, ttl_ms]}),
-    )
-    .unwrap();
-    line.push(b'\n');
-    s.write_all(&line).unwrap();
-    let mut answer = String::new();
-    BufReader::new(s).read_line(&mut answer).unwrap();
-    assert_eq!(
-        serde_json::from_str::<Value>(&answer).unwrap()["result"],
-        Value::Null,
-        "{answer}"
-    );
+    put(addr, json!([key, value, ttl_ms]));
 }
 
 /// The spec and plugin of kvsql 1 -> 2 whose rollout pauses after its first node.

@@ -8,27 +8,16 @@
 mod support;
 
 use serde_json::json;
-use shim::{ListenerConfig, PeerRoute, Shim, ShimConfig};
-use std::net::SocketAddr;
+use shim::{PeerRoute, Shim};
 use std::time::Duration;
-use support::{any, fake_node, Conn};
+use support::{any, fake_node, one_port, Conn};
 
 const GRACE: Duration = Duration::from_secs(4);
 
-fn config(node: SocketAddr) -> ShimConfig {
-    let mut config = ShimConfig::new("kv", 1);
-    config.node_addr = Some(node);
-    config.listeners = vec![ListenerConfig {
-        addr: any(),
-        version: None,
-    }];
-    config
-}
-
 /// A shim in front of a node, with a peer route to a second shim in front of another node.
 async fn two_shims() -> (Shim, Shim) {
-    let peer = Shim::start(config(fake_node()), None).await.unwrap();
-    let mut local = config(fake_node());
+    let peer = Shim::start(one_port(fake_node()), None).await.unwrap();
+    let mut local = one_port(fake_node());
     local.peers = vec![PeerRoute {
         listen: any(),
         remote: peer.addrs().listeners[0].0,
@@ -79,7 +68,7 @@ async fn peer_routes_stay_open_while_the_node_drains() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drain_closes_idle_connections_and_waits_for_requests_in_flight() {
-    let shim = Shim::start(config(fake_node()), None).await.unwrap();
+    let shim = Shim::start(one_port(fake_node()), None).await.unwrap();
     let addr = shim.addrs().listeners[0].0;
     let (mut idle, mut busy) = tokio::task::spawn_blocking(move || {
         let mut idle = Conn::open(addr);

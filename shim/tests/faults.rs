@@ -6,28 +6,17 @@
 
 mod support;
 
-use shim::{ListenerConfig, PeerRoute, Shim, ShimConfig};
+use shim::{PeerRoute, Shim, ShimConfig};
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{any, fake_node, Conn};
-
-fn config(node: SocketAddr) -> ShimConfig {
-    let mut config = ShimConfig::new("kv", 1);
-    config.node_addr = Some(node);
-    config.listeners = vec![ListenerConfig {
-        addr: any(),
-        version: None,
-    }];
-    config
-}
+use support::{any, fake_node, one_port, Conn};
 
 /// A shim with a peer route to a second shim in front of a node; `control`: its fault socket.
 async fn two_shims(control: Option<PathBuf>) -> (Shim, Shim) {
-    let peer = Shim::start(config(fake_node()), None).await.unwrap();
-    let mut local = config(fake_node());
+    let peer = Shim::start(one_port(fake_node()), None).await.unwrap();
+    let mut local = one_port(fake_node());
     local.peers = vec![PeerRoute {
         listen: any(),
         remote: peer.addrs().listeners[0].0,

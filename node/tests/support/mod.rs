@@ -308,14 +308,27 @@ impl Cluster {
         program: &Path,
         system: (&str, &str),
     ) -> Cluster {
+        let extra_of = |_| extra.iter().map(|x| x.to_string()).collect();
+        Cluster::start_nodes(dir, n, &extra_of, state, program, system)
+    }
+
+    /// [`Cluster::start_system`], node `i` (from 0) given the flags `extra_of(i)`.
+    pub fn start_nodes(
+        dir: &Path,
+        n: usize,
+        extra_of: &dyn Fn(usize) -> Vec<String>,
+        state: Option<&[u8]>,
+        program: &Path,
+        system: (&str, &str),
+    ) -> Cluster {
         let t = tools();
         let (private, public) = key(dir);
         let server = server(dir, &public, &private);
         let mut specs = node_specs(dir, n, &[1, 2]).unwrap();
-        for s in &mut specs {
+        for (i, s) in specs.iter_mut().enumerate() {
             s.system = system.0.to_owned();
             s.state_file = system.1.to_owned();
-            s.extra = extra.iter().map(|x| x.to_string()).collect();
+            s.extra = extra_of(i);
             // Same-version clients are handed to the programs (the shim's zero-copy path).
             s.extra.push("--preload".into());
             s.extra.push(t.preload.display().to_string());

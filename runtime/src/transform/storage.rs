@@ -259,22 +259,14 @@ pub fn store_with(
         }
         Kind::Sqlite => {
             let value = parse_record(bytes)?;
-            remove_any(tmp)?;
             remove_any(&with_suffix(tmp, "-journal"))?;
-            let result = (|| {
+            replace_through(tmp, path, || {
                 let db = Connection::open(tmp).map_err(sql_err)?;
                 db.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;")
                     .map_err(sql_err)?;
                 db_write(&db, &value, tables)?;
-                db.close().map_err(|(_, e)| sql_err(e))?;
-                File::open(tmp)?.sync_all()?;
-                fs::rename(tmp, path)?;
-                sync_dir(&parent_dir(path))
-            })();
-            if result.is_err() {
-                let _ = remove_any(tmp);
-            }
-            result
+                db.close().map_err(|(_, e)| sql_err(e))
+            })
         }
     }
 }
@@ -294,9 +286,20 @@ pub fn dir_tables(src: &Path) -> io::Result<Tables> {
 /// Replaces the database at `path` by a copy of the database file `src`, atomically and
 /// durably, through `tmp` (beside `path`): its tables keep every column, with or without rows.
 pub fn copy_database(src: &Path, path: &Path, tmp: &Path) -> io::Result<()> {
+    replace_through(tmp, path, || fs::copy(src, tmp).map(|_| ()))
+}
+
+/// Replaces the file at `path`, atomically and durably, by what `fill` writes at `tmp`
+/// (beside `path`): `tmp` is synced, renamed over `path` and the directory synced; on any
+/// error `tmp` is removed and `path` is untouched.
+fn replace_through(
+    tmp: &Path,
+    path: &Path,
+    fill: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
     remove_any(tmp)?;
     let result = (|| {
-        fs::copy(src, tmp)?;
+        fill()?;
         File::open(tmp)?.sync_all()?;
         fs::rename(tmp, path)?;
         sync_dir(&parent_dir(path))

@@ -51,6 +51,17 @@ pub fn fake_node() -> SocketAddr {
     addr
 }
 
+/// A shim for `kv` at version 1 in front of `node`, with one main port.
+pub fn one_port(node: SocketAddr) -> ShimConfig {
+    let mut config = ShimConfig::new("kv", 1);
+    config.node_addr = Some(node);
+    config.listeners = vec![ListenerConfig {
+        addr: any(),
+        version: None,
+    }];
+    config
+}
+
 /// A shim for `kv` at `version` in front of `node`, with a main port (the node's version) and
 /// a port pinned to the next version.
 pub fn two_ports(node: Option<SocketAddr>, version: u64) -> ShimConfig {
