@@ -9,6 +9,7 @@ use crate::model::Ty;
 use crate::verify::conform::conforms;
 use crate::verify::gen::shrink_case;
 use crate::verify::report::{Obligation, ObligationResult, Status};
+use crate::verify::wellformed;
 use lang::ast::{Invariant, Transform};
 use lang::diagnostic::codes;
 use lang::{Diagnostic, Span};
@@ -29,6 +30,8 @@ enum Failure {
         index: usize,
         error: EvalError,
     },
+    /// The new state breaks the new version's `where` clause `index`.
+    NotWellFormed { new: Value, index: usize },
 }
 
 impl Failure {
@@ -39,6 +42,7 @@ impl Failure {
             Failure::Shape { .. } => "shape".into(),
             Failure::False { index, .. } => format!("false {index}"),
             Failure::Error { index, error, .. } => format!("error {index} {:?}", error.span()),
+            Failure::NotWellFormed { index, .. } => format!("wellformed {index}"),
         }
     }
 }
@@ -78,7 +82,9 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> ObligationResult {
     let cases = cx.options.cases;
     for i in 0..cases {
         let (mut rng, size) = cx.case(NAME, i);
-        let old = cx.gen.generate(&old_ty, &mut rng, size);
+        let Some(old) = cx.state(model.old.number, &mut rng, size) else {
+            continue;
+        };
         let Err(failure) = run(cx, &parts, &old) else {
             continue;
         };
@@ -124,12 +130,20 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> ObligationResult {
 
 /// One case: transform `old`, check the new state's type, then each clause in order.
 fn run(cx: &Cx<'_>, parts: &Parts<'_>, old: &Value) -> Result<(), Failure> {
+    // Only well-formed old states are cases (a shrunk one too).
+    if wellformed::broken_clause(&cx.eval, cx.model, cx.model.old.number, old).is_some() {
+        return Ok(());
+    }
     let new = match parts.transform {
         Some(t) => cx.eval.eval_transform(t, old).map_err(Failure::Transform)?,
         None => old.clone(),
     };
     if let Err(reason) = conforms(&new, &parts.new_ty, cx.model) {
         return Err(Failure::Shape { new, reason });
+    }
+    if let Some(index) = wellformed::broken_clause(&cx.eval, cx.model, cx.model.new.number, &new)
+    {
+        return Err(Failure::NotWellFormed { new, index });
     }
     let Some(inv) = parts.invariant else {
         return Ok(());
@@ -202,6 +216,24 @@ fn diagnostic(cx: &Cx<'_>, parts: &Parts<'_>, old: &Value, failure: Failure) -> 
         .also(clause_span(index), "this clause is false")
         .note(old_note)
         .note(format!("new state: {new}")),
+        Failure::NotWellFormed { new, index } => {
+            let clause = wellformed::clauses(model, model.new.number)
+                .and_then(|w| w.clauses.get(index))
+                .map_or(at, |c| c.span);
+            Diagnostic::new(
+                codes::VERIFY_WELLFORMED_LOST,
+                file,
+                at,
+                format!(
+                    "the transform gives a state that is not well-formed in version {}",
+                    model.new.number
+                ),
+            )
+            .label("this transform breaks a `where` clause of the new state")
+            .also(clause, "this clause is false")
+            .note(old_note)
+            .note(format!("new state: {new}"))
+        }
         Failure::Error { new, index, error } => Diagnostic::new(
             code,
             file,

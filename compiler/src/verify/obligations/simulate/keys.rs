@@ -13,7 +13,7 @@ const MAX_KEYS: usize = 64;
 /// arguments are drawn from them now and then, so a call names what the state holds: a
 /// `get(id)` of an independently generated id rarely finds anything, and a rule's handling of
 /// what it finds would go unchecked.
-pub(super) fn state_keys(state: &Value) -> Vec<Value> {
+pub(crate) fn state_keys(state: &Value) -> Vec<Value> {
     let mut out = Vec::new();
     let mut stack = vec![state];
     while let Some(v) = stack.pop() {
@@ -41,7 +41,7 @@ pub(super) fn state_keys(state: &Value) -> Vec<Value> {
 }
 
 /// One of `keys` that is a value of `ty`, if any.
-pub(super) fn pick_fitting(cx: &Cx<'_>, keys: &[Value], ty: &Ty, rng: &mut Rng) -> Option<Value> {
+pub(crate) fn pick_fitting(cx: &Cx<'_>, keys: &[Value], ty: &Ty, rng: &mut Rng) -> Option<Value> {
     let fitting: Vec<&Value> = keys
         .iter()
         .filter(|k| conforms(k, ty, cx.model).is_ok())

@@ -130,7 +130,17 @@ pub(super) fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> Obli
     let mut discarded = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(SEQUENCE_NAME, i);
-        let state = cx.gen.generate(&state_ty, &mut rng, size);
+        let state = if cx.model.old.state.is_some() {
+            match cx.state(cx.model.old.number, &mut rng, size) {
+                Some(state) => state,
+                None => {
+                    discarded += 1;
+                    continue;
+                }
+            }
+        } else {
+            cx.gen.generate(&state_ty, &mut rng, size)
+        };
         let keys = state_keys(&state);
         let mut case = vec![(state_ty.clone(), state)];
         let len = 2 + rng.below(MAX_SEQUENCE - 1);

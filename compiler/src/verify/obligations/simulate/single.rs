@@ -33,7 +33,17 @@ pub(super) fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResul
     let mut unrelated = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(&s.name, i);
-        let state = cx.gen.generate(&state_ty, &mut rng, size);
+        let state = if cx.model.old.state.is_some() {
+            match cx.state(cx.model.old.number, &mut rng, size) {
+                Some(state) => state,
+                None => {
+                    unrelated += 1;
+                    continue;
+                }
+            }
+        } else {
+            cx.gen.generate(&state_ty, &mut rng, size)
+        };
         let keys = state_keys(&state);
         let mut case = vec![(state_ty.clone(), state)];
         for p in &s.caller.params {
