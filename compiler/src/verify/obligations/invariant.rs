@@ -141,8 +141,7 @@ fn run(cx: &Cx<'_>, parts: &Parts<'_>, old: &Value) -> Result<(), Failure> {
     if let Err(reason) = conforms(&new, &parts.new_ty, cx.model) {
         return Err(Failure::Shape { new, reason });
     }
-    if let Some(index) = wellformed::broken_clause(&cx.eval, cx.model, cx.model.new.number, &new)
-    {
+    if let Some(index) = wellformed::broken_clause(&cx.eval, cx.model, cx.model.new.number, &new) {
         return Err(Failure::NotWellFormed { new, index });
     }
     let Some(inv) = parts.invariant else {

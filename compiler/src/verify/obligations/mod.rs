@@ -14,11 +14,11 @@ use super::report::{Obligation, ObligationResult, Status};
 use super::rng::{hash_str, mix, Rng};
 use super::VerifyOptions;
 use crate::eval::{EvalError, Evaluator, Value};
+use crate::model::SpecModel;
 use crate::verify::wellformed::{clause_literals, Maker, Tally};
+use lang::{Diagnostic, Span};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use crate::model::SpecModel;
-use lang::{Diagnostic, Span};
 
 /// Most runs of a property while shrinking one failure.
 pub(crate) const MAX_SHRINK_RUNS: u32 = 2000;

@@ -46,7 +46,12 @@ fn run(cx: &Cx<'_>, number: u64, method: &MethodDef, case: &[(Ty, Value)]) -> Op
     broken_clause(&cx.eval, cx.model, number, &after)
 }
 
-fn check_method(cx: &mut Cx<'_>, number: u64, method: &MethodDef, name: String) -> ObligationResult {
+fn check_method(
+    cx: &mut Cx<'_>,
+    number: u64,
+    method: &MethodDef,
+    name: String,
+) -> ObligationResult {
     let cases = cx.options.cases;
     let state_ty = Ty::State(number);
     let mut skipped = 0;
