@@ -163,8 +163,8 @@ impl Fmt<'_> {
         let slice = self.src.get(from..to)?;
         lex::tokens(slice)
             .into_iter()
-            .filter(|t| t.kind == lex::TokenKind::Punct && t.text(slice) == punct)
-            .last()
+            .rev()
+            .find(|t| t.kind == lex::TokenKind::Punct && t.text(slice) == punct)
             .map(|t| from + t.start)
     }
 }

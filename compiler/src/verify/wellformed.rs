@@ -262,11 +262,9 @@ impl Maker<'_, '_> {
         }
         let d = depth + 1;
         match (ty, v) {
-            (Ty::Str, Value::Str(s)) => {
-                if rng.chance(1, 2) {
-                    if let Some(p) = rng.pick(&pool.strings) {
-                        s.clone_from(p);
-                    }
+            (Ty::Str, Value::Str(s)) if rng.chance(1, 2) => {
+                if let Some(p) = rng.pick(&pool.strings) {
+                    s.clone_from(p);
                 }
             }
             (Ty::U64 | Ty::I64, Value::Int(n)) => {
