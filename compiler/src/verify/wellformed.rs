@@ -2,7 +2,8 @@
 //! state the version can produce. `verify` generates only well-formed states: it generates a
 //! state, repairs it clause by clause (an entry of a map a `forall` clause ranges over that
 //! breaks the clause is generated again, its scalars drawn half the time from the state's
-//! own keys and values and the clauses' literals, and dropped when no try satisfies it), and
+//! own keys and values and the clauses' literals, and half of those again from the keys of
+//! other maps that map to the entry's key, and dropped when no try satisfies it), and
 //! keeps it when every clause holds, else tries a fresh state. How many states it could make
 //! is counted per version, for the warning U0108 when almost none could be.
 
@@ -240,9 +241,11 @@ impl Maker<'_, '_> {
         holds: &dyn Fn(&Value, &Value) -> bool,
     ) -> bool {
         let pool = Pool::of(state, self.literals);
+        let pointing = pointing_at(state, field, key);
         for _ in 0..ENTRY_TRIES {
             let mut v = self.gen.generate(ty, rng, size / 2);
             self.graft(ty, &mut v, &pool, rng, 0);
+            self.graft(ty, &mut v, &pointing, rng, 0);
             let mut tried = state.clone();
             if let Some(Value::Map(m)) = field_mut(&mut tried, field) {
                 m.insert(key.clone(), v);
@@ -348,6 +351,31 @@ impl Maker<'_, '_> {
             _ => {}
         }
     }
+}
+
+/// The keys of the state's other maps that map to `key` (an index entry naming the entry
+/// being repaired: the email a user must have to be indexed to it), and `key` itself.
+fn pointing_at(state: &Value, field: &str, key: &Value) -> Pool {
+    let mut found = vec![key.clone()];
+    if let Value::Record { fields, .. } = state {
+        for (name, v) in fields {
+            if let (false, Value::Map(m)) = (name == field, v) {
+                found.extend(m.iter().filter(|(_, x)| *x == key).map(|(k, _)| k.clone()));
+            }
+        }
+    }
+    let mut pool = Pool {
+        strings: Vec::new(),
+        ints: Vec::new(),
+    };
+    for v in found {
+        match v {
+            Value::Str(s) => pool.strings.push(s),
+            Value::Int(n) => pool.ints.push(n),
+            _ => {}
+        }
+    }
+    pool
 }
 
 /// What a clause's domain ranges over in a state field.
