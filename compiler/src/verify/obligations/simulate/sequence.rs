@@ -141,7 +141,12 @@ pub(super) fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> Obli
         } else {
             cx.gen.generate(&state_ty, &mut rng, size)
         };
-        let keys = state_keys(&state);
+        // Arguments are drawn from both states of the pair: a future rule's caller holds the
+        // new one.
+        let mut keys = state_keys(&state);
+        if let Some((_, new)) = related_pair(cx, &state) {
+            keys.extend(state_keys(&new));
+        }
         let mut case = vec![(state_ty.clone(), state)];
         let len = 2 + rng.below(MAX_SEQUENCE - 1);
         // Arguments given earlier in the sequence: a later call reuses one of its type three

@@ -44,7 +44,12 @@ pub(super) fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResul
         } else {
             cx.gen.generate(&state_ty, &mut rng, size)
         };
-        let keys = state_keys(&state);
+        // Arguments are drawn from both states of the pair: a future rule's caller holds the
+        // new one.
+        let mut keys = state_keys(&state);
+        if let Some((_, new)) = related_pair(cx, &state) {
+            keys.extend(state_keys(&new));
+        }
         let mut case = vec![(state_ty.clone(), state)];
         for p in &s.caller.params {
             let held = if rng.chance(1, 2) {
