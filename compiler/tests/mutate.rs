@@ -59,8 +59,19 @@ fn kv_2_3_simulated_rules_kill_rate_stays_at_or_above_90_percent() {
 /// A rule whose `call`s reach methods without models is not simulated, and says why.
 #[test]
 fn unmodelled_writes_are_classed_not_simulated() {
+    // The example's writes all have models now: take version 4's `rename` model away.
     let rel = "specs/accounts/accounts-3-4.ups";
-    let report = mutate(rel, &read(rel), &MutateOptions { seed: 0, cases: 1 }).unwrap();
+    let text = read(rel);
+    let start = text
+        .find("fn rename(id: u64, name: string) -> bool {")
+        .unwrap();
+    let end = start + text[start..].find("\n    }\n").unwrap() + "\n    }".len();
+    let text = format!(
+        "{}fn rename(id: u64, name: string) -> bool{}",
+        &text[..start],
+        &text[end..]
+    );
+    let report = mutate(rel, &text, &MutateOptions { seed: 0, cases: 1 }).unwrap();
     let update = report
         .rules
         .iter()
@@ -149,7 +160,7 @@ fn large_spec_with_models_verifies() {
 /// A future `find_user` that always answers an address (its "no address" branch replaced by
 /// `false`, a surviving mutant) is wrong only for a user the state holds whose address parts
 /// are all empty: the generated `id` must name a held user. Arguments are drawn from the
-/// state's keys half the time, so 16 cases find it on each of eight seeds (before: 6 of 8).
+/// state's keys half the time.
 #[test]
 fn a_read_of_a_held_key_is_checked_with_few_cases() {
     let text = read("specs/accounts/accounts-3-4.ups");
@@ -165,8 +176,11 @@ fn a_read_of_a_held_key_is_checked_with_few_cases() {
     sources.add("accounts-mutant.ups", mutant);
     let out = check_sources(&sources);
     assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+    // 128 cases: version 3's states must now be well-formed (every user's email indexed to
+    // it, emails unique), and fewer generated well-formed states hold a user whose three
+    // address parts are all empty; 16 cases find it on 5 of these 8 seeds, 128 on all.
     for seed in 0..8 {
-        let report = verify(&out.models[0], &VerifyOptions { seed, cases: 16 });
+        let report = verify(&out.models[0], &VerifyOptions { seed, cases: 128 });
         assert!(report.has_errors(), "seed {seed}:\n{report}");
     }
 }

@@ -115,7 +115,7 @@ pub(crate) struct Maker<'a, 'm> {
     pub eval: &'a Evaluator<'m>,
     pub gen: &'a Generator<'m>,
     pub model: &'m SpecModel,
-    /// The string literals of every version's `where` clauses.
+    /// The string literals of the states' `where` clauses.
     pub literals: &'a [String],
 }
 
@@ -432,7 +432,8 @@ fn remove_element(state: &mut Value, field: &str, over: Over, x: &Value) {
     }
 }
 
-/// The string literals of every version's `where` clauses.
+/// The string literals of every version's `where` clauses, which repairs draw from (a status
+/// clause meets `"paid"`).
 pub(crate) fn clause_literals(model: &SpecModel) -> Vec<String> {
     let mut out = BTreeSet::new();
     for number in [model.old.number, model.new.number] {
