@@ -3,7 +3,8 @@
 //! state, repairs it clause by clause (an entry of a map a `forall` clause ranges over that
 //! breaks the clause is generated again, its scalars drawn half the time from the state's
 //! own keys and values and the clauses' literals, and half of those again from the keys of
-//! other maps that map to the entry's key, and dropped when no try satisfies it), and
+//! other maps that map to the entry's key, or with an entry added to another map of the
+//! key's type, an index, from one of its scalars to it; dropped when no try satisfies it), and
 //! keeps it when every clause holds, else tries a fresh state. How many states it could make
 //! is counted per version, for the warning U0108 when almost none could be.
 
@@ -254,8 +255,78 @@ impl Maker<'_, '_> {
                 *state = tried;
                 return true;
             }
+            if let Some(indexed) = self.index_entry(&tried, field, key, holds) {
+                *state = indexed;
+                return true;
+            }
         }
         false
+    }
+
+    /// `state` (whose `field[key]` was just generated) with one entry added to another map
+    /// that maps the type of `field`'s keys (an index: email -> user id), from a scalar of
+    /// the new entry to `key`, when that makes the clause hold.
+    fn index_entry(
+        &self,
+        state: &Value,
+        field: &str,
+        key: &Value,
+        holds: &dyn Fn(&Value, &Value) -> bool,
+    ) -> Option<Value> {
+        let fields = resolve::state_fields(self.model, self.number_of(state)?);
+        let key_ty = fields.iter().find_map(|f| match &f.ty {
+            Ty::Map(k, _) if f.name.name == field => Some(k.as_ref()),
+            _ => None,
+        })?;
+        let entry = match state {
+            Value::Record { fields, .. } => match fields.get(field) {
+                Some(Value::Map(m)) => m.get(key)?.clone(),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let mut scalars = Vec::new();
+        let mut stack = vec![&entry];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Str(_) | Value::Int(_) => scalars.push(v.clone()),
+                Value::Record { fields, .. } => stack.extend(fields.values()),
+                Value::Option(Some(x)) => stack.push(x),
+                _ => {}
+            }
+        }
+        for index in fields.iter().filter(|f| f.name.name != field) {
+            let Ty::Map(ik, iv) = &index.ty else {
+                continue;
+            };
+            if iv.as_ref() != key_ty {
+                continue;
+            }
+            for s in scalars.iter().filter(|s| scalar_fits(s, ik)) {
+                let mut tried = state.clone();
+                if let Some(Value::Map(m)) = field_mut(&mut tried, &index.name.name) {
+                    m.insert(s.clone(), key.clone());
+                }
+                if holds(&tried, key) {
+                    return Some(tried);
+                }
+            }
+        }
+        None
+    }
+
+    /// The version whose state `state` is (by its fields).
+    fn number_of(&self, state: &Value) -> Option<u64> {
+        let Value::Record { fields, .. } = state else {
+            return None;
+        };
+        [self.model.old.number, self.model.new.number]
+            .into_iter()
+            .find(|n| {
+                let declared = resolve::state_fields(self.model, *n);
+                declared.len() == fields.len()
+                    && declared.iter().all(|f| fields.contains_key(&f.name.name))
+            })
     }
 
     /// Replaces scalars of `v` (a value of `ty`) by the pool's, half the time each.
@@ -376,6 +447,16 @@ fn pointing_at(state: &Value, field: &str, key: &Value) -> Pool {
         }
     }
     pool
+}
+
+/// Whether the scalar `v` is a value of `ty` (a string or an integer in range).
+fn scalar_fits(v: &Value, ty: &Ty) -> bool {
+    match (v, ty) {
+        (Value::Str(_), Ty::Str) => true,
+        (Value::Int(n), Ty::U64) => (0..=i128::from(u64::MAX)).contains(n),
+        (Value::Int(n), Ty::I64) => (i128::from(i64::MIN)..=i128::from(i64::MAX)).contains(n),
+        _ => false,
+    }
 }
 
 /// What a clause's domain ranges over in a state field.
