@@ -230,6 +230,9 @@ pub struct StateDef {
     /// How the program stores it (`state sqlite { ... }`); a JSON document when not said.
     pub storage: lang::ast::StateStorage,
     pub fields: Vec<FieldDef>,
+    /// `where { clause* }`: what a well-formed state of the version is (boolean clauses over
+    /// `state`); `None`: every value of the state's type is one.
+    pub wellformed: Option<lang::ast::WellFormed>,
     pub span: Span,
 }
 

@@ -60,7 +60,8 @@ fn kv_2_3_simulated_rules_kill_rate_stays_at_or_above_90_percent() {
             .unwrap()
     };
     assert_eq!(class("past Kv.put"), Coverage::Simulated);
-    assert_eq!(class("future Kv.get"), Coverage::AnswersNotCompared);
+    assert_eq!(class("future Kv.get"), Coverage::Simulated);
+    assert_eq!(class("future Kv.put"), Coverage::AnswersNotCompared);
     let (killed, total) = report.simulated();
     assert!(total >= 20, "{report}");
     assert!(killed * 10 >= total * 9, "{report}");
@@ -69,8 +70,19 @@ fn kv_2_3_simulated_rules_kill_rate_stays_at_or_above_90_percent() {
 /// A rule whose `call`s reach methods without models is not simulated, and says why.
 #[test]
 fn unmodelled_writes_are_classed_not_simulated() {
+    // The example's writes all have models now: take version 4's `rename` model away.
     let rel = "specs/accounts/accounts-3-4.ups";
-    let report = mutate(rel, &read(rel), &MutateOptions { seed: 0, cases: 1 }).unwrap();
+    let text = read(rel);
+    let start = text
+        .find("fn rename(id: u64, name: string) -> bool {")
+        .unwrap();
+    let end = start + text[start..].find("\n    }\n").unwrap() + "\n    }".len();
+    let text = format!(
+        "{}fn rename(id: u64, name: string) -> bool{}",
+        &text[..start],
+        &text[end..]
+    );
+    let report = mutate(rel, &text, &MutateOptions { seed: 0, cases: 1 }).unwrap();
     let update = report
         .rules
         .iter()
@@ -159,6 +171,9 @@ fn large_spec_with_models_verifies() {
 /// state's keys half the time, so 16 cases find it on each of eight seeds (before: 6 of 8).
 #[test]
 fn a_read_of_a_held_key_is_checked_with_few_cases() {
+    // Version 3's states must be well-formed (every user's email indexed to it): a user
+    // generated again for the clause gets an index entry from one of its strings, else few
+    // states hold a user (before that repair, 16 cases found this on 5 of these 8 seeds).
     caught_with_few_cases(
         "specs/accounts/accounts-3-4.ups",
         "future Accounts",

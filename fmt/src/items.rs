@@ -167,18 +167,30 @@ impl Fmt<'_> {
                 concat(vec![text(format!("service {} ", s.name.written())), body])
             }
             Decl::State(s) => {
-                let body = self.hard_block(
-                    &s.fields,
-                    |f| f.span,
-                    Sep::Comma,
-                    close_of(s.span),
-                    Self::field,
-                );
+                // With a `where` block, the fields' block closes before it.
+                let fields_close = s
+                    .wellformed
+                    .as_ref()
+                    .and_then(|w| self.find_last_punct(s.span.start, w.span.start, "}"))
+                    .unwrap_or(close_of(s.span));
+                let body =
+                    self.hard_block(&s.fields, |f| f.span, Sep::Comma, fields_close, Self::field);
                 let head = match s.storage {
                     Some(kind) => format!("state {} ", kind.name()),
                     None => "state ".to_owned(),
                 };
-                concat(vec![text(head), body])
+                let mut parts = vec![text(head), body];
+                if let Some(w) = &s.wellformed {
+                    parts.push(text(" where "));
+                    parts.push(self.hard_block(
+                        &w.clauses,
+                        |e| e.span,
+                        Sep::Semicolon,
+                        close_of(w.span),
+                        |f, e| f.top_expr(e),
+                    ));
+                }
+                concat(parts)
             }
         }
     }
@@ -269,8 +281,14 @@ impl Fmt<'_> {
             let names: Vec<&str> = r.allow.iter().map(|a| a.name.as_str()).collect();
             format!("#[allow({})] ", names.join(", "))
         };
+        let differs = if r.differs.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = r.differs.iter().map(|a| a.name.as_str()).collect();
+            format!("#[differs({})] ", names.join(", "))
+        };
         let head = text(format!(
-            "{allow}{}({}) = ",
+            "{allow}{differs}{}({}) = ",
             r.method.written(),
             params.join(", ")
         ));

@@ -157,4 +157,14 @@ impl Fmt<'_> {
             .find(|t| t.kind == lex::TokenKind::Punct && t.text(slice) == punct)
             .map(|t| from + t.start)
     }
+
+    /// The last `punct` token in `from..to`, as a byte offset into the source.
+    fn find_last_punct(&self, from: usize, to: usize, punct: &str) -> Option<usize> {
+        let slice = self.src.get(from..to)?;
+        lex::tokens(slice)
+            .into_iter()
+            .rev()
+            .find(|t| t.kind == lex::TokenKind::Punct && t.text(slice) == punct)
+            .map(|t| from + t.start)
+    }
 }

@@ -388,3 +388,25 @@ fn the_state_storage_kind_is_kept() {
         assert_eq!(out.matches(&format!("state {kind} {{")).count(), 2, "{out}");
     }
 }
+
+#[test]
+fn state_where_clauses_and_differs_are_laid_out() {
+    assert_fmt(
+        "upgrade kv 1 -> 2\nversion 1 { state { entries: map<string, string> } where { forall k in keys(state.entries): state.entries[k] != \"\" // none empty\n len(state.entries) < 10 } }\nfuture Kv { #[ allow( x ) ] #[ differs( revision ,value, ) ]\n get(key) = none }",
+        "upgrade kv 1 -> 2
+
+version 1 {
+  state {
+    entries: map<string, string>,
+  } where {
+    forall k in keys(state.entries): state.entries[k] != \"\" // none empty
+    len(state.entries) < 10
+  }
+}
+
+future Kv {
+  #[allow(x)] #[differs(revision, value)] get(key) = none
+}
+",
+    );
+}

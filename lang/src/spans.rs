@@ -112,7 +112,7 @@ fn walk_item(item: &mut Item, f: &mut dyn Rewrite) {
         Item::Rules(r) => {
             ident(&mut r.service, f);
             for rule in &mut r.rules {
-                for a in &mut rule.allow {
+                for a in rule.allow.iter_mut().chain(&mut rule.differs) {
                     ident(a, f);
                 }
                 ident(&mut rule.method, f);
@@ -186,6 +186,12 @@ fn decl(d: &mut Decl, f: &mut dyn Rewrite) {
         Decl::State(s) => {
             for fl in &mut s.fields {
                 field(fl, f);
+            }
+            if let Some(w) = &mut s.wellformed {
+                for c in &mut w.clauses {
+                    walk_expr(c, f);
+                }
+                w.span = f.span(w.span);
             }
             s.span = f.span(s.span);
         }

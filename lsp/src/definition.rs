@@ -100,6 +100,9 @@ pub fn definition(a: &Analysis, offset: usize) -> Vec<Span> {
             .as_ref()
             .and_then(|m| m.functions.get(name))
             .map(|f| f.name.span)),
-        Target::Binding { .. } | Target::Expr { .. } | Target::Allow { .. } => Vec::new(),
+        Target::Binding { .. }
+        | Target::Expr { .. }
+        | Target::Allow { .. }
+        | Target::Differs { .. } => Vec::new(),
     }
 }

@@ -85,6 +85,9 @@ pub fn hover(a: &Analysis, offset: usize) -> Option<Hover> {
                 info.code, info.summary
             )
         }
+        Target::Differs { name, .. } => format!(
+            "record field `{name}`: this rule's answer may differ from the model's in it; `upstartc verify` compares the rest"
+        ),
     };
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent {

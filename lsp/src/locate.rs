@@ -72,6 +72,8 @@ pub enum Target {
     Expr { span: Span, ty: Ty },
     /// A warning name in a rule's `#[allow(...)]`.
     Allow { name: String, span: Span },
+    /// A record field name in a rule's `#[differs(...)]`.
+    Differs { name: String, span: Span },
 }
 
 impl Target {
@@ -83,6 +85,7 @@ impl Target {
             | Target::Method { span, .. }
             | Target::Field { span, .. }
             | Target::Allow { span, .. }
+            | Target::Differs { span, .. }
             | Target::Var { span, .. }
             | Target::Binding { span, .. }
             | Target::Builtin { span, .. }
@@ -223,6 +226,12 @@ impl<'m> Walker<'m> {
                                 span: a.span,
                             });
                         }
+                        if let Some(d) = rule.differs.iter().find(|d| self.hit(d.span)) {
+                            return Some(Target::Differs {
+                                name: d.name.clone(),
+                                span: d.span,
+                            });
+                        }
                         if self.hit(rule.method.span) {
                             return Some(Target::Method {
                                 version: simulated,
@@ -355,7 +364,13 @@ impl<'m> Walker<'m> {
             Decl::State(s) if self.hit(s.span) => s
                 .fields
                 .iter()
-                .find_map(|f| self.field(v, f, Owner::State(v))),
+                .find_map(|f| self.field(v, f, Owner::State(v)))
+                .or_else(|| {
+                    // A `where` clause: `state` is in scope.
+                    let w = s.wellformed.as_ref()?;
+                    let scope: Scope<'_> = vec![(compiler::model::STATE_VAR, s.span)];
+                    w.clauses.iter().find_map(|c| self.expr(c, &scope, None))
+                }),
             _ => None,
         }
     }

@@ -88,5 +88,8 @@ static EXPLANATIONS: &[(u16, &str)] = &[
     (105, include_str!("../explain/U0105.md")),
     (106, include_str!("../explain/U0106.md")),
     (107, include_str!("../explain/U0107.md")),
+    (108, include_str!("../explain/U0108.md")),
+    (109, include_str!("../explain/U0109.md")),
+    (110, include_str!("../explain/U0110.md")),
     (140, include_str!("../explain/U0140.md")),
 ];

@@ -221,6 +221,7 @@ fn version_env(
                 env.state = Some(StateDef {
                     storage: st.storage.unwrap_or(lang::ast::StateStorage::Json),
                     fields,
+                    wellformed: st.wellformed.clone(),
                     span: st.span,
                 });
             }

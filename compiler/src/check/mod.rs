@@ -9,6 +9,7 @@
 pub(crate) mod builtins;
 mod chain;
 mod declare;
+mod differs;
 mod expr;
 mod functions;
 pub(crate) mod models;

@@ -4,6 +4,8 @@
 //! declares one); each assignment must name a state field and give a value of its type, and
 //! the result must be of the method's return type (a block without one answers `unit`).
 //! `call` and `disallow` have no meaning in a model: the expression checker refuses them.
+//! A state's well-formedness clauses (`state { ... } where { clause* }`) are checked here too:
+//! each a `bool` over `state`, under the same rules as a model.
 
 use super::expr::ExprChecker;
 use super::suggest::did_you_mean;
@@ -15,6 +17,7 @@ use lang::diagnostic::codes;
 
 pub(crate) fn check_models(cx: &mut Cx, model: &SpecModel) {
     for env in [&model.old, &model.new] {
+        check_wellformed(cx, model, env);
         for service in env.services.values() {
             for method in &service.methods {
                 if let Some(m) = &method.model {
@@ -23,6 +26,24 @@ pub(crate) fn check_models(cx: &mut Cx, model: &SpecModel) {
             }
         }
     }
+}
+
+/// A state's `where { clause* }`: each clause a `bool` over `state` (the version's state).
+fn check_wellformed(cx: &mut Cx, spec: &SpecModel, env: &VersionEnv) {
+    let Some(w) = env.state.as_ref().and_then(|s| s.wellformed.as_ref()) else {
+        return;
+    };
+    let mut ec = ExprChecker::new(cx, Types::new(spec), env.number, "a well-formedness clause");
+    ec.own_version = Some(env.number);
+    let state = Ident {
+        name: STATE_VAR.to_string(),
+        span: w.span,
+    };
+    ec.bind(&state, Ty::State(env.number));
+    for clause in &w.clauses {
+        ec.check(clause, &Ty::Bool);
+    }
+    ec.unbind(1);
 }
 
 fn check_model(

@@ -417,6 +417,7 @@ fn check_block(
                 }
             }
         }
+        super::differs::check_differs(cx, model, rule, &method.ret);
         apply_allow(cx, rule, first_diagnostic);
     }
 }

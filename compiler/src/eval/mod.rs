@@ -463,6 +463,34 @@ impl<'s> Evaluator<'s> {
         self.session(|| self.invariant(inv, old, new))
     }
 
+    /// Whether `state` is well-formed by a version's `where { clause* }`: `None` when every
+    /// clause holds, else the index of the first that does not.
+    pub fn eval_wellformed(
+        &self,
+        w: &lang::ast::WellFormed,
+        state: &Value,
+    ) -> Result<Option<usize>, EvalError> {
+        self.session(|| {
+            let env = Env::new().bind(crate::model::STATE_VAR, state.clone());
+            for (i, clause) in w.clauses.iter().enumerate() {
+                match self.eval(clause, &env, &mut NoHost)? {
+                    Value::Bool(true) => {}
+                    Value::Bool(false) => return Ok(Some(i)),
+                    other => {
+                        return Err(EvalError::runtime(
+                            clause.span,
+                            format!(
+                                "a well-formedness clause must be a bool, got {}",
+                                other.kind_name()
+                            ),
+                        ))
+                    }
+                }
+            }
+            Ok(None)
+        })
+    }
+
     fn invariant(&self, inv: &Invariant, old: &Value, new: &Value) -> Result<bool, EvalError> {
         let env = Env::new()
             .bind(inv.old.name.clone(), old.clone())

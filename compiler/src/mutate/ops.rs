@@ -3,7 +3,7 @@
 //! another; many do not type-check, and the caller keeps only those that do, so the
 //! operators propose freely and the checker decides.
 
-use super::tree::{bound_names, children, preorder};
+use super::tree::{bound_names, preorder};
 use crate::model::{SpecModel, Ty};
 use lang::ast::{BinOp, Expr, ExprId, ExprKind, FieldInit, Ident, Lit, Rule};
 use lang::Span;
@@ -246,7 +246,7 @@ fn descendants(e: &Expr, depth: usize) -> Vec<&Expr> {
     let mut out = Vec::new();
     let mut level = vec![e];
     for _ in 0..depth {
-        level = level.into_iter().flat_map(children).collect();
+        level = level.into_iter().flat_map(Expr::children).collect();
         out.extend(level.iter().copied());
     }
     out

@@ -3,34 +3,7 @@
 
 use lang::ast::{Expr, ExprId, ExprKind, Pattern, PatternKind};
 
-/// The direct parts of `e`, in the order of the AST's fields.
-pub(crate) fn children(e: &Expr) -> Vec<&Expr> {
-    match &e.kind {
-        ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => Vec::new(),
-        ExprKind::Variant { payload, .. } => payload.iter().map(|p| &**p).collect(),
-        ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => vec![inner],
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => vec![a, b],
-        ExprKind::Builtin { args, .. }
-        | ExprKind::Delegate { args, .. }
-        | ExprKind::Tuple(args)
-        | ExprKind::List(args) => args.iter().collect(),
-        ExprKind::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
-        ExprKind::Record { fields, .. } => fields.iter().map(|f| &f.value).collect(),
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => vec![cond, then, otherwise],
-        ExprKind::Match { scrutinee, arms } => std::iter::once(&**scrutinee)
-            .chain(arms.iter().map(|a| &a.body))
-            .collect(),
-        ExprKind::Let { value, body, .. } => vec![value, body],
-        ExprKind::Closure { body, .. } => vec![body],
-        ExprKind::Quant { domain, body, .. } => vec![domain, body],
-    }
-}
-
-/// The direct parts of `e`, mutable, in the same order as [`children`].
+/// The direct parts of `e`, mutable, in the same order as [`Expr::children`].
 fn children_mut(e: &mut Expr) -> Vec<&mut Expr> {
     match &mut e.kind {
         ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => Vec::new(),
@@ -76,7 +49,7 @@ pub(crate) fn preorder(e: &Expr) -> Vec<&Expr> {
     let mut stack = vec![e];
     while let Some(e) = stack.pop() {
         out.push(e);
-        let mut parts = children(e);
+        let mut parts = e.children();
         parts.reverse();
         stack.extend(parts);
     }

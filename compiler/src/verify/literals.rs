@@ -19,7 +19,8 @@ pub struct Literals {
 }
 
 impl Literals {
-    /// The literals of the invariant, the transforms (forward and reverse) and every rule of `spec`.
+    /// The literals of the invariant, the transforms (forward and reverse), every rule and
+    /// the states' `where` clauses of `spec`.
     pub fn of(spec: &Spec) -> Literals {
         let mut c = Collector::default();
         for inv in spec.invariants() {
@@ -37,6 +38,25 @@ impl Literals {
                 c.expr(&rule.body, 0);
             }
         }
+        for v in spec.versions() {
+            for d in &v.decls {
+                if let lang::ast::Decl::State(st) = d {
+                    c.exprs(st.wellformed.iter().flat_map(|w| &w.clauses), 0);
+                }
+            }
+        }
+        Literals {
+            strings: c.strings.into_iter().take(MAX_LITERALS).collect(),
+            ints: c.ints.into_iter().take(MAX_LITERALS).collect(),
+        }
+    }
+}
+
+impl Literals {
+    /// The literals of some expressions (a state's `where` clauses).
+    pub fn of_exprs(exprs: &[Expr]) -> Literals {
+        let mut c = Collector::default();
+        c.exprs(exprs, 0);
         Literals {
             strings: c.strings.into_iter().take(MAX_LITERALS).collect(),
             ints: c.ints.into_iter().take(MAX_LITERALS).collect(),
@@ -68,7 +88,7 @@ impl Collector {
         }
     }
 
-    fn exprs(&mut self, es: &[Expr], depth: usize) {
+    fn exprs<'e>(&mut self, es: impl IntoIterator<Item = &'e Expr>, depth: usize) {
         for e in es {
             self.expr(e, depth);
         }

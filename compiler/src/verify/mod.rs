@@ -11,8 +11,11 @@
 //!    by the node's models, answers as the caller's model and keeps the states related by the
 //!    invariant, one call and sequences of calls.
 //!
+//! 5. wherever a version's state declares `where` clauses (`wellformed`): only well-formed
+//!    states are generated, and the transform, every model and every rule keep them so.
+//!
 //! A failure is shrunk to a small counterexample and reported as a diagnostic (U0100 to
-//! U0107). Everything is determined by the seed: the same seed gives the same report.
+//! U0109). Everything is determined by the seed: the same seed gives the same report.
 
 mod conform;
 mod gen;
@@ -20,8 +23,9 @@ mod host;
 mod literals;
 mod obligations;
 mod report;
-mod resolve;
+pub(crate) mod resolve;
 mod rng;
+pub(crate) mod wellformed;
 
 pub use conform::conforms;
 pub use gen::{generate, minimal, shrink, shrink_case, shrink_value, Generator, Shrunk, MAX_SIZE};
@@ -61,6 +65,8 @@ pub fn verify(model: &SpecModel, options: &VerifyOptions) -> VerifyReport {
     checked.extend(obligations::total::check(&mut cx));
     checked.extend(obligations::round_trip::check(&mut cx));
     checked.extend(obligations::simulate::check(&mut cx));
+    checked.extend(obligations::wellformed::check(&mut cx));
+    obligations::wellformed::rarely_wellformed(&mut cx);
     let spec = format!(
         "{} {} -> {}",
         model.spec.name.name, model.spec.from.value, model.spec.to.value

@@ -23,6 +23,9 @@ pub enum Obligation {
     /// Sequences of calls through the rules keep answering as the models and the states
     /// related.
     Sequence,
+    /// Every method model of a version that declares `where` clauses keeps its states
+    /// well-formed.
+    WellFormed,
 }
 
 impl Obligation {
@@ -34,6 +37,7 @@ impl Obligation {
             Obligation::Reverse => "reverse transform carries the state back",
             Obligation::Simulation => "rules simulate the method models",
             Obligation::Sequence => "sequences of calls keep the states related",
+            Obligation::WellFormed => "models keep the states well-formed",
         }
     }
 }

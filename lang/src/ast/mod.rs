@@ -81,6 +81,10 @@ impl Item {
                 .flat_map(|s| &s.methods)
                 .filter_map(|m| m.model.as_ref())
                 .flat_map(MethodModel::exprs)
+                .chain(v.decls.iter().flat_map(|d| match d {
+                    Decl::State(s) => s.wellformed.iter().flat_map(|w| &w.clauses).collect(),
+                    _ => Vec::new(),
+                }))
                 .collect(),
             Item::Function(f) => vec![&f.body],
             Item::Protocol(_) | Item::Schedule(_) => Vec::new(),
@@ -289,6 +293,18 @@ pub struct StateDecl {
     /// document).
     pub storage: Option<StateStorage>,
     pub fields: Vec<Field>,
+    /// `where { clause* }` after the fields: what a well-formed state of the version is,
+    /// boolean clauses over `state` that all hold on every state the version produces.
+    /// `upstartc verify` generates only well-formed states and checks that the transform,
+    /// every model and every rule keep them so. `None`: every value of the type is one.
+    pub wellformed: Option<WellFormed>,
+    pub span: Span,
+}
+
+/// `where { clause* }` after a version's state: its well-formedness clauses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WellFormed {
+    pub clauses: Vec<Expr>,
     pub span: Span,
 }
 
@@ -439,6 +455,9 @@ pub struct RuleBlock {
 pub struct Rule {
     /// Warning names given in `#[allow(...)]` before the rule.
     pub allow: Vec<Ident>,
+    /// Record field names given in `#[differs(...)]` before the rule: its answer may differ
+    /// from the caller's model's in these fields only (`verify` compares the rest).
+    pub differs: Vec<Ident>,
     pub method: Ident,
     pub params: Vec<Ident>,
     pub body: Expr,

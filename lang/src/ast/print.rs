@@ -187,6 +187,9 @@ impl Printer {
                     if !rule.allow.is_empty() {
                         head.push_str(&format!(" allow({})", names(&rule.allow)));
                     }
+                    if !rule.differs.is_empty() {
+                        head.push_str(&format!(" differs({})", names(&rule.differs)));
+                    }
                     self.line(d + 1, &head, rule.span);
                     self.expr(d + 2, &rule.body);
                 }
@@ -265,6 +268,12 @@ impl Printer {
                     None => self.line(d, "state", s.span),
                 }
                 self.fields(d + 1, "field", &s.fields);
+                if let Some(w) = &s.wellformed {
+                    self.line(d + 1, "where", w.span);
+                    for clause in &w.clauses {
+                        self.expr(d + 2, clause);
+                    }
+                }
             }
         }
     }

@@ -167,6 +167,9 @@ codes! {
     VERIFY_SIMULATION_STATE = 105, Error, "verify_simulation_state", "after a call through a rule the old and new states are no longer related by the invariant";
     VERIFY_SIMULATION_SEQUENCE = 106, Error, "verify_simulation_sequence", "a sequence of calls through the rules leads to answers or states the models do not";
     VERIFY_MODEL_FAILED = 107, Error, "verify_model_failed", "a method model fails at run time";
+    VERIFY_RARELY_WELLFORMED = 108, Warning, "verify_rarely_wellformed", "almost no generated state of a version is well-formed by its `where` clauses, so few cases are checked";
+    VERIFY_WELLFORMED_LOST = 109, Error, "verify_wellformed_lost", "the transform, a method model or a rule leaves a state that is not well-formed by its version's `where` clauses";
+    DIFFERS_UNKNOWN_FIELD = 110, Error, "differs_unknown_field", "a rule's `#[differs(...)]` names a field no record of the method's answer has";
     STATE_STORAGE_CHANGED = 140, Error, "state_storage_changed", "the versions store their state in different kinds (json, dir, sqlite)";
     VERIFY_REVERSE_BROKEN = 103, Error, "verify_reverse_broken", "the reverse transform fails, or does not relate its old state to the new one by the invariant";
 }

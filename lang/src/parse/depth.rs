@@ -129,6 +129,7 @@ impl<'e> Pusher<'_, 'e> {
 /// Drops `item` without recursion: a refused item may nest far deeper than the stack allows
 /// a recursive drop (a sum of 100,000 terms is built iteratively, left-deep).
 pub(super) fn dismantle(item: Item) {
+    let mut stack_clauses: Vec<Expr> = Vec::new();
     let mut stack: Vec<Expr> = match item {
         Item::Invariant(i) => i.clauses,
         Item::Transform(t) => t.fields.into_iter().map(|f| f.value).collect(),
@@ -137,10 +138,14 @@ pub(super) fn dismantle(item: Item) {
             .decls
             .into_iter()
             .filter_map(|d| match d {
-                Decl::Service(s) => Some(s),
+                Decl::Service(s) => Some(s.methods),
+                Decl::State(s) => {
+                    stack_clauses.extend(s.wellformed.into_iter().flat_map(|w| w.clauses));
+                    None
+                }
                 _ => None,
             })
-            .flat_map(|s| s.methods)
+            .flatten()
             .filter_map(|m| m.model)
             .flat_map(|m| {
                 m.stmts
@@ -154,6 +159,7 @@ pub(super) fn dismantle(item: Item) {
         Item::Function(f) => vec![f.body],
         Item::Protocol(_) | Item::Schedule(_) => Vec::new(),
     };
+    stack.append(&mut stack_clauses);
     while let Some(mut e) = stack.pop() {
         let kind = std::mem::replace(&mut e.kind, ExprKind::Lit(crate::ast::Lit::Unit));
         match kind {

@@ -54,6 +54,13 @@ impl<'t> Context<'t> {
         }
     }
 
+    /// Whether a `{` opened right after `word` encloses the word (at any depth).
+    pub(super) fn inside_block_of(&self, word: &str) -> bool {
+        self.open
+            .iter()
+            .any(|(b, before, _)| *b == "{" && *before == Some(word))
+    }
+
     /// What opened the innermost bracket: `(bracket, token before, token before that)`.
     pub(super) fn top(&self) -> Option<(&'t str, Option<&'t str>, Option<&'t str>)> {
         self.open.last().copied()

@@ -7,7 +7,9 @@
 //! - at the start of a rule in a `past`/`future` block: the simulated service's methods, those
 //!   still missing a rule first, inserted with their parameters (`put(key, value) = `);
 //! - after `call`: the methods of the version `call` reaches;
-//! - in a rule's `#[allow(...)]`: the names of the warnings;
+//! - in a rule's `#[allow(...)]`: the names of the warnings; in `#[differs(...)]`: the
+//!   record fields of the version the rules simulate;
+//! - in a state's `where { ... }`: expressions, with `state`;
 //! - in an expression: built-ins, variables in scope, keywords, record and enum names;
 //! - after `.`: built-ins in method form, and the receiver's fields when its type is known;
 //! - after `Enum::`: its variants; in a transform: the new state's fields; in a schedule: its
@@ -27,7 +29,7 @@ mod version;
 use self::context::Context;
 use self::expression::expression_completions;
 use self::items::{item, keywords};
-use self::rules::{allow_completions, rule_completions};
+use self::rules::{allow_completions, differs_completions, rule_completions};
 use self::schedule::schedule_completions;
 use self::state_items::state_item_completions;
 use self::version::version_completions;
@@ -118,6 +120,18 @@ fn completion_items(
             // In a method model: after `.` (types have none), after `=` in a service, or
             // anywhere inside a model the checked text has.
             let model_of = model_at(a, v, word_start);
+            // In a state's `where { ... }`: expressions over `state`.
+            if cx.inside_block_of("where") {
+                let mut out = expression_completions(a, previous, &cx, offset);
+                if !matches!(cx.prev, Some("." | "::")) {
+                    out.push(item(
+                        compiler::model::STATE_VAR,
+                        CompletionItemKind::VARIABLE,
+                        Some(format!("the state of version {v}")),
+                    ));
+                }
+                return out;
+            }
             let in_model = cx.prev == Some(".")
                 || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"))
                 || model_of.is_some();
@@ -155,6 +169,8 @@ fn completion_items(
             let service = before.get(1).map(|t| tok(t)).unwrap_or("");
             if matches!(cx.top(), Some(("(", Some("allow"), Some("[")))) {
                 allow_completions()
+            } else if matches!(cx.top(), Some(("(", Some("differs"), Some("[")))) {
+                differs_completions(a, kind)
             } else {
                 rule_completions(a, previous, &cx, kind, service, offset)
             }

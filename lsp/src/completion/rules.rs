@@ -26,6 +26,35 @@ pub(super) fn allow_completions() -> Vec<CompletionItem> {
         .collect()
 }
 
+/// Inside a rule's `#[differs(...)]`: the fields of the records of the version the block's
+/// rules simulate (the answer's records among them).
+pub(super) fn differs_completions(a: &Analysis, kind: RuleKind) -> Vec<CompletionItem> {
+    let Some(model) = a.model.as_ref() else {
+        return Vec::new();
+    };
+    let env = match kind {
+        RuleKind::Past => &model.old,
+        RuleKind::Future => &model.new,
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for r in env.records.values() {
+        for f in &r.fields {
+            if seen.insert(f.name.name.clone()) {
+                out.push(item(
+                    &f.name.name,
+                    CompletionItemKind::FIELD,
+                    Some(format!(
+                        "field of `{}`: the answer may differ in it",
+                        r.name.name
+                    )),
+                ));
+            }
+        }
+    }
+    out
+}
+
 pub(super) fn rule_completions(
     a: &Analysis,
     previous: Option<&Analysis>,

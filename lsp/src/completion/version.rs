@@ -54,7 +54,13 @@ pub(super) fn version_completions(
         Some(("{", Some(n), Some("version")))
             if n.parse::<u64>().is_ok() && cx.at_element_start() =>
         {
-            keywords(DECL_KEYWORDS.iter())
+            let mut out = keywords(DECL_KEYWORDS.iter());
+            out.push(item(
+                "where",
+                CompletionItemKind::KEYWORD,
+                Some("after `state { ... }`: the clauses a well-formed state satisfies".into()),
+            ));
+            out
         }
         Some(("{", Some(_), Some("service"))) if cx.at_element_start() => {
             keywords(["fn", "changed"].iter())

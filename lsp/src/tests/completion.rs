@@ -295,3 +295,43 @@ transform (old) -> new { entries: old.entries }
         );
     }
 }
+
+#[test]
+fn field_names_in_a_rule_differs() {
+    check(
+        None,
+        &spec("", "  #[differs(exp$0)]\n  delete(key) = disallow \"no\""),
+        expect![[r#"
+            value
+            expires_at"#]],
+    );
+}
+
+#[test]
+fn state_in_a_where_clause() {
+    let text = spec("", "  delete(key) = disallow \"no\"").replacen(
+        "  state { entries: map<string, string> }",
+        "  state { entries: map<string, string> } where { forall k in keys(st$0) : true }",
+        1,
+    );
+    check(
+        None,
+        &text,
+        expect![[r#"
+        (30 built-in functions)
+        call
+        disallow
+        if
+        else
+        match
+        let
+        forall
+        exists
+        none
+        true
+        false
+        Entry
+        Item
+        state"#]],
+    );
+}

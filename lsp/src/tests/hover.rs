@@ -229,3 +229,44 @@ fn a_renamed_method_shows_its_counterpart() {
             version 1's name for this method"#]],
     );
 }
+
+/// A spec whose version-1 state has the `where` clause `clause`.
+fn with_clause(clause: &str) -> String {
+    format!(
+        "upgrade kv 1 -> 2\nversion 1 {{\n  service Kv {{ fn put(key: string, value: string) -> unit }}\n  state {{ entries: map<string, string> }} where {{ {clause} }}\n}}\nversion 2 {{\n  service Kv {{ fn put(key: string, value: string) -> unit }}\n  state {{ entries: map<string, string> }}\n}}\n"
+    )
+}
+
+#[test]
+fn names_in_a_state_where_clause() {
+    check(
+        &with_clause("forall k in keys(st$0ate.entries): state.entries[k] != \"\""),
+        expect![[r#"
+            ```ups
+            state: state of version 1
+            ```"#]],
+    );
+    check(
+        &with_clause("forall k in keys(state.entries): state.entries[k$0] != \"\""),
+        expect![[r#"
+            ```ups
+            k: string
+            ```"#]],
+    );
+}
+
+#[test]
+fn a_name_in_a_rule_differs_shows_what_it_means() {
+    let fixture = super::KV.replacen(
+        "  delete(key) = disallow",
+        "  #[differs(val$0ue)] delete(key) = disallow",
+        1,
+    );
+    assert_ne!(fixture, super::KV);
+    check(
+        &fixture,
+        expect![[
+            r#"record field `value`: this rule's answer may differ from the model's in it; `upstartc verify` compares the rest"#
+        ]],
+    );
+}

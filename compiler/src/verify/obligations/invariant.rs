@@ -8,6 +8,7 @@ use super::{found_note, skipped, Case, Cx};
 use crate::eval::Value;
 use crate::model::Ty;
 use crate::verify::report::{Obligation, ObligationResult};
+use crate::verify::wellformed;
 use lang::ast::{Invariant, Transform};
 use lang::{Diagnostic, Span};
 
@@ -54,7 +55,10 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> ObligationResult {
     let cases = cx.options.cases;
     cx.cases(Obligation::Invariant, name, note, |cx, i| {
         let (mut rng, size) = cx.case(NAME, i);
-        let old = cx.gen.generate(&old_ty, &mut rng, size);
+        let Some(old) = cx.state(model.old.number, &mut rng, size) else {
+            // No well-formed old state could be made for this case.
+            return Case::Discarded;
+        };
         let Err(failure) = run(cx, &parts, &old) else {
             return Case::Held;
         };
@@ -66,6 +70,10 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> ObligationResult {
 
 /// One case: transform `old`, then judge the new state.
 fn run(cx: &Cx<'_>, parts: &Parts<'_>, old: &Value) -> Result<(), Failure> {
+    // Only well-formed old states are cases (a shrunk one too).
+    if wellformed::broken_clause(&cx.eval, cx.model, cx.model.old.number, old).is_some() {
+        return Ok(());
+    }
     let new = match parts.transform {
         Some(t) => cx.eval.eval_transform(t, old).map_err(Failure::Transform)?,
         None => old.clone(),

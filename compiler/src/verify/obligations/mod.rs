@@ -8,14 +8,18 @@ pub(crate) mod round_trip;
 pub(crate) mod simulate;
 mod state;
 pub(crate) mod total;
+pub(crate) mod wellformed;
 
 use super::gen::{Generator, MAX_SIZE};
 use super::report::{Obligation, ObligationResult, Status};
 use super::rng::{hash_str, mix, Rng};
 use super::VerifyOptions;
-use crate::eval::{EvalError, Evaluator};
+use crate::eval::{EvalError, Evaluator, Value};
 use crate::model::SpecModel;
+use crate::verify::wellformed::{clause_literals, Maker, Tally};
 use lang::{Diagnostic, Span};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 /// Most runs of a property while shrinking one failure.
 pub(crate) const MAX_SHRINK_RUNS: u32 = 2000;
@@ -29,6 +33,10 @@ pub(crate) struct Cx<'m> {
     pub gen: Generator<'m>,
     pub options: VerifyOptions,
     pub diagnostics: Vec<Diagnostic>,
+    /// The string literals of the states' `where` clauses, which repairs draw from.
+    pub clause_literals: Vec<String>,
+    /// Per version: states generated and made well-formed (for U0108).
+    pub tallies: RefCell<BTreeMap<u64, Tally>>,
 }
 
 impl<'m> Cx<'m> {
@@ -39,7 +47,22 @@ impl<'m> Cx<'m> {
             gen: Generator::new(model),
             options,
             diagnostics: Vec::new(),
+            clause_literals: clause_literals(model),
+            tallies: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    /// A generated well-formed state of version `number` (any state of its type when the
+    /// version declares no `where` clauses); `None` when none could be made.
+    pub fn state(&self, number: u64, rng: &mut Rng, size: u32) -> Option<Value> {
+        let maker = Maker {
+            eval: &self.eval,
+            gen: &self.gen,
+            model: self.model,
+            literals: &self.clause_literals,
+        };
+        let mut tallies = self.tallies.borrow_mut();
+        maker.state(number, rng, size, tallies.entry(number).or_default())
     }
 
     /// The seed of case `i` of the obligation called `name`.

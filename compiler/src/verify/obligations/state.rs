@@ -8,6 +8,7 @@ use crate::eval::{Env, EvalError, NoHost, Value};
 use crate::model::Ty;
 use crate::verify::conform::conforms;
 use crate::verify::gen::shrink_case;
+use crate::verify::wellformed;
 use lang::ast::Invariant;
 use lang::diagnostic::codes;
 use lang::{Diagnostic, Span};
@@ -35,6 +36,8 @@ pub(super) enum Failure {
         index: usize,
         error: EvalError,
     },
+    /// The state given breaks its version's `where` clause `index`.
+    NotWellFormed { given: Value, index: usize },
 }
 
 impl Failure {
@@ -45,6 +48,7 @@ impl Failure {
             Failure::Shape { .. } => "shape".into(),
             Failure::False { index, .. } => format!("false {index}"),
             Failure::Error { index, error, .. } => format!("error {index} {:?}", error.span()),
+            Failure::NotWellFormed { index, .. } => format!("wellformed {index}"),
         }
     }
 }
@@ -61,6 +65,15 @@ pub(super) fn judge(
 ) -> Result<(), Failure> {
     if let Err(reason) = conforms(&given, ty, cx.model) {
         return Err(Failure::Shape { given, reason });
+    }
+    // A forward case starts from a well-formed old state, so the new state must be
+    // well-formed too; a reverse case starts from any new state, so what it gives back is not
+    // held to the old version's `where` clauses.
+    if let Direction::Forward = direction {
+        let version = cx.model.new.number;
+        if let Some(index) = wellformed::broken_clause(&cx.eval, cx.model, version, &given) {
+            return Err(Failure::NotWellFormed { given, index });
+        }
     }
     let Some(inv) = invariant else {
         return Ok(());
@@ -191,6 +204,28 @@ pub(super) fn diagnostic(
                 .also(clause_span(index), "this clause is false"),
             given,
         ),
+        Failure::NotWellFormed { given, index } => {
+            let which = match direction {
+                Direction::Forward => "new",
+                Direction::Reverse => "old",
+            };
+            let clause = wellformed::clauses(model, version)
+                .and_then(|w| w.clauses.get(index))
+                .map_or(at, |c| c.span);
+            (
+                Diagnostic::new(
+                    codes::VERIFY_WELLFORMED_LOST,
+                    model.file,
+                    at,
+                    format!("the {t} gives a state that is not well-formed in version {version}"),
+                )
+                .label(format!(
+                    "this {t} breaks a `where` clause of the {which} state"
+                ))
+                .also(clause, "this clause is false"),
+                given,
+            )
+        }
         Failure::Error {
             given,
             index,

@@ -91,8 +91,16 @@ impl Builder {
                 let body = self.expr_or_unit(parts.pop(), span);
                 let (attrs, parts): (Vec<P<'_>>, Vec<P<'_>>) = parts
                     .into_iter()
-                    .partition(|p| p.as_rule() == Rule::rule_attr);
-                let allow = attrs
+                    .partition(|p| matches!(p.as_rule(), Rule::rule_attr | Rule::differs_attr));
+                let (differs, allow): (Vec<P<'_>>, Vec<P<'_>>) = attrs
+                    .into_iter()
+                    .partition(|p| p.as_rule() == Rule::differs_attr);
+                let allow = allow
+                    .into_iter()
+                    .flat_map(|a| a.into_inner())
+                    .map(|p| self.ident(p))
+                    .collect();
+                let differs = differs
                     .into_iter()
                     .flat_map(|a| a.into_inner())
                     .map(|p| self.ident(p))
@@ -104,6 +112,7 @@ impl Builder {
                 });
                 crate::ast::Rule {
                     allow,
+                    differs,
                     method,
                     params: idents.collect(),
                     body,

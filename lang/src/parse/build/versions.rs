@@ -89,15 +89,29 @@ impl Builder {
             Rule::state_decl => {
                 let mut storage = None;
                 let mut fields = Vec::new();
+                let mut wellformed = None;
                 for part in inner {
                     match part.as_rule() {
                         Rule::state_kind => storage = StateStorage::from_name(part.as_str()),
+                        Rule::state_where => {
+                            let wspan = self.span(&part);
+                            let clauses = part
+                                .into_inner()
+                                .filter(|p| p.as_rule() == Rule::expr)
+                                .map(|p| self.expr(p))
+                                .collect();
+                            wellformed = Some(WellFormed {
+                                clauses,
+                                span: wspan,
+                            });
+                        }
                         _ => fields = self.fields(part),
                     }
                 }
                 Decl::State(StateDecl {
                     storage,
                     fields,
+                    wellformed,
                     span,
                 })
             }

@@ -7,6 +7,7 @@ use crate::model::{ServiceDef, Ty};
 use crate::verify::conform::conforms;
 use crate::verify::obligations::simulate::subject::Subject;
 use crate::verify::obligations::Cx;
+use crate::verify::wellformed::broken_clause;
 use lang::ast::RuleKind;
 use lang::Span;
 
@@ -78,6 +79,8 @@ pub(super) enum Failure {
     Answer(Step),
     /// The invariant no longer holds after the call (or cannot be evaluated).
     State(Step, Option<EvalError>),
+    /// A state after the call breaks its version's `where` clause: the version, the clause.
+    WellFormed(Step, u64, usize),
 }
 
 impl Failure {
@@ -89,6 +92,7 @@ impl Failure {
             Failure::Rule { error, .. } => format!("rule {:?}", error.span()),
             Failure::Answer(_) => "answer".into(),
             Failure::State(..) => "state".into(),
+            Failure::WellFormed(_, version, clause) => format!("wellformed {version} {clause}"),
         }
     }
 }
@@ -102,6 +106,10 @@ pub(super) fn related_pair(cx: &Cx<'_>, old: &Value) -> Option<(Value, Value)> {
     if model.old.state.is_none() || model.new.state.is_none() {
         return Some((Value::Unit, Value::Unit));
     }
+    // Only well-formed states are cases, on both sides (a shrunk one too).
+    if broken_clause(&cx.eval, model, model.old.number, old).is_some() {
+        return None;
+    }
     let new = match model.spec.transforms().next() {
         Some(t) => cx.eval.eval_transform(t, old).ok()?,
         None => old.clone(),
@@ -111,6 +119,9 @@ pub(super) fn related_pair(cx: &Cx<'_>, old: &Value) -> Option<(Value, Value)> {
         Some(inv) => cx.eval.eval_invariant(inv, old, &new).ok()?,
         None => true,
     };
+    if broken_clause(&cx.eval, model, model.new.number, &new).is_some() {
+        return None;
+    }
     holds.then(|| (old.clone(), new))
 }
 
@@ -232,8 +243,24 @@ fn finish(
         got,
         log: host.log,
     };
-    if !s.answers_allowed() && step.got.as_ref().is_some_and(|g| *g != step.expected) {
+    if !s.answers_allowed()
+        && step
+            .got
+            .as_ref()
+            .is_some_and(|g| !same_answer(g, &step.expected, s.differs()))
+    {
         return Err(Box::new(Failure::Answer(step)));
+    }
+    let broken = [
+        (cx.model.old.number, &step.old),
+        (cx.model.new.number, &step.new),
+    ]
+    .into_iter()
+    .find_map(|(version, state)| {
+        broken_clause(&cx.eval, cx.model, version, state).map(|clause| (version, clause))
+    });
+    if let Some((version, clause)) = broken {
+        return Err(Box::new(Failure::WellFormed(step, version, clause)));
     }
     if let Some(inv) = cx.model.spec.invariants().next() {
         match cx.eval.eval_invariant(inv, &step.old, &step.new) {
@@ -243,4 +270,51 @@ fn finish(
         }
     }
     Ok(Ok(step))
+}
+
+/// Whether the rule's answer `got` is the model's `expected`, up to the record fields named
+/// in the rule's `#[differs(...)]` (at any depth, in both).
+pub(super) fn same_answer(got: &Value, expected: &Value, differs: &[String]) -> bool {
+    if differs.is_empty() {
+        return got == expected;
+    }
+    erase(got.clone(), differs) == erase(expected.clone(), differs)
+}
+
+/// `v` with the record fields named in `names` set to `()`, at any depth.
+fn erase(v: Value, names: &[String]) -> Value {
+    match v {
+        Value::Record { name, fields } => Value::Record {
+            name,
+            fields: fields
+                .into_iter()
+                .map(|(k, x)| {
+                    if names.contains(&k) {
+                        (k, Value::Unit)
+                    } else {
+                        (k, erase(x, names))
+                    }
+                })
+                .collect(),
+        },
+        Value::Option(x) => Value::Option(x.map(|x| Box::new(erase(*x, names)))),
+        Value::List(xs) => Value::List(xs.into_iter().map(|x| erase(x, names)).collect()),
+        Value::Tuple(xs) => Value::Tuple(xs.into_iter().map(|x| erase(x, names)).collect()),
+        Value::Set(xs) => Value::Set(xs.into_iter().map(|x| erase(x, names)).collect()),
+        Value::Map(m) => Value::Map(
+            m.into_iter()
+                .map(|(k, x)| (erase(k, names), erase(x, names)))
+                .collect(),
+        ),
+        Value::Variant {
+            enum_name,
+            variant,
+            payload,
+        } => Value::Variant {
+            enum_name,
+            variant,
+            payload: payload.map(|p| Box::new(erase(*p, names))),
+        },
+        other => other,
+    }
 }

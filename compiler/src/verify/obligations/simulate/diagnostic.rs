@@ -98,6 +98,27 @@ pub(super) fn diagnostic(
                 step.log,
             )
         }
+        Failure::WellFormed(step, version, clause) => {
+            let at = crate::verify::wellformed::clauses(cx.model, version)
+                .and_then(|w| w.clauses.get(clause))
+                .map_or(s.at, |c| c.span);
+            let mut notes = step.log;
+            notes.push(format!("old state after: {}", step.old));
+            notes.push(format!("new state after: {}", step.new));
+            (
+                Diagnostic::new(
+                    codes::VERIFY_WELLFORMED_LOST,
+                    file,
+                    s.at,
+                    format!(
+                        "after a call through {what} the version {version} state is not well-formed"
+                    ),
+                )
+                .label("the states after this call break a `where` clause")
+                .also(at, "this clause is false"),
+                notes,
+            )
+        }
         Failure::State(step, error) => {
             let d = Diagnostic::new(
                 state_code,

@@ -1,4 +1,5 @@
-//! The keys a generated state holds, which generated arguments are drawn from now and then.
+//! What a generated state holds, which generated arguments are drawn from now and then: its
+//! map keys, and every part of it (records, enum values, strings and numbers in fields).
 
 use crate::eval::Value;
 use crate::model::Ty;
@@ -6,26 +7,49 @@ use crate::verify::conform::conforms;
 use crate::verify::obligations::Cx;
 use crate::verify::rng::Rng;
 
-/// Most keys [`state_keys`] collects.
+/// Most keys, and most parts, [`state_keys`] collects.
 const MAX_KEYS: usize = 64;
+const MAX_PARTS: usize = 256;
 
-/// The map keys of a state, at any depth (ids, emails, the keys of a store). Generated
-/// arguments are drawn from them now and then, so a call names what the state holds: a
-/// `get(id)` of an independently generated id rarely finds anything, and a rule's handling of
-/// what it finds would go unchecked.
-pub(super) fn state_keys(state: &Value) -> Vec<Value> {
-    let mut out = Vec::new();
+/// The values a state holds.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    /// Map keys at any depth (ids, emails, the keys of a store).
+    pub keys: Vec<Value>,
+    /// Every other part: values of maps, record fields, payloads (a customer id in an order,
+    /// an order's total).
+    pub parts: Vec<Value>,
+}
+
+impl Held {
+    /// Adds what another state holds (the new state of a related pair).
+    pub(crate) fn extend(&mut self, other: Held) {
+        self.keys.extend(other.keys);
+        self.parts.extend(other.parts);
+    }
+}
+
+/// What a state holds, at any depth. Generated arguments are drawn from it now and then, so
+/// a call names what the state holds: a `get(id)` of an independently generated id rarely
+/// finds anything, a `list_by_customer(c)` of a generated `c` rarely lists anything, and a
+/// `pay(id, amount)` with a generated amount rarely matches the order's total, and a rule's
+/// handling of what it finds would go unchecked.
+pub(crate) fn state_keys(state: &Value) -> Held {
+    let mut out = Held::default();
     let mut stack = vec![state];
     while let Some(v) = stack.pop() {
-        if out.len() >= MAX_KEYS {
+        if out.keys.len() >= MAX_KEYS && out.parts.len() >= MAX_PARTS {
             break;
         }
         match v {
             Value::Map(m) => {
                 for (k, x) in m {
-                    out.push(k.clone());
+                    if out.keys.len() < MAX_KEYS {
+                        out.keys.push(k.clone());
+                    }
                     stack.push(x);
                 }
+                continue;
             }
             Value::Record { fields, .. } => stack.extend(fields.values()),
             Value::List(xs) | Value::Tuple(xs) => stack.extend(xs),
@@ -36,15 +60,25 @@ pub(super) fn state_keys(state: &Value) -> Vec<Value> {
             } => stack.push(x),
             _ => {}
         }
+        if v != state && out.parts.len() < MAX_PARTS {
+            out.parts.push(v.clone());
+        }
     }
     out
 }
 
-/// One of `keys` that is a value of `ty`, if any.
-pub(super) fn pick_fitting(cx: &Cx<'_>, keys: &[Value], ty: &Ty, rng: &mut Rng) -> Option<Value> {
-    let fitting: Vec<&Value> = keys
-        .iter()
-        .filter(|k| conforms(k, ty, cx.model).is_ok())
-        .collect();
-    rng.pick(&fitting).map(|v| (*v).clone())
+/// A held value of `ty`, if any: a map key half the time (when one fits), else a part.
+pub(crate) fn pick_fitting(cx: &Cx<'_>, held: &Held, ty: &Ty, rng: &mut Rng) -> Option<Value> {
+    let fitting = |vs: &[Value]| -> Vec<Value> {
+        vs.iter()
+            .filter(|k| conforms(k, ty, cx.model).is_ok())
+            .cloned()
+            .collect()
+    };
+    let keys = fitting(&held.keys);
+    if !keys.is_empty() && rng.chance(1, 2) {
+        return rng.pick(&keys).cloned();
+    }
+    let parts = fitting(&held.parts);
+    rng.pick(&parts).or_else(|| rng.pick(&keys)).cloned()
 }

@@ -17,7 +17,7 @@
 
 mod call;
 mod diagnostic;
-mod keys;
+pub(crate) mod keys;
 mod sequence;
 mod single;
 mod subject;

@@ -130,8 +130,23 @@ pub(super) fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> Obli
     let mut discarded = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(SEQUENCE_NAME, i);
-        let state = cx.gen.generate(&state_ty, &mut rng, size);
-        let keys = state_keys(&state);
+        let state = if cx.model.old.state.is_some() {
+            match cx.state(cx.model.old.number, &mut rng, size) {
+                Some(state) => state,
+                None => {
+                    discarded += 1;
+                    continue;
+                }
+            }
+        } else {
+            cx.gen.generate(&state_ty, &mut rng, size)
+        };
+        // Arguments are drawn from both states of the pair: a future rule's caller holds the
+        // new one.
+        let mut keys = state_keys(&state);
+        if let Some((_, new)) = related_pair(cx, &state) {
+            keys.extend(state_keys(&new));
+        }
         let mut case = vec![(state_ty.clone(), state)];
         let len = 2 + rng.below(MAX_SEQUENCE - 1);
         // Arguments given earlier in the sequence: a later call reuses one of its type three

@@ -33,8 +33,23 @@ pub(super) fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResul
     let mut unrelated = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(&s.name, i);
-        let state = cx.gen.generate(&state_ty, &mut rng, size);
-        let keys = state_keys(&state);
+        let state = if cx.model.old.state.is_some() {
+            match cx.state(cx.model.old.number, &mut rng, size) {
+                Some(state) => state,
+                None => {
+                    unrelated += 1;
+                    continue;
+                }
+            }
+        } else {
+            cx.gen.generate(&state_ty, &mut rng, size)
+        };
+        // Arguments are drawn from both states of the pair: a future rule's caller holds the
+        // new one.
+        let mut keys = state_keys(&state);
+        if let Some((_, new)) = related_pair(cx, &state) {
+            keys.extend(state_keys(&new));
+        }
         let mut case = vec![(state_ty.clone(), state)];
         for p in &s.caller.params {
             let held = if rng.chance(1, 2) {

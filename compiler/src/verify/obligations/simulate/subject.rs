@@ -30,6 +30,8 @@ pub(super) struct Subject<'m> {
     pub(super) at: Span,
     /// The node's version (shown with a renamed method's other name).
     pub(super) node_number: u64,
+    /// The rule's `#[differs(...)]` field names.
+    pub(super) differs: Vec<String>,
 }
 
 impl Subject<'_> {
@@ -57,6 +59,12 @@ impl Subject<'_> {
     /// than the model, so only the states are checked.
     pub(super) fn answers_allowed(&self) -> bool {
         self.allows(codes::VERIFY_SIMULATION_ANSWER)
+    }
+
+    /// The record fields the rule's `#[differs(...)]` names: its answer may differ from the
+    /// model's in these only.
+    pub(super) fn differs(&self) -> &[String] {
+        self.differs.as_slice()
     }
 
     /// The rule says `#[allow(verify_simulation_sequence)]`: it deliberately loses what a
@@ -123,6 +131,7 @@ pub(super) fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<
                 through: rule.method.name.as_str(),
                 pass: None,
                 node_number: reachable.number,
+                differs: rule.differs.iter().map(|d| d.name.clone()).collect(),
             });
         }
     }
@@ -190,6 +199,7 @@ pub(super) fn subjects<'m>(cx: &Cx<'m>, out: &mut Vec<ObligationResult>) -> Vec<
                 .pass_conversions
                 .get(&(model.old.number, service.clone(), method.clone())),
             node_number: model.new.number,
+            differs: Vec::new(),
         });
     }
     list
