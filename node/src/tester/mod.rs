@@ -84,6 +84,11 @@ pub struct Args {
     /// One JSON object on stdout at the end (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
+    /// A method that writes only the node it is called on (a peer-only method, like the kv
+    /// example's `replicate`): the model oracles apply its writes to that node alone. Others'
+    /// writes reach every node. Repeatable.
+    #[arg(long = "local-method", value_name = "METHOD")]
+    pub local_methods: Vec<String>,
 }
 
 fn parse_program(text: &str) -> Result<(u64, PathBuf), String> {
@@ -213,7 +218,7 @@ pub fn run(args: &Args) -> CliResult {
         upstartc: upstartc.clone(),
         preload: args.preload.clone().unwrap_or_default(),
     };
-    let setup = Setup::new(
+    let mut setup = Setup::new(
         upstart,
         tools,
         hops,
@@ -223,6 +228,7 @@ pub fn run(args: &Args) -> CliResult {
         work.clone(),
         args.healthy_for.clone(),
     );
+    setup.local = args.local_methods.clone();
     out.say(&format!("work directory: {}", work.display()));
     let mut reports = Vec::new();
     let total = plans.len();

@@ -44,6 +44,10 @@ pub enum Planted {
     /// Reads its state file differently from what the spec's transform writes: an item with
     /// no `expires_at` (every item the transform carries over) is read as expired and dropped.
     MisreadsState,
+    /// Saves the items peers send (`replicate`) but does not serve them: a `get` of a key
+    /// last written through a peer answers that there is no such item (a served view that
+    /// the replication path forgets to update), while the state file holds the item.
+    HidesReplicated,
 }
 
 const USAGE: &str =
