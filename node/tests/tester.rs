@@ -341,6 +341,36 @@ fn rolling_back_the_hop_before_the_rolled_back_one_takes_every_node_back() {
     assert_eq!(outcome["models"], true, "{outcome:#}");
 }
 
+/// Found by the 200-plan run (plan 3040: 3 -> 2 rolled back, then 2 -> 1): a node that had no
+/// write between the two rollbacks found "nothing written since the upgrade to 2" (the upgrade
+/// 2 -> 3 had replaced the baseline `STATE.v2` with its backup) and restored the version-1
+/// backup, erasing the writes made at versions 2 and 3 (`differential-state` and
+/// `writes-readable` failed on n2). Workload seed 142's calls between the two rollbacks are
+/// reads, so nothing is written there. Now the reverse transform carries the writes back.
+#[test]
+fn rolling_back_two_hops_keeps_the_writes_made_after_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("two-rollbacks-no-write-between.json");
+    std::fs::write(
+        &plan,
+        r#"{"seed": 142, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
+            "concurrent": 0, "calls": 30, "steps": [
+            {"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"},
+            {"step": "hop", "from": 2, "to": 3}, {"step": "await_rollout"},
+            {"step": "rollback"}, {"step": "rollback"}]}"#,
+    )
+    .unwrap();
+    let (ok, report) = upstart_test(
+        &[spec("kv-1-2.ups"), spec("kv-2-3.ups")],
+        &chain_programs(),
+        &["--plan", plan.to_str().unwrap(), "--shrink-budget", "0"],
+    );
+    assert!(ok, "{report:#}");
+    let outcome = &report["plans"][0]["outcome"];
+    assert_eq!(outcome["differential"], true, "{outcome:#}");
+    assert_eq!(outcome["models"], true, "{outcome:#}");
+}
+
 /// Found by `upstart test` (a plan with the server down right after a push): an agent whose
 /// fetch of the announced bundle met the server down counted the bundle as refused, failed the
 /// upgrade it was then told to make, and paused the rollout. A server that cannot be reached
