@@ -15,5 +15,6 @@ pub mod codegen;
 pub mod eval;
 pub mod model;
 pub mod mutate;
+pub mod replay;
 pub mod verify;
 pub mod workload;

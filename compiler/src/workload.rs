@@ -8,7 +8,7 @@
 
 use crate::model::{SpecModel, VersionEnv};
 use crate::verify::{Generator, Rng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many calls and how large their arguments get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub struct MethodInfo {
 }
 
 /// One call: a method and its params by name (a JSON object, the JSON-RPC `params`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     pub method: String,
     pub params: serde_json::Value,

@@ -115,6 +115,12 @@ fn killed_at(point: &str) {
         state_changed,
         "{point}: {lines:?}"
     );
+    // The rules it had are in force again, and it says so (`upstart test` waits for every
+    // node's `rules` line before clients of the new version start).
+    assert!(
+        lines.iter().any(|l| l == "rules 1,2"),
+        "{point}: the restarted agent did not say its rules: {lines:?}"
+    );
     assert_all_gone(&before, point);
     assert!(
         json_of(&std::fs::read(&state).unwrap()) == json_of(&new),

@@ -9,7 +9,12 @@
 //! - `tests/planted/kv-1-2-past-drops-value.ups`: the past rule of `put` drops `value`;
 //! - `kv-planted-v1-gives-up-replicating`: version 1 answers a write whose replication to a
 //!   peer still fails after a second without it: only a peer route cut for longer (a network
-//!   fault, the peer healthy) shows it.
+//!   fault, the peer healthy) shows it;
+//! - `tests/planted/kv-1-2-model-put-keeps-first.ups`: the model of version 1's `put` keeps a
+//!   key's first value while every program overwrites it (only the model oracles can tell);
+//! - `kv-planted-v2-hides-replicated`: version 2 saves the items its peers replicate but does
+//!   not serve them (the differential sees it only when a `get` of the workload happens to
+//!   read such a key there; the read-back asks every key on every node).
 //!
 //! Each test runs a bounded number of small plans from a fixed seed (CI stays short); the
 //! longer run of the real example over the whole chain is `#[ignore]`d.
@@ -35,8 +40,10 @@ fn upstart_test(specs: &[PathBuf], programs: &[(u64, PathBuf)], args: &[&str]) -
     for (v, p) in programs {
         cmd.arg("--program").arg(format!("{v}={}", p.display()));
     }
+    // The kv example's `replicate` writes the node it is called on alone.
     let out = cmd
         .args(args)
+        .args(["--local-method", "replicate"])
         .arg("--upstartc")
         .arg(&t.upstartc)
         .arg("--work")
@@ -192,6 +199,77 @@ fn finds_a_write_answered_without_its_replication_under_a_cut_route_and_shrinks_
     );
 }
 
+/// Every oracle that failed in `plan` (a report's entry).
+fn oracles(plan: &Value) -> Vec<String> {
+    plan["outcome"]["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["oracle"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Before the model oracles, `upstart test` passed all six plans of this run (the rolling and
+/// the never-upgrading clusters run the same programs, so the differential agrees).
+#[test]
+fn finds_answers_that_disagree_with_the_spec_models_and_shrinks_the_plan() {
+    let t = support::tools();
+    let planted = t
+        .workspace
+        .join("tests/planted/kv-1-2-model-put-keeps-first.ups");
+    let (ok, report) = upstart_test(
+        &[planted],
+        &programs(t.kv_v1.clone(), t.kv_v2.clone()),
+        &[&SMALL[..], &["--seed", "52"]].concat(),
+    );
+    assert!(!ok, "{report:#}");
+    let (oracle, plan, shrunk) = found(&report);
+    assert_eq!(oracle, "model-answers", "{report:#}");
+    let failed = &report["plans"][0];
+    assert_eq!(failed["outcome"]["differential"], true, "{failed:#}");
+    assert_eq!(failed["outcome"]["models"], true, "{failed:#}");
+    for o in oracles(failed) {
+        assert!(
+            o == "model-answers" || o == "writes-readable",
+            "an older oracle failed too: {o}"
+        );
+    }
+    assert_small(&plan, &shrunk, 3);
+}
+
+/// A plan on which the older oracles pass (its calls write a key through node 1 after the
+/// upgrade and never read it back on node 2: the differential applies and agrees) but the
+/// replicated write cannot be read on node 2. Before the read-back oracle, `upstart test`
+/// passed this plan.
+#[test]
+fn finds_a_replicated_write_a_node_does_not_serve_and_shrinks_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = support::tools();
+    let plan = dir.path().join("plan.json");
+    // Workload seed 70's version-1 calls 7..10: three `put`s of the key "", the last through
+    // n1 once both nodes run version 2.
+    std::fs::write(
+        &plan,
+        r#"{"seed": 70, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
+            "concurrent": 0, "calls": 3, "skip": 7,
+            "steps": [{"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"}]}"#,
+    )
+    .unwrap();
+    let (ok, report) = upstart_test(
+        &[spec("kv-1-2.ups")],
+        &programs(t.kv_v1.clone(), bin("kv-planted-v2-hides-replicated")),
+        &["--plan", plan.to_str().unwrap(), "--shrink-budget", "8"],
+    );
+    assert!(!ok, "{report:#}");
+    let (oracle, plan, shrunk) = found(&report);
+    assert_eq!(oracle, "writes-readable", "{report:#}");
+    let failed = &report["plans"][0];
+    assert_eq!(failed["outcome"]["differential"], true, "{failed:#}");
+    assert_eq!(oracles(failed), ["writes-readable"], "{failed:#}");
+    assert_small(&plan, &shrunk, 2);
+    assert_eq!(shrunk["nodes"], 2, "one node has no peer: {shrunk:#}");
+}
+
 fn chain_programs() -> Vec<(u64, PathBuf)> {
     let t = support::tools();
     vec![
@@ -271,6 +349,65 @@ fn a_saved_plan_replays_and_a_bad_one_is_refused() {
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("not a plan"), "{said}");
+}
+
+/// Found by `upstart test` (a plan rolling back both hops of the chain, 3 -> 2 then 2 -> 1):
+/// the server accepted the rollback of the done 1 -> 2 rollout and called it rolled back, but
+/// its nodes belonged to the 2 -> 3 rollout, so none went back (the plan timed out waiting,
+/// every node at version 2). Now they join the rolled-back rollout and go back to version 1.
+#[test]
+fn rolling_back_the_hop_before_the_rolled_back_one_takes_every_node_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("two-rollbacks.json");
+    std::fs::write(
+        &plan,
+        r#"{"seed": 80, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
+            "concurrent": 0, "calls": 30, "steps": [
+            {"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"},
+            {"step": "hop", "from": 2, "to": 3}, {"step": "await_rollout"},
+            {"step": "wait", "ms": 300}, {"step": "rollback"},
+            {"step": "wait", "ms": 300}, {"step": "rollback"}]}"#,
+    )
+    .unwrap();
+    let (ok, report) = upstart_test(
+        &[spec("kv-1-2.ups"), spec("kv-2-3.ups")],
+        &chain_programs(),
+        &["--plan", plan.to_str().unwrap(), "--shrink-budget", "0"],
+    );
+    assert!(ok, "{report:#}");
+    let outcome = &report["plans"][0]["outcome"];
+    assert_eq!(outcome["differential"], true, "{outcome:#}");
+    assert_eq!(outcome["models"], true, "{outcome:#}");
+}
+
+/// Found by the 200-plan run (plan 3040: 3 -> 2 rolled back, then 2 -> 1): a node that had no
+/// write between the two rollbacks found "nothing written since the upgrade to 2" (the upgrade
+/// 2 -> 3 had replaced the baseline `STATE.v2` with its backup) and restored the version-1
+/// backup, erasing the writes made at versions 2 and 3 (`differential-state` and
+/// `writes-readable` failed on n2). Workload seed 142's calls between the two rollbacks are
+/// reads, so nothing is written there. Now the reverse transform carries the writes back.
+#[test]
+fn rolling_back_two_hops_keeps_the_writes_made_after_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("two-rollbacks-no-write-between.json");
+    std::fs::write(
+        &plan,
+        r#"{"seed": 142, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
+            "concurrent": 0, "calls": 30, "steps": [
+            {"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"},
+            {"step": "hop", "from": 2, "to": 3}, {"step": "await_rollout"},
+            {"step": "rollback"}, {"step": "rollback"}]}"#,
+    )
+    .unwrap();
+    let (ok, report) = upstart_test(
+        &[spec("kv-1-2.ups"), spec("kv-2-3.ups")],
+        &chain_programs(),
+        &["--plan", plan.to_str().unwrap(), "--shrink-budget", "0"],
+    );
+    assert!(ok, "{report:#}");
+    let outcome = &report["plans"][0]["outcome"];
+    assert_eq!(outcome["differential"], true, "{outcome:#}");
+    assert_eq!(outcome["models"], true, "{outcome:#}");
 }
 
 /// Found by `upstart test` (a plan with the server down right after a push): an agent whose

@@ -90,6 +90,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay a client's calls against the method models of its version (for `upstart test`):
+    /// reads `{"nodes": N, "local": [METHOD...], "calls": [{"node": K, "method", "params"}...],
+    /// "probes": [...]}` on stdin, prints one JSON object: each call's model answer (a model
+    /// state per node, writes reaching every node but those of `local` methods), and the
+    /// read-only probes' answers on each node's final state
+    Replay {
+        /// Spec files (`*.ups`), checked together as a chain
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The version of the client whose models answer
+        #[arg(long)]
+        version: u64,
+    },
     /// Mutation-test the rules: mutate every rule, verify each mutant that checks, and report
     /// per rule and in total how many mutants `verify` kills
     Mutate {
@@ -169,6 +182,7 @@ fn main() -> ExitCode {
             calls,
             json,
         } => workload(&files, seed, calls, json),
+        Command::Replay { files, version } => replay(&files, version),
         Command::Mutate {
             files,
             seed,
@@ -303,6 +317,69 @@ fn workload(paths: &[PathBuf], seed: u64, calls: u32, json: bool) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// What `upstartc replay` reads on stdin.
+struct ReplayInput {
+    nodes: usize,
+    local: Vec<String>,
+    calls: Vec<compiler::replay::NodeCall>,
+    probes: Vec<compiler::workload::Call>,
+}
+
+fn replay_input(input: &serde_json::Value) -> Result<ReplayInput, serde_json::Error> {
+    let field = |name: &str| input.get(name).cloned().unwrap_or(serde_json::json!([]));
+    Ok(ReplayInput {
+        nodes: serde_json::from_value(input.get("nodes").cloned().unwrap_or(1.into()))?,
+        local: serde_json::from_value(field("local"))?,
+        calls: serde_json::from_value(field("calls"))?,
+        probes: serde_json::from_value(field("probes"))?,
+    })
+}
+
+fn replay(paths: &[PathBuf], version: u64) -> ExitCode {
+    let sources = match read_sources(paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let out = check_sources(&sources);
+    if out.has_errors() {
+        render::human_to_stderr(&sources, &out.diagnostics, ColorChoice::Never);
+        say!("error: the replay needs specs that check without errors");
+        return ExitCode::from(1);
+    }
+    let input = serde_json::from_reader(std::io::stdin().lock())
+        .and_then(|v: serde_json::Value| replay_input(&v));
+    let input = match input {
+        Ok(i) => i,
+        Err(e) => {
+            say!("error: stdin is not `{{\"nodes\": N, \"local\": [...], \"calls\": [...], \"probes\": [...]}}`: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match compiler::replay::replay(
+        &out.models,
+        version,
+        input.nodes,
+        &input.local,
+        &input.calls,
+        &input.probes,
+    ) {
+        Ok(r) => match serde_json::to_string(&r) {
+            Ok(text) => {
+                out!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                say!("error: cannot encode the replay: {e}");
+                ExitCode::from(3)
+            }
+        },
+        Err(e) => {
+            say!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn color_choice(color: Color) -> ColorChoice {

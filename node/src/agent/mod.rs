@@ -182,6 +182,13 @@ impl Agent {
             supervisor::stop_orphan(pid, bin, record.program_started, config.stop_timeout).await;
         }
         let chain = rules.chain(&config.system, rules.loaded())?;
+        let reopened: Vec<String> = chain
+            .as_ref()
+            .map(|c| c.versions())
+            .unwrap_or_default()
+            .iter()
+            .map(u64::to_string)
+            .collect();
         let mut shim_config = ShimConfig::new(config.system.clone(), record.version);
         shim_config.listeners = config.listeners.clone();
         shim_config.peers = config
@@ -208,6 +215,10 @@ impl Agent {
                 Some(v) => say(&format!("shim {addr} version {v}")),
                 None => say(&format!("shim {addr} version node")),
             }
+        }
+        // The rules kept from before a restart are in force again: say so, as when loaded.
+        if !reopened.is_empty() {
+            say(&format!("rules {}", reopened.join(",")));
         }
         let peer_routes: Vec<SocketAddr> = shim.addrs().peers.iter().map(|(l, _)| *l).collect();
         let address = shim

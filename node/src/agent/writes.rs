@@ -35,8 +35,13 @@ impl Written {
     }
 }
 
-/// Compares the state at `state` with the output of the upgrade to `to`.
+/// Compares the state at `state` with the output of the upgrade to `to`. After a later
+/// upgrade from `to` (a `STATE.v<n>` of a newer version exists), `STATE.v<to>` is that
+/// upgrade's backup, not this one's output: what was written since cannot be told.
 pub fn since_upgrade(state: &Path, to: u64) -> Written {
+    if later_version(state, to) {
+        return Written::Unknown;
+    }
     let files = StateFiles::new(state);
     // The state of any kind as JSON; the program may be running.
     let (Ok(now), Ok(then)) = (
@@ -58,6 +63,30 @@ pub fn since_upgrade(state: &Path, to: u64) -> Written {
         },
         _ => Written::Unknown,
     }
+}
+
+/// Whether a `STATE.v<n>` with `n` above `to` is beside `state` (copies kept aside,
+/// `STATE.v<n>.<time>`, are no version).
+fn later_version(state: &Path, to: u64) -> bool {
+    let (Some(dir), Some(name)) = (state.parent(), state.file_name().and_then(|n| n.to_str()))
+    else {
+        return false;
+    };
+    let prefix = format!("{name}.v");
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name()
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > to)
+    })
 }
 
 /// The values that differ between `a` and `b`: an entry present on one side only counts once,
@@ -110,5 +139,26 @@ mod tests {
         std::fs::write(&state, b"not json").unwrap();
         assert_eq!(since_upgrade(&state, 2), Written::Unknown);
         assert!(Written::Unknown.any() && !Written::Nothing.any());
+    }
+
+    /// Found by `upstart test` (3 -> 2 rolled back, then 2 -> 1): the upgrade 2 -> 3 kept its
+    /// backup of version 2 as `STATE.v2`, over the output of the upgrade 1 -> 2; after the
+    /// rollback to 2 the state equalled it, so the rollback to 1 found nothing written and
+    /// restored the version-1 backup, erasing every write made at versions 2 and 3.
+    #[test]
+    fn after_a_later_upgrade_what_was_written_cannot_be_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let files = StateFiles::new(&state);
+        let v2 = json!({"items": {"a": {"value": "written at 2", "expires_at": null}}});
+        let bytes = serde_json::to_vec(&v2).unwrap();
+        std::fs::write(&state, &bytes).unwrap();
+        std::fs::write(files.versioned(2), &bytes).unwrap();
+        // A copy kept aside is no version.
+        std::fs::write(dir.path().join("state.json.v3.1796492634819"), b"{}").unwrap();
+        assert_eq!(since_upgrade(&state, 2), Written::Nothing);
+        std::fs::write(files.versioned(3), b"{}").unwrap();
+        assert_eq!(since_upgrade(&state, 2), Written::Unknown);
+        assert_eq!(since_upgrade(&state, 3), Written::Values(1));
     }
 }

@@ -62,7 +62,8 @@ pub struct Args {
     /// Most plans run while shrinking one failure (0: do not shrink).
     #[arg(long, default_value_t = 40)]
     pub shrink_budget: usize,
-    /// Where runs, logs and saved plans go (default: a new temporary directory).
+    /// Where runs, logs and saved plans go (default: a new temporary directory, removed when
+    /// every plan passed).
     #[arg(long, value_name = "DIR")]
     pub work: Option<PathBuf>,
     /// The `upstartc` to compile specs and derive the workload with (default: beside this
@@ -84,6 +85,11 @@ pub struct Args {
     /// One JSON object on stdout at the end (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
+    /// A method that writes only the node it is called on (a peer-only method, like the kv
+    /// example's `replicate`): the model oracles apply its writes to that node alone. Others'
+    /// writes reach every node. Repeatable.
+    #[arg(long = "local-method", value_name = "METHOD")]
+    pub local_methods: Vec<String>,
 }
 
 fn parse_program(text: &str) -> Result<(u64, PathBuf), String> {
@@ -125,7 +131,7 @@ struct ShrunkReport {
 }
 
 pub fn run(args: &Args) -> CliResult {
-    let (work, _temporary) = match &args.work {
+    let (work, temporary) = match &args.work {
         Some(d) => (d.clone(), false),
         None => (
             std::env::temp_dir().join(format!("upstart-test-{}", std::process::id())),
@@ -213,7 +219,7 @@ pub fn run(args: &Args) -> CliResult {
         upstartc: upstartc.clone(),
         preload: args.preload.clone().unwrap_or_default(),
     };
-    let setup = Setup::new(
+    let mut setup = Setup::new(
         upstart,
         tools,
         hops,
@@ -223,6 +229,7 @@ pub fn run(args: &Args) -> CliResult {
         work.clone(),
         args.healthy_for.clone(),
     );
+    setup.local = args.local_methods.clone();
     out.say(&format!("work directory: {}", work.display()));
     let mut reports = Vec::new();
     let total = plans.len();
@@ -257,13 +264,18 @@ pub fn run(args: &Args) -> CliResult {
             }
         } else {
             out.say(&format!(
-                "  ok: {} calls ({} disallowed, {} resent) in {:.1} s{}",
+                "  ok: {} calls ({} disallowed, {} resent) in {:.1} s{}{}",
                 outcome.calls.ok + outcome.calls.disallowed,
                 outcome.calls.disallowed,
                 outcome.calls.resent,
                 outcome.seconds,
                 if outcome.differential {
                     ", differential checked"
+                } else {
+                    ""
+                },
+                if outcome.models {
+                    ", models checked"
                 } else {
                     ""
                 }
@@ -284,6 +296,11 @@ pub fn run(args: &Args) -> CliResult {
     }
     let failed = reports.iter().filter(|r| !r.outcome.passed()).count();
     summary(&reports, &mut out);
+    // A temporary work directory of plans that all passed holds nothing to look at (plugins,
+    // removed run directories): it goes, as every temporary of the runs went.
+    if temporary && failed == 0 && !args.keep {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     if args.json {
         let json = serde_json::json!({ "plans": reports, "failed": failed });
         println!("{json}");

@@ -2,7 +2,8 @@
 //!
 //! A plan fixes the cluster's size, the order in which its nodes upgrade and the batch size,
 //! the versions of its clients and how many calls each makes, and a list of steps: hops along
-//! the chain (1 -> 2 -> 3), pauses and resumes of a rollout, a rollback of the last hop, and
+//! the chain (1 -> 2 -> 3), pauses and resumes of a rollout, a rollback of the last hop (and,
+//! less often, of the hops before it, newest first), and
 //! faults at random points (the agent killed with SIGKILL at a point of its upgrade, the
 //! program killed, the upgrade server down for a while). Generation is pure: the same seed and
 //! settings give the same plan ([`generate`]). Plans are saved and read back as JSON and
@@ -11,6 +12,12 @@
 //! Network faults (a peer route delayed or cut through the shims' test hook, a burst of idle
 //! connections) are added to a generated plan's rollouts by `network_faults`, from a random
 //! stream of their own.
+//!
+//! Skipped versions (1 -> 3 in one upgrade) are not generated: the product cannot make them
+//! from the specs of a chain. A bundle carries one spec's hop (`from -> to`, one transform)
+//! and an agent takes a bundle only from the version it runs, so a node at 1 goes to 3 by
+//! two upgrades, 1 -> 2 then 2 -> 3; the composed rules of a chain only let nodes two
+//! versions apart talk.
 
 use super::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -51,7 +58,8 @@ pub enum Step {
     Wait { ms: u64 },
     /// Wait until the running rollout is done.
     AwaitRollout,
-    /// `upstart rollback` of the last hop, and wait until every node is back.
+    /// `upstart rollback` of the newest hop not rolled back yet (the last hop first, then the
+    /// one before it), and wait until every node is back.
     Rollback,
     /// Node `node`'s peer route to node `peer` delayed: every chunk copied on it, either way,
     /// held back `delay_ms`, for `ms` (the shim's test fault hook); then it heals by itself.
@@ -230,6 +238,7 @@ pub fn generate(seed: u64, settings: &PlanSettings) -> Plan {
             ms: 100 * rng.below(20),
         });
         steps.push(Step::Rollback);
+        steps.extend(earlier_rollbacks(&mut rng, hops));
     }
     if settings.faults {
         network_faults(seed, nodes, &mut steps);
@@ -299,24 +308,43 @@ fn network_faults(seed: u64, nodes: usize, steps: &mut Vec<Step>) {
     }
 }
 
+/// After the rollback of the last of `hops` hops, rollbacks of the hops before it, each less
+/// likely than the one after it (one in three, then one in nine, ...): 3 -> 2, then 2 -> 1.
+fn earlier_rollbacks(rng: &mut Rng, hops: usize) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for _ in 1..hops {
+        if !rng.chance(1, 3) {
+            break;
+        }
+        steps.push(Step::Wait {
+            ms: 100 * rng.below(10),
+        });
+        steps.push(Step::Rollback);
+    }
+    steps
+}
+
 impl Plan {
-    /// The version every node must run at the end: the last hop's, or the one before it when
-    /// the plan rolls it back.
+    /// The version every node must run at the end: the last hop's, or, after `k` rollbacks
+    /// (newest hop first), the version the `k`-th hop from the end started from.
     pub fn final_version(&self) -> Option<u64> {
-        let mut version = None;
+        let mut applied: Vec<(u64, u64)> = Vec::new();
         for s in &self.steps {
             match s {
-                Step::Hop { to, .. } => version = Some(*to),
+                Step::Hop { from, to } => applied.push((*from, *to)),
                 Step::Rollback => {
-                    version = self.steps.iter().rev().find_map(|s| match s {
-                        Step::Hop { from, .. } => Some(*from),
-                        _ => None,
-                    });
+                    let back = applied.pop();
+                    if applied.is_empty() {
+                        return back.map(|(from, _)| from);
+                    }
                 }
                 _ => {}
             }
         }
-        version.or_else(|| self.clients.first().copied())
+        applied
+            .last()
+            .map(|(_, to)| *to)
+            .or_else(|| self.clients.first().copied())
     }
 
     /// The version nodes start at.
@@ -338,7 +366,8 @@ impl Plan {
     }
 
     /// Whether the plan is well formed: nodes in range, `order` a permutation, hops in a
-    /// chain, a rollback only after the last hop, a pause resumed. An error says what is wrong.
+    /// chain, rollbacks (at most one per hop) only after the last hop and followed by nothing
+    /// but waits and further rollbacks, a pause resumed. An error says what is wrong.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=7).contains(&self.nodes) {
             return Err(format!("a plan has 1 to 7 nodes, not {}", self.nodes));
@@ -366,10 +395,11 @@ impl Plan {
         }
         let mut at: Option<u64> = None;
         let mut paused = false;
-        let mut rolled_back = false;
+        let mut hops = 0;
+        let mut rolled_back = 0;
         for (i, s) in self.steps.iter().enumerate() {
             let n = i + 1;
-            if rolled_back {
+            if rolled_back > 0 && !matches!(s, Step::Wait { .. } | Step::Rollback) {
                 return Err(format!("step {n} comes after the rollback"));
             }
             if let Some(e) = s.network_fault_error(self.nodes) {
@@ -381,6 +411,7 @@ impl Plan {
                         return Err(format!("step {n}: the hop {from} -> {to} is out of chain"));
                     }
                     at = Some(*to);
+                    hops += 1;
                 }
                 Step::KillAgentAt { node, .. } | Step::CrashProgram { node }
                     if *node >= self.nodes =>
@@ -395,7 +426,10 @@ impl Plan {
                 Step::Rollback if at.is_none() => {
                     return Err(format!("step {n}: a rollback before any hop"));
                 }
-                Step::Rollback => rolled_back = true,
+                Step::Rollback if rolled_back >= hops => {
+                    return Err(format!("step {n}: a rollback of more hops than were made"));
+                }
+                Step::Rollback => rolled_back += 1,
                 _ => {}
             }
         }
@@ -466,7 +500,10 @@ impl Plan {
             Step::Resume => "upstart resume".into(),
             Step::Wait { ms } => format!("wait {ms} ms"),
             Step::AwaitRollout => "wait until the rollout is done".into(),
-            Step::Rollback => "upstart rollback; wait until every node is back".into(),
+            Step::Rollback => {
+                "upstart rollback of the newest hop not rolled back; wait until every node is back"
+                    .into()
+            }
             Step::DelayRoute {
                 node,
                 peer,
@@ -604,8 +641,37 @@ mod tests {
         p.steps.push(Step::Rollback);
         assert_eq!(p.final_version(), Some(2));
         p.validate().unwrap();
-        p.steps.push(Step::Wait { ms: 1 });
+        p.steps.push(Step::AwaitRollout);
         assert!(p.validate().unwrap_err().contains("after the rollback"));
+        // The hop before is rolled back next, then there is none left.
+        p.steps.pop();
+        p.steps.extend([Step::Wait { ms: 1 }, Step::Rollback]);
+        p.validate().unwrap();
+        assert_eq!(p.final_version(), Some(1));
+        p.steps.push(Step::Rollback);
+        assert!(p.validate().unwrap_err().contains("more hops"));
+    }
+
+    #[test]
+    fn earlier_hops_are_rolled_back_less_often_than_the_last() {
+        let s = chain();
+        let (mut last, mut earlier) = (0, 0);
+        for seed in 0..2000 {
+            let p = generate(seed, &s);
+            let n = p.steps.iter().filter(|s| **s == Step::Rollback).count();
+            let hops = p
+                .steps
+                .iter()
+                .filter(|s| matches!(s, Step::Hop { .. }))
+                .count();
+            assert!(n <= hops, "seed {seed}: {}", p.timeline());
+            last += usize::from(n >= 1);
+            earlier += usize::from(n >= 2);
+            if n == 2 {
+                assert_eq!(p.final_version(), Some(1), "{}", p.timeline());
+            }
+        }
+        assert!(earlier > 20 && earlier * 2 < last, "{last} {earlier}");
     }
 
     #[test]

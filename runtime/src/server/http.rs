@@ -649,6 +649,26 @@ async fn control(
                 | RolloutState::Pending
                 | RolloutState::Done,
             ) => {
+                // A done rollout whose nodes a later one of the system took over: they go
+                // back through it only once every later one is rolled back (3 -> 2, then
+                // 2 -> 1), and then they join it again.
+                let done = r.state == RolloutState::Done;
+                if let Some(later) = st.rollouts.values().find(|o| {
+                    done && o.id > id && o.system == r.system && o.state != RolloutState::RolledBack
+                }) {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        format!(
+                            "rollout {} ({} -> {}) came after rollout {id}: roll it back first",
+                            later.id, later.from, later.to
+                        ),
+                    ));
+                }
+                for node in st.members_at_start(&r).into_iter().filter(|_| done) {
+                    if st.nodes.get(&node).is_some_and(|n| n.rollout != Some(id)) {
+                        changes.push(Change::Join { rollout: id, node });
+                    }
+                }
                 if discard {
                     allow_discard(&mut st, id);
                 }

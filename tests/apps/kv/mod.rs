@@ -48,6 +48,10 @@ pub enum Planted {
     /// a peer route cut for longer than that (the peer itself healthy) loses the write on the
     /// peer, and the replicas diverge. Only a fault on the route between two nodes shows it.
     GivesUpReplicating,
+    /// Saves the items peers send (`replicate`) but does not serve them: a `get` of a key
+    /// last written through a peer answers that there is no such item (a served view that
+    /// the replication path forgets to update), while the state file holds the item.
+    HidesReplicated,
 }
 
 const USAGE: &str =

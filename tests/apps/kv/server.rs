@@ -36,6 +36,8 @@ struct Node {
     framing: Framing,
     stop: Stop,
     planted: Option<Planted>,
+    /// [`Planted::HidesReplicated`]: the keys last written through a peer.
+    hidden: Mutex<std::collections::BTreeSet<String>>,
 }
 
 pub fn run(options: Options) -> Result<(), String> {
@@ -62,6 +64,7 @@ pub fn run(options: Options) -> Result<(), String> {
         framing: options.framing,
         stop: Stop::default(),
         planted: options.planted,
+        hidden: Mutex::new(std::collections::BTreeSet::new()),
     });
     if options.planted == Some(Planted::AnswersBeforeSaving) {
         let saver = Arc::clone(&node);
@@ -170,6 +173,7 @@ fn handle(node: &Node, request: Value) -> Option<Value> {
         ));
     };
     let params = request.remove("params");
+    let planted_params = (node.planted == Some(Planted::HidesReplicated)).then(|| params.clone());
     let outcome = {
         let mut store = match node.store.lock() {
             Ok(g) => g,
@@ -189,9 +193,46 @@ fn handle(node: &Node, request: Value) -> Option<Value> {
     if let Ok(Some(params)) = outcome.as_ref().map(|o| o.replicate.as_ref()) {
         node.peers.replicate(params);
     }
+    let outcome = match (planted_params, outcome) {
+        (Some(params), Ok(o)) => Ok(hide_replicated(node, &method, params.as_ref(), o)),
+        (_, outcome) => outcome,
+    };
     let id = id?;
     Some(match outcome {
         Ok(o) => json!({"jsonrpc": "2.0", "id": id, "result": o.result}),
         Err(failure) => error(id, failure),
     })
+}
+
+/// [`Planted::HidesReplicated`]: remembers the keys peers write, forgets those written here,
+/// and answers a `get` of a remembered key with no item.
+fn hide_replicated(
+    node: &Node,
+    method: &str,
+    params: Option<&Value>,
+    mut o: methods::Outcome,
+) -> methods::Outcome {
+    let mut hidden = match node.hidden.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let key = params
+        .and_then(|p| p.get("key").or_else(|| p.get(0)))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match (method, key) {
+        ("replicate", _) => {
+            let items = params.and_then(|p| p.get("items").or_else(|| p.get(0)));
+            if let Some(Value::Object(items)) = items {
+                hidden.extend(items.keys().cloned());
+            }
+        }
+        ("get", Some(k)) if hidden.contains(&k) => o.result = Value::Null,
+        ("get", _) => {}
+        (_, Some(k)) => {
+            hidden.remove(&k);
+        }
+        _ => {}
+    }
+    o
 }

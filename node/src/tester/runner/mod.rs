@@ -7,9 +7,12 @@
 //! - `spec_text`: reading a spec's `upgrade` line and rewriting its schedule;
 //! - `run`: the cluster of one plan, its steps, faults and clients;
 //! - `differential`: the differential oracle, the same calls on a cluster that never upgrades;
-//! - `net_faults`: peer routes delayed and cut through the shims' test hook, idle bursts.
+//! - `net_faults`: peer routes delayed and cut through the shims' test hook, idle bursts;
+//! - `models`: the oracles of the spec's method models (answers, and writes read back on every
+//!   node).
 
 mod differential;
+mod models;
 mod net_faults;
 mod run;
 mod spec_text;
@@ -64,6 +67,8 @@ pub struct Setup {
     pub healthy_for: String,
     /// The bound on one rollout (or rollback).
     pub rollout_timeout: Duration,
+    /// Methods that write the node they are called on alone (`--local-method`).
+    pub local: Vec<String>,
     /// Plugins by (batch, from): (spec with the plan's schedule, plugin).
     plugins: Mutex<BTreeMap<(usize, u64), (PathBuf, PathBuf)>>,
     /// Workloads by seed.
@@ -108,6 +113,9 @@ pub struct Outcome {
     pub dir: PathBuf,
     /// Whether the differential oracle applied (only the first version's sequential clients).
     pub differential: bool,
+    /// Whether the model oracles (`model-answers`, `writes-readable`) applied (one sequential
+    /// client alone).
+    pub models: bool,
 }
 
 impl Outcome {
@@ -141,6 +149,7 @@ impl Setup {
             work,
             healthy_for,
             rollout_timeout: Duration::from_secs(120),
+            local: Vec::new(),
             plugins: Mutex::new(BTreeMap::new()),
             workloads: Mutex::new(BTreeMap::new()),
             runs: Mutex::new(0),
@@ -211,15 +220,21 @@ impl Setup {
         plan: &Plan,
         progress: &mut dyn FnMut(usize, &str),
     ) -> Result<Outcome, String> {
-        let n = {
+        // A fresh directory: a work directory given again keeps the runs of earlier
+        // invocations (their servers' databases and keys must not be taken over).
+        let dir = {
             let mut runs = self
                 .runs
                 .lock()
                 .map_err(|_| "the run counter is poisoned")?;
-            *runs += 1;
-            *runs
+            loop {
+                *runs += 1;
+                let dir = self.work.join(format!("run-{}-plan-{}", *runs, plan.seed));
+                if !dir.exists() {
+                    break dir;
+                }
+            }
         };
-        let dir = self.work.join(format!("run-{n}-plan-{}", plan.seed));
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
         let _ = std::fs::write(dir.join("plan.json"), plan.to_json());
@@ -238,6 +253,7 @@ impl Setup {
                     seconds: started.elapsed().as_secs_f64(),
                     dir,
                     differential: false,
+                    models: false,
                 });
             }
         };
@@ -246,8 +262,20 @@ impl Setup {
         let (calls, answers, mut call_failures) = run.finish_clients();
         failures.append(&mut call_failures);
         failures.extend(run.final_version());
+        // The reads go to the cluster before it stops; their failures are reported after the
+        // differential's, which name the planted bugs the harness was first built for.
+        let models = steps_done && models::apply_to(plan);
+        let mut model_failures = Vec::new();
+        if models {
+            progress(
+                plan.steps.len() + 1,
+                "models: the answers, then every written key read back on every node",
+            );
+            let version = plan.clients.first().copied().unwrap_or(1);
+            model_failures =
+                self.model_oracles(version, &workload, &answers, &run.ports(version))?;
+        }
         let rolling = run.stop();
-        failures.extend(orphans(&dir));
         let first = plan.first_version();
         // Only a plan that ran to its end has a final state to compare.
         let differential =
@@ -259,12 +287,16 @@ impl Setup {
             );
             failures.extend(self.differential(plan, &workload, &dir, &answers, &rolling)?);
         }
+        failures.append(&mut model_failures);
+        // After the differential's reference cluster stopped too.
+        failures.extend(orphans(&dir));
         Ok(Outcome {
             failures,
             calls,
             seconds: started.elapsed().as_secs_f64(),
             dir,
             differential,
+            models,
         })
     }
 }

@@ -45,7 +45,10 @@ pub(super) struct Run<'a> {
     /// Armed kills: node rank -> point.
     armed: BTreeMap<usize, String>,
     bundles: Vec<(u64, u64, PathBuf)>,
+    /// The rollout the plan acts on (the newest pushed, then the one a rollback undoes).
     rollout: Option<u64>,
+    /// The rollouts of the hops made and not rolled back, oldest first.
+    applied: Vec<u64>,
     stop: Arc<AtomicBool>,
     sequential: Vec<(u64, JoinHandle<Vec<Answered>>)>,
     concurrent: Vec<JoinHandle<(Calls, Vec<String>)>>,
@@ -154,6 +157,7 @@ impl<'a> Run<'a> {
             armed: BTreeMap::new(),
             bundles,
             rollout: None,
+            applied: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             sequential: Vec::new(),
             concurrent: Vec::new(),
@@ -276,9 +280,7 @@ impl<'a> Run<'a> {
                     Ok(())
                 }
                 Step::AwaitRollout => self.await_rollout(RolloutState::Done),
-                Step::Rollback => self
-                    .control(Control::Rollback)
-                    .and_then(|()| self.await_rollout(RolloutState::RolledBack)),
+                Step::Rollback => self.roll_back(),
                 Step::DelayRoute {
                     node,
                     peer,
@@ -331,6 +333,7 @@ impl<'a> Run<'a> {
                 .map_err(|e| e.to_string())
         })?;
         self.rollout = Some(rollout.id);
+        self.applied.push(rollout.id);
         self.faulted = false;
         // Clients of the new version come once every node bridges it (has its rules).
         let to = self.bundles.get(hop).map_or(0, |b| b.1);
@@ -339,6 +342,14 @@ impl<'a> Run<'a> {
             self.start_clients(to);
         }
         Ok(())
+    }
+
+    /// `upstart rollback` of the newest hop not rolled back yet, and waits until every node is
+    /// back at its `from`.
+    fn roll_back(&mut self) -> Result<(), String> {
+        self.rollout = Some(self.applied.pop().ok_or("no hop left to roll back")?);
+        self.control(Control::Rollback)?;
+        self.await_rollout(RolloutState::RolledBack)
     }
 
     /// Waits until every agent said it has rules bridging `version` (`rules 1,2`).
@@ -597,8 +608,17 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Each node's port pinned to `version`, by rank.
+    pub(super) fn ports(&self, version: u64) -> Vec<Option<SocketAddr>> {
+        self.agents
+            .iter()
+            .map(|a| a.as_ref().and_then(|a| a.port(version)))
+            .collect()
+    }
+
     /// Waits for the sequential clients, stops the concurrent ones: counts, the first
-    /// version's sequential answers, and the `no-failed-call` failures.
+    /// version's sequential answers (the only client's when there is one), and the
+    /// `no-failed-call` failures.
     pub(super) fn finish_clients(&mut self) -> (Calls, Vec<Answered>, Vec<Failure>) {
         // Closing the gates lets every sequential client make the rest of its calls.
         self.gates.clear();
@@ -619,7 +639,7 @@ impl<'a> Run<'a> {
                     ));
                 }
             }
-            if v == first {
+            if v == first || self.plan.clients == [v] {
                 first_answers = answers;
             }
         }
