@@ -292,8 +292,17 @@ async fn a_failure_pauses_and_rollback_sends_nodes_back() {
 
     let r = c.control(None, Control::Rollback).await.unwrap();
     assert_eq!(r.state, RolloutState::RolledBack);
-    let d = b.poll(&c).await;
-    assert_eq!(d.action, Action::Rollback);
+    // Which upgraded nodes go back is the scheduler's next evaluation (a node waits for its
+    // turn until then): polled until it says so, as a node would.
+    let mut d = b.poll(&c).await;
+    for _ in 0..200 {
+        if d.action == Action::Rollback {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        d = b.poll(&c).await;
+    }
+    assert_eq!(d.action, Action::Rollback, "{d:?}");
     assert_eq!(d.reason, "rollout 1 is rolled back: go back to version 1");
     assert_eq!(
         a.poll(&c).await.action,
