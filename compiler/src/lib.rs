@@ -16,5 +16,7 @@ pub mod eval;
 pub mod model;
 pub mod mutate;
 pub mod replay;
+#[cfg(test)]
+mod test_specs;
 pub mod verify;
 pub mod workload;

@@ -196,21 +196,8 @@ fn apply(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
-    use crate::check::check_sources;
-    use lang::SourceMap;
+    use crate::test_specs::kv_models as models;
     use serde_json::json;
-
-    fn models(files: &[&str]) -> Vec<SpecModel> {
-        let root = upstart_test_support::repo_root();
-        let mut sources = SourceMap::new();
-        for f in files {
-            let path = root.join("specs").join("kv").join(f);
-            sources.add(f.to_string(), std::fs::read_to_string(path).unwrap());
-        }
-        let out = check_sources(&sources);
-        assert!(!out.has_errors(), "{:?}", out.diagnostics);
-        out.models
-    }
 
     fn call(method: &str, params: serde_json::Value) -> Call {
         Call {
