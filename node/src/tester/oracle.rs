@@ -42,6 +42,11 @@ impl Failure {
     }
 }
 
+/// What a check found, for a failure's detail: the items joined, at most 600 characters.
+pub fn first_found(found: &[String]) -> String {
+    found.join("; ").chars().take(600).collect()
+}
+
 /// Whether `n` looks like a time in epoch milliseconds.
 fn timestamp(n: &serde_json::Number) -> bool {
     n.as_u64()

@@ -3,7 +3,7 @@
 
 use super::{sequential_calls, Setup, CALL_TIMEOUT};
 use crate::demo::cluster::{Ports, Proc};
-use crate::tester::oracle::{normalize, Failure};
+use crate::tester::oracle::{first_found, normalize, Failure};
 use crate::tester::plan::Plan;
 use crate::tester::workload::{make, Answer, Call, Made, Workload};
 use runtime::plugin::{Expect, Plugin};
@@ -96,7 +96,7 @@ impl Setup {
                     "{} of {} answers differ; first: {}",
                     differ.len(),
                     answers.len(),
-                    differ.join("; ").chars().take(600).collect::<String>()
+                    first_found(&differ)
                 ),
             ));
         }

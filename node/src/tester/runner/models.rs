@@ -19,7 +19,7 @@
 //! answers nor the final reads have one expected value.
 
 use super::{Answered, Setup, CALL_TIMEOUT};
-use crate::tester::oracle::{agrees, Failure};
+use crate::tester::oracle::{agrees, first_found, Failure};
 use crate::tester::plan::Plan;
 use crate::tester::workload::{make, Answer, Call, Workload};
 use serde::Deserialize;
@@ -137,7 +137,7 @@ impl Setup {
                     "{} of {} answers disagree with the model; first: {}",
                     differ.len(),
                     replay.answers.len(),
-                    differ.join("; ").chars().take(600).collect::<String>()
+                    first_found(&differ)
                 ),
             ));
         }
@@ -178,7 +178,7 @@ impl Setup {
                     "{} reads on {} nodes disagree with the acknowledged writes; first: {}",
                     unread.len(),
                     ports.len(),
-                    unread.join("; ").chars().take(600).collect::<String>()
+                    first_found(&unread)
                 ),
             ));
         }
