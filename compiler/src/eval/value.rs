@@ -101,6 +101,22 @@ impl Value {
         }
     }
 
+    /// The values directly inside this one: a list's, set's or tuple's elements, a map's keys
+    /// then its values, a record's fields, an option's or variant's payload.
+    pub fn parts(&self) -> Box<dyn Iterator<Item = &Value> + '_> {
+        match self {
+            Value::List(xs) | Value::Tuple(xs) => Box::new(xs.iter()),
+            Value::Set(xs) => Box::new(xs.iter()),
+            Value::Map(m) => Box::new(m.keys().chain(m.values())),
+            Value::Record { fields, .. } => Box::new(fields.values()),
+            Value::Option(Some(x))
+            | Value::Variant {
+                payload: Some(x), ..
+            } => Box::new(std::iter::once(x.as_ref())),
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
     /// What kind of value this is, for error messages: `int`, `list`, `record \`Item\``.
     pub fn kind_name(&self) -> String {
         match self {

@@ -91,18 +91,7 @@ impl Pool {
                 Value::Int(n) => {
                     ints.insert(*n);
                 }
-                Value::Map(m) => {
-                    stack.extend(m.keys());
-                    stack.extend(m.values());
-                }
-                Value::Record { fields, .. } => stack.extend(fields.values()),
-                Value::List(xs) | Value::Tuple(xs) => stack.extend(xs),
-                Value::Set(xs) => stack.extend(xs),
-                Value::Option(Some(x)) => stack.push(x),
-                Value::Variant {
-                    payload: Some(x), ..
-                } => stack.push(x),
-                _ => {}
+                _ => stack.extend(v.parts()),
             }
         }
         Pool {

@@ -41,25 +41,13 @@ pub(crate) fn state_keys(state: &Value) -> Held {
         if out.keys.len() >= MAX_KEYS && out.parts.len() >= MAX_PARTS {
             break;
         }
-        match v {
-            Value::Map(m) => {
-                for (k, x) in m {
-                    if out.keys.len() < MAX_KEYS {
-                        out.keys.push(k.clone());
-                    }
-                    stack.push(x);
-                }
-                continue;
-            }
-            Value::Record { fields, .. } => stack.extend(fields.values()),
-            Value::List(xs) | Value::Tuple(xs) => stack.extend(xs),
-            Value::Set(xs) => stack.extend(xs),
-            Value::Option(Some(x)) => stack.push(x),
-            Value::Variant {
-                payload: Some(x), ..
-            } => stack.push(x),
-            _ => {}
+        if let Value::Map(m) = v {
+            let room = MAX_KEYS.saturating_sub(out.keys.len());
+            out.keys.extend(m.keys().take(room).cloned());
+            stack.extend(m.values());
+            continue;
         }
+        stack.extend(v.parts());
         if v != state && out.parts.len() < MAX_PARTS {
             out.parts.push(v.clone());
         }
@@ -82,3 +70,4 @@ pub(crate) fn pick_fitting(cx: &Cx<'_>, held: &Held, ty: &Ty, rng: &mut Rng) -> 
     let parts = fitting(&held.parts);
     rng.pick(&parts).or_else(|| rng.pick(&keys)).cloned()
 }
+
