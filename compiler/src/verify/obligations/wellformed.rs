@@ -5,7 +5,7 @@
 //! (U0109). A model that fails at run time is left to the simulation obligations (U0107).
 //! The transform's part is checked with the invariant, and a rule's with the simulations.
 
-use super::simulate::keys::{pick_fitting, state_keys};
+use super::simulate::keys::{held_or_generated, state_keys};
 use super::{found_note, Cx, MAX_SHRINK_RUNS};
 use crate::eval::Value;
 use crate::model::{MethodDef, Ty};
@@ -64,12 +64,7 @@ fn check_method(
         let keys = state_keys(&state);
         let mut case = vec![(state_ty.clone(), state)];
         for p in &method.params {
-            let held = if rng.chance(1, 2) {
-                pick_fitting(cx, &keys, &p.ty, &mut rng)
-            } else {
-                None
-            };
-            let value = held.unwrap_or_else(|| cx.gen.generate(&p.ty, &mut rng, size));
+            let value = held_or_generated(cx, &keys, &p.ty, &mut rng, size);
             case.push((p.ty.clone(), value));
         }
         let Some(clause) = run(cx, number, method, &case) else {

@@ -4,6 +4,7 @@
 use crate::eval::Value;
 use crate::model::Ty;
 use crate::verify::conform::conforms;
+use crate::verify::obligations::simulate::call::related_pair;
 use crate::verify::obligations::Cx;
 use crate::verify::rng::Rng;
 
@@ -71,3 +72,41 @@ pub(crate) fn pick_fitting(cx: &Cx<'_>, held: &Held, ty: &Ty, rng: &mut Rng) -> 
     rng.pick(&parts).or_else(|| rng.pick(&keys)).cloned()
 }
 
+/// An argument of type `ty`: half the time a held value that fits, else a generated one.
+pub(crate) fn held_or_generated(
+    cx: &Cx<'_>,
+    held: &Held,
+    ty: &Ty,
+    rng: &mut Rng,
+    size: u32,
+) -> Value {
+    let picked = if rng.chance(1, 2) {
+        pick_fitting(cx, held, ty, rng)
+    } else {
+        None
+    };
+    picked.unwrap_or_else(|| cx.gen.generate(ty, rng, size))
+}
+
+/// A case's old state of type `state_ty` (a well-formed one when the old version has a
+/// state), and what it and the new state the transform makes of it hold; `None` when no
+/// well-formed state was found (the case is discarded).
+pub(super) fn case_state(
+    cx: &Cx<'_>,
+    state_ty: &Ty,
+    rng: &mut Rng,
+    size: u32,
+) -> Option<(Value, Held)> {
+    let state = if cx.model.old.state.is_some() {
+        cx.state(cx.model.old.number, rng, size)?
+    } else {
+        cx.gen.generate(state_ty, rng, size)
+    };
+    // Arguments are drawn from both states of the pair: a future rule's caller holds the
+    // new one.
+    let mut held = state_keys(&state);
+    if let Some((_, new)) = related_pair(cx, &state) {
+        held.extend(state_keys(&new));
+    }
+    Some((state, held))
+}

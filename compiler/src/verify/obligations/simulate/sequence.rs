@@ -7,7 +7,7 @@ use crate::verify::conform::conforms;
 use crate::verify::gen::shrink_case;
 use crate::verify::obligations::simulate::call::{old_state_ty, related_pair, step, Failure};
 use crate::verify::obligations::simulate::diagnostic::{diagnostic, Context};
-use crate::verify::obligations::simulate::keys::{pick_fitting, state_keys};
+use crate::verify::obligations::simulate::keys::{case_state, held_or_generated};
 use crate::verify::obligations::simulate::subject::Subject;
 use crate::verify::obligations::{found_note, skipped, Cx, MAX_SHRINK_RUNS};
 use crate::verify::report::{Obligation, ObligationResult, Status};
@@ -130,23 +130,10 @@ pub(super) fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> Obli
     let mut discarded = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(SEQUENCE_NAME, i);
-        let state = if cx.model.old.state.is_some() {
-            match cx.state(cx.model.old.number, &mut rng, size) {
-                Some(state) => state,
-                None => {
-                    discarded += 1;
-                    continue;
-                }
-            }
-        } else {
-            cx.gen.generate(&state_ty, &mut rng, size)
+        let Some((state, held)) = case_state(cx, &state_ty, &mut rng, size) else {
+            discarded += 1;
+            continue;
         };
-        // Arguments are drawn from both states of the pair: a future rule's caller holds the
-        // new one.
-        let mut keys = state_keys(&state);
-        if let Some((_, new)) = related_pair(cx, &state) {
-            keys.extend(state_keys(&new));
-        }
         let mut case = vec![(state_ty.clone(), state)];
         let len = 2 + rng.below(MAX_SEQUENCE - 1);
         // Arguments given earlier in the sequence: a later call reuses one of its type three
@@ -170,12 +157,11 @@ pub(super) fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> Obli
                         .ok()
                         .and_then(|i| earlier.get(i))
                         .map(|v| (*v).clone())
-                } else if rng.chance(1, 2) {
-                    pick_fitting(cx, &keys, &p.ty, &mut rng)
                 } else {
                     None
                 };
-                let value = reused.unwrap_or_else(|| cx.gen.generate(&p.ty, &mut rng, size));
+                let value =
+                    reused.unwrap_or_else(|| held_or_generated(cx, &held, &p.ty, &mut rng, size));
                 given.push((p.ty.clone(), value.clone()));
                 args.push(value);
             }

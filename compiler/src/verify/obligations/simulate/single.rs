@@ -8,7 +8,7 @@ use crate::verify::obligations::simulate::call::{
     old_state_ty, related_pair, step, Failure, Step, Unmodelled,
 };
 use crate::verify::obligations::simulate::diagnostic::{diagnostic, Context};
-use crate::verify::obligations::simulate::keys::{pick_fitting, state_keys};
+use crate::verify::obligations::simulate::keys::{case_state, held_or_generated};
 use crate::verify::obligations::simulate::subject::Subject;
 use crate::verify::obligations::{found_note, skipped, Cx, MAX_SHRINK_RUNS};
 use crate::verify::report::{Obligation, ObligationResult, Status};
@@ -33,31 +33,13 @@ pub(super) fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResul
     let mut unrelated = 0;
     for i in 0..cases {
         let (mut rng, size) = cx.case(&s.name, i);
-        let state = if cx.model.old.state.is_some() {
-            match cx.state(cx.model.old.number, &mut rng, size) {
-                Some(state) => state,
-                None => {
-                    unrelated += 1;
-                    continue;
-                }
-            }
-        } else {
-            cx.gen.generate(&state_ty, &mut rng, size)
+        let Some((state, held)) = case_state(cx, &state_ty, &mut rng, size) else {
+            unrelated += 1;
+            continue;
         };
-        // Arguments are drawn from both states of the pair: a future rule's caller holds the
-        // new one.
-        let mut keys = state_keys(&state);
-        if let Some((_, new)) = related_pair(cx, &state) {
-            keys.extend(state_keys(&new));
-        }
         let mut case = vec![(state_ty.clone(), state)];
         for p in &s.caller.params {
-            let held = if rng.chance(1, 2) {
-                pick_fitting(cx, &keys, &p.ty, &mut rng)
-            } else {
-                None
-            };
-            let value = held.unwrap_or_else(|| cx.gen.generate(&p.ty, &mut rng, size));
+            let value = held_or_generated(cx, &held, &p.ty, &mut rng, size);
             case.push((p.ty.clone(), value));
         }
         let failure = match run_case(cx, s, &case) {
