@@ -58,6 +58,38 @@ fn upstart_test(specs: &[PathBuf], programs: &[(u64, PathBuf)], args: &[&str]) -
     (out.status.success(), report)
 }
 
+/// `upstart test` of the one plan `plan` (its JSON) with `--shrink-budget budget`.
+fn test_plan(
+    specs: &[PathBuf],
+    programs: &[(u64, PathBuf)],
+    plan: &str,
+    budget: &str,
+) -> (bool, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, plan).unwrap();
+    upstart_test(
+        specs,
+        programs,
+        &["--plan", path.to_str().unwrap(), "--shrink-budget", budget],
+    )
+}
+
+/// `plan` (its JSON) passes over the chain 1 -> 2 -> 3 with the differential and the model
+/// oracles both applied.
+fn passes_over_the_chain(plan: &str) {
+    let (ok, report) = test_plan(
+        &[spec("kv-1-2.ups"), spec("kv-2-3.ups")],
+        &chain_programs(),
+        plan,
+        "0",
+    );
+    assert!(ok, "{report:#}");
+    let outcome = &report["plans"][0]["outcome"];
+    assert_eq!(outcome["differential"], true, "{outcome:#}");
+    assert_eq!(outcome["models"], true, "{outcome:#}");
+}
+
 fn spec(name: &str) -> PathBuf {
     support::tools().workspace.join("specs/kv").join(name)
 }
@@ -80,6 +112,11 @@ const SMALL: [&str; 10] = [
     "--plans",
     "6",
 ];
+
+/// [`SMALL`] plans from `seed`.
+fn small_plans(specs: &[PathBuf], programs: &[(u64, PathBuf)], seed: &str) -> (bool, Value) {
+    upstart_test(specs, programs, &[&SMALL[..], &["--seed", seed]].concat())
+}
 
 /// The failing plan's oracle and its shrunk plan.
 fn found(report: &Value) -> (String, Value, Value) {
@@ -114,6 +151,16 @@ fn assert_small(plan: &Value, shrunk: &Value, steps: usize) {
     );
 }
 
+/// `upstart test` failed, first under an oracle whose name starts with `oracle`, and shrank the
+/// failing plan to at most `steps` steps; the shrunk plan.
+fn assert_found(ok: bool, report: &Value, oracle: &str, steps: usize) -> Value {
+    assert!(!ok, "{report:#}");
+    let (first, plan, shrunk) = found(report);
+    assert!(first.starts_with(oracle), "{first}: {report:#}");
+    assert_small(&plan, &shrunk, steps);
+    shrunk
+}
+
 fn programs(v1: PathBuf, v2: PathBuf) -> Vec<(u64, PathBuf)> {
     vec![(1, v1), (2, v2)]
 }
@@ -121,29 +168,23 @@ fn programs(v1: PathBuf, v2: PathBuf) -> Vec<(u64, PathBuf)> {
 #[test]
 fn finds_a_write_answered_before_it_was_saved_and_shrinks_the_plan() {
     let t = support::tools();
-    let (ok, report) = upstart_test(
+    let (ok, report) = small_plans(
         &[spec("kv-1-2.ups")],
         &programs(bin("kv-planted-v1-answers-before-saving"), t.kv_v2.clone()),
-        &[&SMALL[..], &["--seed", "11"]].concat(),
+        "11",
     );
-    assert!(!ok, "{report:#}");
-    let (oracle, plan, shrunk) = found(&report);
-    assert!(oracle.starts_with("differential"), "{oracle}");
-    assert_small(&plan, &shrunk, 3);
+    assert_found(ok, &report, "differential", 3);
 }
 
 #[test]
 fn finds_a_version_that_misreads_the_transformed_state_and_shrinks_the_plan() {
     let t = support::tools();
-    let (ok, report) = upstart_test(
+    let (ok, report) = small_plans(
         &[spec("kv-1-2.ups")],
         &programs(t.kv_v1.clone(), bin("kv-planted-v2-misreads-state")),
-        &[&SMALL[..], &["--seed", "21"]].concat(),
+        "21",
     );
-    assert!(!ok, "{report:#}");
-    let (oracle, plan, shrunk) = found(&report);
-    assert!(oracle.starts_with("differential"), "{oracle}");
-    assert_small(&plan, &shrunk, 3);
+    assert_found(ok, &report, "differential", 3);
 }
 
 #[test]
@@ -152,15 +193,12 @@ fn finds_a_past_rule_that_drops_an_argument_and_shrinks_the_plan() {
     let planted = t
         .workspace
         .join("tests/planted/kv-1-2-past-drops-value.ups");
-    let (ok, report) = upstart_test(
+    let (ok, report) = small_plans(
         &[planted],
         &programs(t.kv_v1.clone(), t.kv_v2.clone()),
-        &[&SMALL[..], &["--seed", "31"]].concat(),
+        "31",
     );
-    assert!(!ok, "{report:#}");
-    let (oracle, plan, shrunk) = found(&report);
-    assert!(oracle.starts_with("differential"), "{oracle}");
-    assert_small(&plan, &shrunk, 3);
+    assert_found(ok, &report, "differential", 3);
 }
 
 /// Found only with the network faults (before them, plans 128 to 130 on two nodes, and 16
@@ -187,10 +225,7 @@ fn finds_a_write_answered_without_its_replication_under_a_cut_route_and_shrinks_
             "128",
         ],
     );
-    assert!(!ok, "{report:#}");
-    let (oracle, plan, shrunk) = found(&report);
-    assert!(oracle.starts_with("differential"), "{oracle}");
-    assert_small(&plan, &shrunk, 3);
+    let shrunk = assert_found(ok, &report, "differential", 3);
     assert_eq!(shrunk["nodes"], 2, "{shrunk:#}");
     let steps = shrunk["steps"].as_array().unwrap();
     assert!(
@@ -217,14 +252,12 @@ fn finds_answers_that_disagree_with_the_spec_models_and_shrinks_the_plan() {
     let planted = t
         .workspace
         .join("tests/planted/kv-1-2-model-put-keeps-first.ups");
-    let (ok, report) = upstart_test(
+    let (ok, report) = small_plans(
         &[planted],
         &programs(t.kv_v1.clone(), t.kv_v2.clone()),
-        &[&SMALL[..], &["--seed", "52"]].concat(),
+        "52",
     );
-    assert!(!ok, "{report:#}");
-    let (oracle, plan, shrunk) = found(&report);
-    assert_eq!(oracle, "model-answers", "{report:#}");
+    assert_found(ok, &report, "model-answers", 3);
     let failed = &report["plans"][0];
     assert_eq!(failed["outcome"]["differential"], true, "{failed:#}");
     assert_eq!(failed["outcome"]["models"], true, "{failed:#}");
@@ -234,7 +267,6 @@ fn finds_answers_that_disagree_with_the_spec_models_and_shrinks_the_plan() {
             "an older oracle failed too: {o}"
         );
     }
-    assert_small(&plan, &shrunk, 3);
 }
 
 /// A plan on which the older oracles pass (its calls write a key through node 1 after the
@@ -243,30 +275,21 @@ fn finds_answers_that_disagree_with_the_spec_models_and_shrinks_the_plan() {
 /// passed this plan.
 #[test]
 fn finds_a_replicated_write_a_node_does_not_serve_and_shrinks_the_plan() {
-    let dir = tempfile::tempdir().unwrap();
     let t = support::tools();
-    let plan = dir.path().join("plan.json");
     // Workload seed 70's version-1 calls 7..10: three `put`s of the key "", the last through
     // n1 once both nodes run version 2.
-    std::fs::write(
-        &plan,
+    let (ok, report) = test_plan(
+        &[spec("kv-1-2.ups")],
+        &programs(t.kv_v1.clone(), bin("kv-planted-v2-hides-replicated")),
         r#"{"seed": 70, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
             "concurrent": 0, "calls": 3, "skip": 7,
             "steps": [{"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"}]}"#,
-    )
-    .unwrap();
-    let (ok, report) = upstart_test(
-        &[spec("kv-1-2.ups")],
-        &programs(t.kv_v1.clone(), bin("kv-planted-v2-hides-replicated")),
-        &["--plan", plan.to_str().unwrap(), "--shrink-budget", "8"],
+        "8",
     );
-    assert!(!ok, "{report:#}");
-    let (oracle, plan, shrunk) = found(&report);
-    assert_eq!(oracle, "writes-readable", "{report:#}");
+    let shrunk = assert_found(ok, &report, "writes-readable", 2);
     let failed = &report["plans"][0];
     assert_eq!(failed["outcome"]["differential"], true, "{failed:#}");
     assert_eq!(oracles(failed), ["writes-readable"], "{failed:#}");
-    assert_small(&plan, &shrunk, 2);
     assert_eq!(shrunk["nodes"], 2, "one node has no peer: {shrunk:#}");
 }
 
@@ -357,27 +380,14 @@ fn a_saved_plan_replays_and_a_bad_one_is_refused() {
 /// every node at version 2). Now they join the rolled-back rollout and go back to version 1.
 #[test]
 fn rolling_back_the_hop_before_the_rolled_back_one_takes_every_node_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("two-rollbacks.json");
-    std::fs::write(
-        &plan,
+    passes_over_the_chain(
         r#"{"seed": 80, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
             "concurrent": 0, "calls": 30, "steps": [
             {"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"},
             {"step": "hop", "from": 2, "to": 3}, {"step": "await_rollout"},
             {"step": "wait", "ms": 300}, {"step": "rollback"},
             {"step": "wait", "ms": 300}, {"step": "rollback"}]}"#,
-    )
-    .unwrap();
-    let (ok, report) = upstart_test(
-        &[spec("kv-1-2.ups"), spec("kv-2-3.ups")],
-        &chain_programs(),
-        &["--plan", plan.to_str().unwrap(), "--shrink-budget", "0"],
     );
-    assert!(ok, "{report:#}");
-    let outcome = &report["plans"][0]["outcome"];
-    assert_eq!(outcome["differential"], true, "{outcome:#}");
-    assert_eq!(outcome["models"], true, "{outcome:#}");
 }
 
 /// Found by the 200-plan run (plan 3040: 3 -> 2 rolled back, then 2 -> 1): a node that had no
@@ -388,26 +398,13 @@ fn rolling_back_the_hop_before_the_rolled_back_one_takes_every_node_back() {
 /// reads, so nothing is written there. Now the reverse transform carries the writes back.
 #[test]
 fn rolling_back_two_hops_keeps_the_writes_made_after_the_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("two-rollbacks-no-write-between.json");
-    std::fs::write(
-        &plan,
+    passes_over_the_chain(
         r#"{"seed": 142, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
             "concurrent": 0, "calls": 30, "steps": [
             {"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"},
             {"step": "hop", "from": 2, "to": 3}, {"step": "await_rollout"},
             {"step": "rollback"}, {"step": "rollback"}]}"#,
-    )
-    .unwrap();
-    let (ok, report) = upstart_test(
-        &[spec("kv-1-2.ups"), spec("kv-2-3.ups")],
-        &chain_programs(),
-        &["--plan", plan.to_str().unwrap(), "--shrink-budget", "0"],
     );
-    assert!(ok, "{report:#}");
-    let outcome = &report["plans"][0]["outcome"];
-    assert_eq!(outcome["differential"], true, "{outcome:#}");
-    assert_eq!(outcome["models"], true, "{outcome:#}");
 }
 
 /// Found by `upstart test` (a plan with the server down right after a push): an agent whose
@@ -417,21 +414,16 @@ fn rolling_back_two_hops_keeps_the_writes_made_after_the_first() {
 /// races the fetch, so the plan runs three times; before the fix two runs in three failed.)
 #[test]
 fn a_server_outage_during_the_bundle_fetch_does_not_fail_the_upgrade() {
-    let dir = tempfile::tempdir().unwrap();
     let t = support::tools();
-    let plan = dir.path().join("outage.json");
-    std::fs::write(
-        &plan,
-        r#"{"seed": 6, "nodes": 1, "order": [0], "batch": 1, "clients": [1], "concurrent": 0,
+    let plan = r#"{"seed": 6, "nodes": 1, "order": [0], "batch": 1, "clients": [1], "concurrent": 0,
             "calls": 10, "steps": [{"step": "hop", "from": 1, "to": 2},
-            {"step": "server_down", "ms": 2000}, {"step": "await_rollout"}]}"#,
-    )
-    .unwrap();
+            {"step": "server_down", "ms": 2000}, {"step": "await_rollout"}]}"#;
     for run in 0..3 {
-        let (ok, report) = upstart_test(
+        let (ok, report) = test_plan(
             &[spec("kv-1-2.ups")],
             &programs(t.kv_v1.clone(), t.kv_v2.clone()),
-            &["--plan", plan.to_str().unwrap(), "--shrink-budget", "0"],
+            plan,
+            "0",
         );
         assert!(ok, "run {run}: {report:#}");
     }

@@ -40,6 +40,19 @@ impl Failure {
             detail: detail.into(),
         }
     }
+
+    /// The failure `oracle` when a check found anything: `summary` of how many were found,
+    /// then the first of them (see [`first_found`]); `None` when nothing was found.
+    pub fn when_found(
+        oracle: &str,
+        found: &[String],
+        summary: impl FnOnce(usize) -> String,
+    ) -> Option<Failure> {
+        (!found.is_empty()).then(|| {
+            let detail = format!("{}; first: {}", summary(found.len()), first_found(found));
+            Failure::new(oracle, detail)
+        })
+    }
 }
 
 /// What a check found, for a failure's detail: the items joined, at most 600 characters.

@@ -1,9 +1,9 @@
 //! The differential oracle: the first version's sequential calls of a plan on plain programs
 //! that never upgrade, compared with the rolling run's answers and states.
 
-use super::{sequential_calls, Setup, CALL_TIMEOUT};
+use super::{disagreeing, sequential_calls, Setup, CALL_TIMEOUT};
 use crate::demo::cluster::{Ports, Proc};
-use crate::tester::oracle::{first_found, normalize, Failure};
+use crate::tester::oracle::{normalize, Failure};
 use crate::tester::plan::Plan;
 use crate::tester::workload::{make, Answer, Call, Made, Workload};
 use runtime::plugin::{Expect, Plugin};
@@ -74,32 +74,18 @@ impl Setup {
             p.terminate(Duration::from_secs(5));
         }
         drop(procs);
-        let mut failures = Vec::new();
-        let mut differ = Vec::new();
-        for (i, ((node, call, got), want)) in rolling_answers.iter().zip(&answers).enumerate() {
-            if let (Answer::Ok(a), Answer::Ok(b)) = (&got.answer, &want.answer) {
-                if normalize(a) != normalize(b) {
-                    differ.push(format!(
-                        "call {} `{}` {} on n{}: rolling run answered {a}, the cluster that never upgrades {b}",
-                        i + 1,
-                        call.method,
-                        call.params,
-                        node + 1
-                    ));
-                }
-            }
-        }
-        if !differ.is_empty() {
-            failures.push(Failure::new(
-                "differential-answers",
-                format!(
-                    "{} of {} answers differ; first: {}",
-                    differ.len(),
-                    answers.len(),
-                    first_found(&differ)
-                ),
-            ));
-        }
+        let differ = disagreeing(rolling_answers, &answers, |a, want| match &want.answer {
+            Answer::Ok(b) if normalize(a) != normalize(b) => Some(format!(
+                ": rolling run answered {a}, the cluster that never upgrades {b}"
+            )),
+            _ => None,
+        });
+        let mut failures: Vec<Failure> =
+            Failure::when_found("differential-answers", &differ, |n| {
+                format!("{n} of {} answers differ", answers.len())
+            })
+            .into_iter()
+            .collect();
         // The reference's states, transformed along the plan's hops, against the rolling run's.
         let last = plan.final_version().unwrap_or(first);
         let mut problems = Vec::new();

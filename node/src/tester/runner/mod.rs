@@ -43,6 +43,34 @@ const SEQUENTIAL_PAUSE: Duration = Duration::from_millis(20);
 /// A sequential client's call: (node rank, the call, how it ended).
 pub type Answered = (usize, Call, Made);
 
+/// The calls whose answer disagrees with the expected one, by number: `call 3 \`put\` [..] on
+/// n2` followed by what `disagree` says of its answer (given when the call was answered) and
+/// the expected one, or nothing when they agree.
+fn disagreeing<'a, W>(
+    answered: impl IntoIterator<Item = &'a Answered>,
+    expected: &[W],
+    disagree: impl Fn(&serde_json::Value, &W) -> Option<String>,
+) -> Vec<String> {
+    answered
+        .into_iter()
+        .zip(expected)
+        .enumerate()
+        .filter_map(|(i, ((node, call, made), want))| {
+            let Answer::Ok(got) = &made.answer else {
+                return None;
+            };
+            let words = disagree(got, want)?;
+            Some(format!(
+                "call {} `{}` {} on n{}{words}",
+                i + 1,
+                call.method,
+                call.params,
+                node + 1
+            ))
+        })
+        .collect()
+}
+
 /// One hop of the chain: its spec.
 #[derive(Debug, Clone)]
 pub struct Hop {

@@ -18,8 +18,8 @@
 //! concurrency the order of the writes of different clients is not known, so neither the
 //! answers nor the final reads have one expected value.
 
-use super::{Answered, Setup, CALL_TIMEOUT};
-use crate::tester::oracle::{agrees, first_found, Failure};
+use super::{disagreeing, Answered, Setup, CALL_TIMEOUT};
+use crate::tester::oracle::{agrees, Failure};
 use crate::tester::plan::Plan;
 use crate::tester::workload::{make, Answer, Call, Workload};
 use serde::Deserialize;
@@ -115,32 +115,18 @@ impl Setup {
             .collect();
         let calls: Vec<(usize, Call)> = accepted.iter().map(|(n, c, _)| (*n, c.clone())).collect();
         let replay = self.replay(version, ports.len(), &calls, workload.calls(version))?;
-        let mut failures = Vec::new();
-        let mut differ = Vec::new();
-        for (i, ((node, call, made), want)) in accepted.iter().zip(&replay.answers).enumerate() {
-            if let Answer::Ok(got) = &made.answer {
-                if !agrees(want, got) {
-                    differ.push(format!(
-                        "call {} `{}` {} on n{} answered {got}, the model of version {version} {want}",
-                        i + 1,
-                        call.method,
-                        call.params,
-                        node + 1
-                    ));
-                }
-            }
-        }
-        if !differ.is_empty() {
-            failures.push(Failure::new(
-                "model-answers",
-                format!(
-                    "{} of {} answers disagree with the model; first: {}",
-                    differ.len(),
-                    replay.answers.len(),
-                    first_found(&differ)
-                ),
-            ));
-        }
+        let differ = disagreeing(accepted.iter().copied(), &replay.answers, |got, want| {
+            (!agrees(want, got))
+                .then(|| format!(" answered {got}, the model of version {version} {want}"))
+        });
+        let mut failures: Vec<Failure> = Failure::when_found("model-answers", &differ, |n| {
+            format!(
+                "{n} of {} answers disagree with the model",
+                replay.answers.len()
+            )
+        })
+        .into_iter()
+        .collect();
         if replay.stopped.is_some() {
             return Ok(failures);
         }
@@ -171,17 +157,12 @@ impl Setup {
                 ));
             }
         }
-        if !unread.is_empty() {
-            failures.push(Failure::new(
-                "writes-readable",
-                format!(
-                    "{} reads on {} nodes disagree with the acknowledged writes; first: {}",
-                    unread.len(),
-                    ports.len(),
-                    first_found(&unread)
-                ),
-            ));
-        }
+        failures.extend(Failure::when_found("writes-readable", &unread, |n| {
+            format!(
+                "{n} reads on {} nodes disagree with the acknowledged writes",
+                ports.len()
+            )
+        }));
         Ok(failures)
     }
 }
