@@ -229,14 +229,24 @@ pub fn shrink(plan: &Plan, budget: usize, mut fails: impl FnMut(&Plan) -> bool) 
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
-    use crate::tester::plan::{generate, PlanSettings};
+    use crate::tester::plan::generate;
+    use crate::tester::plan::tests::chain as settings;
 
-    fn settings() -> PlanSettings {
-        PlanSettings {
-            versions: vec![1, 2, 3],
-            nodes: (1, 7),
-            ..PlanSettings::default()
+    /// The plans of seeds 0..400 that `buggy` finds failing, each shrunk (with a budget of 500
+    /// runs) and checked by `check`; at least six of them.
+    fn shrinks_each_failing(buggy: impl Fn(&Plan) -> bool + Copy, check: impl Fn(&Plan)) {
+        let mut found = 0;
+        for seed in 0..400 {
+            let p = generate(seed, &settings());
+            if !buggy(&p) {
+                continue;
+            }
+            found += 1;
+            let s = shrink(&p, 500, buggy);
+            assert!(buggy(&s.plan));
+            check(&s.plan);
         }
+        assert!(found > 5, "{found}");
     }
 
     #[test]
@@ -274,16 +284,7 @@ mod tests {
                 matches!(s, Step::CrashProgram { .. }) && to == 3
             })
         };
-        let mut found = 0;
-        for seed in 0..400 {
-            let p = generate(seed, &settings());
-            if !buggy(&p) {
-                continue;
-            }
-            found += 1;
-            let s = shrink(&p, 500, buggy);
-            assert!(buggy(&s.plan));
-            let p = &s.plan;
+        shrinks_each_failing(buggy, |p| {
             assert_eq!(p.nodes, 1, "{}", p.timeline());
             assert_eq!(p.counts().1, 1, "{}", p.timeline());
             // Hop 1 -> 2, its await, hop 2 -> 3, the crash, its await.
@@ -292,8 +293,7 @@ mod tests {
                 (p.calls, p.batch, p.concurrent, p.clients.len()),
                 (0, 1, 0, 1)
             );
-        }
-        assert!(found > 5, "{found}");
+        });
     }
 
     #[test]
@@ -304,16 +304,7 @@ mod tests {
                 .iter()
                 .any(|s| matches!(s, Step::CutRoute { ms, .. } if *ms >= 1000))
         };
-        let mut found = 0;
-        for seed in 0..400 {
-            let p = generate(seed, &settings());
-            if !buggy(&p) {
-                continue;
-            }
-            found += 1;
-            let s = shrink(&p, 500, buggy);
-            let p = &s.plan;
-            assert!(buggy(p));
+        shrinks_each_failing(buggy, |p| {
             assert_eq!(p.nodes, 2, "{}", p.timeline());
             assert_eq!(p.counts().1, 1, "{}", p.timeline());
             // Hop 1 -> 2, the cut, its await (after hop 2 -> 3 and its await when the cut
@@ -326,8 +317,7 @@ mod tests {
                 "{}",
                 p.timeline()
             );
-        }
-        assert!(found > 5, "{found}");
+        });
         // Shrinking renumbers the nodes of a route as nodes go.
         let mut p = generate(1, &settings());
         p.nodes = 3;

@@ -550,4 +550,4 @@ fn plural(n: usize) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 use super::*;
 
-fn chain() -> PlanSettings {
+/// Plans over the chain 1 -> 2 -> 3 on one to seven nodes (the shrinker's tests use them too).
+pub(crate) fn chain() -> PlanSettings {
     PlanSettings {
         versions: vec![1, 2, 3],
         nodes: (1, 7),
