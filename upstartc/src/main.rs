@@ -7,7 +7,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use codespan_reporting::term::termcolor::ColorChoice;
 use compiler::build::{build_plugin, BuildError, BuildOptions};
-use compiler::check::check_sources;
+use compiler::check::{check_sources, CheckOutput};
 use lang::diagnostic::{Code, Severity};
 use lang::span::SourceMap;
 use std::io::IsTerminal;
@@ -226,6 +226,19 @@ fn read_sources(paths: &[PathBuf]) -> Result<SourceMap, ExitCode> {
     Ok(sources)
 }
 
+/// Reads and checks spec files for `what` (`the replay`), which needs them free of errors:
+/// their diagnostics are shown and the exit code is 1 otherwise (2 on an unreadable file).
+fn checked(paths: &[PathBuf], what: &str) -> Result<CheckOutput, ExitCode> {
+    let sources = read_sources(paths)?;
+    let out = check_sources(&sources);
+    if out.has_errors() {
+        render::human_to_stderr(&sources, &out.diagnostics, ColorChoice::Never);
+        say!("error: {what} needs specs that check without errors");
+        return Err(ExitCode::from(1));
+    }
+    Ok(out)
+}
+
 fn verify(
     paths: &[PathBuf],
     seed: Option<u64>,
@@ -281,16 +294,10 @@ fn verify(
 }
 
 fn workload(paths: &[PathBuf], seed: u64, calls: u32, json: bool) -> ExitCode {
-    let sources = match read_sources(paths) {
-        Ok(s) => s,
+    let out = match checked(paths, "the workload") {
+        Ok(out) => out,
         Err(code) => return code,
     };
-    let out = check_sources(&sources);
-    if out.has_errors() {
-        render::human_to_stderr(&sources, &out.diagnostics, ColorChoice::Never);
-        say!("error: the workload needs specs that check without errors");
-        return ExitCode::from(1);
-    }
     let options = compiler::workload::WorkloadOptions {
         seed,
         calls,
@@ -338,16 +345,10 @@ fn replay_input(input: &serde_json::Value) -> Result<ReplayInput, serde_json::Er
 }
 
 fn replay(paths: &[PathBuf], version: u64) -> ExitCode {
-    let sources = match read_sources(paths) {
-        Ok(s) => s,
+    let out = match checked(paths, "the replay") {
+        Ok(out) => out,
         Err(code) => return code,
     };
-    let out = check_sources(&sources);
-    if out.has_errors() {
-        render::human_to_stderr(&sources, &out.diagnostics, ColorChoice::Never);
-        say!("error: the replay needs specs that check without errors");
-        return ExitCode::from(1);
-    }
     let input = serde_json::from_reader(std::io::stdin().lock())
         .and_then(|v: serde_json::Value| replay_input(&v));
     let input = match input {
