@@ -415,16 +415,8 @@ fn writes_replicate_between_nodes_of_both_versions() {
     for a in &c.agents {
         let (v1, v2) = (a.port(1).unwrap(), a.port(2).unwrap());
         let node = &a.spec.id;
-        for (key, value) in [
-            ("from-v1", "one"),
-            ("from-v2", "two"),
-            ("from-v2-ttl", "three"),
-        ] {
-            assert_eq!(
-                load::get(v1, 1, key).unwrap(),
-                json!(value),
-                "`{key}` on {node}"
-            );
+        reads_back_at_version_1(v1, node);
+        for (key, value) in WRITTEN_IN_BOTH {
             let at_2 = load::get(v2, 2, key).unwrap();
             assert_eq!(at_2["value"], json!(value), "`{key}` on {node}: {at_2}");
         }
@@ -442,18 +434,24 @@ fn writes_replicate_between_nodes_of_both_versions() {
             .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
     }
     for a in &c.agents {
-        let v1 = a.port(1).unwrap();
-        for (key, value) in [
-            ("from-v1", "one"),
-            ("from-v2", "two"),
-            ("from-v2-ttl", "three"),
-        ] {
-            assert_eq!(
-                load::get(v1, 1, key).unwrap(),
-                json!(value),
-                "`{key}` on {}",
-                a.spec.id
-            );
-        }
+        reads_back_at_version_1(a.port(1).unwrap(), &a.spec.id);
+    }
+}
+
+/// The keys [`writes_replicate_between_nodes_of_both_versions`] writes, with their values.
+const WRITTEN_IN_BOTH: [(&str, &str); 3] = [
+    ("from-v1", "one"),
+    ("from-v2", "two"),
+    ("from-v2-ttl", "three"),
+];
+
+/// Node `node`'s version-1 port `v1` answers every key of [`WRITTEN_IN_BOTH`] with its value.
+fn reads_back_at_version_1(v1: std::net::SocketAddr, node: &str) {
+    for (key, value) in WRITTEN_IN_BOTH {
+        assert_eq!(
+            load::get(v1, 1, key).unwrap(),
+            json!(value),
+            "`{key}` on {node}"
+        );
     }
 }

@@ -165,6 +165,17 @@ fn programs(v1: PathBuf, v2: PathBuf) -> Vec<(u64, PathBuf)> {
     vec![(1, v1), (2, v2)]
 }
 
+/// The kv example's own programs of versions 1 and 2.
+fn kv_programs() -> Vec<(u64, PathBuf)> {
+    let t = support::tools();
+    programs(t.kv_v1.clone(), t.kv_v2.clone())
+}
+
+/// A planted spec under `tests/planted`.
+fn planted(name: &str) -> PathBuf {
+    support::tools().workspace.join("tests/planted").join(name)
+}
+
 #[test]
 fn finds_a_write_answered_before_it_was_saved_and_shrinks_the_plan() {
     let t = support::tools();
@@ -189,13 +200,9 @@ fn finds_a_version_that_misreads_the_transformed_state_and_shrinks_the_plan() {
 
 #[test]
 fn finds_a_past_rule_that_drops_an_argument_and_shrinks_the_plan() {
-    let t = support::tools();
-    let planted = t
-        .workspace
-        .join("tests/planted/kv-1-2-past-drops-value.ups");
     let (ok, report) = small_plans(
-        &[planted],
-        &programs(t.kv_v1.clone(), t.kv_v2.clone()),
+        &[planted("kv-1-2-past-drops-value.ups")],
+        &kv_programs(),
         "31",
     );
     assert_found(ok, &report, "differential", 3);
@@ -248,13 +255,9 @@ fn oracles(plan: &Value) -> Vec<String> {
 /// the never-upgrading clusters run the same programs, so the differential agrees).
 #[test]
 fn finds_answers_that_disagree_with_the_spec_models_and_shrinks_the_plan() {
-    let t = support::tools();
-    let planted = t
-        .workspace
-        .join("tests/planted/kv-1-2-model-put-keeps-first.ups");
     let (ok, report) = small_plans(
-        &[planted],
-        &programs(t.kv_v1.clone(), t.kv_v2.clone()),
+        &[planted("kv-1-2-model-put-keeps-first.ups")],
+        &kv_programs(),
         "52",
     );
     assert_found(ok, &report, "model-answers", 3);
@@ -351,7 +354,7 @@ fn a_saved_plan_replays_and_a_bad_one_is_refused() {
     .unwrap();
     let (ok, report) = upstart_test(
         &[spec("kv-1-2.ups")],
-        &programs(t.kv_v1.clone(), t.kv_v2.clone()),
+        &kv_programs(),
         &["--plan", plan.to_str().unwrap()],
     );
     assert!(ok, "{report:#}");
@@ -414,17 +417,11 @@ fn rolling_back_two_hops_keeps_the_writes_made_after_the_first() {
 /// races the fetch, so the plan runs three times; before the fix two runs in three failed.)
 #[test]
 fn a_server_outage_during_the_bundle_fetch_does_not_fail_the_upgrade() {
-    let t = support::tools();
     let plan = r#"{"seed": 6, "nodes": 1, "order": [0], "batch": 1, "clients": [1], "concurrent": 0,
             "calls": 10, "steps": [{"step": "hop", "from": 1, "to": 2},
             {"step": "server_down", "ms": 2000}, {"step": "await_rollout"}]}"#;
     for run in 0..3 {
-        let (ok, report) = test_plan(
-            &[spec("kv-1-2.ups")],
-            &programs(t.kv_v1.clone(), t.kv_v2.clone()),
-            plan,
-            "0",
-        );
+        let (ok, report) = test_plan(&[spec("kv-1-2.ups")], &kv_programs(), plan, "0");
         assert!(ok, "run {run}: {report:#}");
     }
 }

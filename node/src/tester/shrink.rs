@@ -230,7 +230,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
     use crate::tester::plan::generate;
-    use crate::tester::plan::tests::chain as settings;
+    use crate::tester::plan::tests::{by_hand, chain as settings};
 
     /// The plans of seeds 0..400 that `buggy` finds failing, each shrunk (with a budget of 500
     /// runs) and checked by `check`; at least six of them.
@@ -319,19 +319,19 @@ mod tests {
             );
         });
         // Shrinking renumbers the nodes of a route as nodes go.
-        let mut p = generate(1, &settings());
-        p.nodes = 3;
-        p.order = vec![0, 1, 2];
-        p.batch = 1;
-        p.steps = vec![
-            Step::Hop { from: 1, to: 2 },
-            Step::CutRoute {
-                node: 2,
-                peer: 1,
-                ms: 1000,
-            },
-            Step::AwaitRollout,
-        ];
+        let p = by_hand(
+            1,
+            vec![0, 1, 2],
+            vec![
+                Step::Hop { from: 1, to: 2 },
+                Step::CutRoute {
+                    node: 2,
+                    peer: 1,
+                    ms: 1000,
+                },
+                Step::AwaitRollout,
+            ],
+        );
         let fewer: Vec<Plan> = candidates(&p)
             .into_iter()
             .filter(|c| c.nodes == 2)

@@ -11,6 +11,16 @@ pub(crate) fn chain() -> PlanSettings {
     }
 }
 
+/// A plan of seed `seed` whose nodes upgrade one at a time in `order`, with `steps`.
+pub(crate) fn by_hand(seed: u64, order: Vec<usize>, steps: Vec<Step>) -> Plan {
+    let mut p = generate(seed, &chain());
+    p.nodes = order.len();
+    p.order = order;
+    p.batch = 1;
+    p.steps = steps;
+    p
+}
+
 #[test]
 fn the_same_seed_gives_the_same_plan_and_seeds_differ() {
     let s = chain();
@@ -181,30 +191,30 @@ fn network_faults_come_during_rollouts_and_leave_the_rest_of_the_plan_alone() {
 
 #[test]
 fn network_faults_round_trip_and_bad_ones_are_refused() {
-    let mut p = generate(3, &chain());
-    p.nodes = 2;
-    p.order = vec![1, 0];
-    p.batch = 1;
-    p.steps = vec![
-        Step::Hop { from: 1, to: 2 },
-        Step::CutRoute {
-            node: 0,
-            peer: 1,
-            ms: 1500,
-        },
-        Step::DelayRoute {
-            node: 1,
-            peer: 0,
-            delay_ms: 200,
-            ms: 1000,
-        },
-        Step::IdleBurst {
-            node: 1,
-            connections: 300,
-            ms: 500,
-        },
-        Step::AwaitRollout,
-    ];
+    let p = by_hand(
+        3,
+        vec![1, 0],
+        vec![
+            Step::Hop { from: 1, to: 2 },
+            Step::CutRoute {
+                node: 0,
+                peer: 1,
+                ms: 1500,
+            },
+            Step::DelayRoute {
+                node: 1,
+                peer: 0,
+                delay_ms: 200,
+                ms: 1000,
+            },
+            Step::IdleBurst {
+                node: 1,
+                connections: 300,
+                ms: 500,
+            },
+            Step::AwaitRollout,
+        ],
+    );
     assert_eq!(Plan::from_json(&p.to_json()).unwrap(), p);
     assert_eq!(p.counts(), (5, 3));
     let t = p.timeline();
@@ -246,19 +256,19 @@ fn network_faults_round_trip_and_bad_ones_are_refused() {
 
 #[test]
 fn the_timeline_names_nodes_in_upgrade_order_and_every_step() {
-    let mut p = generate(3, &chain());
-    p.nodes = 3;
-    p.order = vec![2, 0, 1];
-    p.batch = 1;
-    p.steps = vec![
-        Step::KillAgentAt {
-            node: 2,
-            point: "switched".into(),
-        },
-        Step::Hop { from: 1, to: 2 },
-        Step::CrashProgram { node: 0 },
-        Step::AwaitRollout,
-    ];
+    let p = by_hand(
+        3,
+        vec![2, 0, 1],
+        vec![
+            Step::KillAgentAt {
+                node: 2,
+                point: "switched".into(),
+            },
+            Step::Hop { from: 1, to: 2 },
+            Step::CrashProgram { node: 0 },
+            Step::AwaitRollout,
+        ],
+    );
     let t = p.timeline();
     assert!(
         t.contains("n1's agent is killed (SIGKILL) at `switched`"),
