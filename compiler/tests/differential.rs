@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 #![allow(clippy::indexing_slicing, reason = "tests")]
 
-use compiler::check::check_sources;
 use compiler::eval::json::from_json;
 use compiler::eval::{convert, EvalError, Evaluator, Value};
 use compiler::model::{SpecModel, Ty};
@@ -21,11 +20,7 @@ fn model_of(path: &str) -> (SpecModel, String) {
 }
 
 fn model_of_text(path: &str, text: String) -> (SpecModel, String) {
-    let mut sources = lang::span::SourceMap::new();
-    sources.add(path, text.clone());
-    let out = check_sources(&sources);
-    assert!(!out.has_errors(), "{path} must check");
-    (out.models.into_iter().next().unwrap(), text)
+    (upstart_test_support::model::checked(path, &text), text)
 }
 
 fn plugin_of(spec: &std::path::Path, text: &str) -> Plugin {

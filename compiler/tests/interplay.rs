@@ -3,19 +3,13 @@
 //! converts them.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use compiler::check::check_sources;
 use compiler::model::SpecModel;
 use compiler::verify::{verify, Status, VerifyOptions, VerifyReport};
 use lang::diagnostic::codes;
-use lang::span::SourceMap;
 
 /// The model of one spec, which must check without errors.
 fn model(text: &str) -> SpecModel {
-    let mut sources = SourceMap::new();
-    sources.add("interplay.ups", text);
-    let out = check_sources(&sources);
-    assert!(!out.has_errors(), "does not check: {:#?}", out.diagnostics);
-    out.models.into_iter().next().unwrap()
+    upstart_test_support::model::checked("interplay.ups", text)
 }
 
 fn run(text: &str) -> VerifyReport {

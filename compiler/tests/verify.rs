@@ -24,15 +24,7 @@ fn read(rel: &str) -> String {
 
 /// The model of one spec, which must check without errors.
 fn model(name: &str, text: &str) -> SpecModel {
-    let mut sources = SourceMap::new();
-    sources.add(name, text);
-    let out = check_sources(&sources);
-    assert!(
-        !out.has_errors(),
-        "{name} does not check: {:#?}",
-        out.diagnostics
-    );
-    out.models.into_iter().next().unwrap()
+    upstart_test_support::model::checked(name, text)
 }
 
 fn run(m: &SpecModel, seed: u64, cases: u32) -> VerifyReport {

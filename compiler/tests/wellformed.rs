@@ -6,7 +6,7 @@
 use compiler::check::check_sources;
 use compiler::model::SpecModel;
 use compiler::verify::{verify, VerifyOptions, VerifyReport};
-use lang::diagnostic::codes;
+use lang::diagnostic::{codes, Code};
 use lang::span::SourceMap;
 use upstart_test_support::repo_root;
 
@@ -15,11 +15,7 @@ fn read(rel: &str) -> String {
 }
 
 fn model(name: &str, text: &str) -> SpecModel {
-    let mut sources = SourceMap::new();
-    sources.add(name, text);
-    let out = check_sources(&sources);
-    assert!(!out.has_errors(), "{name}: {:#?}", out.diagnostics);
-    out.models.into_iter().next().unwrap()
+    upstart_test_support::model::checked(name, text)
 }
 
 fn run(m: &SpecModel, cases: u32) -> VerifyReport {
@@ -28,6 +24,12 @@ fn run(m: &SpecModel, cases: u32) -> VerifyReport {
 
 fn codes_of(r: &VerifyReport) -> Vec<u16> {
     r.diagnostics.iter().map(|d| d.code.0).collect()
+}
+
+/// `verify` with `cases` cases reports `code` on `m`.
+fn assert_caught(m: &SpecModel, cases: u32, code: Code) {
+    let r = run(m, cases);
+    assert!(codes_of(&r).contains(&code.0), "{:#?}", r.diagnostics);
 }
 
 /// kv 2 -> 3 with `from` replaced by `to`.
@@ -45,12 +47,7 @@ fn a_read_that_differs_in_more_than_it_declares_is_caught() {
         "#[differs(revision)] get(key) = (call get(key)).map(|i| v3::Item {\n    value: i.value,\n    expires_at: i.expires_at,\n    revision: 0,\n  })",
         "#[differs(revision)] get(key) = (call get(key)).map(|i| v3::Item {\n    value: i.value,\n    expires_at: i.expires_at,\n    revision: 0,\n  }).and_then(|i| none)",
     );
-    let r = run(&m, 64);
-    assert!(
-        codes_of(&r).contains(&codes::VERIFY_SIMULATION_ANSWER.0),
-        "{:#?}",
-        r.diagnostics
-    );
+    assert_caught(&m, 64, codes::VERIFY_SIMULATION_ANSWER);
 }
 
 /// The example spec itself passes with `#[differs(revision)]`: the revision is all that
@@ -89,12 +86,7 @@ fn orders_reads_are_compared_on_well_formed_states() {
     let good = "payment_ref: receipt.map(|r| r.payment_ref),";
     assert!(text.contains(good));
     let m = model("orders.ups", &text.replacen(good, "payment_ref: none,", 1));
-    let r = run(&m, 64);
-    assert!(
-        codes_of(&r).contains(&codes::VERIFY_SIMULATION_ANSWER.0),
-        "{:#?}",
-        r.diagnostics
-    );
+    assert_caught(&m, 64, codes::VERIFY_SIMULATION_ANSWER);
     // And the spec as written passes: its states are well-formed.
     let r = run(&model("orders.ups", &text), 64);
     assert!(r.diagnostics.is_empty(), "{:#?}", r.diagnostics);
@@ -108,12 +100,7 @@ fn a_model_that_breaks_well_formedness_is_caught() {
     let good = "payment_ref: some(payment_ref),";
     assert!(text.contains(good));
     let m = model("orders.ups", &text.replacen(good, "payment_ref: none,", 1));
-    let r = run(&m, 64);
-    assert!(
-        codes_of(&r).contains(&codes::VERIFY_WELLFORMED_LOST.0),
-        "{:#?}",
-        r.diagnostics
-    );
+    assert_caught(&m, 64, codes::VERIFY_WELLFORMED_LOST);
 }
 
 /// Clauses almost no generated state satisfies are reported (U0108), not silently skipped.
@@ -130,12 +117,7 @@ fn clauses_few_states_satisfy_are_reported() {
             1,
         ),
     );
-    let r = run(&m, 32);
-    assert!(
-        codes_of(&r).contains(&codes::VERIFY_RARELY_WELLFORMED.0),
-        "{:#?}",
-        r.diagnostics
-    );
+    assert_caught(&m, 32, codes::VERIFY_RARELY_WELLFORMED);
 }
 
 /// The finding (mutation testing): a `future find_user` that loses the city survived at 16
@@ -157,12 +139,7 @@ fn an_indexed_user_is_generated_and_its_read_checked() {
         1,
     );
     let m = model("accounts.ups", &format!("{head}{tail}"));
-    let r = verify(&m, &VerifyOptions { seed: 0, cases: 16 });
-    assert!(
-        codes_of(&r).contains(&codes::VERIFY_SIMULATION_ANSWER.0),
-        "{:#?}",
-        r.diagnostics
-    );
+    assert_caught(&m, 16, codes::VERIFY_SIMULATION_ANSWER);
 }
 
 /// Orders with one rule replaced inside the block starting at `block`.

@@ -1,7 +1,8 @@
 //! Dev-only support shared by the tests of the workspace: where the repository is, the example
 //! specs under `specs/`, snapshot files compared with what a test produced (`UPSTART_BLESS=1`
 //! writes them instead), table-driven tests ([`test_cases!`]), the fixture plugin
-//! ([`fixture`]) and, with the feature `compile`, plugins built from specs (`plugins`).
+//! ([`fixture`]) and, with the feature `compile`, checked models (`model`) and plugins built from
+//! specs (`plugins`).
 //!
 //! Without its feature `compile` it depends on no crate of the workspace, so every crate can
 //! take it as a dev-dependency.
@@ -15,6 +16,8 @@
 
 mod cases;
 pub mod fixture;
+#[cfg(feature = "compile")]
+pub mod model;
 #[cfg(feature = "compile")]
 pub mod plugins;
 

@@ -18,12 +18,7 @@ pub fn build(spec: &Path) -> PathBuf {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let text = read(spec);
-    let mut sources = lang::span::SourceMap::new();
-    sources.add(spec.display().to_string(), text.clone());
-    let out = compiler::check::check_sources(&sources);
-    let Some(model) = out.models.first().filter(|_| !out.has_errors()) else {
-        panic!("`{}` does not check: {:?}", spec.display(), out.diagnostics);
-    };
+    let model = crate::model::checked(&spec.display().to_string(), &text);
     let root = repo_root();
     let stem = spec
         .file_stem()
@@ -34,7 +29,7 @@ pub fn build(spec: &Path) -> PathBuf {
     options.cache_dir = root.join("target").join("upstart").join("target");
     options.abi_path = Some(root.join("abi"));
     options.out_dir = Some(root.join("target").join("upstart").join(generated));
-    let built = build_plugin(model, &text, &options, &mut |line| {
+    let built = build_plugin(&model, &text, &options, &mut |line| {
         eprintln!("upstartc: {line}")
     })
     .unwrap_or_else(|e| panic!("building the plugin of `{}` failed: {e}", spec.display()));
