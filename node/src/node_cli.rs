@@ -291,14 +291,19 @@ mod tests {
         "127.0.0.1:0",
     ];
 
-    #[test]
-    fn shim_limits_default_to_the_shims_and_are_set_by_flags() {
-        use clap::Parser;
-        let base: Vec<&str> = REQUIRED
+    /// [`REQUIRED`] and `--binary kv`.
+    fn with_binary() -> Vec<&'static str> {
+        REQUIRED
             .iter()
             .chain(&["--binary", "kv"])
             .copied()
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn shim_limits_default_to_the_shims_and_are_set_by_flags() {
+        use clap::Parser;
+        let base = with_binary();
         let config = Cli::try_parse_from(&base).unwrap().args.config();
         assert_eq!(config.limits, shim::Limits::default());
         let more = [
@@ -322,11 +327,7 @@ mod tests {
     #[test]
     fn test_faults_need_the_flag_and_the_environment() {
         use clap::Parser;
-        let base: Vec<&str> = REQUIRED
-            .iter()
-            .chain(&["--binary", "kv"])
-            .copied()
-            .collect();
+        let base = with_binary();
         assert!(
             !Cli::try_parse_from(&base)
                 .unwrap()

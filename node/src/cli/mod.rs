@@ -88,6 +88,24 @@ pub fn block_on<F: std::future::Future<Output = CliResult>>(f: F) -> CliResult {
     rt.block_on(f)
 }
 
+/// The working folder `given`, or else a new one `upstart-{name}-{pid}` in the system's
+/// temporary folder (then `true`: the caller removes it when done), created.
+pub fn work_dir(
+    given: Option<&std::path::Path>,
+    name: &str,
+) -> Result<(std::path::PathBuf, bool), CliError> {
+    let (dir, temporary) = match given {
+        Some(d) => (d.to_path_buf(), false),
+        None => (
+            std::env::temp_dir().join(format!("upstart-{name}-{}", std::process::id())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError(format!("cannot create `{}`: {e}", dir.display())))?;
+    Ok((dir, temporary))
+}
+
 /// Prints the error of `result` and turns it into an exit code.
 pub fn finish(result: CliResult) -> ExitCode {
     match result {

@@ -72,15 +72,7 @@ fn duration(text: &str) -> Result<String, String> {
 }
 
 pub fn run(args: &Args) -> CliResult {
-    let (dir, temporary) = match &args.dir {
-        Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("upstart-demo-{}", std::process::id())),
-            true,
-        ),
-    };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CliError(format!("cannot create `{}`: {e}", dir.display())))?;
+    let (dir, temporary) = crate::cli::work_dir(args.dir.as_deref(), "demo")?;
     let result = Demo::new(args, &dir).and_then(|mut d| d.run());
     match &result {
         Ok(()) if temporary => {

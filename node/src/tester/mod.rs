@@ -131,15 +131,7 @@ struct ShrunkReport {
 }
 
 pub fn run(args: &Args) -> CliResult {
-    let (work, temporary) = match &args.work {
-        Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("upstart-test-{}", std::process::id())),
-            true,
-        ),
-    };
-    std::fs::create_dir_all(&work)
-        .map_err(|e| CliError(format!("cannot create `{}`: {e}", work.display())))?;
+    let (work, temporary) = crate::cli::work_dir(args.work.as_deref(), "test")?;
     let work = work.canonicalize().unwrap_or(work);
     let mut out = Out { json: args.json };
     let (hops, system) = chain(&args.specs)?;
