@@ -35,6 +35,21 @@ pub struct Call {
     pub params: Value,
 }
 
+/// What `upstartc {command}` printed (its JSON), once it finished: its errors if it failed.
+pub(crate) fn printed<T: serde::de::DeserializeOwned>(
+    command: &str,
+    out: &std::process::Output,
+) -> Result<T, String> {
+    if !out.status.success() {
+        return Err(format!(
+            "`upstartc {command}` failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("`upstartc {command}` printed no {command}: {e}"))
+}
+
 impl Workload {
     /// Runs `upstartc workload` on `specs`.
     pub fn derive(
@@ -56,14 +71,7 @@ impl Workload {
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run `{}`: {e}", upstartc.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "`upstartc workload` failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        serde_json::from_slice(&out.stdout)
-            .map_err(|e| format!("`upstartc workload` printed no workload: {e}"))
+        printed("workload", &out)
     }
 
     /// The calls of `version` (none when the chain has no such version).

@@ -21,7 +21,7 @@
 use super::{disagreeing, Answered, Setup, CALL_TIMEOUT};
 use crate::tester::oracle::{agrees, Failure};
 use crate::tester::plan::Plan;
-use crate::tester::workload::{make, Answer, Call, Workload};
+use crate::tester::workload::{make, printed, Answer, Call, Workload};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -82,14 +82,7 @@ impl Setup {
         let out = child
             .wait_with_output()
             .map_err(|e| format!("`upstartc replay` did not finish: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "`upstartc replay` failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        serde_json::from_slice(&out.stdout)
-            .map_err(|e| format!("`upstartc replay` printed no replay: {e}"))
+        printed("replay", &out)
     }
 
     /// The model oracles of a run whose only client is the sequential one of `version`, while
