@@ -176,36 +176,32 @@ fn planted(name: &str) -> PathBuf {
     support::tools().workspace.join("tests/planted").join(name)
 }
 
-#[test]
-fn finds_a_write_answered_before_it_was_saved_and_shrinks_the_plan() {
-    let t = support::tools();
-    let (ok, report) = small_plans(
-        &[spec("kv-1-2.ups")],
-        &programs(bin("kv-planted-v1-answers-before-saving"), t.kv_v2.clone()),
+/// [`SMALL`] plans from `seed` of the spec `spec` (`specs/kv` or a planted one) with the
+/// programs `v1` and `v2` fail under a differential oracle and shrink to three steps.
+fn found_by_the_differential(spec: PathBuf, v1: PathBuf, v2: PathBuf, seed: &str) {
+    let (ok, report) = small_plans(&[spec], &programs(v1, v2), seed);
+    assert_found(ok, &report, "differential", 3);
+}
+
+upstart_test_support::test_cases! { found_by_the_differential;
+    finds_a_write_answered_before_it_was_saved_and_shrinks_the_plan: (
+        spec("kv-1-2.ups"),
+        bin("kv-planted-v1-answers-before-saving"),
+        support::tools().kv_v2.clone(),
         "11",
-    );
-    assert_found(ok, &report, "differential", 3);
-}
-
-#[test]
-fn finds_a_version_that_misreads_the_transformed_state_and_shrinks_the_plan() {
-    let t = support::tools();
-    let (ok, report) = small_plans(
-        &[spec("kv-1-2.ups")],
-        &programs(t.kv_v1.clone(), bin("kv-planted-v2-misreads-state")),
+    ),
+    finds_a_version_that_misreads_the_transformed_state_and_shrinks_the_plan: (
+        spec("kv-1-2.ups"),
+        support::tools().kv_v1.clone(),
+        bin("kv-planted-v2-misreads-state"),
         "21",
-    );
-    assert_found(ok, &report, "differential", 3);
-}
-
-#[test]
-fn finds_a_past_rule_that_drops_an_argument_and_shrinks_the_plan() {
-    let (ok, report) = small_plans(
-        &[planted("kv-1-2-past-drops-value.ups")],
-        &kv_programs(),
+    ),
+    finds_a_past_rule_that_drops_an_argument_and_shrinks_the_plan: (
+        planted("kv-1-2-past-drops-value.ups"),
+        support::tools().kv_v1.clone(),
+        support::tools().kv_v2.clone(),
         "31",
-    );
-    assert_found(ok, &report, "differential", 3);
+    ),
 }
 
 /// Found only with the network faults (before them, plans 128 to 130 on two nodes, and 16
