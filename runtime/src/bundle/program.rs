@@ -7,6 +7,7 @@ use super::error::BundleError;
 use super::exec::Template;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::fmt;
 
 /// The longest method name a probe may declare.
 const MAX_METHOD: usize = 200;
@@ -66,7 +67,7 @@ impl ProgramSpec {
             }
         }
         if let Some(signal) = &self.stop_signal {
-            parse_signal(signal).map_err(BundleError::garbled)?;
+            parse_signal(signal).map_err(|e| BundleError::garbled(e.to_string()))?;
         }
         if let Some(h) = &self.health {
             if h.method.is_empty() || h.method.len() > MAX_METHOD {
@@ -88,30 +89,52 @@ impl ProgramSpec {
 /// The signals a program may be asked to stop with.
 pub const STOP_SIGNALS: [&str; 7] = ["TERM", "INT", "QUIT", "HUP", "USR1", "USR2", "KILL"];
 
+/// A command-line or manifest value of a program setting that is not one of its choices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramValueError {
+    /// Not one of [`STOP_SIGNALS`] (with or without `SIG`, in any case).
+    NotASignal { text: String },
+    /// Neither `healthy` nor `unhealthy`.
+    NotHealthyOrUnhealthy { text: String },
+}
+
+impl fmt::Display for ProgramValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProgramValueError::NotASignal { text } => write!(
+                f,
+                "`{text}` is not a stop signal\n  help: one of {}",
+                STOP_SIGNALS.join(", ")
+            ),
+            ProgramValueError::NotHealthyOrUnhealthy { text } => write!(
+                f,
+                "`{text}` is not `healthy` or `unhealthy` (what an error answer to the probe \
+                 counts as)"
+            ),
+        }
+    }
+}
+
+/// It wraps no other error.
+impl std::error::Error for ProgramValueError {}
+
 /// A stop signal's name (`TERM`, `SIGINT`, `int`): its canonical name (`TERM`, `INT`).
-pub fn parse_signal(text: &str) -> Result<String, String> {
+pub fn parse_signal(text: &str) -> Result<String, ProgramValueError> {
     let upper = text.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     STOP_SIGNALS
         .iter()
         .find(|s| **s == name)
         .map(|s| s.to_string())
-        .ok_or_else(|| {
-            format!(
-                "`{text}` is not a stop signal\n  help: one of {}",
-                STOP_SIGNALS.join(", ")
-            )
-        })
+        .ok_or_else(|| ProgramValueError::NotASignal { text: text.into() })
 }
 
 /// `healthy` or `unhealthy`: what an error answer to a probe counts as (a command-line value).
-pub fn parse_errors(text: &str) -> Result<bool, String> {
+pub fn parse_errors(text: &str) -> Result<bool, ProgramValueError> {
     match text {
         "healthy" => Ok(true),
         "unhealthy" => Ok(false),
-        _ => Err(format!(
-            "`{text}` is not `healthy` or `unhealthy` (what an error answer to the probe counts as)"
-        )),
+        _ => Err(ProgramValueError::NotHealthyOrUnhealthy { text: text.into() }),
     }
 }
 
@@ -159,6 +182,26 @@ mod tests {
         assert!(bad.validate().unwrap_err().to_string().contains("`STOP`"));
         assert_eq!(parse_signal("sigint").unwrap(), "INT");
         assert_eq!(parse_errors("healthy"), Ok(true));
-        assert!(parse_errors("maybe").unwrap_err().contains("`maybe`"));
+        assert!(parse_errors("maybe")
+            .unwrap_err()
+            .to_string()
+            .contains("`maybe`"));
+    }
+
+    #[test]
+    fn value_errors_name_the_value_and_wrap_nothing() {
+        use std::error::Error;
+        let e = parse_signal("STOP").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`STOP` is not a stop signal\n  help: one of TERM, INT, QUIT, HUP, USR1, USR2, KILL"
+        );
+        assert!(e.source().is_none());
+        let e = parse_errors("maybe").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`maybe` is not `healthy` or `unhealthy` (what an error answer to the probe counts as)"
+        );
+        assert!(e.source().is_none());
     }
 }
