@@ -18,6 +18,7 @@
 
 use crate::digest::{hex, sha256_hex};
 use ed25519_dalek::{Signer, SigningKey};
+use std::fmt;
 
 pub const KEY: &str = "x-upstart-key";
 pub const TIMESTAMP: &str = "x-upstart-timestamp";
@@ -42,11 +43,26 @@ pub fn message(
     .into_bytes()
 }
 
+/// The operating system gave no random bytes for a nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoRandomness(pub getrandom::Error);
+
+impl fmt::Display for NoRandomness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the operating system gave no random bytes: {}", self.0)
+    }
+}
+
+impl std::error::Error for NoRandomness {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 /// A fresh nonce: 16 random bytes as hex.
-pub fn nonce() -> Result<String, String> {
+pub fn nonce() -> Result<String, NoRandomness> {
     let mut n = [0u8; 16];
-    getrandom::fill(&mut n)
-        .map_err(|e| format!("the operating system gave no random bytes: {e}"))?;
+    getrandom::fill(&mut n).map_err(NoRandomness)?;
     Ok(hex(&n))
 }
 
@@ -90,7 +106,7 @@ pub fn headers(
     method: &str,
     path_and_query: &str,
     body: &[u8],
-) -> Result<Vec<(&'static str, String)>, String> {
+) -> Result<Vec<(&'static str, String)>, NoRandomness> {
     Ok(headers_with(
         key,
         method,
@@ -123,5 +139,18 @@ mod tests {
         ] {
             assert!(key.verifying_key().verify(&bad, &sig).is_err());
         }
+    }
+
+    #[test]
+    fn no_randomness_gives_the_getrandom_error_as_its_source() {
+        use std::error::Error;
+        let e = NoRandomness(getrandom::Error::UNSUPPORTED);
+        assert!(
+            e.to_string()
+                .starts_with("the operating system gave no random bytes: "),
+            "{e}"
+        );
+        let source = e.source().unwrap().downcast_ref::<getrandom::Error>();
+        assert_eq!(source, Some(&getrandom::Error::UNSUPPORTED));
     }
 }

@@ -188,8 +188,12 @@ impl Client {
                 Some(q) => format!("{}?{q}", parsed.path()),
                 None => parsed.path().to_string(),
             };
-            let headers = crate::auth::headers(key, method.as_str(), &sent, &body)
-                .map_err(|reason| ClientError::Sign { reason })?;
+            let headers =
+                crate::auth::headers(key, method.as_str(), &sent, &body).map_err(|e| {
+                    ClientError::Sign {
+                        reason: e.to_string(),
+                    }
+                })?;
             for (name, value) in headers {
                 r = r.header(name, value);
             }
@@ -483,7 +487,7 @@ impl Client {
 fn tls_config(ca: &std::path::Path) -> Result<rustls::ClientConfig, ClientError> {
     let tls = |reason: String| ClientError::Tls { reason };
     let mut roots = rustls::RootCertStore::empty();
-    for cert in crate::server::tls::read_certs(ca).map_err(tls)? {
+    for cert in crate::server::tls::read_certs(ca).map_err(|e| tls(e.to_string()))? {
         roots.add(cert).map_err(|e| {
             tls(format!(
                 "`{}` is not a usable CA certificate: {e}",

@@ -1,7 +1,7 @@
 //! `upstart server --db PATH --listen ADDR --trust KEY.pub --operator-key OPS.pub`: run the
 //! upgrade server until Ctrl-C or SIGTERM.
 
-use super::{CliError, CliResult};
+use super::CliResult;
 use runtime::bundle::TrustedKeys;
 use runtime::server::{self, Config};
 use std::io::Write;
@@ -65,7 +65,7 @@ pub async fn run(args: &Args) -> CliResult {
         .max_upload
         .saturating_sub(config.limits.max_container() - config.limits.max_total);
     config.limits.max_file = config.limits.max_file.min(config.limits.max_total);
-    let handle = server::start(config, args.listen).await.map_err(CliError)?;
+    let handle = server::start(config, args.listen).await?;
     println!("upstart server listening on {}", handle.url());
     let _ = std::io::stdout().flush();
     shutdown_signal().await;

@@ -11,8 +11,9 @@
 //! failing write does not undo the others), which batches heartbeats and group-commits.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use std::path::Path;
-use std::sync::mpsc;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use tokio::sync::oneshot;
 
@@ -81,7 +82,7 @@ pub const MIGRATIONS: &[&str] = &[
 pub type WriteFn = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
 
 enum Op {
-    Write(WriteFn, Option<oneshot::Sender<Result<(), String>>>),
+    Write(WriteFn, Option<oneshot::Sender<Result<(), DbError>>>),
     /// Replies once everything sent before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -102,29 +103,143 @@ impl std::fmt::Debug for Op {
     }
 }
 
+/// Why the database could not be opened, migrated, started or written.
+#[derive(Debug)]
+pub enum DbError {
+    /// SQLite cannot open the file.
+    Open {
+        path: PathBuf,
+        error: rusqlite::Error,
+    },
+    /// The connection's settings (journal mode, foreign keys, busy timeout) are refused.
+    Setup {
+        path: PathBuf,
+        error: rusqlite::Error,
+    },
+    /// The schema cannot be brought to this release's.
+    Migrate { path: PathBuf, error: MigrateError },
+    /// The operating system gave no thread.
+    Thread(std::io::Error),
+    /// The database thread has stopped: nothing more is written.
+    Stopped,
+    /// The write itself failed (and was rolled back alone).
+    Write(rusqlite::Error),
+    /// The transaction holding the write failed to commit (shared by every write in it).
+    Commit(Arc<rusqlite::Error>),
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbError::Open { path, error } => {
+                write!(f, "cannot open the database `{}`: {error}", path.display())
+            }
+            DbError::Setup { path, error } => {
+                write!(
+                    f,
+                    "cannot set up the database `{}`: {error}",
+                    path.display()
+                )
+            }
+            DbError::Migrate { path, error } => {
+                write!(
+                    f,
+                    "cannot migrate the database `{}`: {error}",
+                    path.display()
+                )
+            }
+            DbError::Thread(error) => write!(f, "cannot start the database thread: {error}"),
+            DbError::Stopped => f.write_str("the database thread has stopped"),
+            DbError::Write(error) => write!(f, "{error}"),
+            DbError::Commit(error) => write!(f, "the database commit failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DbError::Open { error, .. } | DbError::Setup { error, .. } | DbError::Write(error) => {
+                Some(error)
+            }
+            DbError::Migrate { error, .. } => Some(error),
+            DbError::Thread(error) => Some(error),
+            DbError::Commit(error) => Some(error.as_ref()),
+            DbError::Stopped => None,
+        }
+    }
+}
+
+/// Why [`migrate`] stopped (the migrations before the failing one stay committed).
+#[derive(Debug)]
+pub enum MigrateError {
+    /// The schema version (`PRAGMA user_version`) cannot be read.
+    ReadVersion(rusqlite::Error),
+    /// The schema is newer than this release knows.
+    TooNew { found: i64, known: i64 },
+    /// Migration `to` failed and was rolled back.
+    Step { to: usize, error: rusqlite::Error },
+}
+
+impl fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MigrateError::ReadVersion(error) => {
+                write!(f, "cannot read its schema version: {error}")
+            }
+            MigrateError::TooNew { found, known } => write!(
+                f,
+                "its schema version is {found}, newer than this upstart knows ({known}): use a \
+                 newer upstart"
+            ),
+            MigrateError::Step { to, error } => write!(f, "migration {to}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MigrateError::ReadVersion(error) | MigrateError::Step { error, .. } => Some(error),
+            MigrateError::TooNew { .. } => None,
+        }
+    }
+}
+
 /// Opens (creating if needed) and migrates the database at `path`.
-pub fn open(path: &Path) -> Result<Connection, String> {
-    let conn = Connection::open(path)
-        .map_err(|e| format!("cannot open the database `{}`: {e}", path.display()))?;
-    let setup = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
-    conn.execute_batch(setup)
-        .map_err(|e| format!("cannot set up the database `{}`: {e}", path.display()))?;
+pub fn open(path: &Path) -> Result<Connection, DbError> {
+    let conn = Connection::open(path).map_err(|error| DbError::Open {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let setup = |error| DbError::Setup {
+        path: path.to_path_buf(),
+        error,
+    };
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(setup)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(|e| e.to_string())?;
-    migrate(&conn).map_err(|e| format!("cannot migrate the database `{}`: {e}", path.display()))?;
+        .map_err(setup)?;
+    migrate(&conn).map_err(|error| DbError::Migrate {
+        path: path.to_path_buf(),
+        error,
+    })?;
     Ok(conn)
 }
 
 /// Runs the migrations past the database's `user_version`.
-pub fn migrate(conn: &Connection) -> Result<(), String> {
+pub fn migrate(conn: &Connection) -> Result<(), MigrateError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| e.to_string())?;
+        .map_err(MigrateError::ReadVersion)?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(format!(
-            "its schema version is {version}, newer than this upstart knows ({known}): use a newer upstart"
-        ));
+        return Err(MigrateError::TooNew {
+            found: version,
+            known,
+        });
     }
     for (i, sql) in MIGRATIONS
         .iter()
@@ -138,9 +253,9 @@ pub fn migrate(conn: &Connection) -> Result<(), String> {
             conn.pragma_update(None, "user_version", to as i64)?;
             conn.execute_batch("COMMIT")
         };
-        if let Err(e) = run() {
+        if let Err(error) = run() {
             let _ = conn.execute_batch("ROLLBACK");
-            return Err(format!("migration {to}: {e}"));
+            return Err(MigrateError::Step { to, error });
         }
         tracing::info!(version = to, "database migrated");
     }
@@ -149,12 +264,12 @@ pub fn migrate(conn: &Connection) -> Result<(), String> {
 
 impl Db {
     /// Starts the database thread on `conn`.
-    pub fn spawn(conn: Connection) -> Result<Db, String> {
+    pub fn spawn(conn: Connection) -> Result<Db, DbError> {
         let (tx, rx) = mpsc::channel::<Op>();
         thread::Builder::new()
             .name("upstart-db".into())
             .spawn(move || run(conn, rx))
-            .map_err(|e| format!("cannot start the database thread: {e}"))?;
+            .map_err(DbError::Thread)?;
         Ok(Db { tx })
     }
 
@@ -162,13 +277,12 @@ impl Db {
     pub async fn write(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
-    ) -> Result<(), String> {
+    ) -> Result<(), DbError> {
         let (reply, wait) = oneshot::channel();
         self.tx
             .send(Op::Write(Box::new(f), Some(reply)))
-            .map_err(|_| "the database thread has stopped".to_string())?;
-        wait.await
-            .map_err(|_| "the database thread has stopped".to_string())?
+            .map_err(|_| DbError::Stopped)?;
+        wait.await.map_err(|_| DbError::Stopped)?
     }
 
     /// Runs `f` in the next transaction, without waiting.
@@ -213,16 +327,17 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Op>) {
                                 sp.rollback()?;
                             }
                         }
-                        replies.push((reply, result.map_err(|e| e.to_string())));
+                        replies.push((reply, result.map_err(DbError::Write)));
                     }
                     Op::Flush(reply) => flushes.push(reply),
                 }
             }
             tx.commit()
         })();
+        let outcome = outcome.map_err(Arc::new);
         for (reply, result) in replies {
             let result = match (&outcome, result) {
-                (Err(e), _) => Err(format!("the database commit failed: {e}")),
+                (Err(e), _) => Err(DbError::Commit(e.clone())),
                 (Ok(()), r) => r,
             };
             if let Some(reply) = reply {
@@ -393,10 +508,53 @@ mod tests {
         let conn = open(&path).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
         drop(conn);
-        let e = open(&path).unwrap_err();
+        let e = open(&path).unwrap_err().to_string();
         assert!(
             e.contains("schema version is 99, newer than this upstart knows (2)"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn errors_give_the_sqlite_error_as_their_source() {
+        use std::error::Error;
+        let dir = tempfile::tempdir().unwrap();
+        // A directory is no database file.
+        let e = open(dir.path()).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!(
+                "cannot open the database `{}`: ",
+                dir.path().display()
+            )),
+            "{e}"
+        );
+        let source = e.source().unwrap();
+        assert!(
+            source.downcast_ref::<rusqlite::Error>().is_some(),
+            "{source:?}"
+        );
+
+        let path = dir.path().join("u.db");
+        let conn = open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let e = open(&path).unwrap_err();
+        let why = e.source().unwrap().downcast_ref::<MigrateError>().unwrap();
+        assert!(
+            matches!(why, MigrateError::TooNew { found: 99, .. }),
+            "{why:?}"
+        );
+        assert!(why.source().is_none());
+
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE bundles (id TEXT)")
+            .unwrap();
+        let e = migrate(&conn).unwrap_err();
+        assert!(e.to_string().starts_with("migration 1: "), "{e}");
+        let source = e.source().unwrap();
+        assert!(
+            source.downcast_ref::<rusqlite::Error>().is_some(),
+            "{source:?}"
         );
     }
 
@@ -443,8 +601,14 @@ mod tests {
         }
         let bad = db
             .write(|c| c.execute("INSERT INTO nope VALUES (1)", []).map(|_| ()))
-            .await;
-        assert!(bad.is_err());
+            .await
+            .unwrap_err();
+        assert!(bad.to_string().contains("no such table: nope"), "{bad}");
+        let source = std::error::Error::source(&bad).unwrap();
+        assert!(
+            source.downcast_ref::<rusqlite::Error>().is_some(),
+            "{source:?}"
+        );
         db.flush().await;
         let conn = open(&path).unwrap();
         let s = load(&conn, 10).unwrap();

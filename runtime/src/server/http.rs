@@ -80,8 +80,8 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
-    pub(super) fn internal(message: impl Into<String>) -> ApiError {
-        let message = message.into();
+    pub(super) fn internal(message: impl std::fmt::Display) -> ApiError {
+        let message = message.to_string();
         tracing::error!(%message, "internal error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }

@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod db;
+mod error;
 mod guard;
 mod http;
 mod nodes;
@@ -25,6 +26,7 @@ use crate::api::{Event, RolloutState};
 use crate::bundle::{Limits, Store, TrustedKeys};
 use crate::schedule::{Assignment, Plan};
 use db::Db;
+pub use error::StartError;
 use rusqlite::params;
 use state::{BundleRec, Node, Rollout, State};
 use std::net::SocketAddr;
@@ -161,11 +163,13 @@ impl Handle {
 }
 
 /// Opens the database and store, binds `listen`, and serves until [`Handle::stop`].
-pub async fn start(config: Config, listen: SocketAddr) -> Result<Handle, String> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+pub async fn start(config: Config, listen: SocketAddr) -> Result<Handle, StartError> {
+    let cannot_listen = |error| StartError::Listen {
+        addr: listen,
+        error,
+    };
+    let listener = TcpListener::bind(listen).await.map_err(cannot_listen)?;
+    let addr = listener.local_addr().map_err(cannot_listen)?;
     let tls = match &config.tls {
         Some(files) => Some(tls::server_config(files)?),
         None => None,
@@ -180,10 +184,7 @@ pub async fn start(config: Config, listen: SocketAddr) -> Result<Handle, String>
     };
     let https = tls.is_some();
     let bound = match tls {
-        Some(config) => Bound::Tls(
-            tls::TlsListener::new(listener, config)
-                .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?,
-        ),
+        Some(config) => Bound::Tls(tls::TlsListener::new(listener, config).map_err(cannot_listen)?),
         None => Bound::Plain(listener),
     };
     let task = tokio::spawn(async move {
@@ -210,11 +211,13 @@ pub async fn start(config: Config, listen: SocketAddr) -> Result<Handle, String>
 }
 
 /// Loads the database into memory.
-fn open(config: Config) -> Result<Arc<Shared>, String> {
+fn open(config: Config) -> Result<Arc<Shared>, StartError> {
     let conn = db::open(&config.db)?;
-    let snapshot = db::load(&conn, state::RECENT_EVENTS)
-        .map_err(|e| format!("cannot read the database `{}`: {e}", config.db.display()))?;
-    let store = Store::open(&config.store).map_err(|e| e.to_string())?;
+    let snapshot = db::load(&conn, state::RECENT_EVENTS).map_err(|error| StartError::Read {
+        path: config.db.clone(),
+        error,
+    })?;
+    let store = Store::open(&config.store).map_err(StartError::Store)?;
     let mut st = State {
         next_event_seq: snapshot.next_event_seq,
         needs_eval: true,
@@ -226,19 +229,24 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
             &config.trust,
             &config.limits,
         )
-        .map_err(|e| format!("bundle `{id}` in the database no longer verifies: {e}"))?;
+        .map_err(|error| StartError::Unverified {
+            bundle: id.clone(),
+            error,
+        })?;
         let rec = BundleRec::new(&signed)?;
         st.bundles.insert(id, rec);
     }
     for r in snapshot.rollouts {
         let Some(bundle) = st.bundles.get(&r.bundle) else {
-            return Err(format!(
-                "rollout {} refers to bundle `{}`, which the database does not hold",
-                r.id, r.bundle
-            ));
+            return Err(StartError::MissingBundle {
+                rollout: r.id,
+                bundle: r.bundle,
+            });
         };
-        let state = RolloutState::parse(&r.state)
-            .ok_or_else(|| format!("rollout {} has state `{}`", r.id, r.state))?;
+        let state = RolloutState::parse(&r.state).ok_or_else(|| StartError::RolloutState {
+            rollout: r.id,
+            state: r.state.clone(),
+        })?;
         st.rollouts.insert(
             r.id,
             Rollout {
@@ -263,7 +271,7 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
     let mut enrolled = auth::Enrollments::default();
     for e in snapshot.enrolled {
         let key = crate::digest::unhex::<32>(&e.public_key)
-            .ok_or_else(|| format!("node `{}` is enrolled with a malformed key", e.id))?;
+            .ok_or_else(|| StartError::EnrolledKey { node: e.id.clone() })?;
         enrolled.insert(auth::Enrolled {
             id: e.id,
             key,
@@ -277,8 +285,10 @@ fn open(config: Config) -> Result<Arc<Shared>, String> {
         .into_iter()
         .filter(|n| enrolled.contains(&n.id))
     {
-        let phase = crate::api::Phase::parse(&n.phase)
-            .ok_or_else(|| format!("node `{}` has phase `{}`", n.id, n.phase))?;
+        let phase = crate::api::Phase::parse(&n.phase).ok_or_else(|| StartError::NodePhase {
+            node: n.id.clone(),
+            phase: n.phase.clone(),
+        })?;
         let assignment = match (n.batch, n.assigned_at_ms) {
             (Some(batch), Some(at_ms)) => Some(Assignment { batch, at_ms }),
             _ => None,
@@ -417,7 +427,8 @@ async fn commit(shared: &Shared, changes: Vec<Change>) -> Result<(), String> {
     shared
         .db
         .write(move |c| write_changes(c, &to_write))
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     let mut st = shared.lock();
     let now = now_ms();
     for change in changes {

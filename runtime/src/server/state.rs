@@ -7,8 +7,11 @@ use crate::api::{
     Progress, RolloutInfo, RolloutState,
 };
 use crate::bundle::{FileRole, SignedManifest};
-use crate::schedule::{Assignment, NodeStatus, NodeView, Plan, RolloutView, Schedule};
+use crate::schedule::{
+    Assignment, NodeStatus, NodeView, Plan, RolloutView, Schedule, ScheduleError,
+};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt;
 use std::sync::Arc;
 
 /// How many events the server keeps in memory for `GET /v1/status`.
@@ -97,15 +100,37 @@ pub struct BundleRec {
     pub schedule: Schedule,
 }
 
+/// A verified bundle whose schedule this server cannot run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnrunnableSchedule {
+    /// The bundle's id.
+    pub bundle: String,
+    pub error: ScheduleError,
+}
+
+impl fmt::Display for UnrunnableSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "bundle `{}` has a schedule this server cannot run: {}",
+            self.bundle, self.error
+        )
+    }
+}
+
+impl std::error::Error for UnrunnableSchedule {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 impl BundleRec {
     /// The record of a verified bundle; fails when its schedule cannot run here.
-    pub fn new(signed: &SignedManifest) -> Result<BundleRec, String> {
+    pub fn new(signed: &SignedManifest) -> Result<BundleRec, UnrunnableSchedule> {
         let m = &signed.manifest;
-        let schedule = Schedule::from_entries(&m.schedule).map_err(|e| {
-            format!(
-                "bundle `{}` has a schedule this server cannot run: {e}",
-                signed.id()
-            )
+        let schedule = Schedule::from_entries(&m.schedule).map_err(|error| UnrunnableSchedule {
+            bundle: signed.id(),
+            error,
         })?;
         let sha = |role| m.file(role).map(|f| f.sha256.clone()).unwrap_or_default();
         let info = BundleInfo {

@@ -147,3 +147,33 @@ fn a_failure_of_an_earlier_assignment_does_not_hold_back_a_new_one() {
     let d = st.directive("n1", 1000);
     assert_eq!((d.action, d.attempt), (Action::Upgrade, Some(30)));
 }
+
+#[test]
+fn an_unrunnable_schedule_gives_the_schedule_error_as_its_source() {
+    use crate::bundle::{BundleManifest, SignedManifest};
+    use crate::schedule::ScheduleError;
+    use std::error::Error;
+    let manifest = BundleManifest {
+        format: 1,
+        spec: "kv".into(),
+        from: 1,
+        to: 2,
+        release: 1,
+        spec_hash: "0".repeat(64),
+        schedule: vec![("strategy".into(), "sideways".into())],
+        files: Vec::new(),
+        created_at: 0,
+        program: None,
+    };
+    let signed = SignedManifest::sign(manifest, &ed25519_dalek::SigningKey::from_bytes(&[1; 32]));
+    let e = super::state::BundleRec::new(&signed).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "bundle `{}` has a schedule this server cannot run: schedule setting `strategy` = `sideways`",
+            signed.id()
+        )),
+        "{e}"
+    );
+    let source = e.source().unwrap().downcast_ref::<ScheduleError>().unwrap();
+    assert_eq!(source.key, "strategy");
+}

@@ -89,7 +89,7 @@ pub async fn push_bundle(
         tracing::warn!(error = %e, "bundle refused");
         ApiError::new(status, format!("bundle refused: {e}"))
     })?;
-    let rec = BundleRec::new(&stored.signed).map_err(ApiError::bad)?;
+    let rec = BundleRec::new(&stored.signed).map_err(|e| ApiError::bad(e.to_string()))?;
     let info = rec.info.clone();
     let _guard = shared.commands.lock().await;
     if shared.lock().bundles.contains_key(&info.id) {
