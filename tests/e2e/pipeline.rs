@@ -244,6 +244,89 @@ fn translated_requests_do_not_wait_for_the_blocking_pool() {
     drop(shim);
 }
 
+/// The shim's thread on a current-thread runtime (as the bench runs it) with `spin`, serving a
+/// fake node that answers at once; a v1 caller sends `requests` `get`s one at a time, each as
+/// soon as the answer before it came. How many times the shim's thread went to sleep (parked)
+/// while it served them.
+fn parks_for_one_at_a_time(spin: Duration, requests: u64) -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let parks = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&parks);
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .on_thread_park(move || {
+                counted.fetch_add(1, Ordering::Relaxed);
+            })
+            .build()
+            .unwrap(),
+    );
+    let (node, _seen) = holding_node(1, Duration::from_millis(50));
+    let mut config = support::node_config(2, node, &[Some(1)]);
+    config.spin = spin;
+    let shim = support::kv_shim(&runtime, config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = {
+        let runtime = Arc::clone(&runtime);
+        std::thread::spawn(move || {
+            runtime.block_on(async {
+                let _ = stopped.await;
+            });
+        })
+    };
+    let v1 = shim.addrs().listeners[0].0;
+    let stream = TcpStream::connect(v1).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream.set_read_timeout(Some(support::WAIT)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut exchange = |id: u64| {
+        (&stream)
+            .write_all(format!("{}\n", get(id, "k")).as_bytes())
+            .unwrap();
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "closed");
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            (&answer["id"], &answer["result"]),
+            (&json!(id), &json!("k"))
+        );
+    };
+    // The link to the node is made, the connection warm.
+    exchange(0);
+    let before = parks.load(Ordering::Relaxed);
+    for id in 1..=requests {
+        exchange(id);
+    }
+    let slept = parks.load(Ordering::Relaxed) - before;
+    stop.send(()).unwrap();
+    driver.join().unwrap();
+    let _enter = runtime.enter();
+    drop(shim);
+    slept
+}
+
+/// A caller sending one request at a time through past rules: while the node's answer and the
+/// caller's next frame are microseconds away, the shim's thread polls for them instead of
+/// sleeping, so the request costs no wake-up of the shim (the two a copying proxy adds to the
+/// direct path's two). Here the poll may last 20 ms, far more than the fake node and this
+/// caller take even on a loaded machine: most of 200 requests never put the thread to sleep.
+/// (Before, the thread slept for each of them twice: once for the node's answer, once for the
+/// next frame; as it still does with `spin` zero.)
+#[test]
+fn a_one_at_a_time_caller_does_not_put_the_shims_thread_to_sleep() {
+    let slept = parks_for_one_at_a_time(Duration::from_millis(20), 200);
+    println!("the shim's thread slept {slept} times for 200 requests");
+    assert!(
+        slept < 100,
+        "the shim's thread slept {slept} times for 200 requests"
+    );
+    let slept = parks_for_one_at_a_time(Duration::ZERO, 200);
+    assert!(
+        slept >= 200,
+        "without polling, the shim's thread sleeps for each request: {slept} times for 200"
+    );
+}
+
 /// A node that takes the calls and never answers: each request fails with "node unavailable"
 /// once the shim's call timeout has passed, and the connection goes on serving (the next
 /// request reaches the node again, on a new link).
