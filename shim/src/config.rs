@@ -149,11 +149,6 @@ pub struct ShimConfig {
     pub connect_timeout: Duration,
     /// Bound on one call to the node.
     pub call_timeout: Duration,
-    /// How long a translated connection keeps polling, without sleeping, for what is due
-    /// within microseconds (the node's answer to a call in flight, and a caller's next frame
-    /// right after its answer) before it waits for the kernel to wake it: a sleeping thread's
-    /// wake-up, on a busy or virtual machine, costs more than the node's answer. Zero: never.
-    pub spin: Duration,
     /// Testing only (`upstart test`): a Unix socket where the shim takes commands that delay
     /// or cut its peer routes for a while (see the `faults` module). `None` (the default, and
     /// what a production node runs with): no socket, and no fault can ever be set.
@@ -214,8 +209,6 @@ pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// Connections from peers' shims (see [`Limits::peer_connections`]).
 pub const DEFAULT_PEER_CONNECTIONS: usize = 1024;
-/// See [`ShimConfig::spin`].
-pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 impl ShimConfig {
     /// A shim for `name` in front of a node at `node_version`, with no ports yet and default
@@ -243,7 +236,6 @@ impl ShimConfig {
             limits: Limits::default(),
             connect_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
-            spin: DEFAULT_SPIN,
             fault_control: None,
         }
     }

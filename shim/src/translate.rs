@@ -14,13 +14,6 @@
 //! the caller to take them; beyond, the next frame is not read, so a fast caller is held back by
 //! TCP, not by a growing buffer. A drain closes the connection between requests: frames not
 //! begun are dropped, those begun are answered first.
-//!
-//! Where the next event is microseconds away (the node's answer to a call in flight, a
-//! one-at-a-time caller's next frame right after its answer), the task polls for it, yielding
-//! to the runtime (which serves its other tasks and events meanwhile, without sleeping), for
-//! up to [`ShimConfig::spin`](crate::ShimConfig::spin), and only while the last such wait was
-//! that short: on a virtual machine whose idle vCPUs halt, a sleeping thread's wake-up costs
-//! more than the answer it waits for.
 
 use crate::codec::{frame_into, FrameError, FrameReader};
 use crate::config::Framing;
@@ -74,12 +67,6 @@ struct Conn {
     waiting_since: Option<Instant>,
     /// When the last answer was made.
     last_answer: Option<Instant>,
-    /// How long to poll for the node's answer or the caller's next frame before sleeping
-    /// (see [`ShimConfig::spin`](crate::ShimConfig::spin)), and whether the last of each came
-    /// within it: only then is the next one polled for.
-    spin: std::time::Duration,
-    node_quick: bool,
-    caller_quick: bool,
     framing: Framing,
 }
 
@@ -94,13 +81,6 @@ impl Conn {
             && self.queue.len() < MAX_QUEUED_FRAMES
             && self.queued_bytes < MAX_QUEUED_BYTES
             && self.out.len() < MAX_UNWRITTEN
-    }
-
-    /// The node answered the oldest call in flight.
-    fn answered(&mut self) {
-        if let Some(since) = self.waiting_since.take() {
-            self.node_quick = since.elapsed() <= self.spin;
-        }
     }
 
     fn push(&mut self, frame: Vec<u8>) {
@@ -119,7 +99,7 @@ impl Conn {
         }
         if let Some(frame) = self.arrived.take() {
             self.requests.resume(&mut self.link, frame);
-            self.answered();
+            self.waiting_since = None;
         }
         let mut connect = None;
         loop {
@@ -165,7 +145,7 @@ impl Conn {
                     frame => frame,
                 };
                 self.requests.resume(&mut self.link, frame);
-                self.answered();
+                self.waiting_since = None;
                 resumed = true;
             }
             if !resumed {
@@ -248,9 +228,6 @@ pub async fn serve(
         made: None,
         waiting_since: None,
         last_answer: None,
-        spin: config.spin,
-        node_quick: true,
-        caller_quick: true,
         framing: config.framing,
     };
     let mut proven = false;
@@ -314,19 +291,6 @@ pub async fn serve(
             .is_some_and(|l| node_deadline.is_some() || l.sending());
         let unwritten = !conn.out.is_empty();
         let ended = ending.is_some();
-        // What is due within microseconds is polled for (the runtime's other tasks and events
-        // served meanwhile) rather than slept for, up to `config.spin`: the node's answer to a
-        // call in flight, or the caller's next frame right after its answers went out.
-        // Only while the last of the same kind came that quickly: a caller that pauses between
-        // requests, or a node slow to answer, is slept for at once.
-        let due_since = if node_deadline.is_some() {
-            conn.waiting_since.filter(|_| conn.node_quick)
-        } else if room && !conn.busy() && !unwritten && conn.caller_quick {
-            conn.last_answer.filter(|a| *a >= last_frame)
-        } else {
-            None
-        };
-        let spinning = due_since.is_some_and(|since| since.elapsed() < config.spin);
         let frame = tokio::select! {
             biased;
             // A drain wins over a frame already buffered: close between frames. Once no more
@@ -363,8 +327,6 @@ pub async fn serve(
             }
             frame = reader.next_until(idle_deadline, config.limits.idle_timeout, config.limits.frame_timeout),
                 if room => frame,
-            // Lets the runtime poll its events without sleeping, then looks again.
-            () = tokio::task::yield_now(), if spinning => continue,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
@@ -418,14 +380,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let now = Instant::now();
-        if !conn.busy() {
-            // How soon the caller's frame followed its answers.
-            if let Some(answer) = conn.last_answer.filter(|a| *a >= last_frame) {
-                conn.caller_quick = now.saturating_duration_since(answer) <= config.spin;
-            }
-        }
-        last_frame = now;
+        last_frame = Instant::now();
         // A whole frame: a real caller, whose place a newcomer does not take.
         if !proven {
             proven = true;

@@ -24,8 +24,6 @@
 //! handed off, 3 past, 4 future) in a closed loop for 10 s, to profile it (`perf record -a`),
 //! with `SHIM_BENCH_DEPTH` requests in flight per connection (1 unless set).
 //! `SHIM_BENCH_DETAIL=1` prints each round's latency quartiles per case as it goes.
-//! `SHIM_BENCH_SPIN_US=N` sets the shim's `ShimConfig::spin` (how long a translated connection
-//! polls for an answer due within microseconds before sleeping; 0: never).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
 
 #[path = "../e2e/support/mod.rs"]
@@ -94,12 +92,6 @@ fn main() {
     let multi = std::env::var("SHIM_BENCH_RUNTIME").as_deref() == Ok("multi");
     if std::env::var("SHIM_BENCH_FAST_PATH").as_deref() == Ok("threads") {
         config.fast_path = shim::FastPath::Threads;
-    }
-    if let Some(us) = std::env::var("SHIM_BENCH_SPIN_US")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        config.spin = Duration::from_micros(us);
     }
     let shim = RunningShim::start(config, chain, multi);
     let port = |v: u64| shim.addrs.listeners[(v - 1) as usize].0;
