@@ -542,3 +542,157 @@ fn sqlite_empty_tables_keep_their_columns_whatever_point_a_kill_hits() {
         }
     }
 }
+
+/// Adds to the state `state` a table of the program's own that has no rows and that no spec
+/// layout declares: `notes (key, text TEXT, at INTEGER)` in a database, an empty
+/// sub-directory `notes/` in a directory. Only the state on disk says what it is.
+fn add_empty_notes(kind: Kind, state: &Path) {
+    match kind {
+        Kind::Sqlite => {
+            let db = rusqlite::Connection::open(state).unwrap();
+            db.execute_batch(
+                "CREATE TABLE notes (key TEXT PRIMARY KEY, text TEXT NOT NULL, at INTEGER);",
+            )
+            .unwrap();
+        }
+        Kind::Dir => std::fs::create_dir_all(state.join("notes")).unwrap(),
+    }
+}
+
+/// Writes a version-2 state as a program of version 2 would: `items` with a row (a record)
+/// per entry, and the empty `notes`.
+fn write_new_with_empty_notes(kind: Kind, state: &Path, entries: &[(String, String)]) {
+    match kind {
+        Kind::Sqlite => {
+            let db = rusqlite::Connection::open(state).unwrap();
+            db.execute_batch(
+                "PRAGMA journal_mode=WAL; \
+                 CREATE TABLE items (key TEXT PRIMARY KEY, value TEXT NOT NULL, len INTEGER NOT NULL);",
+            )
+            .unwrap();
+            let tx = db.unchecked_transaction().unwrap();
+            for (k, v) in entries {
+                tx.execute(
+                    "INSERT INTO items (key, value, len) VALUES (?1, ?2, ?3)",
+                    (k, v, v.len() as i64),
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        Kind::Dir => {
+            let sub = state.join("items");
+            std::fs::create_dir_all(&sub).unwrap();
+            for (k, v) in entries {
+                std::fs::write(
+                    sub.join(format!("{k}.json")),
+                    json!({"value": v, "len": v.len()}).to_string(),
+                )
+                .unwrap();
+            }
+        }
+    }
+    add_empty_notes(kind, state);
+}
+
+/// `records` with the empty `notes` table (sub-directory) added.
+fn with_empty_notes(mut records: Records) -> Records {
+    records.insert("notes".to_owned(), BTreeMap::new());
+    records
+}
+
+/// What the agent does with an interrupted run when the plugin is not loaded: a pending run
+/// is rolled back (`rollback` with the journal's versions); with no journal, `completed`
+/// (what follows a completed run) is done.
+fn roll_back_without_the_plugin(state: &Path, completed: impl FnOnce()) -> bool {
+    match transform::pending(state).unwrap() {
+        Some(j) => {
+            transform::rollback(state, j.from, j.to).unwrap();
+            true
+        }
+        None => {
+            completed();
+            false
+        }
+    }
+}
+
+/// The empty `notes` table has its declared columns, and `other` (a table with rows) its.
+fn assert_notes_columns(state: &Path, other: (&str, &[&str]), case: &str) {
+    assert_eq!(
+        columns(state, "notes"),
+        ["key TEXT", "text TEXT", "at INTEGER"],
+        "{case}: the empty table's columns"
+    );
+    assert_eq!(columns(state, other.0), other.1, "{case}: `{}`", other.0);
+}
+
+/// A reverse run (2 -> 1) of a version-2 state holding an empty table, killed at each point,
+/// then rolled back as the agent does without the plugin: the version-2 state again, its
+/// empty table with its columns (in a directory: still a sub-directory) and every row of the
+/// others; after a completed run (nothing pending), the version-1 state.
+fn reverse_killed_then_rolled_back_without_the_plugin(kind: Kind) {
+    let entries = n_entries(50);
+    let old = old_records(&entries);
+    let before: Records = {
+        let t: BTreeMap<String, Value> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), json!({"value": v, "len": v.len()})))
+            .collect();
+        with_empty_notes(Records::from([("items".to_owned(), t)]))
+    };
+    for point in Point::ALL {
+        let case = format!("{kind:?} {point:?}");
+        let (_dir, state) = killed_at(kind, point, true, |s| {
+            write_new_with_empty_notes(kind, s, &entries)
+        });
+        if roll_back_without_the_plugin(&state, || ()) {
+            assert_eq!(records(kind, &state), before, "{case}: rolled back");
+            if let Kind::Sqlite = kind {
+                let items: &[&str] = &["key TEXT", "value TEXT", "len INTEGER"];
+                assert_notes_columns(&state, ("items", items), &case);
+            }
+        } else {
+            assert_eq!(point, Point::Done, "{case}: the journal is gone");
+            assert_eq!(records(kind, &state), old, "{case}: reversed");
+        }
+        assert!(transform::pending(&state).unwrap().is_none(), "{case}");
+    }
+}
+
+upstart_test_support::test_cases! { reverse_killed_then_rolled_back_without_the_plugin;
+    sqlite_reverse_killed_then_rolled_back_without_the_plugin: (Kind::Sqlite),
+    dir_reverse_killed_then_rolled_back_without_the_plugin: (Kind::Dir),
+}
+
+/// An upgrade (1 -> 2) of a version-1 state holding an empty table that the plugin's layout
+/// does not declare (`declared`: [`Declared`]'s layouts, else none), killed at each point,
+/// then rolled back as the agent does without the plugin (a pending run undone, a completed
+/// one restored from its backup): the version-1 state, its empty table with its columns.
+fn upgrade_killed_then_rolled_back_without_the_plugin(kind: Kind, declared: bool) {
+    let entries = n_entries(50);
+    let old = with_empty_notes(old_records(&entries));
+    for point in Point::ALL {
+        let case = format!("{kind:?} {point:?} declared {declared}");
+        let dir = tempfile::tempdir().unwrap();
+        let state = state_path(kind, dir.path());
+        write_old(kind, &state, &entries);
+        add_empty_notes(kind, &state);
+        let mut h = helper_of(&state, Some(point), false, declared);
+        assert_eq!(wait_for_line(&mut h), format!("reached {}", point.name()));
+        drop(h); // SIGKILL
+        roll_back_without_the_plugin(&state, || transform::rollback(&state, 1, 2).unwrap());
+        assert_eq!(records(kind, &state), old, "{case}: rolled back");
+        if let Kind::Sqlite = kind {
+            let entries_cols: &[&str] = &["key TEXT", "value TEXT"];
+            assert_notes_columns(&state, ("entries", entries_cols), &case);
+        }
+        assert!(transform::pending(&state).unwrap().is_none(), "{case}");
+    }
+}
+
+upstart_test_support::test_cases! { upgrade_killed_then_rolled_back_without_the_plugin;
+    sqlite_upgrade_killed_then_rolled_back_without_the_plugin: (Kind::Sqlite, false),
+    sqlite_declared_upgrade_killed_then_rolled_back_without_the_plugin: (Kind::Sqlite, true),
+    dir_upgrade_killed_then_rolled_back_without_the_plugin: (Kind::Dir, false),
+}

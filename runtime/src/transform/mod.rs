@@ -18,11 +18,18 @@
 //! | `STATE.v<to>` | the transform's output (written as `STATE.new`, fsynced, renamed) |
 //! | `STATE.v<version>.<unix-ms>[-<n>]` | history: every state an upgrade, a [`reverse`] or a [`rollback`] replaced, with its version; written once, never overwritten or removed ([`history`]) |
 //! | `STATE.reverse` | the reverse transform's output while a [`reverse`] runs; after it, a copy of the state it gave |
+//! | `STATE.reverse-backup` | while a [`reverse`] runs: a copy of the state it began from, in its kind, which undoing the run puts back (removed when the run ends) |
 //! | `STATE.switch`, `*.tmp` | temporaries of atomic replacements |
 //!
 //! `STATE.v<from>` keeps its meaning ([`StateFiles::versioned`]): the agent's rollback reads it.
 //! The history files are new: an upgrade keeps the old state there too, a [`rollback`] keeps the
 //! state it discards there first, and a [`reverse`] keeps the new version's state there.
+//!
+//! The backups a run undoes itself from (`STATE.v<from>`, `STATE.reverse-backup`) are copies of
+//! the state as it is on disk, not written again from its value: a database file is copied
+//! whole, a directory keeps every sub-directory. The value alone does not say the columns of a
+//! table without rows (nor a directory's empty sub-directories), and a rollback may run without
+//! the plugin that declares them (the agent undoing an interrupted run at start).
 //!
 //! [`reverse`] runs like [`upgrade`], in the other direction: journal `begun` (with
 //! `reverse: true`) -> the current state kept in history -> reverse transform and invariant
@@ -40,18 +47,20 @@
 //! wrote since is then lost, as the old program could not read it).
 
 mod error;
+mod files;
 pub mod fsutil;
 pub mod history;
 pub mod journal;
 pub mod storage;
 
 pub use error::TransformError;
+pub use files::StateFiles;
 pub use journal::{Journal, Step};
 
 use crate::digest::sha256_hex;
 use crate::plugin::Plugin;
 use fsutil::with_suffix;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use storage::{Kind, Layout, Tables};
 
 /// The spec's invariant between an old state and a new one, which a transform must keep in
@@ -219,113 +228,6 @@ impl Point {
             Point::Switched => "switched",
             Point::Done => "done",
         }
-    }
-}
-
-/// The files around one state file.
-#[derive(Debug, Clone)]
-pub struct StateFiles {
-    state: PathBuf,
-    kind: Kind,
-}
-
-impl StateFiles {
-    /// The files around `state`, of the kind on disk (a JSON document when there is none).
-    pub fn new(state: &Path) -> StateFiles {
-        StateFiles {
-            state: state.to_path_buf(),
-            kind: Kind::of(state).unwrap_or(Kind::Json),
-        }
-    }
-
-    /// How the state is stored.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    /// Replaces `path` (the state, its backup or a run's output) by `bytes` in the state's
-    /// kind, atomically, through the temporary `tmp`; a database's tables with the columns of
-    /// `layout` (the version whose state `bytes` is), when known.
-    fn store(
-        &self,
-        path: &Path,
-        tmp: &Path,
-        bytes: &[u8],
-        layout: Option<&Layout>,
-    ) -> Result<(), TransformError> {
-        let tables = layout.map_or_else(Tables::default, |l| l.tables.clone());
-        storage::store_with(self.kind, &tables, path, tmp, bytes)
-            .map_err(|e| TransformError::io(path, "write", e))
-    }
-
-    /// Replaces `path` by the state in the file `src`, which holds `bytes`: a database is
-    /// copied as it is (its tables keep their columns, also without rows), a directory is
-    /// written from `bytes` with the sub-directories `src` has (also empty ones), a JSON
-    /// document from `bytes`.
-    fn copy(
-        &self,
-        src: &Path,
-        path: &Path,
-        tmp: &Path,
-        bytes: &[u8],
-    ) -> Result<(), TransformError> {
-        if self.kind == Kind::Sqlite && Kind::of(src).ok() == Some(Kind::Sqlite) {
-            return storage::copy_database(src, path, tmp)
-                .map_err(|e| TransformError::io(path, "write", e));
-        }
-        if self.kind == Kind::Dir && src.is_dir() {
-            let tables =
-                storage::dir_tables(src).map_err(|e| TransformError::io(src, "read", e))?;
-            return storage::store_with(self.kind, &tables, path, tmp, bytes)
-                .map_err(|e| TransformError::io(path, "write", e));
-        }
-        self.store(path, tmp, bytes, None)
-    }
-
-    pub fn state(&self) -> &Path {
-        &self.state
-    }
-
-    /// `STATE.v<version>`.
-    pub fn versioned(&self, version: u64) -> PathBuf {
-        with_suffix(&self.state, &format!(".v{version}"))
-    }
-
-    /// `STATE.upgrade`.
-    pub fn journal(&self) -> PathBuf {
-        with_suffix(&self.state, ".upgrade")
-    }
-
-    /// `STATE.reverse`: the output of a [`reverse`] run.
-    pub fn reversed(&self) -> PathBuf {
-        with_suffix(&self.state, ".reverse")
-    }
-
-    /// Where a run's output is written: `STATE.v<to>` for an upgrade, `STATE.reverse` for a
-    /// reverse run.
-    fn target(&self, journal: &Journal) -> PathBuf {
-        if journal.reverse {
-            self.reversed()
-        } else {
-            self.versioned(journal.to)
-        }
-    }
-
-    /// The file holding the state a run began from: its history file, else (an upgrade
-    /// journaled by an older runtime) `STATE.v<from>`.
-    fn before(&self, journal: &Journal) -> PathBuf {
-        match &journal.history {
-            Some(name) => history::path_of(&self.state, name),
-            None => self.versioned(journal.from),
-        }
-    }
-
-    fn staging(&self) -> PathBuf {
-        with_suffix(&self.state, ".new")
-    }
-
-    fn switch_tmp(&self) -> PathBuf {
-        with_suffix(&self.state, ".switch")
     }
 }
 
@@ -589,14 +491,14 @@ fn roll_back_pending(
         if sha256_hex(&old) != journal.old_sha256 {
             return Err(corrupt(&backup, "not the state the run began from"));
         }
-        // An upgrade's backup `STATE.v<from>` holds the old state in its kind (a database
-        // with its tables' columns); the history file holds only its value.
-        let copy = files.versioned(journal.from);
-        let from_copy = !journal.reverse
-            && storage::load_if_exists(&copy)
-                .ok()
-                .flatten()
-                .is_some_and(|b| sha256_hex(&b) == journal.old_sha256);
+        // The run's backup holds the state as it was on disk (a database with every table's
+        // columns, a directory with its empty sub-directories); the history file holds only
+        // its value, and `before` (the plugin's layout) may be unknown.
+        let copy = files.backup(journal);
+        let from_copy = storage::load_if_exists(&copy)
+            .ok()
+            .flatten()
+            .is_some_and(|b| sha256_hex(&b) == journal.old_sha256);
         if from_copy {
             files.copy(&copy, state, &files.switch_tmp(), &old)?;
         } else {
@@ -609,6 +511,9 @@ fn roll_back_pending(
         remove(&files.target(journal))?;
     }
     remove(&files.staging())?;
+    if journal.reverse {
+        remove(&files.reverse_backup())?;
+    }
     tracing::info!(state = %state.display(), from = journal.from, to = journal.to, "interrupted state transform rolled back");
     Ok(())
 }
@@ -646,12 +551,10 @@ impl Run<'_> {
     /// Backup, transform, invariant, new state, journal `prepared`, then the switch.
     fn after_begun(&self, mut journal: Journal, old: &[u8]) -> Result<Upgraded, TransformError> {
         let files = self.files;
-        let layouts = self.op.map(|op| (op.before(), op.after()));
-        let (before, after) = layouts.unwrap_or((None, None));
-        if !journal.reverse {
-            let backup = files.versioned(journal.from);
-            files.store(&backup, &with_suffix(&backup, ".tmp"), old, before.as_ref())?;
-        }
+        let after = self.op.and_then(Op::after);
+        // The state as it is on disk, for undoing the run (see the module's notes).
+        let backup = files.backup(&journal);
+        files.copy(files.state(), &backup, &with_suffix(&backup, ".tmp"), old)?;
         if let Some(name) = &journal.history {
             history::keep(files.state(), name, old)?;
         }
@@ -709,6 +612,9 @@ impl Run<'_> {
         }
         self.at(Point::Switched);
         Journal::remove(&files.journal())?;
+        if journal.reverse {
+            remove(&files.reverse_backup())?;
+        }
         self.at(Point::Done);
         tracing::info!(state = %state.display(), from = journal.from, to = journal.to, "state transformed");
         Ok(Upgraded {
@@ -724,6 +630,9 @@ impl Run<'_> {
         let _ = remove(&self.files.staging());
         if let Err(e) = Journal::remove(&self.files.journal()) {
             return e;
+        }
+        if journal.reverse {
+            let _ = remove(&self.files.reverse_backup());
         }
         tracing::warn!(state = %self.files.state().display(), from = journal.from, to = journal.to, %error, "state transform refused");
         error

@@ -5,6 +5,7 @@
 use super::*;
 use std::cell::RefCell;
 use std::fs;
+use std::path::PathBuf;
 
 /// `{"n": N}` -> `{"n": N, "twice": 2N}`; invariant `twice == 2 n`.
 struct Doubler {
