@@ -73,9 +73,11 @@ fn count_outbound(stream: &TcpStream, shared: &Shared) {
 
 /// Why a peer could not be used.
 enum Dial {
-    /// No connection (the peer is down): the node sees its connection closed.
+    /// No connection, or no answer to the handshake (the peer is down or restarting): the node
+    /// sees its connection closed.
     Unreachable(String),
-    /// The peer's shim refused our version or upgrade.
+    /// The peer's shim refused our version or upgrade (or answered something else): every
+    /// request of the node's connection is answered with why.
     Refused(String),
 }
 
@@ -111,7 +113,9 @@ async fn dial(remote: SocketAddr, shared: &Shared) -> Result<(TcpStream, Vec<u8>
     )
     .await
     .map_err(|why| {
-        Dial::Refused(format!(
+        // Gone (restarting, say) rather than refusing: the node's connection closes and its
+        // next one dials again, where a refusal would answer every later request on it too.
+        Dial::Unreachable(format!(
             "the peer at {remote} did not answer the handshake: {why}"
         ))
     })?;
