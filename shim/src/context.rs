@@ -1,7 +1,7 @@
 //! What every task of a shim shares, and nothing else: the [`Shared`] context (configuration,
 //! route, phase, connection pools, counters, hand-off targets), the [`Phase`] of its
-//! connections, the guard that counts a client connection for the drain, and the accept loop
-//! every port runs. The workers (`inbound`, `outbound`, `translate`, `splice`, `handoff`)
+//! connections and the [`Lifetime`] of each, the guard that counts an inbound connection for
+//! the drain, and the accept loop every port runs. The workers (`inbound`, `outbound`, `translate`, `splice`, `handoff`)
 //! import this module; the facade (`shim`, the public [`crate::Shim`]) builds the context.
 
 use crate::config::ShimConfig;
@@ -17,21 +17,74 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// Where a shim's connections stand.
+/// Where a shim's connections stand. The phases of an upgrade come in this order: `Running`,
+/// `Draining` (then `Closing` if the grace ends first), `Held` once the program stopped, and
+/// `Running` again with the next program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     /// Accepting and serving.
     Running,
-    /// Not accepting (new connections wait in the backlog); decoded connections close between
-    /// frames, byte-copying ones run on.
+    /// Accepting, but a new client waits unread (as in a listen backlog) until the shim serves
+    /// again, and client connections close between requests. Peers' shims are still served by
+    /// the node: its program runs until the drain is over, and while it finishes a write it may
+    /// be waiting for a peer whose own write waits for it (nodes upgrading in one batch).
     Draining,
-    /// Every connection closes now.
+    /// The drain's grace is over: client connections close now; peers as while draining.
     Closing,
+    /// The node's program stopped: every connection closes now, and new ones wait in the
+    /// listen backlog until the shim serves again (the next program, or the old one back).
+    Held,
+    /// The shim stopped: every connection closes, waiting ones too.
+    Stopped,
 }
 
 impl Phase {
-    pub fn is_draining(self) -> bool {
-        self >= Phase::Draining
+    /// Whether inbound ports accept (what they accept may still have to wait, see
+    /// [`Phase::Draining`]).
+    pub fn accepts(self) -> bool {
+        self <= Phase::Closing
+    }
+}
+
+/// Until when a connection is served, by who opened it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifetime {
+    /// An outside client: takes no new request once the shim drains, cut when the drain's
+    /// grace ends.
+    Client,
+    /// A peer's shim (its handshake answered): served for as long as the node's program runs,
+    /// drain or not, and cut when it stopped (it was this program's).
+    Peer,
+    /// The node program's own outgoing connection: it ends with either side (or its deadlines),
+    /// never by a drain.
+    Own,
+}
+
+impl Lifetime {
+    /// Whether the connection takes no new request in `phase`: it closes once those begun are
+    /// answered.
+    pub fn winds_down(self, phase: Phase) -> bool {
+        match self {
+            Lifetime::Client => phase >= Phase::Draining,
+            Lifetime::Peer => phase >= Phase::Held,
+            Lifetime::Own => false,
+        }
+    }
+
+    /// Whether the connection closes at once in `phase`.
+    pub fn cut(self, phase: Phase) -> bool {
+        match self {
+            Lifetime::Client => phase >= Phase::Closing,
+            Lifetime::Peer => phase >= Phase::Held,
+            Lifetime::Own => false,
+        }
+    }
+
+    /// Completes once the connection must close at once (never for [`Lifetime::Own`]).
+    pub async fn until_cut(self, phase: &mut watch::Receiver<Phase>) {
+        if self == Lifetime::Own || phase.wait_for(|p| self.cut(*p)).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -51,6 +104,10 @@ pub(crate) struct Shared {
     pub active: AtomicUsize,
     /// Notified when `active` drops to zero.
     pub idle: tokio::sync::Notify,
+    /// Connections of peers' shims being served: what [`crate::Shim::hold`] waits for.
+    pub peers_active: AtomicUsize,
+    /// Notified when `peers_active` drops to zero.
+    pub peers_idle: tokio::sync::Notify,
     pub stats: Stats,
     /// The node program's registered listening sockets.
     pub handoff: Targets,
@@ -61,15 +118,15 @@ pub(crate) struct Shared {
 /// Which way a port's connections go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {
-    /// Clients and peers calling the node: accepted while the shim runs and has a node; a drain
-    /// stops accepting them and waits for them.
+    /// Clients and peers calling the node: accepted while the shim has a node and its program
+    /// runs (see [`Phase::accepts`]; a client accepted during a drain waits unread).
     Inbound,
     /// The node program's own connections to its peers: accepted for as long as the shim
     /// lives, drain or not (the program runs until the drain is over and may be replicating).
     Outbound,
 }
 
-/// Accepts on `listener` (inbound: while the shim runs and has a node to send to), handing each
+/// Accepts on `listener` (inbound: while the shim accepts and has a node to send to), handing each
 /// connection and its peer's address to `serve`, which decides on its slot (see `limits`):
 /// accepting never waits for one. A failed accept (out of file descriptors, say) is retried
 /// after a pause that doubles up to a second, so the loop neither spins nor dies.
@@ -88,7 +145,7 @@ pub(crate) async fn accept_each(
         let mut phase = shared.phase.subscribe();
         let accepted = tokio::select! {
             r = listener.accept() => r,
-            _ = phase.wait_for(|p| *p != Phase::Running), if inbound => continue,
+            _ = phase.wait_for(|p| !p.accepts()), if inbound => continue,
         };
         match accepted {
             Ok((stream, peer)) => {
@@ -110,31 +167,57 @@ pub(crate) async fn accept_each(
 /// The first pause after a failed accept.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(10);
 
-/// Counts a client connection while alive (see [`Shared::active`]).
+/// Counts an inbound connection while alive: a client's in [`Shared::active`], a peer's in
+/// [`Shared::peers_active`].
 #[derive(Debug)]
 pub(crate) struct Tracked {
     shared: Arc<Shared>,
+    peer: bool,
+}
+
+impl Tracked {
+    /// The connection turned out to be a peer's shim: counted among the peers from now on (a
+    /// drain does not wait for it).
+    pub fn as_peer(&mut self) {
+        if !self.peer {
+            self.shared.peers_active.fetch_add(1, Ordering::SeqCst);
+            self.shared.untrack_client();
+            self.peer = true;
+        }
+    }
+
+    /// Whether it is counted as a peer's.
+    pub fn is_peer(&self) -> bool {
+        self.peer
+    }
 }
 
 impl Shared {
-    /// Counts an inbound connection until the returned guard drops.
+    /// Counts an inbound connection, as a client's, until the returned guard drops.
     pub fn track(self: &Arc<Self>) -> Tracked {
         self.active.fetch_add(1, Ordering::SeqCst);
         Tracked {
             shared: Arc::clone(self),
+            peer: false,
         }
     }
 
-    /// Waits until the shim runs and has a node to send to (inbound ports only: outbound ones
-    /// accept for as long as the shim lives).
+    fn untrack_client(&self) {
+        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Waits until the shim accepts and has a node to send to (inbound ports only: outbound
+    /// ones accept for as long as the shim lives).
     pub async fn wait_open(&self) {
         let mut phase = self.phase.subscribe();
         let mut gen = self.route_gen.subscribe();
         loop {
-            let running = *phase.borrow_and_update() == Phase::Running;
+            let accepts = phase.borrow_and_update().accepts();
             gen.borrow_and_update();
             let ready = self.route.get().node_addr.is_some();
-            if running && ready {
+            if accepts && ready {
                 return;
             }
             tokio::select! {
@@ -147,8 +230,10 @@ impl Shared {
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        if self.shared.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.shared.idle.notify_waiters();
+        if !self.peer {
+            self.shared.untrack_client();
+        } else if self.shared.peers_active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.peers_idle.notify_waiters();
         }
     }
 }

@@ -256,7 +256,7 @@ async fn first_bytes(
         },
         _ = tokio::time::sleep_until(until) => Peeked::Silent,
         _ = slot.evicted() => Peeked::Evicted,
-        _ = phase.wait_for(|p| *p == Phase::Closing) => Peeked::Closed,
+        _ = phase.wait_for(|p| *p >= Phase::Closing) => Peeked::Closed,
     }
 }
 

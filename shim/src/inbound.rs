@@ -4,18 +4,20 @@
 //! nothing decoded); another version is decoded and translated; a protocol that is not
 //! JSON-RPC (or, with `server_first`, one where the node speaks first) is copied untranslated.
 //! Every connection is bounded (see `limits`): a slot of its port's pool, a deadline for its
-//! first bytes and handshake, and the deadlines of the path it takes.
+//! first bytes and handshake, and the deadlines of the path it takes. While the shim drains, a
+//! peer's shim is served by the node's program still running, and anyone else waits unread
+//! for the next program (see [`await_turn`]).
 
 use crate::codec::write_frame;
 use crate::config::FastPath;
-use crate::context::{accept_each, Direction, Phase, Shared};
+use crate::context::{accept_each, Direction, Lifetime, Phase, Shared, Tracked};
 use crate::handoff::{self, Offer, SNIFF_WAIT};
 use crate::handshake::{self, Line, Sniff, Start};
 use crate::jsonrpc::{code, error_response, RpcError};
 use crate::limits::{Pool, Slot};
 use crate::node::NodeLink;
 use crate::route::Route;
-use crate::splice::{read_line, read_more, splice, splice_blocking, splice_requests, Cut};
+use crate::splice::{read_line, read_more, splice, splice_blocking, splice_requests};
 use crate::translate::{self, Mode};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -29,7 +31,8 @@ use tokio::time::Instant;
 /// as it connects).
 const TRIAGE_WAIT: Duration = Duration::from_secs(1);
 
-/// Accepts on `listener` while the shim runs and has a node. Each connection takes a slot of
+/// Accepts on `listener` while the shim accepts (see [`Phase::accepts`]) and has a node. Each
+/// connection takes a slot of
 /// the port's pool; when every slot is held by an answered connection, the newcomer is given
 /// [`TRIAGE_WAIT`] to show a peer's handshake (peers are counted apart) and is turned away
 /// otherwise.
@@ -64,8 +67,8 @@ enum First {
     Node,
 }
 
-/// Serves one accepted connection. `triage`: its port is full, only a peer's handshake is
-/// taken.
+/// Serves one accepted connection once its turn came. `triage`: its port is full, only a
+/// peer's handshake is taken.
 async fn handle(
     client: TcpStream,
     listener_version: Option<u64>,
@@ -73,9 +76,68 @@ async fn handle(
     slot: Slot,
     triage: bool,
 ) {
-    let _tracked = shared.track();
     let _ = client.set_nodelay(true);
-    let _ = steps(client, listener_version, shared, slot, triage).await;
+    let Some(peer) = await_turn(&client, &shared, &slot).await else {
+        return;
+    };
+    let mut tracked = shared.track();
+    if peer {
+        tracked.as_peer();
+    }
+    let _ = steps(client, listener_version, shared, slot, triage, tracked).await;
+}
+
+/// How long a connection whose first bytes are a part of a peer's greeting waits before it is
+/// looked at again, while the shim drains.
+const LOOK_AGAIN: Duration = Duration::from_millis(5);
+
+/// Waits, reading nothing, until a connection may begin its course: at once while the shim
+/// runs. While it drains (its grace over or not), a peer's shim (its first bytes, peeked, start a
+/// handshake) begins at once and is served by the node's program, which runs until the drain is
+/// over and may be finishing a write that waits for this very peer (nodes upgrading in one
+/// batch replicate to each other); anyone else waits until the shim serves again, from the next
+/// program, as in the listen backlog. Once the program stopped, everyone waits. `Some(true)`:
+/// a peer's shim let through by a drain (served as a peer's from its first byte: a drain's
+/// cut of clients does not apply to it); `None`: the connection is over (closed, its slot
+/// taken, or the shim stopped).
+async fn await_turn(client: &TcpStream, shared: &Shared, slot: &Slot) -> Option<bool> {
+    let mut phase = shared.phase.subscribe();
+    // Whether its first bytes start a peer's handshake, once some came.
+    let mut peer = None;
+    loop {
+        let now = *phase.borrow_and_update();
+        match now {
+            Phase::Running => return Some(false),
+            Phase::Stopped => return None,
+            _ if now.accepts() && peer == Some(true) => return Some(true),
+            _ => {}
+        }
+        let look = peer.is_none() && now.accepts();
+        tokio::select! {
+            changed = phase.changed() => changed.ok()?,
+            () = slot.evicted() => {
+                shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("closing a connection waiting for the drain's end: its port is full");
+                return None;
+            }
+            first = peeks_handshake(client), if look => peer = Some(first?),
+        }
+    }
+}
+
+/// Whether the connection's first bytes, peeked and left in place, start a peer's handshake;
+/// `None`: it closed first.
+async fn peeks_handshake(client: &TcpStream) -> Option<bool> {
+    let mut first = [0u8; 16];
+    loop {
+        let n = client.peek(&mut first).await.ok().filter(|&n| n > 0)?;
+        match handshake::starts_handshake(first.get(..n).unwrap_or_default()) {
+            Start::Handshake => return Some(true),
+            Start::NotHandshake => return Some(false),
+            // A part of a greeting: the rest is on its way.
+            Start::NeedMore => tokio::time::sleep(LOOK_AGAIN).await,
+        }
+    }
 }
 
 /// The course of one connection, a step at a time. Each step returns `None` once the
@@ -86,8 +148,9 @@ async fn steps(
     shared: Arc<Shared>,
     slot: Slot,
     triage: bool,
+    tracked: Tracked,
 ) -> Option<()> {
-    let conn = Conn::new(client, listener_version, shared, slot, triage)?;
+    let conn = Conn::new(client, listener_version, shared, slot, triage, tracked)?;
     let mut conn = conn.offer_to_program().await?;
     conn.await_first_bytes(conn.triage).await?;
     conn.read_handshake().await?;
@@ -127,6 +190,8 @@ struct Conn {
     caller: u64,
     /// Whether the caller is a peer's shim, its handshake answered.
     from_shim: bool,
+    /// Counts it for the drain (a client) or for the program's stop (a peer).
+    tracked: Tracked,
 }
 
 impl Conn {
@@ -137,6 +202,7 @@ impl Conn {
         shared: Arc<Shared>,
         slot: Slot,
         triage: bool,
+        tracked: Tracked,
     ) -> Option<Conn> {
         let route = shared.route.get();
         let node_addr = route.node_addr?;
@@ -159,7 +225,18 @@ impl Conn {
             pending: Vec::new(),
             node: None,
             from_shim: false,
+            tracked,
         })
+    }
+
+    /// Until when the connection is served: a peer's shim's until the program stops, anyone
+    /// else's until the drain.
+    fn life(&self) -> Lifetime {
+        if self.tracked.is_peer() {
+            Lifetime::Peer
+        } else {
+            Lifetime::Client
+        }
     }
 
     /// Hands the connection to the node program when it registered for that (then the
@@ -260,6 +337,7 @@ impl Conn {
         self.slot = peer_slot;
         self.caller = version;
         self.from_shim = true;
+        self.tracked.as_peer();
         let hello = handshake::hello(&self.shared.config.name, self.route.node_version);
         self.client.write_all(hello.as_bytes()).await.ok()
     }
@@ -286,17 +364,27 @@ impl Conn {
         Some(())
     }
 
-    /// The node: connected already, or now.
+    /// The node: connected already, or now (unless the connection is cut first: a peer's once
+    /// the program of its route stopped).
     async fn connect(&mut self) -> Option<TcpStream> {
-        match self.node.take() {
-            Some(node) => Some(node),
-            None => connect_node(self.node_addr, &self.shared).await,
+        if let Some(node) = self.node.take() {
+            return Some(node);
+        }
+        let life = self.life();
+        let mut phase = self.shared.phase.subscribe();
+        if life.cut(*phase.borrow_and_update()) {
+            return None;
+        }
+        tokio::select! {
+            node = connect_node(self.node_addr, &self.shared) => node,
+            () = life.until_cut(&mut phase) => None,
         }
     }
 
     /// The caller speaks the node's version: bytes copied (JSON-RPC, or not yet known, request
     /// by request, so that a drain can close the connection between requests).
     async fn fast_path(mut self, mut node: TcpStream) -> Option<()> {
+        let life = self.life();
         let (shared, slot) = (&self.shared, &self.slot);
         let config = &shared.config;
         shared.stats.fast_path.fetch_add(1, Ordering::Relaxed);
@@ -307,16 +395,16 @@ impl Conn {
         );
         match config.fast_path {
             FastPath::Threads => {
-                splice_blocking(self.client, node, self.pending, shared, slot).await
+                splice_blocking(self.client, node, self.pending, shared, slot, life).await
             }
             FastPath::Async => {
-                match handshake::sniff(config.framing, &self.pending, config.max_frame) {
+                let (client, pending) = (&mut self.client, &self.pending);
+                match handshake::sniff(config.framing, pending, config.max_frame) {
                     Sniff::Other => {
-                        copy_as_is(&mut self.client, &mut node, &self.pending, shared, slot).await
+                        copy_as_is(client, &mut node, pending, shared, slot, life).await
                     }
                     Sniff::JsonRpc | Sniff::NeedMore => {
-                        splice_requests(&mut self.client, &mut node, &self.pending, shared, slot)
-                            .await
+                        splice_requests(client, &mut node, pending, shared, slot, life).await
                     }
                 }
             }
@@ -337,8 +425,16 @@ impl Conn {
                         .passthrough
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(caller = self.caller, "not JSON-RPC: copied untranslated");
-                    let (shared, slot) = (&self.shared, &self.slot);
-                    copy_as_is(&mut self.client, &mut node, &self.pending, shared, slot).await;
+                    let (shared, slot, life) = (&self.shared, &self.slot, self.life());
+                    copy_as_is(
+                        &mut self.client,
+                        &mut node,
+                        &self.pending,
+                        shared,
+                        slot,
+                        life,
+                    )
+                    .await;
                     return Some(());
                 }
                 Sniff::NeedMore => {
@@ -368,12 +464,14 @@ impl Conn {
             caller: self.caller,
             link,
         };
+        let life = self.life();
         translate::serve(
             self.client,
             self.pending,
             mode,
             Arc::clone(&self.shared),
             self.slot,
+            life,
         )
         .await;
         Some(())
@@ -387,6 +485,7 @@ impl Conn {
     /// who must show a handshake) and whoever speaks first decides. `None`: the connection is
     /// over (closed, timed out, its slot taken, or the shim closing).
     async fn first_bytes(&mut self, triage: bool) -> Option<First> {
+        let life = self.life();
         let shared = &self.shared;
         let (client, pending, slot, deadline) = (
             &mut self.client,
@@ -405,7 +504,7 @@ impl Conn {
             n = read_more(client, pending, handshake::MAX_LINE, None) => Some(n),
             _ = tokio::time::sleep_until(wait) => None,
             _ = slot.evicted() => return evicted(shared),
-            _ = phase.wait_for(|p| *p == Phase::Closing) => return None,
+            () = life.until_cut(&mut phase) => return None,
         };
         let n = match quick {
             Some(n) => n,
@@ -428,7 +527,7 @@ impl Conn {
                         return None;
                     }
                     _ = slot.evicted() => return evicted(shared),
-                    _ = phase.wait_for(|p| *p == Phase::Closing) => return None,
+                    () = life.until_cut(&mut phase) => return None,
                 }
             }
         };
@@ -445,8 +544,8 @@ impl Conn {
                 .stats
                 .passthrough
                 .fetch_add(1, Ordering::Relaxed);
-            let (shared, slot) = (&self.shared, &self.slot);
-            copy_as_is(&mut self.client, &mut node, &[], shared, slot).await;
+            let (shared, slot, life) = (&self.shared, &self.slot, self.life());
+            copy_as_is(&mut self.client, &mut node, &[], shared, slot, life).await;
         }
     }
 
@@ -489,15 +588,17 @@ async fn connect_node(node_addr: SocketAddr, shared: &Shared) -> Option<TcpStrea
     }
 }
 
-/// Copies the connection as is, `pending` first, until either side ends (or the shim closes).
+/// Copies the connection as is, `pending` first, until either side ends (or the shim cuts it,
+/// per its `life`).
 async fn copy_as_is(
     client: &mut TcpStream,
     node: &mut TcpStream,
     pending: &[u8],
     shared: &Shared,
     slot: &Slot,
+    life: Lifetime,
 ) {
-    splice(client, node, pending, &[], shared, slot, Cut::AtClosing).await;
+    splice(client, node, pending, &[], shared, slot, life).await;
 }
 
 fn evicted<T>(shared: &Shared) -> Option<T> {

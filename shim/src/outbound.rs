@@ -4,13 +4,13 @@
 //! then copies bytes: the peer's shim translates. A peer that refuses the version gets every
 //! request of the node answered with an error that says why.
 
-use crate::context::{accept_each, Direction, Shared};
+use crate::context::{accept_each, Direction, Lifetime, Shared};
 use crate::faults::Delayed;
 use crate::handoff::SNIFF_WAIT;
 use crate::handshake::{self, Line};
 use crate::jsonrpc::{code, RpcError};
 use crate::limits::{Pool, Slot};
-use crate::splice::{read_line, read_more, splice, Cut};
+use crate::splice::{read_line, read_more, splice};
 use crate::translate::{self, Mode};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -73,9 +73,11 @@ fn count_outbound(stream: &TcpStream, shared: &Shared) {
 
 /// Why a peer could not be used.
 enum Dial {
-    /// No connection (the peer is down): the node sees its connection closed.
+    /// No connection, or no answer to the handshake (the peer is down or restarting): the node
+    /// sees its connection closed.
     Unreachable(String),
-    /// The peer's shim refused our version or upgrade.
+    /// The peer's shim refused our version or upgrade (or answered something else): every
+    /// request of the node's connection is answered with why.
     Refused(String),
 }
 
@@ -111,7 +113,9 @@ async fn dial(remote: SocketAddr, shared: &Shared) -> Result<(TcpStream, Vec<u8>
     )
     .await
     .map_err(|why| {
-        Dial::Refused(format!(
+        // Gone (restarting, say) rather than refusing: the node's connection closes and its
+        // next one dials again, where a refusal would answer every later request on it too.
+        Dial::Unreachable(format!(
             "the peer at {remote} did not answer the handshake: {why}"
         ))
     })?;
@@ -174,7 +178,15 @@ async fn carry(mut node: TcpStream, remote: SocketAddr, shared: Arc<Shared>, slo
         Err(Dial::Refused(why)) => {
             tracing::warn!(%remote, "{why}");
             let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
-            translate::serve(node, first, Mode::Refuse(error), Arc::clone(&shared), slot).await;
+            translate::serve(
+                node,
+                first,
+                Mode::Refuse(error),
+                Arc::clone(&shared),
+                slot,
+                Lifetime::Own,
+            )
+            .await;
         }
     }
 }
@@ -224,7 +236,15 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, slot: Slot) {
                 return;
             }
             let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
-            translate::serve(node, rest, Mode::Refuse(error), Arc::clone(&shared), slot).await;
+            translate::serve(
+                node,
+                rest,
+                Mode::Refuse(error),
+                Arc::clone(&shared),
+                slot,
+                Lifetime::Own,
+            )
+            .await;
         }
     }
 }
@@ -245,7 +265,7 @@ async fn carry_faulty(
     let mut node = Delayed::new(node, faults, remote);
     let mut peer = Delayed::new(peer, faults, remote);
     tokio::select! {
-        () = splice(&mut node, &mut peer, to_peer, to_node, shared, slot, Cut::Never) => {}
+        () = splice(&mut node, &mut peer, to_peer, to_node, shared, slot, Lifetime::Own) => {}
         () = faults.cut(remote) => {
             tracing::debug!(%remote, "test fault: the route is cut, closing its connection");
         }

@@ -97,6 +97,8 @@ impl Shim {
             route_gen: watch::Sender::new(0),
             active: AtomicUsize::new(0),
             idle: tokio::sync::Notify::new(),
+            peers_active: AtomicUsize::new(0),
+            peers_idle: tokio::sync::Notify::new(),
             stats: Stats::default(),
             handoff: Targets::default(),
             faults: Arc::new(if fault_socket.is_some() {
@@ -205,7 +207,8 @@ impl Shim {
 
     /// Swaps the whole route at once: the node's address and version and the plugin chain, as
     /// an upgrade does. Connections decoded from then on use the new route; byte-copying
-    /// connections keep theirs until drained, so drain before swapping.
+    /// connections keep theirs until drained, so drain (and [`Shim::hold`] once the program
+    /// stopped) before swapping.
     pub fn set_route(
         &self,
         node_addr: Option<SocketAddr>,
@@ -227,11 +230,14 @@ impl Shim {
         self.set_route(route.node_addr, route.node_version, chain)
     }
 
-    /// Stops accepting clients (new connections wait in the backlog) and waits, at most
-    /// `grace`, until no client request is in flight: decoded and copied JSON-RPC connections
-    /// close between requests (idle ones at once), others end by themselves; what is left when
-    /// the grace ends is cut. The node's own outgoing peer connections and routes are not
-    /// touched: the program runs until the drain is over. Call [`Shim::resume`] to serve again.
+    /// Stops serving clients (a new one waits, unread, for [`Shim::resume`]) and waits, at
+    /// most `grace`, until no client request is in flight: decoded and copied JSON-RPC
+    /// connections close between requests (idle ones at once), others end by themselves; what
+    /// is left when the grace ends is cut. Peers' shims are still served, new ones too, by the
+    /// program, which runs until the drain is over (and while it stops): it may be finishing a
+    /// write that waits for a peer whose own write waits for it, when both upgrade in one batch.
+    /// The node's own outgoing peer connections and routes are not touched. Once the program
+    /// stopped, call [`Shim::hold`]; then [`Shim::resume`] to serve again.
     pub async fn drain(&self, grace: Duration) -> DrainReport {
         let started = Instant::now();
         let before = self.active_connections();
@@ -240,8 +246,7 @@ impl Shim {
         let left = if ended { 0 } else { self.active_connections() };
         if left > 0 {
             self.shared.phase.send_replace(Phase::Closing);
-            self.until_idle(Instant::now() + Duration::from_secs(1))
-                .await;
+            self.until_idle(Instant::now() + CUT_WAIT).await;
         }
         let report = DrainReport {
             finished: before.saturating_sub(left),
@@ -254,22 +259,35 @@ impl Shim {
 
     /// Waits until no client connection is left (`true`) or `deadline` passes (`false`).
     async fn until_idle(&self, deadline: Instant) -> bool {
-        let deadline = tokio::time::Instant::from_std(deadline);
-        loop {
-            let notified = self.shared.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.active_connections() == 0 {
-                return true;
-            }
-            tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep_until(deadline) => return self.active_connections() == 0,
-            }
-        }
+        let shared = &self.shared;
+        until_none(&shared.active, &shared.idle, deadline).await
     }
 
-    /// Serves again after [`Shim::drain`].
+    /// The node's program stopped (after [`Shim::drain`]): the connections of peers' shims it
+    /// served are cut (what they sent and it did not answer goes to the next program: the peer
+    /// sends it again), and every new connection waits in the listen backlog until
+    /// [`Shim::resume`]. Returns once those connections closed (at most a second): none goes to
+    /// the old program's address after, where the next program may listen. The connections
+    /// left then, if any.
+    pub async fn hold(&self) -> usize {
+        self.shared.phase.send_replace(Phase::Held);
+        let shared = &self.shared;
+        let deadline = Instant::now() + CUT_WAIT;
+        let left = if until_none(&shared.peers_active, &shared.peers_idle, deadline).await {
+            0
+        } else {
+            shared.peers_active.load(Ordering::SeqCst)
+        };
+        if left > 0 {
+            tracing::warn!(left, "shim held: connections of peers still open");
+        } else {
+            tracing::info!("shim held");
+        }
+        left
+    }
+
+    /// Serves again after [`Shim::drain`] (and [`Shim::hold`]): the connections that waited
+    /// begin, with the route of now.
     pub fn resume(&self) {
         self.shared.phase.send_replace(Phase::Running);
         tracing::info!("shim resumed");
@@ -298,7 +316,7 @@ impl Shim {
     }
 
     fn stop(&mut self) {
-        self.shared.phase.send_replace(Phase::Closing);
+        self.shared.phase.send_replace(Phase::Stopped);
         for task in self.tasks_mut().drain(..) {
             task.abort();
         }
@@ -313,6 +331,28 @@ impl Drop for Shim {
         }
         if let Some(path) = &self.shared.config.fault_control {
             let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// How long connections get to close once cut (at the end of a drain's grace, or when the
+/// program stopped).
+const CUT_WAIT: Duration = Duration::from_secs(1);
+
+/// Waits until `count` is zero (`true`) or `deadline` passes (`false`); `zero` is notified
+/// when it drops to zero.
+async fn until_none(count: &AtomicUsize, zero: &tokio::sync::Notify, deadline: Instant) -> bool {
+    let deadline = tokio::time::Instant::from_std(deadline);
+    loop {
+        let notified = zero.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if count.load(Ordering::SeqCst) == 0 {
+            return true;
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep_until(deadline) => return count.load(Ordering::SeqCst) == 0,
         }
     }
 }

@@ -1,13 +1,14 @@
 //! Byte copying between two connections (the same-version fast path, unknown protocols,
 //! outgoing peer connections), and the bounded reads that come before it.
 //!
-//! A drain treats the two directions differently: a client's connection copied to the node
+//! A drain treats connections by their [`Lifetime`]: a client's connection copied to the node
 //! ([`splice_requests`]) closes between requests once nothing is in flight, an unknown
-//! protocol's is cut at the end of the grace, and the node's own outgoing connections to its
-//! peers ([`Cut::Never`]) are never cut by a drain: the program still runs and may be
-//! replicating a write it has not acknowledged yet.
+//! protocol's is cut at the end of the grace; a peer's shim is served until the program
+//! stopped; and the node's own outgoing connections to its peers ([`Lifetime::Own`]) are never
+//! cut by a drain: the program still runs and may be replicating a write it has not
+//! acknowledged yet.
 
-use crate::context::{Phase, Shared};
+use crate::context::{Lifetime, Shared};
 use crate::frames::FrameCounter;
 use crate::limits::Slot;
 use std::pin::Pin;
@@ -18,19 +19,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-/// When the shim cuts a copied connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cut {
-    /// A client's connection: when a drain's grace ends ([`Phase::Closing`]).
-    AtClosing,
-    /// The node program's own outgoing connection: it ends with either side (or its deadlines),
-    /// never by a drain.
-    Never,
-}
-
 /// Copies both ways until either side closes, the connection is idle (nothing came from `b`,
-/// the node or peer, for the idle timeout), a newcomer takes its unproven `slot`, or (per
-/// `cut`) the shim closes its connections. `a` is the caller; `b` answers, and its first bytes
+/// the node or peer, for the idle timeout), a newcomer takes its unproven `slot`, or (per its
+/// `life`) the shim closes it. `a` is the caller; `b` answers, and its first bytes
 /// prove the slot. `to_b` (bytes already read from `a`) and `to_a` (already read from `b`) go
 /// first.
 pub async fn splice<A, B>(
@@ -40,7 +31,7 @@ pub async fn splice<A, B>(
     to_a: &[u8],
     shared: &Shared,
     slot: &Slot,
-    cut: Cut,
+    life: Lifetime,
 ) where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
@@ -77,30 +68,27 @@ pub async fn splice<A, B>(
             shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("closing a copied connection not answered yet: its port is full");
         }
-        _ = async {
-            match cut {
-                Cut::AtClosing => { let _ = phase.wait_for(|p| *p == Phase::Closing).await; }
-                Cut::Never => std::future::pending::<()>().await,
-            }
-        } => {
+        () = life.until_cut(&mut phase) => {
             tracing::debug!("closing a copied connection");
         }
     }
 }
 
-/// Copies a client's JSON-RPC connection to the node and back, counting requests and answers
-/// (whole frames of the node's framing): while the shim drains, no new request is read, and the
-/// connection closes as soon as every request sent has its answer (at once when idle). Bounded
-/// like [`splice`]: the idle timeout (nothing from the node), eviction of its unproven `slot`
-/// (the node's first answer proves it), and the end of a drain's grace. `first` (bytes already
-/// read from the client) goes first. A notification (a request without an answer) keeps its
-/// connection open until the grace ends.
+/// Copies a caller's JSON-RPC connection to the node and back, counting requests and answers
+/// (whole frames of the node's framing): once its `life` winds down (a client's when the shim
+/// drains), no new request is read, and the connection closes as soon as every request sent has
+/// its answer (at once when idle). Bounded like [`splice`]: the idle timeout (nothing from the
+/// node), eviction of its unproven `slot` (the node's first answer proves it), and its cut (a
+/// client's at the end of a drain's grace). `first` (bytes already read from the caller) goes
+/// first. A notification (a request without an answer) keeps its connection open until the
+/// cut.
 pub async fn splice_requests(
     client: &mut TcpStream,
     node: &mut TcpStream,
     first: &[u8],
     shared: &Shared,
     slot: &Slot,
+    life: Lifetime,
 ) {
     let framing = shared.config.framing;
     let (mut sent, mut answered) = (FrameCounter::new(framing), FrameCounter::new(framing));
@@ -114,7 +102,7 @@ pub async fn splice_requests(
         requests += sent.feed(first);
     }
     let mut phase = shared.phase.subscribe();
-    let mut draining = phase.borrow_and_update().is_draining();
+    let mut draining = life.winds_down(*phase.borrow_and_update());
     let mut client_open = true;
     let mut from_client = vec![0u8; 16 * 1024];
     let mut from_node = vec![0u8; 16 * 1024];
@@ -158,11 +146,11 @@ pub async fn splice_requests(
                     break;
                 }
                 let now = *phase.borrow_and_update();
-                if now == Phase::Closing {
+                if life.cut(now) {
                     tracing::debug!("closing a copied connection with a request in flight");
                     break;
                 }
-                draining = now.is_draining();
+                draining = life.winds_down(now);
             }
             _ = tokio::time::sleep_until(quiet_since + idle_timeout) => {
                 shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
@@ -291,13 +279,15 @@ pub async fn read_line(
 
 /// Copies both ways on two dedicated threads doing blocking reads and writes: each message
 /// costs one wakeup and a read and a write per hop, with no event loop in between (the
-/// same-version fast path). Returns when both directions ended or the shim closes.
+/// same-version fast path). Returns when both directions ended or the shim cuts the connection
+/// (per its `life`).
 pub async fn splice_blocking(
     a: TcpStream,
     b: TcpStream,
     to_b: Vec<u8>,
     shared: &Shared,
     slot: &Slot,
+    life: Lifetime,
 ) {
     let (a, b) = match (blocking(a), blocking(b)) {
         (Ok(a), Ok(b)) => (a, b),
@@ -347,7 +337,7 @@ pub async fn splice_blocking(
             tracing::debug!("closing an idle copied connection");
             true
         }
-        _ = phase.wait_for(|p| *p == Phase::Closing) => {
+        () = life.until_cut(&mut phase) => {
             tracing::debug!("closing a copied connection");
             true
         }

@@ -12,12 +12,13 @@
 //! made together go to the caller in one write. At most [`MAX_QUEUED_FRAMES`] frames (or
 //! [`MAX_QUEUED_BYTES`]) wait to begin and at most [`MAX_UNWRITTEN`] bytes of answers wait for
 //! the caller to take them; beyond, the next frame is not read, so a fast caller is held back by
-//! TCP, not by a growing buffer. A drain closes the connection between requests: frames not
-//! begun are dropped, those begun are answered first.
+//! TCP, not by a growing buffer. A drain closes a client's connection between requests (a
+//! peer's once the node's program stopped, see [`Lifetime`]): frames not begun are dropped,
+//! those begun are answered first.
 
 use crate::codec::{frame_into, FrameError, FrameReader};
 use crate::config::Framing;
-use crate::context::{Phase, Shared};
+use crate::context::{Lifetime, Shared};
 use crate::jsonrpc::{batch_response, code, decode, error_response, Incoming, Request, RpcError};
 use crate::limits::Slot;
 use crate::node::{LinkEvent, NodeLink};
@@ -200,13 +201,15 @@ type Ending = Option<Option<Vec<u8>>>;
 
 /// Serves `client` (whose first bytes, already read, are `pending`) until it closes, sends an
 /// oversized frame, misses a deadline (idle between frames, or a frame not finished in time),
-/// loses its slot before its first answer, or the shim drains.
+/// loses its slot before its first answer, or its `life` winds down (a client's when the shim
+/// drains).
 pub async fn serve(
     client: TcpStream,
     pending: Vec<u8>,
     mode: Mode,
     shared: Arc<Shared>,
     slot: Slot,
+    life: Lifetime,
 ) {
     let peer = client.peer_addr().ok();
     let (read, write) = client.into_split();
@@ -294,8 +297,8 @@ pub async fn serve(
         let frame = tokio::select! {
             biased;
             // A drain wins over a frame already buffered: close between frames. Once no more
-            // frames are read, only the shim closing ends the wait for their answers.
-            _ = phase.wait_for(|p| if ended { *p == Phase::Closing } else { p.is_draining() }) => {
+            // frames are read, only the cut ends the wait for their answers.
+            _ = phase.wait_for(|p| if ended { life.cut(*p) } else { life.winds_down(*p) }) => {
                 if ended {
                     // The shim closes: the caller sees the end now, not when the node answers.
                     return;

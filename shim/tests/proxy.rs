@@ -176,3 +176,68 @@ async fn the_threaded_fast_path_copies_and_is_cut_by_a_drain() {
     assert!(rest.is_empty(), "cut: {rest}");
     assert_eq!(shim.active_connections(), 0);
 }
+
+/// A peer's shim that closes a connection before answering its handshake (restarting, say)
+/// and answers the next ones: accepts connections on `listener`, drops the first, and answers
+/// the handshake and every request of the others.
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test's fake peer"
+)]
+fn flaky_peer(listener: TcpListener) {
+    use std::io::{BufRead, BufReader, Write};
+    std::thread::spawn(move || {
+        let mut first = true;
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            if std::mem::take(&mut first) {
+                continue;
+            }
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                for (n, line) in BufReader::new(stream).lines().enumerate() {
+                    let Ok(line) = line else { return };
+                    let answer = if n == 0 {
+                        shim::hello("kv", 1)
+                    } else {
+                        let request: serde_json::Value = serde_json::from_str(&line).unwrap();
+                        let result = json!({"method": request["method"]});
+                        format!(
+                            "{}\n",
+                            json!({"jsonrpc": "2.0", "id": request["id"], "result": result})
+                        )
+                    };
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_the_peer_drops_closes_the_nodes_connection_and_the_next_one_reaches_it() {
+    let listener = TcpListener::bind(any()).unwrap();
+    let remote = listener.local_addr().unwrap();
+    flaky_peer(listener);
+    let mut local_config = config(None, 1);
+    local_config.peers = vec![PeerRoute {
+        listen: any(),
+        remote,
+    }];
+    let local = Shim::start(local_config, None).await.unwrap();
+    let route = local.addrs().peers[0].0;
+    let (dropped, again) = tokio::task::spawn_blocking(move || {
+        // Not a refusal of the version: the node sees its connection closed (so it connects
+        // again), not an error that every later request on it would get too.
+        let dropped = Conn::open(route).call("replicate");
+        let again = Conn::open(route).call("replicate");
+        (dropped, again)
+    })
+    .await
+    .unwrap();
+    assert_eq!(dropped.unwrap_err(), "closed");
+    assert_eq!(again.unwrap()["result"]["method"], json!("replicate"));
+}

@@ -348,14 +348,15 @@ fn drain_closes_idle_connections_and_holds_new_ones_until_resume() {
     assert_eq!((report.finished, report.cut), (2, 0), "{report:?}");
     assert!(translated.is_closed() && copied.is_closed());
 
-    // A connection made while drained waits in the backlog, and is served after resume.
+    // A client that connects while drained waits (unread, not counted), and is served after
+    // resume.
     let port = s.port(1);
     let waiting = std::thread::spawn(move || {
         let mut c = Client::connect(port, Framing::Lines, WAIT).unwrap();
         c.call("get", json!(["a"])).unwrap()
     });
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(s.shim.active_connections(), 0, "not accepted while drained");
+    assert_eq!(s.shim.active_connections(), 0, "not served while drained");
     s.shim.resume();
     assert_eq!(waiting.join().unwrap(), Ok(json!("1")));
 }

@@ -436,7 +436,9 @@ impl Agent {
     }
 
     /// Stops the program, if one runs (SIGTERM, then SIGKILL after the stop timeout), and
-    /// records durably that none does (an error: the record could not be written).
+    /// records durably that none does (an error: the record could not be written). The shim
+    /// served peers' shims through the drain, until here; now it holds every connection until
+    /// the next program serves ([`shim::Shim::hold`]).
     async fn stop_program(&mut self) -> Result<(), String> {
         if let Some(p) = self.program.take() {
             match p.stop(self.config.stop_timeout).await {
@@ -444,6 +446,7 @@ impl Agent {
                 Err(e) => tracing::warn!("stopping the program: {e}"),
             }
         }
+        self.shim.hold().await;
         self.record.program_pid = None;
         self.record.program_binary = None;
         self.record.program_started = None;
