@@ -14,7 +14,8 @@
 //! the caller's state stays as it was. The sequence obligation then runs a few generated
 //! calls in a row through the subjects that passed, from a related pair (and old callers'
 //! calls from a varied one), and checks the same after each step; later calls reuse earlier
-//! arguments and answers (the id a `create` answered).
+//! arguments and answers (the id a `create` answered), and a write is followed half the time
+//! by a read of the same callers.
 //!
 //! Failures are shrunk and reported on the rule: U0104 (another answer), U0105 (the states
 //! are no longer related), U0106 (after a sequence), U0107 (a model fails at run time).

@@ -21,7 +21,7 @@ use lang::diagnostic::codes;
 use lang::Diagnostic;
 
 /// Most calls in one generated sequence.
-const MAX_SEQUENCE: u64 = 6;
+const MAX_SEQUENCE: u64 = 10;
 const SEQUENCE_NAME: &str = "sequences of calls keep the states related";
 /// The type of one step of a sequence through subject `index`: `(enabled, index, args)`.
 fn step_ty(s: &Subject<'_>) -> Ty {
@@ -129,6 +129,15 @@ fn run_sequence(
     Some(Ok(()))
 }
 
+/// Whether the caller's model of `s` writes its state.
+fn writes(s: &Subject<'_>) -> bool {
+    s.caller.model.as_ref().is_some_and(|m| {
+        m.stmts
+            .iter()
+            .any(|st| matches!(st, lang::ast::ModelStmt::Assign { .. }))
+    })
+}
+
 /// A sequence case from the old state `state` and, in `pair`, the transform's new state (for
 /// a sequence through any subject, `chosen` all of them) or a varied one (through old
 /// callers' subjects only): `[old state, varied new state or none, step...]`.
@@ -156,16 +165,38 @@ fn generate(
     // answered); independent values rarely meet. The sequence runs as it is generated, so
     // its answers and the states after each call are known.
     let mut given: Vec<(Ty, Value)> = Vec::new();
+    // After a write, half the time a read by a caller of the same version: what a client
+    // wrote, it reads back (a `set_address`, then a `find_user` of the same id).
+    let mut wrote: Option<RuleKind> = None;
     for _ in 0..len {
-        let Some(&index) = usize::try_from(rng.below(count))
+        let readers: Vec<u64> = match wrote {
+            Some(kind) => chosen
+                .iter()
+                .copied()
+                .filter(|i| {
+                    usize::try_from(*i)
+                        .ok()
+                        .and_then(|i| subjects.get(i))
+                        .is_some_and(|r| r.kind == kind && !writes(r))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let from = if !readers.is_empty() && rng.chance(1, 2) {
+            &readers
+        } else {
+            chosen
+        };
+        let Some(&index) = usize::try_from(rng.below(u64::try_from(from.len()).unwrap_or(count)))
             .ok()
-            .and_then(|i| chosen.get(i))
+            .and_then(|i| from.get(i))
         else {
             continue;
         };
         let Some(s) = usize::try_from(index).ok().and_then(|i| subjects.get(i)) else {
             continue;
         };
+        wrote = writes(s).then_some(s.kind);
         let mut args = Vec::new();
         for p in &s.caller.params {
             let earlier: Vec<&Value> = given
