@@ -21,7 +21,7 @@ use crate::verify::wellformed::broken_clause;
 /// Salt of the random stream a case's varied pair and its arguments are drawn from.
 pub(super) const VARIED_SALT: u64 = 0x7661_7269_6564;
 /// Steps tried in one walk; each evaluates the invariant once.
-const STEPS: u32 = 6;
+const STEPS: u32 = 12;
 /// How much likelier a part of the map entry the last kept step changed is to be chosen
 /// (a second part of one order changes with the first: its currency, then its amount).
 const NEAR: u64 = 16;
