@@ -107,9 +107,12 @@ version 2 {
   }
   state { entries: map<string, Item> }
 }
+// The whole item is related (an invariant relating the ttl only let `verify` pair a new
+// state holding another value, which `get` then answered).
 invariant (old, new) {
   keys(old.entries) == keys(new.entries)
-  forall k in keys(old.entries): old.entries[k].ttl == new.entries[k].ttl_ms
+  forall k in keys(old.entries):
+    old.entries[k].ttl == new.entries[k].ttl_ms && old.entries[k].value == new.entries[k].value
 }
 transform (old) -> new { entries: old.entries }
 "#;

@@ -125,6 +125,28 @@ pub(super) fn related_pair(cx: &Cx<'_>, old: &Value) -> Option<(Value, Value)> {
     holds.then(|| (old.clone(), new))
 }
 
+/// The type of a case's second part: `none` for the transform's new state, `some(new)` for
+/// a new state varied from it ([`super::vary`]), related to the old one by the invariant.
+pub(super) fn varied_ty(cx: &Cx<'_>) -> Ty {
+    let new = if cx.model.new.state.is_some() {
+        Ty::State(cx.model.new.number)
+    } else {
+        Ty::Unit
+    };
+    Ty::Option(Box::new(new))
+}
+
+/// The pair of a case: `old` and the transform's new state when `varied` is `none`, else
+/// `old` and the varied new state, when the two are related.
+pub(super) fn case_pair(cx: &Cx<'_>, old: &Value, varied: &Value) -> Option<(Value, Value)> {
+    match varied {
+        Value::Option(Some(new)) => {
+            super::vary::related(cx, old, new).then(|| (old.clone(), new.as_ref().clone()))
+        }
+        _ => related_pair(cx, old),
+    }
+}
+
 /// The type generated for the old state (`()` when the versions keep none).
 pub(super) fn old_state_ty(cx: &Cx<'_>) -> Ty {
     if cx.model.old.state.is_some() {

@@ -4,7 +4,6 @@
 use crate::eval::Value;
 use crate::model::Ty;
 use crate::verify::conform::conforms;
-use crate::verify::obligations::simulate::call::related_pair;
 use crate::verify::obligations::Cx;
 use crate::verify::rng::Rng;
 
@@ -88,25 +87,22 @@ pub(crate) fn held_or_generated(
     picked.unwrap_or_else(|| cx.gen.generate(ty, rng, size))
 }
 
-/// A case's old state of type `state_ty` (a well-formed one when the old version has a
-/// state), and what it and the new state the transform makes of it hold; `None` when no
-/// well-formed state was found (the case is discarded).
-pub(super) fn case_state(
-    cx: &Cx<'_>,
-    state_ty: &Ty,
-    rng: &mut Rng,
-    size: u32,
-) -> Option<(Value, Held)> {
-    let state = if cx.model.old.state.is_some() {
-        cx.state(cx.model.old.number, rng, size)?
+/// A case's old state of type `state_ty`: a well-formed one when the old version has a
+/// state; `None` when no well-formed state was found (the case is discarded).
+pub(super) fn case_state(cx: &Cx<'_>, state_ty: &Ty, rng: &mut Rng, size: u32) -> Option<Value> {
+    if cx.model.old.state.is_some() {
+        cx.state(cx.model.old.number, rng, size)
     } else {
-        cx.gen.generate(state_ty, rng, size)
-    };
-    // Arguments are drawn from both states of the pair: a future rule's caller holds the
-    // new one.
-    let mut held = state_keys(&state);
-    if let Some((_, new)) = related_pair(cx, &state) {
-        held.extend(state_keys(&new));
+        Some(cx.gen.generate(state_ty, rng, size))
     }
-    Some((state, held))
+}
+
+/// What the two states of a case's pair hold: arguments are drawn from both, as a future
+/// rule's caller holds the new one.
+pub(super) fn pair_keys(old: &Value, new: Option<&Value>) -> Held {
+    let mut held = state_keys(old);
+    if let Some(new) = new {
+        held.extend(state_keys(new));
+    }
+    held
 }
