@@ -13,8 +13,7 @@ mod support;
 
 use serde_json::{json, Value};
 use shim::{PeerRoute, Shim};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 use support::{any, fake_node, one_port, Conn, WAIT};
@@ -151,41 +150,23 @@ impl Replicating {
             replicated: Arc::default(),
         };
         let serving = node.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let node = serving.clone();
-                std::thread::spawn(move || node.serve(stream));
-            }
-        });
+        support::serve_json_lines(listener, move |request| serving.answer(request));
         node
     }
 
-    fn serve(&self, stream: TcpStream) {
-        let Ok(mut writer) = stream.try_clone() else {
-            return;
-        };
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { return };
-            let Ok(request) = serde_json::from_str::<Value>(&line) else {
-                return;
-            };
-            let result = if request["method"] == "put" {
-                *self.puts.lock().unwrap() += 1;
-                self.gate.pass();
-                let replicated = self.replicate();
-                self.replicated.lock().unwrap().push(replicated.clone());
-                match replicated {
-                    Ok(peer) => json!({"node": self.name, "replicated_to": peer}),
-                    Err(e) => json!({"node": self.name, "not_replicated": e}),
-                }
-            } else {
-                json!({"node": self.name, "method": request["method"]})
-            };
-            let answer = json!({"jsonrpc": "2.0", "id": request["id"], "result": result});
-            if writeln!(writer, "{answer}").is_err() {
-                return;
+    /// The result of `request`: a `put` passes the gate and replicates to the peer first.
+    fn answer(&self, request: &Value) -> Value {
+        if request["method"] == "put" {
+            *self.puts.lock().unwrap() += 1;
+            self.gate.pass();
+            let replicated = self.replicate();
+            self.replicated.lock().unwrap().push(replicated.clone());
+            match replicated {
+                Ok(peer) => json!({"node": self.name, "replicated_to": peer}),
+                Err(e) => json!({"node": self.name, "not_replicated": e}),
             }
+        } else {
+            json!({"node": self.name, "method": request["method"]})
         }
     }
 

@@ -24,9 +24,26 @@ pub fn any() -> SocketAddr {
 pub fn fake_node() -> SocketAddr {
     let listener = TcpListener::bind(any()).unwrap();
     let addr = listener.local_addr().unwrap();
+    serve_json_lines(listener, |request| {
+        if request["method"] == "slow" {
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        json!({"method": request["method"], "params": request["params"]})
+    });
+    addr
+}
+
+/// Serves JSON-RPC lines on `listener`, one thread per connection: each request is answered
+/// with `result(request)` as its result; a connection that sends something other than JSON is
+/// dropped.
+pub fn serve_json_lines(
+    listener: TcpListener,
+    result: impl Fn(&Value) -> Value + Clone + Send + 'static,
+) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
+            let result = result.clone();
             std::thread::spawn(move || {
                 let Ok(mut writer) = stream.try_clone() else {
                     return;
@@ -36,11 +53,8 @@ pub fn fake_node() -> SocketAddr {
                     let Ok(request) = serde_json::from_str::<Value>(&line) else {
                         return;
                     };
-                    if request["method"] == "slow" {
-                        std::thread::sleep(Duration::from_millis(400));
-                    }
-                    let answer = json!({"jsonrpc": "2.0", "id": request["id"],
-                        "result": {"method": request["method"], "params": request["params"]}});
+                    let answer =
+                        json!({"jsonrpc": "2.0", "id": request["id"], "result": result(&request)});
                     if writeln!(writer, "{answer}").is_err() {
                         return;
                     }
@@ -48,7 +62,6 @@ pub fn fake_node() -> SocketAddr {
             });
         }
     });
-    addr
 }
 
 /// A shim for `kv` at version 1 in front of `node`, with one main port.
