@@ -244,20 +244,26 @@ async fn first_bytes(
     slot: &Slot,
     shared: &Shared,
 ) -> Peeked {
-    let mut first = [0u8; 16];
     let mut phase = shared.phase.subscribe();
     tokio::select! {
-        peeked = client.peek(&mut first) => match peeked {
-            Err(_) | Ok(0) => Peeked::Closed,
-            Ok(n) => Peeked::Bytes(!matches!(
-                handshake::starts_handshake(first.get(..n).unwrap_or_default()),
-                Start::NotHandshake
-            )),
+        start = peek_start(client) => match start {
+            None => Peeked::Closed,
+            Some(start) => Peeked::Bytes(!matches!(start, Start::NotHandshake)),
         },
         _ = tokio::time::sleep_until(until) => Peeked::Silent,
         _ = slot.evicted() => Peeked::Evicted,
         _ = phase.wait_for(|p| *p >= Phase::Closing) => Peeked::Closed,
     }
+}
+
+/// Whether the first bytes `client` has sent, peeked and left in place, start a peer's
+/// handshake; `None`: it closed (or failed) before sending any.
+pub(crate) async fn peek_start(client: &TcpStream) -> Option<Start> {
+    let mut first = [0u8; 16];
+    let n = client.peek(&mut first).await.ok().filter(|&n| n > 0)?;
+    Some(handshake::starts_handshake(
+        first.get(..n).unwrap_or_default(),
+    ))
 }
 
 /// Sends one byte `h` with `client`'s descriptor attached.

@@ -128,10 +128,8 @@ async fn await_turn(client: &TcpStream, shared: &Shared, slot: &Slot) -> Option<
 /// Whether the connection's first bytes, peeked and left in place, start a peer's handshake;
 /// `None`: it closed first.
 async fn peeks_handshake(client: &TcpStream) -> Option<bool> {
-    let mut first = [0u8; 16];
     loop {
-        let n = client.peek(&mut first).await.ok().filter(|&n| n > 0)?;
-        match handshake::starts_handshake(first.get(..n).unwrap_or_default()) {
+        match handoff::peek_start(client).await? {
             Start::Handshake => return Some(true),
             Start::NotHandshake => return Some(false),
             // A part of a greeting: the rest is on its way.
