@@ -44,16 +44,23 @@ struct Site {
 
 /// Whether `new` is related to `old`: well-formed in the new version and the invariant holds.
 pub(super) fn related(cx: &Cx<'_>, old: &Value, new: &Value) -> bool {
+    old_well_formed(cx, old) && related_to_well_formed(cx, old, new)
+}
+
+/// Whether `old` is well-formed in the old version.
+fn old_well_formed(cx: &Cx<'_>, old: &Value) -> bool {
+    broken_clause(&cx.eval, cx.model, cx.model.old.number, old).is_none()
+}
+
+/// [`related`] for an `old` known to be well-formed: a walk checks its old state once, not
+/// at every step.
+fn related_to_well_formed(cx: &Cx<'_>, old: &Value, new: &Value) -> bool {
     let model = cx.model;
     let Some(inv) = model.spec.invariants().next() else {
         return false;
     };
-    if broken_clause(&cx.eval, model, model.old.number, old).is_some()
-        || broken_clause(&cx.eval, model, model.new.number, new).is_some()
-    {
-        return false;
-    }
-    matches!(cx.eval.eval_invariant(inv, old, new), Ok(true))
+    broken_clause(&cx.eval, model, model.new.number, new).is_none()
+        && matches!(cx.eval.eval_invariant(inv, old, new), Ok(true))
 }
 
 /// A new state related to `old` other than `new` (the transform's), found by a short walk
@@ -68,6 +75,10 @@ pub(super) fn vary(
     let model = cx.model;
     model.spec.invariants().next()?;
     model.new.state.as_ref()?;
+    // No step can relate a new state to an old one that is not well-formed.
+    if !old_well_formed(cx, old) {
+        return None;
+    }
     let ty = Ty::State(model.new.number);
     let mut current = new.clone();
     let mut changed = false;
@@ -88,7 +99,7 @@ pub(super) fn vary(
             continue;
         };
         edit(cx, part, &site.ty, rng, size);
-        if trial != current && related(cx, old, &trial) {
+        if trial != current && related_to_well_formed(cx, old, &trial) {
             current = trial;
             changed = true;
             near = entry_of(&site.path);
