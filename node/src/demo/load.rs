@@ -9,6 +9,12 @@
 //! accepted). Such calls count as `retried`, not failed; a call that gets no answer within the
 //! call timeout, or an error that is not a declared `disallow`, counts as `failed`; an answer
 //! that does not match the model as `wrong`.
+//!
+//! A write sent again answers for its last sending only: the first one may have been applied
+//! by the program that stopped before answering it. When the last sending is refused (a
+//! `put` with a ttl or a `delete` that reached the node after its rollback to version 1, where
+//! the spec disallows them) or fails, whether the write took effect is not known: the key may
+//! hold its value from before the write or from after it (`unsure`), until a read says which.
 
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,6 +64,9 @@ pub struct Counts {
     pub wrong: u64,
     /// Answered after being sent again on a new connection.
     pub retried: u64,
+    /// Writes whose effect is not known: sent again and refused (or failed) the last time, so
+    /// the first sending may or may not have taken effect.
+    pub unsure: u64,
 }
 
 impl Counts {
@@ -71,6 +80,7 @@ impl Counts {
         self.failed += o.failed;
         self.wrong += o.wrong;
         self.retried += o.retried;
+        self.unsure += o.unsure;
     }
 }
 
@@ -81,6 +91,7 @@ struct Live {
     failed: AtomicU64,
     wrong: AtomicU64,
     retried: AtomicU64,
+    unsure: AtomicU64,
     max_latency_us: AtomicU64,
 }
 
@@ -93,6 +104,7 @@ impl Live {
             failed: g(&self.failed),
             wrong: g(&self.wrong),
             retried: g(&self.retried),
+            unsure: g(&self.unsure),
         }
     }
 }
@@ -109,8 +121,11 @@ pub struct Entry {
 pub struct WorkerReport {
     pub target: Target,
     pub counts: Counts,
-    /// The keys it holds now, with their values.
+    /// The keys it holds now, with their values (keys in `unsure` are not here).
     pub model: BTreeMap<String, Entry>,
+    /// The keys whose value is one of several (`None`: no value), after a write whose effect
+    /// is not known (see [`Counts::unsure`]) and until a read of the key said which.
+    pub unsure: BTreeMap<String, Vec<Option<Entry>>>,
     /// Every key it wrote at some point.
     pub touched: BTreeSet<String>,
     /// Its slowest call.
@@ -258,6 +273,7 @@ fn work(
             target: target.clone(),
             counts: Counts::default(),
             model: BTreeMap::new(),
+            unsure: BTreeMap::new(),
             touched: BTreeSet::new(),
             max_latency: Duration::ZERO,
             problems: Vec::new(),
@@ -361,10 +377,23 @@ impl Worker<'_> {
                 .max_latency_us
                 .fetch_max(took.as_micros() as u64, Ordering::Relaxed);
         }
+        // What a write leaves in the key when it takes effect (`None`: no value).
+        let written = match op {
+            "put" | "put_ttl" => Some(Some(Entry {
+                value: value.clone(),
+                with_ttl: op == "put_ttl",
+            })),
+            "delete" => Some(None),
+            _ => None,
+        };
         let (answer, retried) = match outcome {
             Ok(x) => x,
             Err(e) => {
                 self.count_failed(format!("`{method}` on {} failed: {e}", self.target.addr));
+                // No answer: the write may have been applied.
+                if let Some(w) = written {
+                    self.unsure(&key, w);
+                }
                 return;
             }
         };
@@ -389,14 +418,21 @@ impl Worker<'_> {
                         self.target.addr
                     ));
                 }
+                // The refusal answers the last sending; the first one, cut before its answer,
+                // may have been applied by the program that stopped.
+                if let Some(w) = written.filter(|_| retried) {
+                    self.unsure(&key, w);
+                }
                 return;
             }
         };
+        let was = self.possible(&key);
         let right = match op {
             "put" | "put_ttl" => {
                 let ok = result.is_null();
                 if ok {
                     self.report.touched.insert(key.clone());
+                    self.report.unsure.remove(&key);
                     self.report.model.insert(
                         key.clone(),
                         Entry {
@@ -408,10 +444,22 @@ impl Worker<'_> {
                 ok
             }
             "delete" => {
-                let existed = self.report.model.remove(&key).is_some();
-                result == Value::Bool(existed) || (retried && result.is_boolean())
+                self.report.model.remove(&key);
+                self.report.unsure.remove(&key);
+                let answered = result.as_bool();
+                answered.is_some_and(|a| retried || was.iter().any(|e| e.is_some() == a))
             }
-            _ => item_matches(v, &result, self.report.model.get(&key)),
+            _ => {
+                let found = was.iter().find(|e| item_matches(v, &result, e.as_ref()));
+                // A read says which of an unsure key's values it holds.
+                if let Some(e) = found.filter(|_| self.report.unsure.contains_key(&key)) {
+                    self.report.unsure.remove(&key);
+                    if let Some(e) = e {
+                        self.report.model.insert(key.clone(), e.clone());
+                    }
+                }
+                found.is_some()
+            }
         };
         if right {
             self.report.counts.ok += 1;
@@ -419,17 +467,50 @@ impl Worker<'_> {
         } else {
             self.report.counts.wrong += 1;
             self.live.wrong.fetch_add(1, Ordering::Relaxed);
+            let want: Vec<String> = was.iter().map(described).collect();
             self.problem(format!(
-                "wrong answer to `{method}` of `{key}` on {}: {result}",
-                self.target.addr
+                "wrong answer to `{method}` of `{key}` on {}: {result} (the key holds {})",
+                self.target.addr,
+                want.join(" or ")
             ));
         }
+    }
+
+    /// The values `key` may hold now (`None`: no value).
+    fn possible(&self, key: &str) -> Vec<Option<Entry>> {
+        match self.report.unsure.get(key) {
+            Some(values) => values.clone(),
+            None => vec![self.report.model.get(key).cloned()],
+        }
+    }
+
+    /// A write of `written` to `key` whose effect is not known: the key holds what it held
+    /// before or `written`.
+    fn unsure(&mut self, key: &str, written: Option<Entry>) {
+        let mut values = self.possible(key);
+        if !values.contains(&written) {
+            values.push(written);
+        }
+        self.report.model.remove(key);
+        self.report.unsure.insert(key.to_owned(), values);
+        self.report.touched.insert(key.to_owned());
+        self.report.counts.unsure += 1;
+        self.live.unsure.fetch_add(1, Ordering::Relaxed);
     }
 
     fn count_failed(&mut self, text: String) {
         self.report.counts.failed += 1;
         self.live.failed.fetch_add(1, Ordering::Relaxed);
         self.problem(text);
+    }
+}
+
+/// `want` for people: `"v3"`, `"v3" (with a ttl)`, `no value`.
+fn described(want: &Option<Entry>) -> String {
+    match want {
+        Some(e) if e.with_ttl => format!("`{}` (with a ttl)", e.value),
+        Some(e) => format!("`{}`", e.value),
+        None => "no value".into(),
     }
 }
 
@@ -465,12 +546,18 @@ pub fn get(addr: SocketAddr, version: u64, key: &str) -> Result<Value, String> {
 }
 
 /// Checks that every write acknowledged to the workers is readable: each key a worker holds
-/// has its value on every node (`ports`: each node's port pinned to version 1), and each key
-/// it deleted is gone from its own node (deletes are not replicated). Returns the problems.
+/// has its value on every node (`ports`: each node's port pinned to version 1), each key
+/// it deleted is gone from its own node (deletes are not replicated), and each key whose last
+/// write's effect is not known holds one of its possible values on its own node. Returns the
+/// problems.
 pub fn verify(reports: &[WorkerReport], ports: &BTreeMap<String, SocketAddr>) -> Vec<String> {
     let mut problems = Vec::new();
     for r in reports {
         for key in &r.touched {
+            if let Some(values) = r.unsure.get(key) {
+                problems.extend(verify_unsure(r, key, values));
+                continue;
+            }
             match r.model.get(key) {
                 Some(want) => {
                     for (node, addr) in ports {
@@ -498,9 +585,241 @@ pub fn verify(reports: &[WorkerReport], ports: &BTreeMap<String, SocketAddr>) ->
     problems
 }
 
+/// The check of a key whose last write's effect is not known: its own node holds one of
+/// `values`. (The other nodes are not checked: the first sending of the write may have been
+/// replicated to some of them and not to others before its program stopped.)
+fn verify_unsure(r: &WorkerReport, key: &str, values: &[Option<Entry>]) -> Option<String> {
+    let node = &r.target.node;
+    match get(r.target.addr, r.target.version, key) {
+        Ok(v)
+            if values
+                .iter()
+                .any(|e| item_matches(r.target.version, &v, e.as_ref())) =>
+        {
+            None
+        }
+        Ok(v) => {
+            let want: Vec<String> = values.iter().map(described).collect();
+            Some(format!(
+                "`{key}` (written through `{node}`, holding {}) reads {v} there",
+                want.join(" or ")
+            ))
+        }
+        Err(e) => Some(format!("`{key}` on `{node}`: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
     use super::*;
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
+    /// A node that goes back from version 2 to 1 in the middle of a write, as a rollback does:
+    /// at version 2 it applies every call; the write marked `cut` is applied, then its
+    /// connection closes before the answer (the program stopped while the call waited for a
+    /// peer) and the node is at version 1 from then on, where it answers a version-2 caller
+    /// through the spec's future rules: `put` with a ttl and `delete` are refused as declared
+    /// disallows, `get` shows no expiry.
+    struct GoingBack {
+        addr: SocketAddr,
+        store: Arc<Mutex<BTreeMap<String, Value>>>,
+    }
+
+    impl GoingBack {
+        /// Serves on a port of its own; the write to `cut_key` with method `cut_method` is the one
+        /// cut.
+        fn start(cut_method: &'static str, cut_key: String) -> GoingBack {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let store = Arc::new(Mutex::new(BTreeMap::new()));
+            let version = Arc::new(AtomicU64::new(2));
+            let state = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { return };
+                    let (store, version) = (Arc::clone(&state), Arc::clone(&version));
+                    let cut_key = cut_key.clone();
+                    std::thread::spawn(move || {
+                        let mut writer = stream.try_clone().unwrap();
+                        for line in BufReader::new(stream).lines() {
+                            let Ok(line) = line else { return };
+                            let req: Value = serde_json::from_str(&line).unwrap();
+                            let p = &req["params"];
+                            let key = p.get("key").or(p.get(0)).unwrap().as_str().unwrap();
+                            let method = req["method"].as_str().unwrap();
+                            let mut store = store.lock().unwrap();
+                            let v = version.load(Ordering::SeqCst);
+                            let ttl = p.get("ttl_ms").is_some_and(|t| !t.is_null());
+                            let disallowed = json!({"code": -32000, "message": "disallowed",
+                                "data": {"disallowed": true}});
+                            let answer = match (method, v) {
+                                ("get", 2) => Ok(store.get(key).cloned().unwrap_or(Value::Null)),
+                                ("get", _) => Ok(store.get(key).map_or(
+                                    Value::Null,
+                                    |i| json!({"value": i["value"], "expires_at": null}),
+                                )),
+                                ("put", 1) if ttl => Err(disallowed),
+                                ("put", _) => {
+                                    let value = p.get("value").or(p.get(1)).unwrap().clone();
+                                    let expires = if ttl { json!(123) } else { Value::Null };
+                                    store.insert(
+                                        key.to_owned(),
+                                        json!({"value": value, "expires_at": expires}),
+                                    );
+                                    Ok(Value::Null)
+                                }
+                                ("delete", 2) => Ok(Value::Bool(store.remove(key).is_some())),
+                                _ => Err(disallowed),
+                            };
+                            if v == 2 && method == cut_method && key == cut_key {
+                                version.store(1, Ordering::SeqCst);
+                                return;
+                            }
+                            let mut out = json!({"jsonrpc": "2.0", "id": req["id"]});
+                            match answer {
+                                Ok(r) => out["result"] = r,
+                                Err(e) => out["error"] = e,
+                            }
+                            writeln!(writer, "{out}").unwrap();
+                        }
+                    });
+                }
+            });
+            GoingBack { addr, store }
+        }
+    }
+
+    /// A version-2 worker of `node`, with no calls made yet.
+    fn worker<'a>(target: &'a Target, live: &'a Live) -> Worker<'a> {
+        Worker {
+            target,
+            config: LoadConfig::default(),
+            conn: None,
+            next_id: 1,
+            report: WorkerReport {
+                target: target.clone(),
+                counts: Counts::default(),
+                model: BTreeMap::new(),
+                unsure: BTreeMap::new(),
+                touched: BTreeSet::new(),
+                max_latency: Duration::ZERO,
+                problems: Vec::new(),
+            },
+            live,
+        }
+    }
+
+    const PREFIX: &str = "n2-v2-w7-";
+
+    fn target(addr: SocketAddr) -> Target {
+        Target {
+            node: "n2".into(),
+            addr,
+            version: 2,
+        }
+    }
+
+    /// The CI finding (`wrong answer to get of n2-v2-w7-2 ... {"expires_at":null,"value":"v2"}`
+    /// during the rollback 2 -> 1 of the kvsql demo): a `put` with a ttl, applied by the
+    /// version-2 program, cut with the program before its answer, sent again and refused by the
+    /// version-1 node (ttl needs version 2). Its value is there, without its expiry: the refusal
+    /// answered the resend, not the first sending.
+    #[test]
+    fn a_write_refused_when_sent_again_may_have_taken_effect_the_first_time() {
+        let node = GoingBack::start("put", format!("{PREFIX}2"));
+        let (t, live) = (target(node.addr), Live::default());
+        let mut w = worker(&t, &live);
+        // Step 2 is `put_ttl` of key 2, step 9 a `get` of it, step 16 a `delete` of it (refused
+        // at version 1), step 23 a `get`, step 30 a `put`, step 37 a `get`.
+        for i in [2, 9, 16, 23, 30, 37] {
+            w.step(PREFIX, i);
+        }
+        let c = w.report.counts;
+        assert_eq!(
+            (c.wrong, c.failed, c.retried, c.disallowed, c.unsure),
+            (0, 0, 1, 2, 1),
+            "{:#?}",
+            w.report.problems
+        );
+        assert_eq!(
+            node.store.lock().unwrap()[&format!("{PREFIX}2")]["value"],
+            json!("v30")
+        );
+        assert!(w.report.unsure.is_empty(), "{:?}", w.report.unsure);
+        assert_eq!(w.report.model[&format!("{PREFIX}2")].value, "v30");
+    }
+
+    /// At the end, an unsure key must hold one of its possible values on its own node.
+    #[test]
+    fn the_final_check_takes_an_unsure_key_as_any_of_its_values() {
+        let node = GoingBack::start("put", format!("{PREFIX}2"));
+        let (t, live) = (target(node.addr), Live::default());
+        let mut w = worker(&t, &live);
+        w.step(PREFIX, 2);
+        let none = BTreeMap::new();
+        assert_eq!(verify(&[w.report.clone()], &none), Vec::<String>::new());
+        node.store.lock().unwrap().clear();
+        assert_eq!(verify(&[w.report.clone()], &none), Vec::<String>::new());
+        node.store.lock().unwrap().insert(
+            format!("{PREFIX}2"),
+            json!({"value": "v1", "expires_at": null}),
+        );
+        let problems = verify(&[w.report.clone()], &none);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("holding no value or `v2` (with a ttl)"),
+            "{problems:?}"
+        );
+    }
+
+    /// Once a read said which value an unsure key holds, the next reads are held to it: a
+    /// value lost after that read is still a wrong answer.
+    #[test]
+    fn a_read_settles_an_unsure_key() {
+        let node = GoingBack::start("put", format!("{PREFIX}2"));
+        let (t, live) = (target(node.addr), Live::default());
+        let mut w = worker(&t, &live);
+        w.step(PREFIX, 2);
+        assert_eq!(w.report.unsure.len(), 1);
+        // Step 9 reads the value the first sending wrote: the key holds it from now on.
+        w.step(PREFIX, 9);
+        assert!(w.report.unsure.is_empty());
+        assert_eq!(w.report.counts.wrong, 0, "{:#?}", w.report.problems);
+        node.store.lock().unwrap().clear();
+        w.step(PREFIX, 23);
+        assert_eq!(w.report.counts.wrong, 1);
+        assert!(
+            w.report.problems[0].contains("(the key holds `v2` (with a ttl))"),
+            "{:#?}",
+            w.report.problems
+        );
+    }
+
+    /// The same with a `delete` applied, cut and refused when sent again: the key is gone.
+    #[test]
+    fn a_delete_refused_when_sent_again_may_have_taken_effect_the_first_time() {
+        let node = GoingBack::start("delete", format!("{PREFIX}0"));
+        let (t, live) = (target(node.addr), Live::default());
+        let mut w = worker(&t, &live);
+        // Step 0 puts key 0, step 28 deletes it, steps 35 and 63 get it.
+        for i in [0, 28, 35, 63] {
+            w.step(PREFIX, i);
+        }
+        let c = w.report.counts;
+        assert_eq!(
+            (c.wrong, c.failed, c.retried, c.disallowed, c.unsure),
+            (0, 0, 1, 1, 1),
+            "{:#?}",
+            w.report.problems
+        );
+        assert!(!node
+            .store
+            .lock()
+            .unwrap()
+            .contains_key(&format!("{PREFIX}0")));
+    }
 
     #[test]
     fn items_match_per_version() {

@@ -526,6 +526,12 @@ fn summary(
         "  {} calls were sent again on a new connection when it closed as its node stopped for the upgrade",
         total.retried
     );
+    if total.unsure > 0 {
+        println!(
+            "  {} writes sent again were refused or failed the last time: their first sending may have taken effect (a later read of the key says which)",
+            total.unsure
+        );
+    }
     let keys: usize = reports.iter().map(|r| r.touched.len()).sum();
     if missing.is_empty() {
         println!("  writes: all {keys} keys written read back with their last acknowledged value on every node that keeps them");
