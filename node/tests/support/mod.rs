@@ -329,6 +329,10 @@ impl Cluster {
             s.system = system.0.to_owned();
             s.state_file = system.1.to_owned();
             s.extra = extra_of(i);
+            // The shim's test fault hook needs the environment's consent too.
+            if s.extra.iter().any(|x| x == "--test-faults") {
+                s.env.push(("UPSTART_TEST_FAULTS".into(), "1".into()));
+            }
             // Same-version clients are handed to the programs (the shim's zero-copy path).
             s.extra.push("--preload".into());
             s.extra.push(t.preload.display().to_string());
