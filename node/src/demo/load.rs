@@ -14,7 +14,9 @@
 //! by the program that stopped before answering it. When the last sending is refused (a
 //! `put` with a ttl or a `delete` that reached the node after its rollback to version 1, where
 //! the spec disallows them) or fails, whether the write took effect is not known: the key may
-//! hold its value from before the write or from after it (`unsure`), until a read says which.
+//! hold its value from before the write or from after it (`unsure`), until a read says which,
+//! and only its own node is checked until the next acknowledged write (the first sending may
+//! have reached some peers and not others).
 
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -123,8 +125,10 @@ pub struct WorkerReport {
     pub counts: Counts,
     /// The keys it holds now, with their values (keys in `unsure` are not here).
     pub model: BTreeMap<String, Entry>,
-    /// The keys whose value is one of several (`None`: no value), after a write whose effect
-    /// is not known (see [`Counts::unsure`]) and until a read of the key said which.
+    /// The keys whose last write's effect is not known (see [`Counts::unsure`]): the values
+    /// each may hold (`None`: no value), one once a read said which. Until the next
+    /// acknowledged write, such a key is known on the worker's own node only: the write's
+    /// first sending may have reached some peers and not others.
     pub unsure: BTreeMap<String, Vec<Option<Entry>>>,
     /// Every key it wrote at some point.
     pub touched: BTreeSet<String>,
@@ -451,12 +455,10 @@ impl Worker<'_> {
             }
             _ => {
                 let found = was.iter().find(|e| item_matches(v, &result, e.as_ref()));
-                // A read says which of an unsure key's values it holds.
+                // A read says which of an unsure key's values it holds; the key stays unsure
+                // (its value was never acknowledged, so not known to be on every node).
                 if let Some(e) = found.filter(|_| self.report.unsure.contains_key(&key)) {
-                    self.report.unsure.remove(&key);
-                    if let Some(e) = e {
-                        self.report.model.insert(key.clone(), e.clone());
-                    }
+                    self.report.unsure.insert(key.clone(), vec![e.clone()]);
                 }
                 found.is_some()
             }
@@ -785,7 +787,11 @@ mod tests {
         assert_eq!(w.report.unsure.len(), 1);
         // Step 9 reads the value the first sending wrote: the key holds it from now on.
         w.step(PREFIX, 9);
-        assert!(w.report.unsure.is_empty());
+        let settled = Some(Entry {
+            value: "v2".into(),
+            with_ttl: true,
+        });
+        assert_eq!(w.report.unsure[&format!("{PREFIX}2")], vec![settled]);
         assert_eq!(w.report.counts.wrong, 0, "{:#?}", w.report.problems);
         node.store.lock().unwrap().clear();
         w.step(PREFIX, 23);
