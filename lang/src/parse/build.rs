@@ -103,6 +103,16 @@ impl Builder {
         diagnostics
     }
 
+    /// The pair inside `pair` when `pair` is the rule `wrapper` (a rule that wraps one of
+    /// several alternatives), else `pair` itself; `None` for a wrapper with nothing inside.
+    fn unwrapped<'i>(pair: P<'i>, wrapper: Rule) -> Option<P<'i>> {
+        if pair.as_rule() == wrapper {
+            pair.into_inner().next()
+        } else {
+            Some(pair)
+        }
+    }
+
     /// The pair's span without the whitespace pest's implicit skipping leaves at its end.
     fn span(&self, pair: &P<'_>) -> Span {
         let s = pair.as_span();

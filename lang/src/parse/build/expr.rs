@@ -397,17 +397,11 @@ impl Builder {
 
     pub(super) fn pattern(&mut self, pair: P<'_>) -> Pattern {
         let span = self.span(&pair);
-        let pair = match pair.as_rule() {
-            Rule::pattern => match pair.into_inner().next() {
-                Some(p) => p,
-                None => {
-                    return Pattern {
-                        kind: PatternKind::Wildcard,
-                        span,
-                    }
-                }
-            },
-            _ => pair,
+        let Some(pair) = Self::unwrapped(pair, Rule::pattern) else {
+            return Pattern {
+                kind: PatternKind::Wildcard,
+                span,
+            };
         };
         let kind = match pair.as_rule() {
             Rule::wildcard => PatternKind::Wildcard,

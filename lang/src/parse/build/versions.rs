@@ -218,17 +218,11 @@ impl Builder {
             };
         }
         // type_expr wraps named_type or tuple_type
-        let pair = match pair.as_rule() {
-            Rule::type_expr => match pair.into_inner().next() {
-                Some(p) => p,
-                None => {
-                    return TypeExpr {
-                        kind: TypeExprKind::Tuple(Vec::new()),
-                        span,
-                    }
-                }
-            },
-            _ => pair,
+        let Some(pair) = Self::unwrapped(pair, Rule::type_expr) else {
+            return TypeExpr {
+                kind: TypeExprKind::Tuple(Vec::new()),
+                span,
+            };
         };
         let kind = match pair.as_rule() {
             Rule::tuple_type => {
