@@ -14,7 +14,6 @@ use crate::codegen::{self, CodegenError, GeneratedCrate};
 use crate::model::SpecModel;
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -69,25 +68,48 @@ pub struct Built {
 }
 
 /// Why no plugin was built.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// Code generation refused the spec (unsupported) or failed (a compiler bug).
-    Codegen(CodegenError),
+    #[error("{0}")]
+    Codegen(#[source] CodegenError),
     /// The generated code does not parse (a compiler bug); its text is saved at `saved`.
+    #[error(
+        "internal compiler error: the generated code does not parse: {error}\n  \
+         the generated text is kept at `{}`",
+        .saved.display()
+    )]
     Malformed { error: String, saved: PathBuf },
+    #[error("cannot {what} `{}`: {error}", .path.display())]
     Io {
         what: String,
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
     /// Cargo could not be started.
+    #[error(
+        "cannot run `{}`: {error}\n  help: install cargo, or point `CARGO` at it",
+        .cargo.to_string_lossy()
+    )]
     CargoNotRun {
         cargo: OsString,
+        #[source]
         error: std::io::Error,
     },
     /// Cargo failed on the generated crate (a compiler bug): the crate is kept for inspection.
+    #[error(
+        "internal compiler error: the generated plugin did not build\n  \
+         the generated crate is kept at `{}`\n\ncargo said:\n{}",
+        .crate_dir.display(),
+        .stderr.trim_end()
+    )]
     Cargo { crate_dir: PathBuf, stderr: String },
     /// Cargo succeeded but the library is not where it should be.
+    #[error(
+        "internal compiler error: cargo built the plugin but `{}` does not exist",
+        .path.display()
+    )]
     NoArtifact { path: PathBuf },
 }
 
@@ -100,52 +122,6 @@ impl BuildError {
             | BuildError::Cargo { .. }
             | BuildError::NoArtifact { .. } => true,
             BuildError::Io { .. } | BuildError::CargoNotRun { .. } => false,
-        }
-    }
-}
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BuildError::Codegen(e) => write!(f, "{e}"),
-            BuildError::Malformed { error, saved } => write!(
-                f,
-                "internal compiler error: the generated code does not parse: {error}\n  \
-                 the generated text is kept at `{}`",
-                saved.display()
-            ),
-            BuildError::Io { what, path, error } => {
-                write!(f, "cannot {what} `{}`: {error}", path.display())
-            }
-            BuildError::CargoNotRun { cargo, error } => write!(
-                f,
-                "cannot run `{}`: {error}\n  help: install cargo, or point `CARGO` at it",
-                cargo.to_string_lossy()
-            ),
-            BuildError::Cargo { crate_dir, stderr } => write!(
-                f,
-                "internal compiler error: the generated plugin did not build\n  \
-                 the generated crate is kept at `{}`\n\ncargo said:\n{}",
-                crate_dir.display(),
-                stderr.trim_end()
-            ),
-            BuildError::NoArtifact { path } => write!(
-                f,
-                "internal compiler error: cargo built the plugin but `{}` does not exist",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for BuildError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            BuildError::Codegen(e) => Some(e),
-            BuildError::Io { error, .. } | BuildError::CargoNotRun { error, .. } => Some(error),
-            BuildError::Malformed { .. }
-            | BuildError::Cargo { .. }
-            | BuildError::NoArtifact { .. } => None,
         }
     }
 }

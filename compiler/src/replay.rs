@@ -39,6 +39,17 @@ pub struct Replay {
     pub reads: Vec<Vec<Read>>,
 }
 
+/// Why a replay did not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// No spec of the chain has the client's version.
+    #[error("no spec of the chain has version {0}")]
+    NoVersion(u64),
+    /// The client's version declares no state for its models to run on.
+    #[error("version {0} declares no state")]
+    NoState(u64),
+}
+
 /// A read-only call and the model's answer on the final state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Read {
@@ -58,7 +69,7 @@ pub fn replay(
     local: &[String],
     calls: &[NodeCall],
     probes: &[Call],
-) -> Result<Replay, String> {
+) -> Result<Replay, ReplayError> {
     let (model, env) = models
         .iter()
         .find_map(|m| {
@@ -67,9 +78,9 @@ pub fn replay(
                 .find(|e| e.number == version)
                 .map(|e| (m, e))
         })
-        .ok_or_else(|| format!("no spec of the chain has version {version}"))?;
+        .ok_or(ReplayError::NoVersion(version))?;
     if env.state.is_none() {
-        return Err(format!("version {version} declares no state"));
+        return Err(ReplayError::NoState(version));
     }
     let eval = Evaluator::for_model(model);
     let empty = crate::verify::minimal(&Ty::State(version), model);
@@ -307,5 +318,13 @@ mod tests {
         assert!(r.stopped.unwrap().contains("no model"));
         assert!(r.reads.is_empty());
         assert!(replay(&m, 9, 1, &[], &[], &[]).is_err());
+    }
+
+    /// The command line gets an error type, not a string: its `Display` is the whole message.
+    #[test]
+    fn a_version_outside_the_chain_is_an_error_with_its_message() {
+        let m = models(&["kv-1-2.ups"]);
+        let e: Box<dyn std::error::Error> = Box::new(replay(&m, 9, 1, &[], &[], &[]).unwrap_err());
+        assert_eq!(e.to_string(), "no spec of the chain has version 9");
     }
 }

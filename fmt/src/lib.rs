@@ -27,33 +27,21 @@ pub const WIDTH: usize = 100;
 pub const INDENT: usize = 2;
 
 /// Why a text was not formatted.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FormatError {
     /// The text has syntax errors (or bad literals): fix them first.
+    #[error(
+        "the spec has {} syntax error{}; fix {} first",
+        .0.len(),
+        if .0.len() == 1 { "" } else { "s" },
+        if .0.len() == 1 { "it" } else { "them" }
+    )]
     Syntax(Vec<Diagnostic>),
     /// The formatter would have changed the meaning or lost a comment: a bug, reported instead
     /// of writing anything.
+    #[error("internal formatter error: {0}")]
     Internal(String),
 }
-
-impl std::fmt::Display for FormatError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FormatError::Syntax(d) => {
-                let n = d.len();
-                write!(
-                    f,
-                    "the spec has {n} syntax error{}; fix {} first",
-                    if n == 1 { "" } else { "s" },
-                    if n == 1 { "it" } else { "them" }
-                )
-            }
-            FormatError::Internal(m) => write!(f, "internal formatter error: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for FormatError {}
 
 /// Formats a whole spec file.
 pub fn format(text: &str) -> Result<String, FormatError> {

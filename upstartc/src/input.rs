@@ -17,50 +17,28 @@ pub const MAX_SPEC_BYTES: u64 = 8 << 20;
 
 /// Why a spec file was not read. Its `Display` is the whole message (lowercase, help after a
 /// blank line), ready for `error: ...`; an IO failure is also its [`source`](std::error::Error::source).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// The file could not be opened or read.
+    #[error("cannot read `{}`: {error}", .path.display())]
     Io {
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
     /// The file is larger than [`MAX_SPEC_BYTES`].
+    #[error(
+        "cannot read `{}`: it is {} MiB, more than the {} MiB a spec may have\n\n\
+         help: a spec this large is not a spec written by hand; split the upgrade into \
+         several specs, or check that this is the file you meant",
+        .path.display(),
+        .size.div_ceil(1 << 20),
+        MAX_SPEC_BYTES >> 20
+    )]
     TooLarge { path: PathBuf, size: u64 },
     /// The file is not UTF-8.
+    #[error("cannot read `{}`: stream did not contain valid UTF-8", .path.display())]
     NotUtf8 { path: PathBuf },
-}
-
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            InputError::Io { path, error } => {
-                write!(f, "cannot read `{}`: {error}", path.display())
-            }
-            InputError::TooLarge { path, size } => write!(
-                f,
-                "cannot read `{}`: it is {} MiB, more than the {} MiB a spec may have\n\n\
-                 help: a spec this large is not a spec written by hand; split the upgrade into \
-                 several specs, or check that this is the file you meant",
-                path.display(),
-                size.div_ceil(1 << 20),
-                MAX_SPEC_BYTES >> 20
-            ),
-            InputError::NotUtf8 { path } => write!(
-                f,
-                "cannot read `{}`: stream did not contain valid UTF-8",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for InputError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InputError::Io { error, .. } => Some(error),
-            InputError::TooLarge { .. } | InputError::NotUtf8 { .. } => None,
-        }
-    }
 }
 
 /// Reads the spec at `path`, refusing files over [`MAX_SPEC_BYTES`].

@@ -30,7 +30,6 @@ mod tests;
 use crate::model::SpecModel;
 use proc_macro2::TokenStream;
 use quote::quote;
-use std::fmt;
 use std::path::Path;
 use upstart_abi::manifest::Manifest;
 
@@ -50,13 +49,16 @@ pub struct GeneratedCrate {
 }
 
 /// Why no crate was generated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodegenError {
     /// The spec uses something code generation does not support yet.
+    #[error("{0}")]
     Unsupported(String),
     /// A bug: something the checker rules out reached code generation.
+    #[error("internal compiler error: {0}")]
     Internal(String),
     /// A bug: the generated tokens are not valid Rust. `text` holds them for inspection.
+    #[error("internal compiler error: the generated code does not parse: {error}")]
     Malformed { error: String, text: String },
 }
 
@@ -70,23 +72,6 @@ impl CodegenError {
         !matches!(self, CodegenError::Unsupported(_))
     }
 }
-
-impl fmt::Display for CodegenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CodegenError::Unsupported(m) => write!(f, "{m}"),
-            CodegenError::Internal(m) => write!(f, "internal compiler error: {m}"),
-            CodegenError::Malformed { error, .. } => {
-                write!(
-                    f,
-                    "internal compiler error: the generated code does not parse: {error}"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for CodegenError {}
 
 /// Generates the plugin crate of a checked spec (one without errors). `spec_text` is the
 /// file's text (its sha-256 is the manifest's `spec_hash`); `abi_path` the `upstart-abi`

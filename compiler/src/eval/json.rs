@@ -7,11 +7,44 @@ use crate::model::{SpecModel, Ty};
 use serde_json::Value as J;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Why a JSON value does not decode as a value of a type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    /// The value is not of the type's kind (`expected` says what it should be, in words).
+    #[error("expected {expected}, found `{found}`")]
+    Unexpected { expected: String, found: J },
+    #[error("cannot decode a value of unknown type")]
+    UnknownType,
+    #[error("`{0}` is not a byte")]
+    NotAByte(J),
+    /// A map key (JSON object keys are text) that does not read as the key type.
+    #[error("map key `{key}` is not {expected}")]
+    BadKey { key: String, expected: &'static str },
+    #[error("`{record}` is missing field `{field}`")]
+    MissingField { record: String, field: String },
+    #[error("`{ty}` has no variant `{variant}`")]
+    NoVariant { ty: String, variant: String },
+    #[error("variant `{variant}` of `{ty}` has the wrong payload")]
+    WrongPayload { ty: String, variant: String },
+    /// The type names a version, a state or a type the model does not have.
+    #[error("version {0} has no state")]
+    NoState(u64),
+    #[error("no version {0}")]
+    NoVersion(u64),
+    #[error("no type `{0}`")]
+    NoType(String),
+}
+
 /// Decodes `json` as a value of `ty` in `model`'s versions.
-pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> {
-    let want = |what: &str| Err(format!("expected {what}, found `{json}`"));
+pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, DecodeError> {
+    let want = |what: &str| {
+        Err(DecodeError::Unexpected {
+            expected: what.to_string(),
+            found: json.clone(),
+        })
+    };
     match ty {
-        Ty::Unknown => Err("cannot decode a value of unknown type".to_string()),
+        Ty::Unknown => Err(DecodeError::UnknownType),
         Ty::Bool => json
             .as_bool()
             .map(Value::Bool)
@@ -45,9 +78,9 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
                 .map(|i| {
                     i.as_u64()
                         .and_then(|b| u8::try_from(b).ok())
-                        .ok_or_else(|| format!("`{i}` is not a byte"))
+                        .ok_or_else(|| DecodeError::NotAByte(i.clone()))
                 })
-                .collect::<Result<Vec<u8>, String>>()
+                .collect::<Result<Vec<u8>, _>>()
                 .map(Value::Bytes),
             _ => want("an array of bytes"),
         },
@@ -94,7 +127,7 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
             let state = model
                 .env(*v)
                 .and_then(|e| e.state.as_ref())
-                .ok_or_else(|| format!("version {v} has no state"))?;
+                .ok_or(DecodeError::NoState(*v))?;
             let fields: Vec<(String, Ty)> = state
                 .fields
                 .iter()
@@ -105,7 +138,7 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
         Ty::Named(r) => {
             let e = model
                 .env(r.version)
-                .ok_or_else(|| format!("no version {}", r.version))?;
+                .ok_or(DecodeError::NoVersion(r.version))?;
             if let Some(rec) = e.records.get(&r.name) {
                 let fields: Vec<(String, Ty)> = rec
                     .fields
@@ -117,7 +150,7 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
             let en = e
                 .enums
                 .get(&r.name)
-                .ok_or_else(|| format!("no type `{}`", r.name))?;
+                .ok_or_else(|| DecodeError::NoType(r.name.clone()))?;
             let (name, payload) = match json {
                 J::String(s) => (s.as_str(), None),
                 J::Object(obj) if obj.len() == 1 => match obj.iter().next() {
@@ -126,17 +159,18 @@ pub fn from_json(json: &J, ty: &Ty, model: &SpecModel) -> Result<Value, String> 
                 },
                 _ => return want(&format!("a variant of `{}`", r.name)),
             };
-            let variant = en
-                .variant(name)
-                .ok_or_else(|| format!("`{}` has no variant `{name}`", r.name))?;
+            let variant = en.variant(name).ok_or_else(|| DecodeError::NoVariant {
+                ty: r.name.clone(),
+                variant: name.to_string(),
+            })?;
             let payload = match (&variant.payload, payload) {
                 (None, None) => None,
                 (Some(t), Some(p)) => Some(from_json(p, t, model)?),
                 _ => {
-                    return Err(format!(
-                        "variant `{name}` of `{}` has the wrong payload",
-                        r.name
-                    ))
+                    return Err(DecodeError::WrongPayload {
+                        ty: r.name.clone(),
+                        variant: name.to_string(),
+                    })
                 }
             };
             Ok(Value::variant(&r.name, name, payload))
@@ -149,33 +183,45 @@ fn record(
     fields: &[(String, Ty)],
     json: &J,
     model: &SpecModel,
-) -> Result<Value, String> {
+) -> Result<Value, DecodeError> {
     let J::Object(obj) = json else {
-        return Err(format!("expected an object for `{name}`, found `{json}`"));
+        return Err(DecodeError::Unexpected {
+            expected: format!("an object for `{name}`"),
+            found: json.clone(),
+        });
     };
     let mut out = Vec::with_capacity(fields.len());
     for (field, ty) in fields {
         let value = match (obj.get(field), ty) {
             (Some(j), _) => from_json(j, ty, model)?,
             (None, Ty::Option(_)) => Value::none(),
-            (None, _) => return Err(format!("`{name}` is missing field `{field}`")),
+            (None, _) => {
+                return Err(DecodeError::MissingField {
+                    record: name.to_string(),
+                    field: field.clone(),
+                })
+            }
         };
         out.push((field.clone(), value));
     }
     Ok(Value::record(name, out))
 }
 
-fn key_from_text(text: &str, ty: &Ty, model: &SpecModel) -> Result<Value, String> {
+fn key_from_text(text: &str, ty: &Ty, model: &SpecModel) -> Result<Value, DecodeError> {
+    let bad = |expected| DecodeError::BadKey {
+        key: text.to_string(),
+        expected,
+    };
     match ty {
         Ty::Str => Ok(Value::str(text)),
         Ty::I64 | Ty::U64 => text
             .parse::<i128>()
             .map(Value::Int)
-            .map_err(|_| format!("map key `{text}` is not an integer")),
+            .map_err(|_| bad("an integer")),
         Ty::Bool => text
             .parse::<bool>()
             .map(Value::Bool)
-            .map_err(|_| format!("map key `{text}` is not a boolean")),
+            .map_err(|_| bad("a boolean")),
         other => from_json(&J::String(text.to_string()), other, model),
     }
 }

@@ -39,11 +39,13 @@ pub const MAX_DEPTH: usize = 400;
 pub const MAX_STEPS: u64 = 50_000_000;
 
 /// Why an evaluation produced no value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvalError {
     /// `disallow "reason"` was reached: the call is refused on purpose.
+    #[error("disallowed: {reason}")]
     Disallowed { reason: String, span: Span },
     /// Evaluation went wrong: a missing key, overflow, a wrong kind of value, ...
+    #[error("{message}")]
     Runtime { message: String, span: Span },
 }
 
@@ -110,17 +112,6 @@ fn arity_error(span: Span, what: impl fmt::Display, want: usize, got: usize) -> 
         ),
     )
 }
-
-impl fmt::Display for EvalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EvalError::Disallowed { reason, .. } => write!(f, "disallowed: {reason}"),
-            EvalError::Runtime { message, .. } => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for EvalError {}
 
 /// The node's own object, reached by `call m(args)`. Errors returned without a span (the
 /// default span) are given the span of the `call` expression.

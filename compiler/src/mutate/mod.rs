@@ -40,25 +40,17 @@ impl Default for MutateOptions {
 }
 
 /// Why a spec cannot be mutation-tested.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MutateError {
     /// The spec has syntax or check errors.
+    #[error("the spec does not check without errors")]
     Check,
     /// The spec itself fails `verify` (these obligations): mutants could not be told apart.
+    #[error(
+        "the spec itself fails `verify` ({}): mutants could not be told from it",
+        .0.join(", ")
+    )]
     Verify(Vec<String>),
-}
-
-impl std::fmt::Display for MutateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            MutateError::Check => write!(f, "the spec does not check without errors"),
-            MutateError::Verify(failed) => write!(
-                f,
-                "the spec itself fails `verify` ({}): mutants could not be told from it",
-                failed.join(", ")
-            ),
-        }
-    }
 }
 
 /// Mutates every rule of the spec `text` (named `name`), checks and verifies each mutant.

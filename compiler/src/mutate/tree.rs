@@ -3,33 +3,6 @@
 
 use lang::ast::{Expr, ExprId, ExprKind, Pattern, PatternKind};
 
-/// The direct parts of `e`, mutable, in the same order as [`Expr::children`].
-fn children_mut(e: &mut Expr) -> Vec<&mut Expr> {
-    match &mut e.kind {
-        ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => Vec::new(),
-        ExprKind::Variant { payload, .. } => payload.iter_mut().map(|p| &mut **p).collect(),
-        ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => vec![inner],
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => vec![a, b],
-        ExprKind::Builtin { args, .. }
-        | ExprKind::Delegate { args, .. }
-        | ExprKind::Tuple(args)
-        | ExprKind::List(args) => args.iter_mut().collect(),
-        ExprKind::Map(entries) => entries.iter_mut().flat_map(|(k, v)| [k, v]).collect(),
-        ExprKind::Record { fields, .. } => fields.iter_mut().map(|f| &mut f.value).collect(),
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => vec![cond, then, otherwise],
-        ExprKind::Match { scrutinee, arms } => std::iter::once(&mut **scrutinee)
-            .chain(arms.iter_mut().map(|a| &mut a.body))
-            .collect(),
-        ExprKind::Let { value, body, .. } => vec![value, body],
-        ExprKind::Closure { body, .. } => vec![body],
-        ExprKind::Quant { domain, body, .. } => vec![domain, body],
-    }
-}
-
 /// The part of `e` (or `e` itself) whose id is `id`.
 pub(crate) fn find_mut(e: &mut Expr, id: ExprId) -> Option<&mut Expr> {
     // An explicit stack: no recursion over a tree the parser bounded, but cheaply.
@@ -38,7 +11,7 @@ pub(crate) fn find_mut(e: &mut Expr, id: ExprId) -> Option<&mut Expr> {
         if e.id == id {
             return Some(e);
         }
-        stack.extend(children_mut(e));
+        stack.extend(e.children_mut());
     }
     None
 }

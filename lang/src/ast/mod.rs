@@ -537,33 +537,47 @@ pub struct Expr {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExprId(pub u32);
 
-impl Expr {
-    /// The expressions directly inside this one, in the order of the AST's fields (a match's
-    /// scrutinee, then its arms' bodies; patterns are not expressions).
-    pub fn children(&self) -> Vec<&Expr> {
-        match &self.kind {
+/// The expressions directly inside an expression of kind `$kind`, in the order of the AST's
+/// fields, by shared or (with `mut`) mutable reference: one list for [`Expr::children`] and
+/// [`Expr::children_mut`], so the two cannot disagree.
+macro_rules! children {
+    ($kind:expr, $iter:ident $(, $m:tt)?) => {
+        match $kind {
             ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::Disallow(_) => Vec::new(),
-            ExprKind::Variant { payload, .. } => payload.iter().map(|p| &**p).collect(),
+            ExprKind::Variant { payload, .. } => payload.$iter().map(|p| &$($m)? **p).collect(),
             ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => vec![inner],
             ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => vec![a, b],
             ExprKind::Builtin { args, .. }
             | ExprKind::Delegate { args, .. }
             | ExprKind::Tuple(args)
-            | ExprKind::List(args) => args.iter().collect(),
-            ExprKind::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
-            ExprKind::Record { fields, .. } => fields.iter().map(|f| &f.value).collect(),
+            | ExprKind::List(args) => args.$iter().collect(),
+            ExprKind::Map(entries) => entries.$iter().flat_map(|(k, v)| [k, v]).collect(),
+            ExprKind::Record { fields, .. } => fields.$iter().map(|f| &$($m)? f.value).collect(),
             ExprKind::If {
                 cond,
                 then,
                 otherwise,
             } => vec![cond, then, otherwise],
-            ExprKind::Match { scrutinee, arms } => std::iter::once(&**scrutinee)
-                .chain(arms.iter().map(|a| &a.body))
+            ExprKind::Match { scrutinee, arms } => std::iter::once(&$($m)? **scrutinee)
+                .chain(arms.$iter().map(|a| &$($m)? a.body))
                 .collect(),
             ExprKind::Let { value, body, .. } => vec![value, body],
             ExprKind::Closure { body, .. } => vec![body],
             ExprKind::Quant { domain, body, .. } => vec![domain, body],
         }
+    };
+}
+
+impl Expr {
+    /// The expressions directly inside this one, in the order of the AST's fields (a match's
+    /// scrutinee, then its arms' bodies; patterns are not expressions).
+    pub fn children(&self) -> Vec<&Expr> {
+        children!(&self.kind, iter)
+    }
+
+    /// [`Expr::children`], mutable.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        children!(&mut self.kind, iter_mut, mut)
     }
 }
 

@@ -103,6 +103,16 @@ impl Builder {
         diagnostics
     }
 
+    /// The pair inside `pair` when `pair` is the rule `wrapper` (a rule that wraps one of
+    /// several alternatives), else `pair` itself; `None` for a wrapper with nothing inside.
+    fn unwrapped<'i>(pair: P<'i>, wrapper: Rule) -> Option<P<'i>> {
+        if pair.as_rule() == wrapper {
+            pair.into_inner().next()
+        } else {
+            Some(pair)
+        }
+    }
+
     /// The pair's span without the whitespace pest's implicit skipping leaves at its end.
     fn span(&self, pair: &P<'_>) -> Span {
         let s = pair.as_span();
@@ -110,17 +120,16 @@ impl Builder {
         Span::new(s.start(), s.start() + len).shift(self.offset)
     }
 
+    /// Reports the error `code` at `span`, with the labels, notes and help `with` adds.
     fn error(
         &mut self,
         code: crate::diagnostic::Code,
         span: Span,
         message: String,
-    ) -> &mut Diagnostic {
+        with: impl FnOnce(Diagnostic) -> Diagnostic,
+    ) {
         self.diagnostics
-            .push(Diagnostic::new(code, self.file, span, message));
-        let last = self.diagnostics.len() - 1;
-        #[allow(clippy::indexing_slicing, reason = "`last` is the element just pushed")]
-        &mut self.diagnostics[last]
+            .push(with(Diagnostic::new(code, self.file, span, message)));
     }
 
     pub(super) fn header(&mut self, pair: P<'_>) -> (Ident, Number, Number, Span) {
@@ -133,36 +142,38 @@ impl Builder {
         if self.diagnostics.len() > before {
             // An overflowing version was already reported; its placeholder value says nothing.
         } else if to.value <= from.value {
-            let d = self.error(
+            self.error(
                 codes::VERSIONS_NOT_ASCENDING,
                 from.span.to(to.span),
                 format!(
                     "upgrade from version {} to version {} does not go forward",
                     from.value, to.value
                 ),
+                |d| {
+                    d.label("the target version must be newer").help(format!(
+                        "a spec upgrades to the next version: write `{} -> {}`",
+                        to.value,
+                        to.value.saturating_add(1)
+                    ))
+                },
             );
-            *d = d
-                .clone()
-                .label("the target version must be newer")
-                .help(format!(
-                    "a spec upgrades to the next version: write `{} -> {}`",
-                    to.value,
-                    to.value.saturating_add(1)
-                ));
         } else if to.value != from.value.saturating_add(1) {
-            let d = self.error(
+            self.error(
                 codes::VERSIONS_NOT_ADJACENT,
                 from.span.to(to.span),
                 format!(
                     "upgrade from version {} to version {} skips versions",
                     from.value, to.value
                 ),
+                |d| {
+                    d.label("not adjacent versions").help(format!(
+                        "write one spec per step (`{} -> {}`, ...) and give them together: \
+                         chains compose",
+                        from.value,
+                        from.value.saturating_add(1)
+                    ))
+                },
             );
-            *d = d.clone().label("not adjacent versions").help(format!(
-                "write one spec per step (`{} -> {}`, ...) and give them together: chains compose",
-                from.value,
-                from.value.saturating_add(1)
-            ));
         }
         (name, from, to, span)
     }

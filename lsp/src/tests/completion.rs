@@ -6,6 +6,7 @@ use super::analysis;
 use crate::analysis::Analysis;
 use crate::completion::completion;
 use expect_test::{expect, Expect};
+use lsp_types::{CompletionItem, CompletionItemKind};
 
 fn check(previous: Option<&str>, fixture: &str, expect: Expect) {
     let (a, offset) = analysis(fixture);
@@ -13,30 +14,47 @@ fn check(previous: Option<&str>, fixture: &str, expect: Expect) {
     let items = completion(&a, previous.as_ref(), offset);
     // The built-in functions, offered together wherever an expression may stand, show as one
     // line (the table's own tests cover each).
-    let builtin = |i: &lsp_types::CompletionItem| {
+    let builtin = |i: &CompletionItem| {
         compiler::builtins::lookup(&i.label)
             .is_some_and(|b| i.detail.as_deref() == Some(b.signature))
     };
+    // A run of plain keywords (nothing inserted but the word) shows on one line.
+    let keyword = |i: &CompletionItem| {
+        i.kind == Some(CompletionItemKind::KEYWORD)
+            && i.insert_text.is_none()
+            && i.sort_text.is_none()
+    };
     let builtins = items.iter().filter(|i| builtin(i)).count();
-    let first_builtin = items.iter().position(builtin);
-    let lines: Vec<String> = items
-        .iter()
-        .enumerate()
-        .filter(|(n, i)| !builtin(i) || Some(*n) == first_builtin)
-        .map(|(_, i)| {
-            if builtin(i) {
-                return format!("({builtins} built-in functions)");
+    let mut lines: Vec<String> = Vec::new();
+    let mut in_keywords = false;
+    let mut builtins_shown = false;
+    for i in &items {
+        if builtin(i) {
+            if !builtins_shown {
+                lines.push(format!("({builtins} built-in functions)"));
+                builtins_shown = true;
             }
-            let mut line = i.label.clone();
-            if let Some(insert) = i.insert_text.as_ref().filter(|t| **t != i.label) {
-                line.push_str(&format!(" -> {insert:?}"));
+            in_keywords = false;
+            continue;
+        }
+        if keyword(i) {
+            match lines.last_mut() {
+                Some(line) if in_keywords => line.push_str(&format!(" {}", i.label)),
+                _ => lines.push(format!("keywords: {}", i.label)),
             }
-            if let Some(sort) = &i.sort_text {
-                line.push_str(&format!(" (sort {sort})"));
-            }
-            line
-        })
-        .collect();
+            in_keywords = true;
+            continue;
+        }
+        in_keywords = false;
+        let mut line = i.label.clone();
+        if let Some(insert) = i.insert_text.as_ref().filter(|t| **t != i.label) {
+            line.push_str(&format!(" -> {insert:?}"));
+        }
+        if let Some(sort) = &i.sort_text {
+            line.push_str(&format!(" (sort {sort})"));
+        }
+        lines.push(line);
+    }
     expect.assert_eq(&lines.join("\n"));
 }
 
@@ -118,17 +136,7 @@ fn expressions_and_after_call() {
         &spec("", "  delete(key) = ma$0"),
         expect![[r#"
             (30 built-in functions)
-            call
-            disallow
-            if
-            else
-            match
-            let
-            forall
-            exists
-            none
-            true
-            false
+            keywords: call disallow if else match let forall exists none true false
             Entry
             Item
             key"#]],
@@ -203,21 +211,11 @@ fn helper_functions_are_offered_in_expressions() {
         None,
         &fixture,
         expect![[r#"
-        (30 built-in functions)
-        twice
-        call
-        disallow
-        if
-        else
-        match
-        let
-        forall
-        exists
-        none
-        true
-        false
-        v1::R
-        v2::R"#]],
+            (30 built-in functions)
+            twice
+            keywords: call disallow if else match let forall exists none true false
+            v1::R
+            v2::R"#]],
     );
 }
 
@@ -318,20 +316,10 @@ fn state_in_a_where_clause() {
         None,
         &text,
         expect![[r#"
-        (30 built-in functions)
-        call
-        disallow
-        if
-        else
-        match
-        let
-        forall
-        exists
-        none
-        true
-        false
-        Entry
-        Item
-        state"#]],
+            (30 built-in functions)
+            keywords: call disallow if else match let forall exists none true false
+            Entry
+            Item
+            state"#]],
     );
 }

@@ -132,14 +132,8 @@ fn the_reverse_transform_reads_the_new_state_and_assigns_the_old() {
 
 #[test]
 fn a_name_in_a_rule_allow_shows_its_warning() {
-    let fixture = super::KV.replacen(
-        "  delete(key) = disallow",
-        "  #[allow(disallowed_me$0thod)] delete(key) = disallow",
-        1,
-    );
-    assert_ne!(fixture, super::KV);
     check(
-        &fixture,
+        &super::with_delete_attribute("#[allow(disallowed_me$0thod)]"),
         expect![[r#"
         warning `disallowed_method` (U0041): a method is always refused to callers of the other version
 
@@ -257,14 +251,8 @@ fn names_in_a_state_where_clause() {
 
 #[test]
 fn a_name_in_a_rule_differs_shows_what_it_means() {
-    let fixture = super::KV.replacen(
-        "  delete(key) = disallow",
-        "  #[differs(val$0ue)] delete(key) = disallow",
-        1,
-    );
-    assert_ne!(fixture, super::KV);
     check(
-        &fixture,
+        &super::with_delete_attribute("#[differs(val$0ue)]"),
         expect![[
             r#"record field `value`: this rule's answer may differ from the model's in it; `upstartc verify` compares the rest"#
         ]],

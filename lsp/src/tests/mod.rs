@@ -102,6 +102,13 @@ pub(super) fn mark(at: &str) -> String {
     KV.replacen(&plain, &with, 1)
 }
 
+/// `KV` with the attribute `attr` (`#[allow(...)]`, `#[differs(...)]`) on its `delete` rule.
+pub(super) fn with_delete_attribute(attr: &str) -> String {
+    let rule = "  delete(key) = disallow";
+    assert!(KV.contains(rule), "{rule:?} is not in the fixture");
+    KV.replacen(rule, &format!("  {attr} delete(key) = disallow"), 1)
+}
+
 /// The trimmed line of `a`'s text holding `span`'s start.
 fn line_of(a: &Analysis, span: Span) -> String {
     let start = a.text[..span.start].rfind('\n').map_or(0, |p| p + 1);

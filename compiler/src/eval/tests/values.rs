@@ -210,3 +210,32 @@ fn json_decoding_inverts_encoding_on_generated_values() {
         }
     }
 }
+
+/// Why a JSON value does not decode is an error type whose `Display` says it in words.
+#[test]
+fn json_decoding_failures_are_errors_with_their_message() {
+    use crate::model::Ty;
+    use serde_json::json;
+    let models = crate::test_specs::kv_models(&["kv-1-2.ups"]);
+    let model = &models[0];
+    let fails = |json: serde_json::Value, ty: &Ty| -> String {
+        let e: Box<dyn std::error::Error> =
+            Box::new(super::json::from_json(&json, ty, model).unwrap_err());
+        e.to_string()
+    };
+    assert_eq!(fails(json!("x"), &Ty::U64), "expected a u64, found `\"x\"`");
+    assert_eq!(fails(json!([300]), &Ty::Bytes), "`300` is not a byte");
+    assert_eq!(
+        fails(
+            json!({"a": 1}),
+            &Ty::Map(Box::new(Ty::U64), Box::new(Ty::U64))
+        ),
+        "map key `a` is not an integer"
+    );
+    let entry = Ty::named(model.old.number, "Entry");
+    assert_eq!(
+        fails(json!({"key": "k"}), &entry),
+        "`Entry` is missing field `value`"
+    );
+    assert_eq!(fails(json!(1), &Ty::State(9)), "version 9 has no state");
+}

@@ -116,9 +116,7 @@ impl Builder {
             Rule::method_call => {
                 let name = self.ident_opt(inner.next());
                 let mut args = vec![lhs];
-                if let Some(a) = inner.next() {
-                    args.extend(self.args(a));
-                }
+                args.extend(self.args(inner.next()));
                 ExprKind::Builtin { name, args }
             }
             Rule::field_access => ExprKind::Field(Box::new(lhs), self.ident_opt(inner.next())),
@@ -134,8 +132,12 @@ impl Builder {
         }
     }
 
-    pub(super) fn args(&mut self, pair: P<'_>) -> Vec<Expr> {
-        pair.into_inner().map(|e| self.expr(e)).collect()
+    /// The expressions of an argument list; none without a list (`f()`, `[]`).
+    pub(super) fn args(&mut self, list: Option<P<'_>>) -> Vec<Expr> {
+        let Some(list) = list else {
+            return Vec::new();
+        };
+        list.into_inner().map(|e| self.expr(e)).collect()
     }
 
     pub(super) fn primary(&mut self, pair: P<'_>) -> Expr {
@@ -176,11 +178,7 @@ impl Builder {
                         ExprKind::Record { path, fields }
                     }
                     Some(call) => {
-                        let mut args = call
-                            .into_inner()
-                            .next()
-                            .map(|a| self.args(a))
-                            .unwrap_or_default();
+                        let mut args = self.args(call.into_inner().next());
                         if path.len() == 1 {
                             let name = path.pop().unwrap_or(Ident {
                                 name: String::new(),
@@ -227,18 +225,11 @@ impl Builder {
                     _ => ExprKind::Tuple(items),
                 }
             }
-            Rule::list_lit => {
-                let items = pair
-                    .into_inner()
-                    .next()
-                    .map(|a| self.args(a))
-                    .unwrap_or_default();
-                ExprKind::List(items)
-            }
+            Rule::list_lit => ExprKind::List(self.args(pair.into_inner().next())),
             Rule::delegate => {
                 let mut inner = pair.into_inner();
                 let method = self.ident_opt(inner.next());
-                let args = inner.next().map(|a| self.args(a)).unwrap_or_default();
+                let args = self.args(inner.next());
                 ExprKind::Delegate { method, args }
             }
             Rule::disallow => {
@@ -397,17 +388,11 @@ impl Builder {
 
     pub(super) fn pattern(&mut self, pair: P<'_>) -> Pattern {
         let span = self.span(&pair);
-        let pair = match pair.as_rule() {
-            Rule::pattern => match pair.into_inner().next() {
-                Some(p) => p,
-                None => {
-                    return Pattern {
-                        kind: PatternKind::Wildcard,
-                        span,
-                    }
-                }
-            },
-            _ => pair,
+        let Some(pair) = Self::unwrapped(pair, Rule::pattern) else {
+            return Pattern {
+                kind: PatternKind::Wildcard,
+                span,
+            };
         };
         let kind = match pair.as_rule() {
             Rule::wildcard => PatternKind::Wildcard,

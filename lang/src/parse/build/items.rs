@@ -158,17 +158,11 @@ impl Builder {
 
     pub(super) fn sched_value(&mut self, pair: P<'_>) -> SchedValue {
         let span = self.span(&pair);
-        let pair = match pair.as_rule() {
-            Rule::sched_value => match pair.into_inner().next() {
-                Some(p) => p,
-                None => {
-                    return SchedValue {
-                        kind: SchedValueKind::Int(0),
-                        span,
-                    }
-                }
-            },
-            _ => pair,
+        let Some(pair) = Self::unwrapped(pair, Rule::sched_value) else {
+            return SchedValue {
+                kind: SchedValueKind::Int(0),
+                span,
+            };
         };
         let kind = match pair.as_rule() {
             Rule::sched_then => {

@@ -61,15 +61,15 @@ impl Builder {
         match digits.parse::<u64>() {
             Ok(v) => v,
             Err(_) => {
-                let d = self.error(
+                self.error(
                     codes::INT_OVERFLOW,
                     span,
                     format!("integer `{text}` is too large"),
+                    |d| {
+                        d.label("does not fit in 64 bits")
+                            .note(format!("the largest integer is {}", u64::MAX))
+                    },
                 );
-                *d = d
-                    .clone()
-                    .label("does not fit in 64 bits")
-                    .note(format!("the largest integer is {}", u64::MAX));
                 0
             }
         }
@@ -99,15 +99,16 @@ impl Builder {
                 Some((_, '"')) => out.push('"'),
                 Some((j, other)) => {
                     let span = Span::new(base + i, base + j + other.len_utf8());
-                    let d = self.error(
+                    self.error(
                         codes::BAD_ESCAPE,
                         span,
                         format!("unknown escape `\\{other}`"),
+                        |d| {
+                            d.label("not an escape").help(
+                                "the escapes are `\\n`, `\\t`, `\\r`, `\\0`, `\\\\` and `\\\"`",
+                            )
+                        },
                     );
-                    *d = d
-                        .clone()
-                        .label("not an escape")
-                        .help("the escapes are `\\n`, `\\t`, `\\r`, `\\0`, `\\\\` and `\\\"`");
                 }
                 None => {}
             }
@@ -132,27 +133,27 @@ impl Builder {
             "h" => 3_600_000,
             "d" => 86_400_000,
             _ => {
-                let d = self.error(
+                self.error(
                     codes::BAD_DURATION_UNIT,
                     span,
                     format!("unknown duration unit `{unit}`"),
+                    |d| {
+                        d.label("not a unit")
+                            .help("durations are written `250ms`, `5s`, `10m`, `2h` or `1d`")
+                    },
                 );
-                *d = d
-                    .clone()
-                    .label("not a unit")
-                    .help("durations are written `250ms`, `5s`, `10m`, `2h` or `1d`");
                 return 0;
             }
         };
         match n.checked_mul(factor) {
             Some(ms) => ms,
             None => {
-                let d = self.error(
+                self.error(
                     codes::INT_OVERFLOW,
                     span,
                     format!("duration `{text}` is too long"),
+                    |d| d.label("does not fit in 64 bits of milliseconds"),
                 );
-                *d = d.clone().label("does not fit in 64 bits of milliseconds");
                 u64::MAX
             }
         }

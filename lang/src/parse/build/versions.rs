@@ -2,6 +2,7 @@
 //! and method models, and the type expressions they use.
 
 use super::*;
+use std::iter::Peekable;
 
 impl Builder {
     pub(super) fn version_block(&mut self, pair: P<'_>) -> VersionBlock {
@@ -53,17 +54,13 @@ impl Builder {
                     .map(|m| {
                         let span = self.span(&m);
                         let mut mi = m.into_inner().peekable();
-                        let changed = mi
-                            .next_if(|p| p.as_rule() == Rule::changed)
-                            .map(|p| self.span(&p));
+                        let changed = self.changed_mark(&mut mi);
                         let name = self.ident_opt(mi.next());
                         let params = mi.next().map(|f| self.fields(f)).unwrap_or_default();
                         let ret = mi
                             .next_if(|p| p.as_rule() == Rule::type_expr)
                             .map(|t| self.type_expr(t));
-                        let renamed_from = mi
-                            .next_if(|p| p.as_rule() == Rule::renamed)
-                            .map(|r| self.ident_opt(r.into_inner().nth(1)));
+                        let renamed_from = self.renamed_from(&mut mi);
                         let model = mi
                             .next_if(|p| {
                                 matches!(p.as_rule(), Rule::model_expr | Rule::model_block)
@@ -158,14 +155,26 @@ impl Builder {
         }
     }
 
+    /// The `changed` mark a field or method may begin with: the span of the word.
+    fn changed_mark(&self, parts: &mut Peekable<Pairs<'_, Rule>>) -> Option<Span> {
+        parts
+            .next_if(|p| p.as_rule() == Rule::changed)
+            .map(|p| self.span(&p))
+    }
+
+    /// The `renamed from old` a field or method may end with: the old name.
+    fn renamed_from(&mut self, parts: &mut Peekable<Pairs<'_, Rule>>) -> Option<Ident> {
+        parts
+            .next_if(|p| p.as_rule() == Rule::renamed)
+            .map(|r| self.ident_opt(r.into_inner().nth(1)))
+    }
+
     pub(super) fn fields(&mut self, pair: P<'_>) -> Vec<Field> {
         pair.into_inner()
             .map(|f| {
                 let span = self.span(&f);
                 let mut fi = f.into_inner().peekable();
-                let changed = fi
-                    .next_if(|p| p.as_rule() == Rule::changed)
-                    .map(|p| self.span(&p));
+                let changed = self.changed_mark(&mut fi);
                 let name = self.ident_opt(fi.next());
                 let ty = match fi.next() {
                     Some(t) => self.type_expr(t),
@@ -174,9 +183,7 @@ impl Builder {
                         span,
                     },
                 };
-                let renamed_from = fi
-                    .next_if(|p| p.as_rule() == Rule::renamed)
-                    .map(|r| self.ident_opt(r.into_inner().nth(1)));
+                let renamed_from = self.renamed_from(&mut fi);
                 Field {
                     changed,
                     name,
@@ -211,17 +218,11 @@ impl Builder {
             };
         }
         // type_expr wraps named_type or tuple_type
-        let pair = match pair.as_rule() {
-            Rule::type_expr => match pair.into_inner().next() {
-                Some(p) => p,
-                None => {
-                    return TypeExpr {
-                        kind: TypeExprKind::Tuple(Vec::new()),
-                        span,
-                    }
-                }
-            },
-            _ => pair,
+        let Some(pair) = Self::unwrapped(pair, Rule::type_expr) else {
+            return TypeExpr {
+                kind: TypeExprKind::Tuple(Vec::new()),
+                span,
+            };
         };
         let kind = match pair.as_rule() {
             Rule::tuple_type => {
