@@ -42,6 +42,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
+/// Whether `e`, from a read on a socket given a read timeout, says the timeout passed (no byte
+/// came): `WouldBlock` on Unix, `TimedOut` elsewhere, as `set_read_timeout` documents.
+pub fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
 /// `specs/` of the repository.
 pub fn specs_dir() -> PathBuf {
     repo_root().join("specs")
