@@ -125,21 +125,13 @@ fn reverse_helper(state: &Path, stop_at: Option<&str>) -> Helper {
 }
 
 fn helper_of(state: &Path, stop_at: Option<&str>, plugin: Option<&Path>, reverse: bool) -> Helper {
-    crash::spawn("crash_helper", |cmd| {
-        cmd.env("UPSTART_CRASH_HELPER", "1")
-            .env("UPSTART_STATE", state)
-            .env_remove("UPSTART_STOP_AT")
-            .env_remove("UPSTART_PLUGIN")
-            .env_remove("UPSTART_REVERSE");
-        if let Some(p) = stop_at {
-            cmd.env("UPSTART_STOP_AT", p);
-        }
-        if let Some(p) = plugin {
-            cmd.env("UPSTART_PLUGIN", p);
-        }
-        if reverse {
-            cmd.env("UPSTART_REVERSE", "1");
-        }
+    let task = crash::Task {
+        state,
+        stop_at,
+        reverse,
+    };
+    crash::spawn("crash_helper", "UPSTART_CRASH_HELPER", task, |cmd| {
+        crash::set_or_remove(cmd, "UPSTART_PLUGIN", plugin);
     })
 }
 

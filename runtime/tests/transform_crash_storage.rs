@@ -274,21 +274,13 @@ fn helper(state: &Path, stop_at: Option<Point>, reverse: bool) -> Helper {
 
 /// [`helper`]; `declared`: the upgrade runs with [`Declared`]'s layouts.
 fn helper_of(state: &Path, stop_at: Option<Point>, reverse: bool, declared: bool) -> Helper {
-    crash::spawn("storage_helper", |cmd| {
-        cmd.env("UPSTART_STORAGE_HELPER", "1")
-            .env("UPSTART_STATE", state)
-            .env_remove("UPSTART_STOP_AT")
-            .env_remove("UPSTART_REVERSE")
-            .env_remove("UPSTART_DECLARED");
-        if declared {
-            cmd.env("UPSTART_DECLARED", "1");
-        }
-        if let Some(p) = stop_at {
-            cmd.env("UPSTART_STOP_AT", p.name());
-        }
-        if reverse {
-            cmd.env("UPSTART_REVERSE", "1");
-        }
+    let task = crash::Task {
+        state,
+        stop_at: stop_at.map(Point::name),
+        reverse,
+    };
+    crash::spawn("storage_helper", "UPSTART_STORAGE_HELPER", task, |cmd| {
+        crash::set_or_remove(cmd, "UPSTART_DECLARED", declared.then_some("1"));
     })
 }
 
