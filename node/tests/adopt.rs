@@ -13,7 +13,7 @@
 
 mod support;
 
-use runtime::bundle::{HealthProbe, ProgramSpec};
+use runtime::bundle::ProgramSpec;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,14 +49,7 @@ fn own_flags_cluster(dir: &Path, n: usize) -> Cluster {
 /// How nodes run a new version of the service: by the command line `exec`, stopped by SIGINT,
 /// its health probed with a `get`.
 fn stopped_by_int(exec: &str) -> ProgramSpec {
-    ProgramSpec {
-        exec: Some(exec.into()),
-        stop_signal: Some("INT".into()),
-        health: Some(HealthProbe::new(
-            "get",
-            json!({"key": "upstart-health-probe"}),
-        )),
-    }
+    support::kv_program(exec, Some("INT"))
 }
 
 #[test]

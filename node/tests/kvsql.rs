@@ -15,7 +15,6 @@
 
 mod support;
 
-use runtime::bundle::{HealthProbe, ProgramSpec};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -56,14 +55,7 @@ fn bundle(dir: &Path, key: &Path) -> PathBuf {
 
 /// [`bundle`] of the spec `spec` and its plugin `plugin`.
 fn bundle_of(spec: &Path, plugin: &Path, dir: &Path, key: &Path) -> PathBuf {
-    let program = ProgramSpec {
-        exec: Some(V2.into()),
-        stop_signal: None,
-        health: Some(HealthProbe::new(
-            "get",
-            json!({"key": "upstart-health-probe"}),
-        )),
-    };
+    let program = support::kv_program(V2, None);
     let out = dir.join("kvsql.bundle");
     build::bundle_with(
         plugin,

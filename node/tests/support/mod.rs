@@ -233,6 +233,20 @@ pub fn put(addr: SocketAddr, params: serde_json::Value) {
     );
 }
 
+/// How nodes run a new version of a key-value program: by the command line `exec`, stopped by
+/// `stop_signal` (`None`: the node's), healthy when it answers a `get` (of the key
+/// `upstart-health-probe`) without an error.
+pub fn kv_program(exec: &str, stop_signal: Option<&str>) -> runtime::bundle::ProgramSpec {
+    runtime::bundle::ProgramSpec {
+        exec: Some(exec.into()),
+        stop_signal: stop_signal.map(str::to_string),
+        health: Some(runtime::bundle::HealthProbe::new(
+            "get",
+            serde_json::json!({"key": "upstart-health-probe"}),
+        )),
+    }
+}
+
 /// Bytes as JSON.
 pub fn json_of(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).unwrap()
