@@ -20,12 +20,12 @@ use crash::Helper;
 /// the same keys and values.
 struct Split;
 
-fn parse(bytes: &[u8]) -> Result<Value, String> {
-    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+fn parse(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice(bytes)
 }
 
 impl StateTransform for Split {
-    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, transform::Cause> {
         let v = parse(old)?;
         let entries = v["entries"].as_object().ok_or("no entries")?;
         let items: Map<String, Value> = entries
@@ -35,12 +35,14 @@ impl StateTransform for Split {
                 (k.clone(), json!({"value": s, "len": s.len()}))
             })
             .collect();
-        serde_json::to_vec(&json!({ "items": items, "version": 2 })).map_err(|e| e.to_string())
+        Ok(serde_json::to_vec(
+            &json!({ "items": items, "version": 2 }),
+        )?)
     }
 }
 
 impl Invariant for Split {
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, transform::Cause> {
         let (o, n) = (parse(old)?, parse(new)?);
         let (Some(o), Some(n)) = (o["entries"].as_object(), n["items"].as_object()) else {
             return Ok(false);
@@ -52,14 +54,14 @@ impl Invariant for Split {
 }
 
 impl ReverseTransform for Split {
-    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, transform::Cause> {
         let v = parse(new)?;
         let items = v["items"].as_object().ok_or("no items")?;
         let entries: Map<String, Value> = items
             .iter()
             .map(|(k, i)| (k.clone(), json!({"value": i["value"]})))
             .collect();
-        serde_json::to_vec(&json!({ "entries": entries })).map_err(|e| e.to_string())
+        Ok(serde_json::to_vec(&json!({ "entries": entries }))?)
     }
 }
 
@@ -88,13 +90,13 @@ fn sqlite_layout(new: bool) -> transform::storage::Layout {
 }
 
 impl Invariant for Declared {
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, transform::Cause> {
         Split.check_invariant(old, new)
     }
 }
 
 impl StateTransform for Declared {
-    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, transform::Cause> {
         StateTransform::transform(&Split, old)
     }
 
