@@ -1,8 +1,8 @@
 //! Dev-only support shared by the tests of the workspace: where the repository is, the example
 //! specs under `specs/`, snapshot files compared with what a test produced (`UPSTART_BLESS=1`
-//! writes them instead), table-driven tests ([`test_cases!`]), the fixture plugin
-//! ([`fixture`]) and, with the feature `compile`, checked models (`model`) and plugins built from
-//! specs (`plugins`).
+//! writes them instead), table-driven tests ([`test_cases!`]), whether a socket read ran past its
+//! read timeout ([`timed_out`]), the fixture plugin ([`fixture`]) and, with the feature
+//! `compile`, checked models (`model`) and plugins built from specs (`plugins`).
 //!
 //! Without its feature `compile` it depends on no crate of the workspace, so every crate can
 //! take it as a dev-dependency.
