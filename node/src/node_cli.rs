@@ -256,9 +256,11 @@ mod tests {
         );
         assert!(ListenerConfig::parse("x@127.0.0.1:1")
             .unwrap_err()
+            .to_string()
             .contains("`x`"));
         assert!(ListenerConfig::parse("nowhere")
             .unwrap_err()
+            .to_string()
             .contains("`nowhere`"));
         assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
         assert!(parse_duration("soon").unwrap_err().contains("`soon`"));

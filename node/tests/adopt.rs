@@ -13,31 +13,15 @@
 
 mod support;
 
-use runtime::bundle::{HealthProbe, ProgramSpec};
+use runtime::bundle::ProgramSpec;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::{log_of, push, Cluster};
+use support::{call, log_of, push, Cluster};
 use upstart::demo::load::{self, Load, LoadConfig};
 
 fn app() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps/kv_own_flags.py")
-}
-
-/// One JSON-RPC call on a new connection.
-fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut line =
-        serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}))
-            .unwrap();
-    line.push(b'\n');
-    s.write_all(&line).unwrap();
-    let mut answer = String::new();
-    BufReader::new(s).read_line(&mut answer).unwrap();
-    serde_json::from_str(&answer).unwrap()
 }
 
 fn read_json(path: &Path) -> Value {
@@ -65,14 +49,7 @@ fn own_flags_cluster(dir: &Path, n: usize) -> Cluster {
 /// How nodes run a new version of the service: by the command line `exec`, stopped by SIGINT,
 /// its health probed with a `get`.
 fn stopped_by_int(exec: &str) -> ProgramSpec {
-    ProgramSpec {
-        exec: Some(exec.into()),
-        stop_signal: Some("INT".into()),
-        health: Some(HealthProbe::new(
-            "get",
-            json!({"key": "upstart-health-probe"}),
-        )),
-    }
+    support::kv_program(exec, Some("INT"))
 }
 
 #[test]

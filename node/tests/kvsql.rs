@@ -15,7 +15,6 @@
 
 mod support;
 
-use runtime::bundle::{HealthProbe, ProgramSpec};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -56,14 +55,7 @@ fn bundle(dir: &Path, key: &Path) -> PathBuf {
 
 /// [`bundle`] of the spec `spec` and its plugin `plugin`.
 fn bundle_of(spec: &Path, plugin: &Path, dir: &Path, key: &Path) -> PathBuf {
-    let program = ProgramSpec {
-        exec: Some(V2.into()),
-        stop_signal: None,
-        health: Some(HealthProbe::new(
-            "get",
-            json!({"key": "upstart-health-probe"}),
-        )),
-    };
+    let program = support::kv_program(V2, None);
     let out = dir.join("kvsql.bundle");
     build::bundle_with(
         plugin,
@@ -91,15 +83,7 @@ fn the_python_sqlite_service_is_upgraded_in_a_rolling_upgrade_with_nothing_lost(
     let n1 = c.agents[0].port(1).unwrap();
     load::get(n1, 1, "none").unwrap();
     // Written before the upgrade, read after it.
-    let mut s = std::net::TcpStream::connect(n1).unwrap();
-    std::io::Write::write_all(
-        &mut s,
-        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"put\",\"params\":[\"before\",\"one\"]}\n",
-    )
-    .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(&s), &mut line).unwrap();
-    assert!(line.contains("\"result\": null"), "{line}");
+    put_v1(n1, "before", "one");
     // The program keeps SQLite, as its own schema says.
     assert!(
         runtime::transform::storage::Kind::of(&c.agents[0].spec.state()).unwrap()
@@ -143,29 +127,9 @@ fn the_python_sqlite_service_is_upgraded_in_a_rolling_upgrade_with_nothing_lost(
     assert_eq!(load::get(n1, 1, "before").unwrap(), json!("one"));
 }
 
-/// `put` with `params` through `addr` (a port pinned to the version they are of), which must
-/// answer `null`.
-fn put(addr: std::net::SocketAddr, params: Value) {
-    use std::io::{BufRead, BufReader, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut line =
-        serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 1, "method": "put", "params": params}))
-            .unwrap();
-    line.push(b'\n');
-    s.write_all(&line).unwrap();
-    let mut answer = String::new();
-    BufReader::new(s).read_line(&mut answer).unwrap();
-    assert_eq!(
-        serde_json::from_str::<Value>(&answer).unwrap()["result"],
-        Value::Null,
-        "{answer}"
-    );
-}
-
 /// `put(key, value)` at version 1 through `addr`.
 fn put_v1(addr: std::net::SocketAddr, key: &str, value: &str) {
-    put(addr, json!([key, value]));
+    support::put(addr, json!([key, value]));
 }
 
 /// One kvsql node told to stop at `point` of its upgrade and killed (SIGKILL) there, then
@@ -366,7 +330,7 @@ fn a_spec_declaring_another_kind_of_state_is_refused_before_anything_stops() {
 
 /// `put(key, value, ttl_ms)` at version 2 through `addr`.
 fn put_v2(addr: std::net::SocketAddr, key: &str, value: &str, ttl_ms: Option<u64>) {
-    put(addr, json!([key, value, ttl_ms]));
+    support::put(addr, json!([key, value, ttl_ms]));
 }
 
 /// The spec and plugin of kvsql 1 -> 2 whose rollout pauses after its first node.

@@ -12,11 +12,13 @@ use runtime::transform;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// The kvsql spec, under `specs/`.
+const KVSQL: &str = "kvsql/kvsql-1-2.ups";
+
 fn plugin() -> Plugin {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     let path = PATH.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        upstart_test_support::plugins::build(&root.join("specs/kvsql/kvsql-1-2.ups"))
+        upstart_test_support::plugins::build(&upstart_test_support::specs_dir().join(KVSQL))
     });
     Plugin::load(path, &Expect::default()).unwrap()
 }
@@ -25,9 +27,8 @@ fn plugin() -> Plugin {
 fn dir_plugin() -> Plugin {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     let path = PATH.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let text = std::fs::read_to_string(root.join("specs/kvsql/kvsql-1-2.ups")).unwrap();
-        let dir = root.join("target/node-tests/specs");
+        let text = upstart_test_support::spec(KVSQL);
+        let dir = upstart_test_support::repo_root().join("target/node-tests/specs");
         std::fs::create_dir_all(&dir).unwrap();
         let spec = dir.join("kvsql-1-2-state-dir.ups");
         std::fs::write(&spec, text.replace("state sqlite {", "state dir {")).unwrap();

@@ -3,7 +3,9 @@
 //! rule pass through, and versions outside the chain are refused.
 #![allow(clippy::expect_used, reason = "tests")]
 
-use serde_json::Value;
+mod support;
+
+use support::Node;
 use upstart_plugin_host::{CallError, Chain, ChainError, Expect, NodeHost, Plugin};
 use upstart_test_support::fixture;
 
@@ -12,49 +14,6 @@ fn chain() -> Chain {
     let b = Plugin::load(fixture::plugin_2_3(), &Expect::default()).expect("2 -> 3 loads");
     // Given out of order on purpose: the chain sorts.
     Chain::new(vec![b, a]).expect("1 -> 2 -> 3 is a chain")
-}
-
-/// A node of any version of `Calc`; records calls.
-struct Node {
-    version: u64,
-    calls: Vec<String>,
-}
-
-impl Node {
-    fn new(version: u64) -> Node {
-        Node {
-            version,
-            calls: Vec::new(),
-        }
-    }
-}
-
-impl NodeHost for Node {
-    fn call(&mut self, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError> {
-        self.calls
-            .push(format!("{method} {}", String::from_utf8_lossy(args)));
-        let args: Vec<Value> = serde_json::from_slice(args)
-            .map_err(|e| CallError::BadInput(format!("arguments of `{method}`: {e}")))?;
-        let int = |v: &Value| v.as_i64().unwrap_or_default();
-        let value: Value = match (self.version, method, args.as_slice()) {
-            (1, "double", [n]) => (2 * int(n)).into(),
-            (2, "add", [a, b]) => (int(a) + int(b)).into(),
-            (3, "sum", [xs]) => xs
-                .as_array()
-                .map(|xs| xs.iter().map(int).sum::<i64>())
-                .into(),
-            (_, "echo", [s]) => {
-                format!("v{} says {}", self.version, s.as_str().unwrap_or("")).into()
-            }
-            _ => {
-                return Err(CallError::Internal(format!(
-                    "v{} has no `{method}`",
-                    self.version
-                )))
-            }
-        };
-        Ok(value.to_string().into_bytes())
-    }
 }
 
 #[test]

@@ -3,9 +3,12 @@
 //! sides of the boundary, the transform and invariant, and every refusal of the loader.
 #![allow(clippy::expect_used, clippy::panic, reason = "tests")]
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
-use upstart_plugin_host::{mismatch, CallError, Direction, Expect, LoadError, NodeHost, Plugin};
+use support::Node;
+use upstart_plugin_host::{mismatch, CallError, Direction, Expect, LoadError, Plugin};
 use upstart_test_support::fixture;
 
 fn expect_1_2() -> Expect {
@@ -21,27 +24,6 @@ fn load() -> Plugin {
     Plugin::load(fixture::plugin_1_2(), &expect_1_2()).expect("the fixture loads")
 }
 
-/// A v2 node: `add(a, b)` answers `a + b`, `double(n)` (v1) answers `2 * n`; records calls.
-#[derive(Default)]
-struct Calc {
-    calls: Vec<String>,
-}
-
-impl NodeHost for Calc {
-    fn call(&mut self, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError> {
-        self.calls
-            .push(format!("{method} {}", String::from_utf8_lossy(args)));
-        let args: Vec<i64> = serde_json::from_slice(args)
-            .map_err(|e| CallError::BadInput(format!("arguments of `{method}`: {e}")))?;
-        let value = match (method, args.as_slice()) {
-            ("add", [a, b]) => a + b,
-            ("double", [n]) => 2 * n,
-            _ => return Err(CallError::Internal(format!("no method `{method}`"))),
-        };
-        Ok(value.to_string().into_bytes())
-    }
-}
-
 #[test]
 fn manifest_is_read() {
     let plugin = load();
@@ -53,24 +35,70 @@ fn manifest_is_read() {
     assert_eq!(plugin.path(), fixture::plugin_1_2());
 }
 
-/// `plugin`'s rule for `method` (`direction`) run on `args` against a new v2 node: the
-/// answer, and the calls the node got.
+/// `plugin`'s rule for `method` (`direction`) run on `args` against a new node (of version 2
+/// for a past rule, 1 for a future one): the answer, and the calls the node got.
 fn simulate(
     plugin: &Plugin,
     direction: Direction,
     method: &str,
     args: &[u8],
 ) -> (Result<Vec<u8>, CallError>, Vec<String>) {
-    let mut node = Calc::default();
+    let mut node = Node::new(match direction {
+        Direction::Past => 2,
+        Direction::Future => 1,
+    });
     let out = plugin.simulate(direction, "Calc", method, args, &mut node);
     (out, node.calls)
 }
 
-#[test]
-fn past_rule_calls_the_host() {
-    let (out, calls) = simulate(&load(), Direction::Past, "double", b"[21]");
-    assert_eq!(out, Ok(b"42".to_vec()));
-    assert_eq!(calls, ["add [21,21]"]);
+/// The fixture's rule for `method` (`direction`) run on `args` against a new node answers
+/// `answer`; the node got `calls`, byte for byte.
+fn answers(
+    direction: Direction,
+    method: &str,
+    args: &[u8],
+    answer: Result<&[u8], CallError>,
+    calls: &[&str],
+) {
+    let (out, got) = simulate(&load(), direction, method, args);
+    assert_eq!(out, answer.map(<[u8]>::to_vec));
+    assert_eq!(got, calls);
+}
+
+fn disallowed(reason: &str) -> Result<&'static [u8], CallError> {
+    Err(CallError::Disallowed(reason.into()))
+}
+
+fn internal(message: &str) -> Result<&'static [u8], CallError> {
+    Err(CallError::Internal(message.into()))
+}
+
+upstart_test_support::test_cases! { answers;
+    past_rule_calls_the_host: (Direction::Past, "double", b"[21]", Ok(b"42"), &["add [21,21]"]),
+    future_rule_disallows_with_its_reason:
+        (Direction::Future, "add", b"[1, 2]", disallowed("add needs version 2"), &[]),
+    future_rule_calls_the_old_node_when_it_can:
+        (Direction::Future, "add", b"[3, 3]", Ok(b"6"), &["double [3]"]),
+    bad_arguments_are_bad_input: (
+        Direction::Past,
+        "double",
+        b"[\"x\"]",
+        Err(CallError::BadInput("argument `n` is not an integer".into())),
+        &[],
+    ),
+    a_method_without_rule_is_internal: (
+        Direction::Future,
+        "double",
+        b"[1]",
+        internal("no future rule for `Calc.double` in `fixture 1 -> 2`"),
+        &[],
+    ),
+}
+
+/// After a panic on either side, `plugin` still serves: its past `double` answers.
+fn goes_on(plugin: &Plugin) {
+    let (out, _) = simulate(plugin, Direction::Past, "double", b"[4]");
+    assert_eq!(out, Ok(b"8".to_vec()));
 }
 
 #[test]
@@ -82,31 +110,14 @@ fn closures_answer_delegate_calls() {
 }
 
 #[test]
-fn future_rule_disallows_with_its_reason() {
-    let plugin = load();
-    let (out, calls) = simulate(&plugin, Direction::Future, "add", b"[1, 2]");
-    assert_eq!(
-        out,
-        Err(CallError::Disallowed("add needs version 2".into()))
-    );
-    assert!(calls.is_empty());
-    let (out, calls) = simulate(&plugin, Direction::Future, "add", b"[3, 3]");
-    assert_eq!(out, Ok(b"6".to_vec()));
-    assert_eq!(calls, ["double [3]"]);
-}
-
-#[test]
 fn panicking_rule_is_internal_and_the_plugin_goes_on() {
     let plugin = load();
     let (out, _) = simulate(&plugin, Direction::Past, "boom", b"[]");
     assert_eq!(
         out,
-        Err(CallError::Internal(
-            "plugin panicked: the boom rule always panics".into()
-        ))
+        internal("plugin panicked: the boom rule always panics").map(<[u8]>::to_vec)
     );
-    let (out, _) = simulate(&plugin, Direction::Past, "double", b"[4]");
-    assert_eq!(out, Ok(b"8".to_vec()));
+    goes_on(&plugin);
 }
 
 #[test]
@@ -117,12 +128,10 @@ fn panicking_host_does_not_crash_the_process() {
     let out = plugin.simulate(Direction::Past, "Calc", "double", b"[1]", &mut host);
     assert_eq!(
         out,
-        Err(CallError::Internal(
-            "the node host panicked in a delegate call: the node fell over".into()
-        ))
+        internal("the node host panicked in a delegate call: the node fell over")
+            .map(<[u8]>::to_vec)
     );
-    let (out, _) = simulate(&plugin, Direction::Past, "double", b"[2]");
-    assert_eq!(out, Ok(b"4".to_vec()));
+    goes_on(&plugin);
 }
 
 #[test]
@@ -137,28 +146,11 @@ fn host_errors_come_back_as_they_were() {
 }
 
 #[test]
-fn bad_arguments_are_bad_input() {
-    let plugin = load();
-    let (out, _) = simulate(&plugin, Direction::Past, "double", b"[\"x\"]");
-    assert_eq!(
-        out,
-        Err(CallError::BadInput("argument `n` is not an integer".into()))
-    );
-    let (out, _) = simulate(&plugin, Direction::Past, "double", b"[1");
+fn an_argument_list_that_does_not_decode_is_bad_input() {
+    let (out, _) = simulate(&load(), Direction::Past, "double", b"[1");
     assert!(
         matches!(out, Err(CallError::BadInput(ref m)) if m.starts_with("the argument list does not decode")),
         "{out:?}"
-    );
-}
-
-#[test]
-fn a_method_without_rule_is_internal() {
-    let (out, _) = simulate(&load(), Direction::Future, "double", b"[1]");
-    assert_eq!(
-        out,
-        Err(CallError::Internal(
-            "no future rule for `Calc.double` in `fixture 1 -> 2`".into()
-        ))
     );
 }
 
@@ -239,7 +231,7 @@ fn plugins_are_shared_between_threads() {
                         "Calc",
                         "double",
                         args.as_bytes(),
-                        &mut Calc::default(),
+                        &mut Node::new(2),
                     );
                     assert_eq!(out, Ok((2 * (i * 100 + n)).to_string().into_bytes()));
                 }

@@ -11,7 +11,6 @@ use crate::bundle::{BundleError, Limits, Store, StoredBundle, TrustedKeys};
 use ed25519_dalek::SigningKey;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode};
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,53 +23,58 @@ pub struct Client {
     key: Option<Arc<SigningKey>>,
 }
 
+/// An error that a [`ClientError`] wraps.
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a request did not succeed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server's address is malformed.
+    #[error("`{url}` is not a server address: write it as `http://HOST:PORT`")]
     BadUrl { url: String },
-    /// No answer (connection refused, timeout).
-    Unreachable { url: String, reason: String },
+    /// No answer (connection refused, timeout): `reason` is `source` with its causes, in words.
+    #[error("cannot reach the upgrade server at `{url}`: {reason}")]
+    Unreachable {
+        url: String,
+        reason: String,
+        #[source]
+        source: reqwest::Error,
+    },
     /// The server answered with an error.
+    #[error("the server refused ({status}): {message}")]
     Server { status: u16, message: String },
     /// The answer did not decode.
-    Decode { url: String, reason: String },
+    #[error("the answer of `{url}` does not decode: {source}")]
+    Decode {
+        url: String,
+        #[source]
+        source: Cause,
+    },
     /// The request could not be signed.
-    Sign { reason: String },
+    #[error("cannot sign the request: {source}")]
+    Sign {
+        #[source]
+        source: Cause,
+    },
     /// TLS cannot be set up as asked.
-    Tls { reason: String },
+    #[error("{reason}")]
+    Tls {
+        reason: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// A downloaded bundle did not verify.
-    Bundle(BundleError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
 }
 
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::BadUrl { url } => write!(
-                f,
-                "`{url}` is not a server address: write it as `http://HOST:PORT`"
-            ),
-            ClientError::Unreachable { url, reason } => {
-                write!(f, "cannot reach the upgrade server at `{url}`: {reason}")
-            }
-            ClientError::Server { status, message } => {
-                write!(f, "the server refused ({status}): {message}")
-            }
-            ClientError::Decode { url, reason } => {
-                write!(f, "the answer of `{url}` does not decode: {reason}")
-            }
-            ClientError::Bundle(e) => write!(f, "{e}"),
-            ClientError::Sign { reason } => write!(f, "cannot sign the request: {reason}"),
-            ClientError::Tls { reason } => write!(f, "{reason}"),
+impl ClientError {
+    fn unreachable(url: &str, source: reqwest::Error) -> ClientError {
+        ClientError::Unreachable {
+            url: url.to_string(),
+            reason: describe(&source),
+            source,
         }
-    }
-}
-
-impl std::error::Error for ClientError {}
-
-impl From<BundleError> for ClientError {
-    fn from(e: BundleError) -> Self {
-        ClientError::Bundle(e)
     }
 }
 
@@ -140,6 +144,7 @@ impl Client {
                     reason: format!(
                         "`{base}` is HTTPS: give the CA that signed its certificate (`--ca CA.pem`)"
                     ),
+                    source: None,
                 })
             }
             (false, Some(_)) => {
@@ -147,14 +152,14 @@ impl Client {
                     reason: format!(
                         "a CA is given but `{base}` is plain HTTP: write the server as `https://HOST:PORT`"
                     ),
+                    source: None,
                 })
             }
             (false, None) => {}
         }
-        let http = builder.build().map_err(|e| ClientError::Unreachable {
-            url: base.clone(),
-            reason: e.to_string(),
-        })?;
+        let http = builder
+            .build()
+            .map_err(|e| ClientError::unreachable(&base, e))?;
         Ok(Client {
             base,
             http,
@@ -191,7 +196,7 @@ impl Client {
             let headers =
                 crate::auth::headers(key, method.as_str(), &sent, &body).map_err(|e| {
                     ClientError::Sign {
-                        reason: e.to_string(),
+                        source: Box::new(e),
                     }
                 })?;
             for (name, value) in headers {
@@ -219,7 +224,7 @@ impl Client {
 
     fn json_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
         serde_json::to_vec(value).map_err(|e| ClientError::Sign {
-            reason: e.to_string(),
+            source: Box::new(e),
         })
     }
 
@@ -237,10 +242,10 @@ impl Client {
         req: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<reqwest::Response, ClientError> {
-        let resp = req.send().await.map_err(|e| ClientError::Unreachable {
-            url: url.to_string(),
-            reason: describe(&e),
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ClientError::unreachable(url, e))?;
         if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED {
             return Ok(resp);
         }
@@ -257,13 +262,13 @@ impl Client {
         resp: reqwest::Response,
         url: &str,
     ) -> Result<T, ClientError> {
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
-            url: url.to_string(),
-            reason: describe(&e),
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::unreachable(url, e))?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
             url: url.to_string(),
-            reason: e.to_string(),
+            source: Box::new(e),
         })
     }
 
@@ -281,10 +286,10 @@ impl Client {
         let resp = self
             .send(self.http.get(&url).timeout(Duration::from_secs(600)), &url)
             .await?;
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
-            url: url.clone(),
-            reason: describe(&e),
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::unreachable(&url, e))?;
         Ok(bytes.to_vec())
     }
 
@@ -303,14 +308,17 @@ impl Client {
         let (req, url) =
             self.request(Method::POST, path, bundle, false, Duration::from_secs(600))?;
         let resp = self.send(req, &url).await.map_err(|e| match e {
-            ClientError::Unreachable { url, reason }
-                if reason.contains("Broken pipe") || reason.contains("reset") =>
-            {
+            ClientError::Unreachable {
+                url,
+                reason,
+                source,
+            } if reason.contains("Broken pipe") || reason.contains("reset") => {
                 ClientError::Unreachable {
                     url,
                     reason: format!(
                         "{reason} (the server closed the connection during the upload: it cuts off a refused upload larger than 64 MiB, see its log)"
                     ),
+                    source,
                 }
             }
             other => other,
@@ -468,7 +476,7 @@ impl Client {
                 .await
                 .map_err(|e| ClientError::Decode {
                     url: self.base.clone(),
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })??;
         }
         let (store, trust, limits) = (store.clone(), trust.clone(), *limits);
@@ -477,7 +485,7 @@ impl Client {
                 .await
                 .map_err(|e| ClientError::Decode {
                     url: self.base.clone(),
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })??,
         )
     }
@@ -485,20 +493,23 @@ impl Client {
 
 /// A TLS client configuration trusting only the certificates of the PEM file `ca`.
 fn tls_config(ca: &std::path::Path) -> Result<rustls::ClientConfig, ClientError> {
-    let tls = |reason: String| ClientError::Tls { reason };
+    fn tls(reason: String, source: impl Into<Cause>) -> ClientError {
+        ClientError::Tls {
+            reason,
+            source: Some(source.into()),
+        }
+    }
     let mut roots = rustls::RootCertStore::empty();
-    for cert in crate::server::tls::read_certs(ca).map_err(|e| tls(e.to_string()))? {
+    for cert in crate::server::tls::read_certs(ca).map_err(|e| tls(e.to_string(), e))? {
         roots.add(cert).map_err(|e| {
-            tls(format!(
-                "`{}` is not a usable CA certificate: {e}",
-                ca.display()
-            ))
+            let reason = format!("`{}` is not a usable CA certificate: {e}", ca.display());
+            tls(reason, e)
         })?;
     }
     Ok(
         rustls::ClientConfig::builder_with_provider(crate::server::tls::provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| tls(e.to_string()))?
+            .map_err(|e| tls(e.to_string(), e))?
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
@@ -520,4 +531,78 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use std::error::Error;
+    use std::io::{Read, Write};
+
+    /// A server at `127.0.0.1` that answers every request with `answer`, once.
+    fn answering(answer: &'static str) -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = listener.accept() {
+                let mut request = [0u8; 4096];
+                let _ = s.read(&mut request);
+                let _ = s.write_all(answer.as_bytes());
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn errors_give_what_they_wrap_as_their_source() {
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let e = Client::new(&closed.to_string())
+            .unwrap()
+            .status()
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Unreachable { .. }), "{e:?}");
+        assert!(
+            e.source().is_some_and(|s| s.is::<reqwest::Error>()),
+            "{e:?}"
+        );
+
+        let garbled =
+            answering("HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nnot");
+        let e = Client::new(&garbled.to_string())
+            .unwrap()
+            .status()
+            .await
+            .unwrap_err();
+        assert!(e.to_string().starts_with("the answer of `http://"), "{e}");
+        assert!(
+            e.source().is_some_and(|s| s.is::<serde_json::Error>()),
+            "{e:?}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("ca.pem");
+        let e = Client::connect("https://127.0.0.1:1", Some(&missing)).unwrap_err();
+        assert!(
+            e.source()
+                .is_some_and(|s| s.is::<crate::server::tls::TlsError>()),
+            "{e:?}"
+        );
+
+        // A bundle error is the bundle's: its message, and its own source.
+        let e = ClientError::from(BundleError::Io {
+            path: missing.clone(),
+            action: "read",
+            error: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+        let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            io.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+    }
 }

@@ -19,8 +19,8 @@ use crash::Helper;
 struct KvTransform;
 
 impl StateTransform for KvTransform {
-    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
-        let v: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, transform::Cause> {
+        let v: serde_json::Value = serde_json::from_slice(old)?;
         let entries = v["entries"].as_object().ok_or("no entries")?;
         let items: serde_json::Map<String, serde_json::Value> = entries
             .iter()
@@ -31,14 +31,14 @@ impl StateTransform for KvTransform {
                 )
             })
             .collect();
-        serde_json::to_vec(&serde_json::json!({ "items": items })).map_err(|e| e.to_string())
+        Ok(serde_json::to_vec(&serde_json::json!({ "items": items }))?)
     }
 }
 
 impl Invariant for KvTransform {
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
-        let o: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
-        let n: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, transform::Cause> {
+        let o: serde_json::Value = serde_json::from_slice(old)?;
+        let n: serde_json::Value = serde_json::from_slice(new)?;
         let (Some(o), Some(n)) = (o["entries"].as_object(), n["items"].as_object()) else {
             return Ok(false);
         };
@@ -52,20 +52,22 @@ impl Invariant for KvTransform {
 struct KvReverse;
 
 impl transform::ReverseTransform for KvReverse {
-    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
-        let v: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, transform::Cause> {
+        let v: serde_json::Value = serde_json::from_slice(new)?;
         let items = v["items"].as_object().ok_or("no items")?;
         let entries: serde_json::Map<String, serde_json::Value> = items
             .iter()
             .map(|(k, i)| (k.clone(), i["value"].clone()))
             .collect();
-        serde_json::to_vec(&serde_json::json!({ "entries": entries })).map_err(|e| e.to_string())
+        Ok(serde_json::to_vec(
+            &serde_json::json!({ "entries": entries }),
+        )?)
     }
 }
 
 /// The same invariant as [`KvTransform`]'s, kept backwards.
 impl Invariant for KvReverse {
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, transform::Cause> {
         KvTransform.check_invariant(old, new)
     }
 }
@@ -125,21 +127,13 @@ fn reverse_helper(state: &Path, stop_at: Option<&str>) -> Helper {
 }
 
 fn helper_of(state: &Path, stop_at: Option<&str>, plugin: Option<&Path>, reverse: bool) -> Helper {
-    crash::spawn("crash_helper", |cmd| {
-        cmd.env("UPSTART_CRASH_HELPER", "1")
-            .env("UPSTART_STATE", state)
-            .env_remove("UPSTART_STOP_AT")
-            .env_remove("UPSTART_PLUGIN")
-            .env_remove("UPSTART_REVERSE");
-        if let Some(p) = stop_at {
-            cmd.env("UPSTART_STOP_AT", p);
-        }
-        if let Some(p) = plugin {
-            cmd.env("UPSTART_PLUGIN", p);
-        }
-        if reverse {
-            cmd.env("UPSTART_REVERSE", "1");
-        }
+    let task = crash::Task {
+        state,
+        stop_at,
+        reverse,
+    };
+    crash::spawn("crash_helper", "UPSTART_CRASH_HELPER", task, |cmd| {
+        crash::set_or_remove(cmd, "UPSTART_PLUGIN", plugin);
     })
 }
 

@@ -20,12 +20,12 @@ use crash::Helper;
 /// the same keys and values.
 struct Split;
 
-fn parse(bytes: &[u8]) -> Result<Value, String> {
-    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+fn parse(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice(bytes)
 }
 
 impl StateTransform for Split {
-    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, transform::Cause> {
         let v = parse(old)?;
         let entries = v["entries"].as_object().ok_or("no entries")?;
         let items: Map<String, Value> = entries
@@ -35,12 +35,14 @@ impl StateTransform for Split {
                 (k.clone(), json!({"value": s, "len": s.len()}))
             })
             .collect();
-        serde_json::to_vec(&json!({ "items": items, "version": 2 })).map_err(|e| e.to_string())
+        Ok(serde_json::to_vec(
+            &json!({ "items": items, "version": 2 }),
+        )?)
     }
 }
 
 impl Invariant for Split {
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, transform::Cause> {
         let (o, n) = (parse(old)?, parse(new)?);
         let (Some(o), Some(n)) = (o["entries"].as_object(), n["items"].as_object()) else {
             return Ok(false);
@@ -52,14 +54,14 @@ impl Invariant for Split {
 }
 
 impl ReverseTransform for Split {
-    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, transform::Cause> {
         let v = parse(new)?;
         let items = v["items"].as_object().ok_or("no items")?;
         let entries: Map<String, Value> = items
             .iter()
             .map(|(k, i)| (k.clone(), json!({"value": i["value"]})))
             .collect();
-        serde_json::to_vec(&json!({ "entries": entries })).map_err(|e| e.to_string())
+        Ok(serde_json::to_vec(&json!({ "entries": entries }))?)
     }
 }
 
@@ -88,13 +90,13 @@ fn sqlite_layout(new: bool) -> transform::storage::Layout {
 }
 
 impl Invariant for Declared {
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, transform::Cause> {
         Split.check_invariant(old, new)
     }
 }
 
 impl StateTransform for Declared {
-    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, transform::Cause> {
         StateTransform::transform(&Split, old)
     }
 
@@ -124,35 +126,77 @@ fn n_entries(n: usize) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Writes the old (version 1) state as a program of version 1 would: a table `entries` with a
-/// `key` primary key, or a directory `entries/` with one `<key>.json` per record.
-fn write_old(kind: Kind, state: &Path, entries: &[(String, String)]) {
+/// Writes the table `table` into `state` as a program would: in a database a table of a
+/// `key TEXT PRIMARY KEY` and `columns` (SQL column definitions, the name first) with a row per
+/// record; in a directory a sub-directory `table/` with one `<key>.json` per record, an object
+/// of the columns' names. A record is its key and its values, in the order of `columns`.
+fn write_table(
+    kind: Kind,
+    state: &Path,
+    table: &str,
+    columns: &[&str],
+    records: &[(&str, Vec<Value>)],
+) {
+    let names: Vec<&str> = columns
+        .iter()
+        .map(|c| c.split_whitespace().next().unwrap())
+        .collect();
     match kind {
         Kind::Sqlite => {
             let db = rusqlite::Connection::open(state).unwrap();
-            db.execute_batch(
-                "PRAGMA journal_mode=WAL; CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-            )
+            db.execute_batch(&format!(
+                "PRAGMA journal_mode=WAL; CREATE TABLE {table} (key TEXT PRIMARY KEY, {});",
+                columns.join(", ")
+            ))
             .unwrap();
+            let insert = format!(
+                "INSERT INTO {table} (key, {}) VALUES (?1{})",
+                names.join(", "),
+                (2..=names.len() + 1)
+                    .map(|i| format!(", ?{i}"))
+                    .collect::<String>()
+            );
             let tx = db.unchecked_transaction().unwrap();
-            for (k, v) in entries {
-                tx.execute("INSERT INTO entries (key, value) VALUES (?1, ?2)", (k, v))
+            for (key, values) in records {
+                let row = std::iter::once(rusqlite::types::Value::Text(key.to_string())).chain(
+                    values.iter().map(|v| match v {
+                        Value::Number(n) => rusqlite::types::Value::Integer(n.as_i64().unwrap()),
+                        Value::String(s) => rusqlite::types::Value::Text(s.clone()),
+                        other => panic!("no SQL value for {other}"),
+                    }),
+                );
+                tx.execute(&insert, rusqlite::params_from_iter(row))
                     .unwrap();
             }
             tx.commit().unwrap();
         }
         Kind::Dir => {
-            let sub = state.join("entries");
+            let sub = state.join(table);
             std::fs::create_dir_all(&sub).unwrap();
-            for (k, v) in entries {
+            for (key, values) in records {
+                let record: Map<String, Value> = names
+                    .iter()
+                    .map(|n| n.to_string())
+                    .zip(values.iter().cloned())
+                    .collect();
                 std::fs::write(
-                    sub.join(format!("{k}.json")),
-                    json!({"value": v}).to_string(),
+                    sub.join(format!("{key}.json")),
+                    Value::Object(record).to_string(),
                 )
                 .unwrap();
             }
         }
     }
+}
+
+/// Writes the old (version 1) state as a program of version 1 would: a table `entries` with a
+/// `key` primary key, or a directory `entries/` with one `<key>.json` per record.
+fn write_old(kind: Kind, state: &Path, entries: &[(String, String)]) {
+    let records: Vec<(&str, Vec<Value>)> = entries
+        .iter()
+        .map(|(k, v)| (k.as_str(), vec![json!(v)]))
+        .collect();
+    write_table(kind, state, "entries", &["value TEXT NOT NULL"], &records);
 }
 
 /// The records in `state`, read directly (rusqlite, or the files).
@@ -274,21 +318,13 @@ fn helper(state: &Path, stop_at: Option<Point>, reverse: bool) -> Helper {
 
 /// [`helper`]; `declared`: the upgrade runs with [`Declared`]'s layouts.
 fn helper_of(state: &Path, stop_at: Option<Point>, reverse: bool, declared: bool) -> Helper {
-    crash::spawn("storage_helper", |cmd| {
-        cmd.env("UPSTART_STORAGE_HELPER", "1")
-            .env("UPSTART_STATE", state)
-            .env_remove("UPSTART_STOP_AT")
-            .env_remove("UPSTART_REVERSE")
-            .env_remove("UPSTART_DECLARED");
-        if declared {
-            cmd.env("UPSTART_DECLARED", "1");
-        }
-        if let Some(p) = stop_at {
-            cmd.env("UPSTART_STOP_AT", p.name());
-        }
-        if reverse {
-            cmd.env("UPSTART_REVERSE", "1");
-        }
+    let task = crash::Task {
+        state,
+        stop_at: stop_at.map(Point::name),
+        reverse,
+    };
+    crash::spawn("storage_helper", "UPSTART_STORAGE_HELPER", task, |cmd| {
+        crash::set_or_remove(cmd, "UPSTART_DECLARED", declared.then_some("1"));
     })
 }
 
@@ -547,51 +583,24 @@ fn sqlite_empty_tables_keep_their_columns_whatever_point_a_kill_hits() {
 /// layout declares: `notes (key, text TEXT, at INTEGER)` in a database, an empty
 /// sub-directory `notes/` in a directory. Only the state on disk says what it is.
 fn add_empty_notes(kind: Kind, state: &Path) {
-    match kind {
-        Kind::Sqlite => {
-            let db = rusqlite::Connection::open(state).unwrap();
-            db.execute_batch(
-                "CREATE TABLE notes (key TEXT PRIMARY KEY, text TEXT NOT NULL, at INTEGER);",
-            )
-            .unwrap();
-        }
-        Kind::Dir => std::fs::create_dir_all(state.join("notes")).unwrap(),
-    }
+    write_table(
+        kind,
+        state,
+        "notes",
+        &["text TEXT NOT NULL", "at INTEGER"],
+        &[],
+    );
 }
 
 /// Writes a version-2 state as a program of version 2 would: `items` with a row (a record)
 /// per entry, and the empty `notes`.
 fn write_new_with_empty_notes(kind: Kind, state: &Path, entries: &[(String, String)]) {
-    match kind {
-        Kind::Sqlite => {
-            let db = rusqlite::Connection::open(state).unwrap();
-            db.execute_batch(
-                "PRAGMA journal_mode=WAL; \
-                 CREATE TABLE items (key TEXT PRIMARY KEY, value TEXT NOT NULL, len INTEGER NOT NULL);",
-            )
-            .unwrap();
-            let tx = db.unchecked_transaction().unwrap();
-            for (k, v) in entries {
-                tx.execute(
-                    "INSERT INTO items (key, value, len) VALUES (?1, ?2, ?3)",
-                    (k, v, v.len() as i64),
-                )
-                .unwrap();
-            }
-            tx.commit().unwrap();
-        }
-        Kind::Dir => {
-            let sub = state.join("items");
-            std::fs::create_dir_all(&sub).unwrap();
-            for (k, v) in entries {
-                std::fs::write(
-                    sub.join(format!("{k}.json")),
-                    json!({"value": v, "len": v.len()}).to_string(),
-                )
-                .unwrap();
-            }
-        }
-    }
+    let records: Vec<(&str, Vec<Value>)> = entries
+        .iter()
+        .map(|(k, v)| (k.as_str(), vec![json!(v), json!(v.len())]))
+        .collect();
+    let columns = ["value TEXT NOT NULL", "len INTEGER NOT NULL"];
+    write_table(kind, state, "items", &columns, &records);
     add_empty_notes(kind, state);
 }
 

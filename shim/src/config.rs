@@ -85,22 +85,42 @@ pub struct ListenerConfig {
 
 impl ListenerConfig {
     /// `ADDR` (the node's version) or `VERSION@ADDR` (pinned), as command lines give it.
-    pub fn parse(text: &str) -> Result<ListenerConfig, String> {
+    pub fn parse(text: &str) -> Result<ListenerConfig, ListenerError> {
         let (version, addr) = match text.split_once('@') {
             Some((v, a)) => (
-                Some(
-                    v.parse::<u64>()
-                        .map_err(|_| format!("`{v}` is not a version number"))?,
-                ),
+                Some(v.parse::<u64>().map_err(|source| ListenerError::Version {
+                    text: v.to_string(),
+                    source,
+                })?),
                 a,
             ),
             None => (None, text),
         };
         let addr = addr
             .parse::<SocketAddr>()
-            .map_err(|_| format!("`{addr}` is not an address such as `127.0.0.1:7000`"))?;
+            .map_err(|source| ListenerError::Address {
+                text: addr.to_string(),
+                source,
+            })?;
         Ok(ListenerConfig { addr, version })
     }
+}
+
+/// Why a text is no [`ListenerConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListenerError {
+    #[error("`{text}` is not a version number")]
+    Version {
+        text: String,
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    #[error("`{text}` is not an address such as `127.0.0.1:7000`")]
+    Address {
+        text: String,
+        #[source]
+        source: std::net::AddrParseError,
+    },
 }
 
 /// An outgoing route for the node's connections to one peer: the node is configured to reach
@@ -238,5 +258,28 @@ impl ShimConfig {
             call_timeout: Duration::from_secs(30),
             fault_control: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn listener_errors_name_the_text_and_give_the_parse_error_as_their_source() {
+        let e = ListenerConfig::parse("x@127.0.0.1:1").unwrap_err();
+        assert_eq!(e.to_string(), "`x` is not a version number");
+        assert!(e
+            .source()
+            .is_some_and(|s| s.is::<std::num::ParseIntError>()));
+        let e = ListenerConfig::parse("2@nowhere").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`nowhere` is not an address such as `127.0.0.1:7000`"
+        );
+        assert!(e
+            .source()
+            .is_some_and(|s| s.is::<std::net::AddrParseError>()));
     }
 }

@@ -117,15 +117,31 @@ async fn read_line(stream: &mut UnixStream) -> Result<String, String> {
     Err(format!("longer than {MAX_REGISTRATION} bytes"))
 }
 
+/// Why a line is no registration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("expected `UPSTART/1 listen ADDR`")]
+    NotListen,
+    #[error("`{text}` is not a socket address")]
+    BadAddress {
+        text: String,
+        #[source]
+        source: std::net::AddrParseError,
+    },
+}
+
 /// `UPSTART/1 listen ADDR`.
-pub fn parse_registration(line: &str) -> Result<SocketAddr, String> {
+pub fn parse_registration(line: &str) -> Result<SocketAddr, RegistrationError> {
     let rest = line
         .trim_end_matches('\r')
         .strip_prefix("UPSTART/1 listen ")
-        .ok_or("expected `UPSTART/1 listen ADDR`")?;
+        .ok_or(RegistrationError::NotListen)?;
     rest.trim()
         .parse()
-        .map_err(|_| format!("`{rest}` is not a socket address"))
+        .map_err(|source| RegistrationError::BadAddress {
+            text: rest.to_string(),
+            source,
+        })
 }
 
 /// What became of a just-accepted connection offered for hand-off.
@@ -313,5 +329,18 @@ mod tests {
         );
         assert!(parse_registration("UPSTART/1 connect 127.0.0.1:7000").is_err());
         assert!(parse_registration("UPSTART/1 listen nowhere").is_err());
+    }
+
+    #[test]
+    fn a_bad_address_is_the_error_s_source() {
+        use std::error::Error;
+        let e = parse_registration("UPSTART/1 listen nowhere").unwrap_err();
+        assert_eq!(e.to_string(), "`nowhere` is not a socket address");
+        assert!(e
+            .source()
+            .is_some_and(|s| s.is::<std::net::AddrParseError>()));
+        let e = parse_registration("UPSTART/1 connect 127.0.0.1:7000").unwrap_err();
+        assert_eq!(e.to_string(), "expected `UPSTART/1 listen ADDR`");
+        assert!(e.source().is_none());
     }
 }

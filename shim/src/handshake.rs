@@ -49,12 +49,35 @@ pub fn connect_line(addr: SocketAddr) -> String {
     format!("UPSTART/1 connect {addr}\n")
 }
 
+/// Why a line is no handshake line. The texts quoted are shortened to 80 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("the handshake is not UTF-8")]
+    NotUtf8(#[source] std::str::Utf8Error),
+    #[error("`{0}` is not an UPSTART/1 handshake")]
+    NotHandshake(String),
+    #[error("`{text}` is not a socket address")]
+    BadAddress {
+        text: String,
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    #[error("the handshake `{line}` has no version number after the upgrade name")]
+    NoVersion {
+        line: String,
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    #[error("the handshake names no upgrade")]
+    NoName,
+}
+
 /// Parses one handshake line (with or without its `\n`).
-pub fn parse_line(line: &[u8]) -> Result<Line, String> {
-    let text = std::str::from_utf8(line).map_err(|_| "the handshake is not UTF-8".to_string())?;
+pub fn parse_line(line: &[u8]) -> Result<Line, HandshakeError> {
+    let text = std::str::from_utf8(line).map_err(HandshakeError::NotUtf8)?;
     let text = text.trim_end_matches(['\n', '\r']);
     let Some(rest) = text.strip_prefix("UPSTART/1 ") else {
-        return Err(format!("`{}` is not an UPSTART/1 handshake", shorten(text)));
+        return Err(HandshakeError::NotHandshake(shorten(text)));
     };
     let (word, tail) = rest.split_once(' ').unwrap_or((rest, ""));
     match word {
@@ -63,16 +86,19 @@ pub fn parse_line(line: &[u8]) -> Result<Line, String> {
         "connect" => tail
             .parse()
             .map(Line::Connect)
-            .map_err(|_| format!("`{}` is not a socket address", shorten(tail))),
+            .map_err(|source| HandshakeError::BadAddress {
+                text: shorten(tail),
+                source,
+            }),
         name => {
-            let version = tail.parse::<u64>().map_err(|_| {
-                format!(
-                    "the handshake `{}` has no version number after the upgrade name",
-                    shorten(text)
-                )
-            })?;
+            let version = tail
+                .parse::<u64>()
+                .map_err(|source| HandshakeError::NoVersion {
+                    line: shorten(text),
+                    source,
+                })?;
             if name.is_empty() {
-                return Err("the handshake names no upgrade".to_string());
+                return Err(HandshakeError::NoName);
             }
             Ok(Line::Hello {
                 name: name.to_string(),
@@ -173,14 +199,41 @@ mod tests {
     #[test]
     fn bad_lines_say_why() {
         assert_eq!(
-            parse_line(b"UPSTART/1 kv two\n").unwrap_err(),
+            parse_line(b"UPSTART/1 kv two\n").unwrap_err().to_string(),
             "the handshake `UPSTART/1 kv two` has no version number after the upgrade name"
         );
         assert!(parse_line(b"HELLO")
             .unwrap_err()
+            .to_string()
             .contains("not an UPSTART/1 handshake"));
         assert!(parse_line(b"UPSTART/1 connect nowhere").is_err());
         assert!(parse_line(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn errors_give_what_they_wrap_as_their_source() {
+        use std::error::Error;
+        let source = |line: &[u8]| {
+            parse_line(line)
+                .unwrap_err()
+                .source()
+                .map(|s| s.to_string())
+        };
+        let e = parse_line(b"UPSTART/1 connect nowhere").unwrap_err();
+        assert_eq!(e.to_string(), "`nowhere` is not a socket address");
+        assert!(e
+            .source()
+            .is_some_and(|s| s.is::<std::net::AddrParseError>()));
+        assert_eq!(
+            source(b"UPSTART/1 kv two"),
+            Some("invalid digit found in string".into())
+        );
+        assert!(parse_line(&[0xff, 0xfe])
+            .unwrap_err()
+            .source()
+            .is_some_and(|s| s.is::<std::str::Utf8Error>()));
+        assert_eq!(source(b"HELLO"), None);
+        assert_eq!(source(b"UPSTART/1  2"), None);
     }
 
     #[test]

@@ -632,7 +632,7 @@ async fn busy(mut client: TcpStream, pending: &[u8], shared: &Shared) {
 /// Checks a peer's greeting: our upgrade, a version we serve.
 fn accept_hello(line: &[u8], shared: &Shared) -> Result<u64, String> {
     let route = shared.route.get();
-    match handshake::parse_line(line)? {
+    match handshake::parse_line(line).map_err(|e| e.to_string())? {
         Line::Hello { name, version } => {
             if name != shared.config.name {
                 return Err(format!(

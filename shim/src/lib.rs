@@ -54,13 +54,13 @@ mod targets;
 mod translate;
 
 pub use config::{
-    FastPath, Framing, Limits, ListenerConfig, ParamStyle, PeerRoute, ShimConfig,
+    FastPath, Framing, Limits, ListenerConfig, ListenerError, ParamStyle, PeerRoute, ShimConfig,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_PEER_CONNECTIONS,
 };
 pub use error::ShimError;
 pub use fdlimit::{fd_limit, raise_fd_limit, FdLimit};
-pub use handoff::{parse_registration, SNIFF_WAIT};
-pub use handshake::{connect_line, hello, parse_line, Line, OK_LINE};
+pub use handoff::{parse_registration, RegistrationError, SNIFF_WAIT};
+pub use handshake::{connect_line, hello, parse_line, HandshakeError, Line, OK_LINE};
 pub use jsonrpc::code;
 pub use route::Route;
 pub use shim::{DrainReport, Shim, ShimAddrs};

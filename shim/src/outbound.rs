@@ -211,7 +211,9 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, slot: Slot) {
             return;
         }
         Err(why) => {
-            let _ = node.write_all(handshake::error_line(&why).as_bytes()).await;
+            let _ = node
+                .write_all(handshake::error_line(&why.to_string()).as_bytes())
+                .await;
             return;
         }
     };

@@ -1,8 +1,8 @@
 //! Dev-only support shared by the tests of the workspace: where the repository is, the example
 //! specs under `specs/`, snapshot files compared with what a test produced (`UPSTART_BLESS=1`
-//! writes them instead), table-driven tests ([`test_cases!`]), the fixture plugin
-//! ([`fixture`]) and, with the feature `compile`, checked models (`model`) and plugins built from
-//! specs (`plugins`).
+//! writes them instead), table-driven tests ([`test_cases!`]), whether a socket read ran past its
+//! read timeout ([`timed_out`]), the fixture plugin ([`fixture`]) and, with the feature
+//! `compile`, checked models (`model`) and plugins built from specs (`plugins`).
 //!
 //! Without its feature `compile` it depends on no crate of the workspace, so every crate can
 //! take it as a dev-dependency.
@@ -40,6 +40,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
             let _ = write!(hex, "{byte:02x}");
             hex
         })
+}
+
+/// Whether `e`, from a read on a socket given a read timeout, says the timeout passed (no byte
+/// came): `WouldBlock` on Unix, `TimedOut` elsewhere, as `set_read_timeout` documents.
+pub fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 /// `specs/` of the repository.

@@ -57,14 +57,7 @@ fn serve(stream: TcpStream, hold: usize, silence: Duration, seen: &Mutex<Seen>) 
         let quiet = match reader.read_line(&mut line) {
             Ok(0) => return,
             Ok(_) => false,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                true
-            }
+            Err(e) if upstart_test_support::timed_out(&e) => true,
             Err(_) => return,
         };
         if !quiet {

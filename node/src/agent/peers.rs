@@ -44,7 +44,7 @@ pub async fn greet(peer: SocketAddr, system: &str, version: u64, timeout: Durati
             Ok(Line::Hello { .. }) => Greeting::Accepted,
             Ok(Line::Error(reason)) => Greeting::Refused(reason),
             Ok(other) => Greeting::Refused(format!("unexpected answer {other:?}")),
-            Err(e) => Greeting::Refused(e),
+            Err(e) => Greeting::Refused(e.to_string()),
         },
     }
 }

@@ -214,7 +214,9 @@ impl Agent {
         let plugin = self
             .rules
             .plugin(&self.config.system, id)
-            .map_err(|reason| TransformError::Transform { reason })?;
+            .map_err(|reason| TransformError::Transform {
+                source: reason.into(),
+            })?;
         let state = self.config.state.clone();
         let hook = self.stop_hook("");
         let done = tokio::task::spawn_blocking(move || {
@@ -222,7 +224,7 @@ impl Agent {
         })
         .await
         .map_err(|e| TransformError::Transform {
-            reason: format!("the transform task failed: {e}"),
+            source: format!("the transform task failed: {e}").into(),
         })??;
         tracing::info!(from, to, resumed = done.resumed, new_sha256 = %done.new_sha256, "state transformed");
         Ok(())

@@ -204,6 +204,49 @@ pub fn server(dir: &Path, trust: &Path, operator: &Path) -> Server {
     .expect("the server starts")
 }
 
+/// One JSON-RPC call of `method` with `params` on a new connection to `addr` (a node's port,
+/// or its program's): the answer, parsed.
+pub fn call(addr: SocketAddr, method: &str, params: serde_json::Value) -> serde_json::Value {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(addr)
+        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout is set");
+    let request =
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    s.write_all(format!("{request}\n").as_bytes())
+        .unwrap_or_else(|e| panic!("cannot send `{method}` to {addr}: {e}"));
+    let mut answer = String::new();
+    BufReader::new(s)
+        .read_line(&mut answer)
+        .unwrap_or_else(|e| panic!("no answer to `{method}` from {addr}: {e}"));
+    serde_json::from_str(&answer).unwrap_or_else(|e| panic!("`{answer}` is not JSON: {e}"))
+}
+
+/// [`call`] of `put`, which must answer `null`.
+pub fn put(addr: SocketAddr, params: serde_json::Value) {
+    let answer = call(addr, "put", params);
+    assert_eq!(
+        answer.get("result"),
+        Some(&serde_json::Value::Null),
+        "{answer}"
+    );
+}
+
+/// How nodes run a new version of a key-value program: by the command line `exec`, stopped by
+/// `stop_signal` (`None`: the node's), healthy when it answers a `get` (of the key
+/// `upstart-health-probe`) without an error.
+pub fn kv_program(exec: &str, stop_signal: Option<&str>) -> runtime::bundle::ProgramSpec {
+    runtime::bundle::ProgramSpec {
+        exec: Some(exec.into()),
+        stop_signal: stop_signal.map(str::to_string),
+        health: Some(runtime::bundle::HealthProbe::new(
+            "get",
+            serde_json::json!({"key": "upstart-health-probe"}),
+        )),
+    }
+}
+
 /// Bytes as JSON.
 pub fn json_of(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).unwrap()

@@ -404,19 +404,32 @@ pub struct NodeRow {
     pub assigned_at_ms: Option<u64>,
 }
 
+/// Every row `sql` (with `params`) selects, each read by `row`.
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = conn.prepare(sql)?;
+    let out = stmt.query_map(params, row)?.collect();
+    out
+}
+
 /// Reads everything the server keeps in memory (the latest `events` events).
 pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
-    let mut s = Snapshot::default();
-    let mut stmt = conn.prepare("SELECT id, header FROM bundles ORDER BY pushed_at_ms")?;
-    s.bundles = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare(
+    let bundles = rows(
+        conn,
+        "SELECT id, header FROM bundles ORDER BY pushed_at_ms",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let rollouts = rows(
+        conn,
         "SELECT id, bundle, system, from_version, to_version, state, reason, seed, canary_passed,
                 created_at_ms, updated_at_ms FROM rollouts ORDER BY id",
-    )?;
-    s.rollouts = stmt
-        .query_map([], |r| {
+        [],
+        |r| {
             Ok(RolloutRow {
                 id: r.get(0)?,
                 bundle: r.get(1)?,
@@ -430,14 +443,14 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
                 created_at_ms: r.get(9)?,
                 updated_at_ms: r.get(10)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare(
+        },
+    )?;
+    let nodes = rows(
+        conn,
         "SELECT id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, rollout,
                 batch, assigned_at_ms FROM nodes",
-    )?;
-    s.nodes = stmt
-        .query_map([], |r| {
+        [],
+        |r| {
             Ok(NodeRow {
                 id: r.get(0)?,
                 system: r.get(1)?,
@@ -451,13 +464,13 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
                 batch: r.get(9)?,
                 assigned_at_ms: r.get(10)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare(
-        "SELECT seq, at_ms, rollout, node, kind, message FROM events ORDER BY seq DESC LIMIT ?1",
+        },
     )?;
-    let mut events: Vec<crate::api::Event> = stmt
-        .query_map(params![events as i64], |r| {
+    let mut events: Vec<crate::api::Event> = rows(
+        conn,
+        "SELECT seq, at_ms, rollout, node, kind, message FROM events ORDER BY seq DESC LIMIT ?1",
+        params![events as i64],
+        |r| {
             Ok(crate::api::Event {
                 seq: r.get(0)?,
                 at_ms: r.get(1)?,
@@ -466,29 +479,34 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
                 kind: r.get(4)?,
                 message: r.get(5)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    events.reverse();
-    let mut stmt = conn.prepare(
-        "SELECT id, public_key, enrolled_at_ms, enrolled_by FROM enrolled_nodes ORDER BY id",
+        },
     )?;
-    s.enrolled = stmt
-        .query_map([], |r| {
+    events.reverse();
+    let enrolled = rows(
+        conn,
+        "SELECT id, public_key, enrolled_at_ms, enrolled_by FROM enrolled_nodes ORDER BY id",
+        [],
+        |r| {
             Ok(EnrolledRow {
                 id: r.get(0)?,
                 public_key: r.get(1)?,
                 enrolled_at_ms: r.get(2)?,
                 enrolled_by: r.get(3)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
+        },
+    )?;
     let max: Option<u64> = conn
         .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))
         .optional()?
         .flatten();
-    s.next_event_seq = max.map_or(1, |m| m + 1);
-    s.events = events;
-    Ok(s)
+    Ok(Snapshot {
+        bundles,
+        rollouts,
+        nodes,
+        events,
+        next_event_seq: max.map_or(1, |m| m + 1),
+        enrolled,
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+/// Why a transform, a reverse transform or an invariant gave no answer: a plugin's
+/// [`CallError`](crate::plugin::CallError), or whatever error a transform of tests returns.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug)]
 pub enum TransformError {
     /// A file operation failed.
@@ -13,11 +17,11 @@ pub enum TransformError {
         error: std::io::Error,
     },
     /// The plugin's transform refused the old state.
-    Transform { reason: String },
+    Transform { source: Cause },
     /// The new state does not satisfy the spec's invariant with the old one.
     InvariantBroken,
     /// The invariant could not be evaluated.
-    Invariant { reason: String },
+    Invariant { source: Cause },
     /// A journal of another upgrade is pending.
     OtherUpgradePending { from: u64, to: u64 },
     /// Files are not what the journal says (changed by someone else, or damaged).
@@ -25,7 +29,7 @@ pub enum TransformError {
     /// No backup of the old state to roll back to.
     NoBackup { path: PathBuf },
     /// The plugin's reverse transform refused the current state.
-    Reverse { reason: String },
+    Reverse { source: Cause },
     /// The reverse transform's result does not satisfy the invariant with the current state.
     ReverseInvariantBroken,
     /// A journal of the other direction (an upgrade for a rollback, or the reverse) is
@@ -65,10 +69,10 @@ impl fmt::Display for TransformError {
             } => {
                 write!(f, "cannot {action} `{}`: {error}", path.display())
             }
-            TransformError::Transform { reason } => {
+            TransformError::Transform { source } => {
                 write!(
                     f,
-                    "the transform refused the old state: {reason}; the old state is kept"
+                    "the transform refused the old state: {source}; the old state is kept"
                 )
             }
             TransformError::InvariantBroken => write!(
@@ -76,10 +80,10 @@ impl fmt::Display for TransformError {
                 "the new state does not satisfy the spec's invariant with the old state; the old \
                  state is kept"
             ),
-            TransformError::Invariant { reason } => {
+            TransformError::Invariant { source } => {
                 write!(
                     f,
-                    "the invariant could not be evaluated: {reason}; the old state is kept"
+                    "the invariant could not be evaluated: {source}; the old state is kept"
                 )
             }
             TransformError::OtherUpgradePending { from, to } => write!(
@@ -95,9 +99,9 @@ impl fmt::Display for TransformError {
                 "there is no backup `{}` of the old state to roll back to",
                 path.display()
             ),
-            TransformError::Reverse { reason } => write!(
+            TransformError::Reverse { source } => write!(
                 f,
-                "the reverse transform refused the current state: {reason}; the current state is \
+                "the reverse transform refused the current state: {source}; the current state is \
                  kept"
             ),
             TransformError::ReverseInvariantBroken => write!(
@@ -134,6 +138,9 @@ impl std::error::Error for TransformError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TransformError::Io { error, .. } => Some(error),
+            TransformError::Transform { source }
+            | TransformError::Invariant { source }
+            | TransformError::Reverse { source } => Some(source.as_ref()),
             _ => None,
         }
     }

@@ -53,7 +53,7 @@ pub mod history;
 pub mod journal;
 pub mod storage;
 
-pub use error::TransformError;
+pub use error::{Cause, TransformError};
 pub use files::StateFiles;
 pub use journal::{Journal, Step};
 
@@ -67,14 +67,14 @@ use storage::{Kind, Layout, Tables};
 /// either direction.
 pub trait Invariant {
     /// Whether the invariant holds between `old` and `new` (JSON).
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String>;
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, Cause>;
 }
 
 /// A transform of state bytes, which keeps its [`Invariant`]. Plugins are one; tests use
 /// their own.
 pub trait StateTransform: Invariant {
     /// The new state (JSON) of the old state (JSON).
-    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String>;
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, Cause>;
     /// How the old (`new == false`) or the new version keeps its state, as the spec declares
     /// it; `None`: not known (nothing is checked, tables are written as their rows say).
     fn layout(&self, new: bool) -> Option<Layout> {
@@ -86,7 +86,7 @@ pub trait StateTransform: Invariant {
 /// The reverse transform of state bytes (a rollback's), which keeps its [`Invariant`].
 pub trait ReverseTransform: Invariant {
     /// The old version's state (JSON) of the new version's state (JSON).
-    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String>;
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, Cause>;
     /// As [`StateTransform::layout`]: the old (`new == false`) or the new version's.
     fn layout(&self, new: bool) -> Option<Layout> {
         let _ = new;
@@ -95,8 +95,8 @@ pub trait ReverseTransform: Invariant {
 }
 
 impl Invariant for Plugin {
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
-        Plugin::check_invariant(self, old, new).map_err(|e| e.to_string())
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, Cause> {
+        Plugin::check_invariant(self, old, new).map_err(Cause::from)
     }
 }
 
@@ -116,8 +116,8 @@ fn plugin_layout(plugin: &Plugin, new: bool) -> Option<Layout> {
 }
 
 impl StateTransform for Plugin {
-    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
-        Plugin::transform(self, old).map_err(|e| e.to_string())
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, Cause> {
+        Plugin::transform(self, old).map_err(Cause::from)
     }
 
     fn layout(&self, new: bool) -> Option<Layout> {
@@ -126,8 +126,8 @@ impl StateTransform for Plugin {
 }
 
 impl ReverseTransform for Plugin {
-    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
-        Plugin::reverse_transform(self, new).map_err(|e| e.to_string())
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, Cause> {
+        Plugin::reverse_transform(self, new).map_err(Cause::from)
     }
 
     fn layout(&self, new: bool) -> Option<Layout> {
@@ -170,21 +170,21 @@ impl Op<'_> {
             Op::Upgrade(tf) => {
                 let new = tf
                     .transform(before)
-                    .map_err(|reason| TransformError::Transform { reason })?;
+                    .map_err(|source| TransformError::Transform { source })?;
                 match tf.check_invariant(before, &new) {
                     Ok(true) => Ok(new),
                     Ok(false) => Err(TransformError::InvariantBroken),
-                    Err(reason) => Err(TransformError::Invariant { reason }),
+                    Err(source) => Err(TransformError::Invariant { source }),
                 }
             }
             Op::Reverse(tf) => {
                 let old = tf
                     .reverse_transform(before)
-                    .map_err(|reason| TransformError::Reverse { reason })?;
+                    .map_err(|source| TransformError::Reverse { source })?;
                 match tf.check_invariant(&old, before) {
                     Ok(true) => Ok(old),
                     Ok(false) => Err(TransformError::ReverseInvariantBroken),
-                    Err(reason) => Err(TransformError::Invariant { reason }),
+                    Err(source) => Err(TransformError::Invariant { source }),
                 }
             }
         }
@@ -569,10 +569,11 @@ impl Run<'_> {
         let new = match op.convert(old).and_then(|new| {
             // The bytes the state gives back once stored, which the journal's hash is of.
             storage::normalize(files.kind, &new).map_err(|e| TransformError::Transform {
-                reason: format!(
+                source: format!(
                     "its result cannot be kept as a {} state: {e}",
                     files.kind.name()
-                ),
+                )
+                .into(),
             })
         }) {
             Ok(new) => new,

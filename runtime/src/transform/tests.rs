@@ -14,11 +14,11 @@ struct Doubler {
 }
 
 impl StateTransform for Doubler {
-    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, String> {
+    fn transform(&self, old: &[u8]) -> Result<Vec<u8>, Cause> {
         if self.fail {
             return Err("`n` is missing".into());
         }
-        let v: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
+        let v: serde_json::Value = serde_json::from_slice(old)?;
         let n = v["n"].as_i64().ok_or("no n")?;
         let twice = if self.lie { n } else { 2 * n };
         Ok(serde_json::to_vec(&serde_json::json!({"n": n, "twice": twice})).unwrap())
@@ -26,8 +26,8 @@ impl StateTransform for Doubler {
 }
 
 impl Invariant for Doubler {
-    fn check_invariant(&self, _old: &[u8], new: &[u8]) -> Result<bool, String> {
-        let v: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
+    fn check_invariant(&self, _old: &[u8], new: &[u8]) -> Result<bool, Cause> {
+        let v: serde_json::Value = serde_json::from_slice(new)?;
         Ok(v["twice"].as_i64() == v["n"].as_i64().map(|n| 2 * n))
     }
 }
@@ -152,6 +152,17 @@ fn recover_resumes() {
 }
 
 #[test]
+fn a_refusal_gives_the_transforms_own_error_as_its_source() {
+    let (_dir, state) = setup();
+    fs::write(&state, b"not json").unwrap();
+    let e = upgrade(&state, 1, 2, &GOOD, None).unwrap_err();
+    assert!(matches!(e, TransformError::Transform { .. }), "{e:?}");
+    let source = std::error::Error::source(&e);
+    assert!(source.is_some_and(|s| s.is::<serde_json::Error>()), "{e:?}");
+    assert_eq!(fs::read(&state).unwrap(), b"not json");
+}
+
+#[test]
 fn refused_transform_keeps_the_old_state() {
     let (dir, state) = setup();
     let e = upgrade(&state, 1, 2, &REFUSES, None).unwrap_err();
@@ -241,8 +252,8 @@ struct Halver {
 }
 
 impl ReverseTransform for Halver {
-    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, String> {
-        let v: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
+    fn reverse_transform(&self, new: &[u8]) -> Result<Vec<u8>, Cause> {
+        let v: serde_json::Value = serde_json::from_slice(new)?;
         let n = v["n"].as_i64().ok_or("no n")?;
         let n = if self.lie { n / 2 } else { n };
         Ok(serde_json::to_vec(&serde_json::json!({ "n": n })).unwrap())
@@ -250,9 +261,9 @@ impl ReverseTransform for Halver {
 }
 
 impl Invariant for Halver {
-    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, String> {
-        let o: serde_json::Value = serde_json::from_slice(old).map_err(|e| e.to_string())?;
-        let n: serde_json::Value = serde_json::from_slice(new).map_err(|e| e.to_string())?;
+    fn check_invariant(&self, old: &[u8], new: &[u8]) -> Result<bool, Cause> {
+        let o: serde_json::Value = serde_json::from_slice(old)?;
+        let n: serde_json::Value = serde_json::from_slice(new)?;
         Ok(o["n"] == n["n"] && GOOD.check_invariant(old, new)?)
     }
 }

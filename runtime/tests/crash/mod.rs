@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use runtime::transform::Point;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -20,9 +21,24 @@ impl Drop for Helper {
     }
 }
 
-/// Re-runs this test binary's test `test` alone, its stdout piped; `configure` sets what the
-/// helper is to do (its environment).
-pub fn spawn(test: &str, configure: impl FnOnce(&mut Command)) -> Helper {
+/// What a helper process is to do: transform `state` (upgrade, or reverse when `reverse`),
+/// stopping at the point named `stop_at` until killed. [`helper_task`] reads it back.
+#[derive(Debug, Clone, Copy)]
+pub struct Task<'a> {
+    pub state: &'a Path,
+    pub stop_at: Option<&'a str>,
+    pub reverse: bool,
+}
+
+/// Re-runs this test binary's test `test` alone as a helper, its stdout piped: `switch` set
+/// (the helper test does its task only then), `task` in its environment; `configure` sets
+/// whatever else that test's helper reads.
+pub fn spawn(
+    test: &str,
+    switch: &str,
+    task: Task<'_>,
+    configure: impl FnOnce(&mut Command),
+) -> Helper {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -32,9 +48,21 @@ pub fn spawn(test: &str, configure: impl FnOnce(&mut Command)) -> Helper {
         "--quiet",
     ])
     .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    .stderr(Stdio::null())
+    .env(switch, "1")
+    .env("UPSTART_STATE", task.state);
+    set_or_remove(&mut cmd, "UPSTART_STOP_AT", task.stop_at);
+    set_or_remove(&mut cmd, "UPSTART_REVERSE", task.reverse.then_some("1"));
     configure(&mut cmd);
     Helper(cmd.spawn().unwrap())
+}
+
+/// Sets `var` to `value`, or removes it from what the child inherits.
+pub fn set_or_remove(cmd: &mut Command, var: &str, value: Option<impl AsRef<OsStr>>) {
+    match value {
+        Some(v) => cmd.env(var, v),
+        None => cmd.env_remove(var),
+    };
 }
 
 /// The helper's first line starting with `reached` or `finished`, waiting at most 60 s; `None`
@@ -53,10 +81,10 @@ pub fn next_line(h: &mut Helper) -> Option<String> {
     rx.recv_timeout(Duration::from_secs(60)).ok()
 }
 
-/// What the helper process is to do, read from its environment (`None` outside the helper,
-/// when `switch` is not set): the state (`UPSTART_STATE`), the transform's hook, which at the
-/// point named by `UPSTART_STOP_AT` prints `reached POINT` and waits to be killed, and
-/// whether to reverse (`UPSTART_REVERSE`).
+/// What the helper process is to do ([`Task`], as [`spawn`] wrote it), read from its
+/// environment (`None` outside the helper, when `switch` is not set): the state
+/// (`UPSTART_STATE`), the transform's hook, which at the point named by `UPSTART_STOP_AT`
+/// prints `reached POINT` and waits to be killed, and whether to reverse (`UPSTART_REVERSE`).
 pub fn helper_task(switch: &str) -> Option<(PathBuf, impl Fn(Point), bool)> {
     std::env::var_os(switch)?;
     let state = PathBuf::from(std::env::var("UPSTART_STATE").unwrap());

@@ -200,14 +200,7 @@ pub fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
         match stream.read(&mut byte) {
             Ok(0) => return true,
             Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return false
-            }
+            Err(e) if upstart_test_support::timed_out(&e) => return false,
             Err(_) => return true,
         }
     }

@@ -19,13 +19,6 @@ use upstart_plugin_host::{Chain, Expect, Plugin};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
-
 /// Builds the plugin of `specs/kv/{spec}.ups` (served from upstartc's cache when up to date).
 fn kv_plugin(spec: &str) -> PathBuf {
     let path = upstart_test_support::specs_dir()
@@ -54,7 +47,7 @@ pub fn chain() -> Arc<Chain> {
 pub fn preload_library() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let ws = workspace();
+        let ws = upstart_test_support::repo_root();
         let target = ws.join("target").join("preload");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
