@@ -24,6 +24,10 @@
 //! handed off, 3 past, 4 future) in a closed loop for 10 s, to profile it (`perf record -a`),
 //! with `SHIM_BENCH_DEPTH` requests in flight per connection (1 unless set).
 //! `SHIM_BENCH_DETAIL=1` prints each round's latency quartiles per case as it goes.
+//! Placement: every thread where the system puts it (`upstart node`'s default);
+//! `SHIM_BENCH_CPUS=LIST` binds the shims and the node to those CPUs, as `upstart node --cpus
+//! LIST` binds its agent and program, and `SHIM_BENCH_CALLER_CPUS=LIST` the callers (this
+//! process's measuring threads, standing in for clients).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
 
 #[path = "../e2e/support/mod.rs"]
@@ -70,6 +74,18 @@ fn main() {
 
     let chain = support::chain();
     let dir = tempfile::tempdir().unwrap();
+    // Where the shims and the node run: with `SHIM_BENCH_CPUS`, as `upstart node --cpus LIST`
+    // runs its agent (the shim) and program, they start from this thread bound to the list and
+    // inherit it; then this thread (the callers) is bound again, to every CPU unless
+    // `SHIM_BENCH_CALLER_CPUS` says otherwise.
+    let everywhere = shim::CpuList::current().unwrap();
+    let placement = match std::env::var("SHIM_BENCH_CPUS").as_deref() {
+        Ok("all") | Err(_) => None,
+        Ok(list) => Some(shim::CpuList::parse(list).unwrap()),
+    };
+    if let Some(cpus) = &placement {
+        shim::pin_thread(cpus).unwrap();
+    }
     // A second shim, with hand-off: the node runs under the LD_PRELOAD library and registers
     // its listening socket with it, so that its same-version port hands connections over.
     let socket = dir.path().join("shim.sock");
@@ -94,6 +110,13 @@ fn main() {
         config.fast_path = shim::FastPath::Threads;
     }
     let shim = RunningShim::start(config, chain, multi);
+    // The callers: unbound, unless `SHIM_BENCH_CALLER_CPUS` names their CPUs (a caller whose
+    // packets always arrive on another CPU, as a remote one's may).
+    let callers = match std::env::var("SHIM_BENCH_CALLER_CPUS") {
+        Ok(list) => shim::CpuList::parse(&list).unwrap(),
+        Err(_) => everywhere.clone(),
+    };
+    shim::pin_thread(&callers).unwrap();
     let port = |v: u64| shim.addrs.listeners[(v - 1) as usize].0;
 
     // One key to read, written through the node itself.
@@ -174,7 +197,14 @@ fn main() {
     } else {
         "current-thread"
     };
-    let flavour = format!("{flavour} tokio runtime, fast path {:?}", shim.fast_path);
+    let placed = match &placement {
+        Some(cpus) => format!("shims and node on CPU {cpus} (`upstart node --cpus {cpus}`)"),
+        None => "shims and node on every CPU (the default placement)".to_string(),
+    };
+    let flavour = format!(
+        "{flavour} tokio runtime, fast path {:?}; {placed}, callers on CPU {callers}",
+        shim.fast_path
+    );
     println!(
         "shim benchmark: a kv-v2 node on loopback, `get` of one key; {rounds} rounds of {samples} \
          sequential requests, {CONNECTIONS} connections for {seconds} s with 1 request in flight \
