@@ -81,13 +81,6 @@ pub struct Args {
     /// shim then hands same-version client connections to the program instead of copying them.
     #[arg(long, value_name = "LIB")]
     pub preload: Option<PathBuf>,
-    /// Runs the agent (with its shim) and the node program on these CPUs only: `1`, `0,2`,
-    /// `0-3`. A translated call hands over between the shim and the program twice; on the
-    /// same CPU each hand-over is a local wake-up, across CPUs an inter-processor one (tens of
-    /// microseconds on a VM whose idle CPUs halt). Off by default: every CPU, as the system
-    /// places them.
-    #[arg(long, value_name = "LIST", value_parser = shim::CpuList::parse)]
-    pub cpus: Option<shim::CpuList>,
     /// The program's JSON-RPC framing: `lines` or `length`.
     #[arg(long, default_value = "lines")]
     pub framing: Framing,
@@ -235,11 +228,6 @@ pub async fn run(args: &Args) -> CliResult {
                 "`{p}` is not a point of an upgrade or a rollback"
             )));
         }
-    }
-    if let Some(cpus) = &args.cpus {
-        // Before the agent starts the program: it and every thread started later inherit them.
-        shim::pin_process(cpus).map_err(|e| CliError(e.to_string()))?;
-        tracing::info!(%cpus, "the agent, its shim and the node program run on these CPUs");
     }
     crate::agent::run(args.config()).await.map_err(CliError)
 }

@@ -30,7 +30,6 @@
 //! bytes and for each frame, an idle timeout, a limit per port where a newcomer replaces the
 //! oldest connection not answered yet, and separate room for peers' shims (see `limits`).
 
-mod affinity;
 mod codec;
 mod config;
 mod context;
@@ -54,7 +53,6 @@ mod stats;
 mod targets;
 mod translate;
 
-pub use affinity::{pin_process, pin_thread, CpuList};
 pub use config::{
     FastPath, Framing, Limits, ListenerConfig, ParamStyle, PeerRoute, ShimConfig,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_PEER_CONNECTIONS,

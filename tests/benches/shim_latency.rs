@@ -24,9 +24,9 @@
 //! handed off, 3 past, 4 future) in a closed loop for 10 s, to profile it (`perf record -a`),
 //! with `SHIM_BENCH_DEPTH` requests in flight per connection (1 unless set).
 //! `SHIM_BENCH_DETAIL=1` prints each round's latency quartiles per case as it goes.
-//! Placement: every thread where the system puts it (`upstart node`'s default);
-//! `SHIM_BENCH_CPUS=LIST` binds the shims and the node to those CPUs, as `upstart node --cpus
-//! LIST` binds its agent and program, and `SHIM_BENCH_CALLER_CPUS=LIST` the callers (this
+//! Placement: every thread where the system puts it (as `upstart node` runs); for experiments,
+//! `SHIM_BENCH_CPUS=1` or `=0,1` binds the shims and the node to those CPUs (as `taskset` would
+//! bind a node agent and its program), and `SHIM_BENCH_CALLER_CPUS=...` the callers (this
 //! process's measuring threads, standing in for clients).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
 
@@ -74,17 +74,15 @@ fn main() {
 
     let chain = support::chain();
     let dir = tempfile::tempdir().unwrap();
-    // Where the shims and the node run: with `SHIM_BENCH_CPUS`, as `upstart node --cpus LIST`
-    // runs its agent (the shim) and program, they start from this thread bound to the list and
-    // inherit it; then this thread (the callers) is bound again, to every CPU unless
-    // `SHIM_BENCH_CALLER_CPUS` says otherwise.
-    let everywhere = shim::CpuList::current().unwrap();
-    let placement = match std::env::var("SHIM_BENCH_CPUS").as_deref() {
-        Ok("all") | Err(_) => None,
-        Ok(list) => Some(shim::CpuList::parse(list).unwrap()),
-    };
-    if let Some(cpus) = &placement {
-        shim::pin_thread(cpus).unwrap();
+    // Where the shims and the node run: with `SHIM_BENCH_CPUS`, they start from this thread
+    // bound to those CPUs and inherit them; then this thread (the callers) is bound again, to
+    // every CPU it had unless `SHIM_BENCH_CALLER_CPUS` says otherwise.
+    let everywhere = rustix::thread::sched_getaffinity(None).unwrap();
+    let placement = std::env::var("SHIM_BENCH_CPUS")
+        .ok()
+        .map(|list| cpus(&list));
+    if let Some((set, _)) = &placement {
+        rustix::thread::sched_setaffinity(None, set).unwrap();
     }
     // A second shim, with hand-off: the node runs under the LD_PRELOAD library and registers
     // its listening socket with it, so that its same-version port hands connections over.
@@ -112,11 +110,11 @@ fn main() {
     let shim = RunningShim::start(config, chain, multi);
     // The callers: unbound, unless `SHIM_BENCH_CALLER_CPUS` names their CPUs (a caller whose
     // packets always arrive on another CPU, as a remote one's may).
-    let callers = match std::env::var("SHIM_BENCH_CALLER_CPUS") {
-        Ok(list) => shim::CpuList::parse(&list).unwrap(),
-        Err(_) => everywhere.clone(),
-    };
-    shim::pin_thread(&callers).unwrap();
+    let callers = std::env::var("SHIM_BENCH_CALLER_CPUS")
+        .ok()
+        .map(|list| cpus(&list));
+    let caller_set = callers.as_ref().map_or(everywhere, |(set, _)| *set);
+    rustix::thread::sched_setaffinity(None, &caller_set).unwrap();
     let port = |v: u64| shim.addrs.listeners[(v - 1) as usize].0;
 
     // One key to read, written through the node itself.
@@ -197,13 +195,15 @@ fn main() {
     } else {
         "current-thread"
     };
-    let placed = match &placement {
-        Some(cpus) => format!("shims and node on CPU {cpus} (`upstart node --cpus {cpus}`)"),
-        None => "shims and node on every CPU (the default placement)".to_string(),
+    let on = |placed: &Option<(rustix::thread::CpuSet, String)>| match placed {
+        Some((_, list)) => format!("CPUs {list}"),
+        None => "every CPU".to_string(),
     };
     let flavour = format!(
-        "{flavour} tokio runtime, fast path {:?}; {placed}, callers on CPU {callers}",
-        shim.fast_path
+        "{flavour} tokio runtime, fast path {:?}; shims and node on {}, callers on {}",
+        shim.fast_path,
+        on(&placement),
+        on(&callers)
     );
     println!(
         "shim benchmark: a kv-v2 node on loopback, `get` of one key; {rounds} rounds of {samples} \
@@ -291,6 +291,15 @@ fn main() {
     }
     drop(shim);
     drop(handing);
+}
+
+/// The CPUs of a list such as `1` or `0,1`, and the list.
+fn cpus(list: &str) -> (rustix::thread::CpuSet, String) {
+    let mut set = rustix::thread::CpuSet::new();
+    for cpu in list.split(',') {
+        set.set(cpu.trim().parse().unwrap());
+    }
+    (set, list.to_string())
 }
 
 fn median_of(values: &mut [f64]) -> f64 {
