@@ -24,6 +24,10 @@
 //! handed off, 3 past, 4 future) in a closed loop for 10 s, to profile it (`perf record -a`),
 //! with `SHIM_BENCH_DEPTH` requests in flight per connection (1 unless set).
 //! `SHIM_BENCH_DETAIL=1` prints each round's latency quartiles per case as it goes.
+//! Placement: every thread where the system puts it (as `upstart node` runs); for experiments,
+//! `SHIM_BENCH_CPUS=1` or `=0,1` binds the shims and the node to those CPUs (as `taskset` would
+//! bind a node agent and its program), and `SHIM_BENCH_CALLER_CPUS=...` the callers (this
+//! process's measuring threads, standing in for clients).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
 
 #[path = "../e2e/support/mod.rs"]
@@ -70,6 +74,16 @@ fn main() {
 
     let chain = support::chain();
     let dir = tempfile::tempdir().unwrap();
+    // Where the shims and the node run: with `SHIM_BENCH_CPUS`, they start from this thread
+    // bound to those CPUs and inherit them; then this thread (the callers) is bound again, to
+    // every CPU it had unless `SHIM_BENCH_CALLER_CPUS` says otherwise.
+    let everywhere = rustix::thread::sched_getaffinity(None).unwrap();
+    let placement = std::env::var("SHIM_BENCH_CPUS")
+        .ok()
+        .map(|list| cpus(&list));
+    if let Some((set, _)) = &placement {
+        rustix::thread::sched_setaffinity(None, set).unwrap();
+    }
     // A second shim, with hand-off: the node runs under the LD_PRELOAD library and registers
     // its listening socket with it, so that its same-version port hands connections over.
     let socket = dir.path().join("shim.sock");
@@ -94,6 +108,13 @@ fn main() {
         config.fast_path = shim::FastPath::Threads;
     }
     let shim = RunningShim::start(config, chain, multi);
+    // The callers: unbound, unless `SHIM_BENCH_CALLER_CPUS` names their CPUs (a caller whose
+    // packets always arrive on another CPU, as a remote one's may).
+    let callers = std::env::var("SHIM_BENCH_CALLER_CPUS")
+        .ok()
+        .map(|list| cpus(&list));
+    let caller_set = callers.as_ref().map_or(everywhere, |(set, _)| *set);
+    rustix::thread::sched_setaffinity(None, &caller_set).unwrap();
     let port = |v: u64| shim.addrs.listeners[(v - 1) as usize].0;
 
     // One key to read, written through the node itself.
@@ -174,7 +195,16 @@ fn main() {
     } else {
         "current-thread"
     };
-    let flavour = format!("{flavour} tokio runtime, fast path {:?}", shim.fast_path);
+    let on = |placed: &Option<(rustix::thread::CpuSet, String)>| match placed {
+        Some((_, list)) => format!("CPUs {list}"),
+        None => "every CPU".to_string(),
+    };
+    let flavour = format!(
+        "{flavour} tokio runtime, fast path {:?}; shims and node on {}, callers on {}",
+        shim.fast_path,
+        on(&placement),
+        on(&callers)
+    );
     println!(
         "shim benchmark: a kv-v2 node on loopback, `get` of one key; {rounds} rounds of {samples} \
          sequential requests, {CONNECTIONS} connections for {seconds} s with 1 request in flight \
@@ -261,6 +291,15 @@ fn main() {
     }
     drop(shim);
     drop(handing);
+}
+
+/// The CPUs of a list such as `1` or `0,1`, and the list.
+fn cpus(list: &str) -> (rustix::thread::CpuSet, String) {
+    let mut set = rustix::thread::CpuSet::new();
+    for cpu in list.split(',') {
+        set.set(cpu.trim().parse().unwrap());
+    }
+    (set, list.to_string())
 }
 
 fn median_of(values: &mut [f64]) -> f64 {
