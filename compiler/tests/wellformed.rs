@@ -158,6 +158,8 @@ fn orders_with(block: &str, from: &str, to: &str) -> SpecModel {
 /// The finding (mutation testing): mutants of the orders `future pay` survived: a generated
 /// amount never equals an order's total, so every payment was refused on both sides. The
 /// amount is now drawn from the new state's parts (an order's `total`) now and then.
+/// (At 16 cases a few seeds find it: seeds 0 and 3 of 0 to 11 when written, then 1, 2, 5, 6,
+/// 7 and 8 with comparison-guided generation; 64 cases now find it on each of seeds 0 to 3.)
 #[test]
 fn a_payment_of_the_held_total_is_checked() {
     let m = orders_with(
@@ -165,7 +167,7 @@ fn a_payment_of_the_held_total_is_checked() {
         "call mark_paid(id, payment_ref)",
         "call mark_paid(id, \"\")",
     );
-    let r = verify(&m, &VerifyOptions { seed: 0, cases: 16 });
+    let r = verify(&m, &VerifyOptions { seed: 0, cases: 64 });
     assert!(
         !r.diagnostics.is_empty(),
         "the wrong payment reference passed"
