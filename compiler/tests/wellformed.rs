@@ -173,3 +173,23 @@ fn a_payment_of_the_held_total_is_checked() {
         "the wrong payment reference passed"
     );
 }
+
+/// The finding (mutation testing): a future `pay` that forgets to check the currency
+/// survived: it is wrong only for a payment whose amount equals a pending order's total (a
+/// product the models computed, or a large generated number) in another currency, and an
+/// amount drawn whole from the state is the order's `total`, USD. A generated argument's
+/// integers are now drawn from those the state holds now and then (before: none of seeds
+/// 0 to 3 found it; now seed 0 does).
+#[test]
+fn a_payment_of_the_held_amount_in_another_currency_is_checked() {
+    let m = orders_with(
+        "pay(id, payment_ref, amount) = match call get(id)",
+        "if amount.currency == \"USD\" && amount.amount_cents == o.total_cents {",
+        "if amount.amount_cents == o.total_cents {",
+    );
+    let caught = (0..4).any(|seed| {
+        let r = verify(&m, &VerifyOptions { seed, cases: 64 });
+        !r.diagnostics.is_empty()
+    });
+    assert!(caught, "the payment in another currency passed");
+}
