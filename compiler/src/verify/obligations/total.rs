@@ -7,7 +7,7 @@ use super::{error_span, found_note, skipped, Case, Cx, MAX_SHRINK_RUNS};
 use crate::eval::{EvalError, Value};
 use crate::model::{MethodDef, ServiceDef, Ty};
 use crate::verify::conform::conforms;
-use crate::verify::gen::shrink_case;
+use crate::verify::gen::{shrink_case, Scalars};
 use crate::verify::host::{tape_values, Answer, TapeHost};
 use crate::verify::report::{Obligation, ObligationResult};
 use crate::verify::resolve::{self, sides};
@@ -106,7 +106,12 @@ fn check_rule(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
             .method
             .params
             .iter()
-            .map(|p| (p.ty.clone(), cx.gen.generate(&p.ty, &mut rng, size)))
+            .map(|p| {
+                let value =
+                    cx.gen
+                        .generate_named(&p.name.name, &p.ty, &mut rng, size, &Scalars::default());
+                (p.ty.clone(), value)
+            })
             .collect();
         case.push((Ty::Tuple(Vec::new()), Value::Tuple(Vec::new())));
         let (outcome, case, _) = run(cx, s, &case, host_rng.clone(), size);

@@ -64,7 +64,7 @@ fn check_method(
         let keys = state_keys(&state);
         let mut case = vec![(state_ty.clone(), state)];
         for p in &method.params {
-            let value = held_or_generated(cx, &keys, &p.ty, &mut rng, size);
+            let value = held_or_generated(cx, &keys, (&p.name.name, &p.ty), &mut rng, size);
             case.push((p.ty.clone(), value));
         }
         let Some(clause) = run(cx, number, method, &case) else {

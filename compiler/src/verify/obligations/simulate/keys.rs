@@ -4,6 +4,7 @@
 use crate::eval::Value;
 use crate::model::Ty;
 use crate::verify::conform::conforms;
+use crate::verify::gen::Scalars;
 use crate::verify::obligations::Cx;
 use crate::verify::rng::Rng;
 
@@ -26,6 +27,13 @@ impl Held {
     pub(crate) fn extend(&mut self, other: Held) {
         self.keys.extend(other.keys);
         self.parts.extend(other.parts);
+    }
+
+    /// The strings and integers held, as keys or parts: a generated argument's own strings
+    /// and integers are drawn from them now and then (an amount equal to an order's total in
+    /// a payment whose currency is generated).
+    pub(crate) fn scalars(&self) -> Scalars {
+        Scalars::of(self.keys.iter().chain(&self.parts))
     }
 }
 
@@ -71,11 +79,12 @@ pub(crate) fn pick_fitting(cx: &Cx<'_>, held: &Held, ty: &Ty, rng: &mut Rng) -> 
     rng.pick(&parts).or_else(|| rng.pick(&keys)).cloned()
 }
 
-/// An argument of type `ty`: half the time a held value that fits, else a generated one.
+/// An argument `name` of type `ty`: half the time a held value that fits, else a generated
+/// one (under its name, its strings and integers now and then held ones).
 pub(crate) fn held_or_generated(
     cx: &Cx<'_>,
     held: &Held,
-    ty: &Ty,
+    (name, ty): (&str, &Ty),
     rng: &mut Rng,
     size: u32,
 ) -> Value {
@@ -84,7 +93,7 @@ pub(crate) fn held_or_generated(
     } else {
         None
     };
-    picked.unwrap_or_else(|| cx.gen.generate(ty, rng, size))
+    picked.unwrap_or_else(|| cx.gen.generate_named(name, ty, rng, size, &held.scalars()))
 }
 
 /// A case's old state of type `state_ty`: a well-formed one when the old version has a

@@ -210,7 +210,10 @@ fn generate(
             } else {
                 None
             };
-            let value = reused.unwrap_or_else(|| cx.gen.generate(&p.ty, rng, size));
+            let value = reused.unwrap_or_else(|| {
+                cx.gen
+                    .generate_named(&p.name.name, &p.ty, rng, size, &keys.scalars())
+            });
             given.push((p.ty.clone(), value.clone()));
             args.push(value);
         }

@@ -46,7 +46,7 @@ fn arguments(
         (varied_ty(cx), Value::Option(varied.map(Box::new))),
     ];
     for p in &s.caller.params {
-        let value = held_or_generated(cx, &keys, &p.ty, rng, size);
+        let value = held_or_generated(cx, &keys, (&p.name.name, &p.ty), rng, size);
         case.push((p.ty.clone(), value));
     }
     case

@@ -13,6 +13,7 @@
 
 use crate::eval::Value;
 use crate::model::Ty;
+use crate::verify::gen::Scalars;
 use crate::verify::obligations::Cx;
 use crate::verify::resolve::{self, Named};
 use crate::verify::rng::Rng;
@@ -98,7 +99,7 @@ pub(super) fn vary(
         let Some(part) = at_mut(&mut trial, &site.path) else {
             continue;
         };
-        edit(cx, part, &site.ty, rng, size);
+        edit(cx, part, (name_of(&site.path), &site.ty), rng, size);
         if trial != current && related_to_well_formed(cx, old, &trial) {
             current = trial;
             changed = true;
@@ -106,6 +107,18 @@ pub(super) fn vary(
         }
     }
     changed.then_some(current)
+}
+
+/// The name of the field at the end of `path` (through options): the comparisons of that
+/// name guide what is generated there.
+fn name_of(path: &[Step]) -> Option<&str> {
+    path.iter()
+        .rev()
+        .find(|s| !matches!(s, Step::Some))
+        .and_then(|s| match s {
+            Step::Field(f) => Some(f.as_str()),
+            _ => None,
+        })
 }
 
 /// `path` up to its last map entry (empty when it crosses none).
@@ -226,9 +239,9 @@ fn at_mut<'v>(v: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
 
 /// Changes `v`, a value of `ty`: a map gains an entry (its value generated, or a copy of one
 /// of its values, to be varied by later steps) or loses one; anything else is generated
-/// again (the generator draws strings and numbers from the spec's literals, and enum values
-/// from all of their type's variants).
-fn edit(cx: &Cx<'_>, v: &mut Value, ty: &Ty, rng: &mut Rng, size: u32) {
+/// again (the generator draws strings and numbers from the spec's literals, those the spec
+/// compares the part's name with first, and enum values from all of their type's variants).
+fn edit(cx: &Cx<'_>, v: &mut Value, (name, ty): (Option<&str>, &Ty), rng: &mut Rng, size: u32) {
     if let (Ty::Map(kt, vt), Value::Map(m)) = (ty, &mut *v) {
         if !m.is_empty() && rng.chance(1, 4) {
             let keys: Vec<Value> = m.keys().cloned().collect();
@@ -246,5 +259,10 @@ fn edit(cx: &Cx<'_>, v: &mut Value, ty: &Ty, rng: &mut Rng, size: u32) {
         m.insert(key, value);
         return;
     }
-    *v = cx.gen.generate(ty, rng, size);
+    *v = match name {
+        Some(name) => cx
+            .gen
+            .generate_named(name, ty, rng, size, &Scalars::default()),
+        None => cx.gen.generate(ty, rng, size),
+    };
 }
