@@ -268,22 +268,7 @@ fn work(
     stop: &AtomicBool,
 ) -> WorkerReport {
     let prefix = format!("{}-v{}-w{n}-", target.node, target.version);
-    let mut w = Worker {
-        target: &target,
-        config,
-        conn: None,
-        next_id: 1,
-        report: WorkerReport {
-            target: target.clone(),
-            counts: Counts::default(),
-            model: BTreeMap::new(),
-            unsure: BTreeMap::new(),
-            touched: BTreeSet::new(),
-            max_latency: Duration::ZERO,
-            problems: Vec::new(),
-        },
-        live,
-    };
+    let mut w = Worker::new(&target, config, live);
     let mut i: u64 = 0;
     while !stop.load(Ordering::SeqCst) {
         w.step(&prefix, i);
@@ -293,7 +278,27 @@ fn work(
     w.report
 }
 
-impl Worker<'_> {
+impl<'a> Worker<'a> {
+    /// A worker on `target` with no calls made yet.
+    fn new(target: &'a Target, config: LoadConfig, live: &'a Live) -> Self {
+        Worker {
+            target,
+            config,
+            conn: None,
+            next_id: 1,
+            report: WorkerReport {
+                target: target.clone(),
+                counts: Counts::default(),
+                model: BTreeMap::new(),
+                unsure: BTreeMap::new(),
+                touched: BTreeSet::new(),
+                max_latency: Duration::ZERO,
+                problems: Vec::new(),
+            },
+            live,
+        }
+    }
+
     fn call(&mut self, method: &str, params: Value) -> Outcome {
         let deadline = Instant::now() + self.config.call_timeout;
         let id = self.next_id;
@@ -695,22 +700,7 @@ mod tests {
 
     /// A version-2 worker of `node`, with no calls made yet.
     fn worker<'a>(target: &'a Target, live: &'a Live) -> Worker<'a> {
-        Worker {
-            target,
-            config: LoadConfig::default(),
-            conn: None,
-            next_id: 1,
-            report: WorkerReport {
-                target: target.clone(),
-                counts: Counts::default(),
-                model: BTreeMap::new(),
-                unsure: BTreeMap::new(),
-                touched: BTreeSet::new(),
-                max_latency: Duration::ZERO,
-                problems: Vec::new(),
-            },
-            live,
-        }
+        Worker::new(target, LoadConfig::default(), live)
     }
 
     const PREFIX: &str = "n2-v2-w7-";
