@@ -398,13 +398,8 @@ impl Maker<'_, '_> {
                         ..
                     },
                 ) => {
-                    let ty = def
-                        .variants
-                        .iter()
-                        .find(|v| v.name.name == *variant)
-                        .and_then(|v| v.payload.clone());
-                    if let Some(t) = ty {
-                        self.graft(&t, p, pool, rng, d);
+                    if let Some(t) = def.variant(variant).and_then(|v| v.payload.as_ref()) {
+                        self.graft(t, p, pool, rng, d);
                     }
                 }
                 _ => {}

@@ -6,13 +6,13 @@ use crate::model::Ty;
 use crate::verify::conform::conforms;
 use crate::verify::gen::shrink_case;
 use crate::verify::obligations::simulate::call::{
-    case_pair, old_state_ty, related_pair, step, varied_ty, Failure,
+    case_pair, old_state_ty, step, varied_ty, Failure,
 };
 use crate::verify::obligations::simulate::diagnostic::{diagnostic, Context};
 use crate::verify::obligations::simulate::keys::{case_state, pair_keys, pick_fitting, state_keys};
 use crate::verify::obligations::simulate::single::varied_note;
 use crate::verify::obligations::simulate::subject::Subject;
-use crate::verify::obligations::simulate::vary::{vary, VARIED_SALT};
+use crate::verify::obligations::simulate::vary::attempts;
 use crate::verify::obligations::{found_note, skipped, Cx, MAX_SHRINK_RUNS};
 use crate::verify::report::{Obligation, ObligationResult, Status};
 use crate::verify::rng::Rng;
@@ -266,33 +266,27 @@ pub(super) fn check_sequences(cx: &mut Cx<'_>, subjects: &[Subject<'_>]) -> Obli
             discarded += 1;
             continue;
         };
-        // Each case is a sequence from the transform's pair, and, when old callers have
+        // Each case is a sequence from the transform's pair and, when old callers have
         // subjects, one of their calls only from a new state the transform does not make (see
-        // `run_sequence`), drawn from a stream of its own so the first stays as it was.
-        let transformed = related_pair(cx, &state).map(|(_, new)| new);
-        let mut vrng = rng.fork(VARIED_SALT);
-        let mut attempts = vec![generate(
+        // `run_sequence`).
+        let attempts = attempts(
             cx,
-            subjects,
-            &all,
-            (&state, transformed.as_ref(), None),
+            &state,
+            !past.is_empty(),
             &mut rng,
             size,
-        )];
-        let varied = match &transformed {
-            Some(new) if !past.is_empty() => vary(cx, &state, new, &mut vrng, size),
-            _ => None,
-        };
-        if let Some(varied) = varied {
-            attempts.push(generate(
-                cx,
-                subjects,
-                &past,
-                (&state, None, Some(varied)),
-                &mut vrng,
-                size,
-            ));
-        }
+            |(state, transformed, varied), rng| {
+                let chosen = if varied.is_some() { &past } else { &all };
+                generate(
+                    cx,
+                    subjects,
+                    chosen,
+                    (state, transformed, varied),
+                    rng,
+                    size,
+                )
+            },
+        );
         for case in attempts {
             let key = match run_sequence(cx, subjects, &case) {
                 None => {

@@ -5,12 +5,12 @@ use crate::eval::Value;
 use crate::model::Ty;
 use crate::verify::gen::shrink_case;
 use crate::verify::obligations::simulate::call::{
-    case_pair, old_state_ty, related_pair, step, varied_ty, Failure, Step, Unmodelled,
+    case_pair, old_state_ty, step, varied_ty, Failure, Step, Unmodelled,
 };
 use crate::verify::obligations::simulate::diagnostic::{diagnostic, Context};
 use crate::verify::obligations::simulate::keys::{case_state, held_or_generated, pair_keys};
 use crate::verify::obligations::simulate::subject::Subject;
-use crate::verify::obligations::simulate::vary::{vary, VARIED_SALT};
+use crate::verify::obligations::simulate::vary::attempts;
 use crate::verify::obligations::{found_note, skipped, Cx, MAX_SHRINK_RUNS};
 use crate::verify::report::{Obligation, ObligationResult, Status};
 use crate::verify::rng::Rng;
@@ -65,29 +65,11 @@ pub(super) fn check_subject(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResul
         };
         // A case of a past rule (or a method passed through to the new version) runs on the
         // transform's new state, and again on one the transform does not make, which callers
-        // of the new version made (drawn from a stream of its own: the first stays as it was).
-        let transformed = related_pair(cx, &state).map(|(_, new)| new);
-        let mut vrng = rng.fork(VARIED_SALT);
-        let mut attempts = vec![arguments(
-            cx,
-            s,
-            (&state, transformed.as_ref(), None),
-            &mut rng,
-            size,
-        )];
-        let varied = match (&transformed, s.kind) {
-            (Some(new), RuleKind::Past) => vary(cx, &state, new, &mut vrng, size),
-            _ => None,
-        };
-        if let Some(varied) = varied {
-            attempts.push(arguments(
-                cx,
-                s,
-                (&state, None, Some(varied)),
-                &mut vrng,
-                size,
-            ));
-        }
+        // of the new version made.
+        let past = s.kind == RuleKind::Past;
+        let attempts = attempts(cx, &state, past, &mut rng, size, |pair, rng| {
+            arguments(cx, s, pair, rng, size)
+        });
         for case in attempts {
             let failure = match run_case(cx, s, &case) {
                 None => {

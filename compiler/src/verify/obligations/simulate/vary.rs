@@ -14,13 +14,14 @@
 use crate::eval::Value;
 use crate::model::Ty;
 use crate::verify::gen::Scalars;
+use crate::verify::obligations::simulate::call::related_pair;
 use crate::verify::obligations::Cx;
 use crate::verify::resolve::{self, Named};
 use crate::verify::rng::Rng;
 use crate::verify::wellformed::broken_clause;
 
 /// Salt of the random stream a case's varied pair and its arguments are drawn from.
-pub(super) const VARIED_SALT: u64 = 0x7661_7269_6564;
+const VARIED_SALT: u64 = 0x7661_7269_6564;
 /// Steps tried in one walk; each evaluates the invariant once.
 const STEPS: u32 = 12;
 /// How much likelier a part of the map entry the last kept step changed is to be chosen
@@ -66,13 +67,7 @@ fn related_to_well_formed(cx: &Cx<'_>, old: &Value, new: &Value) -> bool {
 
 /// A new state related to `old` other than `new` (the transform's), found by a short walk
 /// from `new`; `None` when no step kept the states related (or the spec has no invariant).
-pub(super) fn vary(
-    cx: &Cx<'_>,
-    old: &Value,
-    new: &Value,
-    rng: &mut Rng,
-    size: u32,
-) -> Option<Value> {
+fn vary(cx: &Cx<'_>, old: &Value, new: &Value, rng: &mut Rng, size: u32) -> Option<Value> {
     let model = cx.model;
     model.spec.invariants().next()?;
     model.new.state.as_ref()?;
@@ -107,6 +102,35 @@ pub(super) fn vary(
         }
     }
     changed.then_some(current)
+}
+
+/// A case's pair of states, as the case generators take it: the old state, the transform's
+/// new state (or `None`), and a varied new state (or `None`).
+pub(super) type Pair<'a> = (&'a Value, Option<&'a Value>, Option<Value>);
+
+/// The attempts of one case from the old state `state`: one made by `make` from the
+/// transform's pair, and, when `varied_too` and a walk finds a varied pair, one from that
+/// pair, drawn from a stream of its own (salted with [`VARIED_SALT`]) so the first stays as
+/// it was.
+pub(super) fn attempts<T>(
+    cx: &Cx<'_>,
+    state: &Value,
+    varied_too: bool,
+    rng: &mut Rng,
+    size: u32,
+    mut make: impl FnMut(Pair<'_>, &mut Rng) -> T,
+) -> Vec<T> {
+    let transformed = related_pair(cx, state).map(|(_, new)| new);
+    let mut vrng = rng.fork(VARIED_SALT);
+    let mut attempts = vec![make((state, transformed.as_ref(), None), rng)];
+    let varied = match &transformed {
+        Some(new) if varied_too => vary(cx, state, new, &mut vrng, size),
+        _ => None,
+    };
+    if let Some(varied) = varied {
+        attempts.push(make((state, None, Some(varied)), &mut vrng));
+    }
+    attempts
 }
 
 /// The name of the field at the end of `path` (through options): the comparisons of that
@@ -200,12 +224,7 @@ impl Chooser<'_, '_, '_> {
                         ..
                     },
                 ) => {
-                    let payload = def
-                        .variants
-                        .iter()
-                        .find(|x| x.name.name == *variant)
-                        .and_then(|x| x.payload.as_ref());
-                    if let Some(t) = payload {
+                    if let Some(t) = def.variant(variant).and_then(|x| x.payload.as_ref()) {
                         inner(self, Step::Payload, p, t);
                     }
                 }
