@@ -5,7 +5,7 @@
 //! two-letter alphabet (so map keys collide now and then), integers mostly small or on the
 //! boundaries of their type, and strings and integers often the spec's own literals.
 //! A field or parameter whose name the spec compares with literals (`o.currency == "USD"`)
-//! is one of those literals half the time; an argument's strings and integers are now and
+//! is one of those literals once in four draws; an argument's strings and integers are now and
 //! then ones the state holds ([`Scalars`]: an amount equal to an order's total).
 //! Every generated value conforms to its type ([`super::conform::conforms`]).
 
@@ -63,6 +63,22 @@ impl Scalars {
             strings: strings.into_iter().collect(),
             ints: ints.into_iter().collect(),
         }
+    }
+}
+
+/// One of `compared` once in [`COMPARED_ONE_IN`] draws, else one of `held` once in four:
+/// the draws of a named value (the literals its name is compared with) and of an argument
+/// (the scalars the state holds) before any other.
+fn compared_or_held<T: Clone>(rng: &mut Rng, compared: &[T], held: &[T]) -> Option<T> {
+    if !compared.is_empty() && rng.chance(1, COMPARED_ONE_IN) {
+        if let Some(x) = rng.pick(compared) {
+            return Some(x.clone());
+        }
+    }
+    if !held.is_empty() && rng.chance(1, 4) {
+        rng.pick(held).cloned()
+    } else {
+        None
     }
 }
 
@@ -133,7 +149,7 @@ impl<'m> Generator<'m> {
         self.gen(ty, rng, size, 0, draw)
     }
 
-    /// [`Generator::generate`] for a field or parameter called `name` (half the time one of
+    /// [`Generator::generate`] for a field or parameter called `name` (once in four draws one of
     /// the literals the spec compares `name` with, when it is a string or an integer) whose
     /// strings and integers are now and then ones of `held`.
     pub fn generate_named(
@@ -259,7 +275,7 @@ impl<'m> Generator<'m> {
             .collect()
     }
 
-    /// An integer in `lo..=hi`: half the time one the spec compares the draw's name with
+    /// An integer in `lo..=hi`: once in four draws one the spec compares the draw's name with
     /// (when there is one), now and then one the state holds; else small, a literal of the
     /// spec, a boundary, or anything.
     fn int(&self, rng: &mut Rng, lo: i128, hi: i128, draw: Draw<'_>) -> i128 {
@@ -269,19 +285,12 @@ impl<'m> Generator<'m> {
                 .filter(|n| (lo..=hi).contains(n))
                 .collect()
         };
-        if let Some(c) = draw.name.and_then(|n| self.literals.compared(n)) {
-            let compared = fits(&c.ints);
-            if !compared.is_empty() && rng.chance(1, COMPARED_ONE_IN) {
-                if let Some(n) = rng.pick(&compared) {
-                    return *n;
-                }
-            }
-        }
-        let held = fits(&draw.held.ints);
-        if !held.is_empty() && rng.chance(1, 4) {
-            if let Some(n) = rng.pick(&held) {
-                return *n;
-            }
+        let compared = draw
+            .name
+            .and_then(|n| self.literals.compared(n))
+            .map_or_else(Vec::new, |c| fits(&c.ints));
+        if let Some(n) = compared_or_held(rng, &compared, &fits(&draw.held.ints)) {
+            return n;
         }
         let small = |rng: &mut Rng| {
             let n = i128::from(rng.below(4));
@@ -321,21 +330,16 @@ impl<'m> Generator<'m> {
         }
     }
 
-    /// Half the time a string the spec compares the draw's name with (when there is one), now
+    /// Once in four draws a string the spec compares the draw's name with (when there is one), now
     /// and then one the state holds; else a short string over the alphabet, or now and then a
     /// literal of the spec.
     fn string(&self, rng: &mut Rng, size: u32, draw: Draw<'_>) -> String {
-        if let Some(c) = draw.name.and_then(|n| self.literals.compared(n)) {
-            if !c.strings.is_empty() && rng.chance(1, COMPARED_ONE_IN) {
-                if let Some(s) = rng.pick(&c.strings) {
-                    return s.clone();
-                }
-            }
-        }
-        if !draw.held.strings.is_empty() && rng.chance(1, 4) {
-            if let Some(s) = rng.pick(&draw.held.strings) {
-                return s.clone();
-            }
+        let compared = draw
+            .name
+            .and_then(|n| self.literals.compared(n))
+            .map_or(&[][..], |c| c.strings.as_slice());
+        if let Some(s) = compared_or_held(rng, compared, &draw.held.strings) {
+            return s;
         }
         if !self.literals.strings.is_empty() && rng.chance(1, 2) {
             if let Some(s) = rng.pick(&self.literals.strings) {
