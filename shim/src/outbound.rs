@@ -177,16 +177,7 @@ async fn carry(mut node: TcpStream, remote: SocketAddr, shared: Arc<Shared>, slo
         }
         Err(Dial::Refused(why)) => {
             tracing::warn!(%remote, "{why}");
-            let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
-            translate::serve(
-                node,
-                first,
-                Mode::Refuse(error),
-                Arc::clone(&shared),
-                slot,
-                Lifetime::Own,
-            )
-            .await;
+            refuse(node, first, why, shared, slot).await;
         }
     }
 }
@@ -237,18 +228,16 @@ async fn redirected(mut node: TcpStream, shared: Arc<Shared>, slot: Slot) {
             if node.write_all(handshake::OK_LINE.as_bytes()).await.is_err() {
                 return;
             }
-            let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
-            translate::serve(
-                node,
-                rest,
-                Mode::Refuse(error),
-                Arc::clone(&shared),
-                slot,
-                Lifetime::Own,
-            )
-            .await;
+            refuse(node, rest, why, shared, slot).await;
         }
     }
+}
+
+/// Answers every request on the node's connection (`read`: its bytes read so far) with an
+/// error: the peer refused the bridge between the two versions (`why`).
+async fn refuse(node: TcpStream, read: Vec<u8>, why: String, shared: Arc<Shared>, slot: Slot) {
+    let error = RpcError::new(code::VERSION_NOT_BRIDGED, why);
+    translate::serve(node, read, Mode::Refuse(error), shared, slot, Lifetime::Own).await;
 }
 
 /// Copies the node's connection to the peer (see [`splice`]) through the test fault hook: a
