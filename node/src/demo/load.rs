@@ -474,11 +474,10 @@ impl<'a> Worker<'a> {
         } else {
             self.report.counts.wrong += 1;
             self.live.wrong.fetch_add(1, Ordering::Relaxed);
-            let want: Vec<String> = was.iter().map(described).collect();
             self.problem(format!(
                 "wrong answer to `{method}` of `{key}` on {}: {result} (the key holds {})",
                 self.target.addr,
-                want.join(" or ")
+                described(&was)
             ));
         }
     }
@@ -512,13 +511,18 @@ impl<'a> Worker<'a> {
     }
 }
 
-/// `want` for people: `"v3"`, `"v3" (with a ttl)`, `no value`.
-fn described(want: &Option<Entry>) -> String {
-    match want {
-        Some(e) if e.with_ttl => format!("`{}` (with a ttl)", e.value),
-        Some(e) => format!("`{}`", e.value),
-        None => "no value".into(),
-    }
+/// The values a key may hold, for people: `` `v3` ``, `` `v3` (with a ttl) ``, `no value`,
+/// joined by "or".
+fn described(values: &[Option<Entry>]) -> String {
+    let each: Vec<String> = values
+        .iter()
+        .map(|want| match want {
+            Some(e) if e.with_ttl => format!("`{}` (with a ttl)", e.value),
+            Some(e) => format!("`{}`", e.value),
+            None => "no value".into(),
+        })
+        .collect();
+    each.join(" or ")
 }
 
 /// Whether `r` is what a `version` caller's `get` returns for `want`.
@@ -605,13 +609,10 @@ fn verify_unsure(r: &WorkerReport, key: &str, values: &[Option<Entry>]) -> Optio
         {
             None
         }
-        Ok(v) => {
-            let want: Vec<String> = values.iter().map(described).collect();
-            Some(format!(
-                "`{key}` (written through `{node}`, holding {}) reads {v} there",
-                want.join(" or ")
-            ))
-        }
+        Ok(v) => Some(format!(
+            "`{key}` (written through `{node}`, holding {}) reads {v} there",
+            described(values)
+        )),
         Err(e) => Some(format!("`{key}` on `{node}`: {e}")),
     }
 }
