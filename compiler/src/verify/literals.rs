@@ -119,6 +119,7 @@ impl Collector {
         let compared = self
             .compared
             .into_iter()
+            .filter(|(_, sets)| !sets.strings.is_empty() || !sets.ints.is_empty())
             .take(MAX_NAMES)
             .map(|(name, sets)| {
                 let c = Compared {
@@ -127,7 +128,6 @@ impl Collector {
                 };
                 (name, c)
             })
-            .filter(|(_, c)| !c.strings.is_empty() || !c.ints.is_empty())
             .collect();
         Literals {
             strings: self.all.strings.into_iter().take(MAX_LITERALS).collect(),
@@ -322,5 +322,31 @@ transform (old) -> new { m: old.m }
         // `k` is compared with nothing: no entry.
         assert!(lits.compared("k").is_none());
         assert!(lits.strings.contains(&"USD".to_string()));
+    }
+
+    /// Names matched only against literals that give nothing to draw (`true`, `1.5`) keep no
+    /// entry, and so do not count against [`MAX_NAMES`]: a name compared with a string after
+    /// more than that many of them still keeps its literals.
+    #[test]
+    fn names_with_nothing_to_draw_do_not_crowd_out_others() {
+        let matches: String = (0..MAX_NAMES + 10)
+            .map(|i| {
+                let pattern = if i % 2 == 0 { "true" } else { "1.5" };
+                format!("  forall k in keys(old.m): match old.m[k].a{i:04} {{ {pattern} => true, _ => false }}\n")
+            })
+            .collect();
+        let text = format!(
+            "upgrade t 1 -> 2\n\
+             version 1 {{ state {{ m: map<string, R> }} }}\n\
+             version 2 {{ state {{ m: map<string, R> }} }}\n\
+             invariant (old, new) {{\n{matches}  forall k in keys(old.m): old.m[k].zone == \"EU\"\n}}\n\
+             transform (old) -> new {{ m: old.m }}\n"
+        );
+        let parsed = lang::parse(FileId(0), &text);
+        let spec = parsed.spec.unwrap_or_else(|| unreachable!());
+        let lits = Literals::of(&spec);
+        assert!(lits.compared("a0000").is_none());
+        let zone = lits.compared("zone").cloned().unwrap_or_default();
+        assert_eq!(zone.strings, vec!["EU".to_string()]);
     }
 }
