@@ -56,15 +56,7 @@ pub(crate) fn signatures(cx: &mut Cx, model: &SpecModel) -> BTreeMap<String, Fun
         }
         if let Some(first) = out.get(name) {
             let first = first.name.span;
-            cx.report(
-                codes::FUNCTION_NAME_TAKEN,
-                f.name.span,
-                format!("function `{name}` is defined twice"),
-                |d| {
-                    d.label("defined again here")
-                        .also(first, "first defined here")
-                },
-            );
+            cx.duplicate(codes::FUNCTION_NAME_TAKEN, "function", &f.name, first);
             continue;
         }
         let mut params: Vec<FieldDef> = Vec::new();
