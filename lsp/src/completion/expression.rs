@@ -3,6 +3,7 @@
 
 use super::context::Context;
 use super::items::{item, keywords, type_names};
+use super::word_start;
 use crate::analysis::Analysis;
 use crate::hover::ty_text;
 use compiler::builtins::BUILTINS;
@@ -123,15 +124,7 @@ fn receiver_fields(
     offset: usize,
 ) -> Vec<CompletionItem> {
     let text = a.text.as_bytes();
-    let mut dot = offset;
-    while dot > 0
-        && text
-            .get(dot - 1)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-    {
-        dot -= 1;
-    }
-    let dot = dot.saturating_sub(1);
+    let dot = word_start(&a.text, offset).saturating_sub(1);
     for candidate in [Some(a), previous].into_iter().flatten() {
         let agrees = candidate.text.as_bytes().get(..dot) == text.get(..dot);
         let Some(model) = candidate.model.as_ref().filter(|_| agrees) else {

@@ -59,6 +59,21 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
     items
 }
 
+/// Where the word (letters, digits, `_`) that ends at byte `offset` of `text` starts:
+/// `offset` itself when none does.
+fn word_start(text: &str, offset: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut start = offset;
+    while start > 0
+        && bytes
+            .get(start - 1)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
+        start -= 1;
+    }
+    start
+}
+
 fn completion_items(
     a: &Analysis,
     previous: Option<&Analysis>,
@@ -66,15 +81,7 @@ fn completion_items(
 ) -> Vec<CompletionItem> {
     let text = a.text.as_str();
     let offset = offset.min(text.len());
-    let bytes = text.as_bytes();
-    let mut word_start = offset;
-    while word_start > 0
-        && bytes
-            .get(word_start - 1)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-    {
-        word_start -= 1;
-    }
+    let word_start = word_start(text, offset);
     let all = regions(text);
     let Some(region) = all.iter().rev().find(|r| r.start <= word_start) else {
         return keywords(ITEM_KEYWORDS.iter().chain(["upgrade"].iter()));
