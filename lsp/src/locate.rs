@@ -2,7 +2,7 @@
 //! expression at a byte offset, resolving it on the way (which version a type name means,
 //! which method a rule or `call` names, which binding a variable refers to, its type).
 
-use compiler::model::{SpecModel, Ty, TypeRef};
+use compiler::model::{MethodDef, SpecModel, Ty, TypeRef};
 use lang::ast::*;
 use lang::span::Span;
 
@@ -77,6 +77,15 @@ pub enum Target {
 }
 
 impl Target {
+    /// The name `at` bound to a value of `ty`.
+    fn binding(at: &Ident, ty: Ty) -> Target {
+        Target::Binding {
+            name: at.name.clone(),
+            span: at.span,
+            ty,
+        }
+    }
+
     pub fn span(&self) -> Span {
         match self {
             Target::Type { span, .. }
@@ -92,6 +101,13 @@ impl Target {
             | Target::Expr { span, .. } => *span,
         }
     }
+}
+
+/// The declared type of parameter `i` of `method` (unknown without one).
+fn param_ty(method: Option<&MethodDef>, i: usize) -> Ty {
+    method
+        .and_then(|m| m.params.get(i))
+        .map_or(Ty::Unknown, |f| f.ty.clone())
 }
 
 /// The target at byte `offset` (a cursor just after a name is still on it).
@@ -144,11 +160,7 @@ impl<'m> Walker<'m> {
         bindings
             .into_iter()
             .find(|(ident, _)| self.hit(ident.span))
-            .map(|(ident, v)| Target::Binding {
-                name: ident.name.clone(),
-                span: ident.span,
-                ty: Ty::State(v),
-            })
+            .map(|(ident, v)| Target::binding(ident, Ty::State(v)))
     }
 
     fn ty(&self, e: &Expr) -> Ty {
@@ -241,20 +253,10 @@ impl<'m> Walker<'m> {
                                 site: MethodSite::Rule(r.kind),
                             });
                         }
-                        let method = self
-                            .env(simulated)
-                            .and_then(|e| e.services.get(&r.service.name))
-                            .and_then(|s| s.method(&rule.method.name));
+                        let method = self.method(simulated, &r.service.name, &rule.method.name);
                         for (i, p) in rule.params.iter().enumerate() {
                             if self.hit(p.span) {
-                                let ty = method
-                                    .and_then(|m| m.params.get(i))
-                                    .map_or(Ty::Unknown, |f| f.ty.clone());
-                                return Some(Target::Binding {
-                                    name: p.name.clone(),
-                                    span: p.span,
-                                    ty,
-                                });
+                                return Some(Target::binding(p, param_ty(method, i)));
                             }
                         }
                         let scope: Scope<'_> = rule
@@ -266,6 +268,13 @@ impl<'m> Walker<'m> {
                     })
             }
         }
+    }
+
+    /// The method `service.name` of version `v`.
+    fn method(&self, v: u64, service: &str, name: &str) -> Option<&'m MethodDef> {
+        self.env(v)
+            .and_then(|e| e.services.get(service))
+            .and_then(|s| s.method(name))
     }
 
     fn env(&self, v: u64) -> Option<&'m compiler::model::VersionEnv> {
@@ -327,20 +336,10 @@ impl<'m> Walker<'m> {
                             site: MethodSite::Decl,
                         });
                     }
-                    let def = self
-                        .env(v)
-                        .and_then(|e| e.services.get(&s.name.name))
-                        .and_then(|s| s.method(&m.name.name));
+                    let def = self.method(v, &s.name.name, &m.name.name);
                     for (i, p) in m.params.iter().enumerate() {
                         if self.hit(p.name.span) {
-                            let ty = def
-                                .and_then(|d| d.params.get(i))
-                                .map_or(Ty::Unknown, |f| f.ty.clone());
-                            return Some(Target::Binding {
-                                name: p.name.name.clone(),
-                                span: p.name.span,
-                                ty,
-                            });
+                            return Some(Target::binding(&p.name, param_ty(def, i)));
                         }
                         if let Some(t) = self.type_expr(v, &p.ty) {
                             return Some(t);
@@ -390,11 +389,7 @@ impl<'m> Walker<'m> {
             match stmt {
                 ModelStmt::Let { name, value, .. } => {
                     if self.hit(name.span) {
-                        return Some(Target::Binding {
-                            name: name.name.clone(),
-                            span: name.span,
-                            ty: self.ty(value),
-                        });
+                        return Some(Target::binding(name, self.ty(value)));
                     }
                     if let Some(t) = self.expr(value, &scope, None) {
                         return Some(t);
@@ -605,11 +600,7 @@ impl<'m> Walker<'m> {
             }
             ExprKind::Let { name, value, body } => {
                 if self.hit(name.span) {
-                    return Some(Target::Binding {
-                        name: name.name.clone(),
-                        span: name.span,
-                        ty: self.ty(value),
-                    });
+                    return Some(Target::binding(name, self.ty(value)));
                 }
                 if let Some(t) = sub(value) {
                     return Some(t);
@@ -620,12 +611,7 @@ impl<'m> Walker<'m> {
             }
             ExprKind::Closure { params, body } => {
                 if let Some(p) = params.iter().find(|p| self.hit(p.span)) {
-                    let ty = self.closure_param_ty(e, params, p);
-                    return Some(Target::Binding {
-                        name: p.name.clone(),
-                        span: p.span,
-                        ty,
-                    });
+                    return Some(Target::binding(p, self.closure_param_ty(e, params, p)));
                 }
                 let mut inner = scope.clone();
                 inner.extend(params.iter().map(|p| (p.name.as_str(), p.span)));
@@ -639,11 +625,7 @@ impl<'m> Walker<'m> {
                         Ty::List(t) | Ty::Set(t) => (**t).clone(),
                         _ => Ty::Unknown,
                     };
-                    return Some(Target::Binding {
-                        name: var.name.clone(),
-                        span: var.span,
-                        ty,
-                    });
+                    return Some(Target::binding(var, ty));
                 }
                 if let Some(t) = sub(domain) {
                     return Some(t);
@@ -707,11 +689,9 @@ impl<'m> Walker<'m> {
                 if let (None, [single], None) = (&variant, path.as_slice(), payload) {
                     // A lone name that is no variant binds the value.
                     bindings.push((single.name.as_str(), single.span));
-                    return self.hit(single.span).then(|| Target::Binding {
-                        name: single.name.clone(),
-                        span: single.span,
-                        ty: ty.clone(),
-                    });
+                    return self
+                        .hit(single.span)
+                        .then(|| Target::binding(single, ty.clone()));
                 }
                 if let Some((n, ident)) = path.iter().enumerate().find(|(_, i)| self.hit(i.span)) {
                     let (r, _) = variant?;
