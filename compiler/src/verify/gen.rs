@@ -486,13 +486,9 @@ fn shrink_in(value: &Value, ty: &Ty, model: &SpecModel, depth: usize) -> Vec<Val
             }
             out
         }
-        (Ty::State(n), Value::Record { name, fields }) => {
-            shrink_fields(name, fields, resolve::state_fields(model, *n), model, d)
+        (_, Value::Record { name, fields }) => {
+            shrink_fields(name, fields, resolve::record_fields(model, ty), model, d)
         }
-        (Ty::Named(r), Value::Record { name, fields }) => match resolve::named(model, r) {
-            Some(Named::Record(def)) => shrink_fields(name, fields, &def.fields, model, d),
-            _ => Vec::new(),
-        },
         (
             Ty::Named(r),
             Value::Variant {

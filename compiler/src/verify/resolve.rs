@@ -2,7 +2,7 @@
 //! type belongs to, and the methods and rules of services.
 
 use crate::model::{
-    EnumDef, FieldDef, MethodDef, RecordDef, ServiceDef, SpecModel, TypeRef, VersionEnv,
+    EnumDef, FieldDef, MethodDef, RecordDef, ServiceDef, SpecModel, Ty, TypeRef, VersionEnv,
 };
 use lang::ast::RuleKind;
 
@@ -27,6 +27,29 @@ pub(crate) fn state_fields(model: &SpecModel, number: u64) -> &[FieldDef] {
         .env(number)
         .and_then(|v| v.state.as_ref())
         .map_or(&[], |s| s.fields.as_slice())
+}
+
+/// The fields of the record or the state `ty` names (none for any other type).
+pub(crate) fn record_fields<'m>(model: &'m SpecModel, ty: &Ty) -> &'m [FieldDef] {
+    match ty {
+        Ty::State(n) => state_fields(model, *n),
+        Ty::Named(r) => match named(model, r) {
+            Some(Named::Record(def)) => &def.fields,
+            _ => &[],
+        },
+        _ => &[],
+    }
+}
+
+/// The payload type of `variant` of the enum `ty` names, when it carries one.
+pub(crate) fn payload_ty<'m>(model: &'m SpecModel, ty: &Ty, variant: &str) -> Option<&'m Ty> {
+    let Ty::Named(r) = ty else {
+        return None;
+    };
+    match named(model, r)? {
+        Named::Enum(def) => def.variant(variant)?.payload.as_ref(),
+        Named::Record(_) => None,
+    }
 }
 
 /// (simulated version, reachable version) of a rule kind.

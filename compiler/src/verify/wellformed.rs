@@ -12,7 +12,7 @@ use crate::eval::{Env, EvalError, Evaluator, NoHost, Value};
 use crate::model::{SpecModel, Ty, STATE_VAR};
 use crate::verify::gen::Generator;
 use crate::verify::literals::Literals;
-use crate::verify::resolve::{self, Named};
+use crate::verify::resolve;
 use crate::verify::rng::Rng;
 use lang::ast::{Expr, ExprKind, Quantifier, WellFormed};
 use std::collections::{BTreeMap, BTreeSet};
@@ -375,35 +375,25 @@ impl Maker<'_, '_> {
                     self.graft(t, x, pool, rng, d);
                 }
             }
-            (Ty::State(n), Value::Record { fields, .. }) => {
-                for f in resolve::state_fields(self.model, *n) {
+            (_, Value::Record { fields, .. }) => {
+                for f in resolve::record_fields(self.model, ty) {
                     if let Some(x) = fields.get_mut(&f.name.name) {
                         self.graft(&f.ty, x, pool, rng, d);
                     }
                 }
             }
-            (Ty::Named(r), v) => match (resolve::named(self.model, r), v) {
-                (Some(Named::Record(def)), Value::Record { fields, .. }) => {
-                    for f in &def.fields {
-                        if let Some(x) = fields.get_mut(&f.name.name) {
-                            self.graft(&f.ty, x, pool, rng, d);
-                        }
-                    }
+            (
+                _,
+                Value::Variant {
+                    variant,
+                    payload: Some(p),
+                    ..
+                },
+            ) => {
+                if let Some(t) = resolve::payload_ty(self.model, ty, variant) {
+                    self.graft(t, p, pool, rng, d);
                 }
-                (
-                    Some(Named::Enum(def)),
-                    Value::Variant {
-                        variant,
-                        payload: Some(p),
-                        ..
-                    },
-                ) => {
-                    if let Some(t) = def.variant(variant).and_then(|v| v.payload.as_ref()) {
-                        self.graft(t, p, pool, rng, d);
-                    }
-                }
-                _ => {}
-            },
+            }
             _ => {}
         }
     }

@@ -16,7 +16,7 @@ use crate::model::Ty;
 use crate::verify::gen::Scalars;
 use crate::verify::obligations::simulate::call::related_pair;
 use crate::verify::obligations::Cx;
-use crate::verify::resolve::{self, Named};
+use crate::verify::resolve;
 use crate::verify::rng::Rng;
 use crate::verify::wellformed::broken_clause;
 
@@ -201,35 +201,25 @@ impl Chooser<'_, '_, '_> {
                     inner(self, Step::Entry(k.clone()), x, vt);
                 }
             }
-            (Ty::State(n), Value::Record { fields, .. }) => {
-                for f in resolve::state_fields(model, *n) {
+            (_, Value::Record { fields, .. }) => {
+                for f in resolve::record_fields(model, ty) {
                     if let Some(x) = fields.get(&f.name.name) {
                         inner(self, Step::Field(f.name.name.clone()), x, &f.ty);
                     }
                 }
             }
-            (Ty::Named(r), v) => match (resolve::named(model, r), v) {
-                (Some(Named::Record(def)), Value::Record { fields, .. }) => {
-                    for f in &def.fields {
-                        if let Some(x) = fields.get(&f.name.name) {
-                            inner(self, Step::Field(f.name.name.clone()), x, &f.ty);
-                        }
-                    }
+            (
+                _,
+                Value::Variant {
+                    variant,
+                    payload: Some(p),
+                    ..
+                },
+            ) => {
+                if let Some(t) = resolve::payload_ty(model, ty, variant) {
+                    inner(self, Step::Payload, p, t);
                 }
-                (
-                    Some(Named::Enum(def)),
-                    Value::Variant {
-                        variant,
-                        payload: Some(p),
-                        ..
-                    },
-                ) => {
-                    if let Some(t) = def.variant(variant).and_then(|x| x.payload.as_ref()) {
-                        inner(self, Step::Payload, p, t);
-                    }
-                }
-                _ => {}
-            },
+            }
             _ => {}
         }
     }
