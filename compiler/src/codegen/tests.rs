@@ -4,6 +4,7 @@
 use super::{format_tokens, generate, lib_tokens, CodegenError, GeneratedCrate};
 use crate::check::check_sources;
 use crate::model::SpecModel;
+use crate::test_specs::spec;
 use lang::span::SourceMap;
 use std::path::Path;
 
@@ -203,13 +204,6 @@ fn manifest_lists_methods_rules_disallows_and_schedule() {
             ("canary", "1 then pause")
         ]
     );
-}
-
-/// A spec of two versions around `rest`, with a schedule.
-fn spec(v1: &str, v2: &str, rest: &str) -> String {
-    format!(
-        "upgrade t 1 -> 2\nversion 1 {{\n{v1}\n}}\nversion 2 {{\n{v2}\n}}\n{rest}\nschedule {{ rolling {{ batch: 1, max_unavailable: 1 }} }}\n"
-    )
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! [`check_tests!`] table.
 
 use super::{check_sources, check_text};
+use crate::test_specs::spec;
 use lang::span::SourceMap;
 
 /// A table of checker tests: each entry is a `#[test]` named `$name`, which may bind names
@@ -64,13 +65,6 @@ fn check(spec: &str, expect: &str) {
         expect.trim(),
         "\n--- got\n{got}\n--- for spec\n{spec}"
     );
-}
-
-/// Two versions around a body of rules; versions are given, schedule present.
-fn spec(v1: &str, v2: &str, rest: &str) -> String {
-    format!(
-        "upgrade t 1 -> 2\nversion 1 {{\n{v1}\n}}\nversion 2 {{\n{v2}\n}}\n{rest}\nschedule {{ rolling {{ batch: 1, max_unavailable: 1 }} }}\n"
-    )
 }
 
 /// The helps of the diagnostics of one file's text.
