@@ -6,7 +6,7 @@
 use compiler::check::check_sources;
 use compiler::model::SpecModel;
 use compiler::verify::{verify, VerifyOptions, VerifyReport};
-use lang::diagnostic::{codes, Code};
+use lang::diagnostic::{codes, Code, Diagnostic};
 use lang::span::SourceMap;
 use upstart_test_support::repo_root;
 
@@ -26,13 +26,16 @@ fn run(m: &SpecModel, seed: u64, cases: u32) -> VerifyReport {
     verify(m, &VerifyOptions { seed, cases })
 }
 
-fn codes_of(r: &VerifyReport) -> Vec<u16> {
-    r.diagnostics.iter().map(|d| d.code.0).collect()
+/// The diagnostic of `code` in `r`; fails the test, showing `r`, when there is none.
+fn reported(r: &VerifyReport, code: Code) -> &Diagnostic {
+    let found = r.diagnostics.iter().find(|d| d.code == code);
+    assert!(found.is_some(), "no {code}:\n{r}");
+    found.unwrap()
 }
 
 /// Whether `verify` reports `code` on `m` with `seed` and 64 cases.
 fn reports(m: &SpecModel, seed: u64, code: Code) -> bool {
-    codes_of(&run(m, seed, 64)).contains(&code.0)
+    run(m, seed, 64).diagnostics.iter().any(|d| d.code == code)
 }
 
 /// The example spec `text` with `written`, which it must still hold, replaced by `instead`.
@@ -115,15 +118,7 @@ fn a_past_read_of_a_value_only_new_callers_make_is_caught() {
     let m = prices("get(key) = (call get(key)).map(|p| p.cents)");
     for seed in 0..4 {
         let r = run(&m, seed, 64);
-        assert!(
-            codes_of(&r).contains(&codes::VERIFY_SIMULATION_ANSWER.0),
-            "seed {seed}:\n{r}"
-        );
-        let d = r
-            .diagnostics
-            .iter()
-            .find(|d| d.code == codes::VERIFY_SIMULATION_ANSWER)
-            .unwrap();
+        let d = reported(&r, codes::VERIFY_SIMULATION_ANSWER);
         assert!(
             d.notes.iter().any(|n| n.contains("not the transform's")),
             "{d:#?}"
@@ -191,10 +186,7 @@ fn orders_past_get_of_an_order_in_another_currency_is_checked() {
         &text[at + needle.len()..]
     );
     let r = run(&model("orders.ups", &mutant), 0, 64);
-    assert!(
-        codes_of(&r).contains(&codes::VERIFY_SIMULATION_ANSWER.0),
-        "{r}"
-    );
+    reported(&r, codes::VERIFY_SIMULATION_ANSWER);
     let fine = run(&model("orders.ups", &text), 0, 64);
     assert!(fine.diagnostics.is_empty(), "{fine}");
 }
@@ -275,11 +267,7 @@ fn tickets(future_open: &str) -> SpecModel {
 #[test]
 fn a_later_read_of_the_id_a_write_answered_is_checked() {
     let m = tickets("open(title, priority) = call open(title)");
-    let r = run(&m, 0, 64);
-    assert!(
-        codes_of(&r).contains(&codes::VERIFY_SIMULATION_SEQUENCE.0),
-        "{r}"
-    );
+    reported(&run(&m, 0, 64), codes::VERIFY_SIMULATION_SEQUENCE);
     let fine = tickets(
         r#"open(title, priority) = if priority == 0 {
     call open(title)
