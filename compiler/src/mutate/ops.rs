@@ -5,7 +5,7 @@
 
 use super::tree::{bound_names, preorder};
 use crate::model::{SpecModel, Ty};
-use lang::ast::{BinOp, Expr, ExprId, ExprKind, FieldInit, Ident, Lit, Rule};
+use lang::ast::{BinOp, Expr, ExprId, ExprKind, Ident, Lit, Rule};
 use lang::Span;
 
 /// One proposed change: the expression `target` becomes `kind`.
@@ -111,22 +111,12 @@ pub(crate) fn candidates(
                 format!("swapped the branches of `{shown}`"),
             ),
             ExprKind::Match { scrutinee, arms } => {
-                for i in 0..arms.len() {
-                    for j in i + 1..arms.len() {
-                        let mut swapped = arms.clone();
-                        let (Some(a), Some(b)) = (arms.get(i), arms.get(j)) else {
-                            continue;
-                        };
-                        if let Some(x) = swapped.get_mut(i) {
-                            x.body = b.body.clone();
-                        }
-                        if let Some(y) = swapped.get_mut(j) {
-                            y.body = a.body.clone();
-                        }
+                for (i, a) in arms.iter().enumerate() {
+                    for (j, b) in arms.iter().enumerate().skip(i + 1) {
                         push(
                             ExprKind::Match {
                                 scrutinee: scrutinee.clone(),
-                                arms: swapped,
+                                arms: exchanged(arms, i, j, |arm| &mut arm.body),
                             },
                             format!(
                                 "swapped the bodies of the arms `{}` and `{}` of `{shown}`",
@@ -198,17 +188,10 @@ pub(crate) fn candidates(
                         if model.type_of(&a.value) != model.type_of(&b.value) {
                             continue;
                         }
-                        let mut swapped: Vec<FieldInit> = fields.clone();
-                        if let Some(x) = swapped.get_mut(i) {
-                            x.value = b.value.clone();
-                        }
-                        if let Some(y) = swapped.get_mut(j) {
-                            y.value = a.value.clone();
-                        }
                         push(
                             ExprKind::Record {
                                 path: path.clone(),
-                                fields: swapped,
+                                fields: exchanged(fields, i, j, |f| &mut f.value),
                             },
                             format!(
                                 "swapped the fields `{}` and `{}` of `{shown}`",
@@ -220,6 +203,21 @@ pub(crate) fn candidates(
             }
             _ => {}
         }
+    }
+    out
+}
+
+/// `items` with the parts `part` picks of the `i`th and the `j`th exchanged (the bodies of two
+/// match arms, the values of two record fields).
+fn exchanged<T: Clone, P>(
+    items: &[T],
+    i: usize,
+    j: usize,
+    part: impl Fn(&mut T) -> &mut P,
+) -> Vec<T> {
+    let mut out = items.to_vec();
+    if let Ok([a, b]) = out.get_disjoint_mut([i, j]) {
+        std::mem::swap(part(a), part(b));
     }
     out
 }
