@@ -704,6 +704,28 @@ mod tests {
         Worker::new(target, LoadConfig::default(), live)
     }
 
+    /// The report of a version-2 worker of `node` after it took `steps`, checking its counts
+    /// (wrong, failed, retried, disallowed, unsure) against `expected` first.
+    fn report_after(
+        node: &GoingBack,
+        steps: &[u64],
+        expected: (u64, u64, u64, u64, u64),
+    ) -> WorkerReport {
+        let (t, live) = (target(node.addr), Live::default());
+        let mut w = worker(&t, &live);
+        for &i in steps {
+            w.step(PREFIX, i);
+        }
+        let c = w.report.counts;
+        assert_eq!(
+            (c.wrong, c.failed, c.retried, c.disallowed, c.unsure),
+            expected,
+            "{:#?}",
+            w.report.problems
+        );
+        w.report
+    }
+
     const PREFIX: &str = "n2-v2-w7-";
 
     fn target(addr: SocketAddr) -> Target {
@@ -722,26 +744,15 @@ mod tests {
     #[test]
     fn a_write_refused_when_sent_again_may_have_taken_effect_the_first_time() {
         let node = GoingBack::start("put", format!("{PREFIX}2"));
-        let (t, live) = (target(node.addr), Live::default());
-        let mut w = worker(&t, &live);
         // Step 2 is `put_ttl` of key 2, step 9 a `get` of it, step 16 a `delete` of it (refused
         // at version 1), step 23 a `get`, step 30 a `put`, step 37 a `get`.
-        for i in [2, 9, 16, 23, 30, 37] {
-            w.step(PREFIX, i);
-        }
-        let c = w.report.counts;
-        assert_eq!(
-            (c.wrong, c.failed, c.retried, c.disallowed, c.unsure),
-            (0, 0, 1, 2, 1),
-            "{:#?}",
-            w.report.problems
-        );
+        let report = report_after(&node, &[2, 9, 16, 23, 30, 37], (0, 0, 1, 2, 1));
         assert_eq!(
             node.store.lock().unwrap()[&format!("{PREFIX}2")]["value"],
             json!("v30")
         );
-        assert!(w.report.unsure.is_empty(), "{:?}", w.report.unsure);
-        assert_eq!(w.report.model[&format!("{PREFIX}2")].value, "v30");
+        assert!(report.unsure.is_empty(), "{:?}", report.unsure);
+        assert_eq!(report.model[&format!("{PREFIX}2")].value, "v30");
     }
 
     /// At the end, an unsure key must hold one of its possible values on its own node.
@@ -798,19 +809,8 @@ mod tests {
     #[test]
     fn a_delete_refused_when_sent_again_may_have_taken_effect_the_first_time() {
         let node = GoingBack::start("delete", format!("{PREFIX}0"));
-        let (t, live) = (target(node.addr), Live::default());
-        let mut w = worker(&t, &live);
         // Step 0 puts key 0, step 28 deletes it, steps 35 and 63 get it.
-        for i in [0, 28, 35, 63] {
-            w.step(PREFIX, i);
-        }
-        let c = w.report.counts;
-        assert_eq!(
-            (c.wrong, c.failed, c.retried, c.disallowed, c.unsure),
-            (0, 0, 1, 1, 1),
-            "{:#?}",
-            w.report.problems
-        );
+        report_after(&node, &[0, 28, 35, 63], (0, 0, 1, 1, 1));
         assert!(!node
             .store
             .lock()
