@@ -8,9 +8,12 @@
 //! No panic crosses the boundary: every entry is wrapped in `catch_unwind` ([`guest`]), and
 //! errors are data ([`Status`]).
 
+mod error;
 pub mod guest;
 pub mod manifest;
 pub mod rt;
+
+pub use error::CallError;
 
 use std::ffi::c_void;
 
