@@ -631,7 +631,9 @@ mod tests {
     /// through the spec's future rules: `put` with a ttl and `delete` are refused as declared
     /// disallows, `get` shows no expiry.
     struct GoingBack {
-        addr: SocketAddr,
+        /// The node as a version-2 worker targets it.
+        target: Target,
+        live: Live,
         store: Arc<Mutex<BTreeMap<String, Value>>>,
     }
 
@@ -695,13 +697,22 @@ mod tests {
                     });
                 }
             });
-            GoingBack { addr, store }
+            let target = Target {
+                node: "n2".into(),
+                addr,
+                version: 2,
+            };
+            GoingBack {
+                target,
+                live: Live::default(),
+                store,
+            }
         }
-    }
 
-    /// A version-2 worker of `node`, with no calls made yet.
-    fn worker<'a>(target: &'a Target, live: &'a Live) -> Worker<'a> {
-        Worker::new(target, LoadConfig::default(), live)
+        /// A version-2 worker of the node, with no calls made yet.
+        fn worker(&self) -> Worker<'_> {
+            Worker::new(&self.target, LoadConfig::default(), &self.live)
+        }
     }
 
     /// The report of a version-2 worker of `node` after it took `steps`, checking its counts
@@ -711,8 +722,7 @@ mod tests {
         steps: &[u64],
         expected: (u64, u64, u64, u64, u64),
     ) -> WorkerReport {
-        let (t, live) = (target(node.addr), Live::default());
-        let mut w = worker(&t, &live);
+        let mut w = node.worker();
         for &i in steps {
             w.step(PREFIX, i);
         }
@@ -727,14 +737,6 @@ mod tests {
     }
 
     const PREFIX: &str = "n2-v2-w7-";
-
-    fn target(addr: SocketAddr) -> Target {
-        Target {
-            node: "n2".into(),
-            addr,
-            version: 2,
-        }
-    }
 
     /// The CI finding (`wrong answer to get of n2-v2-w7-2 ... {"expires_at":null,"value":"v2"}`
     /// during the rollback 2 -> 1 of the kvsql demo): a `put` with a ttl, applied by the
@@ -759,8 +761,7 @@ mod tests {
     #[test]
     fn the_final_check_takes_an_unsure_key_as_any_of_its_values() {
         let node = GoingBack::start("put", format!("{PREFIX}2"));
-        let (t, live) = (target(node.addr), Live::default());
-        let mut w = worker(&t, &live);
+        let mut w = node.worker();
         w.step(PREFIX, 2);
         let none = BTreeMap::new();
         assert_eq!(verify(&[w.report.clone()], &none), Vec::<String>::new());
@@ -783,8 +784,7 @@ mod tests {
     #[test]
     fn a_read_settles_an_unsure_key() {
         let node = GoingBack::start("put", format!("{PREFIX}2"));
-        let (t, live) = (target(node.addr), Live::default());
-        let mut w = worker(&t, &live);
+        let mut w = node.worker();
         w.step(PREFIX, 2);
         assert_eq!(w.report.unsure.len(), 1);
         // Step 9 reads the value the first sending wrote: the key holds it from now on.
