@@ -30,7 +30,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a rule, transform or invariant did not produce a value: the boundary's one error, as
-/// generated code names it.
+/// generated code names it (defined beside [`crate::Status`], which it crosses the boundary as).
 pub use crate::CallError as RuleError;
 
 /// The result of every generated function.
