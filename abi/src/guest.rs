@@ -86,9 +86,7 @@ pub fn result(status: Status, data: Vec<u8>) -> CallResult {
 pub fn guard(body: impl FnOnce() -> Result<Vec<u8>, RuleError>) -> CallResult {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(bytes)) => result(Status::Ok, bytes),
-        Ok(Err(RuleError::Disallowed(reason))) => result(Status::Disallowed, reason.into_bytes()),
-        Ok(Err(RuleError::BadInput(message))) => result(Status::BadInput, message.into_bytes()),
-        Ok(Err(RuleError::Internal(message))) => result(Status::Internal, message.into_bytes()),
+        Ok(Err(e)) => result(e.status(), e.into_message().into_bytes()),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()

@@ -86,11 +86,8 @@ fn a_service_with_its_own_command_line_is_run_and_upgraded_without_a_wrapper() {
     push(&c.server, &bundle).unwrap();
     support::wait_each(&mut c.agents, "upgraded 2", Duration::from_secs(90));
     std::thread::sleep(Duration::from_millis(500));
-    let reports = load.stop();
-    let total = load::total(&reports);
-    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
-    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
-    assert!(total.ok > 0);
+    let reports = support::stop_without_failures(load);
+    assert!(load::total(&reports).ok > 0);
 
     for a in &c.agents {
         let data = a.spec.dir.join("agent/program");

@@ -92,17 +92,10 @@ fn the_python_sqlite_service_is_upgraded_in_a_rolling_upgrade_with_nothing_lost(
 
     let load = Load::start(&c.targets(1), LoadConfig::default());
     push(&c.server, &bundle(dir.path(), &c.private)).unwrap();
-    for a in &mut c.agents {
-        a.proc
-            .wait_line("upgraded 2", Duration::from_secs(120))
-            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
-    }
+    support::wait_each(&mut c.agents, "upgraded 2", Duration::from_secs(120));
     std::thread::sleep(Duration::from_millis(500));
-    let reports = load.stop();
-    let total = load::total(&reports);
-    let problems: Vec<&String> = reports.iter().flat_map(|r| &r.problems).collect();
-    assert_eq!((total.failed, total.wrong), (0, 0), "{problems:#?}");
-    assert!(total.ok > 0);
+    let reports = support::stop_without_failures(load);
+    assert!(load::total(&reports).ok > 0);
     // Every acknowledged write is on every node: the service replicates each write to its
     // peers (through the shims, translated between versions) before it answers.
     support::assert_nothing_lost(&reports, &c.ports(1));
@@ -392,11 +385,7 @@ fn writes_replicate_between_nodes_of_both_versions() {
     // The version-2 node keeps the expiry it was given; the version-1 nodes cannot.
     assert!(load::get(n1_v2, 2, "from-v2-ttl").unwrap()["expires_at"].is_u64());
     support::operator(&c.server, &["resume"]);
-    for a in &mut c.agents[1..] {
-        a.proc
-            .wait_line("upgraded 2", Duration::from_secs(120))
-            .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
-    }
+    support::wait_each(&mut c.agents[1..], "upgraded 2", Duration::from_secs(120));
     for a in &c.agents {
         reads_back_at_version_1(a.port(1).unwrap(), &a.spec.id);
     }

@@ -64,6 +64,16 @@ fn schema_1(path: &Path, rows: &[(&str, &str)]) {
     }
 }
 
+/// A database at schema 1 holding `rows`, alone in a temporary directory, upgraded to schema 2
+/// by the kvsql plugin: the directory and the database's path.
+fn upgraded(rows: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    schema_1(&state, rows);
+    transform::upgrade(&state, 1, 2, &plugin(), None).unwrap();
+    (dir, state)
+}
+
 const ITEMS: [(&str, &str); 3] = [
     ("key", "TEXT"),
     ("value", "TEXT"),
@@ -73,11 +83,7 @@ const ENTRIES: [(&str, &str); 2] = [("key", "TEXT"), ("value", "TEXT")];
 
 #[test]
 fn an_empty_table_keeps_its_columns_and_gains_the_new_versions() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.db");
-    schema_1(&state, &[]);
-    let plugin = plugin();
-    transform::upgrade(&state, 1, 2, &plugin, None).unwrap();
+    let (dir, state) = upgraded(&[]);
     assert_eq!(columns(&state, "items"), cols(&ITEMS));
     assert_eq!(
         columns(&dir.path().join("state.db.v2"), "items"),
@@ -98,10 +104,7 @@ fn an_empty_table_keeps_its_columns_and_gains_the_new_versions() {
 
 #[test]
 fn a_column_null_in_every_row_keeps_the_type_the_spec_declares() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.db");
-    schema_1(&state, &[("a", "one"), ("b", "two")]);
-    transform::upgrade(&state, 1, 2, &plugin(), None).unwrap();
+    let (_dir, state) = upgraded(&[("a", "one"), ("b", "two")]);
     assert_eq!(columns(&state, "items"), cols(&ITEMS));
     let v: serde_json::Value =
         serde_json::from_slice(&transform::storage::load(&state).unwrap()).unwrap();
@@ -116,15 +119,12 @@ fn a_column_null_in_every_row_keeps_the_type_the_spec_declares() {
 
 #[test]
 fn a_rollback_and_a_reverse_run_give_the_old_versions_columns_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.db");
-    schema_1(&state, &[]);
-    let plugin = plugin();
     // Rollback after a completed upgrade: the backup comes back, columns and all.
-    transform::upgrade(&state, 1, 2, &plugin, None).unwrap();
+    let (_dir, state) = upgraded(&[]);
     transform::rollback(&state, 1, 2).unwrap();
     assert_eq!(columns(&state, "entries"), cols(&ENTRIES));
     // A reverse run of an empty version-2 table writes version 1's columns.
+    let plugin = plugin();
     transform::upgrade(&state, 1, 2, &plugin, None).unwrap();
     transform::reverse(&state, 2, 1, &plugin, None).unwrap();
     assert_eq!(columns(&state, "entries"), cols(&ENTRIES));

@@ -28,30 +28,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
-/// Why a rule, transform or invariant did not produce a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuleError {
-    /// `disallow "reason"`
-    Disallowed(String),
-    /// Input that does not decode, or a run-time failure (missing key, overflow).
-    BadInput(String),
-    /// A bug or a broken contract between plugin and host.
-    Internal(String),
-}
-
-impl fmt::Display for RuleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RuleError::Disallowed(r) => write!(f, "disallowed: {r}"),
-            RuleError::BadInput(m) => write!(f, "bad input: {m}"),
-            RuleError::Internal(m) => write!(f, "internal error: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for RuleError {}
+/// Why a rule, transform or invariant did not produce a value: the boundary's one error, as
+/// generated code names it (defined beside [`crate::Status`], which it crosses the boundary as).
+pub use crate::CallError as RuleError;
 
 /// The result of every generated function.
 pub type RuleResult<T> = Result<T, RuleError>;

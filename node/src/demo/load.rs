@@ -631,7 +631,9 @@ mod tests {
     /// through the spec's future rules: `put` with a ttl and `delete` are refused as declared
     /// disallows, `get` shows no expiry.
     struct GoingBack {
-        addr: SocketAddr,
+        /// The node as a version-2 worker targets it.
+        target: Target,
+        live: Live,
         store: Arc<Mutex<BTreeMap<String, Value>>>,
     }
 
@@ -695,24 +697,46 @@ mod tests {
                     });
                 }
             });
-            GoingBack { addr, store }
+            let target = Target {
+                node: "n2".into(),
+                addr,
+                version: 2,
+            };
+            GoingBack {
+                target,
+                live: Live::default(),
+                store,
+            }
+        }
+
+        /// A version-2 worker of the node, with no calls made yet.
+        fn worker(&self) -> Worker<'_> {
+            Worker::new(&self.target, LoadConfig::default(), &self.live)
         }
     }
 
-    /// A version-2 worker of `node`, with no calls made yet.
-    fn worker<'a>(target: &'a Target, live: &'a Live) -> Worker<'a> {
-        Worker::new(target, LoadConfig::default(), live)
+    /// The report of a version-2 worker of `node` after it took `steps`, checking its counts
+    /// (wrong, failed, retried, disallowed, unsure) against `expected` first.
+    fn report_after(
+        node: &GoingBack,
+        steps: &[u64],
+        expected: (u64, u64, u64, u64, u64),
+    ) -> WorkerReport {
+        let mut w = node.worker();
+        for &i in steps {
+            w.step(PREFIX, i);
+        }
+        let c = w.report.counts;
+        assert_eq!(
+            (c.wrong, c.failed, c.retried, c.disallowed, c.unsure),
+            expected,
+            "{:#?}",
+            w.report.problems
+        );
+        w.report
     }
 
     const PREFIX: &str = "n2-v2-w7-";
-
-    fn target(addr: SocketAddr) -> Target {
-        Target {
-            node: "n2".into(),
-            addr,
-            version: 2,
-        }
-    }
 
     /// The CI finding (`wrong answer to get of n2-v2-w7-2 ... {"expires_at":null,"value":"v2"}`
     /// during the rollback 2 -> 1 of the kvsql demo): a `put` with a ttl, applied by the
@@ -722,34 +746,22 @@ mod tests {
     #[test]
     fn a_write_refused_when_sent_again_may_have_taken_effect_the_first_time() {
         let node = GoingBack::start("put", format!("{PREFIX}2"));
-        let (t, live) = (target(node.addr), Live::default());
-        let mut w = worker(&t, &live);
         // Step 2 is `put_ttl` of key 2, step 9 a `get` of it, step 16 a `delete` of it (refused
         // at version 1), step 23 a `get`, step 30 a `put`, step 37 a `get`.
-        for i in [2, 9, 16, 23, 30, 37] {
-            w.step(PREFIX, i);
-        }
-        let c = w.report.counts;
-        assert_eq!(
-            (c.wrong, c.failed, c.retried, c.disallowed, c.unsure),
-            (0, 0, 1, 2, 1),
-            "{:#?}",
-            w.report.problems
-        );
+        let report = report_after(&node, &[2, 9, 16, 23, 30, 37], (0, 0, 1, 2, 1));
         assert_eq!(
             node.store.lock().unwrap()[&format!("{PREFIX}2")]["value"],
             json!("v30")
         );
-        assert!(w.report.unsure.is_empty(), "{:?}", w.report.unsure);
-        assert_eq!(w.report.model[&format!("{PREFIX}2")].value, "v30");
+        assert!(report.unsure.is_empty(), "{:?}", report.unsure);
+        assert_eq!(report.model[&format!("{PREFIX}2")].value, "v30");
     }
 
     /// At the end, an unsure key must hold one of its possible values on its own node.
     #[test]
     fn the_final_check_takes_an_unsure_key_as_any_of_its_values() {
         let node = GoingBack::start("put", format!("{PREFIX}2"));
-        let (t, live) = (target(node.addr), Live::default());
-        let mut w = worker(&t, &live);
+        let mut w = node.worker();
         w.step(PREFIX, 2);
         let none = BTreeMap::new();
         assert_eq!(verify(&[w.report.clone()], &none), Vec::<String>::new());
@@ -772,8 +784,7 @@ mod tests {
     #[test]
     fn a_read_settles_an_unsure_key() {
         let node = GoingBack::start("put", format!("{PREFIX}2"));
-        let (t, live) = (target(node.addr), Live::default());
-        let mut w = worker(&t, &live);
+        let mut w = node.worker();
         w.step(PREFIX, 2);
         assert_eq!(w.report.unsure.len(), 1);
         // Step 9 reads the value the first sending wrote: the key holds it from now on.
@@ -798,19 +809,8 @@ mod tests {
     #[test]
     fn a_delete_refused_when_sent_again_may_have_taken_effect_the_first_time() {
         let node = GoingBack::start("delete", format!("{PREFIX}0"));
-        let (t, live) = (target(node.addr), Live::default());
-        let mut w = worker(&t, &live);
         // Step 0 puts key 0, step 28 deletes it, steps 35 and 63 get it.
-        for i in [0, 28, 35, 63] {
-            w.step(PREFIX, i);
-        }
-        let c = w.report.counts;
-        assert_eq!(
-            (c.wrong, c.failed, c.retried, c.disallowed, c.unsure),
-            (0, 0, 1, 1, 1),
-            "{:#?}",
-            w.report.problems
-        );
+        report_after(&node, &[0, 28, 35, 63], (0, 0, 1, 1, 1));
         assert!(!node
             .store
             .lock()
