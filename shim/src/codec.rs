@@ -158,11 +158,6 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// Bytes read and not taken as frames yet (a frame, or part of one).
-    pub fn holds_bytes(&self) -> bool {
-        self.buf.len() > self.start
-    }
-
     /// The next frame if a whole one is already read (taking it does not wait).
     pub fn buffered(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         self.take_frame()
@@ -226,27 +221,6 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
         self.buf.reserve(CHUNK);
         Ok(self.inner.read_buf(&mut self.buf).await? > 0)
-    }
-}
-
-impl FrameReader<tokio::net::tcp::OwnedReadHalf> {
-    /// Reads what the socket holds now, without waiting (for a task that polls before it
-    /// sleeps): `Some(true)` bytes were read, `Some(false)` the stream ended (the next read
-    /// reports it again), `None` nothing to read yet. A `recv` of the socket itself: tokio's
-    /// `try_read` answers from the readiness its reactor saw last, which does not change while
-    /// a task polls without returning to the runtime.
-    pub fn try_fill(&mut self) -> io::Result<Option<bool>> {
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        self.buf.reserve(CHUNK);
-        let spare = rustix::buffer::spare_capacity(&mut self.buf);
-        match rustix::net::recv(self.inner.as_ref(), spare, rustix::net::RecvFlags::DONTWAIT) {
-            Ok((_, n)) => Ok(Some(n > 0)),
-            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
     }
 }
 

@@ -169,14 +169,6 @@ pub struct ShimConfig {
     pub connect_timeout: Duration,
     /// Bound on one call to the node.
     pub call_timeout: Duration,
-    /// The most a translated connection's task polls its sockets, without sleeping, for what
-    /// is due within microseconds (the node's answer to a call in flight; a one-at-a-time
-    /// caller's next frame) before it waits to be woken: the userspace counterpart of a
-    /// kernel's halt-polling. Each connection adapts its own budget up to this cap, as the
-    /// kernel's haltpoll governor does: grown while its waits end within the cap, zero after a
-    /// wait longer than the cap (a paused caller or a slow node is not polled for). Zero: never
-    /// poll.
-    pub spin: Duration,
     /// Testing only (`upstart test`): a Unix socket where the shim takes commands that delay
     /// or cut its peer routes for a while (see the `faults` module). `None` (the default, and
     /// what a production node runs with): no socket, and no fault can ever be set.
@@ -237,8 +229,6 @@ pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// Connections from peers' shims (see [`Limits::peer_connections`]).
 pub const DEFAULT_PEER_CONNECTIONS: usize = 1024;
-/// See [`ShimConfig::spin`].
-pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 impl ShimConfig {
     /// A shim for `name` in front of a node at `node_version`, with no ports yet and default
@@ -266,7 +256,6 @@ impl ShimConfig {
             limits: Limits::default(),
             connect_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
-            spin: DEFAULT_SPIN,
             fault_control: None,
         }
     }

@@ -48,7 +48,6 @@ mod requests;
 mod route;
 mod shim;
 mod signatures;
-mod spin;
 mod splice;
 mod stats;
 mod targets;
@@ -56,7 +55,7 @@ mod translate;
 
 pub use config::{
     FastPath, Framing, Limits, ListenerConfig, ListenerError, ParamStyle, PeerRoute, ShimConfig,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_PEER_CONNECTIONS, DEFAULT_SPIN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_PEER_CONNECTIONS,
 };
 pub use error::ShimError;
 pub use fdlimit::{fd_limit, raise_fd_limit, FdLimit};

@@ -107,16 +107,6 @@ impl NodeLink {
         self.reader.buffered()
     }
 
-    /// Bytes of the node's read and not taken as answers yet.
-    pub fn holds_bytes(&self) -> bool {
-        self.reader.holds_bytes()
-    }
-
-    /// Reads what the node sent so far, without waiting (see [`FrameReader::try_fill`]).
-    pub fn try_fill(&mut self) -> std::io::Result<Option<bool>> {
-        self.reader.try_fill()
-    }
-
     /// Waits until the socket may take more of the queued calls (when some wait) or, with a
     /// `deadline`, for the node's next answer until then. Cancel-safe: bytes read stay in the
     /// link.

@@ -19,10 +19,6 @@ pub(crate) struct Stats {
     pub refused_busy: AtomicU64,
     pub timed_out: AtomicU64,
     pub accept_errors: AtomicU64,
-    pub spins_for_node: AtomicU64,
-    pub spins_for_caller: AtomicU64,
-    pub spins_answered: AtomicU64,
-    pub spin_micros: AtomicU64,
 }
 
 /// A snapshot of a shim's counters.
@@ -57,15 +53,6 @@ pub struct ShimStats {
     pub timed_out: u64,
     /// Failed accepts (out of file descriptors, say).
     pub accept_errors: u64,
-    /// Waits for the node's answer that a translated connection polled for before sleeping
-    /// (see [`ShimConfig::spin`](crate::ShimConfig::spin)).
-    pub spins_for_node: u64,
-    /// Waits for a caller's next frame that a translated connection polled for.
-    pub spins_for_caller: u64,
-    /// Polled waits that ended in bytes read (the rest slept after the budget).
-    pub spins_answered: u64,
-    /// Time spent polling, in microseconds, over all of them.
-    pub spin_micros: u64,
 }
 
 impl Stats {
@@ -86,10 +73,6 @@ impl Stats {
             refused_busy: get(&self.refused_busy),
             timed_out: get(&self.timed_out),
             accept_errors: get(&self.accept_errors),
-            spins_for_node: get(&self.spins_for_node),
-            spins_for_caller: get(&self.spins_for_caller),
-            spins_answered: get(&self.spins_answered),
-            spin_micros: get(&self.spin_micros),
         }
     }
 }

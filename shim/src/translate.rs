@@ -15,12 +15,6 @@
 //! TCP, not by a growing buffer. A drain closes a client's connection between requests (a
 //! peer's once the node's program stopped, see [`Lifetime`]): frames not begun are dropped,
 //! those begun are answered first.
-//!
-//! Where the next event is due within microseconds (the node's answer to a call in flight, a
-//! one-at-a-time caller's next frame after its answer), the task first polls its sockets
-//! without sleeping, for at most the connection's budget for that kind of wait (see
-//! [`Budget`]; capped by [`ShimConfig::spin`](crate::ShimConfig::spin)), then waits as usual:
-//! on a machine whose idle CPUs halt, waking a sleeping thread can cost more than the answer.
 
 use crate::codec::{frame_into, FrameError, FrameReader};
 use crate::config::Framing;
@@ -29,13 +23,12 @@ use crate::jsonrpc::{batch_response, code, decode, error_response, Incoming, Req
 use crate::limits::Slot;
 use crate::node::{LinkEvent, NodeLink};
 use crate::requests::{Begin, Requests};
-use crate::spin::Budget;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -75,11 +68,6 @@ struct Conn {
     waiting_since: Option<Instant>,
     /// When the last answer was made.
     last_answer: Option<Instant>,
-    /// How long to poll for the node's next answer, and for the caller's next frame, before
-    /// sleeping; and the most either may be ([`ShimConfig::spin`](crate::ShimConfig::spin)).
-    node_budget: Budget,
-    caller_budget: Budget,
-    spin_cap: std::time::Duration,
     framing: Framing,
 }
 
@@ -94,13 +82,6 @@ impl Conn {
             && self.queue.len() < MAX_QUEUED_FRAMES
             && self.queued_bytes < MAX_QUEUED_BYTES
             && self.out.len() < MAX_UNWRITTEN
-    }
-
-    /// The node answered the oldest call in flight: its wait adjusts the polling budget.
-    fn answered(&mut self) {
-        if let Some(since) = self.waiting_since.take() {
-            self.node_budget.adjust(since.elapsed(), self.spin_cap);
-        }
     }
 
     fn push(&mut self, frame: Vec<u8>) {
@@ -119,7 +100,7 @@ impl Conn {
         }
         if let Some(frame) = self.arrived.take() {
             self.requests.resume(&mut self.link, frame);
-            self.answered();
+            self.waiting_since = None;
         }
         let mut connect = None;
         loop {
@@ -165,7 +146,7 @@ impl Conn {
                     frame => frame,
                 };
                 self.requests.resume(&mut self.link, frame);
-                self.answered();
+                self.waiting_since = None;
                 resumed = true;
             }
             if !resumed {
@@ -250,9 +231,6 @@ pub async fn serve(
         made: None,
         waiting_since: None,
         last_answer: None,
-        node_budget: Budget::default(),
-        caller_budget: Budget::default(),
-        spin_cap: config.spin,
         framing: config.framing,
     };
     let mut proven = false;
@@ -316,53 +294,6 @@ pub async fn serve(
             .is_some_and(|l| node_deadline.is_some() || l.sending());
         let unwritten = !conn.out.is_empty();
         let ended = ending.is_some();
-        // Polled for before sleeping, within the budget of its kind: the node's answer to a
-        // call in flight (and meanwhile a pipelining caller's frames), or the caller's next
-        // frame once every frame read is answered and written.
-        let awaiting_caller = room && !conn.busy() && !unwritten;
-        let polled = if node_deadline.is_some() {
-            conn.waiting_since
-                .map(|since| (since + conn.node_budget.get(), true))
-        } else if awaiting_caller {
-            conn.last_answer
-                .filter(|answer| *answer >= last_frame)
-                .map(|answer| (answer + conn.caller_budget.get(), false))
-        } else {
-            None
-        };
-        let held =
-            (room && reader.holds_bytes()) || conn.link.as_ref().is_some_and(NodeLink::holds_bytes);
-        let polled = polled.filter(|(until, _)| !held && Instant::now() < *until);
-        if let Some((until, for_node)) = polled {
-            let link = conn.link.as_mut().filter(|_| node_deadline.is_some());
-            let begun = Instant::now();
-            let came = spin(link, room.then_some(&mut reader), until);
-            let stats = &shared.stats;
-            let kind = if for_node {
-                &stats.spins_for_node
-            } else {
-                &stats.spins_for_caller
-            };
-            kind.fetch_add(1, Ordering::Relaxed);
-            let micros = u64::try_from(begun.elapsed().as_micros()).unwrap_or(u64::MAX);
-            stats.spin_micros.fetch_add(micros, Ordering::Relaxed);
-            match came {
-                Polled::Nothing => {}
-                Polled::Bytes => {
-                    stats.spins_answered.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                Polled::NodeFailed(e) => {
-                    conn.arrived = Some(Err(FrameError::Io(e)));
-                    continue;
-                }
-                Polled::CallerFailed(e) => {
-                    tracing::debug!(?peer, error = %e, "connection ended");
-                    ending = Some(None);
-                    continue;
-                }
-            }
-        }
         let frame = tokio::select! {
             biased;
             // A drain wins over a frame already buffered: close between frames. Once no more
@@ -452,15 +383,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let now = Instant::now();
-        if !conn.busy() {
-            // How soon the caller's frame followed its answers.
-            if let Some(answer) = conn.last_answer.filter(|a| *a >= last_frame) {
-                conn.caller_budget
-                    .adjust(now.saturating_duration_since(answer), conn.spin_cap);
-            }
-        }
-        last_frame = now;
+        last_frame = Instant::now();
         // A whole frame: a real caller, whose place a newcomer does not take.
         if !proven {
             proven = true;
@@ -481,45 +404,6 @@ pub async fn serve(
                 next = reader.buffered().ok().flatten();
             }
         }
-    }
-}
-
-/// What [`spin`] saw.
-enum Polled {
-    /// Nothing until the budget ran out.
-    Nothing,
-    /// Bytes (or the end of a stream, which the next read reports again).
-    Bytes,
-    NodeFailed(std::io::Error),
-    CallerFailed(std::io::Error),
-}
-
-/// Polls the node `link` and the `caller` (those given) without sleeping until one has bytes
-/// or `until` passes.
-fn spin(
-    mut link: Option<&mut NodeLink>,
-    mut caller: Option<&mut FrameReader<OwnedReadHalf>>,
-    until: Instant,
-) -> Polled {
-    loop {
-        if let Some(link) = link.as_deref_mut() {
-            match link.try_fill() {
-                Ok(None) => {}
-                Ok(Some(_)) => return Polled::Bytes,
-                Err(e) => return Polled::NodeFailed(e),
-            }
-        }
-        if let Some(caller) = caller.as_deref_mut() {
-            match caller.try_fill() {
-                Ok(None) => {}
-                Ok(Some(_)) => return Polled::Bytes,
-                Err(e) => return Polled::CallerFailed(e),
-            }
-        }
-        if Instant::now() >= until {
-            return Polled::Nothing;
-        }
-        std::hint::spin_loop();
     }
 }
 
@@ -545,66 +429,5 @@ fn refuse_frame(frame: &[u8], error: &RpcError) -> Option<Vec<u8>> {
             let parts: Vec<Vec<u8>> = items.into_iter().filter_map(one).collect();
             batch_response(&parts)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
-
-    use super::*;
-    use std::io::{BufRead, BufReader, Write};
-    use std::time::Duration;
-
-    /// A node on loopback that answers each line with `{"id":N,"result":N}` (N the request's
-    /// id), once `go` lets it.
-    fn node(go: std::sync::mpsc::Receiver<()>) -> SocketAddr {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            let (stream, _) = listener.accept().unwrap();
-            let mut writer = stream.try_clone().unwrap();
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { return };
-                let request: Value = serde_json::from_str(&line).unwrap();
-                let _ = go.recv();
-                let id = &request["id"];
-                if writeln!(writer, r#"{{"jsonrpc":"2.0","id":{id},"result":{id}}}"#).is_err() {
-                    return;
-                }
-            }
-        });
-        addr
-    }
-
-    #[tokio::test]
-    async fn polling_reads_the_nodes_answer_without_the_runtime_and_stops_at_its_bound() {
-        let (go, wait) = std::sync::mpsc::channel();
-        let addr = node(wait);
-        let long = Duration::from_secs(30);
-        let mut link = NodeLink::connect(addr, long, Framing::Lines, 1 << 20, long)
-            .await
-            .unwrap();
-        for id in 1..=3u64 {
-            assert_eq!(link.queue("get", &serde_json::json!(["k"])), id);
-            link.send().unwrap();
-            // Nothing comes yet: the poll ends at its bound, having read nothing.
-            let soon = Instant::now() + Duration::from_micros(200);
-            assert!(matches!(spin(Some(&mut link), None, soon), Polled::Nothing));
-            assert!(!link.holds_bytes());
-            // The node answers while the task polls (never returning to the runtime, whose
-            // reactor therefore never sees the socket become readable): the poll reads it.
-            go.send(()).unwrap();
-            let far = Instant::now() + long;
-            let frame = loop {
-                if let Some(frame) = link.buffered().unwrap() {
-                    break frame;
-                }
-                assert!(matches!(spin(Some(&mut link), None, far), Polled::Bytes));
-            };
-            let answer: Value = serde_json::from_slice(&frame).unwrap();
-            assert_eq!(answer["id"], id);
-        }
-        assert!(!link.holds_bytes());
     }
 }

@@ -28,8 +28,6 @@
 //! `SHIM_BENCH_CPUS=1` or `=0,1` binds the shims and the node to those CPUs (as `taskset` would
 //! bind a node agent and its program), and `SHIM_BENCH_CALLER_CPUS=...` the callers (this
 //! process's measuring threads, standing in for clients).
-//! `SHIM_BENCH_SPIN_US=N` sets the shims' `ShimConfig::spin` (how long a translated connection
-//! may poll for what is due before sleeping; 0: never; the default unless set).
 //! CPU: the shims' threads' time on a CPU (`/proc/self/task/*/schedstat`) around each case's
 //! measurements, per request, one at a time (the latency run), in closed loop and pipelined.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
@@ -98,13 +96,6 @@ fn main() {
     let mut handing = ShimConfig::new("kv", 2);
     handing.listeners = support::loopback_listeners(&[Some(2)]);
     handing.handoff = Some(socket.clone());
-    let spin = std::env::var("SHIM_BENCH_SPIN_US")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_micros);
-    if let Some(spin) = spin {
-        handing.spin = spin;
-    }
     let handing = RunningShim::start(handing, Arc::clone(&chain), false, HANDING);
     let env = [
         (
@@ -122,10 +113,6 @@ fn main() {
     if std::env::var("SHIM_BENCH_FAST_PATH").as_deref() == Ok("threads") {
         config.fast_path = shim::FastPath::Threads;
     }
-    if let Some(spin) = spin {
-        config.spin = spin;
-    }
-    let spin = config.spin;
     let shim = RunningShim::start(config, chain, multi, TRANSLATING);
     // The callers: unbound, unless `SHIM_BENCH_CALLER_CPUS` names their CPUs (a caller whose
     // packets always arrive on another CPU, as a remote one's may).
@@ -250,8 +237,7 @@ fn main() {
     println!(
         "shim benchmark: a kv-v2 node on loopback, `get` of one key; {rounds} rounds of {samples} \
          sequential requests, {CONNECTIONS} connections for {seconds} s with 1 request in flight \
-         each (closed loop) and with {DEPTH} (pipelined); shim on a {flavour}; spin {} us",
-        spin.as_micros()
+         each (closed loop) and with {DEPTH} (pipelined); shim on a {flavour}"
     );
     println!();
     println!(
@@ -342,16 +328,6 @@ fn main() {
             "{}: shim CPU per request {one:.1} us one at a time, {closed:.1} us closed loop, \
              {piped:.1} us pipelined (median round)",
             case.name
-        );
-    }
-    if let Some(s) = shim.shim.as_ref().map(|s| s.stats()) {
-        println!(
-            "translating shim: polled {} waits for the node and {} for a caller, {} ended in \
-             bytes, {} ms polling in all",
-            s.spins_for_node,
-            s.spins_for_caller,
-            s.spins_answered,
-            s.spin_micros / 1000
         );
     }
     drop(shim);
