@@ -28,6 +28,8 @@
 //! `SHIM_BENCH_CPUS=1` or `=0,1` binds the shims and the node to those CPUs (as `taskset` would
 //! bind a node agent and its program), and `SHIM_BENCH_CALLER_CPUS=...` the callers (this
 //! process's measuring threads, standing in for clients).
+//! CPU: the shims' threads' time on a CPU (`/proc/self/task/*/schedstat`) around each case's
+//! measurements, per request, one at a time (the latency run), in closed loop and pipelined.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "benchmark")]
 
 #[path = "../e2e/support/mod.rs"]
@@ -61,6 +63,10 @@ struct Case {
     fresh: Vec<Duration>,
     closed: Vec<f64>,
     pipelined: Vec<f64>,
+    /// The name of the threads of the shim that serves this case (none: direct).
+    threads: Option<&'static str>,
+    /// The shim's CPU time per request, in microseconds: one at a time, closed loop, pipelined.
+    cpu: [Vec<f64>; 3],
 }
 
 fn main() {
@@ -90,7 +96,7 @@ fn main() {
     let mut handing = ShimConfig::new("kv", 2);
     handing.listeners = support::loopback_listeners(&[Some(2)]);
     handing.handoff = Some(socket.clone());
-    let handing = RunningShim::start(handing, Arc::clone(&chain), false);
+    let handing = RunningShim::start(handing, Arc::clone(&chain), false, HANDING);
     let env = [
         (
             "LD_PRELOAD",
@@ -107,7 +113,7 @@ fn main() {
     if std::env::var("SHIM_BENCH_FAST_PATH").as_deref() == Ok("threads") {
         config.fast_path = shim::FastPath::Threads;
     }
-    let shim = RunningShim::start(config, chain, multi);
+    let shim = RunningShim::start(config, chain, multi, TRANSLATING);
     // The callers: unbound, unless `SHIM_BENCH_CALLER_CPUS` names their CPUs (a caller whose
     // packets always arrive on another CPU, as a remote one's may).
     let callers = std::env::var("SHIM_BENCH_CALLER_CPUS")
@@ -125,18 +131,29 @@ fn main() {
         .unwrap();
 
     let mut cases: Vec<Case> = [
-        ("direct TCP to the node (v2)", node_addr, 2u64),
-        ("shim, same version (v2 -> v2), copied", port(2), 2),
+        ("direct TCP to the node (v2)", node_addr, 2u64, None),
+        (
+            "shim, same version (v2 -> v2), copied",
+            port(2),
+            2,
+            Some(TRANSLATING),
+        ),
         (
             "shim, same version (v2 -> v2), handed off",
             handing.addrs.listeners[0].0,
             2,
+            Some(HANDING),
         ),
-        ("shim, past rules (v1 -> v2)", port(1), 1),
-        ("shim, future rules (v3 -> v2)", port(3), 3),
+        ("shim, past rules (v1 -> v2)", port(1), 1, Some(TRANSLATING)),
+        (
+            "shim, future rules (v3 -> v2)",
+            port(3),
+            3,
+            Some(TRANSLATING),
+        ),
     ]
     .into_iter()
-    .map(|(name, addr, version)| {
+    .map(|(name, addr, version, threads)| {
         let request = request();
         check_answer(addr, &request, version);
         Case {
@@ -147,6 +164,8 @@ fn main() {
             fresh: Vec::new(),
             closed: Vec::new(),
             pipelined: Vec::new(),
+            threads,
+            cpu: [Vec::new(), Vec::new(), Vec::new()],
         }
     })
     .collect();
@@ -160,14 +179,18 @@ fn main() {
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(1);
-        let rps = throughput(case.addr, &case.request, 10.0, depth);
+        let (rps, _) = throughput(case.addr, &case.request, 10.0, depth);
         println!("{}: {rps:.0} requests/s", case.name);
         return;
     }
     let detail = std::env::var_os("SHIM_BENCH_DETAIL").is_some();
     for round in 0..rounds {
         for case in &mut cases {
+            let threads = case.threads;
+            let cpu_before = shim_cpu(threads);
             let mut times = latency(case.addr, &case.request, samples);
+            let requests = (WARMUP.min(samples) + samples) as f64;
+            case.cpu[0].push((shim_cpu(threads) - cpu_before) / requests);
             if detail {
                 // Per round: the latency's quartiles, to tell a slow round from a wide one.
                 times.sort_unstable();
@@ -183,10 +206,16 @@ fn main() {
             case.times.extend(times);
             case.fresh
                 .extend(fresh_connections(case.addr, &case.request, samples / 8));
-            case.closed
-                .push(throughput(case.addr, &case.request, seconds, 1));
-            case.pipelined
-                .push(throughput(case.addr, &case.request, seconds, DEPTH));
+            for (depth, cpu) in [(1, 1), (DEPTH, 2)] {
+                let cpu_before = shim_cpu(threads);
+                let (rps, requests) = throughput(case.addr, &case.request, seconds, depth);
+                case.cpu[cpu].push((shim_cpu(threads) - cpu_before) / requests.max(1) as f64);
+                if depth == 1 {
+                    case.closed.push(rps);
+                } else {
+                    case.pipelined.push(rps);
+                }
+            }
         }
     }
 
@@ -289,8 +318,45 @@ fn main() {
             verdict(closed.max(pipelined) >= 0.5)
         );
     }
+    println!();
+    for case in &mut cases {
+        if case.threads.is_none() {
+            continue;
+        }
+        let [one, closed, piped] = case.cpu.each_mut().map(|v| median_of(v));
+        println!(
+            "{}: shim CPU per request {one:.1} us one at a time, {closed:.1} us closed loop, \
+             {piped:.1} us pipelined (median round)",
+            case.name
+        );
+    }
     drop(shim);
     drop(handing);
+}
+
+/// The names of the threads of the two shims (a name is at most 15 bytes).
+const TRANSLATING: &str = "shim-translates";
+const HANDING: &str = "shim-hands-off";
+
+/// The time on a CPU of this process's threads named `name`, in microseconds (0: none).
+fn shim_cpu(name: Option<&str>) -> f64 {
+    let Some(name) = name else {
+        return 0.0;
+    };
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        ns += stat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    ns as f64 / 1000.0
 }
 
 /// The CPUs of a list such as `1` or `0,1`, and the list.
@@ -321,11 +387,18 @@ impl RunningShim {
         config: ShimConfig,
         chain: Arc<upstart_plugin_host::Chain>,
         multi: bool,
+        name: &'static str,
     ) -> RunningShim {
         let runtime = if multi {
-            support::runtime()
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name(name)
+                .enable_all()
+                .build()
+                .unwrap()
         } else {
             tokio::runtime::Builder::new_current_thread()
+                .thread_name(name)
                 .enable_all()
                 .build()
                 .unwrap()
@@ -333,14 +406,17 @@ impl RunningShim {
         let fast_path = config.fast_path;
         let (shim_tx, shim_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let shim = Arc::new(Shim::start(config, Some(chain)).await.unwrap());
-                shim_tx.send(Arc::clone(&shim)).unwrap();
-                let _ = stopped.await;
-                drop(shim);
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let shim = Arc::new(Shim::start(config, Some(chain)).await.unwrap());
+                    shim_tx.send(Arc::clone(&shim)).unwrap();
+                    let _ = stopped.await;
+                    drop(shim);
+                });
             });
-        });
+        let thread = thread.unwrap();
         let shim = shim_rx.recv_timeout(support::WAIT).unwrap();
         RunningShim {
             addrs: shim.addrs().clone(),
@@ -458,8 +534,9 @@ fn fresh_connections(addr: SocketAddr, request: &[u8], samples: usize) -> Vec<Du
         .collect()
 }
 
-/// Requests per second over `CONNECTIONS` connections, each keeping `depth` in flight.
-fn throughput(addr: SocketAddr, request: &[u8], seconds: f64, depth: usize) -> f64 {
+/// Requests per second over `CONNECTIONS` connections, each keeping `depth` in flight, and
+/// how many were answered.
+fn throughput(addr: SocketAddr, request: &[u8], seconds: f64, depth: usize) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..CONNECTIONS)
@@ -487,5 +564,6 @@ fn throughput(addr: SocketAddr, request: &[u8], seconds: f64, depth: usize) -> f
     for w in workers {
         w.join().unwrap();
     }
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    let done = done.load(Ordering::Relaxed);
+    (done as f64 / start.elapsed().as_secs_f64(), done)
 }
