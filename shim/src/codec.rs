@@ -247,6 +247,27 @@ pub fn frame_into(framing: Framing, payload: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// A payload framed as `write` appends it to `out`: the same bytes as [`frame_into`] of what
+/// `write` appends, without a buffer of its own.
+pub fn frame_with(framing: Framing, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    match framing {
+        Framing::Lines => {
+            write(out);
+            out.push(b'\n');
+        }
+        Framing::Length => {
+            let at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            write(out);
+            let len = out.len().saturating_sub(at + 4);
+            let len = u32::try_from(len).unwrap_or(u32::MAX);
+            if let Some(header) = out.get_mut(at..at + 4) {
+                header.copy_from_slice(&len.to_be_bytes());
+            }
+        }
+    }
+}
+
 /// Writes one framed payload to an async stream.
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     w: &mut W,
@@ -275,6 +296,19 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn framing_in_place_is_framing_a_payload() {
+        for framing in [Framing::Lines, Framing::Length] {
+            for payload in [&b""[..], b"{}", &[b'x'; 70_000]] {
+                let mut expected = b"ab".to_vec();
+                frame_into(framing, payload, &mut expected);
+                let mut out = b"ab".to_vec();
+                frame_with(framing, &mut out, |out| out.extend_from_slice(payload));
+                assert_eq!(out, expected);
+            }
+        }
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! frame, and responses encoded, including the shim's own error codes.
 
 use serde_json::{json, Map, Value};
+use std::io::Write as _;
 
 /// Error codes of JSON-RPC 2.0 and of the shim (server errors, -32000 to -32099).
 pub mod code {
@@ -183,8 +184,25 @@ pub fn error_response(id: &Value, error: &RpcError) -> Vec<u8> {
 }
 
 /// A request to the node: `params` by name or by position.
+#[cfg(test)]
 pub fn request_bytes(id: u64, method: &str, params: &Value) -> Vec<u8> {
-    encode(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+    let mut out = Vec::new();
+    request_into(id, method, params, &mut out);
+    out
+}
+
+/// [`request_bytes`] appended to `out`, written as it goes: the bytes `json!({"jsonrpc": "2.0",
+/// "id": id, "method": method, "params": params})` encodes to (its keys sorted, as a
+/// `serde_json::Map` keeps them), without building that map.
+pub fn request_into(id: u64, method: &str, params: &Value, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"id\":");
+    let _ = write!(out, "{id}");
+    out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"method\":");
+    // Writing a string or a `Value` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, method);
+    out.extend_from_slice(b",\"params\":");
+    let _ = serde_json::to_writer(&mut *out, params);
+    out.push(b'}');
 }
 
 /// Answers of a batch, joined into one array (`None` when every element was a notification).
@@ -251,6 +269,40 @@ mod tests {
         let out = decode(b"[]").unwrap_err();
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["error"]["code"], json!(code::INVALID_REQUEST));
+    }
+
+    #[test]
+    fn node_requests_are_the_bytes_the_json_map_encodes_to() {
+        let methods = [
+            "get",
+            "Kv.put",
+            "quote\"back\\slash",
+            "tab\tnl\n\u{1}",
+            "é 日本",
+        ];
+        let params = [
+            json!([]),
+            json!(["a", 1, -2.5, null, true]),
+            json!({"key": "k", "value": {"z": 1, "a": [1, {"y": "\u{7f}"}]}, "ttl_ms": null}),
+            json!({"b": 1e300, "a": u64::MAX, "c": i64::MIN}),
+        ];
+        for id in [0, 1, 42, u64::MAX] {
+            for method in methods {
+                for params in &params {
+                    let map =
+                        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+                    let expected = serde_json::to_vec(&map).unwrap();
+                    assert_eq!(
+                        String::from_utf8(request_bytes(id, method, params)).unwrap(),
+                        String::from_utf8(expected).unwrap()
+                    );
+                    let mut out = b"before".to_vec();
+                    request_into(id, method, params, &mut out);
+                    assert_eq!(out.get(..6), Some(&b"before"[..]));
+                    assert_eq!(out.get(6..), Some(&request_bytes(id, method, params)[..]));
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! call not answered yet and says which, so a request waits for the node without holding a
 //! thread.
 
-use crate::codec::{frame_into, FrameError, FrameReader};
+use crate::codec::{frame_with, FrameError, FrameReader};
 use crate::config::{Framing, ParamStyle};
-use crate::jsonrpc::{request_bytes, RpcError};
+use crate::jsonrpc::{request_into, RpcError};
 use crate::route::Route;
 use crate::signatures::node_params;
 use serde_json::Value;
@@ -73,11 +73,9 @@ impl NodeLink {
     pub fn queue(&mut self, method: &str, params: &Value) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        frame_into(
-            self.framing,
-            &request_bytes(id, method, params),
-            &mut self.outgoing,
-        );
+        frame_with(self.framing, &mut self.outgoing, |out| {
+            request_into(id, method, params, out);
+        });
         id
     }
 
