@@ -1,7 +1,9 @@
 //! JSON-RPC 2.0 messages as the shim sees them: requests (single or batched) decoded from a
 //! frame, and responses encoded, including the shim's own error codes.
 
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::io::Write as _;
 
 /// Error codes of JSON-RPC 2.0 and of the shim (server errors, -32000 to -32099).
@@ -110,6 +112,14 @@ pub enum Incoming {
 /// Decodes a frame. A frame that is not JSON, or an empty batch, is answered as a whole
 /// (`Err`: the error response to send).
 pub fn decode(frame: &[u8]) -> Result<Incoming, Vec<u8>> {
+    match decode_plain(frame) {
+        Some(request) => Ok(Incoming::Single(Ok(request))),
+        None => decode_value(frame),
+    }
+}
+
+/// [`decode`] by way of the frame's [`Value`]: every frame, valid or not.
+fn decode_value(frame: &[u8]) -> Result<Incoming, Vec<u8>> {
     let value: Value = match serde_json::from_slice(frame) {
         Ok(v) => v,
         Err(e) => {
@@ -125,6 +135,55 @@ pub fn decode(frame: &[u8]) -> Result<Incoming, Vec<u8>> {
         Value::Array(items) => Ok(Incoming::Batch(items.into_iter().map(request).collect())),
         other => Ok(Incoming::Single(request(other))),
     }
+}
+
+/// The members of a request object, read straight into their places (no map of the object's
+/// members is built): the common case of [`decode`], see [`decode_plain`].
+#[derive(Deserialize)]
+struct Plain<'a> {
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    #[serde(default, borrow)]
+    jsonrpc: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    params: Option<Value>,
+}
+
+/// A member that is there, even as `null` (`Some(Value::Null)`); `None` is left for one
+/// missing.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A frame holding one valid request object, decoded without building a [`Value`] of the
+/// whole object: the same [`Request`] as [`request`] of the frame's [`Value`]. `None` for
+/// anything else (a batch, invalid JSON, a duplicate member, a member of the wrong type, an
+/// invalid request): [`decode`] then decodes the frame as a [`Value`] and says what is wrong.
+fn decode_plain(frame: &[u8]) -> Option<Request> {
+    if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let plain: Plain = serde_json::from_slice(frame).ok()?;
+    if !matches!(
+        plain.id,
+        None | Some(Value::Null | Value::Number(_) | Value::String(_))
+    ) || plain.jsonrpc.as_deref() != Some("2.0")
+    {
+        return None;
+    }
+    let params = match plain.params {
+        None | Some(Value::Null) => Params::None,
+        Some(Value::Array(a)) => Params::ByPosition(a),
+        Some(Value::Object(o)) => Params::ByName(o),
+        Some(_) => return None,
+    };
+    Some(Request {
+        id: plain.id,
+        method: plain.method?.into_owned(),
+        params,
+    })
 }
 
 /// Decodes one request object; on error, the id to answer with and the error.
@@ -246,6 +305,61 @@ mod tests {
         let r = single(r#"{"jsonrpc":"2.0","method":"put","params":["a","b"]}"#).unwrap();
         assert_eq!(r.id, None);
         assert_eq!(r.params, Params::ByPosition(vec![json!("a"), json!("b")]));
+    }
+
+    #[test]
+    fn requests_decode_as_their_value_does() {
+        let deep = format!("{}1{}", "[".repeat(126), "]".repeat(126));
+        let deeper = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+        let frames = [
+            r#"{"jsonrpc":"2.0","id":1,"method":"get","params":{"key":"bench-key"}}"#.to_string(),
+            r#"  {"method":"get","params":["a",2,null],"jsonrpc":"2.0","id":"x"} "#.into(),
+            r#"{"jsonrpc":"2.0","id":null,"method":"get"}"#.into(),
+            r#"{"jsonrpc":"2.0","method":"note","params":null}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1.5e3,"method":"g\u00e9t\n","params":{}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":-0,"method":"get","params":[]}"#.into(),
+            r#"{"jsonrpc":"2.0","id":18446744073709551616,"method":"get"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":"a\"b\\c\u0000","method":"get","extra":{"x":[1]}}"#.into(),
+            r#"{"jsonrpc":"2\u002e0","id":1,"method":"get"}"#.into(),
+            r#"{"\u0069d":7,"jsonrpc":"2.0","method":"get"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"g\u00e9t","params":{"k\u00e9":"\n"}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"get"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"get","method":"put"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"get","params":{"k":1,"k":2}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":[1],"method":"get"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":{},"method":"get"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":true,"method":"get"}"#.into(),
+            r#"{"jsonrpc":2.0,"id":1,"method":"get"}"#.into(),
+            r#"{"jsonrpc":null,"id":1,"method":"get"}"#.into(),
+            r#"{"jsonrpc":"1.0","id":1,"method":"get"}"#.into(),
+            r#"{"id":1,"method":"get"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":5}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":null}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"get","params":"a"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"get","params":3}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"get","params":{"key":"a"}} x"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"get","params":{"key":"a"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"get","params":[1e400]}"#.into(),
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"get","params":{deep}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"get","params":{deeper}}}"#),
+            r#"[{"jsonrpc":"2.0","id":1,"method":"get"},{"id":2},3]"#.into(),
+            "[]".into(),
+            "42".into(),
+            r#""s""#.into(),
+            "{}".into(),
+            "{nope".into(),
+            "".into(),
+        ];
+        for frame in &frames {
+            assert_eq!(
+                format!("{:?}", decode(frame.as_bytes())),
+                format!("{:?}", decode_value(frame.as_bytes())),
+                "{frame}"
+            );
+        }
+        // The common case takes the path without a map of the object.
+        assert!(decode_plain(frames[0].as_bytes()).is_some());
     }
 
     #[test]
