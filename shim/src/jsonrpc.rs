@@ -153,7 +153,7 @@ struct Plain<'a> {
 
 /// A member that is there, even as `null` (`Some(Value::Null)`); `None` is left for one
 /// missing.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+pub(crate) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 

@@ -8,9 +8,10 @@
 
 use crate::codec::{frame_with, FrameError, FrameReader};
 use crate::config::{Framing, ParamStyle};
-use crate::jsonrpc::{request_into, RpcError};
+use crate::jsonrpc::{present, request_into, RpcError};
 use crate::route::Route;
 use crate::signatures::node_params;
+use serde::Deserialize;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -151,22 +152,56 @@ pub fn answer_of(
         }
         Err(e) => return Err(format!("no answer from the node to `{method}`: {e}")),
     };
-    let mut response: Value = serde_json::from_slice(&frame)
-        .map_err(|e| format!("the node's answer to `{method}` is not JSON: {e}"))?;
-    if response.get("id").and_then(Value::as_u64) != Some(id) {
+    let response = match plain_response(&frame) {
+        Some(response) => response,
+        None => {
+            let value: Value = serde_json::from_slice(&frame)
+                .map_err(|e| format!("the node's answer to `{method}` is not JSON: {e}"))?;
+            match value {
+                Value::Object(mut members) => Response {
+                    id: members.remove("id"),
+                    result: members.remove("result"),
+                    error: members.remove("error"),
+                },
+                _ => Response::default(),
+            }
+        }
+    };
+    if response.id.as_ref().and_then(Value::as_u64) != Some(id) {
         return Err(format!(
             "the node answered `{method}` with another request's id"
         ));
     }
-    if let Some(error) = response.get("error") {
+    if let Some(error) = &response.error {
         return Ok(Err(RpcError::from_value(error)));
     }
-    match response.get_mut("result") {
-        Some(result) => Ok(Ok(result.take())),
+    match response.result {
+        Some(result) => Ok(Ok(result)),
         None => Err(format!(
             "the node's answer to `{method}` has neither `result` nor `error`"
         )),
     }
+}
+
+/// The members of a node's answer the shim reads (`Some(Value::Null)`: there, as `null`).
+#[derive(Debug, Default, Deserialize)]
+struct Response {
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<Value>,
+}
+
+/// A node's answer that is one JSON object without a duplicate member, read straight into
+/// [`Response`] (no map of the object's members is built); `None` for anything else, which
+/// [`answer_of`] reads as a [`Value`] (the same members; the last of duplicates).
+fn plain_response(frame: &[u8]) -> Option<Response> {
+    if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    serde_json::from_slice(frame).ok()
 }
 
 /// A call a request's rule needs answered before it can go on.
@@ -294,6 +329,61 @@ mod tests {
             wanted: None,
             node_error: None,
         }
+    }
+
+    /// `answer_of` as it was, reading the whole answer as a `Value`.
+    fn answer_of_value(
+        frame: &[u8],
+        id: u64,
+        method: &str,
+    ) -> Result<Result<Value, RpcError>, String> {
+        let mut response: Value = serde_json::from_slice(frame)
+            .map_err(|e| format!("the node's answer to `{method}` is not JSON: {e}"))?;
+        if response.get("id").and_then(Value::as_u64) != Some(id) {
+            return Err(format!(
+                "the node answered `{method}` with another request's id"
+            ));
+        }
+        if let Some(error) = response.get("error") {
+            return Ok(Err(RpcError::from_value(error)));
+        }
+        match response.get_mut("result") {
+            Some(result) => Ok(Ok(result.take())),
+            None => Err(format!(
+                "the node's answer to `{method}` has neither `result` nor `error`"
+            )),
+        }
+    }
+
+    #[test]
+    fn node_answers_read_as_their_value_does() {
+        let frames = [
+            r#"{"jsonrpc":"2.0","id":3,"result":{"value":"x","version":2}}"#,
+            r#" {"result":[1,2.5,null,"\u00e9"],"id":3,"jsonrpc":"2.0","extra":{}} "#,
+            r#"{"jsonrpc":"2.0","id":3,"result":null}"#,
+            r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"no such key","data":[1]}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"error":null,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":3,"error":{"message":7}}"#,
+            r#"{"jsonrpc":"2.0","id":3}"#,
+            r#"{"jsonrpc":"2.0","id":4,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":"3","result":1}"#,
+            r#"{"jsonrpc":"2.0","id":3.0,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":null,"result":1}"#,
+            r#"{"jsonrpc":"2.0","result":1}"#,
+            r#"{"jsonrpc":"2.0","id":3,"result":1,"result":2}"#,
+            r#"{"jsonrpc":"2.0","id":4,"id":3,"result":1}"#,
+            r#"{"\u0069d":3,"result":{"b":1,"a":{"b":1,"b":2}}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"result":1} x"#,
+            r#"{"jsonrpc":"2.0","id":3,"result":"#,
+            r#"[3,1,null]"#,
+            r#"3"#,
+            "",
+        ];
+        for frame in frames {
+            let got = answer_of(Ok(Some(frame.as_bytes().to_vec())), 3, "get");
+            assert_eq!(got, answer_of_value(frame.as_bytes(), 3, "get"), "{frame}");
+        }
+        assert!(plain_response(frames[0].as_bytes()).is_some());
     }
 
     #[test]
