@@ -113,7 +113,7 @@ pub enum Incoming {
 /// (`Err`: the error response to send).
 pub fn decode(frame: &[u8]) -> Result<Incoming, Vec<u8>> {
     match decode_plain(frame) {
-        Some(request) => Ok(Incoming::Single(Ok(request))),
+        Some(single) => Ok(Incoming::Single(single)),
         None => decode_value(frame),
     }
 }
@@ -145,8 +145,8 @@ struct Plain<'a> {
     id: Option<Value>,
     #[serde(default, borrow)]
     jsonrpc: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    method: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    method: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     params: Option<Value>,
 }
@@ -157,68 +157,77 @@ pub(crate) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<V
     Value::deserialize(d).map(Some)
 }
 
-/// A frame holding one valid request object, decoded without building a [`Value`] of the
-/// whole object: the same [`Request`] as [`request`] of the frame's [`Value`]. `None` for
-/// anything else (a batch, invalid JSON, a duplicate member, a member of the wrong type, an
-/// invalid request): [`decode`] then decodes the frame as a [`Value`] and says what is wrong.
-fn decode_plain(frame: &[u8]) -> Option<Request> {
+/// A frame holding one request object, decoded without building a [`Value`] of the whole
+/// object and checked by [`checked`], as [`request`] checks the frame's [`Value`]. `None` for
+/// anything else (a batch, invalid JSON, a duplicate member, a `jsonrpc` that is not a string):
+/// [`decode`] then decodes the frame as a [`Value`].
+fn decode_plain(frame: &[u8]) -> Option<Result<Request, (Value, RpcError)>> {
     if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
     let plain: Plain = serde_json::from_slice(frame).ok()?;
-    if !matches!(
+    Some(checked(
         plain.id,
-        None | Some(Value::Null | Value::Number(_) | Value::String(_))
-    ) || plain.jsonrpc.as_deref() != Some("2.0")
-    {
-        return None;
-    }
-    let params = match plain.params {
-        None | Some(Value::Null) => Params::None,
-        Some(Value::Array(a)) => Params::ByPosition(a),
-        Some(Value::Object(o)) => Params::ByName(o),
-        Some(_) => return None,
-    };
-    Some(Request {
-        id: plain.id,
-        method: plain.method?.into_owned(),
-        params,
-    })
+        plain.jsonrpc.as_deref(),
+        plain.method,
+        plain.params,
+    ))
 }
 
 /// Decodes one request object; on error, the id to answer with and the error.
 fn request(value: Value) -> Result<Request, (Value, RpcError)> {
-    let invalid = |id: Value, why: &str| {
-        Err((
-            id,
-            RpcError::new(code::INVALID_REQUEST, format!("invalid request: {why}")),
-        ))
-    };
     let Value::Object(mut object) = value else {
-        return invalid(Value::Null, "a request must be a JSON object");
+        return Err(invalid(Value::Null, "a request must be a JSON object"));
     };
-    let id = object.remove("id");
+    let jsonrpc = object.remove("jsonrpc");
+    checked(
+        object.remove("id"),
+        jsonrpc.as_ref().and_then(Value::as_str),
+        object.remove("method"),
+        object.remove("params"),
+    )
+}
+
+/// A request object's members (`None`: missing) checked and made a [`Request`]; on error, the
+/// id to answer with and the error.
+fn checked(
+    id: Option<Value>,
+    jsonrpc: Option<&str>,
+    method: Option<Value>,
+    params: Option<Value>,
+) -> Result<Request, (Value, RpcError)> {
     let answer_id = id.clone().unwrap_or(Value::Null);
     if !matches!(
         id,
         None | Some(Value::Null | Value::Number(_) | Value::String(_))
     ) {
-        return invalid(Value::Null, "`id` must be a number, a string or null");
+        return Err(invalid(
+            Value::Null,
+            "`id` must be a number, a string or null",
+        ));
     }
-    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return invalid(answer_id, "`jsonrpc` must be \"2.0\"");
+    if jsonrpc != Some("2.0") {
+        return Err(invalid(answer_id, "`jsonrpc` must be \"2.0\""));
     }
-    let method = match object.remove("method") {
+    let method = match method {
         Some(Value::String(m)) => m,
-        _ => return invalid(answer_id, "`method` must be a string"),
+        _ => return Err(invalid(answer_id, "`method` must be a string")),
     };
-    let params = match object.remove("params") {
+    let params = match params {
         None | Some(Value::Null) => Params::None,
         Some(Value::Array(a)) => Params::ByPosition(a),
         Some(Value::Object(o)) => Params::ByName(o),
-        Some(_) => return invalid(answer_id, "`params` must be an array or an object"),
+        Some(_) => return Err(invalid(answer_id, "`params` must be an array or an object")),
     };
     Ok(Request { id, method, params })
+}
+
+/// An invalid request's error, with the id to answer it with.
+fn invalid(id: Value, why: &str) -> (Value, RpcError) {
+    (
+        id,
+        RpcError::new(code::INVALID_REQUEST, format!("invalid request: {why}")),
+    )
 }
 
 /// `{"jsonrpc":"2.0","id":ID,"result":RESULT}` with `result` given as JSON bytes.
@@ -359,7 +368,7 @@ mod tests {
             );
         }
         // The common case takes the path without a map of the object.
-        assert!(decode_plain(frames[0].as_bytes()).is_some());
+        assert!(matches!(decode_plain(frames[0].as_bytes()), Some(Ok(_))));
     }
 
     #[test]
