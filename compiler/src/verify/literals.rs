@@ -119,7 +119,6 @@ impl Collector {
         let compared = self
             .compared
             .into_iter()
-            .filter(|(_, sets)| !sets.strings.is_empty() || !sets.ints.is_empty())
             .take(MAX_NAMES)
             .map(|(name, sets)| {
                 let c = Compared {
@@ -142,6 +141,11 @@ impl Collector {
 
     /// Records that values named `name` are compared with the literal `lit`.
     fn compare(&mut self, name: &str, lit: &Lit, negated: bool) {
+        // Only strings and integers are drawn: a name compared with nothing else gets no entry,
+        // so it does not count against `MAX_NAMES`.
+        if !matches!(lit, Lit::Str(_) | Lit::Int(_)) {
+            return;
+        }
         self.compared
             .entry(name.to_string())
             .or_default()
