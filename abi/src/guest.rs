@@ -153,17 +153,9 @@ impl Host {
                 len: out.data.len,
             })
         };
-        let result = match Status::from_u32(out.status) {
-            Status::Ok => read(data),
-            Status::Disallowed => Err(RuleError::Disallowed(
-                String::from_utf8_lossy(data).into_owned(),
-            )),
-            Status::BadInput => Err(RuleError::BadInput(
-                String::from_utf8_lossy(data).into_owned(),
-            )),
-            Status::Internal => Err(RuleError::Internal(
-                String::from_utf8_lossy(data).into_owned(),
-            )),
+        let result = match RuleError::of(Status::from_u32(out.status), data) {
+            None => read(data),
+            Some(e) => Err(e),
         };
         (cb.free)(cb.ctx, out.data);
         result

@@ -110,18 +110,28 @@ impl CallError {
         }
     }
 
+    /// The error a call's `status` and `message` say (`None`: the status is `Ok`).
+    pub fn of(status: Status, message: &[u8]) -> Option<CallError> {
+        let text = || String::from_utf8_lossy(message).into_owned();
+        match status {
+            Status::Ok => None,
+            Status::Disallowed => Some(CallError::Disallowed(text())),
+            Status::BadInput => Some(CallError::BadInput(text())),
+            Status::Internal => Some(CallError::Internal(text())),
+        }
+    }
+
     /// Reads a result that crossed the boundary: its raw status and its (copied) bytes.
     pub fn from_status(status: u32, data: Vec<u8>) -> Result<Vec<u8>, CallError> {
-        let text = || String::from_utf8_lossy(&data).into_owned();
-        match status {
-            s if s == Status::Ok as u32 => Ok(data),
-            s if s == Status::Disallowed as u32 => Err(CallError::Disallowed(text())),
-            s if s == Status::BadInput as u32 => Err(CallError::BadInput(text())),
-            s if s == Status::Internal as u32 => Err(CallError::Internal(text())),
-            other => Err(CallError::Internal(format!(
-                "unknown status {other}: {}",
-                text()
-            ))),
+        if status > Status::Internal as u32 {
+            return Err(CallError::Internal(format!(
+                "unknown status {status}: {}",
+                String::from_utf8_lossy(&data)
+            )));
+        }
+        match CallError::of(Status::from_u32(status), &data) {
+            None => Ok(data),
+            Some(e) => Err(e),
         }
     }
 }
