@@ -439,16 +439,10 @@ impl<'a> Worker<'a> {
         let right = match op {
             "put" | "put_ttl" => {
                 let ok = result.is_null();
-                if ok {
+                if let Some(Some(entry)) = written.filter(|_| ok) {
                     self.report.touched.insert(key.clone());
                     self.report.unsure.remove(&key);
-                    self.report.model.insert(
-                        key.clone(),
-                        Entry {
-                            value,
-                            with_ttl: op == "put_ttl",
-                        },
-                    );
+                    self.report.model.insert(key.clone(), entry);
                 }
                 ok
             }
