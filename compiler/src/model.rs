@@ -268,6 +268,11 @@ impl VersionEnv {
     pub fn defines_type(&self, name: &str) -> bool {
         self.records.contains_key(name) || self.enums.contains_key(name)
     }
+
+    /// The method `service.name` of this version.
+    pub fn method(&self, service: &str, name: &str) -> Option<&MethodDef> {
+        self.services.get(service)?.method(name)
+    }
 }
 
 /// How the shim reads the node's messages.
@@ -328,7 +333,7 @@ impl SpecModel {
         } else {
             (&self.new, &self.old)
         };
-        let this = own.services.get(service)?.method(method)?;
+        let this = own.method(service, method)?;
         let theirs = other.services.get(service)?;
         if version == self.old.number {
             theirs

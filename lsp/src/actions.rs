@@ -234,7 +234,7 @@ fn remove_rule(a: &Analysis, d: &Diagnostic, out: &mut Vec<Fix>) {
             (new, new)
         }
         RuleKind::Future => (
-            model.new.services.get(service).and_then(|s| s.method(name)),
+            model.new.method(service, name),
             model.counterpart(model.new.number, service, name),
         ),
     };

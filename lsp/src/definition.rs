@@ -72,8 +72,7 @@ pub fn definition(a: &Analysis, offset: usize) -> Vec<Span> {
             ..
         } => one(a
             .env(*version)
-            .and_then(|e| e.services.get(service))
-            .and_then(|s| s.method(name))
+            .and_then(|e| e.method(service, name))
             .map(|m| m.name.span)),
         Target::Field {
             owner: Owner::Record(r),

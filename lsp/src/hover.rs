@@ -204,7 +204,7 @@ fn method_doc(a: &Analysis, version: u64, service: &str, name: &str, site: Metho
     for env in [&model.old, &model.new] {
         let v = env.number;
         let m = if v == version {
-            env.services.get(service).and_then(|s| s.method(name))
+            env.method(service, name)
         } else {
             model.counterpart(version, service, name)
         };

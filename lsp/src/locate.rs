@@ -253,7 +253,9 @@ impl<'m> Walker<'m> {
                                 site: MethodSite::Rule(r.kind),
                             });
                         }
-                        let method = self.method(simulated, &r.service.name, &rule.method.name);
+                        let method = self
+                            .env(simulated)
+                            .and_then(|e| e.method(&r.service.name, &rule.method.name));
                         for (i, p) in rule.params.iter().enumerate() {
                             if self.hit(p.span) {
                                 return Some(Target::binding(p, param_ty(method, i)));
@@ -268,13 +270,6 @@ impl<'m> Walker<'m> {
                     })
             }
         }
-    }
-
-    /// The method `service.name` of version `v`.
-    fn method(&self, v: u64, service: &str, name: &str) -> Option<&'m MethodDef> {
-        self.env(v)
-            .and_then(|e| e.services.get(service))
-            .and_then(|s| s.method(name))
     }
 
     fn env(&self, v: u64) -> Option<&'m compiler::model::VersionEnv> {
@@ -336,7 +331,9 @@ impl<'m> Walker<'m> {
                             site: MethodSite::Decl,
                         });
                     }
-                    let def = self.method(v, &s.name.name, &m.name.name);
+                    let def = self
+                        .env(v)
+                        .and_then(|e| e.method(&s.name.name, &m.name.name));
                     for (i, p) in m.params.iter().enumerate() {
                         if self.hit(p.name.span) {
                             return Some(Target::binding(&p.name, param_ty(def, i)));

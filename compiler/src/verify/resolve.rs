@@ -1,9 +1,7 @@
 //! Looking up the declarations a [`Ty`] names: records, enums and the state of the version a
 //! type belongs to, and the methods and rules of services.
 
-use crate::model::{
-    EnumDef, FieldDef, MethodDef, RecordDef, ServiceDef, SpecModel, Ty, TypeRef, VersionEnv,
-};
+use crate::model::{EnumDef, FieldDef, RecordDef, SpecModel, Ty, TypeRef, VersionEnv};
 use lang::ast::RuleKind;
 
 /// What a named type is.
@@ -58,15 +56,4 @@ pub(crate) fn sides(model: &SpecModel, kind: RuleKind) -> (&VersionEnv, &Version
         RuleKind::Past => (&model.old, &model.new),
         RuleKind::Future => (&model.new, &model.old),
     }
-}
-
-/// The method `service.method` of a version.
-pub(crate) fn method<'m>(
-    env: &'m VersionEnv,
-    service: &str,
-    method: &str,
-) -> Option<&'m MethodDef> {
-    env.services
-        .get(service)
-        .and_then(|s: &ServiceDef| s.method(method))
 }

@@ -152,10 +152,7 @@ pub(super) fn rule_completions(
             .flat_map(|b| b.rules.iter())
             .find(|r| r.span.start <= offset && offset <= r.span.end)
         {
-            let method = simulated
-                .services
-                .get(service)
-                .and_then(|s| s.method(&rule.method.name));
+            let method = simulated.method(service, &rule.method.name);
             for (i, p) in rule.params.iter().enumerate() {
                 let ty = method
                     .and_then(|m| m.params.get(i))

@@ -75,8 +75,7 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> Vec<ObligationResult> {
                 .filter(|b| b.kind == RuleKind::Future && b.service.name == service)
                 .flat_map(|b| b.rules.iter())
                 .find(|r| r.method.name == new.name.name);
-            let (Some(future), Some(old)) = (future, resolve::method(&model.old, service, m))
-            else {
+            let (Some(future), Some(old)) = (future, model.old.method(service, m)) else {
                 continue;
             };
             let name = format!("`{service}.{m}` round trips old -> new -> old");

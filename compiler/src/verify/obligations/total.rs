@@ -10,7 +10,7 @@ use crate::verify::conform::conforms;
 use crate::verify::gen::{shrink_case, Scalars};
 use crate::verify::host::{tape_values, Answer, TapeHost};
 use crate::verify::report::{Obligation, ObligationResult};
-use crate::verify::resolve::{self, sides};
+use crate::verify::resolve::sides;
 use crate::verify::rng::Rng;
 use lang::ast::{Rule, RuleBlock};
 use lang::diagnostic::codes;
@@ -64,7 +64,7 @@ pub(crate) fn check(cx: &mut Cx<'_>) -> Vec<ObligationResult> {
                 block.kind.keyword(),
                 rule.method.name
             );
-            let Some(method) = resolve::method(simulated, service, &rule.method.name) else {
+            let Some(method) = simulated.method(service, &rule.method.name) else {
                 out.push(skipped(
                     Obligation::Total,
                     name,
