@@ -5,6 +5,7 @@ use crate::config::Framing;
 use std::fmt;
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 
 /// Why no frame was read.
 #[derive(Debug)]
@@ -276,6 +277,22 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
 ) -> io::Result<()> {
     w.write_all(&frame(framing, payload)).await?;
     w.flush().await
+}
+
+/// Writes what of `queued` (framed bytes waiting to go) the socket takes now, without waiting,
+/// and drops it from the queue; what it does not take waits for the socket to be writable.
+pub fn write_queued(writer: &OwnedWriteHalf, queued: &mut Vec<u8>) -> io::Result<()> {
+    while !queued.is_empty() {
+        match writer.try_write(queued) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                queued.drain(..n.min(queued.len()));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! call not answered yet and says which, so a request waits for the node without holding a
 //! thread.
 
-use crate::codec::{frame_with, FrameError, FrameReader};
+use crate::codec::{frame_with, write_queued, FrameError, FrameReader};
 use crate::config::{Framing, ParamStyle};
 use crate::jsonrpc::{present, request_into, RpcError};
 use crate::route::Route;
@@ -83,17 +83,7 @@ impl NodeLink {
     /// Sends what of the queued calls the socket takes now, without waiting; what it does not
     /// take waits for [`NodeLink::writable`].
     pub fn send(&mut self) -> std::io::Result<()> {
-        while !self.outgoing.is_empty() {
-            match self.writer.try_write(&self.outgoing) {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.outgoing.drain(..n.min(self.outgoing.len()));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        write_queued(&self.writer, &mut self.outgoing)
     }
 
     /// Queued calls the socket did not take yet.

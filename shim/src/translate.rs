@@ -16,7 +16,7 @@
 //! peer's once the node's program stopped, see [`Lifetime`]): frames not begun are dropped,
 //! those begun are answered first.
 
-use crate::codec::{frame_into, FrameError, FrameReader};
+use crate::codec::{frame_into, write_queued, FrameError, FrameReader};
 use crate::config::Framing;
 use crate::context::{Lifetime, Shared};
 use crate::jsonrpc::{batch_response, code, decode, error_response, Incoming, Request, RpcError};
@@ -164,21 +164,6 @@ impl Conn {
         }
         connect
     }
-
-    /// Writes what of the answers the socket takes now, without waiting.
-    fn write_some(&mut self, write: &OwnedWriteHalf) -> std::io::Result<()> {
-        while !self.out.is_empty() {
-            match write.try_write(&self.out) {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out.drain(..n.min(self.out.len()));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Writes all of `bytes`.
@@ -261,7 +246,7 @@ pub async fn serve(
             conn.made = Some(made);
             continue;
         }
-        if conn.write_some(&write).is_err() {
+        if write_queued(&write, &mut conn.out).is_err() {
             return;
         }
         if let Some(last_word) = &ending {
