@@ -84,7 +84,10 @@ async fn handle(
     if peer {
         tracked.as_peer();
     }
-    let _ = steps(client, listener_version, shared, slot, triage, tracked).await;
+    let Some(conn) = Conn::new(client, listener_version, shared, slot, triage, tracked) else {
+        return;
+    };
+    let _ = steps(conn).await;
 }
 
 /// How long a connection whose first bytes are a part of a peer's greeting waits before it is
@@ -140,15 +143,7 @@ async fn peeks_handshake(client: &TcpStream) -> Option<bool> {
 
 /// The course of one connection, a step at a time. Each step returns `None` once the
 /// connection's course is over: closed, timed out, refused, handed off, or served to its end.
-async fn steps(
-    client: TcpStream,
-    listener_version: Option<u64>,
-    shared: Arc<Shared>,
-    slot: Slot,
-    triage: bool,
-    tracked: Tracked,
-) -> Option<()> {
-    let conn = Conn::new(client, listener_version, shared, slot, triage, tracked)?;
+async fn steps(conn: Conn) -> Option<()> {
     let mut conn = conn.offer_to_program().await?;
     conn.await_first_bytes(conn.triage).await?;
     conn.read_handshake().await?;
