@@ -1,6 +1,8 @@
 //! A plugin written by hand against `upstart_abi` the way `upstartc compile` generates one: a
-//! static [`PluginVTable`] behind the entry symbol, every entry wrapped in `guest::guard`, data as
-//! JSON bytes, delegate calls through `guest::Host`.
+//! `guest::Plugin` over bytes, whose C-ABI table `guest::vtable` makes (every entry wrapped in
+//! `guest::guard`), behind the entry symbol; data as JSON bytes, delegate calls through
+//! `guest::Host`. The table's ABI version and manifest are the fixture's own, read from the
+//! build's variables.
 //!
 //! Built by the runtime's tests in variants chosen at compile time:
 //! - `FIXTURE_ABI_VERSION`: the ABI version the table claims (default: the real one);
@@ -24,10 +26,10 @@
 
 use serde_json::{json, Value};
 use std::sync::OnceLock;
-use upstart_abi::guest::{self, Host};
+use upstart_abi::guest::{self, Host, Plugin};
 use upstart_abi::manifest::{Manifest, MethodSig, ServiceSig};
 use upstart_abi::rt::RuleError;
-use upstart_abi::{CallResult, Direction, HostCallbacks, PluginVTable, Slice, ABI_VERSION};
+use upstart_abi::{Direction, PluginVTable, Slice, ABI_VERSION};
 
 const ABI: u32 = number(option_env!("FIXTURE_ABI_VERSION"), ABI_VERSION as u64) as u32;
 const FROM: u64 = number(option_env!("FIXTURE_FROM"), 1);
@@ -55,18 +57,11 @@ const fn number(text: Option<&str>, default: u64) -> u64 {
     n
 }
 
+/// `guest::vtable`'s table of [`Fixture`], with the ABI version and manifest of the variant.
 static VTABLE: PluginVTable = PluginVTable {
     abi_version: ABI,
     manifest,
-    simulate,
-    transform,
-    check_invariant,
-    free,
-    reverse_transform: if FROM == 1 {
-        Some(reverse_transform)
-    } else {
-        None
-    },
+    ..guest::vtable::<Fixture>()
 };
 
 /// The entry point: `upstart_abi::ENTRY_SYMBOL`.
@@ -140,26 +135,6 @@ fn build_manifest() -> Manifest {
     }
 }
 
-/// The bytes of a slice an entry point received (valid for that call; the fixture uses them
-/// only within it).
-fn bytes(s: Slice) -> &'static [u8] {
-    // SAFETY: the loader's slices point at `len` bytes valid for the call that received them,
-    // and every caller here reads them only during that call.
-    unsafe { guest::bytes(s) }
-}
-
-/// Gives back a buffer this plugin returned (the table's `free`).
-extern "C" fn free(buf: upstart_abi::Buf) {
-    // SAFETY: the loader gives back, once and unchanged, buffers this plugin made with
-    // `guest::into_buf` (through `guest::guard`).
-    unsafe { guest::free_buf(buf) }
-}
-
-fn text(s: Slice, what: &str) -> Result<&'static str, RuleError> {
-    std::str::from_utf8(bytes(s))
-        .map_err(|_| RuleError::BadInput(format!("the {what} is not UTF-8")))
-}
-
 fn decode(data: &[u8], what: &str) -> Result<Value, RuleError> {
     serde_json::from_slice(data)
         .map_err(|e| RuleError::BadInput(format!("the {what} does not decode: {e}")))
@@ -174,20 +149,22 @@ fn encode(v: &Value) -> Result<Vec<u8>, RuleError> {
     serde_json::to_vec(v).map_err(|e| RuleError::Internal(e.to_string()))
 }
 
-extern "C" fn simulate(
-    direction: u32,
-    service: Slice,
-    method: Slice,
-    args: Slice,
-    host: *const HostCallbacks,
-) -> CallResult {
-    guest::guard(|| {
-        // SAFETY: the loader passes a valid (or null) host for the duration of this call, and
-        // `host` is used only within it.
-        let host = unsafe { Host::from_ptr(host) };
-        let service = text(service, "service name")?;
-        let method = text(method, "method name")?;
-        let args = decode(bytes(args), "argument list")?;
+/// The rules of the variant.
+struct Fixture;
+
+impl Plugin for Fixture {
+    /// Not read: the table's manifest entry is [`manifest`], built from the build's variables.
+    const MANIFEST: &'static str = "";
+    const HAS_REVERSE: bool = FROM == 1;
+
+    fn simulate(
+        direction: u32,
+        service: &str,
+        method: &str,
+        args: &[u8],
+        host: Host,
+    ) -> Result<Vec<u8>, RuleError> {
+        let args = decode(args, "argument list")?;
         let args = args.as_array().cloned().unwrap_or_default();
         let past = direction == Direction::Past as u32;
         let future = direction == Direction::Future as u32;
@@ -232,33 +209,21 @@ extern "C" fn simulate(
                 if past { "past" } else { "future" }
             ))),
         }
-    })
-}
+    }
 
-extern "C" fn transform(old_state: Slice) -> CallResult {
-    guest::guard(|| {
-        let old = decode(bytes(old_state), "old state")?;
+    fn transform(old_state: &[u8]) -> Result<Vec<u8>, RuleError> {
+        let old = decode(old_state, "old state")?;
         let count = int(old.get("count"), "count")?;
         let new = match FROM {
             1 => json!({ "count": count, "doubled": count * 2 }),
             _ => old,
         };
         encode(&new)
-    })
-}
+    }
 
-extern "C" fn reverse_transform(new_state: Slice) -> CallResult {
-    guest::guard(|| {
-        let new = decode(bytes(new_state), "new state")?;
-        let count = int(new.get("count"), "count")?;
-        encode(&json!({ "count": count }))
-    })
-}
-
-extern "C" fn check_invariant(old_state: Slice, new_state: Slice) -> CallResult {
-    guest::guard(|| {
-        let old = decode(bytes(old_state), "old state")?;
-        let new = decode(bytes(new_state), "new state")?;
+    fn check_invariant(old_state: &[u8], new_state: &[u8]) -> Result<Vec<u8>, RuleError> {
+        let old = decode(old_state, "old state")?;
+        let new = decode(new_state, "new state")?;
         let holds = match FROM {
             1 => {
                 let count = int(old.get("count"), "count")?;
@@ -268,5 +233,11 @@ extern "C" fn check_invariant(old_state: Slice, new_state: Slice) -> CallResult 
             _ => new == old,
         };
         encode(&json!(holds))
-    })
+    }
+
+    fn reverse_transform(new_state: &[u8]) -> Result<Vec<u8>, RuleError> {
+        let new = decode(new_state, "new state")?;
+        let count = int(new.get("count"), "count")?;
+        encode(&json!({ "count": count }))
+    }
 }
