@@ -127,16 +127,18 @@ pub(crate) enum Direction {
 }
 
 /// Accepts on `listener` (inbound: while the shim accepts and has a node to send to), handing each
-/// connection and its peer's address to `serve`, which decides on its slot (see `limits`):
-/// accepting never waits for one. A failed accept (out of file descriptors, say) is retried
+/// connection and its peer's address to `serve` with the port's own pool of
+/// `max_connections` slots, from which `serve` decides on its slot (see `limits`): accepting
+/// never waits for one. A failed accept (out of file descriptors, say) is retried
 /// after a pause that doubles up to a second, so the loop neither spins nor dies.
 pub(crate) async fn accept_each(
     listener: TcpListener,
     shared: Arc<Shared>,
     direction: Direction,
-    serve: impl Fn(TcpStream, SocketAddr, Arc<Shared>),
+    serve: impl Fn(TcpStream, SocketAddr, Arc<Shared>, &Arc<Pool>),
 ) {
     let inbound = direction == Direction::Inbound;
+    let pool = Pool::new(shared.config.limits.max_connections);
     let mut pause = ACCEPT_PAUSE;
     loop {
         if inbound {
@@ -150,7 +152,7 @@ pub(crate) async fn accept_each(
         match accepted {
             Ok((stream, peer)) => {
                 pause = ACCEPT_PAUSE;
-                serve(stream, peer, Arc::clone(&shared));
+                serve(stream, peer, Arc::clone(&shared), &pool);
             }
             Err(e) => {
                 shared.stats.accept_errors.fetch_add(1, Ordering::Relaxed);

@@ -14,7 +14,7 @@ use crate::context::{accept_each, Direction, Lifetime, Phase, Shared, Tracked};
 use crate::handoff::{self, Offer, SNIFF_WAIT};
 use crate::handshake::{self, Line, Sniff, Start};
 use crate::jsonrpc::{code, error_response, RpcError};
-use crate::limits::{Pool, Slot};
+use crate::limits::Slot;
 use crate::node::NodeLink;
 use crate::route::Route;
 use crate::splice::{read_line, read_more, splice, splice_blocking, splice_requests};
@@ -37,12 +37,11 @@ const TRIAGE_WAIT: Duration = Duration::from_secs(1);
 /// [`TRIAGE_WAIT`] to show a peer's handshake (peers are counted apart) and is turned away
 /// otherwise.
 pub async fn accept_loop(listener: TcpListener, version: Option<u64>, shared: Arc<Shared>) {
-    let pool = Pool::new(shared.config.limits.max_connections);
     accept_each(
         listener,
         shared,
         Direction::Inbound,
-        move |stream, peer, shared| {
+        move |stream, peer, shared, pool| {
             shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%peer, ?version, "accepted");
             let (slot, triage) = match pool.admit() {

@@ -42,14 +42,13 @@ async fn outbound_loop(
     shared: Arc<Shared>,
     serve: impl Fn(TcpStream, Arc<Shared>, Slot),
 ) {
-    let pool = Pool::new(shared.config.limits.max_connections);
     accept_each(
         listener,
         shared,
         Direction::Outbound,
-        move |stream, _, shared| {
+        move |stream, _, shared, pool| {
             count_outbound(&stream, &shared);
-            if let Some(slot) = admit(&pool, &shared) {
+            if let Some(slot) = admit(pool, &shared) {
                 serve(stream, shared, slot);
             }
         },
