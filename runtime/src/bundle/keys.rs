@@ -90,10 +90,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
 
 /// Reads a private key file.
 pub fn read_signing_key(path: &Path) -> Result<SigningKey, BundleError> {
-    let text = read_text(path)?;
-    let bytes = parse_line(
+    let bytes = read_key(
         path,
-        &text,
         SECRET_TAG,
         PUBLIC_TAG,
         "a public key; sign with the private key file (without `.pub`)",
@@ -103,10 +101,8 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, BundleError> {
 
 /// Reads a public key file.
 pub fn read_public_key(path: &Path) -> Result<VerifyingKey, BundleError> {
-    let text = read_text(path)?;
-    let bytes = parse_line(
+    let bytes = read_key(
         path,
-        &text,
         PUBLIC_TAG,
         SECRET_TAG,
         "a private key; trust its `.pub` file instead, and keep the private key secret",
@@ -131,13 +127,15 @@ fn read_text(path: &Path) -> Result<String, BundleError> {
     })
 }
 
-fn parse_line(
+/// The 32 bytes of the key file at `path`: one line, `tag` and 64 hex digits; a file of the
+/// `other` kind is refused with `other_hint`.
+fn read_key(
     path: &Path,
-    text: &str,
     tag: &str,
     other: &str,
     other_hint: &str,
 ) -> Result<[u8; 32], BundleError> {
+    let text = read_text(path)?;
     let bad = |reason: String| BundleError::BadKey {
         path: path.to_path_buf(),
         reason,
