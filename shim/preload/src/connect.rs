@@ -1,8 +1,8 @@
 //! Redirection of outgoing `connect`s to peers through the shim (`UPSTART_SHIM_OUTBOUND`).
 
 use crate::sys::{
-    is_stream, read_addr, real_connect, set_errno, socket_family, unmapped, write_all, CAddr,
-    ConnectFn,
+    is_stream, or_enosys, read_addr, real_connect, set_errno, socket_family, unmapped, write_all,
+    CAddr, ConnectFn,
 };
 use libc::{c_int, c_void, sockaddr, socklen_t};
 use std::net::{SocketAddr, SocketAddrV6};
@@ -55,10 +55,7 @@ fn config() -> Option<&'static Config> {
 /// address (or is null, which the C library refuses).
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    let Some(real) = real_connect() else {
-        set_errno(libc::ENOSYS);
-        return -1;
-    };
+    let real = or_enosys!(real_connect());
     // No panic may unwind into C: a failure to decide means "do not redirect".
     let target = std::panic::catch_unwind(|| {
         // SAFETY: the caller's contract on `addr` and `len`, passed on.

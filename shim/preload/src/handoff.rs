@@ -21,7 +21,8 @@
 //! only from its own socket again.
 
 use crate::sys::{
-    errno, real, real_connect, set_errno, socket_addr, socket_option, write_addr, write_all,
+    errno, or_enosys, real, real_connect, set_errno, socket_addr, socket_option, write_addr,
+    write_all,
 };
 use libc::{c_int, c_void, epoll_event, sockaddr, socklen_t};
 use std::ffi::CString;
@@ -74,10 +75,7 @@ fn handoff_path() -> Option<&'static CString> {
 /// As for the C library's `listen` (any descriptor is acceptable).
 #[no_mangle]
 pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
-    let Some(real) = real!(c"listen", ListenFn) else {
-        set_errno(libc::ENOSYS);
-        return -1;
-    };
+    let real = or_enosys!(real!(c"listen", ListenFn));
     // SAFETY: the caller's arguments, unchanged, to the function it meant to call.
     let rc = unsafe { real(fd, backlog) };
     if rc == 0 && handoff_path().is_some() {
@@ -265,22 +263,16 @@ unsafe fn accept_any(
 ) -> c_int {
     let real = || -> c_int {
         match flags {
-            Some(flags) => match real!(c"accept4", Accept4Fn) {
+            Some(flags) => {
+                let f = or_enosys!(real!(c"accept4", Accept4Fn));
                 // SAFETY: the caller's arguments, unchanged, to the function it meant to call.
-                Some(f) => unsafe { f(fd, addr, len, flags) },
-                None => {
-                    set_errno(libc::ENOSYS);
-                    -1
-                }
-            },
-            None => match real!(c"accept", AcceptFn) {
+                unsafe { f(fd, addr, len, flags) }
+            }
+            None => {
+                let f = or_enosys!(real!(c"accept", AcceptFn));
                 // SAFETY: the caller's arguments, unchanged, to the function it meant to call.
-                Some(f) => unsafe { f(fd, addr, len) },
-                None => {
-                    set_errno(libc::ENOSYS);
-                    -1
-                }
-            },
+                unsafe { f(fd, addr, len) }
+            }
         }
     };
     let Some(handoff) = std::panic::catch_unwind(|| handoff_of(fd)).ok().flatten() else {
@@ -436,10 +428,7 @@ pub unsafe extern "C" fn epoll_ctl(
     fd: c_int,
     event: *mut epoll_event,
 ) -> c_int {
-    let Some(real) = real!(c"epoll_ctl", EpollCtlFn) else {
-        set_errno(libc::ENOSYS);
-        return -1;
-    };
+    let real = or_enosys!(real!(c"epoll_ctl", EpollCtlFn));
     // SAFETY: the caller's arguments, unchanged, to the function it meant to call.
     let rc = unsafe { real(epfd, op, fd, event) };
     if rc == 0 && ANY.load(Ordering::Acquire) {

@@ -35,6 +35,22 @@ macro_rules! real {
 }
 pub(crate) use real;
 
+/// The function `$found` holds (from [`real!`] or [`real_connect`]), or, when there is none, a
+/// return from the calling interposer as the call fails without the C library's function:
+/// `-1`, `errno` `ENOSYS`.
+macro_rules! or_enosys {
+    ($found:expr) => {
+        match $found {
+            Some(f) => f,
+            None => {
+                $crate::sys::set_errno(libc::ENOSYS);
+                return -1;
+            }
+        }
+    };
+}
+pub(crate) use or_enosys;
+
 /// This thread's `errno`.
 pub(crate) fn errno() -> c_int {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)

@@ -16,7 +16,7 @@
 //! `FD_SETSIZE`; above, that wait sees handed-off connections at its next wake-up.
 
 use crate::handoff::{any_registered, registered_pairs, unregister};
-use crate::sys::{errno, real, set_errno, socket_option};
+use crate::sys::{errno, or_enosys, real, set_errno, socket_option};
 use libc::{c_int, fd_set, nfds_t, pollfd, sigset_t, size_t, timespec, timeval};
 use std::mem::size_of;
 
@@ -42,10 +42,7 @@ type PselectFn = unsafe extern "C" fn(
 /// As for the C library's `poll`: `fds` is valid for `nfds` entries.
 #[no_mangle]
 pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
-    let Some(real) = real!(c"poll", PollFn) else {
-        set_errno(libc::ENOSYS);
-        return -1;
-    };
+    let real = or_enosys!(real!(c"poll", PollFn));
     // SAFETY: the caller's contract; `wait` gets a valid array and its length.
     unsafe { poll_with(fds, nfds, |fds, n| real(fds, n, timeout)) }
 }
@@ -61,10 +58,7 @@ pub unsafe extern "C" fn ppoll(
     timeout: *const timespec,
     sigmask: *const sigset_t,
 ) -> c_int {
-    let Some(real) = real!(c"ppoll", PpollFn) else {
-        set_errno(libc::ENOSYS);
-        return -1;
-    };
+    let real = or_enosys!(real!(c"ppoll", PpollFn));
     // SAFETY: as above; `timeout` and `sigmask` are the caller's, passed on.
     unsafe { poll_with(fds, nfds, |fds, n| real(fds, n, timeout, sigmask)) }
 }
@@ -207,10 +201,7 @@ pub unsafe extern "C" fn select(
     exceptfds: *mut fd_set,
     timeout: *mut timeval,
 ) -> c_int {
-    let Some(real) = real!(c"select", SelectFn) else {
-        set_errno(libc::ENOSYS);
-        return -1;
-    };
+    let real = or_enosys!(real!(c"select", SelectFn));
     // SAFETY: the caller's contract; the sets are the caller's, with `n` covering them.
     unsafe {
         select_with(nfds, readfds, |n| {
@@ -232,10 +223,7 @@ pub unsafe extern "C" fn pselect(
     timeout: *const timespec,
     sigmask: *const sigset_t,
 ) -> c_int {
-    let Some(real) = real!(c"pselect", PselectFn) else {
-        set_errno(libc::ENOSYS);
-        return -1;
-    };
+    let real = or_enosys!(real!(c"pselect", PselectFn));
     // SAFETY: as for `select`.
     unsafe {
         select_with(nfds, readfds, |n| {
