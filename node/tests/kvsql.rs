@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
-use support::{log_of, push, Cluster};
+use support::{all_at, log_of, push, Cluster};
 use upstart::demo::build;
 use upstart::demo::load::{self, Load, LoadConfig};
 
@@ -421,27 +421,6 @@ fn fault(agent: &upstart::demo::cluster::Agent, command: &str) {
     assert_eq!(answer.trim(), "ok", "`{command}`");
 }
 
-/// Waits (at most `wait`) until `done` holds of the cluster's status.
-fn wait_status(
-    c: &Cluster,
-    what: &str,
-    wait: Duration,
-    done: impl Fn(&runtime::api::Status) -> bool,
-) {
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        let s = support::status(&c.server.url).unwrap();
-        if done(&s) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not {what} in time: {s:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The CI finding of the demo's rollback 2 -> 1 (`wrong answer to get of n2-v2-w7-2 ...
 /// {"expires_at":null,"value":"v2"}`), made to happen: each peer route is slowed, so every
 /// `put` waits seconds for its peer, and the rollback comes while each version-2 worker's `put`
@@ -460,14 +439,8 @@ fn a_write_cut_by_a_rollback_and_refused_when_sent_again_is_no_wrong_answer() {
     let mut c = Cluster::start_system(dir.path(), 2, &flags, None, &app(), ("kvsql", "state.db"));
     push(&c.server, &bundle(dir.path(), &c.private)).unwrap();
     support::wait_each(&mut c.agents, "upgraded 2", Duration::from_secs(120));
-    let at = |v: u64| {
-        move |s: &runtime::api::Status| {
-            s.nodes
-                .iter()
-                .all(|n| n.version == v && !n.phase.is_in_progress() && n.healthy)
-        }
-    };
-    wait_status(&c, "all at version 2", Duration::from_secs(60), at(2));
+    let url = &c.server.url;
+    support::wait_status(url, "all at version 2", Duration::from_secs(60), all_at(2));
     // Each program's connection to its peer opens before the routes are slowed.
     for a in &c.agents {
         put_v2(
@@ -493,7 +466,12 @@ fn a_write_cut_by_a_rollback_and_refused_when_sent_again_is_no_wrong_answer() {
         std::thread::sleep(Duration::from_millis(20));
     }
     support::operator(&c.server, &["rollback"]);
-    wait_status(&c, "all back at version 1", Duration::from_secs(120), at(1));
+    support::wait_status(
+        url,
+        "all back at version 1",
+        Duration::from_secs(120),
+        all_at(1),
+    );
     for a in &c.agents {
         fault(a, "heal *");
     }

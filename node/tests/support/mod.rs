@@ -254,17 +254,39 @@ pub fn json_of(bytes: &[u8]) -> serde_json::Value {
 
 /// Waits (at most `wait`) until the first rollout is in state `want`; the status then.
 pub fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> Status {
+    wait_status(server, &format!("rollout {want:?}"), wait, |s| {
+        s.rollouts.first().map(|r| r.state) == Some(want)
+    })
+}
+
+/// Waits (at most `wait`) until `done` holds of the status of the server at `server`; the
+/// status then, or a panic saying what (`what`) did not come in time.
+pub fn wait_status(
+    server: &str,
+    what: &str,
+    wait: Duration,
+    done: impl Fn(&Status) -> bool,
+) -> Status {
     let deadline = std::time::Instant::now() + wait;
     loop {
         let s = status(server).unwrap();
-        if s.rollouts.first().map(|r| r.state) == Some(want) {
+        if done(&s) {
             return s;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "rollout not {want:?} in time: {s:#?}"
+            "not {what} in time: {s:#?}"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether every node of a status is at version `v`, healthy and in no upgrade.
+pub fn all_at(v: u64) -> impl Fn(&Status) -> bool {
+    move |s| {
+        s.nodes
+            .iter()
+            .all(|n| n.version == v && !n.phase.is_in_progress() && n.healthy)
     }
 }
 
