@@ -22,6 +22,7 @@ use std::time::Duration;
 use support::{all_at, log_of, push, Cluster};
 use upstart::demo::build;
 use upstart::demo::load::{self, Load, LoadConfig};
+use upstart::tester::runner::net_faults;
 
 fn app() -> PathBuf {
     build::workspace().join("examples/kvsql/kvsql.py")
@@ -411,14 +412,8 @@ fn reads_back_at_version_1(v1: std::net::SocketAddr, node: &str) {
 
 /// Sends `command` to the test fault control of `agent`'s shim (`--test-faults`).
 fn fault(agent: &upstart::demo::cluster::Agent, command: &str) {
-    use std::io::{BufRead, BufReader, Write};
-    let socket = agent.spec.dir.join("agent").join("faults.sock");
-    let mut s = std::os::unix::net::UnixStream::connect(&socket)
-        .unwrap_or_else(|e| panic!("`{}`: {e}", socket.display()));
-    writeln!(s, "{command}").unwrap();
-    let mut answer = String::new();
-    BufReader::new(s).read_line(&mut answer).unwrap();
-    assert_eq!(answer.trim(), "ok", "`{command}`");
+    net_faults::command(&net_faults::socket_of(&agent.spec), command)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The CI finding of the demo's rollback 2 -> 1 (`wrong answer to get of n2-v2-w7-2 ...
@@ -435,7 +430,7 @@ fn a_write_cut_by_a_rollback_and_refused_when_sent_again_is_no_wrong_answer() {
     let dir = tempfile::tempdir().unwrap();
     kvsql_plugin();
     let mut flags = extra();
-    flags.push("--test-faults");
+    flags.push(net_faults::FLAG);
     let mut c = Cluster::start_system(dir.path(), 2, &flags, None, &app(), ("kvsql", "state.db"));
     push(&c.server, &bundle(dir.path(), &c.private)).unwrap();
     support::wait_each(&mut c.agents, "upgraded 2", Duration::from_secs(120));

@@ -14,6 +14,7 @@ use std::time::Duration;
 use upstart::demo::build::{self, Tools};
 use upstart::demo::cluster::{node_specs, Agent, NodeSpec, Server};
 use upstart::demo::load::{self, Load, Target, WorkerReport};
+use upstart::tester::runner::net_faults;
 
 pub const WAIT: Duration = Duration::from_secs(60);
 
@@ -395,8 +396,9 @@ impl Cluster {
             s.state_file = system.1.to_owned();
             s.extra = extra_of(i);
             // The shim's test fault hook needs the environment's consent too.
-            if s.extra.iter().any(|x| x == "--test-faults") {
-                s.env.push(("UPSTART_TEST_FAULTS".into(), "1".into()));
+            if s.extra.iter().any(|x| x == net_faults::FLAG) {
+                let (k, v) = net_faults::ENV;
+                s.env.push((k.into(), v.into()));
             }
             // Same-version clients are handed to the programs (the shim's zero-copy path).
             s.extra.push("--preload".into());
