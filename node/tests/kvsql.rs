@@ -412,7 +412,7 @@ fn reads_back_at_version_1(v1: std::net::SocketAddr, node: &str) {
 
 /// Sends `command` to the test fault control of `agent`'s shim (`--test-faults`).
 fn fault(agent: &upstart::demo::cluster::Agent, command: &str) {
-    net_faults::command(&net_faults::socket_of(&agent.spec), command)
+    net_faults::command(&agent.spec.data().fault_socket(), command)
         .unwrap_or_else(|e| panic!("{e}"));
 }
 

@@ -5,6 +5,7 @@
 //! as an operator would (`upstart enroll` with the key the agent made at its first start).
 //! Used by the demo and the tests.
 
+use crate::agent::config::DataDir;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -271,7 +272,7 @@ impl Server {
 
     /// `upstart enroll` of node `spec`, whose agent made its key at `DATA/node.key`.
     pub fn enroll(&self, upstart: &Path, spec: &NodeSpec) -> Result<(), String> {
-        let public = runtime::bundle::keys::public_path(&spec.dir.join("agent").join("node.key"));
+        let public = runtime::bundle::keys::public_path(&spec.data().node_key());
         let out = Command::new(upstart)
             .args(["enroll", "--id", &spec.id, "--server", &self.url])
             .arg("--node-key")
@@ -316,6 +317,11 @@ pub struct NodeSpec {
 impl NodeSpec {
     pub fn state(&self) -> PathBuf {
         self.dir.join(&self.state_file)
+    }
+
+    /// The agent's directory (`--data`): its key, record, sockets and store.
+    pub fn data(&self) -> DataDir {
+        DataDir::new(&self.dir.join("agent"))
     }
 }
 
@@ -383,7 +389,7 @@ impl Agent {
             .arg("--state")
             .arg(spec.state())
             .arg("--data")
-            .arg(spec.dir.join("agent"))
+            .arg(spec.data().root())
             .arg("--listen")
             .arg(spec.main.to_string());
         for (v, addr) in &spec.pinned {

@@ -3,11 +3,10 @@
 //! module) to delay or cut a peer route, and bursts of idle connections to a client port.
 //! Public: the node tests drive a shim's faults through it too.
 
-use crate::demo::cluster::NodeSpec;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -17,11 +16,6 @@ pub const ENV: (&str, &str) = (crate::node_cli::TEST_FAULTS_ENV, "1");
 
 /// How long a command waits for the agent's socket (an agent being restarted has none yet).
 const SOCKET_WAIT: Duration = Duration::from_secs(10);
-
-/// The fault control socket of the shim of node `spec` (its agent's data folder holds it).
-pub fn socket_of(spec: &NodeSpec) -> PathBuf {
-    spec.dir.join("agent/faults.sock")
-}
 
 /// Sends `command` to the shim whose fault control socket is `socket`; an error says why it
 /// was not applied.

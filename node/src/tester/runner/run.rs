@@ -484,7 +484,12 @@ impl<'a> Run<'a> {
     /// node `peer` to `node`'s shim; the fault runs on while the plan goes on.
     fn route_fault(&mut self, node: usize, peer: usize, what: &str) -> Result<(), String> {
         let (from, to) = (self.rank(node), self.rank(peer));
-        let socket = net_faults::socket_of(self.specs.get(from).ok_or("no such node")?);
+        let socket = self
+            .specs
+            .get(from)
+            .ok_or("no such node")?
+            .data()
+            .fault_socket();
         let remote = self.specs.get(to).ok_or("no such node")?.main;
         let (verb, numbers) = what.split_once(' ').unwrap_or((what, ""));
         net_faults::command(&socket, &format!("{verb} {remote} {numbers}"))?;
