@@ -75,13 +75,21 @@ fn test_plan(
     )
 }
 
-/// `plan` (its JSON) passes over the chain 1 -> 2 -> 3 with the differential and the model
-/// oracles both applied.
-fn passes_over_the_chain(plan: &str) {
+/// A plan of two nodes (`n1`, then `n2`, one at a time) and one version-1 client making 30
+/// calls of workload seed `seed` passes over the chain 1 -> 2 -> 3 with the differential and
+/// the model oracles both applied: both hops, each rollout awaited, then the steps `then`
+/// (their JSON).
+fn passes_after_both_hops(seed: u64, then: &str) {
+    let plan = format!(
+        r#"{{"seed": {seed}, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
+            "concurrent": 0, "calls": 30, "steps": [
+            {{"step": "hop", "from": 1, "to": 2}}, {{"step": "await_rollout"}},
+            {{"step": "hop", "from": 2, "to": 3}}, {{"step": "await_rollout"}}, {then}]}}"#
+    );
     let (ok, report) = test_plan(
         &[spec("kv-1-2.ups"), spec("kv-2-3.ups")],
         &chain_programs(),
-        plan,
+        &plan,
         "0",
     );
     assert!(ok, "{report:#}");
@@ -379,13 +387,10 @@ fn a_saved_plan_replays_and_a_bad_one_is_refused() {
 /// every node at version 2). Now they join the rolled-back rollout and go back to version 1.
 #[test]
 fn rolling_back_the_hop_before_the_rolled_back_one_takes_every_node_back() {
-    passes_over_the_chain(
-        r#"{"seed": 80, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
-            "concurrent": 0, "calls": 30, "steps": [
-            {"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"},
-            {"step": "hop", "from": 2, "to": 3}, {"step": "await_rollout"},
-            {"step": "wait", "ms": 300}, {"step": "rollback"},
-            {"step": "wait", "ms": 300}, {"step": "rollback"}]}"#,
+    passes_after_both_hops(
+        80,
+        r#"{"step": "wait", "ms": 300}, {"step": "rollback"},
+            {"step": "wait", "ms": 300}, {"step": "rollback"}"#,
     );
 }
 
@@ -397,13 +402,7 @@ fn rolling_back_the_hop_before_the_rolled_back_one_takes_every_node_back() {
 /// reads, so nothing is written there. Now the reverse transform carries the writes back.
 #[test]
 fn rolling_back_two_hops_keeps_the_writes_made_after_the_first() {
-    passes_over_the_chain(
-        r#"{"seed": 142, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
-            "concurrent": 0, "calls": 30, "steps": [
-            {"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"},
-            {"step": "hop", "from": 2, "to": 3}, {"step": "await_rollout"},
-            {"step": "rollback"}, {"step": "rollback"}]}"#,
-    );
+    passes_after_both_hops(142, r#"{"step": "rollback"}, {"step": "rollback"}"#);
 }
 
 /// Found by `upstart test` (a plan with the server down right after a push): an agent whose
