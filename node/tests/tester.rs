@@ -106,24 +106,21 @@ fn bin(name: &str) -> PathBuf {
     support::tools().kv_v1.with_file_name(name)
 }
 
+/// How the runs that must find a planted bug go: 40 calls a plan, stopping at the first
+/// failing plan and shrinking it in at most 8 runs.
+const FIND: [&str; 5] = ["--calls", "40", "--stop-on-failure", "--shrink-budget", "8"];
+
 /// Small plans: one to three nodes, no faults (a fault is never needed to find these bugs;
-/// shrinking would remove it anyway), 40 calls.
-const SMALL: [&str; 10] = [
-    "--nodes",
-    "1-3",
-    "--no-faults",
-    "--calls",
-    "40",
-    "--stop-on-failure",
-    "--shrink-budget",
-    "8",
-    "--plans",
-    "6",
-];
+/// shrinking would remove it anyway), six of them, run as [`FIND`] says.
+const SMALL: [&str; 5] = ["--nodes", "1-3", "--no-faults", "--plans", "6"];
 
 /// [`SMALL`] plans from `seed`.
 fn small_plans(specs: &[PathBuf], programs: &[(u64, PathBuf)], seed: &str) -> (bool, Value) {
-    upstart_test(specs, programs, &[&SMALL[..], &["--seed", seed]].concat())
+    upstart_test(
+        specs,
+        programs,
+        &[&FIND[..], &SMALL, &["--seed", seed]].concat(),
+    )
 }
 
 /// The failing plan's oracle and its shrunk plan.
@@ -223,18 +220,10 @@ fn finds_a_write_answered_without_its_replication_under_a_cut_route_and_shrinks_
         &[spec("kv-1-2.ups")],
         &programs(bin("kv-planted-v1-gives-up-replicating"), t.kv_v2.clone()),
         &[
-            "--nodes",
-            "2",
-            "--calls",
-            "40",
-            "--stop-on-failure",
-            "--shrink-budget",
-            "8",
-            "--plans",
-            "3",
-            "--seed",
-            "128",
-        ],
+            &FIND[..],
+            &["--nodes", "2", "--plans", "3", "--seed", "128"],
+        ]
+        .concat(),
     );
     let shrunk = assert_found(ok, &report, "differential", 3);
     assert_eq!(shrunk["nodes"], 2, "{shrunk:#}");
