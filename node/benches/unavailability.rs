@@ -89,7 +89,14 @@ fn run(
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let (key, public) = build::keygen(dir)?;
     let bundle = dir.join("kv.bundle");
-    build::bundle(plugin, &tools.kv_v2, spec, &key, &bundle, 1)?;
+    let input = runtime::bundle::BuildInput {
+        plugin: plugin.to_path_buf(),
+        binary: tools.kv_v2.clone(),
+        spec: spec.to_path_buf(),
+        release: 1,
+        program: runtime::bundle::ProgramSpec::default(),
+    };
+    build::bundle(&input, &key, &bundle)?;
     let server = Server::start(
         upstart,
         &dir.join("upgrades.db"),

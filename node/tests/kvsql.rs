@@ -56,19 +56,11 @@ fn bundle(dir: &Path, key: &Path) -> PathBuf {
 
 /// [`bundle`] of the spec `spec` and its plugin `plugin`.
 fn bundle_of(spec: &Path, plugin: &Path, dir: &Path, key: &Path) -> PathBuf {
-    let program = support::kv_program(V2, None);
-    let out = dir.join("kvsql.bundle");
-    build::bundle_with(
-        plugin,
-        &app(),
-        spec,
-        key,
-        &out,
-        support::next_release(),
-        &program,
-    )
-    .expect("the bundle is made");
-    out
+    let input = runtime::bundle::BuildInput {
+        program: support::kv_program(V2, None),
+        ..support::input((spec, plugin), &app())
+    };
+    support::sign(&input, dir, key, "kvsql.bundle")
 }
 
 /// The state of a node, as the transform sees it.

@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::expect_used, clippy::panic, reason = "tests")]
 
 use runtime::api::{RolloutState, Status};
+use runtime::bundle::BuildInput;
 use runtime::client::Client;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -85,13 +86,11 @@ pub fn bundle(dir: &Path, key: &Path, binary: &Path, name: &str) -> PathBuf {
 pub fn bundle_of(
     dir: &Path,
     key: &Path,
-    (spec, plugin): (&Path, &Path),
+    compiled: (&Path, &Path),
     binary: &Path,
     name: &str,
 ) -> PathBuf {
-    let out = dir.join(name);
-    build::bundle(plugin, binary, spec, key, &out, next_release()).expect("the bundle is made");
-    out
+    sign(&input(compiled, binary), dir, key, name)
 }
 
 /// [`bundle`], saying how nodes run and check the program.
@@ -102,11 +101,31 @@ pub fn bundle_with(
     name: &str,
     program: &runtime::bundle::ProgramSpec,
 ) -> PathBuf {
-    let release = next_release();
     let (spec, plugin) = plugin();
+    let input = BuildInput {
+        program: program.clone(),
+        ..input((spec, plugin), binary)
+    };
+    sign(&input, dir, key, name)
+}
+
+/// What a bundle of the compiled spec `(spec, plugin)` with the new program `binary` holds:
+/// a higher release than every bundle this test binary made before, nothing said of how the
+/// program runs.
+pub fn input((spec, plugin): (&Path, &Path), binary: &Path) -> BuildInput {
+    BuildInput {
+        plugin: plugin.to_path_buf(),
+        binary: binary.to_path_buf(),
+        spec: spec.to_path_buf(),
+        release: next_release(),
+        program: runtime::bundle::ProgramSpec::default(),
+    }
+}
+
+/// The bundle of `input` signed with `key`, as `name` in `dir`.
+pub fn sign(input: &BuildInput, dir: &Path, key: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
-    build::bundle_with(plugin, binary, spec, key, &out, release, program)
-        .expect("the bundle is made");
+    build::bundle(input, key, &out).expect("the bundle is made");
     out
 }
 

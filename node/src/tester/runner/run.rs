@@ -11,6 +11,7 @@ use crate::tester::oracle::Failure;
 use crate::tester::plan::{Plan, Step};
 use crate::tester::workload::{make, Answer, Call, Workload};
 use runtime::api::{RolloutState, Status};
+use runtime::bundle::{BuildInput, ProgramSpec};
 use runtime::client::{Client, Control};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -85,7 +86,14 @@ impl<'a> Run<'a> {
                     .get(to)
                     .ok_or_else(|| format!("no `--program {to}=PATH`"))?;
                 let out = dir.join(format!("{from}-{to}.bundle"));
-                build::bundle(&plugin, program, &spec, &key, &out, i as u64 + 1)?;
+                let input = BuildInput {
+                    plugin,
+                    binary: program.clone(),
+                    spec,
+                    release: i as u64 + 1,
+                    program: ProgramSpec::default(),
+                };
+                build::bundle(&input, &key, &out)?;
                 bundles.push((*from, *to, out));
             }
         }
