@@ -19,13 +19,23 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
-use support::{all_at, log_of, push, Cluster};
+use support::{all_at, log_of, push, Cluster, Nodes};
 use upstart::demo::build;
 use upstart::demo::load::{self, Load, LoadConfig};
 use upstart::tester::runner::net_faults;
 
 fn app() -> PathBuf {
     build::workspace().join("examples/kvsql/kvsql.py")
+}
+
+/// Nodes running kvsql at version 1, its state the SQLite database `state.db`.
+fn nodes() -> Nodes {
+    Nodes {
+        program: app(),
+        system: "kvsql",
+        state_file: "state.db",
+        state: None,
+    }
 }
 
 /// The spec and plugin of kvsql 1 -> 2 with `healthy_for: 1s`.
@@ -72,7 +82,7 @@ fn state_of(path: &Path) -> Value {
 fn the_python_sqlite_service_is_upgraded_in_a_rolling_upgrade_with_nothing_lost() {
     let dir = tempfile::tempdir().unwrap();
     kvsql_plugin();
-    let mut c = Cluster::start_system(dir.path(), 5, &extra(), None, &app(), ("kvsql", "state.db"));
+    let mut c = Cluster::start_with(dir.path(), 5, &extra(), nodes());
     let n1 = c.agents[0].port(1).unwrap();
     load::get(n1, 1, "none").unwrap();
     // Written before the upgrade, read after it.
@@ -126,7 +136,7 @@ fn killed_at(point: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut extra = extra();
     extra.extend(["--stop-at", point]);
-    let mut c = Cluster::start_system(dir.path(), 1, &extra, None, &app(), ("kvsql", "state.db"));
+    let mut c = Cluster::start_with(dir.path(), 1, &extra, nodes());
     let mut agent = c.agents.remove(0);
     let v1 = agent.port(1).unwrap();
     for i in 0..100 {
@@ -200,7 +210,7 @@ fn cluster_first_stopping_at(dir: &Path, n: usize, point: &str) -> Cluster {
         }
         flags
     };
-    Cluster::start_nodes(dir, n, &extra_of, None, &app(), ("kvsql", "state.db"))
+    Cluster::start_nodes(dir, n, &extra_of, nodes())
 }
 
 /// Three kvsql nodes under load on the second and third; the first is killed (SIGKILL) at
@@ -265,7 +275,7 @@ fn plugin_declaring(kind: &str) -> (PathBuf, PathBuf) {
 fn a_spec_declaring_another_kind_of_state_is_refused_before_anything_stops() {
     let (spec, plugin) = plugin_declaring("dir");
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Cluster::start_system(dir.path(), 1, &extra(), None, &app(), ("kvsql", "state.db"));
+    let mut c = Cluster::start_with(dir.path(), 1, &extra(), nodes());
     let v1 = c.agents[0].port(1).unwrap();
     put_v1(v1, "kept", "yes");
     let state = c.agents[0].spec.state();
@@ -346,7 +356,7 @@ fn pausing_plugin() -> &'static (PathBuf, PathBuf) {
 fn writes_replicate_between_nodes_of_both_versions() {
     let (spec, plugin) = pausing_plugin();
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Cluster::start_system(dir.path(), 3, &extra(), None, &app(), ("kvsql", "state.db"));
+    let mut c = Cluster::start_with(dir.path(), 3, &extra(), nodes());
     push(&c.server, &bundle_of(spec, plugin, dir.path(), &c.private)).unwrap();
     c.agents[0]
         .proc
@@ -423,7 +433,7 @@ fn a_write_cut_by_a_rollback_and_refused_when_sent_again_is_no_wrong_answer() {
     kvsql_plugin();
     let mut flags = extra();
     flags.push(net_faults::FLAG);
-    let mut c = Cluster::start_system(dir.path(), 2, &flags, None, &app(), ("kvsql", "state.db"));
+    let mut c = Cluster::start_with(dir.path(), 2, &flags, nodes());
     push(&c.server, &bundle(dir.path(), &c.private)).unwrap();
     support::wait_each(&mut c.agents, "upgraded 2", Duration::from_secs(120));
     let url = &c.server.url;

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{alive, json_of, log_of, push, start_agent, wait_rollout, Cluster, QUICK};
+use support::{alive, json_of, log_of, push, start_agent, wait_rollout, Cluster, Nodes, QUICK};
 use upstart::demo::load;
 
 /// The pid of the last `program PID ADDR version V` line of `lines`.
@@ -163,7 +163,7 @@ fn a_state_that_does_not_decode_fails_the_node_before_anything_stops() {
 fn killed_after_the_new_program_started_the_upgrade_finishes_with_the_backup_intact() {
     let dir = tempfile::tempdir().unwrap();
     let old = br#"{"entries": {"a": "1", "b": "2"}}"#;
-    let mut c = Cluster::start_with(dir.path(), 1, &QUICK, Some(old));
+    let mut c = Cluster::start_with(dir.path(), 1, &QUICK, Nodes::kv_holding(old));
     let t = support::tools();
     let bundle = c.kv_v2_bundle("kv.bundle");
     push(&c.server, &bundle).unwrap();

@@ -320,6 +320,38 @@ pub fn status(server: &str) -> Result<Status, String> {
     rt.block_on(async { client.status().await.map_err(|e| e.to_string()) })
 }
 
+/// What the nodes of a [`Cluster`] run at version 1: the program `program` (`--binary`) of the
+/// system `system` (`upgrade NAME`), each node keeping its state in the file `state_file` of its
+/// folder, which first holds `state` (`None`: the program makes it).
+#[derive(Debug, Clone)]
+pub struct Nodes {
+    pub program: PathBuf,
+    pub system: &'static str,
+    pub state_file: &'static str,
+    pub state: Option<Vec<u8>>,
+}
+
+impl Nodes {
+    /// `program` speaking the key-value example's spec (its plugin built first), from no state.
+    pub fn kv(program: PathBuf) -> Nodes {
+        plugin();
+        Nodes {
+            program,
+            system: "kv",
+            state_file: "state.json",
+            state: None,
+        }
+    }
+
+    /// The key-value example's version 1 (`kv-v1`), each node's state first `state`.
+    pub fn kv_holding(state: &[u8]) -> Nodes {
+        Nodes {
+            state: Some(state.to_vec()),
+            ..Nodes::kv(tools().kv_v1.clone())
+        }
+    }
+}
+
 /// A server and `n` agents at version 1 in `dir`, each with ports pinned to versions 1 and 2.
 pub struct Cluster {
     pub server: Server,
@@ -363,56 +395,31 @@ impl Cluster {
         bundle(&self.dir, &self.private, &other, name)
     }
 
+    /// `n` nodes of the key-value example (`kv-v1`), each given the flags `extra`.
     pub fn start(dir: &Path, n: usize, extra: &[&str]) -> Cluster {
-        Cluster::start_with(dir, n, extra, None)
+        Cluster::start_with(dir, n, extra, Nodes::kv(tools().kv_v1.clone()))
     }
 
-    /// [`Cluster::start`], each node's state file first holding `state`.
-    pub fn start_with(dir: &Path, n: usize, extra: &[&str], state: Option<&[u8]>) -> Cluster {
-        Cluster::start_program(dir, n, extra, state, &tools().kv_v1)
-    }
-
-    /// [`Cluster::start_with`], the nodes running `program` (`--binary`) at version 1.
-    pub fn start_program(
-        dir: &Path,
-        n: usize,
-        extra: &[&str],
-        state: Option<&[u8]>,
-        program: &Path,
-    ) -> Cluster {
-        plugin();
-        Cluster::start_system(dir, n, extra, state, program, ("kv", "state.json"))
-    }
-
-    /// [`Cluster::start_program`] of the system `system.0`, each node's state named `system.1`.
-    pub fn start_system(
-        dir: &Path,
-        n: usize,
-        extra: &[&str],
-        state: Option<&[u8]>,
-        program: &Path,
-        system: (&str, &str),
-    ) -> Cluster {
+    /// [`Cluster::start`] of the nodes `nodes`.
+    pub fn start_with(dir: &Path, n: usize, extra: &[&str], nodes: Nodes) -> Cluster {
         let extra_of = |_| extra.iter().map(|x| x.to_string()).collect();
-        Cluster::start_nodes(dir, n, &extra_of, state, program, system)
+        Cluster::start_nodes(dir, n, &extra_of, nodes)
     }
 
-    /// [`Cluster::start_system`], node `i` (from 0) given the flags `extra_of(i)`.
+    /// [`Cluster::start_with`], node `i` (from 0) given the flags `extra_of(i)`.
     pub fn start_nodes(
         dir: &Path,
         n: usize,
         extra_of: &dyn Fn(usize) -> Vec<String>,
-        state: Option<&[u8]>,
-        program: &Path,
-        system: (&str, &str),
+        nodes: Nodes,
     ) -> Cluster {
         let t = tools();
         let (private, public) = key(dir);
         let server = server(dir, &public, &private);
         let mut specs = node_specs(dir, n, &[1, 2]).unwrap();
         for (i, s) in specs.iter_mut().enumerate() {
-            s.system = system.0.to_owned();
-            s.state_file = system.1.to_owned();
+            s.system = nodes.system.to_owned();
+            s.state_file = nodes.state_file.to_owned();
             s.extra = extra_of(i);
             // The shim's test fault hook needs the environment's consent too.
             if s.extra.iter().any(|x| x == net_faults::FLAG) {
@@ -422,14 +429,14 @@ impl Cluster {
             // Same-version clients are handed to the programs (the shim's zero-copy path).
             s.extra.push("--preload".into());
             s.extra.push(t.preload.display().to_string());
-            if let Some(state) = state {
+            if let Some(state) = &nodes.state {
                 std::fs::create_dir_all(&s.dir).unwrap();
                 std::fs::write(s.state(), state).unwrap();
             }
         }
         let agents = specs
             .iter()
-            .map(|s| start_agent(&server, &public, program, s))
+            .map(|s| start_agent(&server, &public, &nodes.program, s))
             .collect();
         Cluster {
             server,
