@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use upstart::demo::build;
-use upstart::demo::cluster::{node_specs, Agent, Server};
+use upstart::demo::cluster::{node_specs, Agent, Launch, Server};
 use upstart::demo::load::{self, Load, LoadConfig, Target};
 
 fn main() -> Result<(), String> {
@@ -118,14 +118,12 @@ fn run(
             tools.preload.display().to_string(),
         ];
         let log = s.dir.with_extension("log");
-        agents.push(Agent::start(
+        let launch = Launch {
             upstart,
-            &server,
-            &public,
-            &tools.kv_v1,
-            s,
-            Some(&log),
-        )?);
+            trust: &public,
+            binary: &tools.kv_v1,
+        };
+        agents.push(Agent::start(&launch, &server, s, Some(&log))?);
     }
     let targets = |v: u64| -> Vec<Target> {
         specs

@@ -69,15 +69,13 @@ fn a_second_agent_on_the_same_data_directory_exits_at_once_and_touches_nothing()
     drop(ports);
     let log = dir.path().join("second.log");
     let t = support::tools();
-    let mut second = upstart::demo::cluster::Agent::spawn(
-        support::upstart(),
-        &c.server.url,
-        &c.public,
-        &t.kv_v1,
-        &spec,
-        Some(&log),
-    )
-    .unwrap();
+    let launch = upstart::demo::cluster::Launch {
+        upstart: support::upstart(),
+        trust: &c.public,
+        binary: &t.kv_v1,
+    };
+    let mut second =
+        upstart::demo::cluster::Agent::spawn(&launch, &c.server.url, &spec, Some(&log)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = second.proc.exited() {

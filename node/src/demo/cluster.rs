@@ -336,41 +336,46 @@ pub struct Agent {
     pub key_id: String,
 }
 
+/// How agents are started: `upstart` runs them (`upstart node`), trusting bundles signed with
+/// the key `trust` (`--trust`), running `binary` at the version they start at (`--binary`).
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    pub upstart: &'a Path,
+    pub trust: &'a Path,
+    pub binary: &'a Path,
+}
+
 impl Agent {
-    /// Starts the agent of `spec` at version 1 running `binary`, enrolls it with `server`
-    /// once it has made its key, and waits until its program runs.
+    /// Starts the agent of `spec` as `launch` says (its output also to `log`), enrolls it with
+    /// `server` once it has made its key, and waits until its program runs.
     pub fn start(
-        upstart: &Path,
+        launch: &Launch,
         server: &Server,
-        trust: &Path,
-        binary: &Path,
         spec: &NodeSpec,
         log: Option<&Path>,
     ) -> Result<Agent, String> {
-        let mut agent = Agent::spawn(upstart, &server.url, trust, binary, spec, log)?;
+        let mut agent = Agent::spawn(launch, &server.url, spec, log)?;
         let key = agent.proc.wait_line("node key ", Duration::from_secs(30))?;
         agent.key_id = key
             .split_whitespace()
             .next()
             .unwrap_or_default()
             .to_string();
-        server.enroll(upstart, spec)?;
+        server.enroll(launch.upstart, spec)?;
         agent.wait_program(Duration::from_secs(30))?;
         Ok(agent)
     }
 
-    /// Starts the agent without waiting.
+    /// Starts the agent of `spec` polling the server at `server`, without waiting.
     pub fn spawn(
-        upstart: &Path,
+        launch: &Launch,
         server: &str,
-        trust: &Path,
-        binary: &Path,
         spec: &NodeSpec,
         log: Option<&Path>,
     ) -> Result<Agent, String> {
         std::fs::create_dir_all(&spec.dir)
             .map_err(|e| format!("cannot create `{}`: {e}", spec.dir.display()))?;
-        let mut cmd = Command::new(upstart);
+        let mut cmd = Command::new(launch.upstart);
         cmd.arg("node")
             .args([
                 "--id",
@@ -383,9 +388,9 @@ impl Agent {
                 &spec.version.to_string(),
             ])
             .arg("--trust")
-            .arg(trust)
+            .arg(launch.trust)
             .arg("--binary")
-            .arg(binary)
+            .arg(launch.binary)
             .arg("--state")
             .arg(spec.state())
             .arg("--data")

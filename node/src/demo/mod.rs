@@ -17,7 +17,7 @@ pub mod load;
 
 use crate::cli::status::render;
 use crate::cli::{CliError, CliResult};
-use cluster::{node_specs, Agent, Server};
+use cluster::{node_specs, Agent, Launch, Server};
 use load::{Load, LoadConfig, Target, WorkerReport};
 use runtime::api::{RolloutState, Status};
 use runtime::bundle::{BuildInput, HealthProbe, ProgramSpec};
@@ -257,11 +257,15 @@ impl Demo<'_> {
                 s.extra.extend(["--exec".to_owned(), KVSQL_V1.to_owned()]);
             }
         }
-        let v1_program = if kvsql { &python_app } else { &tools.kv_v1 };
+        let launch = Launch {
+            upstart: &upstart,
+            trust: &public,
+            binary: if kvsql { &python_app } else { &tools.kv_v1 },
+        };
         let mut agents = Vec::new();
         for s in &specs {
             let log = s.dir.with_extension("log");
-            let a = Agent::start(&upstart, &server, &public, v1_program, s, Some(&log))?;
+            let a = Agent::start(&launch, &server, s, Some(&log))?;
             println!(
                 "      node {}: enrolled with key {}, shim {} (version-1 clients {}, version-2 clients {}), log {}",
                 s.id,

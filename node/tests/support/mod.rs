@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 use upstart::demo::build::{self, Tools};
-use upstart::demo::cluster::{node_specs, Agent, NodeSpec, Server};
+use upstart::demo::cluster::{node_specs, Agent, Launch, NodeSpec, Server};
 use upstart::demo::load::{self, Load, Target, WorkerReport};
 use upstart::tester::runner::net_faults;
 
@@ -461,7 +461,12 @@ pub fn wait_each(agents: &mut [Agent], line: &str, wait: Duration) {
 /// Starts (or restarts) the agent of `spec` and enrolls it with `server`.
 pub fn start_agent(server: &Server, trust: &Path, binary: &Path, spec: &NodeSpec) -> Agent {
     let log = spec.dir.with_extension("log");
-    Agent::start(upstart(), server, trust, binary, spec, Some(&log))
+    let launch = Launch {
+        upstart: upstart(),
+        trust,
+        binary,
+    };
+    Agent::start(&launch, server, spec, Some(&log))
         .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))
 }
 

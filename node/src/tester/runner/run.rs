@@ -6,7 +6,7 @@ use super::{
     sequential_calls, Answered, Calls, Setup, CALL_TIMEOUT, MAX_RESUMES, QUICK, SEQUENTIAL_PAUSE,
 };
 use crate::demo::build;
-use crate::demo::cluster::{node_specs, signal, Agent, NodeSpec, Ports, Server};
+use crate::demo::cluster::{node_specs, signal, Agent, Launch, NodeSpec, Ports, Server};
 use crate::tester::oracle::Failure;
 use crate::tester::plan::{Plan, Step};
 use crate::tester::workload::{make, Answer, Call, Workload};
@@ -137,17 +137,15 @@ impl<'a> Run<'a> {
                 s.env.push((k.into(), v.into()));
             }
         }
+        let launch = Launch {
+            upstart: &setup.upstart,
+            trust: &public,
+            binary: program,
+        };
         let mut agents = Vec::new();
         for s in &specs {
             let log = s.dir.with_extension("log");
-            agents.push(Some(Agent::start(
-                &setup.upstart,
-                &server,
-                &public,
-                program,
-                s,
-                Some(&log),
-            )?));
+            agents.push(Some(Agent::start(&launch, &server, s, Some(&log))?));
         }
         let mut run = Run {
             setup,
@@ -430,14 +428,12 @@ impl<'a> Run<'a> {
         let program = self.setup.programs.get(&first).ok_or("no first program")?;
         self.starts += 1;
         let log = spec.dir.with_extension(format!("{}.log", self.starts));
-        let agent = Agent::start(
-            &self.setup.upstart,
-            server,
-            &self.public,
-            program,
-            spec,
-            Some(&log),
-        )?;
+        let launch = Launch {
+            upstart: &self.setup.upstart,
+            trust: &self.public,
+            binary: program,
+        };
+        let agent = Agent::start(&launch, server, spec, Some(&log))?;
         if let Some(slot) = self.agents.get_mut(rank) {
             *slot = Some(agent);
         }
