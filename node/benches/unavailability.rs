@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use upstart::demo::build;
-use upstart::demo::cluster::{node_specs, Agent, Server};
+use upstart::demo::cluster::{node_specs, Agent, Launch, Server};
 use upstart::demo::load::{self, Load, LoadConfig, Target};
 
 fn main() -> Result<(), String> {
@@ -89,7 +89,14 @@ fn run(
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let (key, public) = build::keygen(dir)?;
     let bundle = dir.join("kv.bundle");
-    build::bundle(plugin, &tools.kv_v2, spec, &key, &bundle, 1)?;
+    let input = runtime::bundle::BuildInput {
+        plugin: plugin.to_path_buf(),
+        binary: tools.kv_v2.clone(),
+        spec: spec.to_path_buf(),
+        release: 1,
+        program: runtime::bundle::ProgramSpec::default(),
+    };
+    build::bundle(&input, &key, &bundle)?;
     let server = Server::start(
         upstart,
         &dir.join("upgrades.db"),
@@ -111,14 +118,12 @@ fn run(
             tools.preload.display().to_string(),
         ];
         let log = s.dir.with_extension("log");
-        agents.push(Agent::start(
+        let launch = Launch {
             upstart,
-            &server,
-            &public,
-            &tools.kv_v1,
-            s,
-            Some(&log),
-        )?);
+            trust: &public,
+            binary: &tools.kv_v1,
+        };
+        agents.push(Agent::start(&launch, &server, s, Some(&log))?);
     }
     let targets = |v: u64| -> Vec<Target> {
         specs

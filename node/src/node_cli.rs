@@ -15,7 +15,7 @@
 //! n1/agent/node.key.pub`); until then it serves its version.
 
 use crate::agent::config::{AgentConfig, HealthConfig};
-use crate::cli::{CliError, CliResult};
+use crate::cli::{parse_json, CliError, CliResult};
 use runtime::schedule::settings::duration_ms;
 use shim::{Framing, ListenerConfig};
 use std::net::SocketAddr;
@@ -160,10 +160,6 @@ fn parse_exec(text: &str) -> Result<String, String> {
         ));
     }
     Ok(text.to_string())
-}
-
-fn parse_json(text: &str) -> Result<serde_json::Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("`{text}` is not JSON: {e}"))
 }
 
 impl Args {
@@ -378,5 +374,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`STOP` is not a stop signal"), "{e}");
+    }
+
+    #[test]
+    fn health_params_that_are_not_json_are_refused() {
+        use clap::Parser;
+        let args = with_binary()
+            .into_iter()
+            .chain(["--health-params", "{nope"]);
+        let e = Cli::try_parse_from(args).unwrap_err().to_string();
+        assert!(e.contains("`{nope` is not JSON"), "{e}");
     }
 }

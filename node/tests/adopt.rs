@@ -17,7 +17,7 @@ use runtime::bundle::ProgramSpec;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::{call, log_of, push, Cluster};
+use support::{call, log_of, push, Cluster, Nodes};
 use upstart::demo::load::{self, Load, LoadConfig};
 
 fn app() -> PathBuf {
@@ -43,7 +43,7 @@ fn own_flags_cluster(dir: &Path, n: usize) -> Cluster {
         "--poll-wait",
         "2s",
     ];
-    Cluster::start_program(dir, n, &extra, None, &app())
+    Cluster::start_with(dir, n, &extra, Nodes::kv(app()))
 }
 
 /// How nodes run a new version of the service: by the command line `exec`, stopped by SIGINT,
@@ -197,7 +197,7 @@ fn an_orphan_started_through_a_launcher_is_stopped_when_the_agent_restarts() {
         "--stop-signal",
         "INT",
     ];
-    let mut c = Cluster::start_program(dir.path(), 1, &extra, None, &launcher);
+    let mut c = Cluster::start_with(dir.path(), 1, &extra, Nodes::kv(launcher.clone()));
     let mut agent = c.agents.remove(0);
     let pid = support::program_pids(&agent.lines())[0];
     agent.crash();

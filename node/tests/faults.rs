@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{json_of, log_of, push, start_agent, status, wait_rollout, Cluster, QUICK};
+use support::{json_of, log_of, push, start_agent, status, wait_rollout, Cluster, Nodes, QUICK};
 use upstart::demo::cluster::{node_specs, Agent, NodeSpec, Server};
 use upstart::demo::load::{self, Load, LoadConfig};
 
@@ -45,7 +45,7 @@ fn v1_load(c: &Cluster) -> (Load, BTreeMap<String, std::net::SocketAddr>) {
 fn stopping_at(dir: &Path, point: &str, old: &[u8]) -> Cluster {
     let mut extra = QUICK.to_vec();
     extra.extend(["--stop-at", point]);
-    let c = Cluster::start_with(dir, 1, &extra, Some(old));
+    let c = Cluster::start_with(dir, 1, &extra, Nodes::kv_holding(old));
     let bundle = support::bundle(dir, &c.private, &support::tools().kv_v2, "kv.bundle");
     push(&c.server, &bundle).unwrap();
     c

@@ -19,12 +19,23 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
-use support::{log_of, push, Cluster};
+use support::{all_at, log_of, push, Cluster, Nodes};
 use upstart::demo::build;
 use upstart::demo::load::{self, Load, LoadConfig};
+use upstart::tester::runner::net_faults;
 
 fn app() -> PathBuf {
     build::workspace().join("examples/kvsql/kvsql.py")
+}
+
+/// Nodes running kvsql at version 1, its state the SQLite database `state.db`.
+fn nodes() -> Nodes {
+    Nodes {
+        program: app(),
+        system: "kvsql",
+        state_file: "state.db",
+        state: None,
+    }
 }
 
 /// The spec and plugin of kvsql 1 -> 2 with `healthy_for: 1s`.
@@ -55,19 +66,11 @@ fn bundle(dir: &Path, key: &Path) -> PathBuf {
 
 /// [`bundle`] of the spec `spec` and its plugin `plugin`.
 fn bundle_of(spec: &Path, plugin: &Path, dir: &Path, key: &Path) -> PathBuf {
-    let program = support::kv_program(V2, None);
-    let out = dir.join("kvsql.bundle");
-    build::bundle_with(
-        plugin,
-        &app(),
-        spec,
-        key,
-        &out,
-        support::next_release(),
-        &program,
-    )
-    .expect("the bundle is made");
-    out
+    let input = runtime::bundle::BuildInput {
+        program: support::kv_program(V2, None),
+        ..support::input((spec, plugin), &app())
+    };
+    support::sign(&input, dir, key, "kvsql.bundle")
 }
 
 /// The state of a node, as the transform sees it.
@@ -79,7 +82,7 @@ fn state_of(path: &Path) -> Value {
 fn the_python_sqlite_service_is_upgraded_in_a_rolling_upgrade_with_nothing_lost() {
     let dir = tempfile::tempdir().unwrap();
     kvsql_plugin();
-    let mut c = Cluster::start_system(dir.path(), 5, &extra(), None, &app(), ("kvsql", "state.db"));
+    let mut c = Cluster::start_with(dir.path(), 5, &extra(), nodes());
     let n1 = c.agents[0].port(1).unwrap();
     load::get(n1, 1, "none").unwrap();
     // Written before the upgrade, read after it.
@@ -133,7 +136,7 @@ fn killed_at(point: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut extra = extra();
     extra.extend(["--stop-at", point]);
-    let mut c = Cluster::start_system(dir.path(), 1, &extra, None, &app(), ("kvsql", "state.db"));
+    let mut c = Cluster::start_with(dir.path(), 1, &extra, nodes());
     let mut agent = c.agents.remove(0);
     let v1 = agent.port(1).unwrap();
     for i in 0..100 {
@@ -207,7 +210,7 @@ fn cluster_first_stopping_at(dir: &Path, n: usize, point: &str) -> Cluster {
         }
         flags
     };
-    Cluster::start_nodes(dir, n, &extra_of, None, &app(), ("kvsql", "state.db"))
+    Cluster::start_nodes(dir, n, &extra_of, nodes())
 }
 
 /// Three kvsql nodes under load on the second and third; the first is killed (SIGKILL) at
@@ -272,7 +275,7 @@ fn plugin_declaring(kind: &str) -> (PathBuf, PathBuf) {
 fn a_spec_declaring_another_kind_of_state_is_refused_before_anything_stops() {
     let (spec, plugin) = plugin_declaring("dir");
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Cluster::start_system(dir.path(), 1, &extra(), None, &app(), ("kvsql", "state.db"));
+    let mut c = Cluster::start_with(dir.path(), 1, &extra(), nodes());
     let v1 = c.agents[0].port(1).unwrap();
     put_v1(v1, "kept", "yes");
     let state = c.agents[0].spec.state();
@@ -353,7 +356,7 @@ fn pausing_plugin() -> &'static (PathBuf, PathBuf) {
 fn writes_replicate_between_nodes_of_both_versions() {
     let (spec, plugin) = pausing_plugin();
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Cluster::start_system(dir.path(), 3, &extra(), None, &app(), ("kvsql", "state.db"));
+    let mut c = Cluster::start_with(dir.path(), 3, &extra(), nodes());
     push(&c.server, &bundle_of(spec, plugin, dir.path(), &c.private)).unwrap();
     c.agents[0]
         .proc
@@ -411,35 +414,8 @@ fn reads_back_at_version_1(v1: std::net::SocketAddr, node: &str) {
 
 /// Sends `command` to the test fault control of `agent`'s shim (`--test-faults`).
 fn fault(agent: &upstart::demo::cluster::Agent, command: &str) {
-    use std::io::{BufRead, BufReader, Write};
-    let socket = agent.spec.dir.join("agent").join("faults.sock");
-    let mut s = std::os::unix::net::UnixStream::connect(&socket)
-        .unwrap_or_else(|e| panic!("`{}`: {e}", socket.display()));
-    writeln!(s, "{command}").unwrap();
-    let mut answer = String::new();
-    BufReader::new(s).read_line(&mut answer).unwrap();
-    assert_eq!(answer.trim(), "ok", "`{command}`");
-}
-
-/// Waits (at most `wait`) until `done` holds of the cluster's status.
-fn wait_status(
-    c: &Cluster,
-    what: &str,
-    wait: Duration,
-    done: impl Fn(&runtime::api::Status) -> bool,
-) {
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        let s = support::status(&c.server.url).unwrap();
-        if done(&s) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not {what} in time: {s:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    net_faults::command(&agent.spec.data().fault_socket(), command)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The CI finding of the demo's rollback 2 -> 1 (`wrong answer to get of n2-v2-w7-2 ...
@@ -456,18 +432,12 @@ fn a_write_cut_by_a_rollback_and_refused_when_sent_again_is_no_wrong_answer() {
     let dir = tempfile::tempdir().unwrap();
     kvsql_plugin();
     let mut flags = extra();
-    flags.push("--test-faults");
-    let mut c = Cluster::start_system(dir.path(), 2, &flags, None, &app(), ("kvsql", "state.db"));
+    flags.push(net_faults::FLAG);
+    let mut c = Cluster::start_with(dir.path(), 2, &flags, nodes());
     push(&c.server, &bundle(dir.path(), &c.private)).unwrap();
     support::wait_each(&mut c.agents, "upgraded 2", Duration::from_secs(120));
-    let at = |v: u64| {
-        move |s: &runtime::api::Status| {
-            s.nodes
-                .iter()
-                .all(|n| n.version == v && !n.phase.is_in_progress() && n.healthy)
-        }
-    };
-    wait_status(&c, "all at version 2", Duration::from_secs(60), at(2));
+    let url = &c.server.url;
+    support::wait_status(url, "all at version 2", Duration::from_secs(60), all_at(2));
     // Each program's connection to its peer opens before the routes are slowed.
     for a in &c.agents {
         put_v2(
@@ -493,7 +463,12 @@ fn a_write_cut_by_a_rollback_and_refused_when_sent_again_is_no_wrong_answer() {
         std::thread::sleep(Duration::from_millis(20));
     }
     support::operator(&c.server, &["rollback"]);
-    wait_status(&c, "all back at version 1", Duration::from_secs(120), at(1));
+    support::wait_status(
+        url,
+        "all back at version 1",
+        Duration::from_secs(120),
+        all_at(1),
+    );
     for a in &c.agents {
         fault(a, "heal *");
     }

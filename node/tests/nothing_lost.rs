@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{alive, json_of, log_of, push, start_agent, wait_rollout, Cluster, QUICK};
+use support::{alive, json_of, log_of, push, start_agent, wait_rollout, Cluster, Nodes, QUICK};
 use upstart::demo::load;
 
 /// The pid of the last `program PID ADDR version V` line of `lines`.
@@ -69,15 +69,13 @@ fn a_second_agent_on_the_same_data_directory_exits_at_once_and_touches_nothing()
     drop(ports);
     let log = dir.path().join("second.log");
     let t = support::tools();
-    let mut second = upstart::demo::cluster::Agent::spawn(
-        support::upstart(),
-        &c.server.url,
-        &c.public,
-        &t.kv_v1,
-        &spec,
-        Some(&log),
-    )
-    .unwrap();
+    let launch = upstart::demo::cluster::Launch {
+        upstart: support::upstart(),
+        trust: &c.public,
+        binary: &t.kv_v1,
+    };
+    let mut second =
+        upstart::demo::cluster::Agent::spawn(&launch, &c.server.url, &spec, Some(&log)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = second.proc.exited() {
@@ -163,7 +161,7 @@ fn a_state_that_does_not_decode_fails_the_node_before_anything_stops() {
 fn killed_after_the_new_program_started_the_upgrade_finishes_with_the_backup_intact() {
     let dir = tempfile::tempdir().unwrap();
     let old = br#"{"entries": {"a": "1", "b": "2"}}"#;
-    let mut c = Cluster::start_with(dir.path(), 1, &QUICK, Some(old));
+    let mut c = Cluster::start_with(dir.path(), 1, &QUICK, Nodes::kv_holding(old));
     let t = support::tools();
     let bundle = c.kv_v2_bundle("kv.bundle");
     push(&c.server, &bundle).unwrap();

@@ -201,16 +201,12 @@ fn past_rules_are_dropped_after_the_rollout_and_a_rollback_goes_back() {
             .wait_line("rolled back 1: the rollout was rolled back", WAIT)
             .unwrap_or_else(|e| panic!("{e}\n{}", log_of(&a.spec)));
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !status(&server.url)
-        .unwrap()
-        .nodes
-        .iter()
-        .all(|n| n.version == 1 && n.healthy)
-    {
-        assert!(Instant::now() < deadline, "{:#?}", status(&server.url));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::wait_status(
+        &server.url,
+        "all healthy at version 1",
+        Duration::from_secs(30),
+        |s| s.nodes.iter().all(|n| n.version == 1 && n.healthy),
+    );
     // Version 1 again, and what version 2 acknowledged is still there: the spec's reverse
     // transform carried it back (a rollback used to restore the state saved at the upgrade).
     for s in &specs {
@@ -290,39 +286,23 @@ fn five_nodes_roll_back_mid_rollout_and_roll_again_with_idle_clients() {
     // Two nodes up: roll back.
     support::wait_each(&mut c.agents[..2], "upgraded 2", Duration::from_secs(60));
     support::operator(&c.server, &["rollback"]);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let s = status(&c.server.url).unwrap();
-        if s.nodes
-            .iter()
-            .all(|n| n.version == 1 && !n.phase.is_in_progress() && n.healthy)
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not all back: {s:#?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let url = &c.server.url;
+    support::wait_status(url, "all back", Duration::from_secs(90), support::all_at(1));
     // A new push goes to the end.
     push(&c.server, &second).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let s = status(&c.server.url).unwrap();
-        let done = s
-            .rollouts
-            .iter()
-            .any(|r| r.bundle != s.rollouts[0].bundle || r.state == RolloutState::Done)
-            && s.nodes
+    support::wait_status(
+        url,
+        "the second rollout ended",
+        Duration::from_secs(120),
+        |s| {
+            s.rollouts
                 .iter()
-                .all(|n| n.version == 2 && n.phase == Phase::Upgraded);
-        if done {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the second rollout did not end: {s:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+                .any(|r| r.bundle != s.rollouts[0].bundle || r.state == RolloutState::Done)
+                && s.nodes
+                    .iter()
+                    .all(|n| n.version == 2 && n.phase == Phase::Upgraded)
+        },
+    );
     std::thread::sleep(Duration::from_secs(1));
     let reports = load.stop();
     let total = load::total(&reports);
@@ -373,31 +353,21 @@ fn a_rollback_of_the_second_hop_keeps_the_replicas_agreeing() {
     push(&c.server, &b12).unwrap();
     support::wait_each(&mut c.agents, "rules 1,2", Duration::from_secs(20));
     load.add(&c.targets(2));
-    let wait = |c: &Cluster, what: &str, done: &dyn Fn(&runtime::api::Status) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let s = status(&c.server.url).unwrap();
-            if done(&s) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{what}: {s:#?}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    let wait = |what: &str, v: u64| {
+        support::wait_status(
+            &c.server.url,
+            what,
+            Duration::from_secs(120),
+            support::all_at(v),
+        );
     };
-    let all_at = |v: u64| {
-        move |s: &runtime::api::Status| {
-            s.nodes
-                .iter()
-                .all(|n| n.version == v && !n.phase.is_in_progress() && n.healthy)
-        }
-    };
-    wait(&c, "all at version 2", &all_at(2));
+    wait("all at version 2", 2);
     push(&c.server, &b23).unwrap();
-    wait(&c, "all at version 3", &all_at(3));
+    wait("all at version 3", 3);
     // Writes land at version 3 for a while, then the second hop is rolled back.
     std::thread::sleep(Duration::from_secs(2));
     support::operator(&c.server, &["rollback"]);
-    wait(&c, "all back at version 2", &all_at(2));
+    wait("all back at version 2", 2);
     std::thread::sleep(Duration::from_secs(1));
     let reports = support::stop_without_failures(load);
     support::assert_nothing_lost(&reports, &v1_ports);

@@ -65,12 +65,12 @@ fn schema_1(path: &Path, rows: &[(&str, &str)]) {
 }
 
 /// A database at schema 1 holding `rows`, alone in a temporary directory, upgraded to schema 2
-/// by the kvsql plugin: the directory and the database's path.
-fn upgraded(rows: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+/// by the kvsql plugin `plugin`: the directory and the database's path.
+fn upgraded(rows: &[(&str, &str)], plugin: &Plugin) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.db");
     schema_1(&state, rows);
-    transform::upgrade(&state, 1, 2, &plugin(), None).unwrap();
+    transform::upgrade(&state, 1, 2, plugin, None).unwrap();
     (dir, state)
 }
 
@@ -83,7 +83,7 @@ const ENTRIES: [(&str, &str); 2] = [("key", "TEXT"), ("value", "TEXT")];
 
 #[test]
 fn an_empty_table_keeps_its_columns_and_gains_the_new_versions() {
-    let (dir, state) = upgraded(&[]);
+    let (dir, state) = upgraded(&[], &plugin());
     assert_eq!(columns(&state, "items"), cols(&ITEMS));
     assert_eq!(
         columns(&dir.path().join("state.db.v2"), "items"),
@@ -104,7 +104,7 @@ fn an_empty_table_keeps_its_columns_and_gains_the_new_versions() {
 
 #[test]
 fn a_column_null_in_every_row_keeps_the_type_the_spec_declares() {
-    let (_dir, state) = upgraded(&[("a", "one"), ("b", "two")]);
+    let (_dir, state) = upgraded(&[("a", "one"), ("b", "two")], &plugin());
     assert_eq!(columns(&state, "items"), cols(&ITEMS));
     let v: serde_json::Value =
         serde_json::from_slice(&transform::storage::load(&state).unwrap()).unwrap();
@@ -119,12 +119,12 @@ fn a_column_null_in_every_row_keeps_the_type_the_spec_declares() {
 
 #[test]
 fn a_rollback_and_a_reverse_run_give_the_old_versions_columns_back() {
+    let plugin = plugin();
     // Rollback after a completed upgrade: the backup comes back, columns and all.
-    let (_dir, state) = upgraded(&[]);
+    let (_dir, state) = upgraded(&[], &plugin);
     transform::rollback(&state, 1, 2).unwrap();
     assert_eq!(columns(&state, "entries"), cols(&ENTRIES));
     // A reverse run of an empty version-2 table writes version 1's columns.
-    let plugin = plugin();
     transform::upgrade(&state, 1, 2, &plugin, None).unwrap();
     transform::reverse(&state, 2, 1, &plugin, None).unwrap();
     assert_eq!(columns(&state, "entries"), cols(&ENTRIES));

@@ -75,13 +75,21 @@ fn test_plan(
     )
 }
 
-/// `plan` (its JSON) passes over the chain 1 -> 2 -> 3 with the differential and the model
-/// oracles both applied.
-fn passes_over_the_chain(plan: &str) {
+/// A plan of two nodes (`n1`, then `n2`, one at a time) and one version-1 client making 30
+/// calls of workload seed `seed` passes over the chain 1 -> 2 -> 3 with the differential and
+/// the model oracles both applied: both hops, each rollout awaited, then the steps `then`
+/// (their JSON).
+fn passes_after_both_hops(seed: u64, then: &str) {
+    let plan = format!(
+        r#"{{"seed": {seed}, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
+            "concurrent": 0, "calls": 30, "steps": [
+            {{"step": "hop", "from": 1, "to": 2}}, {{"step": "await_rollout"}},
+            {{"step": "hop", "from": 2, "to": 3}}, {{"step": "await_rollout"}}, {then}]}}"#
+    );
     let (ok, report) = test_plan(
         &[spec("kv-1-2.ups"), spec("kv-2-3.ups")],
         &chain_programs(),
-        plan,
+        &plan,
         "0",
     );
     assert!(ok, "{report:#}");
@@ -98,24 +106,21 @@ fn bin(name: &str) -> PathBuf {
     support::tools().kv_v1.with_file_name(name)
 }
 
+/// How the runs that must find a planted bug go: 40 calls a plan, stopping at the first
+/// failing plan and shrinking it in at most 8 runs.
+const FIND: [&str; 5] = ["--calls", "40", "--stop-on-failure", "--shrink-budget", "8"];
+
 /// Small plans: one to three nodes, no faults (a fault is never needed to find these bugs;
-/// shrinking would remove it anyway), 40 calls.
-const SMALL: [&str; 10] = [
-    "--nodes",
-    "1-3",
-    "--no-faults",
-    "--calls",
-    "40",
-    "--stop-on-failure",
-    "--shrink-budget",
-    "8",
-    "--plans",
-    "6",
-];
+/// shrinking would remove it anyway), six of them, run as [`FIND`] says.
+const SMALL: [&str; 5] = ["--nodes", "1-3", "--no-faults", "--plans", "6"];
 
 /// [`SMALL`] plans from `seed`.
 fn small_plans(specs: &[PathBuf], programs: &[(u64, PathBuf)], seed: &str) -> (bool, Value) {
-    upstart_test(specs, programs, &[&SMALL[..], &["--seed", seed]].concat())
+    upstart_test(
+        specs,
+        programs,
+        &[&FIND[..], &SMALL, &["--seed", seed]].concat(),
+    )
 }
 
 /// The failing plan's oracle and its shrunk plan.
@@ -215,18 +220,10 @@ fn finds_a_write_answered_without_its_replication_under_a_cut_route_and_shrinks_
         &[spec("kv-1-2.ups")],
         &programs(bin("kv-planted-v1-gives-up-replicating"), t.kv_v2.clone()),
         &[
-            "--nodes",
-            "2",
-            "--calls",
-            "40",
-            "--stop-on-failure",
-            "--shrink-budget",
-            "8",
-            "--plans",
-            "3",
-            "--seed",
-            "128",
-        ],
+            &FIND[..],
+            &["--nodes", "2", "--plans", "3", "--seed", "128"],
+        ]
+        .concat(),
     );
     let shrunk = assert_found(ok, &report, "differential", 3);
     assert_eq!(shrunk["nodes"], 2, "{shrunk:#}");
@@ -379,13 +376,10 @@ fn a_saved_plan_replays_and_a_bad_one_is_refused() {
 /// every node at version 2). Now they join the rolled-back rollout and go back to version 1.
 #[test]
 fn rolling_back_the_hop_before_the_rolled_back_one_takes_every_node_back() {
-    passes_over_the_chain(
-        r#"{"seed": 80, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
-            "concurrent": 0, "calls": 30, "steps": [
-            {"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"},
-            {"step": "hop", "from": 2, "to": 3}, {"step": "await_rollout"},
-            {"step": "wait", "ms": 300}, {"step": "rollback"},
-            {"step": "wait", "ms": 300}, {"step": "rollback"}]}"#,
+    passes_after_both_hops(
+        80,
+        r#"{"step": "wait", "ms": 300}, {"step": "rollback"},
+            {"step": "wait", "ms": 300}, {"step": "rollback"}"#,
     );
 }
 
@@ -397,13 +391,7 @@ fn rolling_back_the_hop_before_the_rolled_back_one_takes_every_node_back() {
 /// reads, so nothing is written there. Now the reverse transform carries the writes back.
 #[test]
 fn rolling_back_two_hops_keeps_the_writes_made_after_the_first() {
-    passes_over_the_chain(
-        r#"{"seed": 142, "nodes": 2, "order": [0, 1], "batch": 1, "clients": [1],
-            "concurrent": 0, "calls": 30, "steps": [
-            {"step": "hop", "from": 1, "to": 2}, {"step": "await_rollout"},
-            {"step": "hop", "from": 2, "to": 3}, {"step": "await_rollout"},
-            {"step": "rollback"}, {"step": "rollback"}]}"#,
-    );
+    passes_after_both_hops(142, r#"{"step": "rollback"}, {"step": "rollback"}"#);
 }
 
 /// Found by `upstart test` (a plan with the server down right after a push): an agent whose

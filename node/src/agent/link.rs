@@ -22,15 +22,36 @@ pub struct NodeStatus {
 /// The running link.
 #[derive(Debug)]
 pub struct Link {
-    client: Client,
+    shared: Shared,
     status: watch::Sender<NodeStatus>,
-    directives: watch::Sender<Option<Directive>>,
     reports: mpsc::UnboundedSender<Report>,
-    poke: Arc<Notify>,
     reachable: Arc<AtomicBool>,
     system: String,
     address: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What the link and its two tasks share: the server's client, the last directive (which
+/// the agent watches) and the poke that starts a fresh poll.
+#[derive(Debug, Clone)]
+struct Shared {
+    client: Client,
+    directives: watch::Sender<Option<Directive>>,
+    poke: Arc<Notify>,
+}
+
+impl Shared {
+    /// Makes `d` the last directive, telling the watchers when it changed.
+    fn publish(&self, d: Directive) {
+        self.directives.send_if_modified(|old| {
+            if old.as_ref() == Some(&d) {
+                false
+            } else {
+                *old = Some(d);
+                true
+            }
+        });
+    }
 }
 
 /// Who the node is.
@@ -46,32 +67,25 @@ impl Link {
     /// Starts polling as `who` with `status`, each poll held at most `wait`.
     pub fn start(client: Client, who: Identity, status: NodeStatus, wait: Duration) -> Link {
         let (status_tx, status_rx) = watch::channel(status);
-        let (dir_tx, _) = watch::channel(None);
         let (report_tx, report_rx) = mpsc::unbounded_channel();
-        let poke = Arc::new(Notify::new());
+        let shared = Shared {
+            client,
+            directives: watch::channel(None).0,
+            poke: Arc::new(Notify::new()),
+        };
         let reachable = Arc::new(AtomicBool::new(true));
         let poller = tokio::spawn(poll_loop(
-            client.clone(),
+            shared.clone(),
             who.clone(),
             status_rx,
-            dir_tx.clone(),
-            Arc::clone(&poke),
             Arc::clone(&reachable),
             wait,
         ));
-        let reporter = tokio::spawn(report_loop(
-            client.clone(),
-            who.id.clone(),
-            report_rx,
-            dir_tx.clone(),
-            Arc::clone(&poke),
-        ));
+        let reporter = tokio::spawn(report_loop(shared.clone(), who.id.clone(), report_rx));
         Link {
-            client,
+            shared,
             status: status_tx,
-            directives: dir_tx,
             reports: report_tx,
-            poke,
             reachable,
             system: who.system,
             address: who.address,
@@ -80,17 +94,17 @@ impl Link {
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.shared.client
     }
 
     /// The directives as they change.
     pub fn directives(&self) -> watch::Receiver<Option<Directive>> {
-        self.directives.subscribe()
+        self.shared.directives.subscribe()
     }
 
     /// The last directive.
     pub fn directive(&self) -> Option<Directive> {
-        self.directives.borrow().clone()
+        self.shared.directives.borrow().clone()
     }
 
     pub fn status(&self) -> NodeStatus {
@@ -124,7 +138,7 @@ impl Link {
     /// Polls again now (something suggests the directive changed: a peer speaks a newer
     /// version).
     pub fn poke(&self) {
-        self.poke.notify_one();
+        self.shared.poke.notify_one();
     }
 }
 
@@ -136,26 +150,14 @@ impl Drop for Link {
     }
 }
 
-fn publish(tx: &watch::Sender<Option<Directive>>, d: Directive) {
-    tx.send_if_modified(|old| {
-        if old.as_ref() == Some(&d) {
-            false
-        } else {
-            *old = Some(d);
-            true
-        }
-    });
-}
-
 async fn poll_loop(
-    client: Client,
+    shared: Shared,
     who: Identity,
     mut status: watch::Receiver<NodeStatus>,
-    directives: watch::Sender<Option<Directive>>,
-    poke: Arc<Notify>,
     reachable: Arc<AtomicBool>,
     wait: Duration,
 ) {
+    let Shared { client, poke, .. } = &shared;
     let mut etag: Option<String> = None;
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -182,7 +184,7 @@ async fn poll_loop(
                 etag: tag,
             }) => {
                 etag = tag;
-                publish(&directives, *directive);
+                shared.publish(*directive);
                 back_online(&reachable);
                 backoff = Duration::from_millis(100);
             }
@@ -224,19 +226,13 @@ fn back_online(reachable: &AtomicBool) {
     }
 }
 
-async fn report_loop(
-    client: Client,
-    id: String,
-    mut reports: mpsc::UnboundedReceiver<Report>,
-    directives: watch::Sender<Option<Directive>>,
-    poke: Arc<Notify>,
-) {
+async fn report_loop(shared: Shared, id: String, mut reports: mpsc::UnboundedReceiver<Report>) {
     while let Some(r) = reports.recv().await {
-        match client.report(&id, &r).await {
+        match shared.client.report(&id, &r).await {
             Ok(d) => {
-                publish(&directives, d);
+                shared.publish(d);
                 // A poll answered before the report may still be held: start a fresh one.
-                poke.notify_one();
+                shared.poke.notify_one();
             }
             Err(e) => {
                 tracing::debug!(phase = %r.phase, error = %e, "report not delivered (the next poll carries the phase)")

@@ -1,7 +1,7 @@
 //! `upstart bundle --plugin P --binary B --spec S --release N --key KEY -o OUT.bundle`: sign a
 //! bundle, with what it says about running its program (`--health-method`, ...).
 
-use super::CliResult;
+use super::{parse_json, CliResult};
 use runtime::bundle::program::{parse_errors, parse_signal};
 use runtime::bundle::{create, keys, BuildInput, HealthProbe, ProgramSpec};
 use std::path::PathBuf;
@@ -51,10 +51,6 @@ pub struct Args {
     /// `unhealthy` (only a result is healthy).
     #[arg(long, value_name = "HEALTHY|UNHEALTHY", default_value = "unhealthy", requires = "health_method", value_parser = parse_errors)]
     pub health_errors: bool,
-}
-
-fn parse_json(text: &str) -> Result<serde_json::Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("`{text}` is not JSON: {e}"))
 }
 
 impl Args {

@@ -2,7 +2,7 @@
 //! programs and `upstartc` (with cargo), the plugin of the kv 1 -> 2 spec with a short
 //! schedule (with `upstartc compile`), a signing key and the signed bundle.
 
-use runtime::bundle::{create, keys, BuildInput, ProgramSpec};
+use runtime::bundle::{create, keys, BuildInput};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -166,45 +166,9 @@ pub fn keygen_named(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), String
     Ok((path, public))
 }
 
-/// Signs `plugin` and `binary` (built from `spec`) as release `release` with the key at `key`
-/// into `out`; the bundle's id.
-pub fn bundle(
-    plugin: &Path,
-    binary: &Path,
-    spec: &Path,
-    key: &Path,
-    out: &Path,
-    release: u64,
-) -> Result<String, String> {
-    bundle_with(
-        plugin,
-        binary,
-        spec,
-        key,
-        out,
-        release,
-        &ProgramSpec::default(),
-    )
-}
-
-/// [`bundle`], saying how nodes run and check the program (its health probe, ...).
-pub fn bundle_with(
-    plugin: &Path,
-    binary: &Path,
-    spec: &Path,
-    key: &Path,
-    out: &Path,
-    release: u64,
-    program: &ProgramSpec,
-) -> Result<String, String> {
+/// Signs the bundle of `input` with the key at `key` into `out`; the bundle's id.
+pub fn bundle(input: &BuildInput, key: &Path, out: &Path) -> Result<String, String> {
     let key = keys::read_signing_key(key).map_err(|e| e.to_string())?;
-    let input = BuildInput {
-        plugin: plugin.to_path_buf(),
-        binary: binary.to_path_buf(),
-        spec: spec.to_path_buf(),
-        release,
-        program: program.clone(),
-    };
-    let signed = create(&input, &key, out).map_err(|e| e.to_string())?;
+    let signed = create(input, &key, out).map_err(|e| e.to_string())?;
     Ok(signed.id())
 }

@@ -5,6 +5,7 @@
 //! as an operator would (`upstart enroll` with the key the agent made at its first start).
 //! Used by the demo and the tests.
 
+use crate::agent::config::DataDir;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -271,7 +272,7 @@ impl Server {
 
     /// `upstart enroll` of node `spec`, whose agent made its key at `DATA/node.key`.
     pub fn enroll(&self, upstart: &Path, spec: &NodeSpec) -> Result<(), String> {
-        let public = runtime::bundle::keys::public_path(&spec.dir.join("agent").join("node.key"));
+        let public = runtime::bundle::keys::public_path(&spec.data().node_key());
         let out = Command::new(upstart)
             .args(["enroll", "--id", &spec.id, "--server", &self.url])
             .arg("--node-key")
@@ -317,6 +318,11 @@ impl NodeSpec {
     pub fn state(&self) -> PathBuf {
         self.dir.join(&self.state_file)
     }
+
+    /// The agent's directory (`--data`): its key, record, sockets and store.
+    pub fn data(&self) -> DataDir {
+        DataDir::new(&self.dir.join("agent"))
+    }
 }
 
 /// `upstart node` as a child process.
@@ -330,41 +336,46 @@ pub struct Agent {
     pub key_id: String,
 }
 
+/// How agents are started: `upstart` runs them (`upstart node`), trusting bundles signed with
+/// the key `trust` (`--trust`), running `binary` at the version they start at (`--binary`).
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    pub upstart: &'a Path,
+    pub trust: &'a Path,
+    pub binary: &'a Path,
+}
+
 impl Agent {
-    /// Starts the agent of `spec` at version 1 running `binary`, enrolls it with `server`
-    /// once it has made its key, and waits until its program runs.
+    /// Starts the agent of `spec` as `launch` says (its output also to `log`), enrolls it with
+    /// `server` once it has made its key, and waits until its program runs.
     pub fn start(
-        upstart: &Path,
+        launch: &Launch,
         server: &Server,
-        trust: &Path,
-        binary: &Path,
         spec: &NodeSpec,
         log: Option<&Path>,
     ) -> Result<Agent, String> {
-        let mut agent = Agent::spawn(upstart, &server.url, trust, binary, spec, log)?;
+        let mut agent = Agent::spawn(launch, &server.url, spec, log)?;
         let key = agent.proc.wait_line("node key ", Duration::from_secs(30))?;
         agent.key_id = key
             .split_whitespace()
             .next()
             .unwrap_or_default()
             .to_string();
-        server.enroll(upstart, spec)?;
+        server.enroll(launch.upstart, spec)?;
         agent.wait_program(Duration::from_secs(30))?;
         Ok(agent)
     }
 
-    /// Starts the agent without waiting.
+    /// Starts the agent of `spec` polling the server at `server`, without waiting.
     pub fn spawn(
-        upstart: &Path,
+        launch: &Launch,
         server: &str,
-        trust: &Path,
-        binary: &Path,
         spec: &NodeSpec,
         log: Option<&Path>,
     ) -> Result<Agent, String> {
         std::fs::create_dir_all(&spec.dir)
             .map_err(|e| format!("cannot create `{}`: {e}", spec.dir.display()))?;
-        let mut cmd = Command::new(upstart);
+        let mut cmd = Command::new(launch.upstart);
         cmd.arg("node")
             .args([
                 "--id",
@@ -377,13 +388,13 @@ impl Agent {
                 &spec.version.to_string(),
             ])
             .arg("--trust")
-            .arg(trust)
+            .arg(launch.trust)
             .arg("--binary")
-            .arg(binary)
+            .arg(launch.binary)
             .arg("--state")
             .arg(spec.state())
             .arg("--data")
-            .arg(spec.dir.join("agent"))
+            .arg(spec.data().root())
             .arg("--listen")
             .arg(spec.main.to_string());
         for (v, addr) in &spec.pinned {

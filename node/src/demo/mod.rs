@@ -17,9 +17,10 @@ pub mod load;
 
 use crate::cli::status::render;
 use crate::cli::{CliError, CliResult};
-use cluster::{node_specs, Agent, Server};
+use cluster::{node_specs, Agent, Launch, Server};
 use load::{Load, LoadConfig, Target, WorkerReport};
 use runtime::api::{RolloutState, Status};
+use runtime::bundle::{BuildInput, HealthProbe, ProgramSpec};
 use runtime::client::Client;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -195,19 +196,27 @@ impl Demo<'_> {
         );
         let (key, public) = build::keygen(&self.dir)?;
         let bundle_path = self.dir.join(format!("{}-1-2.bundle", self.args.app));
-        let id = if kvsql {
-            let program = runtime::bundle::ProgramSpec {
+        let (binary, program) = if kvsql {
+            let program = ProgramSpec {
                 exec: Some(KVSQL_V2.into()),
                 stop_signal: None,
-                health: Some(runtime::bundle::HealthProbe::new(
+                health: Some(HealthProbe::new(
                     "get",
                     serde_json::json!({"key": "upstart-health-probe"}),
                 )),
             };
-            build::bundle_with(&plugin, &python_app, &spec, &key, &bundle_path, 1, &program)?
+            (python_app.clone(), program)
         } else {
-            build::bundle(&plugin, &tools.kv_v2, &spec, &key, &bundle_path, 1)?
+            (tools.kv_v2.clone(), ProgramSpec::default())
         };
+        let input = BuildInput {
+            plugin,
+            binary,
+            spec,
+            release: 1,
+            program,
+        };
+        let id = build::bundle(&input, &key, &bundle_path)?;
         println!("      bundle {}", short(&id));
 
         step(
@@ -248,11 +257,15 @@ impl Demo<'_> {
                 s.extra.extend(["--exec".to_owned(), KVSQL_V1.to_owned()]);
             }
         }
-        let v1_program = if kvsql { &python_app } else { &tools.kv_v1 };
+        let launch = Launch {
+            upstart: &upstart,
+            trust: &public,
+            binary: if kvsql { &python_app } else { &tools.kv_v1 },
+        };
         let mut agents = Vec::new();
         for s in &specs {
             let log = s.dir.with_extension("log");
-            let a = Agent::start(&upstart, &server, &public, v1_program, s, Some(&log))?;
+            let a = Agent::start(&launch, &server, s, Some(&log))?;
             println!(
                 "      node {}: enrolled with key {}, shim {} (version-1 clients {}, version-2 clients {}), log {}",
                 s.id,

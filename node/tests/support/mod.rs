@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::expect_used, clippy::panic, reason = "tests")]
 
 use runtime::api::{RolloutState, Status};
+use runtime::bundle::BuildInput;
 use runtime::client::Client;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 use upstart::demo::build::{self, Tools};
-use upstart::demo::cluster::{node_specs, Agent, NodeSpec, Server};
+use upstart::demo::cluster::{node_specs, Agent, Launch, NodeSpec, Server};
 use upstart::demo::load::{self, Load, Target, WorkerReport};
+use upstart::tester::runner::net_faults;
 
 pub const WAIT: Duration = Duration::from_secs(60);
 
@@ -84,13 +86,11 @@ pub fn bundle(dir: &Path, key: &Path, binary: &Path, name: &str) -> PathBuf {
 pub fn bundle_of(
     dir: &Path,
     key: &Path,
-    (spec, plugin): (&Path, &Path),
+    compiled: (&Path, &Path),
     binary: &Path,
     name: &str,
 ) -> PathBuf {
-    let out = dir.join(name);
-    build::bundle(plugin, binary, spec, key, &out, next_release()).expect("the bundle is made");
-    out
+    sign(&input(compiled, binary), dir, key, name)
 }
 
 /// [`bundle`], saying how nodes run and check the program.
@@ -101,11 +101,31 @@ pub fn bundle_with(
     name: &str,
     program: &runtime::bundle::ProgramSpec,
 ) -> PathBuf {
-    let release = next_release();
     let (spec, plugin) = plugin();
+    let input = BuildInput {
+        program: program.clone(),
+        ..input((spec, plugin), binary)
+    };
+    sign(&input, dir, key, name)
+}
+
+/// What a bundle of the compiled spec `(spec, plugin)` with the new program `binary` holds:
+/// a higher release than every bundle this test binary made before, nothing said of how the
+/// program runs.
+pub fn input((spec, plugin): (&Path, &Path), binary: &Path) -> BuildInput {
+    BuildInput {
+        plugin: plugin.to_path_buf(),
+        binary: binary.to_path_buf(),
+        spec: spec.to_path_buf(),
+        release: next_release(),
+        program: runtime::bundle::ProgramSpec::default(),
+    }
+}
+
+/// The bundle of `input` signed with `key`, as `name` in `dir`.
+pub fn sign(input: &BuildInput, dir: &Path, key: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
-    build::bundle_with(plugin, binary, spec, key, &out, release, program)
-        .expect("the bundle is made");
+    build::bundle(input, key, &out).expect("the bundle is made");
     out
 }
 
@@ -254,17 +274,39 @@ pub fn json_of(bytes: &[u8]) -> serde_json::Value {
 
 /// Waits (at most `wait`) until the first rollout is in state `want`; the status then.
 pub fn wait_rollout(server: &str, want: RolloutState, wait: Duration) -> Status {
+    wait_status(server, &format!("rollout {want:?}"), wait, |s| {
+        s.rollouts.first().map(|r| r.state) == Some(want)
+    })
+}
+
+/// Waits (at most `wait`) until `done` holds of the status of the server at `server`; the
+/// status then, or a panic saying what (`what`) did not come in time.
+pub fn wait_status(
+    server: &str,
+    what: &str,
+    wait: Duration,
+    done: impl Fn(&Status) -> bool,
+) -> Status {
     let deadline = std::time::Instant::now() + wait;
     loop {
         let s = status(server).unwrap();
-        if s.rollouts.first().map(|r| r.state) == Some(want) {
+        if done(&s) {
             return s;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "rollout not {want:?} in time: {s:#?}"
+            "not {what} in time: {s:#?}"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether every node of a status is at version `v`, healthy and in no upgrade.
+pub fn all_at(v: u64) -> impl Fn(&Status) -> bool {
+    move |s| {
+        s.nodes
+            .iter()
+            .all(|n| n.version == v && !n.phase.is_in_progress() && n.healthy)
     }
 }
 
@@ -276,6 +318,38 @@ pub fn status(server: &str) -> Result<Status, String> {
         .unwrap();
     let client = Client::new(server).map_err(|e| e.to_string())?;
     rt.block_on(async { client.status().await.map_err(|e| e.to_string()) })
+}
+
+/// What the nodes of a [`Cluster`] run at version 1: the program `program` (`--binary`) of the
+/// system `system` (`upgrade NAME`), each node keeping its state in the file `state_file` of its
+/// folder, which first holds `state` (`None`: the program makes it).
+#[derive(Debug, Clone)]
+pub struct Nodes {
+    pub program: PathBuf,
+    pub system: &'static str,
+    pub state_file: &'static str,
+    pub state: Option<Vec<u8>>,
+}
+
+impl Nodes {
+    /// `program` speaking the key-value example's spec (its plugin built first), from no state.
+    pub fn kv(program: PathBuf) -> Nodes {
+        plugin();
+        Nodes {
+            program,
+            system: "kv",
+            state_file: "state.json",
+            state: None,
+        }
+    }
+
+    /// The key-value example's version 1 (`kv-v1`), each node's state first `state`.
+    pub fn kv_holding(state: &[u8]) -> Nodes {
+        Nodes {
+            state: Some(state.to_vec()),
+            ..Nodes::kv(tools().kv_v1.clone())
+        }
+    }
 }
 
 /// A server and `n` agents at version 1 in `dir`, each with ports pinned to versions 1 and 2.
@@ -321,72 +395,48 @@ impl Cluster {
         bundle(&self.dir, &self.private, &other, name)
     }
 
+    /// `n` nodes of the key-value example (`kv-v1`), each given the flags `extra`.
     pub fn start(dir: &Path, n: usize, extra: &[&str]) -> Cluster {
-        Cluster::start_with(dir, n, extra, None)
+        Cluster::start_with(dir, n, extra, Nodes::kv(tools().kv_v1.clone()))
     }
 
-    /// [`Cluster::start`], each node's state file first holding `state`.
-    pub fn start_with(dir: &Path, n: usize, extra: &[&str], state: Option<&[u8]>) -> Cluster {
-        Cluster::start_program(dir, n, extra, state, &tools().kv_v1)
-    }
-
-    /// [`Cluster::start_with`], the nodes running `program` (`--binary`) at version 1.
-    pub fn start_program(
-        dir: &Path,
-        n: usize,
-        extra: &[&str],
-        state: Option<&[u8]>,
-        program: &Path,
-    ) -> Cluster {
-        plugin();
-        Cluster::start_system(dir, n, extra, state, program, ("kv", "state.json"))
-    }
-
-    /// [`Cluster::start_program`] of the system `system.0`, each node's state named `system.1`.
-    pub fn start_system(
-        dir: &Path,
-        n: usize,
-        extra: &[&str],
-        state: Option<&[u8]>,
-        program: &Path,
-        system: (&str, &str),
-    ) -> Cluster {
+    /// [`Cluster::start`] of the nodes `nodes`.
+    pub fn start_with(dir: &Path, n: usize, extra: &[&str], nodes: Nodes) -> Cluster {
         let extra_of = |_| extra.iter().map(|x| x.to_string()).collect();
-        Cluster::start_nodes(dir, n, &extra_of, state, program, system)
+        Cluster::start_nodes(dir, n, &extra_of, nodes)
     }
 
-    /// [`Cluster::start_system`], node `i` (from 0) given the flags `extra_of(i)`.
+    /// [`Cluster::start_with`], node `i` (from 0) given the flags `extra_of(i)`.
     pub fn start_nodes(
         dir: &Path,
         n: usize,
         extra_of: &dyn Fn(usize) -> Vec<String>,
-        state: Option<&[u8]>,
-        program: &Path,
-        system: (&str, &str),
+        nodes: Nodes,
     ) -> Cluster {
         let t = tools();
         let (private, public) = key(dir);
         let server = server(dir, &public, &private);
         let mut specs = node_specs(dir, n, &[1, 2]).unwrap();
         for (i, s) in specs.iter_mut().enumerate() {
-            s.system = system.0.to_owned();
-            s.state_file = system.1.to_owned();
+            s.system = nodes.system.to_owned();
+            s.state_file = nodes.state_file.to_owned();
             s.extra = extra_of(i);
             // The shim's test fault hook needs the environment's consent too.
-            if s.extra.iter().any(|x| x == "--test-faults") {
-                s.env.push(("UPSTART_TEST_FAULTS".into(), "1".into()));
+            if s.extra.iter().any(|x| x == net_faults::FLAG) {
+                let (k, v) = net_faults::ENV;
+                s.env.push((k.into(), v.into()));
             }
             // Same-version clients are handed to the programs (the shim's zero-copy path).
             s.extra.push("--preload".into());
             s.extra.push(t.preload.display().to_string());
-            if let Some(state) = state {
+            if let Some(state) = &nodes.state {
                 std::fs::create_dir_all(&s.dir).unwrap();
                 std::fs::write(s.state(), state).unwrap();
             }
         }
         let agents = specs
             .iter()
-            .map(|s| start_agent(&server, &public, program, s))
+            .map(|s| start_agent(&server, &public, &nodes.program, s))
             .collect();
         Cluster {
             server,
@@ -411,7 +461,12 @@ pub fn wait_each(agents: &mut [Agent], line: &str, wait: Duration) {
 /// Starts (or restarts) the agent of `spec` and enrolls it with `server`.
 pub fn start_agent(server: &Server, trust: &Path, binary: &Path, spec: &NodeSpec) -> Agent {
     let log = spec.dir.with_extension("log");
-    Agent::start(upstart(), server, trust, binary, spec, Some(&log))
+    let launch = Launch {
+        upstart: upstart(),
+        trust,
+        binary,
+    };
+    Agent::start(&launch, server, spec, Some(&log))
         .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))
 }
 

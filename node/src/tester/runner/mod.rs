@@ -13,7 +13,7 @@
 
 mod differential;
 mod models;
-mod net_faults;
+pub mod net_faults;
 mod run;
 mod spec_text;
 

@@ -1,6 +1,7 @@
 //! The network faults of a plan as the runner makes them: a command to a node's shim through
 //! its test fault control socket (`upstart node --test-faults`, see the shim's `faults`
 //! module) to delay or cut a peer route, and bursts of idle connections to a client port.
+//! Public: the node tests drive a shim's faults through it too.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -6,11 +6,12 @@ use super::{
     sequential_calls, Answered, Calls, Setup, CALL_TIMEOUT, MAX_RESUMES, QUICK, SEQUENTIAL_PAUSE,
 };
 use crate::demo::build;
-use crate::demo::cluster::{node_specs, signal, Agent, NodeSpec, Ports, Server};
+use crate::demo::cluster::{node_specs, signal, Agent, Launch, NodeSpec, Ports, Server};
 use crate::tester::oracle::Failure;
 use crate::tester::plan::{Plan, Step};
 use crate::tester::workload::{make, Answer, Call, Workload};
 use runtime::api::{RolloutState, Status};
+use runtime::bundle::{BuildInput, ProgramSpec};
 use runtime::client::{Client, Control};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -85,7 +86,14 @@ impl<'a> Run<'a> {
                     .get(to)
                     .ok_or_else(|| format!("no `--program {to}=PATH`"))?;
                 let out = dir.join(format!("{from}-{to}.bundle"));
-                build::bundle(&plugin, program, &spec, &key, &out, i as u64 + 1)?;
+                let input = BuildInput {
+                    plugin,
+                    binary: program.clone(),
+                    spec,
+                    release: i as u64 + 1,
+                    program: ProgramSpec::default(),
+                };
+                build::bundle(&input, &key, &out)?;
                 bundles.push((*from, *to, out));
             }
         }
@@ -129,17 +137,15 @@ impl<'a> Run<'a> {
                 s.env.push((k.into(), v.into()));
             }
         }
+        let launch = Launch {
+            upstart: &setup.upstart,
+            trust: &public,
+            binary: program,
+        };
         let mut agents = Vec::new();
         for s in &specs {
             let log = s.dir.with_extension("log");
-            agents.push(Some(Agent::start(
-                &setup.upstart,
-                &server,
-                &public,
-                program,
-                s,
-                Some(&log),
-            )?));
+            agents.push(Some(Agent::start(&launch, &server, s, Some(&log))?));
         }
         let mut run = Run {
             setup,
@@ -422,14 +428,12 @@ impl<'a> Run<'a> {
         let program = self.setup.programs.get(&first).ok_or("no first program")?;
         self.starts += 1;
         let log = spec.dir.with_extension(format!("{}.log", self.starts));
-        let agent = Agent::start(
-            &self.setup.upstart,
-            server,
-            &self.public,
-            program,
-            spec,
-            Some(&log),
-        )?;
+        let launch = Launch {
+            upstart: &self.setup.upstart,
+            trust: &self.public,
+            binary: program,
+        };
+        let agent = Agent::start(&launch, server, spec, Some(&log))?;
         if let Some(slot) = self.agents.get_mut(rank) {
             *slot = Some(agent);
         }
@@ -488,8 +492,8 @@ impl<'a> Run<'a> {
             .specs
             .get(from)
             .ok_or("no such node")?
-            .dir
-            .join("agent/faults.sock");
+            .data()
+            .fault_socket();
         let remote = self.specs.get(to).ok_or("no such node")?.main;
         let (verb, numbers) = what.split_once(' ').unwrap_or((what, ""));
         net_faults::command(&socket, &format!("{verb} {remote} {numbers}"))?;
