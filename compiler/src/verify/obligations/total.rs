@@ -107,9 +107,13 @@ fn check_rule(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
             .params
             .iter()
             .map(|p| {
-                let value =
-                    cx.gen
-                        .generate_named(&p.name.name, &p.ty, &mut rng, size, &Scalars::default());
+                let value = cx.gen.generate_named(
+                    Some(&p.name.name),
+                    &p.ty,
+                    &mut rng,
+                    size,
+                    &Scalars::default(),
+                );
                 (p.ty.clone(), value)
             })
             .collect();
