@@ -51,14 +51,7 @@ fn kv_1_2_kill_rate_stays_at_or_above_90_percent() {
 #[test]
 fn kv_2_3_simulated_rules_kill_rate_stays_at_or_above_90_percent() {
     let report = mutate("kv-2-3.ups", &read("specs/kv/kv-2-3.ups"), &CI).unwrap();
-    let class = |rule: &str| {
-        report
-            .rules
-            .iter()
-            .find(|r| r.rule == rule)
-            .map(|r| r.coverage.clone())
-            .unwrap()
-    };
+    let class = |rule: &str| report.rule(rule).unwrap().coverage.clone();
     assert_eq!(class("past Kv.put"), Coverage::Simulated);
     assert_eq!(class("future Kv.get"), Coverage::Simulated);
     assert_eq!(class("future Kv.put"), Coverage::AnswersNotCompared);
@@ -85,11 +78,7 @@ fn unmodelled_writes_are_classed_not_simulated() {
     // A rule is found to reach an unmodelled method when a case takes the path with the
     // `call`: a few cases, not one, so that no one generated case decides it.
     let report = mutate(rel, &text, &MutateOptions { seed: 0, cases: 4 }).unwrap();
-    let update = report
-        .rules
-        .iter()
-        .find(|r| r.rule == "past Accounts.update")
-        .unwrap();
+    let update = report.rule("past Accounts.update").unwrap();
     match &update.coverage {
         Coverage::NotSimulated(why) => assert!(why.contains("no model"), "{why}"),
         other => panic!("{other:?}"),

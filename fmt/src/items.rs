@@ -115,12 +115,7 @@ impl Fmt<'_> {
                 concat(vec![text("schedule "), body])
             }
             Item::Function(f) => {
-                let after = f.params.last().map_or(f.name.span.end, |p| p.span.end);
-                let close = self
-                    .find_punct(after, f.ret.span.start, ")")
-                    .unwrap_or(after);
-                let params =
-                    self.soft_list(("(", ")"), false, &f.params, |p| p.span, close, Self::field);
+                let params = self.params(&f.name, &f.params, f.ret.span.start);
                 concat(vec![
                     text(format!("fn {}", f.name.written())),
                     params,
@@ -207,10 +202,16 @@ impl Fmt<'_> {
         ))
     }
 
+    /// The parameter list `(a: T, ...)` of a function or method called `name`, whose `)` comes
+    /// before byte `end`.
+    fn params(&mut self, name: &Ident, params: &[Field], end: usize) -> D {
+        let after = params.last().map_or(name.span.end, |p| p.span.end);
+        let close = self.find_punct(after, end, ")").unwrap_or(after);
+        self.soft_list(("(", ")"), false, params, |p| p.span, close, Self::field)
+    }
+
     fn method(&mut self, m: &MethodDecl) -> D {
-        let after = m.params.last().map_or(m.name.span.end, |p| p.span.end);
-        let close = self.find_punct(after, m.span.end, ")").unwrap_or(after);
-        let params = self.soft_list(("(", ")"), false, &m.params, |p| p.span, close, Self::field);
+        let params = self.params(&m.name, &m.params, m.span.end);
         let ret = match &m.ret {
             Some(t) => text(format!(" -> {}", type_text(t))),
             None => nil(),

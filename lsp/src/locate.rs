@@ -86,6 +86,17 @@ impl Target {
         }
     }
 
+    /// Method `at` (its name where it is written) of `service` in version `version`.
+    fn method(version: u64, service: &str, at: &Ident, site: MethodSite) -> Target {
+        Target::Method {
+            version,
+            service: service.to_string(),
+            name: at.name.clone(),
+            span: at.span,
+            site,
+        }
+    }
+
     pub fn span(&self) -> Span {
         match self {
             Target::Type { span, .. }
@@ -245,13 +256,12 @@ impl<'m> Walker<'m> {
                             });
                         }
                         if self.hit(rule.method.span) {
-                            return Some(Target::Method {
-                                version: simulated,
-                                service: r.service.name.clone(),
-                                name: rule.method.name.clone(),
-                                span: rule.method.span,
-                                site: MethodSite::Rule(r.kind),
-                            });
+                            return Some(Target::method(
+                                simulated,
+                                &r.service.name,
+                                &rule.method,
+                                MethodSite::Rule(r.kind),
+                            ));
                         }
                         let method = self
                             .env(simulated)
@@ -323,13 +333,7 @@ impl<'m> Walker<'m> {
                 }
                 s.methods.iter().filter(|m| self.hit(m.span)).find_map(|m| {
                     if self.hit(m.name.span) {
-                        return Some(Target::Method {
-                            version: v,
-                            service: s.name.name.clone(),
-                            name: m.name.name.clone(),
-                            span: m.name.span,
-                            site: MethodSite::Decl,
-                        });
+                        return Some(Target::method(v, &s.name.name, &m.name, MethodSite::Decl));
                     }
                     let def = self
                         .env(v)
@@ -343,13 +347,12 @@ impl<'m> Walker<'m> {
                         }
                     }
                     if let Some(from) = m.renamed_from.as_ref().filter(|f| self.hit(f.span)) {
-                        return Some(Target::Method {
-                            version: self.model.old.number,
-                            service: s.name.name.clone(),
-                            name: from.name.clone(),
-                            span: from.span,
-                            site: MethodSite::RenamedFrom,
-                        });
+                        return Some(Target::method(
+                            self.model.old.number,
+                            &s.name.name,
+                            from,
+                            MethodSite::RenamedFrom,
+                        ));
                     }
                     m.ret
                         .as_ref()
@@ -539,13 +542,12 @@ impl<'m> Walker<'m> {
             ExprKind::Delegate { method, args } => {
                 if self.hit(method.span) {
                     let cx = rule?;
-                    return Some(Target::Method {
-                        version: cx.reachable,
-                        service: cx.service.to_string(),
-                        name: method.name.clone(),
-                        span: method.span,
-                        site: MethodSite::Call(cx.kind),
-                    });
+                    return Some(Target::method(
+                        cx.reachable,
+                        cx.service,
+                        method,
+                        MethodSite::Call(cx.kind),
+                    ));
                 }
                 args.iter().find_map(sub)
             }

@@ -127,44 +127,36 @@ pub(crate) fn candidates(
                     }
                 }
             }
-            ExprKind::Delegate { method, args } => {
-                for other in services.iter().filter(|m| **m != method.name) {
-                    push(
-                        ExprKind::Delegate {
-                            method: ident(other),
-                            args: args.clone(),
-                        },
-                        format!("replaced `call {}` by `call {other}`", method.name),
-                    );
+            ExprKind::Delegate { method: name, args } | ExprKind::Builtin { name, args } => {
+                // A `call` and a built-in's call change alike: another name, swapped arguments.
+                let delegate = matches!(e.kind, ExprKind::Delegate { .. });
+                let call = |name: Ident, args: Vec<Expr>| {
+                    if delegate {
+                        ExprKind::Delegate { method: name, args }
+                    } else {
+                        ExprKind::Builtin { name, args }
+                    }
+                };
+                let was = &name.name;
+                let others: Vec<&str> = if delegate {
+                    services
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|m| m != was)
+                        .collect()
+                } else {
+                    sibling_builtin(was).into_iter().collect()
+                };
+                for other in others {
+                    let what = if delegate {
+                        format!("replaced `call {was}` by `call {other}`")
+                    } else {
+                        format!("replaced `{was}` by `{other}` in `{shown}`")
+                    };
+                    push(call(ident(other), args.clone()), what);
                 }
                 for (swapped, what) in swapped_args(model, text, args) {
-                    push(
-                        ExprKind::Delegate {
-                            method: method.clone(),
-                            args: swapped,
-                        },
-                        format!("{what} of `{shown}`"),
-                    );
-                }
-            }
-            ExprKind::Builtin { name, args } => {
-                if let Some(other) = sibling_builtin(&name.name) {
-                    push(
-                        ExprKind::Builtin {
-                            name: ident(other),
-                            args: args.clone(),
-                        },
-                        format!("replaced `{}` by `{other}` in `{shown}`", name.name),
-                    );
-                }
-                for (swapped, what) in swapped_args(model, text, args) {
-                    push(
-                        ExprKind::Builtin {
-                            name: name.clone(),
-                            args: swapped,
-                        },
-                        format!("{what} of `{shown}`"),
-                    );
+                    push(call(name.clone(), swapped), format!("{what} of `{shown}`"));
                 }
             }
             ExprKind::List(items) => {

@@ -106,6 +106,11 @@ impl MutationReport {
             .fold((0, 0), |(k, t), r| (k + r.killed, t + r.mutants()))
     }
 
+    /// The tally of the rule called `rule` (`past Kv.put`).
+    pub fn rule(&self, rule: &str) -> Option<&RuleTally> {
+        self.rules.iter().find(|r| r.rule == rule)
+    }
+
     pub fn survivors(&self) -> impl Iterator<Item = &MutantResult> {
         self.mutants.iter().filter(|m| m.survived())
     }

@@ -151,19 +151,16 @@ impl<'m> Generator<'m> {
 
     /// [`Generator::generate`] for a field or parameter called `name` (once in four draws one of
     /// the literals the spec compares `name` with, when it is a string or an integer) whose
-    /// strings and integers are now and then ones of `held`.
+    /// strings and integers are now and then ones of `held`. `name` `None`: a value of no name.
     pub fn generate_named(
         &self,
-        name: &str,
+        name: Option<&str>,
         ty: &Ty,
         rng: &mut Rng,
         size: u32,
         held: &Scalars,
     ) -> Value {
-        let draw = Draw {
-            name: Some(name),
-            held,
-        };
+        let draw = Draw { name, held };
         self.gen(ty, rng, size, 0, draw)
     }
 

@@ -30,15 +30,22 @@ impl Answer {
     }
 }
 
+/// Where a [`TapeHost`]'s answers come from: the service `call` reaches, the tape to replay and
+/// how to generate the answers past its end.
+pub(crate) struct Answers<'a> {
+    pub gen: &'a Generator<'a>,
+    /// The service `call` reaches (`None`: the reachable version has no such service).
+    pub service: Option<&'a ServiceDef>,
+    /// The reachable version.
+    pub version: u64,
+    pub tape: &'a [Value],
+    pub rng: Rng,
+    pub size: u32,
+}
+
 /// Answers delegate calls from a tape, then with generated values.
 pub(crate) struct TapeHost<'a> {
-    gen: &'a Generator<'a>,
-    /// The service `call` reaches (`None`: the reachable version has no such service).
-    service: Option<&'a ServiceDef>,
-    version: u64,
-    tape: &'a [Value],
-    rng: Rng,
-    size: u32,
+    from: Answers<'a>,
     /// Calls of this method get this answer, not one from the tape.
     fixed: Option<(&'a str, &'a Value)>,
     /// The answers given from the tape or generated, in order: the tape of a replay.
@@ -48,21 +55,9 @@ pub(crate) struct TapeHost<'a> {
 }
 
 impl<'a> TapeHost<'a> {
-    pub fn new(
-        gen: &'a Generator<'a>,
-        service: Option<&'a ServiceDef>,
-        version: u64,
-        tape: &'a [Value],
-        rng: Rng,
-        size: u32,
-    ) -> TapeHost<'a> {
+    pub fn new(from: Answers<'a>) -> TapeHost<'a> {
         TapeHost {
-            gen,
-            service,
-            version,
-            tape,
-            rng,
-            size,
+            from,
             fixed: None,
             used: Vec::new(),
             log: Vec::new(),
@@ -85,23 +80,30 @@ impl<'a> TapeHost<'a> {
 
 impl Host for TapeHost<'_> {
     fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, EvalError> {
-        let Some(def) = self.service.and_then(|s| s.method(method)) else {
+        let Some(def) = self.from.service.and_then(|s| s.method(method)) else {
             return Err(EvalError::runtime(
                 Span::default(),
-                format!("version {} has no method `{method}` to call", self.version),
+                format!(
+                    "version {} has no method `{method}` to call",
+                    self.from.version
+                ),
             ));
         };
         let value = match self.fixed {
             Some((m, v)) if m == method => v.clone(),
             _ => {
-                let model = self.gen.model();
+                let model = self.from.gen.model();
                 let replayed = self
+                    .from
                     .tape
                     .get(self.used.len())
                     .filter(|v| conforms(v, &def.ret, model).is_ok());
                 let value = match replayed {
                     Some(v) => v.clone(),
-                    None => self.gen.generate(&def.ret, &mut self.rng, self.size),
+                    None => {
+                        let from = &mut self.from;
+                        from.gen.generate(&def.ret, &mut from.rng, from.size)
+                    }
                 };
                 self.used.push((def.ret.clone(), value.clone()));
                 value

@@ -106,6 +106,14 @@ impl Sets {
             Lit::Float(_) | Lit::Bool(_) | Lit::None | Lit::Unit => {}
         }
     }
+
+    /// The sets as sorted lists, each cut to `MAX_LITERALS`.
+    fn finish(self) -> Compared {
+        Compared {
+            strings: self.strings.into_iter().take(MAX_LITERALS).collect(),
+            ints: self.ints.into_iter().take(MAX_LITERALS).collect(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -120,17 +128,12 @@ impl Collector {
             .compared
             .into_iter()
             .take(MAX_NAMES)
-            .map(|(name, sets)| {
-                let c = Compared {
-                    strings: sets.strings.into_iter().take(MAX_LITERALS).collect(),
-                    ints: sets.ints.into_iter().take(MAX_LITERALS).collect(),
-                };
-                (name, c)
-            })
+            .map(|(name, sets)| (name, sets.finish()))
             .collect();
+        let Compared { strings, ints } = self.all.finish();
         Literals {
-            strings: self.all.strings.into_iter().take(MAX_LITERALS).collect(),
-            ints: self.all.ints.into_iter().take(MAX_LITERALS).collect(),
+            strings,
+            ints,
             compared,
         }
     }

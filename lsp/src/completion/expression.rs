@@ -3,7 +3,7 @@
 
 use super::context::Context;
 use super::items::{item, keywords, type_names};
-use super::word_start;
+use super::{word_start, Request};
 use crate::analysis::Analysis;
 use crate::hover::ty_text;
 use compiler::builtins::BUILTINS;
@@ -54,18 +54,14 @@ pub(super) fn builtins(kind: CompletionItemKind) -> Vec<CompletionItem> {
 
 /// In an expression: after `.`, built-ins as methods and the receiver's fields; after `E::`,
 /// variants (or a version's types after `v2::`); else built-ins, keywords and type names.
-pub(super) fn expression_completions(
-    a: &Analysis,
-    previous: Option<&Analysis>,
-    cx: &Context<'_>,
-    offset: usize,
-) -> Vec<CompletionItem> {
+pub(super) fn expression_completions(at: Request<'_>, cx: &Context<'_>) -> Vec<CompletionItem> {
+    let a = at.a;
     let Some(model) = a.model.as_ref() else {
         return Vec::new();
     };
     match cx.prev {
         Some(".") => {
-            let mut out = receiver_fields(a, previous, offset);
+            let mut out = receiver_fields(at);
             out.extend(builtins(CompletionItemKind::METHOD));
             out.extend(helper_functions(a, CompletionItemKind::METHOD));
             out
@@ -118,14 +114,10 @@ pub(super) fn expression_completions(
 
 /// The fields of the expression just before the `.` at the cursor, from this analysis or,
 /// when the text there does not parse any more, from an earlier one that agrees up to it.
-fn receiver_fields(
-    a: &Analysis,
-    previous: Option<&Analysis>,
-    offset: usize,
-) -> Vec<CompletionItem> {
-    let text = a.text.as_bytes();
-    let dot = word_start(&a.text, offset).saturating_sub(1);
-    for candidate in [Some(a), previous].into_iter().flatten() {
+fn receiver_fields(at: Request<'_>) -> Vec<CompletionItem> {
+    let text = at.a.text.as_bytes();
+    let dot = word_start(&at.a.text, at.offset).saturating_sub(1);
+    for candidate in [Some(at.a), at.previous].into_iter().flatten() {
         let agrees = candidate.text.as_bytes().get(..dot) == text.get(..dot);
         let Some(model) = candidate.model.as_ref().filter(|_| agrees) else {
             continue;

@@ -46,7 +46,12 @@ use lsp_types::{CompletionItem, CompletionItemKind};
 /// A declared name that is a keyword (a method `r#in`, a field `r#match`) is inserted with its
 /// escape, as a spec writes it.
 pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> Vec<CompletionItem> {
-    let mut items = completion_items(a, previous, offset);
+    let at = Request {
+        a,
+        previous,
+        offset: offset.min(a.text.len()),
+    };
+    let mut items = completion_items(at);
     for it in &mut items {
         let written = lang::ast::written_name(&it.label);
         if it.kind != Some(CompletionItemKind::KEYWORD)
@@ -57,6 +62,15 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
         }
     }
     items
+}
+
+/// What completion is asked at: the analysis, an earlier one of the same document (see
+/// [`completion`]) and the cursor's byte offset, at most the text's length.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    a: &'a Analysis,
+    previous: Option<&'a Analysis>,
+    offset: usize,
 }
 
 /// Where the word (letters, digits, `_`) that ends at byte `offset` of `text` starts:
@@ -74,14 +88,10 @@ fn word_start(text: &str, offset: usize) -> usize {
     start
 }
 
-fn completion_items(
-    a: &Analysis,
-    previous: Option<&Analysis>,
-    offset: usize,
-) -> Vec<CompletionItem> {
+fn completion_items(at: Request<'_>) -> Vec<CompletionItem> {
+    let a = at.a;
     let text = a.text.as_str();
-    let offset = offset.min(text.len());
-    let word_start = word_start(text, offset);
+    let word_start = word_start(text, at.offset);
     let all = regions(text);
     let Some(region) = all.iter().rev().find(|r| r.start <= word_start) else {
         return keywords(ITEM_KEYWORDS.iter().chain(["upgrade"].iter()));
@@ -129,7 +139,7 @@ fn completion_items(
             let model_of = model_at(a, v, word_start);
             // In a state's `where { ... }`: expressions over `state`.
             if cx.inside_block_of("where") {
-                let mut out = expression_completions(a, previous, &cx, offset);
+                let mut out = expression_completions(at, &cx);
                 if !matches!(cx.prev, Some("." | "::")) {
                     out.push(item(
                         compiler::model::STATE_VAR,
@@ -143,7 +153,7 @@ fn completion_items(
                 || (cx.prev == Some("=") && before.iter().any(|t| tok(t) == "fn"))
                 || model_of.is_some();
             if in_model {
-                let mut out = expression_completions(a, previous, &cx, offset);
+                let mut out = expression_completions(at, &cx);
                 if let Some((method, has_state)) =
                     model_of.filter(|_| !matches!(cx.prev, Some("." | "::")))
                 {
@@ -179,12 +189,10 @@ fn completion_items(
             } else if matches!(cx.top(), Some(("(", Some("differs"), Some("[")))) {
                 differs_completions(a, kind)
             } else {
-                rule_completions(a, previous, &cx, kind, service, offset)
+                rule_completions(at, &cx, kind, service)
             }
         }
-        "invariant" | "transform" => {
-            state_item_completions(a, previous, &cx, tok(first), &before, offset)
-        }
+        "invariant" | "transform" => state_item_completions(at, &cx, tok(first), &before),
         "schedule" => schedule_completions(&cx),
         "protocol" => match cx.prev {
             Some("protocol") => keywords(["jsonrpc"].iter()),

@@ -5,6 +5,7 @@
 use super::context::Context;
 use super::expression::expression_completions;
 use super::items::item;
+use super::Request;
 use crate::analysis::Analysis;
 use crate::hover::{signature, ty_text};
 use lang::ast::RuleKind;
@@ -56,13 +57,16 @@ pub(super) fn differs_completions(a: &Analysis, kind: RuleKind) -> Vec<Completio
 }
 
 pub(super) fn rule_completions(
-    a: &Analysis,
-    previous: Option<&Analysis>,
+    at: Request<'_>,
     cx: &Context<'_>,
     kind: RuleKind,
     service: &str,
-    offset: usize,
 ) -> Vec<CompletionItem> {
+    let Request {
+        a,
+        previous,
+        offset,
+    } = at;
     // The versions as last seen declaring the service (the version blocks may be mid-edit).
     let declares = |x: &&Analysis| {
         x.model.as_ref().is_some_and(|m| {
@@ -142,7 +146,7 @@ pub(super) fn rule_completions(
             })
             .collect();
     }
-    let mut out = expression_completions(a, previous, cx, offset);
+    let mut out = expression_completions(at, cx);
     if cx.prev != Some(".") && cx.prev != Some("::") {
         // The rule's parameters.
         if let Some(rule) = model

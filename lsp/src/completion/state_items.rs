@@ -5,19 +5,18 @@
 use super::context::Context;
 use super::expression::{builtins, expression_completions};
 use super::items::item;
-use crate::analysis::Analysis;
+use super::Request;
 use crate::hover::ty_text;
 use lang::lex::{Token, TokenKind};
 use lsp_types::{CompletionItem, CompletionItemKind};
 
 pub(super) fn state_item_completions(
-    a: &Analysis,
-    previous: Option<&Analysis>,
+    at: Request<'_>,
     cx: &Context<'_>,
     keyword: &str,
     before: &[&Token],
-    offset: usize,
 ) -> Vec<CompletionItem> {
+    let a = at.a;
     let Some(model) = a.model.as_ref() else {
         return Vec::new();
     };
@@ -98,7 +97,7 @@ pub(super) fn state_item_completions(
             return out;
         }
     }
-    let mut out = expression_completions(a, previous, cx, offset);
+    let mut out = expression_completions(at, cx);
     if cx.prev != Some(".") && cx.prev != Some("::") {
         let bound = if keyword == "invariant" {
             header.len().min(2)

@@ -278,32 +278,38 @@ impl ExprChecker<'_, '_> {
                 }
                 (None, None) => {}
                 (Some(t), None) => {
-                    let (ename, vname) = (en.name.name.clone(), variant.name.clone());
-                    self.cx.report(
-                        codes::PAYLOAD_MISMATCH,
-                        span,
-                        format!("variant `{ename}::{vname}` carries a `{t}`"),
-                        |d| {
-                            d.label("payload missing")
-                                .help(format!("write `{ename}::{vname}(...)`"))
-                        },
-                    );
+                    let names = (en.name.name.as_str(), variant.name.as_str());
+                    let help = format!("write `{}::{}(...)`", names.0, names.1);
+                    self.payload_mismatch(span, names, Some(t), "payload missing", help);
                 }
                 (None, Some(p)) => {
-                    let (ename, vname) = (en.name.name.clone(), variant.name.clone());
-                    self.cx.report(
-                        codes::PAYLOAD_MISMATCH,
-                        p.span,
-                        format!("variant `{ename}::{vname}` carries no payload"),
-                        |d| {
-                            d.label("unexpected payload")
-                                .help(format!("write `{ename}::{vname}`"))
-                        },
-                    );
+                    let names = (en.name.name.as_str(), variant.name.as_str());
+                    let help = format!("write `{}::{}`", names.0, names.1);
+                    self.payload_mismatch(p.span, names, None, "unexpected payload", help);
                     self.infer(p, None);
                 }
             },
         }
         ty
+    }
+
+    /// Reports a variant written with a payload it does not carry (`carried`: `None`) or
+    /// without the one it carries, in an expression or a pattern: the message is the same for
+    /// both, the label and the help are the site's.
+    pub(super) fn payload_mismatch(
+        &mut self,
+        at: Span,
+        (ename, vname): (&str, &str),
+        carried: Option<&Ty>,
+        label: &str,
+        help: String,
+    ) {
+        let message = match carried {
+            Some(t) => format!("variant `{ename}::{vname}` carries a `{t}`"),
+            None => format!("variant `{ename}::{vname}` carries no payload"),
+        };
+        self.cx.report(codes::PAYLOAD_MISMATCH, at, message, |d| {
+            d.label(label).help(help)
+        });
     }
 }

@@ -150,28 +150,20 @@ impl ExprChecker<'_, '_> {
                     }
                     (None, None) => true,
                     (Some(t), None) => {
-                        let (ename, v) = (en.name.name.clone(), vname.name.clone());
-                        self.cx.report(
-                            codes::PAYLOAD_MISMATCH,
-                            p.span,
-                            format!("variant `{ename}::{v}` carries a `{t}`"),
-                            |d| {
-                                d.label("payload not matched")
-                                    .help(format!("write `{v}(_)` to ignore it"))
-                            },
-                        );
+                        let names = (en.name.name.as_str(), vname.name.as_str());
+                        let help = format!("write `{}(_)` to ignore it", vname.name);
+                        self.payload_mismatch(p.span, names, Some(t), "payload not matched", help);
                         true
                     }
                     (None, Some(inner)) => {
-                        let (ename, v) = (en.name.name.clone(), vname.name.clone());
-                        self.cx.report(
-                            codes::PAYLOAD_MISMATCH,
+                        let names = (en.name.name.as_str(), vname.name.as_str());
+                        let help = format!("write `{}`", vname.name);
+                        self.payload_mismatch(
                             inner.span,
-                            format!("variant `{ename}::{v}` carries no payload"),
-                            |d| {
-                                d.label("nothing to match here")
-                                    .help(format!("write `{v}`"))
-                            },
+                            names,
+                            None,
+                            "nothing to match here",
+                            help,
                         );
                         true
                     }

@@ -139,3 +139,31 @@ fn a_synthesized_payload_keeps_its_own_type() {
         model.type_of(variant)
     );
 }
+
+/// A variant written with a payload it does not carry, or without the one it carries, in an
+/// expression and in a pattern: one message for both, the label and help of each site.
+#[test]
+fn payload_mismatches_in_expressions_and_patterns() {
+    let text = spec(
+        "enum E { A, B(u64) }\nservice S { fn f(e: E) -> u64 }",
+        "enum E { A, B(u64) }\nservice S { fn f(e: E) -> u64\n fn g() -> u64 }",
+        "future S { g() = match E::A(1) { A(_) => 1, B => 0 } + match E::B { _ => 0 } }",
+    );
+    let got: Vec<String> = check_text(text)
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let help = d.help.as_deref().unwrap_or("");
+            format!("{} {} | {} | {help}", d.code, d.message, d.primary.message)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "U0071 variant `E::A` carries no payload | unexpected payload | write `E::A`",
+            "U0071 variant `E::A` carries no payload | nothing to match here | write `A`",
+            "U0071 variant `E::B` carries a `u64` | payload not matched | write `B(_)` to ignore it",
+            "U0071 variant `E::B` carries a `u64` | payload missing | write `E::B(...)`",
+        ]
+    );
+}

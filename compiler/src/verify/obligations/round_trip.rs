@@ -12,7 +12,7 @@ use crate::eval::Value;
 use crate::model::{MethodDef, ServiceDef, SpecModel, Ty};
 use crate::verify::conform::conforms;
 use crate::verify::gen::shrink_case;
-use crate::verify::host::{tape_values, Answer, TapeHost};
+use crate::verify::host::{tape_values, Answer, Answers, TapeHost};
 use crate::verify::report::{Obligation, ObligationResult, Status};
 use crate::verify::resolve::{self, Named};
 use crate::verify::rng::Rng;
@@ -234,14 +234,14 @@ fn run(
     let (old_args, new_args) = args(cx.model, s, case);
     // The future rule calls the old version's name, the past rule the new version's.
     let (m, m_new) = (s.past.method.name.as_str(), s.future.method.name.as_str());
-    let mut future_host = TapeHost::new(
-        &cx.gen,
-        s.old_service,
-        cx.model.old.number,
-        tape_values(case.get(at)),
-        rng.fork(1),
+    let mut future_host = TapeHost::new(Answers {
+        gen: &cx.gen,
+        service: s.old_service,
+        version: cx.model.old.number,
+        tape: tape_values(case.get(at)),
+        rng: rng.fork(1),
         size,
-    )
+    })
     .answering(m, &r);
     let n = cx.eval.eval_rule(s.future, new_args, &mut future_host);
     let mut next: Vec<(Ty, Value)> = case.iter().take(at).cloned().collect();
@@ -250,14 +250,14 @@ fn run(
         next.extend(case.get(at + 1).cloned());
         return (Outcome::Discarded, next, [future_host.log, Vec::new()]);
     };
-    let mut past_host = TapeHost::new(
-        &cx.gen,
-        s.new_service,
-        cx.model.new.number,
-        tape_values(case.get(at + 1)),
-        rng.fork(2),
+    let mut past_host = TapeHost::new(Answers {
+        gen: &cx.gen,
+        service: s.new_service,
+        version: cx.model.new.number,
+        tape: tape_values(case.get(at + 1)),
+        rng: rng.fork(2),
         size,
-    )
+    })
     .answering(m_new, &n);
     let back = cx.eval.eval_rule(s.past, old_args, &mut past_host);
     next.push(past_host.tape());

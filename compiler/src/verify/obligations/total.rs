@@ -8,7 +8,7 @@ use crate::eval::{EvalError, Value};
 use crate::model::{MethodDef, ServiceDef, Ty};
 use crate::verify::conform::conforms;
 use crate::verify::gen::{shrink_case, Scalars};
-use crate::verify::host::{tape_values, Answer, TapeHost};
+use crate::verify::host::{tape_values, Answer, Answers, TapeHost};
 use crate::verify::report::{Obligation, ObligationResult};
 use crate::verify::resolve::sides;
 use crate::verify::rng::Rng;
@@ -107,9 +107,13 @@ fn check_rule(cx: &mut Cx<'_>, s: &Subject<'_>) -> ObligationResult {
             .params
             .iter()
             .map(|p| {
-                let value =
-                    cx.gen
-                        .generate_named(&p.name.name, &p.ty, &mut rng, size, &Scalars::default());
+                let value = cx.gen.generate_named(
+                    Some(&p.name.name),
+                    &p.ty,
+                    &mut rng,
+                    size,
+                    &Scalars::default(),
+                );
                 (p.ty.clone(), value)
             })
             .collect();
@@ -142,14 +146,14 @@ fn run(
 ) -> (Outcome, Vec<(Ty, Value)>, Vec<Answer>) {
     let n = s.method.params.len();
     let args: Vec<Value> = case.iter().take(n).map(|(_, v)| v.clone()).collect();
-    let mut host = TapeHost::new(
-        &cx.gen,
-        s.reachable,
-        s.reachable_version,
-        tape_values(case.get(n)),
+    let mut host = TapeHost::new(Answers {
+        gen: &cx.gen,
+        service: s.reachable,
+        version: s.reachable_version,
+        tape: tape_values(case.get(n)),
         rng,
         size,
-    );
+    });
     let outcome = match cx.eval.eval_rule(s.rule, args, &mut host) {
         Ok(value) => match conforms(&value, &s.method.ret, cx.model) {
             Ok(()) => Outcome::Ok,

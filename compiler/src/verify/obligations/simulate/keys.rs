@@ -93,7 +93,10 @@ pub(crate) fn held_or_generated(
     } else {
         None
     };
-    picked.unwrap_or_else(|| cx.gen.generate_named(name, ty, rng, size, &held.scalars()))
+    picked.unwrap_or_else(|| {
+        cx.gen
+            .generate_named(Some(name), ty, rng, size, &held.scalars())
+    })
 }
 
 /// A case's old state of type `state_ty`: a well-formed one when the old version has a

@@ -212,7 +212,7 @@ fn generate(
             };
             let value = reused.unwrap_or_else(|| {
                 cx.gen
-                    .generate_named(&p.name.name, &p.ty, rng, size, &keys.scalars())
+                    .generate_named(Some(&p.name.name), &p.ty, rng, size, &keys.scalars())
             });
             given.push((p.ty.clone(), value.clone()));
             args.push(value);

@@ -268,10 +268,7 @@ fn edit(cx: &Cx<'_>, v: &mut Value, (name, ty): (Option<&str>, &Ty), rng: &mut R
         m.insert(key, value);
         return;
     }
-    *v = match name {
-        Some(name) => cx
-            .gen
-            .generate_named(name, ty, rng, size, &Scalars::default()),
-        None => cx.gen.generate(ty, rng, size),
-    };
+    *v = cx
+        .gen
+        .generate_named(name, ty, rng, size, &Scalars::default());
 }
