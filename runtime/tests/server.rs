@@ -221,7 +221,10 @@ async fn rolling_upgrade_with_canary_pause_resume_and_restart() {
     handle.stop().await;
     let (handle, c) = start(dir.path()).await;
     let s2 = c.status().await.unwrap();
-    assert_eq!(s2.rollouts.len(), 1);
+    assert_eq!(
+        s2.rollouts, s.rollouts,
+        "a rollout reads the same after a restart as the server showed before it"
+    );
     assert_eq!(s2.rollouts[0].state, RolloutState::Done);
     assert_eq!(s2.nodes.len(), 3);
     assert!(

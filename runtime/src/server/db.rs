@@ -1,15 +1,17 @@
 //! The upgrade database: an embedded SQLite file owned by one dedicated thread.
 //!
-//! Tables: `bundles`, `rollouts` (state `pending|running|paused|done|rolled_back`), `nodes`
-//! (version, phase, health, last seen, current rollout and assignment) and `events`, an
-//! append-only log (triggers refuse updates and deletes), and `enrolled_nodes`, the nodes an
-//! operator enrolled with their public keys (only they may poll and report). The schema is versioned with
+//! Tables: `bundles`, `rollouts` (state `pending|running|paused|done|rolled_back`, and the
+//! counts of nodes as of its last change of state), `nodes` (version, phase, health, last seen,
+//! current rollout and assignment) and `events`, an append-only log (triggers refuse updates and
+//! deletes), and `enrolled_nodes`, the nodes an operator enrolled with their public keys (only
+//! they may poll and report). The schema is versioned with
 //! `PRAGMA user_version`; [`MIGRATIONS`] run in order, each in its own transaction.
 //!
 //! Writers send closures to the thread ([`Db::write`] waits for the commit, [`Db::send`] does
 //! not); the thread runs everything queued in one transaction (one savepoint per closure, so a
 //! failing write does not undo the others), which batches heartbeats and group-commits.
 
+use crate::api::Progress;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -76,6 +78,13 @@ pub const MIGRATIONS: &[&str] = &[
         enrolled_at_ms INTEGER NOT NULL,
         enrolled_by TEXT NOT NULL
     );",
+    // 3: a rollout's counts of nodes as of its last change of state, so that a finished
+    // rollout reads the same after a restart (an active one is counted again at once).
+    "ALTER TABLE rollouts ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rollouts ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rollouts ADD COLUMN progress_in_flight INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rollouts ADD COLUMN progress_pending INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rollouts ADD COLUMN progress_failed INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A write to run on the database thread.
@@ -387,6 +396,8 @@ pub struct RolloutRow {
     pub canary_passed: bool,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
+    /// The counts of nodes written with the rollout's last change of state.
+    pub progress: Progress,
 }
 
 #[derive(Debug, Clone)]
@@ -427,7 +438,8 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
     let rollouts = rows(
         conn,
         "SELECT id, bundle, system, from_version, to_version, state, reason, seed, canary_passed,
-                created_at_ms, updated_at_ms FROM rollouts ORDER BY id",
+                created_at_ms, updated_at_ms, progress_total, progress_done, progress_in_flight,
+                progress_pending, progress_failed FROM rollouts ORDER BY id",
         [],
         |r| {
             Ok(RolloutRow {
@@ -442,6 +454,13 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
                 canary_passed: r.get(8)?,
                 created_at_ms: r.get(9)?,
                 updated_at_ms: r.get(10)?,
+                progress: Progress {
+                    total: r.get(11)?,
+                    done: r.get(12)?,
+                    in_flight: r.get(13)?,
+                    pending: r.get(14)?,
+                    failed: r.get(15)?,
+                },
             })
         },
     )?;
@@ -528,9 +547,36 @@ mod tests {
         drop(conn);
         let e = open(&path).unwrap_err().to_string();
         assert!(
-            e.contains("schema version is 99, newer than this upstart knows (2)"),
+            e.contains("schema version is 99, newer than this upstart knows (3)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_rollout_written_before_counts_were_kept_migrates_with_zero_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.db");
+        let conn = Connection::open(&path).unwrap();
+        for (version, sql) in MIGRATIONS.iter().take(2).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version + 1)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO bundles VALUES ('b', 'spec', 1, 2, 'h', 'k', x'00', 1);
+             INSERT INTO rollouts (bundle, system, from_version, to_version, state, seed,
+                 created_at_ms, updated_at_ms) VALUES ('b', 'kv', 1, 2, 'done', 7, 10, 20);",
+        )
+        .unwrap();
+        drop(conn);
+        let conn = open(&path).unwrap();
+        let rollouts = load(&conn, 10).unwrap().rollouts;
+        assert_eq!(rollouts.len(), 1);
+        assert_eq!(
+            (rollouts[0].state.as_str(), rollouts[0].updated_at_ms),
+            ("done", 20)
+        );
+        assert_eq!(rollouts[0].progress, Progress::default());
     }
 
     #[test]

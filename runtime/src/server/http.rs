@@ -530,6 +530,8 @@ fn decided(
             rollout: id,
             state,
             reason,
+            at_ms: now,
+            progress: st.rollouts.get(&id).map(|r| r.progress).unwrap_or_default(),
         },
         Change::Event(st.event(now, Some(id), None, kind, message)),
     ]

@@ -22,7 +22,7 @@ pub mod tls;
 mod unread;
 mod upload;
 
-use crate::api::{Event, RolloutState};
+use crate::api::{Event, Progress, RolloutState};
 use crate::bundle::{Limits, Store, TrustedKeys};
 use crate::schedule::{Assignment, Plan};
 use db::Db;
@@ -262,7 +262,7 @@ fn open(config: Config) -> Result<Arc<Shared>, StartError> {
                 canary_passed: r.canary_passed,
                 created_at_ms: r.created_at_ms,
                 updated_at_ms: r.updated_at_ms,
-                progress: Default::default(),
+                progress: r.progress,
                 going_back: Vec::new(),
                 discard_writes: false,
             },
@@ -406,10 +406,14 @@ enum Change {
         rollout: u64,
         node: String,
     },
+    /// The rollout's new state, decided at `at_ms`, written with its counts of nodes then (so
+    /// that a finished rollout's last counts survive a restart).
     SetState {
         rollout: u64,
         state: RolloutState,
         reason: String,
+        at_ms: u64,
+        progress: Progress,
     },
     CanaryPassed {
         rollout: u64,
@@ -430,7 +434,6 @@ async fn commit(shared: &Shared, changes: Vec<Change>) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let mut st = shared.lock();
-    let now = now_ms();
     for change in changes {
         match change {
             Change::Assign {
@@ -460,11 +463,13 @@ async fn commit(shared: &Shared, changes: Vec<Change>) -> Result<(), String> {
                 rollout,
                 state,
                 reason,
+                at_ms,
+                progress: _,
             } => {
                 if let Some(r) = st.rollouts.get_mut(&rollout) {
                     r.state = state;
                     r.reason = reason;
-                    r.updated_at_ms = now;
+                    r.updated_at_ms = at_ms;
                 }
             }
             Change::CanaryPassed { rollout } => {
@@ -488,7 +493,6 @@ async fn commit(shared: &Shared, changes: Vec<Change>) -> Result<(), String> {
 }
 
 fn write_changes(c: &rusqlite::Connection, changes: &[Change]) -> rusqlite::Result<()> {
-    let now = now_ms();
     for change in changes {
         match change {
             Change::Assign {
@@ -515,10 +519,24 @@ fn write_changes(c: &rusqlite::Connection, changes: &[Change]) -> rusqlite::Resu
                 rollout,
                 state,
                 reason,
+                at_ms,
+                progress: p,
             } => {
                 c.execute(
-                    "UPDATE rollouts SET state = ?1, reason = ?2, updated_at_ms = ?3 WHERE id = ?4",
-                    params![state.as_str(), reason, now, rollout],
+                    "UPDATE rollouts SET state = ?1, reason = ?2, updated_at_ms = ?3,
+                        progress_total = ?4, progress_done = ?5, progress_in_flight = ?6,
+                        progress_pending = ?7, progress_failed = ?8 WHERE id = ?9",
+                    params![
+                        state.as_str(),
+                        reason,
+                        at_ms,
+                        p.total,
+                        p.done,
+                        p.in_flight,
+                        p.pending,
+                        p.failed,
+                        rollout
+                    ],
                 )?;
             }
             Change::CanaryPassed { rollout } => {
@@ -597,6 +615,8 @@ fn changes_of_plan(st: &mut State, id: u64, plan: Plan, now: u64) -> Vec<Change>
             rollout: id,
             state: RolloutState::Paused,
             reason: reason.clone(),
+            at_ms: now,
+            progress: plan.progress,
         });
         let e = st.event(
             now,
@@ -612,6 +632,8 @@ fn changes_of_plan(st: &mut State, id: u64, plan: Plan, now: u64) -> Vec<Change>
             rollout: id,
             state: RolloutState::Done,
             reason: plan.waiting.clone(),
+            at_ms: now,
+            progress: plan.progress,
         });
         let e = st.event(
             now,
@@ -646,6 +668,8 @@ fn start_next(st: &mut State, ended: u64, now: u64) -> Vec<Change> {
         rollout: next.id,
         state: RolloutState::Running,
         reason: "started".into(),
+        at_ms: now,
+        progress: next.progress,
     }];
     // Nodes at the pending rollout's source version join it; they will be at the ended
     // rollout's target version when chaining 1 -> 2 -> 3.
