@@ -311,6 +311,7 @@ fn open(config: Config) -> Result<Arc<Shared>, StartError> {
             },
         );
     }
+    st.mark_done_of_finished();
     st.events = snapshot.events.into();
     tracing::info!(
         bundles = st.bundles.len(),
@@ -427,6 +428,9 @@ async fn commit(shared: &Shared, changes: Vec<Change>) -> Result<(), String> {
     if changes.is_empty() {
         return Ok(());
     }
+    // The rows of nodes first seen since the last flush are queued before the changes, so that
+    // a change's update of a node always finds its row (an update of no row would be lost).
+    flush(shared);
     let to_write = changes.clone();
     shared
         .db

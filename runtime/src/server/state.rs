@@ -535,6 +535,21 @@ impl State {
             .map(|r| r.id)
     }
 
+    /// After loading: a node still in a rollout that is done, at its target version, is done, as
+    /// the server showed it when the rollout ended (only active rollouts' nodes are reclassified
+    /// by [`State::plan`], and `done` itself is bookkeeping that is not written).
+    pub fn mark_done_of_finished(&mut self) {
+        for n in self.nodes.values_mut() {
+            let finished = n
+                .rollout
+                .and_then(|id| self.rollouts.get(&id))
+                .is_some_and(|r| r.state == RolloutState::Done && n.version == r.to);
+            if finished {
+                n.done = true;
+            }
+        }
+    }
+
     /// The nodes that take part in rollout `r` when it starts: its system's nodes at its
     /// source or target version.
     pub fn members_at_start(&self, r: &Rollout) -> Vec<String> {
