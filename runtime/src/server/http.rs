@@ -4,7 +4,9 @@
 
 use super::auth::{Principal, Refusal};
 use super::state::Rollout;
-use super::{commit, now_ms, start_next, write_event, Change, Shared};
+use super::{
+    commit, now_ms, start_next, write_event, write_joined, write_liveness, Change, Shared,
+};
 use crate::api::{
     BundleInfo, Directive, ErrorBody, Phase, PollRequest, Report, RolloutInfo, RolloutState,
     StartRollout, Status,
@@ -17,7 +19,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use rusqlite::params;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,13 +164,7 @@ async fn poll(
     };
     if let Some(rollout) = observed.joined {
         let node = id.clone();
-        shared.db.send(move |c| {
-            c.execute(
-                "UPDATE nodes SET rollout = ?1, batch = NULL, assigned_at_ms = NULL WHERE id = ?2",
-                params![rollout, node],
-            )
-            .map(|_| ())
-        });
+        shared.db.send(move |c| write_joined(c, &node, rollout));
     }
     if observed.changed || observed.joined.is_some() {
         shared.publish(generation);
@@ -245,10 +240,10 @@ async fn report(
         healthy: rep.healthy,
         address: rep.address,
     };
-    let (event, row) = {
+    let (event, row, joined) = {
         let mut st = shared.lock();
         still_enrolled(&shared, &id)?;
-        st.observe(&id, &req, now);
+        let joined = st.observe(&id, &req, now).joined;
         st.dirty.remove(&id);
         let node = st
             .nodes
@@ -270,21 +265,20 @@ async fn report(
             text.push_str(": ");
             text.push_str(&message);
         }
-        (st.event(now, node.rollout, Some(&id), kind, text), node)
+        (
+            st.event(now, node.rollout, Some(&id), kind, text),
+            node,
+            joined,
+        )
     };
     let e = event.clone();
     shared
         .db
         .write(move |c| {
-            c.execute(
-                "INSERT INTO nodes (id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, rollout)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT(id) DO UPDATE SET system = excluded.system, address = excluded.address,
-                   version = excluded.version, phase = excluded.phase, healthy = excluded.healthy,
-                   healthy_since_ms = excluded.healthy_since_ms, last_seen_ms = excluded.last_seen_ms,
-                   rollout = excluded.rollout",
-                params![row.id, row.system, row.address, row.version, row.phase.as_str(), row.healthy, row.healthy_since_ms, row.last_seen_ms, row.rollout],
-            )?;
+            write_liveness(c, &row)?;
+            if let Some(rollout) = joined {
+                write_joined(c, &row.id, rollout)?;
+            }
             write_event(c, &e)
         })
         .await

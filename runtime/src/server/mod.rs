@@ -354,19 +354,39 @@ fn flush(shared: &Shared) {
         .filter_map(|id| st.nodes.get(id).cloned())
         .collect();
     // Sent while the model is locked, so no later write of these nodes can be queued before it.
-    shared.db.send(move |c| {
-        let mut stmt = c.prepare_cached(
-            "INSERT INTO nodes (id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, rollout)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT(id) DO UPDATE SET system = excluded.system, address = excluded.address,
-               version = excluded.version, phase = excluded.phase, healthy = excluded.healthy,
-               healthy_since_ms = excluded.healthy_since_ms, last_seen_ms = excluded.last_seen_ms",
-        )?;
-        for n in &rows {
-            stmt.execute(params![n.id, n.system, n.address, n.version, n.phase.as_str(), n.healthy, n.healthy_since_ms, n.last_seen_ms, n.rollout])?;
-        }
-        Ok(())
-    });
+    shared
+        .db
+        .send(move |c| rows.iter().try_for_each(|n| write_liveness(c, n)));
+}
+
+/// Writes what a node says of itself (system, address, version, phase, health, last seen),
+/// inserting its row, with its membership, when it is new. A known node's membership and
+/// assignment are written only by the changes that make them, so a copy of the node taken
+/// before a change was applied in memory cannot undo that change in the database.
+pub(crate) fn write_liveness(c: &rusqlite::Connection, n: &Node) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO nodes (id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, rollout)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT(id) DO UPDATE SET system = excluded.system, address = excluded.address,
+           version = excluded.version, phase = excluded.phase, healthy = excluded.healthy,
+           healthy_since_ms = excluded.healthy_since_ms, last_seen_ms = excluded.last_seen_ms",
+    )?
+    .execute(params![n.id, n.system, n.address, n.version, n.phase.as_str(), n.healthy, n.healthy_since_ms, n.last_seen_ms, n.rollout])
+    .map(|_| ())
+}
+
+/// A node's joining of `rollout`, with no batch yet (a change, or the node's own poll or report
+/// finding the active rollout of its system).
+pub(crate) fn write_joined(
+    c: &rusqlite::Connection,
+    node: &str,
+    rollout: u64,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "UPDATE nodes SET rollout = ?1, batch = NULL, assigned_at_ms = NULL WHERE id = ?2",
+        params![rollout, node],
+    )
+    .map(|_| ())
 }
 
 async fn flush_loop(shared: Arc<Shared>) {
@@ -516,9 +536,7 @@ fn write_changes(c: &rusqlite::Connection, changes: &[Change]) -> rusqlite::Resu
                     params![node],
                 )?;
             }
-            Change::Join { rollout, node } => {
-                c.execute("UPDATE nodes SET rollout = ?1, batch = NULL, assigned_at_ms = NULL WHERE id = ?2", params![rollout, node])?;
-            }
+            Change::Join { rollout, node } => write_joined(c, node, *rollout)?,
             Change::SetState {
                 rollout,
                 state,

@@ -1,4 +1,4 @@
-//! The in-memory model: heartbeats, membership, directives.
+//! The in-memory model (heartbeats, membership, directives) and how a node's row is written.
 
 use super::state::{Rollout, State};
 use crate::api::{Action, Phase, PollRequest, RolloutState};
@@ -176,4 +176,50 @@ fn an_unrunnable_schedule_gives_the_schedule_error_as_its_source() {
     );
     let source = e.source().unwrap().downcast_ref::<ScheduleError>().unwrap();
     assert_eq!(source.key, "strategy");
+}
+
+/// What a node says of itself, written from a copy of the node taken before a change to its
+/// membership and assignment was applied in memory (a report racing a commit), leaves that
+/// change in the database: only the changes that make them write membership and assignments.
+#[test]
+fn a_stale_copy_of_a_node_does_not_undo_its_membership_or_assignment() {
+    use super::{db, write_changes, write_liveness, Change};
+    let dir = tempfile::tempdir().unwrap();
+    let conn = db::open(&dir.path().join("u.db")).unwrap();
+    conn.execute_batch(
+        "INSERT INTO bundles VALUES ('b', 'spec', 1, 2, 'h', 'k', x'00', 1);
+         INSERT INTO rollouts (bundle, system, from_version, to_version, state, seed,
+             created_at_ms, updated_at_ms) VALUES ('b', 'kv', 1, 2, 'done', 7, 10, 20),
+             ('b', 'kv', 1, 2, 'running', 8, 30, 30);",
+    )
+    .unwrap();
+    let mut st = State::default();
+    st.observe("n1", &req(1, Phase::Serving, true), 1000);
+    let mut stale = st.nodes["n1"].clone();
+    stale.rollout = Some(1);
+    write_liveness(&conn, &stale).unwrap();
+    let changes = [
+        Change::Join {
+            rollout: 2,
+            node: "n1".into(),
+        },
+        Change::Assign {
+            rollout: 2,
+            node: "n1".into(),
+            batch: 0,
+            at_ms: 1500,
+        },
+    ];
+    write_changes(&conn, &changes).unwrap();
+    stale.phase = Phase::Draining;
+    write_liveness(&conn, &stale).unwrap();
+    let nodes = db::load(&conn, 10).unwrap().nodes;
+    assert_eq!(nodes.len(), 1);
+    let n = &nodes[0];
+    assert_eq!(n.phase, "draining", "what the node says is written");
+    assert_eq!(
+        (n.rollout, n.batch, n.assigned_at_ms),
+        (Some(2), Some(0), Some(1500)),
+        "membership and assignment stay as the changes wrote them"
+    );
 }
