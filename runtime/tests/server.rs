@@ -132,6 +132,36 @@ fn rollout_state(s: &runtime::api::Status, id: u64) -> RolloutState {
     s.rollouts.iter().find(|r| r.id == id).unwrap().state
 }
 
+/// What the server showed before a restart (`before`) and after it (`after`, on the same
+/// database) agree: every rollout whole, and what it decided of each node (membership,
+/// assignment, done) with what the node said of itself.
+fn same_after_restart(before: &runtime::api::Status, after: &runtime::api::Status) {
+    assert_eq!(
+        after.rollouts, before.rollouts,
+        "a rollout reads the same after a restart as the server showed before it"
+    );
+    let decided = |s: &runtime::api::Status| -> Vec<_> {
+        s.nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.id.clone(),
+                    n.version,
+                    n.phase,
+                    n.rollout,
+                    n.assigned,
+                    n.done,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        decided(after),
+        decided(before),
+        "a node reads the same after a restart as the server showed before it"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_upgrade_with_canary_pause_resume_and_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -221,32 +251,8 @@ async fn rolling_upgrade_with_canary_pause_resume_and_restart() {
     handle.stop().await;
     let (handle, c) = start(dir.path()).await;
     let s2 = c.status().await.unwrap();
-    assert_eq!(
-        s2.rollouts, s.rollouts,
-        "a rollout reads the same after a restart as the server showed before it"
-    );
     assert_eq!(s2.rollouts[0].state, RolloutState::Done);
-    // What the server decided of each node (membership, assignment, done) survives it.
-    let decided = |s: &runtime::api::Status| -> Vec<_> {
-        s.nodes
-            .iter()
-            .map(|n| {
-                (
-                    n.id.clone(),
-                    n.version,
-                    n.phase,
-                    n.rollout,
-                    n.assigned,
-                    n.done,
-                )
-            })
-            .collect()
-    };
-    assert_eq!(
-        decided(&s2),
-        decided(&s),
-        "a node reads the same after a restart as the server showed before it"
-    );
+    same_after_restart(&s, &s2);
     assert!(
         s2.nodes
             .iter()
@@ -312,6 +318,20 @@ async fn a_failure_pauses_and_rollback_sends_nodes_back() {
         .events
         .iter()
         .any(|e| e.kind == "failed" && e.message.contains("the new binary exited with status 3")));
+
+    // A restart of the server here (one node failed, one upgraded, the rollout paused) loses
+    // none of it, and the rollback below runs on the restarted server.
+    handle.stop().await;
+    let (handle, c) = start(dir.path()).await;
+    same_after_restart(&s, &c.status().await.unwrap());
+    // And once the evaluator (every 20 ms here) has planned what it loaded.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    same_after_restart(&s, &c.status().await.unwrap());
+    for n in [&mut a, &mut b] {
+        n.client = Client::new(c.base())
+            .unwrap()
+            .with_key(kit::node_key(&n.id));
+    }
 
     let r = c.control(None, Control::Rollback).await.unwrap();
     assert_eq!(r.state, RolloutState::RolledBack);
