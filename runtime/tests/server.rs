@@ -10,6 +10,7 @@ use kit::{key, kv_1_2, make_bundle, node_client, push_refused, refused, start};
 use runtime::api::{Action, Directive, Phase, PollRequest, Report, RolloutState};
 use runtime::bundle::{Limits, Store, TrustedKeys};
 use runtime::client::{Client, ClientError, Control, PollAnswer};
+use runtime::server::Handle;
 use std::time::Duration;
 
 /// A simulated node, enrolled, with its own client.
@@ -160,6 +161,29 @@ fn same_after_restart(before: &runtime::api::Status, after: &runtime::api::Statu
         decided(before),
         "a node reads the same after a restart as the server showed before it"
     );
+}
+
+/// Stops the server and starts it again on the same database, checks that it shows what it
+/// showed before (`before`, also once the evaluator has planned what it loaded), and points the
+/// nodes' clients at it.
+async fn restart(
+    handle: Handle,
+    dir: &std::path::Path,
+    nodes: [&mut Node; 2],
+    before: &runtime::api::Status,
+) -> (Handle, Client) {
+    handle.stop().await;
+    let (handle, c) = start(dir).await;
+    same_after_restart(before, &c.status().await.unwrap());
+    // The evaluator runs every 20 ms here.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    same_after_restart(before, &c.status().await.unwrap());
+    for n in nodes {
+        n.client = Client::new(c.base())
+            .unwrap()
+            .with_key(kit::node_key(&n.id));
+    }
+    (handle, c)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,17 +345,7 @@ async fn a_failure_pauses_and_rollback_sends_nodes_back() {
 
     // A restart of the server here (one node failed, one upgraded, the rollout paused) loses
     // none of it, and the rollback below runs on the restarted server.
-    handle.stop().await;
-    let (handle, c) = start(dir.path()).await;
-    same_after_restart(&s, &c.status().await.unwrap());
-    // And once the evaluator (every 20 ms here) has planned what it loaded.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    same_after_restart(&s, &c.status().await.unwrap());
-    for n in [&mut a, &mut b] {
-        n.client = Client::new(c.base())
-            .unwrap()
-            .with_key(kit::node_key(&n.id));
-    }
+    let (handle, c) = restart(handle, dir.path(), [&mut a, &mut b], &s).await;
 
     let r = c.control(None, Control::Rollback).await.unwrap();
     assert_eq!(r.state, RolloutState::RolledBack);
@@ -347,6 +361,10 @@ async fn a_failure_pauses_and_rollback_sends_nodes_back() {
     }
     assert_eq!(d.action, Action::Rollback, "{d:?}");
     assert_eq!(d.reason, "rollout 1 is rolled back: go back to version 1");
+    // A restart before `b` has started going back tells it the same.
+    let s = c.status().await.unwrap();
+    let (handle, c) = restart(handle, dir.path(), [&mut a, &mut b], &s).await;
+    assert_eq!(b.poll(&c).await, d, "the same directive after a restart");
     assert_eq!(
         a.poll(&c).await.action,
         Action::Stay,

@@ -311,6 +311,11 @@ fn open(config: Config) -> Result<Arc<Shared>, StartError> {
             },
         );
     }
+    // What is not written (progress, reasons and done flags of active rollouts, the nodes going
+    // back) is what the evaluator plans from what was loaded: planned at once, so that the first
+    // status after a restart shows what the last one before it did. Its decisions wait for the
+    // evaluator, which commits them.
+    st.plan(now_ms(), config.offline_after_ms);
     st.mark_done_of_finished();
     st.events = snapshot.events.into();
     tracing::info!(

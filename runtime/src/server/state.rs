@@ -412,7 +412,7 @@ impl State {
             }
             plans.push((r.id, view.evaluate(&views)));
         }
-        self.pace_rollbacks(now, offline_after_ms);
+        done_flags.extend(self.pace_rollbacks(now, offline_after_ms));
         for (id, done) in done_flags {
             if let Some(n) = self.nodes.get_mut(&id) {
                 if n.done != done {
@@ -433,9 +433,11 @@ impl State {
         plans
     }
 
-    /// Chooses, for every rolled-back rollout, the nodes that go back now.
-    fn pace_rollbacks(&mut self, now: u64, offline_after_ms: u64) {
+    /// Chooses, for every rolled-back rollout, the nodes that go back now. Returns its nodes'
+    /// done flags: a node is done when it is back at the rollout's source version.
+    fn pace_rollbacks(&mut self, now: u64, offline_after_ms: u64) -> Vec<(String, bool)> {
         let mut changed = Vec::new();
+        let mut done_flags = Vec::new();
         for r in self
             .rollouts
             .values()
@@ -446,10 +448,12 @@ impl State {
             let going: Vec<&str> = r.going_back.iter().map(String::as_str).collect();
             let next = view.rollback_now(&views, &going);
             // The rollback's own progress: nodes back at `from`, going back, waiting their turn.
-            let back = views
-                .iter()
-                .filter(|n| n.version == r.from && !n.phase.is_in_progress())
-                .count();
+            let mut back = 0;
+            for n in &views {
+                let is_back = n.version == r.from && !n.phase.is_in_progress();
+                back += usize::from(is_back);
+                done_flags.push((n.id.to_string(), is_back));
+            }
             let progress = Progress {
                 total: views.len(),
                 done: back,
@@ -468,6 +472,7 @@ impl State {
                 self.generation += 1;
             }
         }
+        done_flags
     }
 
     /// A new event with the next sequence number; the caller commits it (see `Change::Event`).
