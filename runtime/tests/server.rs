@@ -169,7 +169,7 @@ fn same_after_restart(before: &runtime::api::Status, after: &runtime::api::Statu
 async fn restart(
     handle: Handle,
     dir: &std::path::Path,
-    nodes: [&mut Node; 2],
+    nodes: impl IntoIterator<Item = &mut Node>,
     before: &runtime::api::Status,
 ) -> (Handle, Client) {
     handle.stop().await;
@@ -379,6 +379,61 @@ async fn a_failure_pauses_and_rollback_sends_nodes_back() {
     );
     let e = c.control(Some(1), Control::Resume).await.unwrap_err();
     assert!(e.to_string().contains("nothing to resume"), "{e}");
+    handle.stop().await;
+}
+
+/// A node that failed and went back is retried after a resume: told to upgrade again while it
+/// still reports that it rolled back (before its new assignment). A restart of the server then
+/// must not read that old failure as a new one and pause the rollout again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_node_is_not_failed_again_by_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, _) = kv_1_2(
+        dir.path(),
+        &[("rolling.batch", "1"), ("rolling.max_unavailable", "1")],
+    );
+    let (handle, c) = start(dir.path()).await;
+    let mut a = Node::new(&c, "a", "kv", 1).await;
+    a.poll(&c).await;
+    let info = c
+        .push(std::fs::read(&bundle).unwrap(), false)
+        .await
+        .unwrap();
+    c.start_rollout(&info.id, None).await.unwrap();
+    let told = |d: &Directive| d.action == Action::Upgrade;
+    let mut d = a.poll(&c).await;
+    for _ in 0..200 {
+        if told(&d) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        d = a.poll(&c).await;
+    }
+    assert!(told(&d), "{d:?}");
+    a.report(&c, Phase::Draining, 1, "").await;
+    a.report(&c, Phase::Failed, 1, "the new binary exited with status 3")
+        .await;
+    a.report(&c, Phase::RolledBack, 1, "back on version 1")
+        .await;
+    drive(&c, &mut [], 200, |s| {
+        rollout_state(s, 1) == RolloutState::Paused
+    })
+    .await;
+    c.control(None, Control::Resume).await.unwrap();
+    // Assigned again while it still says it rolled back (before the new assignment).
+    let mut d = a.poll(&c).await;
+    for _ in 0..200 {
+        if told(&d) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        d = a.poll(&c).await;
+    }
+    assert!(told(&d), "the retried node is told to upgrade again: {d:?}");
+    let s = c.status().await.unwrap();
+    assert_eq!(rollout_state(&s, 1), RolloutState::Running);
+    let (handle, c) = restart(handle, dir.path(), [&mut a], &s).await;
+    assert_eq!(a.poll(&c).await, d, "the same directive after a restart");
     handle.stop().await;
 }
 

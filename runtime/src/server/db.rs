@@ -78,9 +78,11 @@ pub const MIGRATIONS: &[&str] = &[
         enrolled_at_ms INTEGER NOT NULL,
         enrolled_by TEXT NOT NULL
     );",
-    // 3: a rollout's counts of nodes as of its last change of state, so that a finished
-    // rollout reads the same after a restart (an active one is counted again at once).
-    "ALTER TABLE rollouts ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;
+    // 3: what a restart must not lose: a rollout's counts of nodes as of its last change of
+    // state (a finished rollout is not counted again), and since when a node reports its phase
+    // (an old failure must not count against a newer assignment; NULL: since it was last seen).
+    "ALTER TABLE nodes ADD COLUMN phase_since_ms INTEGER;
+    ALTER TABLE rollouts ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rollouts ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rollouts ADD COLUMN progress_in_flight INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rollouts ADD COLUMN progress_pending INTEGER NOT NULL DEFAULT 0;
@@ -413,6 +415,8 @@ pub struct NodeRow {
     pub rollout: Option<u64>,
     pub batch: Option<u32>,
     pub assigned_at_ms: Option<u64>,
+    /// Since when the node reports its phase (`None`: written before it was kept).
+    pub phase_since_ms: Option<u64>,
 }
 
 /// Every row `sql` (with `params`) selects, each read by `row`.
@@ -467,7 +471,7 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
     let nodes = rows(
         conn,
         "SELECT id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, rollout,
-                batch, assigned_at_ms FROM nodes",
+                batch, assigned_at_ms, phase_since_ms FROM nodes",
         [],
         |r| {
             Ok(NodeRow {
@@ -482,6 +486,7 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
                 rollout: r.get(8)?,
                 batch: r.get(9)?,
                 assigned_at_ms: r.get(10)?,
+                phase_since_ms: r.get(11)?,
             })
         },
     )?;
@@ -553,7 +558,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rollout_written_before_counts_were_kept_migrates_with_zero_counts() {
+    fn rows_written_before_schema_3_read_with_zero_counts_and_no_phase_time() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("u.db");
         let conn = Connection::open(&path).unwrap();
@@ -565,7 +570,9 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO bundles VALUES ('b', 'spec', 1, 2, 'h', 'k', x'00', 1);
              INSERT INTO rollouts (bundle, system, from_version, to_version, state, seed,
-                 created_at_ms, updated_at_ms) VALUES ('b', 'kv', 1, 2, 'done', 7, 10, 20);",
+                 created_at_ms, updated_at_ms) VALUES ('b', 'kv', 1, 2, 'done', 7, 10, 20);
+             INSERT INTO nodes (id, system, address, version, phase, healthy, last_seen_ms)
+                 VALUES ('n1', 'kv', '', 2, 'upgraded', 1, 30);",
         )
         .unwrap();
         drop(conn);
@@ -577,6 +584,8 @@ mod tests {
             ("done", 20)
         );
         assert_eq!(rollouts[0].progress, Progress::default());
+        let nodes = load(&conn, 10).unwrap().nodes;
+        assert_eq!((nodes[0].last_seen_ms, nodes[0].phase_since_ms), (30, None));
     }
 
     #[test]

@@ -304,7 +304,7 @@ fn open(config: Config) -> Result<Arc<Shared>, StartError> {
                 healthy: n.healthy,
                 healthy_since_ms: n.healthy_since_ms,
                 last_seen_ms: n.last_seen_ms,
-                phase_since_ms: n.last_seen_ms,
+                phase_since_ms: n.phase_since_ms.unwrap_or(n.last_seen_ms),
                 rollout: n.rollout,
                 assignment,
                 done: false,
@@ -364,19 +364,21 @@ fn flush(shared: &Shared) {
         .send(move |c| rows.iter().try_for_each(|n| write_liveness(c, n)));
 }
 
-/// Writes what a node says of itself (system, address, version, phase, health, last seen),
+/// Writes what a node says of itself (system, address, version, phase and since when, health,
+/// last seen),
 /// inserting its row, with its membership, when it is new. A known node's membership and
 /// assignment are written only by the changes that make them, so a copy of the node taken
 /// before a change was applied in memory cannot undo that change in the database.
 pub(crate) fn write_liveness(c: &rusqlite::Connection, n: &Node) -> rusqlite::Result<()> {
     c.prepare_cached(
-        "INSERT INTO nodes (id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, rollout)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO nodes (id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, phase_since_ms, rollout)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(id) DO UPDATE SET system = excluded.system, address = excluded.address,
            version = excluded.version, phase = excluded.phase, healthy = excluded.healthy,
-           healthy_since_ms = excluded.healthy_since_ms, last_seen_ms = excluded.last_seen_ms",
+           healthy_since_ms = excluded.healthy_since_ms, last_seen_ms = excluded.last_seen_ms,
+           phase_since_ms = excluded.phase_since_ms",
     )?
-    .execute(params![n.id, n.system, n.address, n.version, n.phase.as_str(), n.healthy, n.healthy_since_ms, n.last_seen_ms, n.rollout])
+    .execute(params![n.id, n.system, n.address, n.version, n.phase.as_str(), n.healthy, n.healthy_since_ms, n.last_seen_ms, n.phase_since_ms, n.rollout])
     .map(|_| ())
 }
 

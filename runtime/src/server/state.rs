@@ -28,9 +28,8 @@ pub struct Node {
     /// Since when the node has served healthily on its current version (unix ms).
     pub healthy_since_ms: Option<u64>,
     pub last_seen_ms: u64,
-    /// Since when the node reports its current phase (unix ms; not stored: after a restart of
-    /// the server, the last time it was seen). A failure counts against an assignment only if
-    /// it was reported after it.
+    /// Since when the node reports its current phase (unix ms). A failure counts against an
+    /// assignment only if it was reported after it.
     pub phase_since_ms: u64,
     /// The rollout the node takes part in.
     pub rollout: Option<u64>,
