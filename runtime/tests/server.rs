@@ -361,7 +361,13 @@ async fn a_failure_pauses_and_rollback_sends_nodes_back() {
     }
     assert_eq!(d.action, Action::Rollback, "{d:?}");
     assert_eq!(d.reason, "rollout 1 is rolled back: go back to version 1");
-    // A restart before `b` has started going back tells it the same.
+    // The operator lets the nodes drop writes that cannot be carried back; a restart before
+    // `b` has started going back tells it the same.
+    c.control_with(Some(1), Control::Rollback, true)
+        .await
+        .unwrap();
+    let d = b.poll(&c).await;
+    assert!(d.discard_writes && d.action == Action::Rollback, "{d:?}");
     let s = c.status().await.unwrap();
     let (handle, c) = restart(handle, dir.path(), [&mut a, &mut b], &s).await;
     assert_eq!(b.poll(&c).await, d, "the same directive after a restart");

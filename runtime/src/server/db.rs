@@ -79,9 +79,11 @@ pub const MIGRATIONS: &[&str] = &[
         enrolled_by TEXT NOT NULL
     );",
     // 3: what a restart must not lose: a rollout's counts of nodes as of its last change of
-    // state (a finished rollout is not counted again), and since when a node reports its phase
-    // (an old failure must not count against a newer assignment; NULL: since it was last seen).
+    // state (a finished rollout is not counted again), whether the operator let its nodes drop
+    // writes that cannot be carried back, and since when a node reports its phase (an old
+    // failure must not count against a newer assignment; NULL: since it was last seen).
     "ALTER TABLE nodes ADD COLUMN phase_since_ms INTEGER;
+    ALTER TABLE rollouts ADD COLUMN discard_writes INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rollouts ADD COLUMN progress_total INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rollouts ADD COLUMN progress_done INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rollouts ADD COLUMN progress_in_flight INTEGER NOT NULL DEFAULT 0;
@@ -400,6 +402,7 @@ pub struct RolloutRow {
     pub updated_at_ms: u64,
     /// The counts of nodes written with the rollout's last change of state.
     pub progress: Progress,
+    pub discard_writes: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -443,7 +446,7 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
         conn,
         "SELECT id, bundle, system, from_version, to_version, state, reason, seed, canary_passed,
                 created_at_ms, updated_at_ms, progress_total, progress_done, progress_in_flight,
-                progress_pending, progress_failed FROM rollouts ORDER BY id",
+                progress_pending, progress_failed, discard_writes FROM rollouts ORDER BY id",
         [],
         |r| {
             Ok(RolloutRow {
@@ -465,6 +468,7 @@ pub fn load(conn: &Connection, events: usize) -> rusqlite::Result<Snapshot> {
                     pending: r.get(14)?,
                     failed: r.get(15)?,
                 },
+                discard_writes: r.get(16)?,
             })
         },
     )?;

@@ -496,15 +496,6 @@ struct ControlQuery {
     discard_writes: Option<bool>,
 }
 
-/// Lets rollout `id`'s nodes drop writes that cannot be carried back (kept in memory: the
-/// operator says it again after a restart of the server).
-fn allow_discard(st: &mut super::state::State, id: u64) {
-    if let Some(r) = st.rollouts.get_mut(&id) {
-        r.discard_writes = true;
-        st.generation += 1;
-    }
-}
-
 /// The operator `by`'s decision on rollout `id`: its new `state` (with `reason`), and the event
 /// `kind` that says who decided (`rollout 3 rolled back by operator key ...`).
 fn decided(
@@ -583,7 +574,7 @@ async fn control(
             ("pause", RolloutState::Paused) | ("resume", RolloutState::Running) => {}
             ("rollback", RolloutState::RolledBack) => {
                 if discard && !r.discard_writes {
-                    allow_discard(&mut st, id);
+                    changes.push(Change::AllowDiscard { rollout: id });
                     changes.push(Change::Event(st.event(
                         now,
                         Some(id),
@@ -666,7 +657,7 @@ async fn control(
                     }
                 }
                 if discard {
-                    allow_discard(&mut st, id);
+                    changes.push(Change::AllowDiscard { rollout: id });
                 }
                 let reason = format!(
                     "rolled back by operator key `{by}`: nodes go back to version {}{}",

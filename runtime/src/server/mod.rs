@@ -264,7 +264,7 @@ fn open(config: Config) -> Result<Arc<Shared>, StartError> {
                 updated_at_ms: r.updated_at_ms,
                 progress: r.progress,
                 going_back: Vec::new(),
-                discard_writes: false,
+                discard_writes: r.discard_writes,
             },
         );
     }
@@ -446,6 +446,10 @@ enum Change {
     CanaryPassed {
         rollout: u64,
     },
+    /// The operator lets the rollout's nodes drop writes that cannot be carried back.
+    AllowDiscard {
+        rollout: u64,
+    },
     Insert(Box<Rollout>),
     Event(Event),
 }
@@ -506,6 +510,11 @@ async fn commit(shared: &Shared, changes: Vec<Change>) -> Result<(), String> {
             Change::CanaryPassed { rollout } => {
                 if let Some(r) = st.rollouts.get_mut(&rollout) {
                     r.canary_passed = true;
+                }
+            }
+            Change::AllowDiscard { rollout } => {
+                if let Some(r) = st.rollouts.get_mut(&rollout) {
+                    r.discard_writes = true;
                 }
             }
             Change::Insert(r) => {
@@ -571,6 +580,12 @@ fn write_changes(c: &rusqlite::Connection, changes: &[Change]) -> rusqlite::Resu
             Change::CanaryPassed { rollout } => {
                 c.execute(
                     "UPDATE rollouts SET canary_passed = 1 WHERE id = ?1",
+                    params![rollout],
+                )?;
+            }
+            Change::AllowDiscard { rollout } => {
+                c.execute(
+                    "UPDATE rollouts SET discard_writes = 1 WHERE id = ?1",
                     params![rollout],
                 )?;
             }

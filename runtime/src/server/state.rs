@@ -64,8 +64,7 @@ pub struct Rollout {
     /// A rolled-back rollout: the nodes sent back to `from` now (paced by the schedule; not
     /// stored, recomputed after a restart of the server).
     pub going_back: Vec<String>,
-    /// A rolled-back rollout: the operator allowed dropping writes that cannot be carried back
-    /// (not stored: after a restart of the server the operator says it again).
+    /// A rolled-back rollout: the operator allowed dropping writes that cannot be carried back.
     pub discard_writes: bool,
 }
 
