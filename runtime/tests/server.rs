@@ -77,6 +77,19 @@ impl Node {
         self.client.report(&self.id, &r).await.unwrap()
     }
 
+    /// Polls (at most 200 times, 10 ms apart) until the directive is `action`, and returns it.
+    async fn poll_until(&self, c: &Client, action: Action) -> Directive {
+        let mut d = self.poll(c).await;
+        for _ in 0..200 {
+            if d.action == action {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            d = self.poll(c).await;
+        }
+        panic!("`{}` was not told {action:?}: {d:?}", self.id);
+    }
+
     /// Goes through the phases of an upgrade to `to`.
     async fn upgrade(&mut self, c: &Client, to: u64) {
         let from = self.version;
@@ -161,6 +174,32 @@ fn same_after_restart(before: &runtime::api::Status, after: &runtime::api::Statu
         decided(before),
         "a node reads the same after a restart as the server showed before it"
     );
+}
+
+/// A server over `dir` with nodes `ids` of `kv` enrolled at version 1 (each polled once), and
+/// a rollout of `kv` 1 -> 2 with `schedule` started.
+async fn rollout_started<const N: usize>(
+    dir: &std::path::Path,
+    schedule: &[(&str, &str)],
+    ids: [&str; N],
+) -> (Handle, Client, [Node; N]) {
+    let (bundle, _) = kv_1_2(dir, schedule);
+    let (handle, c) = start(dir).await;
+    let mut nodes = Vec::new();
+    for id in ids {
+        let n = Node::new(&c, id, "kv", 1).await;
+        n.poll(&c).await;
+        nodes.push(n);
+    }
+    let info = c
+        .push(std::fs::read(&bundle).unwrap(), false)
+        .await
+        .unwrap();
+    c.start_rollout(&info.id, None).await.unwrap();
+    let Ok(nodes) = nodes.try_into() else {
+        panic!("{N} nodes were made");
+    };
+    (handle, c, nodes)
 }
 
 /// Stops the server and starts it again on the same database, checks that it shows what it
@@ -295,20 +334,8 @@ async fn rolling_upgrade_with_canary_pause_resume_and_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_pauses_and_rollback_sends_nodes_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (bundle, _) = kv_1_2(
-        dir.path(),
-        &[("rolling.batch", "2"), ("rolling.max_unavailable", "2")],
-    );
-    let (handle, c) = start(dir.path()).await;
-    let mut a = Node::new(&c, "a", "kv", 1).await;
-    let mut b = Node::new(&c, "b", "kv", 1).await;
-    a.poll(&c).await;
-    b.poll(&c).await;
-    let info = c
-        .push(std::fs::read(&bundle).unwrap(), false)
-        .await
-        .unwrap();
-    c.start_rollout(&info.id, None).await.unwrap();
+    let schedule = [("rolling.batch", "2"), ("rolling.max_unavailable", "2")];
+    let (handle, c, [mut a, mut b]) = rollout_started(dir.path(), &schedule, ["a", "b"]).await;
     let mut told = (false, false);
     for _ in 0..200 {
         told = (
@@ -351,15 +378,7 @@ async fn a_failure_pauses_and_rollback_sends_nodes_back() {
     assert_eq!(r.state, RolloutState::RolledBack);
     // Which upgraded nodes go back is the scheduler's next evaluation (a node waits for its
     // turn until then): polled until it says so, as a node would.
-    let mut d = b.poll(&c).await;
-    for _ in 0..200 {
-        if d.action == Action::Rollback {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        d = b.poll(&c).await;
-    }
-    assert_eq!(d.action, Action::Rollback, "{d:?}");
+    let d = b.poll_until(&c, Action::Rollback).await;
     assert_eq!(d.reason, "rollout 1 is rolled back: go back to version 1");
     // The operator lets the nodes drop writes that cannot be carried back; a restart before
     // `b` has started going back tells it the same.
@@ -394,28 +413,9 @@ async fn a_failure_pauses_and_rollback_sends_nodes_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_node_is_not_failed_again_by_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (bundle, _) = kv_1_2(
-        dir.path(),
-        &[("rolling.batch", "1"), ("rolling.max_unavailable", "1")],
-    );
-    let (handle, c) = start(dir.path()).await;
-    let mut a = Node::new(&c, "a", "kv", 1).await;
-    a.poll(&c).await;
-    let info = c
-        .push(std::fs::read(&bundle).unwrap(), false)
-        .await
-        .unwrap();
-    c.start_rollout(&info.id, None).await.unwrap();
-    let told = |d: &Directive| d.action == Action::Upgrade;
-    let mut d = a.poll(&c).await;
-    for _ in 0..200 {
-        if told(&d) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        d = a.poll(&c).await;
-    }
-    assert!(told(&d), "{d:?}");
+    let schedule = [("rolling.batch", "1"), ("rolling.max_unavailable", "1")];
+    let (handle, c, [mut a]) = rollout_started(dir.path(), &schedule, ["a"]).await;
+    a.poll_until(&c, Action::Upgrade).await;
     a.report(&c, Phase::Draining, 1, "").await;
     a.report(&c, Phase::Failed, 1, "the new binary exited with status 3")
         .await;
@@ -427,15 +427,7 @@ async fn a_retried_node_is_not_failed_again_by_a_restart() {
     .await;
     c.control(None, Control::Resume).await.unwrap();
     // Assigned again while it still says it rolled back (before the new assignment).
-    let mut d = a.poll(&c).await;
-    for _ in 0..200 {
-        if told(&d) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        d = a.poll(&c).await;
-    }
-    assert!(told(&d), "the retried node is told to upgrade again: {d:?}");
+    let d = a.poll_until(&c, Action::Upgrade).await;
     let s = c.status().await.unwrap();
     assert_eq!(rollout_state(&s, 1), RolloutState::Running);
     let (handle, c) = restart(handle, dir.path(), [&mut a], &s).await;
