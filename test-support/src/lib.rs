@@ -103,15 +103,25 @@ pub fn files(dir: &Path, ext: &str, skip: &dyn Fn(&Path) -> bool) -> Vec<PathBuf
 }
 
 /// Every Rust source of the repository, sorted: build output, hidden folders and the
-/// standalone fixture crate (outside the workspace) left out.
+/// standalone fixture crate (outside the workspace) left out. Panics unless the walk finds more
+/// than `MIN_RUST_SOURCES`, so that a test over every source cannot pass by finding none.
 pub fn rust_sources() -> Vec<PathBuf> {
-    files(&repo_root(), "rs", &|folder| {
+    let out = files(&repo_root(), "rs", &|folder| {
         folder.file_name().is_some_and(|n| {
             let n = n.to_string_lossy();
             n == "target" || n.starts_with('.') || n == "fixture-plugin"
         })
-    })
+    });
+    assert!(
+        out.len() > MIN_RUST_SOURCES,
+        "the walk found too few Rust files: {}",
+        out.len()
+    );
+    out
 }
+
+/// A walk that finds no more Rust sources than this has gone wrong (the repository has hundreds).
+const MIN_RUST_SOURCES: usize = 100;
 
 /// The example specs: every `*.ups` under `specs/` except the UI cases of `specs/ui/`, sorted.
 pub fn example_specs() -> Vec<PathBuf> {
