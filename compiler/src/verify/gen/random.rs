@@ -131,17 +131,14 @@ impl<'m> Generator<'m> {
         }
     }
 
+    /// The spec whose types this generator makes values of.
     pub fn model(&self) -> &'m SpecModel {
         self.model
     }
 
     /// A random value of `ty`; `size` (0 to [`MAX_SIZE`]) bounds how big it gets.
     pub fn generate(&self, ty: &Ty, rng: &mut Rng, size: u32) -> Value {
-        let draw = Draw {
-            name: None,
-            held: NO_SCALARS,
-        };
-        self.gen(ty, rng, size, 0, draw)
+        self.generate_named(None, ty, rng, size, NO_SCALARS)
     }
 
     /// [`Generator::generate`] for a field or parameter called `name` (once in four draws one of
