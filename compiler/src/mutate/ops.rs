@@ -402,3 +402,50 @@ pub(crate) fn snippet(text: &str, span: Span) -> String {
         one_line
     }
 }
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, reason = "tests")]
+
+    use super::candidates;
+    use crate::check::check_sources;
+    use lang::span::SourceMap;
+
+    /// A `call` and a built-in's call change alike (another name, then two arguments of one
+    /// type swapped), each described in its own words.
+    #[test]
+    fn calls_and_builtin_calls_are_renamed_and_their_arguments_swapped() {
+        let text = "upgrade t 1 -> 2\n\
+             version 1 { service S { fn get(a: u64, b: u64) -> u64\n fn put(a: u64, b: u64) -> u64 } }\n\
+             version 2 { service S { fn get(a: u64, b: u64) -> u64\n fn put(a: u64, b: u64) -> u64 } }\n\
+             past S { get(a, b) = min(call get(a, b), b) }\n";
+        let mut sources = SourceMap::new();
+        sources.add("t.ups", text);
+        let out = check_sources(&sources);
+        assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+        let model = &out.models[0];
+        let rule = &model.spec.rule_blocks().next().unwrap().rules[0];
+        let services = ["get".to_string(), "put".to_string()];
+        let got: Vec<String> = candidates(model, text, rule, &services)
+            .into_iter()
+            .map(|c| c.what)
+            .filter(|w| {
+                [
+                    "replaced `min` ",
+                    "replaced `call get` ",
+                    "swapped the arguments ",
+                ]
+                .iter()
+                .any(|start| w.starts_with(start))
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "replaced `min` by `max` in `min(call get(a, b), b)`",
+                "swapped the arguments `call get(a, b)` and `b` of `min(call get(a, b), b)`",
+                "replaced `call get` by `call put`",
+                "swapped the arguments `a` and `b` of `call get(a, b)`",
+            ]
+        );
+    }
+}
