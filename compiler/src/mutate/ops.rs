@@ -138,21 +138,21 @@ pub(crate) fn candidates(
                     }
                 };
                 let was = &name.name;
-                let others: Vec<&str> = if delegate {
+                // The other names, each with how the mutant is described.
+                let renamed: Vec<(&str, String)> = if delegate {
                     services
                         .iter()
                         .map(String::as_str)
                         .filter(|m| m != was)
+                        .map(|other| (other, format!("replaced `call {was}` by `call {other}`")))
                         .collect()
                 } else {
-                    sibling_builtin(was).into_iter().collect()
+                    sibling_builtin(was)
+                        .map(|other| (other, format!("replaced `{was}` by `{other}` in `{shown}`")))
+                        .into_iter()
+                        .collect()
                 };
-                for other in others {
-                    let what = if delegate {
-                        format!("replaced `call {was}` by `call {other}`")
-                    } else {
-                        format!("replaced `{was}` by `{other}` in `{shown}`")
-                    };
+                for (other, what) in renamed {
                     push(call(ident(other), args.clone()), what);
                 }
                 for (swapped, what) in swapped_args(model, text, args) {
@@ -402,6 +402,7 @@ pub(crate) fn snippet(text: &str, span: Span) -> String {
         one_line
     }
 }
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::indexing_slicing, reason = "tests")]
