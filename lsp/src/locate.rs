@@ -86,7 +86,8 @@ impl Target {
         }
     }
 
-    /// Method `at` (its name where it is written) of `service` in version `version`.
+    /// Method `at` (its name where it is written) of `service` in version `version`, its name
+    /// standing at `site` (a declaration, a rule, a `call`, a `renamed from`).
     fn method(version: u64, service: &str, at: &Ident, site: MethodSite) -> Target {
         Target::Method {
             version,
