@@ -55,7 +55,7 @@ pub(super) fn builtins(kind: CompletionItemKind) -> Vec<CompletionItem> {
 /// In an expression: after `.`, built-ins as methods and the receiver's fields; after `E::`,
 /// variants (or a version's types after `v2::`); else built-ins, keywords and type names.
 pub(super) fn expression_completions(at: Request<'_>, cx: &Context<'_>) -> Vec<CompletionItem> {
-    let a = at.a;
+    let a = at.analysis;
     let Some(model) = a.model.as_ref() else {
         return Vec::new();
     };
@@ -115,9 +115,9 @@ pub(super) fn expression_completions(at: Request<'_>, cx: &Context<'_>) -> Vec<C
 /// The fields of the expression just before the `.` at the cursor, from this analysis or,
 /// when the text there does not parse any more, from an earlier one that agrees up to it.
 fn receiver_fields(at: Request<'_>) -> Vec<CompletionItem> {
-    let text = at.a.text.as_bytes();
-    let dot = word_start(&at.a.text, at.offset).saturating_sub(1);
-    for candidate in [Some(at.a), at.previous].into_iter().flatten() {
+    let text = at.analysis.text.as_bytes();
+    let dot = word_start(&at.analysis.text, at.offset).saturating_sub(1);
+    for candidate in [Some(at.analysis), at.previous].into_iter().flatten() {
         let agrees = candidate.text.as_bytes().get(..dot) == text.get(..dot);
         let Some(model) = candidate.model.as_ref().filter(|_| agrees) else {
             continue;

@@ -47,7 +47,7 @@ use lsp_types::{CompletionItem, CompletionItemKind};
 /// escape, as a spec writes it.
 pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> Vec<CompletionItem> {
     let at = Request {
-        a,
+        analysis: a,
         previous,
         offset: offset.min(a.text.len()),
     };
@@ -68,7 +68,7 @@ pub fn completion(a: &Analysis, previous: Option<&Analysis>, offset: usize) -> V
 /// [`completion`]) and the cursor's byte offset, at most the text's length.
 #[derive(Clone, Copy)]
 struct Request<'a> {
-    a: &'a Analysis,
+    analysis: &'a Analysis,
     previous: Option<&'a Analysis>,
     offset: usize,
 }
@@ -89,7 +89,7 @@ fn word_start(text: &str, offset: usize) -> usize {
 }
 
 fn completion_items(at: Request<'_>) -> Vec<CompletionItem> {
-    let a = at.a;
+    let a = at.analysis;
     let text = a.text.as_str();
     let word_start = word_start(text, at.offset);
     let all = regions(text);

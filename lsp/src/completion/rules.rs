@@ -63,7 +63,7 @@ pub(super) fn rule_completions(
     service: &str,
 ) -> Vec<CompletionItem> {
     let Request {
-        a,
+        analysis: a,
         previous,
         offset,
     } = at;

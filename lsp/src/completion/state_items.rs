@@ -16,7 +16,7 @@ pub(super) fn state_item_completions(
     keyword: &str,
     before: &[&Token],
 ) -> Vec<CompletionItem> {
-    let a = at.a;
+    let a = at.analysis;
     let Some(model) = a.model.as_ref() else {
         return Vec::new();
     };
