@@ -33,13 +33,17 @@ impl Answer {
 /// Where a [`TapeHost`]'s answers come from: the service `call` reaches, the tape to replay and
 /// how to generate the answers past its end.
 pub(crate) struct Answers<'a> {
+    /// Makes the answers past the tape's end, and one the tape has of the wrong type.
     pub gen: &'a Generator<'a>,
     /// The service `call` reaches (`None`: the reachable version has no such service).
     pub service: Option<&'a ServiceDef>,
     /// The reachable version.
     pub version: u64,
+    /// The answers of an earlier run, replayed in order.
     pub tape: &'a [Value],
+    /// The draws of the generated answers.
     pub rng: Rng,
+    /// How big a generated answer gets (0 to [`super::gen::MAX_SIZE`]).
     pub size: u32,
 }
 
@@ -55,6 +59,7 @@ pub(crate) struct TapeHost<'a> {
 }
 
 impl<'a> TapeHost<'a> {
+    /// A host that answers as `from` says, with no method's answer fixed.
     pub fn new(from: Answers<'a>) -> TapeHost<'a> {
         TapeHost {
             from,
