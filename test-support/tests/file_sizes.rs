@@ -9,7 +9,7 @@ use upstart_test_support::{read, relative, rust_sources};
 const MAX_LINES: usize = 800;
 
 #[test]
-fn no_source_file_is_over_the_line_limit() {
+fn no_rust_file_is_over_the_line_limit() {
     let over: Vec<String> = rust_sources()
         .iter()
         .filter_map(|path| {
