@@ -13,6 +13,9 @@ pub fn minimal(ty: &Ty, model: &SpecModel) -> Value {
     minimal_in(ty, model, 0)
 }
 
+/// [`minimal`] of a part `depth` levels down a value: past [`MAX_DEPTH`] a tuple, record or
+/// enum is `()`, so that a recursive type's smallest value ends. Shrinking calls it at the depth
+/// of the part it shrinks.
 pub(super) fn minimal_in(ty: &Ty, model: &SpecModel, depth: usize) -> Value {
     let d = depth + 1;
     match ty {
