@@ -365,10 +365,9 @@ fn flush(shared: &Shared) {
 }
 
 /// Writes what a node says of itself (system, address, version, phase and since when, health,
-/// last seen),
-/// inserting its row, with its membership, when it is new. A known node's membership and
-/// assignment are written only by the changes that make them, so a copy of the node taken
-/// before a change was applied in memory cannot undo that change in the database.
+/// last seen), inserting its row, with its membership, when it is new. A known node's
+/// membership and assignment are written only by the changes that make them, so a copy of the
+/// node taken before a change was applied in memory cannot undo that change in the database.
 pub(crate) fn write_liveness(c: &rusqlite::Connection, n: &Node) -> rusqlite::Result<()> {
     c.prepare_cached(
         "INSERT INTO nodes (id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, phase_since_ms, rollout)
