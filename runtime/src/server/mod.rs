@@ -454,8 +454,9 @@ async fn commit(shared: &Shared, changes: Vec<Change>) -> Result<(), String> {
     if changes.is_empty() {
         return Ok(());
     }
-    // The rows of nodes first seen since the last flush are queued before the changes, so that
-    // a change's update of a node always finds its row (an update of no row would be lost).
+    // Every heartbeat gathered since the last flush is queued before the changes: among them
+    // the rows of nodes first seen since then, so that a change's update of a node always finds
+    // its row (an update of no row would be lost).
     flush(shared);
     let to_write = changes.clone();
     shared
