@@ -648,12 +648,7 @@ async fn a_second_rollout_waits_for_the_first_then_takes_its_nodes() {
     assert_eq!(second.state, RolloutState::Pending);
     assert_eq!(second.reason, "waits for rollout 1 to end");
     for n in nodes.iter_mut() {
-        for _ in 0..100 {
-            if n.poll(&c).await.action == Action::Upgrade {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        n.poll_until(&c, Action::Upgrade).await;
         n.upgrade(&c, 2).await;
     }
     let mut running = false;
@@ -671,17 +666,9 @@ async fn a_second_rollout_waits_for_the_first_then_takes_its_nodes() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(running, "{:#?}", c.status().await.unwrap());
-    let mut upgrade = false;
-    for _ in 0..100 {
-        let d = nodes[0].poll(&c).await;
-        if d.action == Action::Upgrade {
-            assert_eq!(d.bundle.unwrap().to, 3);
-            upgrade = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(upgrade, "the 2 -> 3 rollout takes the upgraded nodes");
+    // The 2 -> 3 rollout takes the upgraded nodes.
+    let d = nodes[0].poll_until(&c, Action::Upgrade).await;
+    assert_eq!(d.bundle.unwrap().to, 3);
     handle.stop().await;
 }
 

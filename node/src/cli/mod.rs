@@ -36,7 +36,7 @@ impl<E: std::error::Error> From<E> for CliError {
 pub type CliResult = Result<(), CliError>;
 
 /// A flag's JSON value (clap's value parser of `--health-params`).
-pub fn parse_json(text: &str) -> Result<serde_json::Value, String> {
+pub(crate) fn parse_json(text: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(text).map_err(|e| format!("`{text}` is not JSON: {e}"))
 }
 

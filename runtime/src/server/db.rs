@@ -14,6 +14,7 @@
 use crate::api::Progress;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::fmt;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -286,16 +287,22 @@ impl Db {
         Ok(Db { tx })
     }
 
-    /// Runs `f` in the next transaction and waits for its commit.
-    pub async fn write(
+    /// Queues `f` for the next transaction now, behind every write queued before this call,
+    /// and returns the wait for its commit (so a caller may queue it while the model is locked
+    /// and wait once the lock is released).
+    pub fn write(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
-    ) -> Result<(), DbError> {
+    ) -> impl Future<Output = Result<(), DbError>> + Send + 'static {
         let (reply, wait) = oneshot::channel();
-        self.tx
+        let queued = self
+            .tx
             .send(Op::Write(Box::new(f), Some(reply)))
-            .map_err(|_| DbError::Stopped)?;
-        wait.await.map_err(|_| DbError::Stopped)?
+            .map_err(|_| DbError::Stopped);
+        async move {
+            queued?;
+            wait.await.map_err(|_| DbError::Stopped)?
+        }
     }
 
     /// Runs `f` in the next transaction, without waiting.
@@ -692,5 +699,33 @@ mod tests {
         assert_eq!(s.events.len(), 10);
         assert_eq!(s.next_event_seq, 101);
         assert_eq!(s.events.last().unwrap().seq, 100);
+    }
+
+    /// A write takes its place in the queue when it is called, not when its commit is awaited:
+    /// a caller queues it while the model is locked and waits after releasing the lock, so that
+    /// no write of a later decision is queued before it (and then undone by it).
+    #[tokio::test]
+    async fn a_write_is_queued_when_called_not_when_awaited() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.db");
+        let db = Db::spawn(open(&path).unwrap()).unwrap();
+        let message = |text: &'static str| {
+            move |c: &Connection| {
+                c.execute(
+                    "INSERT OR REPLACE INTO enrolled_nodes VALUES ('n', 'k', 0, ?1)",
+                    params![text],
+                )
+                .map(|_| ())
+            }
+        };
+        let first = db.write(message("first"));
+        db.send(message("second"));
+        first.await.unwrap();
+        db.flush().await;
+        let by: String = open(&path)
+            .unwrap()
+            .query_row("SELECT enrolled_by FROM enrolled_nodes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(by, "second", "the write called first ran first");
     }
 }

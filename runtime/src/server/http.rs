@@ -160,12 +160,14 @@ async fn poll(
         let mut st = shared.lock();
         still_enrolled(&shared, &id)?;
         let observed = st.observe(&id, &req, now_ms());
+        // Queued while the model is locked, so that no later change of the node (its
+        // assignment) is queued before it and cleared by it.
+        if let Some(rollout) = observed.joined {
+            let node = id.clone();
+            shared.db.send(move |c| write_joined(c, &node, rollout));
+        }
         (st.directive(&id, interval), observed, st.generation)
     };
-    if let Some(rollout) = observed.joined {
-        let node = id.clone();
-        shared.db.send(move |c| write_joined(c, &node, rollout));
-    }
     if observed.changed || observed.joined.is_some() {
         shared.publish(generation);
         shared.wake.notify_one();
@@ -240,7 +242,7 @@ async fn report(
         healthy: rep.healthy,
         address: rep.address,
     };
-    let (event, row, joined) = {
+    let (event, committed) = {
         let mut st = shared.lock();
         still_enrolled(&shared, &id)?;
         let joined = st.observe(&id, &req, now).joined;
@@ -265,24 +267,20 @@ async fn report(
             text.push_str(": ");
             text.push_str(&message);
         }
-        (
-            st.event(now, node.rollout, Some(&id), kind, text),
-            node,
-            joined,
-        )
-    };
-    let e = event.clone();
-    shared
-        .db
-        .write(move |c| {
-            write_liveness(c, &row)?;
+        let event = st.event(now, node.rollout, Some(&id), kind, text);
+        let e = event.clone();
+        // Queued while the model is locked, so that no later change of the node (its
+        // assignment) is queued before it and cleared by its joining.
+        let committed = shared.db.write(move |c| {
+            write_liveness(c, &node)?;
             if let Some(rollout) = joined {
-                write_joined(c, &row.id, rollout)?;
+                write_joined(c, &node.id, rollout)?;
             }
             write_event(c, &e)
-        })
-        .await
-        .map_err(ApiError::internal)?;
+        });
+        (event, committed)
+    };
+    committed.await.map_err(ApiError::internal)?;
     let (directive, generation) = {
         let mut st = shared.lock();
         st.push_event(event);

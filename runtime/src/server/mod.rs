@@ -365,11 +365,10 @@ fn flush(shared: &Shared) {
 }
 
 /// Writes what a node says of itself (system, address, version, phase and since when, health,
-/// last seen),
-/// inserting its row, with its membership, when it is new. A known node's membership and
-/// assignment are written only by the changes that make them, so a copy of the node taken
-/// before a change was applied in memory cannot undo that change in the database.
-pub(crate) fn write_liveness(c: &rusqlite::Connection, n: &Node) -> rusqlite::Result<()> {
+/// last seen), inserting its row, with its membership, when it is new. A known node's
+/// membership and assignment are written only by the changes that make them, so a copy of the
+/// node taken before a change was applied in memory cannot undo that change in the database.
+fn write_liveness(c: &rusqlite::Connection, n: &Node) -> rusqlite::Result<()> {
     c.prepare_cached(
         "INSERT INTO nodes (id, system, address, version, phase, healthy, healthy_since_ms, last_seen_ms, phase_since_ms, rollout)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -384,11 +383,7 @@ pub(crate) fn write_liveness(c: &rusqlite::Connection, n: &Node) -> rusqlite::Re
 
 /// A node's joining of `rollout`, with no batch yet (a change, or the node's own poll or report
 /// finding the active rollout of its system).
-pub(crate) fn write_joined(
-    c: &rusqlite::Connection,
-    node: &str,
-    rollout: u64,
-) -> rusqlite::Result<()> {
+fn write_joined(c: &rusqlite::Connection, node: &str, rollout: u64) -> rusqlite::Result<()> {
     c.execute(
         "UPDATE nodes SET rollout = ?1, batch = NULL, assigned_at_ms = NULL WHERE id = ?2",
         params![rollout, node],
@@ -459,8 +454,9 @@ async fn commit(shared: &Shared, changes: Vec<Change>) -> Result<(), String> {
     if changes.is_empty() {
         return Ok(());
     }
-    // The rows of nodes first seen since the last flush are queued before the changes, so that
-    // a change's update of a node always finds its row (an update of no row would be lost).
+    // Every heartbeat gathered since the last flush is queued before the changes: among them
+    // the rows of nodes first seen since then, so that a change's update of a node always finds
+    // its row (an update of no row would be lost).
     flush(shared);
     let to_write = changes.clone();
     shared

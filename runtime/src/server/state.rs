@@ -34,7 +34,8 @@ pub struct Node {
     /// The rollout the node takes part in.
     pub rollout: Option<u64>,
     pub assignment: Option<Assignment>,
-    /// Whether the evaluator last counted it done.
+    /// Whether the evaluator last counted it done (in a rolled-back rollout: back at its
+    /// source version).
     pub done: bool,
 }
 
@@ -376,8 +377,9 @@ impl State {
             .collect()
     }
 
-    /// Plans every running or paused rollout at `now`; also refreshes progress, reasons and the
-    /// nodes' `done` flags (bookkeeping that needs no write).
+    /// Plans every running or paused rollout at `now` and paces every rolled-back one; also
+    /// refreshes progress, reasons and the nodes' `done` flags (bookkeeping that needs no
+    /// write; a rolled-back rollout's node is done when back at its source version).
     pub fn plan(&mut self, now: u64, offline_after_ms: u64) -> Vec<(u64, Plan)> {
         let mut plans = Vec::new();
         let mut done_flags: Vec<(String, bool)> = Vec::new();

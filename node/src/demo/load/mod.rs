@@ -95,6 +95,9 @@ impl Counts {
     }
 }
 
+/// One worker's counts and slowest answer so far: the worker (`worker.rs`) adds to them as it
+/// goes, [`Load::counts`] and [`Load::max_latency`] read them over all workers while the load
+/// runs.
 #[derive(Debug, Default)]
 struct Live {
     ok: AtomicU64,
