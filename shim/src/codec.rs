@@ -235,21 +235,11 @@ pub fn frame(framing: Framing, payload: &[u8]) -> Vec<u8> {
 /// `payload` framed, appended to `out` (a buffer reused across frames).
 pub fn frame_into(framing: Framing, payload: &[u8], out: &mut Vec<u8>) {
     out.reserve(payload.len() + 4);
-    match framing {
-        Framing::Lines => {
-            out.extend_from_slice(payload);
-            out.push(b'\n');
-        }
-        Framing::Length => {
-            let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(payload);
-        }
-    }
+    frame_with(framing, out, |out| out.extend_from_slice(payload));
 }
 
-/// A payload framed as `write` appends it to `out`: the same bytes as [`frame_into`] of what
-/// `write` appends, without a buffer of its own.
+/// A payload framed as `write` appends it to `out` (a line, or a length and the bytes), without
+/// a buffer of its own: what [`frame_into`] does with a payload it is given.
 pub fn frame_with(framing: Framing, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
     match framing {
         Framing::Lines => {
@@ -319,11 +309,25 @@ mod tests {
     fn framing_in_place_is_framing_a_payload() {
         for framing in [Framing::Lines, Framing::Length] {
             for payload in [&b""[..], b"{}", &[b'x'; 70_000]] {
+                // The wire format itself: a line, or a big-endian u32 length and the bytes.
                 let mut expected = b"ab".to_vec();
-                frame_into(framing, payload, &mut expected);
+                match framing {
+                    Framing::Lines => {
+                        expected.extend_from_slice(payload);
+                        expected.push(b'\n');
+                    }
+                    Framing::Length => {
+                        let len = u32::try_from(payload.len()).unwrap();
+                        expected.extend_from_slice(&len.to_be_bytes());
+                        expected.extend_from_slice(payload);
+                    }
+                }
                 let mut out = b"ab".to_vec();
                 frame_with(framing, &mut out, |out| out.extend_from_slice(payload));
                 assert_eq!(out, expected);
+                let mut into = b"ab".to_vec();
+                frame_into(framing, payload, &mut into);
+                assert_eq!(into, expected);
             }
         }
     }
