@@ -162,16 +162,23 @@ pub(crate) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<V
 /// anything else (a batch, invalid JSON, a duplicate member, a `jsonrpc` that is not a string):
 /// [`decode`] then decodes the frame as a [`Value`].
 fn decode_plain(frame: &[u8]) -> Option<Result<Request, (Value, RpcError)>> {
-    if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    let plain: Plain = serde_json::from_slice(frame).ok()?;
+    let plain: Plain = one_object(frame)?;
     Some(checked(
         plain.id,
         plain.jsonrpc.as_deref(),
         plain.method,
         plain.params,
     ))
+}
+
+/// A frame that is one JSON object, read straight into `T` (the members it names; no map of
+/// the object is built); `None` for anything else, or an object `T` refuses (a duplicate
+/// member), which the caller then reads as a [`Value`].
+pub(crate) fn one_object<'a, T: Deserialize<'a>>(frame: &'a [u8]) -> Option<T> {
+    if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    serde_json::from_slice(frame).ok()
 }
 
 /// Decodes one request object; on error, the id to answer with and the error.

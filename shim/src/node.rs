@@ -8,7 +8,7 @@
 
 use crate::codec::{frame_with, write_queued, FrameError, FrameReader};
 use crate::config::{Framing, ParamStyle};
-use crate::jsonrpc::{present, request_into, RpcError};
+use crate::jsonrpc::{one_object, present, request_into, RpcError};
 use crate::route::Route;
 use crate::signatures::node_params;
 use serde::Deserialize;
@@ -142,7 +142,9 @@ pub fn answer_of(
         }
         Err(e) => return Err(format!("no answer from the node to `{method}`: {e}")),
     };
-    let response = match plain_response(&frame) {
+    // One object without a duplicate member is read straight into `Response`; anything else
+    // as a `Value` (the same members; the last of duplicates).
+    let response = match one_object::<Response>(&frame) {
         Some(response) => response,
         None => {
             let value: Value = serde_json::from_slice(&frame)
@@ -182,16 +184,6 @@ struct Response {
     result: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     error: Option<Value>,
-}
-
-/// A node's answer that is one JSON object without a duplicate member, read straight into
-/// [`Response`] (no map of the object's members is built); `None` for anything else, which
-/// [`answer_of`] reads as a [`Value`] (the same members; the last of duplicates).
-fn plain_response(frame: &[u8]) -> Option<Response> {
-    if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    serde_json::from_slice(frame).ok()
 }
 
 /// A call a request's rule needs answered before it can go on.
@@ -373,7 +365,7 @@ mod tests {
             let got = answer_of(Ok(Some(frame.as_bytes().to_vec())), 3, "get");
             assert_eq!(got, answer_of_value(frame.as_bytes(), 3, "get"), "{frame}");
         }
-        assert!(plain_response(frames[0].as_bytes()).is_some());
+        assert!(one_object::<Response>(frames[0].as_bytes()).is_some());
     }
 
     #[test]
