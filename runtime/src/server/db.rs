@@ -1,8 +1,9 @@
 //! The upgrade database: an embedded SQLite file owned by one dedicated thread.
 //!
 //! Tables: `bundles`, `rollouts` (state `pending|running|paused|done|rolled_back`, and the
-//! counts of nodes as of its last change of state), `nodes` (version, phase, health, last seen,
-//! current rollout and assignment) and `events`, an append-only log (triggers refuse updates and
+//! counts of nodes as of its last change of state, and whether the operator let its nodes drop
+//! writes), `nodes` (version, phase and since when, health, last seen, current rollout and
+//! assignment) and `events`, an append-only log (triggers refuse updates and
 //! deletes), and `enrolled_nodes`, the nodes an operator enrolled with their public keys (only
 //! they may poll and report). The schema is versioned with
 //! `PRAGMA user_version`; [`MIGRATIONS`] run in order, each in its own transaction.
@@ -588,14 +589,16 @@ mod tests {
         .unwrap();
         drop(conn);
         let conn = open(&path).unwrap();
-        let rollouts = load(&conn, 10).unwrap().rollouts;
+        let Snapshot {
+            rollouts, nodes, ..
+        } = load(&conn, 10).unwrap();
         assert_eq!(rollouts.len(), 1);
         assert_eq!(
             (rollouts[0].state.as_str(), rollouts[0].updated_at_ms),
             ("done", 20)
         );
         assert_eq!(rollouts[0].progress, Progress::default());
-        let nodes = load(&conn, 10).unwrap().nodes;
+        assert!(!rollouts[0].discard_writes);
         assert_eq!((nodes[0].last_seen_ms, nodes[0].phase_since_ms), (30, None));
     }
 
